@@ -1,0 +1,42 @@
+import { Schema } from "effect"
+
+/**
+ * A directory entry with the attributes the seed service caches from Azure AD,
+ * under their LDAP names. Lookups go by `mail` and every `proxyAddresses` entry.
+ */
+const Attr = Schema.optional(Schema.String)
+
+export class DirectoryUser extends Schema.Class<DirectoryUser>("DirectoryUser")({
+  mail: Schema.String.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/, { message: () => "mail must be an address like a@example.com" })),
+  displayName: Attr,
+  givenName: Attr,
+  sn: Attr,
+  title: Attr,
+  department: Attr,
+  company: Attr,
+  telephoneNumber: Attr,
+  mobile: Attr,
+  facsimileTelephoneNumber: Attr,
+  physicalDeliveryOfficeName: Attr,
+  streetAddress: Attr,
+  /** city */
+  l: Attr,
+  /** state or province */
+  st: Attr,
+  postalCode: Attr,
+  /** country */
+  co: Attr,
+  /** aliases; "smtp:" / "SMTP:" prefixes as Azure AD writes them are accepted */
+  proxyAddresses: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** group names or ids */
+  memberOf: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** free attributes, usable in templates as {{custom.name}} */
+  custom: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+}) {}
+
+/** The attribute names a rule or template may refer to directly. */
+export const DirectoryAttributes = [
+  "mail", "displayName", "givenName", "sn", "title", "department", "company", "telephoneNumber", "mobile",
+  "facsimileTelephoneNumber", "physicalDeliveryOfficeName", "streetAddress", "l", "st", "postalCode", "co"
+] as const
+export type DirectoryAttribute = (typeof DirectoryAttributes)[number]

@@ -1,0 +1,13 @@
+import { Schema } from "effect"
+
+/** A signature template (a signature, a banner, a disclaimer: all are templates). */
+export class Template extends Schema.Class<Template>("Template")({
+  id: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9._-]{1,64}$/)),
+  name: Schema.String,
+  /** Mustache-style HTML, sanitized when saved */
+  html: Schema.String,
+  /** Mustache-style plain text; derived from `html` when absent */
+  text: Schema.optional(Schema.String),
+  /** bumped on every save; part of the render cache key */
+  version: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 })
+}) {}
