@@ -1,0 +1,227 @@
+/**
+ * A real SMTP sink for tests: smtp-server on 127.0.0.1, port 0, recording every
+ * message it accepts byte for byte (after SMTP un-dot-stuffing, i.e. exactly the
+ * message the client meant to send). Failures are programmable per phase so that
+ * the relay's mirroring of downstream replies can be tested against a real server.
+ */
+import { EventEmitter } from "node:events"
+import { SMTPServer } from "smtp-server"
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions } from "smtp-server"
+import { makeSelfSigned } from "./Certs.js"
+
+/** A reply the sink gives instead of accepting, e.g. `{ code: 451, message: "try later" }`. */
+export interface SinkReply {
+  readonly code: number
+  readonly message: string
+}
+
+export interface SinkOptions {
+  /** Offer STARTTLS with the shared self-signed certificate (default true). */
+  readonly starttls?: boolean
+  /** SIZE limit advertised in EHLO; larger messages are answered 552. */
+  readonly size?: number
+  /** Refuse the connection in the greeting. */
+  readonly rejectConnect?: SinkReply
+  /** Refuse every MAIL FROM. */
+  readonly rejectMail?: SinkReply
+  /** Refuse these recipients at RCPT TO (keys compared case-insensitively). */
+  readonly rejectRcpt?: Readonly<Record<string, SinkReply>>
+  /** Answer the end of DATA with this reply instead of 250 (the message is not recorded). */
+  readonly rejectData?: SinkReply
+  /** Read the whole message but never answer the terminating dot (timeout tests). */
+  readonly hangOnData?: boolean
+  /** Require AUTH with these credentials before MAIL (plain text AUTH allowed). */
+  readonly auth?: { readonly user: string; readonly pass: string }
+}
+
+export interface ReceivedMessage {
+  readonly mailFrom: string
+  /** MAIL FROM parameters, keys upper-case (e.g. SIZE, BODY, SMTPUTF8). */
+  readonly mailParams: Readonly<Record<string, unknown>>
+  readonly rcptTo: ReadonlyArray<string>
+  readonly raw: Buffer
+  /** The session was TLS when the message was received. */
+  readonly secure: boolean
+  /** The authenticated user, if the session authenticated. */
+  readonly user: string | undefined
+}
+
+export interface Sink {
+  readonly port: number
+  /** The certificate the sink presents after STARTTLS (trust it with `ca`). */
+  readonly cert: string
+  /** Accepted messages, in order of their 250 reply. */
+  readonly messages: ReadonlyArray<ReceivedMessage>
+  /** Connections accepted so far. */
+  readonly connections: number
+  /** DATA transfers the client left before the terminating dot. */
+  readonly aborted: number
+  /** Complete messages the sink refused at the end of DATA (rejectData, size). */
+  readonly rejected: number
+  /** Complete messages the sink read and never answered (hangOnData). */
+  readonly unanswered: number
+  /** Resolves once `count` messages were accepted; rejects after `timeoutMs`. */
+  readonly waitFor: (count: number, timeoutMs?: number) => Promise<ReadonlyArray<ReceivedMessage>>
+  /** Resolves once `predicate` holds (checked on every recorded event); rejects after `timeoutMs`. */
+  readonly waitUntil: (predicate: (sink: Sink) => boolean, timeoutMs?: number) => Promise<void>
+  /** Stops listening and destroys the open sessions at once. */
+  readonly close: () => Promise<void>
+}
+
+const DEFAULT_WAIT_MS = 10_000
+
+const smtpError = (reply: SinkReply): Error => Object.assign(new Error(reply.message), { responseCode: reply.code })
+
+const addressArgs = (address: SMTPServerAddress): Record<string, unknown> =>
+  typeof address.args === "object" && address.args !== null ? { ...(address.args as Record<string, unknown>) } : {}
+
+export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
+  const { key, cert } = await makeSelfSigned()
+  const changes = new EventEmitter()
+  changes.setMaxListeners(0)
+  const messages: Array<ReceivedMessage> = []
+  const counters = { connections: 0, aborted: 0, rejected: 0, unanswered: 0 }
+  const changed = () => changes.emit("change")
+  const rejectRcpt = new Map(Object.entries(options.rejectRcpt ?? {}).map(([a, r]) => [a.toLowerCase(), r]))
+
+  const disabledCommands: Array<string> = []
+  if (options.starttls === false) disabledCommands.push("STARTTLS")
+  if (options.auth === undefined) disabledCommands.push("AUTH")
+
+  const serverOptions: SMTPServerOptions = {
+    key,
+    cert,
+    logger: false,
+    disableReverseLookup: true,
+    hideENHANCEDSTATUSCODES: false,
+    authOptional: options.auth === undefined,
+    allowInsecureAuth: true,
+    authMethods: ["PLAIN", "LOGIN"],
+    disabledCommands,
+    ...(options.size !== undefined ? { size: options.size, rejectOversized: true } : {}),
+    onConnect(_session, callback) {
+      counters.connections++
+      changed()
+      callback(options.rejectConnect ? smtpError(options.rejectConnect) : null)
+    },
+    onAuth(auth, _session, callback) {
+      const expected = options.auth
+      if (expected && auth.username === expected.user && auth.password === expected.pass) {
+        callback(null, { user: auth.username })
+      } else {
+        callback(smtpError({ code: 535, message: "authentication failed" }))
+      }
+    },
+    onMailFrom(_address, _session, callback) {
+      callback(options.rejectMail ? smtpError(options.rejectMail) : null)
+    },
+    onRcptTo(address, _session, callback) {
+      const reply = rejectRcpt.get(address.address.toLowerCase())
+      callback(reply ? smtpError(reply) : null)
+    },
+    onData(stream: SMTPServerDataStream, session, callback) {
+      const chunks: Array<Buffer> = []
+      let ended = false
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk))
+      // smtp-server destroys the stream (with an error, when someone listens) if the
+      // client goes away before the dot: that is an aborted transaction
+      stream.on("error", () => undefined)
+      stream.on("close", () => {
+        if (!ended) {
+          counters.aborted++
+          changed()
+        }
+      })
+      stream.on("end", () => {
+        ended = true
+        if (options.hangOnData) {
+          counters.unanswered++
+          changed()
+          return
+        }
+        if (stream.sizeExceeded) {
+          counters.rejected++
+          changed()
+          return callback(smtpError({ code: 552, message: "message too big" }))
+        }
+        if (options.rejectData) {
+          counters.rejected++
+          changed()
+          return callback(smtpError(options.rejectData))
+        }
+        const envelope = session.envelope
+        const mailFrom = envelope.mailFrom === false ? "" : envelope.mailFrom.address
+        messages.push({
+          mailFrom,
+          mailParams: envelope.mailFrom === false ? {} : addressArgs(envelope.mailFrom),
+          rcptTo: envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+          secure: session.secure,
+          user: typeof session.user === "string" ? session.user : undefined
+        })
+        callback(null, "OK: recorded")
+        changed()
+      })
+    }
+  }
+  const server = new SMTPServer(serverOptions)
+  // A test sink must never crash the test process on a client's socket error
+  server.on("error", () => undefined)
+
+  await new Promise<void>((resolve, reject) => {
+    server.server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      server.server.off("error", reject)
+      resolve()
+    })
+  })
+  const address = server.server.address()
+  if (address === null || typeof address === "string") throw new Error("sink has no TCP address")
+
+  const waitUntil = (predicate: (sink: Sink) => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (predicate(sink)) return resolve()
+      const onChange = () => {
+        if (predicate(sink)) {
+          cleanup()
+          resolve()
+        }
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new Error(`sink: condition not reached within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const cleanup = () => {
+        clearTimeout(timer)
+        changes.off("change", onChange)
+      }
+      changes.on("change", onChange)
+    })
+
+  const sink: Sink = {
+    port: address.port,
+    cert,
+    messages,
+    get connections() {
+      return counters.connections
+    },
+    get aborted() {
+      return counters.aborted
+    },
+    get rejected() {
+      return counters.rejected
+    },
+    get unanswered() {
+      return counters.unanswered
+    },
+    waitUntil,
+    waitFor: (count, timeoutMs) => waitUntil((s) => s.messages.length >= count, timeoutMs).then(() => messages),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        // Tests should not wait for smtp-server's grace period: end every session now
+        for (const connection of server.connections) connection._socket.destroy()
+      })
+  }
+  return sink
+}
