@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * Applies Imprint's documented patches to dependencies after `npm ci` / `npm install`
+ * (root `postinstall`). Each patch is an exact text replacement with a marker, so it is
+ * idempotent, visible (patches/README.md), and fails the install loudly when a dependency
+ * upgrade changed the patched code — never a silent run-time monkey-patch.
+ * spec/pipeline/smtp/PatchedSmtpServer.test.ts checks the patched behaviour.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const mark = (id) => `/* imprint-patch:${id} */`
+
+const smtpServerFiles = ["esm", "cjs"].map((flavour) => `node_modules/smtp-server/dist/${flavour}/smtp-connection.js`)
+
+/** @type {Array<{ id: string, name: string, files: string[], edits: Array<{ find: RegExp, replace: string }> }>} */
+const patches = [
+  {
+    // smtp-server waits 100 ms before every greeting to catch early talkers, with no option.
+    // On a relay fed by MTAs over a connector that wait caps new-connection throughput
+    // (~180 msgs/s measured), so it becomes the option `earlyTalkerDelayMs` (default 100).
+    id: "early-talker-delay",
+    name: "smtp-server: earlyTalkerDelayMs option",
+    files: smtpServerFiles,
+    edits: [{
+      find: /setTimeout\(\(\) => this\.connectionReady\(\), 100\);/,
+      replace: `setTimeout(() => this.connectionReady(), ${mark("early-talker-delay")} (this._server.options.earlyTalkerDelayMs ?? 100));`
+    }]
+  },
+  {
+    // With ENHANCEDSTATUSCODES on, smtp-server derives the enhanced code of a handler's
+    // error from its basic code (550 → 5.1.1), so a relay cannot mirror a downstream's
+    // "450 4.7.1" or say "550 5.7.1". An error may now carry `enhancedStatusCode`.
+    id: "enhanced-status-code",
+    name: "smtp-server: err.enhancedStatusCode in handler replies",
+    files: smtpServerFiles,
+    edits: [
+      {
+        find: /if \(context === false \|\| !this\._useEnhancedStatusCodes\(\)\) \{\n(\s*)return '';\n(\s*)\}/,
+        replace: `if (context === false || !this._useEnhancedStatusCodes()) {\n$1return '';\n$2}\n$2${mark("enhanced-status-code")} if (typeof context === 'string' && /^[245]\\.\\d{1,3}\\.\\d{1,3}$/.test(context)) {\n$1return context;\n$2}`
+      },
+      {
+        find: /this\.send\(err\.responseCode \|\| (\d{3}), err\.message\);/g,
+        replace: `this.send(err.responseCode || $1, err.message, ${mark("enhanced-status-code")} err.enhancedStatusCode);`
+      }
+    ]
+  }
+]
+
+let failed = false
+for (const patch of patches) {
+  for (const rel of patch.files) {
+    const file = path.join(root, rel)
+    if (!fs.existsSync(file)) {
+      console.error(`patches: ${rel} not found (${patch.name})`)
+      failed = true
+      continue
+    }
+    let text = fs.readFileSync(file, "utf8")
+    if (text.includes(mark(patch.id))) continue // applied by an earlier install
+    let changed = false
+    for (const edit of patch.edits) {
+      if (!edit.find.test(text)) {
+        console.error(`patches: "${patch.name}" does not match ${rel}; the dependency changed, update patches/apply.mjs`)
+        failed = true
+        continue
+      }
+      edit.find.lastIndex = 0
+      text = text.replace(edit.find, edit.replace)
+      edit.find.lastIndex = 0
+      changed = true
+    }
+    if (changed) fs.writeFileSync(file, text)
+  }
+}
+if (failed) process.exit(1)
+console.log(`patches: ${patches.length} dependency patches in place (see patches/README.md)`)
