@@ -1,0 +1,222 @@
+import { Context, Effect, Either, Layer, Option, ParseResult, PubSub, Schema } from "effect"
+import type { Queue, Scope } from "effect"
+import { open, type Database, type RootDatabase } from "lmdb"
+import type { TenantId } from "../domain/Tenant.js"
+import { type DbName, prefixEnd, tenantIdOfKey } from "./Keys.js"
+import { StoreDecodeError, StoreError } from "./StoreError.js"
+
+/**
+ * The one place data is written (DESIGN.md "Storage"). LMDB, one environment,
+ * one named database per entity, msgpack values holding the Schema *encoded*
+ * form, decoded with Schema on the way out. Each committed write is announced
+ * on a change feed that actors and the registry reload from; a later
+ * replicated source of truth will write through here too.
+ */
+
+/** The folder of the LMDB environment. */
+export class StorePath extends Context.Tag("imprint/StorePath")<StorePath, string>() {}
+
+/** LMDB reserves a slot per named database; leaves room for admin, audit, sessions. */
+export const MAX_DATABASES = 32
+/** Change feed capacity: subscribers only filter and set a flag, so this is never reached in practice. */
+export const CHANGE_FEED_CAPACITY = 4096
+
+/** One committed change: a tenant's entity (named database) was written. */
+export interface StoreChange {
+  readonly db: DbName
+  /** undefined for keys outside `tenant/` */
+  readonly tenantId: TenantId | undefined
+  /** the store revision of the commit (monotonic within this process) */
+  readonly revision: number
+}
+
+export interface Entry<A> {
+  readonly key: string
+  readonly value: A
+}
+
+/** A write inside a batch. Build with `Write.put` / `Write.remove` / `Write.removePrefix`. */
+export type WriteOp =
+  | { readonly _tag: "Put"; readonly db: DbName; readonly key: string; readonly encode: () => Either.Either<unknown, ParseResult.ParseError> }
+  | { readonly _tag: "Remove"; readonly db: DbName; readonly key: string }
+  | { readonly _tag: "RemovePrefix"; readonly db: DbName; readonly prefix: string }
+
+export const Write = {
+  put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A): WriteOp => ({
+    _tag: "Put", db, key, encode: () => Schema.encodeEither(schema)(value)
+  }),
+  remove: (db: DbName, key: string): WriteOp => ({ _tag: "Remove", db, key }),
+  /** removes every key starting with `prefix`; use delimiter-terminated prefixes only */
+  removePrefix: (db: DbName, prefix: string): WriteOp => ({ _tag: "RemovePrefix", db, prefix })
+}
+
+const changeId = (db: DbName, key: string) => `${db}\u0000${tenantIdOfKey(key) ?? ""}`
+
+const make = Effect.gen(function* () {
+  const path = yield* StorePath
+  const env: RootDatabase = yield* Effect.acquireRelease(
+    Effect.try({
+      try: () => open({ path, maxDbs: MAX_DATABASES }),
+      catch: (cause) => new StoreError({ op: "open", message: `cannot open LMDB at ${path}: ${String(cause)}`, cause })
+    }),
+    (env) =>
+      Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) })
+        .pipe(Effect.catchAll((e) => Effect.logError("closing the store failed", e)))
+  )
+  const changes = yield* Effect.acquireRelease(PubSub.bounded<StoreChange>(CHANGE_FEED_CAPACITY), PubSub.shutdown)
+
+  const databases = new Map<DbName, Database>()
+  // plain function: also used on the synchronous hot path
+  const database = (name: DbName): Database => {
+    let db = databases.get(name)
+    if (db === undefined) {
+      db = env.openDB({ name })
+      databases.set(name, db)
+    }
+    return db
+  }
+
+  let revision = 0
+  const tenantRevisions = new Map<TenantId, number>()
+  const dbRevisions = new Map<DbName, number>()
+
+  const decodeAt = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, raw: unknown) =>
+    Either.mapLeft(
+      Schema.decodeUnknownEither(schema)(raw),
+      (e) => new StoreDecodeError({ db, key, message: `${db}:${key} does not decode: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+    )
+
+  const readError = (db: DbName, key: string, cause: unknown) =>
+    new StoreError({ op: "read", db, key, message: `reading ${db}:${key} failed: ${String(cause)}`, cause })
+
+  /** Synchronous read for the mail hot path. */
+  const getSync = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string): Either.Either<Option.Option<A>, StoreError | StoreDecodeError> => {
+    let raw: unknown
+    try {
+      raw = database(db).get(key)
+    } catch (cause) {
+      return Either.left(readError(db, key, cause))
+    }
+    return raw === undefined ? Either.right(Option.none()) : Either.map(decodeAt(db, schema, key, raw), Option.some)
+  }
+
+  const get = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string) =>
+    Effect.suspend(() => getSync(db, schema, key)).pipe(Effect.withSpan("Store.get", { attributes: { db } }))
+
+  /** Calls `f` for each raw entry of the prefix, in key order, without accumulating. */
+  const scan = (db: DbName, prefix: string, f: (key: string, raw: unknown) => void) =>
+    Effect.try({
+      try: () => {
+        for (const { key, value } of database(db).getRange({ start: prefix, end: prefixEnd(prefix) })) {
+          if (typeof key !== "string" || !key.startsWith(prefix)) continue
+          f(key, value)
+        }
+      },
+      catch: (cause) => (cause instanceof StoreDecodeError ? cause : readError(db, prefix, cause))
+    })
+
+  const forEach = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, prefix: string, f: (key: string, value: A) => void) =>
+    Effect.suspend(() => {
+      let count = 0
+      return scan(db, prefix, (key, raw) => {
+        const decoded = decodeAt(db, schema, key, raw)
+        if (Either.isLeft(decoded)) throw decoded.left
+        f(key, decoded.right)
+        count++
+      }).pipe(Effect.as(count))
+    }).pipe(Effect.withSpan("Store.forEach", { attributes: { db } }))
+
+  const list = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, prefix: string) =>
+    Effect.suspend(() => {
+      const out: Array<Entry<A>> = []
+      return forEach(db, schema, prefix, (key, value) => out.push({ key, value })).pipe(Effect.as(out as ReadonlyArray<Entry<A>>))
+    })
+
+  const keys = (db: DbName, prefix: string) =>
+    Effect.suspend(() => {
+      const out: Array<string> = []
+      return scan(db, prefix, (key) => out.push(key)).pipe(Effect.as(out as ReadonlyArray<string>))
+    })
+
+  /** The stored msgpack bytes (backups, replication, and tests that prove a write changed nothing). */
+  const rawEntries = (db: DbName, prefix: string) =>
+    Effect.flatMap(keys(db, prefix), (ks) =>
+      Effect.try({
+        try: () => ks.map((key) => ({ key, bytes: Uint8Array.from(database(db).getBinary(key) ?? []) })),
+        catch: (cause) => readError(db, prefix, cause)
+      }))
+
+  /** All ops in one LMDB transaction; the change feed hears of it only after the commit. */
+  const batch = (ops: ReadonlyArray<WriteOp>) =>
+    Effect.gen(function* () {
+      const encoded: Array<{ op: WriteOp; value?: unknown }> = []
+      for (const op of ops) {
+        if (op._tag !== "Put") {
+          encoded.push({ op })
+          continue
+        }
+        const value = op.encode()
+        if (Either.isLeft(value)) {
+          return yield* new StoreError({
+            op: "encode", db: op.db, key: op.key,
+            message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
+          })
+        }
+        encoded.push({ op, value: value.right })
+      }
+      const touched = new Map<string, { db: DbName; tenantId: TenantId | undefined }>()
+      for (const { op } of encoded) {
+        const key = op._tag === "RemovePrefix" ? op.prefix : op.key
+        touched.set(changeId(op.db, key), { db: op.db, tenantId: tenantIdOfKey(key) })
+      }
+      // lmdb opens named databases with its own write; do it before the transaction
+      for (const { op } of encoded) database(op.db)
+      yield* Effect.tryPromise({
+        try: () =>
+          env.transaction(() => {
+            for (const { op, value } of encoded) {
+              const db = database(op.db)
+              if (op._tag === "Put") db.put(op.key, value)
+              else if (op._tag === "Remove") db.remove(op.key)
+              else {
+                for (const key of Array.from(db.getKeys({ start: op.prefix, end: prefixEnd(op.prefix) }))) {
+                  if (typeof key === "string" && key.startsWith(op.prefix)) db.remove(key)
+                }
+              }
+            }
+          }),
+        catch: (cause) => new StoreError({ op: "write", message: `write of ${ops.length} ops failed: ${String(cause)}`, cause })
+      })
+      if (touched.size === 0) return
+      const rev = ++revision
+      for (const change of touched.values()) {
+        dbRevisions.set(change.db, rev)
+        if (change.tenantId !== undefined) tenantRevisions.set(change.tenantId, rev)
+      }
+      yield* PubSub.publishAll(changes, Array.from(touched.values(), (c) => ({ ...c, revision: rev })))
+    }).pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+
+  return {
+    get,
+    getSync,
+    list,
+    forEach,
+    keys,
+    rawEntries,
+    batch,
+    put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A) => batch([Write.put(db, schema, key, value)]),
+    remove: (db: DbName, key: string) => batch([Write.remove(db, key)]),
+    /** Subscribe before loading, so no change between the load and the subscription is missed. */
+    subscribe: PubSub.subscribe(changes) as Effect.Effect<Queue.Dequeue<StoreChange>, never, Scope.Scope>,
+    /** revision of the last commit touching this tenant (0: none since start) */
+    tenantRevision: (tenantId: TenantId): number => tenantRevisions.get(tenantId) ?? 0,
+    /** revision of the last commit touching this database (0: none since start) */
+    dbRevision: (db: DbName): number => dbRevisions.get(db) ?? 0
+  } as const
+})
+
+export class Store extends Effect.Service<Store>()("imprint/Store", { scoped: make }) {
+  /** The store at a folder (tests, CLI one-shots). */
+  static readonly layerAt = (path: string): Layer.Layer<Store, StoreError> =>
+    Store.Default.pipe(Layer.provide(Layer.succeed(StorePath, path)))
+}
