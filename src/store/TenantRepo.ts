@@ -1,0 +1,169 @@
+import { Effect, Option, Schema } from "effect"
+import { DirectoryUser } from "../domain/Directory.js"
+import { ConnectorConflict, TenantNotFound } from "../domain/Errors.js"
+import { Rule, SignatureSettings } from "../domain/Rule.js"
+import { Template } from "../domain/Template.js"
+import { decodeTenantFile, type FileConnector, type TenantFile } from "../domain/TenantFile.js"
+import { AuthConnector, CertConnector, CidrConnector, type Connector, Tenant, type TenantId } from "../domain/Tenant.js"
+import * as Keys from "./Keys.js"
+import { Db } from "./Keys.js"
+import * as PasswordHash from "./PasswordHash.js"
+import { Store, Write, type WriteOp } from "./Store.js"
+
+/**
+ * Tenants as whole units: import from / export to the tenant file, list, read.
+ * An import replaces the tenant's templates, rules and directory wholesale in
+ * one LMDB transaction, and is idempotent: a plaintext password that still
+ * verifies against the stored hash keeps that hash, so re-importing the same
+ * file leaves the stored bytes unchanged.
+ */
+
+export const RuleList = Schema.Array(Rule)
+
+/** "AB:CD:…" upper case with colons, the form Node's `getPeerCertificate().fingerprint256` reports. */
+export const normalizeFingerprint = (fp: string): string =>
+  fp.replace(/:/g, "").toUpperCase().match(/.{2}/g)!.join(":")
+
+export interface ImportSummary {
+  readonly tenantId: TenantId
+  /** false when the tenant existed before */
+  readonly created: boolean
+  readonly templates: number
+  readonly rules: number
+  readonly users: number
+}
+
+const make = Effect.gen(function* () {
+  const store = yield* Store
+  // one import at a time: the cross-tenant connector check and the write must not interleave
+  const importLock = yield* Effect.makeSemaphore(1)
+
+  const getTenant = Effect.fn("TenantRepo.getTenant")(function* (id: TenantId) {
+    return yield* store.get(Db.tenants, Tenant, Keys.tenantKey(id))
+  })
+
+  const listTenants = Effect.fn("TenantRepo.listTenants")(function* () {
+    const entries = yield* store.list(Db.tenants, Tenant, Keys.TENANT_KEY_ROOT)
+    return entries.map((e) => e.value)
+  })
+
+  const templates = Effect.fn("TenantRepo.templates")(function* (id: TenantId) {
+    return (yield* store.list(Db.templates, Template, Keys.templatePrefix(id))).map((e) => e.value)
+  })
+
+  const rules = Effect.fn("TenantRepo.rules")(function* (id: TenantId) {
+    return Option.getOrElse(yield* store.get(Db.rules, RuleList, Keys.rulesKey(id)), (): ReadonlyArray<Rule> => [])
+  })
+
+  const settings = Effect.fn("TenantRepo.settings")(function* (id: TenantId) {
+    return Option.getOrElse(yield* store.get(Db.settings, SignatureSettings, Keys.settingsKey(id)), () => new SignatureSettings({}))
+  })
+
+  const toConnector = (previous: ReadonlyArray<Connector>) =>
+    Effect.fn("TenantRepo.toConnector")(function* (c: FileConnector) {
+      switch (c.type) {
+        case "certificate":
+          return new CertConnector({ fingerprint256: normalizeFingerprint(c.fingerprint256) })
+        case "cidr":
+          return new CidrConnector({ cidrs: c.cidrs.map((s) => s.trim()) })
+        case "auth": {
+          if (c.passwordHash !== undefined) return new AuthConnector({ username: c.username, passwordHash: c.passwordHash })
+          const password = c.password!
+          const stored = previous.find((p): p is AuthConnector => p._tag === "auth" && p.username === c.username)
+          if (stored !== undefined && (yield* PasswordHash.verify(password, stored.passwordHash))) return stored
+          return new AuthConnector({ username: c.username, passwordHash: yield* PasswordHash.hash(password) })
+        }
+      }
+    })
+
+  const checkConflicts = Effect.fn("TenantRepo.checkConflicts")(function* (tenant: Tenant) {
+    const others = (yield* listTenants()).filter((t) => t.id !== tenant.id)
+    for (const c of tenant.connectors) {
+      for (const other of others) {
+        const clash = other.connectors.find((o) =>
+          (c._tag === "auth" && o._tag === "auth" && o.username === c.username) ||
+          (c._tag === "certificate" && o._tag === "certificate" && normalizeFingerprint(o.fingerprint256) === c.fingerprint256))
+        if (clash !== undefined) {
+          const what = c._tag === "auth" ? `auth username "${c.username}"` : `certificate ${(c as CertConnector).fingerprint256}`
+          return yield* new ConnectorConflict({
+            tenantId: tenant.id, otherTenantId: other.id, message: `${what} already belongs to tenant ${other.id}`
+          })
+        }
+      }
+    }
+  })
+
+  const importFile = Effect.fn("TenantRepo.importFile")(function* (file: TenantFile) {
+    const previous = yield* getTenant(file.id)
+    const connectors = yield* Effect.forEach(file.connectors, toConnector(Option.match(previous, { onNone: () => [], onSome: (t) => t.connectors })))
+    const tenant = new Tenant({
+      id: file.id,
+      name: file.name,
+      domains: file.domains.map((d) => d.toLowerCase()),
+      connectors,
+      downstream: file.downstream,
+      suspended: file.suspended ?? false
+    })
+    yield* checkConflicts(tenant)
+    const templateList = file.templates ?? []
+    const ruleList = file.rules ?? []
+    const users = file.directory ?? []
+    const ops: Array<WriteOp> = [
+      Write.put(Db.tenants, Tenant, Keys.tenantKey(tenant.id), tenant),
+      Write.put(Db.settings, SignatureSettings, Keys.settingsKey(tenant.id), file.settings ?? new SignatureSettings({})),
+      Write.put(Db.rules, RuleList, Keys.rulesKey(tenant.id), ruleList),
+      Write.removePrefix(Db.templates, Keys.templatePrefix(tenant.id)),
+      ...templateList.map((t) => Write.put(Db.templates, Template, Keys.templateKey(tenant.id, t.id), t)),
+      Write.removePrefix(Db.users, Keys.userPrefix(tenant.id)),
+      ...users.map((u) => Write.put(Db.users, DirectoryUser, Keys.userKey(tenant.id, u.mail), u))
+    ]
+    yield* store.batch(ops)
+    yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: tenant.id, users: users.length }))
+    return {
+      tenantId: tenant.id, created: Option.isNone(previous), templates: templateList.length, rules: ruleList.length, users: users.length
+    } satisfies ImportSummary
+  }, (effect) => importLock.withPermits(1)(effect))
+
+  /** Imports a parsed JSON value (decoded here; errors name the wrong key). */
+  const importTenant = Effect.fn("TenantRepo.importTenant")(function* (input: unknown) {
+    return yield* importFile(yield* decodeTenantFile(input))
+  })
+
+  /** The tenant as a file; auth connectors carry only their hashes. */
+  const exportTenant = Effect.fn("TenantRepo.exportTenant")(function* (id: TenantId) {
+    const tenant = yield* Effect.flatten(getTenant(id)).pipe(
+      Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id }))
+    )
+    const directory = (yield* store.list(Db.users, DirectoryUser, Keys.userPrefix(id))).map((e) => e.value)
+    const file: TenantFile = {
+      id: tenant.id,
+      name: tenant.name,
+      domains: tenant.domains,
+      connectors: tenant.connectors.map((c): FileConnector => {
+        switch (c._tag) {
+          case "auth": return { type: "auth", username: c.username, passwordHash: c.passwordHash }
+          case "certificate": return { type: "certificate", fingerprint256: c.fingerprint256 }
+          case "cidr": return { type: "cidr", cidrs: c.cidrs }
+        }
+      }),
+      downstream: tenant.downstream,
+      suspended: tenant.suspended,
+      templates: yield* templates(id),
+      rules: yield* rules(id),
+      directory,
+      settings: yield* settings(id)
+    }
+    return file
+  })
+
+  /** Removes the tenant and everything under its prefix; false when it did not exist. */
+  const removeTenant = Effect.fn("TenantRepo.removeTenant")(function* (id: TenantId) {
+    const existed = Option.isSome(yield* getTenant(id))
+    yield* store.batch(Object.values(Db).map((db) => Write.removePrefix(db, Keys.tenantPrefix(id))))
+    return existed
+  })
+
+  return { importTenant, importFile, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings } as const
+})
+
+export class TenantRepo extends Effect.Service<TenantRepo>()("imprint/TenantRepo", { effect: make, dependencies: [Store.Default] }) {}
