@@ -1,0 +1,66 @@
+import type { MessageKind } from "../domain/Rule.js"
+
+/**
+ * New, reply or forward, from the subject's outermost prefix and the threading
+ * headers. Clients localise the prefixes they write, so the lists cover the
+ * languages Outlook, Gmail, Apple Mail and Thunderbird ship with; "Re[2]:",
+ * "RE :" (French spacing), "Re^2:", full-width colons and leading list tags
+ * ("[team] Re:") are read too. The outermost prefix decides: "Re: Fwd:" is a reply.
+ */
+
+/** Written by clients when replying (lower case). */
+const REPLY_PREFIXES = [
+  "re", "aw", "antw", "antwort", "sv", "svar", "odp", "odg", "odgovor", "vá", "vs", "ynt", "yanıt", "res", "resp", "rif", "r",
+  "réf", "ref", "atb", "ats", "bls", "balas", "απ", "σχετ", "השב", "回复", "回覆", "答复", "返信", "회신", "답장", "ответ", "отв"
+]
+/** Written by clients when forwarding (lower case). */
+const FORWARD_PREFIXES = [
+  "fw", "fwd", "wg", "tr", "rv", "doorst", "vl", "vb", "vs", "enc", "encaminhado", "i", "pd", "př", "tov", "továbbítás",
+  "ilt", "i̇lt", "fs", "prd", "prs", "posr", "trs", "yml", "πρθ", "הועבר", "转发", "轉寄", "轉發", "転送", "전달", "пересл"
+]
+/**
+ * Prefixes meaning opposite things in different languages: "VS" is a Finnish
+ * reply (vastaus) but a Danish/Norwegian forward (videresendt). They count as
+ * a reply when the message has In-Reply-To, else as a forward. ("RV" is the
+ * Spanish forward, reenviado; Spanish replies use "RE", so it is not ambiguous.)
+ */
+const AMBIGUOUS = new Set(["vs"])
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+const alternatives = [...new Set([...REPLY_PREFIXES, ...FORWARD_PREFIXES])].sort((a, b) => b.length - a.length).map(escape).join("|")
+/** Leading list tags, then a prefix with an optional counter, optional dot and spaces, and a colon. */
+const PREFIX = new RegExp(`^\\s*(?:\\[[^\\]]{0,64}\\]\\s*)*(${alternatives})(?:\\s*\\[\\d+\\]|\\s*\\(\\d+\\)|\\^\\d+)?\\s*\\.?\\s*[:：]`, "iu")
+
+export type SubjectPrefix = "reply" | "forward" | "ambiguous" | "none"
+
+/** What the subject's outermost prefix says. */
+export const subjectPrefix = (subject: string): SubjectPrefix => {
+  const match = PREFIX.exec(subject.normalize("NFC"))
+  if (match === null) return "none"
+  const prefix = match[1]!.toLowerCase()
+  if (AMBIGUOUS.has(prefix)) return "ambiguous"
+  return FORWARD_PREFIXES.includes(prefix) ? "forward" : "reply"
+}
+
+export interface ThreadingFacts {
+  readonly subject: string
+  readonly inReplyTo?: string | undefined
+  readonly references?: string | undefined
+}
+
+const present = (header: string | undefined): boolean => header !== undefined && header.trim() !== ""
+
+/** The message kind: the subject prefix first, then In-Reply-To/References (a reply without a prefix). */
+export const messageKind = (facts: ThreadingFacts): MessageKind => {
+  const threaded = present(facts.inReplyTo) || present(facts.references)
+  switch (subjectPrefix(facts.subject)) {
+    case "reply":
+      return "reply"
+    case "forward":
+      return "forward"
+    case "ambiguous":
+      return present(facts.inReplyTo) ? "reply" : "forward"
+    case "none":
+      return threaded ? "reply" : "new"
+  }
+}

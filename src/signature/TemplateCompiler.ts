@@ -1,0 +1,239 @@
+import { Parser } from "htmlparser2"
+import Mustache from "mustache"
+
+/**
+ * Compiles Mustache-style templates into render trees whose every value slot
+ * knows its escaping context (DESIGN invariant 9). Mustache parses the tags;
+ * the HTML around them is read once with htmlparser2 and written back
+ * normalised (attributes double-quoted), with each `{{value}}` replaced by a
+ * slot: HTML text, attribute, URL attribute (checked as a whole when rendered)
+ * or inline style. Sections must open and close in the same context (both in
+ * text, or both in one attribute value), so an empty section can never move a
+ * later value into another context; the idea is Go html/template's rule that
+ * branches end in the context they started in.
+ */
+
+export type ValueContext = "html" | "attribute" | "css" | "text"
+
+export type RenderNode =
+  | { readonly _tag: "Literal"; readonly text: string }
+  | { readonly _tag: "Value"; readonly name: string; readonly context: ValueContext }
+  | { readonly _tag: "Section"; readonly name: string; readonly inverted: boolean; readonly children: ReadonlyArray<RenderNode> }
+  /** an attribute whose value holds slots; `url`: the rendered value must have an allowed scheme */
+  | { readonly _tag: "Attribute"; readonly name: string; readonly url: boolean; readonly children: ReadonlyArray<RenderNode> }
+
+/** Thrown inside this module only; the engine turns it into a TemplateError. */
+export class CompileFailure extends Error {}
+
+/** Attributes whose value is a URL (a script URL there would run or load on click or display). */
+const URL_ATTRIBUTES = new Set([
+  "href", "src", "background", "action", "formaction", "cite", "longdesc", "usemap", "poster", "data",
+  "codebase", "classid", "archive", "profile", "manifest", "icon", "lowsrc", "dynsrc", "ping", "xlink:href"
+])
+/** Elements whose content is not HTML text: a slot there would need another escaping. */
+const RAW_TEXT_ELEMENTS = new Set(["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"])
+/** Elements whose raw content htmlparser2 hands over undecoded, to be written back as is. */
+const UNDECODED_TEXT = new Set(["script", "style"])
+const VOID_ELEMENTS = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"])
+
+/** Schemes a URL written in the template itself may have (cid: for images attached to the message). */
+const LITERAL_URL_SCHEMES = ["https", "mailto", "tel", "cid"]
+const literalUrlAllowed = (value: string): boolean => {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(value.replace(/[\u0000-\u0020]+/g, ""))
+  return scheme !== null && LITERAL_URL_SCHEMES.includes(scheme[1]!.toLowerCase())
+}
+
+type Tag = { readonly kind: "value"; readonly name: string } | { readonly kind: "open"; readonly name: string; readonly inverted: boolean } | { readonly kind: "close"; readonly open: number }
+
+// Private-use characters delimit slot sentinels; the same characters in template text are replaced first.
+const SENTINEL_CHARS = /[\uE000\uE001]/g
+const SENTINEL = /\uE000(\d+)\uE001/g
+const sentinel = (n: number): string => `\uE000${n}\uE001`
+
+type MustacheToken = [string, string, number, number, MustacheToken[]?, number?]
+
+const parseMustache = (source: string): ReadonlyArray<MustacheToken> => {
+  // A private writer: Mustache's default one caches every template string forever.
+  const writer = new Mustache.Writer() as Mustache.Writer & { templateCache: unknown }
+  writer.templateCache = undefined
+  try {
+    return writer.parse(source) as ReadonlyArray<MustacheToken>
+  } catch (e) {
+    throw new CompileFailure(e instanceof Error ? e.message : String(e))
+  }
+}
+
+/**
+ * Resolves `{{.}}` to the innermost section's name: values are strings, so
+ * inside `{{#mobile}}` the current item is the mobile number.
+ */
+const valueName = (name: string, sections: ReadonlyArray<string>): string => {
+  if (name !== ".") return name
+  const innermost = sections[sections.length - 1]
+  if (innermost === undefined) throw new CompileFailure("{{.}} is only meaningful inside a section")
+  return innermost
+}
+
+const checkTokenType = (type: string, name: string): void => {
+  if (type === ">") throw new CompileFailure(`partials ({{> ${name}}}) are not supported`)
+}
+
+/** A plain-text template: no markup, every value in the "text" context. */
+export const compileText = (source: string): ReadonlyArray<RenderNode> => {
+  const walk = (tokens: ReadonlyArray<MustacheToken>, sections: ReadonlyArray<string>): RenderNode[] => {
+    const out: RenderNode[] = []
+    for (const [type, value, , , children] of tokens) {
+      checkTokenType(type, value)
+      if (type === "text") out.push({ _tag: "Literal", text: value })
+      else if (type === "name" || type === "&") out.push({ _tag: "Value", name: valueName(value, sections), context: "text" })
+      else if (type === "#" || type === "^") {
+        const name = valueName(value, sections)
+        out.push({ _tag: "Section", name, inverted: type === "^", children: walk(children ?? [], [...sections, name]) })
+      }
+    }
+    return out
+  }
+  return mergeLiterals(walk(parseMustache(source), []))
+}
+
+/** Replaces each Mustache tag by a sentinel, so the HTML parser sees where every tag sits. */
+const flatten = (tokens: ReadonlyArray<MustacheToken>): { readonly markup: string; readonly tags: ReadonlyArray<Tag> } => {
+  const tags: Tag[] = []
+  let markup = ""
+  const walk = (list: ReadonlyArray<MustacheToken>, sections: ReadonlyArray<string>): void => {
+    for (const [type, value, , , children] of list) {
+      checkTokenType(type, value)
+      if (type === "text") markup += value.replace(SENTINEL_CHARS, "\uFFFD")
+      else if (type === "name" || type === "&") {
+        // `{{{x}}}` and `{{& x}}` get the same escaping as `{{x}}`: no value bypasses it.
+        markup += sentinel(tags.push({ kind: "value", name: valueName(value, sections) }) - 1)
+      } else if (type === "#" || type === "^") {
+        const name = valueName(value, sections)
+        const openAt = tags.push({ kind: "open", name, inverted: type === "^" }) - 1
+        markup += sentinel(openAt)
+        walk(children ?? [], [...sections, name])
+        markup += sentinel(tags.push({ kind: "close", open: openAt }) - 1)
+      }
+    }
+  }
+  walk(tokens, [])
+  return { markup, tags }
+}
+
+type Frame = { readonly out: RenderNode[]; readonly open?: { readonly tag: number; readonly name: string; readonly inverted: boolean } }
+
+/** Builds nodes from text holding sentinels; sections push and pop frames on `stack`. */
+const fill = (
+  stack: Frame[],
+  text: string,
+  tags: ReadonlyArray<Tag>,
+  context: ValueContext,
+  literal: (s: string) => string,
+  where: string
+): void => {
+  let last = 0
+  for (const m of text.matchAll(SENTINEL)) {
+    if (m.index > last) stack[stack.length - 1]!.out.push({ _tag: "Literal", text: literal(text.slice(last, m.index)) })
+    last = m.index + m[0].length
+    const n = Number(m[1])
+    const tag = tags[n]!
+    if (tag.kind === "value") stack[stack.length - 1]!.out.push({ _tag: "Value", name: tag.name, context })
+    else if (tag.kind === "open") stack.push({ out: [], open: { tag: n, name: tag.name, inverted: tag.inverted } })
+    else {
+      const frame = stack.pop()
+      if (frame?.open === undefined || frame.open.tag !== tag.open) {
+        throw new CompileFailure(`a section must open and close in the same place (${where}): both in text, or both in one attribute value`)
+      }
+      stack[stack.length - 1]!.out.push({ _tag: "Section", name: frame.open.name, inverted: frame.open.inverted, children: mergeLiterals(frame.out) })
+    }
+  }
+  if (last < text.length) stack[stack.length - 1]!.out.push({ _tag: "Literal", text: literal(text.slice(last)) })
+}
+
+const escapeText = (s: string): string => s.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"))
+const escapeAttr = (s: string): string => escapeText(s).replace(/"/g, "&quot;")
+const hasSentinel = (s: string): boolean => s.includes("\uE000")
+
+/** An HTML template: normalised markup with context-aware value slots. */
+export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
+  const { markup, tags } = flatten(parseMustache(source))
+  const stack: Frame[] = [{ out: [] }]
+  const open: string[] = []
+  const emit = (text: string) => stack[stack.length - 1]!.out.push({ _tag: "Literal", text })
+  const rawParent = (): string | undefined => [...open].reverse().find((name) => RAW_TEXT_ELEMENTS.has(name))
+  const parser = new Parser(
+    {
+      onopentag(name, attribs) {
+        if (hasSentinel(name)) throw new CompileFailure("a placeholder cannot be (part of) an element name")
+        emit(`<${name}`)
+        for (const [attr, value] of Object.entries(attribs)) {
+          if (hasSentinel(attr)) throw new CompileFailure("a placeholder cannot be (part of) an attribute name")
+          if (!hasSentinel(value)) {
+            // Defence in depth behind the sanitizer: a literal URL with another scheme is dropped.
+            if (URL_ATTRIBUTES.has(attr) && !literalUrlAllowed(value)) continue
+            emit(value === "" ? ` ${attr}` : ` ${attr}="${escapeAttr(value)}"`)
+            continue
+          }
+          if (attr.startsWith("on") || attr === "srcset" || attr === "imagesrcset" || attr === "http-equiv" || attr === "content") {
+            throw new CompileFailure(`a placeholder cannot be used in the ${attr} attribute`)
+          }
+          const local: Frame[] = [{ out: [] }]
+          fill(local, value, tags, attr === "style" ? "css" : "attribute", (s) => s, `the ${attr} attribute of <${name}>`)
+          if (local.length !== 1) throw new CompileFailure(`a section in the ${attr} attribute of <${name}> must close inside it`)
+          stack[stack.length - 1]!.out.push({ _tag: "Attribute", name: attr, url: URL_ATTRIBUTES.has(attr), children: mergeLiterals(local[0]!.out) })
+        }
+        emit(">")
+        if (!VOID_ELEMENTS.has(name)) open.push(name)
+      },
+      onclosetag(name) {
+        if (hasSentinel(name)) throw new CompileFailure("a placeholder cannot be (part of) an element name")
+        if (VOID_ELEMENTS.has(name)) return
+        const at = open.lastIndexOf(name)
+        if (at >= 0) open.length = at
+        emit(`</${name}>`)
+      },
+      ontext(text) {
+        const raw = rawParent()
+        if (raw !== undefined) {
+          if (hasSentinel(text)) throw new CompileFailure(`a placeholder cannot be used inside <${raw}>`)
+          emit(UNDECODED_TEXT.has(raw) ? text : escapeText(text))
+          return
+        }
+        fill(stack, text, tags, "html", escapeText, "text")
+      },
+      oncomment(text) {
+        if (hasSentinel(text)) throw new CompileFailure("a placeholder cannot be used inside a comment")
+      },
+      onprocessinginstruction(_name, text) {
+        if (hasSentinel(text)) throw new CompileFailure("a placeholder cannot be used inside a declaration")
+      }
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true, recognizeSelfClosing: false }
+  )
+  parser.end(markup)
+  if (stack.length !== 1) throw new CompileFailure("a section opened in text must close in text")
+  return mergeLiterals(stack[0]!.out)
+}
+
+/** Joins neighbouring literals so rendering appends fewer strings. */
+const mergeLiterals = (nodes: ReadonlyArray<RenderNode>): RenderNode[] => {
+  const out: RenderNode[] = []
+  for (const node of nodes) {
+    const prev = out[out.length - 1]
+    if (node._tag === "Literal" && prev?._tag === "Literal") out[out.length - 1] = { _tag: "Literal", text: prev.text + node.text }
+    else if (node._tag !== "Literal" || node.text !== "") out.push(node)
+  }
+  return out
+}
+
+/** Every value and section name used by a tree (to check them against the directory's names). */
+export const namesUsed = (nodes: ReadonlyArray<RenderNode>, into: Set<string> = new Set()): Set<string> => {
+  for (const node of nodes) {
+    if (node._tag === "Value") into.add(node.name)
+    else if (node._tag === "Section") {
+      into.add(node.name)
+      namesUsed(node.children, into)
+    } else if (node._tag === "Attribute") namesUsed(node.children, into)
+  }
+  return into
+}

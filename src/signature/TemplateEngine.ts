@@ -1,0 +1,142 @@
+import { Data, Either } from "effect"
+import type { Template } from "../domain/Template.js"
+import { compileHtml, compileText, CompileFailure, namesUsed, type RenderNode } from "./TemplateCompiler.js"
+import { htmlToText } from "./HtmlToText.js"
+import { isKnownPlaceholder, type TemplateValues } from "./TemplateValues.js"
+import {
+  cleanValue, escapeAttributeValue, escapeHtmlText, plainTextValue, safeCssValue, safeUrl
+} from "./ValueEscaping.js"
+
+/**
+ * Public face of the template engine: compile a Template once per version,
+ * render it many times from directory values. Rendering never parses: it walks
+ * the compiled trees, and a value is only ever inserted, never read as syntax.
+ */
+
+export class TemplateError extends Data.TaggedError("TemplateError")<{
+  readonly templateId: string
+  readonly part: "html" | "text"
+  readonly message: string
+}> {}
+
+export interface CompiledTemplate {
+  readonly id: string
+  readonly version: number
+  readonly name: string
+  readonly html: ReadonlyArray<RenderNode>
+  readonly text: ReadonlyArray<RenderNode>
+  /** true when the text body was derived from the HTML (the template had none) */
+  readonly textDerived: boolean
+  /** placeholder and section names used, sorted */
+  readonly placeholders: ReadonlyArray<string>
+}
+
+export interface RenderedTemplate {
+  readonly html: string
+  readonly text: string
+}
+
+const compilePart = (template: Template, part: "html" | "text", source: string): Either.Either<ReadonlyArray<RenderNode>, TemplateError> => {
+  try {
+    const nodes = part === "html" ? compileHtml(source) : compileText(source)
+    const unknown = [...namesUsed(nodes)].filter((name) => !isKnownPlaceholder(name))
+    if (unknown.length > 0) {
+      return Either.left(new TemplateError({
+        templateId: template.id,
+        part,
+        message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}: use a directory attribute name (displayName, title, mobile, …) or custom.<name>`
+      }))
+    }
+    return Either.right(nodes)
+  } catch (e) {
+    if (e instanceof CompileFailure) return Either.left(new TemplateError({ templateId: template.id, part, message: e.message }))
+    throw e
+  }
+}
+
+/**
+ * Compiles a (sanitized) template. The text body, when absent, is derived from
+ * the HTML with its placeholders kept, so its values get plain-text handling.
+ */
+export const compileTemplate = (template: Template): Either.Either<CompiledTemplate, TemplateError> =>
+  Either.gen(function* () {
+    const html = yield* compilePart(template, "html", template.html)
+    const textSource = template.text ?? htmlToText(template.html)
+    const text = yield* compilePart(template, "text", textSource)
+    return {
+      id: template.id,
+      version: template.version,
+      name: template.name,
+      html,
+      text,
+      textDerived: template.text === undefined,
+      placeholders: [...namesUsed(text, namesUsed(html))].sort()
+    }
+  })
+
+/** A section is shown when its value has non-blank text. */
+const present = (values: TemplateValues, name: string): boolean => cleanValue(values.get(name) ?? "").trim() !== ""
+
+const renderValue = (values: TemplateValues, name: string, context: RenderNode & { _tag: "Value" }): string => {
+  const value = values.get(name) ?? ""
+  switch (context.context) {
+    case "html":
+      return escapeHtmlText(value)
+    case "attribute":
+      return cleanValue(value) // escaped with the whole attribute value
+    case "css":
+      return safeCssValue(value)
+    case "text":
+      return plainTextValue(value).replaceAll(VANISHED, "")
+  }
+}
+
+/**
+ * Left in plain text where a section rendered nothing, so the line it stood on
+ * can go as a whole ("M: …" gone means no empty line), while blank lines the
+ * template has on purpose stay.
+ */
+const VANISHED = "\uE004"
+
+const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, text = false): string => {
+  let out = ""
+  for (const node of nodes) {
+    switch (node._tag) {
+      case "Literal":
+        out += node.text
+        break
+      case "Value":
+        out += renderValue(values, node.name, node)
+        break
+      case "Section":
+        if (present(values, node.name) !== node.inverted) out += renderInto(node.children, values, text)
+        else if (text) out += VANISHED
+        break
+      case "Attribute": {
+        const raw = renderInto(node.children, values)
+        out += ` ${node.name}="${escapeAttributeValue(node.url ? safeUrl(raw) : raw)}"`
+        break
+      }
+    }
+  }
+  return out
+}
+
+/** Blank lines left by empty sections collapse; lines lose trailing blanks. */
+const tidyText = (text: string): string =>
+  text
+    .split(/\r?\n/)
+    .filter((line) => !(line.includes(VANISHED) && line.replaceAll(VANISHED, "").trim() === ""))
+    .map((line) => line.replaceAll(VANISHED, "").trimEnd())
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .replace(/^\n+|\n+$/g, "")
+
+export const renderHtml = (compiled: CompiledTemplate, values: TemplateValues): string => renderInto(compiled.html, values)
+
+export const renderText = (compiled: CompiledTemplate, values: TemplateValues): string => tidyText(renderInto(compiled.text, values, true))
+
+export const renderTemplate = (compiled: CompiledTemplate, values: TemplateValues): RenderedTemplate => ({
+  html: renderHtml(compiled, values),
+  text: renderText(compiled, values)
+})
