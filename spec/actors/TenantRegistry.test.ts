@@ -1,0 +1,119 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, TestClock } from "effect"
+import { IDLE_LIMIT, TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import type { TenantId } from "../../src/domain/Tenant.js"
+import type { TenantFileJson } from "../../src/domain/TenantFile.js"
+import { TenantRepo } from "../../src/store/TenantRepo.js"
+import { acmeFile } from "../store/TenantFixtures.js"
+import { RegistryLayer } from "./ActorTestLayer.js"
+
+const cidrTenant = (id: string, cidrs: Array<string>, extra: Partial<TenantFileJson> = {}) =>
+  acmeFile({ id, connectors: [{ type: "cidr", cidrs }], directory: [], ...extra })
+
+const some = (id: string) => Option.some(id as TenantId)
+
+describe("TenantRegistry", () => {
+  it.scoped("binds by AUTH credentials only with the right password", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(acmeFile())
+      expect(yield* registry.bindByCredentials("acme-relay", "s3cret-relay-password")).toEqual(some("acme"))
+      expect(yield* registry.bindByCredentials("acme-relay", "wrong")).toEqual(Option.none())
+      expect(yield* registry.bindByCredentials("nobody", "s3cret-relay-password")).toEqual(Option.none())
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("binds by certificate fingerprint in any case, with or without colons", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(acmeFile())
+      expect(yield* registry.bindByCertificate("AB:".repeat(31) + "AB")).toEqual(some("acme"))
+      expect(yield* registry.bindByCertificate("ab".repeat(32))).toEqual(some("acme"))
+      expect(yield* registry.bindByCertificate("CD".repeat(32))).toEqual(Option.none())
+      expect(yield* registry.bindByCertificate("not a fingerprint")).toEqual(Option.none())
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("binds a source address to the tenant with the most specific range (IPv4, IPv6, IPv4-mapped)", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(cidrTenant("wide", ["10.0.0.0/8", "2001:db8::/32"]))
+      yield* repo.importTenant(cidrTenant("narrow", ["10.1.0.0/16", "2001:db8:1::/48"]))
+      yield* repo.importTenant(cidrTenant("host", ["10.1.2.3"]))
+      expect(yield* registry.bindBySourceAddress("10.2.0.1")).toEqual(some("wide"))
+      expect(yield* registry.bindBySourceAddress("10.1.9.9")).toEqual(some("narrow"))
+      expect(yield* registry.bindBySourceAddress("10.1.2.3")).toEqual(some("host"))
+      expect(yield* registry.bindBySourceAddress("::ffff:10.1.9.9")).toEqual(some("narrow"))
+      expect(yield* registry.bindBySourceAddress("::FFFF:10.2.0.1")).toEqual(some("wide"))
+      expect(yield* registry.bindBySourceAddress("2001:db8:2::1")).toEqual(some("wide"))
+      expect(yield* registry.bindBySourceAddress("2001:0db8:0001:0000::5")).toEqual(some("narrow"))
+      expect(yield* registry.bindBySourceAddress("192.168.1.1")).toEqual(Option.none())
+      expect(yield* registry.bindBySourceAddress("2001:db9::1")).toEqual(Option.none())
+      expect(yield* registry.bindBySourceAddress("garbage")).toEqual(Option.none())
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("binds neither of two tenants claiming equally specific ranges", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(cidrTenant("left", ["10.1.0.0/16"]))
+      yield* repo.importTenant(cidrTenant("right", ["10.1.0.0/16", "10.9.0.0/16"]))
+      expect(yield* registry.bindBySourceAddress("10.1.2.3")).toEqual(Option.none())
+      // a range only one of them claims still binds
+      expect(yield* registry.bindBySourceAddress("10.9.0.1")).toEqual(some("right"))
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("a suspended tenant binds nothing", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(acmeFile({ suspended: true }))
+      expect(yield* registry.bindByCredentials("acme-relay", "s3cret-relay-password")).toEqual(Option.none())
+      expect(yield* registry.bindByCertificate("ab".repeat(32))).toEqual(Option.none())
+      expect(yield* registry.bindBySourceAddress("192.0.2.7")).toEqual(Option.none())
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("a re-import changes bindings for the next connection, without a restart", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(cidrTenant("moving", ["198.51.100.0/24"]))
+      expect(yield* registry.bindBySourceAddress("198.51.100.1")).toEqual(some("moving"))
+      expect((yield* registry.relayState("moving" as TenantId)).name).toBe("Acme Corp")
+      yield* repo.importTenant(cidrTenant("moving", ["203.0.113.0/24"], { name: "Moved" }))
+      expect(yield* registry.bindBySourceAddress("198.51.100.1")).toEqual(Option.none())
+      expect(yield* registry.bindBySourceAddress("203.0.113.1")).toEqual(some("moving"))
+      expect((yield* registry.relayState("moving" as TenantId)).name).toBe("Moved")
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("starts one actor per tenant under concurrent first calls and stops it when idle", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(acmeFile())
+      const actors = yield* Effect.all(Array.from({ length: 20 }, () => registry.actor("acme" as TenantId)), { concurrency: "unbounded" })
+      expect(new Set(actors).size).toBe(1)
+      expect(yield* registry.running).toEqual(["acme"])
+      yield* TestClock.adjust(IDLE_LIMIT)
+      yield* registry.sweepIdle
+      expect(yield* registry.running).toEqual([])
+      expect(actors[0].isStopped()).toBe(true)
+      // the next request starts a fresh one
+      const again = yield* registry.actor("acme" as TenantId)
+      expect(again).not.toBe(actors[0])
+      expect((yield* again.relayState).id).toBe("acme")
+    }).pipe(Effect.provide(RegistryLayer)))
+
+  it.scoped("keeps a recently used actor and forgets a tenant that does not exist", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importTenant(acmeFile())
+      yield* registry.actor("acme" as TenantId)
+      const missing = yield* Effect.flip(registry.actor("ghost" as TenantId))
+      expect(missing._tag).toBe("TenantNotFound")
+      yield* registry.sweepIdle
+      expect(yield* registry.running).toEqual(["acme"])
+    }).pipe(Effect.provide(RegistryLayer)))
+})

@@ -1,0 +1,65 @@
+import { Effect, Option, Schema } from "effect"
+import { DirectoryUser } from "../domain/Directory.js"
+import type { TenantId } from "../domain/Tenant.js"
+import * as Keys from "../store/Keys.js"
+import { Db } from "../store/Keys.js"
+import { Store } from "../store/Store.js"
+
+/**
+ * A tenant's address index: every lowercased address (mail and each smtp
+ * proxy address) → the user's mail, which names its store key. Users stay in
+ * LMDB and are decoded on lookup, so a 100,000-user directory costs one Map of
+ * strings, not a second copy of the store.
+ */
+
+/** Only the fields the index needs; decoding ignores the rest of the entry. */
+const UserAddresses = Schema.Struct({
+  mail: Schema.String,
+  proxyAddresses: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+})
+
+export interface DirectoryIndex {
+  readonly tenantId: TenantId
+  /** lowercased address → lowercased mail */
+  readonly addresses: ReadonlyMap<string, string>
+  readonly users: number
+  /** proxy addresses claimed by two users (the first one keeps it) */
+  readonly conflicts: number
+}
+
+/** A lookup address as the index holds it; "smtp:" as Azure AD writes it is dropped. */
+export const normalizeAddress = (address: string): string => address.trim().replace(/^smtp:/i, "").toLowerCase()
+
+/** Azure AD also lists X500:, SIP:, … addresses; only smtp ones (or bare addresses) are mail. */
+const isMailAddress = (proxy: string): boolean => /^smtp:/i.test(proxy.trim()) || !/^[a-z0-9]+:/i.test(proxy.trim())
+
+export const build = Effect.fn("DirectoryIndex.build")(function* (tenantId: TenantId) {
+  const store = yield* Store
+  const addresses = new Map<string, string>()
+  let conflicts = 0
+  const users = yield* store.forEach(Db.users, UserAddresses, Keys.userPrefix(tenantId), (_key, user) => {
+    const mail = user.mail.toLowerCase()
+    // a primary address beats another user's alias
+    addresses.set(mail, mail)
+    for (const proxy of user.proxyAddresses) {
+      if (!isMailAddress(proxy)) continue
+      const alias = normalizeAddress(proxy)
+      const owner = addresses.get(alias)
+      if (owner === undefined) addresses.set(alias, mail)
+      else if (owner !== mail && owner !== alias) conflicts++
+    }
+  })
+  if (conflicts > 0) {
+    yield* Effect.logWarning("directory has proxy addresses claimed by several users; the first keeps each")
+      .pipe(Effect.annotateLogs({ tenant: tenantId, conflicts }))
+  }
+  return { tenantId, addresses, users, conflicts } satisfies DirectoryIndex
+})
+
+/** Reads the entry for `address` from the store. */
+export const lookup = Effect.fn("DirectoryIndex.lookup")(function* (index: DirectoryIndex, address: string) {
+  const mail = index.addresses.get(normalizeAddress(address))
+  if (mail === undefined) return Option.none<DirectoryUser>()
+  const store = yield* Store
+  return yield* store.get(Db.users, DirectoryUser, Keys.userKey(index.tenantId, mail))
+})

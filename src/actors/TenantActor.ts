@@ -1,0 +1,204 @@
+import { Cause, Data, Deferred, Duration, Effect, Exit, Match, Metric, Queue, Schedule } from "effect"
+import type { Option, Schema } from "effect"
+import type { DirectoryUser } from "../domain/Directory.js"
+import { TenantNotFound } from "../domain/Errors.js"
+import type { Tenant, TenantId } from "../domain/Tenant.js"
+import { Store } from "../store/Store.js"
+import type { TenantRepo } from "../store/TenantRepo.js"
+import * as DirectoryIndex from "./DirectoryIndex.js"
+import {
+  GetRelayState, InjectDefect, LookupUser, Reload, TenantActorUnavailable, type TenantActorError, type TenantRequest
+} from "./TenantProtocol.js"
+import * as TenantState from "./TenantState.js"
+
+/**
+ * One tenant, one actor (DESIGN.md "Tenant actors"): a bounded mailbox read by
+ * one scoped loop that owns the tenant's state. A defect restarts the loop
+ * from the store with exponential backoff; more than RESTART_INTENSITY
+ * restarts without a quiet RESTART_PERIOD between them stops the actor (OTP's
+ * intensity/period), and the registry starts a fresh one on the next request.
+ */
+
+export const MAILBOX_CAPACITY = 256
+export const RESTART_BASE_DELAY = Duration.millis(100)
+export const RESTART_MAX_DELAY = Duration.seconds(10)
+export const RESTART_INTENSITY = 5
+export const RESTART_PERIOD = Duration.minutes(1)
+
+/** 100 ms, 200 ms, 400 ms … capped at 10 s; at most 5 restarts until a minute passes without a crash. */
+export const restartPolicy = Schedule.exponential(RESTART_BASE_DELAY).pipe(
+  Schedule.either(Schedule.spaced(RESTART_MAX_DELAY)),
+  Schedule.intersect(Schedule.recurs(RESTART_INTENSITY)),
+  Schedule.resetAfter(RESTART_PERIOD)
+)
+
+export const restartsTotal = Metric.counter("imprint_tenant_actor_restarts_total", {
+  description: "tenant actor loops restarted after a defect",
+  incremental: true
+})
+
+class ActorCrashed extends Data.TaggedError("ActorCrashed")<{ readonly cause: Cause.Cause<unknown> }> {}
+
+interface Envelope {
+  readonly request: TenantRequest
+  readonly reply: Deferred.Deferred<unknown, TenantActorError>
+}
+
+type Current =
+  | { readonly _tag: "Loaded"; readonly state: TenantState.TenantState }
+  /** the tenant was removed from the store */
+  | { readonly _tag: "Missing"; readonly tenantId: TenantId; readonly revision: number }
+
+export interface TenantActor {
+  readonly tenantId: TenantId
+  /** Asks the actor; fails with TenantActorUnavailable if it stops before answering. */
+  readonly send: <R extends TenantRequest>(request: R) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
+  readonly relayState: Effect.Effect<Tenant, TenantActorError>
+  readonly lookupUser: (address: string) => Effect.Effect<Option.Option<DirectoryUser>, TenantActorError>
+  readonly reload: Effect.Effect<void, TenantActorError>
+  /** loop restarts after defects since the actor started */
+  readonly restarts: Effect.Effect<number>
+  /** requests sent and not yet answered (the registry never stops a busy actor) */
+  readonly inFlight: () => number
+  readonly isStopped: () => boolean
+}
+
+const unavailable = (tenantId: TenantId, reason: string) => new TenantActorUnavailable({ tenantId, reason })
+
+export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId) {
+  const store = yield* Store
+  // subscribe before the first load, so no change can fall between them
+  const changes = yield* store.subscribe
+  const loadOrUnavailable = TenantState.load(tenantId).pipe(
+    Effect.catchTags({
+      StoreError: (e) => Effect.fail(unavailable(tenantId, e.message)),
+      StoreDecodeError: (e) => Effect.fail(unavailable(tenantId, e.message))
+    })
+  )
+  let current: Current = { _tag: "Loaded", state: yield* loadOrUnavailable }
+  let started = false
+  let restarts = 0
+  let inFlight = 0
+  let stoppedFlag = false
+  const mailbox = yield* Queue.bounded<Envelope>(MAILBOX_CAPACITY)
+  const stopped = yield* Deferred.make<void>()
+  const stop = Effect.suspend(() => {
+    stoppedFlag = true
+    return Deferred.succeed(stopped, undefined)
+  })
+  yield* Effect.addFinalizer(() => stop)
+
+  const reloadState = loadOrUnavailable.pipe(
+    Effect.matchEffect({
+      onSuccess: (state) => Effect.sync(() => void (current = { _tag: "Loaded", state })),
+      onFailure: (e) =>
+        e._tag === "TenantNotFound"
+          ? Effect.sync(() => void (current = { _tag: "Missing", tenantId, revision: store.tenantRevision(tenantId) }))
+          : Effect.fail(e)
+    })
+  )
+
+  const isStale = () =>
+    current._tag === "Loaded" ? TenantState.isStale(store, current.state) : store.tenantRevision(tenantId) > current.revision
+
+  /** Read-your-writes: a request after a committed write sees it, even before the change feed's Reload arrives. */
+  const freshen = Effect.suspend(() => {
+    if (!isStale()) return Effect.void
+    return reloadState.pipe(Effect.catchAll((e) =>
+      Effect.logError("tenant reload failed; serving the last loaded state", e).pipe(Effect.annotateLogs({ tenant: tenantId }),
+        Effect.zipRight(Effect.sync(() => {
+          // do not retry on every request until the next write
+          if (current._tag === "Loaded") current = { _tag: "Loaded", state: { ...current.state, revision: store.tenantRevision(tenantId) } }
+        })))))
+  })
+
+  const withState = <A, E, R>(f: (state: TenantState.TenantState) => Effect.Effect<A, E, R>) =>
+    Effect.suspend((): Effect.Effect<A, E | TenantNotFound, R> =>
+      current._tag === "Loaded" ? f(current.state) : Effect.fail(new TenantNotFound({ tenantId })))
+
+  const handle = (request: TenantRequest): Effect.Effect<unknown, TenantActorError, Store | TenantRepo> =>
+    Match.valueTags(request, {
+      GetRelayState: () => freshen.pipe(Effect.zipRight(withState((s) => Effect.succeed(s.tenant)))),
+      LookupUser: (r) =>
+        freshen.pipe(Effect.zipRight(withState((s) =>
+          DirectoryIndex.lookup(s.directory, r.address).pipe(
+            Effect.catchTags({
+              StoreError: (e) => Effect.fail(unavailable(tenantId, e.message)),
+              StoreDecodeError: (e) => Effect.fail(unavailable(tenantId, e.message))
+            })
+          )))),
+      Reload: (r) => (r.onlyIfStale && !isStale() ? Effect.void : reloadState),
+      InjectDefect: (r) => Effect.die(new Error(r.message))
+    })
+
+  const serveOne = Effect.gen(function* () {
+    const { request, reply } = yield* Queue.take(mailbox)
+    const exit = yield* Effect.exit(handle(request))
+    if (Exit.isFailure(exit) && Cause.isDie(exit.cause)) {
+      yield* Deferred.fail(reply, unavailable(tenantId, `crashed on ${request._tag}`))
+      return yield* new ActorCrashed({ cause: exit.cause })
+    }
+    yield* Deferred.done(reply, exit)
+  })
+
+  const runLoop = Effect.suspend(() => {
+    const restarting = started
+    started = true
+    const restart = Effect.sync(() => restarts++).pipe(
+      Effect.zipRight(Metric.increment(Metric.tagged(restartsTotal, "tenant", tenantId))),
+      // a restart begins from the store, not from whatever state the crash left
+      Effect.zipRight(reloadState.pipe(Effect.mapError((e) => new ActorCrashed({ cause: Cause.fail(e) }))))
+    )
+    return (restarting ? restart : Effect.void).pipe(Effect.zipRight(Effect.forever(serveOne)))
+  }).pipe(
+    Effect.catchAllDefect((defect) => Effect.fail(new ActorCrashed({ cause: Cause.die(defect) }))),
+    Effect.tapError((crash) => Effect.logError("tenant actor crashed", crash.cause).pipe(Effect.annotateLogs({ tenant: tenantId })))
+  )
+
+  yield* runLoop.pipe(
+    Effect.retry(restartPolicy),
+    Effect.catchAll(() =>
+      Effect.logError("tenant actor restarted too often; stopping it").pipe(Effect.annotateLogs({ tenant: tenantId }), Effect.zipRight(stop))),
+    Effect.forkScoped
+  )
+
+  const send = <R extends TenantRequest>(request: R) =>
+    Effect.suspend(() => {
+      if (stoppedFlag) return Effect.fail(unavailable(tenantId, "stopped"))
+      inFlight++
+      const ask = Effect.gen(function* () {
+        const reply = yield* Deferred.make<unknown, TenantActorError>()
+        yield* Queue.offer(mailbox, { request, reply })
+        return yield* Deferred.await(reply)
+      })
+      return Effect.raceFirst(ask, Deferred.await(stopped).pipe(Effect.zipRight(Effect.fail(unavailable(tenantId, "stopped")))))
+        .pipe(Effect.ensuring(Effect.sync(() => inFlight--)))
+    }) as Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
+
+  // the change feed reloads the actor as soon as its tenant is written, before any mail asks
+  const signal = yield* Queue.sliding<void>(1)
+  yield* Queue.take(changes).pipe(
+    Effect.flatMap((c) => (c.tenantId === tenantId ? Queue.offer(signal, undefined) : Effect.void)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+  yield* Queue.take(signal).pipe(
+    Effect.zipRight(send(new Reload({ onlyIfStale: true })).pipe(Effect.ignore)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
+  return {
+    tenantId,
+    send,
+    relayState: send(new GetRelayState()),
+    lookupUser: (address: string) => send(new LookupUser({ address })),
+    reload: send(new Reload({})),
+    restarts: Effect.sync(() => restarts),
+    inFlight: () => inFlight,
+    isStopped: () => stoppedFlag
+  } satisfies TenantActor
+})
+
+/** Test helper: makes the actor's handler die. */
+export const injectDefect = (actor: TenantActor, message = "injected defect") => actor.send(new InjectDefect({ message }))

@@ -1,0 +1,206 @@
+import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Option, Queue, Ref, Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import { Tenant, type TenantId } from "../domain/Tenant.js"
+import * as Keys from "../store/Keys.js"
+import { Db } from "../store/Keys.js"
+import * as PasswordHash from "../store/PasswordHash.js"
+import { Store } from "../store/Store.js"
+import { TenantRepo } from "../store/TenantRepo.js"
+import * as ConnectorIndex from "./ConnectorIndex.js"
+import * as TenantActor from "./TenantActor.js"
+import type { TenantActorError } from "./TenantProtocol.js"
+
+/**
+ * Finds the actor of a tenant (starting it on first use, one per tenant even
+ * under concurrent first calls; stopping it after IDLE_LIMIT without use) and
+ * binds SMTP sessions to tenants by connector. The connector index is kept in
+ * memory and rebuilt from the store's change feed; a bind also checks the
+ * store's revision first, so the connection after an import already sees it.
+ */
+
+export const IDLE_LIMIT = Duration.minutes(10)
+export const IDLE_SWEEP_INTERVAL = Duration.minutes(1)
+
+interface Slot {
+  readonly scope: Scope.CloseableScope
+  readonly actor: Deferred.Deferred<TenantActor.TenantActor, TenantActorError>
+  lastUsed: number
+}
+
+const make = Effect.gen(function* () {
+  const store = yield* Store
+  const repo = yield* TenantRepo
+  const registryScope = yield* Effect.scope
+  const context = yield* Effect.context<Store | TenantRepo>()
+
+  // ---- actors -------------------------------------------------------------
+  const slots = new Map<TenantId, Slot>()
+  const slotLock = yield* Effect.makeSemaphore(1)
+
+  const closeSlot = (tenantId: TenantId, slot: Slot) =>
+    Effect.suspend(() => {
+      if (slots.get(tenantId) === slot) slots.delete(tenantId)
+      return Scope.close(slot.scope, Exit.void)
+    })
+
+  const actor = Effect.fn("TenantRegistry.actor")(function* (tenantId: TenantId) {
+    const now = yield* Clock.currentTimeMillis
+    const [slot, isNew] = yield* slotLock.withPermits(1)(Effect.gen(function* () {
+      const existing = slots.get(tenantId)
+      if (existing !== undefined) {
+        const started = yield* Deferred.poll(existing.actor)
+        const exit = Option.isSome(started) ? yield* Effect.exit(started.value) : undefined
+        const dead = exit !== undefined && Exit.isSuccess(exit) && exit.value.isStopped()
+        if (!dead) {
+          existing.lastUsed = now
+          return [existing, false] as const
+        }
+        // crashed too often: a fresh actor on the next request
+        yield* closeSlot(tenantId, existing)
+      }
+      const fresh: Slot = {
+        scope: yield* Scope.fork(registryScope, ExecutionStrategy.sequential),
+        actor: yield* Deferred.make<TenantActor.TenantActor, TenantActorError>(),
+        lastUsed: now
+      }
+      slots.set(tenantId, fresh)
+      return [fresh, true] as const
+    }))
+    if (isNew) {
+      // started in the registry's scope, so a caller interrupted mid-start leaves no half-made slot
+      yield* TenantActor.make(tenantId).pipe(
+        Scope.extend(slot.scope),
+        Effect.provide(context),
+        Effect.exit,
+        Effect.tap((exit) => (Exit.isFailure(exit) ? slotLock.withPermits(1)(closeSlot(tenantId, slot)) : Effect.void)),
+        Effect.flatMap((exit) => Deferred.done(slot.actor, exit)),
+        Effect.forkIn(registryScope)
+      )
+    }
+    return yield* Deferred.await(slot.actor)
+  })
+
+  const sweepIdle = slotLock.withPermits(1)(Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    for (const [tenantId, slot] of Array.from(slots)) {
+      const started = yield* Deferred.poll(slot.actor)
+      if (Option.isNone(started)) continue
+      const busy = yield* started.value.pipe(Effect.map((a) => a.inFlight() > 0), Effect.orElseSucceed(() => false))
+      if (!busy && now - slot.lastUsed >= Duration.toMillis(IDLE_LIMIT)) {
+        yield* closeSlot(tenantId, slot)
+        yield* Effect.logDebug("stopped idle tenant actor").pipe(Effect.annotateLogs({ tenant: tenantId }))
+      }
+    }
+  }))
+  yield* sweepIdle.pipe(Effect.delay(IDLE_SWEEP_INTERVAL), Effect.forever, Effect.forkScoped)
+
+  // ---- connector index ----------------------------------------------------
+  const index = yield* Ref.make(ConnectorIndex.empty)
+  const rebuildLock = yield* Effect.makeSemaphore(1)
+
+  /** One bad tenant record is skipped (and logged), not a reason to bind nobody. */
+  const readTenants = Effect.gen(function* () {
+    const keys = yield* store.keys(Db.tenants, Keys.TENANT_KEY_ROOT)
+    const tenants: Array<Tenant> = []
+    for (const key of keys) {
+      const tenant = yield* store.get(Db.tenants, Tenant, key).pipe(
+        Effect.tapError((e) => Effect.logError("tenant record skipped by the connector index", e)),
+        Effect.orElseSucceed(() => Option.none<Tenant>())
+      )
+      if (Option.isSome(tenant)) tenants.push(tenant.value)
+    }
+    return tenants
+  })
+
+  const rebuild = rebuildLock.withPermits(1)(Effect.gen(function* () {
+    const revision = store.dbRevision(Db.tenants)
+    if ((yield* Ref.get(index)).revision === revision) return
+    yield* Ref.set(index, ConnectorIndex.build(yield* readTenants, revision))
+  })).pipe(Effect.catchAll((e) => Effect.logError("connector index rebuild failed; keeping the previous one", e)))
+
+  const freshIndex = Effect.suspend(() =>
+    Ref.get(index).pipe(Effect.flatMap((current) =>
+      current.revision === store.dbRevision(Db.tenants) ? Effect.succeed(current) : rebuild.pipe(Effect.zipRight(Ref.get(index))))))
+
+  const changes = yield* store.subscribe
+  yield* rebuild
+  const dirty = yield* Queue.sliding<void>(1)
+  yield* Queue.take(changes).pipe(
+    Effect.flatMap((c) => (c.db === Db.tenants ? Queue.offer(dirty, undefined) : Effect.void)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+  yield* Queue.take(dirty).pipe(Effect.zipRight(rebuild), Effect.forever, Effect.forkScoped)
+
+  // a dummy hash with the real parameters: an unknown user costs the same scrypt as a wrong password
+  const dummyHash = yield* PasswordHash.hash(randomBytes(16).toString("base64"))
+
+  const bindByCredentials = Effect.fn("TenantRegistry.bindByCredentials")(function* (username: string, password: string) {
+    const entries = (yield* freshIndex).byUsername.get(username) ?? []
+    if (entries.length === 0) {
+      yield* PasswordHash.verify(password, dummyHash)
+      return Option.none<TenantId>()
+    }
+    const matching: Array<TenantId> = []
+    for (const entry of entries) {
+      if (yield* PasswordHash.verify(password, entry.passwordHash)) matching.push(entry.tenantId)
+    }
+    if (matching.length > 1) {
+      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: matching.join(",") }))
+    }
+    return matching.length === 1 ? Option.some(matching[0]) : Option.none<TenantId>()
+  })
+
+  const bindByCertificate = Effect.fn("TenantRegistry.bindByCertificate")(function* (fingerprint256: string) {
+    const tenants = ConnectorIndex.matchFingerprint(yield* freshIndex, fingerprint256)
+    if (tenants.length > 1) {
+      yield* Effect.logWarning("certificate matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: tenants.join(",") }))
+    }
+    return tenants.length === 1 ? Option.some(tenants[0]) : Option.none<TenantId>()
+  })
+
+  const bindBySourceAddress = Effect.fn("TenantRegistry.bindBySourceAddress")(function* (ip: string) {
+    const match = ConnectorIndex.matchSource(yield* freshIndex, ip)
+    switch (match._tag) {
+      case "Bound":
+        return Option.some(match.tenantId)
+      case "Unmatched":
+        return Option.none<TenantId>()
+      case "Tie":
+        yield* Effect.logWarning("source address is in equally specific ranges of several tenants; binding none")
+          .pipe(Effect.annotateLogs({ ip, tenants: match.tenantIds.join(","), prefix: match.prefix }))
+        return Option.none<TenantId>()
+    }
+  })
+
+  const relayState = Effect.fn("TenantRegistry.relayState")(function* (tenantId: TenantId) {
+    return yield* (yield* actor(tenantId)).relayState
+  })
+
+  /** Stops a tenant's actor now (tests, tenant removal); false when none was running. */
+  const stop = Effect.fn("TenantRegistry.stop")(function* (tenantId: TenantId) {
+    return yield* slotLock.withPermits(1)(Effect.suspend(() => {
+      const slot = slots.get(tenantId)
+      return slot === undefined ? Effect.succeed(false) : closeSlot(tenantId, slot).pipe(Effect.as(true))
+    }))
+  })
+
+  return {
+    actor,
+    relayState,
+    bindByCredentials,
+    bindByCertificate,
+    bindBySourceAddress,
+    stop,
+    /** ids of tenants whose actors are running or starting */
+    running: Effect.sync(() => Array.from(slots.keys())),
+    /** runs the idle sweep now (tests drive it with TestClock instead of waiting IDLE_SWEEP_INTERVAL) */
+    sweepIdle
+  } as const
+})
+
+export class TenantRegistry extends Effect.Service<TenantRegistry>()("imprint/TenantRegistry", {
+  scoped: make,
+  dependencies: [TenantRepo.Default, Store.Default]
+}) {}
+
