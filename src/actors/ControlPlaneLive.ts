@@ -1,0 +1,31 @@
+import { Effect, Layer, Option } from "effect"
+import { NoSignature } from "../domain/Signature.js"
+import { ControlPlane } from "../pipeline/ControlPlane.js"
+import { TenantRegistry } from "./TenantRegistry.js"
+
+/**
+ * The data plane's view of the tenant actors. A tenant whose actor cannot
+ * answer is treated as unbound or suspended: the session gets a clear SMTP
+ * refusal instead of a crash, and the failure is logged.
+ */
+export const ControlPlaneLive = Layer.effect(
+  ControlPlane,
+  Effect.gen(function* () {
+    const registry = yield* TenantRegistry
+    const orNone = <A, E>(what: string) => (effect: Effect.Effect<Option.Option<A>, E>) =>
+      effect.pipe(
+        Effect.catchAllCause((cause) => Effect.logError(`${what} failed`, cause).pipe(Effect.as(Option.none<A>())))
+      )
+    return {
+      bindBySourceAddress: (address) => registry.bindBySourceAddress(address).pipe(orNone("bindBySourceAddress")),
+      bindByCertificate: (fp) => registry.bindByCertificate(fp).pipe(orNone("bindByCertificate")),
+      bindByCredentials: (user, pass) => registry.bindByCredentials(user, pass).pipe(orNone("bindByCredentials")),
+      relayState: (tenant) =>
+        registry.relayState(tenant).pipe(
+          Effect.map((t) => (t.suspended ? Option.none() : Option.some(t))),
+          orNone("relayState")
+        ),
+      resolveSignature: () => Effect.succeed(new NoSignature({ reason: "stamping-not-built" }))
+    }
+  })
+)

@@ -1,0 +1,131 @@
+import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Downstream } from "./domain/Tenant.js"
+
+/**
+ * Imprint's configuration: a JSON file, then IMPRINT_* environment overrides,
+ * decoded with Schema. Unknown keys are errors, so a typo stops start-up with a
+ * message naming the key instead of being silently ignored.
+ */
+
+const MB = 1024 * 1024
+
+const Port = Schema.Int.pipe(Schema.between(0, 65535))
+const Millis = Schema.Int.pipe(Schema.positive())
+
+export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
+  host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+  port: Schema.optionalWith(Port, { default: () => 2525 }),
+  /** the name in the banner, EHLO replies and Received headers */
+  name: Schema.optionalWith(Schema.String, { default: () => "imprint.localhost" }),
+  /** PEM files for STARTTLS; absent: STARTTLS is offered with a certificate generated into the data folder */
+  tlsKeyFile: Schema.optional(Schema.String),
+  tlsCertFile: Schema.optional(Schema.String),
+  maxMessageSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 150 * MB }),
+  maxClients: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+  /** idle time allowed between commands, and while waiting for DATA bytes */
+  socketTimeoutMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
+  /** smtp-server's wait before the greeting to catch early talkers (patched in, see patches/); MTAs don't need it */
+  earlyTalkerDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
+  /** how long shutdown waits for transactions in flight */
+  shutdownGraceMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
+  /** failed AUTH attempts per source address before it is throttled */
+  authFailuresBeforeThrottle: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
+  /** how long a throttled address is refused AUTH */
+  authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 })
+}) {}
+
+export class DownstreamTimeouts extends Schema.Class<DownstreamTimeouts>("DownstreamTimeouts")({
+  connectMs: Schema.optionalWith(Millis, { default: () => 10_000 }),
+  commandMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
+  /** wait for the final reply after the terminating dot (RFC 5321 suggests 10 minutes; before-queue proxies use less) */
+  dataMs: Schema.optionalWith(Millis, { default: () => 120_000 })
+}) {}
+
+export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
+  /** LMDB environment, generated keys and certificates */
+  dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
+  smtp: Schema.optionalWith(SmtpListen, { default: () => SmtpListen.make({}) }),
+  /** where a tenant's mail goes when the tenant names no downstream of its own */
+  downstream: Schema.optional(Downstream),
+  downstreamTimeouts: Schema.optionalWith(DownstreamTimeouts, { default: () => DownstreamTimeouts.make({}) }),
+  /** hex or base64 key for the loop stamp HMAC; absent: generated into dataDir/loop-stamp.key */
+  loopStampKey: Schema.optional(Schema.String),
+  /** a loop stamp older than this is stale and ignored */
+  loopStampMaxAgeSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400 }),
+  /** demo only: write relayed mail to this folder instead of a downstream */
+  captureDir: Schema.optional(Schema.String)
+}) {}
+
+const strict = { onExcessProperty: "error" as const, errors: "all" as const }
+
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", { message: Schema.String }) {}
+
+/** IMPRINT_SMTP_PORT=2526 → { smtp: { port: 2526 } }; values are parsed as JSON when they can be. */
+const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
+  IMPRINT_DATA_DIR: ["dataDir"],
+  IMPRINT_SMTP_HOST: ["smtp", "host"],
+  IMPRINT_SMTP_PORT: ["smtp", "port"],
+  IMPRINT_SMTP_NAME: ["smtp", "name"],
+  IMPRINT_SMTP_TLS_KEY_FILE: ["smtp", "tlsKeyFile"],
+  IMPRINT_SMTP_TLS_CERT_FILE: ["smtp", "tlsCertFile"],
+  IMPRINT_SMTP_MAX_MESSAGE_SIZE: ["smtp", "maxMessageSize"],
+  IMPRINT_SMTP_MAX_CLIENTS: ["smtp", "maxClients"],
+  IMPRINT_SMTP_SOCKET_TIMEOUT_MS: ["smtp", "socketTimeoutMs"],
+  IMPRINT_DOWNSTREAM_HOST: ["downstream", "host"],
+  IMPRINT_DOWNSTREAM_PORT: ["downstream", "port"],
+  IMPRINT_DOWNSTREAM_TLS: ["downstream", "tls"],
+  IMPRINT_LOOP_STAMP_KEY: ["loopStampKey"]
+}
+
+const envValue = (raw: string): unknown => {
+  if (/^-?\d+$/.test(raw)) return Number(raw)
+  if (raw === "true" || raw === "false") return raw === "true"
+  return raw
+}
+
+export const applyEnv = (input: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> => {
+  const out: Record<string, unknown> = structuredClone(input)
+  for (const [name, keyPath] of Object.entries(ENV_KEYS)) {
+    const raw = env[name]
+    if (raw === undefined) continue
+    let node = out
+    for (const key of keyPath.slice(0, -1)) {
+      const next = node[key]
+      node = (node[key] = typeof next === "object" && next !== null ? next : {}) as Record<string, unknown>
+    }
+    node[keyPath[keyPath.length - 1]] = envValue(raw)
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("IMPRINT_") && !(name in ENV_KEYS) && name !== "IMPRINT_CONFIG") {
+      throw new Error(`unknown environment variable ${name}; known: ${Object.keys(ENV_KEYS).join(", ")}`)
+    }
+  }
+  return out
+}
+
+/** Decode a config object; the error message names each wrong key with its path. */
+export const decodeConfig = (input: unknown): Either.Either<ImprintConfig, ConfigError> =>
+  Schema.decodeUnknownEither(ImprintConfig)(input, strict).pipe(
+    Either.mapLeft((e) => new ConfigError({ message: `invalid configuration:\n${ParseResult.TreeFormatter.formatErrorSync(e)}` }))
+  )
+
+export const loadConfig = Effect.fn("Config.load")(function* (file: string | undefined, env: NodeJS.ProcessEnv) {
+  const fromFile = file === undefined ? {} : yield* Effect.try({
+    try: () => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>,
+    catch: (e) => new ConfigError({ message: `cannot read config file ${file}: ${(e as Error).message}` })
+  })
+  const merged = yield* Effect.try({
+    try: () => applyEnv(fromFile, env),
+    catch: (e) => new ConfigError({ message: (e as Error).message })
+  })
+  const config = yield* decodeConfig(merged)
+  // relative paths in a config file are relative to that file, as operators expect
+  const base = file === undefined ? process.cwd() : path.dirname(path.resolve(file))
+  return ImprintConfig.make({ ...config, dataDir: path.resolve(base, config.dataDir), captureDir: config.captureDir && path.resolve(base, config.captureDir) })
+})
+
+export class Config extends Context.Tag("imprint/Config")<Config, ImprintConfig>() {
+  static layer = (config: ImprintConfig) => Layer.succeed(Config, config)
+}

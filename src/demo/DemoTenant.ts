@@ -1,0 +1,18 @@
+/**
+ * The demo tenant `npm start` provisions: domain demo.example, bound by any
+ * loopback source address or by SMTP AUTH (demo / demo-password-1, over
+ * STARTTLS). Its mail goes to the server's default downstream, which demo mode
+ * points at the capture server.
+ */
+export const DEMO_TENANT_ID = "demo"
+export const DEMO_SENDER = "alice@demo.example"
+
+export const demoTenantFile = (): Record<string, unknown> => ({
+  id: DEMO_TENANT_ID,
+  name: "Demo Company",
+  domains: ["demo.example"],
+  connectors: [
+    { type: "cidr", cidrs: ["127.0.0.0/8", "::1/128"] },
+    { type: "auth", username: "demo", password: "demo-password-1" }
+  ]
+})

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
+import { TenantRegistry } from "./actors/TenantRegistry.js"
+import { type ImprintConfig, loadConfig } from "./config.js"
+import { startCaptureServer } from "./demo/CaptureServer.js"
+import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
+import { sendSample } from "./demo/SampleSender.js"
+import { Downstream, TenantId } from "./domain/Tenant.js"
+import { startInbound } from "./pipeline/smtp/Inbound.js"
+import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
+import { StorePath } from "./store/Store.js"
+import { TenantRepo } from "./store/TenantRepo.js"
+
+/**
+ * The command line, and the only place layers are launched.
+ *   imprint serve [--config FILE]          run the relay
+ *   imprint demo                           run it on embedded defaults with a demo tenant (npm start)
+ *   imprint tenant import FILE | export ID | list   [--config FILE]
+ *   imprint send-sample [--port 2525] [--to ADDRESS]
+ */
+
+const USAGE = `usage:
+  imprint serve [--config FILE]
+  imprint demo [--config FILE]
+  imprint tenant import FILE [--config FILE]
+  imprint tenant export ID [--config FILE]
+  imprint tenant list [--config FILE]
+  imprint send-sample [--host 127.0.0.1] [--port 2525] [--from ${DEMO_SENDER}] [--to someone@example.org]`
+
+const parseArgs = (argv: ReadonlyArray<string>) => {
+  const positional: string[] = []
+  const flags: Record<string, string> = {}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a.startsWith("--")) {
+      const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]]
+      if (v === undefined) throw new Error(`--${k} needs a value\n${USAGE}`)
+      flags[k] = v
+    } else positional.push(a)
+  }
+  return { positional, flags }
+}
+
+const storeLayer = (config: ImprintConfig) => {
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const base = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
+  // layers are memoized by reference in one build: one Store, one registry
+  return Layer.mergeAll(
+    TenantRepo.Default,
+    TenantRegistry.Default,
+    ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
+  ).pipe(Layer.provide(base))
+}
+
+const serve = (config: ImprintConfig, banner?: (port: number) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const tls = yield* loadTlsMaterial({
+      keyFile: config.smtp.tlsKeyFile,
+      certFile: config.smtp.tlsCertFile,
+      dataDir: config.dataDir,
+      commonName: config.smtp.host
+    })
+    const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
+    const inbound = yield* startInbound({ config, tls, stampKey })
+    yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
+    if (banner) yield* banner(inbound.port)
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(storeLayer(config)))
+
+const demo = (config: ImprintConfig) =>
+  Effect.gen(function* () {
+    const outbox = config.captureDir ?? path.resolve("var/outbox")
+    const capture = yield* startCaptureServer(outbox)
+    const withCapture: ImprintConfig = {
+      ...config,
+      downstream: Downstream.make({ host: "127.0.0.1", port: capture.port, tls: "none" })
+    } as ImprintConfig
+    yield* Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      yield* repo.importTenant(demoTenantFile())
+    }).pipe(Effect.provide(storeLayer(config)), Effect.scoped)
+    yield* serve(withCapture, (port) =>
+      Console.log(
+        [
+          ``,
+          `Imprint demo: relaying for tenant "demo" (domain demo.example) on ${config.smtp.host}:${port}`,
+          `Relayed messages are written to ${outbox}/ as .eml files.`,
+          `Send a test message:`,
+          `  node dist/src/main.js send-sample --port ${port}`,
+          `  swaks --server ${config.smtp.host}:${port} --from ${DEMO_SENDER} --to someone@example.org`,
+          `Stop with Ctrl-C.`,
+          ``
+        ].join("\n")
+      )
+    )
+  }).pipe(Effect.scoped)
+
+const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const repo = yield* TenantRepo
+    const [sub, arg] = args
+    switch (sub) {
+      case "import": {
+        if (!arg) return yield* Effect.fail(new Error(USAGE))
+        const input: unknown = JSON.parse(fs.readFileSync(arg, "utf8"))
+        const summary = yield* repo.importTenant(input)
+        return yield* Console.log(JSON.stringify(summary))
+      }
+      case "export": {
+        if (!arg) return yield* Effect.fail(new Error(USAGE))
+        const file = yield* repo.exportTenant(TenantId.make(arg))
+        return yield* Console.log(JSON.stringify(file, null, 2))
+      }
+      case "list": {
+        const tenants = yield* repo.listTenants()
+        for (const t of tenants) yield* Console.log(`${t.id}\t${t.name}\t${t.domains.join(",")}${t.suspended ? "\tsuspended" : ""}`)
+        return
+      }
+      default:
+        return yield* Effect.fail(new Error(USAGE))
+    }
+  }).pipe(Effect.provide(storeLayer(config)), Effect.scoped)
+
+const program = Effect.gen(function* () {
+  const { positional, flags } = parseArgs(process.argv.slice(2))
+  const [command, ...rest] = positional
+  if (command === "send-sample") {
+    const replies = yield* Effect.promise(() =>
+      sendSample({
+        host: flags.host ?? "127.0.0.1",
+        port: Number(flags.port ?? 2525),
+        from: flags.from ?? DEMO_SENDER,
+        to: flags.to ?? "someone@example.org"
+      })
+    )
+    for (const r of replies) yield* Console.log(r)
+    return
+  }
+  const isDemo = command === "demo"
+  const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
+  switch (command) {
+    case "serve":
+      return yield* serve(config)
+    case "demo":
+      return yield* demo(isDemo && flags.config === undefined ? { ...config, dataDir: path.resolve("var/data") } as ImprintConfig : config)
+    case "tenant":
+      return yield* tenantCommand(config, rest)
+    default:
+      return yield* Effect.fail(new Error(USAGE))
+  }
+})
+
+program.pipe(
+  Effect.catchAll((e) => Console.error(String((e as { message?: string }).message ?? e)).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))),
+  Effect.provide(Logger.json),
+  Logger.withMinimumLogLevel(LogLevel.Info),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)

@@ -1,0 +1,23 @@
+import { Context, type Effect, type Option } from "effect"
+import type { HeaderSummary, MessageEnvelope, SignatureDecision } from "../domain/Signature.js"
+import type { Tenant, TenantId } from "../domain/Tenant.js"
+
+/**
+ * What the data plane asks the control plane (the tenant actors). Everything
+ * here is a small serialisable request: message bytes never cross it, so the
+ * actors can later live on other nodes without the pipeline changing.
+ */
+export interface ControlPlaneApi {
+  readonly bindBySourceAddress: (address: string) => Effect.Effect<Option.Option<TenantId>>
+  readonly bindByCertificate: (fingerprint256: string) => Effect.Effect<Option.Option<TenantId>>
+  readonly bindByCredentials: (username: string, password: string) => Effect.Effect<Option.Option<TenantId>>
+  /** the tenant's current relay state (domains, connectors, downstream); None when gone or suspended */
+  readonly relayState: (tenant: TenantId) => Effect.Effect<Option.Option<Tenant>>
+  readonly resolveSignature: (
+    tenant: TenantId,
+    envelope: MessageEnvelope,
+    header: HeaderSummary
+  ) => Effect.Effect<SignatureDecision>
+}
+
+export class ControlPlane extends Context.Tag("imprint/ControlPlane")<ControlPlane, ControlPlaneApi>() {}

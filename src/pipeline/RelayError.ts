@@ -1,0 +1,79 @@
+import { Data, Match } from "effect"
+import {
+  DataSourceError,
+  DownstreamProtocolError,
+  DownstreamTimeout,
+  DownstreamTlsError,
+  DownstreamUnavailable
+} from "./smtp/DownstreamError.js"
+import type { SmtpReply as DownstreamReply } from "./smtp/SmtpReply.js"
+
+export { DataSourceError, DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable }
+
+/**
+ * Every way a relay transaction can fail, each with its SMTP class. They become
+ * SMTP replies in exactly one place: `toReply`.
+ */
+
+export type SmtpReply = Pick<DownstreamReply, "code" | "enhanced" | "text">
+
+/** A reply of the downstream that is not 2xx, passed back upstream as it came. */
+export class DownstreamRefused extends Data.TaggedError("DownstreamRefused")<{ reply: SmtpReply; phase: "mail" | "rcpt" | "data" }> {}
+export class NoDownstream extends Data.TaggedError("NoDownstream")<{ tenant: string }> {}
+export class NotBound extends Data.TaggedError("NotBound") {}
+export class SenderNotAllowed extends Data.TaggedError("SenderNotAllowed")<{ sender: string }> {}
+/** Bare CR or LF (or NUL) in DATA: SMTP smuggling protection (invariant 8). */
+export class BareLineEnding extends Data.TaggedError("BareLineEnding")<{ offset: number; what: "CR" | "LF" | "NUL" }> {}
+export class MessageTooBig extends Data.TaggedError("MessageTooBig")<{ limit: number }> {}
+export class MailLoop extends Data.TaggedError("MailLoop")<{ received: number }> {}
+export class UpstreamGone extends Data.TaggedError("UpstreamGone")<{ detail: string }> {}
+export class PipelineFailed extends Data.TaggedError("PipelineFailed")<{ detail: string }> {}
+export class ShuttingDown extends Data.TaggedError("ShuttingDown") {}
+
+export type RelayError =
+  | DownstreamRefused
+  | DownstreamUnavailable
+  | DownstreamTimeout
+  | DownstreamTlsError
+  | DownstreamProtocolError
+  | DataSourceError
+  | NoDownstream
+  | NotBound
+  | SenderNotAllowed
+  | BareLineEnding
+  | MessageTooBig
+  | MailLoop
+  | UpstreamGone
+  | PipelineFailed
+  | ShuttingDown
+
+const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
+
+export const toReply = (e: RelayError): SmtpReply =>
+  Match.valueTags(e, {
+    DownstreamRefused: ({ reply: r }) => ({
+      code: r.code,
+      enhanced: r.enhanced ?? `${Math.floor(r.code / 100)}.0.0`,
+      text: r.text
+    }),
+    DownstreamUnavailable: () => reply(451, "4.4.1", "downstream unavailable, try again later"),
+    DownstreamTimeout: ({ phase }) => reply(451, "4.4.2", `downstream timed out (${phase}), try again later`),
+    DownstreamTlsError: () => reply(451, "4.7.5", "downstream TLS could not be established, try again later"),
+    DownstreamProtocolError: () => reply(451, "4.4.0", "downstream protocol error, try again later"),
+    DataSourceError: () => reply(451, "4.4.2", "message stream broke off, try again"),
+    NoDownstream: () => reply(451, "4.3.5", "no downstream configured for this tenant, try again later"),
+    NotBound: () => reply(530, "5.7.0", "authentication required: this connection is not bound to a tenant"),
+    SenderNotAllowed: () => reply(550, "5.7.1", "sender address is not in a domain of this tenant"),
+    BareLineEnding: ({ what }) => reply(554, "5.6.11", `bare ${what} in message data refused (RFC 5321 2.3.8)`),
+    MessageTooBig: ({ limit }) => reply(552, "5.3.4", `message exceeds the size limit of ${limit} bytes`),
+    MailLoop: ({ received }) => reply(554, "5.4.6", `mail loop: ${received} Received headers`),
+    UpstreamGone: () => reply(451, "4.4.2", "connection lost during the transaction"),
+    PipelineFailed: () => reply(451, "4.3.0", "message could not be processed, try again later"),
+    ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later")
+  })
+
+/** The Error shape smtp-server turns into a reply (patched to honour enhancedStatusCode, see patches/). */
+export const toSmtpServerError = (e: RelayError): Error & { responseCode: number; enhancedStatusCode?: string } => {
+  const r = toReply(e)
+  return Object.assign(new Error(r.text), { responseCode: r.code, enhancedStatusCode: r.enhanced })
+}

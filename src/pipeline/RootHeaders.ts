@@ -1,0 +1,102 @@
+import { Transform, type TransformCallback } from "node:stream"
+import libmime from "libmime"
+import type { MimeNode, SplitterChunk } from "mailsplit"
+import { HeaderSummary } from "../domain/Signature.js"
+import { checkStamp, LOOP_STAMP_HEADER, messageIdentity, signStamp, type StampCheck } from "./LoopStamp.js"
+import { MailLoop } from "./RelayError.js"
+
+/** RFC 5321 6.3 suggests 100 Received headers as the loop limit. */
+export const MAX_RECEIVED = 100
+
+export interface RootHeaderPolicy {
+  readonly tenant: string
+  readonly receivedLine: string
+  readonly stampKey: Buffer
+  readonly nowSeconds: number
+  readonly stampMaxAgeSeconds: number
+}
+
+/** What the root headers said, for the transaction log and the signature decision. */
+export interface RootFacts {
+  readonly summary: HeaderSummary
+  readonly identity: string
+  /** "valid": the message was relayed by Imprint before and must pass untouched */
+  readonly loop: StampCheck | "none"
+}
+
+/** Header values are latin1 strings in mailsplit; raw UTF-8 (RFC 6532) is recovered, encoded words decoded. */
+export const headerText = (raw: string): string => {
+  const utf8 = Buffer.from(raw, "latin1").toString("utf8")
+  const value = utf8.includes("\uFFFD") ? raw : utf8
+  try {
+    return libmime.decodeWords(value)
+  } catch {
+    return value
+  }
+}
+
+export const summarize = (root: MimeNode): HeaderSummary =>
+  HeaderSummary.make({
+    subject: headerText(root.headers.getFirst("subject")),
+    messageId: root.headers.getFirst("message-id") || undefined,
+    inReplyTo: root.headers.getFirst("in-reply-to") || undefined,
+    references: root.headers.getFirst("references") || undefined,
+    contentType: root.contentType || "text/plain"
+  })
+
+/**
+ * Applies Imprint's root header edits between Splitter and Joiner: refuses
+ * loops by Received count, checks the loop stamp (keeps a valid one, drops
+ * forged and stale ones), adds the Received trace header and a fresh stamp.
+ * Every other header line stays as it came (invariant 4).
+ */
+export class RootHeaders extends Transform {
+  private facts: RootFacts | undefined
+
+  constructor(
+    private readonly policy: RootHeaderPolicy,
+    /** called once with the root facts, before any body byte moves on */
+    private readonly onRoot: (facts: RootFacts, root: MimeNode) => void = () => {}
+  ) {
+    super({ readableObjectMode: true, writableObjectMode: true })
+  }
+
+  get rootFacts(): RootFacts | undefined {
+    return this.facts
+  }
+
+  override _transform(chunk: SplitterChunk, _enc: BufferEncoding, done: TransformCallback): void {
+    if (chunk.type === "node" && chunk.root && this.facts === undefined) {
+      try {
+        this.facts = this.edit(chunk)
+        this.onRoot(this.facts, chunk)
+      } catch (e) {
+        return done(e as Error)
+      }
+    }
+    done(null, chunk)
+  }
+
+  private edit(root: MimeNode): RootFacts {
+    const { headers } = root
+    const received = headers.get("received").length
+    if (received >= MAX_RECEIVED) throw new MailLoop({ received })
+    const summary = summarize(root)
+    const identity = messageIdentity({
+      messageId: summary.messageId,
+      from: headers.getFirst("from"),
+      date: headers.getFirst("date"),
+      subject: summary.subject
+    })
+    const { stampKey, tenant, nowSeconds, stampMaxAgeSeconds } = this.policy
+    const stamps = headers.get(LOOP_STAMP_HEADER).map((line) => line.slice(line.indexOf(":") + 1))
+    const checks = stamps.map((v) => checkStamp(stampKey, v, tenant, identity, nowSeconds, stampMaxAgeSeconds))
+    const loop: RootFacts["loop"] = checks.includes("valid") ? "valid" : checks[0] ?? "none"
+    if (loop !== "valid") {
+      if (stamps.length > 0) headers.remove(LOOP_STAMP_HEADER)
+      headers.add(LOOP_STAMP_HEADER, signStamp(stampKey, tenant, identity, nowSeconds))
+    }
+    headers.add("Received", this.policy.receivedLine)
+    return { summary, identity, loop }
+  }
+}

@@ -1,0 +1,257 @@
+import { Cause, Effect, Exit, FiberSet, Option } from "effect"
+import type { TLSSocket } from "node:tls"
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
+import type { ImprintConfig } from "../../config.js"
+import { type Tenant, type TenantId } from "../../domain/Tenant.js"
+import { ControlPlane } from "../ControlPlane.js"
+import { DownstreamLink, type MailParams } from "../Relay.js"
+import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toReply, toSmtpServerError } from "../RelayError.js"
+import { AuthThrottle } from "./AuthThrottle.js"
+import { receivedLine } from "./Received.js"
+
+/**
+ * The upstream side: smtp-server with Imprint's policy. A session is bound to a
+ * tenant by its source address (at connect), its client certificate (after
+ * STARTTLS) or SMTP AUTH (TLS only); MAIL is refused until it is (invariant 7).
+ * Each session owns a DownstreamLink that mirrors its transactions.
+ */
+
+interface SessionState {
+  tenant: Option.Option<TenantId>
+  readonly link: DownstreamLink
+  inData: boolean
+}
+
+export interface InboundOptions {
+  readonly config: ImprintConfig
+  readonly tls: { readonly key: string; readonly cert: string }
+  readonly stampKey: Buffer
+}
+
+export interface Inbound {
+  readonly port: number
+  readonly activeSessions: () => number
+}
+
+const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase()
+
+export const senderAllowed = (tenant: Tenant, sender: string): boolean => {
+  // the null sender (bounces, receipts) carries no domain; the session is bound already
+  if (sender === "") return true
+  const domain = domainOf(sender)
+  return tenant.domains.some((d) => d.toLowerCase() === domain)
+}
+
+export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
+  const { config, tls, stampKey } = options
+  const smtp = config.smtp
+  const control = yield* ControlPlane
+  const run = yield* FiberSet.makeRuntime<never>()
+  const sessions = new Map<string, SessionState>()
+  const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
+  let shuttingDown = false
+
+  /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
+  const answer = <A>(effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) => {
+    run(effect).addObserver((exit) => {
+      if (Exit.isSuccess(exit)) return done(null, exit.value)
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) return done(toSmtpServerError(failure.value))
+      run(Effect.logError("relay step failed", exit.cause))
+      done(Object.assign(new Error("local error, try again later"), { responseCode: 451, enhancedStatusCode: "4.3.0" }))
+    })
+  }
+
+  const state = (session: SMTPServerSession): SessionState => {
+    let s = sessions.get(session.id)
+    if (s === undefined) {
+      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts), inData: false }
+      sessions.set(session.id, s)
+    }
+    return s
+  }
+
+  const boundTenant = (s: SessionState) =>
+    Effect.gen(function* () {
+      if (shuttingDown) return yield* new ShuttingDown()
+      if (Option.isNone(s.tenant)) return yield* new NotBound()
+      const tenant = yield* control.relayState(s.tenant.value)
+      if (Option.isNone(tenant)) return yield* new NotBound()
+      return tenant.value
+    })
+
+  const server = new SMTPServer({
+    name: smtp.name,
+    banner: "Imprint ESMTP relay",
+    key: tls.key,
+    cert: tls.cert,
+    // ask for a client certificate (certificate connectors) without requiring one
+    requestCert: true,
+    rejectUnauthorized: false,
+    size: smtp.maxMessageSize,
+    maxClients: smtp.maxClients,
+    socketTimeout: smtp.socketTimeoutMs,
+    closeTimeout: smtp.shutdownGraceMs,
+    disableReverseLookup: true,
+    earlyTalkerDelayMs: smtp.earlyTalkerDelayMs,
+    hideENHANCEDSTATUSCODES: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    hidePIPELINING: false,
+    authOptional: true,
+    allowInsecureAuth: false,
+    authMethods: ["PLAIN", "LOGIN"],
+    logger: false,
+    onConnect(session, done) {
+      const s = state(session)
+      answer(
+        Effect.map(control.bindBySourceAddress(session.remoteAddress), (t) => {
+          s.tenant = t
+        }),
+        done
+      )
+    },
+    onSecure(socket, session, done) {
+      const s = state(session)
+      const cert = (socket as TLSSocket).getPeerCertificate?.()
+      const fingerprint = cert && "fingerprint256" in cert ? cert.fingerprint256 : undefined
+      if (!fingerprint) return done()
+      answer(
+        Effect.map(control.bindByCertificate(fingerprint), (t) => {
+          if (Option.isSome(t)) s.tenant = t
+        }),
+        done
+      )
+    },
+    onAuth(auth: SMTPServerAuthentication, session, done) {
+      const s = state(session)
+      const address = session.remoteAddress
+      if (throttle.isThrottled(address, Date.now())) {
+        return done(Object.assign(new Error("too many failed authentications, try again later"), { responseCode: 454 }))
+      }
+      answer(control.bindByCredentials(auth.username ?? "", auth.password ?? ""), (err, tenant) => {
+        if (err || tenant === undefined || Option.isNone(tenant)) {
+          throttle.failed(address, Date.now())
+          // one answer for an unknown user and a wrong password
+          return done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
+        }
+        throttle.succeeded(address)
+        s.tenant = tenant
+        done(null, { user: auth.username })
+      })
+    },
+    onMailFrom(address: SMTPServerAddress, session, done) {
+      const s = state(session)
+      const params = mailParams(address)
+      answer(
+        Effect.gen(function* () {
+          const tenant = yield* boundTenant(s)
+          if (!senderAllowed(tenant, address.address)) return yield* new SenderNotAllowed({ sender: address.address })
+          const target = tenant.downstream ?? config.downstream
+          if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
+          yield* s.link.mail(target, address.address, params)
+        }),
+        done
+      )
+    },
+    onRcptTo(address, session, done) {
+      answer(state(session).link.rcpt(address.address), done)
+    },
+    onData(stream, session, done) {
+      const s = state(session)
+      s.inData = true
+      const started = Date.now()
+      const tenant = Option.getOrElse(s.tenant, () => "-")
+      const envelope = session.envelope
+      const mailFrom = envelope.mailFrom === false ? "" : envelope.mailFrom.address
+      const rcpts = envelope.rcptTo.map((r) => r.address)
+      const policy = {
+        tenant,
+        receivedLine: receivedLine({ session, serverName: smtp.name, recipients: rcpts, now: new Date() }),
+        stampKey,
+        nowSeconds: Math.floor(Date.now() / 1000),
+        stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
+      }
+      const transaction = s.link.data(stream, smtp.maxMessageSize, policy).pipe(
+        Effect.tap(({ reply, facts, bytes }) =>
+          Effect.logInfo("relayed").pipe(
+            Effect.annotateLogs({
+              tenant,
+              messageId: facts?.summary.messageId ?? "-",
+              size: bytes,
+              recipients: rcpts.length,
+              downstream: `${reply.code} ${reply.enhanced ?? ""} ${reply.text}`.trim(),
+              loop: facts?.loop ?? "none",
+              durationMs: Date.now() - started,
+              outcome: "relayed"
+            })
+          )
+        ),
+        Effect.tapError((e) => {
+          const r = toReply(e)
+          return Effect.logWarning("not relayed").pipe(
+            Effect.annotateLogs({
+              tenant,
+              from: mailFrom,
+              recipients: rcpts.length,
+              reply: `${r.code} ${r.enhanced} ${r.text}`,
+              reason: e._tag,
+              durationMs: Date.now() - started,
+              outcome: r.code >= 500 ? "rejected" : "deferred"
+            })
+          )
+        }),
+        Effect.map(({ reply }) => `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`),
+        Effect.ensuring(Effect.sync(() => (s.inData = false)))
+      )
+      answer(transaction, done)
+    },
+    onClose(session) {
+      const s = sessions.get(session.id)
+      sessions.delete(session.id)
+      if (s) run(s.link.close)
+    }
+  } as ConstructorParameters<typeof SMTPServer>[0])
+
+  server.on("error", (e) => run(Effect.logError("smtp server error", e)))
+
+  yield* Effect.async<void, Error>((resume) => {
+    const onError = (e: Error) => resume(Effect.fail(e))
+    server.server.once("error", onError)
+    server.listen(smtp.port, smtp.host, () => {
+      server.server.off("error", onError)
+      resume(Effect.void)
+    })
+  }).pipe(Effect.orDie)
+
+  // Graceful stop: refuse new sessions, close idle ones now, let transactions in
+  // flight finish (bounded by shutdownGraceMs inside smtp-server.close).
+  yield* Effect.addFinalizer(() =>
+    Effect.async<void>((resume) => {
+      shuttingDown = true
+      const connections = (server as unknown as { connections: Set<{ session: SMTPServerSession; send(code: number, text: string, context?: string): void; close(): void }> }).connections
+      for (const c of connections) {
+        if (!sessions.get(c.session?.id)?.inData) {
+          c.send(421, "shutting down, try again later", "4.3.2")
+          c.close()
+        }
+      }
+      server.close(() => resume(Effect.void))
+    })
+  )
+
+  const address = server.server.address()
+  const port = typeof address === "object" && address !== null ? address.port : smtp.port
+  return { port, activeSessions: () => sessions.size } satisfies Inbound
+})
+
+const mailParams = (address: SMTPServerAddress): MailParams => {
+  const args = (address.args || {}) as Record<string, string | boolean | undefined>
+  const size = typeof args.SIZE === "string" ? Number(args.SIZE) : undefined
+  const body = typeof args.BODY === "string" ? args.BODY.toUpperCase() : undefined
+  return {
+    size: size !== undefined && Number.isSafeInteger(size) ? size : undefined,
+    body: body === "8BITMIME" || body === "7BIT" ? body : undefined,
+    smtputf8: args.SMTPUTF8 === true || undefined
+  }
+}
