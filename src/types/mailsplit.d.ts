@@ -32,6 +32,10 @@ declare module "mailsplit" {
     rfc822: boolean
     /** the parent node, false at the root */
     parentNode: MimeNode | false
+    /** IMAP-style part number, e.g. [1, 2], ["TEXT"] for a (embedded) message's own body */
+    partNr: Array<number | string> | false
+    /** message/rfc822 container whose content mailsplit splits as an embedded message */
+    messageNode?: boolean
     getHeaders(): Buffer
     setContentType(contentType: string): void
     setCharset(charset: string): void

@@ -1,0 +1,138 @@
+import { blockStart, hoist, lineBefore, MAX_LOOKBACK, parseTag, type Tag, visibleText } from "./HtmlTokens.js"
+import { FROM_LABELS, OTHER_HEADER_LINE, OTHER_LABELS } from "./ReplyLexicon.js"
+import type { ScanResult, SeparatorScanner } from "./TextSeparators.js"
+
+/** how much HTML after a candidate is read to confirm it (the "From:/Sent:" lines under a rule) */
+export const HTML_LOOKAHEAD = 2048
+/** a tag, comment or text run longer than this is not waited for: it is judged as it is */
+const MAX_TOKEN = 16 * 1024
+
+/** class/id values that mark the start of the quoted part, per client */
+const QUOTE_CONTAINER =
+  /\b(?:id|class|name)\s*=\s*["']?[^"'>]*?(?:divRplyFwdMsg|appendonsend|mail-editor-reference-message-container|OLK_SRC_BODY_SECTION|gmail_quote|moz-cite-prefix|moz-forward-container|yahoo_quoted|zwchr|stopSpelling|replyforward|protonmail_quote|zmail_extra|domino-section)/i
+
+/** Outlook desktop, Windows Mail, Notes: a rule drawn as the top border of the header block */
+const BORDER_TOP_RULE = /border-top\s*:[^"'>;]*solid|border-top-style\s*:\s*solid/i
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+const LABELS = `(?:${[...FROM_LABELS, ...OTHER_LABELS].map(escapeRegExp).join("|")})`
+const HEADER_LABEL_FIRST = new RegExp(`^\\s*\\*?${LABELS}\\s?\\*?\\s?[:：]`, "iu")
+const FROM_LABEL_FIRST = new RegExp(`^\\s*\\*?(?:${FROM_LABELS.map(escapeRegExp).join("|")})\\s?\\*?\\s?[:：]`, "iu")
+const BANNER_ANYWHERE =
+  /[-_=*]{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d['’]origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|originalmeddelande|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|mensagem original|mensagem encaminhada|wiadomość oryginalna|przekazana wiadomość|původní zpráva|eredeti üzenet|исходное сообщение|пересылаемое сообщение|пересланное сообщение|原始邮件|原始郵件|转发邮件|元のメッセージ|転送メッセージ|원본 메시지)\s*[-_=*]{2,}|begin forwarded message\s*:/iu
+
+type Verdict = number | "wait" | undefined
+
+/**
+ * HTML reply separators of the common clients, scanned tag by tag over a
+ * growing window: quote containers by class/id (Outlook on the web and new
+ * Outlook, Gmail, Thunderbird, Yahoo, Zimbra, Hotmail), `<blockquote>` with
+ * its attribution line (Apple Mail, iOS, mail.ru, Yandex), Outlook desktop's
+ * bordered "From:/Sent:" block or `<hr>` above it, "-----Original
+ * Message-----" banners, a bare "From:/Sent:" block, and finally `</body>`.
+ * The hit is always the start of an element or of a visual line, never the
+ * middle of a tag.
+ */
+export class HtmlSeparatorScanner implements SeparatorScanner {
+  private pos = 0
+
+  shift(n: number): void {
+    this.pos = Math.max(0, this.pos - n)
+  }
+
+  scan(html: string, final: boolean): ScanResult {
+    while (this.pos < html.length) {
+      const pos = this.pos
+      if (html.charCodeAt(pos) === 60 /* < */) {
+        const skipped = this.skipOpaque(html, pos, final)
+        if (skipped === "wait") return this.wait(pos)
+        if (skipped !== undefined) {
+          this.pos = skipped
+          continue
+        }
+        const gt = html.indexOf(">", pos + 1)
+        if (gt < 0) {
+          if (!final && html.length - pos <= MAX_TOKEN) return this.wait(pos)
+          this.pos = pos + 1
+          continue
+        }
+        const tag = parseTag(html, pos, gt + 1)
+        if (tag === undefined) {
+          this.pos = pos + 1
+          continue
+        }
+        const verdict = this.judgeTag(html, tag, final)
+        if (verdict === "wait") return this.wait(pos)
+        if (verdict !== undefined) return { hit: verdict, safe: verdict }
+        this.pos = tag.end
+      } else {
+        const lt = html.indexOf("<", pos)
+        const end = lt < 0 ? html.length : lt
+        if (lt < 0 && !final && end - pos <= MAX_TOKEN) return this.wait(pos)
+        const verdict = this.judgeText(html, pos, end, final)
+        if (verdict === "wait") return this.wait(pos)
+        if (verdict !== undefined) return { hit: verdict, safe: verdict }
+        this.pos = end
+      }
+    }
+    return this.wait(this.pos)
+  }
+
+  /** nothing before the look-back distance of the first unjudged token can still change */
+  private wait(pos: number): ScanResult {
+    this.pos = pos
+    return { safe: Math.max(0, pos - MAX_LOOKBACK) }
+  }
+
+  /** comments, `<style>` and `<script>` bodies hold no separators (but do hold CSS like `border-top:solid`) */
+  private skipOpaque(html: string, pos: number, final: boolean): number | "wait" | undefined {
+    const head = html.slice(pos, pos + 8).toLowerCase()
+    const element = /^<(style|script)\b/.exec(head)
+    const close = head.startsWith("<!--") ? /-->/g : element !== null ? new RegExp(`</${element[1]}`, "gi") : undefined
+    if (close === undefined) return undefined
+    close.lastIndex = pos + 4
+    const found = close.exec(html)
+    if (found !== null) return found.index + found[0].length
+    if (!final && html.length - pos <= MAX_TOKEN) return "wait"
+    return undefined
+  }
+
+  private judgeTag(html: string, tag: Tag, final: boolean): Verdict {
+    const text = html.slice(tag.start, tag.end)
+    if (tag.closing) return tag.name === "body" ? tag.start : undefined
+    if (QUOTE_CONTAINER.test(text)) return hoist(html, tag.start)
+    if (tag.name === "blockquote") {
+      const line = lineBefore(html, tag.start)
+      if (line !== undefined && line.text.length <= 400 && /[:：]$/.test(line.text)) return hoist(html, line.start)
+      return /\btype\s*=\s*["']?cite/i.test(text) ? hoist(html, tag.start) : undefined
+    }
+    const ruled = tag.name === "hr" || (["div", "p", "td", "table"].includes(tag.name) && BORDER_TOP_RULE.test(text))
+    if (ruled) {
+      const after = ahead(html, tag.end, final)
+      if (after === "wait") return "wait"
+      if (HEADER_LABEL_FIRST.test(after) || BANNER_ANYWHERE.test(after.slice(0, 200))) return hoist(html, tag.start)
+    }
+    return undefined
+  }
+
+  private judgeText(html: string, start: number, end: number, final: boolean): Verdict {
+    const run = html.slice(start, end)
+    const banner = BANNER_ANYWHERE.exec(run)
+    if (banner !== null) {
+      const at = start + banner.index
+      return hoist(html, blockStart(html, at))
+    }
+    if (FROM_LABEL_FIRST.test(visibleText(run))) {
+      const lineStart = blockStart(html, start)
+      if (visibleText(html.slice(lineStart, start)).trim() !== "") return undefined
+      const after = ahead(html, start, final)
+      if (after === "wait") return "wait"
+      const lines = after.split("\n").slice(1, 9)
+      if (lines.some((l) => OTHER_HEADER_LINE.test(l))) return hoist(html, lineStart)
+    }
+    return undefined
+  }
+}
+
+const ahead = (html: string, from: number, final: boolean): string | "wait" =>
+  !final && html.length - from < HTML_LOOKAHEAD ? "wait" : visibleText(html.slice(from, from + HTML_LOOKAHEAD))

@@ -1,0 +1,153 @@
+/**
+ * Small, forgiving helpers over raw HTML text for the separator scanner:
+ * no DOM, no full parser, every walk bounded by a named distance so the
+ * stamper's window stays bounded.
+ */
+
+/** how far back a look-back (block start, attribution line, hoisting) may walk */
+export const MAX_LOOKBACK = 2048
+
+const BLOCK_TAGS = new Set([
+  "p",
+  "div",
+  "br",
+  "hr",
+  "blockquote",
+  "table",
+  "tbody",
+  "thead",
+  "tr",
+  "td",
+  "th",
+  "li",
+  "ul",
+  "ol",
+  "body",
+  "html",
+  "head",
+  "center",
+  "pre",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "section",
+  "article",
+  "header",
+  "footer",
+  "dl",
+  "dt",
+  "dd"
+])
+
+/** containers a separator element may be hoisted out of when it is their first content */
+const HOISTABLE = new Set([
+  "div",
+  "span",
+  "font",
+  "p",
+  "center",
+  "table",
+  "tbody",
+  "tr",
+  "td",
+  "b",
+  "i",
+  "blockquote",
+  "section",
+  "article"
+])
+
+export interface Tag {
+  readonly start: number
+  readonly end: number // index after ">"
+  readonly name: string // lower case, without "/"
+  readonly closing: boolean
+}
+
+/** the tag ending at `gt` (the index of its ">"), if it looks like one */
+export const tagEndingAt = (html: string, gt: number): Tag | undefined => {
+  const lt = html.lastIndexOf("<", gt)
+  if (lt < 0 || gt - lt > MAX_LOOKBACK) return undefined
+  return parseTag(html, lt, gt + 1)
+}
+
+export const parseTag = (html: string, start: number, end: number): Tag | undefined => {
+  const m = /^<(\/?)([a-zA-Z][a-zA-Z0-9:-]*)/.exec(html.slice(start, Math.min(end, start + 64)))
+  if (m === null) return undefined
+  return { start, end, name: m[2].toLowerCase(), closing: m[1] === "/" }
+}
+
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13
+
+/**
+ * Where the visual line containing `index` starts: walking back over text and
+ * inline tags to just after the nearest block boundary (`<br>`, `<div>`,
+ * `</p>`, …).
+ */
+export const blockStart = (html: string, index: number): number => {
+  const floor = Math.max(0, index - MAX_LOOKBACK)
+  let i = index
+  while (i > floor) {
+    const gt = html.lastIndexOf(">", i - 1)
+    if (gt < floor) return floor === 0 ? 0 : index
+    const tag = tagEndingAt(html, gt)
+    if (tag !== undefined && BLOCK_TAGS.has(tag.name)) return tag.end
+    i = tag !== undefined ? tag.start : gt
+  }
+  return i
+}
+
+/**
+ * Moves an insertion point back over the opening tags of the containers the
+ * separator is the first content of (`<div><div class="gmail_quote">` →
+ * before the outer `<div>`), and over an `<hr>` directly above it, so the
+ * signature lands outside the quoted block, never inside a tag.
+ */
+export const hoist = (html: string, index: number): number => {
+  const floor = Math.max(0, index - MAX_LOOKBACK)
+  let i = index
+  for (;;) {
+    let j = i
+    while (j > floor && isSpace(html.charCodeAt(j - 1))) j--
+    if (j <= floor || html.charCodeAt(j - 1) !== 62 /* > */) return i
+    const tag = tagEndingAt(html, j - 1)
+    if (tag === undefined || tag.closing) return i
+    if (!(HOISTABLE.has(tag.name) || tag.name === "hr")) return i
+    i = tag.start
+  }
+}
+
+const ENTITIES: Record<string, string> = { nbsp: " ", amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", "#39": "'" }
+
+/** the text a reader sees in an HTML fragment (tags dropped, common entities decoded, spaces collapsed) */
+export const visibleText = (fragment: string): string =>
+  fragment
+    .replace(/<(style|script)\b[\s\S]*?<\/\1\s*>/gi, " ")
+    .replace(/<br\b[^>]*>|<\/(?:p|div|tr|li|h\d)\s*>/gi, "\n")
+    .replace(/<[^>]*>/g, "")
+    .replace(/&(nbsp|amp|lt|gt|quot|apos|#39);/gi, (_, e: string) => ENTITIES[e.toLowerCase()] ?? "")
+    .replace(/[ \t\u00a0\u200e\u200f]+/g, " ")
+
+/**
+ * The text of the visual line that ends just before `index` (skipping block
+ * tags and whitespace directly before it), with the index where that line
+ * starts. Used to find the attribution above a `<blockquote>`.
+ */
+export const lineBefore = (html: string, index: number): { text: string; start: number } | undefined => {
+  const floor = Math.max(0, index - MAX_LOOKBACK)
+  let i = index
+  for (;;) {
+    while (i > floor && isSpace(html.charCodeAt(i - 1))) i--
+    if (i <= floor) return undefined
+    if (html.charCodeAt(i - 1) !== 62) break
+    const tag = tagEndingAt(html, i - 1)
+    if (tag === undefined || !BLOCK_TAGS.has(tag.name)) break
+    i = tag.start
+  }
+  const start = blockStart(html, i)
+  if (start <= floor && start !== 0) return undefined
+  return { text: visibleText(html.slice(start, i)).trim(), start }
+}

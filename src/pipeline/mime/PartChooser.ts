@@ -1,0 +1,96 @@
+import type { MimeNode } from "mailsplit"
+import type { SkipReason } from "./StampPlan.js"
+
+const paramOf = (node: MimeNode, name: string): string => {
+  const m = new RegExp(`;\\s*${name}\\s*=\\s*"?([^";\\s]+)`, "i").exec(node.headers.getFirst("Content-Type"))
+  return m?.[1]?.toLowerCase() ?? ""
+}
+
+/**
+ * From the root node's headers alone: must this message pass unstamped?
+ * (S/MIME and PGP/MIME, reports, fragments, invitations, TNEF.)
+ */
+export const classifyRoot = (root: MimeNode): SkipReason | undefined => {
+  const type = root.contentType || "text/plain"
+  switch (type) {
+    case "multipart/signed":
+      return "signed"
+    case "multipart/encrypted":
+      return "encrypted"
+    case "application/pkcs7-mime":
+    case "application/x-pkcs7-mime":
+    case "application/pkcs7-signature":
+    case "application/x-pkcs7-signature":
+      return "pkcs7"
+    case "application/pgp-encrypted":
+    case "application/pgp-signature":
+      return "encrypted"
+    case "multipart/report":
+    case "message/delivery-status":
+    case "message/disposition-notification":
+    case "message/feedback-report":
+      return "report"
+    case "message/partial":
+      return "partial"
+    case "text/calendar":
+    case "application/ics":
+      return "calendar"
+    case "application/ms-tnef":
+    case "application/vnd.ms-tnef":
+      return "tnef"
+  }
+  // Exchange marks invitations and meeting responses on the root, before any body part
+  const contentClass = root.headers.getFirst("Content-Class").toLowerCase()
+  if (contentClass.includes("calendarmessage")) return "calendar"
+  if (paramOf(root, "method") !== "") return "calendar"
+  return undefined
+}
+
+/** is this node, or one of its ancestors, inside an attached message (message/rfc822)? */
+export const insideAttachedMessage = (node: MimeNode): boolean => {
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    if (p.contentType === "message/rfc822" || p.rfc822) return true
+  }
+  return false
+}
+
+/**
+ * A part of the message's own structure that means the body lives elsewhere
+ * or must not be touched: a calendar part (invitation inside
+ * multipart/alternative or mixed), a TNEF part, nested signed/encrypted data.
+ */
+export const classifyNested = (node: MimeNode): SkipReason | undefined => {
+  if (node.root || insideAttachedMessage(node)) return undefined
+  switch (node.contentType) {
+    case "text/calendar":
+    case "application/ics":
+      return "calendar"
+    case "application/ms-tnef":
+    case "application/vnd.ms-tnef":
+      return "tnef"
+    case "application/pkcs7-mime":
+    case "application/x-pkcs7-mime":
+      return "pkcs7"
+  }
+  return undefined
+}
+
+const CONTAINERS = new Set(["multipart/alternative", "multipart/mixed", "multipart/related"])
+
+/**
+ * Is this node one of the message's own text bodies: text/html or text/plain,
+ * not an attachment (disposition attachment or a file name), not inside an
+ * attached message, reached only through alternative/mixed/related?
+ */
+export const bodyKind = (node: MimeNode): "html" | "text" | undefined => {
+  const type = node.contentType || "text/plain"
+  const kind = type === "text/html" ? "html" : type === "text/plain" ? "text" : undefined
+  if (kind === undefined) return undefined
+  if (node.disposition === "attachment" || node.filename) return undefined
+  // a boundary on a non-multipart part makes mailsplit split it anyway: malformed, leave it alone
+  if (/;\s*boundary\s*=/i.test(node.headers.getFirst("Content-Type"))) return undefined
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    if (!CONTAINERS.has(p.contentType || "")) return undefined
+  }
+  return kind
+}

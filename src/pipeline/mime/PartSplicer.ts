@@ -1,0 +1,235 @@
+import type { SignatureElement } from "../../domain/Signature.js"
+import { HtmlSeparatorScanner } from "./HtmlSeparators.js"
+import type { StampPlan } from "./StampPlan.js"
+import { type SeparatorScanner, TextSeparatorScanner } from "./TextSeparators.js"
+
+/** the `</body>` tail kept back so a "bottom" element can still go before it */
+export const BODY_TAIL_KEEP = 1024
+/** "already signed" texts and the placeholder are searched for up to this length */
+export const MAX_NEEDLE = 1024
+
+const PGP_ARMOUR = /^-----BEGIN PGP (?:SIGNED )?MESSAGE-----/
+const PGP_PROBE = 32
+
+export type SpliceState = "searching" | "placed" | "already-signed" | "pgp-inline"
+
+/**
+ * Splices the signature into one decoded body part, streaming: decoded text
+ * comes in, text with the signature goes out, and only a bounded window is
+ * held — what the separator scanner may still need to look back into, the
+ * tail that may hold `</body>`, and whatever the owner asks to hold
+ * (`holding`) while the message is still undecided.
+ */
+export class PartSplicer {
+  /** while true, output is kept (the owner may still pass the part raw) */
+  holding = true
+  private state_: SpliceState = "searching"
+  private pending = ""
+  private out: Array<string> = []
+  private outChars = 0
+  private tail = "" // last characters emitted, to shape the text signature's blank lines
+  private inHead = true // HTML: before `<body`, where `<meta charset>` is rewritten
+  private needleFrom = 0
+  private probed = false // text: the start was checked for an inline PGP armour
+  private readonly scanner: SeparatorScanner
+  private readonly above: ReadonlyArray<SignatureElement>
+  private readonly bottom: ReadonlyArray<SignatureElement>
+  private readonly needles: ReadonlyArray<string>
+  private readonly placeholder: string | undefined
+
+  constructor(
+    readonly kind: "html" | "text",
+    plan: StampPlan,
+    private readonly sink: (text: string) => void
+  ) {
+    this.scanner = kind === "html" ? new HtmlSeparatorScanner() : new TextSeparatorScanner()
+    this.above = plan.elements.filter((e) => e.position === "above-reply")
+    this.bottom = plan.elements.filter((e) => e.position === "bottom")
+    const own = plan.elements.map((e) => (kind === "html" ? e.marker : normaliseText(e.text).trim()))
+    this.needles = [...own, ...plan.skipIfPresent].filter((n) => n.length > 0 && n.length <= MAX_NEEDLE)
+    const p = plan.placeholder
+    this.placeholder = p !== undefined && p.length > 0 && p.length <= MAX_NEEDLE && this.above.length > 0 ? p : undefined
+  }
+
+  get state(): SpliceState {
+    return this.state_
+  }
+
+  /** characters held: not yet emitted, or emitted while holding */
+  get held(): number {
+    return this.pending.length + this.outChars
+  }
+
+  /** did (or will) this part receive any signature element */
+  get stamped(): boolean {
+    return this.state_ === "placed" && (this.above.length > 0 || this.bottom.length > 0)
+  }
+
+  write(text: string): void {
+    this.pending += text
+    this.advance(false)
+  }
+
+  end(): void {
+    this.advance(true)
+    if (this.state_ === "placed" && this.bottom.length > 0) {
+      const at = this.kind === "html" ? this.pending.toLowerCase().lastIndexOf("</body") : -1
+      const cut = at >= 0 ? at : this.pending.length
+      this.emitOriginal(cut, true)
+      this.emit(this.kind === "html" ? this.bottom.map((e) => e.html).join("") : this.textBlock(this.bottom, "end"))
+    }
+    this.emitOriginal(this.pending.length, true)
+  }
+
+  /** stop holding: everything kept so far goes to the sink */
+  release(): void {
+    this.holding = false
+    const out = this.out
+    this.out = []
+    this.outChars = 0
+    for (const s of out) this.sink(s)
+    this.advance(false)
+  }
+
+  private advance(final: boolean): void {
+    if (this.state_ === "searching") this.search(final)
+    if (this.state_ === "searching") return
+    const keep = this.state_ === "placed" && this.bottom.length > 0 && !final ? BODY_TAIL_KEEP : 0
+    if (!this.holding && this.pending.length > keep) this.emitOriginal(this.pending.length - keep, false)
+  }
+
+  private search(final: boolean): void {
+    if (this.kind === "text" && !this.probed) {
+      const start = this.pending.trimStart()
+      if (start.length < PGP_PROBE && this.pending.length < MAX_NEEDLE && !final) return
+      this.probed = true
+      if (PGP_ARMOUR.test(start)) {
+        this.state_ = "pgp-inline"
+        return
+      }
+    }
+    const scan = this.scanner.scan(this.pending, final)
+    const limit = scan.hit ?? (final ? this.pending.length : Infinity)
+    const needle = this.firstNeedle(limit)
+    const placeholder = this.findPlaceholder(limit)
+    if (needle !== undefined && (placeholder === undefined || needle < placeholder)) {
+      this.state_ = "already-signed"
+      return
+    }
+    if (placeholder !== undefined) {
+      this.emitOriginal(placeholder, true)
+      this.pending = this.pending.slice(this.placeholder!.length)
+      this.emit(this.kind === "html" ? this.above.map((e) => e.html).join("") : this.textBlock(this.above, "inline"))
+      this.state_ = "placed"
+      return
+    }
+    if (scan.hit !== undefined || final) {
+      const at = scan.hit ?? this.pending.length
+      const atEnd = scan.hit === undefined
+      this.emitOriginal(at, true)
+      if (this.above.length > 0) {
+        this.emit(
+          this.kind === "html"
+            ? this.above.map((e) => e.html).join("")
+            : this.textBlock(this.above, atEnd ? "end" : "above")
+        )
+      }
+      this.state_ = "placed"
+      return
+    }
+    const maxNeedle = Math.max(0, ...this.needles.map((n) => n.length), this.placeholder?.length ?? 0)
+    this.needleFrom = Math.max(this.needleFrom, this.pending.length - maxNeedle + 1)
+    if (!this.holding) this.emitOriginal(Math.min(scan.safe, this.needleFrom), false)
+  }
+
+  private firstNeedle(limit: number): number | undefined {
+    let best: number | undefined
+    for (const n of this.needles) {
+      const at = this.pending.indexOf(n, Math.max(0, this.needleFrom - n.length))
+      if (at >= 0 && at + n.length <= limit && (best === undefined || at < best)) best = at
+    }
+    return best
+  }
+
+  private findPlaceholder(limit: number): number | undefined {
+    const token = this.placeholder
+    if (token === undefined) return undefined
+    let at = this.pending.indexOf(token, Math.max(0, this.needleFrom - token.length))
+    while (at >= 0 && at + token.length <= limit) {
+      // in HTML, a token inside a tag (an attribute value) is not the user's typed text
+      if (this.kind === "text" || this.pending.lastIndexOf("<", at) <= this.pending.lastIndexOf(">", at)) return at
+      at = this.pending.indexOf(token, at + 1)
+    }
+    return undefined
+  }
+
+  /** emits `pending[0, cut)`; a non-forced cut backs off so it never splits a surrogate pair or a head tag */
+  private emitOriginal(cut: number, force: boolean): void {
+    let end = Math.max(0, Math.min(cut, this.pending.length))
+    if (!force) {
+      if (end > 0 && end < this.pending.length && isHighSurrogate(this.pending.charCodeAt(end - 1))) end--
+      if (this.kind === "html" && this.inHead) {
+        const lt = this.pending.lastIndexOf("<", end - 1)
+        if (lt >= 0 && this.pending.indexOf(">", lt) >= end) end = lt
+      }
+    }
+    if (end <= 0) return
+    let piece = this.pending.slice(0, end)
+    this.pending = this.pending.slice(end)
+    this.scanner.shift(end)
+    this.needleFrom = Math.max(0, this.needleFrom - end)
+    if (this.kind === "html" && this.inHead) {
+      piece = rewriteMetaCharset(piece)
+      if (/<body\b/i.test(piece)) this.inHead = false
+    }
+    this.emit(piece)
+  }
+
+  private emit(text: string): void {
+    if (text.length === 0) return
+    this.tail = (this.tail + text).slice(-4)
+    if (this.holding) {
+      this.out.push(text)
+      this.outChars += text.length
+    } else {
+      this.sink(text)
+    }
+  }
+
+  /**
+   * The plain-text signature block. No "-- " delimiter line: above a quoted
+   * reply it would make clients treat (and hide, or strip when replying)
+   * everything below it, the quote included, as signature.
+   */
+  private textBlock(elements: ReadonlyArray<SignatureElement>, where: "above" | "end" | "inline"): string {
+    const block = elements.map((e) => flowedSafe(normaliseText(e.text))).join("\r\n\r\n")
+    if (where === "inline") return block
+    const nothingBefore = this.tail === ""
+    const blankBefore = /\n\r?\n$/.test(this.tail)
+    const newlineBefore = /\n$/.test(this.tail)
+    const lead = nothingBefore || blankBefore ? "" : newlineBefore ? "\r\n" : "\r\n\r\n"
+    if (where === "above") return lead + block + "\r\n\r\n"
+    const trailingNewline = /\n$/.test(this.pending) || (this.pending === "" && newlineBefore)
+    return lead + block + (trailingNewline ? "\r\n" : "")
+  }
+}
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff
+
+const normaliseText = (text: string): string => text.replace(/\r\n|\r|\n/g, "\r\n").replace(/(?:\r\n)+$/, "")
+
+/**
+ * format=flowed (RFC 3676): a line ending in a space would join the next one,
+ * and a line starting with a space, ">" or "From " must be space-stuffed.
+ * Signature lines are fixed lines, so trailing spaces go; stuffing is added.
+ */
+const flowedSafe = (text: string): string =>
+  text
+    .split("\r\n")
+    .map((l) => l.replace(/[ \t]+$/, ""))
+    .map((l) => (/^(?: |>|From )/.test(l) ? " " + l : l))
+    .join("\r\n")
+
+/** the part leaves as UTF-8: a `<meta charset>` naming the old charset would make readers misread it */
+const rewriteMetaCharset = (html: string): string =>
+  html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, head: string) => `${head}utf-8`)

@@ -1,0 +1,182 @@
+/**
+ * The words mail clients put above a quoted message, in the languages Imprint
+ * recognises. Shared by the plain-text and the HTML separator detection.
+ */
+
+/** "-----Original Message-----", "---------- Forwarded message ---------" and their translations */
+const BANNER_PHRASES = [
+  "original message",
+  "forwarded message",
+  "ursprüngliche nachricht",
+  "ursprungliche nachricht",
+  "weitergeleitete nachricht",
+  "message d'origine",
+  "message d’origine",
+  "message original",
+  "message transféré",
+  "mensaje original",
+  "mensaje reenviado",
+  "messaggio originale",
+  "messaggio inoltrato",
+  "oorspronkelijk bericht",
+  "origineel bericht",
+  "doorgestuurd bericht",
+  "originalmeddelande",
+  "ursprungligt meddelande",
+  "vidarebefordrat meddelande",
+  "oprindelig meddelelse",
+  "videresendt meddelelse",
+  "opprinnelig melding",
+  "videresendt melding",
+  "alkuperäinen viesti",
+  "välitetty viesti",
+  "mensagem original",
+  "mensagem encaminhada",
+  "wiadomość oryginalna",
+  "oryginalna wiadomość",
+  "przekazana wiadomość",
+  "původní zpráva",
+  "přeposlaná zpráva",
+  "eredeti üzenet",
+  "исходное сообщение",
+  "пересылаемое сообщение",
+  "пересланное сообщение",
+  "原始邮件",
+  "原始郵件",
+  "转发邮件",
+  "轉寄郵件",
+  "元のメッセージ",
+  "転送メッセージ",
+  "원본 메시지",
+  "전달된 메시지"
+]
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** a banner line: dashes (or underscores), a known phrase, dashes */
+export const BANNER = new RegExp(
+  `^[ \\t>]*[-_=*]{2,}\\s*(?:${BANNER_PHRASES.map(escapeRegExp).join("|")})\\s*[-_=*]{2,}\\s*$`,
+  "iu"
+)
+
+/** Apple Mail's forward attribution */
+export const BEGIN_FORWARDED = /^\s*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado)\s*:\s*$/iu
+
+/**
+ * The end of an attribution line ("On … wrote:", "Am … schrieb …:", …). Only
+ * the end is matched: the start varies (date first, name first) and may sit on
+ * the line before when the client wrapped it.
+ */
+export const ATTRIBUTION_END = new RegExp(
+  "(?:" +
+    [
+      "\\bwrote",
+      "\\bwrites",
+      "\\bschrieb(?:\\s+[^:：]{1,120})?",
+      "\\ba\\s+écrit",
+      "\\bescribió",
+      "\\bha\\s+scritto",
+      "\\bschreef(?:\\s+[^:：]{1,120})?",
+      "\\bescreveu",
+      "\\bskrev(?:\\s+[^:：]{1,120})?",
+      "\\bnapisał\\(a\\)",
+      "\\bnapisała",
+      "\\bnapisał",
+      "\\bkirjoitti",
+      "\\bnapsal\\(a\\)",
+      "\\bnapsal",
+      "\\bírta",
+      "писал\\(а\\)",
+      "писала",
+      "писал",
+      "のメッセージ",
+      "書きました",
+      "写道",
+      "寫道",
+      "작성"
+    ].join("|") +
+    ")\\s*[:：]\\s*$",
+  "iu"
+)
+
+/** how an attribution line starts, used to join a wrapped attribution with the line above it */
+export const ATTRIBUTION_START =
+  /^\s*(?:on|am|le|el|il|op|em|den|d\.|w dniu|dne|el día|le \d|\d{1,4}[./-]|\d{1,2}\s|[0-9]{4}年|在|20\d\d)/iu
+
+/** header labels of the "From: / Sent: / To: / Subject:" block that Outlook and others put above a quote */
+export const FROM_LABELS = [
+  "from",
+  "von",
+  "de",
+  "da",
+  "van",
+  "från",
+  "fra",
+  "od",
+  "от",
+  "от кого",
+  "lähettäjä",
+  "feladó",
+  "发件人",
+  "寄件者",
+  "差出人",
+  "보낸 사람"
+]
+
+export const OTHER_LABELS = [
+  "sent",
+  "date",
+  "to",
+  "subject",
+  "cc",
+  "gesendet",
+  "datum",
+  "an",
+  "betreff",
+  "envoyé",
+  "à",
+  "objet",
+  "enviado",
+  "fecha",
+  "para",
+  "asunto",
+  "inviato",
+  "data",
+  "a",
+  "oggetto",
+  "verzonden",
+  "aan",
+  "onderwerp",
+  "skickat",
+  "till",
+  "ämne",
+  "sendt",
+  "til",
+  "emne",
+  "wysłano",
+  "do",
+  "temat",
+  "отправлено",
+  "дата",
+  "кому",
+  "тема",
+  "lähetetty",
+  "vastaanottaja",
+  "aihe",
+  "发送时间",
+  "收件人",
+  "主题",
+  "日期",
+  "送信日時",
+  "宛先",
+  "件名",
+  "보낸 날짜",
+  "받는 사람",
+  "제목"
+]
+
+const labelGroup = (labels: ReadonlyArray<string>): string => `(?:${labels.map(escapeRegExp).join("|")})`
+
+/** "From:", "*From:*", "De :", "发件人：" at the start of a (text) line */
+export const FROM_LINE = new RegExp(`^[ \\t]*\\*?${labelGroup(FROM_LABELS)}\\s?\\*?\\s?[:：]`, "iu")
+export const OTHER_HEADER_LINE = new RegExp(`^[ \\t]*\\*?${labelGroup(OTHER_LABELS)}\\s?\\*?\\s?[:：]`, "iu")

@@ -1,0 +1,178 @@
+import type { MimeNode, SplitterChunk } from "mailsplit"
+import { Transform, type TransformCallback } from "node:stream"
+import { bodyKind, classifyNested, classifyRoot } from "./PartChooser.js"
+import { StampedPart } from "./StampedPart.js"
+import type { PartOutcome, SkipReason, StampOutcome, StampPlan } from "./StampPlan.js"
+
+/**
+ * The most the stamper holds for one message at any moment: raw bytes kept
+ * while undecided plus decoded text kept for look-back (invariant 3).
+ * `highWater` is measured against it.
+ */
+export const STAMP_WINDOW_BYTES = 64 * 1024
+/** while undecided, the message start is held up to this much (raw + decoded) before committing */
+export const HOLD_BYTES = 24 * 1024
+/** body chunks are fed through in slices of at most this many bytes, so one big chunk cannot blow the window */
+export const SLICE_BYTES = 4 * 1024
+
+type Mode = "holding" | "live" | "passing"
+
+/**
+ * Object-mode transform between mailsplit's Splitter and Joiner that stamps
+ * one downstream copy with a ready `StampPlan`.
+ *
+ * The start of a message (and of each chosen body part) is held, bounded by
+ * `HOLD_BYTES`, before anything is released: within that window a reason to
+ * pass the message unstamped that appears after the body (a calendar or TNEF
+ * part after a short body, inline PGP, an existing signature) still leaves
+ * every part byte-identical. A reason found after a part already left stamped
+ * is reported as `lateSkip`.
+ */
+export class Stamper extends Transform {
+  private mode: Mode = "holding"
+  private queue: Array<SplitterChunk | StampedPart> = []
+  private queueBytes = 0
+  private current: StampedPart | undefined
+  private readonly parts: Array<StampedPart> = []
+  private seen = { html: false, text: false }
+  private skipped: SkipReason | undefined
+  private lateSkip: SkipReason | undefined
+  private highWater_ = 0
+  private readonly holdBytes: number
+
+  constructor(
+    private readonly plan: StampPlan,
+    options?: { readonly holdBytes?: number }
+  ) {
+    super({ objectMode: true })
+    this.holdBytes = options?.holdBytes ?? HOLD_BYTES
+  }
+
+  /** the most this stamper has held at once (raw + decoded), for the streaming spec */
+  get highWater(): number {
+    return this.highWater_
+  }
+
+  readonly outcome = (): StampOutcome => {
+    const parts: Array<PartOutcome> = this.parts.map((p) => p.outcome())
+    const stamped = this.parts.filter((p) => p.stamped).map((p) => p.kind)
+    const partReason = parts.find((p) => p.result !== "stamped")?.result
+    const skipped: SkipReason | undefined =
+      stamped.length > 0
+        ? undefined
+        : (this.skipped ??
+          (partReason === "already-signed" || partReason === "pgp-inline" || partReason === "undecodable"
+            ? partReason
+            : this.plan.elements.length === 0 || parts.length === 0
+              ? "no-body"
+              : "no-body"))
+    return {
+      stamped,
+      parts,
+      ...(skipped !== undefined ? { skipped } : {}),
+      ...(this.lateSkip !== undefined ? { lateSkip: this.lateSkip } : {})
+    }
+  }
+
+  override _transform(chunk: SplitterChunk, _enc: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.accept(chunk)
+      callback()
+    } catch (error) {
+      callback(error as Error)
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.endCurrent()
+      if (this.mode === "holding") this.commit(false)
+      callback()
+    } catch (error) {
+      callback(error as Error)
+    }
+  }
+
+  private accept(chunk: SplitterChunk): void {
+    if (this.mode === "passing") return void this.push(chunk)
+    if (Buffer.isBuffer(chunk) || chunk.type !== "body" || chunk.node !== this.current?.node) this.endCurrent()
+    if (!Buffer.isBuffer(chunk) && chunk.type === "node") return this.acceptNode(chunk)
+    if (this.current !== undefined && !Buffer.isBuffer(chunk) && chunk.type === "body") {
+      const part = this.current
+      for (let i = 0; i < chunk.value.length; i += SLICE_BYTES) {
+        const value = i === 0 && chunk.value.length <= SLICE_BYTES ? chunk.value : chunk.value.subarray(i, i + SLICE_BYTES)
+        part.write({ type: "body", value, node: chunk.node })
+        if (part.pgpInline) return this.skip("pgp-inline")
+        this.measure()
+      }
+      return
+    }
+    this.enqueue(chunk)
+  }
+
+  private acceptNode(node: MimeNode): void {
+    const reason = node.root ? classifyRoot(node) : classifyNested(node)
+    if (reason !== undefined) {
+      this.skip(reason)
+      return this.mode === "passing" ? void this.push(node) : this.enqueue(node)
+    }
+    const kind = bodyKind(node)
+    if (kind === undefined || this.seen[kind] || this.plan.elements.length === 0) return this.enqueue(node)
+    this.seen[kind] = true
+    const part = new StampedPart(node, kind, this.plan)
+    this.parts.push(part)
+    this.current = part
+    this.mode = "holding"
+    this.queue.push(part)
+  }
+
+  private endCurrent(): void {
+    const part = this.current
+    if (part === undefined) return
+    this.current = undefined
+    part.end()
+    if (part.pgpInline) return this.skip("pgp-inline")
+    this.measure()
+  }
+
+  private enqueue(chunk: SplitterChunk): void {
+    if (this.mode === "live") return void this.push(chunk)
+    this.queue.push(chunk)
+    this.queueBytes += Buffer.isBuffer(chunk) ? chunk.length : chunk.type === "node" ? 0 : chunk.value.length
+    this.measure()
+  }
+
+  /** records the window and commits once the held start of the message is over budget */
+  private measure(): void {
+    let held = this.queueBytes
+    for (const item of this.queue) if (item instanceof StampedPart) held += item.held
+    // a part streaming live after a commit still holds its own look-back window
+    if (this.current !== undefined && !this.queue.includes(this.current)) held += this.current.held
+    if (held > this.highWater_) this.highWater_ = held
+    if (this.mode === "holding" && held > this.holdBytes) this.commit(false)
+  }
+
+  private skip(reason: SkipReason): void {
+    if (this.mode === "passing") return
+    // once a part has left transcoded, the message can no longer leave as it came
+    if (this.mode === "live" || this.parts.some((p) => p.transcoding)) {
+      this.lateSkip ??= reason
+      return
+    }
+    this.skipped = reason
+    this.commit(true)
+    this.mode = "passing"
+  }
+
+  /** releases everything held: chosen parts stamped (or raw when `raw`), everything else as it came */
+  private commit(raw: boolean): void {
+    const push = (c: SplitterChunk): void => void this.push(c)
+    for (const item of this.queue) {
+      if (item instanceof StampedPart) item.commit(push, raw)
+      else push(item)
+    }
+    this.queue = []
+    this.queueBytes = 0
+    this.mode = "live"
+  }
+}

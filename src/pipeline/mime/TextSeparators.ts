@@ -1,0 +1,158 @@
+import {
+  ATTRIBUTION_END,
+  ATTRIBUTION_START,
+  BANNER,
+  BEGIN_FORWARDED,
+  FROM_LINE,
+  OTHER_HEADER_LINE
+} from "./ReplyLexicon.js"
+
+/** An attribution, banner or header line is never longer than this; longer lines are plain content. */
+export const MAX_SEPARATOR_LINE = 1024
+/** how many lines below "From:" the next header label ("Sent:", "To:", …) may appear (wrapped values) */
+const HEADER_BLOCK_LOOKAHEAD = 6
+/** how many lines above a detected line its insertion point may lie (wrapped attribution, "____" rule) */
+const MAX_LINES_BACK = 3
+
+/** what a scanner reports about the text it was shown */
+export interface ScanResult {
+  /** where the signature goes (start of the separator), if found */
+  readonly hit?: number
+  /** everything before this index can never become (part of) a separator: it may be emitted */
+  readonly safe: number
+}
+
+/** A separator scanner over a growing window whose front the owner may drop (`shift`). */
+export interface SeparatorScanner {
+  scan(text: string, final: boolean): ScanResult
+  shift(n: number): void
+}
+
+const UNDERSCORE_RULE = /^[ \t]*_{10,}[ \t]*$/
+const QUOTE_LINE = /^[ \t]*>/
+
+/**
+ * Plain-text reply separators: attribution lines ("On … wrote:" and
+ * translations, also wrapped over two lines), Outlook's "From:/Sent:" block,
+ * "-----Original Message-----" banners, a "____" rule above "From:", and the
+ * first ">" quote block. Scans line by line; the line starts it has seen are
+ * kept (few: only those within `MAX_LINES_BACK`) to look back from a match.
+ */
+export class TextSeparatorScanner implements SeparatorScanner {
+  /** index of the first line not yet fully judged */
+  private pos = 0
+  /** starts of the most recent judged lines (for look-back), newest last */
+  private recent: Array<number> = []
+  /** the line being skipped because it is too long to be a separator */
+  private inLongLine = false
+
+  shift(n: number): void {
+    this.pos -= n
+    this.recent = this.recent.map((s) => s - n).filter((s) => s >= 0)
+  }
+
+  scan(text: string, final: boolean): ScanResult {
+    for (;;) {
+      const start = this.pos
+      const nl = text.indexOf("\n", start)
+      if (nl < 0 && !final) {
+        if (this.inLongLine || text.length - start > MAX_SEPARATOR_LINE) {
+          // too long to be a separator: skip it, and only a ">" at its very start could have mattered
+          if (!this.inLongLine) {
+            const quote = this.quoteAt(text, start)
+            if (quote !== undefined) return { hit: quote, safe: quote }
+          }
+          this.inLongLine = true
+          this.remember(start)
+          this.pos = text.length
+          return { safe: text.length }
+        }
+        return { safe: this.safePoint(start) }
+      }
+      const end = nl < 0 ? text.length : nl + 1
+      if (start >= text.length) return { safe: this.safePoint(start) }
+      if (this.inLongLine) {
+        this.inLongLine = false
+        this.pos = end
+        continue
+      }
+      const verdict = this.judge(text, start, end, final)
+      if (verdict === "wait") return { safe: this.safePoint(start) }
+      if (verdict !== undefined) return { hit: verdict, safe: verdict }
+      this.remember(start)
+      this.pos = end
+      if (end >= text.length) return { safe: this.safePoint(end) }
+    }
+  }
+
+  private remember(start: number): void {
+    this.recent.push(start)
+    if (this.recent.length > MAX_LINES_BACK) this.recent.shift()
+  }
+
+  private safePoint(current: number): number {
+    return this.recent.length > 0 ? Math.min(current, this.recent[0]) : current
+  }
+
+  /** the insertion index if the line at `start` starts a separator, "wait" if more lines are needed */
+  private judge(text: string, start: number, end: number, final: boolean): number | "wait" | undefined {
+    const line = lineAt(text, start, end)
+    if (line.length > MAX_SEPARATOR_LINE) return undefined
+    if (BANNER.test(line) || BEGIN_FORWARDED.test(line)) return start
+    const quote = this.quoteAt(text, start)
+    if (quote !== undefined) return quote
+    if (ATTRIBUTION_END.test(line) && line.length <= 400) {
+      const prevStart = this.recent[this.recent.length - 1]
+      const prev = prevStart === undefined ? "" : lineAt(text, prevStart, start)
+      if (ATTRIBUTION_START.test(line)) return start
+      if (prev.trim() !== "" && ATTRIBUTION_START.test(prev) && prev.length + line.length <= 400) return prevStart
+      if (/@|<|\d|[\u3040-\u30ff\u4e00-\u9fff]/u.test(line)) return start
+    }
+    if (FROM_LINE.test(line) || UNDERSCORE_RULE.test(line)) {
+      const lookahead = nextLines(text, end, HEADER_BLOCK_LOOKAHEAD)
+      const bounded = text.length - end > MAX_SEPARATOR_LINE * HEADER_BLOCK_LOOKAHEAD
+      if (!final && !bounded && lookahead.complete < HEADER_BLOCK_LOOKAHEAD) return "wait"
+      const others = lookahead.lines
+      const isBlock = FROM_LINE.test(line)
+        ? others.some((l) => OTHER_HEADER_LINE.test(l))
+        : others.slice(0, 2).some((l) => FROM_LINE.test(l) || OTHER_HEADER_LINE.test(l))
+      if (isBlock) return start
+    }
+    return undefined
+  }
+
+  /** a ">" line that opens a quote block: preceded by a blank line or the start of the text */
+  private quoteAt(text: string, start: number): number | undefined {
+    if (!QUOTE_LINE.test(text.slice(start, start + 64))) return undefined
+    const prevStart = this.recent[this.recent.length - 1]
+    if (start === 0 || prevStart === undefined) return start
+    return lineAt(text, prevStart, start).trim() === "" ? start : undefined
+  }
+}
+
+const lineAt = (text: string, start: number, end: number): string => {
+  let e = end
+  if (e > start && text.charCodeAt(e - 1) === 10) e--
+  if (e > start && text.charCodeAt(e - 1) === 13) e--
+  return text.slice(start, e)
+}
+
+/** up to `max` complete lines after `from` (blank lines skipped but counted) */
+const nextLines = (text: string, from: number, max: number): { lines: Array<string>; complete: number } => {
+  const lines: Array<string> = []
+  let pos = from
+  let complete = 0
+  while (complete < max) {
+    const nl = text.indexOf("\n", pos)
+    if (nl < 0) {
+      if (pos < text.length) lines.push(lineAt(text, pos, text.length))
+      break
+    }
+    const l = lineAt(text, pos, nl + 1)
+    if (l.trim() !== "") lines.push(l)
+    complete++
+    pos = nl + 1
+    if (pos - from > MAX_SEPARATOR_LINE * max) return { lines, complete: max }
+  }
+  return { lines, complete }
+}

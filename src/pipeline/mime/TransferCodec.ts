@@ -1,0 +1,228 @@
+/**
+ * Streaming, synchronous Content-Transfer-Encoding codecs for the stamper's
+ * per-chunk hot path. Decoders are lenient (mail in the wild is not clean);
+ * encoders always produce lines of at most `MAX_ENCODED_LINE` characters.
+ */
+
+/** RFC 2045: encoded lines of quoted-printable and base64 are at most 76 characters. */
+export const MAX_ENCODED_LINE = 76
+const BASE64_LINE_BYTES = (MAX_ENCODED_LINE / 4) * 3
+
+export interface ByteCodec {
+  write(chunk: Buffer): Buffer
+  end(): Buffer
+}
+
+export type TransferEncoding = "identity" | "quoted-printable" | "base64"
+
+/** `undefined` for an encoding the stamper must not touch (uuencode, typos, inventions). */
+export const resolveTransferEncoding = (cte: string | false): TransferEncoding | undefined => {
+  const e = (cte || "").toLowerCase().replace(/[\s;]+$/, "").trim()
+  if (e === "" || e === "7bit" || e === "8bit" || e === "binary" || e === "7-bit" || e === "8bits") return "identity"
+  if (e === "quoted-printable") return "quoted-printable"
+  if (e === "base64") return "base64"
+  return undefined
+}
+
+const identity = (): ByteCodec => ({ write: (c) => c, end: () => Buffer.alloc(0) })
+
+const isB64 = (c: number): boolean =>
+  (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f
+
+/** Base64 decoder: ignores anything outside the alphabet, stops a group at padding. */
+class Base64Decoder implements ByteCodec {
+  private quad = ""
+  write(chunk: Buffer): Buffer {
+    let s = this.quad
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i]
+      if (isB64(c)) s += String.fromCharCode(c)
+    }
+    const whole = s.length - (s.length % 4)
+    this.quad = s.slice(whole)
+    return Buffer.from(s.slice(0, whole), "base64")
+  }
+  end(): Buffer {
+    const rest = this.quad
+    this.quad = ""
+    return rest.length >= 2 ? Buffer.from(rest, "base64") : Buffer.alloc(0)
+  }
+}
+
+const hex = (c: number): number =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1
+
+/** Quoted-printable decoder: soft breaks removed, `=XX` decoded, a stray `=` kept literally. */
+class QuotedPrintableDecoder implements ByteCodec {
+  private carry: Buffer = Buffer.alloc(0)
+  write(chunk: Buffer): Buffer {
+    const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk
+    this.carry = Buffer.alloc(0)
+    return this.decode(input, false)
+  }
+  end(): Buffer {
+    const rest = this.carry
+    this.carry = Buffer.alloc(0)
+    return this.decode(rest, true)
+  }
+  private decode(input: Buffer, final: boolean): Buffer {
+    const out = Buffer.allocUnsafe(input.length)
+    let n = 0
+    let i = 0
+    while (i < input.length) {
+      const c = input[i]
+      if (c === 0x20 || c === 0x09) {
+        // whitespace before a line end was added in transport (RFC 2045 6.7 rule 3): dropped
+        let j = i + 1
+        while (j < input.length && (input[j] === 0x20 || input[j] === 0x09)) j++
+        if (j >= input.length && !final) {
+          this.carry = Buffer.from(input.subarray(i))
+          break
+        }
+        const atLineEnd = j >= input.length || input[j] === 0x0d || input[j] === 0x0a
+        if (!atLineEnd) for (let k = i; k < j; k++) out[n++] = input[k]
+        i = j
+        continue
+      }
+      if (c !== 0x3d) {
+        out[n++] = c
+        i++
+        continue
+      }
+      if (!final && i + 2 >= input.length) {
+        this.carry = Buffer.from(input.subarray(i))
+        break
+      }
+      const a = input[i + 1]
+      const b = input[i + 2]
+      if (a === 0x0d && b === 0x0a) i += 3
+      else if (a === 0x0a) i += 2
+      else if (hex(a) >= 0 && hex(b) >= 0) {
+        out[n++] = (hex(a) << 4) | hex(b)
+        i += 3
+      } else {
+        // "=" followed by trailing whitespace before the line end is a soft break too (RFC 2045 6.7 note 3)
+        let j = i + 1
+        while (j < input.length && (input[j] === 0x20 || input[j] === 0x09)) j++
+        if (j < input.length && (input[j] === 0x0d || input[j] === 0x0a)) {
+          i = input[j] === 0x0d && input[j + 1] === 0x0a ? j + 2 : j + 1
+        } else if (j >= input.length && !final) {
+          this.carry = Buffer.from(input.subarray(i))
+          break
+        } else {
+          out[n++] = c
+          i++
+        }
+      }
+    }
+    return out.subarray(0, n)
+  }
+}
+
+export const makeTransferDecoder = (encoding: TransferEncoding): ByteCodec =>
+  encoding === "base64"
+    ? new Base64Decoder()
+    : encoding === "quoted-printable"
+      ? new QuotedPrintableDecoder()
+      : identity()
+
+/** Base64 encoder: 57 input bytes per 76-character line, lines joined by CRLF, no trailing CRLF. */
+class Base64Encoder implements ByteCodec {
+  private carry: Buffer = Buffer.alloc(0)
+  private started = false
+  write(chunk: Buffer): Buffer {
+    const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk
+    const whole = input.length - (input.length % BASE64_LINE_BYTES)
+    this.carry = Buffer.from(input.subarray(whole))
+    return this.lines(input.subarray(0, whole))
+  }
+  end(): Buffer {
+    const rest = this.carry
+    this.carry = Buffer.alloc(0)
+    return this.lines(rest)
+  }
+  private lines(bytes: Buffer): Buffer {
+    if (bytes.length === 0) return Buffer.alloc(0)
+    const parts: string[] = []
+    for (let i = 0; i < bytes.length; i += BASE64_LINE_BYTES) {
+      parts.push(bytes.toString("base64", i, Math.min(bytes.length, i + BASE64_LINE_BYTES)))
+    }
+    const text = (this.started ? "\r\n" : "") + parts.join("\r\n")
+    this.started = true
+    return Buffer.from(text, "latin1")
+  }
+}
+
+const HEX = "0123456789ABCDEF"
+
+/**
+ * Quoted-printable encoder over UTF-8 bytes. Lines break at CRLF (kept as
+ * line breaks) or with a soft break before 76 characters; the bytes of one
+ * UTF-8 character are never split over two lines; whitespace before a line
+ * end is encoded. A lone CR or LF is encoded (`=0D`, `=0A`) so that decoding
+ * gives back exactly the bytes that went in.
+ */
+class QuotedPrintableEncoder implements ByteCodec {
+  private lineLength = 0
+  private carry: Buffer = Buffer.alloc(0)
+  write(chunk: Buffer): Buffer {
+    const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk
+    this.carry = Buffer.alloc(0)
+    return this.encode(input, false)
+  }
+  end(): Buffer {
+    const rest = this.carry
+    this.carry = Buffer.alloc(0)
+    return this.encode(rest, true)
+  }
+  private encode(input: Buffer, final: boolean): Buffer {
+    let out = ""
+    let i = 0
+    while (i < input.length) {
+      const c = input[i]
+      if (c === 0x0d || c === 0x20 || c === 0x09 || c >= 0xc0) {
+        // these need the next byte(s) to decide: hold them back at the chunk end
+        const need = c === 0x0d ? 2 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 2
+        if (!final && i + need > input.length) {
+          this.carry = Buffer.from(input.subarray(i))
+          break
+        }
+      }
+      if (c === 0x0d && input[i + 1] === 0x0a) {
+        out += "\r\n"
+        this.lineLength = 0
+        i += 2
+        continue
+      }
+      let unit: string
+      let width = 1
+      if (c >= 0xc0) {
+        width = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2
+        let j = 1
+        while (j < width && i + j < input.length && (input[i + j] & 0xc0) === 0x80) j++
+        width = j
+        unit = ""
+        for (let k = 0; k < width; k++) unit += escape(input[i + k])
+      } else if ((c === 0x20 || c === 0x09) && (i + 1 >= input.length || input[i + 1] === 0x0d)) {
+        unit = escape(c) // whitespace at a line end (or at the very end) would be stripped in transport
+      } else if ((c >= 0x21 && c <= 0x7e && c !== 0x3d) || c === 0x20 || c === 0x09) {
+        unit = String.fromCharCode(c)
+      } else {
+        unit = escape(c)
+      }
+      if (this.lineLength + unit.length > MAX_ENCODED_LINE - 1) {
+        out += "=\r\n"
+        this.lineLength = 0
+      }
+      out += unit
+      this.lineLength += unit.length
+      i += width
+    }
+    return Buffer.from(out, "latin1")
+  }
+}
+
+const escape = (b: number): string => "=" + HEX[b >> 4] + HEX[b & 15]
+
+export const makeTransferEncoder = (encoding: "quoted-printable" | "base64"): ByteCodec =>
+  encoding === "base64" ? new Base64Encoder() : new QuotedPrintableEncoder()
