@@ -13,6 +13,8 @@ import { makeSelfSigned } from "./Certs.js"
 export interface SinkReply {
   readonly code: number
   readonly message: string
+  /** the enhanced status code to send (smtp-server as patched by patches/apply.mjs honours it) */
+  readonly enhanced?: string
 }
 
 export interface SinkOptions {
@@ -54,6 +56,8 @@ export interface Sink {
   readonly messages: ReadonlyArray<ReceivedMessage>
   /** Connections accepted so far. */
   readonly connections: number
+  /** Transactions that entered DATA (got 354), whatever became of them. */
+  readonly dataStarted: number
   /** DATA transfers the client left before the terminating dot. */
   readonly aborted: number
   /** Complete messages the sink refused at the end of DATA (rejectData, size). */
@@ -70,7 +74,8 @@ export interface Sink {
 
 const DEFAULT_WAIT_MS = 10_000
 
-const smtpError = (reply: SinkReply): Error => Object.assign(new Error(reply.message), { responseCode: reply.code })
+const smtpError = (reply: SinkReply): Error =>
+  Object.assign(new Error(reply.message), { responseCode: reply.code, enhancedStatusCode: reply.enhanced })
 
 const addressArgs = (address: SMTPServerAddress): Record<string, unknown> =>
   typeof address.args === "object" && address.args !== null ? { ...(address.args as Record<string, unknown>) } : {}
@@ -80,7 +85,7 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
   const changes = new EventEmitter()
   changes.setMaxListeners(0)
   const messages: Array<ReceivedMessage> = []
-  const counters = { connections: 0, aborted: 0, rejected: 0, unanswered: 0 }
+  const counters = { connections: 0, dataStarted: 0, aborted: 0, rejected: 0, unanswered: 0 }
   const changed = () => changes.emit("change")
   const rejectRcpt = new Map(Object.entries(options.rejectRcpt ?? {}).map(([a, r]) => [a.toLowerCase(), r]))
 
@@ -120,6 +125,8 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
       callback(reply ? smtpError(reply) : null)
     },
     onData(stream: SMTPServerDataStream, session, callback) {
+      counters.dataStarted++
+      changed()
       const chunks: Array<Buffer> = []
       let ended = false
       stream.on("data", (chunk: Buffer) => chunks.push(chunk))
@@ -204,6 +211,9 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     messages,
     get connections() {
       return counters.connections
+    },
+    get dataStarted() {
+      return counters.dataStarted
     },
     get aborted() {
       return counters.aborted

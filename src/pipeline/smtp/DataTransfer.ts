@@ -1,0 +1,102 @@
+/**
+ * Streams a message body into an open DATA phase: dot-stuffed, with backpressure
+ * (a full socket pauses the source until 'drain'), ended by the terminating dot
+ * only when the source ended normally. Any failure — the source erroring or
+ * closing early, the downstream going away, interruption — destroys the socket
+ * before the dot, so the downstream can never take a partial message as whole.
+ */
+import type { Readable } from "node:stream"
+import { Effect } from "effect"
+import { DataSourceError, DownstreamTimeout } from "./DownstreamError.js"
+import type { DownstreamError } from "./DownstreamError.js"
+import { endOfData, makeDotStuffer, stuffChunk } from "./DotStuffer.js"
+import type { SmtpWire } from "./SmtpWire.js"
+
+type TransferError = DownstreamError | DataSourceError
+
+export const streamBody = (
+  wire: SmtpWire,
+  source: Readable,
+  drainTimeoutMs: number
+): Effect.Effect<void, TransferError> =>
+  Effect.async<void, TransferError>((resume) => {
+    const stuffer = makeDotStuffer()
+    let settled = false
+    let ended = false
+    let drainTimer: NodeJS.Timeout | undefined
+    const socket = wire.socket
+
+    const settle = (outcome: Effect.Effect<void, TransferError>) => {
+      if (settled) return
+      settled = true
+      cleanup()
+      resume(outcome)
+    }
+    const abort = (error: TransferError) => {
+      if (settled) return
+      settled = true
+      cleanup()
+      // The dot must never follow a failure: drop the connection before resuming.
+      // (Unsubscribed first, so the wire's own failure does not replace `error`.)
+      wire.destroy()
+      resume(Effect.fail(error))
+    }
+    const onData = (chunk: Buffer | string) => {
+      if (settled) return
+      const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk
+      if (!socket.write(stuffChunk(stuffer, bytes))) {
+        source.pause()
+        socket.once("drain", onDrain)
+        // Only a downstream that stopped reading is timed, never a slow source
+        drainTimer = setTimeout(onDrainTimeout, drainTimeoutMs)
+      }
+    }
+    const onDrain = () => {
+      clearTimeout(drainTimer)
+      drainTimer = undefined
+      if (!settled) source.resume()
+    }
+    const onDrainTimeout = () => abort(new DownstreamTimeout({ phase: "data" }))
+    const onEnd = () => {
+      ended = true
+      if (settled) return
+      socket.write(endOfData(stuffer))
+      settle(Effect.void)
+    }
+    const onError = (cause: unknown) => abort(new DataSourceError({ cause }))
+    const onClose = () => {
+      if (!ended) abort(new DataSourceError({ cause: new Error("message source closed before its end") }))
+    }
+    const unsubscribe = wire.onFailure((error) => settle(Effect.fail(error)))
+    const cleanup = () => {
+      clearTimeout(drainTimer)
+      unsubscribe()
+      socket.off("drain", onDrain)
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("close", onClose)
+      // Keep a listener so that a late source error after we are done is not unhandled
+      source.on("error", () => undefined)
+    }
+
+    const failed = wire.failed
+    if (failed !== undefined) return settle(Effect.fail(failed))
+    if (source.readableEnded) return onEnd()
+    if (source.destroyed || source.errored) {
+      return abort(new DataSourceError({ cause: source.errored ?? new Error("message source already destroyed") }))
+    }
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    source.on("close", onClose)
+    source.resume()
+    return Effect.sync(() => {
+      // Interrupted: drop the connection without the dot
+      if (!settled) {
+        settled = true
+        cleanup()
+        wire.destroy()
+      }
+    })
+  })
