@@ -1,0 +1,129 @@
+/**
+ * The four things a scenario is run against, all delivering to the same sink:
+ *   (1) direct        load generator straight to the sink (the physical floor)
+ *   (2) passthrough   smtp-server → nodemailer, no parsing (the library floor)
+ *   (3) imprint-plain Imprint relaying for a tenant without rules
+ *   (4) imprint-stamp Imprint stamping: one rule, one template
+ * Imprint is driven only through its CLI (`dist/src/main.js tenant import`,
+ * `serve --config`), the way an operator runs it.
+ */
+import { execFile } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { startServer, type Server } from "./Child.js"
+import { PERF_DOMAIN, PERF_SENDER } from "./Messages.js"
+
+export const TargetIds = ["direct", "passthrough", "imprint-plain", "imprint-stamp"] as const
+export type TargetId = (typeof TargetIds)[number]
+
+/** text in the perf signature; the sink counts messages that contain it */
+export const STAMP_MARKER = "PERFSIG7Q"
+
+/** the repository root: this file runs as dist/perf/Targets.js */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+/** PERF_IMPRINT_MAIN points the Imprint targets at another build (e.g. a stand-in to test the harness) */
+const IMPRINT_MAIN = process.env.PERF_IMPRINT_MAIN ?? path.join(ROOT, "dist", "src", "main.js")
+const IMPORT_TIMEOUT_MS = 60_000
+
+export interface Running {
+  readonly port: number
+  /** the process whose memory and CPU the run reports (the sink for "direct") */
+  readonly measured: Server
+  readonly stop: () => Promise<void>
+}
+
+export interface Target {
+  readonly id: TargetId
+  readonly label: string
+  /** why this target cannot run here, or undefined */
+  readonly unavailable: () => string | undefined
+  readonly start: (sink: Server) => Promise<Running>
+}
+
+const tenantFile = (stamping: boolean) => ({
+  id: "perf",
+  name: "Perf",
+  domains: [PERF_DOMAIN],
+  connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
+  templates: stamping
+    ? [{
+      id: "perf-sig",
+      name: "Perf signature",
+      html: `<table cellpadding="0" cellspacing="0"><tr><td style="font-family:Arial,sans-serif;font-size:10pt">` +
+        `<b>{{displayName}}</b><br>{{title}}, {{department}}<br>{{company}}<br>` +
+        `Tel. {{telephoneNumber}} <span style="color:#ffffff">${STAMP_MARKER}</span></td></tr></table>`
+    }]
+    : [],
+  rules: stamping ? [{ id: "everyone", name: "Everyone", templateId: "perf-sig" }] : [],
+  directory: [{
+    mail: PERF_SENDER, displayName: "Alice Example", givenName: "Alice", sn: "Example", title: "Engineer",
+    department: "Performance", company: "Perf Ltd", telephoneNumber: "+1 555 0100"
+  }]
+})
+
+/** a free loopback port (Imprint's config takes a number; it may not accept 0) */
+const freePort = (): Promise<number> => new Promise((resolve, reject) => {
+  const s = net.createServer()
+  s.once("error", reject)
+  s.listen(0, "127.0.0.1", () => {
+    const a = s.address()
+    s.close(() => (a !== null && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))))
+  })
+})
+
+const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve, reject) => {
+  execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS }, (err, _out, stderr) =>
+    err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve())
+})
+
+const imprint = (id: TargetId, label: string, stamping: boolean): Target => ({
+  id, label,
+  unavailable: () => existsSync(IMPRINT_MAIN) ? undefined : `${path.relative(ROOT, IMPRINT_MAIN)} is missing (the Imprint CLI is not built yet)`,
+  start: async (sink) => {
+    const dir = mkdtempSync(path.join(tmpdir(), `imprint-perf-${id}-`))
+    try {
+      const config = path.join(dir, "config.json")
+      const tenant = path.join(dir, "tenant.json")
+      writeFileSync(config, JSON.stringify({
+        dataDir: path.join(dir, "data"),
+        smtp: { host: "127.0.0.1", port: await freePort() },
+        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" }
+      }, null, 2))
+      writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
+      await run([IMPRINT_MAIN, "tenant", "import", tenant, "--config", config])
+      const server = await startServer({ name: id, args: [IMPRINT_MAIN, "serve", "--config", config], cwd: ROOT })
+      return {
+        port: server.port, measured: server,
+        stop: async () => { await server.stop(); rmSync(dir, { recursive: true, force: true }) }
+      }
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true })
+      throw e
+    }
+  }
+})
+
+export const Targets: Record<TargetId, Target> = {
+  direct: {
+    id: "direct", label: "(1) direct to sink",
+    unavailable: () => undefined,
+    start: async (sink) => ({ port: sink.port, measured: sink, stop: async () => undefined })
+  },
+  passthrough: {
+    id: "passthrough", label: "(2) pass-through",
+    unavailable: () => undefined,
+    start: async (sink) => {
+      const server = await startServer({
+        name: "passthrough",
+        args: [path.join(ROOT, "dist", "perf", "PassThrough.js"), "--downstream", String(sink.port)],
+        cwd: ROOT
+      })
+      return { port: server.port, measured: server, stop: server.stop }
+    }
+  },
+  "imprint-plain": imprint("imprint-plain", "(3) Imprint, no stamping", false),
+  "imprint-stamp": imprint("imprint-stamp", "(4) Imprint, stamping", true)
+}
