@@ -62,7 +62,10 @@ export const safeUrl = (url: string): string => {
   const trimmed = url.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "")
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(trimmed.replace(URL_IGNORED, ""))
   if (scheme === null) return ""
-  return ALLOWED_URL_SCHEMES.includes(scheme[1]!.toLowerCase()) ? trimmed : ""
+  const name = scheme[1]!.toLowerCase()
+  if (!ALLOWED_URL_SCHEMES.includes(name)) return ""
+  // Phone numbers are written with spaces for people; a tel: URI has none (RFC 3966).
+  return name === "tel" ? trimmed.replace(/\s+/g, "") : trimmed
 }
 
 // Enough for colours, lengths, font names: no quotes, parentheses, colons, semicolons,
