@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Option, TestClock } from "effect"
+import { Effect, Fiber, Option, Schema, TestClock } from "effect"
 import * as TenantActor from "../../src/actors/TenantActor.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
+import { Db, userKey } from "../../src/store/Keys.js"
+import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { RepoLayer } from "./ActorTestLayer.js"
@@ -51,6 +53,17 @@ describe("TenantActor", () => {
       const actor = yield* TenantActor.make(acme)
       yield* repo.removeTenant(acme)
       expect((yield* Effect.flip(actor.relayState))._tag).toBe("TenantNotFound")
+    }).pipe(Effect.provide(RepoLayer)))
+
+  it.scoped("names the key of a directory entry it cannot read", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const store = yield* Store
+      yield* repo.importTenant(acmeFile())
+      yield* store.put(Db.users, Schema.Unknown, userKey(acme, "broken@acme.example"), { displayName: "no mail" })
+      const failed = yield* Effect.flip(TenantActor.make(acme))
+      expect(failed._tag).toBe("TenantActorUnavailable")
+      expect(failed.message).toContain("tenant/acme/user/broken@acme.example")
     }).pipe(Effect.provide(RepoLayer)))
 
   it.scoped("restarts from the store after a defect, with growing backoff, and counts the restarts", () =>

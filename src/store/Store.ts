@@ -126,6 +126,21 @@ const make = Effect.gen(function* () {
       }).pipe(Effect.as(count))
     }).pipe(Effect.withSpan("Store.forEach", { attributes: { db } }))
 
+  /**
+   * The msgpack-decoded values without Schema, for index builders over large
+   * prefixes (a 100,000-user directory) that read a field or two and check
+   * them by hand; Schema costs more than LMDB there. Throwing a
+   * StoreDecodeError from `f` stops the scan with that error.
+   */
+  const forEachRaw = (db: DbName, prefix: string, f: (key: string, value: unknown) => void) =>
+    Effect.suspend(() => {
+      let count = 0
+      return scan(db, prefix, (key, raw) => {
+        f(key, raw)
+        count++
+      }).pipe(Effect.as(count))
+    }).pipe(Effect.withSpan("Store.forEachRaw", { attributes: { db } }))
+
   const list = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, prefix: string) =>
     Effect.suspend(() => {
       const out: Array<Entry<A>> = []
@@ -201,6 +216,7 @@ const make = Effect.gen(function* () {
     getSync,
     list,
     forEach,
+    forEachRaw,
     keys,
     rawEntries,
     batch,
