@@ -1,18 +1,14 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { Console, Effect, Logger, LogLevel } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
-import { TenantRegistry } from "./actors/TenantRegistry.js"
 import { type ImprintConfig, loadConfig } from "./config.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
 import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
 import { sendSample } from "./demo/SampleSender.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
-import { startInbound } from "./pipeline/smtp/Inbound.js"
-import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
-import { StorePath } from "./store/Store.js"
+import { liveLayer, startServer } from "./Server.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 
 /**
@@ -45,31 +41,12 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   return { positional, flags }
 }
 
-const storeLayer = (config: ImprintConfig) => {
-  fs.mkdirSync(config.dataDir, { recursive: true })
-  const base = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
-  // layers are memoized by reference in one build: one Store, one registry
-  return Layer.mergeAll(
-    TenantRepo.Default,
-    TenantRegistry.Default,
-    ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
-  ).pipe(Layer.provide(base))
-}
-
 const serve = (config: ImprintConfig, banner?: (port: number) => Effect.Effect<void>) =>
   Effect.gen(function* () {
-    const tls = yield* loadTlsMaterial({
-      keyFile: config.smtp.tlsKeyFile,
-      certFile: config.smtp.tlsCertFile,
-      dataDir: config.dataDir,
-      commonName: config.smtp.host
-    })
-    const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
-    const inbound = yield* startInbound({ config, tls, stampKey })
-    yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
-    if (banner) yield* banner(inbound.port)
+    const { port } = yield* startServer(config)
+    if (banner) yield* banner(port)
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(storeLayer(config)))
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
 
 const demo = (config: ImprintConfig) =>
   Effect.gen(function* () {
@@ -82,7 +59,7 @@ const demo = (config: ImprintConfig) =>
     yield* Effect.gen(function* () {
       const repo = yield* TenantRepo
       yield* repo.importTenant(demoTenantFile())
-    }).pipe(Effect.provide(storeLayer(config)), Effect.scoped)
+    }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
     yield* serve(withCapture, (port) =>
       Console.log(
         [
@@ -123,7 +100,7 @@ const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>) =>
       default:
         return yield* Effect.fail(new Error(USAGE))
     }
-  }).pipe(Effect.provide(storeLayer(config)), Effect.scoped)
+  }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
 
 const program = Effect.gen(function* () {
   const { positional, flags } = parseArgs(process.argv.slice(2))

@@ -1,0 +1,62 @@
+/**
+ * A real Imprint relay in the test process: real LMDB in a temp folder, real
+ * smtp-server on 127.0.0.1 port 0, tenants imported through the TenantRepo as
+ * `imprint tenant import` does. `close()` stops it the way SIGTERM does.
+ */
+import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { decodeConfig, type ImprintConfig } from "../../src/config.js"
+import { liveLayer, startServer } from "../../src/Server.js"
+import { TenantRepo } from "../../src/store/TenantRepo.js"
+import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+
+/** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
+const quiet = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
+
+export interface RunningImprint {
+  readonly port: number
+  readonly config: ImprintConfig
+  readonly stampKey: Buffer
+  /** import (or re-import) a tenant file while running */
+  readonly importTenant: (file: unknown) => Promise<void>
+  readonly registry: <A, E>(f: (r: TenantRegistry) => Effect.Effect<A, E>) => Promise<A>
+  /** graceful stop (as on SIGTERM); resolves when the server has closed */
+  readonly close: () => Promise<void>
+}
+
+export const startImprint = async (opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown> }): Promise<RunningImprint> => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
+  const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
+  const config = await Effect.runPromise(decodeConfig({ ...opts.config, dataDir, smtp }))
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
+  const run = <A, E>(effect: Effect.Effect<A, E, TenantRepo | TenantRegistry>) =>
+    Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
+  const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => repo.importTenant(file)).pipe(Effect.asVoid))
+  for (const t of opts.tenants ?? []) await importTenant(t)
+  const server = await Effect.runPromise(
+    startServer(config).pipe(Effect.provide(context), Scope.extend(scope), quiet)
+  )
+  let closed: Promise<void> | undefined
+  return {
+    port: server.port,
+    config,
+    stampKey: server.stampKey,
+    importTenant,
+    registry: (f) => run(Effect.flatMap(TenantRegistry, f)),
+    close: () =>
+      (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+  }
+}
+
+/** A tenant bound by loopback source address, relaying to a sink on `port`. */
+export const loopbackTenant = (downstreamPort: number, extra: Record<string, unknown> = {}) => ({
+  id: "acme",
+  name: "Acme",
+  domains: ["acme.example"],
+  connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
+  downstream: { host: "127.0.0.1", port: downstreamPort, tls: "none" },
+  ...extra
+})

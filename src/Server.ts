@@ -1,0 +1,36 @@
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
+import { TenantRegistry } from "./actors/TenantRegistry.js"
+import type { ImprintConfig } from "./config.js"
+import { startInbound } from "./pipeline/smtp/Inbound.js"
+import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
+import { StorePath } from "./store/Store.js"
+import { TenantRepo } from "./store/TenantRepo.js"
+
+/** Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them. */
+export const liveLayer = (config: ImprintConfig) => {
+  fs.mkdirSync(config.dataDir, { recursive: true })
+  const base = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
+  // layers are memoized by reference in one build: one Store, one registry
+  return Layer.mergeAll(
+    TenantRepo.Default,
+    TenantRegistry.Default,
+    ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
+  ).pipe(Layer.provide(base))
+}
+
+/** Starts the SMTP side in the current scope; closing the scope stops it gracefully. */
+export const startServer = Effect.fn("Server.start")(function* (config: ImprintConfig) {
+  const tls = yield* loadTlsMaterial({
+    keyFile: config.smtp.tlsKeyFile,
+    certFile: config.smtp.tlsCertFile,
+    dataDir: config.dataDir,
+    commonName: config.smtp.host
+  })
+  const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
+  const inbound = yield* startInbound({ config, tls, stampKey })
+  yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
+  return { ...inbound, stampKey }
+})
