@@ -30,6 +30,18 @@ const patches = [
     }]
   },
   {
+    // smtp-server advertises AUTH before STARTTLS even when allowInsecureAuth is off and it
+    // would refuse it; clients then try and fail. Advertise AUTH only when it is accepted
+    // (as Postfix does with smtpd_tls_auth_only).
+    id: "auth-only-after-tls",
+    name: "smtp-server: advertise AUTH only when it would be accepted",
+    files: smtpServerFiles,
+    edits: [{
+      find: /if \(this\._server\.options\.authMethods\.length && this\._isSupported\('AUTH'\) && !this\.session\.user\) \{/,
+      replace: `if (this._server.options.authMethods.length && this._isSupported('AUTH') && !this.session.user && ${mark("auth-only-after-tls")} (this.secure || this._server.options.allowInsecureAuth)) {`
+    }]
+  },
+  {
     // With ENHANCEDSTATUSCODES on, smtp-server derives the enhanced code of a handler's
     // error from its basic code (550 → 5.1.1), so a relay cannot mirror a downstream's
     // "450 4.7.1" or say "550 5.7.1". An error may now carry `enhancedStatusCode`.
