@@ -85,6 +85,27 @@ describe("Store", () => {
         })))
     }))
 
+  it.scoped("hears of commits made by another store on the same folder (the CLI next to a running server)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      yield* withStoreAt(dir, (server) =>
+        Effect.scoped(Effect.gen(function* () {
+          const changes = yield* server.subscribe
+          yield* withStoreAt(dir, (cli) => cli.put("tenants", Item, "tenant/a/tenant", { name: "from cli", count: 1 }))
+          // read-your-writes across processes: the revision is in LMDB
+          expect(server.tenantRevision("a" as never)).toBeGreaterThan(0)
+          expect(yield* server.get("tenants", Item, "tenant/a/tenant")).toEqual(Option.some({ name: "from cli", count: 1 }))
+          yield* server.pollExternalChanges
+          const got = yield* Queue.takeAll(changes)
+          expect(Array.from(got).map((c) => [c.db, c.tenantId])).toEqual([["tenants", "a"]])
+          // its own writes are not replayed
+          yield* server.put("tenants", Item, "tenant/b/tenant", { name: "own", count: 2 })
+          yield* Queue.takeAll(changes)
+          yield* server.pollExternalChanges
+          expect(yield* Queue.takeAll(changes).pipe(Effect.map((c) => Array.from(c)))).toEqual([])
+        })))
+    }))
+
   it.scoped("keeps data across a close and reopen", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

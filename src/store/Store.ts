@@ -1,4 +1,4 @@
-import { Context, Effect, Either, Layer, Option, ParseResult, PubSub, Schema } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, ParseResult, PubSub, Schema } from "effect"
 import type { Queue, Scope } from "effect"
 import { open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
@@ -20,13 +20,30 @@ export class StorePath extends Context.Tag("imprint/StorePath")<StorePath, strin
 export const MAX_DATABASES = 32
 /** Change feed capacity: subscribers only filter and set a flag, so this is never reached in practice. */
 export const CHANGE_FEED_CAPACITY = 4096
+/** How often commits by another process on the same folder (`imprint tenant import`) are looked for. */
+export const EXTERNAL_CHANGE_POLL_INTERVAL = Duration.seconds(1)
+/** more foreign revisions than this since the last poll: skip counting them, just rescan */
+const MAX_REVISION_GAP = 10_000
+
+/**
+ * Revisions live in LMDB, written in the same transaction as the data, so a
+ * reader in this or another process can tell whether what it loaded is
+ * stale: "revision" (global), "db/<db>", "tenant/<id>/" and
+ * "change/<db>/<id>" (what the poller replays as changes).
+ */
+const META_DB = "meta"
+const GLOBAL_REVISION = "revision"
+const CHANGE_ROOT = "change/"
+const dbRevisionKey = (db: DbName) => `db/${db}`
+const tenantRevisionKey = (id: TenantId) => `tenant/${id}/`
+const changeKey = (db: DbName, id: TenantId | undefined) => `${CHANGE_ROOT}${db}/${id ?? ""}`
 
 /** One committed change: a tenant's entity (named database) was written. */
 export interface StoreChange {
   readonly db: DbName
   /** undefined for keys outside `tenant/` */
   readonly tenantId: TenantId | undefined
-  /** the store revision of the commit (monotonic within this process) */
+  /** the store revision of the commit (persisted, monotonic across processes sharing the folder) */
   readonly revision: number
 }
 
@@ -76,9 +93,11 @@ const make = Effect.gen(function* () {
     return db
   }
 
-  let revision = 0
-  const tenantRevisions = new Map<TenantId, number>()
-  const dbRevisions = new Map<DbName, number>()
+  const meta = database(META_DB)
+  const readRevision = (key: string): number => {
+    const v = meta.get(key)
+    return typeof v === "number" ? v : 0
+  }
 
   const decodeAt = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, raw: unknown) =>
     Either.mapLeft(
@@ -186,9 +205,9 @@ const make = Effect.gen(function* () {
       }
       // lmdb opens named databases with its own write; do it before the transaction
       for (const { op } of encoded) database(op.db)
-      yield* Effect.tryPromise({
+      const rev = yield* Effect.tryPromise({
         try: () =>
-          env.transaction(() => {
+          env.transaction((): number => {
             for (const { op, value } of encoded) {
               const db = database(op.db)
               if (op._tag === "Put") db.put(op.key, value)
@@ -199,17 +218,44 @@ const make = Effect.gen(function* () {
                 }
               }
             }
+            if (touched.size === 0) return 0
+            const rev = readRevision(GLOBAL_REVISION) + 1
+            meta.put(GLOBAL_REVISION, rev)
+            for (const change of touched.values()) {
+              meta.put(dbRevisionKey(change.db), rev)
+              meta.put(changeKey(change.db, change.tenantId), rev)
+              if (change.tenantId !== undefined) meta.put(tenantRevisionKey(change.tenantId), rev)
+            }
+            return rev
           }),
         catch: (cause) => new StoreError({ op: "write", message: `write of ${ops.length} ops failed: ${String(cause)}`, cause })
       })
       if (touched.size === 0) return
-      const rev = ++revision
-      for (const change of touched.values()) {
-        dbRevisions.set(change.db, rev)
-        if (change.tenantId !== undefined) tenantRevisions.set(change.tenantId, rev)
-      }
+      ownRevisions.add(rev)
       yield* PubSub.publishAll(changes, Array.from(touched.values(), (c) => ({ ...c, revision: rev })))
     }).pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+
+  // ---- commits by other processes (the CLI importing while the server runs) ----
+  const ownRevisions = new Set<number>()
+  let watermark = readRevision(GLOBAL_REVISION)
+  const pollExternal = Effect.suspend(() => {
+    env.resetReadTxn() // see other processes' commits now, not at lmdb's next renewal
+    const global = readRevision(GLOBAL_REVISION)
+    if (global <= watermark) return Effect.void
+    const since = watermark
+    let foreign = global - since > MAX_REVISION_GAP
+    for (let r = since + 1; !foreign && r <= global; r++) foreign = !ownRevisions.has(r)
+    for (const r of ownRevisions) if (r <= global) ownRevisions.delete(r)
+    watermark = global
+    if (!foreign) return Effect.void
+    const replay: Array<StoreChange> = []
+    return scan(META_DB, CHANGE_ROOT, (key, value) => {
+      if (typeof value !== "number" || value <= since) return
+      const [db, id] = key.slice(CHANGE_ROOT.length).split("/")
+      replay.push({ db, tenantId: id === "" ? undefined : (id as TenantId), revision: value })
+    }).pipe(Effect.zipRight(Effect.suspend(() => PubSub.publishAll(changes, replay))))
+  }).pipe(Effect.catchAll((e) => Effect.logError("polling for external store changes failed", e)))
+  yield* pollExternal.pipe(Effect.delay(EXTERNAL_CHANGE_POLL_INTERVAL), Effect.forever, Effect.forkScoped)
 
   return {
     get,
@@ -224,10 +270,12 @@ const make = Effect.gen(function* () {
     remove: (db: DbName, key: string) => batch([Write.remove(db, key)]),
     /** Subscribe before loading, so no change between the load and the subscription is missed. */
     subscribe: PubSub.subscribe(changes) as Effect.Effect<Queue.Dequeue<StoreChange>, never, Scope.Scope>,
-    /** revision of the last commit touching this tenant (0: none since start) */
-    tenantRevision: (tenantId: TenantId): number => tenantRevisions.get(tenantId) ?? 0,
-    /** revision of the last commit touching this database (0: none since start) */
-    dbRevision: (db: DbName): number => dbRevisions.get(db) ?? 0
+    /** revision of the last commit touching this tenant (0: never written); a cheap synchronous read */
+    tenantRevision: (tenantId: TenantId): number => readRevision(tenantRevisionKey(tenantId)),
+    /** revision of the last commit touching this database (0: never written) */
+    dbRevision: (db: DbName): number => readRevision(dbRevisionKey(db)),
+    /** checks now for commits by other processes (tests; otherwise every EXTERNAL_CHANGE_POLL_INTERVAL) */
+    pollExternalChanges: pollExternal
   } as const
 })
 
