@@ -2,6 +2,7 @@
  * The four things a scenario is run against, all delivering to the same sink:
  *   (1) direct        load generator straight to the sink (the physical floor)
  *   (2) passthrough   smtp-server → nodemailer, no parsing (the library floor)
+ *   (2b) passthrough-own  smtp-server → Imprint's own SmtpClient, MAIL/RCPT mirrored
  *   (3) imprint-plain Imprint relaying for a tenant without rules
  *   (4) imprint-stamp Imprint stamping: one rule, one template
  * Imprint is driven only through its CLI (`dist/src/main.js tenant import`,
@@ -16,7 +17,7 @@ import { fileURLToPath } from "node:url"
 import { startServer, type Server } from "./Child.js"
 import { PERF_DOMAIN, PERF_SENDER } from "./Messages.js"
 
-export const TargetIds = ["direct", "passthrough", "imprint-plain", "imprint-stamp"] as const
+export const TargetIds = ["direct", "passthrough", "passthrough-own", "imprint-plain", "imprint-stamp"] as const
 export type TargetId = (typeof TargetIds)[number]
 
 /** text in the perf signature; the sink counts messages that contain it */
@@ -106,24 +107,29 @@ const imprint = (id: TargetId, label: string, stamping: boolean): Target => ({
   }
 })
 
+const OWN_CLIENT = path.join(ROOT, "dist", "src", "pipeline", "smtp", "SmtpClient.js")
+
+const passThrough = (id: TargetId, label: string, client: "nodemailer" | "own"): Target => ({
+  id, label,
+  unavailable: () => client === "own" && !existsSync(OWN_CLIENT) ? `${path.relative(ROOT, OWN_CLIENT)} is missing` : undefined,
+  start: async (sink) => {
+    const server = await startServer({
+      name: id,
+      args: [path.join(ROOT, "dist", "perf", "PassThrough.js"), "--downstream", String(sink.port), "--client", client],
+      cwd: ROOT
+    })
+    return { port: server.port, measured: server, stop: server.stop }
+  }
+})
+
 export const Targets: Record<TargetId, Target> = {
   direct: {
     id: "direct", label: "(1) direct to sink",
     unavailable: () => undefined,
     start: async (sink) => ({ port: sink.port, measured: sink, stop: async () => undefined })
   },
-  passthrough: {
-    id: "passthrough", label: "(2) pass-through",
-    unavailable: () => undefined,
-    start: async (sink) => {
-      const server = await startServer({
-        name: "passthrough",
-        args: [path.join(ROOT, "dist", "perf", "PassThrough.js"), "--downstream", String(sink.port)],
-        cwd: ROOT
-      })
-      return { port: server.port, measured: server, stop: server.stop }
-    }
-  },
+  passthrough: passThrough("passthrough", "(2) pass-through, nodemailer", "nodemailer"),
+  "passthrough-own": passThrough("passthrough-own", "(2b) pass-through, Imprint's SmtpClient", "own"),
   "imprint-plain": imprint("imprint-plain", "(3) Imprint, no stamping", false),
   "imprint-stamp": imprint("imprint-stamp", "(4) Imprint, stamping", true)
 }

@@ -75,7 +75,7 @@ const matrix = (): ReadonlyArray<Scenario> => {
  * a busy machine than throughput, so --quick runs it once, on (2) and (4) only.
  */
 const memoryTargets = (ts: ReadonlyArray<TargetId>): ReadonlyArray<TargetId> =>
-  ts.filter((t) => t !== "direct" && (!quick || t !== "imprint-plain"))
+  ts.filter((t) => t !== "direct" && (!quick || t === "passthrough" || t === "imprint-stamp"))
 const memoryReps = (): number => quick ? 1 : reps
 
 const memory = (): ReadonlyArray<Scenario> => [
