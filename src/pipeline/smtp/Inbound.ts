@@ -22,6 +22,13 @@ interface SessionState {
   inData: boolean
 }
 
+/** The parts of smtp-server's connection objects (server.connections) that shutdown uses. */
+interface Connection {
+  readonly id: string
+  send(code: number, text: string, context?: string): void
+  close(): void
+}
+
 export interface InboundOptions {
   readonly config: ImprintConfig
   readonly tls: { readonly key: string; readonly cert: string }
@@ -204,7 +211,11 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         Effect.map(({ reply }) => `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`),
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
-      answer(transaction, done)
+      answer(transaction, (err, text) => {
+        done(err, text)
+        // during shutdown a session that finished its transaction is closed right after the reply
+        if (shuttingDown) connectionOf(session.id)?.close()
+      })
     },
     onClose(session) {
       const s = sessions.get(session.id)
@@ -214,6 +225,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   } as ConstructorParameters<typeof SMTPServer>[0])
 
   server.on("error", (e) => run(Effect.logError("smtp server error", e)))
+
+  const connections = (server as unknown as { connections: Set<Connection> }).connections
+  const connectionOf = (id: string): Connection | undefined => {
+    for (const c of connections) if (c.id === id) return c
+    return undefined
+  }
 
   yield* Effect.async<void, Error>((resume) => {
     const onError = (e: Error) => resume(Effect.fail(e))
@@ -229,9 +246,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   yield* Effect.addFinalizer(() =>
     Effect.async<void>((resume) => {
       shuttingDown = true
-      const connections = (server as unknown as { connections: Set<{ session: SMTPServerSession; send(code: number, text: string, context?: string): void; close(): void }> }).connections
       for (const c of connections) {
-        if (!sessions.get(c.session?.id)?.inData) {
+        if (!sessions.get(c.id)?.inData) {
           c.send(421, "shutting down, try again later", "4.3.2")
           c.close()
         }
