@@ -296,9 +296,9 @@ describe("SmtpClient", () => {
       expect(sink.messages).toHaveLength(0)
     }))
 
-  it.scopedLive("streams a 5 MB message with backpressure, byte-identical", () =>
+  it.scopedLive("streams a 5 MB message over TLS, byte-identical", () =>
     Effect.gen(function* () {
-      const sink = yield* useSink({ starttls: false })
+      const sink = yield* useSink()
       const client = yield* connect(options(sink.port, { tls: "opportunistic" }))
       const line = Buffer.from(".Lorem ipsum dolor sit amet, consectetur adipiscing elit. 0123456789\r\n")
       const body = Buffer.concat([Buffer.from("Subject: big\r\n\r\n"), ...Array.from({ length: Math.ceil(5_000_000 / line.length) }, () => line)])
@@ -311,6 +311,7 @@ describe("SmtpClient", () => {
           this.push(start < body.length ? body.subarray(start, start + chunkSize) : null)
         }
       })
+      expect(client.secure).toBe(true)
       expect((yield* deliver(client, source)).code).toBe(250)
       const [message] = yield* wait(() => sink.waitFor(1, 30_000))
       expect(message.raw.length).toBe(body.length)
@@ -347,5 +348,80 @@ describe("SmtpClient", () => {
           { numRuns: 60 }
         )
       )
+    }))
+})
+
+/**
+ * A minimal SMTP server that stops reading when DATA starts, until `release` is
+ * called; then it reads to the end of data and answers 250. It counts DATA bytes.
+ */
+const useStallingServer = () => {
+  const sockets = new Set<net.Socket>()
+  const state = { dataBytes: 0, release: () => {} }
+  return Effect.acquireRelease(
+    Effect.async<net.Server>((resume) => {
+      const server = net.createServer((socket) => {
+        sockets.add(socket)
+        socket.on("error", () => undefined)
+        socket.write("220 stalling\r\n")
+        let inData = false
+        let tail = ""
+        socket.on("data", (chunk: Buffer) => {
+          if (inData) {
+            state.dataBytes += chunk.length
+            tail = (tail + chunk.subarray(-5).toString("latin1")).slice(-5)
+            if (tail === "\r\n.\r\n") {
+              inData = false
+              socket.write("250 2.0.0 ok\r\n")
+            }
+            return
+          }
+          const command = chunk.toString("latin1")
+          if (command.startsWith("DATA")) {
+            inData = true
+            socket.write("354 go ahead\r\n")
+            socket.pause()
+            state.release = () => socket.resume()
+          } else if (command.startsWith("QUIT")) {
+            socket.end("221 bye\r\n")
+          } else {
+            socket.write("250 ok\r\n")
+          }
+        })
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        for (const socket of sockets) socket.destroy()
+      })
+  ).pipe(Effect.map((server) => ({ port: (server.address() as net.AddressInfo).port, state })))
+}
+
+describe("SmtpClient backpressure", () => {
+  it.scopedLive("stops reading the source while the downstream does not read", () =>
+    Effect.gen(function* () {
+      const { port, state } = yield* useStallingServer()
+      const client = yield* connect(options(port))
+      const chunk = Buffer.from("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n".repeat(900))
+      const total = 64 * 1024 * 1024
+      let produced = 0
+      const source = new Readable({
+        read() {
+          if (produced >= total) return void this.push(null)
+          produced += chunk.length
+          this.push(chunk)
+        }
+      })
+      const paused = new Promise((resolve) => source.once("pause", resolve))
+      const fiber = yield* Effect.fork(deliver(client, source))
+      yield* wait(() => paused)
+      // Without backpressure the whole source would be read into socket buffers
+      expect(produced).toBeLessThan(total)
+      state.release()
+      const reply = yield* Fiber.join(fiber)
+      expect(reply.code).toBe(250)
+      expect(state.dataBytes).toBe(produced + ".\r\n".length)
     }))
 })

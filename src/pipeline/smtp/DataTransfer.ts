@@ -41,9 +41,13 @@ export const streamBody = (
       wire.destroy()
       resume(Effect.fail(error))
     }
-    const onData = (chunk: Buffer | string) => {
+    const onData = (chunk: Buffer | Uint8Array | string) => {
       if (settled) return
-      const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk
+      const bytes = Buffer.isBuffer(chunk)
+        ? chunk
+        : typeof chunk === "string"
+          ? Buffer.from(chunk, "utf8")
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       if (!socket.write(stuffChunk(stuffer, bytes))) {
         source.pause()
         socket.once("drain", onDrain)
