@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Schema, TestClock } from "effect"
+import { Effect, Fiber, Option, Schedule, Schema, TestClock } from "effect"
 import * as TenantActor from "../../src/actors/TenantActor.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { Db, userKey } from "../../src/store/Keys.js"
@@ -44,6 +44,24 @@ describe("TenantActor", () => {
       expect(yield* actor.restarts).toBe(0)
     }).pipe(Effect.provide(RepoLayer)))
 
+  it.live("reloads on the change feed, before anyone asks", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      yield* repo.importTenant(acmeFile())
+      const actor = yield* TenantActor.make(acme)
+      expect(yield* actor.loads).toBe(1)
+      yield* repo.importTenant(acmeFile({ name: "Fed" }))
+      // bounded wait for the feed's Reload; no request is sent meanwhile
+      yield* actor.loads.pipe(Effect.repeat({ until: (n) => n > 1, schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("20 seconds")) }))
+      expect(yield* actor.loads).toBe(2)
+      expect((yield* actor.relayState).name).toBe("Fed")
+      // a write to another tenant is not this actor's business
+      yield* repo.importTenant(acmeFile({ id: "other", connectors: [] }))
+      yield* Effect.sleep("50 millis")
+      yield* actor.relayState
+      expect(yield* actor.loads).toBe(2)
+    })).pipe(Effect.provide(RepoLayer)))
+
   it.scoped("refuses to start for an unknown tenant and reports a removed one", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
@@ -84,7 +102,8 @@ describe("TenantActor", () => {
       expect((yield* Fiber.join(waiting)).name).toBe("After Crash")
       expect(yield* actor.restarts).toBe(1)
 
-      // the second restart waits twice as long
+      // the second restart waits twice as long, and loads the state again though nothing changed
+      const loadsBefore = yield* actor.loads
       yield* Effect.flip(TenantActor.injectDefect(actor))
       const second = yield* Effect.fork(actor.relayState)
       yield* TestClock.adjust(TenantActor.RESTART_BASE_DELAY)
@@ -93,6 +112,7 @@ describe("TenantActor", () => {
       yield* TestClock.adjust(TenantActor.RESTART_BASE_DELAY)
       yield* Fiber.join(second)
       expect(yield* actor.restarts).toBe(2)
+      expect(yield* actor.loads).toBe(loadsBefore + 1)
     }).pipe(Effect.provide(RepoLayer)))
 
   it.scoped("stops after RESTART_INTENSITY restarts without a quiet period", () =>

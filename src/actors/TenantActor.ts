@@ -58,6 +58,8 @@ export interface TenantActor {
   readonly reload: Effect.Effect<void, TenantActorError>
   /** loop restarts after defects since the actor started */
   readonly restarts: Effect.Effect<number>
+  /** state loads from the store, the first one included */
+  readonly loads: Effect.Effect<number>
   /** requests sent and not yet answered (the registry never stops a busy actor) */
   readonly inFlight: () => number
   readonly isStopped: () => boolean
@@ -75,7 +77,9 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       StoreDecodeError: (e) => Effect.fail(unavailable(tenantId, e.message))
     })
   )
-  let current: Current = { _tag: "Loaded", state: yield* loadOrUnavailable }
+  let loads = 0
+  const countedLoad = loadOrUnavailable.pipe(Effect.tap(() => void loads++))
+  let current: Current = { _tag: "Loaded", state: yield* countedLoad }
   let started = false
   let restarts = 0
   let inFlight = 0
@@ -88,7 +92,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   })
   yield* Effect.addFinalizer(() => stop)
 
-  const reloadState = loadOrUnavailable.pipe(
+  const reloadState = countedLoad.pipe(
     Effect.matchEffect({
       onSuccess: (state) => Effect.sync(() => void (current = { _tag: "Loaded", state })),
       onFailure: (e) =>
@@ -195,6 +199,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     lookupUser: (address: string) => send(new LookupUser({ address })),
     reload: send(new Reload({})),
     restarts: Effect.sync(() => restarts),
+    loads: Effect.sync(() => loads),
     inFlight: () => inFlight,
     isStopped: () => stoppedFlag
   } satisfies TenantActor
