@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { htmlToText } from "../../src/signature/HtmlToText.js"
+import { htmlToText, URL_SPAN_DECORATED, URL_SPAN_END } from "../../src/signature/HtmlToText.js"
 
 describe("htmlToText", () => {
   it("writes links as text <url>, or the url alone when the text says the same", () => {
@@ -31,7 +31,8 @@ describe("htmlToText", () => {
 
   it("keeps template placeholders, in text and in link targets", () => {
     const html = '<div>{{displayName}}</div>{{#mobile}}<div>M: <a href="tel:{{mobile}}">{{mobile}}</a></div>{{/mobile}}<div><a href="{{custom.web}}">Web</a></div>'
-    expect(htmlToText(html)).toBe("{{displayName}}\n{{#mobile}}\nM: {{mobile}}\n{{/mobile}}\nWeb <{{custom.web}}>")
+    // A link target holding a placeholder is marked, so the text compiler renders it as a URL.
+    expect(htmlToText(html)).toBe(`{{displayName}}\n{{#mobile}}\nM: {{mobile}}\n{{/mobile}}\nWeb${URL_SPAN_DECORATED}{{custom.web}}${URL_SPAN_END}`)
   })
 
   it("drops script and style content", () => {

@@ -115,6 +115,11 @@ describe("escaping by context", () => {
     expect(render('<a href="{{custom.a}}script:alert(1)">x</a>', { "custom.a": "java" }).html).toBe('<a href="">x</a>')
   })
 
+  it("writes the template back normalised: attributes double-quoted, malformed names dropped", () => {
+    expect(render("<p class=a title='b' data-x=\"c\">x</p>", {}).html).toBe('<p class="a" title="b" data-x="c">x</p>')
+    expect(render('<p a"b="1" c="2">x</p><o:p>y</o:p>', {}).html).toBe('<p c="2">x</p><o:p>y</o:p>')
+  })
+
   it("drops template-literal URLs with other schemes even if the sanitizer was skipped", () => {
     expect(render('<a href="javascript:alert(1)">x</a><img src="cid:logo">', {}).html).toBe('<a>x</a><img src="cid:logo">')
   })
@@ -168,6 +173,13 @@ describe("text body", () => {
     expect(out.text).toBe("Ann | CEO\nWebsite <https://a.example>")
     const withMobile = renderTemplate(c, valuesFromRecord({ displayName: "Ann", title: "CEO", mobile: "+1 5", "custom.web": "https://a.example" }))
     expect(withMobile.text).toBe("Ann | CEO\nM: +1 5\nWebsite <https://a.example>")
+  })
+
+  it("renders derived link targets as URLs: a rejected one leaves nothing", () => {
+    const c = compile('<p>{{displayName}}</p><p><a href="{{custom.web}}">Website</a></p><p><a href="{{custom.web}}">{{custom.web}}</a></p>')
+    const text = (web: string) => renderTemplate(c, valuesFromRecord({ displayName: "Ann", "custom.web": web })).text
+    expect(text("https://a.example")).toBe("Ann\nWebsite <https://a.example>\nhttps://a.example")
+    expect(text("javascript:alert(1)")).toBe("Ann\nWebsite")
   })
 
   it("lists the placeholders a template uses", () => {

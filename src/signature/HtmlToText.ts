@@ -52,15 +52,25 @@ const inlineText = (nodes: ReadonlyArray<ChildNode>): string => {
   return lines.finish().join(" ").replace(/\s+/g, " ").trim()
 }
 
+/**
+ * Marks around a link target holding placeholders, so the text compiler renders
+ * it as a URL (allowed schemes only) rather than as text. Private-use
+ * characters; the same characters in the HTML are dropped.
+ */
+export const URL_SPAN_BARE = "\uE010"
+export const URL_SPAN_DECORATED = "\uE012"
+export const URL_SPAN_END = "\uE011"
+const SPAN_CHARS = /[\uE010-\uE012]/g
+
 const link = (element: Element, lines: Lines): void => {
   const text = inlineText(element.children)
-  const href = (element.attribs.href ?? "").trim()
+  const href = (element.attribs.href ?? "").replace(SPAN_CHARS, "").trim()
   if (href === "") return lines.add(text)
-  if (text === "") return lines.add(href)
-  const bare = href.replace(/^(mailto|tel):/i, "")
-  if (text === href) return lines.add(href)
-  if (text === bare) return lines.add(text)
-  lines.add(`${text} <${href}>`)
+  const templated = href.includes("{{")
+  const url = (decorated: boolean) => (templated ? `${decorated ? URL_SPAN_DECORATED : URL_SPAN_BARE}${href}${URL_SPAN_END}` : decorated ? ` <${href}>` : href)
+  if (text === "" || text === href) return lines.add(url(false))
+  if (text === href.replace(/^(mailto|tel):/i, "")) return lines.add(text)
+  lines.add(`${text}${url(true)}`)
 }
 
 /** A table row: one line when every cell fits on one, else the cells as blocks. */
@@ -84,7 +94,7 @@ const row = (element: Element, lines: Lines): void => {
 const walk = (nodes: ReadonlyArray<ChildNode>, lines: Lines, inline: boolean): void => {
   for (const node of nodes) {
     if (node.type === "text") {
-      lines.add(node.data)
+      lines.add(node.data.replace(SPAN_CHARS, ""))
       continue
     }
     if (!isElement(node)) continue

@@ -1,5 +1,6 @@
 import { Parser } from "htmlparser2"
 import Mustache from "mustache"
+import { URL_SPAN_BARE, URL_SPAN_DECORATED, URL_SPAN_END } from "./HtmlToText.js"
 
 /**
  * Compiles Mustache-style templates into render trees whose every value slot
@@ -19,6 +20,8 @@ export type RenderNode =
   | { readonly _tag: "Literal"; readonly text: string }
   | { readonly _tag: "Value"; readonly name: string; readonly context: ValueContext }
   | { readonly _tag: "Section"; readonly name: string; readonly inverted: boolean; readonly children: ReadonlyArray<RenderNode> }
+  /** a link target in plain text: rendered as a URL with an allowed scheme or nothing; `decorated`: written " <url>" */
+  | { readonly _tag: "TextUrl"; readonly decorated: boolean; readonly children: ReadonlyArray<RenderNode> }
   /** an attribute whose value holds slots; `url`: the rendered value must have an allowed scheme */
   | { readonly _tag: "Attribute"; readonly name: string; readonly url: boolean; readonly children: ReadonlyArray<RenderNode> }
 
@@ -34,6 +37,8 @@ const URL_ATTRIBUTES = new Set([
 const RAW_TEXT_ELEMENTS = new Set(["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"])
 /** Elements whose raw content htmlparser2 hands over undecoded, to be written back as is. */
 const UNDECODED_TEXT = new Set(["script", "style"])
+const ELEMENT_NAME = /^[a-z][a-z0-9:-]*$/
+const ATTRIBUTE_NAME = /^[a-z_:][a-z0-9_.:-]*$/
 const VOID_ELEMENTS = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"])
 
 /** Schemes a URL written in the template itself may have (cid: for images attached to the message). */
@@ -78,23 +83,29 @@ const checkTokenType = (type: string, name: string): void => {
   if (type === ">") throw new CompileFailure(`partials ({{> ${name}}}) are not supported`)
 }
 
-/** A plain-text template: no markup, every value in the "text" context. */
+/**
+ * A plain-text template: no markup, every value in the "text" context, except
+ * inside the URL spans HtmlToText marks around link targets holding
+ * placeholders: those render as URLs (only https, mailto, tel), as in HTML.
+ */
 export const compileText = (source: string): ReadonlyArray<RenderNode> => {
-  const walk = (tokens: ReadonlyArray<MustacheToken>, sections: ReadonlyArray<string>): RenderNode[] => {
-    const out: RenderNode[] = []
-    for (const [type, value, , , children] of tokens) {
-      checkTokenType(type, value)
-      if (type === "text") out.push({ _tag: "Literal", text: value })
-      else if (type === "name" || type === "&") out.push({ _tag: "Value", name: valueName(value, sections), context: "text" })
-      else if (type === "#" || type === "^") {
-        const name = valueName(value, sections)
-        out.push({ _tag: "Section", name, inverted: type === "^", children: walk(children ?? [], [...sections, name]) })
-      }
-    }
-    return out
+  const { markup, tags } = flatten(parseMustache(source))
+  const stack: Frame[] = [{ out: [] }]
+  let last = 0
+  for (const m of markup.matchAll(URL_SPAN)) {
+    fill(stack, markup.slice(last, m.index), tags, "text", (t) => t, "text")
+    last = m.index + m[0].length
+    const local: Frame[] = [{ out: [] }]
+    fill(local, m[2]!, tags, "attribute", (t) => t, "a link target")
+    if (local.length !== 1) throw new CompileFailure("a section in a link target must close inside it")
+    stack[stack.length - 1]!.out.push({ _tag: "TextUrl", decorated: m[1] === URL_SPAN_DECORATED, children: mergeLiterals(local[0]!.out) })
   }
-  return mergeLiterals(walk(parseMustache(source), []))
+  fill(stack, markup.slice(last), tags, "text", (t) => t, "text")
+  if (stack.length !== 1) throw new CompileFailure("a section was not closed")
+  return mergeLiterals(stack[0]!.out)
 }
+
+const URL_SPAN = new RegExp(`([${URL_SPAN_BARE}${URL_SPAN_DECORATED}])([^${URL_SPAN_BARE}${URL_SPAN_DECORATED}${URL_SPAN_END}]*)${URL_SPAN_END}`, "g")
 
 /** Replaces each Mustache tag by a sentinel, so the HTML parser sees where every tag sits. */
 const flatten = (tokens: ReadonlyArray<MustacheToken>): { readonly markup: string; readonly tags: ReadonlyArray<Tag> } => {
@@ -165,9 +176,13 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
     {
       onopentag(name, attribs) {
         if (hasSentinel(name)) throw new CompileFailure("a placeholder cannot be (part of) an element name")
+        // A malformed name would be read differently by the next parser: the tag goes, its content stays.
+        if (!ELEMENT_NAME.test(name)) return
         emit(`<${name}`)
         for (const [attr, value] of Object.entries(attribs)) {
           if (hasSentinel(attr)) throw new CompileFailure("a placeholder cannot be (part of) an attribute name")
+          // A name with quotes or brackets would be read differently by the next parser: dropped.
+          if (!ATTRIBUTE_NAME.test(attr)) continue
           if (!hasSentinel(value)) {
             // Defence in depth behind the sanitizer: a literal URL with another scheme is dropped.
             if (URL_ATTRIBUTES.has(attr) && !literalUrlAllowed(value)) continue
@@ -187,7 +202,7 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
       },
       onclosetag(name) {
         if (hasSentinel(name)) throw new CompileFailure("a placeholder cannot be (part of) an element name")
-        if (VOID_ELEMENTS.has(name)) return
+        if (VOID_ELEMENTS.has(name) || !ELEMENT_NAME.test(name)) return
         const at = open.lastIndexOf(name)
         if (at >= 0) open.length = at
         emit(`</${name}>`)
@@ -233,7 +248,7 @@ export const namesUsed = (nodes: ReadonlyArray<RenderNode>, into: Set<string> = 
     else if (node._tag === "Section") {
       into.add(node.name)
       namesUsed(node.children, into)
-    } else if (node._tag === "Attribute") namesUsed(node.children, into)
+    } else if (node._tag === "Attribute" || node._tag === "TextUrl") namesUsed(node.children, into)
   }
   return into
 }

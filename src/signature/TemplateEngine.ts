@@ -112,6 +112,12 @@ const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, te
         if (present(values, node.name) !== node.inverted) out += renderInto(node.children, values, text)
         else if (text) out += VANISHED
         break
+      case "TextUrl": {
+        const url = safeUrl(renderInto(node.children, values))
+        // A rejected link target leaves nothing, and a line holding only it goes.
+        out += url === "" ? VANISHED : node.decorated ? ` <${url}>` : url
+        break
+      }
       case "Attribute": {
         const raw = renderInto(node.children, values)
         out += ` ${node.name}="${escapeAttributeValue(node.url ? safeUrl(raw) : raw)}"`
