@@ -4,17 +4,22 @@ import { BareLineEnding, MessageTooBig } from "./RelayError.js"
 const CR = 0x0d
 const LF = 0x0a
 const NUL = 0x00
+const DOT = 0x2e
 
 /**
- * First stage of every DATA stream. Refuses bare CR, bare LF and NUL (one wire,
- * one reading: invariant 8, SMTP smuggling) and the message over the size limit,
- * before any byte of the offending chunk moves on. A CR at the end of a chunk is
- * held back until the next chunk shows whether LF follows, so the downstream
- * never receives a bare CR either.
+ * First stage of every DATA stream. Refuses bare CR and bare LF (one wire, one
+ * reading: invariant 8, SMTP smuggling), a line made of NULs and a single dot
+ * (a downstream that strips NUL would read it as the end of data), and a message
+ * over the size limit — before any byte of the offending chunk moves on. A CR
+ * at the end of a chunk is held back until the next chunk shows whether LF
+ * follows, so the downstream never receives a bare CR either. Other NULs are
+ * passed: malformed mail exists and must not be lost for it.
  */
 export class LineGuard extends Transform {
   private offset = 0
   private pendingCR = false
+  /** the unfinished line so far holds only NULs and dots: their counts; undefined when it holds anything else */
+  private line: { dots: number; nuls: number } | undefined = { dots: 0, nuls: 0 }
 
   constructor(private readonly maxBytes: number) {
     super()
@@ -28,19 +33,20 @@ export class LineGuard extends Transform {
     const start = this.offset
     this.offset += chunk.length
     if (this.offset > this.maxBytes) return done(new MessageTooBig({ limit: this.maxBytes }))
-    let i = 0
+    if (chunk.length === 0) return done()
+    let from = 0
     if (this.pendingCR) {
-      if (chunk.length === 0) return done()
       if (chunk[0] !== LF) return done(new BareLineEnding({ offset: start - 1, what: "CR" }))
-      i = 1
+      from = 1
     }
-    const bad = scan(chunk, i)
-    if (bad !== undefined) return done(new BareLineEnding({ offset: start + bad.at, what: bad.what }))
-    const endsInCR = chunk.length > i && chunk[chunk.length - 1] === CR
-    const head = this.pendingCR ? Buffer.from([CR]) : undefined
+    const bare = bareLineEnding(chunk, from)
+    if (bare !== undefined) return done(new BareLineEnding({ offset: start + bare.at, what: bare.what }))
+    const nulDot = this.nulDotLine(chunk, from)
+    if (nulDot !== undefined) return done(new BareLineEnding({ offset: start + nulDot, what: "NUL" }))
+    const endsInCR = chunk.length > from && chunk[chunk.length - 1] === CR
+    if (this.pendingCR) this.push(Buffer.from([CR]))
     this.pendingCR = endsInCR
     const body = endsInCR ? chunk.subarray(0, chunk.length - 1) : chunk
-    if (head) this.push(head)
     if (body.length > 0) this.push(body)
     done()
   }
@@ -49,20 +55,81 @@ export class LineGuard extends Transform {
     if (this.pendingCR) return done(new BareLineEnding({ offset: this.offset - 1, what: "CR" }))
     done()
   }
+
+  /**
+   * Offset of a line consisting of NULs and exactly one dot, or undefined. Only
+   * lines that contain a NUL, the line carried over from the last chunk, and the
+   * chunk's last line are looked at, so clean chunks cost a few native indexOfs.
+   */
+  private nulDotLine(chunk: Buffer, from: number): number | undefined {
+    let pos = from
+    if (this.line !== undefined) {
+      const r = scanLine(chunk, pos, this.line)
+      if (r.kind === "dangerous") return pos
+      if (r.kind === "open") {
+        this.line = r.counts
+        return undefined
+      }
+      pos = r.next
+    }
+    // pos is at a line start, or at the chunk's end inside a line already judged safe
+    for (let nul = chunk.indexOf(NUL, pos); nul !== -1; nul = chunk.indexOf(NUL, pos)) {
+      const lineStart = Math.max(pos, chunk.lastIndexOf(LF, nul) + 1)
+      const r = scanLine(chunk, lineStart, EMPTY)
+      if (r.kind === "dangerous") return lineStart
+      if (r.kind === "open") {
+        this.line = r.counts
+        return undefined
+      }
+      pos = r.next
+    }
+    const lastLF = chunk.lastIndexOf(LF)
+    if (lastLF + 1 < pos) {
+      // the last line was judged safe and runs on into the next chunk
+      this.line = undefined
+      return undefined
+    }
+    const r = scanLine(chunk, Math.max(pos, lastLF + 1), EMPTY)
+    this.line = r.kind === "open" ? r.counts : undefined
+    return undefined
+  }
+}
+
+const EMPTY = { dots: 0, nuls: 0 }
+
+type LineScan =
+  | { readonly kind: "dangerous" }
+  /** the line holds something else: judged safe; `next` is the next line's start (or the chunk's end) */
+  | { readonly kind: "safe"; readonly next: number }
+  /** the chunk ended while the line still held only NULs and dots */
+  | { readonly kind: "open"; readonly counts: { dots: number; nuls: number } }
+
+/** Reads one line from `at` (its start, or where the carried counts left off). */
+const scanLine = (chunk: Buffer, at: number, counts: { dots: number; nuls: number }): LineScan => {
+  let { dots, nuls } = counts
+  for (let i = at; i < chunk.length; i++) {
+    const b = chunk[i]
+    if (b === NUL) nuls++
+    else if (b === DOT) dots++
+    else {
+      if (b === CR && nuls > 0 && dots === 1) return { kind: "dangerous" }
+      const lf = chunk.indexOf(LF, i)
+      return { kind: "safe", next: lf === -1 ? chunk.length : lf + 1 }
+    }
+  }
+  return { kind: "open", counts: { dots, nuls } }
 }
 
 /**
- * Position of the first bare CR/LF or NUL from `from`; a CR in the last byte is
+ * Position of the first bare CR or LF from `from`; a CR in the last byte is
  * judged by the next chunk. Uses Buffer.indexOf (native) as this runs on every byte.
  */
-const scan = (chunk: Buffer, from: number): { at: number; what: "CR" | "LF" | "NUL" } | undefined => {
-  const nul = chunk.indexOf(NUL, from)
-  const limit = nul === -1 ? chunk.length : nul
-  for (let lf = chunk.indexOf(LF, from); lf !== -1 && lf < limit; lf = chunk.indexOf(LF, lf + 1)) {
+const bareLineEnding = (chunk: Buffer, from: number): { at: number; what: "CR" | "LF" } | undefined => {
+  for (let lf = chunk.indexOf(LF, from); lf !== -1; lf = chunk.indexOf(LF, lf + 1)) {
     if (lf === 0 || chunk[lf - 1] !== CR) return { at: lf, what: "LF" }
   }
-  for (let cr = chunk.indexOf(CR, from); cr !== -1 && cr < limit; cr = chunk.indexOf(CR, cr + 1)) {
+  for (let cr = chunk.indexOf(CR, from); cr !== -1; cr = chunk.indexOf(CR, cr + 1)) {
     if (cr + 1 < chunk.length && chunk[cr + 1] !== LF) return { at: cr, what: "CR" }
   }
-  return nul === -1 ? undefined : { at: nul, what: "NUL" }
+  return undefined
 }
