@@ -75,12 +75,12 @@ describe("Store", () => {
             Write.put("other", Item, "tenant/b/thing", { name: "z", count: 3 })
           ])
           const got = yield* Queue.takeAll(changes)
-          expect(Array.from(got).map((c) => [c.db, c.tenantId]).sort()).toEqual([[DB, "a"], ["other", "b"]])
+          expect(Array.from(got).map((c) => [c.entity, c.tenantId]).sort()).toEqual([[DB, "a"], ["other", "b"]])
           expect(store.tenantRevision("a" as never)).toBeGreaterThan(0)
           expect(store.tenantRevision("ab" as never)).toBe(0)
           yield* store.remove(DB, "tenant/a/item/1")
           const next = yield* Queue.take(changes)
-          expect([next.db, next.tenantId]).toEqual([DB, "a"])
+          expect([next.entity, next.tenantId]).toEqual([DB, "a"])
           expect(next.revision).toBeGreaterThan(Array.from(got)[0].revision)
         })))
     }))
@@ -97,7 +97,7 @@ describe("Store", () => {
           expect(yield* server.get("tenants", Item, "tenant/a/tenant")).toEqual(Option.some({ name: "from cli", count: 1 }))
           yield* server.pollExternalChanges
           const got = yield* Queue.takeAll(changes)
-          expect(Array.from(got).map((c) => [c.db, c.tenantId])).toEqual([["tenants", "a"]])
+          expect(Array.from(got).map((c) => [c.entity, c.tenantId])).toEqual([["tenants", "a"]])
           // its own writes are not replayed
           yield* server.put("tenants", Item, "tenant/b/tenant", { name: "own", count: 2 })
           yield* Queue.takeAll(changes)

@@ -4,7 +4,8 @@ import type { TenantFileJson } from "../../src/domain/TenantFile.js"
 export const acmeFile = (overrides: Partial<TenantFileJson> = {}): TenantFileJson => ({
   id: "acme",
   name: "Acme Corp",
-  domains: ["acme.example", "Acme-Mail.example"],
+  // per id: two tenants may not share a domain
+  domains: [`${overrides.id ?? "acme"}.example`, `${(overrides.id ?? "acme").toUpperCase()}-Mail.example`],
   connectors: [
     { type: "auth", username: "acme-relay", password: "s3cret-relay-password" },
     { type: "certificate", fingerprint256: "ab".repeat(32) },

@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
-import { encodeTenantFile } from "../../src/domain/TenantFile.js"
+import { encodeTenantFile, type TenantFileJson } from "../../src/domain/TenantFile.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { Db, tenantPrefix } from "../../src/store/Keys.js"
 import * as PasswordHash from "../../src/store/PasswordHash.js"
@@ -128,14 +128,20 @@ layer(TestLayer)("TenantRepo", (it) => {
       expect(badId.message).toMatch(/^id: a tenant id is/)
     }))
 
-  it.effect("an auth username or certificate owned by another tenant is a conflict", () =>
+  it.effect("a domain, auth username or certificate owned by another tenant is a conflict", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       yield* repo.importTenant(acmeFile())
-      const clash = yield* Effect.flip(repo.importTenant(acmeFile({ id: "acme-eu", connectors: [{ type: "auth", username: "acme-relay", password: "x" }] })))
-      expect(clash).toMatchObject({ _tag: "ConnectorConflict", otherTenantId: "acme" })
-      const certClash = yield* Effect.flip(repo.importTenant(acmeFile({ id: "acme-eu", connectors: [{ type: "certificate", fingerprint256: "AB:".repeat(31) + "AB" }] })))
-      expect(certClash).toMatchObject({ _tag: "ConnectorConflict", otherTenantId: "acme" })
+      const eu = (connectors: TenantFileJson["connectors"], domains = ["acme-eu.example"]) =>
+        Effect.flip(repo.importTenant(acmeFile({ id: "acme-eu", domains, connectors })))
+      const clash = yield* eu([{ type: "auth", username: "acme-relay", password: "x" }])
+      expect(clash).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
+      expect(clash.message).toContain("acme-relay")
+      const certClash = yield* eu([{ type: "certificate", fingerprint256: "AB:".repeat(31) + "AB" }])
+      expect(certClash).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
+      const domainClash = yield* eu([], ["acme-eu.example", "ACME.example"])
+      expect(domainClash).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
+      expect(domainClash.message).toBe("domain acme.example already belongs to tenant acme")
       expect(Option.isNone(yield* repo.getTenant("acme-eu" as TenantId))).toBe(true)
     }))
 

@@ -126,7 +126,7 @@ const make = Effect.gen(function* () {
   yield* rebuild
   const dirty = yield* Queue.sliding<void>(1)
   yield* Queue.take(changes).pipe(
-    Effect.flatMap((c) => (c.db === Db.tenants ? Queue.offer(dirty, undefined) : Effect.void)),
+    Effect.flatMap((c) => (c.entity === Db.tenants ? Queue.offer(dirty, undefined) : Effect.void)),
     Effect.forever,
     Effect.forkScoped
   )

@@ -18,8 +18,11 @@ export class TenantFileInvalid extends Schema.TaggedError<TenantFileInvalid>()("
   message: Schema.String
 }) {}
 
-/** A connector (AUTH username, certificate) that another tenant already owns: binding would be ambiguous. */
-export class ConnectorConflict extends Schema.TaggedError<ConnectorConflict>()("ConnectorConflict", {
+/**
+ * A domain, AUTH username or certificate that another tenant already owns:
+ * binding would be ambiguous, or one tenant could send as another's domain.
+ */
+export class TenantConflict extends Schema.TaggedError<TenantConflict>()("TenantConflict", {
   tenantId: Schema.String,
   otherTenantId: Schema.String,
   message: Schema.String

@@ -19,6 +19,8 @@ export const HASH_BYTES = 32
 export const MAX_SCRYPT_N = 1 << 17
 export const MAX_SCRYPT_R = 16
 export const MAX_SCRYPT_P = 4
+/** a stored salt or hash longer than this is refused (the hash length sets scrypt's output length) */
+export const MAX_STORED_BYTES = 64
 
 export interface ParsedHash {
   readonly N: number
@@ -42,7 +44,7 @@ export const parse = (encoded: string): ParsedHash | undefined => {
   if (!BASE64.test(parts[4]) || !BASE64.test(parts[5])) return undefined
   const salt = Buffer.from(parts[4], "base64")
   const hash = Buffer.from(parts[5], "base64")
-  if (salt.length < 8 || hash.length < 16) return undefined
+  if (salt.length < 8 || hash.length < 16 || salt.length > MAX_STORED_BYTES || hash.length > MAX_STORED_BYTES) return undefined
   return { N, r, p, salt, hash }
 }
 

@@ -40,7 +40,8 @@ const changeKey = (db: DbName, id: TenantId | undefined) => `${CHANGE_ROOT}${db}
 
 /** One committed change: a tenant's entity (named database) was written. */
 export interface StoreChange {
-  readonly db: DbName
+  /** the named database written (Db.tenants, Db.users, …) */
+  readonly entity: DbName
   /** undefined for keys outside `tenant/` */
   readonly tenantId: TenantId | undefined
   /** the store revision of the commit (persisted, monotonic across processes sharing the folder) */
@@ -198,10 +199,10 @@ const make = Effect.gen(function* () {
         }
         encoded.push({ op, value: value.right })
       }
-      const touched = new Map<string, { db: DbName; tenantId: TenantId | undefined }>()
+      const touched = new Map<string, { entity: DbName; tenantId: TenantId | undefined }>()
       for (const { op } of encoded) {
         const key = op._tag === "RemovePrefix" ? op.prefix : op.key
-        touched.set(changeId(op.db, key), { db: op.db, tenantId: tenantIdOfKey(key) })
+        touched.set(changeId(op.db, key), { entity: op.db, tenantId: tenantIdOfKey(key) })
       }
       // lmdb opens named databases with its own write; do it before the transaction
       for (const { op } of encoded) database(op.db)
@@ -222,8 +223,8 @@ const make = Effect.gen(function* () {
             const rev = readRevision(GLOBAL_REVISION) + 1
             meta.put(GLOBAL_REVISION, rev)
             for (const change of touched.values()) {
-              meta.put(dbRevisionKey(change.db), rev)
-              meta.put(changeKey(change.db, change.tenantId), rev)
+              meta.put(dbRevisionKey(change.entity), rev)
+              meta.put(changeKey(change.entity, change.tenantId), rev)
               if (change.tenantId !== undefined) meta.put(tenantRevisionKey(change.tenantId), rev)
             }
             return rev
@@ -252,7 +253,7 @@ const make = Effect.gen(function* () {
     return scan(META_DB, CHANGE_ROOT, (key, value) => {
       if (typeof value !== "number" || value <= since) return
       const [db, id] = key.slice(CHANGE_ROOT.length).split("/")
-      replay.push({ db, tenantId: id === "" ? undefined : (id as TenantId), revision: value })
+      replay.push({ entity: db, tenantId: id === "" ? undefined : (id as TenantId), revision: value })
     }).pipe(Effect.zipRight(Effect.suspend(() => PubSub.publishAll(changes, replay))))
   }).pipe(Effect.catchAll((e) => Effect.logError("polling for external store changes failed", e)))
   yield* pollExternal.pipe(Effect.delay(EXTERNAL_CHANGE_POLL_INTERVAL), Effect.forever, Effect.forkScoped)

@@ -1,6 +1,6 @@
 import { Effect, Option, Schema } from "effect"
 import { DirectoryUser } from "../domain/Directory.js"
-import { ConnectorConflict, TenantNotFound } from "../domain/Errors.js"
+import { TenantConflict, TenantNotFound } from "../domain/Errors.js"
 import { Rule, SignatureSettings } from "../domain/Rule.js"
 import { Template } from "../domain/Template.js"
 import { decodeTenantFile, type FileConnector, type TenantFile } from "../domain/TenantFile.js"
@@ -78,6 +78,14 @@ const make = Effect.gen(function* () {
 
   const checkConflicts = Effect.fn("TenantRepo.checkConflicts")(function* (tenant: Tenant) {
     const others = (yield* listTenants()).filter((t) => t.id !== tenant.id)
+    for (const domain of tenant.domains) {
+      const owner = others.find((o) => o.domains.some((d) => d.toLowerCase() === domain))
+      if (owner !== undefined) {
+        return yield* new TenantConflict({
+          tenantId: tenant.id, otherTenantId: owner.id, message: `domain ${domain} already belongs to tenant ${owner.id}`
+        })
+      }
+    }
     for (const c of tenant.connectors) {
       for (const other of others) {
         const clash = other.connectors.find((o) =>
@@ -85,7 +93,7 @@ const make = Effect.gen(function* () {
           (c._tag === "certificate" && o._tag === "certificate" && normalizeFingerprint(o.fingerprint256) === c.fingerprint256))
         if (clash !== undefined) {
           const what = c._tag === "auth" ? `auth username "${c.username}"` : `certificate ${(c as CertConnector).fingerprint256}`
-          return yield* new ConnectorConflict({
+          return yield* new TenantConflict({
             tenantId: tenant.id, otherTenantId: other.id, message: `${what} already belongs to tenant ${other.id}`
           })
         }
