@@ -63,7 +63,12 @@ export class LineGuard extends Transform {
    */
   private nulDotLine(chunk: Buffer, from: number): number | undefined {
     let pos = from
-    if (this.line !== undefined) {
+    if (this.line === undefined && from === 0) {
+      // the chunk starts inside a line already judged safe: skip to the next line
+      const lf = chunk.indexOf(LF)
+      if (lf === -1) return undefined
+      pos = lf + 1
+    } else if (this.line !== undefined) {
       const r = scanLine(chunk, pos, this.line)
       if (r.kind === "dangerous") return pos
       if (r.kind === "open") {
