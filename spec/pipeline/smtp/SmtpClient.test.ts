@@ -216,6 +216,19 @@ describe("SmtpClient", () => {
       expect(dataSink.rejected).toBe(1)
     }))
 
+  it.scopedLive("returns the downstream's SIZE refusals as replies, at MAIL and after the dot", () =>
+    Effect.gen(function* () {
+      const sink = yield* useSink({ starttls: false, size: 1000 })
+      const client = yield* connect(options(sink.port))
+      expect((yield* client.mail("a@sender.test", { size: 5000 })).code).toBe(552)
+      // Declared small, sent big: the downstream reads it all and refuses it
+      expect((yield* client.mail("a@sender.test", { size: 100 })).code).toBe(250)
+      expect((yield* client.rcpt("b@rcpt.test")).code).toBe(250)
+      const reply = yield* client.data(Readable.from([lines("Subject: big", "", "x".repeat(2000), "")]))
+      expect(reply.code).toBe(552)
+      expect(sink.messages).toHaveLength(0)
+    }))
+
   it.scopedLive("returns a DATA refusal without reading the source", () =>
     Effect.gen(function* () {
       const port = yield* useScriptedServer("220 scripted\r\n", ["250 scripted\r\n", "250 ok\r\n", "250 ok\r\n", "554 no data today\r\n"])

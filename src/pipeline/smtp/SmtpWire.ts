@@ -215,6 +215,5 @@ export class SmtpWire {
       for (const listener of this.failureListeners) listener(error)
       this.failureListeners.clear()
     }
-    this.socket.destroy()
   }
 }
