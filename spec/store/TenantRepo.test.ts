@@ -2,7 +2,8 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { encodeTenantFile, type TenantFileJson } from "../../src/domain/TenantFile.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
-import { Db, tenantPrefix } from "../../src/store/Keys.js"
+import { Db, tenantPrefix, userPrefix } from "../../src/store/Keys.js"
+import { DirectoryUser } from "../../src/domain/Directory.js"
 import * as PasswordHash from "../../src/store/PasswordHash.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -143,6 +144,23 @@ layer(TestLayer)("TenantRepo", (it) => {
       expect(domainClash).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
       expect(domainClash.message).toBe("domain acme.example already belongs to tenant acme")
       expect(Option.isNone(yield* repo.getTenant("acme-eu" as TenantId))).toBe(true)
+    }))
+
+  it.effect("directory syncs: a full replace and a delta, each reaching only this tenant", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const store = yield* Store
+      yield* repo.importTenant(acmeFile())
+      yield* repo.importTenant(acmeFile({ id: "acme2", connectors: [] }))
+      const other = yield* snapshot("acme2")
+      const mails = () => store.keys(Db.users, userPrefix("acme" as TenantId))
+      yield* repo.replaceDirectory("acme" as TenantId, [new DirectoryUser({ mail: "Dan@acme.example" }), new DirectoryUser({ mail: "eve@acme.example" })])
+      expect(yield* mails()).toEqual(["tenant/acme/user/dan@acme.example", "tenant/acme/user/eve@acme.example"])
+      yield* repo.applyDirectoryDelta("acme" as TenantId, { upsert: [new DirectoryUser({ mail: "fay@acme.example" })], remove: ["DAN@acme.example"] })
+      expect(yield* mails()).toEqual(["tenant/acme/user/eve@acme.example", "tenant/acme/user/fay@acme.example"])
+      expect(yield* snapshot("acme2")).toEqual(other)
+      const missing = yield* Effect.flip(repo.replaceDirectory("nobody" as TenantId, []))
+      expect(missing._tag).toBe("TenantNotFound")
     }))
 
   it.effect("removing a tenant leaves a tenant whose id extends it untouched", () =>

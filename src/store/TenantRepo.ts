@@ -164,6 +164,30 @@ const make = Effect.gen(function* () {
     return file
   })
 
+  const requireTenant = (id: TenantId) =>
+    Effect.flatMap(getTenant(id), Option.match({ onNone: () => Effect.fail(new TenantNotFound({ tenantId: id })), onSome: Effect.succeed }))
+
+  /** Replaces the whole directory in one transaction (a full directory sync). */
+  const replaceDirectory = Effect.fn("TenantRepo.replaceDirectory")(function* (id: TenantId, users: ReadonlyArray<DirectoryUser>) {
+    yield* requireTenant(id)
+    yield* store.batch([
+      Write.removePrefix(Db.users, Keys.userPrefix(id)),
+      ...users.map((u) => Write.put(Db.users, DirectoryUser, Keys.userKey(id, u.mail), u))
+    ])
+  })
+
+  /** Upserts and removes (by mail, any case) entries in one transaction (an incremental directory sync). */
+  const applyDirectoryDelta = Effect.fn("TenantRepo.applyDirectoryDelta")(function* (
+    id: TenantId,
+    delta: { readonly upsert: ReadonlyArray<DirectoryUser>; readonly remove: ReadonlyArray<string> }
+  ) {
+    yield* requireTenant(id)
+    yield* store.batch([
+      ...delta.remove.map((mail) => Write.remove(Db.users, Keys.userKey(id, mail))),
+      ...delta.upsert.map((u) => Write.put(Db.users, DirectoryUser, Keys.userKey(id, u.mail), u))
+    ])
+  })
+
   /** Removes the tenant and everything under its prefix; false when it did not exist. */
   const removeTenant = Effect.fn("TenantRepo.removeTenant")(function* (id: TenantId) {
     const existed = Option.isSome(yield* getTenant(id))
@@ -171,7 +195,10 @@ const make = Effect.gen(function* () {
     return existed
   })
 
-  return { importTenant, importFile, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings } as const
+  return {
+    importTenant, importFile, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
+    replaceDirectory, applyDirectoryDelta
+  } as const
 })
 
 export class TenantRepo extends Effect.Service<TenantRepo>()("imprint/TenantRepo", { effect: make, dependencies: [Store.Default] }) {}
