@@ -35,13 +35,17 @@ const FORWARD = new Set(FORWARD_PREFIXES)
  */
 const PREFIX = /^\s*(?:\[[^\]]{0,64}\]\s*)*([^\s:：[\]()^.]{1,16})(?:\s*\[\d+\]|\s*\(\d+\)|\^\d+)?\s*\.?\s*[:：]/u
 
+/** Netscape and old Thunderbird forward as "[Fwd: subject]": a bracket opening with a prefix. */
+const BRACKETED = /^\s*\[\s*([^\s:：[\]()^.]{1,16})\s*[:：]/u
+
 export type SubjectPrefix = "reply" | "forward" | "ambiguous" | "none"
 
 /** What the subject's outermost prefix says. */
 export const subjectPrefix = (subject: string): SubjectPrefix => {
-  const match = PREFIX.exec(subject.normalize("NFC"))
-  if (match === null) return "none"
-  const prefix = match[1]!.toLowerCase()
+  const normalized = subject.normalize("NFC")
+  const bracketed = BRACKETED.exec(normalized)?.[1]?.toLowerCase()
+  const prefix = bracketed !== undefined && (FORWARD.has(bracketed) || REPLY.has(bracketed)) ? bracketed : PREFIX.exec(normalized)?.[1]?.toLowerCase()
+  if (prefix === undefined) return "none"
   if (AMBIGUOUS.has(prefix)) return "ambiguous"
   return FORWARD.has(prefix) ? "forward" : REPLY.has(prefix) ? "reply" : "none"
 }
