@@ -9,6 +9,7 @@ import { Readable, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { SignatureElement } from "../../../src/domain/Signature.js"
 import { makeCharsetDecoder, resolveCharset, sniffHtmlCharset } from "../../../src/pipeline/mime/Charset.js"
+import { SplitterGuard } from "../../../src/pipeline/mime/SplitterGuard.js"
 import { Stamper } from "../../../src/pipeline/mime/Stamper.js"
 import type { StampOutcome, StampPlan } from "../../../src/pipeline/mime/StampPlan.js"
 
@@ -37,7 +38,7 @@ export interface RunResult {
   readonly highWater: number
 }
 
-/** feeds `input` in chunks of `chunkSize` bytes through Splitter → Stamper → Joiner */
+/** feeds `input` in chunks of `chunkSize` bytes through SplitterGuard → Splitter → Stamper → Joiner */
 export const runStamper = async (
   input: Buffer | (() => AsyncGenerator<Buffer>),
   plan: StampPlan = defaultPlan,
@@ -61,7 +62,7 @@ export const runStamper = async (
       cb()
     }
   })
-  await pipeline(source, new Splitter(), stamper, new Joiner(), sink)
+  await pipeline(source, new SplitterGuard(), new Splitter(), stamper, new Joiner(), sink)
   return { output: Buffer.concat(out), outcome: stamper.outcome(), highWater: stamper.highWater }
 }
 

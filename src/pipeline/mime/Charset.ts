@@ -1,5 +1,11 @@
 import iconv from "iconv-lite"
-import { AsciiFallbackDecoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
+import {
+  AsciiFallbackDecoder,
+  Gb18030Decoder,
+  Iso2022JpDecoder,
+  type TextDecoderLike,
+  Utf7Decoder
+} from "./StatefulDecoders.js"
 
 export type { TextDecoderLike } from "./StatefulDecoders.js"
 
@@ -80,8 +86,11 @@ export const makeCharsetDecoder = (name: string, mode: "html" | "text"): TextDec
       return new Iso2022JpDecoder()
     case "utf-7":
       return new Utf7Decoder(mode === "html")
+    case "gb18030":
+      return new Gb18030Decoder()
     default: {
-      const decoder = iconv.getDecoder(name, { stripBOM: false })
+      // a UTF-16/32 byte-order mark means nothing once the part is UTF-8; a UTF-8 one is kept as it came
+      const decoder = iconv.getDecoder(name, { stripBOM: /^(?:utf-?(?:16|32)|ucs-?[24])/.test(name) })
       return { write: (b) => decoder.write(b), end: () => decoder.end() ?? "" }
     }
   }

@@ -70,22 +70,22 @@ export const BEGIN_FORWARDED = /^\s*(?:begin forwarded message|anfang der weiter
 export const ATTRIBUTION_END = new RegExp(
   "(?:" +
     [
-      "\\bwrote",
-      "\\bwrites",
-      "\\bschrieb(?:\\s+[^:：]{1,120})?",
-      "\\ba\\s+écrit",
-      "\\bescribió",
-      "\\bha\\s+scritto",
-      "\\bschreef(?:\\s+[^:：]{1,120})?",
-      "\\bescreveu",
-      "\\bskrev(?:\\s+[^:：]{1,120})?",
-      "\\bnapisał\\(a\\)",
-      "\\bnapisała",
-      "\\bnapisał",
-      "\\bkirjoitti",
-      "\\bnapsal\\(a\\)",
-      "\\bnapsal",
-      "\\bírta",
+      "(?<!\\p{L})wrote",
+      "(?<!\\p{L})writes",
+      "(?<!\\p{L})schrieb(?:\\s+[^:：]{1,120})?",
+      "(?<!\\p{L})a\\s+écrit",
+      "(?<!\\p{L})escribió",
+      "(?<!\\p{L})ha\\s+scritto",
+      "(?<!\\p{L})schreef(?:\\s+[^:：]{1,120})?",
+      "(?<!\\p{L})escreveu",
+      "(?<!\\p{L})skrev(?:\\s+[^:：]{1,120})?",
+      "(?<!\\p{L})napisał\\(a\\)",
+      "(?<!\\p{L})napisała",
+      "(?<!\\p{L})napisał",
+      "(?<!\\p{L})kirjoitti",
+      "(?<!\\p{L})napsal\\(a\\)",
+      "(?<!\\p{L})napsal",
+      "(?<!\\p{L})írta",
       "писал\\(а\\)",
       "писала",
       "писал",
@@ -180,3 +180,32 @@ const labelGroup = (labels: ReadonlyArray<string>): string => `(?:${labels.map(e
 /** "From:", "*From:*", "De :", "发件人：" at the start of a (text) line */
 export const FROM_LINE = new RegExp(`^[ \\t]*\\*?${labelGroup(FROM_LABELS)}\\s?\\*?\\s?[:：]`, "iu")
 export const OTHER_HEADER_LINE = new RegExp(`^[ \\t]*\\*?${labelGroup(OTHER_LABELS)}\\s?\\*?\\s?[:：]`, "iu")
+
+/** an attribution without a verb: "11:00 AM, November 17, 2021, "John" <john@example.com>:" */
+export const ATTRIBUTION_ADDRESS = /\d.{0,200}[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?\s*[:：]\s*$/u
+
+/**
+ * A mobile client's sign-off. Some clients append the original message below
+ * it without any quote marker, so the signature goes right after it.
+ */
+export const SENT_FROM = new RegExp(
+  "^\\s*(?:" +
+    [
+      "sent from my \\S.{0,60}",
+      "sent from \\S.{0,40} for (?:iphone|ipad|android)",
+      "get outlook for (?:ios|android)",
+      "von meinem \\S.{0,40} gesendet",
+      "gesendet von meinem \\S.{0,40}",
+      "envoyé de mon \\S.{0,40}",
+      "enviado desde mi \\S.{0,40}",
+      "enviado do meu \\S.{0,40}",
+      "inviato da(?:l mio)? \\S.{0,40}",
+      "verzonden (?:vanaf|met) (?:mijn )?\\S.{0,40}",
+      "skickat från min \\S.{0,40}",
+      "wysłane z (?:mojego )?\\S.{0,40}",
+      "отправлено с (?:моего )?\\S.{0,40}",
+      "\\S{1,20}から送信"
+    ].join("|") +
+    ")\\s*$",
+  "iu"
+)

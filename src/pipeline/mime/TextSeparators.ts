@@ -1,10 +1,12 @@
 import {
+  ATTRIBUTION_ADDRESS,
   ATTRIBUTION_END,
   ATTRIBUTION_START,
   BANNER,
   BEGIN_FORWARDED,
   FROM_LINE,
-  OTHER_HEADER_LINE
+  OTHER_HEADER_LINE,
+  SENT_FROM
 } from "./ReplyLexicon.js"
 
 /** An attribution, banner or header line is never longer than this; longer lines are plain content. */
@@ -28,7 +30,8 @@ export interface SeparatorScanner {
   shift(n: number): void
 }
 
-const UNDERSCORE_RULE = /^[ \t]*_{10,}[ \t]*$/
+/** Outlook's "____" rule (or a "-----" one in some renderings) above the From: block */
+const UNDERSCORE_RULE = /^[ \t]*(?:_{10,}|-{10,})[ \t]*$/
 const QUOTE_LINE = /^[ \t]*>/
 
 /**
@@ -102,11 +105,25 @@ export class TextSeparatorScanner implements SeparatorScanner {
     const quote = this.quoteAt(text, start)
     if (quote !== undefined) return quote
     if (ATTRIBUTION_END.test(line) && line.length <= 400) {
-      const prevStart = this.recent[this.recent.length - 1]
-      const prev = prevStart === undefined ? "" : lineAt(text, prevStart, start)
       if (ATTRIBUTION_START.test(line)) return start
-      if (prev.trim() !== "" && ATTRIBUTION_START.test(prev) && prev.length + line.length <= 400) return prevStart
+      // wrapped by the client over up to three lines: the start is on an adjacent line above
+      let length = line.length
+      let next = start
+      for (let k = this.recent.length - 1; k >= 0 && k >= this.recent.length - 2; k--) {
+        const above = lineAt(text, this.recent[k], next)
+        length += above.length
+        if (above.trim() === "" || length > 400) break
+        if (ATTRIBUTION_START.test(above)) return this.recent[k]
+        next = this.recent[k]
+      }
       if (/@|<|\d|[\u3040-\u30ff\u4e00-\u9fff]/u.test(line)) return start
+    }
+    if (ATTRIBUTION_ADDRESS.test(line) && line.length <= 300) return start
+    if (SENT_FROM.test(line)) {
+      // the sign-off stays with the new text; text after it (if any) is the appended original
+      const after = nextContentLine(text, end)
+      if (after === "wait") return final ? undefined : "wait"
+      if (after !== undefined) return after
     }
     if (FROM_LINE.test(line) || UNDERSCORE_RULE.test(line)) {
       const lookahead = nextLines(text, end, HEADER_BLOCK_LOOKAHEAD)
@@ -126,7 +143,10 @@ export class TextSeparatorScanner implements SeparatorScanner {
     if (!QUOTE_LINE.test(text.slice(start, start + 64))) return undefined
     const prevStart = this.recent[this.recent.length - 1]
     if (start === 0 || prevStart === undefined) return start
-    return lineAt(text, prevStart, start).trim() === "" ? start : undefined
+    const prev = lineAt(text, prevStart, start)
+    if (prev.trim() === "") return start
+    // any short line ending with a colon right above a quote block introduces it ("… írta:")
+    return prev.length <= 400 && /[:：]\s*$/.test(prev) && !QUOTE_LINE.test(prev) ? prevStart : undefined
   }
 }
 
@@ -155,4 +175,18 @@ const nextLines = (text: string, from: number, max: number): { lines: Array<stri
     if (pos - from > MAX_SEPARATOR_LINE * max) return { lines, complete: max }
   }
   return { lines, complete }
+}
+
+/** start of the first non-blank line at or after `from`; "wait" while it has not arrived */
+const nextContentLine = (text: string, from: number): number | undefined | "wait" => {
+  let pos = from
+  for (let n = 0; n < HEADER_BLOCK_LOOKAHEAD; n++) {
+    if (pos >= text.length) return "wait"
+    const nl = text.indexOf("\n", pos)
+    const line = lineAt(text, pos, nl < 0 ? text.length : nl + 1)
+    if (line.trim() !== "") return pos
+    if (nl < 0) return "wait"
+    pos = nl + 1
+  }
+  return undefined
 }
