@@ -61,6 +61,20 @@ const patches = [
   }
 ]
 
+patches.push({
+  // mailsplit dropped the header bytes of a MIME part whose header block is ended by the
+  // next sibling's boundary instead of a blank line (MIME-tools' double-bound test message):
+  // the node was replaced without being emitted. It is now emitted as a header-only part,
+  // as it already was when the parent's closing boundary ends it, so bytes pass unchanged.
+  id: "mailsplit-header-only-part",
+  name: "mailsplit: emit a header-only part ended by a sibling boundary",
+  files: ["node_modules/mailsplit/lib/message-splitter.js"],
+  edits: [{
+    find: /case 3: \{\n(\s*)\/\/ next sibling\n/,
+    replace: `case 3: {\n$1// next sibling\n$1${mark("mailsplit-header-only-part")} if (this.node && this.node._headerlen && !this.node.headers) {\n$1    this.node.parseHeaders();\n$1    this.push(this.node);\n$1}\n`
+  }]
+})
+
 let failed = false
 for (const patch of patches) {
   for (const rel of patch.files) {

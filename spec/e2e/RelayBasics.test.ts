@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { stripImprintHeaders } from "../support/Corpus.js"
 import { startImprint, loopbackTenant, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
 
 const message = (subject: string, body = "Hello.\r\n") =>
   `From: Alice <alice@acme.example>\r\nTo: bob@customer.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, "")}@acme.example>\r\n\r\n${body}`
-
-/** The delivered message without the headers Imprint adds at the top. */
-export const withoutAddedHeaders = (raw: Buffer): Buffer => {
-  let text = raw.toString("latin1")
-  for (;;) {
-    const m = /^(Received|X-Imprint-Loop):[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*/i.exec(text)
-    if (!m) return Buffer.from(text, "latin1")
-    text = text.slice(m[0].length)
-  }
-}
 
 describe("relay basics", () => {
   let sink: Sink
@@ -40,7 +31,7 @@ describe("relay basics", () => {
     const got = sink.messages.at(-1)!
     expect(got.mailFrom).toBe("alice@acme.example")
     expect(got.rcptTo).toEqual(["bob@customer.example"])
-    expect(withoutAddedHeaders(got.raw).toString("latin1")).toBe(body)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)
     expect(got.raw.toString()).toMatch(/^Received: from [^\r\n]*\(\[127\.0\.0\.1\]\)/)
     expect(got.raw.toString()).toMatch(/\r\nX-Imprint-Loop: v=1; t=acme; ts=\d+;/)
   })

@@ -3,6 +3,7 @@ import { Joiner, Splitter } from "mailsplit"
 import type { Readable } from "node:stream"
 import { finished, pipeline } from "node:stream/promises"
 import type { Downstream as DownstreamConfig } from "../domain/Tenant.js"
+import { HeaderPrefix } from "./HeaderPrefix.js"
 import { LineGuard } from "./LineGuard.js"
 import { DownstreamRefused, PipelineFailed, type RelayError, UpstreamGone } from "./RelayError.js"
 import { type RootFacts, type RootHeaderPolicy, RootHeaders } from "./RootHeaders.js"
@@ -12,7 +13,7 @@ import type { SmtpReply } from "./smtp/SmtpReply.js"
 /**
  * One upstream session's link to its downstream, and the transactions on it.
  * MAIL and RCPT are mirrored to the downstream as they arrive; DATA streams
- * through LineGuard → Splitter → RootHeaders → Joiner into the downstream's
+ * through LineGuard → Splitter → RootHeaders → Joiner → HeaderPrefix into the downstream's
  * DATA, and the upstream hears 250 only after the downstream said 250
  * (invariant 1). Any failure before the end aborts the downstream transaction
  * before its terminating dot (invariant 2).
@@ -110,12 +111,13 @@ export class DownstreamLink {
       const guard = new LineGuard(maxBytes)
       const headers = new RootHeaders(policy)
       const joiner = new Joiner()
+      const output = new HeaderPrefix(() => headers.rootFacts?.prefix)
       const feeding = feed(upstream, guard)
       const pump = Effect.tryPromise({
-        try: () => pipeline(guard, new Splitter(), headers, joiner),
+        try: () => pipeline(guard, new Splitter(), headers, joiner, output),
         catch: (e) => asRelayError(e)
       })
-      const send = link.client.data(joiner).pipe(
+      const send = link.client.data(output).pipe(
         // a downstream that fails mid-stream stops the pump, so the upstream is drained and answered
         Effect.tapError((e) => Effect.sync(() => guard.destroy(new PipelineFailed({ detail: e._tag })))),
         Effect.onInterrupt(() => Effect.sync(() => guard.destroy()))

@@ -22,6 +22,8 @@ export interface RootFacts {
   readonly identity: string
   /** "valid": the message was relayed by Imprint before and must pass untouched */
   readonly loop: StampCheck | "none"
+  /** the header lines Imprint puts in front of the message (Received, and a fresh stamp unless one is valid) */
+  readonly prefix: Buffer
 }
 
 /** Header values are latin1 strings in mailsplit; raw UTF-8 (RFC 6532) is recovered, encoded words decoded. */
@@ -35,6 +37,20 @@ export const headerText = (raw: string): string => {
   }
 }
 
+/** Folds a header line at spaces so no line exceeds 78 characters where it can be helped (RFC 5322 2.1.1). */
+export const foldHeader = (line: string, width = 78): string => {
+  const out: string[] = []
+  let rest = line
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(" ", width)
+    if (cut <= 0) break
+    out.push(rest.slice(0, cut))
+    rest = " " + rest.slice(cut + 1)
+  }
+  out.push(rest)
+  return out.join("\r\n")
+}
+
 export const summarize = (root: MimeNode): HeaderSummary =>
   HeaderSummary.make({
     subject: headerText(root.headers.getFirst("subject")),
@@ -45,10 +61,12 @@ export const summarize = (root: MimeNode): HeaderSummary =>
   })
 
 /**
- * Applies Imprint's root header edits between Splitter and Joiner: refuses
- * loops by Received count, checks the loop stamp (keeps a valid one, drops
- * forged and stale ones), adds the Received trace header and a fresh stamp.
- * Every other header line stays as it came (invariant 4).
+ * Reads the root headers between Splitter and Joiner: refuses loops by
+ * Received count, checks the loop stamp (keeps a valid one, drops forged and
+ * stale ones), and prepares the Received and stamp lines. Those are prepended
+ * as bytes (`prefix`, see HeaderPrefix) rather than added through mailsplit,
+ * whose header rebuild normalises malformed header blocks: every other byte of
+ * the header stays as it came (invariant 4). Only removing a bad stamp rebuilds.
  */
 export class RootHeaders extends Transform {
   private facts: RootFacts | undefined
@@ -92,11 +110,10 @@ export class RootHeaders extends Transform {
     const stamps = headers.get(LOOP_STAMP_HEADER).map((line) => line.slice(line.indexOf(":") + 1))
     const checks = stamps.map((v) => checkStamp(stampKey, v, tenant, identity, nowSeconds, stampMaxAgeSeconds))
     const loop: RootFacts["loop"] = checks.includes("valid") ? "valid" : checks[0] ?? "none"
-    if (loop !== "valid") {
-      if (stamps.length > 0) headers.remove(LOOP_STAMP_HEADER)
-      headers.add(LOOP_STAMP_HEADER, signStamp(stampKey, tenant, identity, nowSeconds))
-    }
-    headers.add("Received", this.policy.receivedLine)
-    return { summary, identity, loop }
+    if (loop !== "valid" && stamps.length > 0) headers.remove(LOOP_STAMP_HEADER)
+    const lines = [`Received: ${this.policy.receivedLine}`]
+    if (loop !== "valid") lines.push(`${LOOP_STAMP_HEADER}: ${signStamp(stampKey, tenant, identity, nowSeconds)}`)
+    const prefix = Buffer.from(lines.map((l) => foldHeader(l) + "\r\n").join(""), "utf8")
+    return { summary, identity, loop, prefix }
   }
 }
