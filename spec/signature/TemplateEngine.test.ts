@@ -70,6 +70,11 @@ describe("sections", () => {
     expect(compileError('<p><a title="{{#title}}">{{/title}}x</a></p>')).toContain("must close inside it")
   })
 
+  it("refuses entity-encoded private-use characters that could pose as placeholders", () => {
+    expect(compileError('<p>{{displayName}}</p><a href="&#xE000;0&#xE001;">x</a>')).toContain("private-use")
+    expect(compileError("<p>&#xE000;99&#xE001;</p>")).toContain("private-use")
+  })
+
   it("rejects placeholders in closing tags, attribute names, comments, raw text and event handlers", () => {
     expect(compileError("<p>x</{{title}}>")).toContain("comment")
     // "<" before a placeholder is text to an HTML parser, so it is written back escaped.

@@ -51,7 +51,8 @@ const literalUrlAllowed = (value: string): boolean => {
 type Tag = { readonly kind: "value"; readonly name: string } | { readonly kind: "open"; readonly name: string; readonly inverted: boolean } | { readonly kind: "close"; readonly open: number }
 
 // Private-use characters delimit slot sentinels; the same characters in template text are replaced first.
-const SENTINEL_CHARS = /[\uE000\uE001]/g
+const SENTINEL_CHARS = /[\uE000\uE001]/
+const SENTINEL_CHARS_ALL = /[\uE000\uE001]/g
 const SENTINEL = /\uE000(\d+)\uE001/g
 const sentinel = (n: number): string => `\uE000${n}\uE001`
 
@@ -90,17 +91,18 @@ const checkTokenType = (type: string, name: string): void => {
  */
 export const compileText = (source: string): ReadonlyArray<RenderNode> => {
   const { markup, tags } = flatten(parseMustache(source))
+  const seen = new Set<number>()
   const stack: Frame[] = [{ out: [] }]
   let last = 0
   for (const m of markup.matchAll(URL_SPAN)) {
-    fill(stack, markup.slice(last, m.index), tags, "text", (t) => t, "text")
+    fill(stack, markup.slice(last, m.index), tags, seen, "text", (t) => t, "text")
     last = m.index + m[0].length
     const local: Frame[] = [{ out: [] }]
-    fill(local, m[2]!, tags, "attribute", (t) => t, "a link target")
+    fill(local, m[2]!, tags, seen, "attribute", (t) => t, "a link target")
     if (local.length !== 1) throw new CompileFailure("a section in a link target must close inside it")
     stack[stack.length - 1]!.out.push({ _tag: "TextUrl", decorated: m[1] === URL_SPAN_DECORATED, children: mergeLiterals(local[0]!.out) })
   }
-  fill(stack, markup.slice(last), tags, "text", (t) => t, "text")
+  fill(stack, markup.slice(last), tags, seen, "text", (t) => t, "text")
   if (stack.length !== 1) throw new CompileFailure("a section was not closed")
   return mergeLiterals(stack[0]!.out)
 }
@@ -114,7 +116,7 @@ const flatten = (tokens: ReadonlyArray<MustacheToken>): { readonly markup: strin
   const walk = (list: ReadonlyArray<MustacheToken>, sections: ReadonlyArray<string>): void => {
     for (const [type, value, , , children] of list) {
       checkTokenType(type, value)
-      if (type === "text") markup += value.replace(SENTINEL_CHARS, "\uFFFD")
+      if (type === "text") markup += value.replace(SENTINEL_CHARS_ALL, "\uFFFD")
       else if (type === "name" || type === "&") {
         // `{{{x}}}` and `{{& x}}` get the same escaping as `{{x}}`: no value bypasses it.
         markup += sentinel(tags.push({ kind: "value", name: valueName(value, sections) }) - 1)
@@ -138,16 +140,24 @@ const fill = (
   stack: Frame[],
   text: string,
   tags: ReadonlyArray<Tag>,
+  seen: Set<number>,
   context: ValueContext,
   literal: (s: string) => string,
   where: string
 ): void => {
+  const pushLiteral = (segment: string) => {
+    if (SENTINEL_CHARS.test(segment)) throw new CompileFailure("the template contains reserved private-use characters (U+E000, U+E001)")
+    stack[stack.length - 1]!.out.push({ _tag: "Literal", text: literal(segment) })
+  }
   let last = 0
   for (const m of text.matchAll(SENTINEL)) {
-    if (m.index > last) stack[stack.length - 1]!.out.push({ _tag: "Literal", text: literal(text.slice(last, m.index)) })
+    if (m.index > last) pushLiteral(text.slice(last, m.index))
     last = m.index + m[0].length
     const n = Number(m[1])
-    const tag = tags[n]!
+    const tag = tags[n]
+    // Only an entity in the template (&#xE000;…) can forge a sentinel: it would show up twice or out of range.
+    if (tag === undefined || seen.has(n)) throw new CompileFailure("the template contains reserved private-use characters (U+E000, U+E001)")
+    seen.add(n)
     if (tag.kind === "value") stack[stack.length - 1]!.out.push({ _tag: "Value", name: tag.name, context })
     else if (tag.kind === "open") stack.push({ out: [], open: { tag: n, name: tag.name, inverted: tag.inverted } })
     else {
@@ -158,7 +168,7 @@ const fill = (
       stack[stack.length - 1]!.out.push({ _tag: "Section", name: frame.open.name, inverted: frame.open.inverted, children: mergeLiterals(frame.out) })
     }
   }
-  if (last < text.length) stack[stack.length - 1]!.out.push({ _tag: "Literal", text: literal(text.slice(last)) })
+  if (last < text.length) pushLiteral(text.slice(last))
 }
 
 const escapeText = (s: string): string => s.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"))
@@ -168,6 +178,7 @@ const hasSentinel = (s: string): boolean => s.includes("\uE000")
 /** An HTML template: normalised markup with context-aware value slots. */
 export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
   const { markup, tags } = flatten(parseMustache(source))
+  const seen = new Set<number>()
   const stack: Frame[] = [{ out: [] }]
   const open: string[] = []
   const emit = (text: string) => stack[stack.length - 1]!.out.push({ _tag: "Literal", text })
@@ -193,7 +204,7 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
             throw new CompileFailure(`a placeholder cannot be used in the ${attr} attribute`)
           }
           const local: Frame[] = [{ out: [] }]
-          fill(local, value, tags, attr === "style" ? "css" : "attribute", (s) => s, `the ${attr} attribute of <${name}>`)
+          fill(local, value, tags, seen, attr === "style" ? "css" : "attribute", (s) => s, `the ${attr} attribute of <${name}>`)
           if (local.length !== 1) throw new CompileFailure(`a section in the ${attr} attribute of <${name}> must close inside it`)
           stack[stack.length - 1]!.out.push({ _tag: "Attribute", name: attr, url: URL_ATTRIBUTES.has(attr), children: mergeLiterals(local[0]!.out) })
         }
@@ -214,7 +225,7 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
           emit(UNDECODED_TEXT.has(raw) ? text : escapeText(text))
           return
         }
-        fill(stack, text, tags, "html", escapeText, "text")
+        fill(stack, text, tags, seen, "html", escapeText, "text")
       },
       oncomment(text) {
         if (hasSentinel(text)) throw new CompileFailure("a placeholder cannot be used inside a comment")
