@@ -1,7 +1,8 @@
-import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
+import { formatFileError } from "./domain/TenantFile.js"
 
 /**
  * Imprint's configuration: a JSON file, then IMPRINT_* environment overrides,
@@ -108,7 +109,7 @@ export const applyEnv = (input: Record<string, unknown>, env: NodeJS.ProcessEnv)
 /** Decode a config object; the error message names each wrong key with its path. */
 export const decodeConfig = (input: unknown): Either.Either<ImprintConfig, ConfigError> =>
   Schema.decodeUnknownEither(ImprintConfig)(input, strict).pipe(
-    Either.mapLeft((e) => new ConfigError({ message: `invalid configuration:\n${ParseResult.TreeFormatter.formatErrorSync(e)}` }))
+    Either.mapLeft((e) => new ConfigError({ message: `invalid configuration:\n${formatFileError(e)}` }))
   )
 
 export const loadConfig = Effect.fn("Config.load")(function* (file: string | undefined, env: NodeJS.ProcessEnv) {

@@ -1,0 +1,38 @@
+import { Either } from "effect"
+import { describe, expect, it } from "vitest"
+import { applyEnv, decodeConfig } from "../src/config.js"
+
+describe("configuration", () => {
+  it("has defaults for everything", () => {
+    const config = Either.getOrThrow(decodeConfig({}))
+    expect(config.smtp.port).toBe(2525)
+    expect(config.smtp.maxMessageSize).toBe(150 * 1024 * 1024)
+    expect(config.smtp.earlyTalkerDelayMs).toBe(0)
+    expect(config.downstreamTimeouts.dataMs).toBeGreaterThan(0)
+  })
+
+  it("names an unknown key", () => {
+    const result = decodeConfig({ smtp: { prot: 25 } })
+    expect(Either.isLeft(result)).toBe(true)
+    expect(Either.isLeft(result) && result.left.message).toMatch(/prot/)
+  })
+
+  it("names a key with a wrong value", () => {
+    const result = decodeConfig({ smtp: { port: 70000 } })
+    expect(Either.isLeft(result) && result.left.message).toMatch(/port/)
+    const tls = decodeConfig({ downstream: { host: "127.0.0.1", port: 25, tls: "sometimes" } })
+    expect(Either.isLeft(tls) && tls.left.message).toMatch(/tls/)
+  })
+
+  it("lets IMPRINT_* environment variables override the file", () => {
+    const merged = applyEnv({ smtp: { port: 2525, host: "127.0.0.1" } }, { IMPRINT_SMTP_PORT: "2600", IMPRINT_DOWNSTREAM_HOST: "127.0.0.1", IMPRINT_DOWNSTREAM_PORT: "25" })
+    const config = Either.getOrThrow(decodeConfig(merged))
+    expect(config.smtp.port).toBe(2600)
+    expect(config.smtp.host).toBe("127.0.0.1")
+    expect(config.downstream?.port).toBe(25)
+  })
+
+  it("refuses an unknown IMPRINT_ variable by name", () => {
+    expect(() => applyEnv({}, { IMPRINT_SMTP_PROT: "1" })).toThrow(/IMPRINT_SMTP_PROT/)
+  })
+})
