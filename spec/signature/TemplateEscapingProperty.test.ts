@@ -94,3 +94,32 @@ describe("escaping property", () => {
     expect(structure(naive(breaking))).not.toEqual(structure(naive(harmless(breaking))))
   })
 })
+
+describe("escaping property over arbitrary templates", () => {
+  const PIECES = [
+    "<p>", "</p>", "<div>", "</div>", '<a href="', '<a href=', "<a title='", '">', "'>", ">", "</a>", '<img src="', '" alt="', "<td>", "<tr>", "<table>", "</table>",
+    "<br>", "<style>", "</style>", "<!--", "-->", "<", "</", "=", '"', "'", " ", "text", "&amp;", "&#34;", "https://x.example/", "tel:", "javascript:",
+    "{{displayName}}", "{{{title}}}", "{{& mobile}}", "{{#mobile}}", "{{/mobile}}", "{{^mobile}}", "{{#title}}", "{{/title}}", "{{custom.web}}", "{{.}}", "{{! note }}",
+    ' style="color: ', "{{custom.colour}}", "<textarea>", "<svg>", "<![CDATA[", "]]>", "<o:p>", "\n"
+  ]
+  const template = fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 24 }).map((parts) => parts.join(""))
+
+  it("a template compiles or is refused, and a compiled one keeps its structure whatever the values", () => {
+    let compiled = 0
+    fc.assert(
+      fc.property(template, hostileValues, (html, values) => {
+        const result = compileTemplate(new Template({ id: "p", name: "p", html }))
+        if (Either.isLeft(result)) return
+        compiled++
+        const rendered = renderTemplate(result.right, valuesFromRecord(values))
+        const reference = renderTemplate(result.right, valuesFromRecord(harmless(values)))
+        expect(structure(rendered.html)).toEqual(structure(reference.html))
+        for (const url of urls(rendered.html)) expect(url === "" || /^(https|mailto|tel|cid):/i.test(url)).toBe(true)
+        expect(rendered.text).not.toMatch(/[\uE000-\uE0FF]/)
+      }),
+      { numRuns: 2_000 }
+    )
+    // The generator must reach the interesting case often enough to mean something.
+    expect(compiled).toBeGreaterThan(200)
+  })
+})

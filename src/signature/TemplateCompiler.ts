@@ -43,6 +43,8 @@ const VOID_ELEMENTS = new Set(["area", "base", "basefont", "br", "col", "command
 
 /** Schemes a URL written in the template itself may have (cid: for images attached to the message). */
 const LITERAL_URL_SCHEMES = ["https", "mailto", "tel", "cid"]
+/** Browsers ignore these around a URL; written back without them. */
+const URL_EDGE_BLANKS = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g
 const literalUrlAllowed = (value: string): boolean => {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(value.replace(/[\u0000-\u0020]+/g, ""))
   return scheme !== null && LITERAL_URL_SCHEMES.includes(scheme[1]!.toLowerCase())
@@ -95,17 +97,20 @@ export const compileText = (source: string): ReadonlyArray<RenderNode> => {
   const stack: Frame[] = [{ out: [] }]
   let last = 0
   for (const m of markup.matchAll(URL_SPAN)) {
-    fill(stack, markup.slice(last, m.index), tags, seen, "text", (t) => t, "text")
+    fill(stack, markup.slice(last, m.index), tags, seen, "text", dropStrayMarks, "text")
     last = m.index + m[0].length
     const local: Frame[] = [{ out: [] }]
-    fill(local, m[2]!, tags, seen, "attribute", (t) => t, "a link target")
+    fill(local, m[2]!, tags, seen, "attribute", dropStrayMarks, "a link target")
     if (local.length !== 1) throw new CompileFailure("a section in a link target must close inside it")
     stack[stack.length - 1]!.out.push({ _tag: "TextUrl", decorated: m[1] === URL_SPAN_DECORATED, children: mergeLiterals(local[0]!.out) })
   }
-  fill(stack, markup.slice(last), tags, seen, "text", (t) => t, "text")
+  fill(stack, markup.slice(last), tags, seen, "text", dropStrayMarks, "text")
   if (stack.length !== 1) throw new CompileFailure("a section was not closed")
   return mergeLiterals(stack[0]!.out)
 }
+
+// A span cut by a Mustache comment or tag leaves a lone mark: it goes.
+const dropStrayMarks = (text: string): string => text.replace(/[\uE010-\uE012]/g, "")
 
 const URL_SPAN = new RegExp(`([${URL_SPAN_BARE}${URL_SPAN_DECORATED}])([^${URL_SPAN_BARE}${URL_SPAN_DECORATED}${URL_SPAN_END}]*)${URL_SPAN_END}`, "g")
 
@@ -196,8 +201,9 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
           if (!ATTRIBUTE_NAME.test(attr)) continue
           if (!hasSentinel(value)) {
             // Defence in depth behind the sanitizer: a literal URL with another scheme is dropped.
-            if (URL_ATTRIBUTES.has(attr) && !literalUrlAllowed(value)) continue
-            emit(value === "" ? ` ${attr}` : ` ${attr}="${escapeAttr(value)}"`)
+            const literal = URL_ATTRIBUTES.has(attr) ? value.replace(URL_EDGE_BLANKS, "") : value
+            if (URL_ATTRIBUTES.has(attr) && !literalUrlAllowed(literal)) continue
+            emit(literal === "" ? ` ${attr}` : ` ${attr}="${escapeAttr(literal)}"`)
             continue
           }
           if (attr.startsWith("on") || attr === "srcset" || attr === "imagesrcset" || attr === "http-equiv" || attr === "content") {
