@@ -1,4 +1,6 @@
 import { Either } from "effect"
+import fc from "fast-check"
+import { Parser } from "htmlparser2"
 import { describe, expect, it } from "vitest"
 import { Template } from "../../src/domain/Template.js"
 import { demoTemplates } from "../../src/signature/DemoContent.js"
@@ -76,5 +78,40 @@ describe("sanitizeTemplate", () => {
       expect(removed).toEqual([])
       expect(Either.isRight(compileTemplate(new Template({ ...t, html })))).toBe(true)
     }
+  })
+})
+
+describe("sanitizer property", () => {
+  const PIECES = [
+    "<p>", "</p>", "<script>", "</script>", "alert(1)", "<img src=x onerror=alert(1)>", '<a href="javascript:alert(1)">', '<a href="https://ok.example/">', "</a>",
+    '<a href="{{custom.web}}">', '<img src="{{custom.photo}}">', "<iframe src=https://e.example>", "<svg onload=alert(1)>", "<style>", "</style>", "<!--", "-->",
+    '<div style="background:url(javascript:x); color: red">', "<form>", "<input>", "<table>", "<tr>", "<td onclick=x>", "{{displayName}}", "{{#mobile}}", "{{/mobile}}",
+    "<", ">", '"', "'", "=", " ", "text", "&lt;", "<math>", "<object data=x>", "<embed>", "<base href=//e.example>", "<meta http-equiv=refresh>", '<a href=" jav&#x09;ascript:x">',
+    "<A HREF=JAVASCRIPT:x>", "<IMG SRC=\"data:image/svg+xml,<svg onload=alert(1)>\">", "<p style=\"{{custom.colour}}\">"
+  ]
+  const html = fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 20 }).map((p) => p.join(""))
+  const allowedUrl = (tag: string, url: string) =>
+    url.includes("{{") || (tag === "img" ? /^(https|cid):/i : /^(https|mailto|tel):/i).test(url.replace(/[\u0000-\u0020]+/g, ""))
+
+  it("leaves only allowed elements, no handlers, only allowed URLs", () => {
+    fc.assert(
+      fc.property(html, (input) => {
+        const { html: clean } = sanitizeTemplate(input)
+        new Parser({
+          onopentag: (name, attribs) => {
+            expect(["script", "style", "iframe", "svg", "math", "object", "embed", "form", "input", "base", "meta"]).not.toContain(name)
+            for (const [attr, value] of Object.entries(attribs)) {
+              expect(attr.startsWith("on")).toBe(false)
+              if (attr === "href" || attr === "src") expect(allowedUrl(name, value)).toBe(true)
+              if (attr === "style") expect(value).not.toMatch(/url\(|expression|javascript/i)
+            }
+          },
+          oncomment: () => expect.fail("a comment survived")
+        }, { decodeEntities: true }).end(clean)
+        // What the sanitizer lets through compiles or is refused, never throws.
+        compileTemplate(new Template({ id: "s", name: "s", html: clean }))
+      }),
+      { numRuns: 2_000 }
+    )
   })
 })
