@@ -43,14 +43,17 @@ interface Figures {
   splitterNotExact: Array<string>
 }
 
-const checkMessage = async (name: string, figures: Figures): Promise<void> => {
+/** chunkings vary per message: a network read can end anywhere */
+const CHUNK_SIZES = [127, 1021, 4093, 16381]
+
+const checkMessage = async (name: string, figures: Figures, chunkSize: number): Promise<void> => {
   const input = toCrlf(readFileSync(join(CORPUS, name)))
   if (hasBareCr(input)) {
     figures.bareCr.push(name)
     return
   }
   const fail = (why: string): void => void figures.failures.push(`${name}: ${why}`)
-  const { output, outcome } = await runStamper(input, undefined, { chunkSize: 997 })
+  const { output, outcome } = await runStamper(input, undefined, { chunkSize })
   if (outcome.stamped.length > 0) figures.stamped++
   else if (outcome.skipped !== undefined) figures.passed[outcome.skipped] = (figures.passed[outcome.skipped] ?? 0) + 1
   else return fail("neither stamped nor skipped with a reason")
@@ -105,7 +108,7 @@ describe("Stamper over the shared corpus", () => {
         lateSkip: [],
         splitterNotExact: []
       }
-      for (const f of files) await checkMessage(f, figures)
+      for (const [i, f] of files.entries()) await checkMessage(f, figures, CHUNK_SIZES[i % CHUNK_SIZES.length])
       console.log(
         `corpus: ${files.length} messages, stamped ${figures.stamped}, passed ${JSON.stringify(figures.passed)}, ` +
           `bare CR (refused by the relay, not run) ${figures.bareCr.length}, failures ${figures.failures.length}\n` +

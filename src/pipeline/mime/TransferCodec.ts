@@ -153,7 +153,11 @@ class Base64Encoder implements ByteCodec {
   }
 }
 
-const HEX = "0123456789ABCDEF"
+const HEX = Buffer.from("0123456789ABCDEF")
+
+/** bytes that may stand for themselves in quoted-printable (printable ASCII except "=") */
+const LITERAL = new Uint8Array(256)
+for (let b = 0x21; b <= 0x7e; b++) LITERAL[b] = b === 0x3d ? 0 : 1
 
 /**
  * Quoted-printable encoder over UTF-8 bytes. Lines break at CRLF (kept as
@@ -176,53 +180,70 @@ class QuotedPrintableEncoder implements ByteCodec {
     return this.encode(rest, true)
   }
   private encode(input: Buffer, final: boolean): Buffer {
-    let out = ""
+    // worst case: every byte escaped (3x) plus a soft break per 25 escapes
+    const out = Buffer.allocUnsafe(input.length * 3 + Math.ceil(input.length / 24) * 3 + 8)
+    let n = 0
+    let line = this.lineLength
     let i = 0
-    while (i < input.length) {
+    const len = input.length
+    while (i < len) {
       const c = input[i]
-      if (c === 0x0d || c === 0x20 || c === 0x09 || c >= 0xc0) {
-        // these need the next byte(s) to decide: hold them back at the chunk end
-        const need = c === 0x0d ? 2 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 2
-        if (!final && i + need > input.length) {
-          this.carry = Buffer.from(input.subarray(i))
-          break
+      if (LITERAL[c] === 1) {
+        if (line >= MAX_ENCODED_LINE - 1) {
+          out[n++] = 0x3d
+          out[n++] = 0x0d
+          out[n++] = 0x0a
+          line = 0
         }
+        out[n++] = c
+        line++
+        i++
+        continue
+      }
+      // CR, whitespace and UTF-8 lead bytes need the next byte(s): hold them back at the chunk end
+      const need = c === 0x0d || c === 0x20 || c === 0x09 ? 2 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1
+      if (!final && i + need > len) {
+        this.carry = Buffer.from(input.subarray(i))
+        break
       }
       if (c === 0x0d && input[i + 1] === 0x0a) {
-        out += "\r\n"
-        this.lineLength = 0
+        out[n++] = 0x0d
+        out[n++] = 0x0a
+        line = 0
         i += 2
         continue
       }
-      let unit: string
       let width = 1
       if (c >= 0xc0) {
-        width = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2
-        let j = 1
-        while (j < width && i + j < input.length && (input[i + j] & 0xc0) === 0x80) j++
-        width = j
-        unit = ""
-        for (let k = 0; k < width; k++) unit += escape(input[i + k])
-      } else if ((c === 0x20 || c === 0x09) && (i + 1 >= input.length || input[i + 1] === 0x0d)) {
-        unit = escape(c) // whitespace at a line end (or at the very end) would be stripped in transport
-      } else if ((c >= 0x21 && c <= 0x7e && c !== 0x3d) || c === 0x20 || c === 0x09) {
-        unit = String.fromCharCode(c)
+        const max = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2
+        while (width < max && i + width < len && (input[i + width] & 0xc0) === 0x80) width++
+      }
+      const literalSpace = (c === 0x20 || c === 0x09) && i + 1 < len && input[i + 1] !== 0x0d
+      const units = literalSpace ? 1 : width * 3
+      if (line + units > MAX_ENCODED_LINE - 1) {
+        out[n++] = 0x3d
+        out[n++] = 0x0d
+        out[n++] = 0x0a
+        line = 0
+      }
+      if (literalSpace) {
+        out[n++] = c
       } else {
-        unit = escape(c)
+        // whitespace at a line end (or at the very end) would be stripped in transport: escaped
+        for (let k = 0; k < width; k++) {
+          const b = input[i + k]
+          out[n++] = 0x3d
+          out[n++] = HEX[b >> 4]
+          out[n++] = HEX[b & 15]
+        }
       }
-      if (this.lineLength + unit.length > MAX_ENCODED_LINE - 1) {
-        out += "=\r\n"
-        this.lineLength = 0
-      }
-      out += unit
-      this.lineLength += unit.length
+      line += units
       i += width
     }
-    return Buffer.from(out, "latin1")
+    this.lineLength = line
+    return out.subarray(0, n)
   }
 }
-
-const escape = (b: number): string => "=" + HEX[b >> 4] + HEX[b & 15]
 
 export const makeTransferEncoder = (encoding: "quoted-printable" | "base64"): ByteCodec =>
   encoding === "base64" ? new Base64Encoder() : new QuotedPrintableEncoder()
