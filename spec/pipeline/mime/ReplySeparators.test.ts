@@ -10,11 +10,12 @@ import { type SeparatorScanner, TextSeparatorScanner } from "../../../src/pipeli
 
 const MARK = "⟦"
 
-/** index of the insertion point in `body` ("⟦" marks the expected place and is removed first) */
-const expectation = (marked: string): { body: string; at: number } => ({
-  body: marked.replace(MARK, ""),
-  at: marked.includes(MARK) ? marked.indexOf(MARK) : -1
-})
+/** index of the insertion point in `body` ("⟦" marks it; none, or at the very end, means "the end") */
+const expectation = (marked: string): { body: string; at: number } => {
+  const body = marked.replace(MARK, "")
+  const at = marked.indexOf(MARK)
+  return { body, at: at === body.length ? -1 : at }
+}
 
 /** runs a scanner over `body` in pieces of `piece` characters, dropping what it declares safe */
 const scan = (make: () => SeparatorScanner, body: string, piece: number): number => {
@@ -80,6 +81,11 @@ describe("plain-text reply separators", () => {
     ["banner FR", "Merci\r\n\r\n⟦-------- Message d'origine --------\r\nDe : Bob\r\n"],
     ["banner ES", "Gracias\r\n\r\n⟦-----Mensaje original-----\r\nDe: Bob\r\n"],
     ["quote block", "Sure.\r\n\r\n⟦> do you agree?\r\n> yes\r\n"],
+    ["bottom-posted", "On Mon, Bob <bob@example.com> wrote:\r\n> Hi\r\n\r\nHello\r\n⟦"],
+    [
+      "interleaved, then a trailing quote and a sign-off",
+      "On Mon, Bob wrote:\r\n> a?\r\n\r\nyes\r\n\r\n> b?\r\n\r\nno\r\n\r\n⟦> old\r\n> old\r\n\r\n--\r\nBob\r\n"
+    ],
     ["nothing", "Just a note.\r\nOn second thought, no.\r\nFrom: my desk\r\n"]
   ])("%s", (_, marked) => text(marked))
 })

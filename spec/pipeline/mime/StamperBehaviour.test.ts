@@ -129,6 +129,14 @@ describe("Stamper decisions", () => {
     expect(output.equals(input)).toBe(true)
   })
 
+  it("a skip-if-present text inside a bottom-posted quote does not count as already signed", async () => {
+    const plan: StampPlan = { ...defaultPlan, skipIfPresent: ["Kind regards, ACME"] }
+    const input = single("text/plain", `On Mon, Bob <b@x.org> wrote:\r\n> old\r\n> Kind regards, ACME\r\n\r\nHello\r\n`)
+    const { outcome, text } = await stampedText(input, plan)
+    expect(outcome.stamped).toEqual(["text"])
+    expect(text.endsWith(`Hello\r\n\r\nJane Doe — Ünïcode ✓\r\n${SIG_TEXT_LINE}\r\n`)).toBe(true)
+  })
+
   it("replaces a typed placeholder in place, but not one inside a tag", async () => {
     const plan: StampPlan = { ...defaultPlan, placeholder: "{{signature}}" }
     const html = `<html><body><a title="{{signature}}">x</a><div>Hi</div><p>{{signature}}</p><div>PS</div></body></html>`

@@ -13,7 +13,7 @@
 import { describe, expect, it } from "vitest"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { decodeText, runStamper, SIG_MARKER, SIG_TEXT_LINE, splitParts } from "./MimeHarness.js"
+import { decodeText, runStamper, SIG_MARKER, SIG_TEXT_LINE, splitParts, toCrlf } from "./MimeHarness.js"
 
 const CORPUS = join(import.meta.dirname, "../../../../shared/corpus")
 const BODIES = join(CORPUS, "bodies")
@@ -67,6 +67,11 @@ const oracleOf = (exp: Expected, html: boolean): Oracle | undefined => {
     return Array.isArray(e?.value) ? (e.value as Array<boolean>) : undefined
   }
   const quoted = flags("quoted")
+  const hidden = flags("hidden")
+  // quotes after the last visible new text go below the signature; quotes before it (bottom-posting,
+  // interleaving) stay above it
+  const lastVisible =
+    quoted !== undefined && hidden !== undefined ? Math.max(0, ...quoted.map((q, i) => (!q && !hidden[i] ? i : 0))) : 0
   if (exp.new_text !== undefined) o.newText = exp.new_text
   if (exp.new_text_html !== undefined) o.newText = htmlToText(exp.new_text_html)
   for (const e of list) {
@@ -75,7 +80,7 @@ const oracleOf = (exp: Expected, html: boolean): Oracle | undefined => {
       const i = Number(m[1])
       const isQuoted = quoted?.[i] ?? list.some((x) => x.target === `fragments[${i}].isQuoted` && x.value === true)
       const pattern = (): RegExp => new RegExp((e.value as string).replace(/^\^/, "(?:^|\\n)\\s*"))
-      if (isQuoted && e.op === "matches") o.below.push(pattern())
+      if (isQuoted && e.op === "matches") (i > lastVisible ? o.below : o.above).push(pattern())
       else if (i === 0 && e.op === "equals") o.newText ??= e.value
       else if (i === 0 && e.op === "matches") o.above.push(pattern())
     }
@@ -107,7 +112,18 @@ const judge = async (name: string, oracle: Oracle): Promise<string | undefined> 
   const { output, outcome } = await runStamper(wrap(readFileSync(join(BODIES, name)), html))
   if (outcome.stamped.length !== 1) return `not stamped (${outcome.skipped})`
   const [part] = await splitParts(output)
-  const decoded = decodeText(part, html ? "html" : "text")
+  return judgeDecoded(decodeText(part, html ? "html" : "text"), html, oracle)
+}
+
+/** whole corpus messages with an expectation on their first text/plain part (talon's standard replies) */
+const judgeMessage = async (name: string, oracle: Oracle): Promise<string | undefined> => {
+  const { output, outcome } = await runStamper(toCrlf(readFileSync(join(CORPUS, name))))
+  if (!outcome.stamped.includes("text")) return `text part not stamped (${outcome.skipped})`
+  const part = (await splitParts(output)).find((p) => (p.node.contentType || "text/plain") === "text/plain")!
+  return judgeDecoded(decodeText(part, "text"), false, oracle)
+}
+
+const judgeDecoded = (decoded: string, html: boolean, oracle: Oracle): string | undefined => {
   const at = decoded.indexOf(html ? `<div id="${SIG_MARKER}"` : "Jane Doe — Ünïcode ✓")
   const end = html ? decoded.indexOf("</div>", at) + 6 : decoded.indexOf(SIG_TEXT_LINE) + SIG_TEXT_LINE.length
   const above = html ? htmlToText(decoded.slice(0, at)) : decoded.slice(0, at)
@@ -145,9 +161,17 @@ describe("Stamper placement on reply-parser fixtures", () => {
         const why = await judge(name, oracle)
         if (why !== undefined) failures.push(`${name}: ${why}`)
       }
+      for (const [key, exp] of Object.entries(expected)) {
+        if (!key.startsWith("messages/") || !existsSync(join(CORPUS, key))) continue
+        const oracle = oracleOf(exp, false)
+        if (oracle === undefined) continue
+        judged++
+        const why = await judgeMessage(key, oracle)
+        if (why !== undefined) failures.push(`${key}: ${why}`)
+      }
       const rate = (judged - failures.length) / judged
       console.log(
-        `bodies: ${files.length} fixtures, ${judged} judged, ${judged - failures.length} pass ` +
+        `bodies: ${files.length} fixtures (+ corpus messages with an expectation), ${judged} judged, ${judged - failures.length} pass ` +
           `(${(rate * 100).toFixed(1)}%), ${unjudged.length} without a usable expectation\n` +
           failures.join("\n")
       )

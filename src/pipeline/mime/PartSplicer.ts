@@ -145,10 +145,17 @@ export class PartSplicer {
   private firstNeedle(limit: number): number | undefined {
     let best: number | undefined
     for (const n of this.needles) {
-      const at = this.pending.indexOf(n, Math.max(0, this.needleFrom - n.length))
+      let at = this.pending.indexOf(n, Math.max(0, this.needleFrom - n.length))
+      // in text, a signature on a ">" line is the quoted sender's, not one above the reply
+      while (at >= 0 && this.kind === "text" && this.onQuotedLine(at)) at = this.pending.indexOf(n, at + 1)
       if (at >= 0 && at + n.length <= limit && (best === undefined || at < best)) best = at
     }
     return best
+  }
+
+  private onQuotedLine(at: number): boolean {
+    const lineStart = this.pending.lastIndexOf("\n", at - 1) + 1
+    return /^[ \t]*>/.test(this.pending.slice(lineStart, at + 1))
   }
 
   private findPlaceholder(limit: number): number | undefined {

@@ -33,6 +33,11 @@ export interface SeparatorScanner {
 /** Outlook's "____" rule (or a "-----" one in some renderings) above the From: block */
 const UNDERSCORE_RULE = /^[ \t]*(?:_{10,}|-{10,})[ \t]*$/
 const QUOTE_LINE = /^[ \t]*>/
+/** lines that open a quote (as opposed to banners and header blocks, which open a forward) */
+const QUOTE_OPENER = new RegExp(`^[ \\t]*>|${ATTRIBUTION_END.source}|[:：]\\s*$`, "iu")
+const SIGNATURE_DELIMITER = /^--\s*$/
+/** a bottom-posted quote block held as the insertion candidate longer than this is taken as the last one */
+export const MAX_CANDIDATE_SPAN = 16 * 1024
 
 /**
  * Plain-text reply separators: attribution lines ("On … wrote:" and
@@ -48,9 +53,17 @@ export class TextSeparatorScanner implements SeparatorScanner {
   private recent: Array<number> = []
   /** the line being skipped because it is too long to be a separator */
   private inLongLine = false
+  /** a non-blank line that is not a separator was seen (new text above any quote) */
+  private sawContent = false
+  private layout: "top" | "bottom" = "top"
+  private inQuote = false
+  private inSignOff = false
+  /** bottom-posted: start of the quote block after the latest new text */
+  private candidate: number | undefined
 
   shift(n: number): void {
     this.pos -= n
+    if (this.candidate !== undefined) this.candidate -= n
     this.recent = this.recent.map((s) => s - n).filter((s) => s >= 0)
   }
 
@@ -73,19 +86,54 @@ export class TextSeparatorScanner implements SeparatorScanner {
         return { safe: this.safePoint(start) }
       }
       const end = nl < 0 ? text.length : nl + 1
-      if (start >= text.length) return { safe: this.safePoint(start) }
+      if (start >= text.length) {
+        if (final && this.candidate !== undefined) return { hit: this.candidate, safe: this.candidate }
+        return { safe: this.safePoint(start) }
+      }
       if (this.inLongLine) {
         this.inLongLine = false
         this.pos = end
         continue
       }
-      const verdict = this.judge(text, start, end, final)
+      const line = lineAt(text, start, end)
+      const verdict = this.layout === "bottom" ? this.follow(line, start) : this.judge(text, start, end, final)
       if (verdict === "wait") return { safe: this.safePoint(start) }
-      if (verdict !== undefined) return { hit: verdict, safe: verdict }
+      if (verdict !== undefined) {
+        if (this.layout === "bottom" || this.sawContent || !QUOTE_OPENER.test(line)) return { hit: verdict, safe: verdict }
+        // nothing written above the first quote: a bottom-posted or interleaved reply
+        this.layout = "bottom"
+        this.inQuote = true
+      } else if (line.trim() !== "") {
+        this.sawContent = true
+      }
       this.remember(start)
       this.pos = end
-      if (end >= text.length) return { safe: this.safePoint(end) }
+      if (end >= text.length) {
+        if (final && this.candidate !== undefined) return { hit: this.candidate, safe: this.candidate }
+        return { safe: this.safePoint(end) }
+      }
     }
+  }
+
+  /**
+   * Bottom-posted and interleaved replies: the signature goes after the last
+   * new text, before the quote block that follows it (kept as a candidate
+   * until more new text shows it was not the last), else at the end. A "-- "
+   * sign-off after that quote does not count as new text.
+   */
+  private follow(line: string, start: number): number | undefined {
+    if (this.candidate !== undefined && start - this.candidate > MAX_CANDIDATE_SPAN) return this.candidate
+    if (line.trim() === "") return undefined
+    if (QUOTE_LINE.test(line) || (!this.inQuote && ATTRIBUTION_END.test(line) && line.length <= 400)) {
+      if (!this.inQuote && !this.inSignOff) this.candidate ??= start
+      this.inQuote = true
+      return undefined
+    }
+    if (this.candidate !== undefined && SIGNATURE_DELIMITER.test(line)) this.inSignOff = true
+    if (this.inSignOff) return undefined
+    this.inQuote = false
+    this.candidate = undefined
+    return undefined
   }
 
   private remember(start: number): void {
@@ -94,7 +142,8 @@ export class TextSeparatorScanner implements SeparatorScanner {
   }
 
   private safePoint(current: number): number {
-    return this.recent.length > 0 ? Math.min(current, this.recent[0]) : current
+    const back = this.recent.length > 0 ? Math.min(current, this.recent[0]) : current
+    return this.candidate !== undefined ? Math.min(back, this.candidate) : back
   }
 
   /** the insertion index if the line at `start` starts a separator, "wait" if more lines are needed */
