@@ -16,17 +16,12 @@ export type SpliceState = "searching" | "placed" | "already-signed" | "pgp-inlin
 /**
  * Splices the signature into one decoded body part, streaming: decoded text
  * comes in, text with the signature goes out, and only a bounded window is
- * held — what the separator scanner may still need to look back into, the
- * tail that may hold `</body>`, and whatever the owner asks to hold
- * (`holding`) while the message is still undecided.
+ * held — what the separator scanner may still need to look back into, and the
+ * tail that may hold `</body>`.
  */
 export class PartSplicer {
-  /** while true, output is kept (the owner may still pass the part raw) */
-  holding = true
   private state_: SpliceState = "searching"
   private pending = ""
-  private out: Array<string> = []
-  private outChars = 0
   private tail = "" // last characters emitted, to shape the text signature's blank lines
   private inHead = true // HTML: before `<body`, where `<meta charset>` is rewritten
   private needleFrom = 0
@@ -55,9 +50,9 @@ export class PartSplicer {
     return this.state_
   }
 
-  /** characters held: not yet emitted, or emitted while holding */
+  /** characters held, not yet emitted */
   get held(): number {
-    return this.pending.length + this.outChars
+    return this.pending.length
   }
 
   /** did (or will) this part receive any signature element */
@@ -71,7 +66,7 @@ export class PartSplicer {
   }
 
   end(): void {
-    this.advance(true)
+    if (this.state_ === "searching") this.search(true)
     if (this.state_ === "placed" && this.bottom.length > 0) {
       const at = this.kind === "html" ? this.pending.toLowerCase().lastIndexOf("</body") : -1
       const cut = at >= 0 ? at : this.pending.length
@@ -81,21 +76,11 @@ export class PartSplicer {
     this.emitOriginal(this.pending.length, true)
   }
 
-  /** stop holding: everything kept so far goes to the sink */
-  release(): void {
-    this.holding = false
-    const out = this.out
-    this.out = []
-    this.outChars = 0
-    for (const s of out) this.sink(s)
-    this.advance(false)
-  }
-
   private advance(final: boolean): void {
     if (this.state_ === "searching") this.search(final)
     if (this.state_ === "searching") return
     const keep = this.state_ === "placed" && this.bottom.length > 0 && !final ? BODY_TAIL_KEEP : 0
-    if (!this.holding && this.pending.length > keep) this.emitOriginal(this.pending.length - keep, false)
+    if (this.pending.length > keep) this.emitOriginal(this.pending.length - keep, false)
   }
 
   private search(final: boolean): void {
@@ -139,7 +124,7 @@ export class PartSplicer {
     }
     const maxNeedle = Math.max(0, ...this.needles.map((n) => n.length), this.placeholder?.length ?? 0)
     this.needleFrom = Math.max(this.needleFrom, this.pending.length - maxNeedle + 1)
-    if (!this.holding) this.emitOriginal(Math.min(scan.safe, this.needleFrom), false)
+    this.emitOriginal(Math.min(scan.safe, this.needleFrom), false)
   }
 
   private firstNeedle(limit: number): number | undefined {
@@ -195,12 +180,7 @@ export class PartSplicer {
   private emit(text: string): void {
     if (text.length === 0) return
     this.tail = (this.tail + text).slice(-4)
-    if (this.holding) {
-      this.out.push(text)
-      this.outChars += text.length
-    } else {
-      this.sink(text)
-    }
+    this.sink(text)
   }
 
   /**

@@ -1,15 +1,18 @@
 import type { MimeNode, SplitterChunk } from "mailsplit"
-import { makeCharsetDecoder, META_SNIFF_BYTES, resolveCharset, sniffHtmlCharset, type TextDecoderLike } from "./Charset.js"
-import { PartSplicer } from "./PartSplicer.js"
+import { BodyReader } from "./BodyReader.js"
+import { resolveCharset } from "./Charset.js"
+import type { SpliceState } from "./PartSplicer.js"
 import type { PartOutcome, PartResult, StampPlan } from "./StampPlan.js"
-import { type ByteCodec, makeTransferDecoder, makeTransferEncoder, resolveTransferEncoding } from "./TransferCodec.js"
+import { type ByteCodec, makeTransferEncoder, resolveTransferEncoding, type TransferEncoding } from "./TransferCodec.js"
 
 /**
- * One chosen body part on its way through the stamper: raw body bytes →
- * transfer decoding → charset decoding → splicer → UTF-8 → quoted-printable
- * (or base64 if it came as base64). Until `commit`, the raw bytes are kept as
- * well, so the part can still leave byte-identical (already signed, inline
- * PGP, or the whole message turned out to be one that must pass).
+ * One chosen body part on its way through the stamper. Until `commit` only
+ * its raw bytes are held (so it can still leave byte-identical: the message
+ * may turn out to be one that must pass). At `commit` a dry run over those
+ * bytes tells whether the part is already signed or inline-PGP (then it
+ * leaves raw); otherwise the bytes are replayed through a `BodyReader` whose
+ * output is encoded as UTF-8 quoted-printable (base64 if it came as base64),
+ * and the part streams live from then on.
  */
 export class StampedPart {
   private raw: Array<SplitterChunk> = []
@@ -19,20 +22,21 @@ export class StampedPart {
   private ended = false
   private sawBody = false
   private emitted = false
+  private probed: SpliceState | undefined
+  private reader: BodyReader | undefined
+  private encoder: ByteCodec | undefined
+  /** the most held at once during a dry run or replay (raw + reader window) */
+  peak = 0
   private readonly undecodable: string | undefined
-  private readonly transferDecoder: ByteCodec | undefined
-  private readonly encoder: ByteCodec | undefined
+  private readonly transfer: TransferEncoding
+  private readonly charsetName: string
   private readonly outputEncoding: "quoted-printable" | "base64"
-  private charsetDecoder: TextDecoderLike | undefined
-  private sniffBuffer: Array<Buffer> = []
-  private sniffBytes = 0
-  private readonly splicer: PartSplicer
   private push: (chunk: SplitterChunk) => void = () => {}
 
   constructor(
     readonly node: MimeNode,
     readonly kind: "html" | "text",
-    plan: StampPlan
+    private readonly plan: StampPlan
   ) {
     const transfer = resolveTransferEncoding(node.encoding)
     const charset = resolveCharset(node.charset)
@@ -42,87 +46,14 @@ export class StampedPart {
         : !charset.decodable
           ? `charset ${charset.label}`
           : undefined
+    this.transfer = transfer ?? "identity"
+    this.charsetName = charset.decodable ? charset.name : "ascii-fallback"
     this.outputEncoding = transfer === "base64" ? "base64" : "quoted-printable"
-    this.splicer = new PartSplicer(kind, plan, (text) => this.encode(text))
-    if (this.undecodable === undefined && transfer !== undefined) {
-      this.transferDecoder = makeTransferDecoder(transfer)
-      this.encoder = makeTransferEncoder(this.outputEncoding)
-      // an HTML part without a MIME charset is read by its own <meta charset>, as readers do
-      if (!(kind === "html" && node.charset === false) && charset.decodable) {
-        this.charsetDecoder = makeCharsetDecoder(charset.name, kind)
-      }
-    }
   }
 
   /** bytes and characters this part holds in memory right now */
   get held(): number {
-    return this.rawBytes + this.splicer.held + this.sniffBytes
-  }
-
-  /** set once the splicer saw an inline PGP armour at the start */
-  get pgpInline(): boolean {
-    return this.splicer.state === "pgp-inline"
-  }
-
-  write(chunk: SplitterChunk & { value: Buffer }): void {
-    if (chunk.value.length > 0) this.sawBody = true
-    if (!this.committed || this.passRaw) {
-      if (this.committed) return this.push(chunk)
-      this.raw.push(chunk)
-      this.rawBytes += chunk.value.length
-    }
-    if (this.undecodable !== undefined || this.passRaw) return
-    this.decodeBytes(this.transferDecoder!.write(chunk.value))
-  }
-
-  end(): void {
-    this.ended = true
-    if (this.undecodable !== undefined || this.passRaw) return
-    this.decodeBytes(this.transferDecoder!.end())
-    if (this.charsetDecoder === undefined) this.startCharset()
-    this.splicer.write(this.charsetDecoder!.end())
-    this.splicer.end()
-    if (this.committed) this.finishEncoding()
-  }
-
-  /**
-   * Start emitting. `raw` forces byte-identical output (the message must pass);
-   * otherwise the part passes raw only if it is not to be stamped and its raw
-   * bytes are still all here.
-   */
-  commit(push: (chunk: SplitterChunk) => void, raw: boolean): void {
-    this.push = push
-    this.committed = true
-    const notForUs = this.undecodable !== undefined || this.splicer.state === "already-signed" || this.pgpInline
-    this.passRaw = raw || notForUs
-    if (this.passRaw) {
-      push(this.node)
-      for (const c of this.raw) push(c)
-    } else {
-      this.rewriteHeaders()
-      push(this.node)
-      this.splicer.release()
-      if (this.ended) this.finishEncoding()
-    }
-    this.raw = []
-    this.rawBytes = 0
-  }
-
-  outcome(): PartOutcome {
-    const part = this.node.partNr === false ? "?" : this.node.partNr.join(".")
-    const result: PartResult =
-      this.undecodable !== undefined
-        ? "undecodable"
-        : this.splicer.state === "already-signed" || this.splicer.state === "pgp-inline"
-          ? this.splicer.state
-          : this.passRaw
-            ? "transcoded-only"
-            : this.splicer.stamped
-              ? "stamped"
-              : "transcoded-only"
-    return this.undecodable !== undefined
-      ? { kind: this.kind, part, result, detail: this.undecodable }
-      : { kind: this.kind, part, result }
+    return this.rawBytes + (this.reader?.held ?? 0)
   }
 
   /** committed to leave re-encoded (no longer byte-identical) */
@@ -131,28 +62,76 @@ export class StampedPart {
   }
 
   get stamped(): boolean {
-    return this.committed && !this.passRaw && this.splicer.stamped
+    return this.transcoding && this.reader!.stamped
   }
 
-  private decodeBytes(bytes: Buffer): void {
-    if (bytes.length === 0) return
-    if (this.charsetDecoder === undefined) {
-      this.sniffBuffer.push(bytes)
-      this.sniffBytes += bytes.length
-      if (this.sniffBytes < META_SNIFF_BYTES) return
-      this.startCharset()
-      return
+  write(chunk: SplitterChunk & { value: Buffer }): void {
+    if (chunk.value.length > 0) this.sawBody = true
+    if (!this.committed) {
+      this.raw.push(chunk)
+      this.rawBytes += chunk.value.length
+    } else if (this.passRaw) {
+      this.push(chunk)
+    } else {
+      this.reader!.write(chunk.value)
     }
-    this.splicer.write(this.charsetDecoder.write(bytes))
   }
 
-  private startCharset(): void {
-    const start = Buffer.concat(this.sniffBuffer)
-    this.sniffBuffer = []
-    this.sniffBytes = 0
-    const sniffed = resolveCharset(sniffHtmlCharset(start) ?? "")
-    this.charsetDecoder = makeCharsetDecoder(sniffed.decodable ? sniffed.name : "ascii-fallback", this.kind)
-    if (start.length > 0) this.splicer.write(this.charsetDecoder.write(start))
+  end(): void {
+    this.ended = true
+    if (this.transcoding) this.finish()
+  }
+
+  /** dry run over the held bytes: what the splicer would decide (cached; nothing is emitted) */
+  probe(): SpliceState | "undecodable" {
+    if (this.undecodable !== undefined) return "undecodable"
+    if (this.probed !== undefined) return this.probed
+    const reader = this.newReader(() => {})
+    for (const c of this.raw) {
+      reader.write((c as { value: Buffer }).value)
+      this.peak = Math.max(this.peak, this.rawBytes + reader.held)
+    }
+    if (this.ended) reader.end()
+    this.probed = reader.state
+    return this.probed
+  }
+
+  /** start emitting: raw when `raw` (the message must pass) or when the part is not for stamping */
+  commit(push: (chunk: SplitterChunk) => void, raw: boolean): void {
+    this.push = push
+    const state = raw ? undefined : this.probe()
+    this.committed = true
+    this.passRaw = raw || state === "undecodable" || state === "already-signed" || state === "pgp-inline"
+    if (this.passRaw) {
+      push(this.node)
+      for (const c of this.raw) push(c)
+    } else {
+      this.rewriteHeaders()
+      push(this.node)
+      this.encoder = makeTransferEncoder(this.outputEncoding)
+      this.reader = this.newReader((text) => this.encode(text))
+      for (const c of this.raw) {
+        this.reader.write((c as { value: Buffer }).value)
+        this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
+      }
+      if (this.ended) this.finish()
+    }
+    this.raw = []
+    this.rawBytes = 0
+  }
+
+  outcome(): PartOutcome {
+    const part = this.node.partNr === false ? "?" : this.node.partNr.join(".")
+    if (this.undecodable !== undefined) return { kind: this.kind, part, result: "undecodable", detail: this.undecodable }
+    const state = this.reader?.state ?? this.probed
+    const result: PartResult =
+      state === "already-signed" || state === "pgp-inline" ? state : this.stamped ? "stamped" : "transcoded-only"
+    return { kind: this.kind, part, result }
+  }
+
+  private newReader(sink: (text: string) => void): BodyReader {
+    const sniffHtml = this.kind === "html" && this.node.charset === false
+    return new BodyReader(this.kind, this.transfer, this.charsetName, sniffHtml, this.plan, sink)
   }
 
   private encode(text: string): void {
@@ -162,15 +141,15 @@ export class StampedPart {
     if (bytes.length > 0) this.push({ type: "body", value: bytes, node: this.node })
   }
 
-  private finishEncoding(): void {
+  private finish(): void {
+    this.reader!.end()
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
     // body; and a single-part base64 message should still end with a line break
     const needsBreak =
       (this.node.parentNode !== false && !this.sawBody && this.emitted) ||
       (this.outputEncoding === "base64" && this.node.parentNode === false)
-    const tail = needsBreak ? Buffer.from("\r\n") : undefined
-    const last = tail === undefined ? rest : Buffer.concat([rest, tail])
+    const last = needsBreak ? Buffer.concat([rest, Buffer.from("\r\n")]) : rest
     if (last.length > 0) this.push({ type: "body", value: last, node: this.node })
   }
 

@@ -5,13 +5,18 @@ import { StampedPart } from "./StampedPart.js"
 import type { PartOutcome, SkipReason, StampOutcome, StampPlan } from "./StampPlan.js"
 
 /**
- * The most the stamper holds for one message at any moment: raw bytes kept
- * while undecided plus decoded text kept for look-back (invariant 3).
+ * The most the stamper holds for one message at any moment (invariant 3):
+ * raw bytes kept while undecided, plus a body reader's look-back window
+ * (decoded characters) while they are replayed or while a part streams live.
  * `highWater` is measured against it.
  */
 export const STAMP_WINDOW_BYTES = 64 * 1024
-/** while undecided, the message start is held up to this much (raw + decoded) before committing */
-export const HOLD_BYTES = 24 * 1024
+/**
+ * While undecided, the message start is held (raw bytes only) up to this much
+ * before committing. Room is left in the window for a reader's look-back
+ * while the held bytes are replayed.
+ */
+export const HOLD_BYTES = 36 * 1024
 /** body chunks are fed through in slices of at most this many bytes, so one big chunk cannot blow the window */
 export const SLICE_BYTES = 4 * 1024
 
@@ -21,12 +26,12 @@ type Mode = "holding" | "live" | "passing"
  * Object-mode transform between mailsplit's Splitter and Joiner that stamps
  * one downstream copy with a ready `StampPlan`.
  *
- * The start of a message (and of each chosen body part) is held, bounded by
- * `HOLD_BYTES`, before anything is released: within that window a reason to
- * pass the message unstamped that appears after the body (a calendar or TNEF
- * part after a short body, inline PGP, an existing signature) still leaves
- * every part byte-identical. A reason found after a part already left stamped
- * is reported as `lateSkip`.
+ * The start of a message (and of each chosen body part) is held as raw bytes,
+ * bounded by `HOLD_BYTES`, before anything is released: within that window a
+ * reason to pass the message unstamped that appears after the body (a
+ * calendar or TNEF part after the HTML body, inline PGP, an existing
+ * signature) still leaves every part byte-identical. A reason found after a
+ * part already left stamped is reported as `lateSkip`.
  */
 export class Stamper extends Transform {
   private mode: Mode = "holding"
@@ -102,7 +107,6 @@ export class Stamper extends Transform {
       for (let i = 0; i < chunk.value.length; i += SLICE_BYTES) {
         const value = i === 0 && chunk.value.length <= SLICE_BYTES ? chunk.value : chunk.value.subarray(i, i + SLICE_BYTES)
         part.write({ type: "body", value, node: chunk.node })
-        if (part.pgpInline) return this.skip("pgp-inline")
         this.measure()
       }
       return
@@ -131,7 +135,6 @@ export class Stamper extends Transform {
     if (part === undefined) return
     this.current = undefined
     part.end()
-    if (part.pgpInline) return this.skip("pgp-inline")
     this.measure()
   }
 
@@ -166,13 +169,30 @@ export class Stamper extends Transform {
 
   /** releases everything held: chosen parts stamped (or raw when `raw`), everything else as it came */
   private commit(raw: boolean): void {
+    const held = this.queueBytes + this.queuedParts().reduce((n, p) => n + p.held, 0)
+    let passAll = raw
+    // an inline-PGP body is only seen by reading it: the dry run at commit tells
+    if (!raw && this.queuedParts().some((p) => p.probe() === "pgp-inline")) {
+      if (this.parts.some((p) => p.transcoding)) this.lateSkip ??= "pgp-inline"
+      else {
+        this.skipped = "pgp-inline"
+        passAll = true
+      }
+    }
     const push = (c: SplitterChunk): void => void this.push(c)
     for (const item of this.queue) {
-      if (item instanceof StampedPart) item.commit(push, raw)
-      else push(item)
+      if (item instanceof StampedPart) {
+        const before = item.held
+        item.commit(push, passAll)
+        this.highWater_ = Math.max(this.highWater_, held - before + item.peak)
+      } else push(item)
     }
     this.queue = []
     this.queueBytes = 0
-    this.mode = "live"
+    this.mode = passAll && !raw ? "passing" : "live"
+  }
+
+  private queuedParts(): Array<StampedPart> {
+    return this.queue.filter((i): i is StampedPart => i instanceof StampedPart)
   }
 }
