@@ -144,6 +144,10 @@ describe("Stamper decisions", () => {
     expect(text).toContain(`<a title="{{signature}}">`)
     expect(text).toContain(`<p><div id="${SIG_MARKER}">`)
     expect(text).toContain(`</div></p><div>PS</div></body>`)
+    const escaped = `<html><body><div>Hi</div><p>&#123;&#123;signature&#125;&#125;</p><div class="gmail_quote">q</div></body></html>`
+    const viaEntities = await stampedText(single("text/html", escaped), plan, 0, "html")
+    expect(viaEntities.text).toContain(`<p><div id="${SIG_MARKER}">`)
+    expect(countOf(viaEntities.text, SIG_MARKER)).toBe(1)
     const plain = await stampedText(single("text/plain", "Hi\r\n{{signature}}\r\nPS\r\n"), plan)
     expect(plain.text).toBe(`Hi\r\nJane Doe — Ünïcode ✓\r\n${SIG_TEXT_LINE}\r\nPS\r\n`)
   })

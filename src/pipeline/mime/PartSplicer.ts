@@ -30,7 +30,9 @@ export class PartSplicer {
   private readonly above: ReadonlyArray<SignatureElement>
   private readonly bottom: ReadonlyArray<SignatureElement>
   private readonly needles: ReadonlyArray<string>
-  private readonly placeholder: string | undefined
+  /** the placeholder as typed, and in HTML also as editors escape it (`&#123;&#123;signature&#125;&#125;`) */
+  private readonly placeholders: ReadonlyArray<string>
+  private placeholderLength = 0
 
   constructor(
     readonly kind: "html" | "text",
@@ -43,7 +45,8 @@ export class PartSplicer {
     const own = plan.elements.map((e) => (kind === "html" ? e.marker : normaliseText(e.text).trim()))
     this.needles = [...own, ...plan.skipIfPresent].filter((n) => n.length > 0 && n.length <= MAX_NEEDLE)
     const p = plan.placeholder
-    this.placeholder = p !== undefined && p.length > 0 && p.length <= MAX_NEEDLE && this.above.length > 0 ? p : undefined
+    const usable = p !== undefined && p.length > 0 && p.length <= MAX_NEEDLE && this.above.length > 0
+    this.placeholders = !usable ? [] : kind === "text" ? [p] : [...new Set([p, ...htmlEscapes(p)])]
   }
 
   get state(): SpliceState {
@@ -103,7 +106,7 @@ export class PartSplicer {
     }
     if (placeholder !== undefined) {
       this.emitOriginal(placeholder, true)
-      this.pending = this.pending.slice(this.placeholder!.length)
+      this.pending = this.pending.slice(this.placeholderLength)
       this.emit(this.kind === "html" ? this.above.map((e) => e.html).join("") : this.textBlock(this.above, "inline"))
       this.state_ = "placed"
       return
@@ -122,7 +125,7 @@ export class PartSplicer {
       this.state_ = "placed"
       return
     }
-    const maxNeedle = Math.max(0, ...this.needles.map((n) => n.length), this.placeholder?.length ?? 0)
+    const maxNeedle = Math.max(0, ...this.needles.map((n) => n.length), ...this.placeholders.map((n) => n.length))
     this.needleFrom = Math.max(this.needleFrom, this.pending.length - maxNeedle + 1)
     this.emitOriginal(Math.min(scan.safe, this.needleFrom), false)
   }
@@ -144,15 +147,19 @@ export class PartSplicer {
   }
 
   private findPlaceholder(limit: number): number | undefined {
-    const token = this.placeholder
-    if (token === undefined) return undefined
-    let at = this.pending.indexOf(token, Math.max(0, this.needleFrom - token.length))
-    while (at >= 0 && at + token.length <= limit) {
+    let best: number | undefined
+    for (const token of this.placeholders) {
+      let at = this.pending.indexOf(token, Math.max(0, this.needleFrom - token.length))
       // in HTML, a token inside a tag (an attribute value) is not the user's typed text
-      if (this.kind === "text" || this.pending.lastIndexOf("<", at) <= this.pending.lastIndexOf(">", at)) return at
-      at = this.pending.indexOf(token, at + 1)
+      while (at >= 0 && this.kind === "html" && this.pending.lastIndexOf("<", at) > this.pending.lastIndexOf(">", at)) {
+        at = this.pending.indexOf(token, at + 1)
+      }
+      if (at >= 0 && at + token.length <= limit && (best === undefined || at < best)) {
+        best = at
+        this.placeholderLength = token.length
+      }
     }
-    return undefined
+    return best
   }
 
   /** emits `pending[0, cut)`; a non-forced cut backs off so it never splits a surrogate pair or a head tag */
@@ -220,3 +227,11 @@ const flowedSafe = (text: string): string =>
 /** the part leaves as UTF-8: a `<meta charset>` naming the old charset would make readers misread it */
 const rewriteMetaCharset = (html: string): string =>
   html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, head: string) => `${head}utf-8`)
+
+/** how HTML editors may have escaped a typed token's punctuation */
+const htmlEscapes = (token: string): Array<string> => {
+  const decimal = token.replace(/[^\w\s]/g, (c) => `&#${c.charCodeAt(0)};`)
+  const hex = token.replace(/[^\w\s]/g, (c) => `&#x${c.charCodeAt(0).toString(16)};`)
+  const named = token.replace(/\{/g, "&lbrace;").replace(/\}/g, "&rbrace;")
+  return [decimal, hex, named]
+}

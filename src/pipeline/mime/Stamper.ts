@@ -68,9 +68,7 @@ export class Stamper extends Transform {
         : (this.skipped ??
           (partReason === "already-signed" || partReason === "pgp-inline" || partReason === "undecodable"
             ? partReason
-            : this.plan.elements.length === 0 || parts.length === 0
-              ? "no-body"
-              : "no-body"))
+            : "no-body"))
     return {
       stamped,
       parts,
