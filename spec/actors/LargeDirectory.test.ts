@@ -7,11 +7,12 @@ import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { RepoLayer } from "./ActorTestLayer.js"
+import { element, envelope, header } from "./SignatureFixtures.js"
 
 const USERS = 100_000
 
 describe("a 100,000-user directory", () => {
-  it.scoped("imports one entry per key and is looked up by mail and alias, case-insensitively", () =>
+  it.scoped("imports one entry per key, is looked up by mail and alias case-insensitively, and stamps a user", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
@@ -38,6 +39,11 @@ describe("a 100,000-user directory", () => {
         expect(Option.map(byAlias, (u) => u.mail)).toEqual(Option.some(`User${i}@big.example`))
       }
       expect(yield* actor.lookupUser(`user${USERS}@big.example`)).toEqual(Option.none())
+      // a signature for one of them, found by an alias, rendered from its entry
+      const decision = yield* actor.resolveSignature(envelope(`Alias54321@big-alias.example`, ["someone@customer.example"]), header())
+      expect(element(decision, "all").text).toBe("User 54321")
+      expect(yield* actor.resolveSignature(envelope(`user${USERS}@big.example`), header()))
+        .toMatchObject({ _tag: "NoSignature", reason: "sender-not-in-directory" })
       // measured, not asserted (speed belongs to perf/)
       console.log(`100k directory: import ${imported - started} ms, actor load ${loaded - imported} ms, ` +
         `heap across the load +${Math.round((heapAfter - heapBefore) / 1e6)} MB (no forced GC: an upper bound)`)

@@ -33,7 +33,7 @@ layer(TestLayer)("TenantRepo", (it) => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const summary = yield* repo.importTenant(acmeFile())
-      expect(summary).toEqual({ tenantId: "acme", created: true, templates: 1, rules: 1, users: 2 })
+      expect(summary).toEqual({ tenantId: "acme", created: true, templates: 1, rules: 1, users: 2, removed: [] })
       const tenant = Option.getOrThrow(yield* repo.getTenant("acme" as TenantId))
       expect(tenant.domains).toEqual(["acme.example", "acme-mail.example"])
       expect(tenant.connectors.map((c) => c._tag)).toEqual(["auth", "certificate", "cidr"])

@@ -1,4 +1,4 @@
-import { Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { NoSignature } from "../domain/Signature.js"
 import { ControlPlane } from "../pipeline/ControlPlane.js"
 import { TenantRegistry } from "./TenantRegistry.js"
@@ -6,8 +6,16 @@ import { TenantRegistry } from "./TenantRegistry.js"
 /**
  * The data plane's view of the tenant actors. A tenant whose actor cannot
  * answer is treated as unbound or suspended: the session gets a clear SMTP
- * refusal instead of a crash, and the failure is logged.
+ * refusal instead of a crash, and the failure is logged. Signatures are
+ * different: mail flow beats signatures (DESIGN invariant 5), so an actor that
+ * fails or is too slow to answer means "no signature", never a refused message.
  */
+
+/** The longest a message waits for its signature (a tenant reloading a huge directory, a stuck actor). */
+export const RESOLVE_TIMEOUT = Duration.seconds(10)
+
+export const TENANT_UNAVAILABLE = "tenant-unavailable"
+
 export const ControlPlaneLive = Layer.effect(
   ControlPlane,
   Effect.gen(function* () {
@@ -25,7 +33,16 @@ export const ControlPlaneLive = Layer.effect(
           Effect.map((t) => (t.suspended ? Option.none() : Option.some(t))),
           orNone("relayState")
         ),
-      resolveSignature: () => Effect.succeed(new NoSignature({ reason: "stamping-not-built" }))
+      resolveSignature: (tenant, envelope, header) =>
+        registry.actor(tenant).pipe(
+          Effect.flatMap((actor) => actor.resolveSignature(envelope, header)),
+          Effect.timeoutFail({ duration: RESOLVE_TIMEOUT, onTimeout: () => "timed out" as const }),
+          Effect.catchAllCause((cause) =>
+            Effect.logError("resolveSignature failed; relaying without a signature", cause).pipe(
+              Effect.annotateLogs({ tenant }),
+              Effect.as(new NoSignature({ reason: TENANT_UNAVAILABLE }))
+            ))
+        )
     }
   })
 )

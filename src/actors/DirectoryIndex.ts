@@ -34,8 +34,8 @@ export interface DirectoryIndex {
   readonly conflicts: number
 }
 
-/** A lookup address as the index holds it; "smtp:" as Azure AD writes it is dropped. */
-export const normalizeAddress = (address: string): string => address.trim().replace(/^smtp:/i, "").toLowerCase()
+/** A lookup address as the index holds it; "smtp:" as Azure AD writes it and SMTP's angle brackets are dropped. */
+export const normalizeAddress = (address: string): string => address.trim().replace(/^<|>$/g, "").replace(/^smtp:/i, "").toLowerCase()
 
 /** Azure AD also lists X500:, SIP:, … addresses; only smtp ones (or bare addresses) are mail. */
 const isMailAddress = (proxy: string): boolean => /^smtp:/i.test(proxy.trim()) || !/^[a-z0-9]+:/i.test(proxy.trim())

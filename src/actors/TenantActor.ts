@@ -1,13 +1,21 @@
-import { Cause, Data, Deferred, Duration, Effect, Exit, Match, Metric, Queue, Schedule } from "effect"
-import type { Option, Schema } from "effect"
+import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Match, Metric, Option, Queue, Schedule } from "effect"
+import type { Schema } from "effect"
 import type { DirectoryUser } from "../domain/Directory.js"
 import { TenantNotFound } from "../domain/Errors.js"
+import type { MessageKind } from "../domain/Rule.js"
+import type { HeaderSummary, MessageEnvelope, SignatureDecision, SignatureElement } from "../domain/Signature.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
+import { RenderCache } from "../signature/RenderCache.js"
+import { previewRules } from "../signature/RulesTester.js"
+import { resolveSignature } from "../signature/SignatureResolver.js"
 import { Store } from "../store/Store.js"
-import type { TenantRepo } from "../store/TenantRepo.js"
+import type { StoreDecodeError, StoreError } from "../store/StoreError.js"
+import { TenantRepo } from "../store/TenantRepo.js"
 import * as DirectoryIndex from "./DirectoryIndex.js"
+import type { PreviewResult } from "./RulesPreview.js"
 import {
-  GetRelayState, InjectDefect, LookupUser, Reload, TenantActorUnavailable, type TenantActorError, type TenantRequest
+  ApplyDirectoryDelta, GetRelayState, InjectDefect, LookupUser, PreviewRules, Reload, ReplaceDirectory, ResolveSignature,
+  TenantActorUnavailable, type TenantActorError, type TenantRequest
 } from "./TenantProtocol.js"
 import * as TenantState from "./TenantState.js"
 
@@ -17,6 +25,11 @@ import * as TenantState from "./TenantState.js"
  * from the store with exponential backoff; more than RESTART_INTENSITY
  * restarts without a quiet RESTART_PERIOD between them stops the actor (OTP's
  * intensity/period), and the registry starts a fresh one on the next request.
+ *
+ * The signature engine's state (compiled templates, rules, settings) is part
+ * of TenantState and reloads with it; rendered elements are kept in one
+ * RenderCache per actor, which survives reloads (its keys carry the template
+ * version and the user's values) and is cleared when templates change.
  */
 
 export const MAILBOX_CAPACITY = 256
@@ -56,6 +69,16 @@ export interface TenantActor {
   readonly relayState: Effect.Effect<Tenant, TenantActorError>
   readonly lookupUser: (address: string) => Effect.Effect<Option.Option<DirectoryUser>, TenantActorError>
   readonly reload: Effect.Effect<void, TenantActorError>
+  /** the signature for a message, decided and rendered for the envelope's sender */
+  readonly resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => Effect.Effect<SignatureDecision, TenantActorError>
+  /** the rules tester (admin preview) */
+  readonly previewRules: (input: PreviewInput) => Effect.Effect<PreviewResult, TenantActorError>
+  /** full directory sync, one transaction; the next request sees it */
+  readonly replaceDirectory: (users: ReadonlyArray<DirectoryUser>) => Effect.Effect<void, TenantActorError>
+  /** incremental directory sync (upserts, removals by mail), one transaction; the next request sees it */
+  readonly applyDirectoryDelta: (delta: DirectoryDelta) => Effect.Effect<void, TenantActorError>
+  /** the render cache's counters (tests, metrics) */
+  readonly renderCacheStats: Effect.Effect<RenderCacheStats>
   /** loop restarts after defects since the actor started */
   readonly restarts: Effect.Effect<number>
   /** state loads from the store, the first one included */
@@ -65,21 +88,45 @@ export interface TenantActor {
   readonly isStopped: () => boolean
 }
 
+export interface PreviewInput {
+  readonly sender: string
+  readonly recipients: ReadonlyArray<string>
+  readonly subject: string
+  readonly kind?: MessageKind
+}
+
+export interface DirectoryDelta {
+  readonly upsert: ReadonlyArray<DirectoryUser>
+  /** mail addresses, any case */
+  readonly remove: ReadonlyArray<string>
+}
+
+export interface RenderCacheStats {
+  readonly hits: number
+  readonly misses: number
+  readonly size: number
+}
+
 const unavailable = (tenantId: TenantId, reason: string) => new TenantActorUnavailable({ tenantId, reason })
 
 export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId) {
   const store = yield* Store
+  const repo = yield* TenantRepo
+  const renderCache = new RenderCache<SignatureElement>()
   // subscribe before the first load, so no change can fall between them
   const changes = yield* store.subscribe
-  const loadOrUnavailable = TenantState.load(tenantId).pipe(
-    Effect.catchTags({
-      StoreError: (e) => Effect.fail(unavailable(tenantId, e.message)),
-      StoreDecodeError: (e) => Effect.fail(unavailable(tenantId, e.message))
-    })
-  )
+  /** A store that cannot be read makes the actor unavailable for this request, not crashed. */
+  const storeUnavailable = <A, E, R>(effect: Effect.Effect<A, E | StoreError | StoreDecodeError, R>) =>
+    Effect.catchIf(
+      effect,
+      (e): e is StoreError | StoreDecodeError =>
+        typeof e === "object" && e !== null && "_tag" in e && (e._tag === "StoreError" || e._tag === "StoreDecodeError"),
+      (e) => Effect.fail(unavailable(tenantId, e.message))
+    ) as Effect.Effect<A, Exclude<E, StoreError | StoreDecodeError> | TenantActorUnavailable, R>
   let loads = 0
-  const countedLoad = loadOrUnavailable.pipe(Effect.tap(() => void loads++))
-  let current: Current = { _tag: "Loaded", state: yield* countedLoad }
+  const countedLoad = (previous: TenantState.TenantState | undefined) =>
+    storeUnavailable(TenantState.load(tenantId, previous)).pipe(Effect.tap(() => void loads++))
+  let current: Current = { _tag: "Loaded", state: yield* countedLoad(undefined) }
   let started = false
   let restarts = 0
   let inFlight = 0
@@ -92,9 +139,16 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   })
   yield* Effect.addFinalizer(() => stop)
 
-  const reloadState = countedLoad.pipe(
+  const reloadState = Effect.suspend(() => {
+    const previous = current._tag === "Loaded" ? current.state : undefined
+    return countedLoad(previous).pipe(Effect.map((state) => [previous, state] as const))
+  }).pipe(
     Effect.matchEffect({
-      onSuccess: (state) => Effect.sync(() => void (current = { _tag: "Loaded", state })),
+      onSuccess: ([previous, state]) =>
+        Effect.sync(() => {
+          if (previous === undefined || TenantState.templatesChanged(previous, state)) renderCache.clear()
+          current = { _tag: "Loaded", state }
+        }),
       onFailure: (e) =>
         e._tag === "TenantNotFound"
           ? Effect.sync(() => void (current = { _tag: "Missing", tenantId, revision: store.tenantRevision(tenantId) }))
@@ -120,17 +174,40 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     Effect.suspend((): Effect.Effect<A, E | TenantNotFound, R> =>
       current._tag === "Loaded" ? f(current.state) : Effect.fail(new TenantNotFound({ tenantId })))
 
+  /** The fresh state, for requests that read it. */
+  const fresh = <A, E, R>(f: (state: TenantState.TenantState) => Effect.Effect<A, E, R>) => freshen.pipe(Effect.zipRight(withState(f)))
+
+  const lookup = (s: TenantState.TenantState, address: string) => storeUnavailable(DirectoryIndex.lookup(s.directory, address))
+
+  /** A directory write, then a reload, so the very next request (from anyone) sees it. */
+  const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) =>
+    storeUnavailable(write).pipe(Effect.zipRight(freshen))
+
   const handle = (request: TenantRequest): Effect.Effect<unknown, TenantActorError, Store | TenantRepo> =>
     Match.valueTags(request, {
-      GetRelayState: () => freshen.pipe(Effect.zipRight(withState((s) => Effect.succeed(s.tenant)))),
-      LookupUser: (r) =>
-        freshen.pipe(Effect.zipRight(withState((s) =>
-          DirectoryIndex.lookup(s.directory, r.address).pipe(
-            Effect.catchTags({
-              StoreError: (e) => Effect.fail(unavailable(tenantId, e.message)),
-              StoreDecodeError: (e) => Effect.fail(unavailable(tenantId, e.message))
-            })
-          )))),
+      GetRelayState: () => fresh((s) => Effect.succeed(s.tenant)),
+      LookupUser: (r) => fresh((s) => lookup(s, r.address)),
+      ResolveSignature: (r) =>
+        fresh((s) => Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          // a null sender (bounce) has no user; the resolver says so
+          const user = r.envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.envelope.mailFrom)
+          return resolveSignature({
+            rules: s.rules, templates: s.templates, user, envelope: r.envelope, header: r.header,
+            tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache
+          })
+        })),
+      PreviewRules: (r) =>
+        fresh((s) => Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const user = r.sender.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.sender)
+          return previewRules({
+            rules: s.rules, templates: s.templates, user, sender: r.sender, recipients: r.recipients, subject: r.subject,
+            ...(r.kind !== undefined ? { kind: r.kind } : {}), tenantDomains: s.tenant.domains, settings: s.settings, now
+          })
+        })),
+      ReplaceDirectory: (r) => writeDirectory(repo.replaceDirectory(tenantId, r.users)),
+      ApplyDirectoryDelta: (r) => writeDirectory(repo.applyDirectoryDelta(tenantId, { upsert: r.upsert, remove: r.remove })),
       Reload: (r) => (r.onlyIfStale && !isStale() ? Effect.void : reloadState),
       InjectDefect: (r) => Effect.die(new Error(r.message))
     })
@@ -148,7 +225,11 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   const runLoop = Effect.suspend(() => {
     const restarting = started
     started = true
-    const restart = Effect.sync(() => restarts++).pipe(
+    const restart = Effect.sync(() => {
+      restarts++
+      // start clean: nothing the crashed loop touched is trusted
+      renderCache.clear()
+    }).pipe(
       Effect.zipRight(Metric.increment(Metric.tagged(restartsTotal, "tenant", tenantId))),
       // a restart begins from the store, not from whatever state the crash left
       Effect.zipRight(reloadState.pipe(Effect.mapError((e) => new ActorCrashed({ cause: Cause.fail(e) }))))
@@ -198,6 +279,14 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     relayState: send(new GetRelayState()),
     lookupUser: (address: string) => send(new LookupUser({ address })),
     reload: send(new Reload({})),
+    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => send(new ResolveSignature({ envelope, header })),
+    previewRules: (input: PreviewInput) =>
+      send(new PreviewRules({
+        sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {})
+      })),
+    replaceDirectory: (users: ReadonlyArray<DirectoryUser>) => send(new ReplaceDirectory({ users })),
+    applyDirectoryDelta: (delta: DirectoryDelta) => send(new ApplyDirectoryDelta({ upsert: delta.upsert, remove: delta.remove })),
+    renderCacheStats: Effect.sync(() => ({ hits: renderCache.hits, misses: renderCache.misses, size: renderCache.size })),
     restarts: Effect.sync(() => restarts),
     loads: Effect.sync(() => loads),
     inFlight: () => inFlight,

@@ -1,23 +1,69 @@
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
+import type { Rule, SignatureSettings } from "../domain/Rule.js"
+import type { Template } from "../domain/Template.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
+import { compileTemplate, type CompiledTemplate } from "../signature/TemplateEngine.js"
 import { TenantRepo } from "../store/TenantRepo.js"
 import { Store } from "../store/Store.js"
 import * as DirectoryIndex from "./DirectoryIndex.js"
 
 /**
- * Everything a tenant actor holds, loaded in one place from the store. The
- * signature engine adds its compiled templates, rules and settings here, and
- * nothing else in the actor needs to change to reload them.
+ * Everything a tenant actor holds, loaded in one place from the store: relay
+ * state, the directory index, and the signature engine's compiled templates,
+ * ordered rules and settings. A reload builds a new value; nothing in it is
+ * mutated, so a crash can never leave it half-updated.
  */
 export interface TenantState {
   readonly tenant: Tenant
   readonly directory: DirectoryIndex.DirectoryIndex
+  /** compiled templates by id; a stored template that does not compile is absent (its rules then never match) */
+  readonly templates: ReadonlyMap<string, CompiledTemplate>
+  /** what each compiled template was compiled from: a reload reuses the compilation when it is unchanged */
+  readonly sources: ReadonlyMap<string, string>
+  /** in the tenant's order: order is meaning */
+  readonly rules: ReadonlyArray<Rule>
+  readonly settings: SignatureSettings
   /** the store's revision for this tenant when the load began: newer writes make the state stale */
   readonly revision: number
 }
 
-export const load = Effect.fn("TenantState.load")(function* (tenantId: TenantId) {
+/** Everything a compilation depends on; equal sources compile to equal templates. */
+export const templateSource = (t: Template): string => JSON.stringify([t.version, t.name, t.html, t.text ?? null])
+
+/**
+ * Compiles each template once per content. One that fails (stored before
+ * import validation existed, or written by hand) is logged and left out
+ * instead of failing the load: the other templates keep stamping.
+ */
+const compileAll = Effect.fn("TenantState.compileAll")(function* (
+  tenantId: TenantId, stored: ReadonlyArray<Template>, previous: TenantState | undefined
+) {
+  const templates = new Map<string, CompiledTemplate>()
+  const sources = new Map<string, string>()
+  for (const template of stored) {
+    const source = templateSource(template)
+    const known = previous?.templates.get(template.id)
+    if (known !== undefined && previous?.sources.get(template.id) === source) {
+      templates.set(template.id, known)
+      sources.set(template.id, source)
+      continue
+    }
+    const compiled = compileTemplate(template)
+    if (Either.isLeft(compiled)) {
+      yield* Effect.logError("stored template does not compile; rules using it will not match").pipe(
+        Effect.annotateLogs({ tenant: tenantId, template: template.id, part: compiled.left.part, problem: compiled.left.message })
+      )
+      continue
+    }
+    templates.set(template.id, compiled.right)
+    sources.set(template.id, source)
+  }
+  return { templates, sources }
+})
+
+/** Loads the tenant; `previous` (the state being replaced) lets unchanged templates skip compiling. */
+export const load = Effect.fn("TenantState.load")(function* (tenantId: TenantId, previous?: TenantState) {
   const store = yield* Store
   const repo = yield* TenantRepo
   // read the revision first: a write racing with the load leaves the state marked stale, never fresh
@@ -25,8 +71,23 @@ export const load = Effect.fn("TenantState.load")(function* (tenantId: TenantId)
   const tenant = yield* repo.getTenant(tenantId)
   if (Option.isNone(tenant)) return yield* new TenantNotFound({ tenantId })
   const directory = yield* DirectoryIndex.build(tenantId)
-  return { tenant: tenant.value, directory, revision } satisfies TenantState
+  const { templates, sources } = yield* compileAll(tenantId, yield* repo.templates(tenantId), previous)
+  const rules = yield* repo.rules(tenantId)
+  const settings = yield* repo.settings(tenantId)
+  return { tenant: tenant.value, directory, templates, sources, rules, settings, revision } satisfies TenantState
 })
 
 /** Whether a write to this tenant committed after `state` was loaded. */
 export const isStale = (store: Store, state: TenantState): boolean => store.tenantRevision(state.tenant.id) > state.revision
+
+/**
+ * Whether the templates changed at all (added, removed, edited). The render
+ * cache keys by template version, but an import or a hand-written store edit
+ * may change content without bumping it; template saves are rare, so the
+ * actor simply clears its cache on any change.
+ */
+export const templatesChanged = (before: TenantState, after: TenantState): boolean => {
+  if (before.sources.size !== after.sources.size) return true
+  for (const [id, source] of after.sources) if (before.sources.get(id) !== source) return true
+  return false
+}

@@ -1,12 +1,15 @@
-import { Effect, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { DirectoryUser } from "../domain/Directory.js"
-import { TenantConflict, TenantNotFound } from "../domain/Errors.js"
+import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { Rule, SignatureSettings } from "../domain/Rule.js"
 import { Template } from "../domain/Template.js"
 import { decodeTenantFile, type FileConnector, type TenantFile } from "../domain/TenantFile.js"
 import { AuthConnector, CertConnector, CidrConnector, type Connector, Tenant, type TenantId } from "../domain/Tenant.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
+import { ruleProblems } from "../signature/RuleValidation.js"
+import { prepareTemplate } from "../signature/TemplatePreparation.js"
+import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
 import { Store, Write, type WriteOp } from "./Store.js"
 
@@ -15,7 +18,8 @@ import { Store, Write, type WriteOp } from "./Store.js"
  * An import replaces the tenant's templates, rules and directory wholesale in
  * one LMDB transaction, and is idempotent: a plaintext password that still
  * verifies against the stored hash keeps that hash, so re-importing the same
- * file leaves the stored bytes unchanged.
+ * file leaves the stored bytes unchanged. Templates are sanitized and compiled
+ * and rules checked before anything is written: what is stored renders.
  */
 
 export const RuleList = Schema.Array(Rule)
@@ -31,6 +35,40 @@ export interface ImportSummary {
   readonly templates: number
   readonly rules: number
   readonly users: number
+  /** what the sanitizer took out of each template (only templates that lost something) */
+  readonly removed: ReadonlyArray<TemplateRemovals>
+}
+
+export interface TemplateRemovals {
+  readonly templateId: string
+  readonly removed: ReadonlyArray<Removal>
+}
+
+/**
+ * Sanitizes and compiles every template and checks every rule against them
+ * (src/signature's prepareTemplate and ruleProblems). All problems are
+ * reported at once, one line each, naming the template or rule.
+ */
+export const prepareSignatureContent = (
+  templateList: ReadonlyArray<Template>, ruleList: ReadonlyArray<Rule>
+): Either.Either<{ templates: ReadonlyArray<Template>; removed: ReadonlyArray<TemplateRemovals> }, TenantFileInvalid> => {
+  const problems: Array<string> = []
+  const templates: Array<Template> = []
+  const removed: Array<TemplateRemovals> = []
+  templateList.forEach((template, i) => {
+    const prepared = prepareTemplate(template)
+    if (Either.isLeft(prepared)) {
+      problems.push(`templates[${i}] "${template.id}": ${prepared.left.part} does not compile: ${prepared.left.message}`)
+      return
+    }
+    templates.push(prepared.right.template)
+    if (prepared.right.removed.length > 0) removed.push({ templateId: template.id, removed: prepared.right.removed })
+  })
+  const templateIds = new Set(templateList.map((t) => t.id))
+  ruleList.forEach((rule, i) => {
+    for (const problem of ruleProblems(rule, templateIds)) problems.push(`rules[${i}] "${rule.id}": ${problem}`)
+  })
+  return problems.length > 0 ? Either.left(new TenantFileInvalid({ message: problems.join("\n") })) : Either.right({ templates, removed })
 }
 
 const make = Effect.gen(function* () {
@@ -102,6 +140,8 @@ const make = Effect.gen(function* () {
   })
 
   const importFile = Effect.fn("TenantRepo.importFile")(function* (file: TenantFile) {
+    const content = prepareSignatureContent(file.templates ?? [], file.rules ?? [])
+    if (Either.isLeft(content)) return yield* content.left
     const previous = yield* getTenant(file.id)
     const connectors = yield* Effect.forEach(file.connectors, toConnector(Option.match(previous, { onNone: () => [], onSome: (t) => t.connectors })))
     const tenant = new Tenant({
@@ -113,7 +153,7 @@ const make = Effect.gen(function* () {
       suspended: file.suspended ?? false
     })
     yield* checkConflicts(tenant)
-    const templateList = file.templates ?? []
+    const templateList = content.right.templates
     const ruleList = file.rules ?? []
     const users = file.directory ?? []
     const ops: Array<WriteOp> = [
@@ -127,8 +167,13 @@ const make = Effect.gen(function* () {
     ]
     yield* store.batch(ops)
     yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: tenant.id, users: users.length }))
+    for (const r of content.right.removed) {
+      yield* Effect.logWarning("template sanitized on import").pipe(
+        Effect.annotateLogs({ tenant: tenant.id, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") }))
+    }
     return {
-      tenantId: tenant.id, created: Option.isNone(previous), templates: templateList.length, rules: ruleList.length, users: users.length
+      tenantId: tenant.id, created: Option.isNone(previous), templates: templateList.length, rules: ruleList.length, users: users.length,
+      removed: content.right.removed
     } satisfies ImportSummary
   }, (effect) => importLock.withPermits(1)(effect))
 
