@@ -81,6 +81,8 @@ describe("plain-text reply separators", () => {
     ["banner FR", "Merci\r\n\r\n⟦-------- Message d'origine --------\r\nDe : Bob\r\n"],
     ["banner ES", "Gracias\r\n\r\n⟦-----Mensaje original-----\r\nDe: Bob\r\n"],
     ["quote block", "Sure.\r\n\r\n⟦> do you agree?\r\n> yes\r\n"],
+    ["Notes", "Thanks\r\n\r\n⟦-----\"John Smith\" <john@example.com> wrote: -----\r\n\r\nTo: Jane\r\n"],
+    ["Notes wrote on", "Thanks\r\n\r\n⟦John Smith/ACME@ACME wrote on 01/01/2024 10:00:00 AM:\r\n\r\n> old\r\n"],
     ["bottom-posted", "On Mon, Bob <bob@example.com> wrote:\r\n> Hi\r\n\r\nHello\r\n⟦"],
     [
       "interleaved, then a trailing quote and a sign-off",
@@ -110,6 +112,7 @@ describe("HTML reply separators", () => {
     ["bare From/Sent block", `<p>Thanks</p>⟦<p class="MsoNormal"><b><span>From:</span></b><span> Bob<br><b>Sent:</b> Monday<br><b>To:</b> Jane</span></p>`],
     ["Lotus Notes", `<p>Thanks</p><br>⟦<font size=2 color=#5f5f5f>From:</font>\t<font size=2>Bob</font><br><font size=2 color=#5f5f5f>To:</font>\t<font size=2>Jane</font>`],
     ["banner", `<div>Thanks</div>⟦<div>-----Original Message-----<br>From: Bob</div>`],
+    ["Notes banner", `<div>Thanks</div><br>⟦-----"John Smith" &lt;john@example.com&gt; wrote: -----<br><br>To: Jane`],
     ["attribution before blockquote", `Alex<br><br>⟦26.06.2014, 14:41, "Alexander" &lt;<a href="mailto:a@b.c">a@b.c</a>&gt;:<blockquote>old</blockquote>`],
     ["body end", `<html><body><div>Thanks</div>⟦</body></html>`],
     ["CSS in head is not a separator", `<html><head><style>div.x{border-top:solid #E1E1E1 1.0pt}</style></head><body><div>Thanks</div>⟦</body></html>`],

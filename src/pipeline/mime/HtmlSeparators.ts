@@ -22,6 +22,8 @@ const BANNER_ANYWHERE =
   /[-_=*]{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d['’]origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|originalmeddelande|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|mensagem original|mensagem encaminhada|wiadomość oryginalna|przekazana wiadomość|původní zpráva|eredeti üzenet|исходное сообщение|пересылаемое сообщение|пересланное сообщение|原始邮件|原始郵件|转发邮件|元のメッセージ|転送メッセージ|원본 메시지)\s*[-_=*]{2,}|begin forwarded message\s*:/iu
 
 const MAYBE_BANNER = /--|__|==|\*\*|begin forwarded/i
+/** Notes' "-----"John" <john@example.com> wrote: -----" as HTML text */
+const NOTES_ANYWHERE = /-{3,}\s*[^<>]{1,200}?\s(?:wrote|schrieb|a écrit|escribió|ha scritto)\s*[:：]?\s*-{3,}/iu
 const MAYBE_LABEL = /^(?:\s|&nbsp;|\*)*[^\s:：<]{1,24}(?:\s|&nbsp;)?\*?(?:\s|&nbsp;)?[:：]/iu
 
 type Verdict = number | "wait" | undefined
@@ -121,7 +123,7 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
   private judgeText(html: string, start: number, end: number, final: boolean): Verdict {
     const run = html.slice(start, end)
     // cheap filters first: most text runs are neither a banner nor a header label
-    const banner = MAYBE_BANNER.test(run) ? BANNER_ANYWHERE.exec(run) : null
+    const banner = MAYBE_BANNER.test(run) ? (BANNER_ANYWHERE.exec(run) ?? NOTES_ANYWHERE.exec(run)) : null
     if (banner !== null) {
       const at = start + banner.index
       return hoist(html, blockStart(html, at))

@@ -70,7 +70,7 @@ export const BEGIN_FORWARDED = /^\s*(?:begin forwarded message|anfang der weiter
 export const ATTRIBUTION_END = new RegExp(
   "(?:" +
     [
-      "(?<!\\p{L})wrote",
+      "(?<!\\p{L})wrote(?:\\s+on\\s+[^\\r\\n]{1,80})?",
       "(?<!\\p{L})writes",
       "(?<!\\p{L})schrieb(?:\\s+[^:：]{1,120})?",
       "(?<!\\p{L})a\\s+écrit",
@@ -209,3 +209,7 @@ export const SENT_FROM = new RegExp(
     ")\\s*$",
   "iu"
 )
+
+/** Lotus/HCL Notes: "-----"John Smith" <john@example.com> wrote: -----" (and "… a écrit : -----") */
+export const NOTES_HEADER =
+  /^\s*-{3,}\s*\S.{0,200}?\s(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev)\s*[:：]?\s*-{3,}\s*$/iu

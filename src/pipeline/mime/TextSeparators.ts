@@ -5,6 +5,7 @@ import {
   BANNER,
   BEGIN_FORWARDED,
   FROM_LINE,
+  NOTES_HEADER,
   OTHER_HEADER_LINE,
   SENT_FROM
 } from "./ReplyLexicon.js"
@@ -150,7 +151,7 @@ export class TextSeparatorScanner implements SeparatorScanner {
   private judge(text: string, start: number, end: number, final: boolean): number | "wait" | undefined {
     const line = lineAt(text, start, end)
     if (line.length > MAX_SEPARATOR_LINE) return undefined
-    if (BANNER.test(line) || BEGIN_FORWARDED.test(line)) return start
+    if (BANNER.test(line) || BEGIN_FORWARDED.test(line) || NOTES_HEADER.test(line)) return start
     const quote = this.quoteAt(text, start)
     if (quote !== undefined) return quote
     if (ATTRIBUTION_END.test(line) && line.length <= 400) {
