@@ -116,6 +116,7 @@ describe("HTML reply separators", () => {
     ["attribution before blockquote", `Alex<br><br>⟦26.06.2014, 14:41, "Alexander" &lt;<a href="mailto:a@b.c">a@b.c</a>&gt;:<blockquote>old</blockquote>`],
     ["body end", `<html><body><div>Thanks</div>⟦</body></html>`],
     ["CSS in head is not a separator", `<html><head><style>div.x{border-top:solid #E1E1E1 1.0pt}</style></head><body><div>Thanks</div>⟦</body></html>`],
-    ["plain blockquote without attribution is the user's", `<div>As the docs say</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`]
+    ["plain blockquote without attribution is the user's", `<div>As the docs say</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`],
+    ["a colon is not an attribution", `<div>The docs say:</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`]
   ])("%s", (_, marked) => html(marked))
 })

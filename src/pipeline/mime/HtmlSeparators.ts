@@ -107,9 +107,13 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
     if (tag.closing) return tag.name === "body" ? tag.start : undefined
     if (QUOTE_CONTAINER.test(text)) return hoist(html, tag.start)
     if (tag.name === "blockquote") {
+      const cite = /\btype\s*=\s*["']?cite/i.test(text)
       const line = lineBefore(html, tag.start)
-      if (line !== undefined && line.text.length <= 400 && /[:：]$/.test(line.text)) return hoist(html, line.start)
-      return /\btype\s*=\s*["']?cite/i.test(text) ? hoist(html, tag.start) : undefined
+      // "Here is the list:" above a blockquote of one's own is not an attribution: those name a date or an address
+      const attribution =
+        line !== undefined && line.text.length <= 400 && /[:：]$/.test(line.text) && (cite || /\d|@/.test(line.text))
+      if (attribution) return hoist(html, line.start)
+      return cite ? hoist(html, tag.start) : undefined
     }
     const ruled = tag.name === "hr" || (["div", "p", "td", "table"].includes(tag.name) && BORDER_TOP_RULE.test(text))
     if (ruled) {
