@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { SignatureElement } from "../../../src/domain/Signature.js"
+import { STAMP_WINDOW_BYTES } from "../../../src/pipeline/mime/Stamper.js"
 import type { StampPlan } from "../../../src/pipeline/mime/StampPlan.js"
 import {
   countOf,
@@ -75,6 +76,31 @@ describe("Stamper decisions", () => {
     const { output, outcome } = await runStamper(input)
     expect(outcome.skipped).toBe("calendar")
     expect(output.equals(input)).toBe(true)
+  })
+
+  it("reports a calendar part met only after the held window as a late reason (the body already left stamped)", async () => {
+    const bigHtml = REPLY_HTML.replace("<div>Hello</div>", `<div>Hello</div>${"<p>agenda item</p>\r\n".repeat(4000)}`)
+    const input = multipart("multipart/alternative", [
+      textPart(bigHtml, "text/html"),
+      textPart("BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR", "text/calendar; method=REQUEST")
+    ])
+    const { outcome, highWater } = await runStamper(input)
+    expect(outcome.stamped).toEqual(["html"])
+    expect(outcome.lateSkip).toBe("calendar")
+    expect(highWater).toBeLessThanOrEqual(STAMP_WINDOW_BYTES)
+  })
+
+  it("stamps the part it can read when the other one has an unknown charset", async () => {
+    const input = multipart("multipart/alternative", [
+      `Content-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xe9`,
+      textPart(REPLY_HTML, "text/html")
+    ])
+    const before = await splitParts(await passThrough(Buffer.from(input.toString("latin1"), "latin1")))
+    const { output, outcome } = await runStamper(input)
+    const after = await splitParts(output)
+    expect(outcome.stamped).toEqual(["html"])
+    expect(outcome.parts.find((p) => p.kind === "text")?.result).toBe("undecodable")
+    expect(after[1].body.equals(before[1].body) && after[1].headers.equals(before[1].headers)).toBe(true)
   })
 
   it("passes an Exchange invitation marked on the root (Content-Class)", async () => {
