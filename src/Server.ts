@@ -6,6 +6,7 @@ import { TenantRegistry } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/smtp/Inbound.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
+import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { StorePath } from "./store/Store.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 
@@ -17,6 +18,7 @@ export const liveLayer = (config: ImprintConfig) => {
   return Layer.mergeAll(
     TenantRepo.Default,
     TenantRegistry.Default,
+    FailSafeMemory.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
   ).pipe(Layer.provide(base))
 }

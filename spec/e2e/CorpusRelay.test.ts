@@ -29,6 +29,7 @@ describe("the corpus through the relay", () => {
     const failures: string[] = []
     for (const [i, m] of messages.entries()) {
       const sent = toCrlf(m.bytes)
+      if (process.env.CORPUS_TRACE) console.log("sending", m.name)
       const r = await c.send("alice@acme.example", [`rcpt${i}@customer.example`], sent)
       if (r.code !== 250) {
         failures.push(`${m.name}: ${r.code} ${r.text}`)

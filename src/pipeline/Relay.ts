@@ -1,22 +1,16 @@
 import { Effect, Exit, Option, Scope } from "effect"
-import { Joiner, Splitter } from "mailsplit"
 import type { Readable } from "node:stream"
-import { finished, pipeline } from "node:stream/promises"
 import type { Downstream as DownstreamConfig } from "../domain/Tenant.js"
-import { HeaderPrefix } from "./HeaderPrefix.js"
-import { LineGuard } from "./LineGuard.js"
-import { DownstreamRefused, PipelineFailed, type RelayError, UpstreamGone } from "./RelayError.js"
-import { type RootFacts, type RootHeaderPolicy, RootHeaders } from "./RootHeaders.js"
+import { DownstreamRefused, PipelineFailed, type RelayError } from "./RelayError.js"
 import { connect, type MailParams, type SmtpClient } from "./smtp/SmtpClient.js"
 import type { SmtpReply } from "./smtp/SmtpReply.js"
 
 /**
- * One upstream session's link to its downstream, and the transactions on it.
- * MAIL and RCPT are mirrored to the downstream as they arrive; DATA streams
- * through LineGuard → Splitter → RootHeaders → Joiner → HeaderPrefix into the downstream's
- * DATA, and the upstream hears 250 only after the downstream said 250
- * (invariant 1). Any failure before the end aborts the downstream transaction
- * before its terminating dot (invariant 2).
+ * One connection to a downstream and the transactions on it. An upstream
+ * session's primary link mirrors MAIL and RCPT as they arrive; DATA is driven
+ * by Transaction, which may open more links for per-recipient copies. A
+ * failure drops the connection, so the downstream never completes a
+ * transaction Imprint did not finish (invariant 2).
  */
 
 export interface DownstreamTimeoutsMs {
@@ -96,44 +90,24 @@ export class DownstreamLink {
   }
 
   /**
-   * Stream one message: upstream bytes → pipeline → downstream DATA.
-   * Returns the downstream's 2xx reply and what the root headers said.
+   * Sends one message's bytes as this link's DATA. The reply comes back as it
+   * came (the caller decides about non-2xx); a failure drops the connection,
+   * which aborts the transaction before its terminating dot.
    */
-  data(
-    upstream: Readable,
-    maxBytes: number,
-    policy: RootHeaderPolicy
-  ): Effect.Effect<{ reply: SmtpReply; facts: RootFacts | undefined; bytes: number }, RelayError> {
+  send(output: Readable): Effect.Effect<SmtpReply, RelayError> {
     return Effect.gen(this, function* () {
       const link = this.link
       if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
       link.open = false
-      const guard = new LineGuard(maxBytes)
-      const headers = new RootHeaders(policy)
-      const joiner = new Joiner()
-      const output = new HeaderPrefix(() => headers.rootFacts?.prefix)
-      const feeding = feed(upstream, guard)
-      const pump = Effect.tryPromise({
-        try: () => pipeline(guard, new Splitter(), headers, joiner, output),
-        catch: (e) => asRelayError(e)
-      })
-      const send = link.client.data(output).pipe(
-        // a downstream that fails mid-stream stops the pump, so the upstream is drained and answered
-        Effect.tapError((e) => Effect.sync(() => guard.destroy(new PipelineFailed({ detail: e._tag })))),
-        Effect.onInterrupt(() => Effect.sync(() => guard.destroy()))
-      )
-      const [pumped, sent] = yield* Effect.all([Effect.either(pump), Effect.either(send)], { concurrency: 2 })
-      yield* Effect.promise(() => feeding)
-      if (pumped._tag === "Left") {
-        yield* this.drop
-        return yield* Effect.fail(pumped.left)
-      }
-      if (sent._tag === "Left") {
-        yield* this.drop
-        return yield* Effect.fail(sent.left)
-      }
-      if (!isPositive(sent.right)) return yield* new DownstreamRefused({ reply: sent.right, phase: "data" })
-      return { reply: sent.right, facts: headers.rootFacts, bytes: guard.bytes }
+      return yield* link.client.data(output).pipe(Effect.tapErrorCause(() => this.drop), Effect.onInterrupt(() => this.drop))
+    })
+  }
+
+  /** MAIL and RCPT for exactly `recipients` (after RSET when a transaction is open): one copy's transaction. */
+  transaction(target: DownstreamConfig, from: string, params: MailParams, recipients: ReadonlyArray<string>): Effect.Effect<void, RelayError> {
+    return Effect.gen(this, function* () {
+      yield* this.mail(target, from, params)
+      for (const r of recipients) yield* this.rcpt(r)
     })
   }
 
@@ -150,34 +124,5 @@ export class DownstreamLink {
   }
 
   readonly close = this.drop
-}
-
-const asRelayError = (e: unknown): RelayError => {
-  if (typeof e === "object" && e !== null && "_tag" in e) return e as RelayError
-  return new PipelineFailed({ detail: e instanceof Error ? e.message : String(e) })
-}
-
-/**
- * smtp-server's DATA stream must be read to its end for smtp-server to send a
- * reply, whatever happened to the message. So it is piped into the guard while
- * things go well, and drained (unpiped, resumed) once the guard is gone; if the
- * client disconnects, smtp-server closes it without 'end' and the guard is
- * destroyed, which aborts the downstream transaction.
- */
-const feed = (upstream: Readable, guard: LineGuard): Promise<void> => {
-  upstream.pipe(guard)
-  const drain = () => {
-    upstream.unpipe(guard)
-    upstream.resume()
-  }
-  guard.once("close", () => {
-    if (!upstream.readableEnded) drain()
-  })
-  return finished(upstream).then(
-    () => undefined,
-    (e: unknown) => {
-      guard.destroy(new UpstreamGone({ detail: e instanceof Error ? e.message : String(e) }))
-    }
-  )
 }
 

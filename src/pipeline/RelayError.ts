@@ -28,6 +28,8 @@ export class MessageTooBig extends Data.TaggedError("MessageTooBig")<{ limit: nu
 export class MailLoop extends Data.TaggedError("MailLoop")<{ received: number }> {}
 export class UpstreamGone extends Data.TaggedError("UpstreamGone")<{ detail: string }> {}
 export class PipelineFailed extends Data.TaggedError("PipelineFailed")<{ detail: string }> {}
+/** Stamping broke off mid-stream (invariant 5): 451 now, and the retry passes unstamped. */
+export class StampingFailed extends Data.TaggedError("StampingFailed")<{ detail: string }> {}
 export class ShuttingDown extends Data.TaggedError("ShuttingDown") {}
 
 export type RelayError =
@@ -45,6 +47,7 @@ export type RelayError =
   | MailLoop
   | UpstreamGone
   | PipelineFailed
+  | StampingFailed
   | ShuttingDown
 
 const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
@@ -69,6 +72,7 @@ export const toReply = (e: RelayError): SmtpReply =>
     MailLoop: ({ received }) => reply(554, "5.4.6", `mail loop: ${received} Received headers`),
     UpstreamGone: () => reply(451, "4.4.2", "connection lost during the transaction"),
     PipelineFailed: () => reply(451, "4.3.0", "message could not be processed, try again later"),
+    StampingFailed: () => reply(451, "4.3.0", "signature could not be added; the retry will be relayed without it"),
     ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later")
   })
 

@@ -14,6 +14,8 @@ export interface RootHeaderPolicy {
   readonly stampKey: Buffer
   readonly nowSeconds: number
   readonly stampMaxAgeSeconds: number
+  /** more header lines to put in front, e.g. "X-Imprint-Rule: r1" */
+  readonly extraLines?: ReadonlyArray<string>
 }
 
 /** What the root headers said, for the transaction log and the signature decision. */
@@ -61,6 +63,29 @@ export const summarize = (root: MimeNode): HeaderSummary =>
   })
 
 /**
+ * What the root headers say, without changing them: the summary for the
+ * signature decision, the message identity, and the loop stamp's standing.
+ * Refuses a message with MAX_RECEIVED or more Received headers (a loop).
+ */
+export const readRootFacts = (root: MimeNode, policy: RootHeaderPolicy) => {
+  const { headers } = root
+  const received = headers.get("received").length
+  if (received >= MAX_RECEIVED) throw new MailLoop({ received })
+  const summary = summarize(root)
+  const identity = messageIdentity({
+    messageId: summary.messageId,
+    from: headers.getFirst("from"),
+    date: headers.getFirst("date"),
+    subject: summary.subject
+  })
+  const { stampKey, tenant, nowSeconds, stampMaxAgeSeconds } = policy
+  const stamps = headers.get(LOOP_STAMP_HEADER).map((line) => line.slice(line.indexOf(":") + 1))
+  const checks = stamps.map((v) => checkStamp(stampKey, v, tenant, identity, nowSeconds, stampMaxAgeSeconds))
+  const loop: RootFacts["loop"] = checks.includes("valid") ? "valid" : checks[0] ?? "none"
+  return { summary, identity, loop, stamps: stamps.length }
+}
+
+/**
  * Reads the root headers between Splitter and Joiner: refuses loops by
  * Received count, checks the loop stamp (keeps a valid one, drops forged and
  * stale ones), and prepares the Received and stamp lines. Those are prepended
@@ -96,24 +121,13 @@ export class RootHeaders extends Transform {
   }
 
   private edit(root: MimeNode): RootFacts {
-    const { headers } = root
-    const received = headers.get("received").length
-    if (received >= MAX_RECEIVED) throw new MailLoop({ received })
-    const summary = summarize(root)
-    const identity = messageIdentity({
-      messageId: summary.messageId,
-      from: headers.getFirst("from"),
-      date: headers.getFirst("date"),
-      subject: summary.subject
-    })
-    const { stampKey, tenant, nowSeconds, stampMaxAgeSeconds } = this.policy
-    const stamps = headers.get(LOOP_STAMP_HEADER).map((line) => line.slice(line.indexOf(":") + 1))
-    const checks = stamps.map((v) => checkStamp(stampKey, v, tenant, identity, nowSeconds, stampMaxAgeSeconds))
-    const loop: RootFacts["loop"] = checks.includes("valid") ? "valid" : checks[0] ?? "none"
-    if (loop !== "valid" && stamps.length > 0) headers.remove(LOOP_STAMP_HEADER)
+    const facts = readRootFacts(root, this.policy)
+    const { stampKey, tenant, nowSeconds } = this.policy
+    if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
     const lines = [`Received: ${this.policy.receivedLine}`]
-    if (loop !== "valid") lines.push(`${LOOP_STAMP_HEADER}: ${signStamp(stampKey, tenant, identity, nowSeconds)}`)
+    if (facts.loop !== "valid") lines.push(`${LOOP_STAMP_HEADER}: ${signStamp(stampKey, tenant, facts.identity, nowSeconds)}`)
+    lines.push(...(this.policy.extraLines ?? []))
     const prefix = Buffer.from(lines.map((l) => foldHeader(l) + "\r\n").join(""), "utf8")
-    return { summary, identity, loop, prefix }
+    return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix }
   }
 }

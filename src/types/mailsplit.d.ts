@@ -79,3 +79,8 @@ declare module "mailsplit" {
   }
 
 }
+
+declare module "mailsplit/lib/mime-node.js" {
+  const MimeNode: new (parent: unknown, config: object) => unknown
+  export default MimeNode
+}

@@ -5,9 +5,10 @@ import type { ImprintConfig } from "../../config.js"
 import { type Tenant, type TenantId } from "../../domain/Tenant.js"
 import { ControlPlane } from "../ControlPlane.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
-import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toReply, toSmtpServerError } from "../RelayError.js"
+import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
+import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { AuthThrottle } from "./AuthThrottle.js"
-import { receivedLine } from "./Received.js"
+import { dataPhase, type MailTransaction } from "./DataPhase.js"
 
 /**
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
@@ -19,6 +20,8 @@ import { receivedLine } from "./Received.js"
 interface SessionState {
   tenant: Option.Option<TenantId>
   readonly link: DownstreamLink
+  /** what MAIL FROM settled for the transaction in progress */
+  mail: MailTransaction | undefined
   inData: boolean
 }
 
@@ -53,6 +56,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const { config, tls, stampKey } = options
   const smtp = config.smtp
   const control = yield* ControlPlane
+  const failsafe = yield* FailSafeMemory
   const run = yield* FiberSet.makeRuntime<never>()
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
@@ -72,7 +76,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts), inData: false }
+      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts), mail: undefined, inData: false }
       sessions.set(session.id, s)
     }
     return s
@@ -156,7 +160,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           if (!senderAllowed(tenant, address.address)) return yield* new SenderNotAllowed({ sender: address.address })
           const target = tenant.downstream ?? config.downstream
           if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
+          s.mail = undefined
           yield* s.link.mail(target, address.address, params)
+          s.mail = { tenant: tenant.id, target, from: address.address, params }
         }),
         done
       )
@@ -167,48 +173,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
-      const started = Date.now()
-      const tenant = Option.getOrElse(s.tenant, () => "-")
-      const envelope = session.envelope
-      const mailFrom = envelope.mailFrom === false ? "" : envelope.mailFrom.address
-      const rcpts = envelope.rcptTo.map((r) => r.address)
-      const policy = {
-        tenant,
-        receivedLine: receivedLine({ session, serverName: smtp.name, recipients: rcpts, now: new Date() }),
-        stampKey,
-        nowSeconds: Math.floor(Date.now() / 1000),
-        stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
-      }
-      const transaction = s.link.data(stream, smtp.maxMessageSize, policy).pipe(
-        Effect.tap(({ reply, facts, bytes }) =>
-          Effect.logInfo("relayed").pipe(
-            Effect.annotateLogs({
-              tenant,
-              messageId: facts?.summary.messageId ?? "-",
-              size: bytes,
-              recipients: rcpts.length,
-              downstream: `${reply.code} ${reply.enhanced ?? ""} ${reply.text}`.trim(),
-              loop: facts?.loop ?? "none",
-              durationMs: Date.now() - started,
-              outcome: "relayed"
-            })
-          )
-        ),
-        Effect.tapError((e) => {
-          const r = toReply(e)
-          return Effect.logWarning("not relayed").pipe(
-            Effect.annotateLogs({
-              tenant,
-              from: mailFrom,
-              recipients: rcpts.length,
-              reply: `${r.code} ${r.enhanced} ${r.text}`,
-              reason: e._tag,
-              durationMs: Date.now() - started,
-              outcome: r.code >= 500 ? "rejected" : "deferred"
-            })
-          )
-        }),
-        Effect.map(({ reply }) => `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`),
+      const transaction = dataPhase({ config, stampKey, control, failsafe }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
       answer(transaction, (err, text) => {

@@ -1,0 +1,74 @@
+import type { MimeNode } from "mailsplit"
+// mailsplit's own header parser, so the decision reads the headers exactly as the Splitter will
+import MimeNodeClass from "mailsplit/lib/mime-node.js"
+import { Transform, type TransformCallback } from "node:stream"
+
+/** The most of a message held to read its root header block before deciding (named limit, invariant 3). */
+export const HEADER_PEEK_LIMIT = 256 * 1024
+
+const HEADER_END = Buffer.from("\r\n\r\n")
+
+/** The root header block, parsed; undefined when it did not end within HEADER_PEEK_LIMIT. */
+export type PeekedHeaders = MimeNode | undefined
+
+/**
+ * Holds the start of a message until its root header block is complete, hands
+ * the parsed headers to `onHeaders`, and releases the held bytes (and the rest)
+ * only when the promise it returns resolves: the signature decision is taken
+ * from the headers before any body byte moves, and the copies it asks for are
+ * set up before the first byte reaches them.
+ */
+export class HeaderPeek extends Transform {
+  private held: Buffer[] = []
+  private heldBytes = 0
+  private decided = false
+
+  constructor(private readonly onHeaders: (root: PeekedHeaders) => Promise<void>) {
+    super()
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.decided) return done(null, chunk)
+    this.held.push(chunk)
+    this.heldBytes += chunk.length
+    const head = this.held.length === 1 ? chunk : Buffer.concat(this.held, this.heldBytes)
+    this.held = [head]
+    const end = headerEnd(head)
+    if (end !== -1) return this.decide(parse(head.subarray(0, end)), done)
+    if (this.heldBytes > HEADER_PEEK_LIMIT) return this.decide(undefined, done)
+    done()
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.decided) return done()
+    // a message that is all header (or empty)
+    const head = Buffer.concat(this.held, this.heldBytes)
+    this.decide(head.length > 0 && head.length <= HEADER_PEEK_LIMIT ? parse(head) : undefined, done)
+  }
+
+  private decide(root: PeekedHeaders, done: TransformCallback): void {
+    this.decided = true
+    this.onHeaders(root).then(
+      () => {
+        for (const b of this.held) this.push(b)
+        this.held = []
+        done()
+      },
+      (e: unknown) => done(e instanceof Error ? e : new Error(String(e)))
+    )
+  }
+}
+
+/** Where the root header block ends (after its blank line), or -1 while it has not ended. */
+const headerEnd = (head: Buffer): number => {
+  if (head.length >= 2 && head[0] === 0x0d && head[1] === 0x0a) return 2 // no header fields at all
+  const i = head.indexOf(HEADER_END)
+  return i === -1 ? -1 : i + HEADER_END.length
+}
+
+const parse = (block: Buffer): MimeNode => {
+  const node = new MimeNodeClass(false, {}) as unknown as MimeNode & { addHeaderChunk(b: Buffer): void; parseHeaders(): void }
+  node.addHeaderChunk(block)
+  node.parseHeaders()
+  return node
+}

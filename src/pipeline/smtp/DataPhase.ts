@@ -1,0 +1,121 @@
+import { Effect } from "effect"
+import type { Readable } from "node:stream"
+import type { SMTPServerSession } from "smtp-server"
+import type { ImprintConfig } from "../../config.js"
+import { MessageEnvelope } from "../../domain/Signature.js"
+import type { Downstream, TenantId } from "../../domain/Tenant.js"
+import type { FailSafeMemory } from "../../store/FailSafeMemory.js"
+import type { ControlPlaneApi } from "../ControlPlane.js"
+import { planCopies, unstamped } from "../CopyPlanner.js"
+import { classifyRoot } from "../mime/PartChooser.js"
+import { DownstreamLink, type MailParams } from "../Relay.js"
+import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
+import type { readRootFacts } from "../RootHeaders.js"
+import { relayTransaction, type Copy } from "../Transaction.js"
+import { receivedLine } from "./Received.js"
+
+/** What MAIL FROM settled for the transaction in progress. */
+export interface MailTransaction {
+  readonly tenant: TenantId
+  readonly target: Downstream
+  readonly from: string
+  readonly params: MailParams
+}
+
+export interface DataPhaseDeps {
+  readonly config: ImprintConfig
+  readonly stampKey: Buffer
+  readonly control: ControlPlaneApi
+  readonly failsafe: FailSafeMemory
+}
+
+/**
+ * The DATA phase of one upstream transaction: decide from the headers (loop
+ * stamp, kinds that pass unstamped, the fail-safe memory, then the tenant's
+ * signature decision), open one downstream transaction per copy, relay, log
+ * one line, and remember a message whose stamping failed (invariant 5).
+ */
+export const dataPhase = (
+  deps: DataPhaseDeps,
+  session: SMTPServerSession,
+  primary: DownstreamLink,
+  mail: MailTransaction | undefined,
+  stream: Readable
+): Effect.Effect<string, RelayError> =>
+  Effect.gen(function* () {
+    if (mail === undefined) return yield* new PipelineFailed({ detail: "DATA without MAIL" })
+    const { config, control, failsafe } = deps
+    const started = Date.now()
+    const recipients = session.envelope.rcptTo.map((r) => r.address)
+    const extra: Array<DownstreamLink> = []
+    const links = (copies: ReadonlyArray<Copy>) =>
+      Effect.gen(function* () {
+        if (copies.length === 1) return [primary]
+        const out: Array<DownstreamLink> = []
+        for (const [i, copy] of copies.entries()) {
+          const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts)
+          if (i > 0) extra.push(link)
+          yield* link.transaction(mail.target, mail.from, mail.params, copy.recipients)
+          out.push(link)
+        }
+        return out
+      })
+    let identity: string | undefined
+    const decide = (root: Parameters<typeof classifyRoot>[0], facts: ReturnType<typeof readRootFacts>) =>
+      Effect.gen(function* () {
+        identity = facts.identity
+        if (facts.loop === "valid") return unstamped(recipients, "loop")
+        const kind = classifyRoot(root)
+        if (kind !== undefined) return unstamped(recipients, kind)
+        if (mail.from === "") return unstamped(recipients, "null-sender")
+        if (yield* failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false))) {
+          return unstamped(recipients, "failsafe-retry")
+        }
+        const decision = yield* control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }), facts.summary)
+        return planCopies(decision, recipients)
+      })
+    const policy = {
+      tenant: mail.tenant,
+      receivedLine: receivedLine({ session, serverName: config.smtp.name, recipients, now: new Date() }),
+      stampKey: deps.stampKey,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
+    }
+    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links }).pipe(
+      Effect.tapError((e) =>
+        Effect.gen(function* () {
+          if (e._tag === "StampingFailed" && identity !== undefined) {
+            yield* failsafe.remember(mail.tenant, identity).pipe(Effect.catchAll((err) => Effect.logError("fail-safe memory write failed", err)))
+          }
+          const r = toReply(e)
+          yield* Effect.logWarning("not relayed").pipe(
+            Effect.annotateLogs({
+              tenant: mail.tenant,
+              recipients: recipients.length,
+              reply: `${r.code} ${r.enhanced} ${r.text}`,
+              reason: e._tag,
+              durationMs: Date.now() - started,
+              outcome: r.code >= 500 ? "rejected" : "deferred"
+            })
+          )
+        })
+      ),
+      Effect.ensuring(Effect.forEach(extra, (l) => l.close, { discard: true }))
+    )
+    const { reply, facts, bytes, decision, outcomes } = result
+    yield* Effect.logInfo("relayed").pipe(
+      Effect.annotateLogs({
+        tenant: mail.tenant,
+        messageId: facts?.summary.messageId ?? "-",
+        size: bytes,
+        recipients: recipients.length,
+        copies: decision.copies.length,
+        stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
+        unstamped: decision.unstamped ?? "-",
+        downstream: `${reply.code} ${reply.enhanced ?? ""} ${reply.text.split("\n")[0]}`.trim(),
+        durationMs: Date.now() - started,
+        outcome: "relayed"
+      })
+    )
+    return `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
+  })
