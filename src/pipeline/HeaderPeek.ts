@@ -60,7 +60,7 @@ export class HeaderPeek extends Transform {
 }
 
 /** Where the root header block ends (after its blank line), or -1 while it has not ended. */
-const headerEnd = (head: Buffer): number => {
+export const headerEnd = (head: Buffer): number => {
   if (head.length >= 2 && head[0] === 0x0d && head[1] === 0x0a) return 2 // no header fields at all
   const i = head.indexOf(HEADER_END)
   return i === -1 ? -1 : i + HEADER_END.length

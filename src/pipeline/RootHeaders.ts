@@ -85,6 +85,15 @@ export const readRootFacts = (root: MimeNode, policy: RootHeaderPolicy) => {
   return { summary, identity, loop, stamps: stamps.length }
 }
 
+/** The lines Imprint puts in front: Received, a fresh loop stamp unless a valid one is there, and any extra lines. */
+export const buildPrefix = (policy: RootHeaderPolicy, facts: { identity: string; loop: RootFacts["loop"] }): Buffer => {
+  const { stampKey, tenant, nowSeconds } = policy
+  const lines = [`Received: ${policy.receivedLine}`]
+  if (facts.loop !== "valid") lines.push(`${LOOP_STAMP_HEADER}: ${signStamp(stampKey, tenant, facts.identity, nowSeconds)}`)
+  lines.push(...(policy.extraLines ?? []))
+  return Buffer.from(lines.map((l) => foldHeader(l) + "\r\n").join(""), "utf8")
+}
+
 /**
  * Reads the root headers between Splitter and Joiner: refuses loops by
  * Received count, checks the loop stamp (keeps a valid one, drops forged and
@@ -122,12 +131,7 @@ export class RootHeaders extends Transform {
 
   private edit(root: MimeNode): RootFacts {
     const facts = readRootFacts(root, this.policy)
-    const { stampKey, tenant, nowSeconds } = this.policy
     if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
-    const lines = [`Received: ${this.policy.receivedLine}`]
-    if (facts.loop !== "valid") lines.push(`${LOOP_STAMP_HEADER}: ${signStamp(stampKey, tenant, facts.identity, nowSeconds)}`)
-    lines.push(...(this.policy.extraLines ?? []))
-    const prefix = Buffer.from(lines.map((l) => foldHeader(l) + "\r\n").join(""), "utf8")
-    return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix }
+    return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix: buildPrefix(this.policy, facts) }
   }
 }

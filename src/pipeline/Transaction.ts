@@ -10,14 +10,18 @@ import { Stamper } from "./mime/Stamper.js"
 import type { StampOutcome, StampPlan } from "./mime/StampPlan.js"
 import type { DownstreamLink } from "./Relay.js"
 import { DownstreamRefused, PipelineFailed, type RelayError, StampingFailed, UpstreamGone } from "./RelayError.js"
-import { readRootFacts, type RootFacts, type RootHeaderPolicy, RootHeaders } from "./RootHeaders.js"
+import { HeaderSummary } from "../domain/Signature.js"
+import { messageIdentity } from "./LoopStamp.js"
+import { RawHeaderEdit } from "./RawHeaderEdit.js"
+import { buildPrefix, readRootFacts, type RootFacts, type RootHeaderPolicy, RootHeaders } from "./RootHeaders.js"
 import type { SmtpReply } from "./smtp/SmtpReply.js"
 
 /**
  * One message's DATA, from the upstream's bytes to every downstream copy:
  *
  *   upstream → LineGuard → HeaderPeek ─(decide from the headers)─▶ Fanout
- *     → per copy: Splitter → RootHeaders → Stamper → Joiner → HeaderPrefix → link DATA
+ *     → stamped copy:   Splitter → RootHeaders → Stamper → Joiner → HeaderPrefix → link DATA
+ *     → unstamped copy: RawHeaderEdit → link DATA
  *
  * The decision is taken before any body byte moves. Each recipient group gets
  * its own downstream transaction, fed from the one upstream stream with
@@ -57,6 +61,9 @@ export interface TransactionResult {
   readonly decision: Decision
   readonly outcomes: ReadonlyArray<StampOutcome | undefined>
 }
+
+/** mailsplit's limit for one part's header block in a stamped copy (its default is 1 MB) */
+export const MAX_PART_HEADER_BYTES = 256 * 1024
 
 const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 
@@ -103,20 +110,32 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
   const links = yield* input.links(decision.copies).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
 
   const stampers: Array<Stamper | undefined> = []
-  const rootHeaders: Array<RootHeaders> = []
+  const facts: RootFacts = {
+    summary: peeked?.summary ?? HeaderSummary.make({ subject: "", contentType: "text/plain" }),
+    identity: peeked?.identity ?? messageIdentity({}),
+    loop: peeked?.loop ?? "none",
+    prefix: Buffer.alloc(0)
+  }
   const runs = decision.copies.map((copy, i) => {
     const source = new PassThrough()
     copies.push({ source })
     const ruleLine = copy.ruleIds.length > 0 ? [`X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] : []
-    const headersStage = new RootHeaders({ ...input.policy, extraLines: [...(input.policy.extraLines ?? []), ...ruleLine] })
+    const policy = { ...input.policy, extraLines: [...(input.policy.extraLines ?? []), ...ruleLine] }
     const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
     stampers.push(stamper)
-    rootHeaders.push(headersStage)
-    const joiner = new Joiner()
-    const output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
-    const stages = stamper ? [source, new Splitter(), headersStage, stamper, joiner, output] : [source, new Splitter(), headersStage, joiner, output]
+    let output: Readable
+    let stages: ReadonlyArray<NodeJS.ReadableStream | NodeJS.WritableStream>
+    if (stamper === undefined) {
+      // unstamped copies never meet a MIME parser: bytes in, bytes out
+      output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
+      stages = [source, output]
+    } else {
+      const headersStage = new RootHeaders(policy)
+      output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
+      stages = [source, new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
+    }
     const chain = Effect.tryPromise({
-      try: () => pipeline(stages as unknown as [Readable, ...NodeJS.ReadWriteStream[]]),
+      try: () => pipeline(stages as unknown as [Readable, ...Array<NodeJS.ReadWriteStream>]),
       // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
       catch: (e): RelayError =>
         stamper && cause === undefined ? new StampingFailed({ detail: e instanceof Error ? e.message : String(e) }) : asRelayError(e)
@@ -138,7 +157,7 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
   if (refused !== undefined) return yield* new DownstreamRefused({ reply: refused, phase: "data" })
   return {
     reply: replies[0],
-    facts: rootHeaders[0]?.rootFacts,
+    facts: peeked === undefined ? undefined : facts,
     bytes: guard.bytes,
     decision,
     outcomes: stampers.map((s) => s?.outcome())
