@@ -7,7 +7,7 @@
  * and stamping. perf/ is an edge like main.ts, so it runs Effects itself.
  */
 import type { Readable } from "node:stream"
-import { Effect, Exit, Scope } from "effect"
+import { Cause, Effect, Exit, Runtime, Scope } from "effect"
 import { connect, type SmtpClient, type SmtpReply } from "../src/pipeline/smtp/SmtpClient.js"
 
 /** what the pass-through needs from a downstream, per upstream session */
@@ -28,8 +28,12 @@ interface Held { readonly scope: Scope.CloseableScope; readonly client: Promise<
 const refusal = (r: SmtpReply, ok: (code: number) => boolean): Refusal | undefined =>
   ok(r.code) ? undefined : { code: r.code, text: [r.enhanced, r.text].filter((x) => x !== undefined).join(" ") }
 
-const unavailable = (e: unknown): Refusal =>
-  ({ code: 451, text: `4.4.1 downstream: ${e instanceof Error ? e.message : JSON.stringify(e)}` })
+/** Effect's rejections wrap the typed error: show its tag, which says what failed */
+const unavailable = (e: unknown): Refusal => {
+  const inner = Runtime.isFiberFailure(e) ? Cause.squash(e[Runtime.FiberFailureCauseId]) : e
+  const tag = typeof inner === "object" && inner !== null && "_tag" in inner ? `${String(inner._tag)} ` : ""
+  return { code: 451, text: `4.4.1 downstream: ${tag}${inner instanceof Error ? inner.message : JSON.stringify(inner)}` }
+}
 
 export const ownClientDownstream = (port: number): DownstreamSide => {
   const sessions = new Map<string, Held>()

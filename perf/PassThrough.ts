@@ -14,7 +14,7 @@
 import { SMTPServer, type SMTPServerOptions } from "smtp-server"
 import type { Readable } from "node:stream"
 import { nodemailerDownstream } from "./NodemailerDownstream.js"
-import { ownClientDownstream, type Refusal } from "./OwnClientDownstream.js"
+import type { DownstreamSide, Refusal } from "./OwnClientDownstream.js"
 import { fastGreetingOptions } from "./SmtpServerPatch.js"
 
 const HOST = "127.0.0.1"
@@ -35,7 +35,10 @@ if (!Number.isInteger(downstreamPort) || downstreamPort <= 0 || !["nodemailer", 
   process.exit(2)
 }
 
-const downstream = clientKind === "own" ? ownClientDownstream(downstreamPort) : nodemailerDownstream(downstreamPort)
+// loaded only when asked for, so floor (2) does not carry Effect's heap and start-up
+const downstream: DownstreamSide = clientKind === "own"
+  ? (await import("./OwnClientDownstream.js")).ownClientDownstream(downstreamPort)
+  : nodemailerDownstream(downstreamPort)
 
 const reply = (done: (err?: Error | null) => void) => (r: Refusal | undefined): void =>
   done(r === undefined ? null : Object.assign(new Error(r.text), { responseCode: r.code }))

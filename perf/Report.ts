@@ -109,6 +109,7 @@ export const ratios = (ss: ReadonlyArray<Summary>): ReadonlyArray<Ratio> =>
 
 /** The memory check pairs: a large case against the same shape at 100 KB. */
 export const MemoryPairs = [
+  { label: "one 10 MB message vs one 100 KB", large: "mem 10m x1", small: "mem 100k x1" },
   { label: "one 100 MB message vs one 100 KB", large: "mem 100m x1", small: "mem 100k x1" },
   { label: "20 sessions × 10 MB vs × 100 KB", large: "mem 10m c20", small: "mem 100k c20" }
 ] as const
@@ -121,7 +122,7 @@ export const memoryRatios = (ss: ReadonlyArray<Summary>): ReadonlyArray<MemoryRa
       const small = find(ss, p.small, target)?.peakRssMb ?? NaN
       const large = find(ss, p.large, target)?.peakRssMb ?? NaN
       return { target, label: p.label, smallMb: small, largeMb: large, ratio: large / small }
-    }))
+    }).filter((m) => Number.isFinite(m.largeMb)))
 
 const n = (x: number, digits = 0): string => Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–"
 

@@ -29,6 +29,15 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const IMPRINT_MAIN = process.env.PERF_IMPRINT_MAIN ?? path.join(ROOT, "dist", "src", "main.js")
 const IMPORT_TIMEOUT_MS = 60_000
 
+/**
+ * `run.js --cpu-prof <dir>` (or PERF_CPU_PROF_DIR): the relay processes write V8
+ * CPU profiles there when they stop (open them in Chrome DevTools → Performance).
+ */
+const profiled = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const dir = process.env.PERF_CPU_PROF_DIR
+  return dir === undefined || dir === "" ? args : ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir), ...args]
+}
+
 export interface Running {
   readonly port: number
   /** the process whose memory and CPU the run reports (the sink for "direct") */
@@ -42,6 +51,8 @@ export interface Target {
   /** why this target cannot run here, or undefined */
   readonly unavailable: () => string | undefined
   readonly start: (sink: Server) => Promise<Running>
+  /** removes what start() kept between runs (Imprint's data dir) */
+  readonly dispose?: () => Promise<void>
 }
 
 const tenantFile = (stamping: boolean) => ({
@@ -80,32 +91,47 @@ const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve
     err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve())
 })
 
-const imprint = (id: TargetId, label: string, stamping: boolean): Target => ({
-  id, label,
-  unavailable: () => existsSync(IMPRINT_MAIN) ? undefined : `${path.relative(ROOT, IMPRINT_MAIN)} is missing (the Imprint CLI is not built yet)`,
-  start: async (sink) => {
+/** a provisioned data dir: tenant imported, TLS certificate generated on first serve */
+interface Prepared { readonly dir: string; readonly config: string }
+
+const imprint = (id: TargetId, label: string, stamping: boolean): Target => {
+  // One data dir per target for the whole benchmark: every run gets a fresh serve
+  // process, but import and certificate generation (seconds) happen once.
+  let prepared: Promise<Prepared> | undefined
+  const prepare = async (sinkPort: number): Promise<Prepared> => {
     const dir = mkdtempSync(path.join(tmpdir(), `imprint-perf-${id}-`))
+    const config = path.join(dir, "config.json")
+    const tenant = path.join(dir, "tenant.json")
+    writeFileSync(config, JSON.stringify({
+      dataDir: path.join(dir, "data"),
+      smtp: { host: "127.0.0.1", port: await freePort() },
+      downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" }
+    }, null, 2))
+    writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
     try {
-      const config = path.join(dir, "config.json")
-      const tenant = path.join(dir, "tenant.json")
-      writeFileSync(config, JSON.stringify({
-        dataDir: path.join(dir, "data"),
-        smtp: { host: "127.0.0.1", port: await freePort() },
-        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" }
-      }, null, 2))
-      writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
       await run([IMPRINT_MAIN, "tenant", "import", tenant, "--config", config])
-      const server = await startServer({ name: id, args: [IMPRINT_MAIN, "serve", "--config", config], cwd: ROOT })
-      return {
-        port: server.port, measured: server,
-        stop: async () => { await server.stop(); rmSync(dir, { recursive: true, force: true }) }
-      }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true })
       throw e
     }
+    return { dir, config }
   }
-})
+  return {
+    id, label,
+    unavailable: () => existsSync(IMPRINT_MAIN) ? undefined : `${path.relative(ROOT, IMPRINT_MAIN)} is missing (the Imprint CLI is not built yet)`,
+    start: async (sink) => {
+      prepared ??= prepare(sink.port)
+      const { config } = await prepared
+      const server = await startServer({ name: id, args: profiled([IMPRINT_MAIN, "serve", "--config", config]), cwd: ROOT })
+      return { port: server.port, measured: server, stop: server.stop }
+    },
+    dispose: async () => {
+      const p = await prepared?.catch(() => undefined)
+      prepared = undefined
+      if (p !== undefined) rmSync(p.dir, { recursive: true, force: true })
+    }
+  }
+}
 
 const OWN_CLIENT = path.join(ROOT, "dist", "src", "pipeline", "smtp", "SmtpClient.js")
 
@@ -115,7 +141,7 @@ const passThrough = (id: TargetId, label: string, client: "nodemailer" | "own"):
   start: async (sink) => {
     const server = await startServer({
       name: id,
-      args: [path.join(ROOT, "dist", "perf", "PassThrough.js"), "--downstream", String(sink.port), "--client", client],
+      args: profiled([path.join(ROOT, "dist", "perf", "PassThrough.js"), "--downstream", String(sink.port), "--client", client]),
       cwd: ROOT
     })
     return { port: server.port, measured: server, stop: server.stop }
