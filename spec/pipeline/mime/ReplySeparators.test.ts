@@ -115,6 +115,19 @@ describe("HTML reply separators", () => {
     ["Notes banner", `<div>Thanks</div><br>⟦-----"John Smith" &lt;john@example.com&gt; wrote: -----<br><br>To: Jane`],
     ["attribution before blockquote", `Alex<br><br>⟦26.06.2014, 14:41, "Alexander" &lt;<a href="mailto:a@b.c">a@b.c</a>&gt;:<blockquote>old</blockquote>`],
     ["body end", `<html><body><div>Thanks</div>⟦</body></html>`],
+    [
+      "Thunderbird bottom-posted",
+      `<html><head><title>Re: x</title></head><body><p><br></p><div class="moz-cite-prefix">On 01/01/2024 10:00, Bob wrote:<br></div><blockquote type="cite">old</blockquote><p>New text</p>⟦</body></html>`
+    ],
+    [
+      "Apple Mail bottom-posted",
+      `<html><body><div><br><blockquote type="cite"><div>On Jan 1, 2024, at 10:00, Bob wrote:</div><div>old</div></blockquote></div><div>New</div>⟦</body></html>`
+    ],
+    [
+      "Apple Mail forward without a comment stays on top",
+      `<html><body>⟦<div><blockquote type="cite"><div>Begin forwarded message:</div><div>old</div></blockquote></div></body></html>`
+    ],
+    ["Gmail forward without a comment stays on top", `<div dir="ltr"><br>⟦<div class="gmail_quote">---------- Forwarded message ---------<br>From: Bob</div></div>`],
     ["CSS in head is not a separator", `<html><head><style>div.x{border-top:solid #E1E1E1 1.0pt}</style></head><body><div>Thanks</div>⟦</body></html>`],
     ["plain blockquote without attribution is the user's", `<div>As the docs say</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`],
     ["a colon is not an attribution", `<div>The docs say:</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`]

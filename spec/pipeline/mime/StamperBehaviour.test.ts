@@ -147,6 +147,15 @@ describe("Stamper decisions", () => {
     expect(text.indexOf(`<div id="${SIG_MARKER}">Jane`)).toBeLessThan(text.indexOf("gmail_quote"))
   })
 
+  it("signs a bottom-posted HTML reply at the end even when the quoted history holds its marker", async () => {
+    const html =
+      `<html><body><div class="moz-cite-prefix">On 01/01/2024, Bob wrote:<br></div><blockquote type="cite">old` +
+      `<div id="${SIG_MARKER}">Bob's stamped signature</div></blockquote><p>New text</p></body></html>`
+    const { outcome, text } = await stampedText(single("text/html", html), defaultPlan, 0, "html")
+    expect(outcome.stamped).toEqual(["html"])
+    expect(text).toMatch(new RegExp(`<p>New text</p><div id="${SIG_MARKER}">[^<]*</div></body></html>$`))
+  })
+
   it("honours the tenant's skip-if-present texts in plain text", async () => {
     const plan: StampPlan = { ...defaultPlan, skipIfPresent: ["Kind regards, ACME"] }
     const input = single("text/plain", `Hello\r\nKind regards, ACME\r\n\r\nOn Mon, Bob <b@x.org> wrote:\r\n> old\r\n`)

@@ -1,5 +1,5 @@
 import { blockStart, hoist, lineBefore, MAX_LOOKBACK, parseTag, type Tag, visibleText } from "./HtmlTokens.js"
-import { FROM_LABELS, OTHER_HEADER_LINE, OTHER_LABELS } from "./ReplyLexicon.js"
+import { ATTRIBUTION_END, FROM_LABELS, OTHER_HEADER_LINE, OTHER_LABELS } from "./ReplyLexicon.js"
 import type { ScanResult, SeparatorScanner } from "./TextSeparators.js"
 
 /** how much HTML after a candidate is read to confirm it (the "From:/Sent:" lines under a rule) */
@@ -26,6 +26,10 @@ const MAYBE_BANNER = /--|__|==|\*\*|begin forwarded/i
 const NOTES_ANYWHERE = /-{3,}\s*[^<>]{1,200}?\s(?:wrote|schrieb|a écrit|escribió|ha scritto)\s*[:：]?\s*-{3,}/iu
 const MAYBE_LABEL = /^(?:\s|&nbsp;|\*)*[^\s:：<]{1,24}(?:\s|&nbsp;)?\*?(?:\s|&nbsp;)?[:：]/iu
 
+/** a text run a reader sees (not only whitespace and non-breaking spaces) */
+const VISIBLE = /[^\s\u00a0]/u
+const NBSP_ONLY = /^(?:\s|&nbsp;|&#160;|&#xa0;)*$/i
+
 type Verdict = number | "wait" | undefined
 
 /**
@@ -40,9 +44,26 @@ type Verdict = number | "wait" | undefined
  */
 export class HtmlSeparatorScanner implements SeparatorScanner {
   private pos = 0
+  private inHead = false
+  /** start of the first text run with visible text in the body (new text above a quote) */
+  private firstContent: number | undefined
+  /** the latest hit opens a quoted reply (not a forward) */
+  private replyQuote = false
+  /** bottom-posted (Thunderbird's default): the quote came first, the signature goes at the end */
+  private bottom = false
 
   shift(n: number): void {
     this.pos = Math.max(0, this.pos - n)
+    if (this.firstContent !== undefined) this.firstContent -= n
+  }
+
+  get needlesApply(): boolean {
+    return !this.bottom
+  }
+
+  /** a quoted reply with no new text above it: the reply is below it */
+  private bottomPosted(hit: number): boolean {
+    return this.replyQuote && (this.firstContent === undefined || this.firstContent >= hit)
   }
 
   scan(html: string, final: boolean): ScanResult {
@@ -66,17 +87,32 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
           this.pos = pos + 1
           continue
         }
+        if (tag.name === "head") this.inHead = !tag.closing
+        if (tag.name === "body" && !tag.closing) this.inHead = false
+        if (this.bottom) {
+          if (tag.closing && tag.name === "body") return { hit: tag.start, safe: tag.start }
+          this.pos = tag.end
+          continue
+        }
+        this.replyQuote = false
         const verdict = this.judgeTag(html, tag, final)
         if (verdict === "wait") return this.wait(pos)
+        if (verdict !== undefined && this.bottomPosted(verdict)) {
+          this.bottom = true
+          this.pos = tag.end
+          continue
+        }
         if (verdict !== undefined) return { hit: verdict, safe: verdict }
         this.pos = tag.end
       } else {
         const lt = html.indexOf("<", pos)
         const end = lt < 0 ? html.length : lt
         if (lt < 0 && !final && end - pos <= MAX_TOKEN) return this.wait(pos)
-        const verdict = this.judgeText(html, pos, end, final)
+        const verdict = this.bottom ? undefined : this.judgeText(html, pos, end, final)
         if (verdict === "wait") return this.wait(pos)
         if (verdict !== undefined) return { hit: verdict, safe: verdict }
+        const run = html.slice(pos, end)
+        if (!this.inHead && VISIBLE.test(run) && !NBSP_ONLY.test(run)) this.firstContent ??= pos
         this.pos = end
       }
     }
@@ -105,15 +141,26 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
   private judgeTag(html: string, tag: Tag, final: boolean): Verdict {
     const text = html.slice(tag.start, tag.end)
     if (tag.closing) return tag.name === "body" ? tag.start : undefined
-    if (QUOTE_CONTAINER.test(text)) return hoist(html, tag.start)
+    if (QUOTE_CONTAINER.test(text)) {
+      this.replyQuote = /moz-cite-prefix/i.test(text)
+      return hoist(html, tag.start)
+    }
     if (tag.name === "blockquote") {
       const cite = /\btype\s*=\s*["']?cite/i.test(text)
       const line = lineBefore(html, tag.start)
       // "Here is the list:" above a blockquote of one's own is not an attribution: those name a date or an address
       const attribution =
         line !== undefined && line.text.length <= 400 && /[:：]$/.test(line.text) && (cite || /\d|@/.test(line.text))
-      if (attribution) return hoist(html, line.start)
-      return cite ? hoist(html, tag.start) : undefined
+      if (attribution) {
+        this.replyQuote = ATTRIBUTION_END.test(line.text)
+        return hoist(html, line.start)
+      }
+      if (!cite) return undefined
+      // Apple Mail puts the attribution inside: "On … wrote:" is a reply, "Begin forwarded message:" is not
+      const inside = ahead(html, tag.end, final)
+      if (inside === "wait") return "wait"
+      this.replyQuote = ATTRIBUTION_END.test(inside.trimStart().split("\n")[0] ?? "")
+      return hoist(html, tag.start)
     }
     const ruled = tag.name === "hr" || (["div", "p", "td", "table"].includes(tag.name) && BORDER_TOP_RULE.test(text))
     if (ruled) {

@@ -131,6 +131,7 @@ export class PartSplicer {
   }
 
   private firstNeedle(limit: number): number | undefined {
+    if (this.scanner.needlesApply === false) return undefined
     let best: number | undefined
     for (const n of this.needles) {
       let at = this.pending.indexOf(n, Math.max(0, this.needleFrom - n.length))

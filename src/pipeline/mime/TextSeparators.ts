@@ -29,6 +29,12 @@ export interface ScanResult {
 export interface SeparatorScanner {
   scan(text: string, final: boolean): ScanResult
   shift(n: number): void
+  /**
+   * false once text above the insertion point may be quoted history (a
+   * bottom-posted HTML reply): an earlier signature in there is the quoted
+   * sender's, so "already signed" texts are no longer looked for
+   */
+  readonly needlesApply?: boolean
 }
 
 /** Outlook's "____" rule (or a "-----" one in some renderings) above the From: block */
