@@ -6,6 +6,7 @@ import { Fanout } from "./Fanout.js"
 import { HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
 import { HeaderPrefix } from "./HeaderPrefix.js"
 import { LineGuard } from "./LineGuard.js"
+import { SplitterGuard } from "./mime/SplitterGuard.js"
 import { Stamper } from "./mime/Stamper.js"
 import type { StampOutcome, StampPlan } from "./mime/StampPlan.js"
 import type { DownstreamLink } from "./Relay.js"
@@ -83,11 +84,17 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
     seenHeaders(root)
     return gate
   })
-  /** the first failure is the cause; what it tears down fails after it */
+  /**
+   * The first failure is the cause; what it tears down fails after it. A
+   * downstream client reporting that its source broke (DataSourceError) is
+   * only ever an echo of a failure upstream of it, so it is not the cause.
+   */
   let cause: RelayError | undefined
+  let echo: RelayError | undefined
   const copies: Array<{ source: PassThrough }> = []
   const teardown = (e: RelayError) => {
-    cause ??= e
+    if (e._tag === "DataSourceError") echo ??= e
+    else cause ??= e
     guard.destroy()
     for (const c of copies) c.source.destroy()
   }
@@ -132,7 +139,8 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
     } else {
       const headersStage = new RootHeaders(policy)
       output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
-      stages = [source, new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
+      // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
+      stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
     }
     const chain = Effect.tryPromise({
       try: () => pipeline(stages as unknown as [Readable, ...Array<NodeJS.ReadWriteStream>]),
@@ -141,7 +149,10 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
         stamper && cause === undefined ? new StampingFailed({ detail: e instanceof Error ? e.message : String(e) }) : asRelayError(e)
     }).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
     const send = links[i].send(output).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
-    return Effect.all([chain, send], { concurrency: 2 }).pipe(Effect.map(([, reply]) => reply))
+    // both run to their end: a send failing first must not interrupt the chain whose failure caused it
+    return Effect.all([Effect.either(chain), Effect.either(send)], { concurrency: 2 }).pipe(
+      Effect.flatMap(([chained, sent]) => (Either.isLeft(chained) ? Effect.fail(chained.left) : sent))
+    )
   })
   fanout.setTargets(copies.map((c) => c.source))
   openGate()
@@ -151,6 +162,7 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
   })
   yield* Effect.promise(() => feeding)
   if (cause !== undefined) return yield* Effect.fail(cause)
+  if (echo !== undefined) return yield* Effect.fail(echo)
   if (Either.isLeft(pumped)) return yield* Effect.fail(pumped.left)
   const replies = sent.map((r) => Either.getOrThrow(r) as SmtpReply)
   const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
+import { stripImprintHeaders } from "../support/Corpus.js"
+import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
+import { RawSmtp } from "../support/RawSmtp.js"
+import { startSink, type Sink } from "../support/Sink.js"
+
+/** Stamping end to end: real relay, real tenant actor with templates, rules and directory, real sink. */
+const tenant = (sinkPort: number, signatureName = "Alice Example") =>
+  loopbackTenant(sinkPort, {
+    templates: [
+      { id: "sig", name: "Signature", html: "<p>{{displayName}} | {{title}}</p>", text: "{{displayName}} | {{title}}" },
+      { id: "disc", name: "Disclaimer", html: "<p>Confidential: external disclaimer</p>", text: "Confidential: external disclaimer" }
+    ],
+    rules: [
+      { id: "signature", name: "Everyone", templateId: "sig", continue: true },
+      { id: "disclaimer", name: "External", templateId: "disc", position: "bottom", conditions: { recipientScope: "external" } }
+    ],
+    directory: [{ mail: "alice@acme.example", displayName: signatureName, title: "Engineer" }]
+  })
+
+const reply = (id: string) =>
+  [
+    "From: Alice <alice@acme.example>",
+    "To: bob@acme.example, carol@customer.example",
+    "Subject: Re: figures",
+    `Message-ID: <${id}@acme.example>`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=us-ascii",
+    "",
+    "Here they are.",
+    "",
+    "On Mon, 23 Nov 2026 at 09:12, Carol <carol@customer.example> wrote:",
+    "> Could you send the figures?",
+    ""
+  ].join("\r\n")
+
+/** text/plain bodies come back quoted-printable or 7bit; enough to find ASCII text */
+const bodyText = (raw: Buffer) => raw.toString("latin1").replace(/=\r\n/g, "")
+
+describe("stamping through the relay", () => {
+  let sink: Sink
+  let imprint: RunningImprint
+
+  beforeAll(async () => {
+    sink = await startSink({ starttls: false })
+    imprint = await startImprint({ tenants: [tenant(sink.port)] })
+  })
+  afterAll(async () => {
+    await imprint?.close()
+    await sink?.close()
+  })
+
+  it("stamps above the quoted reply, one copy per recipient group", async () => {
+    const c = await RawSmtp.connect(imprint.port)
+    expect((await c.send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], reply("groups"))).code).toBe(250)
+    c.end()
+    await sink.waitFor(2)
+    const internal = sink.messages.find((m) => m.rcptTo.includes("bob@acme.example"))!
+    const external = sink.messages.find((m) => m.rcptTo.includes("carol@customer.example"))!
+    expect(internal.rcptTo).toEqual(["bob@acme.example"])
+    expect(external.rcptTo).toEqual(["carol@customer.example"])
+    for (const m of [internal, external]) {
+      const text = bodyText(m.raw)
+      expect(text.split("Alice Example | Engineer").length - 1).toBe(1)
+      expect(text.indexOf("Here they are.")).toBeLessThan(text.indexOf("Alice Example | Engineer"))
+      expect(text.indexOf("Alice Example | Engineer")).toBeLessThan(text.indexOf("wrote:"))
+      expect(m.raw.toString("latin1")).toMatch(/\r\nX-Imprint-Rule: signature/)
+    }
+    expect(bodyText(internal.raw)).not.toContain("external disclaimer")
+    // the disclaimer is a bottom element: after the quote
+    expect(bodyText(external.raw).indexOf("external disclaimer")).toBeGreaterThan(bodyText(external.raw).indexOf("> Could you"))
+  })
+
+  it("relays a message Imprint already stamped untouched (loop)", async () => {
+    const before = sink.messages.length
+    const c = await RawSmtp.connect(imprint.port)
+    expect((await c.send("alice@acme.example", ["bob@acme.example"], reply("loop"))).code).toBe(250)
+    const [stamped] = (await sink.waitFor(before + 1)).slice(before)
+    expect((await c.send("alice@acme.example", ["bob@acme.example"], stamped.raw)).code).toBe(250)
+    c.end()
+    const [again] = (await sink.waitFor(before + 2)).slice(before + 1)
+    // only a Received field in front: no second signature, no second stamp
+    const added = again.raw.subarray(0, again.raw.length - stamped.raw.length).toString("latin1")
+    expect(again.raw.subarray(added.length).equals(stamped.raw)).toBe(true)
+    expect(added).toMatch(/^Received: from [^]*?\(Imprint\)[^]*? \+0000\r\n$/)
+    expect(added).not.toMatch(/X-Imprint/)
+  })
+
+  it("relays unstamped for a sender who is not in the directory", async () => {
+    const before = sink.messages.length
+    const c = await RawSmtp.connect(imprint.port)
+    const body = reply("stranger").replace("From: Alice <alice@acme.example>", "From: Dave <dave@acme.example>")
+    expect((await c.send("dave@acme.example", ["bob@acme.example"], body)).code).toBe(250)
+    c.end()
+    const [got] = (await sink.waitFor(before + 1)).slice(before)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)
+  })
+
+  it("answers 451 when stamping breaks mid-stream, then relays the retry unstamped (fail-safe)", async () => {
+    const before = sink.messages.length
+    // a part header beyond the stamped path's named limit makes the MIME splitter fail
+    const huge = `X-Filler: ${"a".repeat(998)}\r\n`.repeat(Math.ceil(MAX_PART_HEADER_BYTES / 1000) + 2)
+    const message = [
+      "From: Alice <alice@acme.example>",
+      "Subject: broken part",
+      "Message-ID: <failsafe-1@acme.example>",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/mixed; boundary="b"',
+      "",
+      "--b",
+      "Content-Type: text/plain",
+      "",
+      "hello",
+      "--b",
+      "Content-Type: application/octet-stream",
+      huge + "",
+      "AAAA",
+      "--b--",
+      ""
+    ].join("\r\n")
+    const c = await RawSmtp.connect(imprint.port)
+    const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
+    expect(first.code).toBe(451)
+    expect(first.text).toMatch(/^4\.3\.0 /)
+    expect(sink.messages.length).toBe(before)
+    const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
+    c.end()
+    expect(retry.code).toBe(250)
+    const [got] = (await sink.waitFor(before + 1)).slice(before)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+  })
+})
