@@ -104,7 +104,7 @@ const program = Effect.gen(function* () {
       Effect.suspend(() => actor.resolveSignature(new MessageEnvelope({ mailFrom: senderOf(next++), rcptTo: RCPT }), header)).pipe(
         Effect.repeatN(calls - 1), Effect.orDie, Effect.asVoid)],
     ["actor, GetRelayState (mailbox round trip)", (calls) => Effect.repeatN(actor.relayState, calls - 1).pipe(Effect.orDie, Effect.asVoid)],
-    ["actor, LookupUser (round trip + LMDB)", (calls) => Effect.repeatN(actor.lookupUser(senderOf(0)), calls - 1).pipe(Effect.orDie, Effect.asVoid)],
+    ["actor, LookupUser (recent sender)", (calls) => Effect.repeatN(actor.lookupUser(senderOf(0)), calls - 1).pipe(Effect.orDie, Effect.asVoid)],
     ["pure, cached sender (baseline)", (calls) => Effect.sync(() => {
       for (let i = 0; i < calls; i++) pure(users[0], pureCache)
     })],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Schema, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Schema, Scope, TestClock } from "effect"
 import { PreviewResult } from "../../src/actors/RulesPreview.js"
 import * as TenantActor from "../../src/actors/TenantActor.js"
 import { DirectoryUser } from "../../src/domain/Directory.js"
@@ -7,7 +7,7 @@ import { SignatureDecision } from "../../src/domain/Signature.js"
 import { Template } from "../../src/domain/Template.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { MARKER_ATTRIBUTE, NoSignatureReasons } from "../../src/signature/SignatureResolver.js"
-import { Db, templateKey } from "../../src/store/Keys.js"
+import { Db, templateKey, userKey } from "../../src/store/Keys.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { RepoLayer } from "./ActorTestLayer.js"
@@ -97,6 +97,16 @@ describe("TenantActor: ResolveSignature", () => {
       const d = yield* actor.resolveSignature(envelope("bob@acme.example"), header())
       expect(element(d, "sig").text).toBe("Robert, Engineer M: +1 555 0100")
       expect((yield* actor.renderCacheStats).misses).toBeGreaterThan(second.misses)
+    }).pipe(Effect.provide(RepoLayer)))
+
+  it.scoped("a directory entry written straight to the store applies to the next resolve (no stale decoded entry)", () =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      const actor = yield* started
+      expect(element(yield* actor.resolveSignature(envelope("bob@acme.example"), header()), "sig").text).toBe("Bob, Engineer")
+      expect(element(yield* actor.resolveSignature(envelope("bob@acme.example"), header()), "sig").text).toBe("Bob, Engineer")
+      yield* store.put(Db.users, DirectoryUser, userKey(acme, "bob@acme.example"), new DirectoryUser({ mail: "bob@acme.example", displayName: "Bob", title: "Architect" }))
+      expect(element(yield* actor.resolveSignature(envelope("bob@acme.example"), header()), "sig").text).toBe("Bob, Architect")
     }).pipe(Effect.provide(RepoLayer)))
 
   it.scoped("ReplaceDirectory and ApplyDirectoryDelta change who is stamped, from the next request on", () =>
@@ -191,5 +201,23 @@ describe("TenantActor: PreviewRules", () => {
         .toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
       // serialisable for the admin API
       expect(Schema.decodeUnknownSync(PreviewResult)(Schema.encodeSync(PreviewResult)(p))).toEqual(p)
+    }).pipe(Effect.provide(RepoLayer)))
+})
+
+describe("TenantActor: mailbox", () => {
+  it.scoped("stopping the actor fails the requests still waiting for it", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      yield* repo.importTenant(signatureFile())
+      const scope = yield* Scope.make()
+      const actor = yield* TenantActor.make(acme).pipe(Scope.extend(scope))
+      // the loop now waits RESTART_BASE_DELAY (TestClock) before serving again
+      yield* Effect.flip(TenantActor.injectDefect(actor))
+      const waiting = yield* Effect.fork(actor.resolveSignature(envelope("alice@acme.example"), header()))
+      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      expect(actor.inFlight()).toBe(1)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Effect.flip(Fiber.join(waiting))).toMatchObject({ _tag: "TenantActorUnavailable", reason: "stopped" })
+      expect(actor.inFlight()).toBe(0)
     }).pipe(Effect.provide(RepoLayer)))
 })

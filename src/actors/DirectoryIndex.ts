@@ -64,10 +64,16 @@ export const build = Effect.fn("DirectoryIndex.build")(function* (tenantId: Tena
   return { tenantId, addresses, users, conflicts } satisfies DirectoryIndex
 })
 
+/** The lowercased mail (store key) of the user with this address, if any: a Map read, no store access. */
+export const mailOf = (index: DirectoryIndex, address: string): string | undefined => index.addresses.get(normalizeAddress(address))
+
+/** Reads and decodes the entry stored under `mail` (as `mailOf` gives it). */
+export const read = (index: DirectoryIndex, mail: string) =>
+  Effect.flatMap(Store, (store) => store.get(Db.users, DirectoryUser, Keys.userKey(index.tenantId, mail)))
+
 /** Reads the entry for `address` from the store. */
 export const lookup = Effect.fn("DirectoryIndex.lookup")(function* (index: DirectoryIndex, address: string) {
-  const mail = index.addresses.get(normalizeAddress(address))
+  const mail = mailOf(index, address)
   if (mail === undefined) return Option.none<DirectoryUser>()
-  const store = yield* Store
-  return yield* store.get(Db.users, DirectoryUser, Keys.userKey(index.tenantId, mail))
+  return yield* read(index, mail)
 })

@@ -1,4 +1,4 @@
-import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Match, Metric, Option, Queue, Schedule } from "effect"
+import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, FiberId, Match, Metric, Option, Queue, Schedule } from "effect"
 import type { Schema } from "effect"
 import type { DirectoryUser } from "../domain/Directory.js"
 import { TenantNotFound } from "../domain/Errors.js"
@@ -37,6 +37,13 @@ export const RESTART_BASE_DELAY = Duration.millis(100)
 export const RESTART_MAX_DELAY = Duration.seconds(10)
 export const RESTART_INTENSITY = 5
 export const RESTART_PERIOD = Duration.minutes(1)
+/**
+ * Decoded directory entries kept per loaded state (recent senders): decoding
+ * an entry costs more than the rest of a cached resolve. Bounded, and dropped
+ * with the state on every reload, so it never serves an entry the store no
+ * longer has; the store stays the only full copy.
+ */
+export const DECODED_USER_CACHE_CAPACITY = 4_096
 
 /** 100 ms, 200 ms, 400 ms … capped at 10 s; at most 5 restarts until a minute passes without a crash. */
 export const restartPolicy = Schedule.exponential(RESTART_BASE_DELAY).pipe(
@@ -133,9 +140,15 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   let stoppedFlag = false
   const mailbox = yield* Queue.bounded<Envelope>(MAILBOX_CAPACITY)
   const stopped = yield* Deferred.make<void>()
+  /** replies not yet given; a stop fails them, so no caller waits on a dead actor */
+  const pending = new Set<Deferred.Deferred<unknown, TenantActorError>>()
   const stop = Effect.suspend(() => {
     stoppedFlag = true
-    return Deferred.succeed(stopped, undefined)
+    const waiting = Array.from(pending)
+    pending.clear()
+    return Effect.forEach(waiting, (reply) => Deferred.fail(reply, unavailable(tenantId, "stopped")), { discard: true }).pipe(
+      Effect.zipRight(Deferred.succeed(stopped, undefined))
+    )
   })
   yield* Effect.addFinalizer(() => stop)
 
@@ -177,7 +190,25 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   /** The fresh state, for requests that read it. */
   const fresh = <A, E, R>(f: (state: TenantState.TenantState) => Effect.Effect<A, E, R>) => freshen.pipe(Effect.zipRight(withState(f)))
 
-  const lookup = (s: TenantState.TenantState, address: string) => storeUnavailable(DirectoryIndex.lookup(s.directory, address))
+  let decodedFor: TenantState.TenantState | undefined
+  const decodedUsers = new Map<string, DirectoryUser>()
+  const lookup = (s: TenantState.TenantState, address: string) =>
+    Effect.suspend(() => {
+      const mail = DirectoryIndex.mailOf(s.directory, address)
+      if (mail === undefined) return Effect.succeed(Option.none<DirectoryUser>())
+      if (decodedFor !== s) {
+        decodedUsers.clear()
+        decodedFor = s
+      }
+      const known = decodedUsers.get(mail)
+      if (known !== undefined) return Effect.succeed(Option.some(known))
+      return storeUnavailable(DirectoryIndex.read(s.directory, mail)).pipe(Effect.tap((user) => {
+        if (Option.isNone(user) || decodedFor !== s) return
+        // oldest first out: a Map iterates in insertion order
+        if (decodedUsers.size >= DECODED_USER_CACHE_CAPACITY) decodedUsers.delete(decodedUsers.keys().next().value!)
+        decodedUsers.set(mail, user.value)
+      }))
+    })
 
   /** A directory write, then a reload, so the very next request (from anyone) sees it. */
   const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) =>
@@ -247,17 +278,28 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     Effect.forkScoped
   )
 
+  /**
+   * Every request goes out on the hot path (one per message), so it costs no
+   * fiber of its own: the reply is registered in `pending`, which `stop` fails,
+   * and only a full mailbox makes the caller wait in a race with the stop.
+   */
   const send = <R extends TenantRequest>(request: R) =>
     Effect.suspend(() => {
-      if (stoppedFlag) return Effect.fail(unavailable(tenantId, "stopped"))
+      if (stoppedFlag) return Effect.failSync(() => unavailable(tenantId, "stopped"))
       inFlight++
-      const ask = Effect.gen(function* () {
-        const reply = yield* Deferred.make<unknown, TenantActorError>()
-        yield* Queue.offer(mailbox, { request, reply })
-        return yield* Deferred.await(reply)
-      })
-      return Effect.raceFirst(ask, Deferred.await(stopped).pipe(Effect.zipRight(Effect.fail(unavailable(tenantId, "stopped")))))
-        .pipe(Effect.ensuring(Effect.sync(() => inFlight--)))
+      const reply = Deferred.unsafeMake<unknown, TenantActorError>(FiberId.none)
+      pending.add(reply)
+      const envelope: Envelope = { request, reply }
+      const enqueued = Queue.unsafeOffer(mailbox, envelope)
+        ? Effect.void
+        : Effect.raceFirst(Queue.offer(mailbox, envelope), Deferred.await(stopped))
+      return enqueued.pipe(
+        Effect.zipRight(Deferred.await(reply)),
+        Effect.ensuring(Effect.sync(() => {
+          inFlight--
+          pending.delete(reply)
+        }))
+      )
     }) as Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
 
   // the change feed reloads the actor as soon as its tenant is written, before any mail asks
