@@ -111,18 +111,6 @@ export class DownstreamLink {
     })
   }
 
-  /** The upstream reset or ended its transaction before DATA. */
-  readonly reset = Effect.suspend(() => (this.link?.open ? this.ensureReset() : Effect.void))
-
-  private ensureReset() {
-    return Effect.gen(this, function* () {
-      const link = this.link!
-      const r = yield* link.client.rset().pipe(Effect.option)
-      if (Option.isSome(r) && isPositive(r.value)) link.open = false
-      else yield* this.drop
-    })
-  }
-
   readonly close = this.drop
 }
 

@@ -105,11 +105,7 @@ export const buildPrefix = (policy: RootHeaderPolicy, facts: { identity: string;
 export class RootHeaders extends Transform {
   private facts: RootFacts | undefined
 
-  constructor(
-    private readonly policy: RootHeaderPolicy,
-    /** called once with the root facts, before any body byte moves on */
-    private readonly onRoot: (facts: RootFacts, root: MimeNode) => void = () => {}
-  ) {
+  constructor(private readonly policy: RootHeaderPolicy) {
     super({ readableObjectMode: true, writableObjectMode: true })
   }
 
@@ -121,7 +117,6 @@ export class RootHeaders extends Transform {
     if (chunk.type === "node" && chunk.root && this.facts === undefined) {
       try {
         this.facts = this.edit(chunk)
-        this.onRoot(this.facts, chunk)
       } catch (e) {
         return done(e as Error)
       }
