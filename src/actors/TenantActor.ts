@@ -321,7 +321,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     relayState: send(new GetRelayState()),
     lookupUser: (address: string) => send(new LookupUser({ address })),
     reload: send(new Reload({})),
-    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => send(new ResolveSignature({ envelope, header })),
+    // envelope and header are Schema class instances, validated when made; once per message is enough
+    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => send(new ResolveSignature({ envelope, header }, true)),
     previewRules: (input: PreviewInput) =>
       send(new PreviewRules({
         sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {})
