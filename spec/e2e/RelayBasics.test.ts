@@ -1,4 +1,6 @@
+import { Effect, Metric } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bytes, relayed, unstamped } from "../../src/pipeline/RelayMetrics.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
 import { startImprint, loopbackTenant, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
@@ -21,6 +23,10 @@ describe("relay basics", () => {
   })
 
   it("relays a message once, byte-identical apart from Received and the loop stamp", async () => {
+    const count = () => Effect.runPromise(Metric.value(Metric.tagged(relayed, "tenant", "acme"))).then((s) => s.count)
+    const noRule = () =>
+      Effect.runPromise(Metric.value(Metric.tagged(Metric.tagged(unstamped, "tenant", "acme"), "reason", "sender-not-in-directory"))).then((s) => s.count)
+    const [before, noRuleBefore] = [await count(), await noRule()]
     const c = await RawSmtp.connect(imprint.port)
     const body = message("basic", "Line one\r\n.leading dot\r\n")
     const r = await c.send("alice@acme.example", ["bob@customer.example"], body)
@@ -34,5 +40,9 @@ describe("relay basics", () => {
     expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)
     expect(got.raw.toString()).toMatch(/^Received: from [^\r\n]*\(\[127\.0\.0\.1\]\)/)
     expect(got.raw.toString()).toMatch(/\r\nX-Imprint-Loop: v=1; t=acme; ts=\d+;/)
+    // the metrics the admin API exports
+    expect(await count()).toBe(before + 1)
+    expect(await noRule()).toBe(noRuleBefore + 1)
+    expect((await Effect.runPromise(Metric.value(Metric.tagged(bytes, "tenant", "acme")))).count).toBeGreaterThanOrEqual(body.length)
   })
 })

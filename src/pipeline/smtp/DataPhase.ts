@@ -12,6 +12,7 @@ import { DownstreamLink, type MailParams } from "../Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
 import { relayTransaction, type Copy } from "../Transaction.js"
+import { recordFailed, recordRelayed } from "../RelayMetrics.js"
 import { receivedLine } from "./Received.js"
 
 /** What MAIL FROM settled for the transaction in progress. */
@@ -88,6 +89,7 @@ export const dataPhase = (
             yield* failsafe.remember(mail.tenant, identity).pipe(Effect.catchAll((err) => Effect.logError("fail-safe memory write failed", err)))
           }
           const r = toReply(e)
+          yield* recordFailed(mail.tenant, r.code, e._tag)
           yield* Effect.logWarning("not relayed").pipe(
             Effect.annotateLogs({
               tenant: mail.tenant,
@@ -103,6 +105,9 @@ export const dataPhase = (
       Effect.ensuring(Effect.forEach(extra, (l) => l.close, { discard: true }))
     )
     const { reply, facts, bytes, decision, outcomes } = result
+    const stampedCopies = outcomes.filter((o) => o !== undefined && o.stamped.length > 0).length
+    const reason = decision.unstamped ?? outcomes.find((o) => o?.skipped !== undefined)?.skipped
+    yield* recordRelayed(mail.tenant, bytes, (Date.now() - started) / 1000, stampedCopies, reason)
     yield* Effect.logInfo("relayed").pipe(
       Effect.annotateLogs({
         tenant: mail.tenant,

@@ -1,4 +1,4 @@
-import { Cause, Effect, Exit, FiberSet, Option } from "effect"
+import { Cause, Effect, Exit, FiberSet, Metric, Option } from "effect"
 import type { TLSSocket } from "node:tls"
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../../config.js"
@@ -7,6 +7,7 @@ import { ControlPlane } from "../ControlPlane.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
+import { activeSessions } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 
@@ -78,6 +79,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     if (s === undefined) {
       s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts), mail: undefined, inData: false }
       sessions.set(session.id, s)
+      run(Metric.set(activeSessions, sessions.size))
     }
     return s
   }
@@ -185,6 +187,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onClose(session) {
       const s = sessions.get(session.id)
       sessions.delete(session.id)
+      run(Metric.set(activeSessions, sessions.size))
       if (s) run(s.link.close)
     }
   } as ConstructorParameters<typeof SMTPServer>[0])
