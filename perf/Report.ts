@@ -3,7 +3,8 @@
  * ratios the issue's targets are stated in, the memory check, and the
  * Markdown table that goes to perf/results/ and the README.
  */
-import type { TargetId } from "./Targets.js"
+/** a target of run.ts (TargetId) or of peers.ts */
+type TargetId = string
 
 export interface RunRecord {
   readonly scenario: string
@@ -31,6 +32,8 @@ export interface RunRecord {
   readonly unackedArrivals: number
   /** messages at the sink that carry the perf signature marker */
   readonly stamped: number
+  /** queueing peers (Postfix): seconds from the last 250 until the sink had every message */
+  readonly drainS?: number
 }
 
 export interface Summary {

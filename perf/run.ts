@@ -17,7 +17,7 @@ import { checkMessage, KindBytes, messageSpec, type MessageKind } from "./Messag
 import { markdown, summarize, type RunRecord } from "./Report.js"
 import { earlyTalkerDelayMs, earlyTalkerPatchApplied } from "./SmtpServerPatch.js"
 import { ROOT, TargetIds, Targets, type Running, type TargetId } from "./Targets.js"
-import type { SinkStats } from "./Sink.js"
+import { resetSink, sinkStats } from "./SinkClient.js"
 
 interface Scenario {
   readonly name: string
@@ -93,17 +93,6 @@ const memory = (): ReadonlyArray<Scenario> => [
   ])
 ].map((s) => ({ ...s, group: "memory" as const, kind: s.kind as MessageKind, pattern: "new" as const, maxMs: MEMORY_MAX_MS }))
 
-/** the sink answers IPC requests one at a time, in order */
-const ask = <T>(sink: Server, type: string, reply: string): Promise<T> => new Promise((resolve) => {
-  const on = (m: { type: string; stats?: T }) => {
-    if (m.type !== reply) return
-    sink.child.off("message", on)
-    resolve(m.stats as T)
-  }
-  sink.child.on("message", on)
-  sink.child.send({ type })
-})
-
 let runCounter = 0
 
 /**
@@ -127,14 +116,14 @@ const runOne = async (sink: Server, targetId: TargetId, s: Scenario, rep: number
     if (reuse === undefined) {
       await runLoad({ port: target.port, kind: "10k", concurrency: Math.min(s.concurrency, 10), pattern: "reused", messages: WARMUP_MESSAGES, maxMs: 10_000, runId: `w${runCounter}` })
     }
-    await ask(sink, "reset", "reset-done")
+    await resetSink(sink)
     const runId = `r${++runCounter}`
     const stopMeasure = target.measured.measure()
     const cpu0 = process.cpuUsage()
     const load = await runLoad({ port: target.port, kind: s.kind, concurrency: s.concurrency, pattern: s.pattern, messages: s.messages, maxMs: s.maxMs, runId })
     const cpu = process.cpuUsage(cpu0)
     const measured = stopMeasure()
-    const stats = await ask<SinkStats>(sink, "stats", "stats")
+    const stats = await sinkStats(sink)
     const atSink = new Set(stats.seqs)
     const acked = new Set(load.acked)
     const missing = load.acked.filter((q) => !atSink.has(q)).length
