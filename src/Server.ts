@@ -2,12 +2,14 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
+import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
 import { TenantRegistry } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/smtp/Inbound.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
+import { AdminRepo } from "./store/AdminRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
-import { StorePath } from "./store/Store.js"
+import { Store, StorePath } from "./store/Store.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 
 /** Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them. */
@@ -16,15 +18,21 @@ export const liveLayer = (config: ImprintConfig) => {
   const base = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
   // layers are memoized by reference in one build: one Store, one registry
   return Layer.mergeAll(
+    Store.Default,
     TenantRepo.Default,
     TenantRegistry.Default,
     FailSafeMemory.Default,
+    AdminRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
   ).pipe(Layer.provide(base))
 }
 
-/** Starts the SMTP side in the current scope; closing the scope stops it gracefully. */
-export const startServer = Effect.fn("Server.start")(function* (config: ImprintConfig) {
+/**
+ * Starts the SMTP side in the current scope; closing the scope stops it gracefully.
+ * With `admin: true` (`imprint serve`, demo) and `admin.enabled`, the admin API
+ * starts next to it; opt-in so in-process test relays do not all claim port 8443.
+ */
+export const startServer = Effect.fn("Server.start")(function* (config: ImprintConfig, options: { readonly admin?: boolean } = {}) {
   const tls = yield* loadTlsMaterial({
     keyFile: config.smtp.tlsKeyFile,
     certFile: config.smtp.tlsCertFile,
@@ -34,5 +42,14 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
   const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
   const inbound = yield* startInbound({ config, tls, stampKey })
   yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
-  return { ...inbound, stampKey }
+  const admin = options.admin === true && config.admin.enabled
+    ? yield* startAdminServer({
+      host: config.admin.host,
+      port: config.admin.port,
+      tls: yield* adminTlsMaterial(config.admin, tls),
+      metricsTenantLabels: config.admin.metricsTenantLabels
+    })
+    : undefined
+  if (admin !== undefined) yield* Effect.logInfo(`admin API listening on ${admin.url}`)
+  return { ...inbound, stampKey, adminPort: admin?.port }
 })

@@ -44,10 +44,23 @@ export class DownstreamTimeouts extends Schema.Class<DownstreamTimeouts>("Downst
   dataMs: Schema.optionalWith(Millis, { default: () => 120_000 })
 }) {}
 
+/** The JSON admin API (HTTPS only). */
+export class AdminListen extends Schema.Class<AdminListen>("AdminListen")({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+  port: Schema.optionalWith(Port, { default: () => 8443 }),
+  /** PEM files; absent: the SMTP side's certificate (configured or generated) */
+  tlsKeyFile: Schema.optional(Schema.String),
+  tlsCertFile: Schema.optional(Schema.String),
+  /** label metrics with tenant ids; off by default so one tenant's activity is not visible by name */
+  metricsTenantLabels: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}) {}
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
   smtp: Schema.optionalWith(SmtpListen, { default: () => SmtpListen.make({}) }),
+  admin: Schema.optionalWith(AdminListen, { default: () => AdminListen.make({}) }),
   /** where a tenant's mail goes when the tenant names no downstream of its own */
   downstream: Schema.optional(Downstream),
   downstreamTimeouts: Schema.optionalWith(DownstreamTimeouts, { default: () => DownstreamTimeouts.make({}) }),
@@ -77,8 +90,17 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_DOWNSTREAM_HOST: ["downstream", "host"],
   IMPRINT_DOWNSTREAM_PORT: ["downstream", "port"],
   IMPRINT_DOWNSTREAM_TLS: ["downstream", "tls"],
-  IMPRINT_LOOP_STAMP_KEY: ["loopStampKey"]
+  IMPRINT_LOOP_STAMP_KEY: ["loopStampKey"],
+  IMPRINT_ADMIN_ENABLED: ["admin", "enabled"],
+  IMPRINT_ADMIN_HOST: ["admin", "host"],
+  IMPRINT_ADMIN_PORT: ["admin", "port"],
+  IMPRINT_ADMIN_TLS_KEY_FILE: ["admin", "tlsKeyFile"],
+  IMPRINT_ADMIN_TLS_CERT_FILE: ["admin", "tlsCertFile"],
+  IMPRINT_ADMIN_METRICS_TENANT_LABELS: ["admin", "metricsTenantLabels"]
 }
+
+/** read by the process itself, not part of the configuration */
+const PROCESS_VARIABLES = new Set(["IMPRINT_CONFIG", "IMPRINT_TEST_LOG"])
 
 const envValue = (raw: string): unknown => {
   if (/^-?\d+$/.test(raw)) return Number(raw)
@@ -99,7 +121,7 @@ export const applyEnv = (input: Record<string, unknown>, env: NodeJS.ProcessEnv)
     node[keyPath[keyPath.length - 1]] = envValue(raw)
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith("IMPRINT_") && !(name in ENV_KEYS) && name !== "IMPRINT_CONFIG") {
+    if (name.startsWith("IMPRINT_") && !(name in ENV_KEYS) && !PROCESS_VARIABLES.has(name)) {
       throw new Error(`unknown environment variable ${name}; known: ${Object.keys(ENV_KEYS).join(", ")}`)
     }
   }

@@ -4,6 +4,7 @@ import { Console, Effect, Logger, LogLevel } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type ImprintConfig, loadConfig } from "./config.js"
+import { ADMIN_USAGE, adminCommand } from "./admin/TokenCli.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
 import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
 import { sendSample } from "./demo/SampleSender.js"
@@ -16,6 +17,7 @@ import { TenantRepo } from "./store/TenantRepo.js"
  *   imprint serve [--config FILE]          run the relay
  *   imprint demo                           run it on embedded defaults with a demo tenant (npm start)
  *   imprint tenant import FILE | export ID | list   [--config FILE]
+ *   imprint admin token create --name NAME | list | revoke ID   [--config FILE]
  *   imprint send-sample [--port 2525] [--to ADDRESS]
  */
 
@@ -25,6 +27,7 @@ const USAGE = `usage:
   imprint tenant import FILE [--config FILE]
   imprint tenant export ID [--config FILE]
   imprint tenant list [--config FILE]
+${ADMIN_USAGE}
   imprint send-sample [--host 127.0.0.1] [--port 2525] [--from ${DEMO_SENDER}] [--to someone@example.org]`
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
@@ -43,7 +46,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
 
 const serve = (config: ImprintConfig, banner?: (port: number) => Effect.Effect<void>) =>
   Effect.gen(function* () {
-    const { port } = yield* startServer(config)
+    const { port } = yield* startServer(config, { admin: true })
     if (banner) yield* banner(port)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
@@ -126,6 +129,8 @@ const program = Effect.gen(function* () {
       return yield* demo(isDemo && flags.config === undefined ? { ...config, dataDir: path.resolve("var/data") } as ImprintConfig : config)
     case "tenant":
       return yield* tenantCommand(config, rest)
+    case "admin":
+      return yield* adminCommand(rest, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
     default:
       return yield* Effect.fail(new Error(USAGE))
   }

@@ -1,0 +1,106 @@
+/**
+ * A real admin API for specs: HTTPS on 127.0.0.1 port 0 with a self-signed
+ * certificate the test client trusts as its CA, real LMDB in a temp folder,
+ * the real TenantRepo/TenantRegistry/AdminRepo, and operator tokens created
+ * through the AdminRepo as `imprint admin token create` does.
+ */
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Context, Effect, Layer, Schema } from "effect"
+import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { startAdminServer } from "../../src/admin/AdminServer.js"
+import { Api, TenantCreate, TenantUpdate } from "../../src/admin/Api.js"
+import { AdminRepo } from "../../src/store/AdminRepo.js"
+import { Store } from "../../src/store/Store.js"
+import { TenantRepo } from "../../src/store/TenantRepo.js"
+import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
+import { TempStorePath } from "../store/TempStore.js"
+
+export class TestCert extends Context.Tag("spec/admin/TestCert")<TestCert, SelfSigned>() {}
+
+export interface AdminEnvShape {
+  readonly baseUrl: string
+  /** a live operator token */
+  readonly token: string
+  /** a token that existed and was revoked */
+  readonly revokedToken: string
+}
+export class AdminEnv extends Context.Tag("spec/admin/AdminEnv")<AdminEnv, AdminEnvShape>() {}
+
+const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("127.0.0.1")))
+
+const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default).pipe(
+  Layer.provide(TempStorePath)
+)
+
+/** Node's https agent trusting only the test certificate: verification stays on. */
+const ClientLayer = Layer.unwrapEffect(Effect.map(TestCert, (c) =>
+  NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: c.cert })))))
+
+const ServerLayer = (metricsTenantLabels: boolean) => Layer.scoped(AdminEnv, Effect.gen(function* () {
+  const cert = yield* TestCert
+  const server = yield* startAdminServer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels })
+  const admin = yield* AdminRepo
+  const { token } = yield* admin.createOperatorToken("spec operator")
+  const revoked = yield* admin.createOperatorToken("revoked operator")
+  yield* admin.revokeOperatorToken(revoked.record.id)
+  return { baseUrl: server.url, token, revokedToken: revoked.token }
+}))
+
+export const adminTestLayer = (options: { readonly metricsTenantLabels?: boolean } = {}) =>
+  ServerLayer(options.metricsTenantLabels ?? false).pipe(
+    Layer.provideMerge(StoreLayers),
+    Layer.provideMerge(ClientLayer),
+    Layer.provideMerge(CertLayer),
+    Layer.orDie
+  )
+
+/** The typed client; `token` undefined sends no Authorization header. */
+export const apiClient = (token: string | undefined) =>
+  Effect.gen(function* () {
+    const env = yield* AdminEnv
+    return yield* HttpApiClient.make(Api, {
+      baseUrl: env.baseUrl,
+      transformClient: token === undefined ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
+    })
+  })
+
+/** The operator's client. */
+export const operatorClient = Effect.flatMap(AdminEnv, (env) => apiClient(env.token))
+
+/**
+ * A raw request (status, headers and body as sent), for what the typed client
+ * hides or refuses to send (bodies that do not match the contract).
+ */
+export const rawRequest = (method: "GET" | "POST", path: string, options: { headers?: Record<string, string>; json?: unknown } = {}) =>
+  Effect.gen(function* () {
+    const env = yield* AdminEnv
+    const client = yield* HttpClient.HttpClient
+    let request = HttpClientRequest.make(method)(`${env.baseUrl}${path}`).pipe(HttpClientRequest.setHeaders(options.headers ?? {}))
+    if (options.json !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.json)
+    const response = yield* client.execute(request)
+    return { status: response.status, headers: response.headers, text: yield* response.text }
+  })
+
+/** Operator bearer header for raw requests. */
+export const operatorHeaders = Effect.map(AdminEnv, (env) => ({ authorization: `Bearer ${env.token}` }))
+
+/** A JSON body as the typed client takes it (decoded, so the client can encode it back). */
+export const createPayload = (body: unknown) => Schema.decodeUnknownSync(TenantCreate)(body)
+export const updatePayload = (body: unknown) => Schema.decodeUnknownSync(TenantUpdate)(body)
+
+/** A tenant file bound by a documentation-range CIDR, so specs never collide with each other's addresses. */
+export const tenantBody = (id: string, cidr: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  name: `Tenant ${id}`,
+  domains: [`${id}.example`],
+  connectors: [
+    { type: "auth" as const, username: `${id}-relay`, password: `relay-password-of-${id}` },
+    { type: "cidr" as const, cidrs: [cidr] }
+  ],
+  downstream: { host: "127.0.0.1", port: 2525, auth: { user: "down-user", pass: "down-secret-pass" } },
+  templates: [{ id: "default", name: "Default", html: "<p>{{displayName}}</p>" }],
+  rules: [{ id: "all", name: "Everyone", templateId: "default" }],
+  directory: [{ mail: `alice@${id}.example`, displayName: "Alice" }],
+  ...extra
+})

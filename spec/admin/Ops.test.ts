@@ -1,0 +1,79 @@
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { Api, OPENAPI_PATH } from "../../src/admin/Api.js"
+import { adminTestLayer, apiClient, createPayload, operatorClient, rawRequest, tenantBody } from "./AdminHarness.js"
+
+/** Every `$ref` in the document, with where it was found. */
+const refsOf = (node: unknown, at = "$"): Array<{ ref: string; at: string }> => {
+  if (Array.isArray(node)) return node.flatMap((v, i) => refsOf(v, `${at}[${i}]`))
+  if (typeof node !== "object" || node === null) return []
+  return Object.entries(node).flatMap(([k, v]) =>
+    k === "$ref" && typeof v === "string" ? [{ ref: v, at }] : refsOf(v, `${at}.${k}`))
+}
+
+/** The contract's endpoints as OpenAPI names them: `/tenants/:tenantId` → `/tenants/{tenantId}`. */
+const contractEndpoints = () =>
+  Object.values(Api.groups).flatMap((group) =>
+    Object.values(group.endpoints).map((e) => ({
+      group: group.identifier,
+      name: e.name,
+      path: e.path.replace(/:(\w+)/g, "{$1}"),
+      method: e.method.toLowerCase()
+    })))
+
+layer(adminTestLayer())("admin API: operations", (it) => {
+  it.effect("healthz and readyz answer without a token; readyz counts tenants from the store", () =>
+    Effect.gen(function* () {
+      const anonymous = yield* apiClient(undefined)
+      expect(yield* anonymous.ops.healthz()).toEqual({ status: "ok" })
+      const before = (yield* anonymous.ops.readyz()).tenants
+      const client = yield* operatorClient
+      yield* client.tenants.create({ payload: createPayload(tenantBody("t-ready", "203.0.113.0/24")) })
+      expect(yield* anonymous.ops.readyz()).toEqual({ status: "ready", tenants: before + 1 })
+    }))
+
+  describe("OpenAPI document", () => {
+    it.effect("is served at /openapi.json as JSON, generated from the contract, with a path and method for every endpoint", () =>
+      Effect.gen(function* () {
+        const raw = yield* rawRequest("GET", OPENAPI_PATH)
+        expect(raw.status).toBe(200)
+        expect(raw.headers["content-type"]).toContain("application/json")
+        const doc = JSON.parse(raw.text) as {
+          openapi: string
+          info: { title: string; version: string }
+          paths: Record<string, Record<string, { responses?: Record<string, unknown>; security?: Array<Record<string, unknown>> }>>
+          components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { type: string; scheme?: string }> }
+        }
+        expect(doc.openapi).toBe("3.1.0")
+        expect(doc.info.title).toBe("Imprint admin API")
+        const endpoints = contractEndpoints()
+        expect(endpoints.map((e) => `${e.group}.${e.name}`).sort()).toEqual([
+          "metrics.metrics", "ops.healthz", "ops.openapi", "ops.readyz",
+          "tenants.create", "tenants.delete", "tenants.get", "tenants.list", "tenants.resume", "tenants.suspend", "tenants.update"
+        ])
+        for (const e of endpoints) {
+          const operation = doc.paths[e.path]?.[e.method]
+          expect(operation, `${e.method.toUpperCase()} ${e.path}`).toBeDefined()
+          expect(Object.keys(operation!.responses ?? {}).length, `${e.path} responses`).toBeGreaterThan(0)
+          // operator-only groups declare the bearer scheme; ops does not
+          const secured = (operation!.security ?? []).some((s) => "operatorToken" in s)
+          expect(secured, `${e.method} ${e.path} security`).toBe(e.group !== "ops")
+        }
+        expect(doc.components.securitySchemes.operatorToken).toMatchObject({ type: "http", scheme: "bearer" })
+        expect(Object.keys(doc.paths["/tenants/{tenantId}"]!.get!.responses!)).toEqual(expect.arrayContaining(["200", "404", "401"]))
+        expect(Object.keys(doc.paths["/tenants"]!.post!.responses!)).toEqual(expect.arrayContaining(["201", "400", "409"]))
+        // every reference resolves inside the document
+        for (const { ref, at } of refsOf(doc)) {
+          expect(ref, at).toMatch(/^#\/components\/schemas\//)
+          expect(doc.components.schemas[ref.slice("#/components/schemas/".length)], `${ref} at ${at}`).toBeDefined()
+        }
+      }))
+
+    it.effect("the typed client reads the same document", () =>
+      Effect.gen(function* () {
+        const anonymous = yield* apiClient(undefined)
+        const doc = yield* anonymous.ops.openapi()
+        expect(Object.keys(doc.paths as object)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics", "/tenants", "/tenants/{tenantId}"]))
+      }))
+  })
+})

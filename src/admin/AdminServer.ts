@@ -1,0 +1,69 @@
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as https from "node:https"
+import type { TlsMaterial } from "../Secrets.js"
+import { Api } from "./Api.js"
+import { MetricsLive } from "./handlers/Metrics.js"
+import { OpsLive } from "./handlers/Ops.js"
+import { TenantsLive } from "./handlers/Tenants.js"
+import { OperatorAuthLive } from "./OperatorAuth.js"
+
+/**
+ * The admin API over HTTPS. HTTPS only: there is no plain-HTTP listener to
+ * forget to turn off, and TLS below 1.2 is refused at the handshake.
+ */
+
+export const ADMIN_TLS_MIN_VERSION = "TLSv1.2" as const
+
+export interface AdminServerOptions {
+  readonly host: string
+  /** 0: any free port (tests) */
+  readonly port: number
+  readonly tls: TlsMaterial
+  /** expose the `tenant` tag as a Prometheus label (off: tenants are summed) */
+  readonly metricsTenantLabels: boolean
+}
+
+/** The contract with its handlers; needs TenantRepo, TenantRegistry, Store and AdminRepo. */
+export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }) =>
+  HttpApiBuilder.api(Api).pipe(
+    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive]),
+    Layer.provide(OperatorAuthLive)
+  )
+
+/** Starts the admin server in the current scope; closing the scope stops it. Answers the bound port. */
+export const startAdminServer = Effect.fn("AdminServer.start")(function* (options: AdminServerOptions) {
+  const listener = NodeHttpServer.layer(
+    () => https.createServer({ key: options.tls.key, cert: options.tls.cert, minVersion: ADMIN_TLS_MIN_VERSION }),
+    { host: options.host, port: options.port }
+  )
+  const app = HttpApiBuilder.serve().pipe(
+    Layer.provide(adminApiLayer(options)),
+    Layer.provideMerge(listener)
+  )
+  const context = yield* Layer.build(app)
+  const address = Context.get(context, HttpServer.HttpServer).address
+  const port = address._tag === "TcpAddress" ? address.port : options.port
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host
+  return { host: options.host, port, url: `https://${hostInUrl}:${port}` }
+})
+
+/**
+ * `admin.tlsKeyFile`/`admin.tlsCertFile` when given (both), else the SMTP
+ * side's material, so a fresh install or the demo has HTTPS at once.
+ */
+export const adminTlsMaterial = Effect.fn("AdminServer.tlsMaterial")(function* (
+  admin: { readonly tlsKeyFile?: string | undefined; readonly tlsCertFile?: string | undefined },
+  smtpTls: TlsMaterial
+) {
+  if (admin.tlsKeyFile === undefined && admin.tlsCertFile === undefined) return smtpTls
+  const { tlsKeyFile, tlsCertFile } = admin
+  if (tlsKeyFile === undefined || tlsCertFile === undefined) {
+    return yield* Effect.dieMessage("admin.tlsKeyFile and admin.tlsCertFile must be given together")
+  }
+  return yield* Effect.try(() => ({ key: fs.readFileSync(tlsKeyFile, "utf8"), cert: fs.readFileSync(tlsCertFile, "utf8") })).pipe(
+    Effect.orDieWith((e) => new Error(`cannot read the admin TLS files: ${String(e)}`))
+  )
+})

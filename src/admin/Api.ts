@@ -1,0 +1,189 @@
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { Context, Schema } from "effect"
+import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
+import { TlsPolicy } from "../domain/Tenant.js"
+import { TenantFile } from "../domain/TenantFile.js"
+
+/**
+ * The admin API contract: Schema and platform only, no handlers, so the typed
+ * client, the server and the OpenAPI document all derive from this one file.
+ * Handlers live in admin/handlers/, the server wiring in admin/AdminServer.ts.
+ *
+ * Slice 1: operations (health, readiness, OpenAPI, metrics) and tenants, for
+ * operators authenticated by an API token (`Authorization: Bearer …`).
+ */
+
+// ---- errors (each carries its HTTP status; messages say what to fix) ----------
+
+/** Same answer for a missing, unknown and revoked token: no hint which one it was. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+export const UNAUTHORIZED_MESSAGE =
+  "a valid operator API token is required: send 'Authorization: Bearer <token>' (create one with `imprint admin token create --name NAME`)"
+
+export class TenantAlreadyExists extends Schema.TaggedError<TenantAlreadyExists>()(
+  "TenantAlreadyExists",
+  { tenantId: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** The store failed or holds a record that no longer decodes; the message names the database and key. */
+export class StoreFailure extends Schema.TaggedError<StoreFailure>()(
+  "StoreFailure",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 500 })
+) {}
+
+export class NotReady extends Schema.TaggedError<NotReady>()(
+  "NotReady",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+// ---- authentication -------------------------------------------------------------
+
+/** Who is calling: an operator token's public id and name (never the token itself). */
+export class Operator extends Schema.Class<Operator>("Operator")({
+  tokenId: Schema.String,
+  name: Schema.String
+}) {}
+
+export class CurrentOperator extends Context.Tag("imprint/admin/CurrentOperator")<CurrentOperator, Operator>() {}
+
+/** Resolves `Authorization: Bearer <token>` to an operator, or fails with 401. */
+export class OperatorAuth extends HttpApiMiddleware.Tag<OperatorAuth>()("imprint/admin/OperatorAuth", {
+  failure: Unauthorized,
+  provides: CurrentOperator,
+  security: { operatorToken: HttpApiSecurity.bearer }
+}) {}
+
+// ---- views ------------------------------------------------------------------------
+
+/** A connector as the API shows it: credentials never leave the server, not even their hashes. */
+export const ConnectorView = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("auth"), username: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("certificate"), fingerprint256: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("cidr"), cidrs: Schema.Array(Schema.String) })
+)
+export type ConnectorView = typeof ConnectorView.Type
+
+/** The downstream without its password. */
+export const DownstreamView = Schema.Struct({
+  host: Schema.String,
+  port: Schema.Int,
+  tls: TlsPolicy,
+  rejectUnauthorized: Schema.Boolean,
+  authUser: Schema.optional(Schema.String)
+})
+
+export class TenantView extends Schema.Class<TenantView>("TenantView")({
+  id: Schema.String,
+  name: Schema.String,
+  domains: Schema.Array(Schema.String),
+  connectors: Schema.Array(ConnectorView),
+  downstream: Schema.optional(DownstreamView),
+  suspended: Schema.Boolean,
+  /** on single-tenant answers only: counting a large directory per tenant would make listing slow */
+  counts: Schema.optional(Schema.Struct({ templates: Schema.Int, rules: Schema.Int, users: Schema.Int }))
+}) {}
+
+export const SanitizerRemoval = Schema.Struct({
+  kind: Schema.Literal("element", "attribute", "url"),
+  name: Schema.String,
+  detail: Schema.optional(Schema.String)
+})
+
+/** What a create or update wrote, with what the sanitizer took out of each template. */
+export class TenantSaved extends Schema.Class<TenantSaved>("TenantSaved")({
+  tenant: TenantView,
+  created: Schema.Boolean,
+  removed: Schema.Array(Schema.Struct({ templateId: Schema.String, removed: Schema.Array(SanitizerRemoval) }))
+}) {}
+
+// ---- payloads -----------------------------------------------------------------------
+
+const STRICT = { parseOptions: { onExcessProperty: "error", errors: "all" } } as const
+
+/**
+ * A whole tenant, as the tenant file (src/domain/TenantFile.ts): auth
+ * connectors take a plaintext `password` (hashed before it is stored) or a
+ * `passwordHash`. Unknown keys are errors, as in the file.
+ */
+export const TenantCreate = TenantFile.annotations({ ...STRICT, identifier: "TenantCreate" })
+
+/**
+ * Fields to change; absent fields keep their stored value. Giving
+ * `templates`, `rules` or `directory` replaces that whole list.
+ */
+export const TenantUpdate = Schema.partial(TenantFile.from.omit("id")).annotations({ ...STRICT, identifier: "TenantUpdate" })
+export type TenantUpdate = typeof TenantUpdate.Type
+
+const tenantId = HttpApiSchema.param("tenantId", Schema.String)
+
+// ---- groups -------------------------------------------------------------------------
+
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+export class OpsGroup extends HttpApiGroup.make("ops")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ready"), tenants: Schema.Int }))
+      .addError(NotReady)
+  )
+  .add(
+    HttpApiEndpoint.get("openapi", "/openapi.json")
+      .addSuccess(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+  )
+  .annotate(OpenApi.Description, "Liveness, readiness and this API's OpenAPI document; no authentication.")
+{}
+
+export class MetricsGroup extends HttpApiGroup.make("metrics")
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: PROMETHEUS_CONTENT_TYPE }))
+  )
+  .middleware(OperatorAuth)
+  .annotate(OpenApi.Description, "Prometheus text exposition of the relay's metrics; operator token required.")
+{}
+
+export class TenantsGroup extends HttpApiGroup.make("tenants")
+  .add(HttpApiEndpoint.get("list", "/tenants").addSuccess(Schema.Array(TenantView)))
+  .add(HttpApiEndpoint.get("get")`/tenants/${tenantId}`.addSuccess(TenantView).addError(TenantNotFound, { status: 404 }))
+  .add(
+    HttpApiEndpoint.post("create", "/tenants")
+      .setPayload(TenantCreate)
+      .addSuccess(TenantSaved, { status: 201 })
+      .addError(TenantAlreadyExists)
+      .addError(TenantFileInvalid, { status: 400 })
+      .addError(TenantConflict, { status: 409 })
+  )
+  .add(
+    HttpApiEndpoint.patch("update")`/tenants/${tenantId}`
+      .setPayload(TenantUpdate)
+      .addSuccess(TenantSaved)
+      .addError(TenantNotFound, { status: 404 })
+      .addError(TenantFileInvalid, { status: 400 })
+      .addError(TenantConflict, { status: 409 })
+  )
+  .add(HttpApiEndpoint.post("suspend")`/tenants/${tenantId}/suspend`.addSuccess(TenantView).addError(TenantNotFound, { status: 404 }))
+  .add(HttpApiEndpoint.post("resume")`/tenants/${tenantId}/resume`.addSuccess(TenantView).addError(TenantNotFound, { status: 404 }))
+  .add(HttpApiEndpoint.del("delete")`/tenants/${tenantId}`.addSuccess(HttpApiSchema.NoContent).addError(TenantNotFound, { status: 404 }))
+  .addError(StoreFailure)
+  .middleware(OperatorAuth)
+  .annotate(OpenApi.Description, "Tenants: relay identity, connectors, downstream and signature content; operators only.")
+{}
+
+export class Api extends HttpApi.make("imprint-admin")
+  .add(OpsGroup)
+  .add(MetricsGroup)
+  .add(TenantsGroup)
+  .annotate(OpenApi.Title, "Imprint admin API")
+{}
+
+/** Where the OpenAPI document is served. */
+export const OPENAPI_PATH = "/openapi.json"

@@ -1,0 +1,26 @@
+import { HttpApiBuilder, OpenApi } from "@effect/platform"
+import { Effect } from "effect"
+import { TenantRepo } from "../../store/TenantRepo.js"
+import { Api, NotReady } from "../Api.js"
+
+/**
+ * Liveness, readiness and the OpenAPI document. No authentication: load
+ * balancers and orchestrators call these without credentials, and the
+ * document describes only the contract, not data.
+ */
+
+export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
+  Effect.gen(function* () {
+    const repo = yield* TenantRepo
+    // generated once from the contract: it cannot change while the process runs
+    const document = OpenApi.fromApi(Api) as unknown as Record<string, unknown>
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      // ready when the store answers: the mail path reads tenants from it
+      .handle("readyz", () =>
+        repo.listTenants().pipe(
+          Effect.map((tenants) => ({ status: "ready" as const, tenants: tenants.length })),
+          Effect.catchAll((e) => Effect.fail(new NotReady({ message: `the store is not readable: ${e.message}` })))
+        ))
+      .handle("openapi", () => Effect.succeed(document))
+  }))

@@ -1,0 +1,116 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Option, Schema } from "effect"
+import { TenantRegistry } from "../../actors/TenantRegistry.js"
+import { TenantFileInvalid, TenantNotFound } from "../../domain/Errors.js"
+import { TenantId } from "../../domain/Tenant.js"
+import { formatFileError, TenantFile } from "../../domain/TenantFile.js"
+import * as Keys from "../../store/Keys.js"
+import { Db } from "../../store/Keys.js"
+import { Store } from "../../store/Store.js"
+import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
+import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
+import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
+import { tenantView } from "./TenantViews.js"
+
+/**
+ * Operator handlers for tenants. Creates and updates go through
+ * TenantRepo.importTenant, the same path as `imprint tenant import`: it
+ * validates the whole tenant, sanitizes templates, checks rules and hashes
+ * connector passwords. The relay sees a change on its next connection (the
+ * registry checks the store revision before binding), without a restart.
+ */
+
+const storeFailure = (e: StoreError | StoreDecodeError) =>
+  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message }))))
+
+/** A path id that is not even a valid tenant id names no tenant: 404, like an unknown one. */
+const parseId = (raw: string) =>
+  Option.match(Schema.decodeUnknownOption(TenantId)(raw), {
+    onNone: () => Effect.fail(new TenantNotFound({ tenantId: raw })),
+    onSome: Effect.succeed
+  })
+
+/** Only the keys the caller sent; `undefined` never overwrites a stored value. */
+const definedFields = (update: TenantUpdate): Partial<TenantFile> =>
+  Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) as Partial<TenantFile>
+
+export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
+  Effect.gen(function* () {
+    const repo = yield* TenantRepo
+    const registry = yield* TenantRegistry
+    const store = yield* Store
+    // API writes one at a time, so "create" cannot race another create of the same id into an update
+    const writeLock = yield* Effect.makeSemaphore(1)
+
+    const detail = (id: TenantId) =>
+      Effect.gen(function* () {
+        const tenant = yield* Effect.flatten(repo.getTenant(id)).pipe(
+          Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id }))
+        )
+        const counts = {
+          templates: (yield* repo.templates(id)).length,
+          rules: (yield* repo.rules(id)).length,
+          users: (yield* store.keys(Db.users, Keys.userPrefix(id))).length
+        }
+        return tenantView(tenant, counts)
+      })
+
+    /** Import a whole tenant given as the decoded file; answers what was written. */
+    const save = (file: TenantFile) =>
+      Effect.gen(function* () {
+        const encoded = yield* Schema.encode(TenantFile.from)(file).pipe(
+          Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) }))
+        )
+        const summary: ImportSummary = yield* repo.importTenant(encoded)
+        return new TenantSaved({
+          // just written: gone already only if deleted concurrently, which the write lock rules out
+          tenant: yield* detail(summary.tenantId).pipe(Effect.catchTag("TenantNotFound", Effect.die)),
+          created: summary.created,
+          removed: summary.removed.map((r) => ({ templateId: r.templateId, removed: r.removed }))
+        })
+      })
+
+    /** Read the stored tenant as a file, overlay the changed fields, import the result. */
+    const update = (rawId: string, changes: Partial<TenantFile>) =>
+      writeLock.withPermits(1)(Effect.gen(function* () {
+        const id = yield* parseId(rawId)
+        const current = yield* repo.exportTenant(id)
+        return yield* save({ ...current, ...changes, id })
+      }))
+
+    return handlers
+      .handle("list", () =>
+        repo.listTenants().pipe(Effect.map((ts) => ts.map((t) => tenantView(t))), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+      .handle("get", ({ path }) =>
+        parseId(path.tenantId).pipe(Effect.flatMap(detail), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+      .handle("create", ({ payload }) =>
+        writeLock.withPermits(1)(Effect.gen(function* () {
+          if (Option.isSome(yield* repo.getTenant(payload.id))) {
+            return yield* new TenantAlreadyExists({
+              tenantId: payload.id,
+              message: `tenant ${payload.id} already exists; change it with PATCH /tenants/${payload.id}`
+            })
+          }
+          return yield* save(payload)
+        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+      .handle("update", ({ path, payload }) =>
+        update(path.tenantId, definedFields(payload)).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+      .handle("suspend", ({ path }) =>
+        update(path.tenantId, { suspended: true }).pipe(
+          Effect.map((saved) => saved.tenant),
+          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
+        ))
+      .handle("resume", ({ path }) =>
+        update(path.tenantId, { suspended: false }).pipe(
+          Effect.map((saved) => saved.tenant),
+          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
+        ))
+      .handle("delete", ({ path }) =>
+        writeLock.withPermits(1)(Effect.gen(function* () {
+          const id = yield* parseId(path.tenantId)
+          if (!(yield* repo.removeTenant(id))) return yield* new TenantNotFound({ tenantId: id })
+          // the actor holds the tenant's compiled state; stop it rather than wait for the idle sweep
+          yield* registry.stop(id)
+          yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
+        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+  }))
