@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Metric, MetricBoundaries } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricKey, MetricPair, MetricState } from "effect"
 import { PROMETHEUS_CONTENT_TYPE, UNAUTHORIZED_MESSAGE } from "../../src/admin/Api.js"
 import { formatPrometheus } from "../../src/admin/PrometheusText.js"
 import { AdminEnv, adminTestLayer, apiClient, operatorClient, operatorHeaders, rawRequest } from "./AdminHarness.js"
@@ -119,4 +119,16 @@ layer(adminTestLayer({ metricsTenantLabels: true }))("admin API: /metrics with t
       const parsed = parseExposition(raw.text)
       expect(parsed.samples.filter((s) => s.name === `${p}_relayed_total`)).toEqual([{ name: `${p}_relayed_total`, labels: { tenant: "acme" }, value: 2 }])
     }))
+})
+
+describe("PrometheusText: Effect's runtime metrics", () => {
+  it("exposes the live-fiber counter, which goes down, as a gauge; other counters stay counters", () => {
+    const pairs = [
+      MetricPair.unsafeMake(MetricKey.counter("effect_fiber_active"), MetricState.counter(3)),
+      MetricPair.unsafeMake(MetricKey.counter("imprint_spec_other_total"), MetricState.counter(5))
+    ]
+    const parsed = parseExposition(formatPrometheus(pairs, { tenantLabels: false }))
+    expect(parsed.types).toEqual({ effect_fiber_active: "gauge", imprint_spec_other_total: "counter" })
+    expect(parsed.samples.map((s) => [s.name, s.value])).toEqual([["effect_fiber_active", 3], ["imprint_spec_other_total", 5]])
+  })
 })

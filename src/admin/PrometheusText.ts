@@ -14,6 +14,13 @@ import type { MetricPair } from "effect"
 
 export const TENANT_TAG = "tenant"
 
+/**
+ * Counters that go down: Effect's runtime counts live fibers with a counter it
+ * decrements. A Prometheus counter must never decrease (rate() would read each
+ * drop as a restart), so these are exposed as gauges.
+ */
+export const UP_DOWN_COUNTERS: ReadonlySet<string> = new Set(["effect_fiber_active"])
+
 type Kind = "counter" | "gauge" | "histogram" | "summary"
 
 interface Series {
@@ -124,9 +131,10 @@ export const formatPrometheus = (
   const families = new Map<string, Family>()
   for (const pair of pairs) {
     const state = pair.metricState as MetricState.MetricState.Untyped
-    const kind = kindOf(state)
-    if (kind === undefined) continue
     const name = metricName(pair.metricKey.name)
+    const declared = kindOf(state)
+    if (declared === undefined) continue
+    const kind = declared === "counter" && UP_DOWN_COUNTERS.has(name) ? "gauge" : declared
     let family = families.get(name)
     if (family === undefined) {
       family = { name, kind, help: Option.getOrUndefined(pair.metricKey.description), series: new Map() }
