@@ -105,7 +105,9 @@ const imprint = (id: TargetId, label: string, stamping: boolean): Target => {
     writeFileSync(config, JSON.stringify({
       dataDir: path.join(dir, "data"),
       smtp: { host: "127.0.0.1", port: await freePort() },
-      downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" }
+      downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" },
+      // two Imprint targets may run side by side; the admin API is not measured here
+      admin: { enabled: false }
     }, null, 2))
     writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
     try {
