@@ -1,6 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Option } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { WWW_AUTHENTICATE } from "../../src/admin/AdminServer.js"
 import { UNAUTHORIZED_MESSAGE } from "../../src/admin/Api.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -209,6 +210,8 @@ layer(adminTestLayer())("admin API: HTTP statuses on the wire", (it) => {
       expect((yield* rawRequest("GET", "/tenants/t-unknown", { headers })).status).toBe(404)
       const anonymous = yield* rawRequest("GET", "/tenants/t-wire")
       expect(anonymous.status).toBe(401)
+      expect(anonymous.headers["www-authenticate"]).toBe(WWW_AUTHENTICATE)
+      expect(got.headers["www-authenticate"]).toBeUndefined()
       expect(anonymous.text).not.toContain("t-wire.example")
       const client = yield* operatorClient
       yield* client.tenants.delete({ path: { tenantId: "t-wire" } })

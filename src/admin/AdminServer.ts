@@ -1,4 +1,4 @@
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -33,13 +33,20 @@ export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }
     Layer.provide(OperatorAuthLive)
   )
 
+/** RFC 6750: a 401 names the scheme it wants, so a client knows to send a bearer token. */
+export const WWW_AUTHENTICATE = 'Bearer realm="imprint-admin"'
+
+const challengeOn401 = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.map(app, (response) =>
+    response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", WWW_AUTHENTICATE) : response)
+
 /** Starts the admin server in the current scope; closing the scope stops it. Answers the bound port. */
 export const startAdminServer = Effect.fn("AdminServer.start")(function* (options: AdminServerOptions) {
   const listener = NodeHttpServer.layer(
     () => https.createServer({ key: options.tls.key, cert: options.tls.cert, minVersion: ADMIN_TLS_MIN_VERSION }),
     { host: options.host, port: options.port }
   )
-  const app = HttpApiBuilder.serve().pipe(
+  const app = HttpApiBuilder.serve(challengeOn401).pipe(
     Layer.provide(adminApiLayer(options)),
     Layer.provideMerge(listener)
   )
