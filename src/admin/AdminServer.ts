@@ -1,4 +1,4 @@
-import { HttpApiBuilder, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApp, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -36,9 +36,13 @@ export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }
 /** RFC 6750: a 401 names the scheme it wants, so a client knows to send a bearer token. */
 export const WWW_AUTHENTICATE = 'Bearer realm="imprint-admin"'
 
+// a pre-response handler, because typed errors become responses after the app's own effect has failed
 const challengeOn401 = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.map(app, (response) =>
-    response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", WWW_AUTHENTICATE) : response)
+  Effect.zipRight(
+    HttpApp.appendPreResponseHandler((_request, response) =>
+      Effect.succeed(response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", WWW_AUTHENTICATE) : response)),
+    app
+  )
 
 /** Starts the admin server in the current scope; closing the scope stops it. Answers the bound port. */
 export const startAdminServer = Effect.fn("AdminServer.start")(function* (options: AdminServerOptions) {
