@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { corpusMessages, stripImprintHeaders, toCrlf } from "../support/Corpus.js"
-import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
+import { relayToSink } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
-import { startSink, type Sink } from "../support/Sink.js"
 
 /**
  * Every corpus message relayed through a real relay to a real sink: each
@@ -10,22 +9,12 @@ import { startSink, type Sink } from "../support/Sink.js"
  * apart from the Received and loop stamp headers Imprint adds (invariant 4).
  */
 describe("the corpus through the relay", () => {
-  let sink: Sink
-  let imprint: RunningImprint
   const messages = corpusMessages()
-
-  beforeAll(async () => {
-    sink = await startSink({ starttls: false })
-    imprint = await startImprint({ tenants: [loopbackTenant(sink.port)] })
-  })
-  afterAll(async () => {
-    await imprint?.close()
-    await sink?.close()
-  })
+  const relay = relayToSink()
 
   it(`relays all ${messages.length} messages once and unchanged`, async () => {
     expect(messages.length).toBeGreaterThan(300)
-    const c = await RawSmtp.connect(imprint.port)
+    const c = await RawSmtp.connect(relay.imprint.port)
     const failures: string[] = []
     for (const [i, m] of messages.entries()) {
       const sent = toCrlf(m.bytes)
@@ -36,13 +25,13 @@ describe("the corpus through the relay", () => {
         await c.command("RSET")
         continue
       }
-      const got = sink.messages.filter((x) => x.rcptTo[0] === `rcpt${i}@customer.example`)
+      const got = relay.sink.messages.filter((x) => x.rcptTo[0] === `rcpt${i}@customer.example`)
       const expected = sent.subarray(-2).toString() === "\r\n" ? sent : Buffer.concat([sent, Buffer.from("\r\n")])
       if (got.length !== 1) failures.push(`${m.name}: arrived ${got.length} times`)
       else if (!stripImprintHeaders(got[0].raw).equals(expected)) failures.push(`${m.name}: bytes differ`)
     }
     c.end()
     expect(failures).toEqual([])
-    expect(sink.messages).toHaveLength(messages.length)
+    expect(relay.sink.messages).toHaveLength(messages.length)
   })
 })

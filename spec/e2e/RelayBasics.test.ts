@@ -1,40 +1,29 @@
 import { Effect, Metric } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { bytes, relayed, unstamped } from "../../src/pipeline/RelayMetrics.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
-import { startImprint, loopbackTenant, type RunningImprint } from "../support/Imprint.js"
+import { relayToSink } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
-import { startSink, type Sink } from "../support/Sink.js"
 
 const message = (subject: string, body = "Hello.\r\n") =>
   `From: Alice <alice@acme.example>\r\nTo: bob@customer.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, "")}@acme.example>\r\n\r\n${body}`
 
 describe("relay basics", () => {
-  let sink: Sink
-  let imprint: RunningImprint
-
-  beforeAll(async () => {
-    sink = await startSink({ starttls: false })
-    imprint = await startImprint({ tenants: [loopbackTenant(sink.port)] })
-  })
-  afterAll(async () => {
-    await imprint?.close()
-    await sink?.close()
-  })
+  const relay = relayToSink()
 
   it("relays a message once, byte-identical apart from Received and the loop stamp", async () => {
     const count = () => Effect.runPromise(Metric.value(Metric.tagged(relayed, "tenant", "acme"))).then((s) => s.count)
     const noRule = () =>
       Effect.runPromise(Metric.value(Metric.tagged(Metric.tagged(unstamped, "tenant", "acme"), "reason", "sender-not-in-directory"))).then((s) => s.count)
     const [before, noRuleBefore] = [await count(), await noRule()]
-    const c = await RawSmtp.connect(imprint.port)
+    const c = await RawSmtp.connect(relay.imprint.port)
     const body = message("basic", "Line one\r\n.leading dot\r\n")
     const r = await c.send("alice@acme.example", ["bob@customer.example"], body)
     c.end()
     expect(r.code).toBe(250)
     expect(r.text).toMatch(/^2\.6\.0 /)
-    await sink.waitFor(1)
-    const got = sink.messages.at(-1)!
+    await relay.sink.waitFor(1)
+    const got = relay.sink.messages.at(-1)!
     expect(got.mailFrom).toBe("alice@acme.example")
     expect(got.rcptTo).toEqual(["bob@customer.example"])
     expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
+import { describe, expect, it } from "vitest"
+import { relayToSink } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
-import { startSink, type Sink } from "../support/Sink.js"
 
 /**
  * SMTP smuggling (invariant 8): the published end-of-data variants, each
@@ -21,21 +20,11 @@ const VARIANTS: ReadonlyArray<[string, string]> = [
 ]
 
 describe("SMTP smuggling", () => {
-  let sink: Sink
-  let imprint: RunningImprint
-
-  beforeAll(async () => {
-    sink = await startSink({ starttls: false })
-    imprint = await startImprint({ tenants: [loopbackTenant(sink.port)] })
-  })
-  afterAll(async () => {
-    await imprint?.close()
-    await sink?.close()
-  })
+  const relay = relayToSink()
 
   it.each(VARIANTS)("refuses end-of-data variant %s and relays nothing", async (_name, variant) => {
-    const before = sink.messages.length
-    const c = await RawSmtp.connect(imprint.port)
+    const before = relay.sink.messages.length
+    const c = await RawSmtp.connect(relay.imprint.port)
     expect((await c.command("MAIL FROM:<alice@acme.example>")).code).toBe(250)
     expect((await c.command("RCPT TO:<bob@customer.example>")).code).toBe(250)
     expect((await c.command("DATA")).code).toBe(354)
@@ -49,15 +38,15 @@ describe("SMTP smuggling", () => {
     // anything still queued as commands gets refused or answered; close and check the downstream
     c.write("QUIT\r\n")
     await c.waitClosed()
-    expect(sink.messages.length).toBe(before)
-    expect(sink.messages.some((m) => m.raw.toString("latin1").includes("smuggled") || m.rcptTo.includes("victim@customer.example"))).toBe(false)
+    expect(relay.sink.messages.length).toBe(before)
+    expect(relay.sink.messages.some((m) => m.raw.toString("latin1").includes("smuggled") || m.rcptTo.includes("victim@customer.example"))).toBe(false)
   })
 
   it("still relays a clean message afterwards", async () => {
-    const c = await RawSmtp.connect(imprint.port)
+    const c = await RawSmtp.connect(relay.imprint.port)
     const r = await c.send("alice@acme.example", ["bob@customer.example"], "Subject: clean\r\n\r\nfine\r\n")
     c.end()
     expect(r.code).toBe(250)
-    await sink.waitUntil((s) => s.messages.some((m) => m.raw.toString().includes("Subject: clean")))
+    await relay.sink.waitUntil((s) => s.messages.some((m) => m.raw.toString().includes("Subject: clean")))
   })
 })

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
-import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
+import { loopbackTenant, relayToSink } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
-import { startSink, type Sink } from "../support/Sink.js"
 
 /** Stamping end to end: real relay, real tenant actor with templates, rules and directory, real sink. */
 const tenant = (sinkPort: number, signatureName = "Alice Example") =>
@@ -39,25 +38,15 @@ const reply = (id: string) =>
 const bodyText = (raw: Buffer) => raw.toString("latin1").replace(/=\r\n/g, "")
 
 describe("stamping through the relay", () => {
-  let sink: Sink
-  let imprint: RunningImprint
-
-  beforeAll(async () => {
-    sink = await startSink({ starttls: false })
-    imprint = await startImprint({ tenants: [tenant(sink.port)] })
-  })
-  afterAll(async () => {
-    await imprint?.close()
-    await sink?.close()
-  })
+  const relay = relayToSink({ tenants: (port) => [tenant(port)] })
 
   it("stamps above the quoted reply, one copy per recipient group", async () => {
-    const c = await RawSmtp.connect(imprint.port)
+    const c = await RawSmtp.connect(relay.imprint.port)
     expect((await c.send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], reply("groups"))).code).toBe(250)
     c.end()
-    await sink.waitFor(2)
-    const internal = sink.messages.find((m) => m.rcptTo.includes("bob@acme.example"))!
-    const external = sink.messages.find((m) => m.rcptTo.includes("carol@customer.example"))!
+    await relay.sink.waitFor(2)
+    const internal = relay.sink.messages.find((m) => m.rcptTo.includes("bob@acme.example"))!
+    const external = relay.sink.messages.find((m) => m.rcptTo.includes("carol@customer.example"))!
     expect(internal.rcptTo).toEqual(["bob@acme.example"])
     expect(external.rcptTo).toEqual(["carol@customer.example"])
     for (const m of [internal, external]) {
@@ -73,13 +62,13 @@ describe("stamping through the relay", () => {
   })
 
   it("relays a message Imprint already stamped untouched (loop)", async () => {
-    const before = sink.messages.length
-    const c = await RawSmtp.connect(imprint.port)
+    const before = relay.sink.messages.length
+    const c = await RawSmtp.connect(relay.imprint.port)
     expect((await c.send("alice@acme.example", ["bob@acme.example"], reply("loop"))).code).toBe(250)
-    const [stamped] = (await sink.waitFor(before + 1)).slice(before)
+    const [stamped] = (await relay.sink.waitFor(before + 1)).slice(before)
     expect((await c.send("alice@acme.example", ["bob@acme.example"], stamped.raw)).code).toBe(250)
     c.end()
-    const [again] = (await sink.waitFor(before + 2)).slice(before + 1)
+    const [again] = (await relay.sink.waitFor(before + 2)).slice(before + 1)
     // only a Received field in front: no second signature, no second stamp
     const added = again.raw.subarray(0, again.raw.length - stamped.raw.length).toString("latin1")
     expect(again.raw.subarray(added.length).equals(stamped.raw)).toBe(true)
@@ -88,17 +77,17 @@ describe("stamping through the relay", () => {
   })
 
   it("relays unstamped for a sender who is not in the directory", async () => {
-    const before = sink.messages.length
-    const c = await RawSmtp.connect(imprint.port)
+    const before = relay.sink.messages.length
+    const c = await RawSmtp.connect(relay.imprint.port)
     const body = reply("stranger").replace("From: Alice <alice@acme.example>", "From: Dave <dave@acme.example>")
     expect((await c.send("dave@acme.example", ["bob@acme.example"], body)).code).toBe(250)
     c.end()
-    const [got] = (await sink.waitFor(before + 1)).slice(before)
+    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
     expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)
   })
 
   it("answers 451 when stamping breaks mid-stream, then relays the retry unstamped (fail-safe)", async () => {
-    const before = sink.messages.length
+    const before = relay.sink.messages.length
     // a part header beyond the stamped path's named limit makes the MIME splitter fail
     const huge = `X-Filler: ${"a".repeat(998)}\r\n`.repeat(Math.ceil(MAX_PART_HEADER_BYTES / 1000) + 2)
     const message = [
@@ -119,15 +108,15 @@ describe("stamping through the relay", () => {
       "--b--",
       ""
     ].join("\r\n")
-    const c = await RawSmtp.connect(imprint.port)
+    const c = await RawSmtp.connect(relay.imprint.port)
     const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
     expect(first.code).toBe(451)
     expect(first.text).toMatch(/^4\.3\.0 /)
-    expect(sink.messages.length).toBe(before)
+    expect(relay.sink.messages.length).toBe(before)
     const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
     c.end()
     expect(retry.code).toBe(250)
-    const [got] = (await sink.waitFor(before + 1)).slice(before)
+    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
     expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
   })
 })

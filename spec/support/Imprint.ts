@@ -4,6 +4,7 @@
  * `imprint tenant import` does. `close()` stops it the way SIGTERM does.
  */
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
+import { afterAll, beforeAll } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -11,6 +12,7 @@ import { decodeConfig, type ImprintConfig } from "../../src/config.js"
 import { liveLayer, startServer } from "../../src/Server.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { startSink, type Sink } from "./Sink.js"
 
 /** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
 const quiet = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
@@ -60,3 +62,20 @@ export const loopbackTenant = (downstreamPort: number, extra: Record<string, unk
   downstream: { host: "127.0.0.1", port: downstreamPort, tls: "none" },
   ...extra
 })
+
+/**
+ * The common suite setup: a sink, and a relay whose tenants send to it, for the
+ * whole describe block. Read `relay.sink` / `relay.imprint` inside tests.
+ */
+export const relayToSink = (opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown> } = {}) => {
+  const relay = {} as { sink: Sink; imprint: RunningImprint }
+  beforeAll(async () => {
+    relay.sink = await startSink({ starttls: false })
+    relay.imprint = await startImprint({ tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config })
+  })
+  afterAll(async () => {
+    await relay.imprint?.close()
+    await relay.sink?.close()
+  })
+  return relay
+}
