@@ -44,10 +44,10 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   return { positional, flags }
 }
 
-const serve = (config: ImprintConfig, banner?: (port: number) => Effect.Effect<void>) =>
+const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number | undefined) => Effect.Effect<void>) =>
   Effect.gen(function* () {
-    const { port } = yield* startServer(config, { admin: true })
-    if (banner) yield* banner(port)
+    const { port, adminPort } = yield* startServer(config, { admin: true })
+    if (banner) yield* banner(port, adminPort)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
 
@@ -63,7 +63,7 @@ const demo = (config: ImprintConfig) =>
       const repo = yield* TenantRepo
       yield* repo.importTenant(demoTenantFile())
     }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
-    yield* serve(withCapture, (port) =>
+    yield* serve(withCapture, (port, adminPort) =>
       Console.log(
         [
           ``,
@@ -72,6 +72,12 @@ const demo = (config: ImprintConfig) =>
           `Send a test message:`,
           `  node dist/src/main.js send-sample --port ${port}`,
           `  swaks --server ${config.smtp.host}:${port} --from ${DEMO_SENDER} --to someone@example.org`,
+          ...(adminPort === undefined
+            ? []
+            : [
+                `Admin API: https://${config.admin.host}:${adminPort}/openapi.json (self-signed certificate in ${config.dataDir}/tls);`,
+                `  a token for it: node dist/src/main.js admin token create --name me`
+              ]),
           `Stop with Ctrl-C.`,
           ``
         ].join("\n")
