@@ -120,3 +120,20 @@ describe("stamping through the relay", () => {
     expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
   })
 })
+
+describe("per-recipient copies when the downstream refuses", () => {
+  const relay = relayToSink({
+    tenants: (port) => [tenant(port)],
+    sink: { rejectData: { code: 452, enhanced: "4.3.1", message: "insufficient storage" } }
+  })
+
+  it("answers the whole transaction with the refusal's class and code when the copies are refused", async () => {
+    const c = await RawSmtp.connect(relay.imprint.port)
+    const r = await c.send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], reply("refused"))
+    c.end()
+    expect(r).toEqual({ code: 452, text: "4.3.1 insufficient storage" })
+    expect(relay.sink.messages).toHaveLength(0)
+    // both copies reached the downstream's DATA and were refused there
+    expect(relay.sink.rejected).toBe(2)
+  })
+})

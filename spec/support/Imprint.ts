@@ -12,7 +12,7 @@ import { decodeConfig, type ImprintConfig } from "../../src/config.js"
 import { liveLayer, startServer } from "../../src/Server.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
-import { startSink, type Sink } from "./Sink.js"
+import { startSink, type Sink, type SinkOptions } from "./Sink.js"
 
 /** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
 const quiet = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
@@ -67,10 +67,12 @@ export const loopbackTenant = (downstreamPort: number, extra: Record<string, unk
  * The common suite setup: a sink, and a relay whose tenants send to it, for the
  * whole describe block. Read `relay.sink` / `relay.imprint` inside tests.
  */
-export const relayToSink = (opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown> } = {}) => {
+export const relayToSink = (
+  opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown>; sink?: SinkOptions } = {}
+) => {
   const relay = {} as { sink: Sink; imprint: RunningImprint }
   beforeAll(async () => {
-    relay.sink = await startSink({ starttls: false })
+    relay.sink = await startSink({ starttls: false, ...opts.sink })
     relay.imprint = await startImprint({ tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config })
   })
   afterAll(async () => {
