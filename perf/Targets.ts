@@ -10,7 +10,7 @@
  */
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
+import { freePort } from "./FreePort.js"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -74,16 +74,6 @@ const tenantFile = (stamping: boolean) => ({
     mail: PERF_SENDER, displayName: "Alice Example", givenName: "Alice", sn: "Example", title: "Engineer",
     department: "Performance", company: "Perf Ltd", telephoneNumber: "+1 555 0100"
   }]
-})
-
-/** a free loopback port (Imprint's config takes a number; it may not accept 0) */
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const s = net.createServer()
-  s.once("error", reject)
-  s.listen(0, "127.0.0.1", () => {
-    const a = s.address()
-    s.close(() => (a !== null && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))))
-  })
 })
 
 const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@
  * package is missing is skipped with a message.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
+import { freePort } from "./FreePort.js"
 import * as os from "node:os"
 import * as path from "node:path"
 import { killAllChildren, startServer, type Server } from "./Child.js"
@@ -44,15 +44,6 @@ interface Peer {
   /** true when a 250 means queued, not delivered */
   readonly queueing: boolean
 }
-
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const s = net.createServer()
-  s.once("error", reject)
-  s.listen(0, "127.0.0.1", () => {
-    const a = s.address()
-    s.close(() => (a !== null && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))))
-  })
-})
 
 const relay = (id: "direct" | "passthrough"): Peer => ({
   id, queueing: false,

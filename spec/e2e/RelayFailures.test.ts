@@ -1,5 +1,5 @@
-import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
+import { freePort } from "../support/FreePort.js"
 import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink, type SinkOptions } from "../support/Sink.js"
@@ -59,10 +59,7 @@ describe("mirroring the downstream", () => {
   })
 
   it("answers 451 4.4.1 when the downstream is down", async () => {
-    const closed = net.createServer()
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r))
-    const port = (closed.address() as net.AddressInfo).port
-    await new Promise<void>((r) => closed.close(() => r()))
+    const port = await freePort() // nothing listens there any more
     const imprint = await startImprint({ tenants: [loopbackTenant(port)] })
     running.push(imprint)
     const c = await RawSmtp.connect(imprint.port)

@@ -1,18 +1,10 @@
-import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { stripImprintHeaders } from "../support/Corpus.js"
+import { freePort } from "../support/FreePort.js"
 import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
 import { startPostfix, type PostfixInstance } from "./PostfixPeer.js"
-
-const freePort = async (): Promise<number> => {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
 
 describe("Postfix hands its outgoing mail to Imprint (relayhost)", () => {
   let sink: Sink
