@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { HEADER_PEEK_LIMIT } from "../../src/pipeline/HeaderPeek.js"
 import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
 import { loopbackTenant, relayToSink } from "../support/Imprint.js"
@@ -84,6 +85,17 @@ describe("stamping through the relay", () => {
     c.end()
     const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
     expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)
+  })
+
+  it("relays unstamped and unchanged a message whose header block exceeds the peek limit (bounded hold)", async () => {
+    const before = relay.sink.messages.length
+    const filler = `X-Filler: ${"h".repeat(998)}\r\n`.repeat(Math.ceil(HEADER_PEEK_LIMIT / 1000) + 5)
+    const message = reply("big-header").replace("Subject: Re: figures\r\n", `Subject: Re: figures\r\n${filler}`)
+    const c = await RawSmtp.connect(relay.imprint.port)
+    expect((await c.send("alice@acme.example", ["bob@acme.example"], message)).code).toBe(250)
+    c.end()
+    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
   })
 
   it("answers 451 when stamping breaks mid-stream, then relays the retry unstamped (fail-safe)", async () => {

@@ -34,8 +34,9 @@ export class HeaderPeek extends Transform {
     const head = this.held.length === 1 ? chunk : Buffer.concat(this.held, this.heldBytes)
     this.held = [head]
     const end = headerEnd(head)
-    if (end !== -1) return this.decide(parse(head.subarray(0, end)), done)
-    if (this.heldBytes > HEADER_PEEK_LIMIT) return this.decide(undefined, done)
+    // a header block over the limit is not parsed, whether or not its end is in sight
+    if (end !== -1 && end <= HEADER_PEEK_LIMIT) return this.decide(parse(head.subarray(0, end)), done)
+    if (end !== -1 || this.heldBytes > HEADER_PEEK_LIMIT) return this.decide(undefined, done)
     done()
   }
 

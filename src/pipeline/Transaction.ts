@@ -3,7 +3,7 @@ import { Joiner, Splitter } from "mailsplit"
 import { PassThrough, type Readable } from "node:stream"
 import { finished, pipeline } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
-import { HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
+import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
 import { HeaderPrefix } from "./HeaderPrefix.js"
 import { LineGuard } from "./LineGuard.js"
 import { SplitterGuard } from "./mime/SplitterGuard.js"
@@ -63,8 +63,12 @@ export interface TransactionResult {
   readonly outcomes: ReadonlyArray<StampOutcome | undefined>
 }
 
-/** mailsplit's limit for one part's header block in a stamped copy (its default is 1 MB) */
-export const MAX_PART_HEADER_BYTES = 256 * 1024
+/**
+ * mailsplit's limit for one part's header block in a stamped copy (its default
+ * is 1 MB). Never below HEADER_PEEK_LIMIT: a root header block the peek read
+ * must not make the stamped copy's splitter fail.
+ */
+export const MAX_PART_HEADER_BYTES = HEADER_PEEK_LIMIT
 
 const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 
@@ -137,7 +141,7 @@ export const relayTransaction = Effect.fn("Transaction.relay")(function* (input:
       output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
       stages = [source, output]
     } else {
-      const headersStage = new RootHeaders(policy)
+      const headersStage = new RootHeaders(policy, peeked)
       output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
       // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
       stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
