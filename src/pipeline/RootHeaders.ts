@@ -105,7 +105,11 @@ export const buildPrefix = (policy: RootHeaderPolicy, facts: { identity: string;
 export class RootHeaders extends Transform {
   private facts: RootFacts | undefined
 
-  constructor(private readonly policy: RootHeaderPolicy) {
+  constructor(
+    private readonly policy: RootHeaderPolicy,
+    /** the facts already read from the same header block (HeaderPeek), so they are not computed twice */
+    private readonly known?: ReturnType<typeof readRootFacts>
+  ) {
     super({ readableObjectMode: true, writableObjectMode: true })
   }
 
@@ -125,7 +129,7 @@ export class RootHeaders extends Transform {
   }
 
   private edit(root: MimeNode): RootFacts {
-    const facts = readRootFacts(root, this.policy)
+    const facts = this.known ?? readRootFacts(root, this.policy)
     if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
     return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix: buildPrefix(this.policy, facts) }
   }
