@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import type { MimeNode } from "mailsplit"
 import type { Readable } from "node:stream"
 import type { SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../../config.js"
@@ -62,7 +63,7 @@ export const dataPhase = (
         return out
       })
     let identity: string | undefined
-    const decide = (root: Parameters<typeof classifyRoot>[0], facts: ReturnType<typeof readRootFacts>) =>
+    const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
       Effect.gen(function* () {
         identity = facts.identity
         if (facts.loop === "valid") return unstamped(recipients, "loop")
