@@ -56,10 +56,10 @@ layer(adminTestLayer())("admin API: operations", (it) => {
           expect(operation, `${e.method.toUpperCase()} ${e.path}`).toBeDefined()
           expect(Object.keys(operation!.responses ?? {}).length, `${e.path} responses`).toBeGreaterThan(0)
           // operator-only groups declare the bearer scheme; ops does not
-          const secured = (operation!.security ?? []).some((s) => "operatorToken" in s)
+          const secured = (operation!.security ?? []).some((s) => "bearer" in s)
           expect(secured, `${e.method} ${e.path} security`).toBe(e.group !== "ops")
         }
-        expect(doc.components.securitySchemes.operatorToken).toMatchObject({ type: "http", scheme: "bearer" })
+        expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" })
         expect(Object.keys(doc.paths["/tenants/{tenantId}"]!.get!.responses!)).toEqual(expect.arrayContaining(["200", "404", "401"]))
         expect(Object.keys(doc.paths["/tenants"]!.post!.responses!)).toEqual(expect.arrayContaining(["201", "400", "409"]))
         // every reference resolves inside the document

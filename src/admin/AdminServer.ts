@@ -8,7 +8,7 @@ import { Api } from "./Api.js"
 import { MetricsLive } from "./handlers/Metrics.js"
 import { OpsLive } from "./handlers/Ops.js"
 import { TenantsLive } from "./handlers/Tenants.js"
-import { OperatorAuthLive } from "./OperatorAuth.js"
+import { AdminAuthLive } from "./AdminAuth.js"
 
 /**
  * The admin API over HTTPS. HTTPS only: there is no plain-HTTP listener to
@@ -30,7 +30,7 @@ export interface AdminServerOptions {
 export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }) =>
   HttpApiBuilder.api(Api).pipe(
     Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive]),
-    Layer.provide(OperatorAuthLive)
+    Layer.provide(AdminAuthLive)
   )
 
 /** RFC 6750: a 401 names the scheme it wants, so a client knows to send a bearer token. */

@@ -1,5 +1,7 @@
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
-import { Context, Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
+import { AdminAuth } from "./Principal.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
 import { TenantFile } from "../domain/TenantFile.js"
@@ -9,57 +11,13 @@ import { TenantFile } from "../domain/TenantFile.js"
  * client, the server and the OpenAPI document all derive from this one file.
  * Handlers live in admin/handlers/, the server wiring in admin/AdminServer.ts.
  *
- * Slice 1: operations (health, readiness, OpenAPI, metrics) and tenants, for
- * operators authenticated by an API token (`Authorization: Bearer …`).
+ * Every group but ops runs behind AdminAuth (src/admin/Principal.ts), which
+ * turns the bearer token into a Principal; handlers authorize from it.
+ * Groups live here or in their own admin/*Api.ts file, composed in `Api`.
  */
 
-// ---- errors (each carries its HTTP status; messages say what to fix) ----------
-
-/** Same answer for a missing, unknown and revoked token: no hint which one it was. */
-export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
-  "Unauthorized",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 401 })
-) {}
-
-export const UNAUTHORIZED_MESSAGE =
-  "a valid operator API token is required: send 'Authorization: Bearer <token>' (create one with `imprint admin token create --name NAME`)"
-
-export class TenantAlreadyExists extends Schema.TaggedError<TenantAlreadyExists>()(
-  "TenantAlreadyExists",
-  { tenantId: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 409 })
-) {}
-
-/** The store failed or holds a record that no longer decodes; the message names the database and key. */
-export class StoreFailure extends Schema.TaggedError<StoreFailure>()(
-  "StoreFailure",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 500 })
-) {}
-
-export class NotReady extends Schema.TaggedError<NotReady>()(
-  "NotReady",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 503 })
-) {}
-
-// ---- authentication -------------------------------------------------------------
-
-/** Who is calling: an operator token's public id and name (never the token itself). */
-export class Operator extends Schema.Class<Operator>("Operator")({
-  tokenId: Schema.String,
-  name: Schema.String
-}) {}
-
-export class CurrentOperator extends Context.Tag("imprint/admin/CurrentOperator")<CurrentOperator, Operator>() {}
-
-/** Resolves `Authorization: Bearer <token>` to an operator, or fails with 401. */
-export class OperatorAuth extends HttpApiMiddleware.Tag<OperatorAuth>()("imprint/admin/OperatorAuth", {
-  failure: Unauthorized,
-  provides: CurrentOperator,
-  security: { operatorToken: HttpApiSecurity.bearer }
-}) {}
+export * from "./ApiErrors.js"
+export { AdminAuth, CurrentPrincipal, Operator, type Principal, Role, TenantMember } from "./Principal.js"
 
 // ---- views ------------------------------------------------------------------------
 
@@ -147,7 +105,8 @@ export class MetricsGroup extends HttpApiGroup.make("metrics")
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(HttpApiSchema.Text({ contentType: PROMETHEUS_CONTENT_TYPE }))
   )
-  .middleware(OperatorAuth)
+  .addError(Forbidden)
+  .middleware(AdminAuth)
   .annotate(OpenApi.Description, "Prometheus text exposition of the relay's metrics; operator token required.")
 {}
 
@@ -174,7 +133,8 @@ export class TenantsGroup extends HttpApiGroup.make("tenants")
   .add(HttpApiEndpoint.post("resume")`/tenants/${tenantId}/resume`.addSuccess(TenantView).addError(TenantNotFound, { status: 404 }))
   .add(HttpApiEndpoint.del("delete")`/tenants/${tenantId}`.addSuccess(HttpApiSchema.NoContent).addError(TenantNotFound, { status: 404 }))
   .addError(StoreFailure)
-  .middleware(OperatorAuth)
+  .addError(Forbidden)
+  .middleware(AdminAuth)
   .annotate(OpenApi.Description, "Tenants: relay identity, connectors, downstream and signature content; operators only.")
 {}
 

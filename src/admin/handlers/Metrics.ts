@@ -1,6 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Metric } from "effect"
 import { Api } from "../Api.js"
+import { requireOperator } from "../Principal.js"
 import { formatPrometheus } from "../PrometheusText.js"
 
 /**
@@ -9,4 +10,5 @@ import { formatPrometheus } from "../PrometheusText.js"
  */
 export const MetricsLive = (options: { readonly tenantLabels: boolean }) =>
   HttpApiBuilder.group(Api, "metrics", (handlers) =>
-    handlers.handle("metrics", () => Effect.map(Metric.snapshot, (pairs) => formatPrometheus(pairs, options))))
+    handlers.handle("metrics", () =>
+      requireOperator.pipe(Effect.zipRight(Effect.map(Metric.snapshot, (pairs) => formatPrometheus(pairs, options))))))

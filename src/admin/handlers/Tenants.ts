@@ -10,6 +10,7 @@ import { Store } from "../../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
 import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
+import { requireOperator, requireTenantRole } from "../Principal.js"
 import { tenantView } from "./TenantViews.js"
 
 /**
@@ -33,6 +34,13 @@ const parseId = (raw: string) =>
 /** Only the keys the caller sent; `undefined` never overwrites a stored value. */
 const definedFields = (update: TenantUpdate): Partial<TenantFile> =>
   Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) as Partial<TenantFile>
+
+/**
+ * Operators only; a tenant member naming another tenant's id gets 404 (it
+ * cannot tell the tenant exists), its own tenant 403.
+ */
+const asOperator = <A, E, R>(tenantId: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.zipRight(requireTenantRole(tenantId, []), effect)
 
 export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
   Effect.gen(function* () {
@@ -79,11 +87,11 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
       }))
 
     return handlers
-      .handle("list", () =>
-        repo.listTenants().pipe(Effect.map((ts) => ts.map((t) => tenantView(t))), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
-      .handle("get", ({ path }) =>
-        parseId(path.tenantId).pipe(Effect.flatMap(detail), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
-      .handle("create", ({ payload }) =>
+      .handle("list", () => Effect.zipRight(requireOperator,
+        repo.listTenants().pipe(Effect.map((ts) => ts.map((t) => tenantView(t))), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
+      .handle("get", ({ path }) => asOperator(path.tenantId,
+        parseId(path.tenantId).pipe(Effect.flatMap(detail), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
+      .handle("create", ({ payload }) => Effect.zipRight(requireOperator,
         writeLock.withPermits(1)(Effect.gen(function* () {
           if (Option.isSome(yield* repo.getTenant(payload.id))) {
             return yield* new TenantAlreadyExists({
@@ -92,25 +100,25 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
             })
           }
           return yield* save(payload)
-        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
-      .handle("update", ({ path, payload }) =>
-        update(path.tenantId, definedFields(payload)).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
-      .handle("suspend", ({ path }) =>
+        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
+      .handle("update", ({ path, payload }) => asOperator(path.tenantId,
+        update(path.tenantId, definedFields(payload)).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
+      .handle("suspend", ({ path }) => asOperator(path.tenantId,
         update(path.tenantId, { suspended: true }).pipe(
           Effect.map((saved) => saved.tenant),
           Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
-        ))
-      .handle("resume", ({ path }) =>
+        )))
+      .handle("resume", ({ path }) => asOperator(path.tenantId,
         update(path.tenantId, { suspended: false }).pipe(
           Effect.map((saved) => saved.tenant),
           Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
-        ))
-      .handle("delete", ({ path }) =>
+        )))
+      .handle("delete", ({ path }) => asOperator(path.tenantId,
         writeLock.withPermits(1)(Effect.gen(function* () {
           const id = yield* parseId(path.tenantId)
           if (!(yield* repo.removeTenant(id))) return yield* new TenantNotFound({ tenantId: id })
           // the actor holds the tenant's compiled state; stop it rather than wait for the idle sweep
           yield* registry.stop(id)
           yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
-        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
   }))

@@ -1,0 +1,50 @@
+import type { Effect, Option, Scope, Stream } from "effect"
+import { Schema } from "effect"
+import type { DirectoryUser } from "../domain/Directory.js"
+
+/**
+ * The contract between directory sources (Microsoft Graph, LDAP, CSV/JSON
+ * files) and the DirectorySync actor that applies what they report to a
+ * tenant's cached directory. A source only reads and maps; it never writes
+ * the cache, so a failed pass cannot empty it: the actor applies a pass only
+ * when its stream completed.
+ */
+
+/** One change a source reports. `Remove` carries the mail the cache knows the user by. */
+export type SourceChange =
+  | { readonly _tag: "Upsert"; readonly user: DirectoryUser }
+  | { readonly _tag: "Remove"; readonly mail: string }
+  /** an entry the source returned that could not be mapped (no mail, invalid value): counted and logged, never applied */
+  | { readonly _tag: "Rejected"; readonly ref: string; readonly reason: string }
+
+/** One pass over a source. */
+export interface SourcePass {
+  /**
+   * "full": `changes` lists every user the source has (only Upserts and
+   * Rejected); after the stream completes, cached users it did not list are
+   * removed. "delta": only what changed since the cursor.
+   */
+  readonly mode: "full" | "delta"
+  readonly changes: Stream.Stream<SourceChange, SourceError>
+  /** where the next pass resumes (a Graph deltaLink); read only after `changes` completed */
+  readonly nextCursor: Effect.Effect<Option.Option<string>>
+}
+
+export interface DirectorySource {
+  readonly kind: "graph" | "ldap" | "file"
+  /** a name for logs and the status endpoint, e.g. "graph:contoso" — never a credential */
+  readonly name: string
+  /** starts a pass; `cursor` is the previous pass's nextCursor (None: a full pass) */
+  readonly pass: (cursor: Option.Option<string>) => Effect.Effect<SourcePass, SourceError, Scope.Scope>
+}
+
+/**
+ * A source failed. `retryable`: a later attempt may succeed (network, 429,
+ * 503, timeout); otherwise configuration must change (bad credentials,
+ * wrong base DN).
+ */
+export class SourceError extends Schema.TaggedError<SourceError>()("SourceError", {
+  source: Schema.String,
+  message: Schema.String,
+  retryable: Schema.Boolean
+}) {}
