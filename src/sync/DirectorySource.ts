@@ -15,7 +15,13 @@ export type SourceChange =
   | { readonly _tag: "Upsert"; readonly user: DirectoryUser }
   | { readonly _tag: "Remove"; readonly mail: string }
   /** an entry the source returned that could not be mapped (no mail, invalid value): counted and logged, never applied */
-  | { readonly _tag: "Rejected"; readonly ref: string; readonly reason: string }
+  | {
+    readonly _tag: "Rejected"
+    readonly ref: string
+    readonly reason: string
+    /** the entry's mail when it was readable: a full pass keeps that user's cached entry instead of removing it */
+    readonly mail?: string
+  }
 
 /** One pass over a source. */
 export interface SourcePass {
