@@ -12,8 +12,11 @@ import type { DirectoryUser } from "../domain/Directory.js"
 
 /** One change a source reports. `Remove` carries the mail the cache knows the user by. */
 export type SourceChange =
-  | { readonly _tag: "Upsert"; readonly user: DirectoryUser }
+  /** `sourceId`: the source's own stable id (a Graph object id), when removals arrive by id */
+  | { readonly _tag: "Upsert"; readonly user: DirectoryUser; readonly sourceId?: string }
   | { readonly _tag: "Remove"; readonly mail: string }
+  /** a removal the source reports by its own id only (Graph delta `@removed`); the sync maps it to a mail */
+  | { readonly _tag: "RemoveById"; readonly sourceId: string }
   /** an entry the source returned that could not be mapped (no mail, invalid value): counted and logged, never applied */
   | {
     readonly _tag: "Rejected"
