@@ -8,6 +8,7 @@ import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/smtp/Inbound.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
 import { AdminRepo } from "./store/AdminRepo.js"
+import { AuditRepo } from "./store/AuditRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
 import { TenantRepo } from "./store/TenantRepo.js"
@@ -23,6 +24,7 @@ export const liveLayer = (config: ImprintConfig) => {
     TenantRegistry.Default,
     FailSafeMemory.Default,
     AdminRepo.Default,
+    AuditRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
   ).pipe(Layer.provide(base))
 }

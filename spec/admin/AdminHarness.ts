@@ -11,6 +11,7 @@ import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import { startAdminServer } from "../../src/admin/AdminServer.js"
 import { Api, TenantCreate, TenantUpdate } from "../../src/admin/Api.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
+import { AuditRepo } from "../../src/store/AuditRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
@@ -29,7 +30,7 @@ export class AdminEnv extends Context.Tag("spec/admin/AdminEnv")<AdminEnv, Admin
 
 const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("127.0.0.1")))
 
-const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default).pipe(
+const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default).pipe(
   Layer.provide(TempStorePath)
 )
 

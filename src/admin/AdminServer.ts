@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as https from "node:https"
 import type { TlsMaterial } from "../Secrets.js"
 import { Api } from "./Api.js"
+import { AuditLive } from "./handlers/Audit.js"
 import { MetricsLive } from "./handlers/Metrics.js"
 import { OpsLive } from "./handlers/Ops.js"
 import { TenantsLive } from "./handlers/Tenants.js"
@@ -29,7 +30,7 @@ export interface AdminServerOptions {
 /** The contract with its handlers; needs TenantRepo, TenantRegistry, Store and AdminRepo. */
 export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }) =>
   HttpApiBuilder.api(Api).pipe(
-    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive]),
+    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive]),
     Layer.provide(AdminAuthLive)
   )
 

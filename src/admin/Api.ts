@@ -1,6 +1,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
+import { AuditGroup } from "./AuditApi.js"
 import { AdminAuth } from "./Principal.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
@@ -142,6 +143,7 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(OpsGroup)
   .add(MetricsGroup)
   .add(TenantsGroup)
+  .add(AuditGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

@@ -10,6 +10,7 @@ import { Store } from "../../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
 import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
+import { recordAudit } from "../Audit.js"
 import { requireOperator, requireTenantRole } from "../Principal.js"
 import { tenantView } from "./TenantViews.js"
 
@@ -19,6 +20,8 @@ import { tenantView } from "./TenantViews.js"
  * validates the whole tenant, sanitizes templates, checks rules and hashes
  * connector passwords. The relay sees a change on its next connection (the
  * registry checks the store revision before binding), without a restart.
+ * Each change records an audit entry (the changed field names, never values:
+ * a tenant file carries passwords); a delete keeps the tenant's entries.
  */
 
 const storeFailure = (e: StoreError | StoreDecodeError) =>
@@ -99,18 +102,25 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
               message: `tenant ${payload.id} already exists; change it with PATCH /tenants/${payload.id}`
             })
           }
-          return yield* save(payload)
+          const saved = yield* save(payload)
+          yield* recordAudit(payload.id, "tenant.create", `tenant/${payload.id}`, { after: payload.name })
+          return saved
         })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
       .handle("update", ({ path, payload }) => asOperator(path.tenantId,
-        update(path.tenantId, definedFields(payload)).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
+        update(path.tenantId, definedFields(payload)).pipe(
+          Effect.tap(() => recordAudit(path.tenantId, "tenant.update", `tenant/${path.tenantId}`, {
+            detail: `fields: ${Object.keys(definedFields(payload)).join(", ") || "(none)"}`
+          })),Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
       .handle("suspend", ({ path }) => asOperator(path.tenantId,
         update(path.tenantId, { suspended: true }).pipe(
           Effect.map((saved) => saved.tenant),
+          Effect.tap(() => recordAudit(path.tenantId, "tenant.suspend", `tenant/${path.tenantId}`, { before: "active", after: "suspended" })),
           Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
         )))
       .handle("resume", ({ path }) => asOperator(path.tenantId,
         update(path.tenantId, { suspended: false }).pipe(
           Effect.map((saved) => saved.tenant),
+          Effect.tap(() => recordAudit(path.tenantId, "tenant.resume", `tenant/${path.tenantId}`, { before: "suspended", after: "active" })),
           Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
         )))
       .handle("delete", ({ path }) => asOperator(path.tenantId,
@@ -119,6 +129,7 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
           if (!(yield* repo.removeTenant(id))) return yield* new TenantNotFound({ tenantId: id })
           // the actor holds the tenant's compiled state; stop it rather than wait for the idle sweep
           yield* registry.stop(id)
+          yield* recordAudit(id, "tenant.delete", `tenant/${id}`)
           yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
         })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
   }))
