@@ -48,7 +48,7 @@ export const entryRecord = (
     const values = Array.isArray(raw) ? raw : [raw]
     const key = withoutOptions(type)
     const before = byName.get(key)
-    byName.set(key, before === undefined ? values : [...before, ...values])
+    byName.set(key, before === undefined ? values : before.concat(values))
   }
   const record: Record<string, ReadonlyArray<string>> = {}
   const group = groupAttribute?.toLowerCase()
@@ -75,32 +75,42 @@ export const firstRdn = (dn: string): { readonly type: string; readonly value: s
   const eq = dn.indexOf("=")
   if (eq <= 0) return undefined
   const type = dn.slice(0, eq).trim()
-  const chars = Array.from(dn.slice(eq + 1))
-  const bytes: Array<number> = []
-  let i = 0
-  while (chars[i] === " ") i++
-  if (chars[i] === "#") return undefined
-  for (; i < chars.length; i++) {
-    const c = chars[i]
-    if (c === "," || c === ";") break
-    if (c === "+") return undefined
-    if (c === "\\") {
-      const pair = (chars[i + 1] ?? "") + (chars[i + 2] ?? "")
-      if (HEX_PAIR.test(pair)) {
-        bytes.push(parseInt(pair, 16))
-        i += 2
-      } else if (chars[i + 1] !== undefined) {
-        bytes.push(...Buffer.from(chars[i + 1], "utf8"))
-        i += 1
-      } else return undefined
-    } else bytes.push(...Buffer.from(c, "utf8"))
-  }
+  let i = eq + 1
+  while (dn[i] === " ") i++
+  if (dn[i] === "#") return undefined
+  // characters are copied as they are; runs of \XX escapes are UTF-8 bytes, decoded together
+  let value = ""
+  let bytes: Array<number> | undefined
   try {
-    const value = strictUtf8.decode(Uint8Array.from(bytes)).trim()
-    return value === "" ? undefined : { type, value }
+    const flush = () => {
+      if (bytes !== undefined) value += strictUtf8.decode(Uint8Array.from(bytes))
+      bytes = undefined
+    }
+    for (; i < dn.length; i++) {
+      const c = dn[i]
+      if (c === "," || c === ";") break
+      if (c === "+") return undefined
+      if (c === "\\") {
+        const pair = dn.slice(i + 1, i + 3)
+        if (HEX_PAIR.test(pair)) {
+          (bytes ??= []).push(parseInt(pair, 16))
+          i += 2
+          continue
+        }
+        if (i + 1 >= dn.length) return undefined
+        flush()
+        value += dn[++i]
+        continue
+      }
+      flush()
+      value += c
+    }
+    flush()
   } catch {
-    return undefined
+    return undefined // an escaped byte sequence that is not UTF-8
   }
+  value = value.trim()
+  return value === "" ? undefined : { type, value }
 }
 
 /** A group DN as the name rules use: its CN, or the DN itself when its first RDN is not a readable CN. */

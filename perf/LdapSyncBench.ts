@@ -1,0 +1,174 @@
+/**
+ * `npm run perf:ldap [-- --users N] [--runs N] [--page-size N]`
+ *
+ * A full LDAP directory pass of 100,000 users (issue 7): Debian's slapd
+ * started as in the peer specs (perf/Slapd.ts, generated AD-like directory
+ * loaded with slapadd), then, interleaved run by run:
+ *   - floor: ldapts paging through the same search with the same attributes,
+ *     entries counted and dropped (what the client library costs);
+ *   - LdapSource, streamed: every entry mapped into a DirectoryUser and
+ *     counted, nothing kept (the source's own memory: one page);
+ *   - LdapSource, collected: the same users kept in an array, as a full sync
+ *     holds a pass until it completed.
+ * Time, users/s, this process's peak RSS per run (VmHWM reset before each
+ * run) and slapd's CPU. Medians; writes perf/results/ldap-<timestamp>.json and
+ * .md. A benchmark, not a test: nothing is asserted beyond the counts.
+ */
+import { Chunk, Effect, Option, Stream } from "effect"
+import { Client } from "ldapts"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { LDAP_DEFAULT_MAPPING } from "../src/sync/AttributeMapping.js"
+import type { SourceChange } from "../src/sync/DirectorySource.js"
+import { baseAttribute } from "../src/sync/LdapEntry.js"
+import { LDAP_DEFAULT_FILTER, makeLdapSource } from "../src/sync/LdapSource.js"
+import { readProc, resetPeak } from "./Child.js"
+import { ROOT_DN, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, writeDirectory } from "./LdapDirectory.js"
+import { slapdUnavailable, startSlapd, type SlapdServer } from "./Slapd.js"
+
+const flag = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : fallback
+}
+const USERS = flag("users", 100_000)
+const RUNS = flag("runs", 3)
+const PAGE_SIZE = flag("page-size", 500)
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+
+interface Sample {
+  readonly case: string
+  readonly ms: number
+  readonly users: number
+  readonly rejected: number
+  readonly peakRssMb: number
+  readonly rssBeforeMb: number
+  readonly slapdCpuS: number
+}
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+const config = (server: SlapdServer) => ({ url: server.url, bindDn: SERVICE_DN, password: SERVICE_PASSWORD, baseDn: SUFFIX, pageSize: PAGE_SIZE })
+
+const floor = async (server: SlapdServer) => {
+  const client = new Client({ url: server.url })
+  let users = 0
+  try {
+    await client.bind(SERVICE_DN, SERVICE_PASSWORD)
+    const attributes = [...new Set(Object.values(LDAP_DEFAULT_MAPPING).map(baseAttribute))]
+    for await (const page of client.searchPaginated(SUFFIX, { scope: "sub", filter: LDAP_DEFAULT_FILTER, attributes, paged: { pageSize: PAGE_SIZE } })) {
+      users += page.searchEntries.length
+    }
+  } finally {
+    await client.unbind()
+  }
+  return { users, rejected: 0 }
+}
+
+const count = (acc: { users: number; rejected: number }, c: SourceChange) =>
+  c._tag === "Upsert" ? { users: acc.users + 1, rejected: acc.rejected } : { users: acc.users, rejected: acc.rejected + 1 }
+
+const streamed = (server: SlapdServer) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const pass = yield* makeLdapSource(config(server)).pass(Option.none())
+    return yield* Stream.runFold(pass.changes, { users: 0, rejected: 0 }, count)
+  })))
+
+let kept: ReadonlyArray<SourceChange> = []
+const collected = (server: SlapdServer) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
+    const pass = yield* makeLdapSource(config(server)).pass(Option.none())
+    kept = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
+    return kept.reduce(count, { users: 0, rejected: 0 })
+  })))
+
+const CASES: ReadonlyArray<readonly [string, (s: SlapdServer) => Promise<{ users: number; rejected: number }>]> = [
+  ["ldapts pages only (floor)", floor],
+  ["LdapSource → DirectoryUsers, streamed", streamed],
+  ["LdapSource → DirectoryUsers, collected", collected]
+]
+
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
+const mb = (kb: number) => +(kb / 1024).toFixed(1)
+
+const runCase = async (server: SlapdServer, name: string, body: (s: SlapdServer) => Promise<{ users: number; rejected: number }>): Promise<Sample> => {
+  kept = []
+  gc()
+  resetPeak(process.pid)
+  const before = readProc(process.pid)
+  const slapdBefore = readProc(server.pid)
+  const start = performance.now()
+  const { users, rejected } = await body(server)
+  const ms = performance.now() - start
+  const after = readProc(process.pid)
+  const slapdAfter = readProc(server.pid)
+  kept = []
+  return {
+    case: name, ms, users, rejected,
+    peakRssMb: mb(after?.hwmKb ?? NaN), rssBeforeMb: mb(before?.rssKb ?? NaN),
+    slapdCpuS: +((slapdAfter?.cpuS ?? NaN) - (slapdBefore?.cpuS ?? NaN)).toFixed(2)
+  }
+}
+
+const main = async () => {
+  const unavailable = slapdUnavailable()
+  if (unavailable !== undefined) {
+    console.error(`perf:ldap skipped: ${unavailable}`)
+    return
+  }
+  if ((globalThis as { gc?: unknown }).gc === undefined) console.error("note: run with --expose-gc for comparable peak RSS per run")
+  const loadStart = performance.now()
+  const server = await startSlapd({ suffix: SUFFIX, rootDn: ROOT_DN, rootPassword: "bench-Root-1", load: (w) => writeDirectory(USERS, w) })
+  const loadMs = performance.now() - loadStart
+  console.error(`slapd with ${USERS} users loaded and started in ${(loadMs / 1000).toFixed(1)} s`)
+  const samples: Array<Sample> = []
+  try {
+    // one warm-up run of each case (JIT, slapd's caches), not recorded
+    for (const [name, body] of CASES) await runCase(server, name, body)
+    for (let r = 0; r < RUNS; r++) {
+      for (const [name, body] of CASES) {
+        const s = await runCase(server, name, body)
+        samples.push(s)
+        console.error(`${name.padEnd(40)} run ${r + 1}: ${(s.ms / 1000).toFixed(2)} s, ${s.users} users, ${s.rejected} rejected, peak RSS ${s.peakRssMb} MB, slapd CPU ${s.slapdCpuS} s`)
+      }
+    }
+  } finally {
+    await server.stop()
+  }
+  const rows = CASES.map(([name]) => {
+    const mine = samples.filter((s) => s.case === name)
+    const ms = median(mine.map((s) => s.ms))
+    return {
+      case: name, runs: mine.length, users: mine[0]?.users ?? 0, rejected: mine[0]?.rejected ?? 0, medianS: +(ms / 1000).toFixed(2),
+      usersPerS: Math.round(((mine[0]?.users ?? 0) / ms) * 1000), medianPeakRssMb: median(mine.map((s) => s.peakRssMb)),
+      medianRssBeforeMb: median(mine.map((s) => s.rssBeforeMb)), medianSlapdCpuS: median(mine.map((s) => s.slapdCpuS))
+    }
+  })
+  const at = new Date().toISOString()
+  const cpus = os.cpus()
+  const context = [
+    `${at}, ${RUNS} runs per case interleaved after one warm-up each, medians; ${USERS} generated users (+1 rejected by design), page size ${PAGE_SIZE}`,
+    `machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, Node ${process.version}`,
+    `slapd (Debian) on loopback, loaded with slapadd and started in ${(loadMs / 1000).toFixed(1)} s; peak RSS is this process's VmHWM, reset before each run`
+  ]
+  const md = [
+    `# LDAP directory pass, ${USERS} users`, "", ...context.map((c) => `- ${c}`), "",
+    "| case | users | s (median) | users/s | peak RSS MB | RSS before MB | slapd CPU s |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.case} | ${r.users} | ${r.medianS} | ${r.usersPerS} | ${r.medianPeakRssMb} | ${r.medianRssBeforeMb} | ${r.medianSlapdCpuS} |`),
+    ""
+  ].join("\n")
+  const dir = path.join(ROOT, "perf", "results")
+  mkdirSync(dir, { recursive: true })
+  const stamp = at.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")
+  writeFileSync(path.join(dir, `ldap-${stamp}.json`), JSON.stringify({ bench: "ldap", at, users: USERS, runs: RUNS, pageSize: PAGE_SIZE, loadMs: Math.round(loadMs), context, rows, samples }, null, 2) + "\n")
+  writeFileSync(path.join(dir, `ldap-${stamp}.md`), md)
+  console.log(md)
+  console.error(`written perf/results/ldap-${stamp}.json and .md`)
+}
+
+await main()
