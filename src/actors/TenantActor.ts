@@ -100,6 +100,8 @@ export interface PreviewInput {
   readonly recipients: ReadonlyArray<string>
   readonly subject: string
   readonly kind?: MessageKind
+  /** epoch milliseconds to evaluate date windows at; absent: now */
+  readonly at?: number
 }
 
 export interface DirectoryDelta {
@@ -230,7 +232,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
         })),
       PreviewRules: (r) =>
         fresh((s) => Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
+          const now = r.at ?? (yield* Clock.currentTimeMillis)
           const user = r.sender.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.sender)
           return previewRules({
             rules: s.rules, templates: s.templates, user, sender: r.sender, recipients: r.recipients, subject: r.subject,
@@ -325,7 +327,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => send(new ResolveSignature({ envelope, header }, true)),
     previewRules: (input: PreviewInput) =>
       send(new PreviewRules({
-        sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {})
+        sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {}),
+        ...(input.at !== undefined ? { at: input.at } : {})
       })),
     replaceDirectory: (users: ReadonlyArray<DirectoryUser>) => send(new ReplaceDirectory({ users })),
     applyDirectoryDelta: (delta: DirectoryDelta) => send(new ApplyDirectoryDelta({ upsert: delta.upsert, remove: delta.remove })),

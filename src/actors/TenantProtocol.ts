@@ -72,7 +72,9 @@ export class PreviewRules extends Schema.TaggedRequest<PreviewRules>()("PreviewR
     recipients: Schema.Array(Schema.String),
     subject: Schema.String,
     /** absent: read from the subject's prefix, as for a real message */
-    kind: Schema.optional(MessageKind)
+    kind: Schema.optional(MessageKind),
+    /** epoch milliseconds to evaluate date windows at; absent: now */
+    at: Schema.optional(Schema.Number)
   }
 }) {}
 

@@ -9,6 +9,10 @@ import { AuditLive } from "./handlers/Audit.js"
 import { MetricsLive } from "./handlers/Metrics.js"
 import { OpsLive } from "./handlers/Ops.js"
 import { TenantsLive } from "./handlers/Tenants.js"
+import { PreviewLive } from "./handlers/Preview.js"
+import { RulesLive } from "./handlers/Rules.js"
+import { TemplatesLive } from "./handlers/Templates.js"
+import { ContentRepo } from "../store/ContentRepo.js"
 import { AdminAuthLive } from "./AdminAuth.js"
 
 /**
@@ -31,6 +35,9 @@ export interface AdminServerOptions {
 export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }) =>
   HttpApiBuilder.api(Api).pipe(
     Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive]),
+    Layer.provide([TemplatesLive, RulesLive, PreviewLive]),
+    // the content handlers' repository, over the Store and TenantRepo the caller provides (not a second Store)
+    Layer.provide(ContentRepo.DefaultWithoutDependencies),
     Layer.provide(AdminAuthLive)
   )
 

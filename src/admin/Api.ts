@@ -3,6 +3,9 @@ import { Schema } from "effect"
 import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
 import { AdminAuth } from "./Principal.js"
+import { PreviewGroupApi } from "./PreviewApi.js"
+import { RulesGroup } from "./RulesApi.js"
+import { TemplatesGroup } from "./TemplatesApi.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
 import { TenantFile } from "../domain/TenantFile.js"
@@ -143,6 +146,9 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(OpsGroup)
   .add(MetricsGroup)
   .add(TenantsGroup)
+  .add(TemplatesGroup)
+  .add(RulesGroup)
+  .add(PreviewGroupApi)
   .add(AuditGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}

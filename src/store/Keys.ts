@@ -12,7 +12,9 @@ export const Db = {
   templates: "templates",
   rules: "rules",
   settings: "settings",
-  users: "users"
+  users: "users",
+  /** saved versions of each template (admin API history); the relay never reads them */
+  templateVersions: "template-versions"
 } as const
 export type DbName = string
 
@@ -29,6 +31,13 @@ export const settingsKey = (id: TenantId): string => `${tenantPrefix(id)}setting
 export const userPrefix = (id: TenantId): string => `${tenantPrefix(id)}user/`
 /** one directory entry per key, so a 100,000-user tenant is not one value */
 export const userKey = (id: TenantId, mail: string): string => `${userPrefix(id)}${mail.toLowerCase()}`
+
+// ---- template history (admin API, issue 6) ----
+/** every saved version of one template; the trailing delimiter keeps "a" from seeing "ab" */
+export const templateVersionPrefix = (id: TenantId, templateId: string): string => `${tenantPrefix(id)}template-version/${templateId}/`
+/** versions zero-padded, so key order is version order */
+export const templateVersionKey = (id: TenantId, templateId: string, version: number): string =>
+  `${templateVersionPrefix(id, templateId)}${String(version).padStart(10, "0")}`
 
 /** The tenant a key belongs to, or undefined for keys outside `tenant/`. */
 export const tenantIdOfKey = (key: string): TenantId | undefined => {

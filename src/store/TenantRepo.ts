@@ -242,7 +242,9 @@ const make = Effect.gen(function* () {
 
   return {
     importTenant, importFile, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
-    replaceDirectory, applyDirectoryDelta
+    replaceDirectory, applyDirectoryDelta,
+    /** runs `effect` while no import runs: ContentRepo's read-modify-write of templates and rules */
+    exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => importLock.withPermits(1)(effect)
   } as const
 })
 

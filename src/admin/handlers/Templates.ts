@@ -1,0 +1,146 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Either, Option } from "effect"
+import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"
+import { TenantRegistry } from "../../actors/TenantRegistry.js"
+import { DirectoryUserNotFound, TemplateInvalid } from "../../domain/ContentErrors.js"
+import type { Template } from "../../domain/Template.js"
+import type { TenantId } from "../../domain/Tenant.js"
+import { compileTemplate, renderTemplate } from "../../signature/TemplateEngine.js"
+import { userValues } from "../../signature/TemplateValues.js"
+import { ContentRepo, type SavedTemplate, type TemplateInput, type TemplateVersion } from "../../store/ContentRepo.js"
+import { Api, NotReady } from "../Api.js"
+import { recordAudit } from "../Audit.js"
+import { CONTENT_ROLES, CurrentPrincipal, principalLabel, READ_ROLES } from "../Principal.js"
+import { TemplateSaved, TemplateVersionView, TemplateView, RenderedTemplateView } from "../TemplatesApi.js"
+import { authorize, catchStore } from "./ContentAccess.js"
+
+/**
+ * Template handlers. Writes go through ContentRepo (sanitize, compile, bump
+ * the version, keep the history, one store batch); the tenant's actor reloads
+ * from the store's change feed, so the next relayed message uses the change.
+ * Each change is recorded in the audit log with the versions before and after.
+ */
+
+export const templateView = (t: Template) =>
+  new TemplateView({ id: t.id, name: t.name, html: t.html, ...(t.text !== undefined ? { text: t.text } : {}), version: t.version })
+
+const savedView = (s: SavedTemplate) =>
+  new TemplateSaved({
+    template: templateView(s.template),
+    removed: s.removed.map((r) => ({ kind: r.kind, name: r.name, ...(r.detail !== undefined ? { detail: r.detail } : {}) })),
+    ...(s.previousVersion !== undefined ? { previousVersion: s.previousVersion } : {})
+  })
+
+const versionView = (v: TemplateVersion) =>
+  new TemplateVersionView({
+    version: v.template.version,
+    template: templateView(v.template),
+    savedAt: new Date(v.savedAt).toISOString(),
+    savedBy: v.savedBy,
+    ...(v.restoredFrom !== undefined ? { restoredFrom: v.restoredFrom } : {})
+  })
+
+export const actorUnavailable = (e: TenantActorUnavailable) =>
+  Effect.fail(new NotReady({ message: `${e.message}; try again` }))
+
+export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =>
+  Effect.gen(function* () {
+    const content = yield* ContentRepo
+    const registry = yield* TenantRegistry
+
+    const savedBy = Effect.map(CurrentPrincipal, principalLabel)
+
+    /** Save, audit, answer: one path for create, PUT, PATCH and restore. */
+    const save = (id: TenantId, input: TemplateInput, mode: "create" | "update", action: string, restoredFrom?: number) =>
+      Effect.gen(function* () {
+        const saved = yield* content.saveTemplate(id, input, {
+          mode, savedBy: yield* savedBy, ...(restoredFrom !== undefined ? { restoredFrom } : {})
+        })
+        yield* recordAudit(id, action, `template/${input.id}`, {
+          before: saved.previousVersion === undefined ? undefined : String(saved.previousVersion),
+          after: String(saved.template.version),
+          detail: restoredFrom !== undefined
+            ? `restored version ${restoredFrom}`
+            : saved.removed.length > 0 ? `sanitizer removed: ${saved.removed.map((r) => r.name).join(", ")}` : undefined
+        })
+        return savedView(saved)
+      })
+
+    // an update never creates, so "already exists" cannot happen there
+    const update = (id: TenantId, input: TemplateInput, action: string, restoredFrom?: number) =>
+      save(id, input, "update", action, restoredFrom).pipe(Effect.catchTag("TemplateAlreadyExists", Effect.die))
+
+    return handlers
+      .handle("list", ({ path }) =>
+        authorize(path.tenantId, READ_ROLES).pipe(
+          Effect.flatMap((id) => content.templates(id)),
+          Effect.map((ts) => ts.map(templateView)),
+          catchStore
+        ))
+      .handle("get", ({ path }) =>
+        authorize(path.tenantId, READ_ROLES).pipe(
+          Effect.flatMap((id) => content.template(id, path.templateId)),
+          Effect.map(templateView),
+          catchStore
+        ))
+      .handle("create", ({ path, payload }) =>
+        authorize(path.tenantId, CONTENT_ROLES).pipe(
+          Effect.flatMap((id) => save(id, payload, "create", "template.create")),
+          catchStore
+        ))
+      .handle("replace", ({ path, payload }) =>
+        authorize(path.tenantId, CONTENT_ROLES).pipe(
+          Effect.flatMap((id) => update(id, { ...payload, id: path.templateId }, "template.update")),
+          catchStore
+        ))
+      .handle("update", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const id = yield* authorize(path.tenantId, CONTENT_ROLES)
+          const current = yield* content.template(id, path.templateId)
+          const text = payload.text === null ? undefined : payload.text ?? current.text
+          return yield* update(id, { id: current.id, name: payload.name ?? current.name, html: payload.html ?? current.html, text }, "template.update")
+        }).pipe(catchStore))
+      .handle("delete", ({ path }) =>
+        Effect.gen(function* () {
+          const id = yield* authorize(path.tenantId, CONTENT_ROLES)
+          const removed = yield* content.deleteTemplate(id, path.templateId)
+          yield* recordAudit(id, "template.delete", `template/${removed.id}`, { before: String(removed.version) })
+        }).pipe(catchStore))
+      .handle("versions", ({ path }) =>
+        authorize(path.tenantId, READ_ROLES).pipe(
+          Effect.flatMap((id) => content.versions(id, path.templateId)),
+          Effect.map((vs) => vs.map(versionView)),
+          catchStore
+        ))
+      .handle("version", ({ path }) =>
+        authorize(path.tenantId, READ_ROLES).pipe(
+          Effect.flatMap((id) => content.version(id, path.templateId, path.version)),
+          Effect.map(versionView),
+          catchStore
+        ))
+      .handle("restore", ({ path }) =>
+        Effect.gen(function* () {
+          const id = yield* authorize(path.tenantId, CONTENT_ROLES)
+          const old = (yield* content.version(id, path.templateId, path.version)).template
+          return yield* update(id, { id: old.id, name: old.name, html: old.html, text: old.text }, "template.restore", path.version)
+        }).pipe(catchStore))
+      .handle("render", ({ path, payload }) =>
+        Effect.gen(function* () {
+          // like the preview: content roles (Principal.ts), though nothing is written
+          const id = yield* authorize(path.tenantId, CONTENT_ROLES)
+          const template = yield* content.template(id, path.templateId)
+          // stored templates compile (checked when saved); one written by hand might not
+          const compiled = compileTemplate(template)
+          if (Either.isLeft(compiled)) {
+            const e = compiled.left
+            return yield* new TemplateInvalid({ templateId: template.id, part: e.part, message: `the ${e.part} part does not compile: ${e.message}` })
+          }
+          const actor = yield* registry.actor(id)
+          const user = yield* actor.lookupUser(payload.mail)
+          if (Option.isNone(user)) return yield* DirectoryUserNotFound.of(payload.mail)
+          const rendered = renderTemplate(compiled.right, userValues(user.value))
+          return new RenderedTemplateView({
+            templateId: template.id, version: template.version, mail: user.value.mail, html: rendered.html, text: rendered.text
+          })
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
+  }))
