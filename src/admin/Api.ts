@@ -8,7 +8,8 @@ import { RulesGroup } from "./RulesApi.js"
 import { TemplatesGroup } from "./TemplatesApi.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
-import { TenantFile } from "../domain/TenantFile.js"
+import { TenantAccount } from "../domain/TenantAccount.js"
+import { TenantPayload } from "../domain/TenantFile.js"
 
 /**
  * The admin API contract: Schema and platform only, no handlers, so the typed
@@ -49,6 +50,8 @@ export class TenantView extends Schema.Class<TenantView>("TenantView")({
   connectors: Schema.Array(ConnectorView),
   downstream: Schema.optional(DownstreamView),
   suspended: Schema.Boolean,
+  /** the customer's account data (src/domain/TenantAccount.ts), when set */
+  account: Schema.optional(TenantAccount),
   /** on single-tenant answers only: counting a large directory per tenant would make listing slow */
   counts: Schema.optional(Schema.Struct({ templates: Schema.Int, rules: Schema.Int, users: Schema.Int }))
 }) {}
@@ -63,7 +66,12 @@ export const SanitizerRemoval = Schema.Struct({
 export class TenantSaved extends Schema.Class<TenantSaved>("TenantSaved")({
   tenant: TenantView,
   created: Schema.Boolean,
-  removed: Schema.Array(Schema.Struct({ templateId: Schema.String, removed: Schema.Array(SanitizerRemoval) }))
+  removed: Schema.Array(Schema.Struct({ templateId: Schema.String, removed: Schema.Array(SanitizerRemoval) })),
+  /**
+   * Passwords generated for auth connectors sent without one. Shown in this
+   * answer only: the server keeps just their scrypt hashes.
+   */
+  credentials: Schema.optional(Schema.Array(Schema.Struct({ username: Schema.String, password: Schema.String })))
 }) {}
 
 // ---- payloads -----------------------------------------------------------------------
@@ -72,16 +80,18 @@ const STRICT = { parseOptions: { onExcessProperty: "error", errors: "all" } } as
 
 /**
  * A whole tenant, as the tenant file (src/domain/TenantFile.ts): auth
- * connectors take a plaintext `password` (hashed before it is stored) or a
- * `passwordHash`. Unknown keys are errors, as in the file.
+ * connectors take a plaintext `password` (hashed before it is stored), a
+ * `passwordHash`, or neither: then the stored password of that username is
+ * kept, or a new one is generated and returned once in `credentials`.
+ * Unknown keys are errors, as in the file.
  */
-export const TenantCreate = TenantFile.annotations({ ...STRICT, identifier: "TenantCreate" })
+export const TenantCreate = TenantPayload.annotations({ ...STRICT, identifier: "TenantCreate" })
 
 /**
  * Fields to change; absent fields keep their stored value. Giving
  * `templates`, `rules` or `directory` replaces that whole list.
  */
-export const TenantUpdate = Schema.partial(TenantFile.from.omit("id")).annotations({ ...STRICT, identifier: "TenantUpdate" })
+export const TenantUpdate = Schema.partial(TenantPayload.from.omit("id")).annotations({ ...STRICT, identifier: "TenantUpdate" })
 export type TenantUpdate = typeof TenantUpdate.Type
 
 const tenantId = HttpApiSchema.param("tenantId", Schema.String)

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { TenantAccount } from "./TenantAccount.js"
 
 /**
  * A tenant's relay state: who may send through it (connectors), for which
@@ -60,5 +61,7 @@ export class Tenant extends Schema.Class<Tenant>("Tenant")({
   connectors: Schema.Array(Connector),
   /** absent: the server's configured default downstream */
   downstream: Schema.optional(Downstream),
-  suspended: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  suspended: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** who the customer is (admin data; the relay never reads it) — src/domain/TenantAccount.ts */
+  account: Schema.optional(TenantAccount)
 }) {}

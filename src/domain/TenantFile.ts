@@ -5,6 +5,7 @@ import { TenantFileInvalid } from "./Errors.js"
 import { Rule, SignatureSettings } from "./Rule.js"
 import { Template } from "./Template.js"
 import { Domain, Downstream, TenantId } from "./Tenant.js"
+import { TenantAccount } from "./TenantAccount.js"
 
 /**
  * The documented JSON file a tenant is provisioned from (`imprint tenant
@@ -24,18 +25,29 @@ import { Domain, Downstream, TenantId } from "./Tenant.js"
 
 const SCRYPT_FORMAT = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/
 
-export const FileAuthConnector = Schema.Struct({
+const authConnectorFields = Schema.Struct({
   type: Schema.Literal("auth"),
   username: Schema.String.pipe(Schema.minLength(1)),
   password: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   passwordHash: Schema.optional(
     Schema.String.pipe(Schema.pattern(SCRYPT_FORMAT, { message: () => 'a hash like "scrypt$N$r$p$salt$hash"' }))
   )
-}).pipe(Schema.filter((c) =>
+})
+
+export const FileAuthConnector = authConnectorFields.pipe(Schema.filter((c) =>
   (c.password === undefined) !== (c.passwordHash === undefined) ||
   { path: ["password"], message: "an auth connector needs exactly one of password or passwordHash" }
 ))
 export type FileAuthConnector = typeof FileAuthConnector.Type
+
+/**
+ * The admin API's form: neither password nor hash means "keep the stored
+ * password of this username, or generate one" (src/admin/handlers/ConnectorCredentials.ts).
+ */
+export const ApiAuthConnector = authConnectorFields.pipe(Schema.filter((c) =>
+  c.password === undefined || c.passwordHash === undefined ||
+  { path: ["password"], message: "an auth connector takes password or passwordHash, not both (or neither, to have one generated)" }
+))
 
 export const FileCertConnector = Schema.Struct({
   type: Schema.Literal("certificate"),
@@ -55,6 +67,7 @@ export const FileCidrConnector = Schema.Struct({
 
 export const FileConnector = Schema.Union(FileAuthConnector, FileCertConnector, FileCidrConnector)
 export type FileConnector = typeof FileConnector.Type
+export const ApiConnector = Schema.Union(ApiAuthConnector, FileCertConnector, FileCidrConnector)
 
 const duplicates = <A>(items: ReadonlyArray<A>, key: (a: A) => string, field: string, what: string): Array<Schema.FilterIssue> => {
   const seen = new Set<string>()
@@ -67,13 +80,14 @@ const duplicates = <A>(items: ReadonlyArray<A>, key: (a: A) => string, field: st
   return issues
 }
 
-export const TenantFile = Schema.Struct({
+const tenantFileWith = <C extends typeof FileConnector | typeof ApiConnector>(connector: C) => Schema.Struct({
   id: TenantId,
   name: Schema.String,
   domains: Schema.Array(Domain).pipe(Schema.minItems(1)),
-  connectors: Schema.Array(FileConnector),
+  connectors: Schema.Array(connector),
   downstream: Schema.optional(Downstream),
   suspended: Schema.optional(Schema.Boolean),
+  account: Schema.optional(TenantAccount),
   templates: Schema.optional(Schema.Array(Template)),
   rules: Schema.optional(Schema.Array(Rule)),
   directory: Schema.optional(Schema.Array(DirectoryUser)),
@@ -92,6 +106,10 @@ export const TenantFile = Schema.Struct({
       templateIds.has(r.templateId) ? [] : [{ path: ["rules", i, "templateId"], message: `no template "${r.templateId}" in this file` }])
   ]
 }))
+
+export const TenantFile = tenantFileWith(FileConnector)
+/** The admin API's create/update body: as the file, but an auth connector may leave out its password. */
+export const TenantPayload = tenantFileWith(ApiConnector)
 export type TenantFile = typeof TenantFile.Type
 export type TenantFileJson = typeof TenantFile.Encoded
 

@@ -150,7 +150,9 @@ const make = Effect.gen(function* () {
       domains: file.domains.map((d) => d.toLowerCase()),
       connectors,
       downstream: file.downstream,
-      suspended: file.suspended ?? false
+      suspended: file.suspended ?? false,
+      // absent stays absent, so re-importing a file without account data writes the same bytes
+      ...(file.account !== undefined ? { account: file.account } : {})
     })
     yield* checkConflicts(tenant)
     const templateList = content.right.templates
@@ -201,6 +203,7 @@ const make = Effect.gen(function* () {
       }),
       downstream: tenant.downstream,
       suspended: tenant.suspended,
+      ...(tenant.account !== undefined ? { account: tenant.account } : {}),
       templates: yield* templates(id),
       rules: yield* rules(id),
       directory,

@@ -35,5 +35,6 @@ export const tenantView = (t: Tenant, counts?: TenantCounts): TenantView =>
       ...(t.downstream.auth ? { authUser: t.downstream.auth.user } : {})
     },
     suspended: t.suspended,
+    ...(t.account !== undefined ? { account: t.account } : {}),
     ...(counts ? { counts } : {})
   })

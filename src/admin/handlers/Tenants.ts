@@ -12,6 +12,7 @@ import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
 import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { requireOperator, requireTenantRole } from "../Principal.js"
+import { fillConnectorPasswords } from "./ConnectorCredentials.js"
 import { tenantView } from "./TenantViews.js"
 
 /**
@@ -37,6 +38,10 @@ const parseId = (raw: string) =>
 /** Only the keys the caller sent; `undefined` never overwrites a stored value. */
 const definedFields = (update: TenantUpdate): Partial<TenantFile> =>
   Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) as Partial<TenantFile>
+
+/** Names the connectors that got a generated password (never the password). */
+const generatedDetail = (saved: TenantSaved): { detail?: string } =>
+  saved.credentials === undefined ? {} : { detail: `generated password for: ${saved.credentials.map((c) => c.username).join(", ")}` }
 
 /**
  * Operators only; a tenant member naming another tenant's id gets 404 (it
@@ -66,9 +71,15 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
         return tenantView(tenant, counts)
       })
 
-    /** Import a whole tenant given as the decoded file; answers what was written. */
-    const save = (file: TenantFile) =>
+    /**
+     * Import a whole tenant given as the decoded file; answers what was
+     * written. `stored`: the tenant's current connectors, whose hashes auth
+     * connectors sent without a password keep.
+     */
+    const save = (sent: TenantFile, stored: ReadonlyArray<TenantFile["connectors"][number]>) =>
       Effect.gen(function* () {
+        const { connectors, credentials } = yield* fillConnectorPasswords(sent.connectors, stored)
+        const file: TenantFile = { ...sent, connectors }
         const encoded = yield* Schema.encode(TenantFile.from)(file).pipe(
           Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) }))
         )
@@ -77,7 +88,9 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
           // just written: gone already only if deleted concurrently, which the write lock rules out
           tenant: yield* detail(summary.tenantId).pipe(Effect.catchTag("TenantNotFound", Effect.die)),
           created: summary.created,
-          removed: summary.removed.map((r) => ({ templateId: r.templateId, removed: r.removed }))
+          removed: summary.removed.map((r) => ({ templateId: r.templateId, removed: r.removed })),
+          // the only time a generated password leaves the server
+          ...(credentials.length > 0 ? { credentials } : {})
         })
       })
 
@@ -86,7 +99,7 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
       writeLock.withPermits(1)(Effect.gen(function* () {
         const id = yield* parseId(rawId)
         const current = yield* repo.exportTenant(id)
-        return yield* save({ ...current, ...changes, id })
+        return yield* save({ ...current, ...changes, id }, current.connectors)
       }))
 
     return handlers
@@ -102,14 +115,15 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
               message: `tenant ${payload.id} already exists; change it with PATCH /tenants/${payload.id}`
             })
           }
-          const saved = yield* save(payload)
-          yield* recordAudit(payload.id, "tenant.create", `tenant/${payload.id}`, { after: payload.name })
+          const saved = yield* save(payload, [])
+          yield* recordAudit(payload.id, "tenant.create", `tenant/${payload.id}`, { after: payload.name, ...generatedDetail(saved) })
           return saved
         })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
       .handle("update", ({ path, payload }) => asOperator(path.tenantId,
         update(path.tenantId, definedFields(payload)).pipe(
-          Effect.tap(() => recordAudit(path.tenantId, "tenant.update", `tenant/${path.tenantId}`, {
-            detail: `fields: ${Object.keys(definedFields(payload)).join(", ") || "(none)"}`
+          Effect.tap((saved) => recordAudit(path.tenantId, "tenant.update", `tenant/${path.tenantId}`, {
+            detail: [`fields: ${Object.keys(definedFields(payload)).join(", ") || "(none)"}`, generatedDetail(saved).detail]
+              .filter((x) => x !== undefined).join("; ")
           })),Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
       .handle("suspend", ({ path }) => asOperator(path.tenantId,
         update(path.tenantId, { suspended: true }).pipe(
