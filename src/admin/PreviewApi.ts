@@ -48,7 +48,7 @@ export const PreviewRequest = Schema.Struct({
   /** absent: read from the subject's prefix (Re:, Fwd:), as for a real message */
   kind: Schema.optional(MessageKind),
   /** the moment to evaluate date windows at (ISO 8601); absent: now */
-  at: Schema.optional(Schema.DateFromString)
+  at: Schema.optional(Schema.Date)
 }).annotations({ ...STRICT, identifier: "PreviewRequest" })
 
 /** One recipient group's signature as it would be stamped: the applied rules and their elements joined. */
