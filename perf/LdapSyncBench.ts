@@ -10,12 +10,12 @@
  *     counted, nothing kept (the source's own memory: one page);
  *   - LdapSource, collected: the same users kept in an array, as a full sync
  *     holds a pass until it completed.
- * Time, users/s, this process's peak RSS per run (VmHWM reset before each
- * run) and slapd's CPU. Medians; writes perf/results/ldap-<timestamp>.json and
+ * Time, users/s, peak RSS of the run's own process and slapd's CPU. Medians; writes perf/results/ldap-<timestamp>.json and
  * .md. A benchmark, not a test: nothing is asserted beyond the counts.
  */
 import { Chunk, Effect, Option, Stream } from "effect"
 import { Client } from "ldapts"
+import { fork } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -24,7 +24,7 @@ import { LDAP_DEFAULT_MAPPING } from "../src/sync/AttributeMapping.js"
 import type { SourceChange } from "../src/sync/DirectorySource.js"
 import { baseAttribute } from "../src/sync/LdapEntry.js"
 import { LDAP_DEFAULT_FILTER, makeLdapSource } from "../src/sync/LdapSource.js"
-import { readProc, resetPeak } from "./Child.js"
+import { readProc } from "./Child.js"
 import { ROOT_DN, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, writeDirectory } from "./LdapDirectory.js"
 import { slapdUnavailable, startSlapd, type SlapdServer } from "./Slapd.js"
 
@@ -78,11 +78,10 @@ const streamed = (server: SlapdServer) =>
     return yield* Stream.runFold(pass.changes, { users: 0, rejected: 0 }, count)
   })))
 
-let kept: ReadonlyArray<SourceChange> = []
 const collected = (server: SlapdServer) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function* () {
     const pass = yield* makeLdapSource(config(server)).pass(Option.none())
-    kept = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
+    const kept = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
     return kept.reduce(count, { users: 0, rejected: 0 })
   })))
 
@@ -92,27 +91,39 @@ const CASES: ReadonlyArray<readonly [string, (s: SlapdServer) => Promise<{ users
   ["LdapSource → DirectoryUsers, collected", collected]
 ]
 
-const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
 const mb = (kb: number) => +(kb / 1024).toFixed(1)
 
-const runCase = async (server: SlapdServer, name: string, body: (s: SlapdServer) => Promise<{ users: number; rejected: number }>): Promise<Sample> => {
-  kept = []
-  gc()
-  resetPeak(process.pid)
+/**
+ * A measured run happens in a fresh child process (this file with --child),
+ * so that its peak RSS (VmHWM) belongs to that run alone: V8 keeps heap pages
+ * it once grew, so runs in one process would inherit each other's peaks.
+ */
+const child = async (caseIndex: number, url: string, pid: number): Promise<void> => {
+  const [name, body] = CASES[caseIndex]
+  const server = { url, pid } as SlapdServer
   const before = readProc(process.pid)
-  const slapdBefore = readProc(server.pid)
+  const slapdBefore = readProc(pid)
   const start = performance.now()
   const { users, rejected } = await body(server)
   const ms = performance.now() - start
   const after = readProc(process.pid)
-  const slapdAfter = readProc(server.pid)
-  kept = []
-  return {
+  const slapdAfter = readProc(pid)
+  const sample: Sample = {
     case: name, ms, users, rejected,
     peakRssMb: mb(after?.hwmKb ?? NaN), rssBeforeMb: mb(before?.rssKb ?? NaN),
     slapdCpuS: +((slapdAfter?.cpuS ?? NaN) - (slapdBefore?.cpuS ?? NaN)).toFixed(2)
   }
+  process.send!(sample)
 }
+
+const runCase = (server: SlapdServer, caseIndex: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    const c = fork(fileURLToPath(import.meta.url), ["--child", String(caseIndex), "--url", server.url, "--pid", String(server.pid), "--page-size", String(PAGE_SIZE)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    let sample: Sample | undefined
+    c.on("message", (m) => { sample = m as Sample })
+    c.once("error", reject)
+    c.once("exit", (code) => (sample !== undefined ? resolve(sample) : reject(new Error(`run of ${CASES[caseIndex][0]} exited with ${code}`))))
+  })
 
 const main = async () => {
   const unavailable = slapdUnavailable()
@@ -120,7 +131,6 @@ const main = async () => {
     console.error(`perf:ldap skipped: ${unavailable}`)
     return
   }
-  if ((globalThis as { gc?: unknown }).gc === undefined) console.error("note: run with --expose-gc for comparable peak RSS per run")
   const loadStart = performance.now()
   const server = await startSlapd({ suffix: SUFFIX, rootDn: ROOT_DN, rootPassword: "bench-Root-1", load: (w) => writeDirectory(USERS, w) })
   const loadMs = performance.now() - loadStart
@@ -128,10 +138,11 @@ const main = async () => {
   const samples: Array<Sample> = []
   try {
     // one warm-up run of each case (JIT, slapd's caches), not recorded
-    for (const [name, body] of CASES) await runCase(server, name, body)
+    // one unrecorded pass first: slapd's caches warm, as the later runs find them
+    await runCase(server, 0)
     for (let r = 0; r < RUNS; r++) {
-      for (const [name, body] of CASES) {
-        const s = await runCase(server, name, body)
+      for (const [i, [name]] of CASES.entries()) {
+        const s = await runCase(server, i)
         samples.push(s)
         console.error(`${name.padEnd(40)} run ${r + 1}: ${(s.ms / 1000).toFixed(2)} s, ${s.users} users, ${s.rejected} rejected, peak RSS ${s.peakRssMb} MB, slapd CPU ${s.slapdCpuS} s`)
       }
@@ -151,9 +162,9 @@ const main = async () => {
   const at = new Date().toISOString()
   const cpus = os.cpus()
   const context = [
-    `${at}, ${RUNS} runs per case interleaved after one warm-up each, medians; ${USERS} generated users (+1 rejected by design), page size ${PAGE_SIZE}`,
+    `${at}, ${RUNS} runs per case interleaved, each in a fresh process, after one unrecorded pass; medians; ${USERS} generated users (+1 rejected by design), page size ${PAGE_SIZE}`,
     `machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, Node ${process.version}`,
-    `slapd (Debian) on loopback, loaded with slapadd and started in ${(loadMs / 1000).toFixed(1)} s; peak RSS is this process's VmHWM, reset before each run`
+    `slapd (Debian) on loopback, loaded with slapadd and started in ${(loadMs / 1000).toFixed(1)} s; peak RSS: the run's process (VmHWM), RSS before: after start-up, before the pass`
   ]
   const md = [
     `# LDAP directory pass, ${USERS} users`, "", ...context.map((c) => `- ${c}`), "",
@@ -171,4 +182,6 @@ const main = async () => {
   console.error(`written perf/results/ldap-${stamp}.json and .md`)
 }
 
-await main()
+const childCase = process.argv.indexOf("--child")
+if (childCase > 0) await child(Number(process.argv[childCase + 1]), process.argv[process.argv.indexOf("--url") + 1], flag("pid", 0))
+else await main()
