@@ -1,4 +1,4 @@
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
@@ -8,10 +8,15 @@ import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/smtp/Inbound.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
 import { AdminRepo } from "./store/AdminRepo.js"
+import { AccountRepo } from "./store/AccountRepo.js"
+import { SessionRepo } from "./store/SessionRepo.js"
 import { AuditRepo } from "./store/AuditRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
 import { TenantRepo } from "./store/TenantRepo.js"
+import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js"
+import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
+import { SyncRepo } from "./sync/SyncRepo.js"
 
 /** Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them. */
 export const liveLayer = (config: ImprintConfig) => {
@@ -24,10 +29,27 @@ export const liveLayer = (config: ImprintConfig) => {
     TenantRegistry.Default,
     FailSafeMemory.Default,
     AdminRepo.Default,
+    SessionRepo.Default,
+    AccountRepo.Default,
     AuditRepo.Default,
-    ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default))
+    ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
+    syncLayer(config)
   ).pipe(Layer.provide(base))
 }
+
+/** Directory sync: its repository (credentials encrypted with the configured or generated key) and the supervisor. */
+const syncLayer = (config: ImprintConfig) =>
+  DirectorySync.Default.pipe(
+    Layer.provideMerge(SyncRepo.Default),
+    Layer.provide(Layer.mergeAll(TenantRegistry.Default, SyncOptions.layer({
+      enabled: config.sync.enabled,
+      defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
+      jitter: config.sync.jitter
+    }))),
+    Layer.provide(Layer.effect(SyncCredentialKey, loadCredentialKey({
+      configured: config.sync.credentialKey, keyFile: config.sync.credentialKeyFile, dataDir: config.dataDir
+    })))
+  )
 
 /**
  * Starts the SMTP side in the current scope; closing the scope stops it gracefully.
@@ -43,13 +65,16 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
   })
   const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
   const inbound = yield* startInbound({ config, tls, stampKey })
+  // scheduled directory syncs run with the server; the scope's close stops them
+  yield* (yield* DirectorySync).start()
   yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
   const admin = options.admin === true && config.admin.enabled
     ? yield* startAdminServer({
       host: config.admin.host,
       port: config.admin.port,
       tls: yield* adminTlsMaterial(config.admin, tls),
-      metricsTenantLabels: config.admin.metricsTenantLabels
+      metricsTenantLabels: config.admin.metricsTenantLabels,
+      accounts: { login: config.admin.login, mail: config.admin.mail }
     })
     : undefined
   if (admin !== undefined) yield* Effect.logInfo(`admin API listening on ${admin.url}`)

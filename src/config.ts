@@ -2,6 +2,7 @@ import { Context, Effect, Either, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
+import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
 import { formatFileError } from "./domain/TenantFile.js"
 
 /**
@@ -53,7 +54,24 @@ export class AdminListen extends Schema.Class<AdminListen>("AdminListen")({
   tlsKeyFile: Schema.optional(Schema.String),
   tlsCertFile: Schema.optional(Schema.String),
   /** label metrics with tenant ids; off by default so one tenant's activity is not visible by name */
-  metricsTenantLabels: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  metricsTenantLabels: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** tenant members' sign-in: code lifetime, sessions, trusted devices, throttling (src/admin/AccountSettings.ts) */
+  login: Schema.optionalWith(LoginSettings, { default: () => LoginSettings.make({}) }),
+  /** the SMTP server that carries sign-in codes; absent: only trusted devices can sign in */
+  mail: Schema.optional(MailSettings)
+}) {}
+
+/** Directory sync (src/sync/): the schedule's defaults and the key that encrypts source credentials at rest. */
+export class SyncConfig extends Schema.Class<SyncConfig>("SyncConfig")({
+  /** off: no scheduled passes; "sync now" and `imprint directory sync` still run */
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** a tenant's interval when its settings name none */
+  defaultIntervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(60)), { default: () => 86_400 }),
+  /** each interval is stretched or shrunk by up to this fraction, so tenants do not all sync at once */
+  jitter: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 0.5)), { default: () => 0.1 }),
+  /** 32-byte AES key, hex or base64; absent: credentialKeyFile, else generated into dataDir/sync-credential.key */
+  credentialKey: Schema.optional(Schema.String),
+  credentialKeyFile: Schema.optional(Schema.String)
 }) {}
 
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
@@ -69,7 +87,8 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   /** a loop stamp older than this is stale and ignored */
   loopStampMaxAgeSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400 }),
   /** demo only: write relayed mail to this folder instead of a downstream */
-  captureDir: Schema.optional(Schema.String)
+  captureDir: Schema.optional(Schema.String),
+  sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) })
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }
@@ -96,7 +115,10 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_ADMIN_PORT: ["admin", "port"],
   IMPRINT_ADMIN_TLS_KEY_FILE: ["admin", "tlsKeyFile"],
   IMPRINT_ADMIN_TLS_CERT_FILE: ["admin", "tlsCertFile"],
-  IMPRINT_ADMIN_METRICS_TENANT_LABELS: ["admin", "metricsTenantLabels"]
+  IMPRINT_ADMIN_METRICS_TENANT_LABELS: ["admin", "metricsTenantLabels"],
+  IMPRINT_SYNC_ENABLED: ["sync", "enabled"],
+  IMPRINT_SYNC_CREDENTIAL_KEY: ["sync", "credentialKey"],
+  IMPRINT_SYNC_CREDENTIAL_KEY_FILE: ["sync", "credentialKeyFile"]
 }
 
 /** read by the process itself, not part of the configuration */
@@ -146,7 +168,8 @@ export const loadConfig = Effect.fn("Config.load")(function* (file: string | und
   const config = yield* decodeConfig(merged)
   // relative paths in a config file are relative to that file, as operators expect
   const base = file === undefined ? process.cwd() : path.dirname(path.resolve(file))
-  return ImprintConfig.make({ ...config, dataDir: path.resolve(base, config.dataDir), captureDir: config.captureDir && path.resolve(base, config.captureDir) })
+  const sync = config.sync.credentialKeyFile === undefined ? config.sync : SyncConfig.make({ ...config.sync, credentialKeyFile: path.resolve(base, config.sync.credentialKeyFile) })
+  return ImprintConfig.make({ ...config, dataDir: path.resolve(base, config.dataDir), captureDir: config.captureDir && path.resolve(base, config.captureDir), sync })
 })
 
 export class Config extends Context.Tag("imprint/Config")<Config, ImprintConfig>() {
