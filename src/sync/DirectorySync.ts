@@ -7,7 +7,7 @@ import { SyncRepo } from "./SyncRepo.js"
 import { DEFAULT_SYNC_INTERVAL_SECONDS, isScheduled, SyncStatus, type SyncCounts, type TenantSyncSettings } from "./SyncSettings.js"
 
 /**
- * One sync supervisor per tenant with sources: a scheduler fiber (in a
+ * One sync supervisor per tenant with sources (once `start` ran): a scheduler fiber (in a
  * FiberMap keyed by tenant) that runs a pass every interval, jittered so
  * tenants do not all sync at once, and restarts with backoff on a defect.
  * "Sync now" joins a running pass instead of starting a second one. Status
@@ -191,20 +191,30 @@ const make = Effect.gen(function* () {
       Effect.orDie
     )
 
+  let started = false
+
   /** (Re)starts the tenant's scheduler after its sources changed, or stops it when none is left. */
   const reschedule = Effect.fn("DirectorySync.reschedule")(function* (tenantId: string) {
-    if (!options.enabled) return
+    if (!started) return
     const settings = yield* repo.getSettings(tenantId).pipe(Effect.orElseSucceed(() => Option.none<TenantSyncSettings>()))
     if (scheduledSources(settings).length === 0) yield* FiberMap.remove(schedulers, tenantId)
     else yield* FiberMap.run(schedulers, tenantId, scheduler(tenantId).pipe(Effect.provide(context)))
   })
 
-  if (options.enabled) {
+  /**
+   * Starts the schedulers (the server does; CLI one-shots and tests that only
+   * want "sync now" do not). Idempotent; nothing when sync.enabled is off.
+   */
+  const start = Effect.fn("DirectorySync.start")(function* () {
+    if (started || !options.enabled) return
+    started = true
     const tenants = yield* repo.tenantsWithSettings().pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
     for (const tenantId of tenants) yield* reschedule(tenantId)
-  }
+    yield* Effect.logInfo(`directory sync scheduled for ${tenants.length} tenant(s)`)
+  })
 
   return {
+    start,
     status,
     syncNow,
     runOnce,
