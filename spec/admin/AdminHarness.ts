@@ -6,11 +6,14 @@
  */
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import { startAdminServer } from "../../src/admin/AdminServer.js"
 import { Api, TenantCreate, TenantUpdate } from "../../src/admin/Api.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
+import type { AccountConfigShape } from "../../src/admin/AccountSettings.js"
+import { AccountRepo } from "../../src/store/AccountRepo.js"
+import { SessionRepo } from "../../src/store/SessionRepo.js"
 import { AuditRepo } from "../../src/store/AuditRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -30,7 +33,8 @@ export class AdminEnv extends Context.Tag("spec/admin/AdminEnv")<AdminEnv, Admin
 
 const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("127.0.0.1")))
 
-const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default).pipe(
+const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default,
+  SessionRepo.Default, AccountRepo.Default).pipe(
   Layer.provide(TempStorePath)
 )
 
@@ -38,9 +42,13 @@ const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegi
 const ClientLayer = Layer.unwrapEffect(Effect.map(TestCert, (c) =>
   NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: c.cert })))))
 
+/** Sign-in settings for the server (a mail sink's port, short expiries); provide it around adminTestLayer. */
+export class AdminTestAccounts extends Context.Tag("spec/admin/AdminTestAccounts")<AdminTestAccounts, AccountConfigShape>() {}
+
 const ServerLayer = (metricsTenantLabels: boolean) => Layer.scoped(AdminEnv, Effect.gen(function* () {
   const cert = yield* TestCert
-  const server = yield* startAdminServer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels })
+  const accounts = Option.getOrUndefined(yield* Effect.serviceOption(AdminTestAccounts))
+  const server = yield* startAdminServer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels, accounts })
   const admin = yield* AdminRepo
   const { token } = yield* admin.createOperatorToken("spec operator")
   const revoked = yield* admin.createOperatorToken("revoked operator")

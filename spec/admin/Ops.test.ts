@@ -51,15 +51,19 @@ layer(adminTestLayer())("admin API: operations", (it) => {
         expect(endpoints.map((e) => `${e.group}.${e.name}`)).toEqual(expect.arrayContaining([
           "metrics.metrics", "ops.healthz", "ops.openapi", "ops.readyz",
           "tenants.create", "tenants.delete", "tenants.get", "tenants.list", "tenants.resume", "tenants.suspend", "tenants.update",
-          "audit.list"
+          "audit.list",
+          "auth.login", "auth.verify", "auth.logout", "auth.me",
+          "users.list", "users.create", "users.get", "users.update", "users.delete", "users.setPassword",
+          "apiTokens.list", "apiTokens.create", "apiTokens.revoke"
         ]))
         for (const e of endpoints) {
           const operation = doc.paths[e.path]?.[e.method]
           expect(operation, `${e.method.toUpperCase()} ${e.path}`).toBeDefined()
           expect(Object.keys(operation!.responses ?? {}).length, `${e.path} responses`).toBeGreaterThan(0)
-          // operator-only groups declare the bearer scheme; ops does not
+          // every group declares the bearer scheme but ops and the sign-in steps (auth: login, verify; logout and me need it)
           const secured = (operation!.security ?? []).some((s) => "bearer" in s)
-          expect(secured, `${e.method} ${e.path} security`).toBe(e.group !== "ops")
+          const open = e.group === "ops" || (e.group === "auth" && (e.name === "login" || e.name === "verify"))
+          expect(secured, `${e.method} ${e.path} security`).toBe(!open)
         }
         expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" })
         expect(Object.keys(doc.paths["/tenants/{tenantId}"]!.get!.responses!)).toEqual(expect.arrayContaining(["200", "404", "401"]))

@@ -14,6 +14,12 @@ import { RulesLive } from "./handlers/Rules.js"
 import { TemplatesLive } from "./handlers/Templates.js"
 import { ContentRepo } from "../store/ContentRepo.js"
 import { AdminAuthLive } from "./AdminAuth.js"
+import { AccountConfig, type AccountConfigShape } from "./AccountSettings.js"
+import { ApiTokensLive } from "./handlers/ApiTokens.js"
+import { AuthLive } from "./handlers/Auth.js"
+import { UsersLive } from "./handlers/Users.js"
+import { LoginMailer } from "./LoginMailer.js"
+import { LoginThrottle } from "./LoginThrottle.js"
 
 /**
  * The admin API over HTTPS. HTTPS only: there is no plain-HTTP listener to
@@ -29,16 +35,21 @@ export interface AdminServerOptions {
   readonly tls: TlsMaterial
   /** expose the `tenant` tag as a Prometheus label (off: tenants are summed) */
   readonly metricsTenantLabels: boolean
+  /** tenant members' sign-in settings and the mail server for codes (defaults: AccountConfig.defaults) */
+  readonly accounts?: AccountConfigShape | undefined
 }
 
 /** The contract with its handlers; needs TenantRepo, TenantRegistry, Store and AdminRepo. */
-export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean }) =>
+export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean; readonly accounts?: AccountConfigShape | undefined }) =>
   HttpApiBuilder.api(Api).pipe(
+    Layer.provide([AuthLive, UsersLive, ApiTokensLive]),
+    Layer.provide([LoginMailer.Default, LoginThrottle.Default]),
     Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive]),
     Layer.provide([TemplatesLive, RulesLive, PreviewLive]),
     // the content handlers' repository, over the Store and TenantRepo the caller provides (not a second Store)
     Layer.provide(ContentRepo.DefaultWithoutDependencies),
-    Layer.provide(AdminAuthLive)
+    Layer.provide(AdminAuthLive),
+    Layer.provide(Layer.succeed(AccountConfig, options.accounts ?? AccountConfig.defaults))
   )
 
 /** RFC 6750: a 401 names the scheme it wants, so a client knows to send a bearer token. */

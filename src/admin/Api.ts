@@ -3,6 +3,8 @@ import { Schema } from "effect"
 import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
 import { AdminAuth } from "./Principal.js"
+import { AuthGroup } from "./AuthApi.js"
+import { ApiTokensGroup, UsersGroup } from "./UsersApi.js"
 import { PreviewGroupApi } from "./PreviewApi.js"
 import { RulesGroup } from "./RulesApi.js"
 import { TemplatesGroup } from "./TemplatesApi.js"
@@ -156,6 +158,9 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(OpsGroup)
   .add(MetricsGroup)
   .add(TenantsGroup)
+  .add(AuthGroup)
+  .add(UsersGroup)
+  .add(ApiTokensGroup)
   .add(TemplatesGroup)
   .add(RulesGroup)
   .add(PreviewGroupApi)

@@ -11,6 +11,7 @@ import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
 import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
 import { recordAudit } from "../Audit.js"
+import { AccountRepo } from "../../store/AccountRepo.js"
 import { requireOperator, requireTenantRole } from "../Principal.js"
 import { fillConnectorPasswords } from "./ConnectorCredentials.js"
 import { tenantView } from "./TenantViews.js"
@@ -143,6 +144,8 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
           if (!(yield* repo.removeTenant(id))) return yield* new TenantNotFound({ tenantId: id })
           // the actor holds the tenant's compiled state; stop it rather than wait for the idle sweep
           yield* registry.stop(id)
+          // its members, sessions, trusted devices and API tokens go with it (they live outside tenant/)
+          yield* Effect.flatMap(AccountRepo, (accounts) => accounts.removeTenant(id))
           yield* recordAudit(id, "tenant.delete", `tenant/${id}`)
           yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
         })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
