@@ -12,6 +12,8 @@ import { decodeConfig, type ImprintConfig } from "../../src/config.js"
 import { liveLayer, startServer } from "../../src/Server.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { AdminRepo } from "../../src/store/AdminRepo.js"
+import { makeSelfSigned } from "./Certs.js"
 import { startSink, type Sink, type SinkOptions } from "./Sink.js"
 
 /** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
@@ -24,28 +26,45 @@ export interface RunningImprint {
   /** import (or re-import) a tenant file while running */
   readonly importTenant: (file: unknown) => Promise<void>
   readonly registry: <A, E>(f: (r: TenantRegistry) => Effect.Effect<A, E>) => Promise<A>
+  /** with `admin: true`: the admin API's port, an operator token, and the certificate to trust (`ca`) */
+  readonly admin?: { readonly port: number; readonly token: string; readonly ca: string }
   /** graceful stop (as on SIGTERM); resolves when the server has closed */
   readonly close: () => Promise<void>
 }
 
-export const startImprint = async (opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown> }): Promise<RunningImprint> => {
+export const startImprint = async (
+  opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean }
+): Promise<RunningImprint> => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
-  const config = await Effect.runPromise(decodeConfig({ ...opts.config, dataDir, smtp }))
+  // the admin API (opt-in): HTTPS on a free port with a certificate the test client trusts
+  const cert = opts.admin === true ? await makeSelfSigned("127.0.0.1") : undefined
+  if (cert !== undefined) {
+    fs.writeFileSync(path.join(dataDir, "admin.key.pem"), cert.key)
+    fs.writeFileSync(path.join(dataDir, "admin.cert.pem"), cert.cert)
+  }
+  const admin = cert === undefined
+    ? opts.config?.admin
+    : { port: 0, tlsKeyFile: path.join(dataDir, "admin.key.pem"), tlsCertFile: path.join(dataDir, "admin.cert.pem"), ...(opts.config?.admin as object | undefined) }
+  const config = await Effect.runPromise(decodeConfig({ ...opts.config, dataDir, smtp, ...(admin !== undefined ? { admin } : {}) }))
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
-  const run = <A, E>(effect: Effect.Effect<A, E, TenantRepo | TenantRegistry>) =>
+  const run = <A, E>(effect: Effect.Effect<A, E, TenantRepo | TenantRegistry | AdminRepo>) =>
     Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
   const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => repo.importTenant(file)).pipe(Effect.asVoid))
   for (const t of opts.tenants ?? []) await importTenant(t)
   const server = await Effect.runPromise(
-    startServer(config).pipe(Effect.provide(context), Scope.extend(scope), quiet)
+    startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet)
   )
+  const token = cert === undefined ? undefined : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
   let closed: Promise<void> | undefined
   return {
     port: server.port,
     config,
     stampKey: server.stampKey,
+    ...(cert !== undefined && token !== undefined && server.adminPort !== undefined
+      ? { admin: { port: server.adminPort, token: token.token, ca: cert.cert } }
+      : {}),
     importTenant,
     registry: (f) => run(Effect.flatMap(TenantRegistry, f)),
     close: () =>
@@ -68,12 +87,14 @@ export const loopbackTenant = (downstreamPort: number, extra: Record<string, unk
  * whole describe block. Read `relay.sink` / `relay.imprint` inside tests.
  */
 export const relayToSink = (
-  opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown>; sink?: SinkOptions } = {}
+  opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown>; sink?: SinkOptions; admin?: boolean } = {}
 ) => {
   const relay = {} as { sink: Sink; imprint: RunningImprint }
   beforeAll(async () => {
     relay.sink = await startSink({ starttls: false, ...opts.sink })
-    relay.imprint = await startImprint({ tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config })
+    relay.imprint = await startImprint({
+      tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config, admin: opts.admin
+    })
   })
   afterAll(async () => {
     await relay.imprint?.close()
