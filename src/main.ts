@@ -11,6 +11,7 @@ import { sendSample } from "./demo/SampleSender.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
 import { TenantRepo } from "./store/TenantRepo.js"
+import { DIRECTORY_USAGE, directoryCommand } from "./sync/SyncCli.js"
 
 /**
  * The command line, and the only place layers are launched.
@@ -18,6 +19,7 @@ import { TenantRepo } from "./store/TenantRepo.js"
  *   imprint demo                           run it on embedded defaults with a demo tenant (npm start)
  *   imprint tenant import FILE | export ID | list   [--config FILE]
  *   imprint admin token create --name NAME | list | revoke ID   [--config FILE]
+ *   imprint directory sync TENANT [--config FILE]  one directory sync pass now
  *   imprint send-sample [--port 2525] [--to ADDRESS]
  */
 
@@ -28,6 +30,7 @@ const USAGE = `usage:
   imprint tenant export ID [--config FILE]
   imprint tenant list [--config FILE]
 ${ADMIN_USAGE}
+${DIRECTORY_USAGE}
   imprint send-sample [--host 127.0.0.1] [--port 2525] [--from ${DEMO_SENDER}] [--to someone@example.org]`
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
@@ -137,6 +140,8 @@ const program = Effect.gen(function* () {
       return yield* tenantCommand(config, rest)
     case "admin":
       return yield* adminCommand(rest, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    case "directory":
+      return yield* directoryCommand(rest, USAGE).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
     default:
       return yield* Effect.fail(new Error(USAGE))
   }

@@ -17,6 +17,9 @@ import { SessionRepo } from "../../src/store/SessionRepo.js"
 import { AuditRepo } from "../../src/store/AuditRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
+import { SyncCredentialKey } from "../../src/sync/CredentialCipher.js"
+import { DirectorySync, SyncOptions } from "../../src/sync/DirectorySync.js"
+import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
 import { TempStorePath } from "../store/TempStore.js"
 
@@ -33,7 +36,15 @@ export class AdminEnv extends Context.Tag("spec/admin/AdminEnv")<AdminEnv, Admin
 
 const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("127.0.0.1")))
 
-const StoreLayers = Layer.mergeAll(Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default,
+/** Directory sync for the sync endpoints: a random credential key, no scheduler. */
+const SyncLayers = DirectorySync.Default.pipe(
+  Layer.provideMerge(SyncRepo.Default),
+  Layer.provide(TenantRegistry.Default),
+  Layer.provide(SyncOptions.layer({ enabled: false })),
+  Layer.provide(SyncCredentialKey.random)
+)
+
+const StoreLayers = Layer.mergeAll(SyncLayers, Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default,
   SessionRepo.Default, AccountRepo.Default).pipe(
   Layer.provide(TempStorePath)
 )

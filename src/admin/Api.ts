@@ -2,6 +2,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
+import { SyncGroup } from "./SyncApi.js"
 import { AdminAuth } from "./Principal.js"
 import { AuthGroup } from "./AuthApi.js"
 import { ApiTokensGroup, UsersGroup } from "./UsersApi.js"
@@ -165,6 +166,7 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(RulesGroup)
   .add(PreviewGroupApi)
   .add(AuditGroup)
+  .add(SyncGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

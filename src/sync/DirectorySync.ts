@@ -31,6 +31,8 @@ export class SyncOptions extends Context.Tag("imprint/SyncOptions")<SyncOptions,
 export const FIRST_RUN_SPREAD = Duration.minutes(5)
 /** after a failed pass the next attempt comes this soon (or at the interval, if shorter) */
 export const RETRY_AFTER_FAILURE = Duration.minutes(15)
+/** a progress log line every this many users seen (the status is updated more often) */
+export const PROGRESS_LOG_EVERY = 10_000
 /** the scheduler's restart backoff after a defect */
 const SCHEDULER_RESTART = Schedule.exponential(Duration.seconds(1)).pipe(Schedule.union(Schedule.spaced(Duration.minutes(5))))
 
@@ -81,7 +83,7 @@ const make = Effect.gen(function* () {
       yield* put(runningStatus({ seen: 0, upserted: 0, removed: 0, rejected: 0 }, ""))
       const progress = (counts: SyncCounts, source: string) =>
         put(runningStatus({ ...counts }, source)).pipe(
-          Effect.zipRight(counts.seen > 0 && source !== ""
+          Effect.zipRight(counts.seen > 0 && source !== "" && counts.seen % PROGRESS_LOG_EVERY === 0
             ? Effect.logInfo("directory sync progress").pipe(Effect.annotateLogs({ tenant: tenantId, source, ...counts }))
             : Effect.void))
       const counts = { seen: 0, upserted: 0, removed: 0, rejected: 0 }
@@ -215,6 +217,8 @@ const make = Effect.gen(function* () {
 
   return {
     start,
+    /** the interval of tenants whose settings name none */
+    defaultInterval: options.defaultInterval,
     status,
     syncNow,
     runOnce,

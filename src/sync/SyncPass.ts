@@ -23,8 +23,8 @@ import type { SyncCounts } from "./SyncSettings.js"
 
 /** users per ApplyDirectoryDelta request (one transaction, one actor reload) */
 export const APPLY_BATCH_SIZE = 1_000
-/** a progress report (status, log line) every this many users seen */
-export const PROGRESS_EVERY = 5_000
+/** a progress report (status, CLI progress) every this many users seen */
+export const PROGRESS_EVERY = 1_000
 /** rejected entries logged one by one, per pass; the rest are only counted */
 export const MAX_REJECTIONS_LOGGED = 20
 
