@@ -11,6 +11,9 @@ import type { LdapSourceConfig } from "../../src/sync/LdapSource.js"
 
 export { slapdUnavailable, type SlapdServer }
 
+/** the root DN's password (writes in tests: deleting a user at the source) */
+export const ROOT_PASSWORD = "root-Secret-1"
+
 export interface DirectoryPeer extends SlapdServer {
   /** the CA a client must trust for ldaps:// and StartTLS (the server's self-signed certificate) */
   readonly caCert: string
@@ -23,7 +26,7 @@ export const startDirectoryPeer = async (users: number): Promise<DirectoryPeer> 
   const server = await startSlapd({
     suffix: SUFFIX,
     rootDn: ROOT_DN,
-    rootPassword: "root-Secret-1",
+    rootPassword: ROOT_PASSWORD,
     tls: { key: tls.key, cert: tls.cert },
     load: (write) => writeDirectory(users, write)
   })

@@ -98,7 +98,7 @@ const diagnostic = (e: ResultCodeError): string => {
 }
 
 /** Builds the SourceError for a failure in `step`; the message names the DN and host, never the password. */
-const classify = (name: string, config: LdapSourceConfig, step: "connect" | "StartTLS" | "bind" | "search") =>
+const classify = (name: string, config: LdapSourceConfig, step: "StartTLS" | "bind" | "search") =>
   (e: unknown): SourceError => {
     const fail = (message: string, retryable: boolean) => new SourceError({ source: name, message, retryable })
     if (e instanceof ResultCodeError) {
