@@ -2,7 +2,8 @@ import { Effect, Option, Schema } from "effect"
 import { TenantNotFound } from "../../domain/Errors.js"
 import { TenantId } from "../../domain/Tenant.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
-import { StoreFailure } from "../ApiErrors.js"
+import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"
+import { NotReady, StoreFailure } from "../ApiErrors.js"
 import { type Role, requireTenantRole } from "../Principal.js"
 
 /**
@@ -34,3 +35,7 @@ export const catchStore = <A, E, R>(effect: Effect.Effect<A, E | StoreError | St
       typeof e === "object" && e !== null && "_tag" in e && (e._tag === "StoreError" || e._tag === "StoreDecodeError"),
     storeFailure
   ) as Effect.Effect<A, Exclude<E, StoreError | StoreDecodeError> | StoreFailure, R>
+
+/** The tenant's actor could not answer (restarting, stopped): 503, worth a retry. */
+export const actorUnavailable = (e: TenantActorUnavailable) =>
+  Effect.fail(new NotReady({ message: `${e.message}; try again` }))

@@ -1,7 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect } from "effect"
-import { pipeline } from "node:stream"
+import type { IncomingMessage } from "node:http"
 import { RESOLVE_TIMEOUT } from "../../actors/ControlPlaneLive.js"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
 import { NoSignature, type SignatureDecision } from "../../domain/Signature.js"
@@ -10,8 +10,7 @@ import type { RelayError } from "../../pipeline/RelayError.js"
 import { Api } from "../Api.js"
 import { CONTENT_ROLES } from "../Principal.js"
 import { TEST_STAMP_MAX_BYTES, TestStampFailed, TestStampInvalid, UploadTooLarge } from "../PreviewApi.js"
-import { authorize, catchStore } from "./ContentAccess.js"
-import { actorUnavailable } from "./Templates.js"
+import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
 
 /**
  * The rules tester and the test stamp. The preview asks the tenant's actor
@@ -57,6 +56,21 @@ const refused = (e: RelayError) => {
   }
 }
 
+/**
+ * The request body into the normalizer. Past the limit the body is no longer
+ * fed but not destroyed either (that would reset the connection before the
+ * 413 is written); Node discards the rest after the answer.
+ */
+const feedUpload = (incoming: IncomingMessage, normalizer: UploadNormalizer): UploadNormalizer => {
+  incoming.pipe(normalizer)
+  incoming.once("error", (e) => normalizer.destroy(e))
+  normalizer.once("error", () => {
+    incoming.unpipe(normalizer)
+    incoming.resume()
+  })
+  return normalizer
+}
+
 const splitList = (s: string | undefined) =>
   s === undefined ? undefined : s.split(",").map((a) => a.trim()).filter((a) => a !== "")
 
@@ -86,7 +100,7 @@ export const PreviewLive = HttpApiBuilder.group(Api, "preview", (handlers) =>
           const tenant = yield* actor.relayState
           const sender = urlParams.sender?.trim()
           const normalizer = new UploadNormalizer(TEST_STAMP_MAX_BYTES)
-          const upstream = pipeline(NodeHttpServerRequest.toIncomingMessage(request), normalizer, () => {})
+          const upstream = feedUpload(NodeHttpServerRequest.toIncomingMessage(request), normalizer)
           const result = yield* dryRun({
             upstream, tenant, sender, recipients: splitList(urlParams.recipients), maxBytes: NORMALIZED_MAX_BYTES, serverName: "imprint",
             resolve: (envelope, header) =>

@@ -1,6 +1,5 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Either, Option } from "effect"
-import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
 import { DirectoryUserNotFound, TemplateInvalid } from "../../domain/ContentErrors.js"
 import type { Template } from "../../domain/Template.js"
@@ -8,11 +7,11 @@ import type { TenantId } from "../../domain/Tenant.js"
 import { compileTemplate, renderTemplate } from "../../signature/TemplateEngine.js"
 import { userValues } from "../../signature/TemplateValues.js"
 import { ContentRepo, type SavedTemplate, type TemplateInput, type TemplateVersion } from "../../store/ContentRepo.js"
-import { Api, NotReady } from "../Api.js"
+import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { CONTENT_ROLES, CurrentPrincipal, principalLabel, READ_ROLES } from "../Principal.js"
 import { TemplateSaved, TemplateVersionView, TemplateView, RenderedTemplateView } from "../TemplatesApi.js"
-import { authorize, catchStore } from "./ContentAccess.js"
+import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
 
 /**
  * Template handlers. Writes go through ContentRepo (sanitize, compile, bump
@@ -39,9 +38,6 @@ const versionView = (v: TemplateVersion) =>
     savedBy: v.savedBy,
     ...(v.restoredFrom !== undefined ? { restoredFrom: v.restoredFrom } : {})
   })
-
-export const actorUnavailable = (e: TenantActorUnavailable) =>
-  Effect.fail(new NotReady({ message: `${e.message}; try again` }))
 
 export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =>
   Effect.gen(function* () {
