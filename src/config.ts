@@ -116,6 +116,11 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_ADMIN_TLS_KEY_FILE: ["admin", "tlsKeyFile"],
   IMPRINT_ADMIN_TLS_CERT_FILE: ["admin", "tlsCertFile"],
   IMPRINT_ADMIN_METRICS_TENANT_LABELS: ["admin", "metricsTenantLabels"],
+  IMPRINT_ADMIN_MAIL_HOST: ["admin", "mail", "host"],
+  IMPRINT_ADMIN_MAIL_PORT: ["admin", "mail", "port"],
+  IMPRINT_ADMIN_MAIL_FROM: ["admin", "mail", "from"],
+  IMPRINT_ADMIN_MAIL_USER: ["admin", "mail", "auth", "user"],
+  IMPRINT_ADMIN_MAIL_PASS: ["admin", "mail", "auth", "pass"],
   IMPRINT_SYNC_ENABLED: ["sync", "enabled"],
   IMPRINT_SYNC_CREDENTIAL_KEY: ["sync", "credentialKey"],
   IMPRINT_SYNC_CREDENTIAL_KEY_FILE: ["sync", "credentialKeyFile"]

@@ -2,7 +2,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, TestClock } from "effect"
 import { UNAUTHORIZED_MESSAGE } from "../../src/admin/Api.js"
 import { ATTEMPT_INVALID, LOGIN_FAILED } from "../../src/admin/handlers/Auth.js"
-import { decodeConfig } from "../../src/config.js"
+import { applyEnv, decodeConfig } from "../../src/config.js"
 import { DEVICE_PREFIX, SESSION_PREFIX } from "../../src/store/SessionRepo.js"
 import { apiClient, operatorClient } from "./AdminHarness.js"
 import { authTestLayer, codeSentTo, MAIL_FROM, MailSink, PASSWORD, rawCall, seedTenant, seedUser, signIn } from "./AuthHarness.js"
@@ -281,6 +281,8 @@ describe("admin.login configuration", () => {
   it("admin.mail needs a host and a from address; unknown keys are refused", () => {
     expect(Either.isLeft(decodeConfig({ admin: { mail: { host: "127.0.0.1" } } }))).toBe(true)
     expect(Either.isLeft(decodeConfig({ admin: { mail: { host: "127.0.0.1", from: "a@b.example", tls: true } } }))).toBe(true)
+    const fromEnv = applyEnv({}, { IMPRINT_ADMIN_MAIL_HOST: "127.0.0.1", IMPRINT_ADMIN_MAIL_FROM: "a@b.example", IMPRINT_ADMIN_MAIL_USER: "mailer", IMPRINT_ADMIN_MAIL_PASS: "s3cret" })
+    expect(Either.isRight(decodeConfig(fromEnv)) && Either.getOrThrow(decodeConfig(fromEnv)).admin.mail?.auth).toEqual({ user: "mailer", pass: "s3cret" })
     const ok = decodeConfig({ admin: { mail: { host: "127.0.0.1", from: "a@b.example" } } })
     expect(Either.isRight(ok) && ok.right.admin.mail).toMatchObject({ port: 587, secure: false, requireTLS: true, rejectUnauthorized: true })
   })

@@ -1,4 +1,4 @@
-import { Clock, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Clock, Effect, HashMap, Option, Ref } from "effect"
 import { TooManyAttempts } from "./AccountErrors.js"
 import { AccountConfig } from "./AccountSettings.js"
 
@@ -106,6 +106,4 @@ export class LoginThrottle extends Effect.Service<LoginThrottle>()("imprint/admi
 
     return { begin, forgive, fail, reset } as const
   })
-}) {
-  static readonly layerWith = (config: Layer.Layer<AccountConfig>) => LoginThrottle.Default.pipe(Layer.provide(config))
-}
+}) {}

@@ -1,7 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
-import { ApiTokenNotFound, LastOwnerRequired, LoginNameTaken, UserNotFound } from "./AccountErrors.js"
+import { ApiTokenNotFound, LastOwnerRequired, LoginNameTaken, TooManyAttempts, UserNotFound } from "./AccountErrors.js"
 import { Forbidden, StoreFailure } from "./ApiErrors.js"
 import { MAX_EMAIL_LENGTH } from "./AuthApi.js"
 import { MAX_PASSWORD_LENGTH, PasswordRejected } from "./PasswordPolicy.js"
@@ -86,6 +86,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
       .setPayload(PasswordChange)
       .addSuccess(HttpApiSchema.NoContent)
       .addError(PasswordRejected)
+      .addError(TooManyAttempts)
   )
   .addError(TenantNotFound, { status: 404 })
   .addError(UserNotFound)

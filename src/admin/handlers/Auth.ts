@@ -1,5 +1,5 @@
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
-import { Effect, Option } from "effect"
+import { Effect, FiberSet, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { AccountRepo, type AccountUser } from "../../store/AccountRepo.js"
 import * as PasswordHash from "../../store/PasswordHash.js"
@@ -53,6 +53,9 @@ export const AuthLive = HttpApiBuilder.group(Api, "auth", (handlers) =>
     const { login: settings } = yield* AccountConfig
     // the same scrypt parameters as real hashes, so an unknown email costs what a known one does
     const dummyHash = yield* PasswordHash.hash(randomBytes(16).toString("hex"))
+    // a failed sign-in of a known account is audited off the request's path: awaiting that write would
+    // make a wrong password answer measurably slower than an unknown email
+    const background = yield* FiberSet.make()
 
     const issue = (user: AccountUser, trustDevice: boolean) =>
       Effect.gen(function* () {
@@ -80,7 +83,7 @@ export const AuthLive = HttpApiBuilder.group(Api, "auth", (handlers) =>
           if (Option.isNone(found)) return yield* new Unauthorized({ message: LOGIN_FAILED })
           const user = found.value
           if (!matches || user.disabled === true) {
-            yield* audit(user, "login.failure", user.disabled === true ? "account disabled" : "wrong password")
+            yield* FiberSet.run(background, audit(user, "login.failure", user.disabled === true ? "account disabled" : "wrong password"))
             return yield* new Unauthorized({ message: LOGIN_FAILED })
           }
           // the password was right: this try is forgiven; the account starts over only once a session is issued

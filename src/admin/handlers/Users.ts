@@ -1,10 +1,11 @@
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
-import { Effect, Either, Option } from "effect"
+import { Effect, Option } from "effect"
 import { AccountRepo, type AccountUser } from "../../store/AccountRepo.js"
 import * as PasswordHash from "../../store/PasswordHash.js"
 import { LastOwnerRequired, LoginNameTaken, UserNotFound } from "../AccountErrors.js"
 import { Api, Forbidden } from "../Api.js"
 import { recordAudit } from "../Audit.js"
+import { LoginThrottle, type ThrottleKey } from "../LoginThrottle.js"
 import { checkPassword, normalizePassword } from "../PasswordPolicy.js"
 import { ADMIN_ROLES, type Principal, READ_ROLES, requireTenantRole } from "../Principal.js"
 import { managesOwners, requireTenantExists, storeFailure, userView } from "./AccountViews.js"
@@ -28,6 +29,7 @@ const lastOwner = () =>
 export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
   Effect.gen(function* () {
     const accounts = yield* AccountRepo
+    const throttle = yield* LoginThrottle
 
     /** role check first (404 for another tenant's id, 403 for a role), then the tenant must exist */
     const guard = (tenantId: string, roles: typeof ADMIN_ROLES) =>
@@ -86,18 +88,22 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
           const user = yield* target(path.tenantId, path.userId)
           const self = principal._tag === "TenantMember" && principal.via === "session" && principal.subjectId === user.id
           if (self) {
-            // a session left open on someone's desk must not be enough to take the account over
+            // a session left open on someone's desk must not be enough to take the account over,
+            // nor to guess the current password at line speed: the sign-in throttle applies
+            const account: ThrottleKey = { kind: "account", value: user.email.toLowerCase() }
+            yield* throttle.begin([account])
             const current = payload.currentPassword
             if (current === undefined || !(yield* PasswordHash.verify(normalizePassword(current), user.passwordHash))) {
               return yield* new Forbidden({ message: "to change your own password, send your current one as currentPassword" })
             }
+            yield* throttle.forgive([account])
           } else {
             if (principal._tag === "TenantMember" && !ADMIN_ROLES.includes(principal.role)) {
               return yield* new Forbidden({ message: `the ${principal.role} role may change only its own password` })
             }
             yield* mayTouch(principal, user, "set an owner's password")
           }
-          const password = yield* Either.match(checkPassword(payload.password, { email: user.email }), { onLeft: Effect.fail, onRight: Effect.succeed })
+          const password = yield* checkPassword(payload.password, { email: user.email })
           const keep = self ? yield* Effect.map(HttpServerRequest.HttpServerRequest, (r) => (r.headers["authorization"] ?? "").slice(7).trim()) : undefined
           const ended = yield* accounts.setPassword(path.tenantId, user.id, password, keep).pipe(
             Effect.catchTag("NoSuchUser", () => Effect.fail(notFound(path.userId))))
