@@ -47,8 +47,8 @@ export class TemplateSaved extends Schema.Class<TemplateSaved>("TemplateSaved")(
 export class TemplateVersionView extends Schema.Class<TemplateVersionView>("TemplateVersionView")({
   version: Schema.Int,
   template: TemplateView,
-  /** ISO 8601 */
-  savedAt: Schema.String,
+  /** ISO 8601; absent for a version saved before the history began (a tenant import) */
+  savedAt: Schema.optional(Schema.String),
   savedBy: Schema.String,
   restoredFrom: Schema.optional(Schema.Int)
 }) {}

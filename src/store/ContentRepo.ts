@@ -31,8 +31,8 @@ export const MAX_TEMPLATE_VERSIONS = 100
 /** One saved version of a template: what was stored, when, by whom. */
 export class TemplateVersion extends Schema.Class<TemplateVersion>("TemplateVersion")({
   template: Template,
-  /** epoch milliseconds */
-  savedAt: Schema.Number,
+  /** epoch milliseconds; absent for a version saved before the history (a tenant import) */
+  savedAt: Schema.optional(Schema.Number),
   /** who saved it (principalLabel), never a secret */
   savedBy: Schema.String,
   /** set when the save restored an older version */
@@ -127,9 +127,17 @@ const make = Effect.gen(function* () {
       template: saved, savedAt, savedBy: options.savedBy,
       ...(options.restoredFrom !== undefined ? { restoredFrom: options.restoredFrom } : {})
     })
-    const dropped = history.slice(0, Math.max(0, history.length + 1 - MAX_TEMPLATE_VERSIONS))
+    // the version being replaced came from an import (no history entry): keep it too, so it can be restored
+    const replaced = Option.filter(current, (t) => !history.includes(Keys.templateVersionKey(id, t.id, t.version)))
+    const kept = Option.match(replaced, {
+      onNone: () => [],
+      onSome: (t) => [Write.put(Db.templateVersions, TemplateVersion, Keys.templateVersionKey(id, t.id, t.version),
+        new TemplateVersion({ template: t, savedBy: "tenant import (before the history)" }))]
+    })
+    const dropped = history.slice(0, Math.max(0, history.length + kept.length + 1 - MAX_TEMPLATE_VERSIONS))
     yield* store.batch([
       Write.put(Db.templates, Template, Keys.templateKey(id, saved.id), saved),
+      ...kept,
       Write.put(Db.templateVersions, TemplateVersion, Keys.templateVersionKey(id, saved.id, version), entry),
       ...dropped.map((key) => Write.remove(Db.templateVersions, key))
     ])

@@ -34,7 +34,7 @@ const versionView = (v: TemplateVersion) =>
   new TemplateVersionView({
     version: v.template.version,
     template: templateView(v.template),
-    savedAt: new Date(v.savedAt).toISOString(),
+    ...(v.savedAt !== undefined ? { savedAt: new Date(v.savedAt).toISOString() } : {}),
     savedBy: v.savedBy,
     ...(v.restoredFrom !== undefined ? { restoredFrom: v.restoredFrom } : {})
   })
