@@ -11,6 +11,7 @@ import { AdminRepo } from "./store/AdminRepo.js"
 import { AccountRepo } from "./store/AccountRepo.js"
 import { SessionRepo } from "./store/SessionRepo.js"
 import { AuditRepo } from "./store/AuditRepo.js"
+import { DirectoryRepo } from "./store/DirectoryRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
 import { TenantRepo } from "./store/TenantRepo.js"
@@ -32,6 +33,7 @@ export const liveLayer = (config: ImprintConfig) => {
     SessionRepo.Default,
     AccountRepo.Default,
     AuditRepo.Default,
+    DirectoryRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
     syncLayer(config)
   ).pipe(Layer.provide(base))

@@ -15,6 +15,7 @@ import type { AccountConfigShape } from "../../src/admin/AccountSettings.js"
 import { AccountRepo } from "../../src/store/AccountRepo.js"
 import { SessionRepo } from "../../src/store/SessionRepo.js"
 import { AuditRepo } from "../../src/store/AuditRepo.js"
+import { DirectoryRepo } from "../../src/store/DirectoryRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { SyncCredentialKey } from "../../src/sync/CredentialCipher.js"
@@ -44,7 +45,7 @@ const SyncLayers = DirectorySync.Default.pipe(
   Layer.provide(SyncCredentialKey.random)
 )
 
-const StoreLayers = Layer.mergeAll(SyncLayers, Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default,
+const StoreLayers = Layer.mergeAll(SyncLayers, Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default, DirectoryRepo.Default,
   SessionRepo.Default, AccountRepo.Default).pipe(
   Layer.provide(TempStorePath)
 )

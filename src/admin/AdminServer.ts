@@ -6,6 +6,7 @@ import * as https from "node:https"
 import type { TlsMaterial } from "../Secrets.js"
 import { Api } from "./Api.js"
 import { AuditLive } from "./handlers/Audit.js"
+import { DirectoryLive } from "./handlers/Directory.js"
 import { SyncLive } from "./handlers/Sync.js"
 import { MetricsLive } from "./handlers/Metrics.js"
 import { OpsLive } from "./handlers/Ops.js"
@@ -45,7 +46,7 @@ export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean; 
   HttpApiBuilder.api(Api).pipe(
     Layer.provide([AuthLive, UsersLive, ApiTokensLive]),
     Layer.provide([LoginMailer.Default, LoginThrottle.Default]),
-    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive]),
+    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive, DirectoryLive]),
     Layer.provide(SyncLive),
     Layer.provide([TemplatesLive, RulesLive, PreviewLive]),
     // the content handlers' repository, over the Store and TenantRepo the caller provides (not a second Store)

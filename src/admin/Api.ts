@@ -2,6 +2,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
+import { DirectoryGroup } from "./DirectoryApi.js"
 import { SyncGroup } from "./SyncApi.js"
 import { AdminAuth } from "./Principal.js"
 import { AuthGroup } from "./AuthApi.js"
@@ -166,6 +167,7 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(RulesGroup)
   .add(PreviewGroupApi)
   .add(AuditGroup)
+  .add(DirectoryGroup)
   .add(SyncGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
