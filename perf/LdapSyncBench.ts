@@ -9,23 +9,32 @@
  *   - LdapSource, streamed: every entry mapped into a DirectoryUser and
  *     counted, nothing kept (the source's own memory: one page);
  *   - LdapSource, collected: the same users kept in an array, as a full sync
- *     holds a pass until it completed.
+ *     holds a pass until it completed;
+ *   - the whole sync: DirectorySync.runOnce into a real LMDB store through the
+ *     tenant actor, into an empty cache and again with nothing changed.
  * Time, users/s, peak RSS of the run's own process and slapd's CPU. Medians; writes perf/results/ldap-<timestamp>.json and
  * .md. A benchmark, not a test: nothing is asserted beyond the counts.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import { Client } from "ldapts"
 import { fork } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { TenantRegistry } from "../src/actors/TenantRegistry.js"
+import { Store, StorePath } from "../src/store/Store.js"
+import { TenantRepo } from "../src/store/TenantRepo.js"
 import { LDAP_DEFAULT_MAPPING } from "../src/sync/AttributeMapping.js"
+import { SyncCredentialKey } from "../src/sync/CredentialCipher.js"
+import { DirectorySync, SyncOptions } from "../src/sync/DirectorySync.js"
+import { SyncRepo } from "../src/sync/SyncRepo.js"
+import { LdapSourceSettings, TenantSyncSettings } from "../src/sync/SyncSettings.js"
 import type { SourceChange } from "../src/sync/DirectorySource.js"
 import { baseAttribute } from "../src/sync/LdapEntry.js"
 import { LDAP_DEFAULT_FILTER, makeLdapSource } from "../src/sync/LdapSource.js"
 import { readProc } from "./Child.js"
-import { ROOT_DN, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, writeDirectory } from "./LdapDirectory.js"
+import { MAIL_DOMAIN, ROOT_DN, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, writeDirectory } from "./LdapDirectory.js"
 import { slapdUnavailable, startSlapd, type SlapdServer } from "./Slapd.js"
 
 const flag = (name: string, fallback: number): number => {
@@ -45,6 +54,8 @@ interface Sample {
   readonly peakRssMb: number
   readonly rssBeforeMb: number
   readonly slapdCpuS: number
+  /** whole-sync runs: users written to the cache */
+  readonly upserted?: number
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -85,6 +96,40 @@ const collected = (server: SlapdServer) =>
     return kept.reduce(count, { users: 0, rejected: 0 })
   })))
 
+/**
+ * The whole sync: DirectorySync.runOnce for a tenant whose source is this
+ * slapd, into a real LMDB store through the tenant actor, twice: into an
+ * empty cache, then again with nothing changed. Reports both passes.
+ */
+const wholeSync = async (server: SlapdServer): Promise<ReadonlyArray<Omit<Sample, "rssBeforeMb" | "slapdCpuS">>> => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "imprint-ldap-bench-"))
+  const layer = DirectorySync.Default.pipe(
+    Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
+    Layer.provide(SyncOptions.layer({ enabled: false })),
+    Layer.provide(SyncCredentialKey.random),
+    Layer.provide(Layer.succeed(StorePath, dir))
+  )
+  try {
+    return await Effect.runPromise(Effect.gen(function* () {
+      yield* (yield* TenantRepo).importTenant({ id: "bench", name: "Bench", domains: [MAIL_DOMAIN], connectors: [] })
+      const source = LdapSourceSettings.make({ name: "ad", ...config(server) })
+      yield* (yield* SyncRepo).putSettings("bench", TenantSyncSettings.make({ sources: [source] }))
+      const sync = yield* DirectorySync
+      const out: Array<Omit<Sample, "rssBeforeMb" | "slapdCpuS">> = []
+      for (const name of ["DirectorySync into LMDB, empty cache", "DirectorySync into LMDB, nothing changed"]) {
+        const start = performance.now()
+        const status = yield* sync.runOnce("bench")
+        const ms = performance.now() - start
+        if (status.state !== "idle") throw new Error(`sync ${status.state}: ${status.lastError}`)
+        out.push({ case: name, ms, users: status.counts.seen, rejected: status.counts.rejected, upserted: status.counts.upserted, peakRssMb: mb(readProc(process.pid)?.hwmKb ?? NaN) })
+      }
+      return out
+    }).pipe(Effect.scoped, Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.Warning)))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const CASES: ReadonlyArray<readonly [string, (s: SlapdServer) => Promise<{ users: number; rejected: number }>]> = [
   ["ldapts pages only (floor)", floor],
   ["LdapSource → DirectoryUsers, streamed", streamed],
@@ -99,8 +144,16 @@ const mb = (kb: number) => +(kb / 1024).toFixed(1)
  * it once grew, so runs in one process would inherit each other's peaks.
  */
 const child = async (caseIndex: number, url: string, pid: number): Promise<void> => {
-  const [name, body] = CASES[caseIndex]
   const server = { url, pid } as SlapdServer
+  if (caseIndex === CASES.length) {
+    const rssBeforeMb = mb(readProc(process.pid)?.rssKb ?? NaN)
+    const slapdBefore = readProc(pid)?.cpuS ?? NaN
+    const passes = await wholeSync(server)
+    const slapdCpuS = +(((readProc(pid)?.cpuS ?? NaN) - slapdBefore) / passes.length).toFixed(2)
+    process.send!(passes.map((p) => ({ ...p, rssBeforeMb, slapdCpuS })))
+    return
+  }
+  const [name, body] = CASES[caseIndex]
   const before = readProc(process.pid)
   const slapdBefore = readProc(pid)
   const start = performance.now()
@@ -113,16 +166,16 @@ const child = async (caseIndex: number, url: string, pid: number): Promise<void>
     peakRssMb: mb(after?.hwmKb ?? NaN), rssBeforeMb: mb(before?.rssKb ?? NaN),
     slapdCpuS: +((slapdAfter?.cpuS ?? NaN) - (slapdBefore?.cpuS ?? NaN)).toFixed(2)
   }
-  process.send!(sample)
+  process.send!([sample])
 }
 
-const runCase = (server: SlapdServer, caseIndex: number): Promise<Sample> =>
+const runCase = (server: SlapdServer, caseIndex: number): Promise<ReadonlyArray<Sample>> =>
   new Promise((resolve, reject) => {
     const c = fork(fileURLToPath(import.meta.url), ["--child", String(caseIndex), "--url", server.url, "--pid", String(server.pid), "--page-size", String(PAGE_SIZE)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-    let sample: Sample | undefined
-    c.on("message", (m) => { sample = m as Sample })
+    let sample: ReadonlyArray<Sample> | undefined
+    c.on("message", (m) => { sample = m as ReadonlyArray<Sample> })
     c.once("error", reject)
-    c.once("exit", (code) => (sample !== undefined ? resolve(sample) : reject(new Error(`run of ${CASES[caseIndex][0]} exited with ${code}`))))
+    c.once("exit", (code) => (sample !== undefined ? resolve(sample) : reject(new Error(`run ${caseIndex} exited with ${code}`))))
   })
 
 const main = async () => {
@@ -141,16 +194,17 @@ const main = async () => {
     // one unrecorded pass first: slapd's caches warm, as the later runs find them
     await runCase(server, 0)
     for (let r = 0; r < RUNS; r++) {
-      for (const [i, [name]] of CASES.entries()) {
-        const s = await runCase(server, i)
-        samples.push(s)
-        console.error(`${name.padEnd(40)} run ${r + 1}: ${(s.ms / 1000).toFixed(2)} s, ${s.users} users, ${s.rejected} rejected, peak RSS ${s.peakRssMb} MB, slapd CPU ${s.slapdCpuS} s`)
+      for (let i = 0; i <= CASES.length; i++) {
+        for (const s of await runCase(server, i)) {
+          samples.push(s)
+          console.error(`${s.case.padEnd(42)} run ${r + 1}: ${(s.ms / 1000).toFixed(2)} s, ${s.users} users, ${s.rejected} rejected, peak RSS ${s.peakRssMb} MB, slapd CPU ${s.slapdCpuS} s`)
+        }
       }
     }
   } finally {
     await server.stop()
   }
-  const rows = CASES.map(([name]) => {
+  const rows = [...new Set(samples.map((s) => s.case))].map((name) => {
     const mine = samples.filter((s) => s.case === name)
     const ms = median(mine.map((s) => s.ms))
     return {
