@@ -47,7 +47,7 @@ export class GraphStandIn {
   private answersLeft: number | undefined
   pageSize: number
   /** counters the specs read */
-  readonly counts = { token: 0, deltaPages: 0, userReads: 0, groupReads: 0, throttled: 0, unauthorized: 0, gone: 0 }
+  readonly counts = { connections: 0, token: 0, deltaPages: 0, userReads: 0, groupReads: 0, throttled: 0, unauthorized: 0, gone: 0 }
   private server!: https.Server
   url = ""
 
@@ -71,6 +71,10 @@ export class GraphStandIn {
       let body = ""
       req.on("data", (c: Buffer) => (body += c.toString("utf8")))
       req.on("end", () => this.handle(req, body, res))
+    })
+    this.server.on("secureConnection", (socket) => {
+      this.counts.connections++
+      socket.setNoDelay(true)
     })
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve))
     this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`
@@ -196,8 +200,13 @@ export class GraphStandIn {
     return this.page(res, this.snapshot(), offset, `full|0|${version}`, version)
   }
 
+  /** the listing a full pass pages through, kept until the directory changes (sorting 100,000 users per page would dominate) */
+  private snapshotCache: { readonly version: number; readonly users: Array<Record<string, unknown>> } | undefined
   private snapshot(): Array<Record<string, unknown>> {
-    return Array.from(this.users.values()).sort((a, b) => (a.id < b.id ? -1 : 1)) as Array<Record<string, unknown>>
+    if (this.snapshotCache?.version !== this.changes.length) {
+      this.snapshotCache = { version: this.changes.length, users: Array.from(this.users.values()).sort((a, b) => (a.id < b.id ? -1 : 1)) as Array<Record<string, unknown>> }
+    }
+    return this.snapshotCache.users
   }
 
   /** changes after version `since` up to `until`: the last state per id, with only the changed properties */

@@ -174,8 +174,12 @@ export const mapRecord = (record: SourceRecord, mapping: AttributeMappingSpec, r
         } else fields[target] = value
       }
     }
-    if (Object.keys(custom).length > 0) fields.custom = custom
-    return { _tag: "Upsert", user: DirectoryUser.make(fields as ConstructorParameters<typeof DirectoryUser>[0]) }
+    fields.custom = custom
+    fields.proxyAddresses ??= []
+    fields.memberOf ??= []
+    // every field was checked above (strings, arrays of strings, a valid mail): the constructor's Schema check
+    // would cost more than the rest of the mapping on a 100,000-user pass
+    return { _tag: "Upsert", user: new DirectoryUser(fields as ConstructorParameters<typeof DirectoryUser>[0], true) }
   } catch (e) {
     if (e instanceof Invalid) return { _tag: "Rejected", ref, reason: e.reason, mail }
     throw e

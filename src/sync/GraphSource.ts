@@ -150,10 +150,10 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
           return [current, current.next === undefined ? Option.none<string>() : Option.some(current.next)] as const
         }))
       const needsReads = mode === "delta" || wantGroups
+      // a page at a time: per-element stream stages cost more than mapping the user
       const changes = pageStream.pipe(
-        Stream.flatMap((p) => Stream.fromIterable(p.value)),
-        Stream.mapEffect(toChange, { concurrency: needsReads ? GRAPH_FETCH_CONCURRENCY : 1 }),
-        Stream.flatMap((cs) => Stream.fromIterable(cs))
+        Stream.mapEffect((p) => Effect.forEach(p.value, toChange, { concurrency: needsReads ? GRAPH_FETCH_CONCURRENCY : 1 })),
+        Stream.mapConcat((cs) => cs.flat())
       )
       return {
         mode,
