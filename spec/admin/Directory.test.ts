@@ -141,6 +141,22 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       expect(audit.entries[0]).toMatchObject({ action: "directory.delete", target: "user/u01@d-del.example", before: "present", after: "absent" })
     }))
 
+  it.effect("deleting the tenant forgets the directory status but keeps the audit entries", () =>
+    Effect.gen(function* () {
+      yield* directoryTenant("d-gone", "198.51.142.0/24", 1)
+      const client = yield* operatorClient
+      yield* client.directory.delete({ path: { tenantId: "d-gone", mail: "u00@d-gone.example" } })
+      expect((yield* client.directory.status({ path: { tenantId: "d-gone" } })).lastChange).toBe("directory.delete")
+      yield* client.tenants.delete({ path: { tenantId: "d-gone" } })
+      expect((yield* Effect.flip(client.directory.status({ path: { tenantId: "d-gone" } })))._tag).toBe("TenantNotFound")
+      yield* directoryTenant("d-gone", "198.51.142.0/24", 1)
+      const fresh = yield* client.directory.status({ path: { tenantId: "d-gone" } })
+      expect(fresh.users).toBe(1)
+      expect(fresh.lastChange).toBeUndefined()
+      const log = yield* client.audit.list({ path: { tenantId: "d-gone" }, urlParams: {} })
+      expect(log.entries.map((e) => e.action)).toEqual(["tenant.create", "tenant.delete", "directory.delete", "tenant.create"])
+    }))
+
   describe("imports", () => {
     it.effect("JSON merge upserts the valid rows and reports the rejected ones with their position", () =>
       Effect.gen(function* () {

@@ -12,6 +12,7 @@ import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
 import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { AccountRepo } from "../../store/AccountRepo.js"
+import { DirectoryRepo } from "../../store/DirectoryRepo.js"
 import { requireOperator, requireTenantRole } from "../Principal.js"
 import { fillConnectorPasswords } from "./ConnectorCredentials.js"
 import { tenantView } from "./TenantViews.js"
@@ -146,6 +147,8 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
           yield* registry.stop(id)
           // its members, sessions, trusted devices and API tokens go with it (they live outside tenant/)
           yield* Effect.flatMap(AccountRepo, (accounts) => accounts.removeTenant(id))
+          // the directory's status record goes too (its audit entries stay)
+          yield* Effect.flatMap(DirectoryRepo, (directory) => directory.forget(id))
           yield* recordAudit(id, "tenant.delete", `tenant/${id}`)
           yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
         })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
