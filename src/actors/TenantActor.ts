@@ -6,6 +6,7 @@ import type { MessageKind } from "../domain/Rule.js"
 import type { HeaderSummary, MessageEnvelope, SignatureDecision, SignatureElement } from "../domain/Signature.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
 import { RenderCache } from "../signature/RenderCache.js"
+import { ReplyDeadlines } from "./ReplyDeadlines.js"
 import { previewRules } from "../signature/RulesTester.js"
 import { resolveSignature } from "../signature/SignatureResolver.js"
 import { Store } from "../store/Store.js"
@@ -33,6 +34,8 @@ import * as TenantState from "./TenantState.js"
  */
 
 export const MAILBOX_CAPACITY = 256
+/** The longest a message waits for its signature (a tenant reloading a huge directory, a stuck actor); then it goes unsigned. */
+export const RESOLVE_TIMEOUT = Duration.seconds(10)
 export const RESTART_BASE_DELAY = Duration.millis(100)
 export const RESTART_MAX_DELAY = Duration.seconds(10)
 export const RESTART_INTENSITY = 5
@@ -71,12 +74,12 @@ type Current =
 
 export interface TenantActor {
   readonly tenantId: TenantId
-  /** Asks the actor; fails with TenantActorUnavailable if it stops before answering. */
-  readonly send: <R extends TenantRequest>(request: R) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
+  /** Asks the actor; fails with TenantActorUnavailable if it stops before answering, or is not answered `within`. */
+  readonly send: <R extends TenantRequest>(request: R, within?: Duration.DurationInput) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
   readonly relayState: Effect.Effect<Tenant, TenantActorError>
   readonly lookupUser: (address: string) => Effect.Effect<Option.Option<DirectoryUser>, TenantActorError>
   readonly reload: Effect.Effect<void, TenantActorError>
-  /** the signature for a message, decided and rendered for the envelope's sender */
+  /** the signature for a message, decided and rendered for the envelope's sender; unavailable after RESOLVE_TIMEOUT */
   readonly resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => Effect.Effect<SignatureDecision, TenantActorError>
   /** the rules tester (admin preview) */
   readonly previewRules: (input: PreviewInput) => Effect.Effect<PreviewResult, TenantActorError>
@@ -139,6 +142,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   let inFlight = 0
   let stoppedFlag = false
   const mailbox = yield* Queue.bounded<Envelope>(MAILBOX_CAPACITY)
+  const deadlines = new ReplyDeadlines<TenantActorError>(yield* Effect.clock, () => unavailable(tenantId, "timed out"))
+  yield* Effect.forkScoped(deadlines.sweeper)
   const stopped = yield* Deferred.make<void>()
   /** replies not yet given; a stop fails them, so no caller waits on a dead actor */
   const pending = new Set<Deferred.Deferred<unknown, TenantActorError>>()
@@ -283,12 +288,13 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
    * fiber of its own: the reply is registered in `pending`, which `stop` fails,
    * and only a full mailbox makes the caller wait in a race with the stop.
    */
-  const send = <R extends TenantRequest>(request: R) =>
+  const send = <R extends TenantRequest>(request: R, within?: Duration.DurationInput) =>
     Effect.suspend(() => {
       if (stoppedFlag) return Effect.failSync(() => unavailable(tenantId, "stopped"))
       inFlight++
       const reply = Deferred.unsafeMake<unknown, TenantActorError>(FiberId.none)
       pending.add(reply)
+      if (within !== undefined) deadlines.track(reply, within)
       const envelope: Envelope = { request, reply }
       const enqueued = Queue.unsafeOffer(mailbox, envelope)
         ? Effect.void
@@ -298,6 +304,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
         Effect.ensuring(Effect.sync(() => {
           inFlight--
           pending.delete(reply)
+          deadlines.untrack(reply)
         }))
       )
     }) as Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
@@ -322,7 +329,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     lookupUser: (address: string) => send(new LookupUser({ address })),
     reload: send(new Reload({})),
     // envelope and header are Schema class instances, validated when made; once per message is enough
-    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => send(new ResolveSignature({ envelope, header }, true)),
+    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) =>
+      send(new ResolveSignature({ envelope, header }, true), RESOLVE_TIMEOUT),
     previewRules: (input: PreviewInput) =>
       send(new PreviewRules({
         sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {})
