@@ -141,6 +141,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   let restarts = 0
   let inFlight = 0
   let stoppedFlag = false
+  /** false from a crash until the restarted loop reloaded: reads go through the mailbox meanwhile */
+  let healthy = true
   const mailbox = yield* Queue.bounded<Envelope>(MAILBOX_CAPACITY)
   const deadlines = new ReplyDeadlines<TenantActorError>(yield* Effect.clock, () => unavailable(tenantId, "timed out"))
   yield* Effect.forkScoped(deadlines.sweeper)
@@ -215,6 +217,28 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       }))
     })
 
+  const resolveWith = (s: TenantState.TenantState, envelope: MessageEnvelope, header: HeaderSummary) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      // a null sender (bounce) has no user; the resolver says so
+      const user = envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, envelope.mailFrom)
+      return resolveSignature({
+        rules: s.rules, templates: s.templates, user, envelope, header,
+        tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache
+      })
+    })
+
+  /**
+   * The loaded state when a read may skip the mailbox: the state is an
+   * immutable value that only the loop replaces, and the caches a read touches
+   * are updated synchronously, so the two per-message reads (relay state at
+   * MAIL, the signature at DATA) run in the caller's fiber — a mailbox round
+   * trip costs four fiber hand-offs. A stale, missing or stopped state goes
+   * through the mailbox, whose handler reloads first.
+   */
+  const readable = (): TenantState.TenantState | undefined =>
+    healthy && !stoppedFlag && current._tag === "Loaded" && !isStale() ? current.state : undefined
+
   /** A directory write, then a reload, so the very next request (from anyone) sees it. */
   const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) =>
     storeUnavailable(write).pipe(Effect.zipRight(freshen))
@@ -223,16 +247,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     Match.valueTags(request, {
       GetRelayState: () => fresh((s) => Effect.succeed(s.tenant)),
       LookupUser: (r) => fresh((s) => lookup(s, r.address)),
-      ResolveSignature: (r) =>
-        fresh((s) => Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          // a null sender (bounce) has no user; the resolver says so
-          const user = r.envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.envelope.mailFrom)
-          return resolveSignature({
-            rules: s.rules, templates: s.templates, user, envelope: r.envelope, header: r.header,
-            tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache
-          })
-        })),
+      ResolveSignature: (r) => fresh((s) => resolveWith(s, r.envelope, r.header)),
       PreviewRules: (r) =>
         fresh((s) => Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
@@ -252,6 +267,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     const { request, reply } = yield* Queue.take(mailbox)
     const exit = yield* Effect.exit(handle(request))
     if (Exit.isFailure(exit) && Cause.isDie(exit.cause)) {
+      // nothing the crashed loop touched is read again until the restart reloaded
+      healthy = false
       yield* Deferred.fail(reply, unavailable(tenantId, `crashed on ${request._tag}`))
       return yield* new ActorCrashed({ cause: exit.cause })
     }
@@ -268,7 +285,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     }).pipe(
       Effect.zipRight(Metric.increment(Metric.tagged(restartsTotal, "tenant", tenantId))),
       // a restart begins from the store, not from whatever state the crash left
-      Effect.zipRight(reloadState.pipe(Effect.mapError((e) => new ActorCrashed({ cause: Cause.fail(e) }))))
+      Effect.zipRight(reloadState.pipe(Effect.mapError((e) => new ActorCrashed({ cause: Cause.fail(e) })))),
+      Effect.zipRight(Effect.sync(() => void (healthy = true)))
     )
     return (restarting ? restart : Effect.void).pipe(Effect.zipRight(Effect.forever(serveOne)))
   }).pipe(
@@ -325,12 +343,20 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   return {
     tenantId,
     send,
-    relayState: send(new GetRelayState()),
+    relayState: Effect.suspend(() => {
+      const state = readable()
+      return state !== undefined ? Effect.succeed(state.tenant) : send(new GetRelayState())
+    }),
     lookupUser: (address: string) => send(new LookupUser({ address })),
     reload: send(new Reload({})),
     // envelope and header are Schema class instances, validated when made; once per message is enough
     resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) =>
-      send(new ResolveSignature({ envelope, header }, true), RESOLVE_TIMEOUT),
+      Effect.suspend(() => {
+        const state = readable()
+        return state !== undefined
+          ? resolveWith(state, envelope, header).pipe(Effect.provideService(Store, store))
+          : send(new ResolveSignature({ envelope, header }, true), RESOLVE_TIMEOUT)
+      }),
     previewRules: (input: PreviewInput) =>
       send(new PreviewRules({
         sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {})
