@@ -30,7 +30,7 @@ interface Scenario {
 }
 
 /** warm-up before each measured run: JIT, connection pools, tenant actor started */
-const WARMUP_MESSAGES = 40
+const WARMUP_MESSAGES = 400
 /** messages per run for each kind in the full matrix (each run is also capped in time) */
 const FULL_MESSAGES: Partial<Record<MessageKind, number>> = { "10k": 3000, "100k": 1500, "1m": 300 }
 const FULL_MAX_MS = 15_000
@@ -114,7 +114,7 @@ const runOne = async (sink: Server, targetId: TargetId, s: Scenario, rep: number
   let failed = true
   try {
     if (reuse === undefined) {
-      await runLoad({ port: target.port, kind: "10k", concurrency: Math.min(s.concurrency, 10), pattern: "reused", messages: WARMUP_MESSAGES, maxMs: 10_000, runId: `w${runCounter}` })
+      await runLoad({ port: target.port, kind: "10k", concurrency: Math.min(s.concurrency, 10), pattern: "reused", messages: WARMUP_MESSAGES, maxMs: 15_000, runId: `w${runCounter}` })
     }
     await resetSink(sink)
     const runId = `r${++runCounter}`

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Logger, LogLevel } from "effect"
+import { batchedJsonLogger } from "./LogOutput.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type ImprintConfig, loadConfig } from "./config.js"
@@ -149,7 +150,7 @@ const program = Effect.gen(function* () {
 
 program.pipe(
   Effect.catchAll((e) => Console.error(String((e as { message?: string }).message ?? e)).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))),
-  Effect.provide(Logger.json),
+  Effect.provide(batchedJsonLogger),
   Logger.withMinimumLogLevel(LogLevel.Info),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )

@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { NoSignature } from "../domain/Signature.js"
 import { ControlPlane } from "../pipeline/ControlPlane.js"
 import { TenantRegistry } from "./TenantRegistry.js"
@@ -11,8 +11,7 @@ import { TenantRegistry } from "./TenantRegistry.js"
  * fails or is too slow to answer means "no signature", never a refused message.
  */
 
-/** The longest a message waits for its signature (a tenant reloading a huge directory, a stuck actor). */
-export const RESOLVE_TIMEOUT = Duration.seconds(10)
+export { RESOLVE_TIMEOUT } from "./TenantActor.js"
 
 export const TENANT_UNAVAILABLE = "tenant-unavailable"
 
@@ -35,8 +34,8 @@ export const ControlPlaneLive = Layer.effect(
         ),
       resolveSignature: (tenant, envelope, header) =>
         registry.actor(tenant).pipe(
+          // the actor bounds the wait itself (RESOLVE_TIMEOUT), without a timeout race per message
           Effect.flatMap((actor) => actor.resolveSignature(envelope, header)),
-          Effect.timeoutFail({ duration: RESOLVE_TIMEOUT, onTimeout: () => "timed out" as const }),
           Effect.catchAllCause((cause) =>
             Effect.logError("resolveSignature failed; relaying without a signature", cause).pipe(
               Effect.annotateLogs({ tenant }),

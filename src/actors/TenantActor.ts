@@ -6,6 +6,7 @@ import type { MessageKind } from "../domain/Rule.js"
 import type { HeaderSummary, MessageEnvelope, SignatureDecision, SignatureElement } from "../domain/Signature.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
 import { RenderCache } from "../signature/RenderCache.js"
+import { ReplyDeadlines } from "./ReplyDeadlines.js"
 import { previewRules } from "../signature/RulesTester.js"
 import { resolveSignature } from "../signature/SignatureResolver.js"
 import { Store } from "../store/Store.js"
@@ -33,6 +34,8 @@ import * as TenantState from "./TenantState.js"
  */
 
 export const MAILBOX_CAPACITY = 256
+/** The longest a message waits for its signature (a tenant reloading a huge directory, a stuck actor); then it goes unsigned. */
+export const RESOLVE_TIMEOUT = Duration.seconds(10)
 export const RESTART_BASE_DELAY = Duration.millis(100)
 export const RESTART_MAX_DELAY = Duration.seconds(10)
 export const RESTART_INTENSITY = 5
@@ -71,12 +74,12 @@ type Current =
 
 export interface TenantActor {
   readonly tenantId: TenantId
-  /** Asks the actor; fails with TenantActorUnavailable if it stops before answering. */
-  readonly send: <R extends TenantRequest>(request: R) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
+  /** Asks the actor; fails with TenantActorUnavailable if it stops before answering, or is not answered `within`. */
+  readonly send: <R extends TenantRequest>(request: R, within?: Duration.DurationInput) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
   readonly relayState: Effect.Effect<Tenant, TenantActorError>
   readonly lookupUser: (address: string) => Effect.Effect<Option.Option<DirectoryUser>, TenantActorError>
   readonly reload: Effect.Effect<void, TenantActorError>
-  /** the signature for a message, decided and rendered for the envelope's sender */
+  /** the signature for a message, decided and rendered for the envelope's sender; unavailable after RESOLVE_TIMEOUT */
   readonly resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => Effect.Effect<SignatureDecision, TenantActorError>
   /** the rules tester (admin preview) */
   readonly previewRules: (input: PreviewInput) => Effect.Effect<PreviewResult, TenantActorError>
@@ -140,7 +143,11 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   let restarts = 0
   let inFlight = 0
   let stoppedFlag = false
+  /** false from a crash until the restarted loop reloaded: reads go through the mailbox meanwhile */
+  let healthy = true
   const mailbox = yield* Queue.bounded<Envelope>(MAILBOX_CAPACITY)
+  const deadlines = new ReplyDeadlines<TenantActorError>(yield* Effect.clock, () => unavailable(tenantId, "timed out"))
+  yield* Effect.forkScoped(deadlines.sweeper)
   const stopped = yield* Deferred.make<void>()
   /** replies not yet given; a stop fails them, so no caller waits on a dead actor */
   const pending = new Set<Deferred.Deferred<unknown, TenantActorError>>()
@@ -212,6 +219,28 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       }))
     })
 
+  const resolveWith = (s: TenantState.TenantState, envelope: MessageEnvelope, header: HeaderSummary) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      // a null sender (bounce) has no user; the resolver says so
+      const user = envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, envelope.mailFrom)
+      return resolveSignature({
+        rules: s.rules, templates: s.templates, user, envelope, header,
+        tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache
+      })
+    })
+
+  /**
+   * The loaded state when a read may skip the mailbox: the state is an
+   * immutable value that only the loop replaces, and the caches a read touches
+   * are updated synchronously, so the two per-message reads (relay state at
+   * MAIL, the signature at DATA) run in the caller's fiber — a mailbox round
+   * trip costs four fiber hand-offs. A stale, missing or stopped state goes
+   * through the mailbox, whose handler reloads first.
+   */
+  const readable = (): TenantState.TenantState | undefined =>
+    healthy && !stoppedFlag && current._tag === "Loaded" && !isStale() ? current.state : undefined
+
   /** A directory write, then a reload, so the very next request (from anyone) sees it. */
   const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) =>
     storeUnavailable(write).pipe(Effect.zipRight(freshen))
@@ -220,16 +249,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     Match.valueTags(request, {
       GetRelayState: () => fresh((s) => Effect.succeed(s.tenant)),
       LookupUser: (r) => fresh((s) => lookup(s, r.address)),
-      ResolveSignature: (r) =>
-        fresh((s) => Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          // a null sender (bounce) has no user; the resolver says so
-          const user = r.envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.envelope.mailFrom)
-          return resolveSignature({
-            rules: s.rules, templates: s.templates, user, envelope: r.envelope, header: r.header,
-            tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache
-          })
-        })),
+      ResolveSignature: (r) => fresh((s) => resolveWith(s, r.envelope, r.header)),
       PreviewRules: (r) =>
         fresh((s) => Effect.gen(function* () {
           const now = r.at ?? (yield* Clock.currentTimeMillis)
@@ -249,6 +269,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     const { request, reply } = yield* Queue.take(mailbox)
     const exit = yield* Effect.exit(handle(request))
     if (Exit.isFailure(exit) && Cause.isDie(exit.cause)) {
+      // nothing the crashed loop touched is read again until the restart reloaded
+      healthy = false
       yield* Deferred.fail(reply, unavailable(tenantId, `crashed on ${request._tag}`))
       return yield* new ActorCrashed({ cause: exit.cause })
     }
@@ -265,7 +287,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     }).pipe(
       Effect.zipRight(Metric.increment(Metric.tagged(restartsTotal, "tenant", tenantId))),
       // a restart begins from the store, not from whatever state the crash left
-      Effect.zipRight(reloadState.pipe(Effect.mapError((e) => new ActorCrashed({ cause: Cause.fail(e) }))))
+      Effect.zipRight(reloadState.pipe(Effect.mapError((e) => new ActorCrashed({ cause: Cause.fail(e) })))),
+      Effect.zipRight(Effect.sync(() => void (healthy = true)))
     )
     return (restarting ? restart : Effect.void).pipe(Effect.zipRight(Effect.forever(serveOne)))
   }).pipe(
@@ -285,12 +308,13 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
    * fiber of its own: the reply is registered in `pending`, which `stop` fails,
    * and only a full mailbox makes the caller wait in a race with the stop.
    */
-  const send = <R extends TenantRequest>(request: R) =>
+  const send = <R extends TenantRequest>(request: R, within?: Duration.DurationInput) =>
     Effect.suspend(() => {
       if (stoppedFlag) return Effect.failSync(() => unavailable(tenantId, "stopped"))
       inFlight++
       const reply = Deferred.unsafeMake<unknown, TenantActorError>(FiberId.none)
       pending.add(reply)
+      if (within !== undefined) deadlines.track(reply, within)
       const envelope: Envelope = { request, reply }
       const enqueued = Queue.unsafeOffer(mailbox, envelope)
         ? Effect.void
@@ -300,6 +324,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
         Effect.ensuring(Effect.sync(() => {
           inFlight--
           pending.delete(reply)
+          deadlines.untrack(reply)
         }))
       )
     }) as Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
@@ -320,11 +345,20 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   return {
     tenantId,
     send,
-    relayState: send(new GetRelayState()),
+    relayState: Effect.suspend(() => {
+      const state = readable()
+      return state !== undefined ? Effect.succeed(state.tenant) : send(new GetRelayState())
+    }),
     lookupUser: (address: string) => send(new LookupUser({ address })),
     reload: send(new Reload({})),
     // envelope and header are Schema class instances, validated when made; once per message is enough
-    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => send(new ResolveSignature({ envelope, header }, true)),
+    resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) =>
+      Effect.suspend(() => {
+        const state = readable()
+        return state !== undefined
+          ? resolveWith(state, envelope, header).pipe(Effect.provideService(Store, store))
+          : send(new ResolveSignature({ envelope, header }, true), RESOLVE_TIMEOUT)
+      }),
     previewRules: (input: PreviewInput) =>
       send(new PreviewRules({
         sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {}),

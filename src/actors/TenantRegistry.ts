@@ -24,6 +24,8 @@ export const IDLE_SWEEP_INTERVAL = Duration.minutes(1)
 interface Slot {
   readonly scope: Scope.CloseableScope
   readonly actor: Deferred.Deferred<TenantActor.TenantActor, TenantActorError>
+  /** the actor once started: what the per-message fast path hands out without the slot lock */
+  started: TenantActor.TenantActor | undefined
   lastUsed: number
 }
 
@@ -43,7 +45,21 @@ const make = Effect.gen(function* () {
       return Scope.close(slot.scope, Exit.void)
     })
 
-  const actor = Effect.fn("TenantRegistry.actor")(function* (tenantId: TenantId) {
+  /**
+   * The tenant's running actor, started on first use. Called twice per
+   * message, so a running actor is handed out without the lock or a span;
+   * starting, restarting and the idle sweep go through the lock.
+   */
+  const actor = (tenantId: TenantId): Effect.Effect<TenantActor.TenantActor, TenantActorError> =>
+    Effect.clockWith((clock) => {
+      const slot = slots.get(tenantId)
+      const running = slot?.started
+      if (running === undefined || running.isStopped()) return startOrWait(tenantId)
+      slot!.lastUsed = clock.unsafeCurrentTimeMillis()
+      return Effect.succeed(running)
+    })
+
+  const startOrWait = Effect.fn("TenantRegistry.actor")(function* (tenantId: TenantId) {
     const now = yield* Clock.currentTimeMillis
     const [slot, isNew] = yield* slotLock.withPermits(1)(Effect.gen(function* () {
       const existing = slots.get(tenantId)
@@ -61,6 +77,7 @@ const make = Effect.gen(function* () {
       const fresh: Slot = {
         scope: yield* Scope.fork(registryScope, ExecutionStrategy.sequential),
         actor: yield* Deferred.make<TenantActor.TenantActor, TenantActorError>(),
+        started: undefined,
         lastUsed: now
       }
       slots.set(tenantId, fresh)
@@ -72,7 +89,10 @@ const make = Effect.gen(function* () {
         Scope.extend(slot.scope),
         Effect.provide(context),
         Effect.exit,
-        Effect.tap((exit) => (Exit.isFailure(exit) ? slotLock.withPermits(1)(closeSlot(tenantId, slot)) : Effect.void)),
+        Effect.tap((exit) => {
+          if (Exit.isSuccess(exit)) slot.started = exit.value
+          return Exit.isFailure(exit) ? slotLock.withPermits(1)(closeSlot(tenantId, slot)) : Effect.void
+        }),
         Effect.flatMap((exit) => Deferred.done(slot.actor, exit)),
         Effect.forkIn(registryScope)
       )
@@ -173,9 +193,8 @@ const make = Effect.gen(function* () {
     }
   })
 
-  const relayState = Effect.fn("TenantRegistry.relayState")(function* (tenantId: TenantId) {
-    return yield* (yield* actor(tenantId)).relayState
-  })
+  /** per message (MAIL): no span */
+  const relayState = (tenantId: TenantId) => Effect.flatMap(actor(tenantId), (a) => a.relayState)
 
   /** Stops a tenant's actor now (tests, tenant removal); false when none was running. */
   const stop = Effect.fn("TenantRegistry.stop")(function* (tenantId: TenantId) {

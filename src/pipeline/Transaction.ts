@@ -1,7 +1,7 @@
-import { Effect, Either, Fiber } from "effect"
+import { Effect, Either } from "effect"
 import { Joiner, Splitter } from "mailsplit"
-import { PassThrough, type Readable } from "node:stream"
-import { finished, pipeline } from "node:stream/promises"
+import { PassThrough, pipeline, type Readable } from "node:stream"
+import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
 import { HeaderPrefix } from "./HeaderPrefix.js"
@@ -77,108 +77,122 @@ const asRelayError = (e: unknown): RelayError =>
     ? (e as RelayError)
     : new PipelineFailed({ detail: e instanceof Error ? e.message : String(e) })
 
-export const relayTransaction = Effect.fn("Transaction.relay")(function* (input: TransactionInput) {
-  const guard = new LineGuard(input.maxBytes)
-  const fanout = new Fanout()
-  let seenHeaders!: (root: PeekedHeaders) => void
-  const headers = new Promise<PeekedHeaders>((resolve) => (seenHeaders = resolve))
-  let openGate!: () => void
-  const gate = new Promise<void>((resolve) => (openGate = resolve))
-  const peek = new HeaderPeek((root) => {
-    seenHeaders(root)
-    return gate
-  })
-  /**
-   * The first failure is the cause; what it tears down fails after it. A
-   * downstream client reporting that its source broke (DataSourceError) is
-   * only ever an echo of a failure upstream of it, so it is not the cause.
-   */
-  let cause: RelayError | undefined
-  let echo: RelayError | undefined
-  const copies: Array<{ source: PassThrough }> = []
-  const teardown = (e: RelayError) => {
-    if (e._tag === "DataSourceError") echo ??= e
-    else cause ??= e
-    guard.destroy()
-    for (const c of copies) c.source.destroy()
-  }
-
-  const feeding = feed(input.upstream, guard)
-  const pump = yield* Effect.tryPromise({ try: () => pipeline(guard, peek, fanout), catch: asRelayError }).pipe(
-    Effect.tapError((e) => Effect.sync(() => teardown(e))),
-    Effect.fork
-  )
-  const root = yield* Effect.raceFirst(
-    Effect.promise(() => headers),
-    Fiber.join(pump).pipe(Effect.zipRight(Effect.never))
-  ).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
-
-  const peeked = root === undefined ? undefined : yield* Effect.try({ try: () => readRootFacts(root, input.policy), catch: asRelayError })
-  const decision: Decision =
-    root === undefined || peeked === undefined
-      ? { copies: [{ recipients: input.recipients, plan: undefined, ruleIds: [] }], unstamped: "headers-unreadable" }
-      : yield* input.decide(root, peeked)
-  const links = yield* input.links(decision.copies).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
-
-  const stampers: Array<Stamper | undefined> = []
-  const facts: RootFacts = {
-    summary: peeked?.summary ?? HeaderSummary.make({ subject: "", contentType: "text/plain" }),
-    identity: peeked?.identity ?? messageIdentity({}),
-    loop: peeked?.loop ?? "none",
-    prefix: Buffer.alloc(0)
-  }
-  const runs = decision.copies.map((copy, i) => {
-    const source = new PassThrough()
-    copies.push({ source })
-    const ruleLine = copy.ruleIds.length > 0 ? [`X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] : []
-    const policy = { ...input.policy, extraLines: [...(input.policy.extraLines ?? []), ...ruleLine] }
-    const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
-    stampers.push(stamper)
-    let output: Readable
-    let stages: ReadonlyArray<NodeJS.ReadableStream | NodeJS.WritableStream>
-    if (stamper === undefined) {
-      // unstamped copies never meet a MIME parser: bytes in, bytes out
-      output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
-      stages = [source, output]
-    } else {
-      const headersStage = new RootHeaders(policy, peeked)
-      output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
-      // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
-      stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
+/**
+ * The per-message hot path, so it forks no fiber of its own: the Node
+ * pipelines report through callbacks that open latches, and only the
+ * downstream sends are Effects (run in this fiber for one copy, concurrently
+ * for several). No Effect.fn span either (a span per message costs more than
+ * the tracing it would give).
+ */
+export const relayTransaction = (input: TransactionInput): Effect.Effect<TransactionResult, RelayError> =>
+  Effect.suspend(() => {
+    const guard = new LineGuard(input.maxBytes)
+    const fanout = new Fanout()
+    let headersSeen = false
+    let root: PeekedHeaders
+    /** opens when the root headers were read, or when the message failed before that */
+    const headersKnown = Effect.unsafeMakeLatch()
+    let openGate!: () => void
+    const gate = new Promise<void>((resolve) => (openGate = resolve))
+    const peek = new HeaderPeek((peeked) => {
+      root = peeked
+      headersSeen = true
+      headersKnown.unsafeOpen()
+      return gate
+    })
+    /**
+     * The first failure is the cause; what it tears down fails after it. A
+     * downstream client reporting that its source broke (DataSourceError) is
+     * only ever an echo of a failure upstream of it, so it is not the cause.
+     */
+    let cause: RelayError | undefined
+    let echo: RelayError | undefined
+    const sources: Array<PassThrough> = []
+    const teardown = (e: RelayError) => {
+      if (e._tag === "DataSourceError") echo ??= e
+      else cause ??= e
+      guard.destroy()
+      for (const source of sources) source.destroy()
+      headersKnown.unsafeOpen()
     }
-    const chain = Effect.tryPromise({
-      try: () => pipeline(stages as unknown as [Readable, ...Array<NodeJS.ReadWriteStream>]),
-      // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
-      catch: (e): RelayError =>
-        stamper && cause === undefined ? new StampingFailed({ detail: e instanceof Error ? e.message : String(e) }) : asRelayError(e)
-    }).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
-    const send = links[i].send(output).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
-    // both run to their end: a send failing first must not interrupt the chain whose failure caused it
-    return Effect.all([Effect.either(chain), Effect.either(send)], { concurrency: 2 }).pipe(
-      Effect.flatMap(([chained, sent]) => (Either.isLeft(chained) ? Effect.fail(chained.left) : sent))
-    )
-  })
-  fanout.setTargets(copies.map((c) => c.source))
-  openGate()
+    /** Node pipelines not yet finished (the pump, then one per copy); `finished` opens at zero */
+    let running = 1
+    const finished = Effect.unsafeMakeLatch()
+    const pipelineEnded = () => {
+      if (--running === 0) finished.unsafeOpen()
+    }
+    pipeline(guard, peek, fanout, (err) => {
+      if (err) teardown(asRelayError(err))
+      headersKnown.unsafeOpen()
+      pipelineEnded()
+    })
+    const feeding = feed(input.upstream, guard)
+    const failure = () => Effect.fail(cause ?? echo ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
-  const [pumped, ...sent] = yield* Effect.all([Fiber.join(pump), ...runs].map((e) => Effect.either(e as Effect.Effect<unknown, RelayError>)), {
-    concurrency: "unbounded"
+    return Effect.gen(function* () {
+      yield* headersKnown.await
+      if (!headersSeen) return yield* failure()
+      const peeked = root === undefined ? undefined : yield* Effect.try({ try: () => readRootFacts(root!, input.policy), catch: asRelayError })
+      const decision: Decision =
+        root === undefined || peeked === undefined
+          ? { copies: [{ recipients: input.recipients, plan: undefined, ruleIds: [] }], unstamped: "headers-unreadable" }
+          : yield* input.decide(root, peeked)
+      const links = yield* input.links(decision.copies).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
+
+      const stampers: Array<Stamper | undefined> = []
+      const facts: RootFacts = {
+        summary: peeked?.summary ?? HeaderSummary.make({ subject: "", contentType: "text/plain" }),
+        identity: peeked?.identity ?? messageIdentity({}),
+        loop: peeked?.loop ?? "none",
+        prefix: Buffer.alloc(0)
+      }
+      const sends = decision.copies.map((copy, i) => {
+        const source = new PassThrough()
+        sources.push(source)
+        const ruleLine = copy.ruleIds.length > 0 ? [`X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] : []
+        const policy = { ...input.policy, extraLines: [...(input.policy.extraLines ?? []), ...ruleLine] }
+        const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
+        stampers.push(stamper)
+        let output: Readable
+        let stages: ReadonlyArray<NodeJS.ReadableStream | NodeJS.WritableStream>
+        if (stamper === undefined) {
+          // unstamped copies never meet a MIME parser: bytes in, bytes out
+          output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
+          stages = [source, output]
+        } else {
+          const headersStage = new RootHeaders(policy, peeked)
+          output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
+          // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
+          stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
+        }
+        running++
+        pipeline(...(stages as unknown as [Readable, NodeJS.WritableStream]), (err: NodeJS.ErrnoException | null) => {
+          // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
+          if (err) teardown(stamper && cause === undefined ? new StampingFailed({ detail: err.message }) : asRelayError(err))
+          pipelineEnded()
+        })
+        return links[i].send(output).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))), Effect.either)
+      })
+      fanout.setTargets(sources)
+      openGate()
+
+      const sent = sends.length === 1 ? [yield* sends[0]] : yield* Effect.all(sends, { concurrency: "unbounded" })
+      // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
+      yield* finished.await
+      yield* Effect.promise(() => feeding)
+      if (cause !== undefined || echo !== undefined) return yield* failure()
+      const replies = sent.map((r) => Either.getOrThrow(r))
+      const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
+      if (refused !== undefined) return yield* new DownstreamRefused({ reply: refused, phase: "data" })
+      return {
+        reply: replies[0],
+        facts: peeked === undefined ? undefined : facts,
+        bytes: guard.bytes,
+        decision,
+        outcomes: stampers.map((s) => s?.outcome())
+      } satisfies TransactionResult
+    }).pipe(Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))))
   })
-  yield* Effect.promise(() => feeding)
-  if (cause !== undefined) return yield* Effect.fail(cause)
-  if (echo !== undefined) return yield* Effect.fail(echo)
-  if (Either.isLeft(pumped)) return yield* Effect.fail(pumped.left)
-  const replies = sent.map((r) => Either.getOrThrow(r) as SmtpReply)
-  const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
-  if (refused !== undefined) return yield* new DownstreamRefused({ reply: refused, phase: "data" })
-  return {
-    reply: replies[0],
-    facts: peeked === undefined ? undefined : facts,
-    bytes: guard.bytes,
-    decision,
-    outcomes: stampers.map((s) => s?.outcome())
-  } satisfies TransactionResult
-})
 
 /**
  * smtp-server's DATA stream must be read to its end for smtp-server to send a

@@ -26,12 +26,11 @@ export class FailSafeMemory extends Effect.Service<FailSafeMemory>()("imprint/Fa
         const now = yield* Clock.currentTimeMillis
         yield* store.put(FAILSAFE_DB, Entry, keyOf(tenant, identity), { until: now + FAILSAFE_TTL_MS })
       }),
-      /** true when this message failed to stamp within the last day */
-      recall: Effect.fn("FailSafeMemory.recall")(function* (tenant: TenantId, identity: string) {
-        const now = yield* Clock.currentTimeMillis
-        const entry = yield* store.get(FAILSAFE_DB, Entry, keyOf(tenant, identity))
-        return Option.isSome(entry) && entry.value.until > now
-      })
+      /** true when this message failed to stamp within the last day (asked for every message: no span) */
+      recall: (tenant: TenantId, identity: string) =>
+        Effect.clockWith((clock) =>
+          Effect.map(store.get(FAILSAFE_DB, Entry, keyOf(tenant, identity)), (entry) =>
+            Option.isSome(entry) && entry.value.until > clock.unsafeCurrentTimeMillis()))
     }
   }),
   dependencies: [Store.Default]

@@ -121,7 +121,8 @@ const make = Effect.gen(function* () {
   }
 
   const get = <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string) =>
-    Effect.suspend(() => getSync(db, schema, key)).pipe(Effect.withSpan("Store.get", { attributes: { db } }))
+    // several per message (fail-safe memory, directory): no span
+    Effect.suspend(() => getSync(db, schema, key))
 
   /** Calls `f` for each raw entry of the prefix, in key order, without accumulating. */
   const scan = (db: DbName, prefix: string, f: (key: string, raw: unknown) => void) =>

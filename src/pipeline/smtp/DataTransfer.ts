@@ -25,6 +25,15 @@ export const streamBody = (
     let ended = false
     let drainTimer: NodeJS.Timeout | undefined
     const socket = wire.socket
+    // A stamped copy arrives as many small chunks in one tick (a part's head, the
+    // spliced signature, the rest); corked until the tick ends they leave in one
+    // writev instead of a syscall each.
+    let corked = false
+    const uncork = () => {
+      if (!corked) return
+      corked = false
+      socket.uncork()
+    }
 
     const settle = (outcome: Effect.Effect<void, TransferError>) => {
       if (settled) return
@@ -48,7 +57,14 @@ export const streamBody = (
         : typeof chunk === "string"
           ? Buffer.from(chunk, "utf8")
           : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
       if (!socket.write(stuffChunk(stuffer, bytes))) {
+        // a full buffer drains only uncorked
+        uncork()
         source.pause()
         socket.once("drain", onDrain)
         // Only a downstream that stopped reading is timed, never a slow source
@@ -65,6 +81,7 @@ export const streamBody = (
       ended = true
       if (settled) return
       socket.write(endOfData(stuffer))
+      uncork()
       settle(Effect.void)
     }
     const onError = (cause: unknown) => abort(new DataSourceError({ cause }))
@@ -73,6 +90,7 @@ export const streamBody = (
     }
     const unsubscribe = wire.onFailure((error) => settle(Effect.fail(error)))
     const cleanup = () => {
+      uncork()
       clearTimeout(drainTimer)
       unsubscribe()
       socket.off("drain", onDrain)

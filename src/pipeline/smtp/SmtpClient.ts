@@ -209,27 +209,20 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     features: session.features,
     sizeLimit: Number.isSafeInteger(sizeParam) && sizeParam > 0 ? sizeParam : undefined,
     secure: wire.secure,
-    mail: Effect.fn("SmtpClient.mail")(function* (from: string, params?: MailParams) {
-      yield* checkAddress(from)
-      return yield* exclusive(wire.command(`MAIL FROM:<${from}>${mailParameters(session, params)}`, opts.commandTimeoutMs))
-    }),
-    rcpt: Effect.fn("SmtpClient.rcpt")(function* (to: string) {
-      yield* checkAddress(to)
-      return yield* exclusive(wire.command(`RCPT TO:<${to}>`, opts.commandTimeoutMs))
-    }),
-    data: Effect.fn("SmtpClient.data")(function* (source: Readable) {
-      return yield* exclusive(
+    // the commands run for every message: plain functions, no span each
+    mail: (from: string, params?: MailParams) =>
+      Effect.zipRight(checkAddress(from), exclusive(wire.command(`MAIL FROM:<${from}>${mailParameters(session, params)}`, opts.commandTimeoutMs))),
+    rcpt: (to: string) => Effect.zipRight(checkAddress(to), exclusive(wire.command(`RCPT TO:<${to}>`, opts.commandTimeoutMs))),
+    data: (source: Readable) =>
+      exclusive(
         Effect.gen(function* () {
           const start = yield* wire.command("DATA", opts.commandTimeoutMs)
           if (start.code !== 354) return start
           yield* streamBody(wire, source, opts.dataTimeoutMs)
           return yield* wire.readReply(opts.dataTimeoutMs, "data")
         })
-      )
-    }),
-    rset: Effect.fn("SmtpClient.rset")(function* () {
-      return yield* exclusive(wire.command("RSET", opts.commandTimeoutMs))
-    })
+      ),
+    rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs))
   }
   return client
 })

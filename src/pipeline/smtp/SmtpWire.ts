@@ -6,11 +6,18 @@
  */
 import * as net from "node:net"
 import * as tls from "node:tls"
-import { Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import { DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable } from "./DownstreamError.js"
 import type { DownstreamError } from "./DownstreamError.js"
 import { ReplyParseError, ReplyParser } from "./SmtpReply.js"
 import type { SmtpReply } from "./SmtpReply.js"
+
+/**
+ * The watchdog sleeps at most this long at a time while a reply is awaited, so a
+ * deadline armed while it sleeps is noticed at most this late — and not at all
+ * late for timeouts of at least this length, which never need to wake it.
+ */
+export const WATCHDOG_TICK_MS = 1_000
 
 /** Replies the server sent ahead of being asked; more than this is a misbehaving peer. */
 const MAX_QUEUED_REPLIES = 16
@@ -20,6 +27,13 @@ const ignore = () => undefined
 // Every wait below is made interruptible before its timeout is applied: a timeout
 // can only cut an interruptible wait, and scope finalizers (the polite QUIT) run
 // uninterruptibly, where an unbounded wait would hang the scope's close.
+//
+// Reply timeouts (every MAIL, RCPT, DATA and final reply) are kept by one
+// watchdog fiber per connection instead of Effect.timeoutFail per reply: a
+// timeout is a race of two forked fibers, several per message on the hot path.
+// Arming the watchdog is setting a number; it wakes when the earliest deadline
+// passes (or when a nearer one is armed), through the Clock, so TestClock still
+// drives it in specs.
 
 export class SmtpWire {
   private parser = new ReplyParser()
@@ -30,23 +44,39 @@ export class SmtpWire {
   private readonly onData = (chunk: Buffer) => this.receive(chunk)
   private readonly onClose = () => this.fail(this.unavailable(new Error("connection closed by the downstream")))
   private readonly onError = (cause: Error) => this.fail(this.unavailable(cause))
+  /** when the reply being waited for is overdue (+Infinity: nothing is waited for) */
+  private deadline = Number.POSITIVE_INFINITY
+  private deadlinePhase: DownstreamTimeout["phase"] = "command"
+  /** what the watchdog sleeps until; a wake asked for before it parks is not lost */
+  private watchdogUntil = Number.POSITIVE_INFINITY
+  private wakeRequested = false
+  private wakeResume: (() => void) | undefined
+  /** a timeout shorter than WATCHDOG_TICK_MS was armed: sleeps must be wakeable (a race) from then on */
+  private shortTimeouts = false
 
   private constructor(
     public socket: net.Socket | tls.TLSSocket,
     readonly host: string,
-    readonly port: number
+    readonly port: number,
+    private readonly clock: Clock.Clock
   ) {
     this.attach(socket)
   }
 
   /** Opens a TCP connection; Nagle is off because commands are small and latency-bound. */
   static readonly connect = (host: string, port: number, timeoutMs: number): Effect.Effect<SmtpWire, DownstreamError> =>
+    Effect.flatMap(Effect.clock, (clock) => SmtpWire.open(host, port, timeoutMs, clock)).pipe(
+      // a daemon: it outlives the caller's scope long enough to time the polite QUIT, and ends with the connection
+      Effect.tap((wire) => Effect.forkDaemon(wire.watchdog))
+    )
+
+  private static readonly open = (host: string, port: number, timeoutMs: number, clock: Clock.Clock): Effect.Effect<SmtpWire, DownstreamError> =>
     Effect.async<SmtpWire, DownstreamError>((resume) => {
       const socket = net.connect({ host, port })
       socket.setNoDelay(true)
       const onConnect = () => {
         socket.off("error", onError)
-        resume(Effect.succeed(new SmtpWire(socket, host, port)))
+        resume(Effect.succeed(new SmtpWire(socket, host, port, clock)))
       }
       const onError = (cause: Error) => {
         socket.off("connect", onConnect)
@@ -99,17 +129,71 @@ export class SmtpWire {
       if (this.failure !== undefined) return resume(Effect.fail(this.failure))
       this.waiter = (result) => {
         this.waiter = undefined
+        this.deadline = Number.POSITIVE_INFINITY
         resume("_tag" in result ? Effect.fail(result) : Effect.succeed(result))
       }
+      this.arm(timeoutMs, phase)
       return Effect.sync(() => {
         this.waiter = undefined
+        this.deadline = Number.POSITIVE_INFINITY
       })
-    }).pipe(
-      Effect.interruptible,
-      Effect.timeoutFail({ duration: timeoutMs, onTimeout: () => new DownstreamTimeout({ phase }) }),
-      Effect.tapErrorTag("DownstreamTimeout", () => Effect.sync(() => this.destroy()))
-    )
+    })
   }
+
+  private arm(timeoutMs: number, phase: DownstreamTimeout["phase"]): void {
+    if (timeoutMs < WATCHDOG_TICK_MS) this.shortTimeouts = true
+    this.deadline = this.clock.unsafeCurrentTimeMillis() + timeoutMs
+    this.deadlinePhase = phase
+    if (this.deadline < this.watchdogUntil) this.wake()
+  }
+
+  private wake(): void {
+    this.wakeRequested = true
+    const resume = this.wakeResume
+    this.wakeResume = undefined
+    resume?.()
+  }
+
+  /** The waiter gets the timeout, then the connection is dropped. */
+  private expire(): void {
+    const waiter = this.waiter
+    this.waiter = undefined
+    this.deadline = Number.POSITIVE_INFINITY
+    waiter?.(new DownstreamTimeout({ phase: this.deadlinePhase }))
+    this.destroy()
+  }
+
+  /**
+   * Sleeps towards the armed deadline a tick at a time (parked while nothing is
+   * awaited, woken for a nearer deadline); ends with the connection. The tick
+   * sleep is a plain Clock sleep in this fiber — no fork per wake-up — unless
+   * short timeouts are in use.
+   */
+  private readonly watchdog: Effect.Effect<void> = Effect.gen(this, function* () {
+    const woken = Effect.async<void>((resume) => {
+      if (this.wakeRequested) return resume(Effect.void)
+      this.wakeResume = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.wakeResume = undefined
+      })
+    })
+    while (this.failure === undefined) {
+      this.wakeRequested = false
+      const now = this.clock.unsafeCurrentTimeMillis()
+      if (this.deadline <= now) {
+        this.expire()
+        continue
+      }
+      if (this.deadline === Number.POSITIVE_INFINITY) {
+        yield* woken
+        continue
+      }
+      this.watchdogUntil = Math.min(this.deadline, now + WATCHDOG_TICK_MS)
+      const tick = this.clock.sleep(Duration.millis(this.watchdogUntil - now))
+      yield* this.shortTimeouts ? Effect.raceFirst(woken, tick) : tick
+      this.watchdogUntil = Number.POSITIVE_INFINITY
+    }
+  })
 
   /** Sends one command line and reads its reply. */
   command(line: string, timeoutMs: number): Effect.Effect<SmtpReply, DownstreamError> {
@@ -214,6 +298,7 @@ export class SmtpWire {
       if (waiter !== undefined) waiter(error)
       for (const listener of this.failureListeners) listener(error)
       this.failureListeners.clear()
+      this.wake()
     }
   }
 }

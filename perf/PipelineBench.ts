@@ -1,0 +1,111 @@
+/**
+ * `npm run build && node dist/perf/PipelineBench.js [--messages N] [--runs N]`
+ *
+ * CPU per message of the DATA pipeline alone (src/pipeline/Transaction.ts),
+ * in one process, without sockets: the perf 10 KB HTML reply through
+ * LineGuard → HeaderPeek → Fanout → (stamped: Splitter → RootHeaders →
+ * Stamper → Joiner; unstamped: RawHeaderEdit) into a link that just drains
+ * the bytes. Baseline in the same run: the same bytes through a bare
+ * PassThrough. Medians of process CPU µs per message over the runs; writes
+ * perf/results/pipeline-<timestamp>.json. It tells how much of the relay's
+ * cost per message is the pipeline and how much is the SMTP sessions around it.
+ * A benchmark, not a test: nothing is asserted.
+ */
+import { Effect } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
+import { PassThrough, Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { fileURLToPath } from "node:url"
+import { SignatureElement } from "../src/domain/Signature.js"
+import type { DownstreamLink } from "../src/pipeline/Relay.js"
+import { relayTransaction, type Decision } from "../src/pipeline/Transaction.js"
+import { messageSpec } from "./Messages.js"
+
+const flag = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : fallback
+}
+const MESSAGES = flag("messages", 2_000)
+const RUNS = flag("runs", 5)
+const WARMUP = 300
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+const RECIPIENTS = ["bob@remote.example"]
+
+const spec = messageSpec("10k")
+const chunks = (seq: number): Array<Buffer> => [spec.header(String(seq).padStart(9, "0") + "-000000"), ...spec.body()]
+
+const element = new SignatureElement({
+  ruleId: "r1", templateId: "t1", position: "above-reply",
+  html: "<table><tr><td><b>Alice Example</b><br>Head of Sales | +44 20 7946 0000</td></tr></table>",
+  text: "Alice Example\nHead of Sales | +44 20 7946 0000", marker: "Alice Example"
+})
+const stamped: Decision = { copies: [{ recipients: RECIPIENTS, plan: { elements: [element], skipIfPresent: [] }, ruleIds: ["r1"] }] }
+const unstamped: Decision = { copies: [{ recipients: RECIPIENTS, plan: undefined, ruleIds: [] }], unstamped: "bench" }
+
+/** A link whose DATA drains the copy: what the downstream socket would take. */
+const drainLink = {
+  send: (output: Readable) => Effect.async<{ code: number; text: string; lines: Array<string> }>((resume) => {
+    output.on("data", () => undefined)
+    output.once("end", () => resume(Effect.succeed({ code: 250, text: "ok", lines: ["ok"] })))
+  })
+} as unknown as DownstreamLink
+
+const policy = {
+  tenant: "bench", receivedLine: "Received: from bench by bench; Fri, 27 Nov 2026 00:00:00 +0000",
+  stampKey: Buffer.alloc(32, 7), nowSeconds: Math.floor(Date.now() / 1000), stampMaxAgeSeconds: 86_400
+}
+
+const oneMessage = (seq: number, decision: Decision) =>
+  relayTransaction({
+    upstream: Readable.from(chunks(seq), { objectMode: false }),
+    maxBytes: 50_000_000, policy, recipients: RECIPIENTS,
+    decide: () => Effect.succeed(decision),
+    links: () => Effect.succeed([drainLink])
+  })
+
+const passThrough = (seq: number) =>
+  Effect.promise(() => pipeline(Readable.from(chunks(seq), { objectMode: false }), new PassThrough(), async function* (source) {
+    for await (const _ of source) void _
+  }))
+
+const cpuMicrosPerMessage = (n: number, one: (seq: number) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function* () {
+    const before = process.cpuUsage()
+    for (let i = 0; i < n; i++) yield* one(i)
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / n
+  })
+
+const cases: ReadonlyArray<readonly [string, (seq: number) => Effect.Effect<unknown, unknown>]> = [
+  ["PassThrough (baseline)", passThrough],
+  ["Transaction, unstamped", (s) => oneMessage(s, unstamped)],
+  ["Transaction, stamped", (s) => oneMessage(s, stamped)]
+]
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+const program = Effect.gen(function* () {
+  for (const [, one] of cases) yield* cpuMicrosPerMessage(WARMUP, one)
+  const samples = new Map<string, Array<number>>()
+  for (let r = 0; r < RUNS; r++) {
+    for (const [name, one] of cases) {
+      const us = yield* cpuMicrosPerMessage(MESSAGES, one)
+      samples.set(name, [...(samples.get(name) ?? []), us])
+    }
+  }
+  const base = median(samples.get(cases[0][0])!)
+  const rows = cases.map(([name]) => ({ case: name, cpuMicrosPerMessage: median(samples.get(name)!), ratio: median(samples.get(name)!) / base }))
+  console.log(`| case | CPU µs per 10 KB message (median of ${RUNS}) | × baseline |\n|---|--:|--:|`)
+  for (const r of rows) console.log(`| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} |`)
+  const dir = path.join(ROOT, "perf", "results")
+  mkdirSync(dir, { recursive: true })
+  const file = path.join(dir, `pipeline-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
+  writeFileSync(file, JSON.stringify({ messages: MESSAGES, runs: RUNS, rows, samples: Object.fromEntries(samples) }, null, 2))
+  console.log(`written ${path.relative(ROOT, file)}`)
+})
+
+Effect.runPromise(program.pipe(Effect.orDie)).catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})
