@@ -84,9 +84,15 @@ layer(adminTestLayer())("admin API: audit log", (it) => {
       expect(second.entries.map((e) => e.action)).toEqual(["tenant.create"])
       expect(second.next).toBeUndefined()
 
+      // before is the state found, not assumed: suspending a suspended tenant says so
+      yield* client.tenants.suspend({ path: { tenantId: "t-audit" } })
+      yield* client.tenants.suspend({ path: { tenantId: "t-audit" } })
+      const twice = yield* client.audit.list({ path: { tenantId: "t-audit" }, urlParams: { limit: 2 } })
+      expect(twice.entries.map((e) => [e.before, e.after])).toEqual([["suspended", "suspended"], ["active", "suspended"]])
+
       yield* client.tenants.delete({ path: { tenantId: "t-audit" } })
       const after = yield* client.audit.list({ path: { tenantId: "t-audit" }, urlParams: {} })
-      expect(after.entries.map((e) => e.action).slice(0, 2)).toEqual(["tenant.delete", "tenant.resume"])
+      expect(after.entries.map((e) => e.action).slice(0, 2)).toEqual(["tenant.delete", "tenant.suspend"])
     }))
 
   it.effect("a malformed tenant id is 404; a limit out of range is refused", () =>

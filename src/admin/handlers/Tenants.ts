@@ -96,6 +96,13 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
         })
       })
 
+    /** "active" or "suspended" before a suspend/resume, for the audit entry. */
+    const suspendedState = (rawId: string) =>
+      Effect.gen(function* () {
+        const tenant = yield* repo.getTenant(yield* parseId(rawId))
+        return Option.isNone(tenant) ? "absent" : tenant.value.suspended ? "suspended" : "active"
+      })
+
     /** Read the stored tenant as a file, overlay the changed fields, import the result. */
     const update = (rawId: string, changes: Partial<TenantFile>) =>
       writeLock.withPermits(1)(Effect.gen(function* () {
@@ -128,15 +135,15 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
               .filter((x) => x !== undefined).join("; ")
           })),Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
       .handle("suspend", ({ path }) => asOperator(path.tenantId,
-        update(path.tenantId, { suspended: true }).pipe(
+        Effect.flatMap(suspendedState(path.tenantId), (before) => update(path.tenantId, { suspended: true }).pipe(
           Effect.map((saved) => saved.tenant),
-          Effect.tap(() => recordAudit(path.tenantId, "tenant.suspend", `tenant/${path.tenantId}`, { before: "active", after: "suspended" })),
+          Effect.tap(() => recordAudit(path.tenantId, "tenant.suspend", `tenant/${path.tenantId}`, { before, after: "suspended" })))).pipe(
           Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
         )))
       .handle("resume", ({ path }) => asOperator(path.tenantId,
-        update(path.tenantId, { suspended: false }).pipe(
+        Effect.flatMap(suspendedState(path.tenantId), (before) => update(path.tenantId, { suspended: false }).pipe(
           Effect.map((saved) => saved.tenant),
-          Effect.tap(() => recordAudit(path.tenantId, "tenant.resume", `tenant/${path.tenantId}`, { before: "suspended", after: "active" })),
+          Effect.tap(() => recordAudit(path.tenantId, "tenant.resume", `tenant/${path.tenantId}`, { before, after: "active" })))).pipe(
           Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
         )))
       .handle("delete", ({ path }) => asOperator(path.tenantId,
