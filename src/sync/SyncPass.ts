@@ -21,8 +21,13 @@ import type { SyncCounts } from "./SyncSettings.js"
  * failed full pass is applied.
  */
 
-/** users per ApplyDirectoryDelta request (one transaction, one actor reload) */
-export const APPLY_BATCH_SIZE = 1_000
+/**
+ * users per ApplyDirectoryDelta request (one transaction, one actor reload).
+ * Each reload rebuilds the tenant's address index over the whole directory, so
+ * a 100,000-user first pass costs batches × directory: 1,000-user batches made
+ * that pass take minutes (perf/SyncBench.ts); 5,000 keeps each write short.
+ */
+export const APPLY_BATCH_SIZE = 5_000
 /** a progress report (status, CLI progress) every this many users seen */
 export const PROGRESS_EVERY = 1_000
 /** rejected entries logged one by one, per pass; the rest are only counted */
