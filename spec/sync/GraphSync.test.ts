@@ -2,6 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Clock, Effect, Fiber, Option } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import { DirectorySync } from "../../src/sync/DirectorySync.js"
+import { APPLY_BATCH_SIZE } from "../../src/sync/SyncPass.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { envelope, header } from "../actors/SignatureFixtures.js"
 import { graphUser } from "./GraphStandIn.js"
@@ -143,8 +144,9 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
 
   it.scoped("a relayed message during a sync sees each sender's entry either old or new", () =>
     Effect.gen(function* () {
-      const USERS = 3_000
-      const graph = yield* standIn({ pageSize: 500 })
+      // more than two apply batches (APPLY_BATCH_SIZE), so the relay reads between batches too
+      const USERS = 2 * APPLY_BATCH_SIZE + 1_000
+      const graph = yield* standIn({ pageSize: 999 })
       for (let i = 0; i < USERS; i++) graph.put(graphUser(i, DOMAIN))
       const tenantId = yield* tenantWithSources("g-relay", [graphSettings(graph)])
       const sync = yield* DirectorySync
