@@ -10,11 +10,14 @@ import { graphSettings, standIn, syncTestLayer, tenantWithSources } from "./Sync
 const INTERVAL = Duration.minutes(2)
 const JITTER = 0.1
 
+/** real-time polls of 10 ms: generous, because a loaded CI machine can take seconds to run a pass */
+const MAX_POLLS = 2_500
+
 /** Waits (in real time, bounded) until a pass finished after `after` (a lastFinishedAt, or undefined). */
 const nextPass = (tenantId: string, after: string | undefined) =>
   Effect.gen(function* () {
     const sync = yield* DirectorySync
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < MAX_POLLS; i++) {
       const running = yield* sync.running(tenantId)
       if (Option.isSome(running)) return yield* running.value
       const status = yield* sync.status(tenantId)
@@ -48,7 +51,7 @@ layer(syncTestLayer({ enabled: true, defaultInterval: INTERVAL, jitter: JITTER }
 
       // the next run is one jittered interval after the pass
       let next = Number.NaN
-      for (let i = 0; i < 500 && Number.isNaN(next); i++) {
+      for (let i = 0; i < MAX_POLLS && Number.isNaN(next); i++) {
         next = millis((yield* sync.status(tenantId)).nextRunAt)
         if (Number.isNaN(next)) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 10)))
       }
