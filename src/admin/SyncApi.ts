@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
 import { Forbidden, StoreFailure } from "./ApiErrors.js"
 import { AdminAuth } from "./Principal.js"
+import { SyncStatus } from "../sync/SyncSettings.js"
 
 /**
  * Directory sync in the admin API: the status (with progress while a pass
@@ -12,19 +13,8 @@ import { AdminAuth } from "./Principal.js"
  */
 
 const Mapping = Schema.Record({ key: Schema.String, value: Schema.String })
-const Counts = Schema.Struct({ seen: Schema.Int, upserted: Schema.Int, removed: Schema.Int, rejected: Schema.Int })
-
-export class SyncStatusView extends Schema.Class<SyncStatusView>("SyncStatusView")({
-  state: Schema.Literal("idle", "running", "failed"),
-  mode: Schema.optional(Schema.Literal("full", "delta", "mixed")),
-  lastStartedAt: Schema.optional(Schema.String),
-  lastFinishedAt: Schema.optional(Schema.String),
-  lastSuccessAt: Schema.optional(Schema.String),
-  lastError: Schema.optional(Schema.String),
-  counts: Counts,
-  currentSource: Schema.optional(Schema.String),
-  nextRunAt: Schema.optional(Schema.String)
-}) {}
+/** The status the API answers is the one the sync keeps (src/sync/SyncSettings.ts). */
+export const SyncStatusView = SyncStatus
 
 /** "(set)" when a secret is stored; absent when none is */
 const SecretView = Schema.Literal("(set)")
