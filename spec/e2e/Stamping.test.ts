@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { HEADER_PEEK_LIMIT } from "../../src/pipeline/HeaderPeek.js"
+import { MAX_STAMPED_LINE_BYTES } from "../../src/pipeline/mime/SplitterGuard.js"
 import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
 import { loopbackTenant, relayToSink } from "../support/Imprint.js"
@@ -124,6 +125,30 @@ describe("stamping through the relay", () => {
     const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
     expect(first.code).toBe(451)
     expect(first.text).toMatch(/^4\.3\.0 /)
+    expect(relay.sink.messages.length).toBe(before)
+    const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
+    c.end()
+    expect(retry.code).toBe(250)
+    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+  })
+
+  it("a body line longer than the stamped path's limit fails the stamped copy (451), and the retry is relayed unstamped and intact", async () => {
+    const before = relay.sink.messages.length
+    // mailsplit joins the pieces of a line that spans TCP reads chunk by chunk: its cost grows with the square of the length
+    const message = [
+      "From: Alice <alice@acme.example>",
+      "Subject: one long line",
+      "Message-ID: <long-line-1@acme.example>",
+      "MIME-Version: 1.0",
+      "Content-Type: text/html; charset=us-ascii",
+      "",
+      `<p>${"x".repeat(3 * MAX_STAMPED_LINE_BYTES)}</p>`,
+      ""
+    ].join("\r\n")
+    const c = await RawSmtp.connect(relay.imprint.port)
+    const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
+    expect(first.code).toBe(451)
     expect(relay.sink.messages.length).toBe(before)
     const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
     c.end()

@@ -9,16 +9,35 @@ import { Transform, type TransformCallback } from "node:stream"
  *
  * The guard only moves a chunk's trailing CR to the front of the next chunk,
  * so no chunk the Splitter sees ends between CR and LF. Bytes and their order
- * are unchanged; at most one byte is held.
+ * are unchanged; at most one byte is held. It also refuses overlong lines
+ * (MAX_STAMPED_LINE_BYTES).
  */
+/**
+ * The longest line a stamped copy takes (1 MiB; RFC 5322 allows 998
+ * characters). mailsplit joins the pieces of an unfinished line with
+ * Buffer.concat on every chunk, so its CPU grows with the square of a line's
+ * length: an 8 MB line cost seconds, a 150 MB one would hold the event loop
+ * for most of an hour. A longer line fails the stamped copy — the relay
+ * answers 451 and relays the retry unstamped (invariant 5); unstamped copies
+ * never meet mailsplit.
+ */
+export const MAX_STAMPED_LINE_BYTES = 1024 * 1024
+
 export class SplitterGuard extends Transform {
   private heldCr = false
+  /** bytes since the last LF */
+  private lineBytes = 0
 
   constructor() {
     super()
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    const lastLf = chunk.lastIndexOf(0x0a)
+    this.lineBytes = lastLf === -1 ? this.lineBytes + chunk.length : chunk.length - lastLf - 1
+    if (this.lineBytes > MAX_STAMPED_LINE_BYTES) {
+      return callback(new Error(`a line longer than ${MAX_STAMPED_LINE_BYTES} bytes is not stamped`))
+    }
     let out = this.heldCr ? Buffer.concat([CR, chunk]) : chunk
     this.heldCr = out.length > 0 && out[out.length - 1] === 0x0d
     if (this.heldCr) out = out.subarray(0, out.length - 1)
