@@ -44,7 +44,7 @@ layer(syncTestLayer({ enabled: true, defaultInterval: INTERVAL, jitter: JITTER }
       expect(first).toBeLessThanOrEqual(Duration.toMillis(Duration.min(FIRST_RUN_SPREAD, INTERVAL)))
       expect(graph.counts.deltaPages).toBe(0)
 
-      // exactly to the first run: a longer jump could also reach the second run (due one interval
+      // just past the first run: a longer jump could also reach the second run (due one interval
       // after a quick first pass) while the test has not yet changed the source
       yield* TestClock.adjust(Duration.millis(first - (yield* TestClock.currentTimeMillis) + 1_000))
       const firstPass = yield* nextPass(tenantId, undefined)
