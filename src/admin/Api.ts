@@ -9,7 +9,7 @@ import { AuthGroup } from "./AuthApi.js"
 import { ApiTokensGroup, UsersGroup } from "./UsersApi.js"
 import { PreviewGroupApi } from "./PreviewApi.js"
 import { RulesGroup } from "./RulesApi.js"
-import { TemplatesGroup } from "./TemplatesApi.js"
+import { TemplateRemoval, TemplatesGroup } from "./TemplatesApi.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
 import { TenantAccount } from "../domain/TenantAccount.js"
@@ -60,11 +60,8 @@ export class TenantView extends Schema.Class<TenantView>("TenantView")({
   counts: Schema.optional(Schema.Struct({ templates: Schema.Int, rules: Schema.Int, users: Schema.Int }))
 }) {}
 
-export const SanitizerRemoval = Schema.Struct({
-  kind: Schema.Literal("element", "attribute", "url"),
-  name: Schema.String,
-  detail: Schema.optional(Schema.String)
-})
+/** what the sanitizer took out of a template: the same schema the template endpoints answer */
+export const SanitizerRemoval = TemplateRemoval
 
 /** What a create or update wrote, with what the sanitizer took out of each template. */
 export class TenantSaved extends Schema.Class<TenantSaved>("TenantSaved")({

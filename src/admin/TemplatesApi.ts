@@ -29,7 +29,7 @@ export class TemplateView extends Schema.Class<TemplateView>("TemplateView")({
   version: Schema.Int
 }) {}
 
-/** Same shape as the tenant API's SanitizerRemoval. */
+/** One thing the sanitizer took out of a template (also in the tenant API's answers). */
 export const TemplateRemoval = Schema.Struct({
   kind: Schema.Literal("element", "attribute", "url"),
   name: Schema.String,
