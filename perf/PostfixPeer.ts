@@ -83,6 +83,31 @@ ${ALTERMIME} --input=in.$$ --disclaimer=${spool}/disclaimer.txt --disclaimer-htm
 exit 0
 `
 
+/**
+ * The main.cf lines every private Postfix instance here starts from (perf's peers
+ * and spec/peers): its own queue and data folders, loopback only, no local
+ * delivery, no DNS. Callers add their relay and limits.
+ */
+export const baseMainCf = (o: { readonly queue: string; readonly data: string; readonly hostname: string; readonly domain: string }): Array<string> => [
+  "compatibility_level = 3.6",
+  `queue_directory = ${o.queue}`,
+  `data_directory = ${o.data}`,
+  "mail_owner = postfix",
+  "setgid_group = postdrop",
+  `myhostname = ${o.hostname}`,
+  `mydomain = ${o.domain}`,
+  "myorigin = $myhostname",
+  "mydestination =",
+  "local_recipient_maps =",
+  "alias_maps =",
+  "alias_database =",
+  "inet_interfaces = 127.0.0.1",
+  "inet_protocols = ipv4",
+  "mynetworks = 127.0.0.0/8",
+  "smtp_dns_support_level = disabled",
+  "smtp_host_lookup = native"
+]
+
 export const startPostfix = (o: { readonly port: number; readonly reinjectPort: number; readonly sinkPort: number; readonly variant: PostfixVariant }): PostfixInstance => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `imprint-perf-postfix-${o.variant}-`))
   fs.chmodSync(dir, 0o755) // postfix's own processes (user postfix) must reach the queue inside
@@ -101,25 +126,9 @@ export const startPostfix = (o: { readonly port: number; readonly reinjectPort: 
     fs.writeFileSync(filter, filterScript(spool, o.reinjectPort), { mode: 0o755 })
   }
   fs.writeFileSync(path.join(conf, "main.cf"), [
-    "compatibility_level = 3.6",
-    `queue_directory = ${queue}`,
-    `data_directory = ${data}`,
-    "mail_owner = postfix",
-    "setgid_group = postdrop",
-    "myhostname = postfix.perf.example",
-    "mydomain = perf.example",
-    "myorigin = $myhostname",
-    "mydestination =",
-    "local_recipient_maps =",
-    "alias_maps =",
-    "alias_database =",
-    "inet_interfaces = 127.0.0.1",
-    "inet_protocols = ipv4",
-    "mynetworks = 127.0.0.0/8",
+    ...baseMainCf({ queue, data, hostname: "postfix.perf.example", domain: "perf.example" }),
     `relayhost = [127.0.0.1]:${o.sinkPort}`,
     "smtp_tls_security_level = none",
-    "smtp_dns_support_level = disabled",
-    "smtp_host_lookup = native",
     "smtpd_client_connection_count_limit = 0",
     "smtpd_client_message_rate_limit = 0",
     "default_process_limit = 200",

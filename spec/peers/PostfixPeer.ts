@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { baseMainCf } from "../../perf/PostfixPeer.js"
 
 export interface PostfixInstance {
   readonly port: number
@@ -64,23 +65,7 @@ export const startPostfix = (opts: { port: number; imprintPort: number }): Postf
   fs.writeFileSync(
     path.join(conf, "main.cf"),
     [
-      "compatibility_level = 3.6",
-      `queue_directory = ${queue}`,
-      `data_directory = ${data}`,
-      "mail_owner = postfix",
-      "setgid_group = postdrop",
-      "myhostname = postfix.test",
-      "mydomain = postfix.test",
-      "myorigin = $myhostname",
-      "mydestination =",
-      "local_recipient_maps =",
-      "alias_maps =",
-      "alias_database =",
-      "inet_interfaces = 127.0.0.1",
-      "inet_protocols = ipv4",
-      "mynetworks = 127.0.0.0/8",
-      "smtp_dns_support_level = disabled",
-      "smtp_host_lookup = native",
+      ...baseMainCf({ queue, data, hostname: "postfix.test", domain: "postfix.test" }),
       "smtputf8_enable = yes",
       `maillog_file = ${log}`,
       `maillog_file_prefixes = ${dir}`,

@@ -1,12 +1,2 @@
-import * as net from "node:net"
-
 /** A free loopback port, for a peer whose config takes a number (Postfix), or a port nothing listens on. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => (a !== null && typeof a === "object" ? resolve(a.port) : reject(new Error("no port"))))
-    })
-  })
+export { freePort } from "../../perf/FreePort.js"
