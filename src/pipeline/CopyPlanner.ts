@@ -1,5 +1,23 @@
+import type { MimeNode } from "mailsplit"
 import type { SignatureDecision } from "../domain/Signature.js"
+import { classifyRoot } from "./mime/PartChooser.js"
+import type { RootFacts } from "./RootHeaders.js"
 import type { Copy, Decision } from "./Transaction.js"
+
+/**
+ * Why a message passes unstamped whatever the tenant's rules say, in the
+ * relay's order: Imprint's own valid loop stamp, a kind that is never stamped
+ * (signed, encrypted, reports, calendar, …), the null sender. Undefined: ask
+ * the tenant. The relay (DataPhase) and the test stamp (DryRun) both decide
+ * through it.
+ */
+export const passesUnstamped = (root: MimeNode, loop: RootFacts["loop"], sender: string): string | undefined => {
+  if (loop === "valid") return "loop"
+  const kind = classifyRoot(root)
+  if (kind !== undefined) return kind
+  if (sender === "") return "null-sender"
+  return undefined
+}
 
 /** One unstamped copy for everyone, with the reason. */
 export const unstamped = (recipients: ReadonlyArray<string>, reason: string): Decision => ({

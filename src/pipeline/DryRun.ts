@@ -5,8 +5,7 @@ import { randomBytes } from "node:crypto"
 import { Transform, type Readable, type TransformCallback } from "node:stream"
 import { type HeaderSummary, MessageEnvelope, type SignatureDecision } from "../domain/Signature.js"
 import type { Tenant } from "../domain/Tenant.js"
-import { planCopies, unstamped } from "./CopyPlanner.js"
-import { classifyRoot } from "./mime/PartChooser.js"
+import { passesUnstamped, planCopies, unstamped } from "./CopyPlanner.js"
 import type { StampOutcome } from "./mime/StampPlan.js"
 import { DownstreamLink } from "./Relay.js"
 import { PipelineFailed, type RelayError } from "./RelayError.js"
@@ -20,7 +19,7 @@ import { type Copy, relayTransaction } from "./Transaction.js"
  * admin API's test stamp): relayTransaction with the same HeaderPeek
  * decision, SplitterGuard → Splitter → RootHeaders → Stamper → Joiner, but
  * each downstream copy is captured in memory instead of sent. The decision
- * follows DataPhase's order (loop, kinds that pass unstamped, null sender,
+ * is the relay's (CopyPlanner.passesUnstamped: loop, kinds that pass unstamped, null sender;
  * the tenant's signature decision) minus the fail-safe memory, which belongs
  * to real retries.
  *
@@ -145,10 +144,8 @@ export const dryRun = Effect.fn("DryRun.stamp")(function* (input: DryRunInput) {
       if (input.sender === undefined) sender = addresses(root, "from")[0] ?? ""
       if (recipients.length === 0) recipients = addresses(root, "to", "cc")
       if (recipients.length === 0) return unstamped(recipients, "no-recipients")
-      if (facts.loop === "valid") return unstamped(recipients, "loop")
-      const kind = classifyRoot(root)
-      if (kind !== undefined) return unstamped(recipients, kind)
-      if (sender === "") return unstamped(recipients, "null-sender")
+      const reason = passesUnstamped(root, facts.loop, sender)
+      if (reason !== undefined) return unstamped(recipients, reason)
       if (!senderAllowed(input.tenant, sender)) return unstamped(recipients, "sender-not-in-tenant-domains")
       const decision = yield* input.resolve(MessageEnvelope.make({ mailFrom: sender, rcptTo: recipients }), facts.summary)
       return planCopies(decision, recipients)

@@ -7,8 +7,7 @@ import { MessageEnvelope } from "../../domain/Signature.js"
 import type { Downstream, TenantId } from "../../domain/Tenant.js"
 import type { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import type { ControlPlaneApi } from "../ControlPlane.js"
-import { planCopies, unstamped } from "../CopyPlanner.js"
-import { classifyRoot } from "../mime/PartChooser.js"
+import { passesUnstamped, planCopies, unstamped } from "../CopyPlanner.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
@@ -66,10 +65,8 @@ export const dataPhase = (
     const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
       Effect.gen(function* () {
         identity = facts.identity
-        if (facts.loop === "valid") return unstamped(recipients, "loop")
-        const kind = classifyRoot(root)
-        if (kind !== undefined) return unstamped(recipients, kind)
-        if (mail.from === "") return unstamped(recipients, "null-sender")
+        const reason = passesUnstamped(root, facts.loop, mail.from)
+        if (reason !== undefined) return unstamped(recipients, reason)
         if (yield* failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false))) {
           return unstamped(recipients, "failsafe-retry")
         }
