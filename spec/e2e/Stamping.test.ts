@@ -42,6 +42,31 @@ const bodyText = (raw: Buffer) => raw.toString("latin1").replace(/=\r\n/g, "")
 describe("stamping through the relay", () => {
   const relay = relayToSink({ tenants: (port) => [tenant(port)] })
 
+  /** Sends `message` once; it must be accepted and reach the sink byte for byte (apart from Imprint's headers). */
+  const expectRelayedUnchanged = async (from: string, message: string) => {
+    const before = relay.sink.messages.length
+    const c = await RawSmtp.connect(relay.imprint.port)
+    expect((await c.send(from, ["bob@acme.example"], message)).code).toBe(250)
+    c.end()
+    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+  }
+
+  /** The stamped copy fails: 451 4.3.0, nothing delivered; the retry on the same session is relayed unstamped, byte for byte. */
+  const expect451ThenUnstampedRetry = async (message: string) => {
+    const before = relay.sink.messages.length
+    const c = await RawSmtp.connect(relay.imprint.port)
+    const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
+    expect(first.code).toBe(451)
+    expect(first.text).toMatch(/^4\.3\.0 /)
+    expect(relay.sink.messages.length).toBe(before)
+    const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
+    c.end()
+    expect(retry.code).toBe(250)
+    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+  }
+
   it("stamps above the quoted reply, one copy per recipient group", async () => {
     const c = await RawSmtp.connect(relay.imprint.port)
     expect((await c.send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], reply("groups"))).code).toBe(250)
@@ -79,28 +104,17 @@ describe("stamping through the relay", () => {
   })
 
   it("relays unstamped for a sender who is not in the directory", async () => {
-    const before = relay.sink.messages.length
-    const c = await RawSmtp.connect(relay.imprint.port)
     const body = reply("stranger").replace("From: Alice <alice@acme.example>", "From: Dave <dave@acme.example>")
-    expect((await c.send("dave@acme.example", ["bob@acme.example"], body)).code).toBe(250)
-    c.end()
-    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
-    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(body)
+    await expectRelayedUnchanged("dave@acme.example", body)
   })
 
   it("relays unstamped and unchanged a message whose header block exceeds the peek limit (bounded hold)", async () => {
-    const before = relay.sink.messages.length
     const filler = `X-Filler: ${"h".repeat(998)}\r\n`.repeat(Math.ceil(HEADER_PEEK_LIMIT / 1000) + 5)
     const message = reply("big-header").replace("Subject: Re: figures\r\n", `Subject: Re: figures\r\n${filler}`)
-    const c = await RawSmtp.connect(relay.imprint.port)
-    expect((await c.send("alice@acme.example", ["bob@acme.example"], message)).code).toBe(250)
-    c.end()
-    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
-    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+    await expectRelayedUnchanged("alice@acme.example", message)
   })
 
   it("answers 451 when stamping breaks mid-stream, then relays the retry unstamped (fail-safe)", async () => {
-    const before = relay.sink.messages.length
     // a part header beyond the stamped path's named limit makes the MIME splitter fail
     const huge = `X-Filler: ${"a".repeat(998)}\r\n`.repeat(Math.ceil(MAX_PART_HEADER_BYTES / 1000) + 2)
     const message = [
@@ -121,20 +135,10 @@ describe("stamping through the relay", () => {
       "--b--",
       ""
     ].join("\r\n")
-    const c = await RawSmtp.connect(relay.imprint.port)
-    const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
-    expect(first.code).toBe(451)
-    expect(first.text).toMatch(/^4\.3\.0 /)
-    expect(relay.sink.messages.length).toBe(before)
-    const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
-    c.end()
-    expect(retry.code).toBe(250)
-    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
-    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+    await expect451ThenUnstampedRetry(message)
   })
 
   it("a body line longer than the stamped path's limit fails the stamped copy (451), and the retry is relayed unstamped and intact", async () => {
-    const before = relay.sink.messages.length
     // mailsplit joins the pieces of a line that spans TCP reads chunk by chunk: its cost grows with the square of the length
     const message = [
       "From: Alice <alice@acme.example>",
@@ -146,15 +150,7 @@ describe("stamping through the relay", () => {
       `<p>${"x".repeat(3 * MAX_STAMPED_LINE_BYTES)}</p>`,
       ""
     ].join("\r\n")
-    const c = await RawSmtp.connect(relay.imprint.port)
-    const first = await c.send("alice@acme.example", ["bob@acme.example"], message)
-    expect(first.code).toBe(451)
-    expect(relay.sink.messages.length).toBe(before)
-    const retry = await c.send("alice@acme.example", ["bob@acme.example"], message)
-    c.end()
-    expect(retry.code).toBe(250)
-    const [got] = (await relay.sink.waitFor(before + 1)).slice(before)
-    expect(stripImprintHeaders(got.raw).toString("latin1")).toBe(message)
+    await expect451ThenUnstampedRetry(message)
   })
 })
 
