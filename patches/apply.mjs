@@ -103,6 +103,23 @@ patches.push({
       replace: "});\n$1    inLine = false;\n$1    if (again) {\n$1        i--; // the loop's i++ brings it back to the line after the one just processed\n$1        continue;\n$1    }\n$1    return;\n$1}\n$2}\n\n$3// skip last linebreak for body"
     }
   ]
+}, {
+  // applies after mailsplit-sync-lines (same loop)
+  id: "mailsplit-body-runs",
+  name: "mailsplit: find line ends with indexOf and extend a body run without processLine for lines that cannot be a boundary",
+  files: ["node_modules/mailsplit/lib/message-splitter.js"],
+  edits: [
+    {
+      find: /(\n([ \t]*))for \(let len = chunk\.length; i < len; i\+\+\) \{\n([ \t]*)\/\/ find next <LF>\n/,
+      replace: `$1for (let len = chunk.length; i < len; i++) {$1    ${mark("mailsplit-body-runs")} i = chunk.indexOf(0x0a, i);$1    if (i === -1) {$1        i = len;$1        break;$1    }\n$3// find next <LF>\n`
+    },
+    {
+      find: /(\n([ \t]*))pos = \+\+i;\n\n([ \t]*)inLine = true;/,
+      replace:
+        "$1pos = ++i;$1// a body line that cannot start a boundary (not '-', CR or LF first) only extends the body run:$1// exactly what processLine would answer for it, without a slice and a callback per line$1" +
+        "if (group.type === 'body' && group.node === this.node && this.state === BODY && !this.line && chunk[start] !== 0x2d && chunk[start] !== 0x0d && chunk[start] !== 0x0a) {$1    groupend = i;$1    i--;$1    continue;$1}\n\n$3inLine = true;"
+    }
+  ]
 })
 
 let failed = false

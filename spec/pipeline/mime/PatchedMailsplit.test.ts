@@ -1,5 +1,7 @@
-import { Splitter } from "mailsplit"
+import fc from "fast-check"
+import { Joiner, Splitter } from "mailsplit"
 import { describe, expect, it } from "vitest"
+import { SplitterGuard } from "../../../src/pipeline/mime/SplitterGuard.js"
 
 /**
  * patches/apply.mjs "mailsplit-sync-lines": the Splitter goes on with the next
@@ -24,5 +26,94 @@ describe("patched mailsplit Splitter", () => {
     splitter.end()
     await new Promise((resolve) => splitter.once("end", resolve))
     expect(Buffer.concat(bodyBytes).toString("latin1")).toBe(lines)
+  })
+})
+
+/**
+ * patches/apply.mjs "mailsplit-body-runs": line ends are found with indexOf, and
+ * a body line that cannot start a boundary extends the current body run without
+ * a processLine call (a 1 MB base64 attachment was ~13,000 slices and callbacks).
+ */
+describe("patched mailsplit Splitter, body runs", () => {
+  type Part = { type: string; value?: Buffer; node?: unknown }
+
+  const split = async (chunks: ReadonlyArray<Buffer>, onSplitter?: (s: Splitter) => void) => {
+    const splitter = new Splitter()
+    onSplitter?.(splitter)
+    const bodies = new Map<unknown, Array<Buffer>>()
+    const joined: Array<Buffer> = []
+    const joiner = new Joiner()
+    joiner.on("data", (b: Buffer) => joined.push(b))
+    splitter.on("data", (part: Part) => {
+      if (part.type === "node" && !bodies.has(part)) bodies.set(part, [])
+      if (part.type === "body" && part.value) {
+        const list = bodies.get(part.node) ?? []
+        list.push(part.value)
+        bodies.set(part.node, list)
+      }
+      joiner.write(part)
+    })
+    // as in the relay: mailsplit loses bytes when a chunk ends on the CR of a CRLF (SplitterGuard's module)
+    const guard = new SplitterGuard()
+    guard.pipe(splitter)
+    for (const chunk of chunks) guard.write(chunk)
+    guard.end()
+    await new Promise((resolve) => splitter.once("end", resolve))
+    joiner.end()
+    await new Promise((resolve) => joiner.once("end", resolve))
+    return { bodies: [...bodies.values()].map((b) => Buffer.concat(b).toString("latin1")), joined: Buffer.concat(joined).toString("latin1") }
+  }
+
+  it("hands a run of plain body lines to processLine as one, not line by line", async () => {
+    const lines = Array.from({ length: 2_000 }, (_, i) => `${"QUJD".repeat(19)}${i % 10}\r\n`).join("")
+    let calls = 0
+    const { bodies } = await split([Buffer.from(`Content-Type: text/plain\r\n\r\n${lines}`)], (s) => {
+      // processLine is mailsplit's internal per-line step (not in its typings)
+      const internal = s as unknown as { processLine: (...args: Array<unknown>) => unknown }
+      const original = internal.processLine.bind(s)
+      internal.processLine = (...args) => {
+        calls++
+        return original(...args)
+      }
+    })
+    expect(bodies).toEqual([lines])
+    // a header line, the blank line, the first body line, the final call; unpatched: one per line
+    expect(calls).toBeLessThan(10)
+  })
+
+  it("finds every boundary and keeps every byte whatever the lines start with and wherever chunks end", async () => {
+    const line = fc.oneof(
+      fc.constantFrom("", "-", "--", "--bx", "--b-", "--b--x", "---b", "- -b", ".", "\t-", " --b"),
+      fc.stringMatching(/^[A-Za-z0-9+/= -]{0,40}$/)
+    )
+    const part = fc.array(line, { minLength: 0, maxLength: 12 })
+    await fc.assert(
+      fc.asyncProperty(fc.array(part, { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 40 }), async (parts, cuts) => {
+        const body = (p: ReadonlyArray<string>) => p.map((l) => `${l}\r\n`).join("")
+        const message =
+          "Content-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n" +
+          parts.map((p) => `--b\r\nContent-Type: text/plain\r\n\r\n${body(p)}`).join("") +
+          "--b--\r\nepilogue\r\n"
+        const bytes = Buffer.from(message, "latin1")
+        const chunks: Array<Buffer> = []
+        let at = 0
+        for (let k = 0; at < bytes.length; k++) {
+          const size = cuts[k % cuts.length]
+          chunks.push(bytes.subarray(at, at + size))
+          at += size
+        }
+        const { bodies, joined } = await split(chunks)
+        expect(joined).toBe(message)
+        // a child part's body ends before the line break that precedes the next boundary; where a
+        // chunk ends decides whether mailsplit keeps that break in the body (unpatched as well)
+        const [, ...children] = bodies
+        expect(children.length).toBe(parts.length)
+        children.forEach((got, i) => {
+          const expected = body(parts[i]).replace(/\r\n$/, "")
+          expect([expected, `${expected}\r\n`]).toContain(got)
+        })
+      }),
+      { numRuns: 300 }
+    )
   })
 })
