@@ -1,12 +1,13 @@
 import { Effect, Either } from "effect"
 import { Joiner, Splitter } from "mailsplit"
-import { PassThrough, pipeline, type Readable } from "node:stream"
+import { PassThrough, type Readable } from "node:stream"
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
 import { HeaderPrefix } from "./HeaderPrefix.js"
 import { LineGuard } from "./LineGuard.js"
 import { SplitterGuard } from "./mime/SplitterGuard.js"
+import { chain, type ChainStage } from "./StreamChain.js"
 import { Stamper } from "./mime/Stamper.js"
 import type { StampOutcome, StampPlan } from "./mime/StampPlan.js"
 import type { DownstreamLink } from "./Relay.js"
@@ -78,8 +79,8 @@ const asRelayError = (e: unknown): RelayError =>
     : new PipelineFailed({ detail: e instanceof Error ? e.message : String(e) })
 
 /**
- * The per-message hot path, so it forks no fiber of its own: the Node
- * pipelines report through callbacks that open latches, and only the
+ * The per-message hot path, so it forks no fiber of its own: the stream
+ * chains (StreamChain) report through callbacks that open latches, and only the
  * downstream sends are Effects (run in this fiber for one copy, concurrently
  * for several). No Effect.fn span either (a span per message costs more than
  * the tracing it would give).
@@ -115,13 +116,13 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
       for (const source of sources) source.destroy()
       headersKnown.unsafeOpen()
     }
-    /** Node pipelines not yet finished (the pump, then one per copy); `finished` opens at zero */
+    /** stream chains not yet finished (the pump, then one per copy); `finished` opens at zero */
     let running = 1
     const finished = Effect.unsafeMakeLatch()
     const pipelineEnded = () => {
       if (--running === 0) finished.unsafeOpen()
     }
-    pipeline(guard, peek, fanout, (err) => {
+    chain([guard, peek, fanout], (err) => {
       if (err) teardown(asRelayError(err))
       headersKnown.unsafeOpen()
       pipelineEnded()
@@ -154,7 +155,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
         const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
         stampers.push(stamper)
         let output: Readable
-        let stages: ReadonlyArray<NodeJS.ReadableStream | NodeJS.WritableStream>
+        let stages: ReadonlyArray<ChainStage>
         if (stamper === undefined) {
           // unstamped copies never meet a MIME parser: bytes in, bytes out
           output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
@@ -166,7 +167,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
         }
         running++
-        pipeline(...(stages as unknown as [Readable, NodeJS.WritableStream]), (err: NodeJS.ErrnoException | null) => {
+        chain(stages, (err) => {
           // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
           if (err) teardown(stamper && cause === undefined ? new StampingFailed({ detail: err.message }) : asRelayError(err))
           pipelineEnded()
