@@ -60,7 +60,7 @@ export const summarize = (root: MimeNode): HeaderSummary =>
     inReplyTo: root.headers.getFirst("in-reply-to") || undefined,
     references: root.headers.getFirst("references") || undefined,
     contentType: root.contentType || "text/plain"
-  })
+  }, true) // strings from the parser: validation would only repeat the types, once per message
 
 /**
  * What the root headers say, without changing them: the summary for the

@@ -63,9 +63,9 @@ export const renderElement = (
 
 /** Decides and renders the signature elements of one message, per recipient group. */
 export const resolveSignature = (input: ResolveInput): SignatureDecision => {
-  if (normalizeAddress(input.envelope.mailFrom) === "") return new NoSignature({ reason: NoSignatureReasons.nullSender })
-  if (input.envelope.rcptTo.length === 0) return new NoSignature({ reason: NoSignatureReasons.noRecipients })
-  if (Option.isNone(input.user)) return new NoSignature({ reason: NoSignatureReasons.senderNotInDirectory })
+  if (normalizeAddress(input.envelope.mailFrom) === "") return new NoSignature({ reason: NoSignatureReasons.nullSender }, true)
+  if (input.envelope.rcptTo.length === 0) return new NoSignature({ reason: NoSignatureReasons.noRecipients }, true)
+  if (Option.isNone(input.user)) return new NoSignature({ reason: NoSignatureReasons.senderNotInDirectory }, true)
   const facts: MessageFacts = {
     sender: input.envelope.mailFrom,
     user: input.user,
@@ -76,7 +76,7 @@ export const resolveSignature = (input: ResolveInput): SignatureDecision => {
   }
   const hasTemplate = (id: string) => input.templates.has(id)
   const groups = groupRecipients(input.rules, facts, input.envelope.rcptTo, hasTemplate)
-  if (groups.every((g) => g.rules.length === 0)) return new NoSignature({ reason: NoSignatureReasons.noRuleMatched })
+  if (groups.every((g) => g.rules.length === 0)) return new NoSignature({ reason: NoSignatureReasons.noRuleMatched }, true)
   const values = userValues(input.user.value)
   return new Stamp({
     groups: groups.map((g) => new RecipientGroup({

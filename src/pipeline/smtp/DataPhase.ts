@@ -70,7 +70,7 @@ export const dataPhase = (
         if (yield* failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false))) {
           return unstamped(recipients, "failsafe-retry")
         }
-        const decision = yield* control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }), facts.summary)
+        const decision = yield* control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary)
         return planCopies(decision, recipients)
       })
     const policy = {
