@@ -42,7 +42,11 @@ export class SmtpWire {
   private failure: DownstreamError | undefined
   private readonly failureListeners = new Set<(error: DownstreamError) => void>()
   private readonly onData = (chunk: Buffer) => this.receive(chunk)
-  private readonly onClose = () => this.fail(this.unavailable(new Error("connection closed by the downstream")))
+  // errors are built only for the first failure: each one captures a stack, and a
+  // normal end of session passes here two or three times (~1.5 % of the relay's CPU)
+  private readonly onClose = () => {
+    if (this.failure === undefined) this.fail(this.unavailable(new Error("connection closed by the downstream")))
+  }
   private readonly onError = (cause: Error) => this.fail(this.unavailable(cause))
   /** when the reply being waited for is overdue (+Infinity: nothing is waited for) */
   private deadline = Number.POSITIVE_INFINITY
@@ -109,7 +113,7 @@ export class SmtpWire {
 
   /** Drops the connection at once (no QUIT, no terminating dot). */
   destroy(): void {
-    this.fail(this.unavailable(new Error("connection dropped by the client")))
+    if (this.failure === undefined) this.fail(this.unavailable(new Error("connection dropped by the client")))
   }
 
   /** Called once if the connection dies; returns the unsubscribe function. */
