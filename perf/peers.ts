@@ -1,6 +1,6 @@
 /**
  * `node dist/perf/peers.js [--quick] [--reps N]` (run as root after
- * perf/install-peers.sh): how Imprint's floors compare with what operators run
+ * perf/install-peers.sh): how Imprint (plain and stamping) and its floors compare with what operators run
  * today — Postfix as a plain relay (queue on disk) and Postfix + altermime
  * disclaimer filter — driven by the same load generator to the same sink,
  * alternating within each repetition. For the queueing peers, msgs/s is
@@ -45,7 +45,8 @@ interface Peer {
   readonly queueing: boolean
 }
 
-const relay = (id: "direct" | "passthrough"): Peer => ({
+/** Imprint's own targets run in the same repetitions, so "Imprint vs what you run today" is a ratio within one run */
+const relay = (id: "direct" | "passthrough" | "imprint-plain" | "imprint-stamp"): Peer => ({
   id, queueing: false,
   unavailable: () => undefined,
   open: async (sink) => {
@@ -103,7 +104,7 @@ const runOne = async (sink: Server, peer: Peer, s: Scenario, rep: number, n: num
 }
 
 const main = async (): Promise<void> => {
-  const all = [relay("direct"), relay("passthrough"), postfixPeer("plain"), postfixPeer("altermime")]
+  const all = [relay("direct"), relay("passthrough"), relay("imprint-plain"), relay("imprint-stamp"), postfixPeer("plain"), postfixPeer("altermime")]
   const skipped: Array<string> = []
   const peers = all.filter((p) => {
     const why = p.unavailable()
@@ -128,6 +129,7 @@ const main = async (): Promise<void> => {
   } finally {
     for (const pf of postfixPeers.values()) pf.stop()
     postfixPeers.clear()
+    for (const id of ["imprint-plain", "imprint-stamp"] as const) await Targets[id].dispose?.()
     await sink.stop()
   }
   const cpus = os.cpus()
