@@ -1,4 +1,4 @@
-import { Logger } from "effect"
+import { Layer, Logger } from "effect"
 
 /**
  * Log lines as JSON on stdout, written once per event-loop turn. stdout to a
@@ -29,5 +29,13 @@ const enqueue = (line: string): void => {
   }
 }
 
-/** Effect's JSON log format, batched per turn as above. */
-export const batchedJsonLogger = Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, enqueue))
+/**
+ * Effect's JSON log format, batched per turn as above. Effect's tracer logger
+ * is removed: it copies every log line into the current span as an event, and
+ * Imprint exports no spans, so those events were only memory — unbounded under
+ * a span that lives as long as a server loop (see also Inbound's runtime).
+ */
+export const batchedJsonLogger = Layer.merge(
+  Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, enqueue)),
+  Logger.remove(Logger.tracerLogger)
+)

@@ -3,7 +3,7 @@
  * smtp-server on 127.0.0.1 port 0, tenants imported through the TenantRepo as
  * `imprint tenant import` does. `close()` stops it the way SIGTERM does.
  */
-import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, Scope, type Tracer } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -17,7 +17,21 @@ import { makeSelfSigned } from "./Certs.js"
 import { startSink, type Sink, type SinkOptions } from "./Sink.js"
 
 /** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
-const quiet = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
+const quietLogs = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
+
+/**
+ * `observe`: run the relay under this tracer, logging at Info as in production
+ * but writing no lines (what reaches the loggers is what a spec looks at).
+ */
+const environment = (observe: { readonly tracer: Tracer.Tracer } | undefined) =>
+  observe === undefined
+    ? quietLogs
+    : <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(
+          Effect.withTracer(observe.tracer),
+          Logger.withMinimumLogLevel(LogLevel.Info),
+          Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
+        )
 
 export interface RunningImprint {
   readonly port: number
@@ -33,8 +47,9 @@ export interface RunningImprint {
 }
 
 export const startImprint = async (
-  opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean }
+  opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer } }
 ): Promise<RunningImprint> => {
+  const quiet = environment(opts.observe)
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
   // the admin API (opt-in): HTTPS on a free port with a certificate the test client trusts
@@ -87,13 +102,13 @@ export const loopbackTenant = (downstreamPort: number, extra: Record<string, unk
  * whole describe block. Read `relay.sink` / `relay.imprint` inside tests.
  */
 export const relayToSink = (
-  opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown>; sink?: SinkOptions; admin?: boolean } = {}
+  opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown>; sink?: SinkOptions; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer } } = {}
 ) => {
   const relay = {} as { sink: Sink; imprint: RunningImprint }
   beforeAll(async () => {
     relay.sink = await startSink({ starttls: false, ...opts.sink })
     relay.imprint = await startImprint({
-      tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config, admin: opts.admin
+      tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config, admin: opts.admin, observe: opts.observe
     })
   })
   afterAll(async () => {

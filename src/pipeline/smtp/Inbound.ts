@@ -1,4 +1,4 @@
-import { Cause, Effect, Exit, FiberSet, Metric, Option } from "effect"
+import { Cause, Context, Effect, Exit, FiberRef, FiberSet, Metric, Option, Tracer } from "effect"
 import type { TLSSocket } from "node:tls"
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../../config.js"
@@ -58,7 +58,10 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const smtp = config.smtp
   const control = yield* ControlPlane
   const failsafe = yield* FailSafeMemory
-  const run = yield* FiberSet.makeRuntime<never>()
+  // Sessions and messages are not part of this start-up span: under it, every
+  // log line of every message would be added to the span's events (Effect's
+  // tracer logger) for as long as the server runs.
+  const run = yield* FiberSet.makeRuntime<never>().pipe(Effect.locallyWith(FiberRef.currentContext, Context.omit(Tracer.ParentSpan)))
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
   let shuttingDown = false
