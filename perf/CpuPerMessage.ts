@@ -1,21 +1,28 @@
 /**
- * `npm run build && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m]`
+ * `npm run build && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--baseline FILE]`
  *
  * Steady-state CPU of the relay process per message (10 KB unless --kind): each target (the
  * same ids as run.ts, default passthrough-own, imprint-plain, imprint-stamp)
  * is started once, warmed with WARMUP_MESSAGES, then sent batches of messages
- * (10 sessions, reused connections), the targets taking turns batch by batch.
+ * (10 sessions, reused connections), the targets taking turns batch by batch
+ * (in reverse order every other batch, so none always runs first).
  * CPU is the relay process's own (user + system from /proc), so it is far less
  * sensitive to a busy machine than msgs/s; the medians and the ratio to the
- * first target are written to perf/results/cpu-<timestamp>.json. A benchmark,
- * not a test: nothing is asserted.
+ * first target are written to perf/results/cpu-<timestamp>.json.
+ *
+ * `--baseline FILE`: another build's `dist/src/main.js` (a git worktree at the
+ * commit to compare with). Every Imprint target then also runs on that build,
+ * in the same turns, and the report gives the median of the per-batch ratios
+ * this build / baseline: the way to check what a change costs or saves on a
+ * shared machine, where single runs vary by ±20 %. A benchmark, not a test:
+ * nothing is asserted.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { killAllChildren, startServer } from "./Child.js"
 import { runLoad } from "./LoadGenerator.js"
 import { MessageKinds, type MessageKind } from "./Messages.js"
-import { ROOT, TargetIds, Targets, type Running, type TargetId } from "./Targets.js"
+import { imprintTarget, ROOT, TargetIds, Targets, type Running, type Target, type TargetId } from "./Targets.js"
 
 const option = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`)
@@ -25,6 +32,7 @@ const targets = (option("targets") ?? "passthrough-own,imprint-plain,imprint-sta
 for (const t of targets) if (!TargetIds.includes(t)) throw new Error(`unknown target ${t}; one of ${TargetIds.join(", ")}`)
 const KIND = (option("kind") ?? "10k") as MessageKind
 if (!MessageKinds.includes(KIND)) throw new Error(`unknown kind ${KIND}; one of ${MessageKinds.join(", ")}`)
+const BASELINE = option("baseline") === undefined ? undefined : path.resolve(option("baseline") as string)
 const BATCHES = Number(option("batches") ?? 5)
 const MESSAGES = Number(option("messages") ?? 400)
 /** long enough for the JIT to settle on Imprint's larger code base */
@@ -34,39 +42,61 @@ const BATCH_MAX_MS = 120_000
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
+/** one process measured: a target of this build, or an Imprint target on the --baseline build */
+interface Entry { readonly name: string; readonly target: Target }
+
+const entries: ReadonlyArray<Entry> = targets.flatMap((t): Array<Entry> => {
+  const own = { name: t, target: Targets[t] }
+  if (BASELINE === undefined || (t !== "imprint-plain" && t !== "imprint-stamp")) return [own]
+  return [own, { name: `${t}@baseline`, target: imprintTarget(t, `${Targets[t].label}, baseline build`, t === "imprint-stamp", BASELINE) }]
+})
+
 const main = async () => {
   const sink = await startServer({ name: "sink", args: [path.join(ROOT, "dist", "perf", "Sink.js")], ipc: true, cwd: ROOT, env: { PERF_EARLY_TALKER_MS: "0" } })
-  const running = new Map<TargetId, Running>()
-  const samples = new Map<TargetId, Array<number>>(targets.map((t) => [t, []]))
+  const running = new Map<string, Running>()
+  const samples = new Map<string, Array<number>>(entries.map((e) => [e.name, []]))
   try {
-    for (const t of targets) {
-      const r = await Targets[t].start(sink)
-      running.set(t, r)
-      await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: "reused", messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${t}` })
+    for (const e of entries) {
+      const why = e.target.unavailable()
+      if (why !== undefined) throw new Error(`${e.name}: ${why}`)
+      const r = await e.target.start(sink)
+      running.set(e.name, r)
+      await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: "reused", messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${e.name}` })
     }
     for (let b = 0; b < BATCHES; b++) {
-      for (const t of targets) {
-        const r = running.get(t)!
+      for (const e of b % 2 === 0 ? entries : [...entries].reverse()) {
+        const r = running.get(e.name)!
         const stop = r.measured.measure()
-        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: "reused", messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${t}` })
+        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: "reused", messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${e.name}` })
         const { cpuS } = stop()
-        samples.get(t)!.push((cpuS * 1000) / Math.max(1, load.ok))
+        samples.get(e.name)!.push((cpuS * 1000) / Math.max(1, load.ok))
       }
     }
   } finally {
     for (const r of running.values()) await r.stop()
-    for (const t of targets) await Targets[t].dispose?.()
+    for (const e of entries) await e.target.dispose?.()
     await sink.stop()
     killAllChildren()
   }
-  const base = median(samples.get(targets[0])!)
-  const rows = targets.map((t) => ({ target: t, cpuMsPerMessage: median(samples.get(t)!), ratio: median(samples.get(t)!) / base }))
-  console.log(`| target | relay CPU ms per ${KIND} message (median of ${BATCHES} × ${MESSAGES}) | × ${targets[0]} |\n|---|--:|--:|`)
+  const first = entries[0].name
+  const base = median(samples.get(first)!)
+  const rows = entries.map((e) => ({ target: e.name, cpuMsPerMessage: median(samples.get(e.name)!), ratio: median(samples.get(e.name)!) / base }))
+  console.log(`| target | relay CPU ms per ${KIND} message (median of ${BATCHES} × ${MESSAGES}) | × ${first} |\n|---|--:|--:|`)
   for (const r of rows) console.log(`| ${r.target} | ${r.cpuMsPerMessage.toFixed(2)} | ${r.ratio.toFixed(1)} |`)
+  // this build against the baseline, batch by batch: the two ran in the same turn each time
+  const versus = entries.filter((e) => e.name.endsWith("@baseline")).map((e) => {
+    const mine = samples.get(e.name.replace("@baseline", ""))!
+    const theirs = samples.get(e.name)!
+    const perBatch = mine.map((m, i) => m / theirs[i])
+    return { target: e.name.replace("@baseline", ""), baseline: BASELINE, medianRatio: median(perBatch), perBatch }
+  })
+  for (const v of versus) {
+    console.log(`${v.target}: this build / baseline = ${v.medianRatio.toFixed(3)} (median of ${v.perBatch.length} batch pairs: ${v.perBatch.map((r) => r.toFixed(2)).join(" ")})`)
+  }
   const dir = path.join(ROOT, "perf", "results")
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `cpu-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
-  writeFileSync(file, JSON.stringify({ kind: KIND, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, samples: Object.fromEntries(samples) }, null, 2))
+  writeFileSync(file, JSON.stringify({ kind: KIND, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) }, null, 2))
   console.log(`written ${path.relative(ROOT, file)}`)
 }
 

@@ -84,7 +84,8 @@ const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve
 /** a provisioned data dir: tenant imported, TLS certificate generated on first serve */
 interface Prepared { readonly dir: string; readonly config: string }
 
-const imprint = (id: TargetId, label: string, stamping: boolean): Target => {
+/** an Imprint target; `main` may be another build's dist/src/main.js (perf:cpu --baseline) */
+export const imprintTarget = (id: TargetId, label: string, stamping: boolean, main: string = IMPRINT_MAIN): Target => {
   // One data dir per target for the whole benchmark: every run gets a fresh serve
   // process, but import and certificate generation (seconds) happen once.
   let prepared: Promise<Prepared> | undefined
@@ -101,7 +102,7 @@ const imprint = (id: TargetId, label: string, stamping: boolean): Target => {
     }, null, 2))
     writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
     try {
-      await run([IMPRINT_MAIN, "tenant", "import", tenant, "--config", config])
+      await run([main, "tenant", "import", tenant, "--config", config])
     } catch (e) {
       rmSync(dir, { recursive: true, force: true })
       throw e
@@ -110,11 +111,11 @@ const imprint = (id: TargetId, label: string, stamping: boolean): Target => {
   }
   return {
     id, label,
-    unavailable: () => existsSync(IMPRINT_MAIN) ? undefined : `${path.relative(ROOT, IMPRINT_MAIN)} is missing (the Imprint CLI is not built yet)`,
+    unavailable: () => existsSync(main) ? undefined : `${path.relative(ROOT, main)} is missing (the Imprint CLI is not built yet)`,
     start: async (sink) => {
       prepared ??= prepare(sink.port)
       const { config } = await prepared
-      const server = await startServer({ name: id, args: profiled([IMPRINT_MAIN, "serve", "--config", config]), cwd: ROOT })
+      const server = await startServer({ name: id, args: profiled([main, "serve", "--config", config]), cwd: ROOT })
       return { port: server.port, measured: server, stop: server.stop }
     },
     dispose: async () => {
@@ -148,6 +149,6 @@ export const Targets: Record<TargetId, Target> = {
   },
   passthrough: passThrough("passthrough", "(2) pass-through, nodemailer", "nodemailer"),
   "passthrough-own": passThrough("passthrough-own", "(2b) pass-through, Imprint's SmtpClient", "own"),
-  "imprint-plain": imprint("imprint-plain", "(3) Imprint, no stamping", false),
-  "imprint-stamp": imprint("imprint-stamp", "(4) Imprint, stamping", true)
+  "imprint-plain": imprintTarget("imprint-plain", "(3) Imprint, no stamping", false),
+  "imprint-stamp": imprintTarget("imprint-stamp", "(4) Imprint, stamping", true)
 }
