@@ -5,7 +5,7 @@ import { ATTEMPT_INVALID, LOGIN_FAILED } from "../../src/admin/handlers/Auth.js"
 import { applyEnv, decodeConfig } from "../../src/config.js"
 import { DEVICE_PREFIX, SESSION_PREFIX } from "../../src/store/SessionRepo.js"
 import { apiClient, operatorClient } from "./AdminHarness.js"
-import { authTestLayer, codeSentTo, MAIL_FROM, MailSink, PASSWORD, rawCall, seedTenant, seedUser, signIn } from "./AuthHarness.js"
+import { authTestLayer, codeSent, codeSentTo, MAIL_FROM, MailSink, PASSWORD, rawCall, seedTenant, seedUser, signIn } from "./AuthHarness.js"
 
 const MINUTE = 60_000
 
@@ -71,14 +71,9 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       Effect.gen(function* () {
         yield* seedTenant("t-once", "203.0.113.32/28")
         yield* seedUser("t-once", "bo@t-once.example", "editor")
-        const sink = yield* MailSink
-        const anonymous = yield* apiClient(undefined)
-        const seen = sink.messages.length
-        const started = yield* anonymous.auth.login({ payload: { email: "bo@t-once.example", password: PASSWORD } })
-        if (started.status !== "code-sent") return expect.fail("code expected")
-        const { code } = yield* codeSentTo("bo@t-once.example", seen)
-        yield* anonymous.auth.verify({ payload: { attemptId: started.attemptId, code } })
-        const again = yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId: started.attemptId, code } }))
+        const { anonymous, attemptId, code } = yield* codeSent("bo@t-once.example")
+        yield* anonymous.auth.verify({ payload: { attemptId, code } })
+        const again = yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } }))
         expect(again).toMatchObject({ _tag: "Unauthorized", message: ATTEMPT_INVALID })
       }))
 
@@ -108,18 +103,13 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       Effect.gen(function* () {
         yield* seedTenant("t-exhaust", "203.0.113.64/28")
         yield* seedUser("t-exhaust", "dee@t-exhaust.example", "editor")
-        const sink = yield* MailSink
-        const anonymous = yield* apiClient(undefined)
-        const seen = sink.messages.length
-        const started = yield* anonymous.auth.login({ payload: { email: "dee@t-exhaust.example", password: PASSWORD } })
-        if (started.status !== "code-sent") return expect.fail("code expected")
-        const { code } = yield* codeSentTo("dee@t-exhaust.example", seen)
+        const { anonymous, attemptId, code } = yield* codeSent("dee@t-exhaust.example")
         const wrong = code === "000000" ? "000001" : "000000"
         const messages: Array<string> = []
-        for (let i = 0; i < 5; i++) messages.push((yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId: started.attemptId, code: wrong } }))).message)
+        for (let i = 0; i < 5; i++) messages.push((yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code: wrong } }))).message)
         expect(messages.slice(0, 4)).toEqual([4, 3, 2].map((n) => `the code is wrong; ${n} tries left for this attempt`).concat("the code is wrong; 1 try left for this attempt"))
         expect(messages[4]).toBe(ATTEMPT_INVALID)
-        const late = yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId: started.attemptId, code } }))
+        const late = yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } }))
         expect(late.message).toBe(ATTEMPT_INVALID)
       }))
   })
@@ -257,14 +247,9 @@ layer(authTestLayer({ login: { sessionIdleMinutes: 2, sessionMaxHours: 1, codeTt
     Effect.gen(function* () {
       yield* seedTenant("t-codeexp", "203.0.113.176/28")
       yield* seedUser("t-codeexp", "max@t-codeexp.example", "editor")
-      const sink = yield* MailSink
-      const anonymous = yield* apiClient(undefined)
-      const seen = sink.messages.length
-      const started = yield* anonymous.auth.login({ payload: { email: "max@t-codeexp.example", password: PASSWORD } })
-      if (started.status !== "code-sent") return expect.fail("code expected")
-      const { code } = yield* codeSentTo("max@t-codeexp.example", seen)
+      const { anonymous, attemptId, code } = yield* codeSent("max@t-codeexp.example")
       yield* TestClock.adjust(Duration.minutes(5))
-      expect(yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId: started.attemptId, code } })))
+      expect(yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } })))
         .toMatchObject({ _tag: "Unauthorized", message: ATTEMPT_INVALID })
     }))
 })

@@ -55,8 +55,8 @@ export const codeSentTo = (to: string, seen: number) =>
     return { code, message }
   })
 
-/** Login with email and password, read the emailed code, verify: the session token (and device token when asked). */
-export const signIn = (email: string, password = PASSWORD, trustDevice = false) =>
+/** Login with email and password as an anonymous client, and read the emailed code: the first step of every sign-in. */
+export const codeSent = (email: string, password = PASSWORD) =>
   Effect.gen(function* () {
     const sink = yield* MailSink
     const anonymous = yield* apiClient(undefined)
@@ -64,8 +64,13 @@ export const signIn = (email: string, password = PASSWORD, trustDevice = false) 
     const started = yield* anonymous.auth.login({ payload: { email, password } })
     if (started.status !== "code-sent") return yield* Effect.dieMessage("expected a code to be sent")
     const { code } = yield* codeSentTo(email, seen)
-    return yield* anonymous.auth.verify({ payload: { attemptId: started.attemptId, code, trustDevice } })
+    return { anonymous, attemptId: started.attemptId, code }
   })
+
+/** Login with email and password, read the emailed code, verify: the session token (and device token when asked). */
+export const signIn = (email: string, password = PASSWORD, trustDevice = false) =>
+  Effect.flatMap(codeSent(email, password), ({ anonymous, attemptId, code }) =>
+    anonymous.auth.verify({ payload: { attemptId, code, trustDevice } }))
 
 /** The typed client with a member's session. */
 export const sessionClient = (email: string, password = PASSWORD) =>
