@@ -45,6 +45,16 @@ export class DownstreamTimeouts extends Schema.Class<DownstreamTimeouts>("Downst
   dataMs: Schema.optionalWith(Millis, { default: () => 120_000 })
 }) {}
 
+/** Idle downstream sessions kept for the next upstream session (src/pipeline/DownstreamPool.ts). */
+export class DownstreamPoolLimits extends Schema.Class<DownstreamPoolLimits>("DownstreamPoolLimits")({
+  /** per downstream (host, port, TLS policy, credentials); 0 turns pooling off */
+  maxIdlePerTarget: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 16 }),
+  /** an idle session is closed (QUIT) after this; keep it below the downstream's own idle timeout */
+  idleMs: Schema.optionalWith(Millis, { default: () => 5_000 }),
+  /** a session is not reused once it is this old (Postfix's smtp_connection_reuse_time_limit) */
+  maxAgeMs: Schema.optionalWith(Millis, { default: () => 300_000 })
+}) {}
+
 /** The JSON admin API (HTTPS only). */
 export class AdminListen extends Schema.Class<AdminListen>("AdminListen")({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
@@ -82,6 +92,7 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   /** where a tenant's mail goes when the tenant names no downstream of its own */
   downstream: Schema.optional(Downstream),
   downstreamTimeouts: Schema.optionalWith(DownstreamTimeouts, { default: () => DownstreamTimeouts.make({}) }),
+  downstreamPool: Schema.optionalWith(DownstreamPoolLimits, { default: () => DownstreamPoolLimits.make({}) }),
   /** hex or base64 key for the loop stamp HMAC; absent: generated into dataDir/loop-stamp.key */
   loopStampKey: Schema.optional(Schema.String),
   /** a loop stamp older than this is stale and ignored */
@@ -109,6 +120,7 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_DOWNSTREAM_HOST: ["downstream", "host"],
   IMPRINT_DOWNSTREAM_PORT: ["downstream", "port"],
   IMPRINT_DOWNSTREAM_TLS: ["downstream", "tls"],
+  IMPRINT_DOWNSTREAM_POOL_MAX_IDLE: ["downstreamPool", "maxIdlePerTarget"],
   IMPRINT_LOOP_STAMP_KEY: ["loopStampKey"],
   IMPRINT_ADMIN_ENABLED: ["admin", "enabled"],
   IMPRINT_ADMIN_HOST: ["admin", "host"],

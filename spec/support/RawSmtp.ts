@@ -26,8 +26,8 @@ export class RawSmtp {
   }
 
   /** Connects, reads the greeting and (unless `ehlo` is false) says EHLO. */
-  static async connect(port: number, opts: { ehlo?: boolean } = {}): Promise<RawSmtp> {
-    const socket = net.connect(port, "127.0.0.1")
+  static async connect(port: number, opts: { ehlo?: boolean; localAddress?: string } = {}): Promise<RawSmtp> {
+    const socket = net.connect({ port, host: "127.0.0.1", ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}) })
     socket.setNoDelay(true)
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve)
@@ -130,6 +130,13 @@ export class RawSmtp {
     const tail = stuffed.subarray(-2).toString() === "\r\n" ? ".\r\n" : "\r\n.\r\n"
     this.write(Buffer.concat([stuffed, Buffer.from(tail)]))
     return this.reply()
+  }
+
+  /** QUIT, its 221, and the server closing the connection. */
+  async quit(): Promise<void> {
+    const r = await this.command("QUIT")
+    if (r.code !== 221) throw new Error(`QUIT answered ${r.code} ${r.text}`)
+    await this.waitClosed()
   }
 
   /** Resolves when the server has closed the connection (bounded). */

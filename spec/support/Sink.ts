@@ -32,8 +32,19 @@ export interface SinkOptions {
   readonly rejectData?: SinkReply
   /** Read the whole message but never answer the terminating dot (timeout tests). */
   readonly hangOnData?: boolean
-  /** Require AUTH with these credentials before MAIL (plain text AUTH allowed). */
-  readonly auth?: { readonly user: string; readonly pass: string }
+  /** Require AUTH with these credentials (or any of them) before MAIL (plain text AUTH allowed). */
+  readonly auth?: SinkCredentials | ReadonlyArray<SinkCredentials>
+  /**
+   * A session that already delivered a message dies at its next MAIL, as a
+   * downstream's idle session does when it times out just as the client speaks:
+   * "close" drops the connection without a reply, "421" answers 421 and closes.
+   */
+  readonly staleAfterFirstMessage?: "close" | "421"
+}
+
+export interface SinkCredentials {
+  readonly user: string
+  readonly pass: string
 }
 
 export interface ReceivedMessage {
@@ -56,6 +67,8 @@ export interface Sink {
   readonly messages: ReadonlyArray<ReceivedMessage>
   /** Connections accepted so far. */
   readonly connections: number
+  /** Connections that have ended (either side closed them). */
+  readonly closed: number
   /** Transactions that entered DATA (got 354), whatever became of them. */
   readonly dataStarted: number
   /** DATA transfers the client left before the terminating dot. */
@@ -85,7 +98,10 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
   const changes = new EventEmitter()
   changes.setMaxListeners(0)
   const messages: Array<ReceivedMessage> = []
-  const counters = { connections: 0, dataStarted: 0, aborted: 0, rejected: 0, unanswered: 0 }
+  const counters = { connections: 0, closed: 0, dataStarted: 0, aborted: 0, rejected: 0, unanswered: 0 }
+  /** messages accepted per session id */
+  const delivered = new Map<string, number>()
+  const credentials = options.auth === undefined ? [] : Array.isArray(options.auth) ? options.auth : [options.auth as SinkCredentials]
   const changed = () => changes.emit("change")
   const rejectRcpt = new Map(Object.entries(options.rejectRcpt ?? {}).map(([a, r]) => [a.toLowerCase(), r]))
 
@@ -109,15 +125,26 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
       changed()
       callback(options.rejectConnect ? smtpError(options.rejectConnect) : null)
     },
+    onClose(session) {
+      delivered.delete(session.id)
+      counters.closed++
+      changed()
+    },
     onAuth(auth, _session, callback) {
-      const expected = options.auth
-      if (expected && auth.username === expected.user && auth.password === expected.pass) {
+      if (credentials.some((c) => auth.username === c.user && auth.password === c.pass)) {
         callback(null, { user: auth.username })
       } else {
         callback(smtpError({ code: 535, message: "authentication failed" }))
       }
     },
-    onMailFrom(_address, _session, callback) {
+    onMailFrom(_address, session, callback) {
+      if (options.staleAfterFirstMessage !== undefined && (delivered.get(session.id) ?? 0) > 0) {
+        if (options.staleAfterFirstMessage === "421") return callback(smtpError({ code: 421, message: "idle timeout, closing connection" }))
+        for (const c of (server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections) {
+          if (c.id === session.id) c._socket.destroy()
+        }
+        return
+      }
       callback(options.rejectMail ? smtpError(options.rejectMail) : null)
     },
     onRcptTo(address, _session, callback) {
@@ -166,6 +193,7 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
           secure: session.secure,
           user: typeof session.user === "string" ? session.user : undefined
         })
+        delivered.set(session.id, (delivered.get(session.id) ?? 0) + 1)
         callback(null, "OK: recorded")
         changed()
       })
@@ -211,6 +239,9 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     messages,
     get connections() {
       return counters.connections
+    },
+    get closed() {
+      return counters.closed
     },
     get dataStarted() {
       return counters.dataStarted

@@ -7,6 +7,7 @@ import { type HeaderSummary, MessageEnvelope, type SignatureDecision } from "../
 import type { Tenant } from "../domain/Tenant.js"
 import { passesUnstamped, planCopies, unstamped } from "./CopyPlanner.js"
 import type { StampOutcome } from "./mime/StampPlan.js"
+import { DownstreamPool } from "./DownstreamPool.js"
 import { DownstreamLink } from "./Relay.js"
 import { PipelineFailed, type RelayError } from "./RelayError.js"
 import type { readRootFacts } from "./RootHeaders.js"
@@ -85,7 +86,7 @@ class CaptureLink extends DownstreamLink {
   readonly chunks: Array<Buffer> = []
 
   constructor() {
-    super("dry-run", { connectMs: 0, commandMs: 0, dataMs: 0 })
+    super("dry-run", { connectMs: 0, commandMs: 0, dataMs: 0 }, DownstreamPool.none())
   }
 
   override send(output: Readable): Effect.Effect<SmtpReply, RelayError> {

@@ -1,8 +1,9 @@
-import { Effect, Exit, Option, Scope } from "effect"
+import { Clock, Effect, Either, Exit, Option, Scope } from "effect"
 import type { Readable } from "node:stream"
 import type { Downstream as DownstreamConfig } from "../domain/Tenant.js"
 import { DownstreamRefused, PipelineFailed, type RelayError } from "./RelayError.js"
-import { connect, type MailParams, type SmtpClient } from "./smtp/SmtpClient.js"
+import { DownstreamPool, poolKey, type PooledSession } from "./DownstreamPool.js"
+import { connect, type DownstreamError, type MailParams } from "./smtp/SmtpClient.js"
 import type { SmtpReply } from "./smtp/SmtpReply.js"
 
 /**
@@ -19,10 +20,12 @@ export interface DownstreamTimeoutsMs {
   readonly dataMs: number
 }
 
-interface Link {
-  readonly client: SmtpClient
-  readonly scope: Scope.CloseableScope
-  /** a MAIL was sent and its transaction has not ended with DATA or RSET */
+interface Link extends PooledSession {
+  /** poolKey of the downstream it is connected to */
+  readonly key: string
+  /** taken from the pool: it may have died while idle, so a first failure is retried on a fresh session */
+  reused: boolean
+  /** a MAIL was sent and its transaction has not ended (DATA answered, or RSET): never pooled */
   open: boolean
 }
 
@@ -30,12 +33,17 @@ export type { MailParams }
 
 const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 
+/** How a pooled session that went stale while idle answers its first command. */
+const staleAnswer = (result: Either.Either<SmtpReply, DownstreamError>): boolean =>
+  Either.isLeft(result) ? result.left._tag === "DownstreamUnavailable" : result.right.code === 421
+
 export class DownstreamLink {
   private link: Link | undefined
 
   constructor(
     private readonly clientName: string,
-    private readonly timeouts: DownstreamTimeoutsMs
+    private readonly timeouts: DownstreamTimeoutsMs,
+    private readonly pool: DownstreamPool
   ) {}
 
   private readonly drop = Effect.suspend(() => {
@@ -44,15 +52,30 @@ export class DownstreamLink {
     return link ? Scope.close(link.scope, Exit.void) : Effect.void
   })
 
-  /** A connected link ready for MAIL: reused when idle, RSET when a transaction was left open. */
+  /**
+   * A connected link to `target` ready for MAIL: the session's own when idle
+   * (after RSET when a transaction was left open), else an idle pooled one,
+   * else a new connection.
+   */
   private ensure(target: DownstreamConfig): Effect.Effect<Link, RelayError> {
     return Effect.gen(this, function* () {
+      const key = poolKey(target)
+      // the tenant's downstream changed since this session connected
+      if (this.link !== undefined && this.link.key !== key) yield* this.release
       if (this.link?.open) {
         const reset = yield* this.link.client.rset().pipe(Effect.option)
         if (Option.isSome(reset) && isPositive(reset.value)) this.link.open = false
         else yield* this.drop
       }
       if (this.link) return this.link
+      const pooled = yield* this.pool.take(key)
+      this.link = pooled ? { ...pooled, key, reused: true, open: false } : yield* this.connect(target, key)
+      return this.link
+    })
+  }
+
+  private connect(target: DownstreamConfig, key: string): Effect.Effect<Link, RelayError> {
+    return Effect.gen(this, function* () {
       const scope = yield* Scope.make()
       const client = yield* connect({
         host: target.host,
@@ -65,17 +88,31 @@ export class DownstreamLink {
         commandTimeoutMs: this.timeouts.commandMs,
         dataTimeoutMs: this.timeouts.dataMs
       }).pipe(Scope.extend(scope), Effect.tapError(() => Scope.close(scope, Exit.void)))
-      this.link = { client, scope, open: false }
-      return this.link
+      return { client, scope, openedAt: yield* Clock.currentTimeMillis, key, reused: false, open: false }
     })
   }
 
-  /** Mirror MAIL FROM; a non-2xx reply comes back as DownstreamRefused. */
+  /**
+   * Mirror MAIL FROM; a non-2xx reply comes back as DownstreamRefused. A pooled
+   * session that turns out dead (connection gone, or 421: the downstream ended
+   * it while idle) is dropped and MAIL is sent once more on a fresh connection,
+   * so the upstream hears the downstream's real answer.
+   */
   mail(target: DownstreamConfig, from: string, params: MailParams): Effect.Effect<void, RelayError> {
     return Effect.gen(this, function* () {
-      const link = yield* this.ensure(target)
-      const reply = yield* link.client.mail(from, params).pipe(Effect.tapError(() => this.drop))
-      if (!isPositive(reply)) return yield* new DownstreamRefused({ reply, phase: "mail" })
+      let link = yield* this.ensure(target)
+      let result = yield* Effect.either(link.client.mail(from, params))
+      if (link.reused && staleAnswer(result)) {
+        yield* this.drop
+        link = yield* this.ensure(target)
+        result = yield* Effect.either(link.client.mail(from, params))
+      }
+      link.reused = false
+      if (Either.isLeft(result)) {
+        yield* this.drop
+        return yield* result.left
+      }
+      if (!isPositive(result.right)) return yield* new DownstreamRefused({ reply: result.right, phase: "mail" })
       link.open = true
     })
   }
@@ -98,8 +135,10 @@ export class DownstreamLink {
     return Effect.gen(this, function* () {
       const link = this.link
       if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
+      const reply = yield* link.client.data(output).pipe(Effect.tapErrorCause(() => this.drop), Effect.onInterrupt(() => this.drop))
+      // open until here: a session that ends while the body streams must not pool the connection
       link.open = false
-      return yield* link.client.data(output).pipe(Effect.tapErrorCause(() => this.drop), Effect.onInterrupt(() => this.drop))
+      return reply
     })
   }
 
@@ -111,6 +150,15 @@ export class DownstreamLink {
     })
   }
 
-  readonly close = this.drop
+  /**
+   * Ends this upstream session's use of the link: back to the pool when no
+   * transaction is open (the pool closes it if it cannot keep it), else dropped.
+   */
+  readonly release: Effect.Effect<void> = Effect.suspend(() => {
+    const link = this.link
+    if (link === undefined || link.open) return this.drop
+    this.link = undefined
+    return this.pool.give(link.key, link)
+  })
 }
 

@@ -8,6 +8,7 @@ import type { Downstream, TenantId } from "../../domain/Tenant.js"
 import type { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import type { ControlPlaneApi } from "../ControlPlane.js"
 import { passesUnstamped, planCopies, unstamped } from "../CopyPlanner.js"
+import type { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
@@ -28,6 +29,7 @@ export interface DataPhaseDeps {
   readonly stampKey: Buffer
   readonly control: ControlPlaneApi
   readonly failsafe: FailSafeMemory
+  readonly pool: DownstreamPool
 }
 
 /**
@@ -54,7 +56,7 @@ export const dataPhase = (
         if (copies.length === 1) return [primary]
         const out: Array<DownstreamLink> = []
         for (const [i, copy] of copies.entries()) {
-          const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts)
+          const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)
           if (i > 0) extra.push(link)
           yield* link.transaction(mail.target, mail.from, mail.params, copy.recipients)
           out.push(link)
@@ -100,7 +102,7 @@ export const dataPhase = (
           )
         })
       ),
-      Effect.ensuring(Effect.forEach(extra, (l) => l.close, { discard: true }))
+      Effect.ensuring(Effect.forEach(extra, (l) => l.release, { discard: true }))
     )
     const { reply, facts, bytes, decision, outcomes } = result
     const stampedCopies = outcomes.filter((o) => o !== undefined && o.stamped.length > 0).length

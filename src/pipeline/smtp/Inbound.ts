@@ -4,6 +4,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import type { ImprintConfig } from "../../config.js"
 import { type Tenant, type TenantId } from "../../domain/Tenant.js"
 import { ControlPlane } from "../ControlPlane.js"
+import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
@@ -15,7 +16,8 @@ import { dataPhase, type MailTransaction } from "./DataPhase.js"
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
  * tenant by its source address (at connect), its client certificate (after
  * STARTTLS) or SMTP AUTH (TLS only); MAIL is refused until it is (invariant 7).
- * Each session owns a DownstreamLink that mirrors its transactions.
+ * Each session owns a DownstreamLink that mirrors its transactions; its
+ * downstream connection goes back to a DownstreamPool when the session ends.
  */
 
 interface SessionState {
@@ -62,6 +64,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   // log line of every message would be added to the span's events (Effect's
   // tracer logger) for as long as the server runs.
   const run = yield* FiberSet.makeRuntime<never>().pipe(Effect.locallyWith(FiberRef.currentContext, Context.omit(Tracer.ParentSpan)))
+  // made after the FiberSet and before the server, so it closes after the
+  // server has let its sessions finish and before session fibers are stopped
+  const pool = yield* DownstreamPool.make(config.downstreamPool)
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
   let shuttingDown = false
@@ -80,7 +85,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts), mail: undefined, inData: false }
+      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
       sessions.set(session.id, s)
       run(Metric.set(activeSessions, sessions.size))
     }
@@ -178,7 +183,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
-      const transaction = dataPhase({ config, stampKey, control, failsafe }, session, s.link, s.mail, stream).pipe(
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
       answer(transaction, (err, text) => {
@@ -191,7 +196,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = sessions.get(session.id)
       sessions.delete(session.id)
       run(Metric.set(activeSessions, sessions.size))
-      if (s) run(s.link.close)
+      if (s) run(s.link.release)
     }
   } as ConstructorParameters<typeof SMTPServer>[0])
 
@@ -224,7 +229,15 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         }
       }
       server.close(() => resume(Effect.void))
-    })
+    }).pipe(
+      // smtp-server reports a closed session a tick after its socket closed: links
+      // whose session ended just now are released here, before the pool closes
+      Effect.zipRight(Effect.suspend(() => {
+        const ended = [...sessions.values()]
+        sessions.clear()
+        return Effect.forEach(ended, (s) => s.link.release, { discard: true })
+      }))
+    )
   )
 
   const address = server.server.address()

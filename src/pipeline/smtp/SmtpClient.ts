@@ -62,6 +62,8 @@ export interface SmtpClient {
    */
   readonly data: (source: Readable) => Effect.Effect<SmtpReply, DownstreamError | DataSourceError>
   readonly rset: () => Effect.Effect<SmtpReply, DownstreamError>
+  /** Connected, no reply awaited, nothing unread. The caller knows whether a transaction is open (DownstreamLink). */
+  readonly reusable: () => boolean
 }
 
 /** How long a polite QUIT may take when the session's scope closes. */
@@ -222,7 +224,8 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
           return yield* wire.readReply(opts.dataTimeoutMs, "data")
         })
       ),
-    rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs))
+    rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs)),
+    reusable: () => wire.idle
   }
   return client
 })

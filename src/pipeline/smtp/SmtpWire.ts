@@ -106,6 +106,15 @@ export class SmtpWire {
     return this.failure ?? (this.socket.destroyed ? this.unavailable(new Error("connection closed")) : undefined)
   }
 
+  /**
+   * Alive with nothing in flight: no reply awaited, none unread (a downstream
+   * ending an idle session says 421 before it closes), no partial reply.
+   * Only such a connection may carry another session's transaction.
+   */
+  get idle(): boolean {
+    return this.failed === undefined && this.waiter === undefined && this.queue.length === 0 && !this.parser.pending
+  }
+
   /** Writes raw bytes; false means the caller should wait for 'drain'. */
   write(bytes: Buffer | string): boolean {
     return this.socket.write(bytes)
