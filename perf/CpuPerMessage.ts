@@ -1,10 +1,10 @@
 /**
- * `npm run build && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--baseline FILE]`
+ * `npm run build && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--pattern reused|new] [--baseline FILE]`
  *
  * Steady-state CPU of the relay process per message (10 KB unless --kind): each target (the
  * same ids as run.ts, default passthrough-own, imprint-plain, imprint-stamp)
  * is started once, warmed with WARMUP_MESSAGES, then sent batches of messages
- * (10 sessions, reused connections), the targets taking turns batch by batch
+ * (10 sessions, reused connections unless `--pattern new`), the targets taking turns batch by batch
  * (in reverse order every other batch, so none always runs first).
  * CPU is the relay process's own (user + system from /proc), so it is far less
  * sensitive to a busy machine than msgs/s; the medians and the ratio to the
@@ -20,7 +20,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { killAllChildren, startServer } from "./Child.js"
-import { runLoad } from "./LoadGenerator.js"
+import { runLoad, type ConnectionPattern } from "./LoadGenerator.js"
 import { MessageKinds, type MessageKind } from "./Messages.js"
 import { imprintTarget, ROOT, TargetIds, Targets, type Running, type Target, type TargetId } from "./Targets.js"
 
@@ -32,6 +32,8 @@ const targets = (option("targets") ?? "passthrough-own,imprint-plain,imprint-sta
 for (const t of targets) if (!TargetIds.includes(t)) throw new Error(`unknown target ${t}; one of ${TargetIds.join(", ")}`)
 const KIND = (option("kind") ?? "10k") as MessageKind
 if (!MessageKinds.includes(KIND)) throw new Error(`unknown kind ${KIND}; one of ${MessageKinds.join(", ")}`)
+const PATTERN = (option("pattern") ?? "reused") as ConnectionPattern
+if (PATTERN !== "reused" && PATTERN !== "new") throw new Error(`unknown pattern ${PATTERN}; reused or new`)
 const BASELINE = option("baseline") === undefined ? undefined : path.resolve(option("baseline") as string)
 const BATCHES = Number(option("batches") ?? 5)
 const MESSAGES = Number(option("messages") ?? 400)
@@ -61,13 +63,13 @@ const main = async () => {
       if (why !== undefined) throw new Error(`${e.name}: ${why}`)
       const r = await e.target.start(sink)
       running.set(e.name, r)
-      await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: "reused", messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${e.name}` })
+      await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${e.name}` })
     }
     for (let b = 0; b < BATCHES; b++) {
       for (const e of b % 2 === 0 ? entries : [...entries].reverse()) {
         const r = running.get(e.name)!
         const stop = r.measured.measure()
-        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: "reused", messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${e.name}` })
+        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${e.name}` })
         const { cpuS } = stop()
         samples.get(e.name)!.push((cpuS * 1000) / Math.max(1, load.ok))
       }
@@ -81,7 +83,7 @@ const main = async () => {
   const first = entries[0].name
   const base = median(samples.get(first)!)
   const rows = entries.map((e) => ({ target: e.name, cpuMsPerMessage: median(samples.get(e.name)!), ratio: median(samples.get(e.name)!) / base }))
-  console.log(`| target | relay CPU ms per ${KIND} message (median of ${BATCHES} × ${MESSAGES}) | × ${first} |\n|---|--:|--:|`)
+  console.log(`| target | relay CPU ms per ${KIND} message, ${PATTERN} connections (median of ${BATCHES} × ${MESSAGES}) | × ${first} |\n|---|--:|--:|`)
   for (const r of rows) console.log(`| ${r.target} | ${r.cpuMsPerMessage.toFixed(2)} | ${r.ratio.toFixed(1)} |`)
   // this build against the baseline, batch by batch: the two ran in the same turn each time
   const versus = entries.filter((e) => e.name.endsWith("@baseline")).map((e) => {
@@ -96,7 +98,7 @@ const main = async () => {
   const dir = path.join(ROOT, "perf", "results")
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `cpu-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
-  writeFileSync(file, JSON.stringify({ kind: KIND, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) }, null, 2))
+  writeFileSync(file, JSON.stringify({ kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) }, null, 2))
   console.log(`written ${path.relative(ROOT, file)}`)
 }
 
