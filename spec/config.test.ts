@@ -32,6 +32,15 @@ describe("configuration", () => {
     expect(config.downstream?.port).toBe(25)
   })
 
+  it("keeps a downstream pool by default and turns it off with IMPRINT_DOWNSTREAM_POOL_MAX_IDLE=0", () => {
+    const defaults = Either.getOrThrow(decodeConfig({}))
+    expect(defaults.downstreamPool.maxIdlePerTarget).toBeGreaterThan(0)
+    expect(defaults.downstreamPool.idleMs).toBeLessThan(defaults.downstreamPool.maxAgeMs)
+    const off = Either.getOrThrow(decodeConfig(applyEnv({}, { IMPRINT_DOWNSTREAM_POOL_MAX_IDLE: "0" })))
+    expect(off.downstreamPool.maxIdlePerTarget).toBe(0)
+    expect(Either.isLeft(decodeConfig({ downstreamPool: { idleMs: 0 } }))).toBe(true)
+  })
+
   it("refuses an unknown IMPRINT_ variable by name", () => {
     expect(() => applyEnv({}, { IMPRINT_SMTP_PROT: "1" })).toThrow(/IMPRINT_SMTP_PROT/)
   })
