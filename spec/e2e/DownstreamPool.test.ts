@@ -1,4 +1,6 @@
+import { Effect, Metric } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
+import { downstreamSessionBy } from "../../src/pipeline/RelayMetrics.js"
 import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink, type SinkOptions } from "../support/Sink.js"
@@ -32,6 +34,18 @@ afterEach(async () => {
   sink = undefined
 })
 
+/** imprint_downstream_sessions_total by source, now */
+const sessionCounts = async () => ({
+  new: (await Effect.runPromise(Metric.value(downstreamSessionBy.new))).count,
+  pooled: (await Effect.runPromise(Metric.value(downstreamSessionBy.pooled))).count,
+  stale: (await Effect.runPromise(Metric.value(downstreamSessionBy.stale))).count
+})
+
+const countsSince = async (before: Awaited<ReturnType<typeof sessionCounts>>) => {
+  const now = await sessionCounts()
+  return { new: now.new - before.new, pooled: now.pooled - before.pooled, stale: now.stale - before.stale }
+}
+
 /** One upstream session: connect, one message, QUIT. */
 const session = async (port: number, subject: string, from?: { readonly address: string; readonly domain: string }) => {
   const c = await RawSmtp.connect(port, { localAddress: from?.address })
@@ -44,10 +58,13 @@ const session = async (port: number, subject: string, from?: { readonly address:
 describe("downstream session pool", () => {
   it("carries consecutive upstream sessions over one downstream connection", async () => {
     const { sink, imprint } = await start()
+    const before = await sessionCounts()
     for (const subject of ["one", "two", "three"]) expect((await session(imprint.port, subject)).code).toBe(250)
     await sink.waitFor(3)
     expect(sink.messages.map((m) => /Subject: (\w+)/.exec(m.raw.toString())?.[1])).toEqual(["one", "two", "three"])
     expect(sink.connections).toBe(1)
+    // what /metrics shows an operator
+    expect(await countsSince(before)).toEqual({ new: 1, pooled: 2, stale: 0 })
   })
 
   const notKept = [
@@ -67,12 +84,14 @@ describe("downstream session pool", () => {
   for (const death of ["close", "421"] as const) {
     it(`replaces a kept session that dies at MAIL (${death === "close" ? "dropped without a reply" : "421"}) before answering the upstream`, async () => {
       const { sink, imprint } = await start({ sink: { staleAfterFirstMessage: death } })
+      const before = await sessionCounts()
       expect((await session(imprint.port, "first")).code).toBe(250)
       const second = await session(imprint.port, "second")
       expect(second.code).toBe(250)
       await sink.waitFor(2)
       expect(sink.messages).toHaveLength(2)
       expect(sink.connections).toBe(2)
+      expect(await countsSince(before)).toEqual({ new: 2, pooled: 1, stale: 1 })
     })
   }
 

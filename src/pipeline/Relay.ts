@@ -1,8 +1,9 @@
-import { Clock, Effect, Either, Exit, Option, Scope } from "effect"
+import { Clock, Effect, Either, Exit, Metric, Option, Scope } from "effect"
 import type { Readable } from "node:stream"
 import type { Downstream as DownstreamConfig } from "../domain/Tenant.js"
 import { DownstreamRefused, PipelineFailed, type RelayError } from "./RelayError.js"
 import { DownstreamPool, poolKey, type PooledSession } from "./DownstreamPool.js"
+import { downstreamSessionBy } from "./RelayMetrics.js"
 import { connect, type DownstreamError, type MailParams } from "./smtp/SmtpClient.js"
 import type { SmtpReply } from "./smtp/SmtpReply.js"
 
@@ -70,6 +71,7 @@ export class DownstreamLink {
       if (this.link) return this.link
       const pooled = yield* this.pool.take(key)
       this.link = pooled ? { ...pooled, key, reused: true, open: false } : yield* this.connect(target, key)
+      yield* Metric.increment(pooled ? downstreamSessionBy.pooled : downstreamSessionBy.new)
       return this.link
     })
   }
@@ -103,6 +105,7 @@ export class DownstreamLink {
       let link = yield* this.ensure(target)
       let result = yield* Effect.either(link.client.mail(from, params))
       if (link.reused && staleAnswer(result)) {
+        yield* Metric.increment(downstreamSessionBy.stale)
         yield* this.drop
         link = yield* this.ensure(target)
         result = yield* Effect.either(link.client.mail(from, params))

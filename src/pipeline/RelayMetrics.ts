@@ -16,6 +16,15 @@ export const duration = Metric.histogram(
   "DATA phase duration, from the first byte to the reply"
 )
 export const activeSessions = Metric.gauge("imprint_smtp_sessions_active", { description: "upstream SMTP sessions open" })
+export const downstreamSessions = Metric.counter("imprint_downstream_sessions_total", {
+  description: "downstream sessions a transaction started on, by source: new (connected), pooled (kept from an earlier upstream session), stale (pooled, found closed at MAIL and replaced)"
+})
+/** one per source, made once (see withTags below) */
+export const downstreamSessionBy = {
+  new: Metric.tagged(downstreamSessions, "source", "new"),
+  pooled: Metric.tagged(downstreamSessions, "source", "pooled"),
+  stale: Metric.tagged(downstreamSessions, "source", "stale")
+} as const
 
 /**
  * Tagged metrics, made once per tag set: Metric.tagged builds a new metric key
