@@ -112,7 +112,8 @@ export class SmtpWire {
    * Only such a connection may carry another session's transaction.
    */
   get idle(): boolean {
-    return this.failed === undefined && this.waiter === undefined && this.queue.length === 0 && !this.parser.pending
+    // not `failed`: that builds an error for a destroyed socket
+    return this.failure === undefined && !this.socket.destroyed && this.waiter === undefined && this.queue.length === 0 && !this.parser.pending
   }
 
   /** Writes raw bytes; false means the caller should wait for 'drain'. */
