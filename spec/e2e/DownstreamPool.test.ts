@@ -120,6 +120,31 @@ describe("downstream session pool", () => {
     await sink.waitUntil((s) => s.closed === 1)
   })
 
+  it("gives the extra connections of per-recipient copies back too: the next message's copies reuse them", async () => {
+    // an internal and an external recipient get different signatures, so each message is two downstream transactions
+    const { sink, imprint } = await start({
+      tenants: (port) => [loopbackTenant(port, {
+        templates: [
+          { id: "sig", name: "Signature", html: "<p>{{displayName}}</p>", text: "{{displayName}}" },
+          { id: "disc", name: "Disclaimer", html: "<p>External disclaimer</p>", text: "External disclaimer" }
+        ],
+        rules: [
+          { id: "signature", name: "Everyone", templateId: "sig", continue: true },
+          { id: "disclaimer", name: "External", templateId: "disc", position: "bottom", conditions: { recipientScope: "external" } }
+        ],
+        directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+      })]
+    })
+    const c = await RawSmtp.connect(imprint.port)
+    for (const subject of ["one", "two", "three"]) {
+      expect((await c.send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], message(subject))).code).toBe(250)
+    }
+    await c.quit()
+    await sink.waitFor(6)
+    // the session's own connection and one for the second copy, whatever the number of messages
+    expect(sink.connections).toBe(2)
+  })
+
   it("never lends one tenant's authenticated session to another tenant", async () => {
     const tenant = (id: string, address: string, user: string) => (port: number) => ({
       ...loopbackTenant(port),
