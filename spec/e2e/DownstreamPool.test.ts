@@ -95,6 +95,19 @@ describe("downstream session pool", () => {
     })
   }
 
+  it("never hands out a kept session the downstream timed out while it was idle", async () => {
+    const { sink, imprint } = await start()
+    const before = await sessionCounts()
+    expect((await session(imprint.port, "one")).code).toBe(250)
+    // the sink says 421 and closes the idle connection
+    sink.timeOutSessions()
+    await sink.waitUntil((s) => s.closed === 1)
+    expect((await session(imprint.port, "two")).code).toBe(250)
+    await sink.waitFor(2)
+    expect(sink.connections).toBe(2)
+    expect(await countsSince(before)).toEqual({ new: 2, pooled: 0, stale: 0 })
+  })
+
   it("does not retry a fresh connection's refusal: a 421 to MAIL on a new session is the upstream's answer", async () => {
     const { sink, imprint } = await start({ sink: { rejectMail: { code: 421, message: "too busy", enhanced: "4.3.2" } } })
     const c = await RawSmtp.connect(imprint.port)

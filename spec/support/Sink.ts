@@ -81,6 +81,8 @@ export interface Sink {
   readonly waitFor: (count: number, timeoutMs?: number) => Promise<ReadonlyArray<ReceivedMessage>>
   /** Resolves once `predicate` holds (checked on every recorded event); rejects after `timeoutMs`. */
   readonly waitUntil: (predicate: (sink: Sink) => boolean, timeoutMs?: number) => Promise<void>
+  /** Ends every open session as an idle timeout does: 421, then the connection is closed. */
+  readonly timeOutSessions: () => void
   /** Stops listening and destroys the open sessions at once. */
   readonly close: () => Promise<void>
 }
@@ -257,6 +259,13 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     },
     waitUntil,
     waitFor: (count, timeoutMs) => waitUntil((s) => s.messages.length >= count, timeoutMs).then(() => messages),
+    timeOutSessions: () => {
+      // what smtp-server itself sends when socketTimeout passes
+      for (const connection of server.connections as Set<unknown> as Set<{ send(code: number, text: string): void; close(): void }>) {
+        connection.send(421, "Timeout - closing connection")
+        connection.close()
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())

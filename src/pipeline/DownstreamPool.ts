@@ -51,6 +51,8 @@ const close = (session: PooledSession) => Scope.close(session.scope, Exit.void)
 
 export class DownstreamPool {
   private readonly idle = new Map<string, Array<Idle>>()
+  /** unusable sessions take() met: closed by the next sweep, so a MAIL never waits for their QUIT */
+  private retired: Array<PooledSession> = []
   private closed = false
 
   private constructor(
@@ -80,21 +82,20 @@ export class DownstreamPool {
     return n
   }
 
-  /** The most recently used idle session for `key` that is still usable; unusable ones met on the way are closed. */
+  /** The most recently used idle session for `key` that is still usable; unusable ones met on the way are retired. */
   take(key: string): Effect.Effect<PooledSession | undefined> {
-    return Effect.suspend(() => {
+    return Effect.sync(() => {
       const list = this.idle.get(key)
-      if (list === undefined) return Effect.succeed(undefined)
+      if (list === undefined) return undefined
       const now = this.clock.unsafeCurrentTimeMillis()
-      const stale: Array<PooledSession> = []
       let found: PooledSession | undefined
       while (found === undefined && list.length > 0) {
         const entry = list.pop()!
         if (this.usable(entry, now)) found = entry.session
-        else stale.push(entry.session)
+        else this.retired.push(entry.session)
       }
       if (list.length === 0) this.idle.delete(key)
-      return stale.length === 0 ? Effect.succeed(found) : Effect.as(Effect.forEach(stale, close, { discard: true }), found)
+      return found
     })
   }
 
@@ -114,22 +115,28 @@ export class DownstreamPool {
     return now - entry.since < this.limits.idleMs && now - entry.session.openedAt < this.limits.maxAgeMs && entry.session.client.reusable()
   }
 
-  /** Closes idle sessions past their time, and those the downstream closed. */
+  /** Closes idle sessions past their time, those the downstream closed, and those take() retired. */
   readonly sweep: Effect.Effect<void> = Effect.suspend(() => {
     const now = this.clock.unsafeCurrentTimeMillis()
-    const expired: Array<PooledSession> = []
+    const expired = this.retired
+    this.retired = []
     for (const [key, list] of this.idle) {
-      const keep = list.filter((entry) => this.usable(entry, now) || (expired.push(entry.session), false))
+      const keep: Array<Idle> = []
+      for (const entry of list) {
+        if (this.usable(entry, now)) keep.push(entry)
+        else expired.push(entry.session)
+      }
       if (keep.length === 0) this.idle.delete(key)
       else if (keep.length !== list.length) this.idle.set(key, keep)
     }
-    return Effect.forEach(expired, close, { discard: true })
+    return Effect.forEach(expired, close, { discard: true, concurrency: "unbounded" })
   })
 
   private readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
     this.closed = true
-    const all = [...this.idle.values()].flat().map((entry) => entry.session)
+    const all = [...this.idle.values()].flat().map((entry) => entry.session).concat(this.retired)
     this.idle.clear()
+    this.retired = []
     return Effect.forEach(all, close, { discard: true, concurrency: "unbounded" })
   })
 }
