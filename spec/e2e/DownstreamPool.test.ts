@@ -1,7 +1,7 @@
 import { Effect, Metric } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { downstreamSessionBy } from "../../src/pipeline/RelayMetrics.js"
-import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
+import { loopbackTenant, signatureTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink, type SinkOptions } from "../support/Sink.js"
 
@@ -135,19 +135,7 @@ describe("downstream session pool", () => {
 
   it("gives the extra connections of per-recipient copies back too: the next message's copies reuse them", async () => {
     // an internal and an external recipient get different signatures, so each message is two downstream transactions
-    const { sink, imprint } = await start({
-      tenants: (port) => [loopbackTenant(port, {
-        templates: [
-          { id: "sig", name: "Signature", html: "<p>{{displayName}}</p>", text: "{{displayName}}" },
-          { id: "disc", name: "Disclaimer", html: "<p>External disclaimer</p>", text: "External disclaimer" }
-        ],
-        rules: [
-          { id: "signature", name: "Everyone", templateId: "sig", continue: true },
-          { id: "disclaimer", name: "External", templateId: "disc", position: "bottom", conditions: { recipientScope: "external" } }
-        ],
-        directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
-      })]
-    })
+    const { sink, imprint } = await start({ tenants: (port) => [signatureTenant(port)] })
     const c = await RawSmtp.connect(imprint.port)
     for (const subject of ["one", "two", "three"]) {
       expect((await c.send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], message(subject))).code).toBe(250)

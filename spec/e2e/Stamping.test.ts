@@ -3,23 +3,10 @@ import { HEADER_PEEK_LIMIT } from "../../src/pipeline/HeaderPeek.js"
 import { MAX_STAMPED_LINE_BYTES } from "../../src/pipeline/mime/SplitterGuard.js"
 import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
-import { loopbackTenant, relayToSink } from "../support/Imprint.js"
+import { relayToSink, signatureTenant } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 
-/** Stamping end to end: real relay, real tenant actor with templates, rules and directory, real sink. */
-const tenant = (sinkPort: number, signatureName = "Alice Example") =>
-  loopbackTenant(sinkPort, {
-    templates: [
-      { id: "sig", name: "Signature", html: "<p>{{displayName}} | {{title}}</p>", text: "{{displayName}} | {{title}}" },
-      { id: "disc", name: "Disclaimer", html: "<p>Confidential: external disclaimer</p>", text: "Confidential: external disclaimer" }
-    ],
-    rules: [
-      { id: "signature", name: "Everyone", templateId: "sig", continue: true },
-      { id: "disclaimer", name: "External", templateId: "disc", position: "bottom", conditions: { recipientScope: "external" } }
-    ],
-    directory: [{ mail: "alice@acme.example", displayName: signatureName, title: "Engineer" }]
-  })
-
+/** Stamping end to end: real relay, real tenant actor with templates, rules and directory (signatureTenant), real sink. */
 const reply = (id: string) =>
   [
     "From: Alice <alice@acme.example>",
@@ -40,7 +27,7 @@ const reply = (id: string) =>
 const bodyText = (raw: Buffer) => raw.toString("latin1").replace(/=\r\n/g, "")
 
 describe("stamping through the relay", () => {
-  const relay = relayToSink({ tenants: (port) => [tenant(port)] })
+  const relay = relayToSink({ tenants: (port) => [signatureTenant(port)] })
 
   /** Sends `message` once; it must be accepted and reach the sink byte for byte (apart from Imprint's headers). */
   const expectRelayedUnchanged = async (from: string, message: string) => {
@@ -156,7 +143,7 @@ describe("stamping through the relay", () => {
 
 describe("per-recipient copies when the downstream refuses", () => {
   const relay = relayToSink({
-    tenants: (port) => [tenant(port)],
+    tenants: (port) => [signatureTenant(port)],
     sink: { rejectData: { code: 452, enhanced: "4.3.1", message: "insufficient storage" } }
   })
 

@@ -98,6 +98,24 @@ export const loopbackTenant = (downstreamPort: number, extra: Record<string, unk
 })
 
 /**
+ * loopbackTenant with a signature for everyone and a disclaimer for external
+ * recipients only: a message to an internal and an external recipient becomes
+ * two downstream copies. The directory holds alice@acme.example.
+ */
+export const signatureTenant = (downstreamPort: number) =>
+  loopbackTenant(downstreamPort, {
+    templates: [
+      { id: "sig", name: "Signature", html: "<p>{{displayName}} | {{title}}</p>", text: "{{displayName}} | {{title}}" },
+      { id: "disc", name: "Disclaimer", html: "<p>Confidential: external disclaimer</p>", text: "Confidential: external disclaimer" }
+    ],
+    rules: [
+      { id: "signature", name: "Everyone", templateId: "sig", continue: true },
+      { id: "disclaimer", name: "External", templateId: "disc", position: "bottom", conditions: { recipientScope: "external" } }
+    ],
+    directory: [{ mail: "alice@acme.example", displayName: "Alice Example", title: "Engineer" }]
+  })
+
+/**
  * The common suite setup: a sink, and a relay whose tenants send to it, for the
  * whole describe block. Read `relay.sink` / `relay.imprint` inside tests.
  */
