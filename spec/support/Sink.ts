@@ -89,6 +89,14 @@ export interface Sink {
 
 const DEFAULT_WAIT_MS = 10_000
 
+/** The parts of smtp-server's connection objects (`server.connections`, typed `any`) the sink uses. */
+interface Connection {
+  readonly id: string
+  readonly _socket: { destroy(): void }
+  send(code: number, text: string): void
+  close(): void
+}
+
 const smtpError = (reply: SinkReply): Error =>
   Object.assign(new Error(reply.message), { responseCode: reply.code, enhancedStatusCode: reply.enhanced })
 
@@ -142,7 +150,7 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     onMailFrom(_address, session, callback) {
       if (options.staleAfterFirstMessage !== undefined && (delivered.get(session.id) ?? 0) > 0) {
         if (options.staleAfterFirstMessage === "421") return callback(smtpError({ code: 421, message: "idle timeout, closing connection" }))
-        for (const c of (server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections) {
+        for (const c of server.connections as Set<Connection>) {
           if (c.id === session.id) c._socket.destroy()
         }
         return
@@ -261,7 +269,7 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     waitFor: (count, timeoutMs) => waitUntil((s) => s.messages.length >= count, timeoutMs).then(() => messages),
     timeOutSessions: () => {
       // what smtp-server itself sends when socketTimeout passes
-      for (const connection of server.connections as Set<unknown> as Set<{ send(code: number, text: string): void; close(): void }>) {
+      for (const connection of server.connections as Set<Connection>) {
         connection.send(421, "Timeout - closing connection")
         connection.close()
       }
@@ -270,7 +278,7 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
       new Promise<void>((resolve) => {
         server.close(() => resolve())
         // Tests should not wait for smtp-server's grace period: end every session now
-        for (const connection of server.connections) connection._socket.destroy()
+        for (const connection of server.connections as Set<Connection>) connection._socket.destroy()
       })
   }
   return sink
