@@ -43,9 +43,18 @@ interface Idle {
 /** The sweeper never sleeps longer than this, so an idle session outlives idleMs by at most about this much. */
 const MAX_SWEEP_INTERVAL_MS = 1_000
 
-/** Everything that makes two downstream sessions interchangeable. */
-export const poolKey = (target: DownstreamConfig): string =>
-  JSON.stringify([target.host, target.port, target.tls, target.rejectUnauthorized, target.auth?.user ?? null, target.auth?.pass ?? null])
+/** keys by configuration object: a tenant's downstream is one object until the tenant is reloaded */
+const keys = new WeakMap<DownstreamConfig, string>()
+
+/** Everything that makes two downstream sessions interchangeable (asked on every MAIL, so remembered per object). */
+export const poolKey = (target: DownstreamConfig): string => {
+  let key = keys.get(target)
+  if (key === undefined) {
+    key = JSON.stringify([target.host, target.port, target.tls, target.rejectUnauthorized, target.auth?.user ?? null, target.auth?.pass ?? null])
+    keys.set(target, key)
+  }
+  return key
+}
 
 const close = (session: PooledSession) => Scope.close(session.scope, Exit.void)
 
