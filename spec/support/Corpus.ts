@@ -1,9 +1,13 @@
-/** The shared corpus (../shared/corpus next to the project). */
+/**
+ * The corpus the specs run on: unmodified copies of messages and reply fixtures from
+ * public test suites, vendored in spec/fixtures/corpus (sources, commits and licences
+ * in its index.json and README.md), so a fresh clone tests with nothing beside it.
+ */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-export const CORPUS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/corpus")
+export const CORPUS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/corpus")
 
 export const corpusMessages = (): Array<{ name: string; bytes: Buffer }> =>
   fs
