@@ -50,3 +50,15 @@ export interface StampOutcome {
   readonly lateSkip?: SkipReason
   readonly parts: ReadonlyArray<PartOutcome>
 }
+
+/**
+ * Signed or encrypted content met after stamped bytes of the message already
+ * left: the copy must not be delivered (the relay turns this into 451 and
+ * remembers the message so that the retry passes unstamped).
+ */
+export class LateCryptoError extends Error {
+  constructor(readonly reason: SkipReason) {
+    super(`${reason} content found after the stamped body had left: the message must pass unstamped`)
+    this.name = "LateCryptoError"
+  }
+}

@@ -2,7 +2,7 @@ import type { MimeNode, SplitterChunk } from "mailsplit"
 import { BodyReader } from "./BodyReader.js"
 import { resolveCharset } from "./Charset.js"
 import type { SpliceState } from "./PartSplicer.js"
-import type { PartOutcome, PartResult, StampPlan } from "./StampPlan.js"
+import { LateCryptoError, type PartOutcome, type PartResult, type StampPlan } from "./StampPlan.js"
 import { type ByteCodec, makeTransferEncoder, resolveTransferEncoding, type TransferEncoding } from "./TransferCodec.js"
 
 /**
@@ -74,7 +74,13 @@ export class StampedPart {
       this.push(chunk)
     } else {
       this.reader!.write(chunk.value)
+      this.refuseArmour()
     }
+  }
+
+  /** inline PGP read after this part started to leave stamped: the copy must not be delivered */
+  private refuseArmour(): void {
+    if (this.reader?.state === "pgp-inline") throw new LateCryptoError("pgp-inline")
   }
 
   end(): void {
@@ -115,6 +121,7 @@ export class StampedPart {
         this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
       }
       if (this.ended) this.finish()
+      this.refuseArmour()
     }
     this.raw = []
     this.rawBytes = 0
@@ -143,6 +150,7 @@ export class StampedPart {
 
   private finish(): void {
     this.reader!.end()
+    this.refuseArmour()
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
     // body; and a single-part base64 message should still end with a line break
