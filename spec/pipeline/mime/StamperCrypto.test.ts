@@ -128,4 +128,18 @@ describe("only the message's own body changes", () => {
     )
     expect((await runStamper(alternative)).outcome.stamped).toEqual(["text", "html"])
   })
+
+  it("leaves a body alone whose next part opens with a padded boundary line the splitter does not take (RFC 2046 §5.1.1)", async () => {
+    const input = Buffer.from(
+      `${headers}Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n${text("first part\r\n")}\r\n--b   \r\n` +
+        `Content-Type: image/gif; name="x.gif"\r\nContent-Transfer-Encoding: base64\r\n\r\nR0lGODlhAQABAAAAACw=\r\n--b--\r\n`
+    )
+    const { output, outcome } = await runStamper(input)
+    expect(outcome.stamped).toEqual([])
+    expect(outcome.parts[0]?.result).toBe("malformed")
+    expect(output.equals(input)).toBe(true)
+    const long = "A long body line that fills the window before the padded boundary.\r\n".repeat(1200)
+    const late = Buffer.from(input.toString("latin1").replace("first part\r\n", long), "latin1")
+    await expect(runStamper(late)).rejects.toThrow(/malformed/)
+  })
 })

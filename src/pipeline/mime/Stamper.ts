@@ -2,7 +2,7 @@ import type { MimeNode, SplitterChunk } from "mailsplit"
 import { Transform, type TransformCallback } from "node:stream"
 import { alternativeOf, bodyKind, classifyNested, classifyRoot, isCrypto } from "./PartChooser.js"
 import { StampedPart } from "./StampedPart.js"
-import { LateCryptoError, type PartOutcome, type SkipReason, type StampOutcome, type StampPlan } from "./StampPlan.js"
+import { LateSkipError, type PartOutcome, type SkipReason, type StampOutcome, type StampPlan } from "./StampPlan.js"
 
 /**
  * The most the stamper holds for one message at any moment (invariant 3):
@@ -35,7 +35,7 @@ type Mode = "holding" | "live" | "passing"
  * part already left stamped is reported as `lateSkip`; when that reason is
  * signed or encrypted content (a nested multipart/signed after a long body,
  * inline PGP armour deep in the text), the stamper fails instead
- * (`LateCryptoError`): the relay answers 451 and remembers the message, so its
+ * (`LateSkipError`): the relay answers 451 and remembers the message, so its
  * retry passes unstamped — a broken signature is never delivered.
  *
  * The body is the message's first text part, plus the other form of it when
@@ -75,7 +75,7 @@ export class Stamper extends Transform {
       stamped.length > 0
         ? undefined
         : (this.skipped ??
-          (partReason === "already-signed" || partReason === "pgp-inline" || partReason === "undecodable"
+          (partReason === "already-signed" || partReason === "pgp-inline" || partReason === "undecodable" || partReason === "malformed"
             ? partReason
             : "no-body"))
     return {
@@ -175,7 +175,7 @@ export class Stamper extends Transform {
     // once a part has left transcoded, the message can no longer leave as it came
     if (this.mode === "live" || this.parts.some((p) => p.transcoding)) {
       this.lateSkip ??= reason
-      if (isCrypto(reason)) throw new LateCryptoError(reason)
+      if (isCrypto(reason)) throw new LateSkipError(reason)
       return
     }
     this.skipped = reason
@@ -191,7 +191,7 @@ export class Stamper extends Transform {
     if (!raw && this.queuedParts().some((p) => p.probe() === "pgp-inline")) {
       if (this.parts.some((p) => p.transcoding)) {
         this.lateSkip ??= "pgp-inline"
-        throw new LateCryptoError("pgp-inline")
+        throw new LateSkipError("pgp-inline")
       } else {
         this.skipped = "pgp-inline"
         passAll = true
