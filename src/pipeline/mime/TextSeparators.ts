@@ -1,4 +1,4 @@
-import { attributionKind, datedAddress, MAX_ATTRIBUTION, structuralAttribution } from "./lexicon/AttributionMatcher.js"
+import { attributionKind, datedAddress, endsWithColon, MAX_ATTRIBUTION, structuralAttribution } from "./lexicon/AttributionMatcher.js"
 import {
   ATTRIBUTION_ADDRESS,
   ATTRIBUTION_END,
@@ -193,7 +193,7 @@ export class TextSeparatorScanner implements SeparatorScanner {
   private attribution(text: string, start: number, end: number, final: boolean): number | "wait" | undefined {
     const line = lineAt(text, start, end)
     if (line.length > MAX_ATTRIBUTION) return undefined
-    if (!COLON_END.test(line) && !datedAddress(line)) return undefined
+    if (!endsWithColon(line) && !datedAddress(line)) return undefined
     let joined = line
     let from = start
     let weak: number | undefined
@@ -202,7 +202,8 @@ export class TextSeparatorScanner implements SeparatorScanner {
         const above = this.recent[this.recent.length - k]
         if (above === undefined) break
         const upper = lineAt(text, above, from)
-        if (upper.trim() === "" || QUOTE_LINE.test(upper) || joined.length + upper.length > MAX_ATTRIBUTION) break
+        // a wrapped attribution's head never ends a sentence or a label of its own
+        if (upper.trim() === "" || QUOTE_LINE.test(upper) || WRAP_STOP.test(upper) || joined.length + upper.length > MAX_ATTRIBUTION) break
         joined = `${upper.trimEnd()} ${joined.trimStart()}`
         from = above
       }
@@ -212,10 +213,15 @@ export class TextSeparatorScanner implements SeparatorScanner {
       if (weak !== undefined) continue
       if (kind === "author" && (ATTRIBUTION_START.test(joined) || /@|<|\d|[\u3040-\u30ff\u4e00-\u9fff]/u.test(joined))) {
         weak = from
-      } else if (kind === "author" || structuralAttribution(joined) || ATTRIBUTION_ADDRESS.test(joined)) {
-        const quoted = quotedBelow(text, end)
-        if (quoted === "wait") return final ? undefined : "wait"
-        if (quoted || (ATTRIBUTION_ADDRESS.test(joined) && k === 0)) weak = from
+      } else {
+        // the address form ("11:00 AM, 17 Nov 2021, Bob <bob@example.com>:") is read on the line alone
+        const address = k === 0 && joined.includes("@") && ATTRIBUTION_ADDRESS.test(joined)
+        if (address) weak = from
+        else if (kind === "author" || structuralAttribution(joined)) {
+          const quoted = quotedBelow(text, end)
+          if (quoted === "wait") return final ? undefined : "wait"
+          if (quoted) weak = from
+        }
       }
     }
     return weak
@@ -243,7 +249,8 @@ export class TextSeparatorScanner implements SeparatorScanner {
   }
 }
 
-const COLON_END = /[:：]\s*$/
+/** a line ending like this is not the wrapped head of an attribution below it */
+const WRAP_STOP = /[:：!?]\s*$/
 /** a short title between rules of dashes, underscores, equals signs or stars */
 const FRAMED_TITLE = /^[ \t>]*[-_=*]{2,}[ \t]*[^-_=*\s][^-_=*]{0,60}?[ \t]*[-_=*]{2,}[ \t]*$/u
 

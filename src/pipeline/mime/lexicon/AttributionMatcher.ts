@@ -59,6 +59,14 @@ interface Form {
 const PLACEHOLDER = /\{(?:author|date|time)\}/g
 /** colons as the scripts write them (Latin/CJK full-width, Khmer) */
 const TRAILING_COLON = /\s*[:：៖]\s*$/u
+const COLONS = new Set([":", "：", "៖"])
+/** does the text end with a colon (spaces after it allowed); a plain loop, cheaper than the regex on every line */
+export const endsWithColon = (text: string): boolean => {
+  let i = text.length - 1
+  while (i >= 0 && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9 || text.charCodeAt(i) === 13)) i--
+  return i >= 0 && COLONS.has(text[i])
+}
+const ASCII = /^[\x00-\x7f]*$/
 /** what separates a placeholder from a word and is not part of the word: spaces, commas */
 const EDGE = /^[\s,،、，]+|[\s,،、，]+$/gu
 const LETTER = /\p{L}/u
@@ -67,7 +75,7 @@ const UNSPACED = /[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\u
 
 /** lower case, NFC, one space for any run of spaces (no-break ones too), trimmed */
 export const normaliseLine = (line: string): string =>
-  line.normalize("NFC").toLowerCase().replace(/[\s\u00a0\u200b\u200e\u200f\u202f]+/gu, " ").trim()
+  (ASCII.test(line) ? line : line.normalize("NFC")).toLowerCase().replace(/[\s\u00a0\u200b\u200e\u200f\u202f]+/gu, " ").trim()
 
 const compile = (form: string): Form | undefined => {
   if (form.includes("$") || form.includes("#")) return undefined // a translator's broken placeholder
@@ -129,6 +137,9 @@ const matches = (line: string, form: Form): boolean => {
 class FormIndex {
   private readonly byFirst = new Map<string, Array<Form>>()
   private readonly byLast = new Map<string, Array<Form>>()
+  /** forms with a placeholder at both ends, by the first word of their first piece */
+  private readonly byWord = new Map<string, Array<Form>>()
+  /** the rest (pieces in scripts without spaces) */
   private readonly floating: Array<Form> = []
 
   constructor(forms: ReadonlyArray<string>) {
@@ -143,29 +154,41 @@ class FormIndex {
       const last = form.pieces[form.pieces.length - 1]
       if (form.startsWithPiece && !UNSPACED.test(first)) push(this.byFirst, firstWord(first), form)
       else if (form.endsWithPiece && !UNSPACED.test(last)) push(this.byLast, lastWord(last), form)
+      else if (!UNSPACED.test(first)) push(this.byWord, firstWord(first), form)
       else this.floating.push(form)
     }
   }
 
   get size(): number {
     let n = this.floating.length
-    for (const list of [...this.byFirst.values(), ...this.byLast.values()]) n += list.length
+    for (const list of [...this.byFirst.values(), ...this.byLast.values(), ...this.byWord.values()]) n += list.length
     return n
   }
 
   kind(normalised: string): AttributionKind | undefined {
-    let found: AttributionKind | undefined
-    const test = (forms: ReadonlyArray<Form> | undefined): void => {
-      for (const form of forms ?? []) {
-        if (found === "dated") return
-        if (matches(normalised, form)) found = form.dated && /\d/.test(normalised) ? "dated" : "author"
-      }
+    let found = test(normalised, this.byFirst.get(firstWord(normalised)), undefined)
+    found = test(normalised, this.byLast.get(lastWord(normalised)), found)
+    for (let from = 0; found !== "dated" && from < normalised.length; ) {
+      let space = normalised.indexOf(" ", from)
+      if (space < 0) space = normalised.length
+      const forms = this.byWord.get(normalised.slice(from, space))
+      if (forms !== undefined) found = test(normalised, forms, found)
+      from = space + 1
     }
-    test(this.byFirst.get(firstWord(normalised)))
-    test(this.byLast.get(lastWord(normalised)))
-    test(this.floating)
-    return found
+    return test(normalised, this.floating, found)
   }
+}
+
+/** the strongest kind among `forms` that match (a dated match ends the search) */
+const test = (line: string, forms: ReadonlyArray<Form> | undefined, found: AttributionKind | undefined): AttributionKind | undefined => {
+  if (forms === undefined || found === "dated") return found
+  let kind = found
+  for (const form of forms) {
+    if (!matches(line, form)) continue
+    if (form.dated && /\d/.test(line)) return "dated"
+    kind = "author"
+  }
+  return kind
 }
 
 const push = (map: Map<string, Array<Form>>, key: string, form: Form): void => {
@@ -193,7 +216,7 @@ export const MAX_ATTRIBUTION = 400
 export const attributionKind = (line: string): AttributionKind | undefined => {
   if (line.length > MAX_ATTRIBUTION) return undefined
   const normalised = normaliseLine(line)
-  const colon = TRAILING_COLON.test(normalised)
+  const colon = endsWithColon(normalised)
   if (!colon && !(/\d/.test(normalised) && /@/.test(normalised))) return undefined
   const kind = INDEX.kind(colon ? normalised.replace(TRAILING_COLON, "") : normalised)
   return colon || kind === "dated" ? kind : undefined
@@ -211,10 +234,14 @@ const ADDRESS = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+|<[^<>\s]{1,200}>|\[mailto:/u
  * follow; alone it is not enough ("Meeting on 12 May at 10:00:" is not one).
  */
 export const structuralAttribution = (line: string): boolean => {
-  if (line.length > MAX_ATTRIBUTION || !TRAILING_COLON.test(line)) return false
+  if (line.length > MAX_ATTRIBUTION || !endsWithColon(line)) return false
   if (!DATE_TOKEN.test(line)) return false
-  return ADDRESS.test(line) || (line.match(/\p{L}{2,}/gu)?.length ?? 0) >= 2
+  return hasAddress(line) || (line.match(/\p{L}{2,}/gu)?.length ?? 0) >= 2
 }
 
+/** cheap character checks first: the address pattern backtracks over every word */
+const hasAddress = (line: string): boolean =>
+  (line.includes("@") || line.includes("<") || line.includes("[")) && ADDRESS.test(line)
+
 /** the line holds a date and an address: the wrapped start of an attribution may be on it */
-export const datedAddress = (line: string): boolean => DATE_TOKEN.test(line) && ADDRESS.test(line)
+export const datedAddress = (line: string): boolean => hasAddress(line) && DATE_TOKEN.test(line)
