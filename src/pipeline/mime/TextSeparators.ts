@@ -177,7 +177,7 @@ export class TextSeparatorScanner implements SeparatorScanner {
       const isBlock = FROM_LINE.test(line)
         ? others.some((l) => OTHER_HEADER_LINE.test(l))
         : others.slice(0, 2).some((l) => FROM_LINE.test(l) || OTHER_HEADER_LINE.test(l))
-      if (isBlock) return this.framedAbove(text, start) ?? start
+      if (isBlock) return this.blockTop(text, start)
     }
     return undefined
   }
@@ -228,13 +228,22 @@ export class TextSeparatorScanner implements SeparatorScanner {
   }
 
   /**
-   * A framed title right above a header block ("-------- Oprindelig besked
-   * --------", in whatever language) belongs to it: the block starts there.
+   * Where a header block found at its sender line starts: other header lines
+   * right above it belong to it (GMX and Web.de write "Gesendet:" first,
+   * Roundcube "Subject:" and "Date:"), and so does a framed title right above
+   * those ("-------- Oprindelig besked --------", in whatever language).
    */
-  private framedAbove(text: string, start: number): number | undefined {
-    const above = this.recent[this.recent.length - 1]
-    if (above === undefined) return undefined
-    return FRAMED_TITLE.test(lineAt(text, above, start)) ? above : undefined
+  private blockTop(text: string, start: number): number {
+    let top = start
+    for (let k = this.recent.length - 1; k >= 0; k--) {
+      const line = lineAt(text, this.recent[k], top)
+      if (OTHER_HEADER_LINE.test(line)) top = this.recent[k]
+      else {
+        if (FRAMED_TITLE.test(line)) top = this.recent[k]
+        break
+      }
+    }
+    return top
   }
 
   /** a ">" line that opens a quote block: preceded by a blank line or the start of the text */
