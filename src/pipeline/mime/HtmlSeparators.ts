@@ -1,7 +1,7 @@
 import { blockStart, hoist, lineBefore, MAX_LOOKBACK, parseTag, type Tag, visibleText } from "./HtmlTokens.js"
 import { attributionKind, MAX_ATTRIBUTION, structuralAttribution } from "./lexicon/AttributionMatcher.js"
 import { ATTRIBUTION_END, BANNER_PHRASES, FROM_LABELS, OTHER_LABELS } from "./ReplyLexicon.js"
-import type { ScanResult, SeparatorScanner } from "./TextSeparators.js"
+import { MAX_CANDIDATE_SPAN, type ScanResult, type SeparatorScanner } from "./TextSeparators.js"
 
 /** how much HTML after a candidate is read to confirm it (the "From:/Sent:" lines under a rule) */
 export const HTML_LOOKAHEAD = 2048
@@ -52,12 +52,19 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
   private firstContent: number | undefined
   /** the latest hit opens a quoted reply (not a forward) */
   private replyQuote = false
-  /** bottom-posted (Thunderbird's default): the quote came first, the signature goes at the end */
+  /** bottom-posted (Thunderbird's default): the quote came first, the signature goes after the last new text */
   private bottom = false
+  /** bottom-posted: blockquotes open around the current position */
+  private quoteDepth = 0
+  /** bottom-posted: new text was written since the last quote */
+  private newSinceQuote = false
+  /** bottom-posted: where the quote after the latest new text starts (interleaved replies), until more new text shows up */
+  private candidate: number | undefined
 
   shift(n: number): void {
     this.pos = Math.max(0, this.pos - n)
     if (this.firstContent !== undefined) this.firstContent -= n
+    if (this.candidate !== undefined) this.candidate -= n
   }
 
   get needlesApply(): boolean {
@@ -93,7 +100,8 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         if (tag.name === "head") this.inHead = !tag.closing
         if (tag.name === "body" && !tag.closing) this.inHead = false
         if (this.bottom) {
-          if (tag.closing && tag.name === "body") return { hit: tag.start, safe: tag.start }
+          const hit = this.followTag(html, tag)
+          if (hit !== undefined) return { hit, safe: hit }
           this.pos = tag.end
           continue
         }
@@ -102,6 +110,7 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         if (verdict === "wait") return this.wait(pos)
         if (verdict !== undefined && this.bottomPosted(verdict)) {
           this.bottom = true
+          if (tag.name === "blockquote" && !tag.closing) this.quoteDepth = 1
           this.pos = tag.end
           continue
         }
@@ -115,17 +124,46 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         if (verdict === "wait") return this.wait(pos)
         if (verdict !== undefined) return { hit: verdict, safe: verdict }
         const run = html.slice(pos, end)
-        if (!this.inHead && VISIBLE.test(run) && !NBSP_ONLY.test(run)) this.firstContent ??= pos
+        if (!this.inHead && VISIBLE.test(run) && !NBSP_ONLY.test(run)) {
+          this.firstContent ??= pos
+          if (this.bottom && this.quoteDepth === 0) {
+            this.newSinceQuote = true
+            this.candidate = undefined
+          }
+        }
         this.pos = end
       }
     }
     return this.wait(this.pos)
   }
 
-  /** nothing before the look-back distance of the first unjudged token can still change */
+  /**
+   * Bottom-posted and interleaved replies: a quote opened after new text is
+   * where the signature goes, unless more new text follows it; `</body>`
+   * decides (or a candidate held longer than MAX_CANDIDATE_SPAN).
+   */
+  private followTag(html: string, tag: Tag): number | undefined {
+    if (this.candidate !== undefined && tag.start - this.candidate > MAX_CANDIDATE_SPAN) return this.candidate
+    if (tag.closing && tag.name === "body") return this.candidate ?? tag.start
+    if (tag.name !== "blockquote") return undefined
+    if (tag.closing) {
+      this.quoteDepth = Math.max(0, this.quoteDepth - 1)
+      return undefined
+    }
+    if (this.quoteDepth === 0 && this.newSinceQuote) {
+      const cite = /\btype\s*=\s*["']?cite/i.test(html.slice(tag.start, tag.end))
+      this.candidate = hoist(html, attributionBefore(html, tag.start, cite)?.start ?? tag.start)
+      this.newSinceQuote = false
+    }
+    this.quoteDepth++
+    return undefined
+  }
+
+  /** nothing before the look-back distance of the first unjudged token (nor a held candidate) can still change */
   private wait(pos: number): ScanResult {
     this.pos = pos
-    return { safe: Math.max(0, pos - MAX_LOOKBACK) }
+    const safe = Math.max(0, pos - MAX_LOOKBACK)
+    return { safe: this.candidate !== undefined ? Math.min(safe, this.candidate) : safe }
   }
 
   /** comments, `<style>` and `<script>` bodies hold no separators (but do hold CSS like `border-top:solid`) */
