@@ -217,11 +217,13 @@ const normaliseText = (text: string): string => text.replace(/\r\n|\r|\n/g, "\r\
  * format=flowed (RFC 3676): a line ending in a space would join the next one,
  * and a line starting with a space, ">" or "From " must be space-stuffed.
  * Signature lines are fixed lines, so trailing spaces go; stuffing is added.
+ * The signature separator "-- " keeps its space: RFC 3676 §4.3 exempts it, and
+ * without the space readers do not see a separator.
  */
 const flowedSafe = (text: string): string =>
   text
     .split("\r\n")
-    .map((l) => l.replace(/[ \t]+$/, ""))
+    .map((l) => (l === "-- " ? l : l.replace(/[ \t]+$/, "")))
     .map((l) => (/^(?: |>|From )/.test(l) ? " " + l : l))
     .join("\r\n")
 

@@ -193,6 +193,10 @@ export class StampedPart {
     if ((this.node.encoding || "") !== this.outputEncoding) {
       this.node.headers.update("Content-Transfer-Encoding", this.outputEncoding)
     }
+    // RFC 2045 §4: the MIME fields a message without any now carries need MIME-Version to mean anything
+    if (this.node.root && !this.node.headers.hasHeader("MIME-Version")) {
+      this.node.headers.add("MIME-Version", "1.0", this.node.headers.getList().length)
+    }
   }
 }
 
