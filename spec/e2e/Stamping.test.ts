@@ -139,6 +139,38 @@ describe("stamping through the relay", () => {
     ].join("\r\n")
     await expect451ThenUnstampedRetry(message)
   })
+
+  it("a signed part met only after the stamped body left fails the copy (451); the retry is relayed unstamped, signature intact", async () => {
+    const message = [
+      "From: Alice <alice@acme.example>",
+      "Subject: Re: release",
+      "Message-ID: <late-signed-1@acme.example>",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/mixed; boundary="outer"',
+      "",
+      "--outer",
+      "Content-Type: text/plain; charset=us-ascii",
+      "",
+      ...Array.from({ length: 1200 }, (_, i) => `Release note line ${i}, long enough to fill the stamper's held window.`),
+      "--outer",
+      'Content-Type: multipart/signed; protocol="application/pgp-signature"; boundary="sig"',
+      "",
+      "--sig",
+      "Content-Type: text/plain; charset=us-ascii",
+      "",
+      "signed text",
+      "--sig",
+      "Content-Type: application/pgp-signature",
+      "",
+      "-----BEGIN PGP SIGNATURE-----",
+      "xyz",
+      "-----END PGP SIGNATURE-----",
+      "--sig--",
+      "--outer--",
+      ""
+    ].join("\r\n")
+    await expect451ThenUnstampedRetry(message)
+  })
 })
 
 describe("per-recipient copies when the downstream refuses", () => {

@@ -20,7 +20,8 @@ declare module "mailsplit" {
     root: boolean
     headers: Headers
     contentType: string | false
-    disposition: "attachment" | "inline" | false
+    /** lower-cased disposition type as written (RFC 2183 allows others; unknown ones mean attachment) */
+    disposition: string | false
     charset: string | false
     encoding: string | false
     multipart: string | false

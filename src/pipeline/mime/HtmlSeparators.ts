@@ -1,6 +1,7 @@
 import { blockStart, hoist, lineBefore, MAX_LOOKBACK, parseTag, type Tag, visibleText } from "./HtmlTokens.js"
-import { ATTRIBUTION_END, FROM_LABELS, OTHER_HEADER_LINE, OTHER_LABELS } from "./ReplyLexicon.js"
-import type { ScanResult, SeparatorScanner } from "./TextSeparators.js"
+import { attributionKind, MAX_ATTRIBUTION, structuralAttribution } from "./lexicon/AttributionMatcher.js"
+import { ATTRIBUTION_END, BANNER_PHRASES, FROM_LABELS, OTHER_LABELS } from "./ReplyLexicon.js"
+import { MAX_CANDIDATE_SPAN, type ScanResult, type SeparatorScanner } from "./TextSeparators.js"
 
 /** how much HTML after a candidate is read to confirm it (the "From:/Sent:" lines under a rule) */
 export const HTML_LOOKAHEAD = 2048
@@ -18,8 +19,10 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\
 const LABELS = `(?:${[...FROM_LABELS, ...OTHER_LABELS].map(escapeRegExp).join("|")})`
 const HEADER_LABEL_FIRST = new RegExp(`^\\s*\\*?${LABELS}\\s?\\*?\\s?[:：]`, "iu")
 const FROM_LABEL_FIRST = new RegExp(`^\\s*\\*?(?:${FROM_LABELS.map(escapeRegExp).join("|")})\\s?\\*?\\s?[:：]`, "iu")
-const BANNER_ANYWHERE =
-  /[-_=*]{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d['’]origine|message transféré|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|originalmeddelande|oprindelig meddelelse|opprinnelig melding|alkuperäinen viesti|mensagem original|mensagem encaminhada|wiadomość oryginalna|przekazana wiadomość|původní zpráva|eredeti üzenet|исходное сообщение|пересылаемое сообщение|пересланное сообщение|原始邮件|原始郵件|转发邮件|元のメッセージ|転送メッセージ|원본 메시지)\s*[-_=*]{2,}|begin forwarded message\s*:/iu
+const BANNER_ANYWHERE = new RegExp(
+  `[-_=*]{2,}\\s*(?:${BANNER_PHRASES.map(escapeRegExp).join("|")})\\s*[-_=*]{2,}|begin forwarded message\\s*:`,
+  "iu"
+)
 
 const MAYBE_BANNER = /--|__|==|\*\*|begin forwarded/i
 /** Notes' "-----"John" <john@example.com> wrote: -----" as HTML text */
@@ -49,12 +52,19 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
   private firstContent: number | undefined
   /** the latest hit opens a quoted reply (not a forward) */
   private replyQuote = false
-  /** bottom-posted (Thunderbird's default): the quote came first, the signature goes at the end */
+  /** bottom-posted (Thunderbird's default): the quote came first, the signature goes after the last new text */
   private bottom = false
+  /** bottom-posted: blockquotes open around the current position */
+  private quoteDepth = 0
+  /** bottom-posted: new text was written since the last quote */
+  private newSinceQuote = false
+  /** bottom-posted: where the quote after the latest new text starts (interleaved replies), until more new text shows up */
+  private candidate: number | undefined
 
   shift(n: number): void {
     this.pos = Math.max(0, this.pos - n)
     if (this.firstContent !== undefined) this.firstContent -= n
+    if (this.candidate !== undefined) this.candidate -= n
   }
 
   get needlesApply(): boolean {
@@ -90,7 +100,8 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         if (tag.name === "head") this.inHead = !tag.closing
         if (tag.name === "body" && !tag.closing) this.inHead = false
         if (this.bottom) {
-          if (tag.closing && tag.name === "body") return { hit: tag.start, safe: tag.start }
+          const hit = this.followTag(html, tag)
+          if (hit !== undefined) return { hit, safe: hit }
           this.pos = tag.end
           continue
         }
@@ -99,6 +110,7 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         if (verdict === "wait") return this.wait(pos)
         if (verdict !== undefined && this.bottomPosted(verdict)) {
           this.bottom = true
+          if (tag.name === "blockquote" && !tag.closing) this.quoteDepth = 1
           this.pos = tag.end
           continue
         }
@@ -112,17 +124,46 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         if (verdict === "wait") return this.wait(pos)
         if (verdict !== undefined) return { hit: verdict, safe: verdict }
         const run = html.slice(pos, end)
-        if (!this.inHead && VISIBLE.test(run) && !NBSP_ONLY.test(run)) this.firstContent ??= pos
+        if (!this.inHead && VISIBLE.test(run) && !NBSP_ONLY.test(run)) {
+          this.firstContent ??= pos
+          if (this.bottom && this.quoteDepth === 0) {
+            this.newSinceQuote = true
+            this.candidate = undefined
+          }
+        }
         this.pos = end
       }
     }
     return this.wait(this.pos)
   }
 
-  /** nothing before the look-back distance of the first unjudged token can still change */
+  /**
+   * Bottom-posted and interleaved replies: a quote opened after new text is
+   * where the signature goes, unless more new text follows it; `</body>`
+   * decides (or a candidate held longer than MAX_CANDIDATE_SPAN).
+   */
+  private followTag(html: string, tag: Tag): number | undefined {
+    if (this.candidate !== undefined && tag.start - this.candidate > MAX_CANDIDATE_SPAN) return this.candidate
+    if (tag.closing && tag.name === "body") return this.candidate ?? tag.start
+    if (tag.name !== "blockquote") return undefined
+    if (tag.closing) {
+      this.quoteDepth = Math.max(0, this.quoteDepth - 1)
+      return undefined
+    }
+    if (this.quoteDepth === 0 && this.newSinceQuote) {
+      const cite = /\btype\s*=\s*["']?cite/i.test(html.slice(tag.start, tag.end))
+      this.candidate = hoist(html, attributionBefore(html, tag.start, cite)?.start ?? tag.start)
+      this.newSinceQuote = false
+    }
+    this.quoteDepth++
+    return undefined
+  }
+
+  /** nothing before the look-back distance of the first unjudged token (nor a held candidate) can still change */
   private wait(pos: number): ScanResult {
     this.pos = pos
-    return { safe: Math.max(0, pos - MAX_LOOKBACK) }
+    const safe = Math.max(0, pos - MAX_LOOKBACK)
+    return { safe: this.candidate !== undefined ? Math.min(safe, this.candidate) : safe }
   }
 
   /** comments, `<style>` and `<script>` bodies hold no separators (but do hold CSS like `border-top:solid`) */
@@ -147,12 +188,9 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
     }
     if (tag.name === "blockquote") {
       const cite = /\btype\s*=\s*["']?cite/i.test(text)
-      const line = lineBefore(html, tag.start)
-      // "Here is the list:" above a blockquote of one's own is not an attribution: those name a date or an address
-      const attribution =
-        line !== undefined && line.text.length <= 400 && /[:：]$/.test(line.text) && (cite || /\d|@/.test(line.text))
-      if (attribution) {
-        this.replyQuote = ATTRIBUTION_END.test(line.text)
+      const line = attributionBefore(html, tag.start, cite)
+      if (line !== undefined) {
+        this.replyQuote = ATTRIBUTION_END.test(line.text) || attributionKind(line.text) !== undefined
         return hoist(html, line.start)
       }
       if (!cite) return undefined
@@ -179,16 +217,54 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
       const at = start + banner.index
       return hoist(html, blockStart(html, at))
     }
-    if (MAYBE_LABEL.test(run.slice(0, 80)) && FROM_LABEL_FIRST.test(visibleText(run))) {
+    if (MAYBE_LABEL.test(run.slice(0, 80)) && HEADER_LABEL_FIRST.test(visibleText(run))) {
       const lineStart = blockStart(html, start)
       if (visibleText(html.slice(lineStart, start)).trim() !== "") return undefined
       const after = ahead(html, start, final)
       if (after === "wait") return "wait"
-      const lines = after.split("\n").slice(1, 9)
-      if (lines.some((l) => OTHER_HEADER_LINE.test(l))) return hoist(html, lineStart)
+      // a header block: its sender line and one more label within a few lines, whichever label comes first
+      const lines = after.split("\n").filter((l) => l.trim() !== "").slice(0, 9)
+      if (FROM_LABEL_FIRST.test(lines[0] ?? "") || (lines.slice(1).some((l) => FROM_LABEL_FIRST.test(l)))) {
+        if (lines.slice(1).some((l) => HEADER_LABEL_FIRST.test(l))) return hoist(html, lineStart)
+      }
+    }
+    if (this.firstContent !== undefined && QUOTED_RUN.test(run)) {
+      // '>'-quoted lines of a plain reply rendered as HTML: above them, or above their attribution
+      const lineStart = blockStart(html, start)
+      if (visibleText(html.slice(lineStart, start)).trim() !== "") return undefined
+      const line = attributionBefore(html, lineStart, false)
+      return hoist(html, line?.start ?? lineStart)
     }
     return undefined
   }
+}
+
+/** a text run that starts a '>'-quoted line ("&gt; …" as HTML writes it) */
+const QUOTED_RUN = /^(?:\s|&nbsp;)*(?:&gt;|>)(?!\s*[:：])/i
+
+/**
+ * The attribution on the visual lines right above `index` (a blockquote or
+ * quoted lines): the line before, joined with up to two lines above it when a
+ * client wrapped it with <br>. Read by the lexicon, the structural rule (a
+ * date, a name, a colon), or, below a cite blockquote, any short line ending
+ * in a colon. "Here is the list:" above one's own blockquote is none of these.
+ */
+const attributionBefore = (html: string, index: number, cite: boolean): { text: string; start: number } | undefined => {
+  const first = lineBefore(html, index)
+  if (first === undefined || first.text.length > MAX_ATTRIBUTION || !/[:：]$/.test(first.text)) return undefined
+  const weakFirst = attributionKind(first.text) !== undefined || structuralAttribution(first.text) || cite || /\d|@/.test(first.text)
+  let joined = first
+  let weak: { text: string; start: number } | undefined = weakFirst ? first : undefined
+  for (let k = 0; k <= 2; k++) {
+    const kind = attributionKind(joined.text)
+    if (kind === "dated") return joined
+    if (k > 0 && weak === undefined && (kind !== undefined || structuralAttribution(joined.text))) weak = joined
+    const above = lineBefore(html, joined.start)
+    if (above === undefined || above.text === "" || /[:：!?]$/.test(above.text)) break
+    if (above.text.length + joined.text.length > MAX_ATTRIBUTION) break
+    joined = { text: `${above.text} ${joined.text}`, start: above.start }
+  }
+  return weak
 }
 
 const ahead = (html: string, from: number, final: boolean): string | "wait" =>

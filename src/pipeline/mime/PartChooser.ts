@@ -57,11 +57,19 @@ export const insideAttachedMessage = (node: MimeNode): boolean => {
 /**
  * A part of the message's own structure that means the body lives elsewhere
  * or must not be touched: a calendar part (invitation inside
- * multipart/alternative or mixed), a TNEF part, nested signed/encrypted data.
+ * multipart/alternative or mixed), a TNEF part, signed or encrypted content at
+ * any depth (a list server wraps a signed message in multipart/mixed to add
+ * its footer; RFC 1847, RFC 3156, RFC 8551). Parts of an attached message
+ * (message/rfc822) do not count: the attachment leaves byte-identical.
  */
 export const classifyNested = (node: MimeNode): SkipReason | undefined => {
   if (node.root || insideAttachedMessage(node)) return undefined
   switch (node.contentType) {
+    case "multipart/signed":
+      return "signed"
+    case "multipart/encrypted":
+    case "application/pgp-encrypted":
+      return "encrypted"
     case "text/calendar":
     case "application/ics":
       return "calendar"
@@ -79,14 +87,17 @@ const CONTAINERS = new Set(["multipart/alternative", "multipart/mixed", "multipa
 
 /**
  * Is this node one of the message's own text bodies: text/html or text/plain,
- * not an attachment (disposition attachment or a file name), not inside an
- * attached message, reached only through alternative/mixed/related?
+ * not an attachment, not inside an attached message, reached only through
+ * alternative/mixed/related? An attachment is a part with a file name (in
+ * Content-Disposition or Content-Type) or any disposition other than
+ * "inline": RFC 2183 asks that unknown dispositions be treated as attachment,
+ * as readers do.
  */
 export const bodyKind = (node: MimeNode): "html" | "text" | undefined => {
   const type = node.contentType || "text/plain"
   const kind = type === "text/html" ? "html" : type === "text/plain" ? "text" : undefined
   if (kind === undefined) return undefined
-  if (node.disposition === "attachment" || node.filename) return undefined
+  if ((node.disposition !== false && node.disposition !== "inline") || node.filename) return undefined
   // a boundary on a non-multipart part makes mailsplit split it anyway: malformed, leave it alone
   if (/;\s*boundary\s*=/i.test(node.headers.getFirst("Content-Type"))) return undefined
   for (let p = node.parentNode; p !== false; p = p.parentNode) {
@@ -94,3 +105,15 @@ export const bodyKind = (node: MimeNode): "html" | "text" | undefined => {
   }
   return kind
 }
+
+/** the nearest multipart/alternative above a node: two bodies are one body in two forms only under the same one */
+export const alternativeOf = (node: MimeNode): MimeNode | undefined => {
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    if (p.contentType === "multipart/alternative") return p
+  }
+  return undefined
+}
+
+/** reasons that mean a signature or an encryption would break: never deliver such a message stamped */
+export const isCrypto = (reason: SkipReason): boolean =>
+  reason === "signed" || reason === "encrypted" || reason === "pkcs7" || reason === "pgp-inline"

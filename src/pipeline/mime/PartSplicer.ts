@@ -8,8 +8,10 @@ export const BODY_TAIL_KEEP = 1024
 /** "already signed" texts and the placeholder are searched for up to this length */
 export const MAX_NEEDLE = 1024
 
-const PGP_ARMOUR = /^-----BEGIN PGP (?:SIGNED )?MESSAGE-----/
-const PGP_PROBE = 32
+/** RFC 4880 §6.2 / §7: the armour header lines of a signed or encrypted message, wherever they sit (quoted too) */
+const PGP_ARMOUR = /-----BEGIN PGP (?:SIGNED )?MESSAGE-----/
+/** characters kept from the end of one write so an armour line split across writes is still seen */
+const ARMOUR_CARRY = 40
 
 export type SpliceState = "searching" | "placed" | "already-signed" | "pgp-inline"
 
@@ -25,7 +27,8 @@ export class PartSplicer {
   private tail = "" // last characters emitted, to shape the text signature's blank lines
   private inHead = true // HTML: before `<body`, where `<meta charset>` is rewritten
   private needleFrom = 0
-  private probed = false // text: the start was checked for an inline PGP armour
+  private armourCarry = ""
+  private armoured = false
   private readonly scanner: SeparatorScanner
   private readonly above: ReadonlyArray<SignatureElement>
   private readonly bottom: ReadonlyArray<SignatureElement>
@@ -49,8 +52,9 @@ export class PartSplicer {
     this.placeholders = !usable ? [] : kind === "text" ? [p] : [...new Set([p, ...htmlEscapes(p)])]
   }
 
+  /** "pgp-inline" as soon as an armour line was read anywhere in the part */
   get state(): SpliceState {
-    return this.state_
+    return this.armoured ? "pgp-inline" : this.state_
   }
 
   /** characters held, not yet emitted */
@@ -64,6 +68,11 @@ export class PartSplicer {
   }
 
   write(text: string): void {
+    if (!this.armoured) {
+      const window = this.armourCarry + text
+      if (PGP_ARMOUR.test(window)) this.armoured = true
+      this.armourCarry = window.slice(-ARMOUR_CARRY)
+    }
     this.pending += text
     this.advance(false)
   }
@@ -87,15 +96,6 @@ export class PartSplicer {
   }
 
   private search(final: boolean): void {
-    if (this.kind === "text" && !this.probed) {
-      const start = this.pending.trimStart()
-      if (start.length < PGP_PROBE && this.pending.length < MAX_NEEDLE && !final) return
-      this.probed = true
-      if (PGP_ARMOUR.test(start)) {
-        this.state_ = "pgp-inline"
-        return
-      }
-    }
     const scan = this.scanner.scan(this.pending, final)
     const limit = scan.hit ?? (final ? this.pending.length : Infinity)
     const needle = this.firstNeedle(limit)
@@ -217,11 +217,13 @@ const normaliseText = (text: string): string => text.replace(/\r\n|\r|\n/g, "\r\
  * format=flowed (RFC 3676): a line ending in a space would join the next one,
  * and a line starting with a space, ">" or "From " must be space-stuffed.
  * Signature lines are fixed lines, so trailing spaces go; stuffing is added.
+ * The signature separator "-- " keeps its space: RFC 3676 §4.3 exempts it, and
+ * without the space readers do not see a separator.
  */
 const flowedSafe = (text: string): string =>
   text
     .split("\r\n")
-    .map((l) => l.replace(/[ \t]+$/, ""))
+    .map((l) => (l === "-- " ? l : l.replace(/[ \t]+$/, "")))
     .map((l) => (/^(?: |>|From )/.test(l) ? " " + l : l))
     .join("\r\n")
 

@@ -1,10 +1,14 @@
+import { BANNER_FORMS, FROM_LABEL_FORMS, OTHER_LABEL_FORMS } from "./lexicon/ReplyLexiconData.js"
+
 /**
- * The words mail clients put above a quoted message, in the languages Imprint
- * recognises. Shared by the plain-text and the HTML separator detection.
+ * The words mail clients put above a quoted message. Shared by the plain-text
+ * and the HTML separator detection. Most come from the clients' own
+ * localisation files (./lexicon, generated); the hand lists below add what
+ * those do not carry (Outlook's, Gmail's and Apple Mail's strings).
  */
 
 /** "-----Original Message-----", "---------- Forwarded message ---------" and their translations */
-const BANNER_PHRASES = [
+const HAND_BANNER_PHRASES = [
   "original message",
   "forwarded message",
   "ursprüngliche nachricht",
@@ -52,6 +56,13 @@ const BANNER_PHRASES = [
 ]
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+const lower = (forms: ReadonlyArray<readonly [string, string]>): Array<string> => forms.map(([f]) => f.normalize("NFC").toLowerCase())
+const distinct = (...lists: ReadonlyArray<ReadonlyArray<string>>): Array<string> =>
+  [...new Set(lists.flat())].sort((a, b) => b.length - a.length) // longest first: "von" before "vo"
+
+/** every banner phrase: the hand list and the clients' "Original Message"/"Forwarded Message" strings */
+export const BANNER_PHRASES = distinct(HAND_BANNER_PHRASES, lower(BANNER_FORMS))
 
 /** a banner line: dashes (or underscores), a known phrase, dashes */
 export const BANNER = new RegExp(
@@ -104,7 +115,7 @@ export const ATTRIBUTION_START =
   /^\s*(?:on|am|le|el|il|op|em|den|d\.|w dniu|dne|el día|le \d|\d{1,4}[./-]|\d{1,2}\s|[0-9]{4}年|在|20\d\d)/iu
 
 /** header labels of the "From: / Sent: / To: / Subject:" block that Outlook and others put above a quote */
-export const FROM_LABELS = [
+const HAND_FROM_LABELS = [
   "from",
   "von",
   "de",
@@ -123,7 +134,7 @@ export const FROM_LABELS = [
   "보낸 사람"
 ]
 
-export const OTHER_LABELS = [
+const HAND_OTHER_LABELS = [
   "sent",
   "date",
   "to",
@@ -174,6 +185,14 @@ export const OTHER_LABELS = [
   "받는 사람",
   "제목"
 ]
+
+/**
+ * Header block labels: the hand lists (Outlook's) and the clients' own. Very
+ * short generated labels ("O", "No", "Si") are left out unless a hand list has
+ * them: too many ordinary lines start with them.
+ */
+export const FROM_LABELS = distinct(HAND_FROM_LABELS, lower(FROM_LABEL_FORMS).filter((l) => l.length >= 3))
+export const OTHER_LABELS = distinct(HAND_OTHER_LABELS, lower(OTHER_LABEL_FORMS).filter((l) => l.length >= 2))
 
 const labelGroup = (labels: ReadonlyArray<string>): string => `(?:${labels.map(escapeRegExp).join("|")})`
 

@@ -24,10 +24,11 @@ export type SkipReason =
   | "tnef" // application/ms-tnef (winmail.dat) carries the real body
   | "undecodable" // the chosen body parts cannot be decoded safely (unknown charset or transfer encoding)
   | "already-signed" // a signature is already present above the insertion point
+  | "malformed" // a chosen part holds a boundary line of its own multipart (with transport padding the splitter missed)
   | "no-body" // no text/html or text/plain part of the message's own
 
 /** What happened to one body part the stamper chose. */
-export type PartResult = "stamped" | "already-signed" | "pgp-inline" | "undecodable" | "transcoded-only"
+export type PartResult = "stamped" | "already-signed" | "pgp-inline" | "undecodable" | "malformed" | "transcoded-only"
 
 export interface PartOutcome {
   readonly kind: "html" | "text"
@@ -49,4 +50,16 @@ export interface StampOutcome {
    */
   readonly lateSkip?: SkipReason
   readonly parts: ReadonlyArray<PartOutcome>
+}
+
+/**
+ * Signed or encrypted content (or a damaged structure) met after stamped bytes
+ * of the message already left: the copy must not be delivered (the relay turns
+ * this into 451 and remembers the message so that the retry passes unstamped).
+ */
+export class LateSkipError extends Error {
+  constructor(readonly reason: SkipReason) {
+    super(`${reason} content found after the stamped body had left: the message must pass unstamped`)
+    this.name = "LateSkipError"
+  }
 }

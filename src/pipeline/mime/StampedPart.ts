@@ -2,7 +2,7 @@ import type { MimeNode, SplitterChunk } from "mailsplit"
 import { BodyReader } from "./BodyReader.js"
 import { resolveCharset } from "./Charset.js"
 import type { SpliceState } from "./PartSplicer.js"
-import type { PartOutcome, PartResult, StampPlan } from "./StampPlan.js"
+import { LateSkipError, type PartOutcome, type PartResult, type StampPlan } from "./StampPlan.js"
 import { type ByteCodec, makeTransferEncoder, resolveTransferEncoding, type TransferEncoding } from "./TransferCodec.js"
 
 /**
@@ -28,6 +28,10 @@ export class StampedPart {
   /** the most held at once during a dry run or replay (raw + reader window) */
   peak = 0
   private readonly undecodable: string | undefined
+  /** a line opening or closing an enclosing multipart, with transport padding mailsplit did not take as one */
+  private readonly paddedBoundary: RegExp | undefined
+  private boundaryCarry = ""
+  private malformed = false
   private readonly transfer: TransferEncoding
   private readonly charsetName: string
   private readonly outputEncoding: "quoted-printable" | "base64"
@@ -49,6 +53,7 @@ export class StampedPart {
     this.transfer = transfer ?? "identity"
     this.charsetName = charset.decodable ? charset.name : "ascii-fallback"
     this.outputEncoding = transfer === "base64" ? "base64" : "quoted-printable"
+    this.paddedBoundary = paddedBoundaryPattern(node)
   }
 
   /** bytes and characters this part holds in memory right now */
@@ -67,6 +72,7 @@ export class StampedPart {
 
   write(chunk: SplitterChunk & { value: Buffer }): void {
     if (chunk.value.length > 0) this.sawBody = true
+    this.checkBoundary(chunk.value)
     if (!this.committed) {
       this.raw.push(chunk)
       this.rawBytes += chunk.value.length
@@ -74,7 +80,29 @@ export class StampedPart {
       this.push(chunk)
     } else {
       this.reader!.write(chunk.value)
+      this.refuseArmour()
     }
+  }
+
+  /**
+   * RFC 2046 §5.1.1: a boundary line may carry transport padding
+   * ("--b  "). The splitter does not take such a line as a boundary, so the
+   * parts after it sit inside this one: re-encoding it would rewrite them.
+   */
+  private checkBoundary(value: Buffer): void {
+    if (this.paddedBoundary === undefined || this.malformed) return
+    const window = this.boundaryCarry + value.toString("latin1")
+    this.paddedBoundary.lastIndex = 0
+    if (this.paddedBoundary.test(window)) {
+      this.malformed = true
+      if (this.transcoding) throw new LateSkipError("malformed")
+    }
+    this.boundaryCarry = window.slice(-BOUNDARY_CARRY)
+  }
+
+  /** inline PGP read after this part started to leave stamped: the copy must not be delivered */
+  private refuseArmour(): void {
+    if (this.reader?.state === "pgp-inline") throw new LateSkipError("pgp-inline")
   }
 
   end(): void {
@@ -83,8 +111,9 @@ export class StampedPart {
   }
 
   /** dry run over the held bytes: what the splicer would decide (cached; nothing is emitted) */
-  probe(): SpliceState | "undecodable" {
+  probe(): SpliceState | "undecodable" | "malformed" {
     if (this.undecodable !== undefined) return "undecodable"
+    if (this.malformed) return "malformed"
     if (this.probed !== undefined) return this.probed
     const reader = this.newReader(() => {})
     for (const c of this.raw) {
@@ -101,7 +130,7 @@ export class StampedPart {
     this.push = push
     const state = raw ? undefined : this.probe()
     this.committed = true
-    this.passRaw = raw || state === "undecodable" || state === "already-signed" || state === "pgp-inline"
+    this.passRaw = raw || state === "undecodable" || state === "malformed" || state === "already-signed" || state === "pgp-inline"
     if (this.passRaw) {
       push(this.node)
       for (const c of this.raw) push(c)
@@ -115,6 +144,7 @@ export class StampedPart {
         this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
       }
       if (this.ended) this.finish()
+      this.refuseArmour()
     }
     this.raw = []
     this.rawBytes = 0
@@ -123,6 +153,7 @@ export class StampedPart {
   outcome(): PartOutcome {
     const part = this.node.partNr === false ? "?" : this.node.partNr.join(".")
     if (this.undecodable !== undefined) return { kind: this.kind, part, result: "undecodable", detail: this.undecodable }
+    if (this.malformed && !this.transcoding) return { kind: this.kind, part, result: "malformed" }
     const state = this.reader?.state ?? this.probed
     const result: PartResult =
       state === "already-signed" || state === "pgp-inline" ? state : this.stamped ? "stamped" : "transcoded-only"
@@ -143,6 +174,7 @@ export class StampedPart {
 
   private finish(): void {
     this.reader!.end()
+    this.refuseArmour()
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
     // body; and a single-part base64 message should still end with a line break
@@ -161,5 +193,26 @@ export class StampedPart {
     if ((this.node.encoding || "") !== this.outputEncoding) {
       this.node.headers.update("Content-Transfer-Encoding", this.outputEncoding)
     }
+    // RFC 2045 §4: the MIME fields a message without any now carries need MIME-Version to mean anything
+    if (this.node.root && !this.node.headers.hasHeader("MIME-Version")) {
+      this.node.headers.add("MIME-Version", "1.0", this.node.headers.getList().length)
+    }
   }
+}
+
+/** a boundary is at most 70 characters (RFC 2046); the carry holds a whole padded boundary line */
+const BOUNDARY_CARRY = 300
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** the enclosing multiparts' boundary lines with transport padding (exact ones are the splitter's) */
+const paddedBoundaryPattern = (node: MimeNode): RegExp | undefined => {
+  const boundaries: Array<string> = []
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    const m = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(p.headers.getFirst("Content-Type"))
+    const b = m?.[1] ?? m?.[2]
+    if (b !== undefined && b.length <= 200) boundaries.push(escapeRegExp(b))
+  }
+  if (boundaries.length === 0) return undefined
+  return new RegExp(`(?:^|\\n)--(?:${boundaries.join("|")})(?:--)?[ \\t]+\\r?\\n`, "g")
 }

@@ -1,8 +1,8 @@
 import type { MimeNode, SplitterChunk } from "mailsplit"
 import { Transform, type TransformCallback } from "node:stream"
-import { bodyKind, classifyNested, classifyRoot } from "./PartChooser.js"
+import { alternativeOf, bodyKind, classifyNested, classifyRoot, isCrypto } from "./PartChooser.js"
 import { StampedPart } from "./StampedPart.js"
-import type { PartOutcome, SkipReason, StampOutcome, StampPlan } from "./StampPlan.js"
+import { LateSkipError, type PartOutcome, type SkipReason, type StampOutcome, type StampPlan } from "./StampPlan.js"
 
 /**
  * The most the stamper holds for one message at any moment (invariant 3):
@@ -22,6 +22,7 @@ export const SLICE_BYTES = 4 * 1024
 
 type Mode = "holding" | "live" | "passing"
 
+
 /**
  * Object-mode transform between mailsplit's Splitter and Joiner that stamps
  * one downstream copy with a ready `StampPlan`.
@@ -31,7 +32,15 @@ type Mode = "holding" | "live" | "passing"
  * reason to pass the message unstamped that appears after the body (a
  * calendar or TNEF part after the HTML body, inline PGP, an existing
  * signature) still leaves every part byte-identical. A reason found after a
- * part already left stamped is reported as `lateSkip`.
+ * part already left stamped is reported as `lateSkip`; when that reason is
+ * signed or encrypted content (a nested multipart/signed after a long body,
+ * inline PGP armour deep in the text), the stamper fails instead
+ * (`LateSkipError`): the relay answers 451 and remembers the message, so its
+ * retry passes unstamped — a broken signature is never delivered.
+ *
+ * The body is the message's first text part, plus the other form of it when
+ * both sit under the same multipart/alternative; any later text part (an
+ * inline note after the body in multipart/mixed) is not the body.
  */
 export class Stamper extends Transform {
   private mode: Mode = "holding"
@@ -66,7 +75,7 @@ export class Stamper extends Transform {
       stamped.length > 0
         ? undefined
         : (this.skipped ??
-          (partReason === "already-signed" || partReason === "pgp-inline" || partReason === "undecodable"
+          (partReason === "already-signed" || partReason === "pgp-inline" || partReason === "undecodable" || partReason === "malformed"
             ? partReason
             : "no-body"))
     return {
@@ -119,13 +128,21 @@ export class Stamper extends Transform {
       return this.mode === "passing" ? void this.push(node) : this.enqueue(node)
     }
     const kind = bodyKind(node)
-    if (kind === undefined || this.seen[kind] || this.plan.elements.length === 0) return this.enqueue(node)
+    if (kind === undefined || this.seen[kind] || this.plan.elements.length === 0 || !this.sameBody(node)) return this.enqueue(node)
     this.seen[kind] = true
     const part = new StampedPart(node, kind, this.plan)
     this.parts.push(part)
     this.current = part
     this.mode = "holding"
     this.queue.push(part)
+  }
+
+  /** the first body part, or its alternative form */
+  private sameBody(node: MimeNode): boolean {
+    const first = this.parts[0]
+    if (first === undefined) return true
+    const alternative = alternativeOf(first.node)
+    return alternative !== undefined && alternative === alternativeOf(node)
   }
 
   private endCurrent(): void {
@@ -158,6 +175,7 @@ export class Stamper extends Transform {
     // once a part has left transcoded, the message can no longer leave as it came
     if (this.mode === "live" || this.parts.some((p) => p.transcoding)) {
       this.lateSkip ??= reason
+      if (isCrypto(reason)) throw new LateSkipError(reason)
       return
     }
     this.skipped = reason
@@ -171,8 +189,10 @@ export class Stamper extends Transform {
     let passAll = raw
     // an inline-PGP body is only seen by reading it: the dry run at commit tells
     if (!raw && this.queuedParts().some((p) => p.probe() === "pgp-inline")) {
-      if (this.parts.some((p) => p.transcoding)) this.lateSkip ??= "pgp-inline"
-      else {
+      if (this.parts.some((p) => p.transcoding)) {
+        this.lateSkip ??= "pgp-inline"
+        throw new LateSkipError("pgp-inline")
+      } else {
         this.skipped = "pgp-inline"
         passAll = true
       }

@@ -1,3 +1,4 @@
+import { attributionKind, datedAddress, endsWithColon, MAX_ATTRIBUTION, structuralAttribution } from "./lexicon/AttributionMatcher.js"
 import {
   ATTRIBUTION_ADDRESS,
   ATTRIBUTION_END,
@@ -160,21 +161,8 @@ export class TextSeparatorScanner implements SeparatorScanner {
     if (BANNER.test(line) || BEGIN_FORWARDED.test(line) || NOTES_HEADER.test(line)) return start
     const quote = this.quoteAt(text, start)
     if (quote !== undefined) return quote
-    if (ATTRIBUTION_END.test(line) && line.length <= 400) {
-      if (ATTRIBUTION_START.test(line)) return start
-      // wrapped by the client over up to three lines: the start is on an adjacent line above
-      let length = line.length
-      let next = start
-      for (let k = this.recent.length - 1; k >= 0 && k >= this.recent.length - 2; k--) {
-        const above = lineAt(text, this.recent[k], next)
-        length += above.length
-        if (above.trim() === "" || length > 400) break
-        if (ATTRIBUTION_START.test(above)) return this.recent[k]
-        next = this.recent[k]
-      }
-      if (/@|<|\d|[\u3040-\u30ff\u4e00-\u9fff]/u.test(line)) return start
-    }
-    if (ATTRIBUTION_ADDRESS.test(line) && line.length <= 300) return start
+    const attribution = this.attribution(text, start, end, final)
+    if (attribution !== undefined) return attribution
     if (SENT_FROM.test(line)) {
       // the sign-off stays with the new text; text after it (if any) is the appended original
       const after = nextContentLine(text, end)
@@ -189,9 +177,73 @@ export class TextSeparatorScanner implements SeparatorScanner {
       const isBlock = FROM_LINE.test(line)
         ? others.some((l) => OTHER_HEADER_LINE.test(l))
         : others.slice(0, 2).some((l) => FROM_LINE.test(l) || OTHER_HEADER_LINE.test(l))
-      if (isBlock) return start
+      if (isBlock) return this.blockTop(text, start)
     }
     return undefined
+  }
+
+  /**
+   * An attribution line, alone or wrapped by its client over up to three
+   * lines (the shortest reading wins, so new text right above is never taken
+   * in): a dated form of the lexicon is enough; an author-only form ("Bob
+   * wrote:") needs an address, a digit or quoted lines below it; the
+   * structural fallback (a date, a name or address, a colon) needs quoted
+   * lines below it.
+   */
+  private attribution(text: string, start: number, end: number, final: boolean): number | "wait" | undefined {
+    const line = lineAt(text, start, end)
+    if (line.length > MAX_ATTRIBUTION) return undefined
+    if (!endsWithColon(line) && !datedAddress(line)) return undefined
+    let joined = line
+    let from = start
+    let weak: number | undefined
+    for (let k = 0; k <= 2; k++) {
+      if (k > 0) {
+        const above = this.recent[this.recent.length - k]
+        if (above === undefined) break
+        const upper = lineAt(text, above, from)
+        // a wrapped attribution's head never ends a sentence or a label of its own
+        if (upper.trim() === "" || QUOTE_LINE.test(upper) || WRAP_STOP.test(upper) || joined.length + upper.length > MAX_ATTRIBUTION) break
+        joined = `${upper.trimEnd()} ${joined.trimStart()}`
+        from = above
+      }
+      const kind = attributionKind(joined) ?? (ATTRIBUTION_END.test(joined) ? "author" : undefined)
+      // a dated reading wins at once; a weaker one may still be the tail of a wrapped dated one above
+      if (kind === "dated") return from
+      if (weak !== undefined) continue
+      if (kind === "author" && (ATTRIBUTION_START.test(joined) || /@|<|\d|[\u3040-\u30ff\u4e00-\u9fff]/u.test(joined))) {
+        weak = from
+      } else {
+        // the address form ("11:00 AM, 17 Nov 2021, Bob <bob@example.com>:") is read on the line alone
+        const address = k === 0 && joined.includes("@") && ATTRIBUTION_ADDRESS.test(joined)
+        if (address) weak = from
+        else if (kind === "author" || structuralAttribution(joined)) {
+          const quoted = quotedBelow(text, end)
+          if (quoted === "wait") return final ? undefined : "wait"
+          if (quoted) weak = from
+        }
+      }
+    }
+    return weak
+  }
+
+  /**
+   * Where a header block found at its sender line starts: other header lines
+   * right above it belong to it (GMX and Web.de write "Gesendet:" first,
+   * Roundcube "Subject:" and "Date:"), and so does a framed title right above
+   * those ("-------- Oprindelig besked --------", in whatever language).
+   */
+  private blockTop(text: string, start: number): number {
+    let top = start
+    for (let k = this.recent.length - 1; k >= 0; k--) {
+      const line = lineAt(text, this.recent[k], top)
+      if (OTHER_HEADER_LINE.test(line)) top = this.recent[k]
+      else {
+        if (FRAMED_TITLE.test(line)) top = this.recent[k]
+        break
+      }
+    }
+    return top
   }
 
   /** a ">" line that opens a quote block: preceded by a blank line or the start of the text */
@@ -204,6 +256,18 @@ export class TextSeparatorScanner implements SeparatorScanner {
     // any short line ending with a colon right above a quote block introduces it ("… írta:")
     return prev.length <= 400 && /[:：]\s*$/.test(prev) && !QUOTE_LINE.test(prev) ? prevStart : undefined
   }
+}
+
+/** a line ending like this is not the wrapped head of an attribution below it */
+const WRAP_STOP = /[:：!?]\s*$/
+/** a short title between rules of dashes, underscores, equals signs or stars */
+const FRAMED_TITLE = /^[ \t>]*[-_=*]{2,}[ \t]*[^-_=*\s][^-_=*]{0,60}?[ \t]*[-_=*]{2,}[ \t]*$/u
+
+/** is the first non-blank line at or after `from` a quoted (">") line; "wait" while it has not arrived */
+const quotedBelow = (text: string, from: number): boolean | "wait" => {
+  const at = nextContentLine(text, from)
+  if (at === "wait") return "wait"
+  return at !== undefined && QUOTE_LINE.test(text.slice(at, at + 64))
 }
 
 const lineAt = (text: string, start: number, end: number): string => {
