@@ -75,3 +75,9 @@ export const sendSample = (opts: { host: string; port: number; from: string; to:
     socket.on("error", reject)
     socket.on("close", () => resolve(replies))
   })
+
+/** The relay took the message: the reply after the data (the one after 354) is 250. */
+export const sampleAccepted = (replies: ReadonlyArray<string>): boolean => {
+  const data = replies.findIndex((r) => r.startsWith("354"))
+  return data !== -1 && replies[data + 1]?.startsWith("250") === true
+}
