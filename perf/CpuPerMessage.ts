@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--pattern reused|new] [--baseline FILE]`
+ * `npm run build:perf && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--pattern reused|new] [--baseline FILE]`
  *
  * Steady-state CPU of the relay process per message (10 KB unless --kind): each target (the
  * same ids as run.ts, default passthrough-own, imprint-plain, imprint-stamp)

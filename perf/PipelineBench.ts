@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/perf/PipelineBench.js [--messages N] [--runs N]`
+ * `npm run build:perf && node dist/perf/PipelineBench.js [--messages N] [--runs N]`
  *
  * CPU per message of the DATA pipeline alone (src/pipeline/Transaction.ts),
  * in one process, without sockets: the perf 10 KB HTML reply through

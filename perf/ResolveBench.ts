@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/perf/ResolveBench.js [--runs N] [--calls N] [--users N]`
+ * `npm run build:perf && node dist/perf/ResolveBench.js [--runs N] [--calls N] [--users N]`
  *
  * Resolve + render throughput of the signature engine through a tenant actor
  * (mailbox, Deferred reply, LMDB directory lookup, render cache), for a sender
