@@ -12,6 +12,7 @@ import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
 import { sampleAccepted, sendSample } from "./demo/SampleSender.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
+import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
 
@@ -103,6 +104,10 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
       })
       for (const r of replies) yield* Console.log(r)
       if (!sampleAccepted(replies)) return yield* Effect.fail(new Error("the message was not accepted"))
+      return
+    }
+    if (command === "init") {
+      for (const line of yield* initFolder(positional[0] ?? ".")) yield* Console.log(line)
       return
     }
     const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
