@@ -122,6 +122,7 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_DOWNSTREAM_TLS: ["downstream", "tls"],
   IMPRINT_DOWNSTREAM_POOL_MAX_IDLE: ["downstreamPool", "maxIdlePerTarget"],
   IMPRINT_LOOP_STAMP_KEY: ["loopStampKey"],
+  IMPRINT_CAPTURE_DIR: ["captureDir"],
   IMPRINT_ADMIN_ENABLED: ["admin", "enabled"],
   IMPRINT_ADMIN_HOST: ["admin", "host"],
   IMPRINT_ADMIN_PORT: ["admin", "port"],

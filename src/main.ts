@@ -4,11 +4,13 @@ import { Console, Effect, Either, Logger, LogLevel, Schema } from "effect"
 import { batchedJsonLogger } from "./LogOutput.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type ImprintConfig, loadConfig } from "./config.js"
+import { AdminListen, ImprintConfig, loadConfig } from "./config.js"
+import { MailSettings } from "./admin/AccountSettings.js"
 import { adminCommand } from "./admin/TokenCli.js"
 import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
-import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
+import { DEMO_LOGIN_FROM, demoBanner, ensureDemoTenant } from "./demo/DemoMode.js"
+import { DEMO_SENDER } from "./demo/DemoTenant.js"
 import { sampleAccepted, sendSample } from "./demo/SampleSender.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
@@ -31,37 +33,33 @@ const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number 
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
 
-const demo = (config: ImprintConfig) =>
+/**
+ * Demo mode: the capture server is the downstream and, unless admin.mail is configured,
+ * the mail server for sign-in codes too; the demo tenant is imported when absent (or --reset).
+ */
+const demo = (config: ImprintConfig, reset: boolean) =>
   Effect.gen(function* () {
     const outbox = config.captureDir ?? path.resolve("var/outbox")
     const capture = yield* startCaptureServer(outbox)
-    const withCapture: ImprintConfig = {
+    const withCapture = ImprintConfig.make({
       ...config,
-      downstream: Downstream.make({ host: "127.0.0.1", port: capture.port, tls: "none" })
-    } as ImprintConfig
-    yield* Effect.gen(function* () {
-      const repo = yield* TenantRepo
-      yield* repo.importTenant(demoTenantFile())
-    }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+      downstream: Downstream.make({ host: "127.0.0.1", port: capture.port, tls: "none" }),
+      admin: AdminListen.make({
+        ...config.admin,
+        mail: config.admin.mail ?? MailSettings.make({ host: "127.0.0.1", port: capture.port, requireTLS: false, from: DEMO_LOGIN_FROM })
+      })
+    })
+    const tenant = yield* ensureDemoTenant(reset).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    const certFile = config.admin.tlsCertFile ?? config.smtp.tlsCertFile ?? path.join(config.dataDir, "tls", "self-signed.cert.pem")
     yield* serve(withCapture, (port, adminPort) =>
-      Console.log(
-        [
-          ``,
-          `Imprint demo: relaying for tenant "demo" (domain demo.example) on ${config.smtp.host}:${port}`,
-          `Relayed messages are written to ${outbox}/ as .eml files.`,
-          `Send a test message:`,
-          `  node dist/src/main.js send-sample --port ${port}`,
-          `  swaks --server ${config.smtp.host}:${port} --from ${DEMO_SENDER} --to someone@example.org`,
-          ...(adminPort === undefined
-            ? []
-            : [
-                `Admin API: https://${config.admin.host}:${adminPort}/openapi.json (self-signed certificate in ${config.dataDir}/tls);`,
-                `  a token for it: node dist/src/main.js admin token create --name me`
-              ]),
-          `Stop with Ctrl-C.`,
-          ``
-        ].join("\n")
-      )
+      Console.log(demoBanner({
+        host: config.smtp.host,
+        port,
+        outbox,
+        certFile,
+        tenant,
+        admin: adminPort === undefined ? undefined : { host: config.admin.host, port: adminPort }
+      }))
     )
   }).pipe(Effect.scoped)
 
@@ -115,7 +113,7 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
       case "serve":
         return yield* serve(config)
       case "demo":
-        return yield* demo(config)
+        return yield* demo(config, invocation.switches.has("reset"))
       case "tenant":
         return yield* tenantCommand(config, positional)
       case "admin":
