@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { ensureDemoTenant } from "../../src/demo/DemoMode.js"
-import { DEMO_TENANT_ID, demoTenantFile } from "../../src/demo/DemoTenant.js"
+import { DEMO_SENDER, DEMO_TENANT_ID, demoTenantFile } from "../../src/demo/DemoTenant.js"
+import { sampleMessage } from "../../src/demo/SampleSender.js"
+import { demoDirectory } from "../../src/signature/DemoContent.js"
 import { TenantId } from "../../src/domain/Tenant.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -40,4 +42,10 @@ describe("demo mode", () => {
       expect(exported.directory).toHaveLength((demoTenantFile() as { directory: unknown[] }).directory.length)
     }).pipe(Effect.provide(TestLayer))
   )
+
+  it("sends the sample with the From name the directory gives its sender", () => {
+    expect("\r\n" + sampleMessage(DEMO_SENDER, "someone@example.org")).toContain(`\r\nFrom: ${demoDirectory[0].displayName} <${DEMO_SENDER}>\r\n`)
+    expect("\r\n" + sampleMessage("support@demo.example", "someone@example.org")).toContain("\r\nFrom: Alice Martin <support@demo.example>\r\n")
+    expect("\r\n" + sampleMessage("nobody@demo.example", "someone@example.org")).toContain("\r\nFrom: <nobody@demo.example>\r\n")
+  })
 })

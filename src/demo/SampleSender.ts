@@ -1,4 +1,5 @@
 import * as net from "node:net"
+import { demoDisplayName } from "./DemoTenant.js"
 
 /**
  * `imprint send-sample`: sends one reply-style message (HTML and text, with a
@@ -7,9 +8,10 @@ import * as net from "node:net"
  */
 export const sampleMessage = (from: string, to: string): string => {
   const boundary = "=_imprint_sample"
+  const name = demoDisplayName(from)
   const date = new Date().toUTCString().replace("GMT", "+0000")
   return [
-    `From: Alice Example <${from}>`,
+    name === undefined ? `From: <${from}>` : `From: ${name} <${from}>`,
     `To: <${to}>`,
     `Subject: Re: Quarterly figures`,
     `Date: ${date}`,
