@@ -17,6 +17,7 @@
  * shared machine, where single runs vary by ±20 %. A benchmark, not a test:
  * nothing is asserted.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { killAllChildren, startServer } from "./Child.js"
@@ -95,7 +96,7 @@ const main = async () => {
   for (const v of versus) {
     console.log(`${v.target}: this build / baseline = ${v.medianRatio.toFixed(3)} (median of ${v.perBatch.length} batch pairs: ${v.perBatch.map((r) => r.toFixed(2)).join(" ")})`)
   }
-  const dir = path.join(ROOT, "perf", "results")
+  const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `cpu-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
   writeFileSync(file, JSON.stringify({ kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) }, null, 2))
