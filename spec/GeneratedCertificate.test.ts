@@ -4,7 +4,7 @@
  * https://127.0.0.1:8443/…`): it must name 127.0.0.1 as an IP address and localhost.
  */
 import { Effect } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import * as https from "node:https"
@@ -12,6 +12,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { loadTlsMaterial } from "../src/Secrets.js"
 import selfsigned from "selfsigned"
+
+const folders: string[] = []
+const newDataDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-cert-"))
+  folders.push(dir)
+  return dir
+}
+afterEach(() => {
+  for (const dir of folders.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 const generate = (dataDir: string, commonName = "127.0.0.1") => Effect.runPromise(loadTlsMaterial({ dataDir, commonName }))
 
@@ -31,7 +41,7 @@ const verifiedGet = (tls: { key: string; cert: string }, host: string) =>
 
 describe("generated certificate", () => {
   it("names IP 127.0.0.1 and DNS localhost, so clients verifying against it connect to either", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-cert-"))
+    const dataDir = newDataDir()
     const tls = await generate(dataDir)
     const cert = new X509Certificate(tls.cert)
     expect(cert.subjectAltName?.split(", ")).toEqual(expect.arrayContaining(["IP Address:127.0.0.1", "DNS:localhost"]))
@@ -40,18 +50,16 @@ describe("generated certificate", () => {
     expect(await verifiedGet(tls, "localhost")).toBe(200)
     // reused on the next start
     expect((await generate(dataDir)).cert).toBe(tls.cert)
-    fs.rmSync(dataDir, { recursive: true })
   })
 
   it("adds a configured listen name or address to the loopback names", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-cert-"))
+    const dataDir = newDataDir()
     const cert = new X509Certificate((await generate(dataDir, "relay.example.org")).cert)
     expect(cert.subjectAltName?.split(", ")).toEqual(expect.arrayContaining(["IP Address:127.0.0.1", "DNS:localhost", "DNS:relay.example.org"]))
-    fs.rmSync(dataDir, { recursive: true })
   })
 
   it("replaces a certificate an earlier version generated without the IP address", async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-cert-"))
+    const dataDir = newDataDir()
     fs.mkdirSync(path.join(dataDir, "tls"))
     // what earlier versions wrote: selfsigned's default names, the host as a DNS name only
     // (a DNS name "127.0.0.1" matches no IP address)
@@ -63,6 +71,5 @@ describe("generated certificate", () => {
     const tls = await generate(dataDir)
     expect(tls.cert).not.toBe(legacy.cert)
     expect(new X509Certificate(tls.cert).checkIP("127.0.0.1")).toBe("127.0.0.1")
-    fs.rmSync(dataDir, { recursive: true })
   })
 })
