@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--pattern reused|new] [--baseline FILE]`
+ * `npm run build:perf && node dist/perf/CpuPerMessage.js [--targets a,b,…] [--batches N] [--messages N] [--kind 10k|100k|1m] [--pattern reused|new] [--baseline FILE]`
  *
  * Steady-state CPU of the relay process per message (10 KB unless --kind): each target (the
  * same ids as run.ts, default passthrough-own, imprint-plain, imprint-stamp)
@@ -17,6 +17,7 @@
  * shared machine, where single runs vary by ±20 %. A benchmark, not a test:
  * nothing is asserted.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { killAllChildren, startServer } from "./Child.js"
@@ -95,7 +96,7 @@ const main = async () => {
   for (const v of versus) {
     console.log(`${v.target}: this build / baseline = ${v.medianRatio.toFixed(3)} (median of ${v.perBatch.length} batch pairs: ${v.perBatch.map((r) => r.toFixed(2)).join(" ")})`)
   }
-  const dir = path.join(ROOT, "perf", "results")
+  const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `cpu-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
   writeFileSync(file, JSON.stringify({ kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) }, null, 2))

@@ -15,6 +15,7 @@
  * Time, users/s, peak RSS of the run's own process and slapd's CPU. Medians; writes perf/results/ldap-<timestamp>.json and
  * .md. A benchmark, not a test: nothing is asserted beyond the counts.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { Chunk, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import { Client } from "ldapts"
 import { fork } from "node:child_process"
@@ -227,13 +228,13 @@ const main = async () => {
     ...rows.map((r) => `| ${r.case} | ${r.users} | ${r.medianS} | ${r.usersPerS} | ${r.medianPeakRssMb} | ${r.medianRssBeforeMb} | ${r.medianSlapdCpuS} |`),
     ""
   ].join("\n")
-  const dir = path.join(ROOT, "perf", "results")
+  const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const stamp = at.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")
   writeFileSync(path.join(dir, `ldap-${stamp}.json`), JSON.stringify({ bench: "ldap", at, users: USERS, runs: RUNS, pageSize: PAGE_SIZE, loadMs: Math.round(loadMs), context, rows, samples }, null, 2) + "\n")
   writeFileSync(path.join(dir, `ldap-${stamp}.md`), md)
   console.log(md)
-  console.error(`written perf/results/ldap-${stamp}.json and .md`)
+  console.error(`written ${path.relative(ROOT, dir)}/ldap-${stamp}.json and .md`)
 }
 
 const childCase = process.argv.indexOf("--child")

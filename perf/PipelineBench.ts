@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/perf/PipelineBench.js [--messages N] [--runs N]`
+ * `npm run build:perf && node dist/perf/PipelineBench.js [--messages N] [--runs N]`
  *
  * CPU per message of the DATA pipeline alone (src/pipeline/Transaction.ts),
  * in one process, without sockets: the perf 10 KB HTML reply through
@@ -11,6 +11,7 @@
  * cost per message is the pipeline and how much is the SMTP sessions around it.
  * A benchmark, not a test: nothing is asserted.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { Effect } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
@@ -98,7 +99,7 @@ const program = Effect.gen(function* () {
   const rows = cases.map(([name]) => ({ case: name, cpuMicrosPerMessage: median(samples.get(name)!), ratio: median(samples.get(name)!) / base }))
   console.log(`| case | CPU µs per 10 KB message (median of ${RUNS}) | × baseline |\n|---|--:|--:|`)
   for (const r of rows) console.log(`| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} |`)
-  const dir = path.join(ROOT, "perf", "results")
+  const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `pipeline-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
   writeFileSync(file, JSON.stringify({ messages: MESSAGES, runs: RUNS, rows, samples: Object.fromEntries(samples) }, null, 2))

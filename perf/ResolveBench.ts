@@ -1,5 +1,5 @@
 /**
- * `npm run build && node dist/perf/ResolveBench.js [--runs N] [--calls N] [--users N]`
+ * `npm run build:perf && node dist/perf/ResolveBench.js [--runs N] [--calls N] [--users N]`
  *
  * Resolve + render throughput of the signature engine through a tenant actor
  * (mailbox, Deferred reply, LMDB directory lookup, render cache), for a sender
@@ -10,6 +10,7 @@
  * Medians over the runs; writes perf/results/resolve-<timestamp>.json and
  * prints a table. A benchmark, not a test: nothing is asserted.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -135,7 +136,7 @@ const main = async () => {
       bench: "resolve", at: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, users: USERS, callsPerRun: CALLS,
       runs: RUNS, recipients: RCPT, importMs: Math.round(importMs), actorRenderCache: stats, rows, samples
     }
-    const out = path.join(ROOT, "perf", "results")
+    const out = resultsDir(ROOT)
     mkdirSync(out, { recursive: true })
     const file = path.join(out, `resolve-${result.at.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}.json`)
     writeFileSync(file, JSON.stringify(result, null, 2) + "\n")

@@ -13,6 +13,7 @@
  * A benchmark, not a test: nothing is asserted beyond the counts. LDAP has
  * its own bench (perf/LdapSyncBench.ts, `npm run perf:ldap`).
  */
+import { resultsDir } from "./ResultsDir.js"
 import { Duration, Effect, Layer, Logger, LogLevel } from "effect"
 import { fork } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -136,7 +137,7 @@ const main = async () => {
     peakRssMb: median(samples.map((s) => s.peakRssMb)), rssBeforeMb: median(samples.map((s) => s.rssBeforeMb)),
     samples
   }
-  const out = path.join(ROOT, "perf", "results")
+  const out = resultsDir(ROOT)
   mkdirSync(out, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")
   const file = path.join(out, `sync-${stamp}`)

@@ -8,6 +8,7 @@
  * synchronous relays whose 250 already means delivered. A peer whose
  * package is missing is skipped with a message.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { freePort } from "./FreePort.js"
 import * as os from "node:os"
@@ -144,7 +145,7 @@ const main = async (): Promise<void> => {
     summaries: summarize(runs),
     skipped
   })
-  const dir = path.join(ROOT, "perf", "results")
+  const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const stamp = `peers-${started.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}`
   writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ started, quick, reps, skipped, runs }, null, 2))

@@ -7,6 +7,7 @@
  * run (per target for the --quick matrix), warmed up, then measured. Writes perf/results/<timestamp>.json and
  * .md and prints the table. See perf/README.md.
  */
+import { resultsDir } from "./ResultsDir.js"
 import { execFileSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -212,13 +213,13 @@ const main = async (): Promise<void> => {
     "latency: end of DATA sent → 250 received, at the load generator; peak RSS and CPU of the relay process (the sink's for direct)"
   ]
   const md = markdown({ title: `Imprint perf ${started.toISOString()}`, context, summaries, skipped })
-  const dir = path.join(ROOT, "perf", "results")
+  const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const stamp = started.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")
   writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ started, quick, reps, context, skipped, summaries, runs }, null, 2))
   writeFileSync(path.join(dir, `${stamp}.md`), md)
   console.log(md)
-  console.error(`written perf/results/${stamp}.json and .md`)
+  console.error(`written ${path.relative(ROOT, dir)}/${stamp}.json and .md`)
 }
 
 process.on("exit", killAllChildren)

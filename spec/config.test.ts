@@ -1,6 +1,18 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { applyEnv, decodeConfig } from "../src/config.js"
+import { applyEnv, decodeConfig, loadConfig } from "../src/config.js"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const problems = (input: unknown): ReadonlyArray<string> => {
+  const result = decodeConfig(input)
+  if (Either.isRight(result)) throw new Error("expected an invalid configuration")
+  const [head, ...lines] = result.left.message.split("\n")
+  expect(head).toBe("invalid configuration:")
+  return lines.map((l) => l.trim())
+}
 
 describe("configuration", () => {
   it("has defaults for everything", () => {
@@ -43,5 +55,39 @@ describe("configuration", () => {
 
   it("refuses an unknown IMPRINT_ variable by name", () => {
     expect(() => applyEnv({}, { IMPRINT_SMTP_PROT: "1" })).toThrow(/IMPRINT_SMTP_PROT/)
+  })
+
+  it("says in one line per wrong key: the key, the value, and what is allowed", () => {
+    expect(problems({ smtp: { port: "x" } })).toEqual(['smtp.port: "x" is not allowed: expected an integer between 0 and 65535'])
+    expect(problems({ smtp: { port: 70000, host: 3 } })).toEqual([
+      "smtp.host: 3 is not allowed: expected a string",
+      "smtp.port: 70000 is not allowed: expected an integer between 0 and 65535"
+    ])
+    expect(problems({ downstream: { host: "127.0.0.1", port: 25, tls: "sometimes" } })).toEqual([
+      'downstream.tls: "sometimes" is not allowed: expected one of "required", "opportunistic", "none"'
+    ])
+    expect(problems({ downstreamPool: { idleMs: 0 }, admin: { enabled: "yes" } })).toEqual([
+      'admin.enabled: "yes" is not allowed: expected true or false',
+      "downstreamPool.idleMs: 0 is not allowed: expected a positive integer"
+    ])
+    expect(problems({ admin: { login: { codeTtlMinutes: 1000 } } })).toEqual([
+      "admin.login.codeTtlMinutes: 1000 is not allowed: expected an integer between 1 and 240"
+    ])
+    expect(problems({ downstream: { port: 25 } })).toEqual(["downstream.host: missing: expected a non-empty string"])
+    const [unknown] = problems({ smtp: { prot: 25 } })
+    expect(unknown).toMatch(/^smtp\.prot: unknown key; allowed here: host, port, name, /)
+  })
+
+  it("names the IMPRINT_* variable a wrong value came from", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-config-"))
+    const file = path.join(dir, "imprint.json")
+    fs.writeFileSync(file, JSON.stringify({ smtp: { host: "127.0.0.1" }, sync: { jitter: 2 } }))
+    const error = await Effect.runPromise(Effect.flip(loadConfig(file, { IMPRINT_SMTP_PORT: "25x" })))
+    fs.rmSync(dir, { recursive: true })
+    expect(error.message.split("\n").map((l) => l.trim())).toEqual([
+      "invalid configuration:",
+      'smtp.port (IMPRINT_SMTP_PORT): "25x" is not allowed: expected an integer between 0 and 65535',
+      "sync.jitter: 2 is not allowed: expected a number between 0 and 0.5"
+    ])
   })
 })

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
-import { randomBytes } from "node:crypto"
+import { randomBytes, X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
+import { isIP } from "node:net"
 import * as path from "node:path"
 import selfsigned from "selfsigned"
 
@@ -13,6 +14,34 @@ export interface TlsMaterial {
 }
 
 const CERT_DAYS = 825
+
+/**
+ * The names a generated certificate carries: the loopback address as an IP
+ * address (a DNS name "127.0.0.1" matches nothing, so `curl --cacert … https://127.0.0.1:8443`
+ * failed), localhost, ::1, and the listen host when it is a name or a specific address.
+ */
+const subjectAltNames = (host: string): Array<{ type: 2; value: string } | { type: 7; ip: string }> => {
+  const names: Array<{ type: 2; value: string } | { type: 7; ip: string }> = [
+    { type: 2, value: "localhost" },
+    { type: 7, ip: "127.0.0.1" },
+    { type: 7, ip: "::1" }
+  ]
+  const unspecified = host === "0.0.0.0" || host === "::" || host === ""
+  if (isIP(host) !== 0) {
+    if (!unspecified && host !== "127.0.0.1" && host !== "::1") names.push({ type: 7, ip: host })
+  } else if (!unspecified && host !== "localhost") names.push({ type: 2, value: host })
+  return names
+}
+
+/** Certificates generated before the names above lack the IP address; they are replaced. */
+const coversLoopback = (pem: string): boolean => {
+  try {
+    const cert = new X509Certificate(pem)
+    return cert.checkIP("127.0.0.1") !== undefined && cert.checkHost("localhost") !== undefined
+  } catch {
+    return false
+  }
+}
 
 /**
  * The configured key/cert files, or a self-signed pair generated into the data
@@ -35,10 +64,22 @@ export const loadTlsMaterial = Effect.fn("Secrets.loadTlsMaterial")(function* (o
   const keyPath = path.join(dir, "self-signed.key.pem")
   const certPath = path.join(dir, "self-signed.cert.pem")
   if (fs.existsSync(keyPath) && fs.existsSync(certPath)) {
-    return { key: fs.readFileSync(keyPath, "utf8"), cert: fs.readFileSync(certPath, "utf8") }
+    const stored = { key: fs.readFileSync(keyPath, "utf8"), cert: fs.readFileSync(certPath, "utf8") }
+    if (coversLoopback(stored.cert)) return stored
+    yield* Effect.logInfo(`replacing the generated certificate in ${dir}: it does not name IP 127.0.0.1 and localhost`)
   }
   const pems = yield* Effect.promise(() =>
-    selfsigned.generate([{ name: "commonName", value: opts.commonName }], { keySize: 2048, algorithm: "sha256", notAfterDate: new Date(Date.now() + CERT_DAYS * 86_400_000) })
+    selfsigned.generate([{ name: "commonName", value: opts.commonName }], {
+      keySize: 2048,
+      algorithm: "sha256",
+      notAfterDate: new Date(Date.now() + CERT_DAYS * 86_400_000),
+      extensions: [
+        { name: "basicConstraints", cA: false, critical: true },
+        { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: "extKeyUsage", serverAuth: true },
+        { name: "subjectAltName", altNames: subjectAltNames(opts.commonName) }
+      ]
+    })
   )
   yield* Effect.sync(() => {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
 import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
-import { formatFileError } from "./domain/TenantFile.js"
+import { formatConfigError } from "./ConfigErrors.js"
 
 /**
  * Imprint's configuration: a JSON file, then IMPRINT_* environment overrides,
@@ -122,6 +122,7 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_DOWNSTREAM_TLS: ["downstream", "tls"],
   IMPRINT_DOWNSTREAM_POOL_MAX_IDLE: ["downstreamPool", "maxIdlePerTarget"],
   IMPRINT_LOOP_STAMP_KEY: ["loopStampKey"],
+  IMPRINT_CAPTURE_DIR: ["captureDir"],
   IMPRINT_ADMIN_ENABLED: ["admin", "enabled"],
   IMPRINT_ADMIN_HOST: ["admin", "host"],
   IMPRINT_ADMIN_PORT: ["admin", "port"],
@@ -167,10 +168,17 @@ export const applyEnv = (input: Record<string, unknown>, env: NodeJS.ProcessEnv)
   return out
 }
 
-/** Decode a config object; the error message names each wrong key with its path. */
-export const decodeConfig = (input: unknown): Either.Either<ImprintConfig, ConfigError> =>
+/** The IMPRINT_* variable behind each key set from the environment ("smtp.port" → "IMPRINT_SMTP_PORT"). */
+const envOrigin = (env: NodeJS.ProcessEnv) => (key: string): string | undefined =>
+  Object.entries(ENV_KEYS).find(([name, keyPath]) => env[name] !== undefined && keyPath.join(".") === key)?.[0]
+
+/**
+ * Decode a config object; the error has one line per wrong key: the key, the value and
+ * what is allowed (src/ConfigErrors.ts), and where the value came from when not the file.
+ */
+export const decodeConfig = (input: unknown, origin?: (key: string) => string | undefined): Either.Either<ImprintConfig, ConfigError> =>
   Schema.decodeUnknownEither(ImprintConfig)(input, strict).pipe(
-    Either.mapLeft((e) => new ConfigError({ message: `invalid configuration:\n${formatFileError(e)}` }))
+    Either.mapLeft((e) => new ConfigError({ message: `invalid configuration:\n${formatConfigError(ImprintConfig, input, e, origin).map((l) => `  ${l}`).join("\n")}` }))
   )
 
 export const loadConfig = Effect.fn("Config.load")(function* (file: string | undefined, env: NodeJS.ProcessEnv) {
@@ -182,7 +190,7 @@ export const loadConfig = Effect.fn("Config.load")(function* (file: string | und
     try: () => applyEnv(fromFile, env),
     catch: (e) => new ConfigError({ message: (e as Error).message })
   })
-  const config = yield* decodeConfig(merged)
+  const config = yield* decodeConfig(merged, envOrigin(env))
   // relative paths in a config file are relative to that file, as operators expect
   const base = file === undefined ? process.cwd() : path.dirname(path.resolve(file))
   const sync = config.sync.credentialKeyFile === undefined ? config.sync : SyncConfig.make({ ...config.sync, credentialKeyFile: path.resolve(base, config.sync.credentialKeyFile) })

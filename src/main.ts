@@ -1,52 +1,30 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Logger, LogLevel } from "effect"
+import { Console, Effect, Either, Logger, LogLevel, Schema } from "effect"
 import { batchedJsonLogger } from "./LogOutput.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type ImprintConfig, loadConfig } from "./config.js"
-import { ADMIN_USAGE, adminCommand } from "./admin/TokenCli.js"
+import { AdminListen, ImprintConfig, loadConfig } from "./config.js"
+import { MailSettings } from "./admin/AccountSettings.js"
+import { adminCommand } from "./admin/TokenCli.js"
+import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
-import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
-import { sendSample } from "./demo/SampleSender.js"
+import { DEMO_LOGIN_FROM, demoBanner, ensureDemoTenant } from "./demo/DemoMode.js"
+import { DEMO_SENDER } from "./demo/DemoTenant.js"
+import { sampleAccepted, sendSample } from "./demo/SampleSender.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
+import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
-import { DIRECTORY_USAGE, directoryCommand } from "./sync/SyncCli.js"
+import { directoryCommand } from "./sync/SyncCli.js"
 
 /**
- * The command line, and the only place layers are launched.
- *   imprint serve [--config FILE]          run the relay
- *   imprint demo                           run it on embedded defaults with a demo tenant (npm start)
- *   imprint tenant import FILE | export ID | list   [--config FILE]
- *   imprint admin token create --name NAME | list | revoke ID   [--config FILE]
- *   imprint directory sync TENANT [--config FILE]  one directory sync pass now
- *   imprint send-sample [--port 2525] [--to ADDRESS]
+ * The command line (grammar and help texts in Cli.ts), and the only place layers are launched.
+ * Exit codes: 0 done (and help), 1 the command failed, 2 a usage error.
  */
 
-const USAGE = `usage:
-  imprint serve [--config FILE]
-  imprint demo [--config FILE]
-  imprint tenant import FILE [--config FILE]
-  imprint tenant export ID [--config FILE]
-  imprint tenant list [--config FILE]
-${ADMIN_USAGE}
-${DIRECTORY_USAGE}
-  imprint send-sample [--host 127.0.0.1] [--port 2525] [--from ${DEMO_SENDER}] [--to someone@example.org]`
-
-const parseArgs = (argv: ReadonlyArray<string>) => {
-  const positional: string[] = []
-  const flags: Record<string, string> = {}
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a.startsWith("--")) {
-      const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]]
-      if (v === undefined) throw new Error(`--${k} needs a value\n${USAGE}`)
-      flags[k] = v
-    } else positional.push(a)
-  }
-  return { positional, flags }
-}
+const EXIT_FAILED = 1
+const EXIT_USAGE = 2
 
 const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number | undefined) => Effect.Effect<void>) =>
   Effect.gen(function* () {
@@ -55,37 +33,33 @@ const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number 
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
 
-const demo = (config: ImprintConfig) =>
+/**
+ * Demo mode: the capture server is the downstream and, unless admin.mail is configured,
+ * the mail server for sign-in codes too; the demo tenant is imported when absent (or --reset).
+ */
+const demo = (config: ImprintConfig, reset: boolean) =>
   Effect.gen(function* () {
     const outbox = config.captureDir ?? path.resolve("var/outbox")
     const capture = yield* startCaptureServer(outbox)
-    const withCapture: ImprintConfig = {
+    const withCapture = ImprintConfig.make({
       ...config,
-      downstream: Downstream.make({ host: "127.0.0.1", port: capture.port, tls: "none" })
-    } as ImprintConfig
-    yield* Effect.gen(function* () {
-      const repo = yield* TenantRepo
-      yield* repo.importTenant(demoTenantFile())
-    }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+      downstream: Downstream.make({ host: "127.0.0.1", port: capture.port, tls: "none" }),
+      admin: AdminListen.make({
+        ...config.admin,
+        mail: config.admin.mail ?? MailSettings.make({ host: "127.0.0.1", port: capture.port, requireTLS: false, from: DEMO_LOGIN_FROM })
+      })
+    })
+    const tenant = yield* ensureDemoTenant(reset).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    const certFile = config.admin.tlsCertFile ?? config.smtp.tlsCertFile ?? path.join(config.dataDir, "tls", "self-signed.cert.pem")
     yield* serve(withCapture, (port, adminPort) =>
-      Console.log(
-        [
-          ``,
-          `Imprint demo: relaying for tenant "demo" (domain demo.example) on ${config.smtp.host}:${port}`,
-          `Relayed messages are written to ${outbox}/ as .eml files.`,
-          `Send a test message:`,
-          `  node dist/src/main.js send-sample --port ${port}`,
-          `  swaks --server ${config.smtp.host}:${port} --from ${DEMO_SENDER} --to someone@example.org`,
-          ...(adminPort === undefined
-            ? []
-            : [
-                `Admin API: https://${config.admin.host}:${adminPort}/openapi.json (self-signed certificate in ${config.dataDir}/tls);`,
-                `  a token for it: node dist/src/main.js admin token create --name me`
-              ]),
-          `Stop with Ctrl-C.`,
-          ``
-        ].join("\n")
-      )
+      Console.log(demoBanner({
+        host: config.smtp.host,
+        port,
+        outbox,
+        certFile,
+        tenant,
+        admin: adminPort === undefined ? undefined : { host: config.admin.host, port: adminPort }
+      }))
     )
   }).pipe(Effect.scoped)
 
@@ -95,14 +69,16 @@ const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>) =>
     const [sub, arg] = args
     switch (sub) {
       case "import": {
-        if (!arg) return yield* Effect.fail(new Error(USAGE))
-        const input: unknown = JSON.parse(fs.readFileSync(arg, "utf8"))
+        const input = yield* Effect.try({
+          try: (): unknown => JSON.parse(fs.readFileSync(arg, "utf8")),
+          catch: (e) => new Error(`cannot read tenant file ${arg}: ${(e as Error).message}`)
+        })
         const summary = yield* repo.importTenant(input)
         return yield* Console.log(JSON.stringify(summary))
       }
       case "export": {
-        if (!arg) return yield* Effect.fail(new Error(USAGE))
-        const file = yield* repo.exportTenant(TenantId.make(arg))
+        const id = yield* Schema.decodeUnknown(TenantId)(arg).pipe(Effect.mapError(() => new Error(`"${arg}" is not a tenant id (a-z, 0-9, -)`)))
+        const file = yield* repo.exportTenant(id)
         return yield* Console.log(JSON.stringify(file, null, 2))
       }
       case "list": {
@@ -110,46 +86,55 @@ const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>) =>
         for (const t of tenants) yield* Console.log(`${t.id}\t${t.name}\t${t.domains.join(",")}${t.suspended ? "\tsuspended" : ""}`)
         return
       }
-      default:
-        return yield* Effect.fail(new Error(USAGE))
     }
   }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
 
-const program = Effect.gen(function* () {
-  const { positional, flags } = parseArgs(process.argv.slice(2))
-  const [command, ...rest] = positional
-  if (command === "send-sample") {
-    const replies = yield* Effect.promise(() =>
-      sendSample({
-        host: flags.host ?? "127.0.0.1",
-        port: Number(flags.port ?? 2525),
-        from: flags.from ?? DEMO_SENDER,
-        to: flags.to ?? "someone@example.org"
+const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
+  Effect.gen(function* () {
+    const { command, positional, flags } = invocation
+    if (command === "send-sample") {
+      const port = Number(flags.port ?? 2525)
+      if (!Number.isInteger(port) || port < 1 || port > 65535) return yield* Effect.fail(new Error(`--port ${flags.port}: expected a port number`))
+      const host = flags.host ?? "127.0.0.1"
+      const replies = yield* Effect.tryPromise({
+        try: () => sendSample({ host, port, from: flags.from ?? DEMO_SENDER, to: flags.to ?? "someone@example.org" }),
+        catch: (e) => new Error(`cannot send to ${host}:${port}: ${(e as Error).message}`)
       })
-    )
-    for (const r of replies) yield* Console.log(r)
-    return
-  }
-  const isDemo = command === "demo"
-  const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
-  switch (command) {
-    case "serve":
-      return yield* serve(config)
-    case "demo":
-      return yield* demo(isDemo && flags.config === undefined ? { ...config, dataDir: path.resolve("var/data") } as ImprintConfig : config)
-    case "tenant":
-      return yield* tenantCommand(config, rest)
-    case "admin":
-      return yield* adminCommand(rest, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
-    case "directory":
-      return yield* directoryCommand(rest, USAGE).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
-    default:
-      return yield* Effect.fail(new Error(USAGE))
-  }
+      for (const r of replies) yield* Console.log(r)
+      if (!sampleAccepted(replies)) return yield* Effect.fail(new Error("the message was not accepted"))
+      return
+    }
+    if (command === "init") {
+      for (const line of yield* initFolder(positional[0] ?? ".")) yield* Console.log(line)
+      return
+    }
+    const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
+    switch (command) {
+      case "serve":
+        return yield* serve(config)
+      case "demo":
+        return yield* demo(config, invocation.switches.has("reset"))
+      case "tenant":
+        return yield* tenantCommand(config, positional)
+      case "admin":
+        return yield* adminCommand(positional, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+      case "directory":
+        return yield* directoryCommand(positional, helpText("directory")).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    }
+  })
+
+const report = (code: number, ...lines: ReadonlyArray<string>) =>
+  Console.error(lines.join("\n")).pipe(Effect.zipRight(Effect.sync(() => void (process.exitCode = code))))
+
+const program: Effect.Effect<void> = Either.match(parseCommandLine(process.argv.slice(2)), {
+  onLeft: (e) => report(EXIT_USAGE, `imprint: ${e.message}`, helpText(e.command)),
+  onRight: (invocation) =>
+    invocation._tag === "Help"
+      ? Console.log(helpText(invocation.command))
+      : run(invocation).pipe(Effect.catchAll((e) => report(EXIT_FAILED, `imprint ${invocation.command}: ${String((e as { message?: string }).message ?? e)}`)))
 })
 
 program.pipe(
-  Effect.catchAll((e) => Console.error(String((e as { message?: string }).message ?? e)).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))),
   Effect.provide(batchedJsonLogger),
   Logger.withMinimumLogLevel(LogLevel.Info),
   NodeRuntime.runMain({ disablePrettyLogger: true })

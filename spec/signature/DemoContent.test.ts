@@ -51,7 +51,10 @@ describe("demo content", () => {
     expect(alice.html).toContain("Alice Martin")
     expect(alice.html).toContain('href="tel:+447700900101"')
     expect(alice.html).toContain('>+44 7700 900101</a>')
-    expect(alice.html).toContain('src="https://example.com/imprint-demo/logo.png"')
+    // no pictures from a host that does not exist (every render showed broken boxes)
+    expect(alice.html).not.toContain("<img")
+    // the title line does not repeat the department ("Head of Customer Success, Customer Success")
+    expect(alice.text).toContain("Alice Martin\nHead of Customer Success\nDemo Company")
     expect(alice.html).toContain('href="https://www.linkedin.com/in/alice-martin-example"')
     expect(alice.text).toContain("T: +44 20 7946 0101 | M: +44 7700 900101")
     expect(alice.text).toContain("LinkedIn <https://www.linkedin.com/company/example>")
@@ -60,5 +63,13 @@ describe("demo content", () => {
     expect(bob.text).not.toContain("M:")
     expect(bob.text).toContain("T: +44 20 7946 0102")
     expect(bob.text).not.toMatch(/\n\n\n/)
+  })
+
+  it("leaves a space between each signature above the reply and what follows (the banner, or \"On … wrote:\")", () => {
+    for (const rule of file.rules ?? []) {
+      if (rule.position !== "above-reply") continue
+      const html = (file.templates ?? []).find((t) => t.id === rule.templateId)!.html
+      expect(html).toMatch(/^<table [^>]*style="[^"]*margin: 0 0 16px 0"/)
+    }
   })
 })

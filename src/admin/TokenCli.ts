@@ -4,7 +4,8 @@ import { AdminRepo } from "../store/AdminRepo.js"
 /**
  * `imprint admin token create --name NAME | list | revoke ID`: operator API
  * tokens. The token is printed once, at creation; only its SHA-256 is kept,
- * so a lost token is revoked and replaced, never recovered.
+ * so a lost token is revoked and replaced, never recovered. The command line's
+ * grammar (and its help) is in src/Cli.ts; these checks only guard direct callers.
  */
 
 export const ADMIN_USAGE = `  imprint admin token create --name NAME [--config FILE]
@@ -22,7 +23,8 @@ export const adminCommand = (args: ReadonlyArray<string>, flags: Readonly<Record
       case "create": {
         if (flags.name === undefined) return yield* Effect.fail(new Error(`--name is required\nusage:\n${ADMIN_USAGE}`))
         const { token, record } = yield* repo.createOperatorToken(flags.name)
-        yield* Console.log(`operator token "${record.name}" (id ${record.id}) created; it is shown only this once:`)
+        // the token alone on standard output, so that TOKEN=$(imprint admin token create …) works
+        yield* Console.error(`operator token "${record.name}" (id ${record.id}) created; it is shown only this once:`)
         return yield* Console.log(token)
       }
       case "list": {

@@ -21,3 +21,9 @@ export const demoTenantFile = (): Record<string, unknown> => ({
   ],
   ...demoSignatureContent()
 })
+
+/** The directory's display name for a demo address (mail or alias), so a sample's From matches its signature. */
+export const demoDisplayName = (address: string): string | undefined => {
+  const wanted = address.toLowerCase()
+  return demoDirectory.find((u) => u.mail === wanted || (u.proxyAddresses ?? []).some((p) => p.toLowerCase() === `smtp:${wanted}`))?.displayName
+}

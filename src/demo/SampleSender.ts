@@ -1,4 +1,5 @@
 import * as net from "node:net"
+import { demoDisplayName } from "./DemoTenant.js"
 
 /**
  * `imprint send-sample`: sends one reply-style message (HTML and text, with a
@@ -7,9 +8,10 @@ import * as net from "node:net"
  */
 export const sampleMessage = (from: string, to: string): string => {
   const boundary = "=_imprint_sample"
+  const name = demoDisplayName(from)
   const date = new Date().toUTCString().replace("GMT", "+0000")
   return [
-    `From: Alice Example <${from}>`,
+    name === undefined ? `From: <${from}>` : `From: ${name} <${from}>`,
     `To: <${to}>`,
     `Subject: Re: Quarterly figures`,
     `Date: ${date}`,
@@ -75,3 +77,9 @@ export const sendSample = (opts: { host: string; port: number; from: string; to:
     socket.on("error", reject)
     socket.on("close", () => resolve(replies))
   })
+
+/** The relay took the message: the reply after the data (the one after 354) is 250. */
+export const sampleAccepted = (replies: ReadonlyArray<string>): boolean => {
+  const data = replies.findIndex((r) => r.startsWith("354"))
+  return data !== -1 && replies[data + 1]?.startsWith("250") === true
+}
