@@ -11,10 +11,15 @@ const AdminLayer = Layer.mergeAll(AdminRepo.Default, Store.Default).pipe(Layer.p
 const captureLog = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     const lines: Array<string> = []
+    const errors: Array<string> = []
     const console = yield* Console.consoleWith(Effect.succeed)
-    const capturing: Console.Console = { ...console, log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void lines.push(args.join(" "))) }
+    const capturing: Console.Console = {
+      ...console,
+      log: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void lines.push(args.join(" "))),
+      error: (...args: ReadonlyArray<unknown>) => Effect.sync(() => void errors.push(args.join(" ")))
+    }
     const result = yield* Effect.either(Effect.withConsole(effect, capturing))
-    return { lines, result }
+    return { lines, errors, result }
   })
 
 describe("AdminRepo operator tokens", () => {
@@ -71,11 +76,13 @@ describe("imprint admin token (CLI)", () => {
       const repo = yield* AdminRepo
       const created = yield* captureLog(adminCommand(["token", "create"], { name: "deploy bot" }))
       expect(created.result._tag).toBe("Right")
-      const token = created.lines[1]
+      // the token alone on standard output (TOKEN=$(imprint admin token create …)), the note on standard error
+      expect(created.lines).toHaveLength(1)
+      const token = created.lines[0]
       expect(token.startsWith(TOKEN_PREFIX)).toBe(true)
       const record = Option.getOrThrow(yield* repo.resolveOperatorToken(token))
       expect(record.name).toBe("deploy bot")
-      expect(created.lines[0]).toContain(record.id)
+      expect(created.errors[0]).toContain(record.id)
 
       const listed = yield* captureLog(adminCommand(["token", "list"], {}))
       expect(listed.lines).toHaveLength(1)
