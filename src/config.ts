@@ -2,6 +2,8 @@ import { Context, Effect, Either, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
+import { EXCHANGE_ONLINE_CERTIFICATE_NAME, EXCHANGE_ONLINE_RANGES } from "./domain/Microsoft365.js"
+import { Cidr } from "./domain/TenantFile.js"
 import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
 import { formatFileError } from "./domain/TenantFile.js"
 
@@ -55,6 +57,22 @@ export class DownstreamPoolLimits extends Schema.Class<DownstreamPoolLimits>("Do
   maxAgeMs: Schema.optionalWith(Millis, { default: () => 300_000 })
 }) {}
 
+/**
+ * How a session is recognised as Exchange Online (microsoft365 connectors): its
+ * source address, its client certificate, or both. Which customer is sending
+ * is proven per message, never by these (src/pipeline/smtp/Microsoft365Gate.ts).
+ */
+export class Microsoft365Settings extends Schema.Class<Microsoft365Settings>("Microsoft365Settings")({
+  /** Exchange Online's outbound ranges; Microsoft publishes changes, so they can be replaced here */
+  ranges: Schema.optionalWith(Schema.Array(Cidr), { default: () => EXCHANGE_ONLINE_RANGES }),
+  /** names (subject CN or DNS SAN) of the client certificate Exchange Online presents; its chain must verify */
+  certificateNames: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.minLength(1))), { default: () => [EXCHANGE_ONLINE_CERTIFICATE_NAME] }),
+  /** true: address and certificate both; false: either one */
+  requireCertificate: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** DNS servers for DKIM keys ("ip" or "ip:port"); absent: the system's resolvers */
+  dnsServers: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1))))
+}) {}
+
 /** The JSON admin API (HTTPS only). */
 export class AdminListen extends Schema.Class<AdminListen>("AdminListen")({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
@@ -93,6 +111,7 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   downstream: Schema.optional(Downstream),
   downstreamTimeouts: Schema.optionalWith(DownstreamTimeouts, { default: () => DownstreamTimeouts.make({}) }),
   downstreamPool: Schema.optionalWith(DownstreamPoolLimits, { default: () => DownstreamPoolLimits.make({}) }),
+  microsoft365: Schema.optionalWith(Microsoft365Settings, { default: () => Microsoft365Settings.make({}) }),
   /** hex or base64 key for the loop stamp HMAC; absent: generated into dataDir/loop-stamp.key */
   loopStampKey: Schema.optional(Schema.String),
   /** a loop stamp older than this is stale and ignored */

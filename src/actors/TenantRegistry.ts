@@ -1,5 +1,6 @@
 import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Option, Queue, Ref, Scope } from "effect"
 import { randomBytes } from "node:crypto"
+import type { SessionBinding } from "../domain/Binding.js"
 import { Tenant, type TenantId } from "../domain/Tenant.js"
 import * as Keys from "../store/Keys.js"
 import { Db } from "../store/Keys.js"
@@ -187,11 +188,17 @@ const make = Effect.gen(function* () {
       case "Unmatched":
         return Option.none<TenantId>()
       case "Tie":
-        yield* Effect.logWarning("source address is in equally specific ranges of several tenants; binding none")
-          .pipe(Effect.annotateLogs({ ip, tenants: match.tenantIds.join(","), prefix: match.prefix }))
+        // several tenants: the sender's domain picks one at MAIL (sourceBinding, selectBySender)
         return Option.none<TenantId>()
     }
   })
+
+  /** per connection: one tenant, or the tenants sharing the address's most specific range */
+  const sourceBinding = (ip: string): Effect.Effect<SessionBinding> => Effect.map(freshIndex, (index) => ConnectorIndex.sourceBinding(index, ip))
+
+  /** per MAIL on a shared binding: the tenant owning the sender's domain, if the binding covers it */
+  const selectBySender = (binding: SessionBinding, domain: string): Effect.Effect<Option.Option<TenantId>> =>
+    Effect.map(freshIndex, (index) => Option.fromNullable(ConnectorIndex.selectBySender(index, binding, domain)))
 
   /** per message (MAIL): no span */
   const relayState = (tenantId: TenantId) => Effect.flatMap(actor(tenantId), (a) => a.relayState)
@@ -210,6 +217,8 @@ const make = Effect.gen(function* () {
     bindByCredentials,
     bindByCertificate,
     bindBySourceAddress,
+    sourceBinding,
+    selectBySender,
     stop,
     /** ids of tenants whose actors are running or starting */
     running: Effect.sync(() => Array.from(slots.keys())),
