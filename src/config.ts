@@ -34,9 +34,11 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   earlyTalkerDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
   /** how long shutdown waits for transactions in flight */
   shutdownGraceMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
-  /** failed AUTH attempts per source address before it is throttled */
+  /** failed AUTH attempts per (source address, username) before that username is throttled from that address */
   authFailuresBeforeThrottle: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
-  /** how long a throttled address is refused AUTH */
+  /** failed AUTH attempts per source address, whatever the username, before the address is throttled (against spraying) */
+  authFailuresPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
+  /** the window failures are counted in, and how long a throttled username or address is refused AUTH */
   authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 })
 }) {}
 

@@ -63,7 +63,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   // server has let its sessions finish and before session fibers are stopped
   const pool = yield* DownstreamPool.make(config.downstreamPool)
   const sessions = new Map<string, SessionState>()
-  const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
+  const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authFailuresPerAddress, smtp.authThrottleMs)
   const gate = new Microsoft365Gate(config.microsoft365)
   const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
   let shuttingDown = false
@@ -120,16 +120,17 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onAuth(auth: SMTPServerAuthentication, session, done) {
       const s = state(session)
       const address = session.remoteAddress
-      if (throttle.isThrottled(address, Date.now())) {
+      const username = auth.username ?? ""
+      if (throttle.isThrottled(address, username, Date.now())) {
         return done(Object.assign(new Error("too many failed authentications, try again later"), { responseCode: 454 }))
       }
-      answer(control.bindByCredentials(auth.username ?? "", auth.password ?? ""), (err, tenant) => {
+      answer(control.bindByCredentials(username, auth.password ?? ""), (err, tenant) => {
         if (err || tenant === undefined || Option.isNone(tenant)) {
-          throttle.failed(address, Date.now())
+          throttle.failed(address, username, Date.now())
           // one answer for an unknown user and a wrong password
           return done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
         }
-        throttle.succeeded(address)
+        throttle.succeeded(address, username)
         s.binder.authenticated(tenant.value)
         done(null, { user: auth.username })
       })
