@@ -19,8 +19,8 @@ const authTenant = (id: string, sinkPort: number) => ({
   downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" }
 })
 
-const session = async (port: number) => {
-  const c = await RawSmtp.connect(port)
+const session = async (port: number, localAddress = "127.0.0.1") => {
+  const c = await RawSmtp.connect(port, { localAddress })
   await c.starttls()
   await c.command("EHLO client.test")
   return c
@@ -33,7 +33,7 @@ describe("AUTH throttling between neighbours on one address", () => {
   beforeAll(async () => {
     sink = await startSink({ starttls: false })
     imprint = await startImprint({
-      tenants: ["neighbour-a", "neighbour-b", "spray-c"].map((id) => authTenant(id, sink.port)),
+      tenants: ["neighbour-a", "neighbour-b", "spray-c", "rotating"].map((id) => authTenant(id, sink.port)),
       config: { smtp: { authFailuresBeforeThrottle: 3, authFailuresPerAddress: 12, authThrottleMs: 600_000 } }
     })
   })
@@ -61,6 +61,21 @@ describe("AUTH throttling between neighbours on one address", () => {
     const after = await c.command(`AUTH PLAIN ${plain("relay@spray-c", "Correct-Horse-spray-c")}`)
     expect(after.code).toBe(454)
     expect(after.text).toMatch(/^4\.7\.0 /)
+    await c.quit()
+  })
+
+  it("a password change refuses the old password on the next connection, though it logged in just before (auth cache, issue 21.3)", async () => {
+    const old = plain("relay@rotating", "Correct-Horse-rotating")
+    // from another address than the specs above, whose failures reached 127.0.0.1's ceiling
+    for (let i = 0; i < 2; i++) {
+      const c = await session(imprint.port, "127.0.0.3")
+      expect(await c.command(`AUTH PLAIN ${old}`)).toMatchObject({ code: 235 })
+      await c.quit()
+    }
+    await imprint.importTenant({ ...authTenant("rotating", sink.port), connectors: [{ type: "auth", username: "relay@rotating", password: "Battery-Staple-2" }] })
+    const c = await session(imprint.port, "127.0.0.3")
+    expect(await c.command(`AUTH PLAIN ${old}`)).toEqual({ code: 535, text: "5.7.8 authentication failed" })
+    expect(await c.command(`AUTH PLAIN ${plain("relay@rotating", "Battery-Staple-2")}`)).toMatchObject({ code: 235 })
     await c.quit()
   })
 })

@@ -1,4 +1,4 @@
-import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Option, Queue, Ref, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Metric, Option, Queue, Ref, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import type { SessionBinding } from "../domain/Binding.js"
 import { Tenant, type TenantId } from "../domain/Tenant.js"
@@ -7,7 +7,9 @@ import { Db } from "../store/Keys.js"
 import * as PasswordHash from "../store/PasswordHash.js"
 import { Store } from "../store/Store.js"
 import { TenantRepo } from "../store/TenantRepo.js"
+import { AuthCache, authVerificationBy } from "./AuthCache.js"
 import * as ConnectorIndex from "./ConnectorIndex.js"
+import type { AuthEntry } from "./ConnectorIndex.js"
 import * as TenantActor from "./TenantActor.js"
 import type { TenantActorError } from "./TenantProtocol.js"
 
@@ -156,20 +158,31 @@ const make = Effect.gen(function* () {
   // a dummy hash with the real parameters: an unknown user costs the same scrypt as a wrong password
   const dummyHash = yield* PasswordHash.hash(randomBytes(16).toString("base64"))
 
+  const authCache = new AuthCache()
+
   const bindByCredentials = Effect.fn("TenantRegistry.bindByCredentials")(function* (username: string, password: string) {
     const entries = (yield* freshIndex).byUsername.get(username) ?? []
+    const now = yield* Clock.currentTimeMillis
+    const cached = authCache.lookup(username, password, entries, now)
+    if (cached !== undefined) {
+      yield* Metric.increment(authVerificationBy.cached)
+      return Option.some(cached)
+    }
+    yield* Metric.increment(authVerificationBy.scrypt)
     if (entries.length === 0) {
       yield* PasswordHash.verify(password, dummyHash)
       return Option.none<TenantId>()
     }
-    const matching: Array<TenantId> = []
+    const matching: Array<AuthEntry> = []
     for (const entry of entries) {
-      if (yield* PasswordHash.verify(password, entry.passwordHash)) matching.push(entry.tenantId)
+      if (yield* PasswordHash.verify(password, entry.passwordHash)) matching.push(entry)
     }
     if (matching.length > 1) {
-      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: matching.join(",") }))
+      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: matching.map((m) => m.tenantId).join(",") }))
     }
-    return matching.length === 1 ? Option.some(matching[0]) : Option.none<TenantId>()
+    if (matching.length !== 1) return Option.none<TenantId>()
+    if (entries.length === 1) authCache.remember(username, password, matching[0], now)
+    return Option.some(matching[0].tenantId)
   })
 
   const bindByCertificate = Effect.fn("TenantRegistry.bindByCertificate")(function* (fingerprint256: string) {
