@@ -6,6 +6,7 @@
  * final ".\r\n" written to the 250 received. Loopback only.
  */
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { performance } from "node:perf_hooks"
 import { messageSpec, PERF_RECIPIENT, PERF_SENDER, type MessageKind } from "./Messages.js"
 
@@ -22,6 +23,12 @@ export interface LoadOptions {
   readonly maxMs: number
   /** prefix of every X-Perf-Seq value, unique per run */
   readonly runId: string
+  /** connect from this loopback address (perf:auth binds one tenant by range from 127.0.0.2) */
+  readonly localAddress?: string
+  /** STARTTLS after the greeting (the server's certificate is not checked: loopback) */
+  readonly starttls?: boolean
+  /** AUTH PLAIN after STARTTLS */
+  readonly login?: { readonly user: string; readonly pass: string }
 }
 
 export interface LoadResult {
@@ -59,17 +66,21 @@ class Session {
   private failure: Error | undefined
   pipelining = false
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(public socket: net.Socket) {
     socket.setNoDelay(true)
+    this.attach(socket)
+  }
+
+  private attach(socket: net.Socket): void {
     socket.setEncoding("latin1")
     socket.on("data", (s: string) => this.onData(s))
     socket.on("error", (e) => this.fail(new NetworkError(e.message)))
     socket.on("close", () => this.fail(new NetworkError("connection closed")))
   }
 
-  static open(port: number): Promise<Session> {
+  static open(port: number, localAddress?: string): Promise<Session> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: HOST, port })
+      const socket = net.connect({ host: HOST, port, ...(localAddress !== undefined ? { localAddress } : {}) })
       socket.once("connect", () => resolve(new Session(socket)))
       socket.once("error", (e) => reject(new NetworkError(e.message)))
     })
@@ -142,6 +153,27 @@ class Session {
     this.pipelining = ehlo.lines.some((l) => /^250[- ]PIPELINING\b/i.test(l))
   }
 
+  /** STARTTLS, the handshake, and EHLO again */
+  async starttls(): Promise<void> {
+    await this.write("STARTTLS\r\n")
+    await this.expect((c) => c === 220)
+    for (const event of ["data", "error", "close"]) this.socket.removeAllListeners(event)
+    const secure = tls.connect({ socket: this.socket, rejectUnauthorized: false })
+    await new Promise<void>((resolve, reject) => {
+      secure.once("secureConnect", resolve)
+      secure.once("error", (e) => reject(new NetworkError(e.message)))
+    })
+    this.socket = secure
+    this.attach(secure)
+    await this.write("EHLO loadgen.perf.example\r\n")
+    await this.expect((c) => c === 250)
+  }
+
+  async login(user: string, pass: string): Promise<void> {
+    await this.write(`AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`).toString("base64")}\r\n`)
+    await this.expect((c) => c === 235)
+  }
+
   close(): void { this.socket.destroy() }
 
   async quit(): Promise<void> {
@@ -211,8 +243,10 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
       const seq = `${o.runId}-${next++}`
       try {
         if (session === undefined) {
-          session = await Session.open(o.port)
+          session = await Session.open(o.port, o.localAddress)
           await session.greet()
+          if (o.starttls === true || o.login !== undefined) await session.starttls()
+          if (o.login !== undefined) await session.login(o.login.user, o.login.pass)
         }
         await sendOne(session, seq)
         if (o.pattern === "new") { await session.quit(); session = undefined }

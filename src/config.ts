@@ -2,6 +2,8 @@ import { Context, Effect, Either, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
+import { EXCHANGE_ONLINE_CERTIFICATE_NAME, EXCHANGE_ONLINE_RANGES } from "./domain/Microsoft365.js"
+import { Cidr } from "./domain/TenantFile.js"
 import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
 import { formatConfigError } from "./ConfigErrors.js"
 
@@ -32,9 +34,11 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   earlyTalkerDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
   /** how long shutdown waits for transactions in flight */
   shutdownGraceMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
-  /** failed AUTH attempts per source address before it is throttled */
+  /** failed AUTH attempts per (source address, username) before that username is throttled from that address */
   authFailuresBeforeThrottle: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
-  /** how long a throttled address is refused AUTH */
+  /** failed AUTH attempts per source address, whatever the username, before the address is throttled (against spraying) */
+  authFailuresPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
+  /** the window failures are counted in, and how long a throttled username or address is refused AUTH */
   authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 })
 }) {}
 
@@ -53,6 +57,22 @@ export class DownstreamPoolLimits extends Schema.Class<DownstreamPoolLimits>("Do
   idleMs: Schema.optionalWith(Millis, { default: () => 5_000 }),
   /** a session is not reused once it is this old (Postfix's smtp_connection_reuse_time_limit) */
   maxAgeMs: Schema.optionalWith(Millis, { default: () => 300_000 })
+}) {}
+
+/**
+ * How a session is recognised as Exchange Online (microsoft365 connectors): its
+ * source address, its client certificate, or both. Which customer is sending
+ * is proven per message, never by these (src/pipeline/smtp/Microsoft365Gate.ts).
+ */
+export class Microsoft365Settings extends Schema.Class<Microsoft365Settings>("Microsoft365Settings")({
+  /** Exchange Online's outbound ranges; Microsoft publishes changes, so they can be replaced here */
+  ranges: Schema.optionalWith(Schema.Array(Cidr), { default: () => EXCHANGE_ONLINE_RANGES }),
+  /** names (subject CN or DNS SAN) of the client certificate Exchange Online presents; its chain must verify */
+  certificateNames: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.minLength(1))), { default: () => [EXCHANGE_ONLINE_CERTIFICATE_NAME] }),
+  /** true: address and certificate both; false: either one */
+  requireCertificate: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** DNS servers for DKIM keys ("ip" or "ip:port"); absent: the system's resolvers */
+  dnsServers: Schema.optional(Schema.Array(Schema.String.pipe(Schema.minLength(1))))
 }) {}
 
 /** The JSON admin API (HTTPS only). */
@@ -93,6 +113,7 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   downstream: Schema.optional(Downstream),
   downstreamTimeouts: Schema.optionalWith(DownstreamTimeouts, { default: () => DownstreamTimeouts.make({}) }),
   downstreamPool: Schema.optionalWith(DownstreamPoolLimits, { default: () => DownstreamPoolLimits.make({}) }),
+  microsoft365: Schema.optionalWith(Microsoft365Settings, { default: () => Microsoft365Settings.make({}) }),
   /** hex or base64 key for the loop stamp HMAC; absent: generated into dataDir/loop-stamp.key */
   loopStampKey: Schema.optional(Schema.String),
   /** a loop stamp older than this is stale and ignored */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import * as ConnectorIndex from "../../src/actors/ConnectorIndex.js"
 import { contains, parseAddress, parseCidr } from "../../src/domain/Cidr.js"
-import { CidrConnector, Tenant, type TenantId } from "../../src/domain/Tenant.js"
+import { CidrConnector, Microsoft365Connector, Tenant, type TenantId } from "../../src/domain/Tenant.js"
 
 const tenant = (id: string, cidrs: Array<string>) =>
   new Tenant({ id: id as TenantId, name: id, domains: [`${id}.example`], connectors: [new CidrConnector({ cidrs })] })
@@ -57,5 +57,35 @@ describe("ConnectorIndex.matchSource", () => {
   it("one tenant listing a range twice is not a tie", () => {
     const index = ConnectorIndex.build([tenant("a", ["10.0.0.0/8", "10.0.0.0/8"])], 1)
     expect(ConnectorIndex.matchSource(index, "10.0.0.1")).toEqual({ _tag: "Bound", tenantId: "a" })
+  })
+})
+
+describe("ConnectorIndex.selectBySender (issues 20, 21.1)", () => {
+  const m365 = (id: string, suspended = false) =>
+    new Tenant({
+      id: id as TenantId, name: id, domains: [`${id}.example`], suspended,
+      connectors: [new Microsoft365Connector({ tenantGuid: "6f5a3c1e-0b8d-4e2a-9c71-3d2b1a0f9e8d", domain: `${id}.onmicrosoft.com` })]
+    })
+  const index = ConnectorIndex.build([tenant("a", ["10.0.0.0/24"]), tenant("b", ["10.0.0.0/24"]), tenant("c", ["10.0.0.0/16"]), m365("m"), m365("gone", true)], 1)
+
+  it("a shared range selects the owner of the sender's domain among the tenants sharing it", () => {
+    const shared = ConnectorIndex.sourceBinding(index, "10.0.0.7")
+    expect(shared).toEqual({ _tag: "SharedRange", tenantIds: ["a", "b"] })
+    expect(ConnectorIndex.selectBySender(index, shared, "B.example")).toBe("b")
+    expect(ConnectorIndex.selectBySender(index, shared, "a.example")).toBe("a")
+    // c's range holds the address too, but a and b's is more specific
+    expect(ConnectorIndex.selectBySender(index, shared, "c.example")).toBeUndefined()
+    expect(ConnectorIndex.selectBySender(index, shared, "m.example")).toBeUndefined()
+    expect(ConnectorIndex.sourceBinding(index, "10.0.9.9")).toEqual({ _tag: "Tenant", tenantId: "c" })
+    expect(ConnectorIndex.sourceBinding(index, "10.1.0.1")).toEqual({ _tag: "Unbound" })
+  })
+
+  it("Exchange Online's gate selects only tenants with a microsoft365 connector, never a suspended one", () => {
+    const gate = { _tag: "Microsoft365" } as const
+    expect(ConnectorIndex.selectBySender(index, gate, "m.example")).toBe("m")
+    expect(ConnectorIndex.selectBySender(index, gate, "a.example")).toBeUndefined()
+    expect(ConnectorIndex.selectBySender(index, gate, "gone.example")).toBeUndefined()
+    expect(ConnectorIndex.selectBySender(index, { _tag: "Unbound" }, "m.example")).toBeUndefined()
+    expect(ConnectorIndex.selectBySender(index, { _tag: "Tenant", tenantId: "a" as TenantId }, "b.example")).toBe("a")
   })
 })

@@ -79,7 +79,7 @@ describe("binding a session to a tenant", () => {
     expect(got.raw.toString().replace(/\r\n[ \t]+/g, " ")).toMatch(/with ESMTPSA id/)
   })
 
-  it("gives the same 535 5.7.8 for an unknown user and a wrong password, then throttles the address", async () => {
+  it("gives the same 535 5.7.8 for an unknown user and a wrong password, then throttles the username from that address", async () => {
     const c = await RawSmtp.connect(imprint.port)
     await c.starttls()
     await c.command("EHLO client.test")
@@ -88,7 +88,8 @@ describe("binding a session to a tenant", () => {
     expect(wrong).toEqual({ code: 535, text: "5.7.8 authentication failed" })
     expect(unknown).toEqual(wrong)
     expect(await c.command(`AUTH PLAIN ${plain("relay@acme", "wrong-again-2")}`)).toEqual(wrong)
-    // three failures: now even the right password is refused for a while
+    expect(await c.command(`AUTH PLAIN ${plain("relay@acme", "wrong-again-3")}`)).toEqual(wrong)
+    // three failures of this username: now even the right password is refused for a while
     const throttled = await c.command(`AUTH PLAIN ${plain("relay@acme", "Correct-Horse-9")}`)
     expect(throttled.code).toBe(454)
     expect(throttled.text).toMatch(/^4\.7\.0 /)

@@ -1,4 +1,5 @@
 import { type Cidr, contains, parseAddress, parseCidr } from "../domain/Cidr.js"
+import type { SessionBinding } from "../domain/Binding.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
 import { normalizeFingerprint } from "../store/TenantRepo.js"
 
@@ -19,9 +20,15 @@ export interface ConnectorIndex {
   readonly byUsername: ReadonlyMap<string, ReadonlyArray<AuthEntry>>
   readonly byFingerprint: ReadonlyMap<string, ReadonlyArray<TenantId>>
   readonly ranges: ReadonlyArray<{ readonly cidr: Cidr; readonly tenantId: TenantId }>
+  /** sender domain (lower case) → its tenant; the import keeps domains unique across tenants */
+  readonly byDomain: ReadonlyMap<string, TenantId>
+  /** tenants with a microsoft365 connector */
+  readonly microsoft365: ReadonlySet<TenantId>
 }
 
-export const empty: ConnectorIndex = { revision: -1, byUsername: new Map(), byFingerprint: new Map(), ranges: [] }
+export const empty: ConnectorIndex = {
+  revision: -1, byUsername: new Map(), byFingerprint: new Map(), ranges: [], byDomain: new Map(), microsoft365: new Set()
+}
 
 const push = <K, V>(map: Map<K, Array<V>>, key: K, value: V) => {
   const list = map.get(key)
@@ -33,8 +40,11 @@ export const build = (tenants: Iterable<Tenant>, revision: number): ConnectorInd
   const byUsername = new Map<string, Array<AuthEntry>>()
   const byFingerprint = new Map<string, Array<TenantId>>()
   const ranges: Array<{ cidr: Cidr; tenantId: TenantId }> = []
+  const byDomain = new Map<string, TenantId>()
+  const microsoft365 = new Set<TenantId>()
   for (const tenant of tenants) {
     if (tenant.suspended) continue
+    for (const d of tenant.domains) byDomain.set(d.toLowerCase(), tenant.id)
     for (const c of tenant.connectors) {
       switch (c._tag) {
         case "auth":
@@ -48,10 +58,13 @@ export const build = (tenants: Iterable<Tenant>, revision: number): ConnectorInd
             const cidr = parseCidr(text)
             if (cidr !== undefined) ranges.push({ cidr, tenantId: tenant.id })
           }
+          break
+        case "microsoft365":
+          microsoft365.add(tenant.id)
       }
     }
   }
-  return { revision, byUsername, byFingerprint, ranges }
+  return { revision, byUsername, byFingerprint, ranges, byDomain, microsoft365 }
 }
 
 export type SourceMatch =
@@ -84,4 +97,35 @@ export const matchFingerprint = (index: ConnectorIndex, fingerprint256: string):
   const hex = fingerprint256.replace(/:/g, "")
   if (!/^[0-9A-Fa-f]{64}$/.test(hex)) return []
   return index.byFingerprint.get(normalizeFingerprint(hex)) ?? []
+}
+
+/** The binding a source address gives: one tenant, several sharing the most specific range, or none. */
+export const sourceBinding = (index: ConnectorIndex, ip: string): SessionBinding => {
+  const match = matchSource(index, ip)
+  switch (match._tag) {
+    case "Bound": return { _tag: "Tenant", tenantId: match.tenantId }
+    case "Tie": return { _tag: "SharedRange", tenantIds: match.tenantIds }
+    case "Unmatched": return { _tag: "Unbound" }
+  }
+}
+
+/**
+ * The tenant a shared binding selects for an envelope sender's domain: the
+ * domain's owner, when the connection's proof covers it (one of the tenants
+ * sharing the range; a tenant with a microsoft365 connector). A session bound
+ * to one tenant needs no selection; an unbound one gets none.
+ */
+export const selectBySender = (index: ConnectorIndex, binding: SessionBinding, domain: string): TenantId | undefined => {
+  switch (binding._tag) {
+    case "Tenant": return binding.tenantId
+    case "Unbound": return undefined
+    case "SharedRange": {
+      const owner = index.byDomain.get(domain.toLowerCase())
+      return owner !== undefined && binding.tenantIds.includes(owner) ? owner : undefined
+    }
+    case "Microsoft365": {
+      const owner = index.byDomain.get(domain.toLowerCase())
+      return owner !== undefined && index.microsoft365.has(owner) ? owner : undefined
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import { Effect, Layer, Option } from "effect"
+import { Unbound } from "../domain/Binding.js"
 import { NoSignature } from "../domain/Signature.js"
 import { ControlPlane } from "../pipeline/ControlPlane.js"
 import { TenantRegistry } from "./TenantRegistry.js"
@@ -24,7 +25,11 @@ export const ControlPlaneLive = Layer.effect(
         Effect.catchAllCause((cause) => Effect.logError(`${what} failed`, cause).pipe(Effect.as(Option.none<A>())))
       )
     return {
-      bindBySourceAddress: (address) => registry.bindBySourceAddress(address).pipe(orNone("bindBySourceAddress")),
+      bindBySourceAddress: (address) =>
+        registry.sourceBinding(address).pipe(
+          Effect.catchAllCause((cause) => Effect.logError("bindBySourceAddress failed", cause).pipe(Effect.as(Unbound)))
+        ),
+      selectBySender: (binding, domain) => registry.selectBySender(binding, domain).pipe(orNone("selectBySender")),
       bindByCertificate: (fp) => registry.bindByCertificate(fp).pipe(orNone("bindByCertificate")),
       bindByCredentials: (user, pass) => registry.bindByCredentials(user, pass).pipe(orNone("bindByCredentials")),
       relayState: (tenant) =>

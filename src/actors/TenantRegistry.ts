@@ -1,12 +1,15 @@
-import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Option, Queue, Ref, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Metric, Option, Queue, Ref, Scope } from "effect"
 import { randomBytes } from "node:crypto"
+import type { SessionBinding } from "../domain/Binding.js"
 import { Tenant, type TenantId } from "../domain/Tenant.js"
 import * as Keys from "../store/Keys.js"
 import { Db } from "../store/Keys.js"
 import * as PasswordHash from "../store/PasswordHash.js"
 import { Store } from "../store/Store.js"
 import { TenantRepo } from "../store/TenantRepo.js"
+import { AuthCache, authVerificationBy } from "./AuthCache.js"
 import * as ConnectorIndex from "./ConnectorIndex.js"
+import type { AuthEntry } from "./ConnectorIndex.js"
 import * as TenantActor from "./TenantActor.js"
 import type { TenantActorError } from "./TenantProtocol.js"
 
@@ -155,20 +158,31 @@ const make = Effect.gen(function* () {
   // a dummy hash with the real parameters: an unknown user costs the same scrypt as a wrong password
   const dummyHash = yield* PasswordHash.hash(randomBytes(16).toString("base64"))
 
+  const authCache = new AuthCache()
+
   const bindByCredentials = Effect.fn("TenantRegistry.bindByCredentials")(function* (username: string, password: string) {
     const entries = (yield* freshIndex).byUsername.get(username) ?? []
+    const now = yield* Clock.currentTimeMillis
+    const cached = authCache.lookup(username, password, entries, now)
+    if (cached !== undefined) {
+      yield* Metric.increment(authVerificationBy.cached)
+      return Option.some(cached)
+    }
+    yield* Metric.increment(authVerificationBy.scrypt)
     if (entries.length === 0) {
       yield* PasswordHash.verify(password, dummyHash)
       return Option.none<TenantId>()
     }
-    const matching: Array<TenantId> = []
+    const matching: Array<AuthEntry> = []
     for (const entry of entries) {
-      if (yield* PasswordHash.verify(password, entry.passwordHash)) matching.push(entry.tenantId)
+      if (yield* PasswordHash.verify(password, entry.passwordHash)) matching.push(entry)
     }
     if (matching.length > 1) {
-      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: matching.join(",") }))
+      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: matching.map((m) => m.tenantId).join(",") }))
     }
-    return matching.length === 1 ? Option.some(matching[0]) : Option.none<TenantId>()
+    if (matching.length !== 1) return Option.none<TenantId>()
+    if (entries.length === 1) authCache.remember(username, password, matching[0], now)
+    return Option.some(matching[0].tenantId)
   })
 
   const bindByCertificate = Effect.fn("TenantRegistry.bindByCertificate")(function* (fingerprint256: string) {
@@ -187,11 +201,17 @@ const make = Effect.gen(function* () {
       case "Unmatched":
         return Option.none<TenantId>()
       case "Tie":
-        yield* Effect.logWarning("source address is in equally specific ranges of several tenants; binding none")
-          .pipe(Effect.annotateLogs({ ip, tenants: match.tenantIds.join(","), prefix: match.prefix }))
+        // several tenants: the sender's domain picks one at MAIL (sourceBinding, selectBySender)
         return Option.none<TenantId>()
     }
   })
+
+  /** per connection: one tenant, or the tenants sharing the address's most specific range */
+  const sourceBinding = (ip: string): Effect.Effect<SessionBinding> => Effect.map(freshIndex, (index) => ConnectorIndex.sourceBinding(index, ip))
+
+  /** per MAIL on a shared binding: the tenant owning the sender's domain, if the binding covers it */
+  const selectBySender = (binding: SessionBinding, domain: string): Effect.Effect<Option.Option<TenantId>> =>
+    Effect.map(freshIndex, (index) => Option.fromNullable(ConnectorIndex.selectBySender(index, binding, domain)))
 
   /** per message (MAIL): no span */
   const relayState = (tenantId: TenantId) => Effect.flatMap(actor(tenantId), (a) => a.relayState)
@@ -210,6 +230,8 @@ const make = Effect.gen(function* () {
     bindByCredentials,
     bindByCertificate,
     bindBySourceAddress,
+    sourceBinding,
+    selectBySender,
     stop,
     /** ids of tenants whose actors are running or starting */
     running: Effect.sync(() => Array.from(slots.keys())),

@@ -34,7 +34,9 @@ export { AdminAuth, CurrentPrincipal, Operator, type Principal, Role, TenantMemb
 export const ConnectorView = Schema.Union(
   Schema.Struct({ type: Schema.Literal("auth"), username: Schema.String }),
   Schema.Struct({ type: Schema.Literal("certificate"), fingerprint256: Schema.String }),
-  Schema.Struct({ type: Schema.Literal("cidr"), cidrs: Schema.Array(Schema.String) })
+  Schema.Struct({ type: Schema.Literal("cidr"), cidrs: Schema.Array(Schema.String) }),
+  /** the Microsoft 365 tenant id (GUID) and onmicrosoft.com domain each message must prove (README "Pointing Office 365 at Imprint") */
+  Schema.Struct({ type: Schema.Literal("microsoft365"), tenantId: Schema.String, domain: Schema.String })
 )
 export type ConnectorView = typeof ConnectorView.Type
 

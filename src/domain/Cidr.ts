@@ -81,3 +81,7 @@ export const contains = (cidr: Cidr, address: Uint8Array): boolean => {
   const mask = (0xff << (8 - rest)) & 0xff
   return (cidr.bytes[full] & mask) === (address[full] & mask)
 }
+
+/** Whether two ranges share at least one address (one of them holds the other's network address). */
+export const overlaps = (a: Cidr, b: Cidr): boolean =>
+  a.prefix <= b.prefix ? contains(a, b.bytes) : contains(b, a.bytes)

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { Microsoft365TenantGuid, OnMicrosoftDomain } from "./Microsoft365.js"
 import { TenantAccount } from "./TenantAccount.js"
 
 /**
@@ -38,7 +39,21 @@ export class CidrConnector extends Schema.TaggedClass<CidrConnector>()("cidr", {
   cidrs: Schema.Array(Schema.String).pipe(Schema.minItems(1))
 }) {}
 
-export const Connector = Schema.Union(AuthConnector, CertConnector, CidrConnector)
+/**
+ * Mail from the tenant's Microsoft 365 organisation through Exchange Online's
+ * shared addresses: the session passes Microsoft's address or certificate
+ * gate, the envelope sender's domain picks the tenant, and each message must
+ * prove it comes from this Microsoft 365 tenant (CrossTenant-Id header and
+ * the onmicrosoft.com DKIM signature, src/domain/Microsoft365.ts).
+ */
+export class Microsoft365Connector extends Schema.TaggedClass<Microsoft365Connector>()("microsoft365", {
+  /** lower case */
+  tenantGuid: Microsoft365TenantGuid,
+  /** `<name>.onmicrosoft.com`, lower case */
+  domain: OnMicrosoftDomain
+}) {}
+
+export const Connector = Schema.Union(AuthConnector, CertConnector, CidrConnector, Microsoft365Connector)
 export type Connector = typeof Connector.Type
 
 export const TlsPolicy = Schema.Literal("required", "opportunistic", "none")

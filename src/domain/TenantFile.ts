@@ -1,5 +1,6 @@
 import { Effect, ParseResult, Schema } from "effect"
 import { parseCidr } from "./Cidr.js"
+import { exchangeOnlineOverlap, Microsoft365TenantGuid, OnMicrosoftDomain } from "./Microsoft365.js"
 import { DirectoryUser } from "./Directory.js"
 import { TenantFileInvalid } from "./Errors.js"
 import { Rule, SignatureSettings } from "./Rule.js"
@@ -17,7 +18,8 @@ import { TenantAccount } from "./TenantAccount.js"
  * ```json
  * { "id": "acme", "name": "Acme", "domains": ["acme.example"],
  *   "connectors": [{ "type": "auth", "username": "acme-relay", "password": "…" },
- *                  { "type": "cidr", "cidrs": ["192.0.2.0/24", "2001:db8::/32"] }],
+ *                  { "type": "cidr", "cidrs": ["192.0.2.0/24", "2001:db8::/32"] },
+ *                  { "type": "microsoft365", "tenantId": "<GUID>", "domain": "acme.onmicrosoft.com" }],
  *   "downstream": { "host": "10.0.0.5", "port": 25 },
  *   "templates": [], "rules": [], "directory": [], "settings": {} }
  * ```
@@ -65,9 +67,33 @@ export const FileCidrConnector = Schema.Struct({
   cidrs: Schema.Array(Cidr).pipe(Schema.minItems(1))
 })
 
-export const FileConnector = Schema.Union(FileAuthConnector, FileCertConnector, FileCidrConnector)
+/** The tenant's Microsoft 365 organisation: its tenant id (a GUID) and its initial `<name>.onmicrosoft.com` domain. */
+export const FileMicrosoft365Connector = Schema.Struct({
+  type: Schema.Literal("microsoft365"),
+  tenantId: Microsoft365TenantGuid,
+  domain: OnMicrosoftDomain
+})
+
+export const FileConnector = Schema.Union(FileAuthConnector, FileCertConnector, FileCidrConnector, FileMicrosoft365Connector)
 export type FileConnector = typeof FileConnector.Type
-export const ApiConnector = Schema.Union(ApiAuthConnector, FileCertConnector, FileCidrConnector)
+export const ApiConnector = Schema.Union(ApiAuthConnector, FileCertConnector, FileCidrConnector, FileMicrosoft365Connector)
+
+/**
+ * A cidr connector must not hold Exchange Online's shared addresses: every
+ * Microsoft 365 customer sends from them, so any of them could relay as this
+ * tenant. The `microsoft365` connector proves the sending organisation per message.
+ */
+const exchangeOnlineCidrs = (connectors: ReadonlyArray<FileConnector>): Array<Schema.FilterIssue> =>
+  connectors.flatMap((c, i) =>
+    c.type !== "cidr" ? [] : c.cidrs.flatMap((text, j): Array<Schema.FilterIssue> => {
+      const cidr = parseCidr(text)
+      const range = cidr === undefined ? undefined : exchangeOnlineOverlap(cidr)
+      return range === undefined ? [] : [{
+        path: ["connectors", i, "cidrs", j],
+        message: `${text} overlaps Exchange Online's published range ${range}, which every Microsoft 365 customer sends from; ` +
+          `bind Microsoft 365 with a "microsoft365" connector (its tenant id and onmicrosoft.com domain) instead`
+      }]
+    }))
 
 const duplicates = <A>(items: ReadonlyArray<A>, key: (a: A) => string, field: string, what: string): Array<Schema.FilterIssue> => {
   const seen = new Set<string>()
@@ -96,9 +122,13 @@ const tenantFileWith = <C extends typeof FileConnector | typeof ApiConnector>(co
   const templates = file.templates ?? []
   const templateIds = new Set(templates.map((t) => t.id))
   const auth = file.connectors.flatMap((c, i) => (c.type === "auth" ? [{ username: c.username, i }] : []))
+  const microsoft365 = file.connectors.flatMap((c) => (c.type === "microsoft365" ? [{ tenantId: c.tenantId, domain: c.domain }] : []))
   return [
     ...duplicates(file.domains, (d) => d.toLowerCase(), "domains", "domain"),
     ...duplicates(auth, (a) => a.username, "connectors", "auth username"),
+    ...duplicates(microsoft365, (c) => c.tenantId.toLowerCase(), "connectors", "Microsoft 365 tenant id"),
+    ...duplicates(microsoft365, (c) => c.domain.toLowerCase(), "connectors", "onmicrosoft.com domain"),
+    ...exchangeOnlineCidrs(file.connectors),
     ...duplicates(templates, (t) => t.id, "templates", "template id"),
     ...duplicates(file.rules ?? [], (r) => r.id, "rules", "rule id"),
     ...duplicates(file.directory ?? [], (u) => u.mail.toLowerCase(), "directory", "mail"),

@@ -1,4 +1,5 @@
 import { Context, type Effect, type Option } from "effect"
+import type { SessionBinding } from "../domain/Binding.js"
 import type { HeaderSummary, MessageEnvelope, SignatureDecision } from "../domain/Signature.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
 
@@ -8,7 +9,10 @@ import type { Tenant, TenantId } from "../domain/Tenant.js"
  * actors can later live on other nodes without the pipeline changing.
  */
 export interface ControlPlaneApi {
-  readonly bindBySourceAddress: (address: string) => Effect.Effect<Option.Option<TenantId>>
+  /** one tenant's range, the tenants sharing the most specific range, or Unbound */
+  readonly bindBySourceAddress: (address: string) => Effect.Effect<SessionBinding>
+  /** the tenant a shared binding selects for the envelope sender's domain (ConnectorIndex.selectBySender) */
+  readonly selectBySender: (binding: SessionBinding, domain: string) => Effect.Effect<Option.Option<TenantId>>
   readonly bindByCertificate: (fingerprint256: string) => Effect.Effect<Option.Option<TenantId>>
   readonly bindByCredentials: (username: string, password: string) => Effect.Effect<Option.Option<TenantId>>
   /** the tenant's current relay state (domains, connectors, downstream); None when gone or suspended */

@@ -31,6 +31,16 @@ export class PipelineFailed extends Data.TaggedError("PipelineFailed")<{ detail:
 /** Stamping broke off mid-stream (invariant 5): 451 now, and the retry passes unstamped. */
 export class StampingFailed extends Data.TaggedError("StampingFailed")<{ detail: string }> {}
 export class ShuttingDown extends Data.TaggedError("ShuttingDown") {}
+/** A connection several tenants share cannot pick a tenant for the null sender (it has no domain). */
+export class SharedNullSender extends Data.TaggedError("SharedNullSender") {}
+/**
+ * A Microsoft 365 session's message did not prove it comes from the selected
+ * tenant's Microsoft 365 organisation (CrossTenant-Id header, onmicrosoft.com
+ * DKIM signature): refused before its terminating dot reaches the downstream.
+ */
+export class TenantNotProven extends Data.TaggedError("TenantNotProven")<{ detail: string }> {}
+/** The DKIM key of that proof could not be looked up just now. */
+export class TenantProofDeferred extends Data.TaggedError("TenantProofDeferred")<{ detail: string }> {}
 
 export type RelayError =
   | DownstreamRefused
@@ -49,6 +59,9 @@ export type RelayError =
   | PipelineFailed
   | StampingFailed
   | ShuttingDown
+  | SharedNullSender
+  | TenantNotProven
+  | TenantProofDeferred
 
 const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
 
@@ -73,7 +86,10 @@ export const toReply = (e: RelayError): SmtpReply =>
     UpstreamGone: () => reply(451, "4.4.2", "connection lost during the transaction"),
     PipelineFailed: () => reply(451, "4.3.0", "message could not be processed, try again later"),
     StampingFailed: () => reply(451, "4.3.0", "signature could not be added; the retry will be relayed without it"),
-    ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later")
+    ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later"),
+    SharedNullSender: () => reply(550, "5.7.1", "this connection is shared by several tenants: the null sender cannot select one"),
+    TenantNotProven: ({ detail }) => reply(550, "5.7.1", `not proven to come from this tenant's Microsoft 365 organisation: ${detail}`),
+    TenantProofDeferred: ({ detail }) => reply(451, "4.7.5", `DKIM key lookup failed (${detail}), try again later`)
   })
 
 /** The Error shape smtp-server turns into a reply (patched to honour enhancedStatusCode, see patches/). */

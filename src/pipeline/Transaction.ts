@@ -1,6 +1,6 @@
 import { Effect, Either } from "effect"
 import { Joiner, Splitter } from "mailsplit"
-import { PassThrough, type Readable } from "node:stream"
+import { PassThrough, type Readable, type Transform } from "node:stream"
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
@@ -54,6 +54,12 @@ export interface TransactionInput {
   readonly decide: (root: NonNullable<PeekedHeaders>, facts: ReturnType<typeof readRootFacts>) => Effect.Effect<Decision>
   /** a link with MAIL and RCPT done for each copy's recipients, in order; the first may be the session's own */
   readonly links: (copies: ReadonlyArray<Copy>) => Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError>
+  /**
+   * A stage between LineGuard and HeaderPeek that may refuse the message: its
+   * error (a RelayError) is the cause, and it ends its output only once satisfied,
+   * so a refusal comes before any copy's terminating dot (smtp/Microsoft365Proof).
+   */
+  readonly proof?: Transform
 }
 
 export interface TransactionResult {
@@ -122,7 +128,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
     const pipelineEnded = () => {
       if (--running === 0) finished.unsafeOpen()
     }
-    chain([guard, peek, fanout], (err) => {
+    chain(input.proof === undefined ? [guard, peek, fanout] : [guard, input.proof, peek, fanout], (err) => {
       if (err) teardown(asRelayError(err))
       headersKnown.unsafeOpen()
       pipelineEnded()

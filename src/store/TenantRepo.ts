@@ -1,10 +1,11 @@
 import { Effect, Either, Option, Schema } from "effect"
+import { overlaps, parseCidr } from "../domain/Cidr.js"
 import { DirectoryUser } from "../domain/Directory.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { Rule, SignatureSettings } from "../domain/Rule.js"
 import { Template } from "../domain/Template.js"
 import { decodeTenantFile, type FileConnector, type TenantFile } from "../domain/TenantFile.js"
-import { AuthConnector, CertConnector, CidrConnector, type Connector, Tenant, type TenantId } from "../domain/Tenant.js"
+import { AuthConnector, CertConnector, CidrConnector, type Connector, Microsoft365Connector, Tenant, type TenantId } from "../domain/Tenant.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
 import { ruleProblems } from "../signature/RuleValidation.js"
@@ -71,6 +72,13 @@ export const prepareSignatureContent = (
   return problems.length > 0 ? Either.left(new TenantFileInvalid({ message: problems.join("\n") })) : Either.right({ templates, removed })
 }
 
+/** A cidr of `a` overlapping one of `b`'s, as written in `a`'s file. */
+const sharedRange = (a: Tenant, b: Tenant): string | undefined => {
+  const ranges = (t: Tenant) => t.connectors.flatMap((c) => (c._tag === "cidr" ? c.cidrs.flatMap((text) => parseCidr(text) ?? []) : []))
+  const theirs = ranges(b)
+  return ranges(a).find((mine) => theirs.some((other) => overlaps(mine, other)))?.text
+}
+
 const make = Effect.gen(function* () {
   const store = yield* Store
   // one import at a time: the cross-tenant connector check and the write must not interleave
@@ -104,6 +112,8 @@ const make = Effect.gen(function* () {
           return new CertConnector({ fingerprint256: normalizeFingerprint(c.fingerprint256) })
         case "cidr":
           return new CidrConnector({ cidrs: c.cidrs.map((s) => s.trim()) })
+        case "microsoft365":
+          return new Microsoft365Connector({ tenantGuid: c.tenantId.toLowerCase(), domain: c.domain.toLowerCase() })
         case "auth": {
           if (c.passwordHash !== undefined) return new AuthConnector({ username: c.username, passwordHash: c.passwordHash })
           const password = c.password!
@@ -119,8 +129,11 @@ const make = Effect.gen(function* () {
     for (const domain of tenant.domains) {
       const owner = others.find((o) => o.domains.some((d) => d.toLowerCase() === domain))
       if (owner !== undefined) {
+        const range = sharedRange(tenant, owner)
+        // tenants behind one address are told apart by sender domain alone (ConnectorIndex.selectBySender)
+        const why = range === undefined ? "" : `; ${tenant.id} and ${owner.id} share the source range ${range}, where only the sender's domain tells them apart`
         return yield* new TenantConflict({
-          tenantId: tenant.id, otherTenantId: owner.id, message: `domain ${domain} already belongs to tenant ${owner.id}`
+          tenantId: tenant.id, otherTenantId: owner.id, message: `domain ${domain} already belongs to tenant ${owner.id}${why}`
         })
       }
     }
@@ -128,9 +141,12 @@ const make = Effect.gen(function* () {
       for (const other of others) {
         const clash = other.connectors.find((o) =>
           (c._tag === "auth" && o._tag === "auth" && o.username === c.username) ||
-          (c._tag === "certificate" && o._tag === "certificate" && normalizeFingerprint(o.fingerprint256) === c.fingerprint256))
+          (c._tag === "certificate" && o._tag === "certificate" && normalizeFingerprint(o.fingerprint256) === c.fingerprint256) ||
+          (c._tag === "microsoft365" && o._tag === "microsoft365" && (o.tenantGuid === c.tenantGuid || o.domain === c.domain)))
         if (clash !== undefined) {
-          const what = c._tag === "auth" ? `auth username "${c.username}"` : `certificate ${(c as CertConnector).fingerprint256}`
+          const what = c._tag === "auth" ? `auth username "${c.username}"`
+            : c._tag === "microsoft365" ? `Microsoft 365 tenant ${c.tenantGuid} (${c.domain})`
+            : `certificate ${(c as CertConnector).fingerprint256}`
           return yield* new TenantConflict({
             tenantId: tenant.id, otherTenantId: other.id, message: `${what} already belongs to tenant ${other.id}`
           })
@@ -199,6 +215,7 @@ const make = Effect.gen(function* () {
           case "auth": return { type: "auth", username: c.username, passwordHash: c.passwordHash }
           case "certificate": return { type: "certificate", fingerprint256: c.fingerprint256 }
           case "cidr": return { type: "cidr", cidrs: c.cidrs }
+          case "microsoft365": return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
         }
       }),
       downstream: tenant.downstream,

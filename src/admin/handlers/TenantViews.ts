@@ -12,6 +12,7 @@ const connectorView = (c: Connector): ConnectorView => {
     case "auth": return { type: "auth", username: c.username }
     case "certificate": return { type: "certificate", fingerprint256: c.fingerprint256 }
     case "cidr": return { type: "cidr", cidrs: c.cidrs }
+    case "microsoft365": return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
   }
 }
 

@@ -1,8 +1,13 @@
 /**
- * Failed AUTH attempts per source address. After `limit` failures inside
- * `windowMs` the address is refused AUTH until the window has passed, so a
- * password cannot be guessed at line speed. Bounded: at most MAX_TRACKED
- * addresses are remembered (the oldest are forgotten first).
+ * Failed AUTH attempts, counted per (source address, username) and per source
+ * address. After `perUser` failures inside `windowMs` that username is refused
+ * AUTH from that address until the window has passed, so a password cannot be
+ * guessed at line speed; one tenant's misconfigured server (wrong password,
+ * its own username) never locks out another tenant behind the same address.
+ * Against spraying many usernames from one address, the address as a whole is
+ * refused after `perAddress` failures, a much higher ceiling. A successful
+ * login clears its own (address, username) count only. Bounded: at most
+ * MAX_TRACKED keys of each kind are remembered (the oldest are forgotten first).
  */
 export const MAX_TRACKED = 10_000
 
@@ -11,36 +16,63 @@ interface Entry {
   since: number
 }
 
-export class AuthThrottle {
+class Counter {
   private readonly entries = new Map<string, Entry>()
 
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number
-  ) {}
+  constructor(private readonly windowMs: number) {}
 
-  isThrottled(address: string, now: number): boolean {
-    const e = this.entries.get(address)
-    if (e === undefined) return false
+  failures(key: string, now: number): number {
+    const e = this.entries.get(key)
+    if (e === undefined) return 0
     if (now - e.since > this.windowMs) {
-      this.entries.delete(address)
-      return false
+      this.entries.delete(key)
+      return 0
     }
-    return e.failures >= this.limit
+    return e.failures
   }
 
-  failed(address: string, now: number): void {
-    const e = this.entries.get(address)
-    if (e === undefined || now - e.since > this.windowMs) {
-      this.entries.delete(address)
-      this.entries.set(address, { failures: 1, since: now })
-      if (this.entries.size > MAX_TRACKED) this.entries.delete(this.entries.keys().next().value!)
+  add(key: string, now: number): void {
+    const e = this.entries.get(key)
+    if (e !== undefined && now - e.since <= this.windowMs) {
+      e.failures += 1
       return
     }
-    e.failures += 1
+    this.entries.delete(key)
+    this.entries.set(key, { failures: 1, since: now })
+    if (this.entries.size > MAX_TRACKED) this.entries.delete(this.entries.keys().next().value!)
   }
 
-  succeeded(address: string): void {
-    this.entries.delete(address)
+  clear(key: string): void {
+    this.entries.delete(key)
+  }
+}
+
+/** NUL cannot occur in an address, and AUTH PLAIN cannot carry it inside a username */
+const pairKey = (address: string, username: string) => `${address}\0${username}`
+
+export class AuthThrottle {
+  private readonly pairs: Counter
+  private readonly addresses: Counter
+
+  constructor(
+    private readonly perUser: number,
+    private readonly perAddress: number,
+    windowMs: number
+  ) {
+    this.pairs = new Counter(windowMs)
+    this.addresses = new Counter(windowMs)
+  }
+
+  isThrottled(address: string, username: string, now: number): boolean {
+    return this.pairs.failures(pairKey(address, username), now) >= this.perUser || this.addresses.failures(address, now) >= this.perAddress
+  }
+
+  failed(address: string, username: string, now: number): void {
+    this.pairs.add(pairKey(address, username), now)
+    this.addresses.add(address, now)
+  }
+
+  succeeded(address: string, username: string): void {
+    this.pairs.clear(pairKey(address, username))
   }
 }

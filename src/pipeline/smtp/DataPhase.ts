@@ -4,7 +4,7 @@ import type { Readable } from "node:stream"
 import type { SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../../config.js"
 import { MessageEnvelope } from "../../domain/Signature.js"
-import type { Downstream, TenantId } from "../../domain/Tenant.js"
+import type { Downstream, Microsoft365Connector, TenantId } from "../../domain/Tenant.js"
 import type { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import type { ControlPlaneApi } from "../ControlPlane.js"
 import { passesUnstamped, planCopies, unstamped } from "../CopyPlanner.js"
@@ -14,6 +14,8 @@ import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
 import { relayTransaction, type Copy } from "../Transaction.js"
 import { recordFailed, recordRelayed } from "../RelayMetrics.js"
+import type { DkimKeys } from "./DkimKeys.js"
+import { Microsoft365Proof } from "./Microsoft365Proof.js"
 import { receivedLine } from "./Received.js"
 
 /** What MAIL FROM settled for the transaction in progress. */
@@ -22,6 +24,8 @@ export interface MailTransaction {
   readonly target: Downstream
   readonly from: string
   readonly params: MailParams
+  /** a Microsoft 365 session: each message proves it comes from one of these (Microsoft365Proof) */
+  readonly microsoft365: ReadonlyArray<Microsoft365Connector> | undefined
 }
 
 export interface DataPhaseDeps {
@@ -30,6 +34,7 @@ export interface DataPhaseDeps {
   readonly control: ControlPlaneApi
   readonly failsafe: FailSafeMemory
   readonly pool: DownstreamPool
+  readonly dkimKeys: DkimKeys
 }
 
 /**
@@ -82,7 +87,8 @@ export const dataPhase = (
       nowSeconds: Math.floor(Date.now() / 1000),
       stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
     }
-    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links }).pipe(
+    const proof = mail.microsoft365 === undefined ? undefined : new Microsoft365Proof(mail.microsoft365, deps.dkimKeys)
+    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links, proof }).pipe(
       Effect.tapError((e) =>
         Effect.gen(function* () {
           if (e._tag === "StampingFailed" && identity !== undefined) {

@@ -2,15 +2,19 @@ import { Cause, Context, Effect, Exit, FiberRef, FiberSet, Metric, Option, Trace
 import type { TLSSocket } from "node:tls"
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../../config.js"
-import { type Tenant, type TenantId } from "../../domain/Tenant.js"
 import { ControlPlane } from "../ControlPlane.js"
 import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
-import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
+import { NoDownstream, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { activeSessions } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
+import { dnsDkimKeys } from "./DkimKeys.js"
+import { Microsoft365Gate } from "./Microsoft365Gate.js"
+import { SessionBinder } from "./SessionBinder.js"
+
+export { senderAllowed } from "./SessionBinder.js"
 
 /**
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
@@ -21,7 +25,7 @@ import { dataPhase, type MailTransaction } from "./DataPhase.js"
  */
 
 interface SessionState {
-  tenant: Option.Option<TenantId>
+  readonly binder: SessionBinder
   readonly link: DownstreamLink
   /** what MAIL FROM settled for the transaction in progress */
   mail: MailTransaction | undefined
@@ -46,15 +50,6 @@ export interface Inbound {
   readonly activeSessions: () => number
 }
 
-const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase()
-
-export const senderAllowed = (tenant: Tenant, sender: string): boolean => {
-  // the null sender (bounces, receipts) carries no domain; the session is bound already
-  if (sender === "") return true
-  const domain = domainOf(sender)
-  return tenant.domains.some((d) => d.toLowerCase() === domain)
-}
-
 export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
   const { config, tls, stampKey } = options
   const smtp = config.smtp
@@ -68,7 +63,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   // server has let its sessions finish and before session fibers are stopped
   const pool = yield* DownstreamPool.make(config.downstreamPool)
   const sessions = new Map<string, SessionState>()
-  const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
+  const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authFailuresPerAddress, smtp.authThrottleMs)
+  const gate = new Microsoft365Gate(config.microsoft365)
+  const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
   let shuttingDown = false
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
@@ -85,21 +82,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
+      s = { binder: new SessionBinder(control, gate), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
       sessions.set(session.id, s)
       run(Metric.set(activeSessions, sessions.size))
     }
     return s
   }
-
-  const boundTenant = (s: SessionState) =>
-    Effect.gen(function* () {
-      if (shuttingDown) return yield* new ShuttingDown()
-      if (Option.isNone(s.tenant)) return yield* new NotBound()
-      const tenant = yield* control.relayState(s.tenant.value)
-      if (Option.isNone(tenant)) return yield* new NotBound()
-      return tenant.value
-    })
 
   const server = new SMTPServer({
     name: smtp.name,
@@ -124,40 +112,26 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     authMethods: ["PLAIN", "LOGIN"],
     logger: false,
     onConnect(session, done) {
-      const s = state(session)
-      answer(
-        Effect.map(control.bindBySourceAddress(session.remoteAddress), (t) => {
-          s.tenant = t
-        }),
-        done
-      )
+      answer(state(session).binder.connected(session.remoteAddress), done)
     },
     onSecure(socket, session, done) {
-      const s = state(session)
-      const cert = (socket as TLSSocket).getPeerCertificate?.()
-      const fingerprint = cert && "fingerprint256" in cert ? cert.fingerprint256 : undefined
-      if (!fingerprint) return done()
-      answer(
-        Effect.map(control.bindByCertificate(fingerprint), (t) => {
-          if (Option.isSome(t)) s.tenant = t
-        }),
-        done
-      )
+      answer(state(session).binder.secured(socket as TLSSocket), done)
     },
     onAuth(auth: SMTPServerAuthentication, session, done) {
       const s = state(session)
       const address = session.remoteAddress
-      if (throttle.isThrottled(address, Date.now())) {
+      const username = auth.username ?? ""
+      if (throttle.isThrottled(address, username, Date.now())) {
         return done(Object.assign(new Error("too many failed authentications, try again later"), { responseCode: 454 }))
       }
-      answer(control.bindByCredentials(auth.username ?? "", auth.password ?? ""), (err, tenant) => {
+      answer(control.bindByCredentials(username, auth.password ?? ""), (err, tenant) => {
         if (err || tenant === undefined || Option.isNone(tenant)) {
-          throttle.failed(address, Date.now())
+          throttle.failed(address, username, Date.now())
           // one answer for an unknown user and a wrong password
           return done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
         }
-        throttle.succeeded(address)
-        s.tenant = tenant
+        throttle.succeeded(address, username)
+        s.binder.authenticated(tenant.value)
         done(null, { user: auth.username })
       })
     },
@@ -166,13 +140,13 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const params = mailParams(address)
       answer(
         Effect.gen(function* () {
-          const tenant = yield* boundTenant(s)
-          if (!senderAllowed(tenant, address.address)) return yield* new SenderNotAllowed({ sender: address.address })
+          if (shuttingDown) return yield* new ShuttingDown()
+          const { tenant, microsoft365 } = yield* s.binder.select(address.address)
           const target = tenant.downstream ?? config.downstream
           if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
           s.mail = undefined
           yield* s.link.mail(target, address.address, params)
-          s.mail = { tenant: tenant.id, target, from: address.address, params }
+          s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365 }
         }),
         done
       )
@@ -183,7 +157,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
-      const transaction = dataPhase({ config, stampKey, control, failsafe, pool }, session, s.link, s.mail, stream).pipe(
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
       answer(transaction, (err, text) => {

@@ -1,0 +1,90 @@
+import { Effect, Option } from "effect"
+import type { TLSSocket } from "node:tls"
+import { boundTo, type SessionBinding, Unbound } from "../../domain/Binding.js"
+import type { Microsoft365Connector, Tenant, TenantId } from "../../domain/Tenant.js"
+import type { ControlPlaneApi } from "../ControlPlane.js"
+import { NotBound, type RelayError, SenderNotAllowed, SharedNullSender } from "../RelayError.js"
+import type { Microsoft365Gate } from "./Microsoft365Gate.js"
+
+/**
+ * One upstream session's binding (invariant 7), as its connection proves
+ * more: the source address at connect, the client certificate after STARTTLS,
+ * AUTH. A binding shared by several tenants (a range they share, Exchange
+ * Online's gate) selects the tenant by the envelope sender's domain at MAIL.
+ * Exchange Online wins over a range or certificate connector: its addresses and
+ * certificate are every Microsoft 365 customer's, so they never bind one tenant.
+ */
+
+export interface Selected {
+  readonly tenant: Tenant
+  /** a Microsoft 365 session: what each message must prove (Microsoft365Proof) */
+  readonly microsoft365: ReadonlyArray<Microsoft365Connector> | undefined
+}
+
+const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase()
+
+export const senderAllowed = (tenant: Tenant, sender: string): boolean => {
+  // the null sender (bounces, receipts) carries no domain; the session is bound already
+  if (sender === "") return true
+  const domain = domainOf(sender)
+  return tenant.domains.some((d) => d.toLowerCase() === domain)
+}
+
+export class SessionBinder {
+  binding: SessionBinding = Unbound
+  private exchangeAddress = false
+  private exchangeCertificate = false
+
+  constructor(
+    private readonly control: ControlPlaneApi,
+    private readonly gate: Microsoft365Gate
+  ) {}
+
+  connected(ip: string): Effect.Effect<void> {
+    this.exchangeAddress = this.gate.addressPasses(ip)
+    if (this.exchangeAddress) return Effect.sync(() => this.exchangeGate())
+    return Effect.map(this.control.bindBySourceAddress(ip), (b) => {
+      this.binding = b
+    })
+  }
+
+  secured(socket: TLSSocket): Effect.Effect<void> {
+    const cert = socket.getPeerCertificate?.()
+    const present = cert !== undefined && Object.keys(cert).length > 0
+    this.exchangeCertificate = present && this.gate.certificatePasses({ authorized: socket.authorized, certificate: cert })
+    if (this.exchangeCertificate || this.exchangeAddress) return Effect.sync(() => this.exchangeGate())
+    const fingerprint = present && "fingerprint256" in cert ? cert.fingerprint256 : undefined
+    if (!fingerprint) return Effect.void
+    return Effect.map(this.control.bindByCertificate(fingerprint), (t) => {
+      if (Option.isSome(t)) this.binding = boundTo(t.value)
+    })
+  }
+
+  authenticated(tenantId: TenantId): void {
+    this.binding = boundTo(tenantId)
+  }
+
+  private exchangeGate(): void {
+    this.binding = this.gate.passes(this.exchangeAddress, this.exchangeCertificate) ? { _tag: "Microsoft365" } : Unbound
+  }
+
+  /** At MAIL: the tenant this sender may relay as on this session, and what its messages must prove. */
+  select(sender: string): Effect.Effect<Selected, RelayError> {
+    const binding = this.binding
+    const control = this.control
+    return Effect.gen(function* () {
+      if (binding._tag === "Unbound") return yield* new NotBound()
+      if (binding._tag !== "Tenant" && sender === "") return yield* new SharedNullSender()
+      const tenantId = binding._tag === "Tenant" ? Option.some(binding.tenantId) : yield* control.selectBySender(binding, domainOf(sender))
+      if (Option.isNone(tenantId)) return yield* new SenderNotAllowed({ sender })
+      const tenant = yield* control.relayState(tenantId.value)
+      if (Option.isNone(tenant)) return yield* new NotBound()
+      if (!senderAllowed(tenant.value, sender)) return yield* new SenderNotAllowed({ sender })
+      if (binding._tag !== "Microsoft365") return { tenant: tenant.value, microsoft365: undefined }
+      const connectors = tenant.value.connectors.filter((c): c is Microsoft365Connector => c._tag === "microsoft365")
+      // the index said so; the tenant changed since
+      if (connectors.length === 0) return yield* new SenderNotAllowed({ sender })
+      return { tenant: tenant.value, microsoft365: connectors }
+    })
+  }
+}
