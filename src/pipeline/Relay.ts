@@ -139,8 +139,10 @@ export class DownstreamLink {
       const link = this.link
       if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
       const reply = yield* link.client.data(output).pipe(Effect.tapErrorCause(() => this.drop), Effect.onInterrupt(() => this.drop))
-      // open until here: a session that ends while the body streams must not pool the connection
-      link.open = false
+      // open until here: a session that ends while the body streams must not pool the connection.
+      // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
+      // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
+      link.open = !isPositive(reply)
       return reply
     })
   }

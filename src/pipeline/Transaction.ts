@@ -109,11 +109,18 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
     let cause: RelayError | undefined
     let echo: RelayError | undefined
     const sources: Array<PassThrough> = []
+    /**
+     * The last stage of each copy's chain. Destroyed too: a copy whose source had
+     * already ended (the upstream's whole message fit in the buffers) would otherwise
+     * wait forever for a reader that gave up (its downstream refused DATA).
+     */
+    const outputs: Array<Readable> = []
     const teardown = (e: RelayError) => {
       if (e._tag === "DataSourceError") echo ??= e
       else cause ??= e
       guard.destroy()
       for (const source of sources) source.destroy()
+      for (const output of outputs) output.destroy()
       headersKnown.unsafeOpen()
     }
     /** stream chains not yet finished (the pump, then one per copy); `finished` opens at zero */
@@ -166,13 +173,21 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
           stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
         }
+        outputs.push(output)
         running++
         chain(stages, (err) => {
           // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
           if (err) teardown(stamper && cause === undefined ? new StampingFailed({ detail: err.message }) : asRelayError(err))
           pipelineEnded()
         })
-        return links[i].send(output).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))), Effect.either)
+        return links[i].send(output).pipe(
+          // A refusal (of the DATA command itself, or early) ends the message now: nothing
+          // would read the copy's stream any more, and its backpressure would stall the
+          // upstream. The teardown drains the upstream, so its reply follows its dot.
+          Effect.tap((reply) => (isPositive(reply) ? Effect.void : Effect.sync(() => teardown(new DownstreamRefused({ reply, phase: "data" }))))),
+          Effect.tapError((e) => Effect.sync(() => teardown(e))),
+          Effect.either
+        )
       })
       fanout.setTargets(sources)
       openGate()
