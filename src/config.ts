@@ -35,7 +35,12 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   /** failed AUTH attempts per source address before it is throttled */
   authFailuresBeforeThrottle: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 }),
   /** how long a throttled address is refused AUTH */
-  authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 })
+  authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
+  /** the most one message's DATA may take, from 354 to the dot; then 421 4.4.2 (src/pipeline/smtp/DataDeadline.ts) */
+  maxDataMs: Schema.optionalWith(Millis, { default: () => 600_000 }),
+  /** bytes per second a sender must average over each dataRateWindowMs of DATA (Postfix's smtpd_min_data_rate); 0: no floor */
+  minDataRate: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 500 }),
+  dataRateWindowMs: Schema.optionalWith(Millis, { default: () => 30_000 })
 }) {}
 
 export class DownstreamTimeouts extends Schema.Class<DownstreamTimeouts>("DownstreamTimeouts")({

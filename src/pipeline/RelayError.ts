@@ -31,6 +31,8 @@ export class PipelineFailed extends Data.TaggedError("PipelineFailed")<{ detail:
 /** Stamping broke off mid-stream (invariant 5): 451 now, and the retry passes unstamped. */
 export class StampingFailed extends Data.TaggedError("StampingFailed")<{ detail: string }> {}
 export class ShuttingDown extends Data.TaggedError("ShuttingDown") {}
+/** The upstream took longer than the DATA deadline, or sent below the minimum rate (DataDeadline): the session is closed. */
+export class DataTooSlow extends Data.TaggedError("DataTooSlow")<{ reason: "deadline" | "rate"; limitMs: number; minRate: number }> {}
 
 export type RelayError =
   | DownstreamRefused
@@ -49,6 +51,7 @@ export type RelayError =
   | PipelineFailed
   | StampingFailed
   | ShuttingDown
+  | DataTooSlow
 
 const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
 
@@ -73,8 +76,15 @@ export const toReply = (e: RelayError): SmtpReply =>
     UpstreamGone: () => reply(451, "4.4.2", "connection lost during the transaction"),
     PipelineFailed: () => reply(451, "4.3.0", "message could not be processed, try again later"),
     StampingFailed: () => reply(451, "4.3.0", "signature could not be added; the retry will be relayed without it"),
-    ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later")
+    ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later"),
+    DataTooSlow: ({ reason, limitMs, minRate }) =>
+      reply(421, "4.4.2", reason === "deadline"
+        ? `message data not received within ${Math.round(limitMs / 1000)} s, closing connection`
+        : `message data arriving slower than ${minRate} bytes/s, closing connection`)
   })
+
+/** A reply that ends the upstream session (421): sent by Inbound itself, since smtp-server replies to DATA only after the dot. */
+export const closesSession = (e: Error & { responseCode?: number }): e is Error & { responseCode: number; enhancedStatusCode?: string } => e.responseCode === 421
 
 /** The Error shape smtp-server turns into a reply (patched to honour enhancedStatusCode, see patches/). */
 export const toSmtpServerError = (e: RelayError): Error & { responseCode: number; enhancedStatusCode?: string } => {

@@ -54,6 +54,8 @@ export interface TransactionInput {
   readonly decide: (root: NonNullable<PeekedHeaders>, facts: ReturnType<typeof readRootFacts>) => Effect.Effect<Decision>
   /** a link with MAIL and RCPT done for each copy's recipients, in order; the first may be the session's own */
   readonly links: (copies: ReadonlyArray<Copy>) => Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError>
+  /** watches the upstream's pace (DataDeadline): calls `abort` when it is too slow; returns the unwatch function */
+  readonly watch?: (upstream: Readable, bytes: () => number, abort: (e: RelayError) => void) => () => void
 }
 
 export interface TransactionResult {
@@ -135,6 +137,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
       pipelineEnded()
     })
     const feeding = feed(input.upstream, guard)
+    const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
     const failure = () => Effect.fail(cause ?? echo ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
     return Effect.gen(function* () {
@@ -195,7 +198,8 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
       const sent = sends.length === 1 ? [yield* sends[0]] : yield* Effect.all(sends, { concurrency: "unbounded" })
       // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
       yield* finished.await
-      yield* Effect.promise(() => feeding)
+      // a sender too slow to finish is not waited for: the session is closed instead
+      if (cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
       if (cause !== undefined || echo !== undefined) return yield* failure()
       const replies = sent.map((r) => Either.getOrThrow(r))
       const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
@@ -207,7 +211,10 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
         decision,
         outcomes: stampers.map((s) => s?.outcome())
       } satisfies TransactionResult
-    }).pipe(Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))))
+    }).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))),
+      Effect.ensuring(Effect.sync(() => unwatch?.()))
+    )
   })
 
 /**

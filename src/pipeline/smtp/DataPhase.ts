@@ -14,6 +14,7 @@ import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
 import { relayTransaction, type Copy } from "../Transaction.js"
 import { recordFailed, recordRelayed } from "../RelayMetrics.js"
+import type { DataDeadlines } from "./DataDeadline.js"
 import { receivedLine } from "./Received.js"
 
 /** What MAIL FROM settled for the transaction in progress. */
@@ -30,6 +31,7 @@ export interface DataPhaseDeps {
   readonly control: ControlPlaneApi
   readonly failsafe: FailSafeMemory
   readonly pool: DownstreamPool
+  readonly deadlines: DataDeadlines
 }
 
 /**
@@ -82,7 +84,15 @@ export const dataPhase = (
       nowSeconds: Math.floor(Date.now() / 1000),
       stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
     }
-    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links }).pipe(
+    const result = yield* relayTransaction({
+      upstream: stream,
+      maxBytes: config.smtp.maxMessageSize,
+      policy,
+      recipients,
+      decide,
+      links,
+      watch: (upstream, bytes, abort) => deps.deadlines.watch(upstream, bytes, abort)
+    }).pipe(
       Effect.tapError((e) =>
         Effect.gen(function* () {
           if (e._tag === "StampingFailed" && identity !== undefined) {

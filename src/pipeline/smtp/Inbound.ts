@@ -6,10 +6,11 @@ import { type Tenant, type TenantId } from "../../domain/Tenant.js"
 import { ControlPlane } from "../ControlPlane.js"
 import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
-import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
+import { closesSession, NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { activeSessions } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
+import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 
 /**
@@ -69,6 +70,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const pool = yield* DownstreamPool.make(config.downstreamPool)
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
+  const deadlines = new DataDeadlines(smtp)
+  yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
   let shuttingDown = false
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
@@ -183,10 +186,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
-      const transaction = dataPhase({ config, stampKey, control, failsafe, pool }, session, s.link, s.mail, stream).pipe(
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, deadlines }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
       answer(transaction, (err, text) => {
+        // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
+        if (err && closesSession(err)) connectionOf(session.id)?.send(err.responseCode, err.message, err.enhancedStatusCode)
         done(err, text)
         // during shutdown a session that finished its transaction is closed right after the reply
         if (shuttingDown) connectionOf(session.id)?.close()
