@@ -12,6 +12,7 @@ import { activeSessions } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
+import { type Connection, Shutdown } from "./Shutdown.js"
 
 /**
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
@@ -27,13 +28,6 @@ interface SessionState {
   /** what MAIL FROM settled for the transaction in progress */
   mail: MailTransaction | undefined
   inData: boolean
-}
-
-/** The parts of smtp-server's connection objects (server.connections) that shutdown uses. */
-interface Connection {
-  readonly id: string
-  send(code: number, text: string, context?: string): void
-  close(): void
 }
 
 export interface InboundOptions {
@@ -72,7 +66,6 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
   const deadlines = new DataDeadlines(smtp)
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
-  let shuttingDown = false
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
   const answer = <A>(effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) => {
@@ -97,7 +90,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
 
   const boundTenant = (s: SessionState) =>
     Effect.gen(function* () {
-      if (shuttingDown) return yield* new ShuttingDown()
+      if (shutdown.active) return yield* new ShuttingDown()
       if (Option.isNone(s.tenant)) return yield* new NotBound()
       const tenant = yield* control.relayState(s.tenant.value)
       if (Option.isNone(tenant)) return yield* new NotBound()
@@ -193,8 +186,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
         if (err && closesSession(err)) connectionOf(session.id)?.send(err.responseCode, err.message, err.enhancedStatusCode)
         done(err, text)
-        // during shutdown a session that finished its transaction is closed right after the reply
-        if (shuttingDown) connectionOf(session.id)?.close()
+        shutdown.transactionDone(session.id, stream)
       })
     },
     onClose(session) {
@@ -202,12 +194,14 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       sessions.delete(session.id)
       run(Metric.set(activeSessions, sessions.size))
       if (s) run(s.link.release)
+      shutdown.sessionClosed()
     }
   } as ConstructorParameters<typeof SMTPServer>[0])
 
   server.on("error", (e) => run(Effect.logError("smtp server error", e)))
 
   const connections = (server as unknown as { connections: Set<Connection> }).connections
+  const shutdown = new Shutdown(connections, server.server, smtp.shutdownGraceMs)
   const connectionOf = (id: string): Connection | undefined => {
     for (const c of connections) if (c.id === id) return c
     return undefined
@@ -222,19 +216,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     })
   }).pipe(Effect.orDie)
 
-  // Graceful stop: refuse new sessions, close idle ones now, let transactions in
-  // flight finish (bounded by shutdownGraceMs inside smtp-server.close).
+  // Graceful stop (Shutdown): refuse new sessions, 421 4.3.2 to idle ones now, let
+  // transactions in flight finish (bounded by shutdownGraceMs), then close the server.
   yield* Effect.addFinalizer(() =>
-    Effect.async<void>((resume) => {
-      shuttingDown = true
-      for (const c of connections) {
-        if (!sessions.get(c.id)?.inData) {
-          c.send(421, "shutting down, try again later", "4.3.2")
-          c.close()
-        }
-      }
-      server.close(() => resume(Effect.void))
-    }).pipe(
+    Effect.promise(() => shutdown.begin((id) => sessions.get(id)?.inData === true)).pipe(
+      Effect.flatMap((summary) => Effect.logInfo("smtp shutdown").pipe(Effect.annotateLogs({ ...summary }))),
+      Effect.zipRight(Effect.async<void>((resume) => server.close(() => resume(Effect.void)))),
       // smtp-server reports a closed session a tick after its socket closed: links
       // whose session ended just now are released here, before the pool closes
       Effect.zipRight(Effect.suspend(() => {
