@@ -31,6 +31,8 @@ export class PipelineFailed extends Data.TaggedError("PipelineFailed")<{ detail:
 /** Stamping broke off mid-stream (invariant 5): 451 now, and the retry passes unstamped. */
 export class StampingFailed extends Data.TaggedError("StampingFailed")<{ detail: string }> {}
 export class ShuttingDown extends Data.TaggedError("ShuttingDown") {}
+/** A new session refused by ConnectionLimits: the unbound share is full, or its address has too many sessions or too many new ones. */
+export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{ reason: "unbound-share" | "address-connections" | "address-rate" }> {}
 /** The upstream took longer than the DATA deadline, or sent below the minimum rate (DataDeadline): the session is closed. */
 export class DataTooSlow extends Data.TaggedError("DataTooSlow")<{ reason: "deadline" | "rate"; limitMs: number; minRate: number }> {}
 
@@ -52,6 +54,7 @@ export type RelayError =
   | StampingFailed
   | ShuttingDown
   | DataTooSlow
+  | TooManyConnections
 
 const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
 
@@ -77,6 +80,10 @@ export const toReply = (e: RelayError): SmtpReply =>
     PipelineFailed: () => reply(451, "4.3.0", "message could not be processed, try again later"),
     StampingFailed: () => reply(451, "4.3.0", "signature could not be added; the retry will be relayed without it"),
     ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later"),
+    TooManyConnections: ({ reason }) =>
+      reply(421, "4.7.0", reason === "unbound-share"
+        ? "too many unauthenticated connections, try again later"
+        : reason === "address-connections" ? "too many connections from your address, try again later" : "too many new connections from your address, try again later"),
     DataTooSlow: ({ reason, limitMs, minRate }) =>
       reply(421, "4.4.2", reason === "deadline"
         ? `message data not received within ${Math.round(limitMs / 1000)} s, closing connection`

@@ -55,7 +55,11 @@ export const dataPhase = (
     const extra: Array<DownstreamLink> = []
     const links = (copies: ReadonlyArray<Copy>) =>
       Effect.gen(function* () {
-        if (copies.length === 1) return [primary]
+        if (copies.length === 1) {
+          // mirrored again if its connection was released while the upstream idled
+          yield* primary.resume(recipients)
+          return [primary]
+        }
         const out: Array<DownstreamLink> = []
         for (const [i, copy] of copies.entries()) {
           const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)

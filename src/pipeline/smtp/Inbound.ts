@@ -6,10 +6,11 @@ import { type Tenant, type TenantId } from "../../domain/Tenant.js"
 import { ControlPlane } from "../ControlPlane.js"
 import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
-import { closesSession, NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
+import { closesSession, NoDownstream, TooManyConnections, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
-import { activeSessions } from "../RelayMetrics.js"
+import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
+import { ConnectionLimits, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 import { type Connection, Shutdown } from "./Shutdown.js"
@@ -65,6 +66,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
   const deadlines = new DataDeadlines(smtp)
+  const limits = new ConnectionLimits(smtp)
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
@@ -107,7 +109,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     rejectUnauthorized: false,
     size: smtp.maxMessageSize,
     maxClients: smtp.maxClients,
-    socketTimeout: smtp.socketTimeoutMs,
+    // the idle limit outside a transaction; ConnectionLimits lengthens it inside one
+    socketTimeout: smtp.idleBeforeMailMs,
     closeTimeout: smtp.shutdownGraceMs,
     disableReverseLookup: true,
     earlyTalkerDelayMs: smtp.earlyTalkerDelayMs,
@@ -122,8 +125,10 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onConnect(session, done) {
       const s = state(session)
       answer(
-        Effect.map(control.bindBySourceAddress(session.remoteAddress), (t) => {
+        Effect.flatMap(control.bindBySourceAddress(session.remoteAddress), (t) => {
           s.tenant = t
+          const refused = limits.admit(session.id, session.remoteAddress, Option.isSome(t), Date.now())
+          return refused === undefined ? Effect.void : Effect.zipRight(recordRefusedConnection(refused), new TooManyConnections({ reason: refused }))
         }),
         done
       )
@@ -135,7 +140,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       if (!fingerprint) return done()
       answer(
         Effect.map(control.bindByCertificate(fingerprint), (t) => {
-          if (Option.isSome(t)) s.tenant = t
+          if (Option.isNone(t)) return
+          s.tenant = t
+          limits.bound(session.id)
         }),
         done
       )
@@ -154,6 +161,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         }
         throttle.succeeded(address)
         s.tenant = tenant
+        limits.bound(session.id)
         done(null, { user: auth.username })
       })
     },
@@ -169,16 +177,24 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           s.mail = undefined
           yield* s.link.mail(target, address.address, params)
           s.mail = { tenant: tenant.id, target, from: address.address, params }
+          inTransaction(session.id, s)
         }),
         done
       )
     },
     onRcptTo(address, session, done) {
-      answer(state(session).link.rcpt(address.address), done)
+      const s = state(session)
+      // a transaction whose connection was released while idle is mirrored again first
+      const accepted = session.envelope.rcptTo.map((r) => r.address)
+      answer(
+        s.link.resume(accepted).pipe(Effect.zipRight(s.link.rcpt(address.address)), Effect.tap(() => inTransaction(session.id, s))),
+        done
+      )
     },
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
+      limits.transactionMoved(session.id)
       const transaction = dataPhase({ config, stampKey, control, failsafe, pool, deadlines }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
@@ -186,6 +202,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
         if (err && closesSession(err)) connectionOf(session.id)?.send(err.responseCode, err.message, err.enhancedStatusCode)
         done(err, text)
+        limits.idle(connectionOf(session.id)?._socket)
         shutdown.transactionDone(session.id, stream)
       })
     },
@@ -194,6 +211,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       sessions.delete(session.id)
       run(Metric.set(activeSessions, sessions.size))
       if (s) run(s.link.release)
+      limits.closed(session.id)
       shutdown.sessionClosed()
     }
   } as ConstructorParameters<typeof SMTPServer>[0])
@@ -202,10 +220,16 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
 
   const connections = (server as unknown as { connections: Set<Connection> }).connections
   const shutdown = new Shutdown(connections, server.server, smtp.shutdownGraceMs)
-  const connectionOf = (id: string): Connection | undefined => {
+  const connectionOf = (id: string): (Connection & { readonly _socket?: TimedSocket }) | undefined => {
     for (const c of connections) if (c.id === id) return c
     return undefined
   }
+
+  /** MAIL or RCPT accepted: the longer idle limit, and the downstream connection is given back if DATA does not follow soon */
+  const inTransaction = (id: string, s: SessionState) =>
+    limits.inTransaction(id, connectionOf(id)?._socket, () => {
+      if (!s.inData && s.mail !== undefined) run(s.link.park)
+    })
 
   yield* Effect.async<void, Error>((resume) => {
     const onError = (e: Error) => resume(Effect.fail(e))

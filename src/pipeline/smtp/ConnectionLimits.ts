@@ -1,0 +1,170 @@
+import { isIPv6 } from "node:net"
+import type { TooManyConnections } from "../RelayError.js"
+
+/**
+ * Who may hold an upstream session, and for how long (issue 13, item 3). A
+ * relay that answers every socket until maxClients lets 2,000 idle sockets
+ * lock out the tenants it serves; these limits keep room for them:
+ *
+ * - **Bound at connect** means the source address matched a tenant's CIDR
+ *   connector: the tenant's own mail servers, listed by the operator. They are
+ *   counted only against maxClients.
+ * - Every other session starts **unbound** (it may still bind by TLS client
+ *   certificate or AUTH) and counts against `maxUnboundClients`, a smaller
+ *   share, until it binds. Unbound sessions are also limited per client address
+ *   (an IPv6 client by its /64): concurrent sessions, and new sessions per
+ *   minute (a token bucket).
+ * - A session idles at most `idleBeforeMailMs` outside a transaction (before its
+ *   first MAIL, and between transactions) and `socketTimeoutMs` inside one.
+ * - A session idle inside a transaction (after MAIL or RCPT, before DATA) for
+ *   `releaseDownstreamAfterMs` gives its downstream connection back; the
+ *   transaction is mirrored again on its next RCPT or at DATA.
+ *
+ * Refusals are a 421 in place of the greeting (no enhanced status code there,
+ * RFC 2034), and smtp-server closes the connection.
+ */
+
+export interface ConnectionLimitSettings {
+  readonly maxUnboundClients: number
+  readonly maxConnectionsPerAddress: number
+  /** new unbound sessions per address and minute; 0: no rate limit */
+  readonly maxConnectionRatePerAddress: number
+  readonly idleBeforeMailMs: number
+  readonly socketTimeoutMs: number
+  readonly releaseDownstreamAfterMs: number
+}
+
+export type Refusal = TooManyConnections["reason"]
+
+/** A token bucket per address: `tokens` left at `at` (ms). */
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+interface Admitted {
+  /** the per-address key, while the session counts against its address */
+  address: string | undefined
+  unbound: boolean
+  releaseTimer: NodeJS.Timeout | undefined
+}
+
+/** Addresses whose bucket is tracked; past this, full buckets are forgotten (they carry no information). */
+const MAX_TRACKED_ADDRESSES = 50_000
+
+/** Per-address key: the address itself, an IPv6 address by its /64 (one host has a whole /64). */
+export const addressKey = (address: string): string => {
+  if (!isIPv6(address) || address.startsWith("::ffff:")) return address.replace(/^::ffff:/, "")
+  const [head, tail = ""] = address.split("::")
+  const left = head === "" ? [] : head.split(":")
+  const right = tail === "" ? [] : tail.split(":")
+  const groups = address.includes("::") ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right] : left
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`
+}
+
+/** The part of a socket the idle limits set (Node's socket.setTimeout without a listener changes the duration only). */
+export interface TimedSocket {
+  setTimeout(ms: number): unknown
+}
+
+export class ConnectionLimits {
+  private readonly sessions = new Map<string, Admitted>()
+  private readonly perAddress = new Map<string, number>()
+  private readonly buckets = new Map<string, Bucket>()
+  private unbound = 0
+
+  constructor(private readonly settings: ConnectionLimitSettings) {}
+
+  /** Unbound sessions now (for metrics and specs). */
+  get unboundSessions(): number {
+    return this.unbound
+  }
+
+  /** A new session; a refusal means it is answered 421 and closed (it is not admitted). */
+  admit(id: string, address: string, boundAtConnect: boolean, now: number): Refusal | undefined {
+    if (boundAtConnect) {
+      this.sessions.set(id, { address: undefined, unbound: false, releaseTimer: undefined })
+      return undefined
+    }
+    const s = this.settings
+    const key = addressKey(address)
+    if (this.unbound >= s.maxUnboundClients) return "unbound-share"
+    if ((this.perAddress.get(key) ?? 0) >= s.maxConnectionsPerAddress) return "address-connections"
+    if (s.maxConnectionRatePerAddress > 0 && !this.take(key, now)) return "address-rate"
+    this.unbound++
+    this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1)
+    this.sessions.set(id, { address: key, unbound: true, releaseTimer: undefined })
+    return undefined
+  }
+
+  /** The session bound to a tenant after connect (certificate, AUTH): it leaves the unbound share. */
+  bound(id: string): void {
+    const a = this.sessions.get(id)
+    if (a === undefined || !a.unbound) return
+    a.unbound = false
+    this.unbound--
+  }
+
+  closed(id: string): void {
+    const a = this.sessions.get(id)
+    if (a === undefined) return
+    this.sessions.delete(id)
+    clearTimeout(a.releaseTimer)
+    if (a.unbound) this.unbound--
+    if (a.address !== undefined) {
+      const n = (this.perAddress.get(a.address) ?? 1) - 1
+      if (n <= 0) this.perAddress.delete(a.address)
+      else this.perAddress.set(a.address, n)
+    }
+  }
+
+  /** Outside a transaction (after connect, after a transaction's reply): the short idle limit. */
+  idle(socket: TimedSocket | undefined): void {
+    socket?.setTimeout(this.settings.idleBeforeMailMs)
+  }
+
+  /**
+   * Inside a transaction (MAIL or RCPT accepted): the longer idle limit, and
+   * `release` runs if no DATA follows within releaseDownstreamAfterMs.
+   */
+  inTransaction(id: string, socket: TimedSocket | undefined, release: () => void): void {
+    socket?.setTimeout(this.settings.socketTimeoutMs)
+    const a = this.sessions.get(id)
+    if (a === undefined) return
+    clearTimeout(a.releaseTimer)
+    a.releaseTimer = setTimeout(release, this.settings.releaseDownstreamAfterMs).unref()
+  }
+
+  /** DATA began, or the transaction ended: no release timer. */
+  transactionMoved(id: string): void {
+    const a = this.sessions.get(id)
+    if (a === undefined) return
+    clearTimeout(a.releaseTimer)
+    a.releaseTimer = undefined
+  }
+
+  private take(key: string, now: number): boolean {
+    const rate = this.settings.maxConnectionRatePerAddress
+    const perMs = rate / 60_000
+    const b = this.buckets.get(key)
+    const tokens = b === undefined ? rate : Math.min(rate, b.tokens + (now - b.at) * perMs)
+    if (tokens < 1) {
+      if (b !== undefined) {
+        b.tokens = tokens
+        b.at = now
+      }
+      return false
+    }
+    if (b === undefined && this.buckets.size >= MAX_TRACKED_ADDRESSES) this.forgetFullBuckets(now)
+    this.buckets.set(key, { tokens: tokens - 1, at: now })
+    return true
+  }
+
+  private forgetFullBuckets(now: number): void {
+    const rate = this.settings.maxConnectionRatePerAddress
+    const perMs = rate / 60_000
+    for (const [key, b] of this.buckets) if (b.tokens + (now - b.at) * perMs >= rate) this.buckets.delete(key)
+    // all of them busy: an attacker with that many addresses; start over rather than grow
+    if (this.buckets.size >= MAX_TRACKED_ADDRESSES) this.buckets.clear()
+  }
+}
