@@ -13,7 +13,8 @@ import { AuthThrottle } from "./AuthThrottle.js"
 import { ConnectionLimits, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
-import { type Connection, Shutdown } from "./Shutdown.js"
+import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
+import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
 
 /**
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
@@ -24,11 +25,14 @@ import { type Connection, Shutdown } from "./Shutdown.js"
  */
 
 interface SessionState {
+  readonly session: SMTPServerSession
   tenant: Option.Option<TenantId>
   readonly link: DownstreamLink
   /** what MAIL FROM settled for the transaction in progress */
   mail: MailTransaction | undefined
   inData: boolean
+  /** refusal lines written for this session (TransactionLog bounds them) */
+  refusals: number
 }
 
 export interface InboundOptions {
@@ -83,7 +87,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
+      s = { session, tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false, refusals: 0 }
       sessions.set(session.id, s)
       run(Metric.set(activeSessions, sessions.size))
     }
@@ -178,7 +182,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           yield* s.link.mail(target, address.address, params)
           s.mail = { tenant: tenant.id, target, from: address.address, params }
           inTransaction(session.id, s)
-        }),
+        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, []))),
         done
       )
     },
@@ -187,7 +191,11 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       // a transaction whose connection was released while idle is mirrored again first
       const accepted = session.envelope.rcptTo.map((r) => r.address)
       answer(
-        s.link.resume(accepted).pipe(Effect.zipRight(s.link.rcpt(address.address)), Effect.tap(() => inTransaction(session.id, s))),
+        s.link.resume(accepted).pipe(
+          Effect.zipRight(s.link.rcpt(address.address)),
+          Effect.tap(() => inTransaction(session.id, s)),
+          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address]))
+        ),
         done
       )
     },
@@ -196,7 +204,10 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       s.inData = true
       limits.transactionMoved(session.id)
       const transaction = dataPhase({ config, stampKey, control, failsafe, pool, deadlines }, session, s.link, s.mail, stream).pipe(
-        Effect.ensuring(Effect.sync(() => (s.inData = false)))
+        Effect.ensuring(Effect.sync(() => {
+          s.inData = false
+          s.mail = undefined
+        }))
       )
       answer(transaction, (err, text) => {
         // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
@@ -210,7 +221,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = sessions.get(session.id)
       sessions.delete(session.id)
       run(Metric.set(activeSessions, sessions.size))
-      if (s) run(s.link.release)
+      if (s) run(Effect.zipRight(abandoned(s), s.link.release))
       limits.closed(session.id)
       shutdown.sessionClosed()
     }
@@ -224,6 +235,27 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     for (const c of connections) if (c.id === id) return c
     return undefined
   }
+
+  /** A refused MAIL or RCPT, logged (at most MAX_REFUSAL_LINES_PER_SESSION per session). */
+  const refused = (session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>) =>
+    s.refusals++ < MAX_REFUSAL_LINES_PER_SESSION
+      ? logFailure(e, { phase, tenant: Option.getOrUndefined(s.tenant), client: session.remoteAddress, from, to })
+      : Effect.void
+
+  /** A session that ends with a transaction open (MAIL accepted, no DATA answered, not reset): one line for it. */
+  const abandoned = (s: SessionState) =>
+    s.session.envelope.mailFrom && s.mail !== undefined && !s.inData
+      ? logOutcome({
+        phase: "session",
+        tenant: s.mail.tenant,
+        client: s.session.remoteAddress,
+        from: s.mail.from,
+        to: s.session.envelope.rcptTo.map((r) => r.address),
+        reply: shutdown.active ? `421 ${SHUTDOWN_ENHANCED} ${SHUTDOWN_TEXT}` : "-",
+        reason: shutdown.active ? "shutdown" : "session-ended",
+        outcome: "abandoned"
+      })
+      : Effect.void
 
   /** MAIL or RCPT accepted: the longer idle limit, and the downstream connection is given back if DATA does not follow soon */
   const inTransaction = (id: string, s: SessionState) =>
@@ -251,7 +283,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       Effect.zipRight(Effect.suspend(() => {
         const ended = [...sessions.values()]
         sessions.clear()
-        return Effect.forEach(ended, (s) => s.link.release, { discard: true })
+        return Effect.forEach(ended, (s) => Effect.zipRight(abandoned(s), s.link.release), { discard: true })
       }))
     )
   )
