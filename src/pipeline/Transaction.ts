@@ -73,6 +73,15 @@ export interface TransactionResult {
  */
 export const MAX_PART_HEADER_BYTES = HEADER_PEEK_LIMIT
 
+/**
+ * mailsplit's limit on the parts of one stamped copy (its default is 1,000).
+ * Above the Stamper's own limit (MAX_STAMPED_PARTS), so that a message the
+ * Stamper passes unstamped for its complexity still goes through on its first
+ * try; only a message beyond this fails mid-stream (451, and its retry passes
+ * unstamped by the fail-safe memory).
+ */
+export const MAX_SPLIT_NODES = 10_000
+
 const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 
 const asRelayError = (e: unknown): RelayError =>
@@ -174,7 +183,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           const headersStage = new RootHeaders(policy, peeked)
           output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
           // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
-          stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
+          stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES }), headersStage, stamper, new Joiner(), output]
         }
         outputs.push(output)
         running++

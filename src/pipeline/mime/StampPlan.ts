@@ -25,6 +25,7 @@ export type SkipReason =
   | "undecodable" // the chosen body parts cannot be decoded safely (unknown charset or transfer encoding)
   | "already-signed" // a signature is already present above the insertion point
   | "no-body" // no text/html or text/plain part of the message's own
+  | "too-complex" // more MIME parts or deeper nesting than the stamper takes on (Stamper's MAX_STAMPED_PARTS, MAX_STAMPED_DEPTH)
 
 /** What happened to one body part the stamper chose. */
 export type PartResult = "stamped" | "already-signed" | "pgp-inline" | "undecodable" | "transcoded-only"
