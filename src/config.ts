@@ -47,6 +47,8 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   maxConnectionsPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 50 }),
   /** new unbound sessions per client address and minute; 0: no limit */
   maxConnectionRatePerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 600 }),
+  /** a session not bound at connect must bind (certificate, AUTH) within this, or it is closed with 421 */
+  bindWithinMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
   /** idle time allowed outside a transaction (before the first MAIL, between transactions); socketTimeoutMs applies inside one */
   idleBeforeMailMs: Schema.optionalWith(Millis, { default: () => 20_000 }),
   /** a session idle this long after MAIL or RCPT gives its downstream connection back (mirrored again at its next RCPT or DATA) */

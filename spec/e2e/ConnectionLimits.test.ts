@@ -103,6 +103,28 @@ describe("the unbound share of maxClients", () => {
   })
 })
 
+describe("the bind deadline", () => {
+  it("closes an unbound session that keeps talking but does not bind within bindWithinMs; a bound one goes on", async () => {
+    const { sink, imprint } = await start({ bindWithinMs: 300 })
+    const bound = await RawSmtp.connect(imprint.port, { localAddress: "127.0.0.1" })
+    clients.push(bound)
+    const unbound = await RawSmtp.connect(imprint.port, { localAddress: "127.0.0.2" })
+    clients.push(unbound)
+    // NOOPs reset every idle timer; only the deadline ends this (bounded loop)
+    let last = { code: 0, text: "" }
+    for (let i = 0; i < 200 && !unbound.closed; i++) {
+      last = await unbound.command("NOOP").catch(() => last)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    // the 421 came unasked: answered to the last NOOP, or still unread when the close was seen
+    const final = last.code === 421 ? last : await unbound.reply()
+    expect(final).toEqual({ code: 421, text: "4.7.0 not authenticated in time, closing connection" })
+    await unbound.waitClosed()
+    expect((await bound.send(FROM, ["bob@customer.example"], MSG("bound-after-deadline"))).code).toBe(250)
+    await sink.waitFor(1)
+  })
+})
+
 describe("idle limits", () => {
   it("closes a session idle before its first MAIL after idleBeforeMailMs, while one inside a transaction goes on", async () => {
     const { sink, imprint } = await start({ idleBeforeMailMs: 300, socketTimeoutMs: 60_000 })

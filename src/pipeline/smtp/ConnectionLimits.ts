@@ -14,6 +14,9 @@ import type { TooManyConnections } from "../RelayError.js"
  *   share, until it binds. Unbound sessions are also limited per client address
  *   (an IPv6 client by its /64): concurrent sessions, and new sessions per
  *   minute (a token bucket).
+ * - An unbound session must bind within `bindWithinMs`: a client trickling a
+ *   command a byte at a time resets every idle timer, and could otherwise hold
+ *   its place in the unbound share for ever.
  * - A session idles at most `idleBeforeMailMs` outside a transaction (before its
  *   first MAIL, and between transactions) and `socketTimeoutMs` inside one.
  * - A session idle inside a transaction (after MAIL or RCPT, before DATA) for
@@ -32,6 +35,8 @@ export interface ConnectionLimitSettings {
   readonly idleBeforeMailMs: number
   readonly socketTimeoutMs: number
   readonly releaseDownstreamAfterMs: number
+  /** an unbound session must bind (certificate, AUTH) within this, or it is closed */
+  readonly bindWithinMs: number
 }
 
 export type Refusal = TooManyConnections["reason"]
@@ -47,6 +52,7 @@ interface Admitted {
   address: string | undefined
   unbound: boolean
   releaseTimer: NodeJS.Timeout | undefined
+  bindTimer: NodeJS.Timeout | undefined
 }
 
 /** Addresses whose bucket is tracked; past this, full buckets are forgotten (they carry no information). */
@@ -73,7 +79,11 @@ export class ConnectionLimits {
   private readonly buckets = new Map<string, Bucket>()
   private unbound = 0
 
-  constructor(private readonly settings: ConnectionLimitSettings) {}
+  /** `unboundTooLong` closes a session that did not bind within bindWithinMs */
+  constructor(
+    private readonly settings: ConnectionLimitSettings,
+    private readonly unboundTooLong: (id: string) => void
+  ) {}
 
   /** Unbound sessions now (for metrics and specs). */
   get unboundSessions(): number {
@@ -83,7 +93,7 @@ export class ConnectionLimits {
   /** A new session; a refusal means it is answered 421 and closed (it is not admitted). */
   admit(id: string, address: string, boundAtConnect: boolean, now: number): Refusal | undefined {
     if (boundAtConnect) {
-      this.sessions.set(id, { address: undefined, unbound: false, releaseTimer: undefined })
+      this.sessions.set(id, { address: undefined, unbound: false, releaseTimer: undefined, bindTimer: undefined })
       return undefined
     }
     const s = this.settings
@@ -93,7 +103,8 @@ export class ConnectionLimits {
     if (s.maxConnectionRatePerAddress > 0 && !this.take(key, now)) return "address-rate"
     this.unbound++
     this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1)
-    this.sessions.set(id, { address: key, unbound: true, releaseTimer: undefined })
+    const bindTimer = setTimeout(() => this.unboundTooLong(id), s.bindWithinMs).unref()
+    this.sessions.set(id, { address: key, unbound: true, releaseTimer: undefined, bindTimer })
     return undefined
   }
 
@@ -102,6 +113,7 @@ export class ConnectionLimits {
     const a = this.sessions.get(id)
     if (a === undefined || !a.unbound) return
     a.unbound = false
+    clearTimeout(a.bindTimer)
     this.unbound--
   }
 
@@ -110,6 +122,7 @@ export class ConnectionLimits {
     if (a === undefined) return
     this.sessions.delete(id)
     clearTimeout(a.releaseTimer)
+    clearTimeout(a.bindTimer)
     if (a.unbound) this.unbound--
     if (a.address !== undefined) {
       const n = (this.perAddress.get(a.address) ?? 1) - 1

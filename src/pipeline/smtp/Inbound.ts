@@ -70,7 +70,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authThrottleMs)
   const deadlines = new DataDeadlines(smtp)
-  const limits = new ConnectionLimits(smtp)
+  const limits = new ConnectionLimits(smtp, (id) =>
+    connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"))
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
