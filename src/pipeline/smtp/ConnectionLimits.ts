@@ -1,5 +1,5 @@
-import { isIPv6 } from "node:net"
-import type { TooManyConnections } from "../RelayError.js"
+import { isIPv6, type Server, type Socket } from "node:net"
+import { toReply, TooManyConnections } from "../RelayError.js"
 
 /**
  * Who may hold an upstream session, and for how long (issue 13, item 3). A
@@ -108,6 +108,25 @@ export class ConnectionLimits {
     return undefined
   }
 
+  /**
+   * The refusal `admit` would give, decided from what is known of the address
+   * alone, before any session is built: only for an address seen unbound
+   * before (a tenant's CIDR-bound server is never tracked, so never refused
+   * here). A flood of refused reconnects then costs an accept and one line,
+   * not a session each. Consumes nothing.
+   */
+  refuseEarly(address: string, now: number): Refusal | undefined {
+    const key = addressKey(address)
+    const count = this.perAddress.get(key)
+    const bucket = this.buckets.get(key)
+    if (count === undefined && bucket === undefined) return undefined
+    const s = this.settings
+    if (this.unbound >= s.maxUnboundClients) return "unbound-share"
+    if ((count ?? 0) >= s.maxConnectionsPerAddress) return "address-connections"
+    if (bucket !== undefined && s.maxConnectionRatePerAddress > 0 && bucket.tokens + (now - bucket.at) * (s.maxConnectionRatePerAddress / 60_000) < 1) return "address-rate"
+    return undefined
+  }
+
   /** The session bound to a tenant after connect (certificate, AUTH): it leaves the unbound share. */
   bound(id: string): void {
     const a = this.sessions.get(id)
@@ -180,4 +199,28 @@ export class ConnectionLimits {
     // all of them busy: an attacker with that many addresses; start over rather than grow
     if (this.buckets.size >= MAX_TRACKED_ADDRESSES) this.buckets.clear()
   }
+}
+
+/** How long an early-refused socket may stay half-closed before it is destroyed. */
+const EARLY_REFUSAL_CLOSE_MS = 2_000
+
+/**
+ * Puts ConnectionLimits.refuseEarly in front of smtp-server's own 'connection'
+ * handler: a socket refused there gets the same 421 line a refused session
+ * gets, and smtp-server never sees it.
+ */
+export const refuseBeforeSessions = (listener: Server, limits: ConnectionLimits, refused: (reason: Refusal) => void): void => {
+  const handlers = listener.listeners("connection") as Array<(socket: Socket) => void>
+  listener.removeAllListeners("connection")
+  listener.on("connection", (socket: Socket) => {
+    const reason = socket.remoteAddress === undefined ? undefined : limits.refuseEarly(socket.remoteAddress, Date.now())
+    if (reason === undefined) {
+      for (const handler of handlers) handler.call(listener, socket)
+      return
+    }
+    refused(reason)
+    socket.on("error", () => undefined)
+    socket.setTimeout(EARLY_REFUSAL_CLOSE_MS, () => socket.destroy())
+    socket.end(`421 ${toReply(new TooManyConnections({ reason })).text}\r\n`)
+  })
 }

@@ -10,7 +10,7 @@ import { closesSession, NoDownstream, TooManyConnections, NotBound, type RelayEr
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
-import { ConnectionLimits, type TimedSocket } from "./ConnectionLimits.js"
+import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
@@ -232,6 +232,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
 
   const connections = (server as unknown as { connections: Set<Connection> }).connections
   const shutdown = new Shutdown(connections, server.server, smtp.shutdownGraceMs)
+  refuseBeforeSessions(server.server, limits, (reason) => run(recordRefusedConnection(reason)))
   const connectionOf = (id: string): (Connection & { readonly _socket?: TimedSocket }) | undefined => {
     for (const c of connections) if (c.id === id) return c
     return undefined
