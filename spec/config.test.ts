@@ -53,6 +53,19 @@ describe("configuration", () => {
     expect(Either.isLeft(decodeConfig({ downstreamPool: { idleMs: 0 } }))).toBe(true)
   })
 
+  it("has the abuse limits of issue 13 by default, each tighter than what it bounds", () => {
+    const { smtp } = Either.getOrThrow(decodeConfig({}))
+    expect(smtp.maxDataMs).toBe(600_000)
+    expect(smtp.minDataRate).toBe(500)
+    expect(smtp.dataRateWindowMs).toBe(30_000)
+    expect(smtp.maxUnboundClients).toBeLessThan(smtp.maxClients)
+    expect(smtp.maxConnectionsPerAddress).toBeLessThan(smtp.maxUnboundClients)
+    expect(smtp.maxConnectionRatePerAddress).toBe(600)
+    expect(smtp.idleBeforeMailMs).toBeLessThan(smtp.socketTimeoutMs)
+    expect(smtp.releaseDownstreamAfterMs).toBeLessThan(smtp.socketTimeoutMs)
+    expect(Either.isLeft(decodeConfig({ smtp: { maxUnboundClients: 0 } }))).toBe(true)
+  })
+
   it("refuses an unknown IMPRINT_ variable by name", () => {
     expect(() => applyEnv({}, { IMPRINT_SMTP_PROT: "1" })).toThrow(/IMPRINT_SMTP_PROT/)
   })

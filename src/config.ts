@@ -28,7 +28,7 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   tlsCertFile: Schema.optional(Schema.String),
   maxMessageSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 150 * MB }),
   maxClients: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
-  /** idle time allowed between commands, and while waiting for DATA bytes */
+  /** idle time allowed between commands inside a transaction, and while waiting for DATA bytes */
   socketTimeoutMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
   /** smtp-server's wait before the greeting to catch early talkers (patched in, see patches/); MTAs don't need it */
   earlyTalkerDelayMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
@@ -39,7 +39,24 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   /** failed AUTH attempts per source address, whatever the username, before the address is throttled (against spraying) */
   authFailuresPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
   /** the window failures are counted in, and how long a throttled username or address is refused AUTH */
-  authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 })
+  authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
+  /** the most one message's DATA may take, from 354 to the dot; then 421 4.4.2 (src/pipeline/smtp/DataDeadline.ts) */
+  maxDataMs: Schema.optionalWith(Millis, { default: () => 600_000 }),
+  /** bytes per second a sender must average over each dataRateWindowMs of DATA (Postfix's smtpd_min_data_rate); 0: no floor */
+  minDataRate: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 500 }),
+  dataRateWindowMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
+  /** sessions not bound at connect (by a CIDR connector) share this many of maxClients until they bind (src/pipeline/smtp/ConnectionLimits.ts) */
+  maxUnboundClients: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 200 }),
+  /** concurrent unbound sessions per client address (an IPv6 client by its /64) */
+  maxConnectionsPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 50 }),
+  /** new unbound sessions per client address and minute; 0: no limit */
+  maxConnectionRatePerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 600 }),
+  /** a session not bound at connect must bind (certificate, AUTH) within this, or it is closed with 421 */
+  bindWithinMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
+  /** idle time allowed outside a transaction (before the first MAIL, between transactions); socketTimeoutMs applies inside one */
+  idleBeforeMailMs: Schema.optionalWith(Millis, { default: () => 20_000 }),
+  /** a session idle this long after MAIL or RCPT gives its downstream connection back (mirrored again at its next RCPT or DATA) */
+  releaseDownstreamAfterMs: Schema.optionalWith(Millis, { default: () => 10_000 })
 }) {}
 
 export class DownstreamTimeouts extends Schema.Class<DownstreamTimeouts>("DownstreamTimeouts")({

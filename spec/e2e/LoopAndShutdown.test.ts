@@ -54,13 +54,40 @@ describe("graceful shutdown", () => {
     await sink.waitUntil((s) => s.connections >= 1)
 
     const closing = imprint.close()
+    expect(await idle.reply()).toEqual({ code: 421, text: "4.3.2 shutting down, try again later" })
     await idle.waitClosed()
     await expect(RawSmtp.connect(imprint.port)).rejects.toThrow()
 
     busy.write("second half\r\n.\r\n")
     expect((await busy.reply()).code).toBe(250)
+    // the session that just got its 250 is told why it is closed (issue 13, item 4)
+    expect(await busy.reply()).toEqual({ code: 421, text: "4.3.2 shutting down, try again later" })
+    await busy.waitClosed()
     await closing
     const [got] = await sink.waitFor(1)
     expect(got.raw.toString()).toContain("first half\r\nsecond half\r\n")
+  })
+
+  it("says 421 4.3.2 to a session between commands of a transaction and to one still in DATA when the grace period ends", async () => {
+    const sink = await startSink({ starttls: false })
+    running.push(sink)
+    const imprint = await startImprint({ tenants: [loopbackTenant(sink.port)], config: { smtp: { shutdownGraceMs: 500 } } })
+    const between = await RawSmtp.connect(imprint.port)
+    expect((await between.command("MAIL FROM:<alice@acme.example>")).code).toBe(250)
+    const stuck = await RawSmtp.connect(imprint.port)
+    expect((await stuck.command("MAIL FROM:<alice@acme.example>")).code).toBe(250)
+    expect((await stuck.command("RCPT TO:<bob@customer.example>")).code).toBe(250)
+    expect((await stuck.command("DATA")).code).toBe(354)
+    stuck.write("From: alice@acme.example\r\nSubject: never finished\r\n\r\nfirst half\r\n")
+    await sink.waitUntil((s) => s.dataStarted === 1)
+
+    const closing = imprint.close()
+    expect(await between.reply()).toEqual({ code: 421, text: "4.3.2 shutting down, try again later" })
+    expect(await stuck.reply()).toEqual({ code: 421, text: "4.3.2 shutting down, try again later" })
+    await stuck.waitClosed()
+    await closing
+    // the cut-off transaction was dropped before its dot
+    await sink.waitUntil((s) => s.aborted === 1)
+    expect(sink.messages).toHaveLength(0)
   })
 })

@@ -23,8 +23,14 @@ const quietLogs = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogL
  * `observe`: run the relay under this tracer, logging at Info as in production
  * but writing no lines (what reaches the loggers is what a spec looks at).
  */
-const environment = (observe: { readonly tracer: Tracer.Tracer } | undefined) =>
-  observe === undefined
+const environment = (observe: { readonly tracer: Tracer.Tracer } | undefined, logLines: Array<string> | undefined) =>
+  logLines !== undefined
+    ? <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(
+          Logger.withMinimumLogLevel(LogLevel.Info),
+          Effect.provide(Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, (line) => void logLines.push(line))))
+        )
+    : observe === undefined
     ? quietLogs
     : <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         effect.pipe(
@@ -47,9 +53,16 @@ export interface RunningImprint {
 }
 
 export const startImprint = async (
-  opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer } }
+  opts: {
+    config?: Record<string, unknown>
+    tenants?: ReadonlyArray<unknown>
+    admin?: boolean
+    observe?: { readonly tracer: Tracer.Tracer }
+    /** collects the relay's log lines at Info and above, each as the JSON text the production logger writes */
+    logLines?: Array<string>
+  }
 ): Promise<RunningImprint> => {
-  const quiet = environment(opts.observe)
+  const quiet = environment(opts.observe, opts.logLines)
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
   // the admin API (opt-in): HTTPS on a free port with a certificate the test client trusts

@@ -20,6 +20,8 @@ export class RawSmtp {
   private closedFlag = false
   /** the last EHLO reply text */
   features = ""
+  /** the server's first reply (220, or a refusal such as 421) */
+  greeting: Reply = { code: 0, text: "" }
 
   private constructor(private socket: net.Socket) {
     this.attach(socket)
@@ -34,7 +36,7 @@ export class RawSmtp {
       socket.once("error", reject)
     })
     const c = new RawSmtp(socket)
-    await c.reply() // greeting
+    c.greeting = await c.reply()
     if (opts.ehlo !== false) {
       const r = await c.command("EHLO client.test")
       if (r.code !== 250) throw new Error(`EHLO refused: ${r.code} ${r.text}`)

@@ -28,6 +28,8 @@ export interface SinkOptions {
   readonly rejectMail?: SinkReply
   /** Refuse these recipients at RCPT TO (keys compared case-insensitively). */
   readonly rejectRcpt?: Readonly<Record<string, SinkReply>>
+  /** Answer the DATA command itself with this reply instead of 354 (no message is read). */
+  readonly refuseDataCommand?: SinkReply
   /** Answer the end of DATA with this reply instead of 250 (the message is not recorded). */
   readonly rejectData?: SinkReply
   /** Read the whole message but never answer the terminating dot (timeout tests). */
@@ -71,6 +73,8 @@ export interface Sink {
   readonly closed: number
   /** Transactions that entered DATA (got 354), whatever became of them. */
   readonly dataStarted: number
+  /** DATA commands refused (refuseDataCommand). */
+  readonly dataRefused: number
   /** DATA transfers the client left before the terminating dot. */
   readonly aborted: number
   /** Complete messages the sink refused at the end of DATA (rejectData, size). */
@@ -93,7 +97,9 @@ const DEFAULT_WAIT_MS = 10_000
 interface Connection {
   readonly id: string
   readonly _socket: { destroy(): void }
-  send(code: number, text: string): void
+  send(code: number, text: string, context?: string): void
+  /** smtp-server's handler for DATA; replaced per connection by refuseDataCommand */
+  handler_DATA(command: Buffer, callback: () => void): void
   close(): void
 }
 
@@ -108,7 +114,7 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
   const changes = new EventEmitter()
   changes.setMaxListeners(0)
   const messages: Array<ReceivedMessage> = []
-  const counters = { connections: 0, closed: 0, dataStarted: 0, aborted: 0, rejected: 0, unanswered: 0 }
+  const counters = { connections: 0, closed: 0, dataStarted: 0, dataRefused: 0, aborted: 0, rejected: 0, unanswered: 0 }
   /** messages accepted per session id */
   const delivered = new Map<string, number>()
   const credentials = options.auth === undefined ? [] : Array.isArray(options.auth) ? options.auth : [options.auth as SinkCredentials]
@@ -130,9 +136,22 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     authMethods: ["PLAIN", "LOGIN"],
     disabledCommands,
     ...(options.size !== undefined ? { size: options.size, rejectOversized: true } : {}),
-    onConnect(_session, callback) {
+    onConnect(session, callback) {
       counters.connections++
       changed()
+      const refuse = options.refuseDataCommand
+      if (refuse !== undefined) {
+        for (const c of server.connections as Set<Connection>) {
+          if (c.id !== session.id) continue
+          // the reply a downstream gives when it will not take data now (451) or at all (554)
+          c.handler_DATA = (_command, done) => {
+            counters.dataRefused++
+            changed()
+            c.send(refuse.code, refuse.message, refuse.enhanced)
+            done()
+          }
+        }
+      }
       callback(options.rejectConnect ? smtpError(options.rejectConnect) : null)
     },
     onClose(session) {
@@ -255,6 +274,9 @@ export const startSink = async (options: SinkOptions = {}): Promise<Sink> => {
     },
     get dataStarted() {
       return counters.dataStarted
+    },
+    get dataRefused() {
+      return counters.dataRefused
     },
     get aborted() {
       return counters.aborted

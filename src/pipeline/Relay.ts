@@ -38,8 +38,19 @@ const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 const staleAnswer = (result: Either.Either<SmtpReply, DownstreamError>): boolean =>
   Either.isLeft(result) ? result.left._tag === "DownstreamUnavailable" : result.right.code === 421
 
+/** What MAIL settled on a link, kept so a parked transaction can be mirrored again. */
+interface Envelope {
+  readonly target: DownstreamConfig
+  readonly from: string
+  readonly params: MailParams
+}
+
 export class DownstreamLink {
   private link: Link | undefined
+  /** the open transaction's envelope */
+  private current: Envelope | undefined
+  /** set by park(): the transaction's connection was given back; resume() mirrors it again */
+  private parkedTx: Envelope | undefined
 
   constructor(
     private readonly clientName: string,
@@ -102,6 +113,8 @@ export class DownstreamLink {
    */
   mail(target: DownstreamConfig, from: string, params: MailParams): Effect.Effect<void, RelayError> {
     return Effect.gen(this, function* () {
+      this.parkedTx = undefined
+      this.current = undefined
       let link = yield* this.ensure(target)
       let result = yield* Effect.either(link.client.mail(from, params))
       if (link.reused && staleAnswer(result)) {
@@ -117,6 +130,48 @@ export class DownstreamLink {
       }
       if (!isPositive(result.right)) return yield* new DownstreamRefused({ reply: result.right, phase: "mail" })
       link.open = true
+      this.current = { target, from, params }
+    })
+  }
+
+  /** A transaction was parked (its connection released while the upstream idled) and is not mirrored again yet. */
+  get parked(): boolean {
+    return this.parkedTx !== undefined
+  }
+
+  /**
+   * Gives the connection of an open transaction back while the upstream idles
+   * (ConnectionLimits): RSET, then to the pool (dropped if RSET fails). The
+   * link is free at once, so a command racing this one starts afresh.
+   */
+  readonly park: Effect.Effect<void> = Effect.suspend(() => {
+    const link = this.link
+    if (link === undefined || !link.open || this.current === undefined) return Effect.void
+    this.link = undefined
+    this.parkedTx = this.current
+    return link.client.rset().pipe(
+      Effect.option,
+      Effect.flatMap((reset) => {
+        if (Option.isNone(reset) || !isPositive(reset.value)) return Scope.close(link.scope, Exit.void)
+        link.open = false
+        return this.pool.give(link.key, link)
+      })
+    )
+  })
+
+  /**
+   * Mirrors a parked transaction again with every recipient the upstream has
+   * been told is accepted. All or nothing: on any failure the connection is
+   * dropped and the transaction stays parked, so DATA can never go to a
+   * recipient set smaller than the upstream's.
+   */
+  resume(recipients: ReadonlyArray<string>): Effect.Effect<void, RelayError> {
+    return Effect.suspend(() => {
+      const tx = this.parkedTx
+      if (tx === undefined) return Effect.void
+      return this.transaction(tx.target, tx.from, tx.params, recipients).pipe(
+        Effect.tapError(() => Effect.zipRight(this.drop, Effect.sync(() => (this.parkedTx = tx))))
+      )
     })
   }
 
@@ -139,8 +194,10 @@ export class DownstreamLink {
       const link = this.link
       if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
       const reply = yield* link.client.data(output).pipe(Effect.tapErrorCause(() => this.drop), Effect.onInterrupt(() => this.drop))
-      // open until here: a session that ends while the body streams must not pool the connection
-      link.open = false
+      // open until here: a session that ends while the body streams must not pool the connection.
+      // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
+      // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
+      link.open = !isPositive(reply)
       return reply
     })
   }
@@ -158,6 +215,8 @@ export class DownstreamLink {
    * transaction is open (the pool closes it if it cannot keep it), else dropped.
    */
   readonly release: Effect.Effect<void> = Effect.suspend(() => {
+    this.parkedTx = undefined
+    this.current = undefined
     const link = this.link
     if (link === undefined || link.open) return this.drop
     this.link = undefined

@@ -41,6 +41,10 @@ export class SharedNullSender extends Data.TaggedError("SharedNullSender") {}
 export class TenantNotProven extends Data.TaggedError("TenantNotProven")<{ detail: string }> {}
 /** The DKIM key of that proof could not be looked up just now. */
 export class TenantProofDeferred extends Data.TaggedError("TenantProofDeferred")<{ detail: string }> {}
+/** A new session refused by ConnectionLimits: the unbound share is full, or its address has too many sessions or too many new ones. */
+export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{ reason: "unbound-share" | "address-connections" | "address-rate" }> {}
+/** The upstream took longer than the DATA deadline, or sent below the minimum rate (DataDeadline): the session is closed. */
+export class DataTooSlow extends Data.TaggedError("DataTooSlow")<{ reason: "deadline" | "rate"; limitMs: number; minRate: number }> {}
 
 export type RelayError =
   | DownstreamRefused
@@ -62,6 +66,8 @@ export type RelayError =
   | SharedNullSender
   | TenantNotProven
   | TenantProofDeferred
+  | DataTooSlow
+  | TooManyConnections
 
 const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
 
@@ -89,8 +95,19 @@ export const toReply = (e: RelayError): SmtpReply =>
     ShuttingDown: () => reply(421, "4.3.2", "shutting down, try again later"),
     SharedNullSender: () => reply(550, "5.7.1", "this connection is shared by several tenants: the null sender cannot select one"),
     TenantNotProven: ({ detail }) => reply(550, "5.7.1", `not proven to come from this tenant's Microsoft 365 organisation: ${detail}`),
-    TenantProofDeferred: ({ detail }) => reply(451, "4.7.5", `DKIM key lookup failed (${detail}), try again later`)
+    TenantProofDeferred: ({ detail }) => reply(451, "4.7.5", `DKIM key lookup failed (${detail}), try again later`),
+    TooManyConnections: ({ reason }) =>
+      reply(421, "4.7.0", reason === "unbound-share"
+        ? "too many unauthenticated connections, try again later"
+        : reason === "address-connections" ? "too many connections from your address, try again later" : "too many new connections from your address, try again later"),
+    DataTooSlow: ({ reason, limitMs, minRate }) =>
+      reply(421, "4.4.2", reason === "deadline"
+        ? `message data not received within ${Math.round(limitMs / 1000)} s, closing connection`
+        : `message data arriving slower than ${minRate} bytes/s, closing connection`)
   })
+
+/** A reply that ends the upstream session (421): sent by Inbound itself, since smtp-server replies to DATA only after the dot. */
+export const closesSession = (e: Error & { responseCode?: number }): e is Error & { responseCode: number; enhancedStatusCode?: string } => e.responseCode === 421
 
 /** The Error shape smtp-server turns into a reply (patched to honour enhancedStatusCode, see patches/). */
 export const toSmtpServerError = (e: RelayError): Error & { responseCode: number; enhancedStatusCode?: string } => {

@@ -19,6 +19,9 @@ export const activeSessions = Metric.gauge("imprint_smtp_sessions_active", { des
 export const downstreamSessions = Metric.counter("imprint_downstream_sessions_total", {
   description: "downstream sessions a transaction started on, by source: new (connected), pooled (kept from an earlier upstream session), stale (pooled, found closed at MAIL and replaced)"
 })
+export const refusedConnections = Metric.counter("imprint_smtp_connections_refused_total", {
+  description: "upstream connections refused at connect by the connection limits, by reason: unbound-share, address-connections, address-rate"
+})
 /** one per source, made once (see withTags below) */
 export const downstreamSessionBy = {
   new: Metric.tagged(downstreamSessions, "source", "new"),
@@ -61,3 +64,5 @@ export const recordRelayed = (tenant: string, size: number, seconds: number, sta
 
 export const recordFailed = (tenant: string, code: number, reason: string) =>
   Metric.increment(withTags(failed, "failed", [["tenant", tenant], ["class", `${Math.floor(code / 100)}xx`], ["reason", reason]]))
+
+export const recordRefusedConnection = (reason: string) => Metric.increment(withTags(refusedConnections, "refused", [["reason", reason]]))

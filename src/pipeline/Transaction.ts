@@ -60,6 +60,8 @@ export interface TransactionInput {
    * so a refusal comes before any copy's terminating dot (smtp/Microsoft365Proof).
    */
   readonly proof?: Transform
+  /** watches the upstream's pace (DataDeadline): calls `abort` when it is too slow; returns the unwatch function */
+  readonly watch?: (upstream: Readable, bytes: () => number, abort: (e: RelayError) => void) => () => void
 }
 
 export interface TransactionResult {
@@ -76,6 +78,15 @@ export interface TransactionResult {
  * must not make the stamped copy's splitter fail.
  */
 export const MAX_PART_HEADER_BYTES = HEADER_PEEK_LIMIT
+
+/**
+ * mailsplit's limit on the parts of one stamped copy (its default is 1,000).
+ * Above the Stamper's own limit (MAX_STAMPED_PARTS), so that a message the
+ * Stamper passes unstamped for its complexity still goes through on its first
+ * try; only a message beyond this fails mid-stream (451, and its retry passes
+ * unstamped by the fail-safe memory).
+ */
+export const MAX_SPLIT_NODES = 10_000
 
 const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 
@@ -115,11 +126,18 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
     let cause: RelayError | undefined
     let echo: RelayError | undefined
     const sources: Array<PassThrough> = []
+    /**
+     * The last stage of each copy's chain. Destroyed too: a copy whose source had
+     * already ended (the upstream's whole message fit in the buffers) would otherwise
+     * wait forever for a reader that gave up (its downstream refused DATA).
+     */
+    const outputs: Array<Readable> = []
     const teardown = (e: RelayError) => {
       if (e._tag === "DataSourceError") echo ??= e
       else cause ??= e
       guard.destroy()
       for (const source of sources) source.destroy()
+      for (const output of outputs) output.destroy()
       headersKnown.unsafeOpen()
     }
     /** stream chains not yet finished (the pump, then one per copy); `finished` opens at zero */
@@ -134,6 +152,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
       pipelineEnded()
     })
     const feeding = feed(input.upstream, guard)
+    const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
     const failure = () => Effect.fail(cause ?? echo ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
     return Effect.gen(function* () {
@@ -170,15 +189,23 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           const headersStage = new RootHeaders(policy, peeked)
           output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
           // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
-          stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES }), headersStage, stamper, new Joiner(), output]
+          stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES }), headersStage, stamper, new Joiner(), output]
         }
+        outputs.push(output)
         running++
         chain(stages, (err) => {
           // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
           if (err) teardown(stamper && cause === undefined ? new StampingFailed({ detail: err.message }) : asRelayError(err))
           pipelineEnded()
         })
-        return links[i].send(output).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))), Effect.either)
+        return links[i].send(output).pipe(
+          // A refusal (of the DATA command itself, or early) ends the message now: nothing
+          // would read the copy's stream any more, and its backpressure would stall the
+          // upstream. The teardown drains the upstream, so its reply follows its dot.
+          Effect.tap((reply) => (isPositive(reply) ? Effect.void : Effect.sync(() => teardown(new DownstreamRefused({ reply, phase: "data" }))))),
+          Effect.tapError((e) => Effect.sync(() => teardown(e))),
+          Effect.either
+        )
       })
       fanout.setTargets(sources)
       openGate()
@@ -186,7 +213,8 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
       const sent = sends.length === 1 ? [yield* sends[0]] : yield* Effect.all(sends, { concurrency: "unbounded" })
       // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
       yield* finished.await
-      yield* Effect.promise(() => feeding)
+      // a sender too slow to finish is not waited for: the session is closed instead
+      if (cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
       if (cause !== undefined || echo !== undefined) return yield* failure()
       const replies = sent.map((r) => Either.getOrThrow(r))
       const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
@@ -198,7 +226,10 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
         decision,
         outcomes: stampers.map((s) => s?.outcome())
       } satisfies TransactionResult
-    }).pipe(Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))))
+    }).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))),
+      Effect.ensuring(Effect.sync(() => unwatch?.()))
+    )
   })
 
 /**

@@ -61,6 +61,8 @@ declare module "mailsplit" {
   export interface SplitterOptions extends TransformOptions {
     ignoreEmbedded?: boolean
     maxHeadSize?: number
+    /** parts (nodes) one message may have before the Splitter fails; mailsplit's default is 1,000 */
+    maxChildNodes?: number
   }
 
   export class Splitter extends Transform {

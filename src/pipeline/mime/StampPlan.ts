@@ -26,6 +26,7 @@ export type SkipReason =
   | "already-signed" // a signature is already present above the insertion point
   | "malformed" // a chosen part holds a boundary line of its own multipart (with transport padding the splitter missed)
   | "no-body" // no text/html or text/plain part of the message's own
+  | "too-complex" // more MIME parts or deeper nesting than the stamper takes on (Stamper's MAX_STAMPED_PARTS, MAX_STAMPED_DEPTH)
 
 /** What happened to one body part the stamper chose. */
 export type PartResult = "stamped" | "already-signed" | "pgp-inline" | "undecodable" | "malformed" | "transcoded-only"

@@ -20,6 +20,17 @@ export const HOLD_BYTES = 36 * 1024
 /** body chunks are fed through in slices of at most this many bytes, so one big chunk cannot blow the window */
 export const SLICE_BYTES = 4 * 1024
 
+/**
+ * A message with more MIME parts than this, or parts nested deeper, is not
+ * stamped (reason "too-complex"). Found while the start of the message is still
+ * held, the message passes unstamped on its first try, byte for byte; found
+ * after a stamped part has left, it is only recorded (lateSkip) and the message
+ * goes on as it is. Real mail has a few dozen parts and a nesting depth below
+ * ten (each forwarded message adds two or three levels).
+ */
+export const MAX_STAMPED_PARTS = 500
+export const MAX_STAMPED_DEPTH = 32
+
 type Mode = "holding" | "live" | "passing"
 
 
@@ -53,6 +64,8 @@ export class Stamper extends Transform {
   private lateSkip: SkipReason | undefined
   private highWater_ = 0
   private readonly holdBytes: number
+  private nodes = 0
+  private readonly depths = new WeakMap<MimeNode, number>()
 
   constructor(
     private readonly plan: StampPlan,
@@ -122,7 +135,7 @@ export class Stamper extends Transform {
   }
 
   private acceptNode(node: MimeNode): void {
-    const reason = node.root ? classifyRoot(node) : classifyNested(node)
+    const reason = this.tooComplex(node) ?? (node.root ? classifyRoot(node) : classifyNested(node))
     if (reason !== undefined) {
       this.skip(reason)
       return this.mode === "passing" ? void this.push(node) : this.enqueue(node)
@@ -143,6 +156,15 @@ export class Stamper extends Transform {
     if (first === undefined) return true
     const alternative = alternativeOf(first.node)
     return alternative !== undefined && alternative === alternativeOf(node)
+  }
+
+  /** counts parts and nesting (mailsplit's parentNode chain) while stamping is still possible */
+  private tooComplex(node: MimeNode): SkipReason | undefined {
+    if (this.mode === "passing") return undefined
+    const parent = node.parentNode
+    const depth = parent === false || parent === undefined ? 0 : (this.depths.get(parent) ?? 0) + 1
+    this.depths.set(node, depth)
+    return ++this.nodes > MAX_STAMPED_PARTS || depth > MAX_STAMPED_DEPTH ? "too-complex" : undefined
   }
 
   private endCurrent(): void {

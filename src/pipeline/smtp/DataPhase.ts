@@ -16,7 +16,9 @@ import { relayTransaction, type Copy } from "../Transaction.js"
 import { recordFailed, recordRelayed } from "../RelayMetrics.js"
 import type { DkimKeys } from "./DkimKeys.js"
 import { Microsoft365Proof } from "./Microsoft365Proof.js"
+import type { DataDeadlines } from "./DataDeadline.js"
 import { receivedLine } from "./Received.js"
+import { formatReply, logFailure, logOutcome } from "./TransactionLog.js"
 
 /** What MAIL FROM settled for the transaction in progress. */
 export interface MailTransaction {
@@ -35,6 +37,7 @@ export interface DataPhaseDeps {
   readonly failsafe: FailSafeMemory
   readonly pool: DownstreamPool
   readonly dkimKeys: DkimKeys
+  readonly deadlines: DataDeadlines
 }
 
 /**
@@ -55,10 +58,15 @@ export const dataPhase = (
     const { config, control, failsafe } = deps
     const started = Date.now()
     const recipients = session.envelope.rcptTo.map((r) => r.address)
+    const envelope = { phase: "data", tenant: mail.tenant, client: session.remoteAddress, from: mail.from, to: recipients } as const
     const extra: Array<DownstreamLink> = []
     const links = (copies: ReadonlyArray<Copy>) =>
       Effect.gen(function* () {
-        if (copies.length === 1) return [primary]
+        if (copies.length === 1) {
+          // mirrored again if its connection was released while the upstream idled
+          yield* primary.resume(recipients)
+          return [primary]
+        }
         const out: Array<DownstreamLink> = []
         for (const [i, copy] of copies.entries()) {
           const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)
@@ -69,9 +77,11 @@ export const dataPhase = (
         return out
       })
     let identity: string | undefined
+    let messageId: string | undefined
     const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
       Effect.gen(function* () {
         identity = facts.identity
+        messageId = facts.summary.messageId
         const reason = passesUnstamped(root, facts.loop, mail.from)
         if (reason !== undefined) return unstamped(recipients, reason)
         if (yield* failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false))) {
@@ -88,24 +98,23 @@ export const dataPhase = (
       stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
     }
     const proof = mail.microsoft365 === undefined ? undefined : new Microsoft365Proof(mail.microsoft365, deps.dkimKeys)
-    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links, proof }).pipe(
+    const result = yield* relayTransaction({
+      upstream: stream,
+      maxBytes: config.smtp.maxMessageSize,
+      policy,
+      recipients,
+      decide,
+      links,
+      proof,
+      watch: (upstream, bytes, abort) => deps.deadlines.watch(upstream, bytes, abort)
+    }).pipe(
       Effect.tapError((e) =>
         Effect.gen(function* () {
           if (e._tag === "StampingFailed" && identity !== undefined) {
             yield* failsafe.remember(mail.tenant, identity).pipe(Effect.catchAll((err) => Effect.logError("fail-safe memory write failed", err)))
           }
-          const r = toReply(e)
-          yield* recordFailed(mail.tenant, r.code, e._tag)
-          yield* Effect.logWarning("not relayed").pipe(
-            Effect.annotateLogs({
-              tenant: mail.tenant,
-              recipients: recipients.length,
-              reply: `${r.code} ${r.enhanced} ${r.text}`,
-              reason: e._tag,
-              durationMs: Date.now() - started,
-              outcome: r.code >= 500 ? "rejected" : "deferred"
-            })
-          )
+          yield* recordFailed(mail.tenant, toReply(e).code, e._tag)
+          yield* logFailure(e, { ...envelope, messageId, durationMs: Date.now() - started })
         })
       ),
       Effect.ensuring(Effect.forEach(extra, (l) => l.release, { discard: true }))
@@ -114,19 +123,21 @@ export const dataPhase = (
     const stampedCopies = outcomes.filter((o) => o !== undefined && o.stamped.length > 0).length
     const reason = decision.unstamped ?? outcomes.find((o) => o?.skipped !== undefined)?.skipped
     yield* recordRelayed(mail.tenant, bytes, (Date.now() - started) / 1000, stampedCopies, reason)
-    yield* Effect.logInfo("relayed").pipe(
-      Effect.annotateLogs({
-        tenant: mail.tenant,
-        messageId: facts?.summary.messageId ?? "-",
+    const text = `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
+    yield* logOutcome({
+      ...envelope,
+      messageId: facts?.summary.messageId,
+      // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
+      reply: `250 2.6.0 ${text}`,
+      downstream: formatReply(reply),
+      outcome: "relayed",
+      durationMs: Date.now() - started,
+      extra: {
         size: bytes,
-        recipients: recipients.length,
         copies: decision.copies.length,
         stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
-        unstamped: decision.unstamped ?? "-",
-        downstream: `${reply.code} ${reply.enhanced ?? ""} ${reply.text.split("\n")[0]}`.trim(),
-        durationMs: Date.now() - started,
-        outcome: "relayed"
-      })
-    )
-    return `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
+        unstamped: decision.unstamped ?? "-"
+      }
+    })
+    return text
   })

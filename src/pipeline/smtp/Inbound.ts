@@ -2,17 +2,22 @@ import { Cause, Context, Effect, Exit, FiberRef, FiberSet, Metric, Option, Trace
 import type { TLSSocket } from "node:tls"
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../../config.js"
+import type { SessionBinding } from "../../domain/Binding.js"
 import { ControlPlane } from "../ControlPlane.js"
 import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
-import { NoDownstream, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
+import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
-import { activeSessions } from "../RelayMetrics.js"
+import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
+import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
+import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 import { dnsDkimKeys } from "./DkimKeys.js"
 import { Microsoft365Gate } from "./Microsoft365Gate.js"
 import { SessionBinder } from "./SessionBinder.js"
+import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
+import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
 
 export { senderAllowed } from "./SessionBinder.js"
 
@@ -25,18 +30,14 @@ export { senderAllowed } from "./SessionBinder.js"
  */
 
 interface SessionState {
+  readonly session: SMTPServerSession
   readonly binder: SessionBinder
   readonly link: DownstreamLink
   /** what MAIL FROM settled for the transaction in progress */
   mail: MailTransaction | undefined
   inData: boolean
-}
-
-/** The parts of smtp-server's connection objects (server.connections) that shutdown uses. */
-interface Connection {
-  readonly id: string
-  send(code: number, text: string, context?: string): void
-  close(): void
+  /** refusal lines written for this session (TransactionLog bounds them) */
+  refusals: number
 }
 
 export interface InboundOptions {
@@ -49,6 +50,12 @@ export interface Inbound {
   readonly port: number
   readonly activeSessions: () => number
 }
+
+/** the one tenant a binding names, if it names one (for log lines before MAIL) */
+const boundTenantId = (b: SessionBinding) => (b._tag === "Tenant" ? b.tenantId : undefined)
+
+/** A binding that already says which connector the session came through: only maxClients limits it (ConnectionLimits). */
+const isBound = (b: SessionBinding) => b._tag !== "Unbound"
 
 export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
   const { config, tls, stampKey } = options
@@ -66,7 +73,10 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authFailuresPerAddress, smtp.authThrottleMs)
   const gate = new Microsoft365Gate(config.microsoft365)
   const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
-  let shuttingDown = false
+  const deadlines = new DataDeadlines(smtp)
+  const limits = new ConnectionLimits(smtp, (id) =>
+    connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"))
+  yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
   const answer = <A>(effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) => {
@@ -82,7 +92,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { binder: new SessionBinder(control, gate), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
+      s = { session, binder: new SessionBinder(control, gate), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false, refusals: 0 }
       sessions.set(session.id, s)
       run(Metric.set(activeSessions, sessions.size))
     }
@@ -99,7 +109,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     rejectUnauthorized: false,
     size: smtp.maxMessageSize,
     maxClients: smtp.maxClients,
-    socketTimeout: smtp.socketTimeoutMs,
+    // the idle limit outside a transaction; ConnectionLimits lengthens it inside one
+    socketTimeout: smtp.idleBeforeMailMs,
     closeTimeout: smtp.shutdownGraceMs,
     disableReverseLookup: true,
     earlyTalkerDelayMs: smtp.earlyTalkerDelayMs,
@@ -112,10 +123,23 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     authMethods: ["PLAIN", "LOGIN"],
     logger: false,
     onConnect(session, done) {
-      answer(state(session).binder.connected(session.remoteAddress), done)
+      const s = state(session)
+      answer(
+        Effect.flatMap(s.binder.connected(session.remoteAddress), () => {
+          const refused = limits.admit(session.id, session.remoteAddress, isBound(s.binder.binding), Date.now())
+          return refused === undefined ? Effect.void : Effect.zipRight(recordRefusedConnection(refused), new TooManyConnections({ reason: refused }))
+        }),
+        done
+      )
     },
     onSecure(socket, session, done) {
-      answer(state(session).binder.secured(socket as TLSSocket), done)
+      const s = state(session)
+      answer(
+        Effect.map(s.binder.secured(socket as TLSSocket), () => {
+          if (isBound(s.binder.binding)) limits.bound(session.id)
+        }),
+        done
+      )
     },
     onAuth(auth: SMTPServerAuthentication, session, done) {
       const s = state(session)
@@ -132,6 +156,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         }
         throttle.succeeded(address, username)
         s.binder.authenticated(tenant.value)
+        limits.bound(session.id)
         done(null, { user: auth.username })
       })
     },
@@ -140,47 +165,95 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const params = mailParams(address)
       answer(
         Effect.gen(function* () {
-          if (shuttingDown) return yield* new ShuttingDown()
+          if (shutdown.active) return yield* new ShuttingDown()
           const { tenant, microsoft365 } = yield* s.binder.select(address.address)
           const target = tenant.downstream ?? config.downstream
           if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
           s.mail = undefined
           yield* s.link.mail(target, address.address, params)
           s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365 }
-        }),
+          inTransaction(session.id, s)
+        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, []))),
         done
       )
     },
     onRcptTo(address, session, done) {
-      answer(state(session).link.rcpt(address.address), done)
+      const s = state(session)
+      // a transaction whose connection was released while idle is mirrored again first
+      const accepted = session.envelope.rcptTo.map((r) => r.address)
+      answer(
+        s.link.resume(accepted).pipe(
+          Effect.zipRight(s.link.rcpt(address.address)),
+          Effect.tap(() => inTransaction(session.id, s)),
+          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address]))
+        ),
+        done
+      )
     },
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
-      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys }, session, s.link, s.mail, stream).pipe(
-        Effect.ensuring(Effect.sync(() => (s.inData = false)))
+      limits.transactionMoved(session.id)
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines }, session, s.link, s.mail, stream).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          s.inData = false
+          s.mail = undefined
+        }))
       )
       answer(transaction, (err, text) => {
+        // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
+        if (err && closesSession(err)) connectionOf(session.id)?.send(err.responseCode, err.message, err.enhancedStatusCode)
         done(err, text)
-        // during shutdown a session that finished its transaction is closed right after the reply
-        if (shuttingDown) connectionOf(session.id)?.close()
+        limits.idle(connectionOf(session.id)?._socket)
+        shutdown.transactionDone(session.id, stream)
       })
     },
     onClose(session) {
       const s = sessions.get(session.id)
       sessions.delete(session.id)
       run(Metric.set(activeSessions, sessions.size))
-      if (s) run(s.link.release)
+      if (s) run(Effect.zipRight(abandoned(s), s.link.release))
+      limits.closed(session.id)
+      shutdown.sessionClosed()
     }
   } as ConstructorParameters<typeof SMTPServer>[0])
 
   server.on("error", (e) => run(Effect.logError("smtp server error", e)))
 
   const connections = (server as unknown as { connections: Set<Connection> }).connections
-  const connectionOf = (id: string): Connection | undefined => {
+  const shutdown = new Shutdown(connections, server.server, smtp.shutdownGraceMs)
+  refuseBeforeSessions(server.server, limits, (reason) => run(recordRefusedConnection(reason)))
+  const connectionOf = (id: string): (Connection & { readonly _socket?: TimedSocket }) | undefined => {
     for (const c of connections) if (c.id === id) return c
     return undefined
   }
+
+  /** A refused MAIL or RCPT, logged (at most MAX_REFUSAL_LINES_PER_SESSION per session). */
+  const refused = (session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>) =>
+    s.refusals++ < MAX_REFUSAL_LINES_PER_SESSION
+      ? logFailure(e, { phase, tenant: s.mail?.tenant ?? boundTenantId(s.binder.binding), client: session.remoteAddress, from, to })
+      : Effect.void
+
+  /** A session that ends with a transaction open (MAIL accepted, no DATA answered, not reset): one line for it. */
+  const abandoned = (s: SessionState) =>
+    s.session.envelope.mailFrom && s.mail !== undefined && !s.inData
+      ? logOutcome({
+        phase: "session",
+        tenant: s.mail.tenant,
+        client: s.session.remoteAddress,
+        from: s.mail.from,
+        to: s.session.envelope.rcptTo.map((r) => r.address),
+        reply: shutdown.active ? `421 ${SHUTDOWN_ENHANCED} ${SHUTDOWN_TEXT}` : "-",
+        reason: shutdown.active ? "shutdown" : "session-ended",
+        outcome: "abandoned"
+      })
+      : Effect.void
+
+  /** MAIL or RCPT accepted: the longer idle limit, and the downstream connection is given back if DATA does not follow soon */
+  const inTransaction = (id: string, s: SessionState) =>
+    limits.inTransaction(id, connectionOf(id)?._socket, () => {
+      if (!s.inData && s.mail !== undefined) run(s.link.park)
+    })
 
   yield* Effect.async<void, Error>((resume) => {
     const onError = (e: Error) => resume(Effect.fail(e))
@@ -191,25 +264,18 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     })
   }).pipe(Effect.orDie)
 
-  // Graceful stop: refuse new sessions, close idle ones now, let transactions in
-  // flight finish (bounded by shutdownGraceMs inside smtp-server.close).
+  // Graceful stop (Shutdown): refuse new sessions, 421 4.3.2 to idle ones now, let
+  // transactions in flight finish (bounded by shutdownGraceMs), then close the server.
   yield* Effect.addFinalizer(() =>
-    Effect.async<void>((resume) => {
-      shuttingDown = true
-      for (const c of connections) {
-        if (!sessions.get(c.id)?.inData) {
-          c.send(421, "shutting down, try again later", "4.3.2")
-          c.close()
-        }
-      }
-      server.close(() => resume(Effect.void))
-    }).pipe(
+    Effect.promise(() => shutdown.begin((id) => sessions.get(id)?.inData === true)).pipe(
+      Effect.flatMap((summary) => Effect.logInfo("smtp shutdown").pipe(Effect.annotateLogs({ ...summary }))),
+      Effect.zipRight(Effect.async<void>((resume) => server.close(() => resume(Effect.void)))),
       // smtp-server reports a closed session a tick after its socket closed: links
       // whose session ended just now are released here, before the pool closes
       Effect.zipRight(Effect.suspend(() => {
         const ended = [...sessions.values()]
         sessions.clear()
-        return Effect.forEach(ended, (s) => s.link.release, { discard: true })
+        return Effect.forEach(ended, (s) => Effect.zipRight(abandoned(s), s.link.release), { discard: true })
       }))
     )
   )
