@@ -22,6 +22,7 @@ import { AuthLive } from "./handlers/Auth.js"
 import { UsersLive } from "./handlers/Users.js"
 import { LoginMailer } from "./LoginMailer.js"
 import { LoginThrottle } from "./LoginThrottle.js"
+import { BodyLimitsLive } from "./BodyLimits.js"
 
 /**
  * The admin API over HTTPS. HTTPS only: there is no plain-HTTP listener to
@@ -73,6 +74,7 @@ export const startAdminServer = Effect.fn("AdminServer.start")(function* (option
     { host: options.host, port: options.port }
   )
   const app = HttpApiBuilder.serve(challengeOn401).pipe(
+    Layer.provide(BodyLimitsLive),
     Layer.provide(adminApiLayer(options)),
     Layer.provideMerge(listener)
   )
