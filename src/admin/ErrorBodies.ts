@@ -2,15 +2,82 @@ import { HttpApp, type HttpServerRequest, HttpServerResponse } from "@effect/pla
 import { Effect } from "effect"
 
 /**
- * Every error answer of the admin API has a JSON body. The contract's errors
- * do already; what the router and the server answer on their own (404 for an
- * unknown route, 500 for a defect) comes with an empty body, which is given
- * one here, in a pre-response handler (typed errors become responses after
- * the app's own effect failed).
+ * Every error answer of the admin API has a short JSON body. The contract's
+ * errors have one already; what the router and the server answer on their
+ * own (404 for an unknown route, 500 for a defect) comes with an empty body,
+ * which is given one here. And no error echoes a long value back: every
+ * string of an error body is shortened (shortenMessage). Both happen in a
+ * pre-response handler, the one place every answer passes (typed errors
+ * become responses after the app's own effect failed).
  */
 
 /** How much of a request's path an error message quotes. */
 export const MAX_QUOTED_PATH = 100
+/** How many characters of a quoted value an error message keeps. */
+export const MAX_QUOTED_VALUE = 64
+/** The longest string an error body carries. */
+export const MAX_ERROR_STRING = 1_000
+
+/** Where the quote opened at `start` closes (past a backslash-escaped quote), or the end of the text. */
+const closingQuote = (text: string, start: number): number => {
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x5c) i++
+    else if (c === 0x22) return i
+  }
+  return text.length
+}
+
+const LONG_WORD = new RegExp(`\\S{${MAX_QUOTED_VALUE + 1},}`, "g")
+
+/** unquoted text: a word (no white space) longer than MAX_QUOTED_VALUE is a value too */
+const shortenWords = (text: string) =>
+  text.replace(LONG_WORD, (word) => `${word.slice(0, MAX_QUOTED_VALUE)}… (${word.length} characters)`)
+
+/**
+ * Each double-quoted value in `message`, and each unquoted word, longer than
+ * MAX_QUOTED_VALUE cut to that prefix, with its length; then the whole cut
+ * to MAX_ERROR_STRING. Schema's messages quote the offending value whole
+ * (`actual "…"`), and a value can be as long as the body cap allows.
+ */
+export const shortenMessage = (message: string): string => {
+  const parts: Array<string> = []
+  let from = 0
+  for (let open = message.indexOf('"'); open >= 0 && open < message.length; open = message.indexOf('"', from)) {
+    const close = closingQuote(message, open)
+    const length = close - open - 1
+    parts.push(shortenWords(message.slice(from, open)))
+    parts.push(length > MAX_QUOTED_VALUE ? `${message.slice(open, open + 1 + MAX_QUOTED_VALUE)}…" (${length} characters)` : message.slice(open, close + 1))
+    from = close + 1
+  }
+  parts.push(shortenWords(message.slice(from)))
+  const short = parts.join("")
+  return short.length > MAX_ERROR_STRING ? `${short.slice(0, MAX_ERROR_STRING)}… (${short.length} characters)` : short
+}
+
+/** Every string in an error body shortened; undefined when nothing changed. */
+const shortenStrings = (value: unknown): unknown => {
+  if (typeof value === "string") return shortenMessage(value)
+  if (Array.isArray(value)) return value.map(shortenStrings)
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shortenStrings(v)]))
+  }
+  return value
+}
+
+const LONG_ERROR_BODY = MAX_QUOTED_VALUE * 2
+
+const shortenErrorBody = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  const body = response.body
+  if (response.status < 400 || body._tag !== "Uint8Array" || body.body.length <= LONG_ERROR_BODY || !body.contentType.includes("json")) return response
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body.body))
+  } catch {
+    return response
+  }
+  return HttpServerResponse.unsafeJson(shortenStrings(parsed), { status: response.status, headers: response.headers })
+}
 
 const quotedPath = (url: string) => {
   const query = url.indexOf("?")
@@ -25,13 +92,15 @@ const bodyFor = (request: HttpServerRequest.HttpServerRequest, status: number) =
     ? { _tag: "InternalError", message: "the server failed to answer this request; its cause is in the server's log" }
     : { _tag: "HttpError", message: `the request could not be served (HTTP ${status})` }
 
-const fillEmptyErrorBody = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) =>
-  Effect.succeed(
-    response.status < 400 || response.body._tag !== "Empty"
+const errorBody = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) =>
+  Effect.sync(() =>
+    response.status < 400
       ? response
-      : HttpServerResponse.unsafeJson(bodyFor(request, response.status), { status: response.status, headers: response.headers })
+      : response.body._tag === "Empty"
+      ? HttpServerResponse.unsafeJson(bodyFor(request, response.status), { status: response.status, headers: response.headers })
+      : shortenErrorBody(response)
   )
 
 /** A middleware installing the handler for every request. */
 export const withJsonErrorBodies = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  Effect.zipRight(HttpApp.appendPreResponseHandler(fillEmptyErrorBody), app)
+  Effect.zipRight(HttpApp.appendPreResponseHandler(errorBody), app)
