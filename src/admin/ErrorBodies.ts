@@ -5,8 +5,9 @@ import { Effect } from "effect"
  * Every error answer of the admin API has a short JSON body. The contract's
  * errors have one already; what the router and the server answer on their
  * own (404 for an unknown route, 500 for a defect) comes with an empty body,
- * which is given one here. And no error echoes a long value back: every
- * string of an error body is shortened (shortenMessage). Both happen in a
+ * which is given one here. No error echoes a long value back: every
+ * string of an error body is shortened (shortenMessage). A 429 gets its
+ * `Retry-After` header from the body's retryAfterSeconds. Both happen in a
  * pre-response handler, the one place every answer passes (typed errors
  * become responses after the app's own effect failed).
  */
@@ -67,16 +68,30 @@ const shortenStrings = (value: unknown): unknown => {
 
 const LONG_ERROR_BODY = MAX_QUOTED_VALUE * 2
 
-const shortenErrorBody = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+const jsonBodyOf = (response: HttpServerResponse.HttpServerResponse): unknown => {
   const body = response.body
-  if (response.status < 400 || body._tag !== "Uint8Array" || body.body.length <= LONG_ERROR_BODY || !body.contentType.includes("json")) return response
-  let parsed: unknown
+  if (body._tag !== "Uint8Array" || !body.contentType.includes("json")) return undefined
   try {
-    parsed = JSON.parse(new TextDecoder().decode(body.body))
+    return JSON.parse(new TextDecoder().decode(body.body))
   } catch {
-    return response
+    return undefined
   }
-  return HttpServerResponse.unsafeJson(shortenStrings(parsed), { status: response.status, headers: response.headers })
+}
+
+const shortenErrorBody = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  if (response.body._tag !== "Uint8Array" || response.body.body.length <= LONG_ERROR_BODY) return response
+  const parsed = jsonBodyOf(response)
+  return parsed === undefined ? response : HttpServerResponse.unsafeJson(shortenStrings(parsed), { status: response.status, headers: response.headers })
+}
+
+/** A 429's `retryAfterSeconds` (TooManyAttempts) also as the standard header (RFC 9110 §10.2.3). */
+const withRetryAfter = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  if (response.status !== 429) return response
+  const body = jsonBodyOf(response) as { retryAfterSeconds?: unknown } | undefined
+  const seconds = body?.retryAfterSeconds
+  return typeof seconds === "number" && Number.isInteger(seconds) && seconds >= 0
+    ? HttpServerResponse.setHeader(response, "retry-after", String(seconds))
+    : response
 }
 
 const quotedPath = (url: string) => {
@@ -98,7 +113,7 @@ const errorBody = (request: HttpServerRequest.HttpServerRequest, response: HttpS
       ? response
       : response.body._tag === "Empty"
       ? HttpServerResponse.unsafeJson(bodyFor(request, response.status), { status: response.status, headers: response.headers })
-      : shortenErrorBody(response)
+      : withRetryAfter(shortenErrorBody(response))
   )
 
 /** A middleware installing the handler for every request. */
