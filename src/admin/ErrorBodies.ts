@@ -16,8 +16,9 @@ import { Effect } from "effect"
 export const MAX_QUOTED_PATH = 100
 /** How many characters of a quoted value an error message keeps. */
 export const MAX_QUOTED_VALUE = 64
-/** The longest string an error body carries. */
+/** The longest string an error body carries, and the longest line in it. */
 export const MAX_ERROR_STRING = 1_000
+export const MAX_ERROR_LINE = 240
 
 /** Where the quote opened at `start` closes (past a backslash-escaped quote), or the end of the text. */
 const closingQuote = (text: string, start: number): number => {
@@ -37,8 +38,8 @@ const shortenWords = (text: string) =>
 
 /**
  * Each double-quoted value in `message`, and each unquoted word, longer than
- * MAX_QUOTED_VALUE cut to that prefix, with its length; then the whole cut
- * to MAX_ERROR_STRING. Schema's messages quote the offending value whole
+ * MAX_QUOTED_VALUE cut to that prefix, with its length; then each line and
+ * the whole elided in the middle to MAX_ERROR_LINE and MAX_ERROR_STRING. Schema's messages quote the offending value whole
  * (`actual "…"`), and a value can be as long as the body cap allows.
  */
 export const shortenMessage = (message: string): string => {
@@ -52,8 +53,19 @@ export const shortenMessage = (message: string): string => {
     from = close + 1
   }
   parts.push(shortenWords(message.slice(from)))
-  const short = parts.join("")
-  return short.length > MAX_ERROR_STRING ? `${short.slice(0, MAX_ERROR_STRING)}… (${short.length} characters)` : short
+  const short = parts.join("").split("\n").map((line) => elide(line, MAX_ERROR_LINE)).join("\n")
+  return elide(short, MAX_ERROR_STRING)
+}
+
+/**
+ * The start and the end of a text longer than `max`, with how much is left
+ * out: a Schema error tree names the type first and the problem last, so the
+ * end is the part to keep.
+ */
+const elide = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const head = Math.floor(max * 0.3)
+  return `${text.slice(0, head)} …(${text.length - max} characters)… ${text.slice(text.length - (max - head))}`
 }
 
 /** Every string in an error body shortened; undefined when nothing changed. */
