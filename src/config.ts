@@ -230,10 +230,25 @@ export const loadConfig = Effect.fn("Config.load")(function* (file: string | und
   })
   const config = yield* decodeConfig(merged, envOrigin(env))
   // relative paths in a config file are relative to that file, as operators expect
-  const base = file === undefined ? process.cwd() : path.dirname(path.resolve(file))
-  const sync = config.sync.credentialKeyFile === undefined ? config.sync : SyncConfig.make({ ...config.sync, credentialKeyFile: path.resolve(base, config.sync.credentialKeyFile) })
-  return ImprintConfig.make({ ...config, dataDir: path.resolve(base, config.dataDir), captureDir: config.captureDir && path.resolve(base, config.captureDir), sync })
+  return resolvePaths(config, file === undefined ? process.cwd() : path.dirname(path.resolve(file)))
 })
+
+/**
+ * Every key that names a file or folder, resolved against `base` (the config
+ * file's folder), whether it came from the file or an IMPRINT_* variable.
+ * A new path key belongs here (spec/ConfigPaths.test.ts lists them).
+ */
+const resolvePaths = (config: ImprintConfig, base: string): ImprintConfig => {
+  const at = <P extends string | undefined>(p: P): P => (p === undefined || p === "" ? p : path.resolve(base, p)) as P
+  return ImprintConfig.make({
+    ...config,
+    dataDir: at(config.dataDir),
+    captureDir: at(config.captureDir),
+    smtp: SmtpListen.make({ ...config.smtp, tlsKeyFile: at(config.smtp.tlsKeyFile), tlsCertFile: at(config.smtp.tlsCertFile) }),
+    admin: AdminListen.make({ ...config.admin, tlsKeyFile: at(config.admin.tlsKeyFile), tlsCertFile: at(config.admin.tlsCertFile) }),
+    sync: SyncConfig.make({ ...config.sync, credentialKeyFile: at(config.sync.credentialKeyFile) })
+  })
+}
 
 export class Config extends Context.Tag("imprint/Config")<Config, ImprintConfig>() {
   static layer = (config: ImprintConfig) => Layer.succeed(Config, config)

@@ -2,6 +2,7 @@ import { Effect, Layer, Option, Redacted } from "effect"
 import { AccountRepo, API_TOKEN_PREFIX } from "../store/AccountRepo.js"
 import { AdminRepo } from "../store/AdminRepo.js"
 import { SESSION_PREFIX, SessionRepo } from "../store/SessionRepo.js"
+import { notePrincipal } from "./AccessLog.js"
 import { AccountConfig, sessionIdleMs } from "./AccountSettings.js"
 import { UNAUTHORIZED_MESSAGE, Unauthorized } from "./ApiErrors.js"
 import { AdminAuth, Operator, type Principal, TenantMember } from "./Principal.js"
@@ -48,7 +49,7 @@ export const AdminAuthLive = Layer.effect(
       bearer: (token) =>
         Effect.flatMap(resolve(Redacted.value(token)), Option.match({
           onNone: () => Effect.fail(new Unauthorized({ message: UNAUTHORIZED_MESSAGE })),
-          onSome: Effect.succeed
+          onSome: (principal) => Effect.as(notePrincipal(principal), principal)
         }))
     })
   })

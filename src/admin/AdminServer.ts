@@ -22,6 +22,9 @@ import { AuthLive } from "./handlers/Auth.js"
 import { UsersLive } from "./handlers/Users.js"
 import { LoginMailer } from "./LoginMailer.js"
 import { LoginThrottle } from "./LoginThrottle.js"
+import { BodyLimitsLive } from "./BodyLimits.js"
+import { withJsonErrorBodies } from "./ErrorBodies.js"
+import { accessLog, AccessLogFailuresLive } from "./AccessLog.js"
 
 /**
  * The admin API over HTTPS. HTTPS only: there is no plain-HTTP listener to
@@ -72,7 +75,9 @@ export const startAdminServer = Effect.fn("AdminServer.start")(function* (option
     () => https.createServer({ key: options.tls.key, cert: options.tls.cert, minVersion: ADMIN_TLS_MIN_VERSION }),
     { host: options.host, port: options.port }
   )
-  const app = HttpApiBuilder.serve(challengeOn401).pipe(
+  const app = HttpApiBuilder.serve((httpApp) => accessLog(withJsonErrorBodies(challengeOn401(httpApp)))).pipe(
+    Layer.provide(BodyLimitsLive),
+    Layer.provide(AccessLogFailuresLive),
     Layer.provide(adminApiLayer(options)),
     Layer.provideMerge(listener)
   )

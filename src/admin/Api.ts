@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
+import { Forbidden, NotReady, PayloadTooLarge, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
 import { DirectoryGroup } from "./DirectoryApi.js"
 import { SyncGroup } from "./SyncApi.js"
@@ -168,6 +168,8 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(AuditGroup)
   .add(DirectoryGroup)
   .add(SyncGroup)
+  // any endpoint: a body over its route's cap (src/admin/BodyLimits.ts)
+  .addError(PayloadTooLarge)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

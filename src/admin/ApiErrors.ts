@@ -42,3 +42,10 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 503 })
 ) {}
+
+/** A request body over its route's cap (src/admin/BodyLimits.ts); answered before the body is read. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { limit: Schema.Int, message: Schema.String },
+  HttpApiSchema.annotations({ status: 413 })
+) {}

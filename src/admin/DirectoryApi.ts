@@ -50,6 +50,13 @@ export class ImportTooLarge extends Schema.TaggedError<ImportTooLarge>()(
   HttpApiSchema.annotations({ status: 413 })
 ) {}
 
+const MB = 1024 * 1024
+export const importTooLarge = (what: string) =>
+  new ImportTooLarge({
+    limit: `${MAX_IMPORT_BYTES / MB} MB, ${MAX_IMPORT_ROWS} rows`,
+    message: `${what}: an import takes at most ${MAX_IMPORT_BYTES / MB} MB and ${MAX_IMPORT_ROWS} rows; split the file and import the parts with mode=merge`
+  })
+
 export const RejectedRowView = Schema.Struct({
   /** 1-based: the CSV line the record starts on, or the position in the JSON array */
   row: Schema.Int,

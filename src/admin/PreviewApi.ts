@@ -27,6 +27,12 @@ export class UploadTooLarge extends Schema.TaggedError<UploadTooLarge>()(
   HttpApiSchema.annotations({ status: 413 })
 ) {}
 
+export const uploadTooLarge = () =>
+  new UploadTooLarge({
+    limit: TEST_STAMP_MAX_BYTES,
+    message: `the message exceeds the test stamp's limit of ${TEST_STAMP_MAX_BYTES} bytes (${TEST_STAMP_MAX_BYTES / (1024 * 1024)} MB)`
+  })
+
 /** The upload or its parameters cannot be tested (no sender, no recipients, unreadable headers). */
 export class TestStampInvalid extends Schema.TaggedError<TestStampInvalid>()(
   "TestStampInvalid",

@@ -2,6 +2,7 @@ import { Effect, ParseResult, Schema } from "effect"
 import { parseCidr } from "./Cidr.js"
 import { exchangeOnlineOverlap, Microsoft365TenantGuid, OnMicrosoftDomain } from "./Microsoft365.js"
 import { DirectoryUser } from "./Directory.js"
+import { isDirectoryAddress, proxyAddressOf } from "./MailAddress.js"
 import { TenantFileInvalid } from "./Errors.js"
 import { Rule, SignatureSettings } from "./Rule.js"
 import { Template } from "./Template.js"
@@ -132,10 +133,24 @@ const tenantFileWith = <C extends typeof FileConnector | typeof ApiConnector>(co
     ...duplicates(templates, (t) => t.id, "templates", "template id"),
     ...duplicates(file.rules ?? [], (r) => r.id, "rules", "rule id"),
     ...duplicates(file.directory ?? [], (u) => u.mail.toLowerCase(), "directory", "mail"),
+    ...addressProblems(file.directory ?? []),
     ...(file.rules ?? []).flatMap((r, i): Array<Schema.FilterIssue> =>
       templateIds.has(r.templateId) ? [] : [{ path: ["rules", i, "templateId"], message: `no template "${r.templateId}" in this file` }])
   ]
 }))
+
+/** The directory's addresses by the rule every directory write follows (MailAddress.ts). */
+function addressProblems(directory: ReadonlyArray<DirectoryUser>): Array<Schema.FilterIssue> {
+  return directory.flatMap((u, i): Array<Schema.FilterIssue> => [
+    ...(isDirectoryAddress(u.mail) ? [] : [{ path: ["directory", i, "mail"], message: "not a valid address (letters, digits and . _ + - ' … @ a dotted domain)" }]),
+    ...u.proxyAddresses.flatMap((entry, j): Array<Schema.FilterIssue> => {
+      const address = proxyAddressOf(entry)
+      return address === undefined || isDirectoryAddress(address)
+        ? []
+        : [{ path: ["directory", i, "proxyAddresses", j], message: "not a valid address" }]
+    })
+  ])
+}
 
 export const TenantFile = tenantFileWith(FileConnector)
 /** The admin API's create/update body: as the file, but an auth connector may leave out its password. */

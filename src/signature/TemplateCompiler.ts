@@ -1,6 +1,6 @@
 import { Parser } from "htmlparser2"
-import Mustache from "mustache"
 import { URL_SPAN_BARE, URL_SPAN_DECORATED, URL_SPAN_END } from "./HtmlToText.js"
+import { type MustacheToken, parseMustacheTokens } from "./MustacheTokens.js"
 
 /**
  * Compiles Mustache-style templates into render trees whose every value slot
@@ -39,6 +39,12 @@ const RAW_TEXT_ELEMENTS = new Set(["script", "style", "textarea", "title", "xmp"
 const UNDECODED_TEXT = new Set(["script", "style"])
 const ELEMENT_NAME = /^[a-z][a-z0-9:-]*$/
 const ATTRIBUTE_NAME = /^[a-z_:][a-z0-9_.:-]*$/
+/**
+ * How deep elements may nest. Email clients give up far earlier, and the
+ * text derived from the HTML is built by a recursive walk, which a template
+ * of twenty thousand open `<div>`s overflowed.
+ */
+export const MAX_ELEMENT_DEPTH = 100
 const VOID_ELEMENTS = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"])
 
 /** Schemes a URL written in the template itself may have (cid: for images attached to the message). */
@@ -58,14 +64,10 @@ const SENTINEL_CHARS_ALL = /[\uE000\uE001]/g
 const SENTINEL = /\uE000(\d+)\uE001/g
 const sentinel = (n: number): string => `\uE000${n}\uE001`
 
-type MustacheToken = [string, string, number, number, MustacheToken[]?, number?]
-
 const parseMustache = (source: string): ReadonlyArray<MustacheToken> => {
-  // A private writer: Mustache's default one caches every template string forever.
-  const writer = new Mustache.Writer() as Mustache.Writer & { templateCache: unknown }
-  writer.templateCache = undefined
+  // mustache.js's tokens from a linear parser (its own is superlinear: MustacheTokens.ts)
   try {
-    return writer.parse(source) as ReadonlyArray<MustacheToken>
+    return parseMustacheTokens(source)
   } catch (e) {
     throw new CompileFailure(e instanceof Error ? e.message : String(e))
   }
@@ -180,17 +182,57 @@ const escapeText = (s: string): string => s.replace(/[&<>]/g, (c) => (c === "&" 
 const escapeAttr = (s: string): string => escapeText(s).replace(/"/g, "&quot;")
 const hasSentinel = (s: string): boolean => s.includes("\uE000")
 
+/**
+ * The elements open at a point of the document, with what the compiler asks
+ * of them answered in constant time (amortized): closing the innermost open
+ * element of a name (and everything inside it), and the innermost raw-text
+ * element. Scanning the whole stack per tag or text made deeply nested
+ * templates quadratic.
+ */
+class OpenElements {
+  private readonly names: string[] = []
+  /** per name, its positions in `names`, ascending */
+  private readonly positions = new Map<string, number[]>()
+  /** positions of raw-text elements, ascending */
+  private readonly raws: number[] = []
+
+  push(name: string): void {
+    const at = this.names.push(name) - 1
+    const list = this.positions.get(name)
+    if (list === undefined) this.positions.set(name, [at])
+    else list.push(at)
+    if (RAW_TEXT_ELEMENTS.has(name)) this.raws.push(at)
+  }
+
+  /** closes the innermost open `name` and everything opened after it; nothing when none is open */
+  close(name: string): void {
+    const at = this.positions.get(name)?.at(-1)
+    if (at === undefined) return
+    while (this.names.length > at) {
+      this.positions.get(this.names.pop()!)!.pop()
+    }
+    while (this.raws.length > 0 && this.raws[this.raws.length - 1]! >= at) this.raws.pop()
+  }
+
+  rawParent(): string | undefined {
+    const at = this.raws.at(-1)
+    return at === undefined ? undefined : this.names[at]
+  }
+}
+
 /** An HTML template: normalised markup with context-aware value slots. */
 export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
   const { markup, tags } = flatten(parseMustache(source))
   const seen = new Set<number>()
   const stack: Frame[] = [{ out: [] }]
-  const open: string[] = []
+  const open = new OpenElements()
   const emit = (text: string) => stack[stack.length - 1]!.out.push({ _tag: "Literal", text })
-  const rawParent = (): string | undefined => [...open].reverse().find((name) => RAW_TEXT_ELEMENTS.has(name))
+  // every element htmlparser2 opens, named validly or not; it reports a close for each
+  let depth = 0
   const parser = new Parser(
     {
       onopentag(name, attribs) {
+        if (++depth > MAX_ELEMENT_DEPTH) throw new CompileFailure(`elements nest deeper than ${MAX_ELEMENT_DEPTH} levels`)
         if (hasSentinel(name)) throw new CompileFailure("a placeholder cannot be (part of) an element name")
         // A malformed name would be read differently by the next parser: the tag goes, its content stays.
         if (!ELEMENT_NAME.test(name)) return
@@ -218,14 +260,14 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
         if (!VOID_ELEMENTS.has(name)) open.push(name)
       },
       onclosetag(name) {
+        depth--
         if (hasSentinel(name)) throw new CompileFailure("a placeholder cannot be (part of) an element name")
         if (VOID_ELEMENTS.has(name) || !ELEMENT_NAME.test(name)) return
-        const at = open.lastIndexOf(name)
-        if (at >= 0) open.length = at
+        open.close(name)
         emit(`</${name}>`)
       },
       ontext(text) {
-        const raw = rawParent()
+        const raw = open.rawParent()
         if (raw !== undefined) {
           if (hasSentinel(text)) throw new CompileFailure(`a placeholder cannot be used inside <${raw}>`)
           emit(UNDECODED_TEXT.has(raw) ? text : escapeText(text))

@@ -81,8 +81,12 @@ const filterAttributes = (tag: string, attribs: Record<string, string>, removed:
   return kept
 }
 
+/** A comment, declaration or processing instruction starts so; without one, there is nothing to find. */
+const MARKUP_DECLARATION = /<[!?]/
+
 /** Comments and declarations are dropped by sanitize-html without a hook; count them first. */
 const findComments = (html: string, removed: Removal[]): void => {
+  if (!MARKUP_DECLARATION.test(html)) return
   const parser = new Parser({
     oncomment: (text) => void removed.push({ kind: "element", name: "#comment", detail: quote(text.trim()) }),
     onprocessinginstruction: (name) => void removed.push({ kind: "element", name: name.toLowerCase() })

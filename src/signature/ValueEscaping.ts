@@ -15,7 +15,9 @@ export const ALLOWED_URL_SCHEMES: ReadonlyArray<string> = ["https", "mailto", "t
 const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g
 // Bidi embeddings, overrides and isolates (U+202A-E, U+2066-9) and the marks (U+200E/F, U+061C):
 // a value cannot reorder the text around it.
-const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g
+// Zero-width and invisible characters (U+200B, U+2060-4, U+FEFF, U+180E) go too: a value cannot hide
+// text in a signature. The joiners U+200C/D stay: Persian and Indic names and emoji sequences need them.
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b\u2060-\u2064\ufeff\u180e]/g
 
 /** Cuts at MAX_VALUE_LENGTH without splitting a surrogate pair. */
 const cap = (value: string): string => {
@@ -26,11 +28,11 @@ const cap = (value: string): string => {
   return value.slice(0, end)
 }
 
-/** The cleaning every context shares: capped, no controls (a run becomes one space), no bidi controls. */
+/** The cleaning every context shares: capped, no controls (a run becomes one space), no bidi controls or zero-width characters. */
 export const cleanValue = (value: string): string => {
   const capped = cap(value)
   // Fast path: most directory values are plain.
-  if (!/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/.test(capped)) return capped
+  if (!/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b\u2060-\u2064\ufeff\u180e]/.test(capped)) return capped
   return capped.replace(BIDI_CONTROLS, "").replace(LINE_BREAKING, " ")
 }
 

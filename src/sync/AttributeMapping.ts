@@ -1,4 +1,5 @@
 import { DirectoryUser, DirectoryAttributes } from "../domain/Directory.js"
+import { isDirectoryAddress, MAX_MAIL_LENGTH } from "../domain/MailAddress.js"
 import type { SourceChange } from "./DirectorySource.js"
 
 /**
@@ -20,8 +21,8 @@ export type SourceRecord = Readonly<Record<string, ReadonlyArray<string> | strin
  */
 export type AttributeMappingSpec = Readonly<Record<string, string>>
 
-/** Limits for one value; RFC 5321 bounds a path to 256 octets including the brackets, so a mail to 254. */
-export const MAX_MAIL_LENGTH = 254
+/** Limits for one value (the mail's, MAX_MAIL_LENGTH, lives with the address rule in domain/MailAddress.ts). */
+export { MAX_MAIL_LENGTH }
 export const MAX_VALUE_LENGTH = 512
 export const MAX_PROXY_ADDRESSES = 200
 export const MAX_GROUPS = 2_000
@@ -79,8 +80,6 @@ export const isMappableAttribute = (target: string): boolean =>
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 // a tag, a comment or a character reference: what would make a value HTML
 const MARKUP = /[<>]|&(#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);/i
-// stricter than DirectoryUser's pattern: a dotted domain, no brackets or quotes
-const MAIL = /^[^\s@<>()"',;:\\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i
 
 /** Reads `name` or `name[index]` from the record, as a list of strings. */
 const read = (record: SourceRecord, source: string): ReadonlyArray<string> => {
@@ -109,7 +108,8 @@ const single = (target: string, source: string, values: ReadonlyArray<string>): 
   return value
 }
 
-export const isValidMail = (mail: string): boolean => mail.length <= MAX_MAIL_LENGTH && MAIL.test(mail)
+/** The one address rule (domain/MailAddress.ts), shared with the tenant file and the admin API. */
+export const isValidMail = isDirectoryAddress
 
 /** Only smtp addresses are mail: "SMTP:" (primary) and "smtp:" (alias) kept with their prefix, bare addresses get "smtp:". */
 const proxies = (values: ReadonlyArray<string>): Array<string> => {

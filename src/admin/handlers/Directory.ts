@@ -13,7 +13,7 @@ import { Api, NotReady } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import {
   DirectoryImportInvalid, DirectoryImportRejected, DirectoryImportReport, DirectoryStatus, DirectoryUserInvalid, DirectoryUserNotFound,
-  DirectoryUserPage, DirectoryUserSaved, type ImportMode, ImportTooLarge, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_REPORTED_REJECTIONS
+  DirectoryUserPage, DirectoryUserSaved, type ImportMode, type ImportTooLarge, importTooLarge, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_REPORTED_REJECTIONS
 } from "../DirectoryApi.js"
 import { ADMIN_ROLES, CurrentPrincipal, principalLabel, READ_ROLES } from "../Principal.js"
 import { authorize, catchStore } from "./ContentAccess.js"
@@ -33,12 +33,7 @@ import { authorize, catchStore } from "./ContentAccess.js"
 
 const actorUnavailable = (e: TenantActorUnavailable) => Effect.fail(new NotReady({ message: `${e.message}; try again` }))
 
-const MB = 1024 * 1024
-const tooLarge = (what: string) =>
-  new ImportTooLarge({
-    limit: `${MAX_IMPORT_BYTES / MB} MB, ${MAX_IMPORT_ROWS} rows`,
-    message: `${what}: an import takes at most ${MAX_IMPORT_BYTES / MB} MB and ${MAX_IMPORT_ROWS} rows; split the file and import the parts with mode=merge`
-  })
+const tooLarge = importTooLarge
 
 /** The body as text, refused with 413 past MAX_IMPORT_BYTES (before reading when Content-Length says so). */
 const readBody = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string, ImportTooLarge | DirectoryImportInvalid> =>

@@ -9,7 +9,7 @@ import { dryRun, UploadNormalizer } from "../../pipeline/DryRun.js"
 import type { RelayError } from "../../pipeline/RelayError.js"
 import { Api } from "../Api.js"
 import { CONTENT_ROLES } from "../Principal.js"
-import { TEST_STAMP_MAX_BYTES, TestStampFailed, TestStampInvalid, UploadTooLarge } from "../PreviewApi.js"
+import { TEST_STAMP_MAX_BYTES, TestStampFailed, TestStampInvalid, uploadTooLarge } from "../PreviewApi.js"
 import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
 
 /**
@@ -23,11 +23,7 @@ import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
 /** Normalizing bare LF to CRLF at most doubles the bytes; LineGuard's limit only has to allow that. */
 const NORMALIZED_MAX_BYTES = 2 * TEST_STAMP_MAX_BYTES
 
-const tooLarge = () =>
-  new UploadTooLarge({
-    limit: TEST_STAMP_MAX_BYTES,
-    message: `the message exceeds the test stamp's limit of ${TEST_STAMP_MAX_BYTES} bytes (${TEST_STAMP_MAX_BYTES / (1024 * 1024)} MB)`
-  })
+const tooLarge = uploadTooLarge
 
 const joined = (decision: SignatureDecision) =>
   decision._tag === "NoSignature"
