@@ -13,6 +13,7 @@ import { TemplateRemoval, TemplatesGroup } from "./TemplatesApi.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
 import { TenantAccount } from "../domain/TenantAccount.js"
+import { TraceSettings } from "../domain/Trace.js"
 import { TenantPayload } from "../domain/TenantFile.js"
 
 /**
@@ -56,6 +57,8 @@ export class TenantView extends Schema.Class<TenantView>("TenantView")({
   suspended: Schema.Boolean,
   /** the customer's account data (src/domain/TenantAccount.ts), when set */
   account: Schema.optional(TenantAccount),
+  /** message trace retention and recipient hashing, when set */
+  trace: Schema.optional(TraceSettings),
   /** on single-tenant answers only: counting a large directory per tenant would make listing slow */
   counts: Schema.optional(Schema.Struct({ templates: Schema.Int, rules: Schema.Int, users: Schema.Int }))
 }) {}

@@ -54,6 +54,8 @@ export interface TransactionInput {
   readonly decide: (root: NonNullable<PeekedHeaders>, facts: ReturnType<typeof readRootFacts>) => Effect.Effect<Decision>
   /** a link with MAIL and RCPT done for each copy's recipients, in order; the first may be the session's own */
   readonly links: (copies: ReadonlyArray<Copy>) => Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError>
+  /** told each copy's downstream reply to DATA as it comes (the message trace), whatever the others' */
+  readonly onCopyReply?: (copy: number, reply: SmtpReply) => void
 }
 
 export interface TransactionResult {
@@ -172,7 +174,11 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           if (err) teardown(stamper && cause === undefined ? new StampingFailed({ detail: err.message }) : asRelayError(err))
           pipelineEnded()
         })
-        return links[i].send(output).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))), Effect.either)
+        return links[i].send(output).pipe(
+          Effect.tap((reply) => Effect.sync(() => input.onCopyReply?.(i, reply))),
+          Effect.tapError((e) => Effect.sync(() => teardown(e))),
+          Effect.either
+        )
       })
       fanout.setTargets(sources)
       openGate()

@@ -12,9 +12,11 @@ import type { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
-import { relayTransaction, type Copy } from "../Transaction.js"
+import { relayTransaction, type Copy, type Decision } from "../Transaction.js"
 import { recordFailed, recordRelayed } from "../RelayMetrics.js"
+import type { TraceSinkApi } from "../../domain/Trace.js"
 import { receivedLine } from "./Received.js"
+import { type CopyReply, type TraceFacts, traceEntry } from "./TraceEntry.js"
 
 /** What MAIL FROM settled for the transaction in progress. */
 export interface MailTransaction {
@@ -22,6 +24,8 @@ export interface MailTransaction {
   readonly target: Downstream
   readonly from: string
   readonly params: MailParams
+  /** how the session was bound, for the message trace: "address", "certificate", "auth:<username>" */
+  readonly connector: string
 }
 
 export interface DataPhaseDeps {
@@ -30,13 +34,15 @@ export interface DataPhaseDeps {
   readonly control: ControlPlaneApi
   readonly failsafe: FailSafeMemory
   readonly pool: DownstreamPool
+  readonly trace: TraceSinkApi
 }
 
 /**
  * The DATA phase of one upstream transaction: decide from the headers (loop
  * stamp, kinds that pass unstamped, the fail-safe memory, then the tenant's
  * signature decision), open one downstream transaction per copy, relay, log
- * one line, and remember a message whose stamping failed (invariant 5).
+ * one line, hand the message trace its entry beside it, and remember a
+ * message whose stamping failed (invariant 5).
  */
 export const dataPhase = (
   deps: DataPhaseDeps,
@@ -64,9 +70,18 @@ export const dataPhase = (
         return out
       })
     let identity: string | undefined
-    const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
+    // what the message trace needs beyond the result: known even when the transaction fails
+    let messageId: string | undefined
+    let decided: Decision | undefined
+    const copyReplies: Array<CopyReply> = []
+    const traced = (size: number | undefined, outcomes: TraceFacts["outcomes"]): TraceFacts => ({
+      tenant: mail.tenant, connector: mail.connector, client: session.remoteAddress, sender: mail.from, recipients,
+      started, messageId, size, decision: decided, outcomes, copyReplies
+    })
+    const decideFrom = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
       Effect.gen(function* () {
         identity = facts.identity
+        messageId = facts.summary.messageId
         const reason = passesUnstamped(root, facts.loop, mail.from)
         if (reason !== undefined) return unstamped(recipients, reason)
         if (yield* failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false))) {
@@ -75,6 +90,8 @@ export const dataPhase = (
         const decision = yield* control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary)
         return planCopies(decision, recipients)
       })
+    const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
+      Effect.tap(decideFrom(root, facts), (d) => Effect.sync(() => (decided = d)))
     const policy = {
       tenant: mail.tenant,
       receivedLine: receivedLine({ session, serverName: config.smtp.name, recipients, now: new Date() }),
@@ -82,7 +99,8 @@ export const dataPhase = (
       nowSeconds: Math.floor(Date.now() / 1000),
       stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
     }
-    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links }).pipe(
+    const onCopyReply = (i: number, reply: CopyReply["reply"]) => (copyReplies[i] = { reply, afterMs: Date.now() - started })
+    const result = yield* relayTransaction({ upstream: stream, maxBytes: config.smtp.maxMessageSize, policy, recipients, decide, links, onCopyReply }).pipe(
       Effect.tapError((e) =>
         Effect.gen(function* () {
           if (e._tag === "StampingFailed" && identity !== undefined) {
@@ -100,6 +118,7 @@ export const dataPhase = (
               outcome: r.code >= 500 ? "rejected" : "deferred"
             })
           )
+          yield* deps.trace.record(traceEntry(traced(undefined, []), r, e._tag, Date.now()))
         })
       ),
       Effect.ensuring(Effect.forEach(extra, (l) => l.release, { discard: true }))
@@ -122,5 +141,8 @@ export const dataPhase = (
         outcome: "relayed"
       })
     )
-    return `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
+    const answer = `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
+    decided = decision
+    yield* deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text: answer }, undefined, Date.now()))
+    return answer
   })

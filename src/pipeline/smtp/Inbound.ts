@@ -8,6 +8,7 @@ import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { NoDownstream, NotBound, type RelayError, SenderNotAllowed, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
+import { TraceSink } from "../../domain/Trace.js"
 import { activeSessions } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
@@ -22,6 +23,8 @@ import { dataPhase, type MailTransaction } from "./DataPhase.js"
 
 interface SessionState {
   tenant: Option.Option<TenantId>
+  /** how `tenant` was bound (the message trace): "address", "certificate", "auth:<username>" */
+  boundBy: string
   readonly link: DownstreamLink
   /** what MAIL FROM settled for the transaction in progress */
   mail: MailTransaction | undefined
@@ -60,6 +63,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const smtp = config.smtp
   const control = yield* ControlPlane
   const failsafe = yield* FailSafeMemory
+  const trace = yield* TraceSink
   // Sessions and messages are not part of this start-up span: under it, every
   // log line of every message would be added to the span's events (Effect's
   // tracer logger) for as long as the server runs.
@@ -85,7 +89,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { tenant: Option.none(), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
+      s = { tenant: Option.none(), boundBy: "none", link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false }
       sessions.set(session.id, s)
       run(Metric.set(activeSessions, sessions.size))
     }
@@ -128,6 +132,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       answer(
         Effect.map(control.bindBySourceAddress(session.remoteAddress), (t) => {
           s.tenant = t
+          if (Option.isSome(t)) s.boundBy = "address"
         }),
         done
       )
@@ -139,7 +144,10 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       if (!fingerprint) return done()
       answer(
         Effect.map(control.bindByCertificate(fingerprint), (t) => {
-          if (Option.isSome(t)) s.tenant = t
+          if (Option.isSome(t)) {
+            s.tenant = t
+            s.boundBy = "certificate"
+          }
         }),
         done
       )
@@ -158,6 +166,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         }
         throttle.succeeded(address)
         s.tenant = tenant
+        s.boundBy = `auth:${auth.username ?? ""}`
         done(null, { user: auth.username })
       })
     },
@@ -172,7 +181,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
           s.mail = undefined
           yield* s.link.mail(target, address.address, params)
-          s.mail = { tenant: tenant.id, target, from: address.address, params }
+          s.mail = { tenant: tenant.id, target, from: address.address, params, connector: s.boundBy }
         }),
         done
       )
@@ -183,7 +192,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onData(stream, session, done) {
       const s = state(session)
       s.inData = true
-      const transaction = dataPhase({ config, stampKey, control, failsafe, pool }, session, s.link, s.mail, stream).pipe(
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, trace }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => (s.inData = false)))
       )
       answer(transaction, (err, text) => {
