@@ -10,6 +10,7 @@ import { ApiTokensGroup, UsersGroup } from "./UsersApi.js"
 import { PreviewGroupApi } from "./PreviewApi.js"
 import { RulesGroup } from "./RulesApi.js"
 import { TemplateRemoval, TemplatesGroup } from "./TemplatesApi.js"
+import { TraceGroup } from "./TraceApi.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
 import { TenantAccount } from "../domain/TenantAccount.js"
@@ -169,6 +170,7 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(AuditGroup)
   .add(DirectoryGroup)
   .add(SyncGroup)
+  .add(TraceGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 
