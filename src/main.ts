@@ -13,6 +13,8 @@ import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { DIRECTORY_USAGE, directoryCommand } from "./sync/SyncCli.js"
+import { TRACE_USAGE, traceCommand } from "./trace/TraceCli.js"
+import { traceSearchLayer } from "./trace/TraceLayer.js"
 
 /**
  * The command line, and the only place layers are launched.
@@ -21,6 +23,7 @@ import { DIRECTORY_USAGE, directoryCommand } from "./sync/SyncCli.js"
  *   imprint tenant import FILE | export ID | list   [--config FILE]
  *   imprint admin token create --name NAME | list | revoke ID   [--config FILE]
  *   imprint directory sync TENANT [--config FILE]  one directory sync pass now
+ *   imprint trace search|export [filters]  the message trace (src/trace/TraceCli.ts)
  *   imprint send-sample [--port 2525] [--to ADDRESS]
  */
 
@@ -32,6 +35,7 @@ const USAGE = `usage:
   imprint tenant list [--config FILE]
 ${ADMIN_USAGE}
 ${DIRECTORY_USAGE}
+${TRACE_USAGE}
   imprint send-sample [--host 127.0.0.1] [--port 2525] [--from ${DEMO_SENDER}] [--to someone@example.org]`
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
@@ -141,6 +145,8 @@ const program = Effect.gen(function* () {
       return yield* tenantCommand(config, rest)
     case "admin":
       return yield* adminCommand(rest, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    case "trace":
+      return yield* traceCommand(rest, flags, USAGE).pipe(Effect.provide(traceSearchLayer(config)), Effect.scoped)
     case "directory":
       return yield* directoryCommand(rest, USAGE).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
     default:

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Metric, TestClock } from "effect"
-import type { TraceEntry, TraceSettings } from "../../src/domain/Trace.js"
+import type { TraceSettings } from "../../src/domain/Trace.js"
 import { dropped, evicted } from "../../src/trace/TraceMetrics.js"
 import { TraceStore } from "../../src/trace/TraceStore.js"
 import { DAY_MS, TraceOptions, type TraceOptionsShape, TraceSettingsSource, TraceWriter } from "../../src/trace/TraceWriter.js"
 import { tempDir } from "../store/TempStore.js"
+import { entry } from "./TraceFixtures.js"
 
 /**
  * The trace's writer on a real LMDB in a temp folder: retention expiry driven
@@ -12,14 +13,6 @@ import { tempDir } from "../store/TempStore.js"
  * (oldest first, with a metric and a log line), and a full queue dropping
  * entries (counted) instead of making anyone wait.
  */
-
-export const entry = (tenant: string, at: number, extra: Partial<TraceEntry> = {}): TraceEntry => ({
-  at, tenant, connector: "address", client: "127.0.0.1", sender: `alice@${tenant}.example`, recipients: ["bob@example.org"],
-  messageId: `<${tenant}-${at}@example>`, size: 100, decision: "unstamped", reason: "sender-not-in-directory", outcome: "relayed",
-  reply: { code: 250, enhanced: "2.6.0", text: "relayed" },
-  copies: [{ recipients: ["bob@example.org"], rules: [], templates: [], stamped: [], reply: { code: 250, text: "ok" }, durationMs: 1 }],
-  durationMs: 2, ...extra
-})
 
 const options = (overrides: Partial<TraceOptionsShape> = {}): TraceOptionsShape => ({
   node: "node-1", queueCapacity: 1000, batchSize: 100, maxRecords: 1_000_000, maxBytes: 1024 ** 3, retentionDays: 30,
