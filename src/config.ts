@@ -99,7 +99,9 @@ export class TraceConfig extends Schema.Class<TraceConfig>("TraceConfig")({
   /** entries waiting to be written; when full, new ones are dropped and counted (mail never waits) */
   queueCapacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000 }),
   /** records per LMDB transaction at most */
-  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+  /** how long records gather before they are written together (one disk sync per batch) */
+  flushIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10_000)), { default: () => 250 }),
   /** how often records past their retention are deleted */
   expiryIntervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 300 }),
   /** hex or base64 secret for hashing recipients (share it between nodes); absent: generated into dataDir/trace-hash.key */

@@ -15,7 +15,7 @@ import { entry } from "./TraceFixtures.js"
  */
 
 const options = (overrides: Partial<TraceOptionsShape> = {}): TraceOptionsShape => ({
-  node: "node-1", queueCapacity: 1000, batchSize: 100, maxRecords: 1_000_000, maxBytes: 1024 ** 3, retentionDays: 30,
+  node: "node-1", queueCapacity: 1000, batchSize: 100, flushInterval: Duration.zero, maxRecords: 1_000_000, maxBytes: 1024 ** 3, retentionDays: 30,
   expiryInterval: Duration.hours(1), hashKey: Buffer.alloc(32, 7), tenantLabels: false, ...overrides
 })
 

@@ -42,6 +42,7 @@ const optionsLayer = (config: ImprintConfig) =>
     node: config.trace.node ?? config.smtp.name,
     queueCapacity: config.trace.queueCapacity,
     batchSize: config.trace.batchSize,
+    flushInterval: Duration.millis(config.trace.flushIntervalMs),
     maxRecords: config.trace.maxRecords,
     maxBytes: config.trace.maxBytes,
     retentionDays: config.trace.retentionDays,

@@ -8,10 +8,10 @@ import { makeId, type TraceKey, TraceStore } from "./TraceStore.js"
 /**
  * The trace's writer: the data plane offers each transaction's entry to a
  * bounded queue and goes on (a full queue drops the entry and counts it: mail
- * never waits for the trace). One scoped fiber takes what has gathered — up to
- * `batchSize` — and writes it in one LMDB transaction, so under load a commit
- * carries many records and at rest each record is written at once. Hashing
- * recipients, ids and metrics happen here, off the mail path.
+ * never waits for the trace). One scoped fiber takes the first entry, lets more
+ * gather for `flushInterval` (up to `batchSize`) and writes them in one LMDB
+ * transaction, so a commit's cost is shared by every record of the interval.
+ * Hashing recipients, ids and metrics happen here, off the mail path.
  *
  * A second fiber deletes records past their tenant's retention every
  * `expiryInterval`: keys are ordered by time, so that is a range of keys per
@@ -25,6 +25,12 @@ export interface TraceOptionsShape {
   readonly node: string
   readonly queueCapacity: number
   readonly batchSize: number
+  /**
+   * After the first entry of a batch, how long more may gather before it is
+   * written: a commit costs ~1 ms of CPU (LMDB syncs it to disk), so under
+   * load one commit carries many records. A flush cuts it short.
+   */
+  readonly flushInterval: Duration.Duration
   readonly maxRecords: number
   readonly maxBytes: number
   /** days kept for a tenant without its own `trace.retentionDays` */
@@ -61,6 +67,8 @@ const make = Effect.gen(function* () {
   let offered = 0
   let settled = 0
   let waiters: Array<{ readonly until: number; readonly done: Deferred.Deferred<void> }> = []
+  /** opened by flush: the batch being gathered is written now */
+  const hurry = yield* Effect.makeLatch(false)
   const keys = new Map<string, Buffer>()
   const keyOf = (tenant: string) => {
     let key = keys.get(tenant)
@@ -144,8 +152,14 @@ const make = Effect.gen(function* () {
   // A batch, once taken, is written whole even when the scope closes; what is
   // still queued then is written by the finalizer below, before the store closes.
   yield* Effect.addFinalizer(() => Effect.flatMap(Queue.takeAll(queue), (rest) => writeBatch(Chunk.toReadonlyArray(rest))))
-  yield* Queue.takeBetween(queue, 1, options.batchSize).pipe(
-    Effect.flatMap((batch) => Effect.uninterruptible(writeBatch(Chunk.toReadonlyArray(batch)))),
+  const gather = Effect.gen(function* () {
+    const first = yield* Queue.takeBetween(queue, 1, options.batchSize)
+    if (first.length >= options.batchSize || Duration.toMillis(options.flushInterval) === 0) return first
+    yield* Effect.raceFirst(Effect.sleep(options.flushInterval), hurry.await)
+    return Chunk.appendAll(first, yield* Queue.takeUpTo(queue, options.batchSize - first.length))
+  })
+  yield* gather.pipe(
+    Effect.flatMap((batch) => Effect.uninterruptible(Effect.zipRight(hurry.close, writeBatch(Chunk.toReadonlyArray(batch))))),
     Effect.forever,
     Effect.forkScoped
   )
@@ -169,7 +183,7 @@ const make = Effect.gen(function* () {
       if (settled >= offered) return Effect.void
       return Effect.flatMap(Deferred.make<void>(), (done) => {
         waiters.push({ until: offered, done })
-        return Deferred.await(done)
+        return Effect.zipRight(hurry.open, Deferred.await(done))
       })
     }),
     expire
