@@ -45,14 +45,20 @@ export const countDropped = (reason: "queue-full" | "write-failed", n: number) =
 export const countEvicted = (reason: "retention" | "bound", n: number) =>
   Metric.incrementBy(counter(evicted, "evicted", [["reason", reason]]), n)
 
-/** The counts of one written batch. */
+/** The counts of one written batch: summed per tag set first, one metric update per set. */
 export const countRecords = (batch: ReadonlyArray<TraceRecord>, tenantLabels: boolean) =>
-  Effect.forEach(batch, (r) =>
-    Effect.zipRight(
-      Metric.increment(counter(transactions, "transactions", [["tenant", r.tenant], ["outcome", r.outcome], ["decision", r.decision === "unstamped" ? r.reason ?? "unstamped" : r.decision]])),
-      tenantLabels
-        ? Effect.forEach(r.copies, (c) =>
-          Effect.forEach(c.rules, (rule) => Metric.increment(counter(ruleCopies, "rules", [["tenant", r.tenant], ["rule", rule], ["outcome", r.outcome]])), { discard: true }),
-        { discard: true })
-        : Effect.void
-    ), { discard: true })
+  Effect.suspend(() => {
+    const sums = new Map<string, { readonly metric: Metric.Metric.Counter<number>; n: number }>()
+    const add = (base: Metric.Metric.Counter<number>, name: string, tags: ReadonlyArray<readonly [string, string]>) => {
+      const key = `${name}\u0000${tags.map(([, v]) => v).join("\u0000")}`
+      const sum = sums.get(key)
+      if (sum === undefined) sums.set(key, { metric: counter(base, name, tags), n: 1 })
+      else sum.n++
+    }
+    for (const r of batch) {
+      add(transactions, "transactions", [["tenant", r.tenant], ["outcome", r.outcome], ["decision", r.decision === "unstamped" ? r.reason ?? "unstamped" : r.decision]])
+      if (!tenantLabels) continue
+      for (const c of r.copies) for (const rule of c.rules) add(ruleCopies, "rules", [["tenant", r.tenant], ["rule", rule], ["outcome", r.outcome]])
+    }
+    return Effect.forEach(sums.values(), ({ metric, n }) => Metric.incrementBy(metric, n), { discard: true })
+  })
