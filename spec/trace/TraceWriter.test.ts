@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Logger, Metric, TestClock } from "effect"
 import type { TraceSettings } from "../../src/domain/Trace.js"
-import { dropped, evicted } from "../../src/trace/TraceMetrics.js"
+import { dropped, evicted, ruleCopies, transactions } from "../../src/trace/TraceMetrics.js"
 import { TraceStore } from "../../src/trace/TraceStore.js"
 import { DAY_MS, TraceOptions, type TraceOptionsShape, TraceSettingsSource, TraceWriter } from "../../src/trace/TraceWriter.js"
 import { tempDir } from "../store/TempStore.js"
@@ -135,6 +135,33 @@ describe("TraceWriter", () => {
       expect(kept).toBeLessThanOrEqual(3)
       expect((yield* counterValue(dropped, "queue-full")) - before).toBe(100 - kept)
     }).pipe(Effect.provide(writerLayer({ queueCapacity: 2 }))))
+
+  it.scoped("counts what it writes per tenant, outcome and decision, and per rule only with tenant labels", () =>
+    Effect.gen(function* () {
+      const writer = yield* TraceWriter
+      const value = (m: Metric.Metric.Counter<number>, tags: ReadonlyArray<readonly [string, string]>) =>
+        Effect.map(Metric.value(tags.reduce((acc, [k, v]) => Metric.tagged(acc, k, v), m)), (s) => s.count)
+      const stampedTags = [["tenant", "metrics"], ["outcome", "relayed"], ["decision", "stamped"]] as const
+      const refusedTags = [["tenant", "metrics"], ["outcome", "rejected"], ["decision", "sender-not-in-directory"]] as const
+      const ruleTags = [["tenant", "metrics"], ["rule", "legal"], ["outcome", "relayed"]] as const
+      const before = [yield* value(transactions, stampedTags), yield* value(transactions, refusedTags), yield* value(ruleCopies, ruleTags)]
+      const copy = { recipients: ["bob@example.org"], rules: ["sig", "legal"], templates: [], stamped: ["html"] as const, durationMs: 1 }
+      for (let i = 0; i < 3; i++) yield* writer.record(entry("metrics", 1_000 + i, { decision: "stamped", reason: undefined, copies: [copy, copy] }))
+      yield* writer.record(entry("metrics", 2_000, { outcome: "rejected" }))
+      yield* writer.flush
+      const after = [yield* value(transactions, stampedTags), yield* value(transactions, refusedTags), yield* value(ruleCopies, ruleTags)]
+      // two copies × three messages with the rule
+      expect(after.map((n, i) => n - before[i])).toEqual([3, 1, 6])
+    }).pipe(Effect.provide(writerLayer({ tenantLabels: true }))))
+
+  it.scoped("keeps no per-rule counts without tenant labels", () =>
+    Effect.gen(function* () {
+      const writer = yield* TraceWriter
+      const before = (yield* Metric.value(Metric.tagged(Metric.tagged(Metric.tagged(ruleCopies, "tenant", "nolabels"), "rule", "sig"), "outcome", "relayed"))).count
+      yield* writer.record(entry("nolabels", 1_000, { decision: "stamped", reason: undefined, copies: [{ recipients: [], rules: ["sig"], templates: [], stamped: ["text"] }] }))
+      yield* writer.flush
+      expect((yield* Metric.value(Metric.tagged(Metric.tagged(Metric.tagged(ruleCopies, "tenant", "nolabels"), "rule", "sig"), "outcome", "relayed"))).count - before).toBe(0)
+    }).pipe(Effect.provide(writerLayer({ tenantLabels: false }))))
 
   it.scoped("writes what is still queued when its scope closes", () =>
     Effect.gen(function* () {
