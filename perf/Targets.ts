@@ -5,6 +5,7 @@
  *   (2b) passthrough-own  smtp-server → Imprint's own SmtpClient, MAIL/RCPT mirrored
  *   (3) imprint-plain Imprint relaying for a tenant without rules
  *   (4) imprint-stamp Imprint stamping: one rule, one template
+ *   (4t) imprint-stamp-untraced  (4) with the message trace off (trace.enabled: false), for its cost
  * Imprint is driven only through its CLI (`dist/src/main.js tenant import`,
  * `serve --config`), the way an operator runs it.
  */
@@ -17,7 +18,7 @@ import { fileURLToPath } from "node:url"
 import { startServer, type Server } from "./Child.js"
 import { PERF_DOMAIN, PERF_SENDER } from "./Messages.js"
 
-export const TargetIds = ["direct", "passthrough", "passthrough-own", "imprint-plain", "imprint-stamp"] as const
+export const TargetIds = ["direct", "passthrough", "passthrough-own", "imprint-plain", "imprint-stamp", "imprint-stamp-untraced"] as const
 export type TargetId = (typeof TargetIds)[number]
 
 /** text in the perf signature; the sink counts messages that contain it */
@@ -85,7 +86,7 @@ const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve
 interface Prepared { readonly dir: string; readonly config: string }
 
 /** an Imprint target; `main` may be another build's dist/src/main.js (perf:cpu --baseline) */
-export const imprintTarget = (id: TargetId, label: string, stamping: boolean, main: string = IMPRINT_MAIN): Target => {
+export const imprintTarget = (id: TargetId, label: string, stamping: boolean, main: string = IMPRINT_MAIN, extraConfig: Record<string, unknown> = {}): Target => {
   // One data dir per target for the whole benchmark: every run gets a fresh serve
   // process, but import and certificate generation (seconds) happen once.
   let prepared: Promise<Prepared> | undefined
@@ -98,7 +99,8 @@ export const imprintTarget = (id: TargetId, label: string, stamping: boolean, ma
       smtp: { host: "127.0.0.1", port: await freePort() },
       downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" },
       // two Imprint targets may run side by side; the admin API is not measured here
-      admin: { enabled: false }
+      admin: { enabled: false },
+      ...extraConfig
     }, null, 2))
     writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
     try {
@@ -150,5 +152,6 @@ export const Targets: Record<TargetId, Target> = {
   passthrough: passThrough("passthrough", "(2) pass-through, nodemailer", "nodemailer"),
   "passthrough-own": passThrough("passthrough-own", "(2b) pass-through, Imprint's SmtpClient", "own"),
   "imprint-plain": imprintTarget("imprint-plain", "(3) Imprint, no stamping", false),
-  "imprint-stamp": imprintTarget("imprint-stamp", "(4) Imprint, stamping", true)
+  "imprint-stamp": imprintTarget("imprint-stamp", "(4) Imprint, stamping", true),
+  "imprint-stamp-untraced": imprintTarget("imprint-stamp-untraced", "(4t) Imprint, stamping, message trace off", true, IMPRINT_MAIN, { trace: { enabled: false } })
 }

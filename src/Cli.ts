@@ -60,6 +60,20 @@ export const COMMANDS: ReadonlyArray<Command> = [
     details: [CONFIG]
   },
   {
+    name: "trace",
+    summary: "search or export the message trace",
+    forms: [
+      "search [--tenant ID] [--sender ADDRESS] [--recipient ADDRESS] [--message-id ID] [--from TIME] [--to TIME] [--outcome OUTCOME] [--decision DECISION] [--reason REASON] [--rule RULE] [--limit N] [--cursor C] [--format FORMAT] [--config FILE]",
+      "export [--tenant ID] [--sender ADDRESS] [--recipient ADDRESS] [--message-id ID] [--from TIME] [--to TIME] [--outcome OUTCOME] [--decision DECISION] [--reason REASON] [--rule RULE] [--format FORMAT] [--config FILE]"
+    ],
+    details: [
+      "Reads the data folder's trace store (also while the server runs). TIME: ISO 8601 or epoch milliseconds.",
+      "OUTCOME: relayed, deferred or rejected. DECISION: stamped, unstamped or none. FORMAT: table (search), csv (export) or json.",
+      "search prints a page, newest first (--limit 1-500); the next page's --cursor goes to standard error. export prints every match (at most 50,000).",
+      CONFIG
+    ]
+  },
+  {
     name: "send-sample",
     summary: "send a sample reply (HTML and text) to a running relay",
     forms: ["[--host 127.0.0.1] [--port 2525] [--from alice@demo.example] [--to someone@example.org]"],

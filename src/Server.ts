@@ -15,6 +15,7 @@ import { DirectoryRepo } from "./store/DirectoryRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
 import { TenantRepo } from "./store/TenantRepo.js"
+import { traceLayer } from "./trace/TraceLayer.js"
 import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
@@ -35,6 +36,7 @@ export const liveLayer = (config: ImprintConfig) => {
     AuditRepo.Default,
     DirectoryRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
+    traceLayer(config).pipe(Layer.provide(TenantRepo.Default)),
     syncLayer(config)
   ).pipe(Layer.provide(base))
 }

@@ -121,6 +121,30 @@ export class SyncConfig extends Schema.Class<SyncConfig>("SyncConfig")({
   credentialKeyFile: Schema.optional(Schema.String)
 }) {}
 
+/** The message trace (src/trace/, README "Message trace"): what is kept, how long, how much. */
+export class TraceConfig extends Schema.Class<TraceConfig>("TraceConfig")({
+  /** off: nothing is recorded (records already kept stay searchable until removed by hand) */
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** names this node in its records; absent: smtp.name */
+  node: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(253))),
+  /** days a tenant's records are kept unless its tenant file's trace.retentionDays says otherwise */
+  retentionDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 3650)), { default: () => 30 }),
+  /** bound on stored records; past it the oldest go first */
+  maxRecords: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000_000 }),
+  /** bound on the LMDB pages the trace uses; past it the oldest go first */
+  maxBytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4 * 1024 * MB }),
+  /** entries waiting to be written; when full, new ones are dropped and counted (mail never waits) */
+  queueCapacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000 }),
+  /** records per LMDB transaction at most */
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1000 }),
+  /** how long records gather before they are written together (one disk sync per batch) */
+  flushIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10_000)), { default: () => 250 }),
+  /** how often records past their retention are deleted */
+  expiryIntervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 300 }),
+  /** hex or base64 secret for hashing recipients (share it between nodes); absent: generated into dataDir/trace-hash.key */
+  hashKey: Schema.optional(Schema.String)
+}) {}
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -137,7 +161,8 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   loopStampMaxAgeSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400 }),
   /** demo only: write relayed mail to this folder instead of a downstream */
   captureDir: Schema.optional(Schema.String),
-  sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) })
+  sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) }),
+  trace: Schema.optionalWith(TraceConfig, { default: () => TraceConfig.make({}) })
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }
@@ -174,7 +199,11 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_ADMIN_MAIL_PASS: ["admin", "mail", "auth", "pass"],
   IMPRINT_SYNC_ENABLED: ["sync", "enabled"],
   IMPRINT_SYNC_CREDENTIAL_KEY: ["sync", "credentialKey"],
-  IMPRINT_SYNC_CREDENTIAL_KEY_FILE: ["sync", "credentialKeyFile"]
+  IMPRINT_SYNC_CREDENTIAL_KEY_FILE: ["sync", "credentialKeyFile"],
+  IMPRINT_TRACE_ENABLED: ["trace", "enabled"],
+  IMPRINT_TRACE_NODE: ["trace", "node"],
+  IMPRINT_TRACE_RETENTION_DAYS: ["trace", "retentionDays"],
+  IMPRINT_TRACE_HASH_KEY: ["trace", "hashKey"]
 }
 
 /** read by the process itself, not part of the configuration */

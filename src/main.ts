@@ -17,6 +17,8 @@ import { liveLayer, startServer } from "./Server.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
+import { traceCommand } from "./trace/TraceCli.js"
+import { traceSearchLayer } from "./trace/TraceLayer.js"
 
 /**
  * The command line (grammar and help texts in Cli.ts), and the only place layers are launched.
@@ -120,6 +122,8 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
         return yield* adminCommand(positional, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
       case "directory":
         return yield* directoryCommand(positional, helpText("directory")).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+      case "trace":
+        return yield* traceCommand(positional, flags, helpText("trace")).pipe(Effect.provide(traceSearchLayer(config)), Effect.scoped)
     }
   })
 

@@ -22,7 +22,9 @@ import { SyncCredentialKey } from "../../src/sync/CredentialCipher.js"
 import { DirectorySync, SyncOptions } from "../../src/sync/DirectorySync.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
-import { TempStorePath } from "../store/TempStore.js"
+import { tempDir, TempStorePath } from "../store/TempStore.js"
+import { TraceHashKey, TraceSearch } from "../../src/trace/TraceSearch.js"
+import { TraceStore } from "../../src/trace/TraceStore.js"
 
 export class TestCert extends Context.Tag("spec/admin/TestCert")<TestCert, SelfSigned>() {}
 
@@ -45,8 +47,14 @@ const SyncLayers = DirectorySync.Default.pipe(
   Layer.provide(SyncCredentialKey.random)
 )
 
+/** The message trace's store (its own temp folder) and search; specs write records through TraceStore. */
+const TraceLayers = TraceSearch.Default.pipe(
+  Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, TraceStore.layerAt))),
+  Layer.provideMerge(Layer.succeed(TraceHashKey, Buffer.alloc(32, 1)))
+)
+
 const StoreLayers = Layer.mergeAll(SyncLayers, Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default, DirectoryRepo.Default,
-  SessionRepo.Default, AccountRepo.Default).pipe(
+  SessionRepo.Default, AccountRepo.Default, TraceLayers).pipe(
   Layer.provide(TempStorePath)
 )
 

@@ -46,6 +46,8 @@ export interface RunningImprint {
   /** import (or re-import) a tenant file while running */
   readonly importTenant: (file: unknown) => Promise<void>
   readonly registry: <A, E>(f: (r: TenantRegistry) => Effect.Effect<A, E>) => Promise<A>
+  /** runs `effect` with the relay's own services (its TraceWriter, TraceSearch, Store, …) */
+  readonly use: <A, E, R>(effect: Effect.Effect<A, E, R>) => Promise<A>
   /** with `admin: true`: the admin API's port, an operator token, and the certificate to trust (`ca`) */
   readonly admin?: { readonly port: number; readonly token: string; readonly ca: string }
   /** graceful stop (as on SIGTERM); resolves when the server has closed */
@@ -95,6 +97,7 @@ export const startImprint = async (
       : {}),
     importTenant,
     registry: (f) => run(Effect.flatMap(TenantRegistry, f)),
+    use: (effect) => run(effect as Effect.Effect<never, never, never>),
     close: () =>
       (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => fs.rmSync(dataDir, { recursive: true, force: true })))
   }

@@ -14,6 +14,7 @@ import { TenantsLive } from "./handlers/Tenants.js"
 import { PreviewLive } from "./handlers/Preview.js"
 import { RulesLive } from "./handlers/Rules.js"
 import { TemplatesLive } from "./handlers/Templates.js"
+import { TraceLive } from "./handlers/Trace.js"
 import { ContentRepo } from "../store/ContentRepo.js"
 import { AdminAuthLive } from "./AdminAuth.js"
 import { AccountConfig, type AccountConfigShape } from "./AccountSettings.js"
@@ -44,13 +45,14 @@ export interface AdminServerOptions {
   readonly accounts?: AccountConfigShape | undefined
 }
 
-/** The contract with its handlers; needs TenantRepo, TenantRegistry, Store and AdminRepo. */
+/** The contract with its handlers; needs TenantRepo, TenantRegistry, Store, AdminRepo and TraceSearch. */
 export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean; readonly accounts?: AccountConfigShape | undefined }) =>
   HttpApiBuilder.api(Api).pipe(
     Layer.provide([AuthLive, UsersLive, ApiTokensLive]),
     Layer.provide([LoginMailer.Default, LoginThrottle.Default]),
     Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive, DirectoryLive]),
     Layer.provide(SyncLive),
+    Layer.provide(TraceLive),
     Layer.provide([TemplatesLive, RulesLive, PreviewLive]),
     // the content handlers' repository, over the Store and TenantRepo the caller provides (not a second Store)
     Layer.provide(ContentRepo.DefaultWithoutDependencies),

@@ -10,9 +10,11 @@ import { ApiTokensGroup, UsersGroup } from "./UsersApi.js"
 import { PreviewGroupApi } from "./PreviewApi.js"
 import { RulesGroup } from "./RulesApi.js"
 import { TemplateRemoval, TemplatesGroup } from "./TemplatesApi.js"
+import { TraceGroup } from "./TraceApi.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { TlsPolicy } from "../domain/Tenant.js"
 import { TenantAccount } from "../domain/TenantAccount.js"
+import { TraceSettings } from "../domain/Trace.js"
 import { TenantPayload } from "../domain/TenantFile.js"
 
 /**
@@ -58,6 +60,8 @@ export class TenantView extends Schema.Class<TenantView>("TenantView")({
   suspended: Schema.Boolean,
   /** the customer's account data (src/domain/TenantAccount.ts), when set */
   account: Schema.optional(TenantAccount),
+  /** message trace retention and recipient hashing, when set */
+  trace: Schema.optional(TraceSettings),
   /** on single-tenant answers only: counting a large directory per tenant would make listing slow */
   counts: Schema.optional(Schema.Struct({ templates: Schema.Int, rules: Schema.Int, users: Schema.Int }))
 }) {}
@@ -170,6 +174,7 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(SyncGroup)
   // any endpoint: a body over its route's cap (src/admin/BodyLimits.ts)
   .addError(PayloadTooLarge)
+  .add(TraceGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

@@ -13,6 +13,8 @@ export type Position = typeof Position.Type
 export class SignatureElement extends Schema.Class<SignatureElement>("SignatureElement")({
   ruleId: Schema.String,
   templateId: Schema.String,
+  /** the template's version rendered (the message trace records it) */
+  templateVersion: Schema.optional(Schema.Int),
   html: Schema.String,
   text: Schema.String,
   /** a literal string present in `html` that identifies this element if it is met again */

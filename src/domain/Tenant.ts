@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { Microsoft365TenantGuid, OnMicrosoftDomain } from "./Microsoft365.js"
 import { TenantAccount } from "./TenantAccount.js"
+import { TraceSettings } from "./Trace.js"
 
 /**
  * A tenant's relay state: who may send through it (connectors), for which
@@ -78,5 +79,7 @@ export class Tenant extends Schema.Class<Tenant>("Tenant")({
   downstream: Schema.optional(Downstream),
   suspended: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** who the customer is (admin data; the relay never reads it) — src/domain/TenantAccount.ts */
-  account: Schema.optional(TenantAccount)
+  account: Schema.optional(TenantAccount),
+  /** message trace retention and recipient hashing (src/domain/Trace.ts); absent: the server's defaults */
+  trace: Schema.optional(TraceSettings)
 }) {}

@@ -8,6 +8,7 @@ import { Rule, SignatureSettings } from "./Rule.js"
 import { Template } from "./Template.js"
 import { Domain, Downstream, TenantId } from "./Tenant.js"
 import { TenantAccount } from "./TenantAccount.js"
+import { TraceSettings } from "./Trace.js"
 
 /**
  * The documented JSON file a tenant is provisioned from (`imprint tenant
@@ -118,7 +119,8 @@ const tenantFileWith = <C extends typeof FileConnector | typeof ApiConnector>(co
   templates: Schema.optional(Schema.Array(Template)),
   rules: Schema.optional(Schema.Array(Rule)),
   directory: Schema.optional(Schema.Array(DirectoryUser)),
-  settings: Schema.optional(SignatureSettings)
+  settings: Schema.optional(SignatureSettings),
+  trace: Schema.optional(TraceSettings)
 }).pipe(Schema.filter((file) => {
   const templates = file.templates ?? []
   const templateIds = new Set(templates.map((t) => t.id))

@@ -62,6 +62,8 @@ export interface TransactionInput {
   readonly proof?: Transform
   /** watches the upstream's pace (DataDeadline): calls `abort` when it is too slow; returns the unwatch function */
   readonly watch?: (upstream: Readable, bytes: () => number, abort: (e: RelayError) => void) => () => void
+  /** told each copy's downstream reply to DATA as it comes (the message trace), whatever the others' */
+  readonly onCopyReply?: (copy: number, reply: SmtpReply) => void
 }
 
 export interface TransactionResult {
@@ -199,6 +201,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           pipelineEnded()
         })
         return links[i].send(output).pipe(
+          Effect.tap((reply) => Effect.sync(() => input.onCopyReply?.(i, reply))),
           // A refusal (of the DATA command itself, or early) ends the message now: nothing
           // would read the copy's stream any more, and its backpressure would stall the
           // upstream. The teardown drains the upstream, so its reply follows its dot.

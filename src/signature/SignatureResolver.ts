@@ -52,7 +52,7 @@ export const renderElement = (
     const rendered = renderTemplate(template, values)
     const marker = markerFor(rule.id)
     return new SignatureElement(
-      { ruleId: rule.id, templateId: template.id, html: `<div ${marker}>${rendered.html}</div>`, text: rendered.text, marker, position: rule.position },
+      { ruleId: rule.id, templateId: template.id, templateVersion: template.version, html: `<div ${marker}>${rendered.html}</div>`, text: rendered.text, marker, position: rule.position },
       true // built from checked parts; skips re-validating on the hot path
     )
   }

@@ -168,7 +168,8 @@ const make = Effect.gen(function* () {
       downstream: file.downstream,
       suspended: file.suspended ?? false,
       // absent stays absent, so re-importing a file without account data writes the same bytes
-      ...(file.account !== undefined ? { account: file.account } : {})
+      ...(file.account !== undefined ? { account: file.account } : {}),
+      ...(file.trace !== undefined ? { trace: file.trace } : {})
     })
     yield* checkConflicts(tenant)
     const templateList = content.right.templates
@@ -221,6 +222,7 @@ const make = Effect.gen(function* () {
       downstream: tenant.downstream,
       suspended: tenant.suspended,
       ...(tenant.account !== undefined ? { account: tenant.account } : {}),
+      ...(tenant.trace !== undefined ? { trace: tenant.trace } : {}),
       templates: yield* templates(id),
       rules: yield* rules(id),
       directory,

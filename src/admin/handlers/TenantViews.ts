@@ -37,5 +37,6 @@ export const tenantView = (t: Tenant, counts?: TenantCounts): TenantView =>
     },
     suspended: t.suspended,
     ...(t.account !== undefined ? { account: t.account } : {}),
+    ...(t.trace !== undefined ? { trace: t.trace } : {}),
     ...(counts ? { counts } : {})
   })

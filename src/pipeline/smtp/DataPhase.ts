@@ -12,13 +12,15 @@ import type { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "../RelayError.js"
 import type { readRootFacts } from "../RootHeaders.js"
-import { relayTransaction, type Copy } from "../Transaction.js"
+import { relayTransaction, type Copy, type Decision } from "../Transaction.js"
 import { recordFailed, recordRelayed } from "../RelayMetrics.js"
 import type { DkimKeys } from "./DkimKeys.js"
 import { Microsoft365Proof } from "./Microsoft365Proof.js"
 import type { DataDeadlines } from "./DataDeadline.js"
 import { receivedLine } from "./Received.js"
 import { formatReply, logFailure, logOutcome } from "./TransactionLog.js"
+import type { TraceSinkApi } from "../../domain/Trace.js"
+import { type CopyReply, type TraceFacts, traceEntry } from "./TraceEntry.js"
 
 /** What MAIL FROM settled for the transaction in progress. */
 export interface MailTransaction {
@@ -28,6 +30,8 @@ export interface MailTransaction {
   readonly params: MailParams
   /** a Microsoft 365 session: each message proves it comes from one of these (Microsoft365Proof) */
   readonly microsoft365: ReadonlyArray<Microsoft365Connector> | undefined
+  /** how the session was bound, for the message trace: "address", "certificate", "auth:<username>" */
+  readonly connector: string
 }
 
 export interface DataPhaseDeps {
@@ -38,13 +42,15 @@ export interface DataPhaseDeps {
   readonly pool: DownstreamPool
   readonly dkimKeys: DkimKeys
   readonly deadlines: DataDeadlines
+  readonly trace: TraceSinkApi
 }
 
 /**
  * The DATA phase of one upstream transaction: decide from the headers (loop
  * stamp, kinds that pass unstamped, the fail-safe memory, then the tenant's
  * signature decision), open one downstream transaction per copy, relay, log
- * one line, and remember a message whose stamping failed (invariant 5).
+ * one line, hand the message trace its entry beside it, and remember a
+ * message whose stamping failed (invariant 5).
  */
 export const dataPhase = (
   deps: DataPhaseDeps,
@@ -77,8 +83,15 @@ export const dataPhase = (
         return out
       })
     let identity: string | undefined
+    // what the message trace needs beyond the result: known even when the transaction fails
     let messageId: string | undefined
-    const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
+    let decided: Decision | undefined
+    const copyReplies: Array<CopyReply> = []
+    const traced = (size: number | undefined, outcomes: TraceFacts["outcomes"]): TraceFacts => ({
+      tenant: mail.tenant, connector: mail.connector, client: session.remoteAddress, sender: mail.from, recipients,
+      started, messageId, size, decision: decided, outcomes, copyReplies
+    })
+    const decideFrom = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
       Effect.gen(function* () {
         identity = facts.identity
         messageId = facts.summary.messageId
@@ -90,6 +103,8 @@ export const dataPhase = (
         const decision = yield* control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary)
         return planCopies(decision, recipients)
       })
+    const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
+      Effect.tap(decideFrom(root, facts), (d) => Effect.sync(() => (decided = d)))
     const policy = {
       tenant: mail.tenant,
       receivedLine: receivedLine({ session, serverName: config.smtp.name, recipients, now: new Date() }),
@@ -97,6 +112,7 @@ export const dataPhase = (
       nowSeconds: Math.floor(Date.now() / 1000),
       stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
     }
+    const onCopyReply = (i: number, reply: CopyReply["reply"]) => (copyReplies[i] = { reply, afterMs: Date.now() - started })
     const proof = mail.microsoft365 === undefined ? undefined : new Microsoft365Proof(mail.microsoft365, deps.dkimKeys)
     const result = yield* relayTransaction({
       upstream: stream,
@@ -106,6 +122,7 @@ export const dataPhase = (
       decide,
       links,
       proof,
+      onCopyReply,
       watch: (upstream, bytes, abort) => deps.deadlines.watch(upstream, bytes, abort)
     }).pipe(
       Effect.tapError((e) =>
@@ -113,8 +130,10 @@ export const dataPhase = (
           if (e._tag === "StampingFailed" && identity !== undefined) {
             yield* failsafe.remember(mail.tenant, identity).pipe(Effect.catchAll((err) => Effect.logError("fail-safe memory write failed", err)))
           }
-          yield* recordFailed(mail.tenant, toReply(e).code, e._tag)
+          const r = toReply(e)
+          yield* recordFailed(mail.tenant, r.code, e._tag)
           yield* logFailure(e, { ...envelope, messageId, durationMs: Date.now() - started })
+          yield* deps.trace.record(traceEntry(traced(undefined, []), r, e._tag, Date.now()))
         })
       ),
       Effect.ensuring(Effect.forEach(extra, (l) => l.release, { discard: true }))
@@ -139,5 +158,7 @@ export const dataPhase = (
         unstamped: decision.unstamped ?? "-"
       }
     })
+    decided = decision
+    yield* deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, Date.now()))
     return text
   })

@@ -8,6 +8,7 @@ import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
+import { TraceSink } from "../../domain/Trace.js"
 import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
 import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
@@ -62,6 +63,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const smtp = config.smtp
   const control = yield* ControlPlane
   const failsafe = yield* FailSafeMemory
+  const trace = yield* TraceSink
   // Sessions and messages are not part of this start-up span: under it, every
   // log line of every message would be added to the span's events (Effect's
   // tracer logger) for as long as the server runs.
@@ -155,7 +157,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           return done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
         }
         throttle.succeeded(address, username)
-        s.binder.authenticated(tenant.value)
+        s.binder.authenticated(tenant.value, username)
         limits.bound(session.id)
         done(null, { user: auth.username })
       })
@@ -171,7 +173,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
           s.mail = undefined
           yield* s.link.mail(target, address.address, params)
-          s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365 }
+          s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365, connector: s.binder.boundBy }
           inTransaction(session.id, s)
         }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, []))),
         done
@@ -194,7 +196,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       s.inData = true
       limits.transactionMoved(session.id)
-      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines }, session, s.link, s.mail, stream).pipe(
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines, trace }, session, s.link, s.mail, stream).pipe(
         Effect.ensuring(Effect.sync(() => {
           s.inData = false
           s.mail = undefined

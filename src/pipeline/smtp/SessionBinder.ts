@@ -32,6 +32,8 @@ export const senderAllowed = (tenant: Tenant, sender: string): boolean => {
 
 export class SessionBinder {
   binding: SessionBinding = Unbound
+  /** how the session was bound, for the message trace: "address", "certificate", "auth:<username>", "microsoft365", "none" */
+  boundBy = "none"
   private exchangeAddress = false
   private exchangeCertificate = false
 
@@ -45,6 +47,7 @@ export class SessionBinder {
     if (this.exchangeAddress) return Effect.sync(() => this.exchangeGate())
     return Effect.map(this.control.bindBySourceAddress(ip), (b) => {
       this.binding = b
+      if (b._tag !== "Unbound") this.boundBy = "address"
     })
   }
 
@@ -56,16 +59,20 @@ export class SessionBinder {
     const fingerprint = present && "fingerprint256" in cert ? cert.fingerprint256 : undefined
     if (!fingerprint) return Effect.void
     return Effect.map(this.control.bindByCertificate(fingerprint), (t) => {
-      if (Option.isSome(t)) this.binding = boundTo(t.value)
+      if (Option.isNone(t)) return
+      this.binding = boundTo(t.value)
+      this.boundBy = "certificate"
     })
   }
 
-  authenticated(tenantId: TenantId): void {
+  authenticated(tenantId: TenantId, username: string): void {
     this.binding = boundTo(tenantId)
+    this.boundBy = `auth:${username}`
   }
 
   private exchangeGate(): void {
     this.binding = this.gate.passes(this.exchangeAddress, this.exchangeCertificate) ? { _tag: "Microsoft365" } : Unbound
+    this.boundBy = this.binding._tag === "Microsoft365" ? "microsoft365" : "none"
   }
 
   /** At MAIL: the tenant this sender may relay as on this session, and what its messages must prove. */

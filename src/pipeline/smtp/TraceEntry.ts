@@ -1,0 +1,86 @@
+import type { TraceCopy, TraceDecision, TraceEntry, TraceOutcome, TraceReply } from "../../domain/Trace.js"
+import type { StampOutcome } from "../mime/StampPlan.js"
+import type { SmtpReply } from "../RelayError.js"
+import type { Decision } from "../Transaction.js"
+
+/**
+ * What DataPhase knows about a transaction when its reply is settled, as the
+ * message trace's entry. Only the fields the trace documents: no subject, no
+ * body, no header value but the Message-ID. Plain and cheap: the trace's
+ * writer does the rest (hashing, ids) off the mail path.
+ */
+
+/** The downstream's reply to one copy's DATA, and when it came (ms after DATA began). */
+export interface CopyReply {
+  readonly reply: SmtpReply
+  readonly afterMs: number
+}
+
+export interface TraceFacts {
+  readonly tenant: string
+  /** how the session was bound: "address", "certificate", "auth:<username>" */
+  readonly connector: string
+  readonly client: string
+  readonly sender: string
+  readonly recipients: ReadonlyArray<string>
+  /** epoch ms when DATA began */
+  readonly started: number
+  readonly messageId: string | undefined
+  readonly size: number | undefined
+  /** undefined: the transaction failed before its headers were read */
+  readonly decision: Decision | undefined
+  /** the stamper's outcome per copy (relayed transactions only) */
+  readonly outcomes: ReadonlyArray<StampOutcome | undefined>
+  readonly copyReplies: ReadonlyArray<CopyReply | undefined>
+}
+
+const traceReply = (r: SmtpReply): TraceReply =>
+  r.enhanced === undefined ? { code: r.code, text: r.text } : { code: r.code, enhanced: r.enhanced, text: r.text }
+
+const outcomeOf = (code: number): TraceOutcome => (code < 400 ? "relayed" : code < 500 ? "deferred" : "rejected")
+
+const copiesOf = (facts: TraceFacts): Array<TraceCopy> =>
+  (facts.decision?.copies ?? []).map((copy, i) => {
+    const outcome = facts.outcomes[i]
+    const answered = facts.copyReplies[i]
+    const templates = new Set((copy.plan?.elements ?? []).map((e) => `${e.templateId}@${e.templateVersion ?? "?"}`))
+    return {
+      recipients: copy.recipients,
+      rules: copy.ruleIds,
+      templates: Array.from(templates),
+      stamped: outcome?.stamped ?? [],
+      ...(outcome?.skipped !== undefined ? { skipped: outcome.skipped } : {}),
+      ...(answered !== undefined ? { reply: traceReply(answered.reply), durationMs: answered.afterMs } : {})
+    }
+  })
+
+/** `reply`: what the upstream was told; `error`: the failure's tag when the transaction was not relayed. */
+export const traceEntry = (facts: TraceFacts, reply: SmtpReply, error: string | undefined, now: number): TraceEntry => {
+  const copies = copiesOf(facts)
+  const outcome = outcomeOf(reply.code)
+  const relayed = outcome === "relayed"
+  const decision: TraceDecision =
+    facts.decision === undefined
+      ? "none"
+      : (relayed ? copies.some((c) => c.stamped.length > 0) : facts.decision.copies.some((c) => c.plan !== undefined))
+      ? "stamped"
+      : "unstamped"
+  const reason = decision !== "unstamped" ? undefined : facts.decision?.unstamped ?? copies.find((c) => c.skipped !== undefined)?.skipped ?? "no-elements"
+  return {
+    at: facts.started,
+    tenant: facts.tenant,
+    connector: facts.connector,
+    client: facts.client,
+    sender: facts.sender,
+    recipients: facts.recipients,
+    ...(facts.messageId !== undefined ? { messageId: facts.messageId } : {}),
+    ...(facts.size !== undefined ? { size: facts.size } : {}),
+    decision,
+    ...(reason !== undefined ? { reason } : {}),
+    outcome,
+    ...(error !== undefined ? { error } : {}),
+    reply: traceReply(reply),
+    copies,
+    durationMs: now - facts.started
+  }
+}

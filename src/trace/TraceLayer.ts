@@ -1,0 +1,74 @@
+import { Duration, Effect, Layer, Option } from "effect"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { ImprintConfig } from "../config.js"
+import type { TenantId } from "../domain/Tenant.js"
+import { TenantRepo } from "../store/TenantRepo.js"
+import { TraceHashKey, TraceSearch } from "./TraceSearch.js"
+import { TraceStore } from "./TraceStore.js"
+import { TraceOptions, TraceSettingsSource, TraceSinkLive, TraceSinkOff, TraceWriter } from "./TraceWriter.js"
+
+/**
+ * The message trace as the server runs it: its store at `<dataDir>/trace`,
+ * and (trace.enabled) the writer behind the data plane's TraceSink, reading
+ * each tenant's trace settings from its tenant record. The store is opened
+ * also when the trace is off, so records already kept stay searchable.
+ */
+
+export const TRACE_FOLDER = "trace"
+export const HASH_KEY_FILE = "trace-hash.key"
+
+/** trace.hashKey, or 32 random bytes generated into the data folder once. */
+export const loadHashKey = (configured: string | undefined, dataDir: string) =>
+  Effect.sync(() => {
+    if (configured !== undefined) {
+      return /^[0-9a-f]+$/i.test(configured) && configured.length % 2 === 0 ? Buffer.from(configured, "hex") : Buffer.from(configured, "base64")
+    }
+    const file = path.join(dataDir, HASH_KEY_FILE)
+    if (fs.existsSync(file)) return Buffer.from(fs.readFileSync(file, "utf8").trim(), "hex")
+    const key = randomBytes(32)
+    fs.mkdirSync(dataDir, { recursive: true })
+    fs.writeFileSync(file, key.toString("hex") + "\n", { mode: 0o600 })
+    return key
+  })
+
+export const traceStoreLayer = (config: ImprintConfig) => TraceStore.layerAt(path.join(config.dataDir, TRACE_FOLDER))
+
+const hashKeyLayer = (config: ImprintConfig) => Layer.effect(TraceHashKey, loadHashKey(config.trace.hashKey, config.dataDir))
+
+const optionsLayer = (config: ImprintConfig) =>
+  Layer.effect(TraceOptions, Effect.map(TraceHashKey, (hashKey) => ({
+    node: config.trace.node ?? config.smtp.name,
+    queueCapacity: config.trace.queueCapacity,
+    batchSize: config.trace.batchSize,
+    flushInterval: Duration.millis(config.trace.flushIntervalMs),
+    maxRecords: config.trace.maxRecords,
+    maxBytes: config.trace.maxBytes,
+    retentionDays: config.trace.retentionDays,
+    expiryInterval: Duration.seconds(config.trace.expiryIntervalSeconds),
+    hashKey,
+    tenantLabels: config.admin.metricsTenantLabels
+  })))
+
+/** A tenant's `trace` settings from its record; a deleted or unreadable tenant gets the defaults. */
+export const TenantTraceSettings = Layer.effect(TraceSettingsSource, Effect.map(TenantRepo, (repo) => (tenant: string) =>
+  repo.getTenant(tenant as TenantId).pipe(
+    Effect.map(Option.match({ onNone: () => undefined, onSome: (t) => t.trace })),
+    Effect.orElseSucceed(() => undefined)
+  )))
+
+/** The store and its search, for the admin API and the CLI (no writer). */
+export const traceSearchLayer = (config: ImprintConfig) =>
+  TraceSearch.Default.pipe(Layer.provideMerge(Layer.merge(traceStoreLayer(config), hashKeyLayer(config))))
+
+/** TraceSink (for the data plane), the writer, the store and its search; needs TenantRepo. */
+export const traceLayer = (config: ImprintConfig) => {
+  const search = traceSearchLayer(config)
+  if (!config.trace.enabled) return Layer.merge(TraceSinkOff, search)
+  return TraceSinkLive.pipe(
+    Layer.provideMerge(TraceWriter.Default),
+    Layer.provide(Layer.mergeAll(optionsLayer(config), TenantTraceSettings)),
+    Layer.provideMerge(search)
+  )
+}
