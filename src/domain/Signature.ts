@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { ImageDeliveryMode } from "./Images.js"
 
 /**
  * The contract between the control plane (the tenant actor's signature
@@ -9,6 +10,16 @@ import { Schema } from "effect"
 export const Position = Schema.Literal("above-reply", "bottom")
 export type Position = typeof Position.Type
 
+/** A library image shown by an element, with its bytes (shared with the tenant's state, not copied). */
+export class ElementImage extends Schema.Class<ElementImage>("ElementImage")({
+  /** without angle brackets */
+  contentId: Schema.String,
+  contentType: Schema.String,
+  /** exactly what the element's HTML has in the img src (cid:… or a hosted https URL) */
+  src: Schema.String,
+  data: Schema.Uint8ArrayFromSelf
+}) {}
+
 /** One rendered signature element (a signature, a banner, a disclaimer). */
 export class SignatureElement extends Schema.Class<SignatureElement>("SignatureElement")({
   ruleId: Schema.String,
@@ -17,7 +28,11 @@ export class SignatureElement extends Schema.Class<SignatureElement>("SignatureE
   text: Schema.String,
   /** a literal string present in `html` that identifies this element if it is met again */
   marker: Schema.String,
-  position: Position
+  position: Position,
+  /** how `images` travel: "embedded" ones go into the message as multipart/related parts */
+  delivery: Schema.optionalWith(ImageDeliveryMode, { default: () => "embedded" as const }),
+  /** the library images the HTML shows */
+  images: Schema.optionalWith(Schema.Array(ElementImage), { default: () => [] })
 }) {}
 
 /** Recipients that get the same elements; `elements` empty means: relay their copy unstamped. */
