@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { Forbidden, NotReady, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
 import { DirectoryGroup } from "./DirectoryApi.js"
+import { ImagesGroup } from "./ImagesApi.js"
 import { SyncGroup } from "./SyncApi.js"
 import { AdminAuth } from "./Principal.js"
 import { AuthGroup } from "./AuthApi.js"
@@ -166,6 +167,7 @@ export class Api extends HttpApi.make("imprint-admin")
   .add(AuditGroup)
   .add(DirectoryGroup)
   .add(SyncGroup)
+  .add(ImagesGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

@@ -17,7 +17,8 @@ export class ElementImage extends Schema.Class<ElementImage>("ElementImage")({
   contentType: Schema.String,
   /** exactly what the element's HTML has in the img src (cid:… or a hosted https URL) */
   src: Schema.String,
-  data: Schema.Uint8ArrayFromSelf
+  /** base64 on a wire (a remote actor, the admin API); in process the stored bytes themselves */
+  data: Schema.Uint8ArrayFromBase64
 }) {}
 
 /** One rendered signature element (a signature, a banner, a disclaimer). */

@@ -1,4 +1,5 @@
 import { hostedImagePath, imageContentId, type ImageDeliveryMode, type ImageDeliverySettings, type ImageMeta } from "../domain/Images.js"
+import { escapeAttributeValue } from "./ValueEscaping.js"
 
 /**
  * Images named by templates: `<img src="image:logo">` refers to the tenant's
@@ -68,4 +69,20 @@ export const imageSource = (context: ImageContext, meta: ImageMeta): RenderedIma
     ? `${context.publicBaseUrl}${hostedImagePath(context.tenantId, meta)}`
     : `cid:${contentId}`
   return { meta, src, contentId }
+}
+
+/**
+ * An element's HTML with each of its images as a `data:` URL (the admin
+ * preview and render answers: they show the images with no hosting and no
+ * message around them).
+ */
+export const withDataUrls = (
+  html: string, images: ReadonlyArray<{ readonly src: string; readonly contentType: string; readonly data: Uint8Array }>
+): string => {
+  let out = html
+  for (const image of images) {
+    const data = `data:${image.contentType};base64,${Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).toString("base64")}`
+    out = out.replaceAll(`src="${escapeAttributeValue(image.src)}"`, `src="${data}"`)
+  }
+  return out
 }
