@@ -6,6 +6,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { type ImprintConfig, loadConfig } from "./config.js"
 import { ADMIN_USAGE, adminCommand } from "./admin/TokenCli.js"
+import { IMAGE_USAGE, imageCommand } from "./admin/ImageCli.js"
+import { ImageRepo } from "./store/ImageRepo.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
 import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
 import { sendSample } from "./demo/SampleSender.js"
@@ -32,6 +34,7 @@ const USAGE = `usage:
   imprint tenant list [--config FILE]
 ${ADMIN_USAGE}
 ${DIRECTORY_USAGE}
+${IMAGE_USAGE}
   imprint send-sample [--host 127.0.0.1] [--port 2525] [--from ${DEMO_SENDER}] [--to someone@example.org]`
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
@@ -141,6 +144,8 @@ const program = Effect.gen(function* () {
       return yield* tenantCommand(config, rest)
     case "admin":
       return yield* adminCommand(rest, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    case "image":
+      return yield* imageCommand(rest).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies), Effect.provide(liveLayer(config)), Effect.scoped)
     case "directory":
       return yield* directoryCommand(rest, USAGE).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
     default:
