@@ -2,6 +2,7 @@ import { Context, Effect, Either, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
+import { ImageDeliveryMode } from "./domain/Images.js"
 import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
 import { formatFileError } from "./domain/TenantFile.js"
 
@@ -84,6 +85,24 @@ export class SyncConfig extends Schema.Class<SyncConfig>("SyncConfig")({
   credentialKeyFile: Schema.optional(Schema.String)
 }) {}
 
+/** Signature images (issue 17): the hosting listener and how templates' images travel by default. */
+export class ImagesConfig extends Schema.Class<ImagesConfig>("ImagesConfig")({
+  /** where the image listener binds; absent: no listener (embedded delivery needs none) */
+  listen: Schema.optional(Schema.Struct({
+    host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+    port: Port
+  })),
+  /** the listener's address as recipients reach it (https, no path query or trailing slash); hosted delivery needs it */
+  publicBaseUrl: Schema.optional(Schema.String.pipe(Schema.pattern(/^https:\/\/[^/?#\s]+(\/[^?#\s]*[^/?#\s])?$/, {
+    message: () => "an https:// URL without a query or a trailing slash, e.g. https://img.example.com"
+  }))),
+  /** the delivery of templates and rules that name none */
+  defaultDelivery: Schema.optionalWith(ImageDeliveryMode, { default: () => "embedded" as const }),
+  /** PEM files: the listener speaks HTTPS; absent: plain HTTP (put it behind a TLS proxy or CDN) */
+  tlsKeyFile: Schema.optional(Schema.String),
+  tlsCertFile: Schema.optional(Schema.String)
+}) {}
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -99,7 +118,8 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   loopStampMaxAgeSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 86_400 }),
   /** demo only: write relayed mail to this folder instead of a downstream */
   captureDir: Schema.optional(Schema.String),
-  sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) })
+  sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) }),
+  images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) })
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }
@@ -135,7 +155,11 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_ADMIN_MAIL_PASS: ["admin", "mail", "auth", "pass"],
   IMPRINT_SYNC_ENABLED: ["sync", "enabled"],
   IMPRINT_SYNC_CREDENTIAL_KEY: ["sync", "credentialKey"],
-  IMPRINT_SYNC_CREDENTIAL_KEY_FILE: ["sync", "credentialKeyFile"]
+  IMPRINT_SYNC_CREDENTIAL_KEY_FILE: ["sync", "credentialKeyFile"],
+  IMPRINT_IMAGES_HOST: ["images", "listen", "host"],
+  IMPRINT_IMAGES_PORT: ["images", "listen", "port"],
+  IMPRINT_IMAGES_PUBLIC_BASE_URL: ["images", "publicBaseUrl"],
+  IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"]
 }
 
 /** read by the process itself, not part of the configuration */
