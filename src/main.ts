@@ -9,7 +9,8 @@ import { ADMIN_USAGE, adminCommand } from "./admin/TokenCli.js"
 import { IMAGE_USAGE, imageCommand } from "./admin/ImageCli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
-import { DEMO_SENDER, demoTenantFile } from "./demo/DemoTenant.js"
+import { DEMO_SENDER, DEMO_TENANT_ID, demoTenantFile } from "./demo/DemoTenant.js"
+import { provisionDemoImages } from "./demo/DemoImages.js"
 import { sendSample } from "./demo/SampleSender.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
@@ -69,7 +70,8 @@ const demo = (config: ImprintConfig) =>
     yield* Effect.gen(function* () {
       const repo = yield* TenantRepo
       yield* repo.importTenant(demoTenantFile())
-    }).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+      yield* provisionDemoImages(yield* ImageRepo, TenantId.make(DEMO_TENANT_ID))
+    }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies), Effect.provide(liveLayer(config)), Effect.scoped)
     yield* serve(withCapture, (port, adminPort) =>
       Console.log(
         [

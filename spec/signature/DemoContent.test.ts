@@ -51,7 +51,8 @@ describe("demo content", () => {
     expect(alice.html).toContain("Alice Martin")
     expect(alice.html).toContain('href="tel:+447700900101"')
     expect(alice.html).toContain('>+44 7700 900101</a>')
-    expect(alice.html).toContain('src="https://example.com/imprint-demo/logo.png"')
+    // the logo is the library's (issue 17); without a library here it renders with its size and no src
+    expect(alice.html).toContain('<img width="88" height="88" alt="Demo Company"')
     expect(alice.html).toContain('href="https://www.linkedin.com/in/alice-martin-example"')
     expect(alice.text).toContain("T: +44 20 7946 0101 | M: +44 7700 900101")
     expect(alice.text).toContain("LinkedIn <https://www.linkedin.com/company/example>")

@@ -13,6 +13,7 @@ import { liveLayer, startServer } from "../../src/Server.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
+import type { Store } from "../../src/store/Store.js"
 import { makeSelfSigned } from "./Certs.js"
 import { startSink, type Sink, type SinkOptions } from "./Sink.js"
 
@@ -40,6 +41,8 @@ export interface RunningImprint {
   /** import (or re-import) a tenant file while running */
   readonly importTenant: (file: unknown) => Promise<void>
   readonly registry: <A, E>(f: (r: TenantRegistry) => Effect.Effect<A, E>) => Promise<A>
+  /** runs an effect against the relay's own store and repositories (no second LMDB handle) */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Store | TenantRepo | TenantRegistry | AdminRepo>) => Promise<A>
   /** with `admin: true`: the admin API's port, an operator token, and the certificate to trust (`ca`) */
   readonly admin?: { readonly port: number; readonly token: string; readonly ca: string }
   /** graceful stop (as on SIGTERM); resolves when the server has closed */
@@ -64,7 +67,7 @@ export const startImprint = async (
   const config = await Effect.runPromise(decodeConfig({ ...opts.config, dataDir, smtp, ...(admin !== undefined ? { admin } : {}) }))
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
-  const run = <A, E>(effect: Effect.Effect<A, E, TenantRepo | TenantRegistry | AdminRepo>) =>
+  const run = <A, E>(effect: Effect.Effect<A, E, Store | TenantRepo | TenantRegistry | AdminRepo>) =>
     Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
   const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => repo.importTenant(file)).pipe(Effect.asVoid))
   for (const t of opts.tenants ?? []) await importTenant(t)
@@ -82,6 +85,7 @@ export const startImprint = async (
       : {}),
     importTenant,
     registry: (f) => run(Effect.flatMap(TenantRegistry, f)),
+    run,
     close: () =>
       (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => fs.rmSync(dataDir, { recursive: true, force: true })))
   }

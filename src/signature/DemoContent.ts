@@ -2,7 +2,8 @@
  * Signature content for the demo tenant (domain demo.example): a standard
  * signature with logo, name, title, phones, address and social icons; a
  * seasonal banner with a schedule; a legal disclaimer for external
- * recipients; five directory entries. Plain data in the tenant-file shape
+ * recipients; five directory entries. Images are the tenant library's
+ * (`image:logo`, …, drawn by src/demo/DemoImages.ts). Plain data in the tenant-file shape
  * (`templates`, `rules`, `directory`, `settings`), so it can be merged into
  * the demo tenant file and decoded like any other.
  */
@@ -11,14 +12,14 @@ const ASSETS = "https://example.com/imprint-demo"
 const BRAND = "#1a5fb4"
 
 const socialIcon = (href: string, icon: string, alt: string): string =>
-  `<a href="${href}" target="_blank"><img src="${ASSETS}/${icon}.png" alt="${alt}" width="20" height="20" style="border: 0; display: inline-block"></a>`
+  `<a href="${href}" target="_blank"><img src="image:${icon}" alt="${alt}" width="20" height="20" style="border: 0; display: inline-block"></a>`
 
 const phoneLink = (attribute: string): string =>
   `<a href="tel:{{${attribute}}}" style="color: #333333; text-decoration: none">{{${attribute}}}</a>`
 
 const STANDARD_HTML = `<table cellpadding="0" cellspacing="0" border="0" role="presentation" style="font-family: Arial, Helvetica, sans-serif; font-size: 13px; line-height: 1.4; color: #333333">
 <tr>
-<td valign="top" style="padding-right: 16px; border-right: 3px solid ${BRAND}"><img src="${ASSETS}/logo.png" alt="Demo Company" width="88" height="88" style="display: block; border: 0"></td>
+<td valign="top" style="padding-right: 16px; border-right: 3px solid ${BRAND}"><img src="image:logo" alt="Demo Company" width="88" height="88" style="display: block; border: 0"></td>
 <td valign="top" style="padding-left: 16px">
 <div style="font-size: 16px; font-weight: bold; color: #1a1a1a">{{displayName}}</div>
 {{#title}}<div style="color: #555555">{{title}}{{#department}}, {{department}}{{/department}}</div>{{/title}}
@@ -32,7 +33,7 @@ const STANDARD_HTML = `<table cellpadding="0" cellspacing="0" border="0" role="p
 </table>`
 
 const BANNER_HTML = `<table cellpadding="0" cellspacing="0" border="0" role="presentation" style="padding-top: 12px">
-<tr><td><a href="${ASSETS}/winter-offer" target="_blank"><img src="${ASSETS}/banner-winter.png" alt="Winter offer: 20% off all plans until 31 January" width="480" height="80" style="display: block; border: 0"></a></td></tr>
+<tr><td><a href="${ASSETS}/winter-offer" target="_blank"><img src="image:banner-winter" alt="Winter offer: 20% off all plans until 31 January" width="480" height="80" style="display: block; border: 0"></a></td></tr>
 </table>`
 
 const DISCLAIMER_TEXT =
