@@ -1,5 +1,8 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
+import { PreviewRequest } from "../../src/admin/PreviewApi.js"
+import { transferDecode } from "../pipeline/mime/MimeHarness.js"
+import { mimeFacts } from "../support/ImageMail.js"
 import * as https from "node:https"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { sniffImage } from "../../src/images/ImageSniffer.js"
@@ -176,6 +179,37 @@ layer(TestLayer)("admin API: images", (it) => {
 
       const rendered = yield* client.templates.render({ path: { tenantId: "img-d", templateId: "with-logo" }, payload: { mail: "alice@img-d.example" } })
       expect(rendered.html).toMatch(/<img src="data:image\/png;base64,[A-Za-z0-9+/=]+" width="60" height="30" alt="Logo">/)
+    }))
+
+  it.effect("the preview shows a template's images as data: URLs; the test stamp returns them as real related parts", () =>
+    Effect.gen(function* () {
+      yield* createContentTenant("img-p", "192.0.2.96/28")
+      const client = yield* operatorClient
+      const png = testPng(30, 10)
+      yield* client.images.create({ path: { tenantId: "img-p", imageId: "logo" }, payload: png })
+      yield* client.templates.replace({
+        path: { tenantId: "img-p", templateId: "sig" },
+        payload: { name: "Signature", html: '<p>{{displayName}} <img src="image:logo" alt="Logo"></p>', text: "{{displayName}}" }
+      })
+      const answer = yield* client.preview.preview({
+        path: { tenantId: "img-p" },
+        payload: Schema.decodeUnknownSync(PreviewRequest)({ sender: "alice@img-p.example", recipients: ["bob@img-p.example"] })
+      })
+      const dataUrl = `data:image/png;base64,${png.toString("base64")}`
+      expect(answer.groups[0]!.html).toContain(`<img src="${dataUrl}" width="30" height="10" alt="Logo">`)
+
+      const message = [
+        "From: alice@img-p.example", "To: bob@img-p.example", "Subject: hi", "MIME-Version: 1.0",
+        'Content-Type: multipart/alternative; boundary="b"', "", "--b", "Content-Type: text/plain", "", "Hello", "--b",
+        "Content-Type: text/html", "", "<p>Hello</p>", "--b--", ""
+      ].join("\r\n")
+      const stamped = yield* client.preview.testStamp({ path: { tenantId: "img-p" }, urlParams: {}, payload: new TextEncoder().encode(message) })
+      const facts = yield* Effect.promise(() => mimeFacts(Buffer.from(stamped.copies[0]!.messageBase64, "base64")))
+      expect(facts.images.size).toBe(1)
+      expect(facts.attachments).toEqual([])
+      const [cid, part] = [...facts.images][0]!
+      expect(facts.html).toContain(`src="cid:${cid}"`)
+      expect(transferDecode(part).equals(png)).toBe(true)
     }))
 
   it.effect("tenant rules: another tenant's member gets 404, an auditor reads but may not upload", () =>
