@@ -1,6 +1,8 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { ImageMeta } from "../../src/domain/Images.js"
+import { Rule } from "../../src/domain/Rule.js"
+import { renderElement, type TenantImages } from "../../src/signature/SignatureResolver.js"
 import { Template } from "../../src/domain/Template.js"
 import { compileTemplate, renderTemplate, type CompiledTemplate } from "../../src/signature/TemplateEngine.js"
 import { imageIdsOf, type ImageContext } from "../../src/signature/TemplateImages.js"
@@ -75,5 +77,37 @@ describe("image: sources", () => {
 
   it("are found in stored HTML by imageIdsOf", () => {
     expect(imageIdsOf('<img src="image:logo" /><p><img alt="x" src="image:icon" /></p><img src="https://x.example/a.png" />')).toEqual(["logo", "icon"])
+  })
+})
+
+describe("delivery per template or rule", () => {
+  const template = (delivery?: "hosted" | "embedded") => {
+    const r = compileTemplate(new Template({ id: "t", name: "t", html: '<img src="image:logo">', ...(delivery !== undefined ? { delivery } : {}) }))
+    if (Either.isLeft(r)) throw new Error(r.left.message)
+    return r.right
+  }
+  const bytes = new Uint8Array([1, 2, 3])
+  const images = (publicBaseUrl: string | undefined, defaultDelivery: "hosted" | "embedded" = "embedded"): TenantImages => ({
+    tenantId: "acme", library, bytes: (sha) => (sha === logo.sha256 ? bytes : undefined), settings: { publicBaseUrl, defaultDelivery }
+  })
+  const rule = (delivery?: "hosted" | "embedded") => new Rule({ id: "r", name: "r", templateId: "t", ...(delivery !== undefined ? { delivery } : {}) })
+  const render = (r: Rule, t: CompiledTemplate, i: TenantImages) => renderElement(r, t, valuesFromRecord({}), undefined, i)
+
+  it("the rule's wins over the template's, which wins over the server default", () => {
+    const base = images("https://img.acme.example", "embedded")
+    expect(render(rule(), template(), base).delivery).toBe("embedded")
+    expect(render(rule(), template("hosted"), base).delivery).toBe("hosted")
+    expect(render(rule("embedded"), template("hosted"), base).delivery).toBe("embedded")
+    expect(render(rule("hosted"), template(), base).html).toContain('src="https://img.acme.example/i/acme/')
+    expect(render(rule(), template(), images("https://img.acme.example", "hosted")).delivery).toBe("hosted")
+  })
+
+  it("hosted without a public base URL embeds, so the image still shows; the element carries the stored bytes, shared", () => {
+    const element = render(rule("hosted"), template(), images(undefined))
+    expect(element.delivery).toBe("embedded")
+    expect(element.html).toContain('src="cid:img-')
+    expect(element.images).toHaveLength(1)
+    expect(element.images[0]!.data).toBe(bytes)
+    expect(element.images[0]!.contentType).toBe("image/png")
   })
 })
