@@ -18,7 +18,8 @@ import * as path from "node:path"
 import { PassThrough, Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
-import { SignatureElement } from "../src/domain/Signature.js"
+import { demoImages } from "../src/demo/DemoImages.js"
+import { ElementImage, SignatureElement } from "../src/domain/Signature.js"
 import type { DownstreamLink } from "../src/pipeline/Relay.js"
 import { relayTransaction, type Decision } from "../src/pipeline/Transaction.js"
 import { messageSpec } from "./Messages.js"
@@ -42,12 +43,25 @@ const element = new SignatureElement({
   text: "Alice Example\nHead of Sales | +44 20 7946 0000", marker: "Alice Example"
 })
 const stamped: Decision = { copies: [{ recipients: RECIPIENTS, plan: { elements: [element], skipIfPresent: [] }, ruleIds: ["r1"] }] }
+
+// issue 17: the same element with the demo tenant's five images embedded (multipart/related parts)
+const images = demoImages().map((i) => new ElementImage({
+  contentId: `img-${i.id}@imprint`, contentType: "image/png", src: `cid:img-${i.id}@imprint`, data: i.bytes
+}))
+const withImages = new SignatureElement({
+  ...element, html: element.html + images.map((i) => `<img src="${i.src}">`).join(""), delivery: "embedded", images
+})
+const embedded: Decision = { copies: [{ recipients: RECIPIENTS, plan: { elements: [withImages], skipIfPresent: [] }, ruleIds: ["r1"] }] }
 const unstamped: Decision = { copies: [{ recipients: RECIPIENTS, plan: undefined, ruleIds: [] }], unstamped: "bench" }
+
+/** bytes the last message put on the wire (embedding makes it bigger) */
+let lastOutputBytes = 0
 
 /** A link whose DATA drains the copy: what the downstream socket would take. */
 const drainLink = {
   send: (output: Readable) => Effect.async<{ code: number; text: string; lines: Array<string> }>((resume) => {
-    output.on("data", () => undefined)
+    lastOutputBytes = 0
+    output.on("data", (c: Buffer) => void (lastOutputBytes += c.length))
     output.once("end", () => resume(Effect.succeed({ code: 250, text: "ok", lines: ["ok"] })))
   })
 } as unknown as DownstreamLink
@@ -70,35 +84,52 @@ const passThrough = (seq: number) =>
     for await (const _ of source) void _
   }))
 
-const cpuMicrosPerMessage = (n: number, one: (seq: number) => Effect.Effect<unknown, unknown>) =>
+/** peak RSS while a case ran (sampled every 5 ms; a benchmark, not flow control) */
+const peakRss = new Map<string, number>()
+
+const cpuMicrosPerMessage = (n: number, one: (seq: number) => Effect.Effect<unknown, unknown>, name?: string) =>
   Effect.gen(function* () {
+    let peak = process.memoryUsage.rss()
+    const sampler = setInterval(() => void (peak = Math.max(peak, process.memoryUsage.rss())), 5)
     const before = process.cpuUsage()
     for (let i = 0; i < n; i++) yield* one(i)
     const used = process.cpuUsage(before)
+    clearInterval(sampler)
+    if (name !== undefined) peakRss.set(name, Math.max(peakRss.get(name) ?? 0, peak))
     return (used.user + used.system) / n
   })
 
 const cases: ReadonlyArray<readonly [string, (seq: number) => Effect.Effect<unknown, unknown>]> = [
   ["PassThrough (baseline)", passThrough],
   ["Transaction, unstamped", (s) => oneMessage(s, unstamped)],
-  ["Transaction, stamped", (s) => oneMessage(s, stamped)]
+  ["Transaction, stamped", (s) => oneMessage(s, stamped)],
+  ["Transaction, stamped + 5 embedded images", (s) => oneMessage(s, embedded)]
 ]
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const program = Effect.gen(function* () {
-  for (const [, one] of cases) yield* cpuMicrosPerMessage(WARMUP, one)
+  const outputBytes = new Map<string, number>()
+  for (const [name, one] of cases) {
+    yield* cpuMicrosPerMessage(WARMUP, one)
+    outputBytes.set(name, lastOutputBytes)
+  }
   const samples = new Map<string, Array<number>>()
   for (let r = 0; r < RUNS; r++) {
     for (const [name, one] of cases) {
-      const us = yield* cpuMicrosPerMessage(MESSAGES, one)
+      const us = yield* cpuMicrosPerMessage(MESSAGES, one, name)
       samples.set(name, [...(samples.get(name) ?? []), us])
     }
   }
   const base = median(samples.get(cases[0][0])!)
-  const rows = cases.map(([name]) => ({ case: name, cpuMicrosPerMessage: median(samples.get(name)!), ratio: median(samples.get(name)!) / base }))
-  console.log(`| case | CPU µs per 10 KB message (median of ${RUNS}) | × baseline |\n|---|--:|--:|`)
-  for (const r of rows) console.log(`| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} |`)
+  const rows = cases.map(([name]) => ({
+    case: name, cpuMicrosPerMessage: median(samples.get(name)!), ratio: median(samples.get(name)!) / base,
+    messagesPerCpuSecond: 1e6 / median(samples.get(name)!), outputBytes: outputBytes.get(name), peakRssMB: (peakRss.get(name) ?? 0) / 2 ** 20
+  }))
+  console.log(`| case | CPU µs per 10 KB message (median of ${RUNS}) | × baseline | msgs per CPU second | bytes out | peak RSS MB |\n|---|--:|--:|--:|--:|--:|`)
+  for (const r of rows) {
+    console.log(`| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} | ${r.messagesPerCpuSecond.toFixed(0)} | ${r.outputBytes ?? "–"} | ${r.peakRssMB.toFixed(0)} |`)
+  }
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `pipeline-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)

@@ -24,7 +24,9 @@ const PATH_KEYS: ReadonlyArray<{ readonly key: ReadonlyArray<string>; readonly e
   { key: ["smtp", "tlsCertFile"], env: "IMPRINT_SMTP_TLS_CERT_FILE" },
   { key: ["admin", "tlsKeyFile"], env: "IMPRINT_ADMIN_TLS_KEY_FILE" },
   { key: ["admin", "tlsCertFile"], env: "IMPRINT_ADMIN_TLS_CERT_FILE" },
-  { key: ["sync", "credentialKeyFile"], env: "IMPRINT_SYNC_CREDENTIAL_KEY_FILE" }
+  { key: ["sync", "credentialKeyFile"], env: "IMPRINT_SYNC_CREDENTIAL_KEY_FILE" },
+  { key: ["images", "tlsKeyFile"], env: undefined },
+  { key: ["images", "tlsCertFile"], env: undefined }
 ]
 
 const nest = (key: ReadonlyArray<string>, value: string): Record<string, unknown> =>

@@ -54,6 +54,16 @@ export const COMMANDS: ReadonlyArray<Command> = [
     details: ["create prints the token on standard output, once; only its SHA-256 is stored.", CONFIG]
   },
   {
+    name: "image",
+    summary: "a tenant's signature images (PNG, JPEG, GIF)",
+    forms: ["upload TENANT ID FILE [--config FILE]", "replace TENANT ID FILE [--config FILE]", "list TENANT [--config FILE]", "delete TENANT ID [--config FILE]"],
+    details: [
+      "Templates show an image as <img src=\"image:ID\">. The type is read from the bytes (SVG refused); at most 1 MB per image and 50 MB per tenant.",
+      "delete refuses an image a template still shows.",
+      CONFIG
+    ]
+  },
+  {
     name: "directory",
     summary: "run one directory sync pass now",
     forms: ["sync TENANT [--config FILE]"],

@@ -14,6 +14,9 @@ import { AuditRepo } from "./store/AuditRepo.js"
 import { DirectoryRepo } from "./store/DirectoryRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
+import { ImageDelivery } from "./domain/Images.js"
+import { startImageServer } from "./images/ImageServer.js"
+import { ImageRepo } from "./store/ImageRepo.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { traceLayer } from "./trace/TraceLayer.js"
 import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js"
@@ -23,7 +26,11 @@ import { SyncRepo } from "./sync/SyncRepo.js"
 /** Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them. */
 export const liveLayer = (config: ImprintConfig) => {
   fs.mkdirSync(config.dataDir, { recursive: true })
-  const base = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
+  const base = Layer.merge(
+    Layer.succeed(StorePath, path.join(config.dataDir, "lmdb")),
+    // read by the tenant actors when they render library images (hosted URLs or cid: references)
+    Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery })
+  )
   // layers are memoized by reference in one build: one Store, one registry
   return Layer.mergeAll(
     Store.Default,
@@ -55,6 +62,13 @@ const syncLayer = (config: ImprintConfig) =>
     })))
   )
 
+/** `images.tlsKeyFile`/`tlsCertFile` (both or neither): HTTPS; neither: plain HTTP behind a proxy. */
+const imagesTlsMaterial = (images: ImprintConfig["images"]) =>
+  images.tlsKeyFile === undefined && images.tlsCertFile === undefined
+    ? Effect.succeed(undefined)
+    : Effect.try(() => ({ key: fs.readFileSync(images.tlsKeyFile!, "utf8"), cert: fs.readFileSync(images.tlsCertFile!, "utf8") })).pipe(
+      Effect.orDieWith((e) => new Error(`images.tlsKeyFile and images.tlsCertFile must both name readable PEM files: ${String(e)}`)))
+
 /**
  * Starts the SMTP side in the current scope; closing the scope stops it gracefully.
  * With `admin: true` (`imprint serve`, demo) and `admin.enabled`, the admin API
@@ -82,5 +96,13 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
     })
     : undefined
   if (admin !== undefined) yield* Effect.logInfo(`admin API listening on ${admin.url}`)
-  return { ...inbound, stampKey, adminPort: admin?.port }
+  const images = config.images.listen === undefined
+    ? undefined
+    : yield* startImageServer({
+      host: config.images.listen.host,
+      port: config.images.listen.port,
+      tls: yield* imagesTlsMaterial(config.images)
+    }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
+  if (images !== undefined) yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
+  return { ...inbound, stampKey, adminPort: admin?.port, imagesPort: images?.port }
 })

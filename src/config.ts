@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { Downstream } from "./domain/Tenant.js"
 import { EXCHANGE_ONLINE_CERTIFICATE_NAME, EXCHANGE_ONLINE_RANGES } from "./domain/Microsoft365.js"
 import { Cidr } from "./domain/TenantFile.js"
+import { ImageDeliveryMode } from "./domain/Images.js"
 import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
 import { formatConfigError } from "./ConfigErrors.js"
 
@@ -145,6 +146,24 @@ export class TraceConfig extends Schema.Class<TraceConfig>("TraceConfig")({
   hashKey: Schema.optional(Schema.String)
 }) {}
 
+/** Signature images (issue 17): the hosting listener and how templates' images travel by default. */
+export class ImagesConfig extends Schema.Class<ImagesConfig>("ImagesConfig")({
+  /** where the image listener binds; absent: no listener (embedded delivery needs none) */
+  listen: Schema.optional(Schema.Struct({
+    host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+    port: Port
+  })),
+  /** the listener's address as recipients reach it (https, no path query or trailing slash); hosted delivery needs it */
+  publicBaseUrl: Schema.optional(Schema.String.pipe(Schema.pattern(/^https:\/\/[^/?#\s]+(\/[^?#\s]*[^/?#\s])?$/, {
+    message: () => "an https:// URL without a query or a trailing slash, e.g. https://img.example.com"
+  }))),
+  /** the delivery of templates and rules that name none */
+  defaultDelivery: Schema.optionalWith(ImageDeliveryMode, { default: () => "embedded" as const }),
+  /** PEM files: the listener speaks HTTPS; absent: plain HTTP (put it behind a TLS proxy or CDN) */
+  tlsKeyFile: Schema.optional(Schema.String),
+  tlsCertFile: Schema.optional(Schema.String)
+}) {}
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -162,7 +181,8 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   /** demo only: write relayed mail to this folder instead of a downstream */
   captureDir: Schema.optional(Schema.String),
   sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) }),
-  trace: Schema.optionalWith(TraceConfig, { default: () => TraceConfig.make({}) })
+  trace: Schema.optionalWith(TraceConfig, { default: () => TraceConfig.make({}) }),
+  images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) })
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }
@@ -203,7 +223,11 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_TRACE_ENABLED: ["trace", "enabled"],
   IMPRINT_TRACE_NODE: ["trace", "node"],
   IMPRINT_TRACE_RETENTION_DAYS: ["trace", "retentionDays"],
-  IMPRINT_TRACE_HASH_KEY: ["trace", "hashKey"]
+  IMPRINT_TRACE_HASH_KEY: ["trace", "hashKey"],
+  IMPRINT_IMAGES_HOST: ["images", "listen", "host"],
+  IMPRINT_IMAGES_PORT: ["images", "listen", "port"],
+  IMPRINT_IMAGES_PUBLIC_BASE_URL: ["images", "publicBaseUrl"],
+  IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"]
 }
 
 /** read by the process itself, not part of the configuration */
@@ -275,7 +299,8 @@ const resolvePaths = (config: ImprintConfig, base: string): ImprintConfig => {
     captureDir: at(config.captureDir),
     smtp: SmtpListen.make({ ...config.smtp, tlsKeyFile: at(config.smtp.tlsKeyFile), tlsCertFile: at(config.smtp.tlsCertFile) }),
     admin: AdminListen.make({ ...config.admin, tlsKeyFile: at(config.admin.tlsKeyFile), tlsCertFile: at(config.admin.tlsCertFile) }),
-    sync: SyncConfig.make({ ...config.sync, credentialKeyFile: at(config.sync.credentialKeyFile) })
+    sync: SyncConfig.make({ ...config.sync, credentialKeyFile: at(config.sync.credentialKeyFile) }),
+    images: ImagesConfig.make({ ...config.images, tlsKeyFile: at(config.images.tlsKeyFile), tlsCertFile: at(config.images.tlsCertFile) })
   })
 }
 

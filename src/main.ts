@@ -10,8 +10,11 @@ import { adminCommand } from "./admin/TokenCli.js"
 import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
 import { startCaptureServer } from "./demo/CaptureServer.js"
 import { DEMO_LOGIN_FROM, demoBanner, ensureDemoTenant } from "./demo/DemoMode.js"
-import { DEMO_SENDER } from "./demo/DemoTenant.js"
+import { DEMO_SENDER, DEMO_TENANT_ID } from "./demo/DemoTenant.js"
 import { sampleAccepted, sendSample } from "./demo/SampleSender.js"
+import { imageCommand } from "./admin/ImageCli.js"
+import { ImageRepo } from "./store/ImageRepo.js"
+import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startServer } from "./Server.js"
 import { initFolder } from "./StarterFiles.js"
@@ -51,7 +54,12 @@ const demo = (config: ImprintConfig, reset: boolean) =>
         mail: config.admin.mail ?? MailSettings.make({ host: "127.0.0.1", port: capture.port, requireTLS: false, from: DEMO_LOGIN_FROM })
       })
     })
-    const tenant = yield* ensureDemoTenant(reset).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+    // the demo's pictures come with its tenant: imported with it, restored with --reset, left as the user made them otherwise
+    const tenant = yield* Effect.gen(function* () {
+      const state = yield* ensureDemoTenant(reset)
+      if (state !== "kept") yield* provisionDemoImages(yield* ImageRepo, TenantId.make(DEMO_TENANT_ID))
+      return state
+    }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies), Effect.provide(liveLayer(config)), Effect.scoped)
     const certFile = config.admin.tlsCertFile ?? config.smtp.tlsCertFile ?? path.join(config.dataDir, "tls", "self-signed.cert.pem")
     yield* serve(withCapture, (port, adminPort) =>
       Console.log(demoBanner({
@@ -122,6 +130,8 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
         return yield* adminCommand(positional, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
       case "directory":
         return yield* directoryCommand(positional, helpText("directory")).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
+      case "image":
+        return yield* imageCommand(positional).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies), Effect.provide(liveLayer(config)), Effect.scoped)
       case "trace":
         return yield* traceCommand(positional, flags, helpText("trace")).pipe(Effect.provide(traceSearchLayer(config)), Effect.scoped)
     }

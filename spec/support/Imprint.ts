@@ -13,6 +13,7 @@ import { liveLayer, startServer } from "../../src/Server.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
+import type { Store } from "../../src/store/Store.js"
 import { makeSelfSigned } from "./Certs.js"
 import { startSink, type Sink, type SinkOptions } from "./Sink.js"
 
@@ -79,7 +80,7 @@ export const startImprint = async (
   const config = await Effect.runPromise(decodeConfig({ ...opts.config, dataDir, smtp, ...(admin !== undefined ? { admin } : {}) }))
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
-  const run = <A, E>(effect: Effect.Effect<A, E, TenantRepo | TenantRegistry | AdminRepo>) =>
+  const run = <A, E>(effect: Effect.Effect<A, E, Store | TenantRepo | TenantRegistry | AdminRepo>) =>
     Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
   const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => repo.importTenant(file)).pipe(Effect.asVoid))
   for (const t of opts.tenants ?? []) await importTenant(t)

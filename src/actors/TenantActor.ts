@@ -8,7 +8,8 @@ import type { Tenant, TenantId } from "../domain/Tenant.js"
 import { RenderCache } from "../signature/RenderCache.js"
 import { ReplyDeadlines } from "./ReplyDeadlines.js"
 import { previewRules } from "../signature/RulesTester.js"
-import { resolveSignature } from "../signature/SignatureResolver.js"
+import { ImageDelivery } from "../domain/Images.js"
+import { resolveSignature, type TenantImages } from "../signature/SignatureResolver.js"
 import { Store } from "../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../store/StoreError.js"
 import { TenantRepo } from "../store/TenantRepo.js"
@@ -125,6 +126,19 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   const store = yield* Store
   const repo = yield* TenantRepo
   const renderCache = new RenderCache<SignatureElement>()
+  const imageSettings = yield* ImageDelivery
+  /** what rendering needs of the state's image library; one object per state, so renders share it */
+  const imagesOf = (() => {
+    let cachedFor: TenantState.TenantState | undefined
+    let cached: TenantImages | undefined
+    return (s: TenantState.TenantState): TenantImages => {
+      if (cachedFor !== s || cached === undefined) {
+        cachedFor = s
+        cached = { tenantId, library: s.images, bytes: (sha) => s.imageBytes.get(sha), settings: imageSettings }
+      }
+      return cached
+    }
+  })()
   // subscribe before the first load, so no change can fall between them
   const changes = yield* store.subscribe
   /** A store that cannot be read makes the actor unavailable for this request, not crashed. */
@@ -226,7 +240,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       const user = envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, envelope.mailFrom)
       return resolveSignature({
         rules: s.rules, templates: s.templates, user, envelope, header,
-        tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache
+        tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache, images: imagesOf(s)
       })
     })
 
@@ -256,7 +270,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
           const user = r.sender.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.sender)
           return previewRules({
             rules: s.rules, templates: s.templates, user, sender: r.sender, recipients: r.recipients, subject: r.subject,
-            ...(r.kind !== undefined ? { kind: r.kind } : {}), tenantDomains: s.tenant.domains, settings: s.settings, now
+            ...(r.kind !== undefined ? { kind: r.kind } : {}), tenantDomains: s.tenant.domains, settings: s.settings, now,
+            images: imagesOf(s)
           })
         })),
       ReplaceDirectory: (r) => writeDirectory(repo.replaceDirectory(tenantId, r.users)),

@@ -1,10 +1,13 @@
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
+import { ImageMeta } from "../domain/Images.js"
 import type { Rule, SignatureSettings } from "../domain/Rule.js"
 import type { Template } from "../domain/Template.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
 import { compileTemplate, type CompiledTemplate } from "../signature/TemplateEngine.js"
 import { TenantRepo } from "../store/TenantRepo.js"
+import * as Keys from "../store/Keys.js"
+import { Db } from "../store/Keys.js"
 import { Store } from "../store/Store.js"
 import * as DirectoryIndex from "./DirectoryIndex.js"
 
@@ -24,12 +27,18 @@ export interface TenantState {
   /** in the tenant's order: order is meaning */
   readonly rules: ReadonlyArray<Rule>
   readonly settings: SignatureSettings
+  /** the image library by id (issue 17) */
+  readonly images: ReadonlyMap<string, ImageMeta>
+  /** the bytes of the images templates use, by SHA-256; shared by every element rendered from this state */
+  readonly imageBytes: ReadonlyMap<string, Uint8Array>
+  /** what the library looked like: a change (a replaced image) makes rendered elements stale */
+  readonly imagesFingerprint: string
   /** the store's revision for this tenant when the load began: newer writes make the state stale */
   readonly revision: number
 }
 
 /** Everything a compilation depends on; equal sources compile to equal templates. */
-export const templateSource = (t: Template): string => JSON.stringify([t.version, t.name, t.html, t.text ?? null])
+export const templateSource = (t: Template): string => JSON.stringify([t.version, t.name, t.html, t.text ?? null, t.delivery ?? null])
 
 /**
  * Compiles each template once per content. One that fails (stored before
@@ -74,7 +83,35 @@ export const load = Effect.fn("TenantState.load")(function* (tenantId: TenantId,
   const { templates, sources } = yield* compileAll(tenantId, yield* repo.templates(tenantId), previous)
   const rules = yield* repo.rules(tenantId)
   const settings = yield* repo.settings(tenantId)
-  return { tenant: tenant.value, directory, templates, sources, rules, settings, revision } satisfies TenantState
+  const { images, imageBytes, imagesFingerprint } = yield* loadImages(tenantId, templates, previous)
+  return { tenant: tenant.value, directory, templates, sources, rules, settings, images, imageBytes, imagesFingerprint, revision } satisfies TenantState
+})
+
+const Blob = Schema.Uint8ArrayFromSelf
+
+/**
+ * The library's records, and the bytes of the images some template shows
+ * (an unused image costs no memory); bytes the previous state already held
+ * are reused, since equal SHA-256 means equal bytes.
+ */
+const loadImages = Effect.fn("TenantState.loadImages")(function* (
+  tenantId: TenantId, templates: ReadonlyMap<string, CompiledTemplate>, previous: TenantState | undefined
+) {
+  const store = yield* Store
+  const images = new Map<string, ImageMeta>()
+  for (const { value } of yield* store.list(Db.images, ImageMeta, Keys.imagePrefix(tenantId))) images.set(value.id, value)
+  const imageBytes = new Map<string, Uint8Array>()
+  for (const template of templates.values()) {
+    for (const id of template.images) {
+      const meta = images.get(id)
+      if (meta === undefined || imageBytes.has(meta.sha256)) continue
+      const known = previous?.imageBytes.get(meta.sha256)
+      const bytes = known !== undefined ? Option.some(known) : yield* store.get(Db.imageBlobs, Blob, Keys.imageBlobKey(tenantId, meta.sha256))
+      if (Option.isSome(bytes)) imageBytes.set(meta.sha256, bytes.value)
+    }
+  }
+  const imagesFingerprint = JSON.stringify([...images.values()].map((i) => [i.id, i.sha256]))
+  return { images, imageBytes, imagesFingerprint }
 })
 
 /** Whether a write to this tenant committed after `state` was loaded. */
@@ -87,6 +124,7 @@ export const isStale = (store: Store, state: TenantState): boolean => store.tena
  * actor simply clears its cache on any change.
  */
 export const templatesChanged = (before: TenantState, after: TenantState): boolean => {
+  if (before.imagesFingerprint !== after.imagesFingerprint) return true
   if (before.sources.size !== after.sources.size) return true
   for (const [id, source] of after.sources) if (before.sources.get(id) !== source) return true
   return false

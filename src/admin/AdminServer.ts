@@ -15,7 +15,9 @@ import { PreviewLive } from "./handlers/Preview.js"
 import { RulesLive } from "./handlers/Rules.js"
 import { TemplatesLive } from "./handlers/Templates.js"
 import { TraceLive } from "./handlers/Trace.js"
+import { ImagesLive } from "./handlers/Images.js"
 import { ContentRepo } from "../store/ContentRepo.js"
+import { ImageRepo } from "../store/ImageRepo.js"
 import { AdminAuthLive } from "./AdminAuth.js"
 import { AccountConfig, type AccountConfigShape } from "./AccountSettings.js"
 import { ApiTokensLive } from "./handlers/ApiTokens.js"
@@ -53,9 +55,10 @@ export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean; 
     Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive, DirectoryLive]),
     Layer.provide(SyncLive),
     Layer.provide(TraceLive),
-    Layer.provide([TemplatesLive, RulesLive, PreviewLive]),
-    // the content handlers' repository, over the Store and TenantRepo the caller provides (not a second Store)
+    Layer.provide([TemplatesLive, RulesLive, PreviewLive, ImagesLive]),
+    // the content handlers' repositories, over the Store and TenantRepo the caller provides (not a second Store)
     Layer.provide(ContentRepo.DefaultWithoutDependencies),
+    Layer.provide(ImageRepo.DefaultWithoutDependencies),
     Layer.provide(AdminAuthLive),
     Layer.provide(Layer.succeed(AccountConfig, options.accounts ?? AccountConfig.defaults))
   )

@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { Forbidden, NotReady, PayloadTooLarge, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
 import { DirectoryGroup } from "./DirectoryApi.js"
+import { ImagesGroup } from "./ImagesApi.js"
 import { SyncGroup } from "./SyncApi.js"
 import { AdminAuth } from "./Principal.js"
 import { AuthGroup } from "./AuthApi.js"
@@ -175,6 +176,7 @@ export class Api extends HttpApi.make("imprint-admin")
   // any endpoint: a body over its route's cap (src/admin/BodyLimits.ts)
   .addError(PayloadTooLarge)
   .add(TraceGroup)
+  .add(ImagesGroup)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

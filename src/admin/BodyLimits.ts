@@ -56,8 +56,14 @@ const CAPS: Readonly<Record<string, number>> = {
 
 /** routes whose handler reads and parses the body itself (raw handlers) */
 const RAW = new Set(["directory.importJson", "directory.importCsv"])
-/** routes whose handler streams the body (and counts it) */
-const STREAMED = new Set(["preview.testStamp"])
+/**
+ * Routes whose handler streams the body (and counts it). An image upload's
+ * handler also checks the declared length itself, against the image and the
+ * tenant's remaining space, and answers `413 ImageTooLarge` saying which.
+ */
+const STREAMED = new Set(["preview.testStamp", "images.create", "images.replace"])
+/** routes whose handler answers an over-long declared body itself (it knows a limit this table cannot) */
+const OWN_LIMIT = new Set(["images.create", "images.replace"])
 
 /** The body cap of the route a request goes to; an unknown route gets the smallest. */
 export const bodyCapOf = (method: string, url: string): number => {
@@ -151,7 +157,7 @@ const limitBody = (app: HttpApp.Default): HttpApp.Default =>
     const route = matchRoute(request.method, request.url)
     const cap = route === undefined ? AUTH_BODY_CAP : CAPS[route.name] ?? JSON_BODY_CAP
     const declared = Number(request.headers["content-length"] ?? "0")
-    if (declared > cap) return tooLargeResponse(route?.name, cap)
+    if (declared > cap && !(route !== undefined && OWN_LIMIT.has(route.name))) return tooLargeResponse(route?.name, cap)
     if (route === undefined || STREAMED.has(route.name)) return yield* app
     const body = yield* readCapped(NodeHttpServerRequest.toIncomingMessage(request), cap).pipe(
       Effect.catchAll((e) => Effect.succeed(e)))

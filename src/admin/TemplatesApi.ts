@@ -4,6 +4,7 @@ import {
   DirectoryUserNotFound, TemplateAlreadyExists, TemplateInUse, TemplateInvalid, TemplateNotFound, TemplateVersionNotFound
 } from "../domain/ContentErrors.js"
 import { TenantNotFound } from "../domain/Errors.js"
+import { ImageDeliveryMode } from "../domain/Images.js"
 import { Forbidden, NotReady, StoreFailure } from "./ApiErrors.js"
 import { AdminAuth } from "./Principal.js"
 
@@ -26,6 +27,8 @@ export class TemplateView extends Schema.Class<TemplateView>("TemplateView")({
   /** the sanitized HTML as stored */
   html: Schema.String,
   text: Schema.optional(Schema.String),
+  /** how the template's library images travel (absent: the rule's, else the server's default) */
+  delivery: Schema.optional(ImageDeliveryMode),
   version: Schema.Int
 }) {}
 
@@ -67,21 +70,25 @@ export const TemplateCreate = Schema.Struct({
   name: Schema.String,
   html: Schema.String,
   /** absent: derived from the HTML */
-  text: Schema.optional(Schema.String)
+  text: Schema.optional(Schema.String),
+  delivery: Schema.optional(ImageDeliveryMode)
 }).annotations({ ...STRICT, identifier: "TemplateCreate" })
 
 /** PUT: the whole template (the id comes from the path). */
 export const TemplateReplace = Schema.Struct({
   name: Schema.String,
   html: Schema.String,
-  text: Schema.optional(Schema.String)
+  text: Schema.optional(Schema.String),
+  delivery: Schema.optional(ImageDeliveryMode)
 }).annotations({ ...STRICT, identifier: "TemplateReplace" })
 
 /** PATCH: fields to change; `text: null` drops the plain-text body (it is then derived from the HTML). */
 export const TemplatePatch = Schema.Struct({
   name: Schema.optional(Schema.String),
   html: Schema.optional(Schema.String),
-  text: Schema.optional(Schema.NullOr(Schema.String))
+  text: Schema.optional(Schema.NullOr(Schema.String)),
+  /** null: back to the rule's or the server's default */
+  delivery: Schema.optional(Schema.NullOr(ImageDeliveryMode))
 }).annotations({ ...STRICT, identifier: "TemplatePatch" })
 
 export const RenderRequest = Schema.Struct({ mail: Schema.String }).annotations({ ...STRICT, identifier: "RenderRequest" })

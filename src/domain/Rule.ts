@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { ImageDeliveryMode } from "./Images.js"
 import { Position } from "./Signature.js"
 
 export const MessageKind = Schema.Literal("new", "reply", "forward")
@@ -46,7 +47,9 @@ export class Rule extends Schema.Class<Rule>("Rule")({
   /** keep evaluating later rules after this one matched (e.g. a disclaimer at the bottom) */
   continue: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   conditions: Schema.optionalWith(Conditions, { default: () => new Conditions({}) }),
-  exceptions: Schema.optionalWith(Conditions, { default: () => new Conditions({}) })
+  exceptions: Schema.optionalWith(Conditions, { default: () => new Conditions({}) }),
+  /** how the template's library images travel for this rule; absent: the template's, else `images.defaultDelivery` */
+  delivery: Schema.optional(ImageDeliveryMode)
 }) {}
 
 /** Tenant-wide stamping settings. */

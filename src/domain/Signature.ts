@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { ImageDeliveryMode } from "./Images.js"
 
 /**
  * The contract between the control plane (the tenant actor's signature
@@ -8,6 +9,17 @@ import { Schema } from "effect"
 /** Where an element goes: above the quoted reply (default), or at the very bottom. */
 export const Position = Schema.Literal("above-reply", "bottom")
 export type Position = typeof Position.Type
+
+/** A library image shown by an element, with its bytes (shared with the tenant's state, not copied). */
+export class ElementImage extends Schema.Class<ElementImage>("ElementImage")({
+  /** without angle brackets */
+  contentId: Schema.String,
+  contentType: Schema.String,
+  /** exactly what the element's HTML has in the img src (cid:… or a hosted https URL) */
+  src: Schema.String,
+  /** base64 on a wire (a remote actor, the admin API); in process the stored bytes themselves */
+  data: Schema.Uint8ArrayFromBase64
+}) {}
 
 /** One rendered signature element (a signature, a banner, a disclaimer). */
 export class SignatureElement extends Schema.Class<SignatureElement>("SignatureElement")({
@@ -19,7 +31,11 @@ export class SignatureElement extends Schema.Class<SignatureElement>("SignatureE
   text: Schema.String,
   /** a literal string present in `html` that identifies this element if it is met again */
   marker: Schema.String,
-  position: Position
+  position: Position,
+  /** how `images` travel: "embedded" ones go into the message as multipart/related parts */
+  delivery: Schema.optionalWith(ImageDeliveryMode, { default: () => "embedded" as const }),
+  /** the library images the HTML shows */
+  images: Schema.optionalWith(Schema.Array(ElementImage), { default: () => [] })
 }) {}
 
 /** Recipients that get the same elements; `elements` empty means: relay their copy unstamped. */

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { ImageDeliveryMode } from "./Images.js"
 
 /** A signature template (a signature, a banner, a disclaimer: all are templates). */
 export class Template extends Schema.Class<Template>("Template")({
@@ -8,6 +9,8 @@ export class Template extends Schema.Class<Template>("Template")({
   html: Schema.String,
   /** Mustache-style plain text; derived from `html` when absent */
   text: Schema.optional(Schema.String),
+  /** how library images (`<img src="image:ID">`) travel: "hosted" or "embedded"; absent: the rule's, else `images.defaultDelivery` */
+  delivery: Schema.optional(ImageDeliveryMode),
   /** bumped on every save; part of the render cache key */
   version: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 })
 }) {}

@@ -2,7 +2,8 @@
  * Signature content for the demo tenant (domain demo.example): a standard
  * signature with logo, name, title, phones, address and social links; a
  * seasonal banner with a schedule; a legal disclaimer for external
- * recipients; five directory entries. Plain data in the tenant-file shape
+ * recipients; five directory entries. Images are the tenant library's
+ * (`image:logo`, …, drawn by src/demo/DemoImages.ts). Plain data in the tenant-file shape
  * (`templates`, `rules`, `directory`, `settings`), so it can be merged into
  * the demo tenant file and decoded like any other.
  */
@@ -10,16 +11,8 @@
 const LINKS = "https://example.com/imprint-demo"
 const BRAND = "#1a5fb4"
 
-/*
- * No images: the demo's pictures pointed at a host that does not exist, so every
- * render showed broken boxes, and a picture that displays without the network
- * needs the image capability (its own issue). Until then the logo is a lettered
- * block and the social links and the banner are styled text, which every client
- * shows as intended.
- */
-
-const socialLink = (href: string, label: string): string =>
-  `<a href="${href}" target="_blank" style="color: ${BRAND}; text-decoration: none; font-size: 12px">${label}</a>`
+const socialIcon = (href: string, icon: string, alt: string): string =>
+  `<a href="${href}" target="_blank"><img src="image:${icon}" alt="${alt}" width="20" height="20" style="border: 0; display: inline-block"></a>`
 
 const phoneLink = (attribute: string): string =>
   `<a href="tel:{{${attribute}}}" style="color: #333333; text-decoration: none">{{${attribute}}}</a>`
@@ -27,11 +20,9 @@ const phoneLink = (attribute: string): string =>
 /** the space between a signature and what follows it (the banner, or the quoted reply's "On … wrote:") */
 const SPACED = "margin: 0 0 16px 0"
 
-const LOGO = `<table cellpadding="0" cellspacing="0" border="0" role="presentation"><tr><td width="64" height="64" align="center" valign="middle" bgcolor="${BRAND}" style="width: 64px; height: 64px; background-color: ${BRAND}; color: #ffffff; font-family: Arial, Helvetica, sans-serif; font-size: 24px; font-weight: bold; text-align: center">DC</td></tr></table>`
-
 const STANDARD_HTML = `<table cellpadding="0" cellspacing="0" border="0" role="presentation" style="font-family: Arial, Helvetica, sans-serif; font-size: 13px; line-height: 1.4; color: #333333; ${SPACED}">
 <tr>
-<td valign="top" style="padding-right: 16px; border-right: 3px solid ${BRAND}">${LOGO}</td>
+<td valign="top" style="padding-right: 16px; border-right: 3px solid ${BRAND}"><img src="image:logo" alt="Demo Company" width="88" height="88" style="display: block; border: 0"></td>
 <td valign="top" style="padding-left: 16px">
 <div style="font-size: 16px; font-weight: bold; color: #1a1a1a">{{displayName}}</div>
 {{#title}}<div style="color: #555555">{{title}}</div>{{/title}}{{^title}}{{#department}}<div style="color: #555555">{{department}}</div>{{/department}}{{/title}}
@@ -39,13 +30,13 @@ const STANDARD_HTML = `<table cellpadding="0" cellspacing="0" border="0" role="p
 <div style="padding-top: 8px">{{#telephoneNumber}}T: ${phoneLink("telephoneNumber")}{{/telephoneNumber}}{{#mobile}}{{#telephoneNumber}}&nbsp;&nbsp;|&nbsp;&nbsp;{{/telephoneNumber}}M: ${phoneLink("mobile")}{{/mobile}}</div>
 <div><a href="mailto:{{mail}}" style="color: ${BRAND}; text-decoration: none">{{mail}}</a></div>
 {{#streetAddress}}<div style="color: #777777">{{streetAddress}}, {{postalCode}} {{l}}{{#co}}, {{co}}{{/co}}</div>{{/streetAddress}}
-<div style="padding-top: 8px">${socialLink("https://www.linkedin.com/company/example", "LinkedIn")}&nbsp;&nbsp;${socialLink("https://x.com/example", "X")}&nbsp;&nbsp;${socialLink("https://www.youtube.com/@example", "YouTube")}{{#custom.linkedin}}&nbsp;&nbsp;${socialLink("{{custom.linkedin}}", "My LinkedIn")}{{/custom.linkedin}}</div>
+<div style="padding-top: 8px">${socialIcon("https://www.linkedin.com/company/example", "linkedin", "LinkedIn")}&nbsp;${socialIcon("https://x.com/example", "x", "X")}&nbsp;${socialIcon("https://www.youtube.com/@example", "youtube", "YouTube")}{{#custom.linkedin}}&nbsp;<a href="{{custom.linkedin}}" target="_blank" style="color: ${BRAND}; font-size: 11px">My LinkedIn</a>{{/custom.linkedin}}</div>
 </td>
 </tr>
 </table>`
 
 const BANNER_HTML = `<table cellpadding="0" cellspacing="0" border="0" role="presentation" style="${SPACED}">
-<tr><td bgcolor="${BRAND}" style="background-color: ${BRAND}; padding: 12px 20px; font-family: Arial, Helvetica, sans-serif; font-size: 15px; color: #ffffff"><a href="${LINKS}/winter-offer" target="_blank" style="color: #ffffff; text-decoration: none"><b>Winter offer:</b> 20% off all plans until 31 January &rarr;</a></td></tr>
+<tr><td><a href="${LINKS}/winter-offer" target="_blank"><img src="image:banner-winter" alt="Winter offer: 20% off all plans until 31 January" width="480" height="80" style="display: block; border: 0"></a></td></tr>
 </table>`
 
 const DISCLAIMER_TEXT =

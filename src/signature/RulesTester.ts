@@ -5,7 +5,7 @@ import { SignatureSettings as Settings } from "../domain/Rule.js"
 import type { SignatureDecision } from "../domain/Signature.js"
 import { messageKind } from "./MessageKindDetection.js"
 import { explainRules, type MessageFacts, type RuleVerdict } from "./RuleEngine.js"
-import { resolveSignature } from "./SignatureResolver.js"
+import { resolveSignature, type TenantImages } from "./SignatureResolver.js"
 import type { CompiledTemplate } from "./TemplateEngine.js"
 
 /**
@@ -25,6 +25,8 @@ export interface PreviewInput {
   readonly kind?: MessageKind
   readonly tenantDomains: ReadonlyArray<string>
   readonly settings?: SignatureSettings
+  /** the tenant's image library, so the rendered elements carry their images */
+  readonly images?: TenantImages
   /** epoch milliseconds */
   readonly now: number
 }
@@ -89,7 +91,8 @@ export const previewRules = (input: PreviewInput): PreviewResult => {
     kind,
     tenantDomains: input.tenantDomains,
     settings: input.settings ?? new Settings({}),
-    now: input.now
+    now: input.now,
+    ...(input.images !== undefined ? { images: input.images } : {})
   })
   return { kind, recipients, decision }
 }

@@ -1,11 +1,13 @@
 import { Option } from "effect"
 import type { DirectoryUser } from "../domain/Directory.js"
 import type { MessageKind, Rule, SignatureSettings } from "../domain/Rule.js"
-import { NoSignature, RecipientGroup, SignatureElement, Stamp, type SignatureDecision } from "../domain/Signature.js"
+import { IMAGE_CONTENT_TYPES, type ImageDeliverySettings, type ImageMeta } from "../domain/Images.js"
+import { ElementImage, NoSignature, RecipientGroup, SignatureElement, Stamp, type SignatureDecision } from "../domain/Signature.js"
 import { messageKind, type ThreadingFacts } from "./MessageKindDetection.js"
 import { RenderCache } from "./RenderCache.js"
 import { groupRecipients, normalizeAddress, type MessageFacts } from "./RuleEngine.js"
 import { renderTemplate, type CompiledTemplate } from "./TemplateEngine.js"
+import { effectiveDelivery } from "./TemplateImages.js"
 import { userValues, valuesIdentity, type TemplateValues } from "./TemplateValues.js"
 
 /**
@@ -42,22 +44,48 @@ export interface ResolveInput {
   /** epoch milliseconds */
   readonly now: number
   readonly cache?: RenderCache<SignatureElement>
+  /** the tenant's image library; absent: `image:` sources render without a src */
+  readonly images?: TenantImages
 }
 
-/** One rule's element for a sender; cached per rule, position, template version and directory values. */
+/** What rendering library images needs from the tenant's state and the server's settings. */
+export interface TenantImages {
+  readonly tenantId: string
+  readonly library: ReadonlyMap<string, ImageMeta>
+  /** the stored bytes of an image (by SHA-256), shared, never copied per message */
+  readonly bytes: (sha256: string) => Uint8Array | undefined
+  readonly settings: ImageDeliverySettings
+}
+
+/** One rule's element for a sender; cached per rule, position, delivery, template version and directory values. */
 export const renderElement = (
-  rule: Rule, template: CompiledTemplate, values: TemplateValues, cache?: RenderCache<SignatureElement>
+  rule: Rule, template: CompiledTemplate, values: TemplateValues, cache?: RenderCache<SignatureElement>, images?: TenantImages
 ): SignatureElement => {
+  const delivery = images === undefined
+    ? "embedded"
+    : effectiveDelivery(rule.delivery ?? template.delivery ?? images.settings.defaultDelivery, images.settings)
   const make = () => {
-    const rendered = renderTemplate(template, values)
+    const rendered = renderTemplate(template, values, images === undefined || template.images.length === 0 ? undefined : {
+      tenantId: images.tenantId, images: images.library, delivery, publicBaseUrl: images.settings.publicBaseUrl
+    })
     const marker = markerFor(rule.id)
+    const shown: Array<ElementImage> = []
+    for (const image of rendered.images) {
+      const data = images?.bytes(image.meta.sha256)
+      // bytes missing (a blob removed under a stale state): the img stays, without a part
+      if (data === undefined) continue
+      shown.push(new ElementImage({ contentId: image.contentId, contentType: IMAGE_CONTENT_TYPES[image.meta.type], src: image.src, data }, true))
+    }
     return new SignatureElement(
-      { ruleId: rule.id, templateId: template.id, templateVersion: template.version, html: `<div ${marker}>${rendered.html}</div>`, text: rendered.text, marker, position: rule.position },
+      {
+        ruleId: rule.id, templateId: template.id, templateVersion: template.version, html: `<div ${marker}>${rendered.html}</div>`, text: rendered.text, marker, position: rule.position,
+        delivery, images: shown
+      },
       true // built from checked parts; skips re-validating on the hot path
     )
   }
   if (cache === undefined) return make()
-  const key = `${rule.id}\u0000${rule.position}\u0000${template.id}\u0000${template.version}\u0000${valuesIdentity(values)}`
+  const key = `${rule.id}\u0000${rule.position}\u0000${delivery}\u0000${template.id}\u0000${template.version}\u0000${valuesIdentity(values)}`
   return cache.getOrCompute(key, make)
 }
 
@@ -81,7 +109,7 @@ export const resolveSignature = (input: ResolveInput): SignatureDecision => {
   return new Stamp({
     groups: groups.map((g) => new RecipientGroup({
       recipients: g.recipients,
-      elements: g.rules.map((rule) => renderElement(rule, input.templates.get(rule.templateId)!, values, input.cache))
+      elements: g.rules.map((rule) => renderElement(rule, input.templates.get(rule.templateId)!, values, input.cache, input.images))
     }, true)),
     skipIfPresent: input.settings.skipIfPresent,
     ...(input.settings.placeholder !== undefined ? { placeholder: input.settings.placeholder } : {})

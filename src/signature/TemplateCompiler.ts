@@ -1,6 +1,7 @@
 import { Parser } from "htmlparser2"
 import { URL_SPAN_BARE, URL_SPAN_DECORATED, URL_SPAN_END } from "./HtmlToText.js"
 import { type MustacheToken, parseMustacheTokens } from "./MustacheTokens.js"
+import { imageIdOfSource } from "./TemplateImages.js"
 
 /**
  * Compiles Mustache-style templates into render trees whose every value slot
@@ -24,6 +25,11 @@ export type RenderNode =
   | { readonly _tag: "TextUrl"; readonly decorated: boolean; readonly children: ReadonlyArray<RenderNode> }
   /** an attribute whose value holds slots; `url`: the rendered value must have an allowed scheme */
   | { readonly _tag: "Attribute"; readonly name: string; readonly url: boolean; readonly children: ReadonlyArray<RenderNode> }
+  /**
+   * `<img src="image:ID">`: the tenant's image ID, resolved when rendered into a
+   * src for the delivery mode plus width and height (the template's own, if it gave them)
+   */
+  | { readonly _tag: "ImageSource"; readonly id: string; readonly width?: string; readonly height?: string }
 
 /** Thrown inside this module only; the engine turns it into a TemplateError. */
 export class CompileFailure extends Error {}
@@ -47,8 +53,8 @@ const ATTRIBUTE_NAME = /^[a-z_:][a-z0-9_.:-]*$/
 export const MAX_ELEMENT_DEPTH = 100
 const VOID_ELEMENTS = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"])
 
-/** Schemes a URL written in the template itself may have (cid: for images attached to the message). */
-const LITERAL_URL_SCHEMES = ["https", "mailto", "tel", "cid"]
+/** Schemes a URL written in the template itself may have (cid: for images attached to the message, image: for the library). */
+const LITERAL_URL_SCHEMES = ["https", "mailto", "tel", "cid", "image"]
 /** Browsers ignore these around a URL; written back without them. */
 const URL_EDGE_BLANKS = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g
 const literalUrlAllowed = (value: string): boolean => {
@@ -237,7 +243,12 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
         // A malformed name would be read differently by the next parser: the tag goes, its content stays.
         if (!ELEMENT_NAME.test(name)) return
         emit(`<${name}`)
+        const image = name === "img" ? libraryImage(attribs) : undefined
         for (const [attr, value] of Object.entries(attribs)) {
+          if (image !== undefined && (attr === "src" || attr === "width" || attr === "height")) {
+            if (attr === "src") stack[stack.length - 1]!.out.push(image)
+            continue
+          }
           if (hasSentinel(attr)) throw new CompileFailure("a placeholder cannot be (part of) an attribute name")
           // A name with quotes or brackets would be read differently by the next parser: dropped.
           if (!ATTRIBUTE_NAME.test(attr)) continue
@@ -287,6 +298,29 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
   parser.end(markup)
   if (stack.length !== 1) throw new CompileFailure("a section opened in text must close in text")
   return mergeLiterals(stack[0]!.out)
+}
+
+/** An `<img>` whose literal src names a library image: its node, with the sizes the template gave. */
+const libraryImage = (attribs: Record<string, string>): RenderNode | undefined => {
+  const src = attribs.src
+  if (src === undefined || hasSentinel(src)) return undefined
+  const id = imageIdOfSource(src)
+  if (id === undefined) return undefined
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new CompileFailure(`"${src}" does not name an image: image ids are 1 to 64 of A-Z a-z 0-9 . _ -`)
+  const { width, height } = attribs
+  if ((width !== undefined && hasSentinel(width)) || (height !== undefined && hasSentinel(height))) {
+    throw new CompileFailure(`the width and height of image "${id}" must be written as numbers, not placeholders`)
+  }
+  return { _tag: "ImageSource", id, ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) }
+}
+
+/** Every library image id a tree uses, in order. */
+export const imagesUsed = (nodes: ReadonlyArray<RenderNode>, into: Set<string> = new Set()): Set<string> => {
+  for (const node of nodes) {
+    if (node._tag === "ImageSource") into.add(node.id)
+    else if (node._tag === "Section" || node._tag === "Attribute" || node._tag === "TextUrl") imagesUsed(node.children, into)
+  }
+  return into
 }
 
 /** Joins neighbouring literals so rendering appends fewer strings. */

@@ -1,6 +1,8 @@
 import { Data, Either } from "effect"
 import type { Template } from "../domain/Template.js"
-import { compileHtml, compileText, CompileFailure, namesUsed, type RenderNode } from "./TemplateCompiler.js"
+import type { ImageDeliveryMode } from "../domain/Images.js"
+import { compileHtml, compileText, CompileFailure, imagesUsed, namesUsed, type RenderNode } from "./TemplateCompiler.js"
+import { type ImageContext, imageSize, imageSource, type RenderedImage } from "./TemplateImages.js"
 import { htmlToText } from "./HtmlToText.js"
 import { isKnownPlaceholder, type TemplateValues } from "./TemplateValues.js"
 import {
@@ -29,11 +31,17 @@ export interface CompiledTemplate {
   readonly textDerived: boolean
   /** placeholder and section names used, sorted */
   readonly placeholders: ReadonlyArray<string>
+  /** library image ids the HTML uses (`<img src="image:ID">`), in order */
+  readonly images: ReadonlyArray<string>
+  /** how this template's images travel, when the template says (a rule may override it) */
+  readonly delivery?: ImageDeliveryMode | undefined
 }
 
 export interface RenderedTemplate {
   readonly html: string
   readonly text: string
+  /** the library images the HTML shows, each once (empty without an image context) */
+  readonly images: ReadonlyArray<RenderedImage>
 }
 
 const compilePart = (template: Template, part: "html" | "text", source: string): Either.Either<ReadonlyArray<RenderNode>, TemplateError> => {
@@ -70,7 +78,9 @@ export const compileTemplate = (template: Template): Either.Either<CompiledTempl
       html,
       text,
       textDerived: template.text === undefined,
-      placeholders: [...namesUsed(text, namesUsed(html))].sort()
+      placeholders: [...namesUsed(text, namesUsed(html))].sort(),
+      images: [...imagesUsed(html)],
+      ...(template.delivery !== undefined ? { delivery: template.delivery } : {})
     }
   })
 
@@ -98,7 +108,26 @@ const renderValue = (values: TemplateValues, name: string, context: RenderNode &
  */
 const VANISHED = "\uE004"
 
-const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, text = false): string => {
+/** Where `image:` sources resolve while rendering, and the images met so far (each once). */
+interface ImageRendering {
+  readonly context: ImageContext
+  readonly used: Map<string, RenderedImage>
+}
+
+/** ` src="…" width="…" height="…"` for a library image; an unknown id (deleted, or from an import) keeps only the sizes given. */
+const renderImage = (node: RenderNode & { _tag: "ImageSource" }, images: ImageRendering | undefined): string => {
+  const meta = images?.context.images.get(node.id)
+  if (meta === undefined || images === undefined) {
+    return (node.width !== undefined ? ` width="${escapeAttributeValue(node.width)}"` : "") +
+      (node.height !== undefined ? ` height="${escapeAttributeValue(node.height)}"` : "")
+  }
+  let rendered = images.used.get(meta.sha256)
+  if (rendered === undefined) images.used.set(meta.sha256, rendered = imageSource(images.context, meta))
+  const size = imageSize(meta, node)
+  return ` src="${escapeAttributeValue(rendered.src)}" width="${escapeAttributeValue(size.width)}" height="${escapeAttributeValue(size.height)}"`
+}
+
+const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, text = false, images?: ImageRendering): string => {
   let out = ""
   for (const node of nodes) {
     switch (node._tag) {
@@ -109,7 +138,7 @@ const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, te
         out += renderValue(values, node.name, node)
         break
       case "Section":
-        if (present(values, node.name) !== node.inverted) out += renderInto(node.children, values, text)
+        if (present(values, node.name) !== node.inverted) out += renderInto(node.children, values, text, images)
         else if (text) out += VANISHED
         break
       case "TextUrl": {
@@ -123,6 +152,9 @@ const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, te
         out += ` ${node.name}="${escapeAttributeValue(node.url ? safeUrl(raw) : raw)}"`
         break
       }
+      case "ImageSource":
+        out += renderImage(node, images)
+        break
     }
   }
   return out
@@ -138,11 +170,17 @@ const tidyText = (text: string): string =>
     .replace(/\n{3,}/g, "\n\n")
     .replace(/^\n+|\n+$/g, "")
 
-export const renderHtml = (compiled: CompiledTemplate, values: TemplateValues): string => renderInto(compiled.html, values)
+export const renderHtml = (compiled: CompiledTemplate, values: TemplateValues, images?: ImageContext): string =>
+  renderInto(compiled.html, values, false, images === undefined ? undefined : { context: images, used: new Map() })
 
 export const renderText = (compiled: CompiledTemplate, values: TemplateValues): string => tidyText(renderInto(compiled.text, values, true))
 
-export const renderTemplate = (compiled: CompiledTemplate, values: TemplateValues): RenderedTemplate => ({
-  html: renderHtml(compiled, values),
-  text: renderText(compiled, values)
-})
+/** Renders both bodies; with `images`, library images resolve for its delivery mode and are listed. */
+export const renderTemplate = (compiled: CompiledTemplate, values: TemplateValues, images?: ImageContext): RenderedTemplate => {
+  const rendering = images === undefined ? undefined : { context: images, used: new Map<string, RenderedImage>() }
+  return {
+    html: renderInto(compiled.html, values, false, rendering),
+    text: renderText(compiled, values),
+    images: rendering === undefined ? [] : [...rendering.used.values()]
+  }
+}

@@ -4,7 +4,7 @@ import { filterStyle } from "./StyleAllowlist.js"
 
 /**
  * Sanitizes a template's HTML when it is saved: an allowlist fit for email
- * signatures (tables, inline styles, images with https/cid sources, links with
+ * signatures (tables, inline styles, images with https/cid/image sources, links with
  * https/mailto/tel). Everything else goes, and the caller is told what went.
  * `{{placeholders}}` survive in text and attribute values: a URL attribute
  * holding one is kept, because rendering checks the finished URL's scheme.
@@ -42,7 +42,8 @@ const ELEMENT_ATTRIBUTES: Readonly<Record<string, ReadonlyArray<string>>> = {
   ol: ["start", "type"],
   ul: ["type"]
 }
-const URL_SCHEMES_BY_TAG: Readonly<Record<string, ReadonlyArray<string>>> = { a: ["https", "mailto", "tel"], img: ["https", "cid"] }
+/** img: `image:ID` names an image of the tenant's library (src/signature/TemplateImages.ts) */
+const URL_SCHEMES_BY_TAG: Readonly<Record<string, ReadonlyArray<string>>> = { a: ["https", "mailto", "tel"], img: ["https", "cid", "image"] }
 const URL_ATTRIBUTES: Readonly<Record<string, string>> = { a: "href", img: "src" }
 /** Disallowed elements whose content is not text for the reader either. */
 const DROPPED_WITH_CONTENT = [
@@ -103,7 +104,7 @@ export const sanitizeTemplate = (html: string): SanitizedTemplate => {
     // The element policy lives in filterAttributes; this map only mirrors it for sanitize-html's own pass.
     allowedAttributes: Object.fromEntries(ALLOWED_TAGS.map((t) => [t, [...COMMON_ATTRIBUTES, ...(ELEMENT_ATTRIBUTES[t] ?? [])]])),
     allowedSchemes: ["https", "mailto", "tel", "cid"],
-    allowedSchemesByTag: { a: ["https", "mailto", "tel"], img: ["https", "cid"] },
+    allowedSchemesByTag: { a: ["https", "mailto", "tel"], img: ["https", "cid", "image"] },
     allowedSchemesAppliedToAttributes: ["href", "src", "cite", "background"],
     allowProtocolRelative: false,
     parseStyleAttributes: false,

@@ -3,6 +3,7 @@ import {
   RuleInvalid, TemplateAlreadyExists, TemplateInUse, TemplateInvalid, TemplateNotFound, TemplateVersionNotFound
 } from "../domain/ContentErrors.js"
 import { TenantNotFound } from "../domain/Errors.js"
+import type { ImageDeliveryMode } from "../domain/Images.js"
 import { Rule } from "../domain/Rule.js"
 import { Template } from "../domain/Template.js"
 import type { TenantId } from "../domain/Tenant.js"
@@ -44,6 +45,8 @@ export interface TemplateInput {
   readonly name: string
   readonly html: string
   readonly text?: string | undefined
+  /** how the template's library images travel; absent: the rule's, else the server's default */
+  readonly delivery?: ImageDeliveryMode | undefined
 }
 
 export interface SaveOptions {
@@ -110,11 +113,23 @@ const make = Effect.gen(function* () {
     }
     if (options.mode === "update" && Option.isNone(current)) return yield* TemplateNotFound.of(input.id)
     const prepared = prepareTemplate(new Template({
-      id: input.id, name: input.name, html: input.html, ...(input.text !== undefined ? { text: input.text } : {})
+      id: input.id, name: input.name, html: input.html, ...(input.text !== undefined ? { text: input.text } : {}),
+      ...(input.delivery !== undefined ? { delivery: input.delivery } : {})
     }))
     if (Either.isLeft(prepared)) {
       const e = prepared.left
       return yield* new TemplateInvalid({ templateId: input.id, part: e.part, message: `the ${e.part} part does not compile: ${e.message}` })
+    }
+    // `<img src="image:ID">` must name an image of the library (issue 17)
+    const known = new Set((yield* store.keys(Db.images, Keys.imagePrefix(id))).map((k) => k.slice(Keys.imagePrefix(id).length)))
+    const unknownImages = prepared.right.compiled.images.filter((i) => !known.has(i))
+    if (unknownImages.length > 0) {
+      return yield* new TemplateInvalid({
+        templateId: input.id, part: "html",
+        message: `unknown image${unknownImages.length > 1 ? "s" : ""} ${unknownImages.map((i) => `"${i}"`).join(", ")} in <img src="image:…">: ` +
+          `upload ${unknownImages.length > 1 ? "them" : "it"} first (POST /tenants/${id}/images/{imageId}) or fix the id` +
+          (known.size > 0 ? `; this tenant has ${[...known].map((i) => `"${i}"`).join(", ")}` : "; this tenant has no images yet")
+      })
     }
     // a whole-tenant import may have reset `version`; numbering continues after the newest kept version
     const history = yield* store.keys(Db.templateVersions, Keys.templateVersionPrefix(id, input.id))

@@ -14,7 +14,11 @@ export const Db = {
   settings: "settings",
   users: "users",
   /** saved versions of each template (admin API history); the relay never reads them */
-  templateVersions: "template-versions"
+  templateVersions: "template-versions",
+  /** the image library's records (ImageMeta), by image id */
+  images: "images",
+  /** image bytes by SHA-256 (content-addressed: ids with the same bytes share one) */
+  imageBlobs: "image-blobs"
 } as const
 export type DbName = string
 
@@ -38,6 +42,12 @@ export const templateVersionPrefix = (id: TenantId, templateId: string): string 
 /** versions zero-padded, so key order is version order */
 export const templateVersionKey = (id: TenantId, templateId: string, version: number): string =>
   `${templateVersionPrefix(id, templateId)}${String(version).padStart(10, "0")}`
+
+// ---- image library (issue 17) ----
+export const imagePrefix = (id: TenantId): string => `${tenantPrefix(id)}image/`
+export const imageKey = (id: TenantId, imageId: string): string => `${imagePrefix(id)}${imageId}`
+export const imageBlobPrefix = (id: TenantId): string => `${tenantPrefix(id)}image-blob/`
+export const imageBlobKey = (id: TenantId, sha256: string): string => `${imageBlobPrefix(id)}${sha256}`
 
 /** The tenant a key belongs to, or undefined for keys outside `tenant/`. */
 export const tenantIdOfKey = (key: string): TenantId | undefined => {

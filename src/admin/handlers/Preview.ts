@@ -4,7 +4,8 @@ import { Effect } from "effect"
 import type { IncomingMessage } from "node:http"
 import { RESOLVE_TIMEOUT } from "../../actors/ControlPlaneLive.js"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
-import { NoSignature, type SignatureDecision } from "../../domain/Signature.js"
+import { NoSignature, RecipientGroup, SignatureElement, Stamp, type SignatureDecision } from "../../domain/Signature.js"
+import { withDataUrls } from "../../signature/TemplateImages.js"
 import { dryRun, UploadNormalizer } from "../../pipeline/DryRun.js"
 import type { RelayError } from "../../pipeline/RelayError.js"
 import { Api } from "../Api.js"
@@ -31,9 +32,23 @@ const joined = (decision: SignatureDecision) =>
     : decision.groups.map((g) => ({
       recipients: g.recipients,
       ruleIds: g.elements.map((e) => e.ruleId),
-      html: g.elements.map((e) => e.html).join("\n"),
+      // images as data: URLs, so the preview shows them whatever the delivery
+      html: g.elements.map((e) => withDataUrls(e.html, e.images)).join("\n"),
       text: g.elements.map((e) => e.text).join("\n\n")
     }))
+
+/** The decision without image bytes: the groups' HTML already carries them as data URLs. */
+const withoutImageBytes = (decision: SignatureDecision): SignatureDecision =>
+  decision._tag === "NoSignature"
+    ? decision
+    : new Stamp({
+      skipIfPresent: decision.skipIfPresent,
+      ...(decision.placeholder !== undefined ? { placeholder: decision.placeholder } : {}),
+      groups: decision.groups.map((g) => new RecipientGroup({
+        recipients: g.recipients,
+        elements: g.elements.map((e) => new SignatureElement({ ...e, images: [] }, true))
+      }, true))
+    }, true)
 
 /** What the relay would have answered instead of relaying, as a 422 naming the reason. */
 const refused = (e: RelayError) => {
@@ -84,7 +99,7 @@ export const PreviewLive = HttpApiBuilder.group(Api, "preview", (handlers) =>
             sender: payload.sender, recipients: payload.recipients, subject: payload.subject ?? "",
             ...(payload.kind !== undefined ? { kind: payload.kind } : {}), at
           })
-          return { ...result, at: new Date(at).toISOString(), groups: joined(result.decision) }
+          return { ...result, decision: withoutImageBytes(result.decision), at: new Date(at).toISOString(), groups: joined(result.decision) }
         }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
       .handleRaw("testStamp", ({ path, request, urlParams }) =>
         Effect.gen(function* () {

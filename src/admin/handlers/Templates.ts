@@ -6,6 +6,9 @@ import type { Template } from "../../domain/Template.js"
 import type { TenantId } from "../../domain/Tenant.js"
 import { compileTemplate, renderTemplate } from "../../signature/TemplateEngine.js"
 import { userValues } from "../../signature/TemplateValues.js"
+import { IMAGE_CONTENT_TYPES } from "../../domain/Images.js"
+import { withDataUrls } from "../../signature/TemplateImages.js"
+import { ImageRepo } from "../../store/ImageRepo.js"
 import { ContentRepo, type SavedTemplate, type TemplateInput, type TemplateVersion } from "../../store/ContentRepo.js"
 import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
@@ -21,7 +24,10 @@ import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
  */
 
 export const templateView = (t: Template) =>
-  new TemplateView({ id: t.id, name: t.name, html: t.html, ...(t.text !== undefined ? { text: t.text } : {}), version: t.version })
+  new TemplateView({
+    id: t.id, name: t.name, html: t.html, ...(t.text !== undefined ? { text: t.text } : {}),
+    ...(t.delivery !== undefined ? { delivery: t.delivery } : {}), version: t.version
+  })
 
 const savedView = (s: SavedTemplate) =>
   new TemplateSaved({
@@ -43,6 +49,7 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
   Effect.gen(function* () {
     const content = yield* ContentRepo
     const registry = yield* TenantRegistry
+    const images = yield* ImageRepo
 
     const savedBy = Effect.map(CurrentPrincipal, principalLabel)
 
@@ -94,7 +101,8 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           const current = yield* content.template(id, path.templateId)
           const text = payload.text === null ? undefined : payload.text ?? current.text
-          return yield* update(id, { id: current.id, name: payload.name ?? current.name, html: payload.html ?? current.html, text }, "template.update")
+          const delivery = payload.delivery === null ? undefined : payload.delivery ?? current.delivery
+          return yield* update(id, { id: current.id, name: payload.name ?? current.name, html: payload.html ?? current.html, text, delivery }, "template.update")
         }).pipe(catchStore))
       .handle("delete", ({ path }) =>
         Effect.gen(function* () {
@@ -118,7 +126,7 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           const old = (yield* content.version(id, path.templateId, path.version)).template
-          return yield* update(id, { id: old.id, name: old.name, html: old.html, text: old.text }, "template.restore", path.version)
+          return yield* update(id, { id: old.id, name: old.name, html: old.html, text: old.text, delivery: old.delivery }, "template.restore", path.version)
         }).pipe(catchStore))
       .handle("render", ({ path, payload }) =>
         Effect.gen(function* () {
@@ -134,9 +142,18 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
           const actor = yield* registry.actor(id)
           const user = yield* actor.lookupUser(payload.mail)
           if (Option.isNone(user)) return yield* DirectoryUserNotFound.of(payload.mail)
-          const rendered = renderTemplate(compiled.right, userValues(user.value))
+          // library images as data: URLs, so the answer shows them with no hosting
+          const library = new Map((yield* images.list(id)).map((i) => [i.id, i]))
+          const rendered = renderTemplate(compiled.right, userValues(user.value), {
+            tenantId: id, images: library, delivery: "embedded", publicBaseUrl: undefined
+          })
+          const shown = []
+          for (const image of rendered.images) {
+            const bytes = yield* images.blobSync(id, image.meta.sha256)
+            if (Option.isSome(bytes)) shown.push({ src: image.src, contentType: IMAGE_CONTENT_TYPES[image.meta.type], data: bytes.value })
+          }
           return new RenderedTemplateView({
-            templateId: template.id, version: template.version, mail: user.value.mail, html: rendered.html, text: rendered.text
+            templateId: template.id, version: template.version, mail: user.value.mail, html: withDataUrls(rendered.html, shown), text: rendered.text
           })
         }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
   }))

@@ -2,6 +2,7 @@ import type { MimeNode, SplitterChunk } from "mailsplit"
 import { BodyReader } from "./BodyReader.js"
 import { resolveCharset } from "./Charset.js"
 import type { SpliceState } from "./PartSplicer.js"
+import type { PartFrame } from "./RelatedImages.js"
 import { LateSkipError, type PartOutcome, type PartResult, type StampPlan } from "./StampPlan.js"
 import { type ByteCodec, makeTransferEncoder, resolveTransferEncoding, type TransferEncoding } from "./TransferCodec.js"
 
@@ -40,7 +41,9 @@ export class StampedPart {
   constructor(
     readonly node: MimeNode,
     readonly kind: "html" | "text",
-    private readonly plan: StampPlan
+    private readonly plan: StampPlan,
+    /** what goes around the part when it leaves stamped (embedded images: RelatedImages.ts) */
+    private readonly frame?: PartFrame
   ) {
     const transfer = resolveTransferEncoding(node.encoding)
     const charset = resolveCharset(node.charset)
@@ -136,6 +139,7 @@ export class StampedPart {
       for (const c of this.raw) push(c)
     } else {
       this.rewriteHeaders()
+      this.frame?.open(push)
       push(this.node)
       this.encoder = makeTransferEncoder(this.outputEncoding)
       this.reader = this.newReader((text) => this.encode(text))
@@ -183,6 +187,7 @@ export class StampedPart {
       (this.outputEncoding === "base64" && this.node.parentNode === false)
     const last = needsBreak ? Buffer.concat([rest, Buffer.from("\r\n")]) : rest
     if (last.length > 0) this.push({ type: "body", value: last, node: this.node })
+    this.frame?.close(this.push)
   }
 
   private rewriteHeaders(): void {

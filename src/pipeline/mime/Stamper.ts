@@ -1,6 +1,7 @@
 import type { MimeNode, SplitterChunk } from "mailsplit"
 import { Transform, type TransformCallback } from "node:stream"
 import { alternativeOf, bodyKind, classifyNested, classifyRoot, isCrypto } from "./PartChooser.js"
+import { embeddedImages, relatedFrame } from "./RelatedImages.js"
 import { StampedPart } from "./StampedPart.js"
 import { LateSkipError, type PartOutcome, type SkipReason, type StampOutcome, type StampPlan } from "./StampPlan.js"
 
@@ -143,7 +144,7 @@ export class Stamper extends Transform {
     const kind = bodyKind(node)
     if (kind === undefined || this.seen[kind] || this.plan.elements.length === 0 || !this.sameBody(node)) return this.enqueue(node)
     this.seen[kind] = true
-    const part = new StampedPart(node, kind, this.plan)
+    const part = new StampedPart(node, kind, this.plan, kind === "html" ? relatedFrame(node, embeddedImages(this.plan)) : undefined)
     this.parts.push(part)
     this.current = part
     this.mode = "holding"
