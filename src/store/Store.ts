@@ -2,7 +2,7 @@ import { Context, Duration, Effect, Either, Layer, Option, ParseResult, PubSub, 
 import type { Queue, Scope } from "effect"
 import { open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
-import { type DbName, prefixEnd, tenantIdOfKey } from "./Keys.js"
+import { Db, type DbName, prefixEnd, tenantIdOfKey, userPrefix } from "./Keys.js"
 import { StoreDecodeError, StoreError } from "./StoreError.js"
 
 /**
@@ -37,6 +37,37 @@ const CHANGE_ROOT = "change/"
 const dbRevisionKey = (db: DbName) => `db/${db}`
 const tenantRevisionKey = (id: TenantId) => `tenant/${id}/`
 const changeKey = (db: DbName, id: TenantId | undefined) => `${CHANGE_ROOT}${db}/${id ?? ""}`
+
+/**
+ * The tenant change log: per commit and tenant, `tlog/<revision>/<tenant>` →
+ * the lowercased mails of the directory entries it wrote, or `true` when it
+ * wrote anything else (relay state, templates, rules, a whole directory). A
+ * tenant actor in any process catches up on a directory change by patching
+ * its address index for those mails instead of reloading the tenant. Only the
+ * last CHANGE_LOG_WINDOW revisions are kept; a reader further behind reloads.
+ */
+const LOG_ROOT = "tlog/"
+export const CHANGE_LOG_WINDOW = 4_096
+/** a commit writing more entries than this logs `true` (reload): patching that many costs about what a reload does */
+export const CHANGE_LOG_MAX_USERS = 20_000
+const logRevision = (rev: number) => String(rev).padStart(15, "0")
+const logKey = (rev: number, id: TenantId) => `${LOG_ROOT}${logRevision(rev)}/${id}`
+
+/** What a commit did to one tenant: the directory entries it wrote (lowercased mails), or everything ("whole"). */
+type TenantTouch = { whole: boolean; readonly mails: Set<string> }
+
+const touchOf = (touches: Map<TenantId, TenantTouch>, op: WriteOp, tenantId: TenantId) => {
+  let touch = touches.get(tenantId)
+  if (touch === undefined) touches.set(tenantId, (touch = { whole: false, mails: new Set() }))
+  if (touch.whole) return
+  const prefix = userPrefix(tenantId)
+  if (op.db === Db.users && op._tag !== "RemovePrefix" && op.key.startsWith(prefix) && touch.mails.size < CHANGE_LOG_MAX_USERS) {
+    touch.mails.add(op.key.slice(prefix.length))
+  } else {
+    touch.whole = true
+    touch.mails.clear()
+  }
+}
 
 /** One committed change: a tenant's entity (named database) was written. */
 export interface StoreChange {
@@ -78,8 +109,10 @@ const make = Effect.gen(function* () {
       catch: (cause) => new StoreError({ op: "open", message: `cannot open LMDB at ${path}: ${String(cause)}`, cause })
     }),
     (env) =>
-      Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) })
-        .pipe(Effect.catchAll((e) => Effect.logError("closing the store failed", e)))
+      // lmdb renews its read transaction on a timer set by a read; let a pending one run before the close
+      Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0))).pipe(Effect.zipRight(
+        Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) })
+        .pipe(Effect.catchAll((e) => Effect.logError("closing the store failed", e)))))
   )
   const changes = yield* Effect.acquireRelease(PubSub.bounded<StoreChange>(CHANGE_FEED_CAPACITY), PubSub.shutdown)
 
@@ -201,9 +234,12 @@ const make = Effect.gen(function* () {
         encoded.push({ op, value: value.right })
       }
       const touched = new Map<string, { entity: DbName; tenantId: TenantId | undefined }>()
+      const touches = new Map<TenantId, TenantTouch>()
       for (const { op } of encoded) {
         const key = op._tag === "RemovePrefix" ? op.prefix : op.key
-        touched.set(changeId(op.db, key), { entity: op.db, tenantId: tenantIdOfKey(key) })
+        const tenantId = tenantIdOfKey(key)
+        touched.set(changeId(op.db, key), { entity: op.db, tenantId })
+        if (tenantId !== undefined) touchOf(touches, op, tenantId)
       }
       // lmdb opens named databases with its own write; do it before the transaction
       for (const { op } of encoded) database(op.db)
@@ -228,13 +264,19 @@ const make = Effect.gen(function* () {
               meta.put(changeKey(change.entity, change.tenantId), rev)
               if (change.tenantId !== undefined) meta.put(tenantRevisionKey(change.tenantId), rev)
             }
+            for (const [tenantId, touch] of touches) meta.put(logKey(rev, tenantId), touch.whole ? true : Array.from(touch.mails))
+            // the window slides: drop what fell out of it (usually nothing or one commit's entries)
+            if (rev > CHANGE_LOG_WINDOW) {
+              for (const key of Array.from(meta.getKeys({ start: LOG_ROOT, end: `${LOG_ROOT}${logRevision(rev - CHANGE_LOG_WINDOW)}` }))) meta.remove(key)
+            }
             return rev
           }),
         catch: (cause) => new StoreError({ op: "write", message: `write of ${ops.length} ops failed: ${String(cause)}`, cause })
       })
-      if (touched.size === 0) return
+      if (touched.size === 0) return 0
       ownRevisions.add(rev)
       yield* PubSub.publishAll(changes, Array.from(touched.values(), (c) => ({ ...c, revision: rev })))
+      return rev
     }).pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
 
   // ---- commits by other processes (the CLI importing while the server runs) ----
@@ -259,9 +301,33 @@ const make = Effect.gen(function* () {
   }).pipe(Effect.catchAll((e) => Effect.logError("polling for external store changes failed", e)))
   yield* pollExternal.pipe(Effect.delay(EXTERNAL_CHANGE_POLL_INTERVAL), Effect.forever, Effect.forkScoped)
 
+  /**
+   * The directory entries (lowercased mails) a tenant's commits in
+   * (since, upTo] wrote, when those commits wrote nothing but directory
+   * entries and the log reaches back that far; undefined when the reader must
+   * reload the tenant. Synchronous: read in the same turn as the revision.
+   */
+  const directoryChangesSince = (tenantId: TenantId, since: number, upTo: number): ReadonlySet<string> | undefined => {
+    if (upTo - since > CHANGE_LOG_WINDOW) return undefined
+    const mails = new Set<string>()
+    const suffix = `/${tenantId}`
+    let found = false
+    let whole = false
+    // read to the end (an iterator left early keeps lmdb's read transaction pinned)
+    for (const { key, value } of meta.getRange({ start: `${LOG_ROOT}${logRevision(since + 1)}`, end: `${LOG_ROOT}${logRevision(upTo)}0` })) {
+      if (whole || typeof key !== "string" || !key.endsWith(suffix) || key.length !== LOG_ROOT.length + 15 + suffix.length) continue
+      found = true
+      if (Array.isArray(value)) for (const mail of value) mails.add(String(mail))
+      else whole = true
+    }
+    // the tenant's revision moved but no entry says how: written before the log existed
+    return found && !whole ? mails : undefined
+  }
+
   return {
     get,
     getSync,
+    directoryChangesSince,
     list,
     forEach,
     forEachRaw,
