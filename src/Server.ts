@@ -2,6 +2,8 @@ import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
+import { applierLayer } from "./cluster/Applier.js"
+import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
 import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
 import { TenantRegistry } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
@@ -19,12 +21,19 @@ import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
-/** Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them. */
+/**
+ * Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them.
+ * With `cluster` configured, the store writes through the cluster's KV bucket and an applier keeps LMDB a replica of it.
+ */
 export const liveLayer = (config: ImprintConfig) => {
   fs.mkdirSync(config.dataDir, { recursive: true })
-  const base = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
-  // layers are memoized by reference in one build: one Store, one registry
+  const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
+  const client = config.cluster === undefined ? undefined : clusterClientLayer(config.cluster)
+  const base = client === undefined ? storePath : Layer.merge(storePath, storeReplicationLayer.pipe(Layer.provide(client)))
+  const cluster = client === undefined ? Layer.empty : applierLayer.pipe(Layer.provide(Layer.merge(Store.Default, client)))
+  // layers are memoized by reference in one build: one Store, one registry, one cluster connection
   return Layer.mergeAll(
+    cluster,
     Store.Default,
     TenantRepo.Default,
     TenantRegistry.Default,

@@ -40,6 +40,8 @@ export interface RunningImprint {
   /** import (or re-import) a tenant file while running */
   readonly importTenant: (file: unknown) => Promise<void>
   readonly registry: <A, E>(f: (r: TenantRegistry) => Effect.Effect<A, E>) => Promise<A>
+  /** runs an effect with the relay's services (cluster specs read its Store and ClusterStatus) */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, any>) => Promise<A>
   /** with `admin: true`: the admin API's port, an operator token, and the certificate to trust (`ca`) */
   readonly admin?: { readonly port: number; readonly token: string; readonly ca: string }
   /** graceful stop (as on SIGTERM); resolves when the server has closed */
@@ -47,10 +49,14 @@ export interface RunningImprint {
 }
 
 export const startImprint = async (
-  opts: { config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer } }
+  opts: {
+    config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer }
+    /** an existing data folder (a restarted node): kept by close() */
+    dataDir?: string
+  }
 ): Promise<RunningImprint> => {
   const quiet = environment(opts.observe)
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
   // the admin API (opt-in): HTTPS on a free port with a certificate the test client trusts
   const cert = opts.admin === true ? await makeSelfSigned("127.0.0.1") : undefined
@@ -82,8 +88,11 @@ export const startImprint = async (
       : {}),
     importTenant,
     registry: (f) => run(Effect.flatMap(TenantRegistry, f)),
+    run: (effect) => Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<any, any>),
     close: () =>
-      (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+      (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => {
+        if (opts.dataDir === undefined) fs.rmSync(dataDir, { recursive: true, force: true })
+      }))
   }
 }
 

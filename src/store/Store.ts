@@ -3,6 +3,7 @@ import type { Queue, Scope } from "effect"
 import { open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
 import { Db, type DbName, prefixEnd, tenantIdOfKey, userPrefix } from "./Keys.js"
+import { StoreReplication, type StoreReplicationShape } from "./Replication.js"
 import { StoreDecodeError, StoreError } from "./StoreError.js"
 
 /**
@@ -35,6 +36,11 @@ const META_DB = "meta"
 const GLOBAL_REVISION = "revision"
 const CHANGE_ROOT = "change/"
 const dbRevisionKey = (db: DbName) => `db/${db}`
+/** the replicated revision of one key (cluster mode), kept after a delete */
+const KEY_REVISION_ROOT = "krev/"
+const keyRevisionKey = (db: DbName, key: string) => `${KEY_REVISION_ROOT}${db}/${key}`
+/** the highest replicated revision this node applied in order (cluster mode) */
+const LAST_APPLIED = "cluster/last-applied"
 const tenantRevisionKey = (id: TenantId) => `tenant/${id}/`
 const changeKey = (db: DbName, id: TenantId | undefined) => `${CHANGE_ROOT}${db}/${id ?? ""}`
 
@@ -82,6 +88,13 @@ export interface StoreChange {
 export interface Entry<A> {
   readonly key: string
   readonly value: A
+}
+
+/** A write with its value encoded for storage; `revision`: the replicated revision it carries (cluster mode). */
+export interface EncodedOp {
+  readonly op: WriteOp
+  readonly value?: unknown
+  readonly revision?: number
 }
 
 /** A write inside a batch. Build with `Write.put` / `Write.remove` / `Write.removePrefix`. */
@@ -215,38 +228,47 @@ const make = Effect.gen(function* () {
         catch: (cause) => readError(db, prefix, cause)
       }))
 
-  /** All ops in one LMDB transaction; the change feed hears of it only after the commit. */
-  const batch = (ops: ReadonlyArray<WriteOp>) =>
+  /** Encodes every Put's value with its Schema (the stored form); a value that does not encode fails the whole batch. */
+  const encodeOps = (ops: ReadonlyArray<WriteOp>): Either.Either<Array<EncodedOp>, StoreError> => {
+    const encoded: Array<EncodedOp> = []
+    for (const op of ops) {
+      if (op._tag !== "Put") {
+        encoded.push({ op })
+        continue
+      }
+      const value = op.encode()
+      if (Either.isLeft(value)) {
+        return Either.left(new StoreError({
+          op: "encode", db: op.db, key: op.key,
+          message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
+        }))
+      }
+      encoded.push({ op, value: value.right })
+    }
+    return Either.right(encoded)
+  }
+
+  /**
+   * One LMDB transaction. An entry with a `revision` comes from the replicated
+   * source of truth: it is applied only when newer than the key's stored
+   * revision (an older change never overwrites a newer one), and the key
+   * keeps that revision (a delete keeps it too). `lastApplied` moves the
+   * node's replication watermark in the same transaction.
+   */
+  const commit = (entries: ReadonlyArray<EncodedOp>, lastApplied?: number) =>
     Effect.gen(function* () {
-      const encoded: Array<{ op: WriteOp; value?: unknown }> = []
-      for (const op of ops) {
-        if (op._tag !== "Put") {
-          encoded.push({ op })
-          continue
-        }
-        const value = op.encode()
-        if (Either.isLeft(value)) {
-          return yield* new StoreError({
-            op: "encode", db: op.db, key: op.key,
-            message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
-          })
-        }
-        encoded.push({ op, value: value.right })
-      }
-      const touched = new Map<string, { entity: DbName; tenantId: TenantId | undefined }>()
-      const touches = new Map<TenantId, TenantTouch>()
-      for (const { op } of encoded) {
-        const key = op._tag === "RemovePrefix" ? op.prefix : op.key
-        const tenantId = tenantIdOfKey(key)
-        touched.set(changeId(op.db, key), { entity: op.db, tenantId })
-        if (tenantId !== undefined) touchOf(touches, op, tenantId)
-      }
       // lmdb opens named databases with its own write; do it before the transaction
-      for (const { op } of encoded) database(op.db)
-      const rev = yield* Effect.tryPromise({
+      for (const { op } of entries) database(op.db)
+      const outcome = yield* Effect.tryPromise({
         try: () =>
-          env.transaction((): number => {
-            for (const { op, value } of encoded) {
+          env.transaction(() => {
+            const touched = new Map<string, { entity: DbName; tenantId: TenantId | undefined }>()
+            const touches = new Map<TenantId, TenantTouch>()
+            for (const { op, value, revision } of entries) {
+              if (revision !== undefined && op._tag !== "RemovePrefix") {
+                if (readRevision(keyRevisionKey(op.db, op.key)) >= revision) continue
+                meta.put(keyRevisionKey(op.db, op.key), revision)
+              }
               const db = database(op.db)
               if (op._tag === "Put") db.put(op.key, value)
               else if (op._tag === "Remove") db.remove(op.key)
@@ -255,8 +277,13 @@ const make = Effect.gen(function* () {
                   if (typeof key === "string" && key.startsWith(op.prefix)) db.remove(key)
                 }
               }
+              const key = op._tag === "RemovePrefix" ? op.prefix : op.key
+              const tenantId = tenantIdOfKey(key)
+              touched.set(changeId(op.db, key), { entity: op.db, tenantId })
+              if (tenantId !== undefined) touchOf(touches, op, tenantId)
             }
-            if (touched.size === 0) return 0
+            if (lastApplied !== undefined && lastApplied > readRevision(LAST_APPLIED)) meta.put(LAST_APPLIED, lastApplied)
+            if (touched.size === 0) return { rev: 0, touched }
             const rev = readRevision(GLOBAL_REVISION) + 1
             meta.put(GLOBAL_REVISION, rev)
             for (const change of touched.values()) {
@@ -269,15 +296,52 @@ const make = Effect.gen(function* () {
             if (rev > CHANGE_LOG_WINDOW) {
               for (const key of Array.from(meta.getKeys({ start: LOG_ROOT, end: `${LOG_ROOT}${logRevision(rev - CHANGE_LOG_WINDOW)}` }))) meta.remove(key)
             }
-            return rev
+            return { rev, touched }
           }),
-        catch: (cause) => new StoreError({ op: "write", message: `write of ${ops.length} ops failed: ${String(cause)}`, cause })
+        catch: (cause) => new StoreError({ op: "write", message: `write of ${entries.length} ops failed: ${String(cause)}`, cause })
       })
-      if (touched.size === 0) return 0
-      ownRevisions.add(rev)
-      yield* PubSub.publishAll(changes, Array.from(touched.values(), (c) => ({ ...c, revision: rev })))
-      return rev
-    }).pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+      if (outcome.touched.size === 0) return 0
+      ownRevisions.add(outcome.rev)
+      yield* PubSub.publishAll(changes, Array.from(outcome.touched.values(), (c) => ({ ...c, revision: outcome.rev })))
+      return outcome.rev
+    })
+
+  /**
+   * In a cluster: the replicated databases' writes go to the source of truth
+   * first (a prefix removal becomes one removal per key this node holds), and
+   * then, with the revisions it gave, into LMDB with the local ones in one
+   * transaction. A key written twice in one batch is written once, last op wins.
+   */
+  const replicate = (replication: StoreReplicationShape, encoded: ReadonlyArray<EncodedOp>) =>
+    Effect.gen(function* () {
+      const local: Array<EncodedOp> = []
+      const shared = new Map<string, EncodedOp>()
+      for (const entry of encoded) {
+        const { op } = entry
+        if (!replication.replicates(op.db)) local.push(entry)
+        else if (op._tag !== "RemovePrefix") shared.set(`${op.db}\u0000${op.key}`, entry)
+        else {
+          yield* scan(op.db, op.prefix, (key) => {
+            shared.set(`${op.db}\u0000${key}`, { op: { _tag: "Remove", db: op.db, key } })
+          })
+        }
+      }
+      const writes = Array.from(shared.values()).filter(({ op }) =>
+        // removing a key this node never had: nothing to tell anyone
+        op._tag === "Put" || readRevision(keyRevisionKey(op.db, (op as { key: string }).key)) > 0 || database(op.db).get((op as { key: string }).key) !== undefined)
+      const revisions = writes.length === 0 ? [] : yield* replication.write(writes.map(({ op, value }) => {
+        const key = (op as { key: string }).key
+        return { db: op.db, key, value: op._tag === "Put" ? value : undefined, expected: readRevision(keyRevisionKey(op.db, key)) }
+      }))
+      return yield* commit([...local, ...writes.map((w, i) => ({ ...w, revision: revisions[i] }))])
+    })
+
+  const replication = yield* Effect.serviceOption(StoreReplication)
+
+  /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
+  const batch = (ops: ReadonlyArray<WriteOp>) =>
+    Effect.flatMap(encodeOps(ops), (encoded) => Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))
+      .pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
 
   // ---- commits by other processes (the CLI importing while the server runs) ----
   const ownRevisions = new Set<number>()
@@ -324,10 +388,27 @@ const make = Effect.gen(function* () {
     return found && !whole ? mails : undefined
   }
 
+  /** Every key that carries a replicated revision: db, key, revision (cluster resync and checksums). */
+  const replicatedKeys = (f: (db: DbName, key: string, revision: number) => void) =>
+    scan(META_DB, KEY_REVISION_ROOT, (k, v) => {
+      const rest = k.slice(KEY_REVISION_ROOT.length)
+      const slash = rest.indexOf("/")
+      if (slash > 0 && typeof v === "number") f(rest.slice(0, slash), rest.slice(slash + 1), v)
+    })
+
   return {
     get,
     getSync,
     directoryChangesSince,
+    encodeOps,
+    commit,
+    replicatedKeys,
+    /** the replicated revision of a key (0: never replicated) */
+    keyRevision: (db: DbName, key: string): number => readRevision(keyRevisionKey(db, key)),
+    /** the highest replicated revision applied in order (0: none) */
+    lastApplied: (): number => readRevision(LAST_APPLIED),
+    /** the stored (msgpack-decoded) value, for replication */
+    getRawSync: (db: DbName, key: string): unknown => database(db).get(key),
     list,
     forEach,
     forEachRaw,
