@@ -45,7 +45,7 @@ export const liveLayer = (config: ImprintConfig) => {
     DirectoryRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
     syncLayer(config)
-  ).pipe(Layer.provide(base))
+  ).pipe(Layer.provideMerge(base))
 }
 
 /** Directory sync: its repository (credentials encrypted with the configured or generated key) and the supervisor. */

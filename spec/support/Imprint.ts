@@ -53,6 +53,8 @@ export const startImprint = async (
     config?: Record<string, unknown>; tenants?: ReadonlyArray<unknown>; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer }
     /** an existing data folder (a restarted node): kept by close() */
     dataDir?: string
+    /** an operator token already in the store (a restarted node): none is created */
+    token?: string
   }
 ): Promise<RunningImprint> => {
   const quiet = environment(opts.observe)
@@ -77,7 +79,9 @@ export const startImprint = async (
   const server = await Effect.runPromise(
     startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet)
   )
-  const token = cert === undefined ? undefined : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
+  const token = cert === undefined
+    ? undefined
+    : opts.token !== undefined ? { token: opts.token } : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
   let closed: Promise<void> | undefined
   return {
     port: server.port,

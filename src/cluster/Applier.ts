@@ -56,6 +56,8 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
   let watching = false
   let downSince = yield* Clock.currentTimeMillis
   let fullResyncs = 0
+  /** false until this process completed a full resync (or found nothing to resync) */
+  let resumable = false
   const waiters = new Set<{ revision: number; resolve: () => void }>()
   const wake = () => {
     const applied = store.lastApplied()
@@ -74,8 +76,9 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
       const status = yield* Effect.promise(() => h.kv.status())
       const state = status.streamInfo.state
       const last = store.lastApplied()
-      // resume when every message after `last` is still there; else the node may have missed a change for good
-      const full = state.messages > 0 && (last === 0 || last + 1 < state.first_seq || last > state.last_seq)
+      // A node (re)started, or one whose history after `last` is gone, reads every key's last value: a
+      // purge while it was away leaves no message to tell it. A watch lost and found again resumes.
+      const full = state.messages > 0 && (!resumable || last === 0 || last + 1 < state.first_seq || last > state.last_seq)
       const iterator = yield* Effect.promise(() => (full ? h.kv.watch() : h.kv.watch({ resumeFromRevision: Math.max(1, last + 1) })))
       yield* Effect.addFinalizer(() => Effect.sync(() => iterator.stop()))
       const stopOnDisconnect = client.onStatus((type) => {
@@ -83,6 +86,7 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
       })
       yield* Effect.addFinalizer(() => Effect.sync(stopOnDisconnect))
       if (!client.connected()) return
+      resumable = true
       if (full) {
         fullResyncs++
         yield* Effect.logInfo(`cluster: full resynchronisation (applied ${last}, bucket ${state.first_seq}–${state.last_seq})`)

@@ -135,7 +135,7 @@ export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(f
     return h
   }
 
-  const publish = (h: ClusterHandle, w: ReplicatedWrite) => {
+  const publish = (h: ClusterHandle, w: ReplicatedWrite): Promise<number> => {
     const subject = `$KV.${bucket}.${toKvKey(w.db, w.key)}`
     const h2 = headers()
     if (w.value === undefined) h2.set("KV-Operation", "DEL")
@@ -143,6 +143,8 @@ export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(f
     return h.js.publish(subject, data, { headers: h2, expect: { lastSubjectSequence: w.expected }, timeout: writeTimeoutMs })
       .then((ack) => ack.seq)
       .catch((e: unknown) => {
+        // a key this node holds as deleted whose history was purged since: the bucket has no revision for it now
+        if (isConflict(e) && w.deleted && w.expected > 0) return publish(h, { ...w, expected: 0, deleted: false })
         if (isConflict(e)) {
           throw new StoreError({
             op: "conflict", db: w.db, key: w.key,
@@ -157,7 +159,10 @@ export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(f
     Effect.tryPromise({
       try: async () => {
         const h = await handleNow()
-        return mapLimit(writes, WRITE_CONCURRENCY, (w) => publish(h, w))
+        // The bucket has no multi-key transaction. A batch's first key is its gate: written alone, and
+        // only once it won its compare-and-set are the others (a template's history, …) written.
+        const first = await publish(h, writes[0])
+        return [first, ...(await mapLimit(writes.slice(1), WRITE_CONCURRENCY, (w) => publish(h, w)))]
       },
       catch: (e) => (e instanceof StoreError ? e : unavailable(`cluster write failed: ${String(e)}`, e))
     })

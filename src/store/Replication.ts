@@ -16,6 +16,8 @@ export interface ReplicatedWrite {
   readonly key: string
   readonly value: unknown
   readonly expected: number
+  /** this node holds the key as deleted: a source that purged the key's history may know no revision for it */
+  readonly deleted: boolean
 }
 
 export interface StoreReplicationShape {

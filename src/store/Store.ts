@@ -331,7 +331,10 @@ const make = Effect.gen(function* () {
         op._tag === "Put" || readRevision(keyRevisionKey(op.db, (op as { key: string }).key)) > 0 || database(op.db).get((op as { key: string }).key) !== undefined)
       const revisions = writes.length === 0 ? [] : yield* replication.write(writes.map(({ op, value }) => {
         const key = (op as { key: string }).key
-        return { db: op.db, key, value: op._tag === "Put" ? value : undefined, expected: readRevision(keyRevisionKey(op.db, key)) }
+        return {
+          db: op.db, key, value: op._tag === "Put" ? value : undefined, expected: readRevision(keyRevisionKey(op.db, key)),
+          deleted: database(op.db).get(key) === undefined
+        }
       }))
       return yield* commit([...local, ...writes.map((w, i) => ({ ...w, revision: revisions[i] }))])
     })
