@@ -6,7 +6,9 @@
  * process): each run is a fresh child process (its peak RSS, VmHWM, is that
  * run's alone) with a fresh LMDB store, doing through DirectorySync.runOnce
  *   - a full pass into an empty cache (/users/delta paged, every user
- *     mapped, applied in 1,000-user batches through the tenant actor);
+ *     mapped, applied in APPLY_BATCH_SIZE batches through the tenant actor);
+ *   - five single changes through the tenant actor (as the admin API makes
+ *     them), each timed until a lookup (the mail path's read) sees it;
  *   - a delta pass after --changes users changed at the source (each
  *     changed user read whole, as Graph delta entries are partial).
  * Medians over the runs; writes perf/results/sync-<timestamp>.json and .md.
@@ -14,7 +16,9 @@
  * its own bench (perf/LdapSyncBench.ts, `npm run perf:ldap`).
  */
 import { resultsDir } from "./ResultsDir.js"
-import { Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { DirectoryUser } from "../src/domain/Directory.js"
+import type { TenantId } from "../src/domain/Tenant.js"
 import { fork } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -47,6 +51,8 @@ const mb = (kb: number) => +(kb / 1024).toFixed(1)
 interface Sample {
   readonly fullMs: number
   readonly fullUpserted: number
+  /** a single directory change through the actor until a lookup sees it (median of 5) */
+  readonly singleChangeMs: number
   readonly deltaMs: number
   readonly deltaUpserted: number
   readonly peakRssMb: number
@@ -74,6 +80,19 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
     const full = yield* sync.runOnce("bench")
     const fullMs = performance.now() - start
     if (full.state !== "idle") throw new Error(`full pass failed: ${full.lastError}`)
+    // one change as the admin API makes it (through the actor), then the read the mail path makes
+    const actor = yield* (yield* TenantRegistry).actor("bench" as TenantId)
+    const singles: Array<number> = []
+    for (let i = 0; i < 5; i++) {
+      const mail = `user${i * 7919 % USERS}@${DOMAIN}`
+      const title = `Changed ${i}`
+      const t0 = performance.now()
+      yield* actor.applyDirectoryDelta({ upsert: [new DirectoryUser({ mail, displayName: `User ${i}`, title })], remove: [] })
+      const seen = yield* actor.lookupUser(mail)
+      singles.push(performance.now() - t0)
+      if (Option.getOrUndefined(seen)?.title !== title) throw new Error("the change was not visible")
+    }
+    const singleChangeMs = +median(singles).toFixed(1)
     // the parent changes users at the source between the passes
     yield* Effect.promise(() => new Promise<void>((resolve) => {
       process.once("message", () => resolve())
@@ -84,7 +103,7 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
     const deltaMs = performance.now() - start
     if (delta.state !== "idle") throw new Error(`delta pass failed: ${delta.lastError}`)
     const sample: Sample = {
-      fullMs, fullUpserted: full.counts.upserted, deltaMs, deltaUpserted: delta.counts.upserted,
+      fullMs, fullUpserted: full.counts.upserted, singleChangeMs, deltaMs, deltaUpserted: delta.counts.upserted,
       peakRssMb: mb(readProc(process.pid)?.hwmKb ?? NaN), rssBeforeMb
     }
     return sample
@@ -124,7 +143,7 @@ const main = async () => {
       graph.forgetDeltaLinks()
       const s = await runOne(graph, cert.cert, run)
       samples.push(s)
-      console.log(`run ${run + 1}/${RUNS}: full ${(s.fullMs / 1000).toFixed(1)} s (${s.fullUpserted} users), delta ${(s.deltaMs / 1000).toFixed(1)} s (${s.deltaUpserted} changed), peak RSS ${s.peakRssMb} MB`)
+      console.log(`run ${run + 1}/${RUNS}: full ${(s.fullMs / 1000).toFixed(1)} s (${s.fullUpserted} users), one change visible in ${s.singleChangeMs} ms, delta ${(s.deltaMs / 1000).toFixed(1)} s (${s.deltaUpserted} changed), peak RSS ${s.peakRssMb} MB`)
     }
   } finally {
     await graph.stop()
@@ -133,6 +152,7 @@ const main = async () => {
   const result = {
     bench: "sync-graph", users: USERS, pageSize: PAGE_SIZE, changes: CHANGES, runs: RUNS, node: process.version,
     fullSeconds: +(fullMs / 1000).toFixed(2), fullUsersPerSecond: Math.round(USERS / (fullMs / 1000)),
+    singleChangeMs: median(samples.map((s) => s.singleChangeMs)),
     deltaSeconds: +(median(samples.map((s) => s.deltaMs)) / 1000).toFixed(2),
     peakRssMb: median(samples.map((s) => s.peakRssMb)), rssBeforeMb: median(samples.map((s) => s.rssBeforeMb)),
     samples
@@ -146,6 +166,7 @@ const main = async () => {
     `# Directory sync from the Graph stand-in (${USERS.toLocaleString("en")} users, ${RUNS} runs, medians)`, "",
     "| pass | time | users/s | peak RSS (child) |", "|---|---|---|---|",
     `| full, empty cache | ${result.fullSeconds} s | ${result.fullUsersPerSecond} | ${result.peakRssMb} MB (before: ${result.rssBeforeMb} MB) |`,
+    `| one change through the actor until a lookup sees it | ${result.singleChangeMs} ms | — | (same process) |`,
     `| delta, ${CHANGES} changed | ${result.deltaSeconds} s | — | (same process) |`, ""
   ].join("\n")
   writeFileSync(`${file}.md`, md)

@@ -2,6 +2,8 @@ import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
+import { applierLayer } from "./cluster/Applier.js"
+import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
 import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
 import { TenantRegistry } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
@@ -23,16 +25,24 @@ import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
-/** Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them. */
+/**
+ * Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them.
+ * With `cluster` configured, the store writes through the cluster's KV bucket and an applier keeps LMDB a replica of it.
+ */
 export const liveLayer = (config: ImprintConfig) => {
   fs.mkdirSync(config.dataDir, { recursive: true })
-  const base = Layer.merge(
-    Layer.succeed(StorePath, path.join(config.dataDir, "lmdb")),
+  const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
+  const local = Layer.merge(
+    storePath,
     // read by the tenant actors when they render library images (hosted URLs or cid: references)
     Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery })
   )
-  // layers are memoized by reference in one build: one Store, one registry
+  const client = config.cluster === undefined ? undefined : clusterClientLayer(config.cluster)
+  const base = client === undefined ? local : Layer.merge(local, storeReplicationLayer.pipe(Layer.provide(client)))
+  const cluster = client === undefined ? Layer.empty : applierLayer.pipe(Layer.provide(Layer.merge(Store.Default, client)))
+  // layers are memoized by reference in one build: one Store, one registry, one cluster connection
   return Layer.mergeAll(
+    cluster,
     Store.Default,
     TenantRepo.Default,
     TenantRegistry.Default,
@@ -45,7 +55,7 @@ export const liveLayer = (config: ImprintConfig) => {
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
     traceLayer(config).pipe(Layer.provide(TenantRepo.Default)),
     syncLayer(config)
-  ).pipe(Layer.provide(base))
+  ).pipe(Layer.provideMerge(base))
 }
 
 /** Directory sync: its repository (credentials encrypted with the configured or generated key) and the supervisor. */

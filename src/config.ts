@@ -164,6 +164,24 @@ export class ImagesConfig extends Schema.Class<ImagesConfig>("ImagesConfig")({
   tlsCertFile: Schema.optional(Schema.String)
 }) {}
 
+/**
+ * Several nodes (src/cluster/): tenant configuration, directory and admin
+ * state live in a NATS JetStream KV bucket, and every node keeps its LMDB as
+ * a full local replica that the mail path reads. Absent: one node, LMDB alone.
+ */
+export class ClusterConfig extends Schema.Class<ClusterConfig>("ClusterConfig")({
+  /** NATS servers, e.g. ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"] */
+  servers: Schema.NonEmptyArray(Schema.String),
+  /** the KV bucket (one per Imprint installation) */
+  bucket: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/)), { default: () => "imprint" }),
+  /** the bucket's JetStream replicas when this node creates it: 3 on a 3-server NATS cluster */
+  replicas: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 5)), { default: () => 1 }),
+  /** this node's name in logs and in the NATS connection */
+  node: Schema.optionalWith(Schema.String, { default: () => "imprint" }),
+  /** how long an admin write waits for the cluster's acknowledgement */
+  writeTimeoutMs: Schema.optionalWith(Millis, { default: () => 5_000 })
+}) {}
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -182,7 +200,9 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   captureDir: Schema.optional(Schema.String),
   sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) }),
   trace: Schema.optionalWith(TraceConfig, { default: () => TraceConfig.make({}) }),
-  images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) })
+  images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) }),
+  /** several nodes sharing tenant state through NATS JetStream; absent: a single node */
+  cluster: Schema.optional(ClusterConfig)
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }

@@ -10,7 +10,8 @@ import { MARKER_ATTRIBUTE, NoSignatureReasons } from "../../src/signature/Signat
 import { Db, templateKey, userKey } from "../../src/store/Keys.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
-import { RepoLayer } from "./ActorTestLayer.js"
+// the store may be armed to die on its next write (injectDefect); otherwise it is the real one
+import { FaultyRepoLayer as RepoLayer, injectDefect } from "./ActorTestLayer.js"
 import { element, envelope, groupRules, header, signatureFile } from "./SignatureFixtures.js"
 
 const acme = "acme" as TenantId
@@ -153,7 +154,7 @@ describe("TenantActor: ResolveSignature", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const actor = yield* started
-      yield* Effect.flip(TenantActor.injectDefect(actor))
+      yield* Effect.flip(injectDefect(actor))
       const file = signatureFile()
       yield* repo.importTenant({
         ...file,
@@ -212,7 +213,7 @@ describe("TenantActor: mailbox", () => {
       const scope = yield* Scope.make()
       const actor = yield* TenantActor.make(acme).pipe(Scope.extend(scope))
       // the loop now waits RESTART_BASE_DELAY (TestClock) before serving again
-      yield* Effect.flip(TenantActor.injectDefect(actor))
+      yield* Effect.flip(injectDefect(actor))
       const waiting = yield* Effect.fork(actor.resolveSignature(envelope("alice@acme.example"), header()))
       yield* Effect.repeatN(Effect.yieldNow(), 50)
       expect(actor.inFlight()).toBe(1)

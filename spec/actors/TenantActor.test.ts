@@ -6,7 +6,8 @@ import { Db, userKey } from "../../src/store/Keys.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
-import { RepoLayer } from "./ActorTestLayer.js"
+// the store may be armed to die on its next write (injectDefect); otherwise it is the real one
+import { FaultyRepoLayer as RepoLayer, injectDefect } from "./ActorTestLayer.js"
 
 const acme = "acme" as TenantId
 
@@ -90,8 +91,8 @@ describe("TenantActor", () => {
       yield* repo.importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
 
-      const crash = yield* Effect.flip(TenantActor.injectDefect(actor))
-      expect(crash).toMatchObject({ _tag: "TenantActorUnavailable", reason: "crashed on InjectDefect" })
+      const crash = yield* Effect.flip(injectDefect(actor))
+      expect(crash).toMatchObject({ _tag: "TenantActorUnavailable", reason: "crashed on ApplyDirectoryDelta" })
       // the store changes while the actor is down: the restarted loop must load it
       yield* repo.importTenant(acmeFile({ name: "After Crash" }))
       const waiting = yield* Effect.fork(actor.relayState)
@@ -104,7 +105,7 @@ describe("TenantActor", () => {
 
       // the second restart waits twice as long, and loads the state again though nothing changed
       const loadsBefore = yield* actor.loads
-      yield* Effect.flip(TenantActor.injectDefect(actor))
+      yield* Effect.flip(injectDefect(actor))
       const second = yield* Effect.fork(actor.relayState)
       yield* TestClock.adjust(TenantActor.RESTART_BASE_DELAY)
       yield* settle
@@ -121,13 +122,13 @@ describe("TenantActor", () => {
       yield* repo.importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       for (let i = 0; i < TenantActor.RESTART_INTENSITY; i++) {
-        yield* Effect.flip(TenantActor.injectDefect(actor))
+        yield* Effect.flip(injectDefect(actor))
         const next = yield* Effect.fork(actor.relayState)
         yield* TestClock.adjust(TenantActor.RESTART_MAX_DELAY)
         yield* Fiber.join(next)
       }
       expect(yield* actor.restarts).toBe(TenantActor.RESTART_INTENSITY)
-      yield* Effect.flip(TenantActor.injectDefect(actor))
+      yield* Effect.flip(injectDefect(actor))
       yield* settle
       expect(actor.isStopped()).toBe(true)
       expect(yield* Effect.flip(actor.relayState)).toMatchObject({ _tag: "TenantActorUnavailable", reason: "stopped" })
@@ -139,7 +140,7 @@ describe("TenantActor", () => {
       yield* repo.importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       for (let i = 0; i < TenantActor.RESTART_INTENSITY + 2; i++) {
-        yield* Effect.flip(TenantActor.injectDefect(actor))
+        yield* Effect.flip(injectDefect(actor))
         const next = yield* Effect.fork(actor.relayState)
         yield* TestClock.adjust(TenantActor.RESTART_MAX_DELAY)
         yield* Fiber.join(next)

@@ -63,10 +63,14 @@ export const startImprint = async (
     observe?: { readonly tracer: Tracer.Tracer }
     /** collects the relay's log lines at Info and above, each as the JSON text the production logger writes */
     logLines?: Array<string>
+    /** an existing data folder (a restarted node): kept by close() */
+    dataDir?: string
+    /** an operator token already in the store (a restarted node): none is created */
+    token?: string
   }
 ): Promise<RunningImprint> => {
   const quiet = environment(opts.observe, opts.logLines)
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
   // the admin API (opt-in): HTTPS on a free port with a certificate the test client trusts
   const cert = opts.admin === true ? await makeSelfSigned("127.0.0.1") : undefined
@@ -87,7 +91,9 @@ export const startImprint = async (
   const server = await Effect.runPromise(
     startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet)
   )
-  const token = cert === undefined ? undefined : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
+  const token = cert === undefined
+    ? undefined
+    : opts.token !== undefined ? { token: opts.token } : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
   let closed: Promise<void> | undefined
   return {
     port: server.port,
@@ -100,7 +106,9 @@ export const startImprint = async (
     registry: (f) => run(Effect.flatMap(TenantRegistry, f)),
     use: (effect) => run(effect as Effect.Effect<never, never, never>),
     close: () =>
-      (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+      (closed ??= Effect.runPromise(Scope.close(scope, Exit.void)).then(() => {
+        if (opts.dataDir === undefined) fs.rmSync(dataDir, { recursive: true, force: true })
+      }))
   }
 }
 

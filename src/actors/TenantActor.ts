@@ -1,37 +1,43 @@
-import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, FiberId, Match, Metric, Option, Queue, Schedule } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, FiberId, Match, Metric, Option, Queue, Schedule } from "effect"
 import type { Schema } from "effect"
 import type { DirectoryUser } from "../domain/Directory.js"
 import { TenantNotFound } from "../domain/Errors.js"
-import type { MessageKind } from "../domain/Rule.js"
-import type { HeaderSummary, MessageEnvelope, SignatureDecision, SignatureElement } from "../domain/Signature.js"
+import type { HeaderSummary, MessageEnvelope, SignatureDecision } from "../domain/Signature.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
-import { RenderCache } from "../signature/RenderCache.js"
 import { ReplyDeadlines } from "./ReplyDeadlines.js"
-import { previewRules } from "../signature/RulesTester.js"
 import { ImageDelivery } from "../domain/Images.js"
-import { resolveSignature, type TenantImages } from "../signature/SignatureResolver.js"
 import { Store } from "../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../store/StoreError.js"
 import { TenantRepo } from "../store/TenantRepo.js"
-import * as DirectoryIndex from "./DirectoryIndex.js"
 import type { PreviewResult } from "./RulesPreview.js"
-import {
-  ApplyDirectoryDelta, GetRelayState, InjectDefect, LookupUser, PreviewRules, Reload, ReplaceDirectory, ResolveSignature,
-  TenantActorUnavailable, type TenantActorError, type TenantRequest
-} from "./TenantProtocol.js"
+import { makeReads, type PreviewInput } from "./TenantReads.js"
+import { ApplyDirectoryDelta, Reload, ReplaceDirectory, TenantActorUnavailable, type TenantActorError, type TenantRequest } from "./TenantProtocol.js"
 import * as TenantState from "./TenantState.js"
 
+export type { PreviewInput } from "./TenantReads.js"
+export { DECODED_USER_CACHE_CAPACITY } from "./TenantReads.js"
+
 /**
- * One tenant, one actor (DESIGN.md "Tenant actors"): a bounded mailbox read by
- * one scoped loop that owns the tenant's state. A defect restarts the loop
- * from the store with exponential backoff; more than RESTART_INTENSITY
- * restarts without a quiet RESTART_PERIOD between them stops the actor (OTP's
- * intensity/period), and the registry starts a fresh one on the next request.
+ * One tenant, one actor (DESIGN.md "Tenant actors"), in two halves:
  *
- * The signature engine's state (compiled templates, rules, settings) is part
- * of TenantState and reloads with it; rendered elements are kept in one
- * RenderCache per actor, which survives reloads (its keys carry the template
- * version and the user's values) and is cleared when templates change.
+ * - a supervised loop for writes and lifecycle: a bounded mailbox of
+ *   directory writes and refreshes (TenantProtocol), read by one scoped
+ *   fiber that owns the tenant's state. A defect restarts the loop from the
+ *   store with exponential backoff; more than RESTART_INTENSITY restarts
+ *   without a quiet RESTART_PERIOD between them stops the actor (OTP's
+ *   intensity/period), and the registry starts a fresh one on the next
+ *   request;
+ * - the immutable snapshot (TenantState) the loop publishes after each
+ *   change, which the mail path reads in its own fiber (TenantReads): relay
+ *   state at MAIL, the signature at DATA, with no mailbox round trip. A read
+ *   that finds the store newer than the snapshot (read-your-writes), or the
+ *   loop restarting, asks the loop to refresh first.
+ *
+ * A directory change patches the snapshot's address index in place (the
+ * store's change log names the entries); anything else loads the tenant
+ * again. Rendered elements are kept in one RenderCache per actor, which
+ * survives refreshes (its keys carry the template version and the user's
+ * values) and is cleared when templates change.
  */
 
 export const MAILBOX_CAPACITY = 256
@@ -41,13 +47,6 @@ export const RESTART_BASE_DELAY = Duration.millis(100)
 export const RESTART_MAX_DELAY = Duration.seconds(10)
 export const RESTART_INTENSITY = 5
 export const RESTART_PERIOD = Duration.minutes(1)
-/**
- * Decoded directory entries kept per loaded state (recent senders): decoding
- * an entry costs more than the rest of a cached resolve. Bounded, and dropped
- * with the state on every reload, so it never serves an entry the store no
- * longer has; the store stays the only full copy.
- */
-export const DECODED_USER_CACHE_CAPACITY = 4_096
 
 /** 100 ms, 200 ms, 400 ms … capped at 10 s; at most 5 restarts until a minute passes without a crash. */
 export const restartPolicy = Schedule.exponential(RESTART_BASE_DELAY).pipe(
@@ -75,8 +74,10 @@ type Current =
 
 export interface TenantActor {
   readonly tenantId: TenantId
-  /** Asks the actor; fails with TenantActorUnavailable if it stops before answering, or is not answered `within`. */
+  /** Asks the loop; fails with TenantActorUnavailable if it stops before answering, or is not answered `within`. */
   readonly send: <R extends TenantRequest>(request: R, within?: Duration.DurationInput) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
+  /** the published snapshot, refreshed first when the store is newer */
+  readonly snapshot: Effect.Effect<TenantState.TenantState, TenantActorError>
   readonly relayState: Effect.Effect<Tenant, TenantActorError>
   readonly lookupUser: (address: string) => Effect.Effect<Option.Option<DirectoryUser>, TenantActorError>
   readonly reload: Effect.Effect<void, TenantActorError>
@@ -99,15 +100,6 @@ export interface TenantActor {
   readonly isStopped: () => boolean
 }
 
-export interface PreviewInput {
-  readonly sender: string
-  readonly recipients: ReadonlyArray<string>
-  readonly subject: string
-  readonly kind?: MessageKind
-  /** epoch milliseconds to evaluate date windows at; absent: now */
-  readonly at?: number
-}
-
 export interface DirectoryDelta {
   readonly upsert: ReadonlyArray<DirectoryUser>
   /** mail addresses, any case */
@@ -125,20 +117,7 @@ const unavailable = (tenantId: TenantId, reason: string) => new TenantActorUnava
 export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId) {
   const store = yield* Store
   const repo = yield* TenantRepo
-  const renderCache = new RenderCache<SignatureElement>()
-  const imageSettings = yield* ImageDelivery
-  /** what rendering needs of the state's image library; one object per state, so renders share it */
-  const imagesOf = (() => {
-    let cachedFor: TenantState.TenantState | undefined
-    let cached: TenantImages | undefined
-    return (s: TenantState.TenantState): TenantImages => {
-      if (cachedFor !== s || cached === undefined) {
-        cachedFor = s
-        cached = { tenantId, library: s.images, bytes: (sha) => s.imageBytes.get(sha), settings: imageSettings }
-      }
-      return cached
-    }
-  })()
+  const reads = makeReads(tenantId, yield* ImageDelivery)
   // subscribe before the first load, so no change can fall between them
   const changes = yield* store.subscribe
   /** A store that cannot be read makes the actor unavailable for this request, not crashed. */
@@ -175,109 +154,66 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   })
   yield* Effect.addFinalizer(() => stop)
 
+  /** Publishes a snapshot (the loop only), telling the readers' caches what changed. */
+  const publish = (state: TenantState.TenantState, changed: TenantState.Changed, previous: TenantState.TenantState | undefined) => {
+    reads.invalidate(changed, changed._tag === "All" && (previous === undefined || TenantState.templatesChanged(previous, state)))
+    current = { _tag: "Loaded", state }
+  }
+
+  const missing = (e: TenantActorError) =>
+    e._tag === "TenantNotFound"
+      ? Effect.sync(() => {
+        reads.clear()
+        current = { _tag: "Missing", tenantId, revision: store.tenantRevision(tenantId) }
+      })
+      : Effect.fail(e)
+
+  /** Loads the whole tenant again (restart, explicit reload, or coming back after a removal). */
   const reloadState = Effect.suspend(() => {
     const previous = current._tag === "Loaded" ? current.state : undefined
-    return countedLoad(previous).pipe(Effect.map((state) => [previous, state] as const))
-  }).pipe(
-    Effect.matchEffect({
-      onSuccess: ([previous, state]) =>
-        Effect.sync(() => {
-          if (previous === undefined || TenantState.templatesChanged(previous, state)) renderCache.clear()
-          current = { _tag: "Loaded", state }
-        }),
-      onFailure: (e) =>
-        e._tag === "TenantNotFound"
-          ? Effect.sync(() => void (current = { _tag: "Missing", tenantId, revision: store.tenantRevision(tenantId) }))
-          : Effect.fail(e)
-    })
-  )
+    return countedLoad(previous).pipe(Effect.matchEffect({
+      onSuccess: (state) => Effect.sync(() => publish(state, { _tag: "All" }, previous)),
+      onFailure: missing
+    }))
+  })
+
+  /** Catches up with the store: a directory change is patched in, anything else reloads. */
+  const refreshState = Effect.suspend(() => {
+    if (current._tag !== "Loaded") return reloadState
+    const previous = current.state
+    const before = loads
+    return storeUnavailable(TenantState.refresh(previous)).pipe(Effect.matchEffect({
+      onSuccess: ({ state, changed }) => Effect.sync(() => {
+        if (changed._tag === "All") loads = before + 1
+        if (changed._tag !== "Nothing") publish(state, changed, previous)
+      }),
+      onFailure: missing
+    }))
+  })
 
   const isStale = () =>
     current._tag === "Loaded" ? TenantState.isStale(store, current.state) : store.tenantRevision(tenantId) > current.revision
 
-  /** Read-your-writes: a request after a committed write sees it, even before the change feed's Reload arrives. */
+  /** Read-your-writes: after a committed write the next read sees it, even before the change feed's Reload arrives. */
   const freshen = Effect.suspend(() => {
     if (!isStale()) return Effect.void
-    return reloadState.pipe(Effect.catchAll((e) =>
-      Effect.logError("tenant reload failed; serving the last loaded state", e).pipe(Effect.annotateLogs({ tenant: tenantId }),
+    return refreshState.pipe(Effect.catchAll((e) =>
+      Effect.logError("tenant refresh failed; serving the last published snapshot", e).pipe(Effect.annotateLogs({ tenant: tenantId }),
         Effect.zipRight(Effect.sync(() => {
           // do not retry on every request until the next write
           if (current._tag === "Loaded") current = { _tag: "Loaded", state: { ...current.state, revision: store.tenantRevision(tenantId) } }
         })))))
   })
 
-  const withState = <A, E, R>(f: (state: TenantState.TenantState) => Effect.Effect<A, E, R>) =>
-    Effect.suspend((): Effect.Effect<A, E | TenantNotFound, R> =>
-      current._tag === "Loaded" ? f(current.state) : Effect.fail(new TenantNotFound({ tenantId })))
-
-  /** The fresh state, for requests that read it. */
-  const fresh = <A, E, R>(f: (state: TenantState.TenantState) => Effect.Effect<A, E, R>) => freshen.pipe(Effect.zipRight(withState(f)))
-
-  let decodedFor: TenantState.TenantState | undefined
-  const decodedUsers = new Map<string, DirectoryUser>()
-  const lookup = (s: TenantState.TenantState, address: string) =>
-    Effect.suspend(() => {
-      const mail = DirectoryIndex.mailOf(s.directory, address)
-      if (mail === undefined) return Effect.succeed(Option.none<DirectoryUser>())
-      if (decodedFor !== s) {
-        decodedUsers.clear()
-        decodedFor = s
-      }
-      const known = decodedUsers.get(mail)
-      if (known !== undefined) return Effect.succeed(Option.some(known))
-      return storeUnavailable(DirectoryIndex.read(s.directory, mail)).pipe(Effect.tap((user) => {
-        if (Option.isNone(user) || decodedFor !== s) return
-        // oldest first out: a Map iterates in insertion order
-        if (decodedUsers.size >= DECODED_USER_CACHE_CAPACITY) decodedUsers.delete(decodedUsers.keys().next().value!)
-        decodedUsers.set(mail, user.value)
-      }))
-    })
-
-  const resolveWith = (s: TenantState.TenantState, envelope: MessageEnvelope, header: HeaderSummary) =>
-    Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      // a null sender (bounce) has no user; the resolver says so
-      const user = envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, envelope.mailFrom)
-      return resolveSignature({
-        rules: s.rules, templates: s.templates, user, envelope, header,
-        tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache, images: imagesOf(s)
-      })
-    })
-
-  /**
-   * The loaded state when a read may skip the mailbox: the state is an
-   * immutable value that only the loop replaces, and the caches a read touches
-   * are updated synchronously, so the two per-message reads (relay state at
-   * MAIL, the signature at DATA) run in the caller's fiber — a mailbox round
-   * trip costs four fiber hand-offs. A stale, missing or stopped state goes
-   * through the mailbox, whose handler reloads first.
-   */
-  const readable = (): TenantState.TenantState | undefined =>
-    healthy && !stoppedFlag && current._tag === "Loaded" && !isStale() ? current.state : undefined
-
-  /** A directory write, then a reload, so the very next request (from anyone) sees it. */
+  /** A directory write, then the refresh that patches it in, so the very next read (from anyone) sees it. */
   const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) =>
     storeUnavailable(write).pipe(Effect.zipRight(freshen))
 
   const handle = (request: TenantRequest): Effect.Effect<unknown, TenantActorError, Store | TenantRepo> =>
     Match.valueTags(request, {
-      GetRelayState: () => fresh((s) => Effect.succeed(s.tenant)),
-      LookupUser: (r) => fresh((s) => lookup(s, r.address)),
-      ResolveSignature: (r) => fresh((s) => resolveWith(s, r.envelope, r.header)),
-      PreviewRules: (r) =>
-        fresh((s) => Effect.gen(function* () {
-          const now = r.at ?? (yield* Clock.currentTimeMillis)
-          const user = r.sender.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.sender)
-          return previewRules({
-            rules: s.rules, templates: s.templates, user, sender: r.sender, recipients: r.recipients, subject: r.subject,
-            ...(r.kind !== undefined ? { kind: r.kind } : {}), tenantDomains: s.tenant.domains, settings: s.settings, now,
-            images: imagesOf(s)
-          })
-        })),
       ReplaceDirectory: (r) => writeDirectory(repo.replaceDirectory(tenantId, r.users)),
       ApplyDirectoryDelta: (r) => writeDirectory(repo.applyDirectoryDelta(tenantId, { upsert: r.upsert, remove: r.remove })),
-      Reload: (r) => (r.onlyIfStale && !isStale() ? Effect.void : reloadState),
-      InjectDefect: (r) => Effect.die(new Error(r.message))
+      Reload: (r) => (r.onlyIfStale ? freshen : reloadState)
     })
 
   const serveOne = Effect.gen(function* () {
@@ -298,7 +234,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     const restart = Effect.sync(() => {
       restarts++
       // start clean: nothing the crashed loop touched is trusted
-      renderCache.clear()
+      reads.clear()
     }).pipe(
       Effect.zipRight(Metric.increment(Metric.tagged(restartsTotal, "tenant", tenantId))),
       // a restart begins from the store, not from whatever state the crash left
@@ -344,7 +280,24 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       )
     }) as Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
 
-  // the change feed reloads the actor as soon as its tenant is written, before any mail asks
+  /**
+   * The published snapshot when a read may use it as it is: the loop is
+   * healthy and the store holds nothing newer. Otherwise the read waits for
+   * the loop to refresh (behind a restart's backoff, if one is under way).
+   */
+  const published = (): TenantState.TenantState | undefined =>
+    healthy && !stoppedFlag && current._tag === "Loaded" && !isStale() ? current.state : undefined
+
+  const snapshotWithin = (within?: Duration.DurationInput): Effect.Effect<TenantState.TenantState, TenantActorError> =>
+    Effect.suspend(() => {
+      const ready = published()
+      if (ready !== undefined) return Effect.succeed(ready)
+      return send(new Reload({ onlyIfStale: true }), within).pipe(Effect.zipRight(Effect.suspend(() =>
+        current._tag === "Loaded" ? Effect.succeed(current.state) : Effect.fail(new TenantNotFound({ tenantId })))))
+    })
+  const snapshot = snapshotWithin()
+
+  // the change feed refreshes the actor as soon as its tenant is written, before any mail asks
   const signal = yield* Queue.sliding<void>(1)
   yield* Queue.take(changes).pipe(
     Effect.flatMap((c) => (c.tenantId === tenantId ? Queue.offer(signal, undefined) : Effect.void)),
@@ -357,37 +310,25 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     Effect.forkScoped
   )
 
+  const withStore = <A, E>(effect: Effect.Effect<A, E, Store>) => storeUnavailable(Effect.provideService(effect, Store, store))
+
   return {
     tenantId,
     send,
-    relayState: Effect.suspend(() => {
-      const state = readable()
-      return state !== undefined ? Effect.succeed(state.tenant) : send(new GetRelayState())
-    }),
-    lookupUser: (address: string) => send(new LookupUser({ address })),
+    snapshot,
+    relayState: Effect.map(snapshot, (s) => s.tenant),
+    lookupUser: (address: string) => Effect.flatMap(snapshot, (s) => withStore(reads.lookup(s, address))),
     reload: send(new Reload({})),
     // envelope and header are Schema class instances, validated when made; once per message is enough
     resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) =>
-      Effect.suspend(() => {
-        const state = readable()
-        return state !== undefined
-          ? resolveWith(state, envelope, header).pipe(Effect.provideService(Store, store))
-          : send(new ResolveSignature({ envelope, header }, true), RESOLVE_TIMEOUT)
-      }),
-    previewRules: (input: PreviewInput) =>
-      send(new PreviewRules({
-        sender: input.sender, recipients: input.recipients, subject: input.subject, ...(input.kind !== undefined ? { kind: input.kind } : {}),
-        ...(input.at !== undefined ? { at: input.at } : {})
-      })),
+      Effect.flatMap(snapshotWithin(RESOLVE_TIMEOUT), (s) => withStore(reads.resolve(s, envelope, header))),
+    previewRules: (input: PreviewInput) => Effect.flatMap(snapshot, (s) => withStore(reads.preview(s, input))),
     replaceDirectory: (users: ReadonlyArray<DirectoryUser>) => send(new ReplaceDirectory({ users })),
     applyDirectoryDelta: (delta: DirectoryDelta) => send(new ApplyDirectoryDelta({ upsert: delta.upsert, remove: delta.remove })),
-    renderCacheStats: Effect.sync(() => ({ hits: renderCache.hits, misses: renderCache.misses, size: renderCache.size })),
+    renderCacheStats: Effect.sync(() => ({ hits: reads.renderCache.hits, misses: reads.renderCache.misses, size: reads.renderCache.size })),
     restarts: Effect.sync(() => restarts),
     loads: Effect.sync(() => loads),
     inFlight: () => inFlight,
     isStopped: () => stoppedFlag
   } satisfies TenantActor
 })
-
-/** Test helper: makes the actor's handler die. */
-export const injectDefect = (actor: TenantActor, message = "injected defect") => actor.send(new InjectDefect({ message }))

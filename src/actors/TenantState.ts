@@ -12,10 +12,13 @@ import { Store } from "../store/Store.js"
 import * as DirectoryIndex from "./DirectoryIndex.js"
 
 /**
- * Everything a tenant actor holds, loaded in one place from the store: relay
- * state, the directory index, and the signature engine's compiled templates,
- * ordered rules and settings. A reload builds a new value; nothing in it is
- * mutated, so a crash can never leave it half-updated.
+ * The snapshot a tenant actor publishes and the mail path reads: relay state,
+ * the directory index, and the signature engine's compiled templates, ordered
+ * rules and settings, as of one store revision. A change to anything but
+ * directory entries loads a new snapshot; a directory change patches the
+ * address index in place (in one synchronous step on the actor's loop, after
+ * every changed entry was read and checked, so no reader sees it half-done)
+ * and publishes a new snapshot value with the new revision.
  */
 export interface TenantState {
   readonly tenant: Tenant
@@ -112,6 +115,27 @@ const loadImages = Effect.fn("TenantState.loadImages")(function* (
   }
   const imagesFingerprint = JSON.stringify([...images.values()].map((i) => [i.id, i.sha256]))
   return { images, imageBytes, imagesFingerprint }
+})
+
+/** What a refresh changed: nothing, some directory entries (lowercased mails), or everything (a load). */
+export type Changed =
+  | { readonly _tag: "Nothing" }
+  | { readonly _tag: "Users"; readonly mails: ReadonlySet<string> }
+  | { readonly _tag: "All" }
+
+/**
+ * Catches `state` up with the store. Commits since its revision that wrote
+ * only directory entries (the store's change log says which) patch the index;
+ * anything else, or a log that no longer reaches back, loads the tenant again.
+ */
+export const refresh = Effect.fn("TenantState.refresh")(function* (state: TenantState) {
+  const store = yield* Store
+  const revision = store.tenantRevision(state.tenant.id)
+  if (revision <= state.revision) return { state, changed: { _tag: "Nothing" } as Changed }
+  const mails = store.directoryChangesSince(state.tenant.id, state.revision, revision)
+  if (mails === undefined) return { state: yield* load(state.tenant.id, state), changed: { _tag: "All" } as Changed }
+  yield* DirectoryIndex.patch(state.directory, mails)
+  return { state: { ...state, revision } satisfies TenantState, changed: { _tag: "Users", mails } as Changed }
 })
 
 /** Whether a write to this tenant committed after `state` was loaded. */

@@ -1,6 +1,6 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { Forbidden, NotReady, PayloadTooLarge, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
+import { ClusterUnavailable, ConcurrentEdit, Forbidden, NotReady, PayloadTooLarge, StoreFailure, TenantAlreadyExists } from "./ApiErrors.js"
 import { AuditGroup } from "./AuditApi.js"
 import { DirectoryGroup } from "./DirectoryApi.js"
 import { ImagesGroup } from "./ImagesApi.js"
@@ -109,7 +109,12 @@ const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 export class OpsGroup extends HttpApiGroup.make("ops")
-  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({
+    /** degraded: a cluster node whose watch of the cluster is down; it relays mail with its last state */
+    status: Schema.Literal("ok", "degraded"),
+    config_stale_seconds: Schema.optional(Schema.Int),
+    cluster_revision: Schema.optional(Schema.Int)
+  })))
   .add(
     HttpApiEndpoint.get("readyz", "/readyz")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ready"), tenants: Schema.Int }))
@@ -177,6 +182,9 @@ export class Api extends HttpApi.make("imprint-admin")
   .addError(PayloadTooLarge)
   .add(TraceGroup)
   .add(ImagesGroup)
+  // cluster mode: any write may lose a compare-and-set race (409) or find the cluster unreachable (503)
+  .addError(ConcurrentEdit)
+  .addError(ClusterUnavailable)
   .annotate(OpenApi.Title, "Imprint admin API")
 {}
 

@@ -37,6 +37,28 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>()(
   HttpApiSchema.annotations({ status: 500 })
 ) {}
 
+/** Cluster mode: the record changed on another node since this one read it (compare-and-set on its revision). */
+export class ConcurrentEdit extends Schema.TaggedError<ConcurrentEdit>()(
+  "ConcurrentEdit",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** Cluster mode: the node cannot reach the cluster, so it takes no changes now (mail keeps flowing). */
+export class ClusterUnavailable extends Schema.TaggedError<ClusterUnavailable>()(
+  "ClusterUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/** A store failure as the API answers it: 409 for a cluster write that lost a race, 503 while the cluster is unreachable, else 500. */
+export const storeFailureOf = (e: { readonly message: string; readonly op?: string }) =>
+  e.op === "conflict"
+    ? new ConcurrentEdit({ message: e.message })
+    : e.op === "unavailable"
+    ? new ClusterUnavailable({ message: e.message })
+    : new StoreFailure({ message: e.message })
+
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
   { message: Schema.String },

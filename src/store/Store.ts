@@ -2,7 +2,8 @@ import { Context, Duration, Effect, Either, Layer, Option, ParseResult, PubSub, 
 import type { Queue, Scope } from "effect"
 import { open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
-import { type DbName, prefixEnd, tenantIdOfKey } from "./Keys.js"
+import { Db, type DbName, prefixEnd, tenantIdOfKey, userPrefix } from "./Keys.js"
+import { StoreReplication, type StoreReplicationShape } from "./Replication.js"
 import { StoreDecodeError, StoreError } from "./StoreError.js"
 
 /**
@@ -35,8 +36,44 @@ const META_DB = "meta"
 const GLOBAL_REVISION = "revision"
 const CHANGE_ROOT = "change/"
 const dbRevisionKey = (db: DbName) => `db/${db}`
+/** the replicated revision of one key (cluster mode), kept after a delete */
+const KEY_REVISION_ROOT = "krev/"
+const keyRevisionKey = (db: DbName, key: string) => `${KEY_REVISION_ROOT}${db}/${key}`
+/** the highest replicated revision this node applied in order (cluster mode) */
+const LAST_APPLIED = "cluster/last-applied"
 const tenantRevisionKey = (id: TenantId) => `tenant/${id}/`
 const changeKey = (db: DbName, id: TenantId | undefined) => `${CHANGE_ROOT}${db}/${id ?? ""}`
+
+/**
+ * The tenant change log: per commit and tenant, `tlog/<revision>/<tenant>` →
+ * the lowercased mails of the directory entries it wrote, or `true` when it
+ * wrote anything else (relay state, templates, rules, a whole directory). A
+ * tenant actor in any process catches up on a directory change by patching
+ * its address index for those mails instead of reloading the tenant. Only the
+ * last CHANGE_LOG_WINDOW revisions are kept; a reader further behind reloads.
+ */
+const LOG_ROOT = "tlog/"
+export const CHANGE_LOG_WINDOW = 4_096
+/** a commit writing more entries than this logs `true` (reload): patching that many costs about what a reload does */
+export const CHANGE_LOG_MAX_USERS = 20_000
+const logRevision = (rev: number) => String(rev).padStart(15, "0")
+const logKey = (rev: number, id: TenantId) => `${LOG_ROOT}${logRevision(rev)}/${id}`
+
+/** What a commit did to one tenant: the directory entries it wrote (lowercased mails), or everything ("whole"). */
+type TenantTouch = { whole: boolean; readonly mails: Set<string> }
+
+const touchOf = (touches: Map<TenantId, TenantTouch>, op: WriteOp, tenantId: TenantId) => {
+  let touch = touches.get(tenantId)
+  if (touch === undefined) touches.set(tenantId, (touch = { whole: false, mails: new Set() }))
+  if (touch.whole) return
+  const prefix = userPrefix(tenantId)
+  if (op.db === Db.users && op._tag !== "RemovePrefix" && op.key.startsWith(prefix) && touch.mails.size < CHANGE_LOG_MAX_USERS) {
+    touch.mails.add(op.key.slice(prefix.length))
+  } else {
+    touch.whole = true
+    touch.mails.clear()
+  }
+}
 
 /** One committed change: a tenant's entity (named database) was written. */
 export interface StoreChange {
@@ -51,6 +88,13 @@ export interface StoreChange {
 export interface Entry<A> {
   readonly key: string
   readonly value: A
+}
+
+/** A write with its value encoded for storage; `revision`: the replicated revision it carries (cluster mode). */
+export interface EncodedOp {
+  readonly op: WriteOp
+  readonly value?: unknown
+  readonly revision?: number
 }
 
 /** A write inside a batch. Build with `Write.put` / `Write.remove` / `Write.removePrefix`. */
@@ -78,8 +122,10 @@ const make = Effect.gen(function* () {
       catch: (cause) => new StoreError({ op: "open", message: `cannot open LMDB at ${path}: ${String(cause)}`, cause })
     }),
     (env) =>
-      Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) })
-        .pipe(Effect.catchAll((e) => Effect.logError("closing the store failed", e)))
+      // lmdb renews its read transaction on a timer set by a read; let a pending one run before the close
+      Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0))).pipe(Effect.zipRight(
+        Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) })
+        .pipe(Effect.catchAll((e) => Effect.logError("closing the store failed", e)))))
   )
   const changes = yield* Effect.acquireRelease(PubSub.bounded<StoreChange>(CHANGE_FEED_CAPACITY), PubSub.shutdown)
 
@@ -182,35 +228,47 @@ const make = Effect.gen(function* () {
         catch: (cause) => readError(db, prefix, cause)
       }))
 
-  /** All ops in one LMDB transaction; the change feed hears of it only after the commit. */
-  const batch = (ops: ReadonlyArray<WriteOp>) =>
+  /** Encodes every Put's value with its Schema (the stored form); a value that does not encode fails the whole batch. */
+  const encodeOps = (ops: ReadonlyArray<WriteOp>): Either.Either<Array<EncodedOp>, StoreError> => {
+    const encoded: Array<EncodedOp> = []
+    for (const op of ops) {
+      if (op._tag !== "Put") {
+        encoded.push({ op })
+        continue
+      }
+      const value = op.encode()
+      if (Either.isLeft(value)) {
+        return Either.left(new StoreError({
+          op: "encode", db: op.db, key: op.key,
+          message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
+        }))
+      }
+      encoded.push({ op, value: value.right })
+    }
+    return Either.right(encoded)
+  }
+
+  /**
+   * One LMDB transaction. An entry with a `revision` comes from the replicated
+   * source of truth: it is applied only when newer than the key's stored
+   * revision (an older change never overwrites a newer one), and the key
+   * keeps that revision (a delete keeps it too). `lastApplied` moves the
+   * node's replication watermark in the same transaction.
+   */
+  const commit = (entries: ReadonlyArray<EncodedOp>, lastApplied?: number) =>
     Effect.gen(function* () {
-      const encoded: Array<{ op: WriteOp; value?: unknown }> = []
-      for (const op of ops) {
-        if (op._tag !== "Put") {
-          encoded.push({ op })
-          continue
-        }
-        const value = op.encode()
-        if (Either.isLeft(value)) {
-          return yield* new StoreError({
-            op: "encode", db: op.db, key: op.key,
-            message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
-          })
-        }
-        encoded.push({ op, value: value.right })
-      }
-      const touched = new Map<string, { entity: DbName; tenantId: TenantId | undefined }>()
-      for (const { op } of encoded) {
-        const key = op._tag === "RemovePrefix" ? op.prefix : op.key
-        touched.set(changeId(op.db, key), { entity: op.db, tenantId: tenantIdOfKey(key) })
-      }
       // lmdb opens named databases with its own write; do it before the transaction
-      for (const { op } of encoded) database(op.db)
-      const rev = yield* Effect.tryPromise({
+      for (const { op } of entries) database(op.db)
+      const outcome = yield* Effect.tryPromise({
         try: () =>
-          env.transaction((): number => {
-            for (const { op, value } of encoded) {
+          env.transaction(() => {
+            const touched = new Map<string, { entity: DbName; tenantId: TenantId | undefined }>()
+            const touches = new Map<TenantId, TenantTouch>()
+            for (const { op, value, revision } of entries) {
+              if (revision !== undefined && op._tag !== "RemovePrefix") {
+                if (readRevision(keyRevisionKey(op.db, op.key)) >= revision) continue
+                meta.put(keyRevisionKey(op.db, op.key), revision)
+              }
               const db = database(op.db)
               if (op._tag === "Put") db.put(op.key, value)
               else if (op._tag === "Remove") db.remove(op.key)
@@ -219,8 +277,13 @@ const make = Effect.gen(function* () {
                   if (typeof key === "string" && key.startsWith(op.prefix)) db.remove(key)
                 }
               }
+              const key = op._tag === "RemovePrefix" ? op.prefix : op.key
+              const tenantId = tenantIdOfKey(key)
+              touched.set(changeId(op.db, key), { entity: op.db, tenantId })
+              if (tenantId !== undefined) touchOf(touches, op, tenantId)
             }
-            if (touched.size === 0) return 0
+            if (lastApplied !== undefined && lastApplied > readRevision(LAST_APPLIED)) meta.put(LAST_APPLIED, lastApplied)
+            if (touched.size === 0) return { rev: 0, touched }
             const rev = readRevision(GLOBAL_REVISION) + 1
             meta.put(GLOBAL_REVISION, rev)
             for (const change of touched.values()) {
@@ -228,14 +291,60 @@ const make = Effect.gen(function* () {
               meta.put(changeKey(change.entity, change.tenantId), rev)
               if (change.tenantId !== undefined) meta.put(tenantRevisionKey(change.tenantId), rev)
             }
-            return rev
+            for (const [tenantId, touch] of touches) meta.put(logKey(rev, tenantId), touch.whole ? true : Array.from(touch.mails))
+            // the window slides: drop what fell out of it (usually nothing or one commit's entries)
+            if (rev > CHANGE_LOG_WINDOW) {
+              for (const key of Array.from(meta.getKeys({ start: LOG_ROOT, end: `${LOG_ROOT}${logRevision(rev - CHANGE_LOG_WINDOW)}` }))) meta.remove(key)
+            }
+            return { rev, touched }
           }),
-        catch: (cause) => new StoreError({ op: "write", message: `write of ${ops.length} ops failed: ${String(cause)}`, cause })
+        catch: (cause) => new StoreError({ op: "write", message: `write of ${entries.length} ops failed: ${String(cause)}`, cause })
       })
-      if (touched.size === 0) return
-      ownRevisions.add(rev)
-      yield* PubSub.publishAll(changes, Array.from(touched.values(), (c) => ({ ...c, revision: rev })))
-    }).pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+      if (outcome.touched.size === 0) return 0
+      ownRevisions.add(outcome.rev)
+      yield* PubSub.publishAll(changes, Array.from(outcome.touched.values(), (c) => ({ ...c, revision: outcome.rev })))
+      return outcome.rev
+    })
+
+  /**
+   * In a cluster: the replicated databases' writes go to the source of truth
+   * first (a prefix removal becomes one removal per key this node holds), and
+   * then, with the revisions it gave, into LMDB with the local ones in one
+   * transaction. A key written twice in one batch is written once, last op wins.
+   */
+  const replicate = (replication: StoreReplicationShape, encoded: ReadonlyArray<EncodedOp>) =>
+    Effect.gen(function* () {
+      const local: Array<EncodedOp> = []
+      const shared = new Map<string, EncodedOp>()
+      for (const entry of encoded) {
+        const { op } = entry
+        if (!replication.replicates(op.db)) local.push(entry)
+        else if (op._tag !== "RemovePrefix") shared.set(`${op.db}\u0000${op.key}`, entry)
+        else {
+          yield* scan(op.db, op.prefix, (key) => {
+            shared.set(`${op.db}\u0000${key}`, { op: { _tag: "Remove", db: op.db, key } })
+          })
+        }
+      }
+      const writes = Array.from(shared.values()).filter(({ op }) =>
+        // removing a key this node never had: nothing to tell anyone
+        op._tag === "Put" || readRevision(keyRevisionKey(op.db, (op as { key: string }).key)) > 0 || database(op.db).get((op as { key: string }).key) !== undefined)
+      const revisions = writes.length === 0 ? [] : yield* replication.write(writes.map(({ op, value }) => {
+        const key = (op as { key: string }).key
+        return {
+          db: op.db, key, value: op._tag === "Put" ? value : undefined, expected: readRevision(keyRevisionKey(op.db, key)),
+          deleted: database(op.db).get(key) === undefined
+        }
+      }))
+      return yield* commit([...local, ...writes.map((w, i) => ({ ...w, revision: revisions[i] }))])
+    })
+
+  const replication = yield* Effect.serviceOption(StoreReplication)
+
+  /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
+  const batch = (ops: ReadonlyArray<WriteOp>) =>
+    Effect.flatMap(encodeOps(ops), (encoded) => Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))
+      .pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
 
   // ---- commits by other processes (the CLI importing while the server runs) ----
   const ownRevisions = new Set<number>()
@@ -259,9 +368,50 @@ const make = Effect.gen(function* () {
   }).pipe(Effect.catchAll((e) => Effect.logError("polling for external store changes failed", e)))
   yield* pollExternal.pipe(Effect.delay(EXTERNAL_CHANGE_POLL_INTERVAL), Effect.forever, Effect.forkScoped)
 
+  /**
+   * The directory entries (lowercased mails) a tenant's commits in
+   * (since, upTo] wrote, when those commits wrote nothing but directory
+   * entries and the log reaches back that far; undefined when the reader must
+   * reload the tenant. Synchronous: read in the same turn as the revision.
+   */
+  const directoryChangesSince = (tenantId: TenantId, since: number, upTo: number): ReadonlySet<string> | undefined => {
+    if (upTo - since > CHANGE_LOG_WINDOW) return undefined
+    const mails = new Set<string>()
+    const suffix = `/${tenantId}`
+    let found = false
+    let whole = false
+    // read to the end (an iterator left early keeps lmdb's read transaction pinned)
+    for (const { key, value } of meta.getRange({ start: `${LOG_ROOT}${logRevision(since + 1)}`, end: `${LOG_ROOT}${logRevision(upTo)}0` })) {
+      if (whole || typeof key !== "string" || !key.endsWith(suffix) || key.length !== LOG_ROOT.length + 15 + suffix.length) continue
+      found = true
+      if (Array.isArray(value)) for (const mail of value) mails.add(String(mail))
+      else whole = true
+    }
+    // the tenant's revision moved but no entry says how: written before the log existed
+    return found && !whole ? mails : undefined
+  }
+
+  /** Every key that carries a replicated revision: db, key, revision (cluster resync and checksums). */
+  const replicatedKeys = (f: (db: DbName, key: string, revision: number) => void) =>
+    scan(META_DB, KEY_REVISION_ROOT, (k, v) => {
+      const rest = k.slice(KEY_REVISION_ROOT.length)
+      const slash = rest.indexOf("/")
+      if (slash > 0 && typeof v === "number") f(rest.slice(0, slash), rest.slice(slash + 1), v)
+    })
+
   return {
     get,
     getSync,
+    directoryChangesSince,
+    encodeOps,
+    commit,
+    replicatedKeys,
+    /** the replicated revision of a key (0: never replicated) */
+    keyRevision: (db: DbName, key: string): number => readRevision(keyRevisionKey(db, key)),
+    /** the highest replicated revision applied in order (0: none) */
+    lastApplied: (): number => readRevision(LAST_APPLIED),
+    /** the stored (msgpack-decoded) value, for replication */
+    getRawSync: (db: DbName, key: string): unknown => database(db).get(key),
     list,
     forEach,
     forEachRaw,

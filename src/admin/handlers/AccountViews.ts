@@ -4,7 +4,7 @@ import { TenantId } from "../../domain/Tenant.js"
 import type { AccountUser, ApiTokenRecord } from "../../store/AccountRepo.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import { TenantRepo } from "../../store/TenantRepo.js"
-import { StoreFailure } from "../ApiErrors.js"
+import { StoreFailure, storeFailureOf } from "../ApiErrors.js"
 import { type Principal, principalLabel } from "../Principal.js"
 import { ApiTokenView, UserView } from "../UsersApi.js"
 
@@ -22,7 +22,7 @@ export const apiTokenView = (t: ApiTokenRecord) =>
   })
 
 export const storeFailure = (e: StoreError | StoreDecodeError) =>
-  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message }))))
+  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))
 
 /** Owners and operators manage owners; admins do not. */
 export const managesOwners = (p: Principal) => p._tag === "Operator" || p.role === "owner"

@@ -3,7 +3,7 @@ import { Effect, Option, Schema } from "effect"
 import { TenantNotFound } from "../../domain/Errors.js"
 import { TenantId } from "../../domain/Tenant.js"
 import { AuditRepo } from "../../store/AuditRepo.js"
-import { Api, StoreFailure } from "../Api.js"
+import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { AuditPageView } from "../AuditApi.js"
 import { AUDIT_ROLES, requireTenantRole } from "../Principal.js"
 
@@ -19,7 +19,7 @@ export const AuditLive = HttpApiBuilder.group(Api, "audit", (handlers) =>
         if (Option.isNone(Schema.decodeUnknownOption(TenantId)(path.tenantId))) return yield* new TenantNotFound({ tenantId: path.tenantId })
         const page = yield* repo.list(path.tenantId, { limit: urlParams.limit, before: urlParams.before }).pipe(
           Effect.catchAll((e) => Effect.logError("admin API: audit log read failed", e).pipe(
-            Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message })))))
+            Effect.zipRight(Effect.fail(storeFailureOf(e)))))
         )
         return new AuditPageView(page)
       }))

@@ -3,7 +3,7 @@ import { TenantNotFound } from "../../domain/Errors.js"
 import { TenantId } from "../../domain/Tenant.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"
-import { NotReady, StoreFailure } from "../ApiErrors.js"
+import { NotReady, StoreFailure, storeFailureOf } from "../ApiErrors.js"
 import { type Role, requireTenantRole } from "../Principal.js"
 
 /**
@@ -26,7 +26,7 @@ export const authorize = (rawTenantId: string, roles: ReadonlyArray<Role>) =>
 
 /** A store failure is a 500 naming the database and key; logged, since the caller cannot fix it. */
 export const storeFailure = (e: StoreError | StoreDecodeError) =>
-  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message }))))
+  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))
 
 export const catchStore = <A, E, R>(effect: Effect.Effect<A, E | StoreError | StoreDecodeError, R>) =>
   Effect.catchIf(

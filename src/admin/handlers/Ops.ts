@@ -1,5 +1,6 @@
 import { HttpApiBuilder, OpenApi } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { ClusterStatus } from "../../cluster/Applier.js"
 import { TenantRepo } from "../../store/TenantRepo.js"
 import { Api, NotReady } from "../Api.js"
 
@@ -12,10 +13,19 @@ import { Api, NotReady } from "../Api.js"
 export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
   Effect.gen(function* () {
     const repo = yield* TenantRepo
+    const cluster = yield* Effect.serviceOption(ClusterStatus)
     // generated once from the contract: it cannot change while the process runs
     const document = OpenApi.fromApi(Api) as unknown as Record<string, unknown>
     return handlers
-      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      // a cluster node says whether its watch of the cluster is up, and since when its configuration may be stale
+      .handle("healthz", () =>
+        Option.match(cluster, {
+          onNone: () => Effect.succeed({ status: "ok" as const }),
+          onSome: (c) => Effect.map(c.health, (h) => ({
+            status: h.status, cluster_revision: h.lastApplied,
+            ...(h.configStaleSeconds !== undefined ? { config_stale_seconds: h.configStaleSeconds } : {})
+          }))
+        }))
       // ready when the store answers: the mail path reads tenants from it
       .handle("readyz", () =>
         repo.listTenants().pipe(

@@ -10,7 +10,7 @@ import {
   FileSourceSettings, GRAPH_DEFAULT_BASE_URL, GraphSourceSettings, LdapSourceSettings, MIN_SYNC_INTERVAL_SECONDS, SECRET_SET,
   type SourceSettings, type SyncStatus, TenantSyncSettings
 } from "../../sync/SyncSettings.js"
-import { Api, StoreFailure } from "../Api.js"
+import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { ADMIN_ROLES, READ_ROLES, requireTenantRole } from "../Principal.js"
 import { type SourceInput, SourcesInvalid, SourcesView, SyncNotConfigured, SyncStatusView } from "../SyncApi.js"
@@ -18,7 +18,7 @@ import { type SourceInput, SourcesInvalid, SourcesView, SyncNotConfigured, SyncS
 /** Directory sync endpoints (src/admin/SyncApi.ts). Secrets go in, never out. */
 
 const storeFailure = (what: string) => (e: { readonly message: string }) =>
-  Effect.logError(`admin API: ${what} failed`, e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message }))))
+  Effect.logError(`admin API: ${what} failed`, e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))
 
 const statusView = (s: SyncStatus) => SyncStatusView.make({ ...s })
 

@@ -9,7 +9,7 @@ import { Db } from "../../store/Keys.js"
 import { Store } from "../../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
-import { Api, StoreFailure, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
+import { Api, StoreFailure, storeFailureOf, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { AccountRepo } from "../../store/AccountRepo.js"
 import { DirectoryRepo } from "../../store/DirectoryRepo.js"
@@ -28,7 +28,7 @@ import { tenantView } from "./TenantViews.js"
  */
 
 const storeFailure = (e: StoreError | StoreDecodeError) =>
-  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message }))))
+  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))
 
 /** A path id that is not even a valid tenant id names no tenant: 404, like an unknown one. */
 const parseId = (raw: string) =>

@@ -1,0 +1,118 @@
+/**
+ * Two (or more) Imprint nodes in the test process, each with its own LMDB
+ * folder, sharing tenant state through a NATS JetStream KV bucket on a
+ * nats-server the spec started (NatsPeer). Nodes can be stopped and started
+ * again on the same folder, as a restarted host would be.
+ */
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
+import { Effect, Layer } from "effect"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Api } from "../../src/admin/Api.js"
+import { ClusterStatus } from "../../src/cluster/Applier.js"
+import { toKvKey } from "../../src/cluster/KvKeys.js"
+import { Store } from "../../src/store/Store.js"
+import { type RunningImprint, startImprint } from "../support/Imprint.js"
+
+export const BUCKET = "imprint"
+
+export interface Node {
+  readonly name: string
+  readonly dataDir: string
+  imprint: RunningImprint
+}
+
+export const clusterConfig = (servers: ReadonlyArray<string>, name: string) => ({ cluster: { servers, node: name, writeTimeoutMs: 2_000 } })
+
+export const startNode = async (servers: ReadonlyArray<string>, name: string, opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string } = {}): Promise<Node> => {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `imprint-node-${name}-`))
+  const imprint = await startImprint({ config: clusterConfig(servers, name), tenants: opts.tenants, admin: true, dataDir })
+  return { name, dataDir, imprint }
+}
+
+export const restartNode = async (node: Node, servers: ReadonlyArray<string>) => {
+  const token = node.imprint.admin?.token
+  await node.imprint.close()
+  node.imprint = await startImprint({ config: clusterConfig(servers, node.name), admin: true, dataDir: node.dataDir, ...(token !== undefined ? { token } : {}) })
+}
+
+export const removeNode = async (node: Node) => {
+  await node.imprint.close()
+  fs.rmSync(node.dataDir, { recursive: true, force: true })
+}
+
+export const health = (node: Node) => node.imprint.use(Effect.flatMap(ClusterStatus, (s) => s.health))
+export const lastApplied = (node: Node) => node.imprint.use(Effect.map(Store, (s) => s.lastApplied()))
+
+/** sha-256 over every replicated key of the node's LMDB: database, key, revision and stored value */
+export const checksum = (node: Node) =>
+  node.imprint.use(Effect.gen(function* () {
+    const store = yield* Store
+    const rows: Array<string> = []
+    yield* store.replicatedKeys((db, key, revision) => {
+      rows.push(JSON.stringify([db, key, revision, store.getRawSync(db, key) ?? null]))
+    })
+    rows.sort()
+    return createHash("sha256").update(rows.join("\n")).digest("hex")
+  }))
+
+/** The bucket's last revision, read with a client of its own. */
+export const bucketState = async (url: string) => {
+  const nc = await connect({ servers: url })
+  try {
+    const info = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKET}`)
+    return info.state
+  } finally {
+    await nc.close()
+  }
+}
+
+/** Removes every message of one key from the bucket (its history, delete marker included), as `nats kv purge` and purgeDeletes do. */
+export const purgeKey = async (url: string, db: string, key: string) => {
+  const nc = await connect({ servers: url })
+  try {
+    await (await jetstreamManager(nc)).streams.purge(`KV_${BUCKET}`, { filter: `$KV.${BUCKET}.${toKvKey(db, key)}` })
+  } finally {
+    await nc.close()
+  }
+}
+
+/** Waits (bounded) until every node applied the bucket up to `revision`. */
+export const converge = async (nodes: ReadonlyArray<Node>, revision: number, limitMs = 30_000) => {
+  const deadline = Date.now() + limitMs
+  for (const node of nodes) {
+    while ((await lastApplied(node)) < revision) {
+      if (Date.now() > deadline) throw new Error(`node ${node.name} applied ${await lastApplied(node)}, not ${revision}, within ${limitMs} ms`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+}
+
+const makeClient = (admin: NonNullable<RunningImprint["admin"]>) =>
+  HttpApiClient.make(Api, {
+    baseUrl: `https://127.0.0.1:${admin.port}`,
+    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(admin.token))
+  })
+export type AdminClient = Effect.Effect.Success<ReturnType<typeof makeClient>>
+
+/** Runs `f` with the typed admin client of a node (its own operator token). */
+export const withAdmin = <A, E>(node: Node, f: (client: AdminClient) => Effect.Effect<A, E>) => {
+  const admin = node.imprint.admin!
+  return Effect.runPromise(
+    Effect.flatMap(makeClient(admin), f).pipe(
+      Effect.provide(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: admin.ca }))))
+    )
+  )
+}
+
+/** The HTTP status of an admin call through its typed client: 200, or the status its error declares. */
+export const statusOf = <A, E extends { readonly _tag: string }>(node: Node, f: (client: AdminClient) => Effect.Effect<A, E>) =>
+  withAdmin(node, (c) => f(c).pipe(
+    Effect.as(200),
+    Effect.catchAll((e) => Effect.succeed(e._tag === "ConcurrentEdit" ? 409 : e._tag === "ClusterUnavailable" ? 503 : (console.error(e), 500)))
+  ))

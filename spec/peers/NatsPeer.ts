@@ -1,0 +1,68 @@
+/**
+ * Debian's nats-server with JetStream, started by the specs on 127.0.0.1
+ * (a free port, a temp store folder), as perf/Slapd.ts does for slapd: never
+ * the system service. `kill()` is SIGKILL; `start()` again reuses the port
+ * and the store folder, as a restarted server would.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { freePort } from "../../perf/FreePort.js"
+
+export const NATS_SERVER = "/usr/sbin/nats-server"
+
+export const natsUnavailable = (): string | undefined =>
+  fs.existsSync(NATS_SERVER) ? undefined : `${NATS_SERVER} is missing (apt-get install --no-install-recommends nats-server; .ci/run does)`
+
+export interface NatsPeer {
+  readonly url: string
+  readonly port: number
+  readonly start: () => Promise<void>
+  readonly kill: () => Promise<void>
+  readonly stop: () => Promise<void>
+}
+
+const listening = (port: number, deadline: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect(port, "127.0.0.1")
+      s.once("connect", () => (s.destroy(), resolve()))
+      s.once("error", () => {
+        s.destroy()
+        if (Date.now() > deadline) reject(new Error(`nats-server did not listen on ${port}`))
+        else setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+
+export const startNats = async (): Promise<NatsPeer> => {
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-nats-"))
+  let child: ChildProcess | undefined
+  const exited = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve())))
+  const start = async () => {
+    child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", `spec-${port}`], { stdio: "ignore" })
+    await listening(port, Date.now() + 10_000)
+  }
+  const signal = async (sig: NodeJS.Signals) => {
+    const c = child
+    child = undefined
+    if (c === undefined) return
+    c.kill(sig)
+    await exited(c)
+  }
+  await start()
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    start,
+    kill: () => signal("SIGKILL"),
+    stop: async () => {
+      await signal("SIGTERM")
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}

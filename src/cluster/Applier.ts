@@ -1,0 +1,182 @@
+import type { KvWatchEntry } from "@nats-io/kv"
+import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effect"
+import { Store, type EncodedOp } from "../store/Store.js"
+import { ClusterClient, type ClusterHandle, LOCAL_DATABASES } from "./ClusterClient.js"
+import { fromKvKey } from "./KvKeys.js"
+
+/**
+ * Each node's applier: watches the cluster's KV bucket and applies every
+ * change, with its revision, to LMDB (Store.commit: one transaction per run
+ * of changes; a key's older revision never overwrites a newer one; the
+ * node's watermark `lastApplied` moves in the same transaction), which tells
+ * the tenant actors through the store's change feed.
+ *
+ * It resumes from `lastApplied + 1` when the bucket still holds everything
+ * after it; when history the node has not seen is gone (purged, or replaced
+ * while the node was away), it resynchronises fully: every key's last value,
+ * then the keys it holds and the bucket no longer has are removed. A lost
+ * connection stops the watch; the node keeps serving mail from LMDB, reports
+ * itself degraded with how stale its configuration may be, and starts over
+ * (resume or resync) once the connection is back.
+ */
+
+/** changes applied per LMDB transaction at most */
+export const APPLY_CHUNK = 2_000
+/** how soon a failed watch is tried again (doubling, capped) */
+const RETRY = Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
+
+export interface ClusterHealth {
+  readonly status: "ok" | "degraded"
+  /** the highest bucket revision applied in order */
+  readonly lastApplied: number
+  /** seconds since the watch went down (absent while it is up) */
+  readonly configStaleSeconds?: number
+  readonly fullResyncs: number
+}
+
+export interface ClusterStatusShape {
+  readonly health: Effect.Effect<ClusterHealth>
+  /** resolves once this node applied the bucket up to `revision` (tests, read-your-writes across nodes) */
+  readonly awaitApplied: (revision: number) => Effect.Effect<void>
+}
+export class ClusterStatus extends Context.Tag("imprint/ClusterStatus")<ClusterStatus, ClusterStatusShape>() {}
+
+/** A watched entry as a store write carrying its revision; undefined for keys this layout did not write. */
+const toOp = (e: KvWatchEntry): EncodedOp | undefined => {
+  const at = fromKvKey(e.key)
+  if (at === undefined || LOCAL_DATABASES.has(at.db)) return undefined
+  if (e.operation !== "PUT") return { op: { _tag: "Remove", db: at.db, key: at.key }, revision: e.revision }
+  const value: unknown = e.length === 0 ? null : JSON.parse(e.string())
+  return { op: { _tag: "Put", db: at.db, key: at.key, encode: () => Either.right(value) }, value, revision: e.revision }
+}
+
+export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () {
+  const store = yield* Store
+  const client = yield* ClusterClient
+  let watching = false
+  let downSince = yield* Clock.currentTimeMillis
+  let fullResyncs = 0
+  /** false until this process completed a full resync (or found nothing to resync) */
+  let resumable = false
+  const waiters = new Set<{ revision: number; resolve: () => void }>()
+  const wake = () => {
+    const applied = store.lastApplied()
+    for (const w of waiters) if (w.revision <= applied) {
+      waiters.delete(w)
+      w.resolve()
+    }
+  }
+
+  const apply = (ops: ReadonlyArray<EncodedOp>, lastApplied: number) =>
+    store.commit(ops, lastApplied).pipe(Effect.tap(() => Effect.sync(wake)))
+
+  /** One watch, from connection to its end; fails when it cannot go on. */
+  const watchOnce = (h: ClusterHandle) =>
+    Effect.gen(function* () {
+      const status = yield* Effect.promise(() => h.kv.status())
+      const state = status.streamInfo.state
+      const last = store.lastApplied()
+      // A node (re)started, or one whose history after `last` is gone, reads every key's last value: a
+      // purge while it was away leaves no message to tell it. A watch lost and found again resumes.
+      const full = state.messages > 0 && (!resumable || last === 0 || last + 1 < state.first_seq || last > state.last_seq)
+      const iterator = yield* Effect.promise(() => (full ? h.kv.watch() : h.kv.watch({ resumeFromRevision: Math.max(1, last + 1) })))
+      yield* Effect.addFinalizer(() => Effect.sync(() => iterator.stop()))
+      const stopOnDisconnect = client.onStatus((type) => {
+        if (type === "disconnect") iterator.stop()
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(stopOnDisconnect))
+      if (!client.connected()) return
+      resumable = true
+      if (full) {
+        fullResyncs++
+        yield* Effect.logInfo(`cluster: full resynchronisation (applied ${last}, bucket ${state.first_seq}–${state.last_seq})`)
+      }
+      const seen = full ? new Set<string>() : undefined
+      let chunk: Array<EncodedOp> = []
+      let chunkRevision = 0
+      watching = true
+      const entries = iterator[Symbol.asyncIterator]()
+      const next = () => entries.next()
+      while (true) {
+        const r = yield* Effect.promise(next)
+        if (r.done) break
+        const e = r.value
+        const op = toOp(e)
+        if (op !== undefined) {
+          chunk.push(op)
+          if (seen !== undefined) seen.add(`${op.op.db}\u0000${(op.op as { key: string }).key}`)
+        }
+        chunkRevision = Math.max(chunkRevision, e.revision)
+        // the snapshot of last values is complete when the consumer has nothing more pending
+        const initialDone = seen !== undefined && (e.delta ?? 0) === 0
+        if (chunk.length >= APPLY_CHUNK || iterator.getPending() === 0 || initialDone) {
+          // during a resync the watermark moves only once the snapshot is complete
+          yield* apply(chunk, seen === undefined ? chunkRevision : 0)
+          chunk = []
+        }
+        if (initialDone) {
+          const gone: Array<EncodedOp> = []
+          yield* store.replicatedKeys((db, key, revision) => {
+            // a key the node holds (its revision kept) that the bucket no longer has: purged while the node was away
+            if (!seen.has(`${db}\u0000${key}`) && revision <= chunkRevision) gone.push({ op: { _tag: "Remove", db, key } })
+          }).pipe(Effect.orDie)
+          yield* apply(gone, chunkRevision)
+          yield* Effect.logInfo(`cluster: resynchronised (${seen.size} keys, ${gone.length} removed)`)
+          return yield* watchRest(iterator, next)
+        }
+      }
+    }).pipe(Effect.scoped, Effect.ensuring(Effect.clockWith((clock) => Effect.sync(() => {
+      if (watching) downSince = clock.unsafeCurrentTimeMillis()
+      watching = false
+    }))))
+
+  /** After a resync's snapshot: plain updates. */
+  const watchRest = (iterator: { getPending(): number }, next: () => Promise<IteratorResult<KvWatchEntry>>) =>
+    Effect.gen(function* () {
+      let chunk: Array<EncodedOp> = []
+      let chunkRevision = 0
+      while (true) {
+        const r = yield* Effect.promise(next)
+        if (r.done) return
+        const op = toOp(r.value)
+        if (op !== undefined) chunk.push(op)
+        chunkRevision = Math.max(chunkRevision, r.value.revision)
+        if (chunk.length >= APPLY_CHUNK || iterator.getPending() === 0) {
+          yield* apply(chunk, chunkRevision)
+          chunk = []
+        }
+      }
+    })
+
+  const loop = Effect.gen(function* () {
+    const h = yield* Effect.promise(() => client.ready())
+    // after a disconnect, wait for the connection before watching again
+    while (!client.connected()) yield* Effect.sleep(Duration.millis(100))
+    yield* watchOnce(h)
+    return yield* Effect.fail("watch ended" as const)
+  }).pipe(
+    Effect.catchAllDefect((d) => Effect.logError("cluster applier failed", d).pipe(Effect.zipRight(Effect.fail("defect" as const)))),
+    Effect.retry(RETRY),
+    Effect.ignore
+  )
+  yield* Effect.forkScoped(Effect.forever(loop))
+
+  return {
+    health: Effect.clockWith((clock) => Effect.sync((): ClusterHealth => {
+      const up = watching && client.connected()
+      return {
+        status: up ? "ok" : "degraded",
+        lastApplied: store.lastApplied(),
+        ...(up ? {} : { configStaleSeconds: Math.max(0, Math.round((clock.unsafeCurrentTimeMillis() - downSince) / 1000)) }),
+        fullResyncs
+      }
+    })),
+    awaitApplied: (revision: number) =>
+      Effect.async<void>((resume) => {
+        const w = { revision, resolve: () => resume(Effect.void) }
+        waiters.add(w)
+        wake()
+        return Effect.sync(() => waiters.delete(w))
+      })
+  } satisfies ClusterStatusShape
+}))
