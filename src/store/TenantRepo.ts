@@ -12,6 +12,7 @@ import { ruleProblems } from "../signature/RuleValidation.js"
 import { prepareTemplate } from "../signature/TemplatePreparation.js"
 import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
+import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOp } from "./TenantClaims.js"
 import { Store, Write, type WriteOp } from "./Store.js"
 
 /**
@@ -39,6 +40,62 @@ export interface ImportSummary {
   /** what the sanitizer took out of each template (only templates that lost something) */
   readonly removed: ReadonlyArray<TemplateRemovals>
 }
+
+export type ImportMode = "all-or-nothing" | "per-tenant"
+export const IMPORT_MODES: ReadonlyArray<ImportMode> = ["all-or-nothing", "per-tenant"]
+
+/** One tenant of a batch: `source` names where it came from (a file name, `line 12`, `tenants[3]`). */
+export interface BatchEntry {
+  readonly source: string
+  readonly input: unknown
+}
+
+export type BatchOutcome =
+  | { readonly source: string; readonly tenantId: TenantId; readonly status: "created" | "updated" | "not-written"; readonly summary: ImportSummary }
+  | { readonly source: string; readonly tenantId?: string; readonly status: "failed"; readonly error: "TenantFileInvalid" | "TenantConflict"; readonly message: string }
+
+export interface BatchReport {
+  readonly mode: ImportMode
+  /** false: nothing was written (all-or-nothing with a failure, or nothing valid) */
+  readonly written: boolean
+  readonly created: number
+  readonly updated: number
+  readonly failed: number
+  readonly tenants: ReadonlyArray<BatchOutcome>
+}
+
+/** tenants whose scrypt hashing and template compilation run at once (libuv's pool has 4 threads) */
+export const PREPARE_CONCURRENCY = 4
+/** per-tenant mode writes this many tenants per LMDB transaction (one commit each would cost a sync per tenant) */
+export const TENANTS_PER_COMMIT = 200
+
+const reportOf = (mode: ImportMode, tenants: ReadonlyArray<BatchOutcome>, written: boolean): BatchReport => ({
+  mode, written,
+  created: tenants.filter((t) => t.status === "created").length,
+  updated: tenants.filter((t) => t.status === "updated").length,
+  failed: tenants.filter((t) => t.status === "failed").length,
+  tenants
+})
+
+/** The id an entry that did not decode says it has, for the report. */
+const rawId = (input: unknown): string | undefined =>
+  typeof input === "object" && input !== null && typeof (input as { id?: unknown }).id === "string" ? (input as { id: string }).id : undefined
+
+interface Prepared {
+  readonly file: TenantFile
+  readonly tenant: Tenant
+  readonly previous: Tenant | undefined
+  readonly templates: ReadonlyArray<Template>
+  readonly removed: ReadonlyArray<TemplateRemovals>
+}
+
+/** What tenants accepted earlier in one batch claim and gave up (keys as TenantClaims.claimKey). */
+interface BatchClaims {
+  readonly claimed: Map<string, TenantId>
+  readonly released: Map<TenantId, ReadonlySet<string>>
+  readonly tenants: Map<TenantId, Tenant>
+}
+const emptyBatch = (): BatchClaims => ({ claimed: new Map(), released: new Map(), tenants: new Map() })
 
 export interface TemplateRemovals {
   readonly templateId: string
@@ -83,6 +140,7 @@ const make = Effect.gen(function* () {
   const store = yield* Store
   // one import at a time: the cross-tenant connector check and the write must not interleave
   const importLock = yield* Effect.makeSemaphore(1)
+  yield* ensureIndex(store).pipe(Effect.catchAll((e) => Effect.logError("building the tenant claims index failed; imports check against what it holds", e)))
 
   const getTenant = Effect.fn("TenantRepo.getTenant")(function* (id: TenantId) {
     return yield* store.get(Db.tenants, Tenant, Keys.tenantKey(id))
@@ -124,42 +182,45 @@ const make = Effect.gen(function* () {
       }
     })
 
-  const checkConflicts = Effect.fn("TenantRepo.checkConflicts")(function* (tenant: Tenant) {
-    const others = (yield* listTenants()).filter((t) => t.id !== tenant.id)
-    for (const domain of tenant.domains) {
-      const owner = others.find((o) => o.domains.some((d) => d.toLowerCase() === domain))
-      if (owner !== undefined) {
-        const range = sharedRange(tenant, owner)
+  /**
+   * Every claim of `tenant` (domains, usernames, certificates, Microsoft 365
+   * ids) checked against the LMDB claims index and against what tenants
+   * accepted earlier in the same batch claimed or gave up: one read per
+   * claim, whatever the tenant count.
+   */
+  const checkClaims = Effect.fn("TenantRepo.checkClaims")(function* (tenant: Tenant, batch: BatchClaims) {
+    for (const claim of claimsOf(tenant)) {
+      const key = claimKey(claim)
+      const inBatch = batch.claimed.get(key)
+      const stored = ownerOf(store, claim)
+      const owner = inBatch !== undefined ? inBatch
+        : stored !== undefined && stored !== tenant.id && !(batch.released.get(stored)?.has(key) ?? false) ? stored
+        : undefined
+      if (owner === undefined || owner === tenant.id) continue
+      let why = ""
+      if (claim.kind === "domain") {
         // tenants behind one address are told apart by sender domain alone (ConnectorIndex.selectBySender)
-        const why = range === undefined ? "" : `; ${tenant.id} and ${owner.id} share the source range ${range}, where only the sender's domain tells them apart`
-        return yield* new TenantConflict({
-          tenantId: tenant.id, otherTenantId: owner.id, message: `domain ${domain} already belongs to tenant ${owner.id}${why}`
-        })
+        const other = batch.tenants.get(owner) ?? Option.getOrUndefined(yield* getTenant(owner))
+        const range = other === undefined ? undefined : sharedRange(tenant, other)
+        if (range !== undefined) why = `; ${tenant.id} and ${owner} share the source range ${range}, where only the sender's domain tells them apart`
       }
-    }
-    for (const c of tenant.connectors) {
-      for (const other of others) {
-        const clash = other.connectors.find((o) =>
-          (c._tag === "auth" && o._tag === "auth" && o.username === c.username) ||
-          (c._tag === "certificate" && o._tag === "certificate" && normalizeFingerprint(o.fingerprint256) === c.fingerprint256) ||
-          (c._tag === "microsoft365" && o._tag === "microsoft365" && (o.tenantGuid === c.tenantGuid || o.domain === c.domain)))
-        if (clash !== undefined) {
-          const what = c._tag === "auth" ? `auth username "${c.username}"`
-            : c._tag === "microsoft365" ? `Microsoft 365 tenant ${c.tenantGuid} (${c.domain})`
-            : `certificate ${(c as CertConnector).fingerprint256}`
-          return yield* new TenantConflict({
-            tenantId: tenant.id, otherTenantId: other.id, message: `${what} already belongs to tenant ${other.id}`
-          })
-        }
-      }
+      const earlier = inBatch !== undefined ? " (earlier in this import)" : ""
+      return yield* new TenantConflict({
+        tenantId: tenant.id, otherTenantId: owner, message: `${describeClaim(claim)} already belongs to tenant ${owner}${earlier}${why}`
+      })
     }
   })
 
-  const importFile = Effect.fn("TenantRepo.importFile")(function* (file: TenantFile) {
+  /**
+   * The part of an import that needs no other tenant: decode, sanitize and
+   * compile templates, check rules, hash passwords (scrypt: the slow part, so
+   * a batch runs several at once).
+   */
+  const prepare = Effect.fn("TenantRepo.prepare")(function* (file: TenantFile) {
     const content = prepareSignatureContent(file.templates ?? [], file.rules ?? [])
     if (Either.isLeft(content)) return yield* content.left
-    const previous = yield* getTenant(file.id)
-    const connectors = yield* Effect.forEach(file.connectors, toConnector(Option.match(previous, { onNone: () => [], onSome: (t) => t.connectors })))
+    const previous = Option.getOrUndefined(yield* getTenant(file.id))
+    const connectors = yield* Effect.forEach(file.connectors, toConnector(previous?.connectors ?? []))
     const tenant = new Tenant({
       id: file.id,
       name: file.name,
@@ -171,35 +232,104 @@ const make = Effect.gen(function* () {
       ...(file.account !== undefined ? { account: file.account } : {}),
       ...(file.trace !== undefined ? { trace: file.trace } : {})
     })
-    yield* checkConflicts(tenant)
-    const templateList = content.right.templates
-    const ruleList = file.rules ?? []
-    const users = file.directory ?? []
-    const ops: Array<WriteOp> = [
-      Write.put(Db.tenants, Tenant, Keys.tenantKey(tenant.id), tenant),
-      Write.put(Db.settings, SignatureSettings, Keys.settingsKey(tenant.id), file.settings ?? new SignatureSettings({})),
-      Write.put(Db.rules, RuleList, Keys.rulesKey(tenant.id), ruleList),
-      Write.removePrefix(Db.templates, Keys.templatePrefix(tenant.id)),
-      ...templateList.map((t) => Write.put(Db.templates, Template, Keys.templateKey(tenant.id, t.id), t)),
-      Write.removePrefix(Db.users, Keys.userPrefix(tenant.id)),
-      ...users.map((u) => Write.put(Db.users, DirectoryUser, Keys.userKey(tenant.id, u.mail), u))
-    ]
-    yield* store.batch(ops)
-    yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: tenant.id, users: users.length }))
-    for (const r of content.right.removed) {
-      yield* Effect.logWarning("template sanitized on import").pipe(
-        Effect.annotateLogs({ tenant: tenant.id, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") }))
-    }
-    return {
-      tenantId: tenant.id, created: Option.isNone(previous), templates: templateList.length, rules: ruleList.length, users: users.length,
-      removed: content.right.removed
-    } satisfies ImportSummary
+    return { file, tenant, previous, templates: content.right.templates, removed: content.right.removed } satisfies Prepared
+  })
+
+  /** The writes of one prepared tenant: its record, content and directory, and its claims index entries. */
+  const writesOf = ({ file, tenant, previous, templates: templateList }: Prepared): Array<WriteOp> => [
+    Write.put(Db.tenants, Tenant, Keys.tenantKey(tenant.id), tenant),
+    Write.put(Db.settings, SignatureSettings, Keys.settingsKey(tenant.id), file.settings ?? new SignatureSettings({})),
+    Write.put(Db.rules, RuleList, Keys.rulesKey(tenant.id), file.rules ?? []),
+    Write.removePrefix(Db.templates, Keys.templatePrefix(tenant.id)),
+    ...templateList.map((t) => Write.put(Db.templates, Template, Keys.templateKey(tenant.id, t.id), t)),
+    Write.removePrefix(Db.users, Keys.userPrefix(tenant.id)),
+    ...(file.directory ?? []).map((u) => Write.put(Db.users, DirectoryUser, Keys.userKey(tenant.id, u.mail), u)),
+    ...claimOps(store, tenant.id, previous, tenant),
+    versionOp
+  ]
+
+  const summaryOf = ({ file, tenant, previous, templates: templateList, removed }: Prepared): ImportSummary => ({
+    tenantId: tenant.id, created: previous === undefined, templates: templateList.length, rules: (file.rules ?? []).length,
+    users: (file.directory ?? []).length, removed
+  })
+
+  const logImported = (p: Prepared) =>
+    Effect.gen(function* () {
+      yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: p.tenant.id, users: (p.file.directory ?? []).length }))
+      for (const r of p.removed) {
+        yield* Effect.logWarning("template sanitized on import").pipe(
+          Effect.annotateLogs({ tenant: p.tenant.id, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") }))
+      }
+    })
+
+  /** Accepts a checked tenant into the batch: later tenants see its claims, and what it gave up. */
+  const accept = (batch: BatchClaims, p: Prepared) => {
+    const now = new Set(claimsOf(p.tenant).map(claimKey))
+    for (const key of now) batch.claimed.set(key, p.tenant.id)
+    if (p.previous !== undefined) batch.released.set(p.tenant.id, new Set(claimsOf(p.previous).map(claimKey).filter((k) => !now.has(k))))
+    batch.tenants.set(p.tenant.id, p.tenant)
+  }
+
+  const importFile = Effect.fn("TenantRepo.importFile")(function* (file: TenantFile) {
+    const prepared = yield* prepare(file)
+    yield* checkClaims(prepared.tenant, emptyBatch())
+    yield* store.batch(writesOf(prepared))
+    yield* logImported(prepared)
+    return summaryOf(prepared)
   }, (effect) => importLock.withPermits(1)(effect))
 
   /** Imports a parsed JSON value (decoded here; errors name the wrong key). */
   const importTenant = Effect.fn("TenantRepo.importTenant")(function* (input: unknown) {
     return yield* importFile(yield* decodeTenantFile(input))
   })
+
+  /**
+   * Many tenants in one call (a folder, a JSON-lines file, the batch
+   * endpoint). Each is checked against the stored tenants and against those
+   * before it in the batch (a domain claimed twice in one batch is a
+   * conflict of the second). `all-or-nothing`: every tenant valid, then all
+   * written in one transaction, else nothing is; `per-tenant`: the valid
+   * ones are written (TENANTS_PER_COMMIT per transaction), the others
+   * reported. The report lists every entry in order.
+   */
+  const importBatch = Effect.fn("TenantRepo.importBatch")(function* (entries: ReadonlyArray<BatchEntry>, mode: ImportMode) {
+    const prepared = yield* Effect.forEach(entries, (entry) =>
+      decodeTenantFile(entry.input).pipe(
+        Effect.flatMap(prepare),
+        Effect.map((p) => Either.right<Prepared>(p)),
+        Effect.catchTag("TenantFileInvalid", (e) => Effect.succeed(Either.left(e)))
+      ), { concurrency: PREPARE_CONCURRENCY })
+    const batch = emptyBatch()
+    const outcomes: Array<BatchOutcome> = []
+    const accepted: Array<{ index: number; prepared: Prepared }> = []
+    for (let i = 0; i < entries.length; i++) {
+      const source = entries[i]!.source
+      const p = prepared[i]!
+      const idOf = Either.isRight(p) ? p.right.tenant.id : rawId(entries[i]!.input)
+      const failure = Either.isLeft(p) ? p.left
+        : batch.tenants.has(p.right.tenant.id) ? new TenantConflict({ tenantId: p.right.tenant.id, otherTenantId: p.right.tenant.id, message: `tenant ${p.right.tenant.id} appears twice in this import` })
+        : yield* checkClaims(p.right.tenant, batch).pipe(Effect.as(undefined), Effect.catchTag("TenantConflict", Effect.succeed))
+      if (failure !== undefined || Either.isLeft(p)) {
+        outcomes.push({ source, ...(idOf !== undefined ? { tenantId: idOf } : {}), status: "failed", error: failure!._tag, message: failure!.message })
+        continue
+      }
+      accept(batch, p.right)
+      accepted.push({ index: outcomes.length, prepared: p.right })
+      outcomes.push({ source, tenantId: p.right.tenant.id, status: p.right.previous === undefined ? "created" : "updated", summary: summaryOf(p.right) })
+    }
+    const failed = outcomes.length - accepted.length
+    if (mode === "all-or-nothing" && failed > 0) {
+      for (const a of accepted) outcomes[a.index] = { ...outcomes[a.index]!, status: "not-written" } as BatchOutcome
+      return reportOf(mode, outcomes, false)
+    }
+    for (let from = 0; from < accepted.length; from += mode === "all-or-nothing" ? accepted.length : TENANTS_PER_COMMIT) {
+      const chunk = accepted.slice(from, mode === "all-or-nothing" ? accepted.length : from + TENANTS_PER_COMMIT)
+      yield* store.batch(chunk.flatMap((a) => writesOf(a.prepared)))
+      yield* Effect.forEach(chunk, (a) => logImported(a.prepared), { discard: true })
+    }
+    yield* Effect.logInfo("tenant batch imported").pipe(Effect.annotateLogs({ mode, written: accepted.length, failed }))
+    return reportOf(mode, outcomes, accepted.length > 0)
+  }, (effect) => importLock.withPermits(1)(effect))
 
   /** The tenant as a file; auth connectors carry only their hashes. */
   const exportTenant = Effect.fn("TenantRepo.exportTenant")(function* (id: TenantId) {
@@ -257,13 +387,16 @@ const make = Effect.gen(function* () {
 
   /** Removes the tenant and everything under its prefix; false when it did not exist. */
   const removeTenant = Effect.fn("TenantRepo.removeTenant")(function* (id: TenantId) {
-    const existed = Option.isSome(yield* getTenant(id))
-    yield* store.batch(Object.values(Db).map((db) => Write.removePrefix(db, Keys.tenantPrefix(id))))
-    return existed
+    const existing = Option.getOrUndefined(yield* getTenant(id))
+    yield* store.batch([
+      ...Object.values(Db).map((db) => Write.removePrefix(db, Keys.tenantPrefix(id))),
+      ...claimOps(store, id, existing, undefined)
+    ])
+    return existing !== undefined
   })
 
   return {
-    importTenant, importFile, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
+    importTenant, importFile, importBatch, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
     replaceDirectory, applyDirectoryDelta,
     /** runs `effect` while no import runs: ContentRepo's read-modify-write of templates and rules */
     exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => importLock.withPermits(1)(effect)
