@@ -5,8 +5,10 @@ import { normalizeFingerprint } from "../store/TenantRepo.js"
 
 /**
  * In-memory answers to "which tenant is this SMTP session?", built from all
- * tenant records. Suspended tenants are left out, so they bind nothing.
- * Lookups are plain functions: they run once per connection.
+ * tenant records once, then patched per changed tenant (`patch`): an import
+ * costs the index one tenant's entries, not a rebuild. Suspended tenants are
+ * left out, so they bind nothing. Lookups are plain functions: they run once
+ * per connection, synchronously, so a patch between two lookups is safe.
  */
 
 export interface AuthEntry {
@@ -24,10 +26,12 @@ export interface ConnectorIndex {
   readonly byDomain: ReadonlyMap<string, TenantId>
   /** tenants with a microsoft365 connector */
   readonly microsoft365: ReadonlySet<TenantId>
+  /** the tenant records indexed (suspended ones included), so a patch knows what to take out */
+  readonly tenants: ReadonlyMap<TenantId, Tenant>
 }
 
 export const empty: ConnectorIndex = {
-  revision: -1, byUsername: new Map(), byFingerprint: new Map(), ranges: [], byDomain: new Map(), microsoft365: new Set()
+  revision: -1, byUsername: new Map(), byFingerprint: new Map(), ranges: [], byDomain: new Map(), microsoft365: new Set(), tenants: new Map()
 }
 
 const push = <K, V>(map: Map<K, Array<V>>, key: K, value: V) => {
@@ -36,35 +40,79 @@ const push = <K, V>(map: Map<K, Array<V>>, key: K, value: V) => {
   else list.push(value)
 }
 
-export const build = (tenants: Iterable<Tenant>, revision: number): ConnectorIndex => {
-  const byUsername = new Map<string, Array<AuthEntry>>()
-  const byFingerprint = new Map<string, Array<TenantId>>()
-  const ranges: Array<{ cidr: Cidr; tenantId: TenantId }> = []
-  const byDomain = new Map<string, TenantId>()
-  const microsoft365 = new Set<TenantId>()
-  for (const tenant of tenants) {
-    if (tenant.suspended) continue
-    for (const d of tenant.domains) byDomain.set(d.toLowerCase(), tenant.id)
-    for (const c of tenant.connectors) {
-      switch (c._tag) {
-        case "auth":
-          push(byUsername, c.username, { tenantId: tenant.id, passwordHash: c.passwordHash })
-          break
-        case "certificate":
-          push(byFingerprint, normalizeFingerprint(c.fingerprint256), tenant.id)
-          break
-        case "cidr":
-          for (const text of c.cidrs) {
-            const cidr = parseCidr(text)
-            if (cidr !== undefined) ranges.push({ cidr, tenantId: tenant.id })
-          }
-          break
-        case "microsoft365":
-          microsoft365.add(tenant.id)
-      }
+interface Mutable {
+  byUsername: Map<string, Array<AuthEntry>>
+  byFingerprint: Map<string, Array<TenantId>>
+  ranges: Array<{ cidr: Cidr; tenantId: TenantId }>
+  byDomain: Map<string, TenantId>
+  microsoft365: Set<TenantId>
+  tenants: Map<TenantId, Tenant>
+}
+
+const add = (m: Mutable, tenant: Tenant) => {
+  m.tenants.set(tenant.id, tenant)
+  if (tenant.suspended) return
+  for (const d of tenant.domains) m.byDomain.set(d.toLowerCase(), tenant.id)
+  for (const c of tenant.connectors) {
+    switch (c._tag) {
+      case "auth":
+        push(m.byUsername, c.username, { tenantId: tenant.id, passwordHash: c.passwordHash })
+        break
+      case "certificate":
+        push(m.byFingerprint, normalizeFingerprint(c.fingerprint256), tenant.id)
+        break
+      case "cidr":
+        for (const text of c.cidrs) {
+          const cidr = parseCidr(text)
+          if (cidr !== undefined) m.ranges.push({ cidr, tenantId: tenant.id })
+        }
+        break
+      case "microsoft365":
+        m.microsoft365.add(tenant.id)
     }
   }
-  return { revision, byUsername, byFingerprint, ranges, byDomain, microsoft365 }
+}
+
+const without = <K, V>(map: Map<K, Array<V>>, key: K, keep: (v: V) => boolean) => {
+  const list = map.get(key)
+  if (list === undefined) return
+  const rest = list.filter(keep)
+  if (rest.length === 0) map.delete(key)
+  else map.set(key, rest)
+}
+
+/** Takes out what `tenant` put in (its ranges are filtered by the caller, once for all removed tenants). */
+const removeEntries = (m: Mutable, tenant: Tenant) => {
+  m.tenants.delete(tenant.id)
+  for (const d of tenant.domains) if (m.byDomain.get(d.toLowerCase()) === tenant.id) m.byDomain.delete(d.toLowerCase())
+  m.microsoft365.delete(tenant.id)
+  for (const c of tenant.connectors) {
+    if (c._tag === "auth") without(m.byUsername, c.username, (e) => e.tenantId !== tenant.id)
+    else if (c._tag === "certificate") without(m.byFingerprint, normalizeFingerprint(c.fingerprint256), (id) => id !== tenant.id)
+  }
+}
+
+export const build = (tenants: Iterable<Tenant>, revision: number): ConnectorIndex => {
+  const m: Mutable = { byUsername: new Map(), byFingerprint: new Map(), ranges: [], byDomain: new Map(), microsoft365: new Set(), tenants: new Map() }
+  for (const tenant of tenants) add(m, tenant)
+  return { revision, ...m }
+}
+
+/**
+ * The index with these tenants replaced (a record) or taken out (undefined),
+ * at `revision`. The maps are changed in place (lookups never span a patch);
+ * the ranges list is a new one.
+ */
+export const patch = (index: ConnectorIndex, changes: ReadonlyMap<TenantId, Tenant | undefined>, revision: number): ConnectorIndex => {
+  const m = index as unknown as Mutable
+  for (const id of changes.keys()) {
+    const old = m.tenants.get(id)
+    if (old !== undefined) removeEntries(m, old)
+  }
+  const ranges = m.ranges.filter((r) => !changes.has(r.tenantId))
+  const next: Mutable = { ...m, ranges }
+  for (const tenant of changes.values()) if (tenant !== undefined) add(next, tenant)
+  return { revision, ...next }
 }
 
 export type SourceMatch =

@@ -17,9 +17,20 @@ import type { TenantActorError } from "./TenantProtocol.js"
  * Finds the actor of a tenant (starting it on first use, one per tenant even
  * under concurrent first calls; stopping it after IDLE_LIMIT without use) and
  * binds SMTP sessions to tenants by connector. The connector index is kept in
- * memory and rebuilt from the store's change feed; a bind also checks the
- * store's revision first, so the connection after an import already sees it.
+ * memory and patched for the tenants each change names (the store's change
+ * log); a bind also checks the store's revision first, so the connection
+ * after an import already sees it.
  */
+
+const connectorIndexUpdatesTotal = Metric.counter("imprint_connector_index_updates_total", {
+  description: "connector index updates: `patch` re-reads the tenants a change named, `rebuild` reads every tenant",
+  incremental: true
+})
+/** how the connector index caught up with the store (specs and perf count the rebuilds) */
+export const connectorIndexUpdates = {
+  patch: Metric.tagged(connectorIndexUpdatesTotal, "kind", "patch"),
+  rebuild: Metric.tagged(connectorIndexUpdatesTotal, "kind", "rebuild")
+}
 
 export const IDLE_LIMIT = Duration.minutes(10)
 export const IDLE_SWEEP_INTERVAL = Duration.minutes(1)
@@ -135,11 +146,32 @@ const make = Effect.gen(function* () {
     return tenants
   })
 
+  /**
+   * Brings the index to the store's revision: the tenants rewritten since
+   * (the store's change log names them) are read and patched in, one record
+   * each; a whole rebuild only at start or when the log does not reach back.
+   */
   const rebuild = rebuildLock.withPermits(1)(Effect.gen(function* () {
     const revision = store.dbRevision(Db.tenants)
-    if ((yield* Ref.get(index)).revision === revision) return
-    yield* Ref.set(index, ConnectorIndex.build(yield* readTenants, revision))
-  })).pipe(Effect.catchAll((e) => Effect.logError("connector index rebuild failed; keeping the previous one", e)))
+    const current = yield* Ref.get(index)
+    if (current.revision === revision) return
+    const changed = current.revision < 0 ? undefined : store.tenantsRewrittenSince(current.revision, revision)
+    if (changed === undefined) {
+      yield* Ref.set(index, ConnectorIndex.build(yield* readTenants, revision))
+      yield* Metric.increment(connectorIndexUpdates.rebuild)
+      return
+    }
+    const records = new Map<TenantId, Tenant | undefined>()
+    for (const id of changed) {
+      const tenant = yield* store.get(Db.tenants, Tenant, Keys.tenantKey(id)).pipe(
+        Effect.tapError((e) => Effect.logError("tenant record skipped by the connector index", e)),
+        Effect.orElseSucceed(() => Option.none<Tenant>())
+      )
+      records.set(id, Option.getOrUndefined(tenant))
+    }
+    yield* Ref.set(index, ConnectorIndex.patch(current, records, revision))
+    yield* Metric.increment(connectorIndexUpdates.patch)
+  })).pipe(Effect.catchAll((e) => Effect.logError("connector index update failed; keeping the previous one", e)))
 
   const freshIndex = Effect.suspend(() =>
     Ref.get(index).pipe(Effect.flatMap((current) =>

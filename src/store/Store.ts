@@ -391,6 +391,22 @@ const make = Effect.gen(function* () {
     return found && !whole ? mails : undefined
   }
 
+  /**
+   * The tenants whose commits in (since, upTo] wrote anything but directory
+   * entries (their record among them), from the change log; undefined when
+   * the log does not reach back that far. Synchronous, like directoryChangesSince.
+   */
+  const tenantsRewrittenSince = (since: number, upTo: number): ReadonlySet<TenantId> | undefined => {
+    // the window slides with the global revision: older entries are gone
+    if (readRevision(GLOBAL_REVISION) - since >= CHANGE_LOG_WINDOW || since < 0) return undefined
+    const out = new Set<TenantId>()
+    const start = LOG_ROOT.length + 15 + 1
+    for (const { key, value } of meta.getRange({ start: `${LOG_ROOT}${logRevision(since + 1)}`, end: `${LOG_ROOT}${logRevision(upTo)}0` })) {
+      if (value === true && typeof key === "string" && key.length > start) out.add(key.slice(start) as TenantId)
+    }
+    return out
+  }
+
   /** Every key that carries a replicated revision: db, key, revision (cluster resync and checksums). */
   const replicatedKeys = (f: (db: DbName, key: string, revision: number) => void) =>
     scan(META_DB, KEY_REVISION_ROOT, (k, v) => {
@@ -403,6 +419,7 @@ const make = Effect.gen(function* () {
     get,
     getSync,
     directoryChangesSince,
+    tenantsRewrittenSince,
     encodeOps,
     commit,
     replicatedKeys,
