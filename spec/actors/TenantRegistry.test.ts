@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, TestClock } from "effect"
-import { IDLE_LIMIT, TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { Effect, Metric, Option, TestClock } from "effect"
+import { connectorIndexUpdates, IDLE_LIMIT, TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import type { TenantFileJson } from "../../src/domain/TenantFile.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -115,5 +115,37 @@ describe("TenantRegistry", () => {
       expect(missing._tag).toBe("TenantNotFound")
       yield* registry.sweepIdle
       expect(yield* registry.running).toEqual(["acme"])
+    }).pipe(Effect.provide(RegistryLayer)))
+})
+
+describe("TenantRegistry connector index (issue 21 item 4)", () => {
+  const rebuilds = Effect.map(Metric.value(connectorIndexUpdates.rebuild), (s) => s.count)
+  const patches = Effect.map(Metric.value(connectorIndexUpdates.patch), (s) => s.count)
+
+  it.scoped("follows imports, updates, suspension and removal tenant by tenant, without reading every tenant again", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      const rebuildsBefore = yield* rebuilds
+      const patchesBefore = yield* patches
+      yield* repo.importTenant(cidrTenant("one", ["10.1.0.0/16"]))
+      expect(yield* registry.bindBySourceAddress("10.1.0.9")).toEqual(some("one"))
+      yield* repo.importBatch([
+        { source: "a", input: cidrTenant("two", ["10.2.0.0/16"]) },
+        { source: "b", input: cidrTenant("three", ["10.3.0.0/16"]) }
+      ], "all-or-nothing")
+      expect(yield* registry.bindBySourceAddress("10.2.0.9")).toEqual(some("two"))
+      expect(yield* registry.bindBySourceAddress("10.3.0.9")).toEqual(some("three"))
+      // an update moves the range; the old one binds nobody
+      yield* repo.importTenant(cidrTenant("one", ["10.9.0.0/16"]))
+      expect(yield* registry.bindBySourceAddress("10.1.0.9")).toEqual(Option.none())
+      expect(yield* registry.bindBySourceAddress("10.9.0.9")).toEqual(some("one"))
+      yield* repo.importTenant(cidrTenant("two", ["10.2.0.0/16"], { suspended: true }))
+      expect(yield* registry.bindBySourceAddress("10.2.0.9")).toEqual(Option.none())
+      yield* repo.removeTenant("three" as TenantId)
+      expect(yield* registry.bindBySourceAddress("10.3.0.9")).toEqual(Option.none())
+      expect(yield* registry.bindBySourceAddress("10.9.0.9")).toEqual(some("one"))
+      expect((yield* rebuilds) - rebuildsBefore).toBe(0)
+      expect((yield* patches) - patchesBefore).toBeGreaterThanOrEqual(5)
     }).pipe(Effect.provide(RegistryLayer)))
 })
