@@ -44,8 +44,13 @@ export const COMMANDS: ReadonlyArray<Command> = [
   {
     name: "tenant",
     summary: "import, export or list tenants",
-    forms: ["import FILE [--config FILE]", "export ID [--config FILE]", "list [--config FILE]"],
-    details: ["import reads a tenant file (README: The tenant file); export prints one, list prints id, name and domains.", CONFIG]
+    forms: ["import PATH [--mode MODE] [--config FILE]", "export ID [--config FILE]", "list [--config FILE]"],
+    details: [
+      "import reads a tenant file (README: The tenant file), a folder of them (*.json) or a JSON-lines file (*.jsonl, one tenant per line).",
+      "A folder or .jsonl is one batch: --mode all-or-nothing (default) writes every tenant or none, --mode per-tenant writes the valid ones;",
+      "either way each tenant gets a report line (status, tenant, source, problem). export prints one tenant, list prints id, name and domains.",
+      CONFIG
+    ]
   },
   {
     name: "admin",

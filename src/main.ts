@@ -13,6 +13,7 @@ import { DEMO_LOGIN_FROM, demoBanner, ensureDemoTenant } from "./demo/DemoMode.j
 import { DEMO_SENDER, DEMO_TENANT_ID } from "./demo/DemoTenant.js"
 import { sampleAccepted, sendSample } from "./demo/SampleSender.js"
 import { imageCommand } from "./admin/ImageCli.js"
+import { tenantImport } from "./admin/TenantImportCli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
@@ -73,19 +74,13 @@ const demo = (config: ImprintConfig, reset: boolean) =>
     )
   }).pipe(Effect.scoped)
 
-const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>) =>
+const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>, flags: Readonly<Record<string, string>>) =>
   Effect.gen(function* () {
     const repo = yield* TenantRepo
     const [sub, arg] = args
     switch (sub) {
-      case "import": {
-        const input = yield* Effect.try({
-          try: (): unknown => JSON.parse(fs.readFileSync(arg, "utf8")),
-          catch: (e) => new Error(`cannot read tenant file ${arg}: ${(e as Error).message}`)
-        })
-        const summary = yield* repo.importTenant(input)
-        return yield* Console.log(JSON.stringify(summary))
-      }
+      case "import":
+        return yield* tenantImport(arg, flags.mode)
       case "export": {
         const id = yield* Schema.decodeUnknown(TenantId)(arg).pipe(Effect.mapError(() => new Error(`"${arg}" is not a tenant id (a-z, 0-9, -)`)))
         const file = yield* repo.exportTenant(id)
@@ -125,7 +120,7 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
       case "demo":
         return yield* demo(config, invocation.switches.has("reset"))
       case "tenant":
-        return yield* tenantCommand(config, positional)
+        return yield* tenantCommand(config, positional, flags)
       case "admin":
         return yield* adminCommand(positional, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
       case "directory":

@@ -28,12 +28,13 @@ describe("command line", () => {
   it("prints every command in the overview and its forms in its own help", () => {
     const overview = helpText()
     for (const c of COMMANDS) expect(overview).toContain(`  ${c.name} `)
-    expect(helpText("tenant")).toContain("imprint tenant import FILE [--config FILE]")
+    expect(helpText("tenant")).toContain("imprint tenant import PATH [--mode MODE] [--config FILE]")
     expect(helpText("admin")).toContain("imprint admin token create --name NAME [--config FILE]")
   })
 
   it("reads arguments, flags (--k v and --k=v) and switches", () => {
     expect(run("tenant import acme.json --config imprint.json")).toMatchObject({ command: "tenant", positional: ["import", "acme.json"], flags: { config: "imprint.json" } })
+    expect(run("tenant import tenants.jsonl --mode per-tenant")).toMatchObject({ positional: ["import", "tenants.jsonl"], flags: { mode: "per-tenant" } })
     expect(run("admin token create --name=ops")).toMatchObject({ positional: ["token", "create"], flags: { name: "ops" } })
     expect(run("demo --reset").switches.has("reset")).toBe(true)
     expect(run("init").positional).toEqual([])
@@ -45,7 +46,7 @@ describe("command line", () => {
     expect(usageError("frobnicate")).toMatchObject({ message: 'unknown command "frobnicate"', command: undefined })
     expect(usageError("tenant")).toMatchObject({ message: "a subcommand is missing", command: "tenant" })
     expect(usageError("tenant delete acme").message).toBe('unknown subcommand "delete"')
-    expect(usageError("tenant import").message).toBe("missing FILE")
+    expect(usageError("tenant import").message).toBe("missing PATH")
     expect(usageError("tenant list extra").message).toBe('unexpected argument "extra"')
     expect(usageError("serve --conifg x.json").message).toBe("unknown option --conifg")
     expect(usageError("serve --config").message).toBe("--config needs a value")

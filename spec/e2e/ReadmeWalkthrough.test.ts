@@ -266,8 +266,8 @@ describe("the built command line", () => {
     const r = await cli(["tenant", "import"])
     expect(r.status).toBe(2)
     expect(r.stdout).toBe("")
-    expect(r.stderr.split("\n")[0]).toBe("imprint: missing FILE")
-    expect(r.stderr).toContain("imprint tenant import FILE [--config FILE]")
+    expect(r.stderr.split("\n")[0]).toBe("imprint: missing PATH")
+    expect(r.stderr).toContain("imprint tenant import PATH [--mode MODE] [--config FILE]")
     expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/)
   })
 

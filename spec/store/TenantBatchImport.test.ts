@@ -138,7 +138,7 @@ describe("the claims index", () => {
         id: "legacy" as TenantId, name: "Legacy", domains: ["legacy.example"], connectors: [], suspended: false
       }))).pipe(Effect.provide(storeAt), Effect.scoped)
       const conflict = yield* Effect.flatMap(TenantRepo, (repo) => Effect.flip(repo.importTenant(tenantFile("newcomer", { domains: ["legacy.example"] })))).pipe(
-        Effect.provide(TenantRepo.Default.pipe(Layer.provide(storeAt))), Effect.scoped)
+        Effect.provide(TenantRepo.DefaultWithoutDependencies.pipe(Layer.provide(storeAt))), Effect.scoped)
       expect(conflict).toMatchObject({ _tag: "TenantConflict", otherTenantId: "legacy" })
     }))
 })
