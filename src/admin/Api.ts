@@ -104,6 +104,53 @@ export type TenantUpdate = typeof TenantUpdate.Type
 
 const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 
+// ---- batch import (issue 21) ---------------------------------------------------------
+
+export const TenantImportMode = Schema.Literal("all-or-nothing", "per-tenant")
+
+export const TenantImportQuery = Schema.Struct({
+  /** all-or-nothing (default): every tenant valid, then all written in one transaction, else none. per-tenant: the valid ones are written. */
+  mode: Schema.optional(TenantImportMode)
+})
+
+/** One entry of the batch, in the order sent; `source` is `tenants[i]`. */
+export const TenantImportOutcome = Schema.Union(
+  Schema.Struct({
+    source: Schema.String,
+    tenantId: Schema.String,
+    /** not-written: valid, but another entry failed an all-or-nothing import */
+    status: Schema.Literal("created", "updated", "not-written"),
+    templates: Schema.Int,
+    rules: Schema.Int,
+    users: Schema.Int,
+    removed: Schema.Array(Schema.Struct({ templateId: Schema.String, removed: Schema.Array(TemplateRemoval) }))
+  }),
+  Schema.Struct({
+    source: Schema.String,
+    tenantId: Schema.optional(Schema.String),
+    status: Schema.Literal("failed"),
+    error: Schema.Literal("TenantFileInvalid", "TenantConflict"),
+    message: Schema.String
+  })
+)
+
+export class TenantImportReport extends Schema.Class<TenantImportReport>("TenantImportReport")({
+  mode: TenantImportMode,
+  /** false: nothing was written */
+  written: Schema.Boolean,
+  created: Schema.Int,
+  updated: Schema.Int,
+  failed: Schema.Int,
+  tenants: Schema.Array(TenantImportOutcome)
+}) {}
+
+/** An all-or-nothing import with a failing tenant: nothing was written; the report says which tenants and why. */
+export class TenantImportRejected extends Schema.TaggedError<TenantImportRejected>()(
+  "TenantImportRejected",
+  { message: Schema.String, report: TenantImportReport },
+  HttpApiSchema.annotations({ status: 422 })
+) {}
+
 // ---- groups -------------------------------------------------------------------------
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -155,6 +202,13 @@ export class TenantsGroup extends HttpApiGroup.make("tenants")
       .addError(TenantNotFound, { status: 404 })
       .addError(TenantFileInvalid, { status: 400 })
       .addError(TenantConflict, { status: 409 })
+  )
+  .add(
+    HttpApiEndpoint.post("import", "/tenants/import")
+      .setUrlParams(TenantImportQuery)
+      .setPayload(Schema.Array(Schema.Unknown))
+      .addSuccess(TenantImportReport)
+      .addError(TenantImportRejected)
   )
   .add(HttpApiEndpoint.post("suspend")`/tenants/${tenantId}/suspend`.addSuccess(TenantView).addError(TenantNotFound, { status: 404 }))
   .add(HttpApiEndpoint.post("resume")`/tenants/${tenantId}/resume`.addSuccess(TenantView).addError(TenantNotFound, { status: 404 }))

@@ -36,6 +36,8 @@ export const TEMPLATE_BODY_CAP = 2 * MB
 export const RULES_BODY_CAP = 256 * KB
 /** a whole tenant file: templates, rules and its directory */
 export const TENANT_BODY_CAP = 10 * MB
+/** a batch of tenant files (POST /tenants/import); larger batches: several calls, or the CLI */
+export const TENANT_BATCH_BODY_CAP = 64 * MB
 
 const CAPS: Readonly<Record<string, number>> = {
   "auth.login": AUTH_BODY_CAP,
@@ -49,6 +51,7 @@ const CAPS: Readonly<Record<string, number>> = {
   "rules.reorder": RULES_BODY_CAP,
   "tenants.create": TENANT_BODY_CAP,
   "tenants.update": TENANT_BODY_CAP,
+  "tenants.import": TENANT_BATCH_BODY_CAP,
   "directory.importJson": MAX_IMPORT_BYTES,
   "directory.importCsv": MAX_IMPORT_BYTES,
   "preview.testStamp": TEST_STAMP_MAX_BYTES

@@ -290,9 +290,15 @@ const make = Effect.gen(function* () {
    * conflict of the second). `all-or-nothing`: every tenant valid, then all
    * written in one transaction, else nothing is; `per-tenant`: the valid
    * ones are written (TENANTS_PER_COMMIT per transaction), the others
-   * reported. The report lists every entry in order.
+   * reported. The report lists every entry in order. `alongside` gives a
+   * write to commit in the same transaction as each written tenant.
    */
-  const importBatch = Effect.fn("TenantRepo.importBatch")(function* (entries: ReadonlyArray<BatchEntry>, mode: ImportMode) {
+  const importBatch = Effect.fn("TenantRepo.importBatch")(function* <R = never>(
+    entries: ReadonlyArray<BatchEntry>,
+    mode: ImportMode,
+    /** writes to commit with each tenant (the admin API's audit entry) */
+    alongside?: (tenantId: TenantId, created: boolean) => Effect.Effect<WriteOp, never, R>
+  ) {
     const prepared = yield* Effect.forEach(entries, (entry) =>
       decodeTenantFile(entry.input).pipe(
         Effect.flatMap(prepare),
@@ -324,7 +330,8 @@ const make = Effect.gen(function* () {
     }
     for (let from = 0; from < accepted.length; from += mode === "all-or-nothing" ? accepted.length : TENANTS_PER_COMMIT) {
       const chunk = accepted.slice(from, mode === "all-or-nothing" ? accepted.length : from + TENANTS_PER_COMMIT)
-      yield* store.batch(chunk.flatMap((a) => writesOf(a.prepared)))
+      const extra = alongside === undefined ? [] : yield* Effect.forEach(chunk, (a) => alongside(a.prepared.tenant.id, a.prepared.previous === undefined))
+      yield* store.batch([...chunk.flatMap((a) => writesOf(a.prepared)), ...extra])
       yield* Effect.forEach(chunk, (a) => logImported(a.prepared), { discard: true })
     }
     yield* Effect.logInfo("tenant batch imported").pipe(Effect.annotateLogs({ mode, written: accepted.length, failed }))

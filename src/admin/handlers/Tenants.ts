@@ -8,9 +8,9 @@ import * as Keys from "../../store/Keys.js"
 import { Db } from "../../store/Keys.js"
 import { Store } from "../../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
-import { type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
-import { Api, StoreFailure, storeFailureOf, TenantAlreadyExists, TenantSaved, type TenantUpdate } from "../Api.js"
-import { recordAudit } from "../Audit.js"
+import { type BatchReport, type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
+import { Api, StoreFailure, storeFailureOf, TenantAlreadyExists, TenantImportRejected, TenantImportReport, TenantSaved, type TenantUpdate } from "../Api.js"
+import { auditOp, recordAudit } from "../Audit.js"
 import { AccountRepo } from "../../store/AccountRepo.js"
 import { DirectoryRepo } from "../../store/DirectoryRepo.js"
 import { requireOperator, requireTenantRole } from "../Principal.js"
@@ -51,6 +51,17 @@ const generatedDetail = (saved: TenantSaved): { detail?: string } =>
  */
 const asOperator = <A, E, R>(tenantId: string, effect: Effect.Effect<A, E, R>) =>
   Effect.zipRight(requireTenantRole(tenantId, []), effect)
+
+const reportView = (report: BatchReport) =>
+  new TenantImportReport({
+    ...report,
+    tenants: report.tenants.map((t) =>
+      t.status === "failed" ? t : {
+        source: t.source, tenantId: t.tenantId, status: t.status,
+        templates: t.summary.templates, rules: t.summary.rules, users: t.summary.users,
+        removed: t.summary.removed.map((r) => ({ templateId: r.templateId, removed: r.removed }))
+      })
+  })
 
 export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
   Effect.gen(function* () {
@@ -134,6 +145,21 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
             detail: [`fields: ${Object.keys(definedFields(payload)).join(", ") || "(none)"}`, generatedDetail(saved).detail]
               .filter((x) => x !== undefined).join("; ")
           })),Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
+      .handle("import", ({ payload, urlParams }) => Effect.zipRight(requireOperator,
+        writeLock.withPermits(1)(Effect.gen(function* () {
+          const mode = urlParams.mode ?? "all-or-nothing"
+          const entries = payload.map((input, i) => ({ source: `tenants[${i}]`, input }))
+          // each written tenant's audit entry commits with it
+          const report = reportView(yield* repo.importBatch(entries, mode, (id, created) =>
+            auditOp(id, created ? "tenant.create" : "tenant.update", `tenant/${id}`, { detail: "batch import" })))
+          if (mode === "all-or-nothing" && !report.written && report.failed > 0) {
+            return yield* new TenantImportRejected({
+              message: `${report.failed} of ${payload.length} tenants failed; nothing was written (fix them, or send ?mode=per-tenant to write the valid ones)`,
+              report
+            })
+          }
+          return report
+        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
       .handle("suspend", ({ path }) => asOperator(path.tenantId,
         Effect.flatMap(suspendedState(path.tenantId), (before) => update(path.tenantId, { suspended: true }).pipe(
           Effect.map((saved) => saved.tenant),
