@@ -5,7 +5,7 @@ import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
 import { applierLayer } from "./cluster/Applier.js"
 import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
 import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
-import { TenantRegistry } from "./actors/TenantRegistry.js"
+import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/smtp/Inbound.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
@@ -32,10 +32,16 @@ import { SyncRepo } from "./sync/SyncRepo.js"
 export const liveLayer = (config: ImprintConfig) => {
   fs.mkdirSync(config.dataDir, { recursive: true })
   const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
-  const local = Layer.merge(
+  const local = Layer.mergeAll(
     storePath,
     // read by the tenant actors when they render library images (hosted URLs or cid: references)
-    Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery })
+    Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery }),
+    // how many tenant actors stay warm (README "Hosting many tenants")
+    Layer.succeed(WarmTenantLimits, {
+      maxWarm: config.tenants.maxWarm,
+      memoryBudgetBytes: config.tenants.memoryBudgetMb * 1024 * 1024,
+      idleStop: Duration.seconds(config.tenants.idleStopSeconds)
+    })
   )
   const client = config.cluster === undefined ? undefined : clusterClientLayer(config.cluster)
   const base = client === undefined ? local : Layer.merge(local, storeReplicationLayer.pipe(Layer.provide(client)))

@@ -182,6 +182,16 @@ export class ClusterConfig extends Schema.Class<ClusterConfig>("ClusterConfig")(
   writeTimeoutMs: Schema.optionalWith(Millis, { default: () => 5_000 })
 }) {}
 
+/** Warm tenant actors (src/actors/TenantRegistry.ts): a stopped tenant starts again on its next message (a cold start). */
+export class TenantsConfig extends Schema.Class<TenantsConfig>("TenantsConfig")({
+  /** most tenant actors kept warm at once; when another starts, the least recently used idle one stops. 0: no count limit */
+  maxWarm: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
+  /** estimated memory (MB) the warm actors may hold (directory index, compiled templates, caches); past it the least recently used stop. 0: no limit */
+  memoryBudgetMb: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1024 }),
+  /** a tenant actor unused this long is stopped */
+  idleStopSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 600 })
+}) {}
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -201,6 +211,7 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   sync: Schema.optionalWith(SyncConfig, { default: () => SyncConfig.make({}) }),
   trace: Schema.optionalWith(TraceConfig, { default: () => TraceConfig.make({}) }),
   images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) }),
+  tenants: Schema.optionalWith(TenantsConfig, { default: () => TenantsConfig.make({}) }),
   /** several nodes sharing tenant state through NATS JetStream; absent: a single node */
   cluster: Schema.optional(ClusterConfig)
 }) {}
@@ -247,7 +258,10 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_IMAGES_HOST: ["images", "listen", "host"],
   IMPRINT_IMAGES_PORT: ["images", "listen", "port"],
   IMPRINT_IMAGES_PUBLIC_BASE_URL: ["images", "publicBaseUrl"],
-  IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"]
+  IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"],
+  IMPRINT_TENANTS_MAX_WARM: ["tenants", "maxWarm"],
+  IMPRINT_TENANTS_MEMORY_BUDGET_MB: ["tenants", "memoryBudgetMb"],
+  IMPRINT_TENANTS_IDLE_STOP_SECONDS: ["tenants", "idleStopSeconds"]
 }
 
 /** read by the process itself, not part of the configuration */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, Option, TestClock } from "effect"
-import { connectorIndexUpdates, IDLE_LIMIT, TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { Duration, Effect, Layer, Metric, Option, TestClock } from "effect"
+import { ACTOR_BASE_BYTES } from "../../src/actors/ActorMemory.js"
+import { actorsStopped, connectorIndexUpdates, IDLE_LIMIT, TenantRegistry, WarmTenantLimits } from "../../src/actors/TenantRegistry.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import type { TenantFileJson } from "../../src/domain/TenantFile.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -148,4 +149,64 @@ describe("TenantRegistry connector index (issue 21 item 4)", () => {
       expect((yield* rebuilds) - rebuildsBefore).toBe(0)
       expect((yield* patches) - patchesBefore).toBeGreaterThanOrEqual(5)
     }).pipe(Effect.provide(RegistryLayer)))
+})
+
+describe("TenantRegistry warm budget (issue 21 item 5)", () => {
+  const withLimits = (limits: Partial<{ maxWarm: number; memoryBudgetBytes: number; idleStop: Duration.Duration }>) =>
+    Effect.provide(RegistryLayer.pipe(Layer.provide(Layer.succeed(WarmTenantLimits, { maxWarm: 0, memoryBudgetBytes: 0, idleStop: IDLE_LIMIT, ...limits }))))
+  const budgetStops = Effect.map(Metric.value(actorsStopped.budget), (s) => s.count)
+  const importThree = Effect.flatMap(TenantRepo, (repo) => repo.importBatch(["a", "b", "c"].map((id, i) => ({
+    source: id, input: cidrTenant(id, [`10.${i}.0.0/16`], { name: `Tenant ${id}` })
+  })), "all-or-nothing"))
+  /** uses each tenant in turn, a second apart, so their last use orders them */
+  const warmUp = (ids: ReadonlyArray<string>) =>
+    Effect.forEach(ids, (id) => Effect.flatMap(TenantRegistry, (r) => r.relayState(id as TenantId)).pipe(Effect.zipLeft(TestClock.adjust("1 second"))), { discard: true })
+  const running = Effect.flatMap(TenantRegistry, (r) => r.running).pipe(Effect.map((ids) => [...ids].sort()))
+
+  it.scoped("with a budget of 2 actors, warming a third stops the least recently used; that tenant still answers (cold start)", () =>
+    Effect.gen(function* () {
+      const registry = yield* TenantRegistry
+      yield* importThree
+      const before = yield* budgetStops
+      yield* warmUp(["a", "b"])
+      const first = yield* registry.actor("a" as TenantId)
+      yield* TestClock.adjust("1 second")
+      yield* warmUp(["c"])
+      // b was used least recently: a was touched again after it
+      expect(yield* running).toEqual(["a", "c"])
+      expect((yield* budgetStops) - before).toBe(1)
+      // the stopped tenant is served again, from a fresh actor; now a (used before c) is the least recently used
+      expect(first.isStopped()).toBe(false)
+      expect((yield* registry.relayState("b" as TenantId)).name).toBe("Tenant b")
+      expect(yield* running).toEqual(["b", "c"])
+      expect(first.isStopped()).toBe(true)
+      expect((yield* budgetStops) - before).toBe(2)
+    }).pipe(withLimits({ maxWarm: 2 })))
+
+  it.scoped("a memory budget stops the least recently used once the warm actors' estimate passes it", () =>
+    Effect.gen(function* () {
+      const registry = yield* TenantRegistry
+      yield* importThree
+      yield* warmUp(["a"])
+      const one = (yield* registry.warmEstimatedBytes)
+      expect(one).toBeGreaterThanOrEqual(ACTOR_BASE_BYTES)
+      expect(one).toBeLessThan(ACTOR_BASE_BYTES * 1.2)
+      yield* warmUp(["b", "c"])
+      // room for two such actors, not three
+      expect(yield* running).toEqual(["b", "c"])
+      expect(yield* registry.warmEstimatedBytes).toBeLessThanOrEqual(ACTOR_BASE_BYTES * 2.5)
+    }).pipe(withLimits({ memoryBudgetBytes: ACTOR_BASE_BYTES * 2.5 })))
+
+  it.scoped("the idle stop is configurable", () =>
+    Effect.gen(function* () {
+      const registry = yield* TenantRegistry
+      yield* importThree
+      yield* warmUp(["a"])
+      yield* TestClock.adjust("28 seconds")
+      yield* registry.sweepIdle
+      expect(yield* running).toEqual(["a"])
+      yield* TestClock.adjust("1 second")
+      yield* registry.sweepIdle
+      expect(yield* running).toEqual([])
+    }).pipe(withLimits({ idleStop: Duration.seconds(30) })))
 })

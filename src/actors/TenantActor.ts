@@ -4,6 +4,7 @@ import type { DirectoryUser } from "../domain/Directory.js"
 import { TenantNotFound } from "../domain/Errors.js"
 import type { HeaderSummary, MessageEnvelope, SignatureDecision } from "../domain/Signature.js"
 import type { Tenant, TenantId } from "../domain/Tenant.js"
+import { estimateBytes } from "./ActorMemory.js"
 import { ReplyDeadlines } from "./ReplyDeadlines.js"
 import { ImageDelivery } from "../domain/Images.js"
 import { Store } from "../store/Store.js"
@@ -98,6 +99,8 @@ export interface TenantActor {
   /** requests sent and not yet answered (the registry never stops a busy actor) */
   readonly inFlight: () => number
   readonly isStopped: () => boolean
+  /** what the actor holds, in bytes, estimated (ActorMemory.ts): the registry's memory budget sums it */
+  readonly estimatedBytes: () => number
 }
 
 export interface DirectoryDelta {
@@ -329,6 +332,9 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     restarts: Effect.sync(() => restarts),
     loads: Effect.sync(() => loads),
     inFlight: () => inFlight,
-    isStopped: () => stoppedFlag
+    isStopped: () => stoppedFlag,
+    estimatedBytes: () => estimateBytes(current._tag === "Loaded" ? current.state : undefined, {
+      renderCacheSize: reads.renderCache.size, decodedUsers: reads.decodedUsers()
+    })
   } satisfies TenantActor
 })

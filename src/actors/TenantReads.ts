@@ -103,6 +103,6 @@ export const makeReads = (tenantId: TenantId, imageSettings: ImageDeliverySettin
     renderCache.clear()
     decodedUsers.clear()
   }
-  return { renderCache, invalidate, lookup, resolve, preview, clear }
+  return { renderCache, invalidate, lookup, resolve, preview, clear, decodedUsers: () => decodedUsers.size }
 }
 export type TenantReads = ReturnType<typeof makeReads>

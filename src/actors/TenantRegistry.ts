@@ -1,4 +1,4 @@
-import { Clock, Deferred, Duration, Effect, ExecutionStrategy, Exit, Metric, Option, Queue, Ref, Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, ExecutionStrategy, Exit, Metric, Option, Queue, Ref, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import type { SessionBinding } from "../domain/Binding.js"
 import { Tenant, type TenantId } from "../domain/Tenant.js"
@@ -15,7 +15,8 @@ import type { TenantActorError } from "./TenantProtocol.js"
 
 /**
  * Finds the actor of a tenant (starting it on first use, one per tenant even
- * under concurrent first calls; stopping it after IDLE_LIMIT without use) and
+ * under concurrent first calls; stopping it after the idle stop without use,
+ * or as least recently used past the warm budget: WarmTenantLimits) and
  * binds SMTP sessions to tenants by connector. The connector index is kept in
  * memory and patched for the tenants each change names (the store's change
  * log); a bind also checks the store's revision first, so the connection
@@ -32,8 +33,38 @@ export const connectorIndexUpdates = {
   rebuild: Metric.tagged(connectorIndexUpdatesTotal, "kind", "rebuild")
 }
 
+/** the default idle stop (config `tenants.idleStopSeconds`) */
 export const IDLE_LIMIT = Duration.minutes(10)
+/** the idle sweep runs this often at most, and at least four times per idle stop */
 export const IDLE_SWEEP_INTERVAL = Duration.minutes(1)
+
+/**
+ * How many tenant actors stay warm (config `tenants`): past `maxWarm` actors
+ * or `memoryBudgetBytes` of their estimated memory (ActorMemory.ts), the
+ * least recently used idle ones are stopped when another starts; an actor
+ * unused for `idleStop` is stopped by the sweep. 0: no limit. A stopped
+ * tenant starts again on its next message (a cold start).
+ */
+export class WarmTenantLimits extends Context.Tag("imprint/WarmTenantLimits")<WarmTenantLimits, {
+  readonly maxWarm: number
+  readonly memoryBudgetBytes: number
+  readonly idleStop: Duration.Duration
+}>() {}
+
+const DEFAULT_LIMITS = { maxWarm: 0, memoryBudgetBytes: 0, idleStop: IDLE_LIMIT }
+
+const warmGauge = Metric.gauge("imprint_tenant_actors_warm", { description: "tenant actors running (warm)" })
+const warmBytesGauge = Metric.gauge("imprint_tenant_actors_estimated_bytes", {
+  description: "estimated memory the warm tenant actors hold (directory index, compiled templates, caches; src/actors/ActorMemory.ts)"
+})
+const stoppedTotal = Metric.counter("imprint_tenant_actors_stopped_total", {
+  description: "tenant actors stopped: `idle` by the idle stop, `budget` as least recently used past the warm budget",
+  incremental: true
+})
+export const actorsStopped = {
+  idle: Metric.tagged(stoppedTotal, "reason", "idle"),
+  budget: Metric.tagged(stoppedTotal, "reason", "budget")
+}
 
 interface Slot {
   readonly scope: Scope.CloseableScope
@@ -47,6 +78,7 @@ const make = Effect.gen(function* () {
   const store = yield* Store
   const repo = yield* TenantRepo
   const registryScope = yield* Effect.scope
+  const limits = Option.getOrElse(yield* Effect.serviceOption(WarmTenantLimits), () => DEFAULT_LIMITS)
   const context = yield* Effect.context<Store | TenantRepo>()
 
   // ---- actors -------------------------------------------------------------
@@ -105,7 +137,7 @@ const make = Effect.gen(function* () {
         Effect.exit,
         Effect.tap((exit) => {
           if (Exit.isSuccess(exit)) slot.started = exit.value
-          return Exit.isFailure(exit) ? slotLock.withPermits(1)(closeSlot(tenantId, slot)) : Effect.void
+          return Exit.isFailure(exit) ? slotLock.withPermits(1)(closeSlot(tenantId, slot)) : enforceBudget(tenantId)
         }),
         Effect.flatMap((exit) => Deferred.done(slot.actor, exit)),
         Effect.forkIn(registryScope)
@@ -114,19 +146,60 @@ const make = Effect.gen(function* () {
     return yield* Deferred.await(slot.actor)
   })
 
+  /** the warm actors (started, not stopped) with their slots */
+  const warm = () => {
+    const out: Array<{ tenantId: TenantId; slot: Slot; actor: TenantActor.TenantActor }> = []
+    for (const [tenantId, slot] of slots) {
+      if (slot.started !== undefined && !slot.started.isStopped()) out.push({ tenantId, slot, actor: slot.started })
+    }
+    return out
+  }
+
+  const publishGauges = Effect.suspend(() => {
+    const actors = warm()
+    return Metric.set(warmGauge, actors.length).pipe(
+      Effect.zipRight(Metric.set(warmBytesGauge, actors.reduce((sum, a) => sum + a.actor.estimatedBytes(), 0))))
+  })
+
+  /**
+   * Past the warm budget: stops the least recently used idle actors (never
+   * `keep`, the one just started, nor one with requests in flight) until the
+   * count and the estimated memory are within it.
+   */
+  const enforceBudget = (keep: TenantId) =>
+    slotLock.withPermits(1)(Effect.gen(function* () {
+      const actors = warm()
+      let count = actors.length
+      const overCount = () => limits.maxWarm > 0 && count > limits.maxWarm
+      let bytes = limits.memoryBudgetBytes > 0 ? actors.reduce((sum, a) => sum + a.actor.estimatedBytes(), 0) : 0
+      const overBytes = () => limits.memoryBudgetBytes > 0 && bytes > limits.memoryBudgetBytes
+      if (!overCount() && !overBytes()) return
+      const candidates = actors.filter((a) => a.tenantId !== keep && a.actor.inFlight() === 0).sort((a, b) => a.slot.lastUsed - b.slot.lastUsed)
+      for (const a of candidates) {
+        if (!overCount() && !overBytes()) break
+        bytes -= a.actor.estimatedBytes()
+        count--
+        yield* closeSlot(a.tenantId, a.slot)
+        yield* Metric.increment(actorsStopped.budget)
+        yield* Effect.logDebug("stopped least recently used tenant actor (warm budget)").pipe(Effect.annotateLogs({ tenant: a.tenantId }))
+      }
+    })).pipe(Effect.zipRight(publishGauges))
+
   const sweepIdle = slotLock.withPermits(1)(Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
     for (const [tenantId, slot] of Array.from(slots)) {
       const started = yield* Deferred.poll(slot.actor)
       if (Option.isNone(started)) continue
       const busy = yield* started.value.pipe(Effect.map((a) => a.inFlight() > 0), Effect.orElseSucceed(() => false))
-      if (!busy && now - slot.lastUsed >= Duration.toMillis(IDLE_LIMIT)) {
+      if (!busy && now - slot.lastUsed >= Duration.toMillis(limits.idleStop)) {
         yield* closeSlot(tenantId, slot)
+        yield* Metric.increment(actorsStopped.idle)
         yield* Effect.logDebug("stopped idle tenant actor").pipe(Effect.annotateLogs({ tenant: tenantId }))
       }
     }
-  }))
-  yield* sweepIdle.pipe(Effect.delay(IDLE_SWEEP_INTERVAL), Effect.forever, Effect.forkScoped)
+  })).pipe(Effect.zipRight(publishGauges))
+  const sweepInterval = Duration.max(Duration.seconds(1), Duration.min(IDLE_SWEEP_INTERVAL, Duration.divide(limits.idleStop, 4).pipe(Option.getOrElse(() => IDLE_SWEEP_INTERVAL))))
+  yield* sweepIdle.pipe(Effect.delay(sweepInterval), Effect.forever, Effect.forkScoped)
 
   // ---- connector index ----------------------------------------------------
   const index = yield* Ref.make(ConnectorIndex.empty)
@@ -253,7 +326,7 @@ const make = Effect.gen(function* () {
     return yield* slotLock.withPermits(1)(Effect.suspend(() => {
       const slot = slots.get(tenantId)
       return slot === undefined ? Effect.succeed(false) : closeSlot(tenantId, slot).pipe(Effect.as(true))
-    }))
+    })).pipe(Effect.tap(() => publishGauges))
   })
 
   return {
@@ -268,7 +341,9 @@ const make = Effect.gen(function* () {
     /** ids of tenants whose actors are running or starting */
     running: Effect.sync(() => Array.from(slots.keys())),
     /** runs the idle sweep now (tests drive it with TestClock instead of waiting IDLE_SWEEP_INTERVAL) */
-    sweepIdle
+    sweepIdle,
+    /** the warm actors' estimated memory, in bytes (ActorMemory.ts) */
+    warmEstimatedBytes: Effect.sync(() => warm().reduce((sum, a) => sum + a.actor.estimatedBytes(), 0))
   } as const
 })
 
