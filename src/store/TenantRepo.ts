@@ -288,9 +288,10 @@ const make = Effect.gen(function* () {
    * endpoint). Each is checked against the stored tenants and against those
    * before it in the batch (a domain claimed twice in one batch is a
    * conflict of the second). `all-or-nothing`: every tenant valid, then all
-   * written in one transaction, else nothing is; `per-tenant`: the valid
-   * ones are written (TENANTS_PER_COMMIT per transaction), the others
-   * reported. The report lists every entry in order. `alongside` gives a
+   * written in one transaction, else nothing is (the whole batch is held in
+   * memory until then); `per-tenant`: the valid ones are written as each
+   * chunk of TENANTS_PER_COMMIT is checked (memory holds one chunk), the
+   * others reported. The report lists every entry in order. `alongside` gives a
    * write to commit in the same transaction as each written tenant.
    */
   const importBatch = Effect.fn("TenantRepo.importBatch")(function* <R = never>(
@@ -299,41 +300,56 @@ const make = Effect.gen(function* () {
     /** writes to commit with each tenant (the admin API's audit entry) */
     alongside?: (tenantId: TenantId, created: boolean) => Effect.Effect<WriteOp, never, R>
   ) {
-    const prepared = yield* Effect.forEach(entries, (entry) =>
+    const prepareEntry = (entry: BatchEntry) =>
       decodeTenantFile(entry.input).pipe(
         Effect.flatMap(prepare),
         Effect.map((p) => Either.right<Prepared>(p)),
         Effect.catchTag("TenantFileInvalid", (e) => Effect.succeed(Either.left(e)))
-      ), { concurrency: PREPARE_CONCURRENCY })
+      )
+    const write = (items: ReadonlyArray<{ readonly prepared: Prepared }>) =>
+      Effect.gen(function* () {
+        const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (a) => alongside(a.prepared.tenant.id, a.prepared.previous === undefined))
+        yield* store.batch([...items.flatMap((a) => writesOf(a.prepared)), ...extra])
+        yield* Effect.forEach(items, (a) => logImported(a.prepared), { discard: true })
+      })
     const batch = emptyBatch()
     const outcomes: Array<BatchOutcome> = []
-    const accepted: Array<{ index: number; prepared: Prepared }> = []
-    for (let i = 0; i < entries.length; i++) {
-      const source = entries[i]!.source
-      const p = prepared[i]!
-      const idOf = Either.isRight(p) ? p.right.tenant.id : rawId(entries[i]!.input)
-      const failure = Either.isLeft(p) ? p.left
-        : batch.tenants.has(p.right.tenant.id) ? new TenantConflict({ tenantId: p.right.tenant.id, otherTenantId: p.right.tenant.id, message: `tenant ${p.right.tenant.id} appears twice in this import` })
-        : yield* checkClaims(p.right.tenant, batch).pipe(Effect.as(undefined), Effect.catchTag("TenantConflict", Effect.succeed))
-      if (failure !== undefined || Either.isLeft(p)) {
-        outcomes.push({ source, ...(idOf !== undefined ? { tenantId: idOf } : {}), status: "failed", error: failure!._tag, message: failure!.message })
-        continue
+    const acceptedAt: Array<number> = []
+    // per-tenant: written chunk by chunk, so memory holds one chunk; all-or-nothing: held until every tenant passed
+    const pending: Array<{ prepared: Prepared }> = []
+    for (let from = 0; from < entries.length; from += TENANTS_PER_COMMIT) {
+      const slice = entries.slice(from, from + TENANTS_PER_COMMIT)
+      const prepared = yield* Effect.forEach(slice, prepareEntry, { concurrency: PREPARE_CONCURRENCY })
+      for (let i = 0; i < slice.length; i++) {
+        const source = slice[i]!.source
+        const p = prepared[i]!
+        const idOf = Either.isRight(p) ? p.right.tenant.id : rawId(slice[i]!.input)
+        const failure = Either.isLeft(p) ? p.left
+          : batch.tenants.has(p.right.tenant.id) ? new TenantConflict({ tenantId: p.right.tenant.id, otherTenantId: p.right.tenant.id, message: `tenant ${p.right.tenant.id} appears twice in this import` })
+          : yield* checkClaims(p.right.tenant, batch).pipe(Effect.as(undefined), Effect.catchTag("TenantConflict", Effect.succeed))
+        if (failure !== undefined || Either.isLeft(p)) {
+          outcomes.push({ source, ...(idOf !== undefined ? { tenantId: idOf } : {}), status: "failed", error: failure!._tag, message: failure!.message })
+          continue
+        }
+        accept(batch, p.right)
+        acceptedAt.push(outcomes.length)
+        pending.push({ prepared: p.right })
+        outcomes.push({ source, tenantId: p.right.tenant.id, status: p.right.previous === undefined ? "created" : "updated", summary: summaryOf(p.right) })
       }
-      accept(batch, p.right)
-      accepted.push({ index: outcomes.length, prepared: p.right })
-      outcomes.push({ source, tenantId: p.right.tenant.id, status: p.right.previous === undefined ? "created" : "updated", summary: summaryOf(p.right) })
+      if (mode === "per-tenant" && pending.length > 0) {
+        yield* write(pending)
+        pending.length = 0
+      }
     }
-    const failed = outcomes.length - accepted.length
-    if (mode === "all-or-nothing" && failed > 0) {
-      for (const a of accepted) outcomes[a.index] = { ...outcomes[a.index]!, status: "not-written" } as BatchOutcome
-      return reportOf(mode, outcomes, false)
+    const failed = outcomes.length - acceptedAt.length
+    if (mode === "all-or-nothing") {
+      if (failed > 0) {
+        for (const index of acceptedAt) outcomes[index] = { ...outcomes[index]!, status: "not-written" } as BatchOutcome
+        return reportOf(mode, outcomes, false)
+      }
+      if (pending.length > 0) yield* write(pending)
     }
-    for (let from = 0; from < accepted.length; from += mode === "all-or-nothing" ? accepted.length : TENANTS_PER_COMMIT) {
-      const chunk = accepted.slice(from, mode === "all-or-nothing" ? accepted.length : from + TENANTS_PER_COMMIT)
-      const extra = alongside === undefined ? [] : yield* Effect.forEach(chunk, (a) => alongside(a.prepared.tenant.id, a.prepared.previous === undefined))
-      yield* store.batch([...chunk.flatMap((a) => writesOf(a.prepared)), ...extra])
-      yield* Effect.forEach(chunk, (a) => logImported(a.prepared), { discard: true })
-    }
+    const accepted = acceptedAt
     yield* Effect.logInfo("tenant batch imported").pipe(Effect.annotateLogs({ mode, written: accepted.length, failed }))
     return reportOf(mode, outcomes, accepted.length > 0)
   }, (effect) => importLock.withPermits(1)(effect))
