@@ -86,8 +86,20 @@ export const claimOps = (store: Store, id: TenantId, before: Tenant | undefined,
   return ops
 }
 
-/** Every import writes this with its claims, so a store whose tenants all came through an import is never scanned. */
-export const versionOp: WriteOp = Write.put(CLAIMS_DB, Schema.Number, INDEX_VERSION_KEY, INDEX_VERSION)
+const versionOp: WriteOp = Write.put(CLAIMS_DB, Schema.Number, INDEX_VERSION_KEY, INDEX_VERSION)
+
+const hasIndex = (store: Store): boolean => {
+  const version = store.getSync(CLAIMS_DB, Schema.Number, INDEX_VERSION_KEY)
+  return Either.isRight(version) && Option.getOrUndefined(version.right) === INDEX_VERSION
+}
+
+/**
+ * The version mark, for an import to write with its claims when the store has
+ * none yet, so a store whose tenants all came through an import is never
+ * scanned. Written once, not per import: in a cluster every write of one key
+ * by two nodes at once is a compare-and-set conflict.
+ */
+export const versionOps = (store: Store): ReadonlyArray<WriteOp> => (hasIndex(store) ? [] : [versionOp])
 
 /**
  * Builds the index from the tenant records when this store has tenants but
@@ -95,8 +107,7 @@ export const versionOp: WriteOp = Write.put(CLAIMS_DB, Schema.Number, INDEX_VERS
  * nothing written (its first import writes the version).
  */
 export const ensureIndex = Effect.fn("TenantClaims.ensureIndex")(function* (store: Store) {
-  const version = store.getSync(CLAIMS_DB, Schema.Number, INDEX_VERSION_KEY)
-  if (Either.isRight(version) && Option.getOrUndefined(version.right) === INDEX_VERSION) return
+  if (hasIndex(store)) return
   if ((yield* store.keys(Db.tenants, Keys.TENANT_KEY_ROOT)).length === 0) return
   const owners = new Map<string, TenantId>()
   const duplicates: Array<{ claim: string; tenant: TenantId; duplicate: TenantId }> = []

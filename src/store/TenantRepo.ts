@@ -12,7 +12,7 @@ import { ruleProblems } from "../signature/RuleValidation.js"
 import { prepareTemplate } from "../signature/TemplatePreparation.js"
 import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
-import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOp } from "./TenantClaims.js"
+import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOps } from "./TenantClaims.js"
 import { Store, Write, type WriteOp } from "./Store.js"
 
 /**
@@ -245,7 +245,7 @@ const make = Effect.gen(function* () {
     Write.removePrefix(Db.users, Keys.userPrefix(tenant.id)),
     ...(file.directory ?? []).map((u) => Write.put(Db.users, DirectoryUser, Keys.userKey(tenant.id, u.mail), u)),
     ...claimOps(store, tenant.id, previous, tenant),
-    versionOp
+    ...versionOps(store)
   ]
 
   const summaryOf = ({ file, tenant, previous, templates: templateList, removed }: Prepared): ImportSummary => ({
