@@ -21,7 +21,7 @@ import { startImageServer } from "./images/ImageServer.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { traceLayer } from "./trace/TraceLayer.js"
-import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js"
+import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
@@ -32,8 +32,14 @@ import { SyncRepo } from "./sync/SyncRepo.js"
 export const liveLayer = (config: ImprintConfig) => {
   fs.mkdirSync(config.dataDir, { recursive: true })
   const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
-  const local = Layer.merge(
+  // seals secrets at rest (sync credentials, downstream passwords): store/SecretCipher.ts
+  const secretKeys = Layer.effect(SecretKeys, loadSecretKeys({
+    configured: config.sync.credentialKey, keyFile: config.sync.credentialKeyFile,
+    previous: config.sync.previousCredentialKeys, dataDir: config.dataDir
+  }))
+  const local = Layer.mergeAll(
     storePath,
+    secretKeys,
     // read by the tenant actors when they render library images (hosted URLs or cid: references)
     Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery })
   )
@@ -66,11 +72,17 @@ const syncLayer = (config: ImprintConfig) =>
       enabled: config.sync.enabled,
       defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
       jitter: config.sync.jitter
-    }))),
-    Layer.provide(Layer.effect(SyncCredentialKey, loadCredentialKey({
-      configured: config.sync.credentialKey, keyFile: config.sync.credentialKeyFile, dataDir: config.dataDir
     })))
   )
+
+/** TenantRepo.resealSecrets and SyncRepo.resealSecrets over every tenant (README "Secrets at rest"). */
+const resealSecrets = Effect.gen(function* () {
+  yield* (yield* TenantRepo).resealSecrets()
+  const sync = yield* SyncRepo
+  for (const tenantId of yield* sync.tenantsWithSettings()) {
+    if (yield* sync.resealSecrets(tenantId)) yield* Effect.logInfo("sync credentials sealed with the current key").pipe(Effect.annotateLogs({ tenant: tenantId }))
+  }
+})
 
 /** `images.tlsKeyFile`/`tlsCertFile` (both or neither): HTTPS; neither: plain HTTP behind a proxy. */
 const imagesTlsMaterial = (images: ImprintConfig["images"]) =>
@@ -92,6 +104,8 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
     commonName: config.smtp.host
   })
   const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
+  // records from before secrets were sealed, or sealed by a key since rotated out, are sealed with the current key
+  yield* resealSecrets
   const inbound = yield* startInbound({ config, tls, stampKey })
   // scheduled directory syncs run with the server; the scope's close stops them
   yield* (yield* DirectorySync).start()

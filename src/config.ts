@@ -117,9 +117,14 @@ export class SyncConfig extends Schema.Class<SyncConfig>("SyncConfig")({
   defaultIntervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(60)), { default: () => 86_400 }),
   /** each interval is stretched or shrunk by up to this fraction, so tenants do not all sync at once */
   jitter: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 0.5)), { default: () => 0.1 }),
-  /** 32-byte AES key, hex or base64; absent: credentialKeyFile, else generated into dataDir/sync-credential.key */
+  /**
+   * 32-byte AES key, hex or base64, that seals every secret at rest (sync source credentials and
+   * tenants' downstream passwords); absent: credentialKeyFile, else generated into dataDir/sync-credential.key
+   */
   credentialKey: Schema.optional(Schema.String),
-  credentialKeyFile: Schema.optional(Schema.String)
+  credentialKeyFile: Schema.optional(Schema.String),
+  /** keys rotated out: they still open values (re-sealed with the current key at start-up), never seal */
+  previousCredentialKeys: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
 }) {}
 
 /** The message trace (src/trace/, README "Message trace"): what is kept, how long, how much. */
