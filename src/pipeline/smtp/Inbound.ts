@@ -8,7 +8,7 @@ import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
-import { TraceSink } from "../../domain/Trace.js"
+import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
 import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
 import { AuthThrottle } from "./AuthThrottle.js"
 import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
@@ -18,6 +18,7 @@ import { dnsDkimKeys } from "./DkimKeys.js"
 import { Microsoft365Gate } from "./Microsoft365Gate.js"
 import { SessionBinder } from "./SessionBinder.js"
 import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
+import { refusalEntry } from "./TraceEntry.js"
 import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
 
 export { senderAllowed } from "./SessionBinder.js"
@@ -165,6 +166,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onMailFrom(address: SMTPServerAddress, session, done) {
       const s = state(session)
       const params = mailParams(address)
+      const started = Date.now()
       answer(
         Effect.gen(function* () {
           if (shutdown.active) return yield* new ShuttingDown()
@@ -175,7 +177,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           yield* s.link.mail(target, address.address, params)
           s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365, connector: s.binder.boundBy }
           inTransaction(session.id, s)
-        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, []))),
+        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, [], started))),
         done
       )
     },
@@ -183,11 +185,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       // a transaction whose connection was released while idle is mirrored again first
       const accepted = session.envelope.rcptTo.map((r) => r.address)
+      const started = Date.now()
       answer(
         s.link.resume(accepted).pipe(
           Effect.zipRight(s.link.rcpt(address.address)),
           Effect.tap(() => inTransaction(session.id, s)),
-          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address]))
+          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address], started))
         ),
         done
       )
@@ -230,11 +233,24 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     return undefined
   }
 
-  /** A refused MAIL or RCPT, logged (at most MAX_REFUSAL_LINES_PER_SESSION per session). */
-  const refused = (session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>) =>
-    s.refusals++ < MAX_REFUSAL_LINES_PER_SESSION
-      ? logFailure(e, { phase, tenant: s.mail?.tenant ?? boundTenantId(s.binder.binding), client: session.remoteAddress, from, to })
-      : Effect.void
+  /**
+   * A refused MAIL or RCPT, logged and handed to the message trace (a
+   * non-blocking offer, like DATA's): at most MAX_REFUSAL_LINES_PER_SESSION
+   * per session, so a client repeating a refused command floods neither.
+   */
+  const refused = (
+    session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>, started: number
+  ) => {
+    if (s.refusals++ >= MAX_REFUSAL_LINES_PER_SESSION) return Effect.void
+    const tenant = s.mail?.tenant ?? boundTenantId(s.binder.binding)
+    const facts = {
+      phase, tenant: tenant ?? UNBOUND_TENANT, connector: s.binder.boundBy, client: session.remoteAddress, sender: from ?? "", recipients: to, started
+    }
+    return Effect.zipRight(
+      logFailure(e, { phase, tenant, client: session.remoteAddress, from, to }),
+      trace.record(refusalEntry(facts, e, Date.now()))
+    )
+  }
 
   /** A session that ends with a transaction open (MAIL accepted, no DATA answered, not reset): one line for it. */
   const abandoned = (s: SessionState) =>
