@@ -160,12 +160,16 @@ const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, te
   return out
 }
 
-/** Blank lines left by empty sections collapse; lines lose trailing blanks. */
+/** RFC 3676 §4.3: the signature separator line is "-- ", its space part of it */
+const SIGNATURE_SEPARATOR = "-- "
+
+/** Blank lines left by empty sections collapse; lines lose trailing blanks, except the separator's. */
 const tidyText = (text: string): string =>
   text
     .split(/\r?\n/)
     .filter((line) => !(line.includes(VANISHED) && line.replaceAll(VANISHED, "").trim() === ""))
-    .map((line) => line.replaceAll(VANISHED, "").trimEnd())
+    .map((line) => line.replaceAll(VANISHED, ""))
+    .map((line) => (line === SIGNATURE_SEPARATOR ? line : line.trimEnd()))
     .join("\n")
     .replace(/\n{3,}/g, "\n\n")
     .replace(/^\n+|\n+$/g, "")
