@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { SignatureElement } from "../../../src/domain/Signature.js"
-import { STAMP_WINDOW_BYTES } from "../../../src/pipeline/mime/Stamper.js"
+import { HOLD_BYTES, STAMP_WINDOW_BYTES } from "../../../src/pipeline/mime/Stamper.js"
 import type { StampPlan } from "../../../src/pipeline/mime/StampPlan.js"
 import {
   countOf,
@@ -187,6 +187,16 @@ describe("Stamper decisions", () => {
     const { output, outcome } = await runStamper(input)
     expect(outcome.skipped).toBe("already-signed")
     expect(output.equals(input)).toBe(true)
+  })
+
+  it("a signature in the thread met only after the part left stamped (past the held window) does not undo the stamp", async () => {
+    const long = "new text line that keeps going on and on\r\n".repeat(Math.ceil((HOLD_BYTES + 8192) / 42))
+    const quote = "> an old line of the quoted history\r\n".repeat(1000)
+    const input = single("text/plain", `${long}\r\nOn Mon, 1 Jan 2024, Bob <bob@example.com> wrote:\r\n${quote}> Jane Doe — Ünïcode ✓\r\n> ${SIG_TEXT_LINE}\r\n`)
+    const { outcome, text } = await stampedText(input)
+    expect(outcome.stamped).toEqual(["text"])
+    expect(outcome.parts.map((p) => p.result)).toEqual(["stamped"])
+    expect(countOf(text, SIG_TEXT_LINE)).toBe(2)
   })
 
   it("html: the sender's own stamped element inside the quoted reply, or a skip-if-present text below it, means already signed", async () => {
