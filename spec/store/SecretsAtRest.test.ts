@@ -14,6 +14,8 @@ import { SecretKeys } from "../../src/store/SecretCipher.js"
 import { Store } from "../../src/store/Store.js"
 import { StorePath } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
+import { GraphSourceSettings, TenantSyncSettings } from "../../src/sync/SyncSettings.js"
+import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { acmeFile } from "./TenantFixtures.js"
 import { tempDir } from "./TempStore.js"
 
@@ -119,6 +121,37 @@ describe("secrets at rest", () => {
       yield* withRepo(dir, { current: newKey }, Effect.gen(function* () {
         expect(yield* downstreamPass).toBe(PASSWORD)
         expect(yield* rawTenants).not.toContain(PASSWORD)
+      }))
+    }))
+
+  it.scoped("sync credentials use the same cipher and rotate the same way", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const oldKey = randomBytes(32)
+      const newKey = randomBytes(32)
+      const SECRET = "graph-client-Secret-42"
+      const source = GraphSourceSettings.make({ name: "entra", tokenUrl: "https://login.example/token", clientId: "c", clientSecret: SECRET })
+      const withSync = <A, E>(keys: { current: Buffer; previous?: ReadonlyArray<Buffer> }, effect: Effect.Effect<A, E, SyncRepo>) =>
+        effect.pipe(
+          Effect.provide(SyncRepo.Default.pipe(Layer.provide(Layer.succeed(StorePath, dir)), Layer.provide(SecretKeys.layer(keys.current, keys.previous ?? [])))),
+          Effect.scoped
+        )
+      const raw = Effect.flatMap(SyncRepo, (sync) => sync.rawEntries("acme")).pipe(
+        Effect.map((entries) => entries.map((e) => Buffer.from(e.bytes).toString("latin1")).join("")))
+      const secret = Effect.flatMap(SyncRepo, (sync) => sync.getSettings("acme")).pipe(
+        Effect.map((s) => (Option.getOrThrow(s).sources[0] as GraphSourceSettings).clientSecret))
+      yield* withSync({ current: oldKey }, Effect.gen(function* () {
+        yield* (yield* SyncRepo).putSettings("acme", TenantSyncSettings.make({ sources: [source] }))
+        expect(yield* raw).not.toContain(SECRET)
+      }))
+      yield* withSync({ current: newKey, previous: [oldKey] }, Effect.gen(function* () {
+        expect(yield* secret).toBe(SECRET)
+        expect(yield* (yield* SyncRepo).resealSecrets("acme")).toBe(true)
+        expect(yield* (yield* SyncRepo).resealSecrets("acme")).toBe(false)
+      }))
+      yield* withSync({ current: newKey }, Effect.gen(function* () {
+        expect(yield* secret).toBe(SECRET)
+        expect(yield* raw).not.toContain(SECRET)
       }))
     }))
 })
