@@ -11,7 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Downstream, Tenant, type TenantId } from "../../src/domain/Tenant.js"
 import { Db, TENANT_KEY_ROOT, tenantKey } from "../../src/store/Keys.js"
+import { decodeKey, DEFAULT_KEY_FILE, open } from "../../src/store/SecretCipher.js"
 import { Store } from "../../src/store/Store.js"
+import { downstreamPassAad } from "../../src/store/TenantSecrets.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { loopbackTenant, startImprint, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
@@ -57,6 +59,11 @@ describe("downstream password at rest", () => {
     expect((await send(imprint.port, "one")).code).toBe(250)
     await sink.waitFor(1)
     expect(sink.messages[0].user).toBe("relay")
+    // sealed with the key of the data folder (the server's configured key), not a key of the process
+    const stored = await imprint.use(Effect.flatMap(Store, (store) => store.get(Db.tenants, Tenant, tenantKey("acme" as TenantId))))
+    const sealed = Option.getOrThrow(stored).downstream!.auth!.pass
+    const fileKey = decodeKey(fs.readFileSync(path.join(dataDir, DEFAULT_KEY_FILE), "utf8"))
+    expect(open({ current: fileKey, previous: [] }, downstreamPassAad("acme"), sealed)).toBe(PASSWORD)
     await imprint.close()
     const file = lmdbFileBytes(dataDir)
     expect(file).toContain("aesgcm:v1:")
