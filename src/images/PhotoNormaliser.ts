@@ -1,6 +1,6 @@
 import { Data, Effect, Either } from "effect"
 import { createHash } from "node:crypto"
-import sharp from "sharp"
+import type { Sharp, SharpOptions } from "sharp"
 import { sniffImage } from "./ImageSniffer.js"
 
 /**
@@ -24,9 +24,18 @@ export const MAX_PHOTO_INPUT_BYTES = 2 * 1024 * 1024
 export const MAX_PHOTO_INPUT_PIXELS = 25_000_000
 export const PHOTO_JPEG_QUALITY = 85
 
-// one image at a time is all a sync pass asks; libvips' operation cache would only hold memory
-sharp.cache(false)
-sharp.concurrency(1)
+/**
+ * sharp (and libvips, tens of MB) is loaded on the first photo, not with the
+ * relay: the mail path only reads stored photos. One image at a time is all a
+ * sync pass asks; libvips' operation cache would only hold memory.
+ */
+let loaded: Promise<(input: Uint8Array, options: SharpOptions) => Sharp> | undefined
+const loadSharp = () =>
+  (loaded ??= import("sharp").then(({ default: sharp }) => {
+    sharp.cache(false)
+    sharp.concurrency(1)
+    return (input: Uint8Array, options: SharpOptions) => sharp(input, options)
+  }))
 
 /** The input is not a photo this server takes; `reason` says why, for logs and import errors. */
 export class PhotoRefused extends Data.TaggedError("PhotoRefused")<{ readonly reason: string }> {}
@@ -49,8 +58,8 @@ export const normalisePhoto = Effect.fn("PhotoNormaliser.normalise")(function* (
   const sniffed = sniffImage(input)
   if (Either.isLeft(sniffed)) return yield* new PhotoRefused({ reason: sniffed.left })
   const bytes = yield* Effect.tryPromise({
-    try: () =>
-      sharp(input, { limitInputPixels: MAX_PHOTO_INPUT_PIXELS, failOn: "error", animated: false })
+    try: async () =>
+      (await loadSharp())(input, { limitInputPixels: MAX_PHOTO_INPUT_PIXELS, failOn: "error", animated: false })
         .rotate()
         .resize(PHOTO_BOX, PHOTO_BOX, { fit: "cover", position: "centre" })
         .flatten({ background: "#ffffff" })
