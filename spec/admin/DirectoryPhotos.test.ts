@@ -72,6 +72,9 @@ layer(adminTestLayer())("admin API: directory photos", (it) => {
       expect(dataUrl).not.toBeNull()
       const meta = yield* Effect.promise(() => sharp(Buffer.from(dataUrl![1]!, "base64")).metadata())
       expect([meta.format, meta.width, meta.height]).toEqual(["jpeg", 96, 96])
+      // the render of one template for one user shows it the same way
+      const rendered = yield* client.templates.render({ path: { ...path, templateId: "sig" }, payload: { mail: "alice@ph-csv.example" } })
+      expect(rendered.html).toContain(`<img src="data:image/jpeg;base64,${dataUrl![1]!}" width="48" height="48" alt>`)
       const none = yield* preview("bob@ph-csv.example")
       expect(none).toContain("<p>Bob Example</p>")
       expect(none).not.toContain("<img")
