@@ -74,6 +74,26 @@ layer(syncTestLayer())("directory photos from Microsoft Graph", (it) => {
       expect(blobs).toEqual([Keys.photoBlobKey(tenantId, newBob.sha256)])
     })))
 
+  it.scoped("a photo Graph refuses (403) does not fail the pass: the user syncs and keeps the cached photo", () =>
+    live(Effect.gen(function* () {
+      const graph = yield* standIn({ pageSize: 50 })
+      graph.put(graphUser(0, DOMAIN))
+      graph.put(graphUser(1, DOMAIN))
+      graph.setPhoto(graphUser(0, DOMAIN).id, testPng(50, 50))
+      const tenantId = yield* tenantWithSources("g-photo403", [graphSettings(graph, { photos: true })])
+      const sync = yield* DirectorySync
+      yield* sync.runOnce(tenantId)
+      const cached = someUser(yield* lookup(tenantId, `user0@${DOMAIN}`)).photo!
+      graph.photoForbidden.add(graphUser(0, DOMAIN).id)
+      graph.photoForbidden.add(graphUser(1, DOMAIN).id)
+      graph.forgetDeltaLinks()
+      const pass = yield* sync.runOnce(tenantId)
+      expect(pass.state).toBe("idle")
+      expect(pass.counts).toEqual({ seen: 2, upserted: 0, removed: 0, rejected: 0 })
+      expect(someUser(yield* lookup(tenantId, `user0@${DOMAIN}`)).photo).toEqual(cached)
+      expect(someUser(yield* lookup(tenantId, `user1@${DOMAIN}`)).photo).toBeUndefined()
+    })))
+
   it.scoped("without photos: true no photo is requested", () =>
     live(Effect.gen(function* () {
       const graph = yield* standIn({ pageSize: 50 })

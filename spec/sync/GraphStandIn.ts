@@ -40,6 +40,8 @@ export class GraphStandIn {
   /** profile photos by user id; a new etag per setPhoto, as Graph gives a new mediaEtag per upload */
   readonly photos = new Map<string, { readonly etag: string; readonly bytes: Buffer }>()
   private photoSeq = 0
+  /** user ids whose photo answers 403 (a mailbox policy, a missing permission) */
+  readonly photoForbidden = new Set<string>()
   /** change log: version n is changes[n - 1] */
   private readonly changes: Array<{ id: string; removed: boolean; changed: ReadonlyArray<string> }> = []
   /** delta links carry this; forgetting them all is a new generation */
@@ -164,6 +166,7 @@ export class GraphStandIn {
       const stored = this.photos.get(decodeURIComponent(photo[1]))
       if (photo[2] === undefined) this.counts.photoMeta++
       else this.counts.photoValue++
+      if (this.photoForbidden.has(decodeURIComponent(photo[1]))) return this.error(res, 403, "ErrorAccessDenied", "Access is denied.")
       if (stored === undefined) return this.error(res, 404, "ImageNotFound", "The photo wasn't found.")
       if (photo[2] === undefined) {
         return this.json(res, 200, { "@odata.context": `${this.base}/$metadata#users('x')/photo/$entity`, "@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": stored.etag, id: "96X96", width: 96, height: 96 })

@@ -132,7 +132,9 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
             }
           }),
           Effect.catchTag("GraphNotFound", () => Effect.succeed(undefined)),
-          Effect.catchTag("DeltaGone", () => Effect.fail(sourceError(`GET ${url}: 410`, true)))
+          Effect.catchTag("DeltaGone", () => Effect.fail(sourceError(`GET ${url}: 410`, true))),
+          // refused for this user's photo (403, 400): the user still syncs, keeping the cached photo, and the sync logs why
+          Effect.catchIf((e): e is SourceError => e._tag === "SourceError" && !e.retryable, (e) => Effect.succeed<SourcePhoto>({ bytes: Effect.fail(e) }))
         )
       }
 
