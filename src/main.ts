@@ -2,9 +2,11 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Either, Logger, LogLevel, Schema } from "effect"
 import { batchedJsonLogger } from "./LogOutput.js"
+import cluster from "node:cluster"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
-import { AdminListen, ImprintConfig, loadConfig } from "./config.js"
+import { AdminListen, ImprintConfig, loadConfig, workerCount } from "./config.js"
 import { MailSettings } from "./admin/AccountSettings.js"
 import { adminCommand } from "./admin/TokenCli.js"
 import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
@@ -16,7 +18,9 @@ import { imageCommand } from "./admin/ImageCli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
-import { liveLayer, startServer } from "./Server.js"
+import { liveLayer, startPrimary, startServer } from "./Server.js"
+import { superviseWorkers } from "./workers/Supervisor.js"
+import { workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
@@ -37,6 +41,39 @@ const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number 
     if (banner) yield* banner(port, adminPort)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
+
+/**
+ * `imprint serve` with `workers` above 1: this process is either the primary
+ * (admin API, syncs, cluster applier, supervision; no SMTP) or one of its
+ * workers (SMTP only), which node:cluster starts with the same command line.
+ */
+const serveCommand = (config: ImprintConfig) => {
+  const count = workerCount(config.workers, os.availableParallelism())
+  if (count <= 1) return serve(config)
+  return cluster.isPrimary ? servePrimary(config, count) : serveWorker(config)
+}
+
+const servePrimary = (config: ImprintConfig, count: number) =>
+  Effect.gen(function* () {
+    yield* startPrimary(config)
+    yield* superviseWorkers(config, count)
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
+
+const ignoreSignal = () => undefined
+
+const serveWorker = (config: ImprintConfig) => {
+  const slot = workerSlot()
+  return Effect.gen(function* () {
+    // The first SIGTERM/SIGINT starts the graceful stop; a second one (Ctrl-C reaches the whole
+    // process group, and the primary passes SIGTERM on) must not kill the worker mid-transaction.
+    process.on("SIGTERM", ignoreSignal)
+    process.on("SIGINT", ignoreSignal)
+    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers() } })
+    yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { relayOnly: true })), Effect.annotateLogs({ worker: slot }))
+}
 
 /**
  * Demo mode: the capture server is the downstream and, unless admin.mail is configured,
@@ -121,7 +158,7 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
     const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
     switch (command) {
       case "serve":
-        return yield* serve(config)
+        return yield* serveCommand(config)
       case "demo":
         return yield* demo(config, invocation.switches.has("reset"))
       case "tenant":

@@ -1,0 +1,231 @@
+/**
+ * `workers: 2` for real: `imprint serve` from dist/ as a child process (a
+ * primary and two node:cluster workers sharing one SMTP port and one LMDB
+ * environment), a real sink downstream, raw SMTP upstream on loopback. The
+ * worker that relayed a message is read from its "relayed" log line
+ * (annotation `worker`), matched to the sink's copy by Message-ID.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as https from "node:https"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { RawSmtp } from "../support/RawSmtp.js"
+import { startSink, type Sink } from "../support/Sink.js"
+
+const ROOT = path.resolve(__dirname, "..", "..")
+const MAIN = path.join(ROOT, "dist", "src", "main.js")
+/** every wait below is a bounded poll of this period */
+const POLL_MS = 100
+const WAIT_MS = 30_000
+const TENANT = "acme"
+const AUTH_USER = "relay@acme"
+
+interface LogLine {
+  readonly message: string
+  readonly annotations: Record<string, unknown>
+}
+
+const run = (args: ReadonlyArray<string>) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, args, { cwd: ROOT }, (err, stdout, stderr) => (err ? reject(new Error(`${args.join(" ")}: ${stderr}`)) : resolve(stdout))))
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** polls `f` until it returns a value (not undefined), bounded by WAIT_MS */
+const eventually = async <A>(what: string, f: () => A | undefined | Promise<A | undefined>): Promise<A> => {
+  const deadline = Date.now() + WAIT_MS
+  for (;;) {
+    const a = await f()
+    if (a !== undefined) return a
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(POLL_MS)
+  }
+}
+
+let dir: string
+let sink: Sink
+let child: ChildProcess
+let port: number
+let adminPort: number
+let token: string
+const lines: Array<LogLine> = []
+let output = ""
+let exit: Promise<{ code: number | null; signal: string | null }>
+let counter = 0
+
+const message = (id: string) =>
+  [`From: Alice <alice@acme.example>`, `To: <someone@example.org>`, `Subject: workers ${id}`, `Message-ID: <${id}@acme.example>`, "", "Hello.", ""].join("\r\n")
+
+/** one message on a new connection: the reply, the worker that relayed it, and what the sink got */
+const relayOne = async () => {
+  const id = `w${++counter}-${Date.now()}`
+  const c = await RawSmtp.connect(port)
+  const reply = await c.send("alice@acme.example", ["someone@example.org"], message(id))
+  await c.quit()
+  if (reply.code !== 250) return { reply, worker: undefined, body: "" }
+  const line = await eventually(`the relayed line of ${id}`, () =>
+    lines.find((l) => l.message === "relayed" && String(l.annotations.messageId).includes(id)))
+  const body = sink.messages.find((m) => m.raw.toString("utf8").includes(`${id}@acme.example`))?.raw.toString("utf8") ?? ""
+  return { reply, worker: Number(line.annotations.worker), body }
+}
+
+const authOnce = async (password: string) => {
+  const c = await RawSmtp.connect(port)
+  await c.starttls()
+  await c.command("EHLO spec.example")
+  const reply = await c.command(`AUTH PLAIN ${Buffer.from(`\0${AUTH_USER}\0${password}`).toString("base64")}`)
+  c.end()
+  return reply.code
+}
+
+/** an admin API call, trusting the certificate the primary generated into dataDir */
+const patch = (route: string, body: unknown) =>
+  new Promise<number>((resolve, reject) => {
+    const payload = JSON.stringify(body)
+    const req = https.request({
+      host: "127.0.0.1", port: adminPort, path: route, method: "PATCH",
+      ca: fs.readFileSync(path.join(dir, "data", "tls", "self-signed.cert.pem")),
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+    }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+    })
+    req.on("error", reject)
+    req.end(payload)
+  })
+
+const workerPid = (slot: number, after = 0) =>
+  lines.slice(after).filter((l) => l.message === `worker ${slot} ready on 127.0.0.1:${port}`).map((l) => Number(l.annotations.pid)).at(-1)
+
+beforeAll(async () => {
+  // the specs run from src/; the workers are forked from dist/ (node:cluster re-runs the entry point)
+  await new Promise<void>((resolve, reject) =>
+    execFile(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-b", "tsconfig.build.json"], { cwd: ROOT }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())))
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-workers-"))
+  sink = await startSink({ starttls: false })
+  const config = path.join(dir, "imprint.json")
+  fs.writeFileSync(config, JSON.stringify({
+    dataDir: path.join(dir, "data"),
+    workers: 2,
+    smtp: { host: "127.0.0.1", port: 0, name: "relay.test", authFailuresBeforeThrottle: 2, shutdownGraceMs: 20_000 },
+    admin: { host: "127.0.0.1", port: 0 },
+    downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+    trace: { enabled: false }
+  }))
+  fs.writeFileSync(path.join(dir, "tenant.json"), JSON.stringify({
+    id: TENANT,
+    name: "Acme",
+    domains: ["acme.example"],
+    connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }, { type: "auth", username: AUTH_USER, password: "Correct-Horse-9" }],
+    templates: [{ id: "main", name: "Main", html: "<p>Signature one {{displayName}}</p>", text: "Signature one {{displayName}}" }],
+    rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
+    directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+  }))
+  await run([MAIN, "tenant", "import", path.join(dir, "tenant.json"), "--config", config])
+  token = (await run([MAIN, "admin", "token", "create", "--name", "spec", "--config", config])).trim()
+  child = spawn(process.execPath, [MAIN, "serve", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+  exit = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
+  let partial = ""
+  child.stdout!.on("data", (chunk: Buffer) => {
+    partial += chunk.toString("utf8")
+    const complete = partial.split("\n")
+    partial = complete.pop()!
+    for (const text of complete) {
+      output += text + "\n"
+      try {
+        const parsed = JSON.parse(text) as { message: unknown; annotations?: Record<string, unknown> }
+        lines.push({ message: String(parsed.message), annotations: parsed.annotations ?? {} })
+      } catch {
+        // not a log line
+      }
+    }
+  })
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+  port = await eventually("the primary's listening line", () => {
+    if (child.exitCode !== null) throw new Error(`imprint serve exited:\n${output}`)
+    const m = lines.map((l) => /^listening on 127\.0\.0\.1:(\d+) \(2 workers\)$/.exec(l.message)).find((x) => x !== null)
+    return m ? Number(m[1]) : undefined
+  })
+  adminPort = await eventually("the admin API line", () => {
+    const m = lines.map((l) => /admin API listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(l.message)).find((x) => x !== null)
+    return m ? Number(m[1]) : undefined
+  })
+}, 240_000)
+
+afterAll(async () => {
+  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+    for (const slot of [1, 2]) {
+      const pid = workerPid(slot)
+      if (pid !== undefined) try { process.kill(pid, "SIGKILL") } catch { /* gone */ }
+    }
+    child.kill("SIGKILL")
+  }
+  await sink?.close()
+  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+describe("workers: 2", () => {
+  it("relays through both workers, every message stamped", async () => {
+    const served = new Set<number>()
+    for (let i = 0; i < 6; i++) {
+      const { reply, worker, body } = await relayOne()
+      expect(reply.code).toBe(250)
+      expect(body).toContain("Signature one Alice Example")
+      served.add(worker!)
+    }
+    expect([...served].sort()).toEqual([1, 2])
+  })
+
+  it("an admin change made through the API reaches mail in every worker", async () => {
+    const status = await patch(`/tenants/${TENANT}/templates/main`, { html: "<p>Signature two {{displayName}}</p>", text: "Signature two {{displayName}}" })
+    expect(status).toBe(200)
+    const updated = new Set<number>()
+    await eventually("the new signature from both workers", async () => {
+      const { reply, worker, body } = await relayOne()
+      expect(reply.code).toBe(250)
+      if (body.includes("Signature two Alice Example")) updated.add(worker!)
+      return updated.size === 2 ? true : undefined
+    })
+  })
+
+  it("the AUTH throttle is one count across workers", async () => {
+    // two failures, one per worker (connections are handed out in turn): per-process counts would be 1 and 1
+    expect(await authOnce("wrong-1")).toBe(535)
+    expect(await authOnce("wrong-2")).toBe(535)
+    // four more connections, two on each worker: each worker has counted both failures
+    for (let i = 0; i < 4; i++) expect(await authOnce("Correct-Horse-9")).toBe(454)
+  })
+
+  it("a worker killed with SIGKILL is restarted while the other keeps serving", async () => {
+    const before = lines.length
+    const killed = workerPid(1)!
+    process.kill(killed, "SIGKILL")
+    await eventually("the primary to see worker 1 exit", () => lines.slice(before).find((l) => l.message.startsWith("worker 1 exited")))
+    const { reply } = await relayOne()
+    expect(reply.code).toBe(250)
+    const restarted = await eventually("worker 1 restarted", () => workerPid(1, before))
+    expect(restarted).not.toBe(killed)
+    await eventually("worker 1 serving again", async () => {
+      const { reply, worker } = await relayOne()
+      expect(reply.code).toBe(250)
+      return worker === 1 ? true : undefined
+    })
+  })
+
+  it("SIGTERM on the primary lets a transaction in flight finish (250), then exits 0", async () => {
+    const tx = await RawSmtp.connect(port)
+    expect((await tx.command("MAIL FROM:<alice@acme.example>")).code).toBe(250)
+    expect((await tx.command("RCPT TO:<someone@example.org>")).code).toBe(250)
+    expect((await tx.command("DATA")).code).toBe(354)
+    tx.write(message(`sigterm-${Date.now()}`).split("\r\n\r\n")[0] + "\r\n\r\n")
+    // idle sessions on both workers: each hears 421 once its worker has begun to stop
+    const idle = await Promise.all([1, 2, 3].map(() => RawSmtp.connect(port)))
+    child.kill("SIGTERM")
+    for (const c of idle) expect((await c.reply()).code).toBe(421)
+    tx.write("Hello after SIGTERM.\r\n.\r\n")
+    expect((await tx.reply()).code).toBe(250)
+    expect(await exit).toEqual({ code: 0, signal: null })
+  })
+})
