@@ -214,6 +214,39 @@ describe("workers: 2", () => {
     })
   })
 
+  it("SIGKILL of a worker under load: every message answered 250 is at the downstream, whole; none partial", async () => {
+    const acked: Array<string> = []
+    const failed: Array<string> = []
+    let killed = false
+    const before = lines.length
+    const tag = `load-${Date.now()}`
+    const session = async (n: number) => {
+      for (let i = 0; i < 15; i++) {
+        const id = `${tag}-${n}-${i}`
+        try {
+          const c = await RawSmtp.connect(port)
+          const reply = await c.send("alice@acme.example", ["someone@example.org"], message(id) + "END-OF-MESSAGE\r\n")
+          c.end()
+          ;(reply.code === 250 ? acked : failed).push(id)
+        } catch {
+          failed.push(id) // the connection died with its worker: no 250, the client retries later
+        }
+        if (!killed && acked.length >= 10) {
+          killed = true
+          process.kill(workerPid(2)!, "SIGKILL")
+        }
+      }
+    }
+    await Promise.all([1, 2, 3, 4, 5, 6].map(session))
+    expect(killed).toBe(true)
+    await eventually("worker 2 restarted", () => workerPid(2, before))
+    const received = sink.messages.map((m) => m.raw.toString("utf8")).filter((raw) => raw.includes(tag))
+    for (const id of acked) expect(received.some((raw) => raw.includes(`<${id}@acme.example>`))).toBe(true)
+    // a copy the killed worker had not finished never reached the downstream's dot
+    for (const raw of received) expect(raw).toContain("END-OF-MESSAGE")
+    expect(acked.length + failed.length).toBe(6 * 15)
+  })
+
   it("SIGTERM on the primary lets a transaction in flight finish (250), then exits 0", async () => {
     const tx = await RawSmtp.connect(port)
     expect((await tx.command("MAIL FROM:<alice@acme.example>")).code).toBe(250)
