@@ -9,6 +9,7 @@
  * perf/results/workers-<timestamp>.json. A benchmark, not a test.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { killAllChildren, readProc, startServer } from "./Child.js"
 import { runLoad, type ConnectionPattern } from "./LoadGenerator.js"
@@ -43,7 +44,7 @@ const treeCpu = (pid: number): number => {
 
 const variants = [1, 2].map((workers) => ({
   workers,
-  target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, { workers })
+  target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, { workers, ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {}) })
 }))
 
 const main = async () => {
@@ -53,6 +54,7 @@ const main = async () => {
   const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
   try {
     for (const v of variants) {
+      console.error(`starting workers: ${v.workers}`)
       const r = await v.target.start(sink)
       running.set(v.workers, r)
       await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${v.workers}` })
@@ -78,11 +80,14 @@ const main = async () => {
   const [one, two] = rows
   console.log(`| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`)
   for (const r of rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.availableParallelism()} cores`)
   console.log(`workers 2 / 1: throughput ×${(two.msgsPerSecond / one.msgsPerSecond).toFixed(2)}, CPU per message ×${(two.cpuMsPerMessage / one.cpuMsPerMessage).toFixed(2)}`)
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `workers-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
   writeFileSync(file, JSON.stringify({
+    // the machine's run queue during the run: on a shared 2-core VM, the second worker competes with everything else
+    loadAverage: os.loadavg(), cores: os.availableParallelism(),
     kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES, rows,
     ratios: { throughput: two.msgsPerSecond / one.msgsPerSecond, cpuPerMessage: two.cpuMsPerMessage / one.cpuMsPerMessage },
     samples: { msgsPerSecond: Object.fromEntries(rate), cpuMsPerMessage: Object.fromEntries(cpu) }

@@ -56,8 +56,8 @@ const serveCommand = (config: ImprintConfig) => {
 const servePrimary = (config: ImprintConfig, count: number) =>
   Effect.gen(function* () {
     yield* startPrimary(config)
-    yield* superviseWorkers(config, count)
-    return yield* Effect.never
+    const startFailure = yield* superviseWorkers(config, count)
+    return yield* startFailure
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
 
 const ignoreSignal = () => undefined

@@ -8,6 +8,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as https from "node:https"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -260,5 +261,34 @@ describe("workers: 2", () => {
     tx.write("Hello after SIGTERM.\r\n.\r\n")
     expect((await tx.reply()).code).toBe(250)
     expect(await exit).toEqual({ code: 0, signal: null })
+  })
+})
+
+describe("workers: 2 that cannot listen", () => {
+  it("exits 1 at start-up, saying why, instead of restarting workers forever", async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
+    const taken = (blocker.address() as net.AddressInfo).port
+    const config = path.join(dir, "taken.json")
+    fs.writeFileSync(config, JSON.stringify({
+      dataDir: path.join(dir, "data-taken"),
+      workers: 2,
+      smtp: { host: "127.0.0.1", port: taken },
+      admin: { enabled: false }
+    }))
+    try {
+      const result = await new Promise<{ code: number | null; text: string }>((resolve) => {
+        const p = spawn(process.execPath, [MAIN, "serve", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+        let text = ""
+        p.stdout!.on("data", (c: Buffer) => (text += c.toString("utf8")))
+        p.stderr!.on("data", (c: Buffer) => (text += c.toString("utf8")))
+        p.once("close", (code) => resolve({ code, text }))
+      })
+      expect(result.code).toBe(1)
+      expect(result.text).toContain("EADDRINUSE")
+      expect(result.text).toMatch(/imprint serve: worker \d stopped \(exit code 1\) before the node was listening/)
+    } finally {
+      blocker.close()
+    }
   })
 })

@@ -1,4 +1,4 @@
-import { Effect, FiberSet } from "effect"
+import { Deferred, Effect, FiberSet } from "effect"
 import cluster, { type Worker } from "node:cluster"
 import type { ImprintConfig } from "../config.js"
 import type { AuthEvent } from "../pipeline/smtp/AuthThrottle.js"
@@ -11,7 +11,13 @@ import { isToPrimary, type ToPrimary, type ToWorker, WORKER_SLOT_VARIABLE } from
  * between them (WorkerChannel), and on its scope's close stops them
  * gracefully: each gets SIGTERM, stops accepting, finishes its transactions
  * (bounded by smtp.shutdownGraceMs) and exits; the scope closes when all have.
+ * A worker that dies before any worker of the node has listened (a port in
+ * use, a bad certificate) is a start-up failure, not a crash to retry: the
+ * supervisor answers a failure that `imprint serve` exits with.
  */
+
+/** The node could not start its workers. */
+export class WorkersFailed extends Error {}
 
 /** the first restart of a crashed worker waits this long; each further crash in a row doubles it */
 export const RESTART_BASE_MS = 100
@@ -42,6 +48,7 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   let announced = false
   const listening = new Set<number>()
   let onAllExited: (() => void) | undefined
+  const failed = yield* Deferred.make<never, WorkersFailed>()
 
   // --- the shared AUTH throttle: forward, acknowledge, remember for later workers ---
   const recentAuth: Array<AuthEvent> = []
@@ -93,6 +100,10 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
       if (slots.every((x) => x.worker === undefined)) onAllExited?.()
       return
     }
+    if (!announced) {
+      const how = signal === null ? `exit code ${code}` : `signal ${signal}`
+      return void run(Deferred.fail(failed, new WorkersFailed(`worker ${s.slot} stopped (${how}) before the node was listening; its log lines above say why`)))
+    }
     if (Date.now() - s.startedAt >= STABLE_AFTER_MS) s.crashesInARow = 0
     const delay = restartDelay(s.crashesInARow)
     s.crashesInARow++
@@ -118,4 +129,6 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
     }).pipe(Effect.zipRight(Effect.logInfo("workers stopped")))
   )
   yield* Effect.logInfo(`starting ${count} workers`)
+  /** fails when the workers could not start; never succeeds */
+  return Deferred.await(failed)
 })
