@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, type MetricPair } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
@@ -113,16 +113,20 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
  * The primary of `workers: N`: everything but SMTP (the workers relay). It
  * generates the secrets first, so workers only read them.
  */
-export const startPrimary = Effect.fn("Server.startPrimary")(function* (config: ImprintConfig) {
+export const startPrimary = Effect.fn("Server.startPrimary")(function* (
+  config: ImprintConfig,
+  workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+) {
   const { tls } = yield* loadSecrets(config)
-  return yield* startControlSide(config, tls, true)
+  return yield* startControlSide(config, tls, true, workerMetrics)
 })
 
 /** Scheduled directory syncs, the admin API and the image listener: one of each per node. */
 const startControlSide = Effect.fn("Server.startControlSide")(function* (
   config: ImprintConfig,
   tls: { readonly key: string; readonly cert: string },
-  withAdmin: boolean
+  withAdmin: boolean,
+  workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
 ) {
   // scheduled directory syncs run with the server; the scope's close stops them
   yield* (yield* DirectorySync).start()
@@ -132,6 +136,7 @@ const startControlSide = Effect.fn("Server.startControlSide")(function* (
       port: config.admin.port,
       tls: yield* adminTlsMaterial(config.admin, tls),
       metricsTenantLabels: config.admin.metricsTenantLabels,
+      workerMetrics,
       accounts: { login: config.admin.login, mail: config.admin.mail }
     })
     : undefined

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Either, Logger, LogLevel, Schema } from "effect"
+import { Console, Effect, Either, Logger, LogLevel, type MetricPair, Schema } from "effect"
 import { batchedJsonLogger } from "./LogOutput.js"
 import cluster from "node:cluster"
 import * as fs from "node:fs"
@@ -20,7 +20,7 @@ import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startPrimary, startServer } from "./Server.js"
 import { superviseWorkers } from "./workers/Supervisor.js"
-import { workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
+import { answerMetricRequests, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
@@ -55,9 +55,12 @@ const serveCommand = (config: ImprintConfig) => {
 
 const servePrimary = (config: ImprintConfig, count: number) =>
   Effect.gen(function* () {
-    yield* startPrimary(config)
-    const startFailure = yield* superviseWorkers(config, count)
-    return yield* startFailure
+    // the admin API starts first (it generates the secrets the workers read); its /metrics asks the workers once they run
+    let workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.succeed([])
+    yield* startPrimary(config, Effect.suspend(() => workerMetrics))
+    const supervisor = yield* superviseWorkers(config, count)
+    workerMetrics = supervisor.workerMetrics
+    return yield* supervisor.startFailure
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
 
 const ignoreSignal = () => undefined
@@ -69,6 +72,7 @@ const serveWorker = (config: ImprintConfig) => {
     // process group, and the primary passes SIGTERM on) must not kill the worker mid-transaction.
     process.on("SIGTERM", ignoreSignal)
     process.on("SIGINT", ignoreSignal)
+    yield* answerMetricRequests
     const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers() } })
     yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
     return yield* Effect.never

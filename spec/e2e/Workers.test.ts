@@ -82,16 +82,20 @@ const authOnce = async (password: string) => {
 }
 
 /** an admin API call, trusting the certificate the primary generated into dataDir */
-const patch = (route: string, body: unknown) =>
-  new Promise<number>((resolve, reject) => {
-    const payload = JSON.stringify(body)
+const adminCall = (method: string, route: string, body?: unknown) =>
+  new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
     const req = https.request({
-      host: "127.0.0.1", port: adminPort, path: route, method: "PATCH",
+      host: "127.0.0.1", port: adminPort, path: route, method,
       ca: fs.readFileSync(path.join(dir, "data", "tls", "self-signed.cert.pem")),
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) })
+      }
     }, (res) => {
-      res.resume()
-      res.on("end", () => resolve(res.statusCode ?? 0))
+      let text = ""
+      res.on("data", (c: Buffer) => (text += c.toString("utf8")))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
     })
     req.on("error", reject)
     req.end(payload)
@@ -179,8 +183,17 @@ describe("workers: 2", () => {
     expect([...served].sort()).toEqual([1, 2])
   })
 
+  it("GET /metrics on the primary adds up the workers' counters", async () => {
+    const relayed = lines.filter((l) => l.message === "relayed").length
+    const { status, text } = await adminCall("GET", "/metrics")
+    expect(status).toBe(200)
+    // the primary relays nothing itself: every relayed message was counted in a worker
+    expect(Number(/^imprint_messages_relayed_total (\d+)$/m.exec(text)?.[1])).toBe(relayed)
+    expect(text.match(/^# TYPE imprint_messages_relayed_total /gm)).toHaveLength(1)
+  })
+
   it("an admin change made through the API reaches mail in every worker", async () => {
-    const status = await patch(`/tenants/${TENANT}/templates/main`, { html: "<p>Signature two {{displayName}}</p>", text: "Signature two {{displayName}}" })
+    const { status } = await adminCall("PATCH", `/tenants/${TENANT}/templates/main`, { html: "<p>Signature two {{displayName}}</p>", text: "Signature two {{displayName}}" })
     expect(status).toBe(200)
     const updated = new Set<number>()
     await eventually("the new signature from both workers", async () => {

@@ -1,7 +1,8 @@
-import { Deferred, Effect, FiberSet } from "effect"
+import { Deferred, Effect, FiberSet, type MetricPair } from "effect"
 import cluster, { type Worker } from "node:cluster"
 import type { ImprintConfig } from "../config.js"
 import type { AuthEvent } from "../pipeline/smtp/AuthThrottle.js"
+import { fromPlain, type PlainPair } from "./MetricsTransfer.js"
 import { isToPrimary, type ToPrimary, type ToWorker, WORKER_SLOT_VARIABLE } from "./WorkerChannel.js"
 
 /**
@@ -26,6 +27,8 @@ export const RESTART_MAX_MS = 30_000
 export const STABLE_AFTER_MS = 30_000
 /** after smtp.shutdownGraceMs plus this, a worker that has not exited is killed */
 export const STOP_MARGIN_MS = 5_000
+/** GET /metrics waits this long for the workers' snapshots; a worker that has not answered is left out */
+export const METRICS_WAIT_MS = 2_000
 /** AUTH outcomes kept for workers that start later (the throttle's window bounds them too) */
 export const MAX_REPLAYED_AUTH_EVENTS = 10_000
 
@@ -62,7 +65,32 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   const send = (worker: Worker, message: ToWorker) => {
     if (worker.isConnected()) worker.send(message)
   }
+  // --- metrics: ask every live worker, gather what comes back in time ---
+  let metricsRequest = 0
+  const metricsWaiting = new Map<number, (slot: number, pairs: ReadonlyArray<PlainPair>) => void>()
+  const workerMetrics = Effect.async<Array<MetricPair.MetricPair.Untyped>>((resume) => {
+    const id = ++metricsRequest
+    const live = slots.filter((s) => s.worker !== undefined && s.worker.isConnected())
+    const got = new Map<number, ReadonlyArray<PlainPair>>()
+    const finish = () => {
+      clearTimeout(timer)
+      metricsWaiting.delete(id)
+      resume(Effect.succeed(fromPlain(Array.from(got.values()).flat())))
+    }
+    const timer = setTimeout(finish, METRICS_WAIT_MS)
+    metricsWaiting.set(id, (slot, pairs) => {
+      got.set(slot, pairs)
+      if (got.size === live.length) finish()
+    })
+    if (live.length === 0) return finish()
+    for (const s of live) send(s.worker!, { type: "imprint:metrics-request", id })
+  })
+
   const onMessage = (from: Slot, worker: Worker, message: ToPrimary) => {
+    if (message.type === "imprint:metrics") {
+      metricsWaiting.get(message.id)?.(from.slot, message.pairs)
+      return
+    }
     if (message.type === "imprint:auth-replay") {
       for (const event of recentAuth) send(worker, { type: "imprint:auth-event", event })
       return
@@ -129,6 +157,10 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
     }).pipe(Effect.zipRight(Effect.logInfo("workers stopped")))
   )
   yield* Effect.logInfo(`starting ${count} workers`)
-  /** fails when the workers could not start; never succeeds */
-  return Deferred.await(failed)
+  return {
+    /** fails when the workers could not start; never succeeds */
+    startFailure: Deferred.await(failed),
+    /** the workers' metric registries (what GET /metrics adds to the primary's own) */
+    workerMetrics
+  }
 })

@@ -1,5 +1,7 @@
+import { Effect, FiberSet, Metric } from "effect"
 import cluster from "node:cluster"
 import type { AuthEvent, AuthThrottlePeers } from "../pipeline/smtp/AuthThrottle.js"
+import { type PlainPair, toPlain } from "./MetricsTransfer.js"
 
 /**
  * The IPC between the primary of `workers: N` and its workers (node:cluster's
@@ -19,8 +21,13 @@ export interface AuthAck { readonly type: "imprint:auth-ack"; readonly seq: numb
 /** primary → worker: another worker's outcome */
 export interface AuthForward { readonly type: "imprint:auth-event"; readonly event: AuthEvent }
 
-export type ToPrimary = AuthPublish | AuthReplay
-export type ToWorker = AuthAck | AuthForward
+/** primary → worker: your metric snapshot, please (GET /metrics) */
+export interface MetricsRequest { readonly type: "imprint:metrics-request"; readonly id: number }
+/** worker → primary */
+export interface MetricsReply { readonly type: "imprint:metrics"; readonly id: number; readonly pairs: ReadonlyArray<PlainPair> }
+
+export type ToPrimary = AuthPublish | AuthReplay | MetricsReply
+export type ToWorker = AuthAck | AuthForward | MetricsRequest
 
 /** the environment variable that tells a worker its slot (1…N; a restarted worker keeps its slot) */
 export const WORKER_SLOT_VARIABLE = "IMPRINT_WORKER_SLOT"
@@ -31,7 +38,8 @@ export const AUTH_PUBLISH_TIMEOUT_MS = 1_000
 const isMessage = (m: unknown): m is { readonly type: string } =>
   typeof m === "object" && m !== null && typeof (m as { type?: unknown }).type === "string"
 
-export const isToPrimary = (m: unknown): m is ToPrimary => isMessage(m) && (m.type === "imprint:auth" || m.type === "imprint:auth-replay")
+export const isToPrimary = (m: unknown): m is ToPrimary =>
+  isMessage(m) && (m.type === "imprint:auth" || m.type === "imprint:auth-replay" || m.type === "imprint:metrics")
 
 /** This process's slot when it is a worker of `workers: N`, else undefined. */
 export const workerSlot = (): number | undefined => {
@@ -39,6 +47,20 @@ export const workerSlot = (): number | undefined => {
   const slot = Number(process.env[WORKER_SLOT_VARIABLE])
   return Number.isInteger(slot) && slot > 0 ? slot : cluster.worker?.id
 }
+
+/** A worker answers the primary's metric requests with its registry's snapshot, for as long as its scope is open. */
+export const answerMetricRequests = Effect.gen(function* () {
+  const run = yield* FiberSet.makeRuntime<never>()
+  const onMessage = (m: unknown) => {
+    if (!isMessage(m) || m.type !== "imprint:metrics-request") return
+    const { id } = m as MetricsRequest
+    run(Effect.map(Metric.snapshot, (pairs) => {
+      const reply: MetricsReply = { type: "imprint:metrics", id, pairs: toPlain(pairs) }
+      if (process.send !== undefined && process.connected) process.send(reply)
+    }))
+  }
+  yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
+})
 
 /** The AUTH throttle peers of a worker: its own outcomes go to the primary, the others' come from it. */
 export const workerAuthPeers = (): AuthThrottlePeers => {
