@@ -1,76 +1,26 @@
 /**
  * `workers: 2` for real: `imprint serve` from dist/ as a child process (a
  * primary and two node:cluster workers sharing one SMTP port and one LMDB
- * environment), a real sink downstream, raw SMTP upstream on loopback. The
- * worker that relayed a message is read from its "relayed" log line
- * (annotation `worker`), matched to the sink's copy by Message-ID.
+ * environment, spec/support/ServeProcess.ts), a real sink downstream, raw
+ * SMTP upstream on loopback.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as https from "node:https"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { RawSmtp } from "../support/RawSmtp.js"
+import { buildDist, eventually, MAIN, ROOT, runCli, type ServeProcess, startServe, testMessage as message } from "../support/ServeProcess.js"
 import { startSink, type Sink } from "../support/Sink.js"
 
-const ROOT = path.resolve(__dirname, "..", "..")
-const MAIN = path.join(ROOT, "dist", "src", "main.js")
-/** every wait below is a bounded poll of this period */
-const POLL_MS = 100
-const WAIT_MS = 30_000
 const TENANT = "acme"
 const AUTH_USER = "relay@acme"
 
-interface LogLine {
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
-
-const run = (args: ReadonlyArray<string>) =>
-  new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, args, { cwd: ROOT }, (err, stdout, stderr) => (err ? reject(new Error(`${args.join(" ")}: ${stderr}`)) : resolve(stdout))))
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** polls `f` until it returns a value (not undefined), bounded by WAIT_MS */
-const eventually = async <A>(what: string, f: () => A | undefined | Promise<A | undefined>): Promise<A> => {
-  const deadline = Date.now() + WAIT_MS
-  for (;;) {
-    const a = await f()
-    if (a !== undefined) return a
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(POLL_MS)
-  }
-}
-
 let dir: string
 let sink: Sink
-let child: ChildProcess
+let serve: ServeProcess
 let port: number
-let adminPort: number
-let token: string
-const lines: Array<LogLine> = []
-let output = ""
-let exit: Promise<{ code: number | null; signal: string | null }>
-let counter = 0
-
-const message = (id: string) =>
-  [`From: Alice <alice@acme.example>`, `To: <someone@example.org>`, `Subject: workers ${id}`, `Message-ID: <${id}@acme.example>`, "", "Hello.", ""].join("\r\n")
-
-/** one message on a new connection: the reply, the worker that relayed it, and what the sink got */
-const relayOne = async () => {
-  const id = `w${++counter}-${Date.now()}`
-  const c = await RawSmtp.connect(port)
-  const reply = await c.send("alice@acme.example", ["someone@example.org"], message(id))
-  await c.quit()
-  if (reply.code !== 250) return { reply, worker: undefined, body: "" }
-  const line = await eventually(`the relayed line of ${id}`, () =>
-    lines.find((l) => l.message === "relayed" && String(l.annotations.messageId).includes(id)))
-  const body = sink.messages.find((m) => m.raw.toString("utf8").includes(`${id}@acme.example`))?.raw.toString("utf8") ?? ""
-  return { reply, worker: Number(line.annotations.worker), body }
-}
 
 const authOnce = async (password: string) => {
   const c = await RawSmtp.connect(port)
@@ -81,33 +31,8 @@ const authOnce = async (password: string) => {
   return reply.code
 }
 
-/** an admin API call, trusting the certificate the primary generated into dataDir */
-const adminCall = (method: string, route: string, body?: unknown) =>
-  new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    const req = https.request({
-      host: "127.0.0.1", port: adminPort, path: route, method,
-      ca: fs.readFileSync(path.join(dir, "data", "tls", "self-signed.cert.pem")),
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) })
-      }
-    }, (res) => {
-      let text = ""
-      res.on("data", (c: Buffer) => (text += c.toString("utf8")))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
-    })
-    req.on("error", reject)
-    req.end(payload)
-  })
-
-const workerPid = (slot: number, after = 0) =>
-  lines.slice(after).filter((l) => l.message === `worker ${slot} ready on 127.0.0.1:${port}`).map((l) => Number(l.annotations.pid)).at(-1)
-
 beforeAll(async () => {
-  // the specs run from src/; the workers are forked from dist/ (node:cluster re-runs the entry point)
-  await new Promise<void>((resolve, reject) =>
-    execFile(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-b", "tsconfig.build.json"], { cwd: ROOT }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())))
+  await buildDist()
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-workers-"))
   sink = await startSink({ starttls: false })
   const config = path.join(dir, "imprint.json")
@@ -128,45 +53,13 @@ beforeAll(async () => {
     rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
     directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
   }))
-  await run([MAIN, "tenant", "import", path.join(dir, "tenant.json"), "--config", config])
-  token = (await run([MAIN, "admin", "token", "create", "--name", "spec", "--config", config])).trim()
-  child = spawn(process.execPath, [MAIN, "serve", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
-  exit = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
-  let partial = ""
-  child.stdout!.on("data", (chunk: Buffer) => {
-    partial += chunk.toString("utf8")
-    const complete = partial.split("\n")
-    partial = complete.pop()!
-    for (const text of complete) {
-      output += text + "\n"
-      try {
-        const parsed = JSON.parse(text) as { message: unknown; annotations?: Record<string, unknown> }
-        lines.push({ message: String(parsed.message), annotations: parsed.annotations ?? {} })
-      } catch {
-        // not a log line
-      }
-    }
-  })
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
-  port = await eventually("the primary's listening line", () => {
-    if (child.exitCode !== null) throw new Error(`imprint serve exited:\n${output}`)
-    const m = lines.map((l) => /^listening on 127\.0\.0\.1:(\d+) \(2 workers\)$/.exec(l.message)).find((x) => x !== null)
-    return m ? Number(m[1]) : undefined
-  })
-  adminPort = await eventually("the admin API line", () => {
-    const m = lines.map((l) => /admin API listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(l.message)).find((x) => x !== null)
-    return m ? Number(m[1]) : undefined
-  })
+  await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
+  serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: 2, sink })
+  port = serve.port
 }, 240_000)
 
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-    for (const slot of [1, 2]) {
-      const pid = workerPid(slot)
-      if (pid !== undefined) try { process.kill(pid, "SIGKILL") } catch { /* gone */ }
-    }
-    child.kill("SIGKILL")
-  }
+  serve?.kill()
   await sink?.close()
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
 })
@@ -175,7 +68,7 @@ describe("workers: 2", () => {
   it("relays through both workers, every message stamped", async () => {
     const served = new Set<number>()
     for (let i = 0; i < 6; i++) {
-      const { reply, worker, body } = await relayOne()
+      const { reply, worker, body } = await serve.relayOne()
       expect(reply.code).toBe(250)
       expect(body).toContain("Signature one Alice Example")
       served.add(worker!)
@@ -184,8 +77,8 @@ describe("workers: 2", () => {
   })
 
   it("GET /metrics on the primary adds up the workers' counters", async () => {
-    const relayed = lines.filter((l) => l.message === "relayed").length
-    const { status, text } = await adminCall("GET", "/metrics")
+    const relayed = serve.lines.filter((l) => l.message === "relayed").length
+    const { status, text } = await serve.adminCall("GET", "/metrics")
     expect(status).toBe(200)
     // the primary relays nothing itself: every relayed message was counted in a worker
     expect(Number(/^imprint_messages_relayed_total (\d+)$/m.exec(text)?.[1])).toBe(relayed)
@@ -193,11 +86,11 @@ describe("workers: 2", () => {
   })
 
   it("an admin change made through the API reaches mail in every worker", async () => {
-    const { status } = await adminCall("PATCH", `/tenants/${TENANT}/templates/main`, { html: "<p>Signature two {{displayName}}</p>", text: "Signature two {{displayName}}" })
+    const { status } = await serve.adminCall("PATCH", `/tenants/${TENANT}/templates/main`, { html: "<p>Signature two {{displayName}}</p>", text: "Signature two {{displayName}}" })
     expect(status).toBe(200)
     const updated = new Set<number>()
     await eventually("the new signature from both workers", async () => {
-      const { reply, worker, body } = await relayOne()
+      const { reply, worker, body } = await serve.relayOne()
       expect(reply.code).toBe(250)
       if (body.includes("Signature two Alice Example")) updated.add(worker!)
       return updated.size === 2 ? true : undefined
@@ -213,16 +106,16 @@ describe("workers: 2", () => {
   })
 
   it("a worker killed with SIGKILL is restarted while the other keeps serving", async () => {
-    const before = lines.length
-    const killed = workerPid(1)!
+    const before = serve.lines.length
+    const killed = serve.workerPid(1)!
     process.kill(killed, "SIGKILL")
-    await eventually("the primary to see worker 1 exit", () => lines.slice(before).find((l) => l.message.startsWith("worker 1 exited")))
-    const { reply } = await relayOne()
+    await eventually("the primary to see worker 1 exit", () => serve.lines.slice(before).find((l) => l.message.startsWith("worker 1 exited")))
+    const { reply } = await serve.relayOne()
     expect(reply.code).toBe(250)
-    const restarted = await eventually("worker 1 restarted", () => workerPid(1, before))
+    const restarted = await eventually("worker 1 restarted", () => serve.workerPid(1, before))
     expect(restarted).not.toBe(killed)
     await eventually("worker 1 serving again", async () => {
-      const { reply, worker } = await relayOne()
+      const { reply, worker } = await serve.relayOne()
       expect(reply.code).toBe(250)
       return worker === 1 ? true : undefined
     })
@@ -232,7 +125,7 @@ describe("workers: 2", () => {
     const acked: Array<string> = []
     const failed: Array<string> = []
     let killed = false
-    const before = lines.length
+    const before = serve.lines.length
     const tag = `load-${Date.now()}`
     const session = async (n: number) => {
       for (let i = 0; i < 15; i++) {
@@ -247,13 +140,13 @@ describe("workers: 2", () => {
         }
         if (!killed && acked.length >= 10) {
           killed = true
-          process.kill(workerPid(2)!, "SIGKILL")
+          process.kill(serve.workerPid(2)!, "SIGKILL")
         }
       }
     }
     await Promise.all([1, 2, 3, 4, 5, 6].map(session))
     expect(killed).toBe(true)
-    await eventually("worker 2 restarted", () => workerPid(2, before))
+    await eventually("worker 2 restarted", () => serve.workerPid(2, before))
     const received = sink.messages.map((m) => m.raw.toString("utf8")).filter((raw) => raw.includes(tag))
     for (const id of acked) expect(received.some((raw) => raw.includes(`<${id}@acme.example>`))).toBe(true)
     // a copy the killed worker had not finished never reached the downstream's dot
@@ -269,11 +162,11 @@ describe("workers: 2", () => {
     tx.write(message(`sigterm-${Date.now()}`).split("\r\n\r\n")[0] + "\r\n\r\n")
     // idle sessions on both workers: each hears 421 once its worker has begun to stop
     const idle = await Promise.all([1, 2, 3].map(() => RawSmtp.connect(port)))
-    child.kill("SIGTERM")
+    serve.child.kill("SIGTERM")
     for (const c of idle) expect((await c.reply()).code).toBe(421)
     tx.write("Hello after SIGTERM.\r\n.\r\n")
     expect((await tx.reply()).code).toBe(250)
-    expect(await exit).toEqual({ code: 0, signal: null })
+    expect(await serve.exit).toEqual({ code: 0, signal: null })
   })
 })
 
