@@ -29,10 +29,12 @@ import { SyncRepo } from "./sync/SyncRepo.js"
 /**
  * Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them.
  * With `cluster` configured, the store writes through the cluster's KV bucket and an applier keeps LMDB a replica of it.
- * `relayOnly` (a worker of `workers: N`): no cluster connection and no applier; the primary of the node runs those,
- * and the worker reads what they applied from the shared LMDB environment.
+ * `node` (`workers: N`): this process's slot, 0 the primary and 1…N the workers, of `workers` N. A worker has no
+ * cluster connection and no applier: the primary runs those, and the worker reads what they applied from the
+ * shared LMDB environment. Each process makes trace record ids from its own share (slot, slot + N + 1, …).
  */
-export const liveLayer = (config: ImprintConfig, options: { readonly relayOnly?: boolean } = {}) => {
+export const liveLayer = (config: ImprintConfig, options: { readonly node?: { readonly slot: number; readonly workers: number } } = {}) => {
+  const isWorker = options.node !== undefined && options.node.slot > 0
   fs.mkdirSync(config.dataDir, { recursive: true })
   const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
   const local = Layer.merge(
@@ -40,7 +42,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly relayOnly?:
     // read by the tenant actors when they render library images (hosted URLs or cid: references)
     Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery })
   )
-  const client = config.cluster === undefined || options.relayOnly === true ? undefined : clusterClientLayer(config.cluster)
+  const client = config.cluster === undefined || isWorker ? undefined : clusterClientLayer(config.cluster)
   const base = client === undefined ? local : Layer.merge(local, storeReplicationLayer.pipe(Layer.provide(client)))
   const cluster = client === undefined ? Layer.empty : applierLayer.pipe(Layer.provide(Layer.merge(Store.Default, client)))
   // layers are memoized by reference in one build: one Store, one registry, one cluster connection
@@ -56,7 +58,8 @@ export const liveLayer = (config: ImprintConfig, options: { readonly relayOnly?:
     AuditRepo.Default,
     DirectoryRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
-    traceLayer(config).pipe(Layer.provide(TenantRepo.Default)),
+    traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 })
+      .pipe(Layer.provide(TenantRepo.Default)),
     syncLayer(config)
   ).pipe(Layer.provideMerge(base))
 }

@@ -50,7 +50,7 @@ const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number 
 const serveCommand = (config: ImprintConfig) => {
   const count = workerCount(config.workers, os.availableParallelism())
   if (count <= 1) return serve(config)
-  return cluster.isPrimary ? servePrimary(config, count) : serveWorker(config)
+  return cluster.isPrimary ? servePrimary(config, count) : serveWorker(config, count)
 }
 
 const servePrimary = (config: ImprintConfig, count: number) =>
@@ -61,12 +61,12 @@ const servePrimary = (config: ImprintConfig, count: number) =>
     const supervisor = yield* superviseWorkers(config, count)
     workerMetrics = supervisor.workerMetrics
     return yield* supervisor.startFailure
-  }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot: 0, workers: count } })))
 
 const ignoreSignal = () => undefined
 
-const serveWorker = (config: ImprintConfig) => {
-  const slot = workerSlot()
+const serveWorker = (config: ImprintConfig, count: number) => {
+  const slot = workerSlot() ?? 1
   return Effect.gen(function* () {
     // The first SIGTERM/SIGINT starts the graceful stop; a second one (Ctrl-C reaches the whole
     // process group, and the primary passes SIGTERM on) must not kill the worker mid-transaction.
@@ -76,7 +76,7 @@ const serveWorker = (config: ImprintConfig) => {
     const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers() } })
     yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { relayOnly: true })), Effect.annotateLogs({ worker: slot }))
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot, workers: count } })), Effect.annotateLogs({ worker: slot }))
 }
 
 /**
