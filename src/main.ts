@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Either, Logger, LogLevel, type MetricPair, Schema } from "effect"
+import { Console, Effect, Either, Logger, LogLevel, type MetricPair, Queue, Schema } from "effect"
 import { batchedJsonLogger } from "./LogOutput.js"
 import cluster from "node:cluster"
 import * as fs from "node:fs"
@@ -20,7 +20,8 @@ import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startPrimary, startServer } from "./Server.js"
 import { superviseWorkers } from "./workers/Supervisor.js"
-import { answerMetricRequests, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
+import { answerMetricRequests, followStoreChanges, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
+import { Store } from "./store/Store.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
@@ -60,6 +61,9 @@ const servePrimary = (config: ImprintConfig, count: number) =>
     yield* startPrimary(config, Effect.suspend(() => workerMetrics))
     const supervisor = yield* superviseWorkers(config, count)
     workerMetrics = supervisor.workerMetrics
+    // each batch of the primary's commits (admin API, syncs, the cluster applier): the workers look at once
+    const changes = yield* (yield* Store).subscribe
+    yield* Queue.take(changes).pipe(Effect.zipRight(Queue.takeAll(changes)), Effect.zipRight(supervisor.storeChanged), Effect.forever, Effect.forkScoped)
     return yield* supervisor.startFailure
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot: 0, workers: count } })))
 
@@ -73,6 +77,7 @@ const serveWorker = (config: ImprintConfig, count: number) => {
     process.on("SIGTERM", ignoreSignal)
     process.on("SIGINT", ignoreSignal)
     yield* answerMetricRequests
+    yield* followStoreChanges((yield* Store).pollExternalChanges)
     const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers() } })
     yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
     return yield* Effect.never

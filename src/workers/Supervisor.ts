@@ -161,6 +161,10 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
     /** fails when the workers could not start; never succeeds */
     startFailure: Deferred.await(failed),
     /** the workers' metric registries (what GET /metrics adds to the primary's own) */
-    workerMetrics
+    workerMetrics,
+    /** tells every worker that the primary committed to the store */
+    storeChanged: Effect.sync(() => {
+      for (const s of slots) if (s.worker !== undefined) send(s.worker, { type: "imprint:store-changed" })
+    })
   }
 })

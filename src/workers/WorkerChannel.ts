@@ -26,8 +26,11 @@ export interface MetricsRequest { readonly type: "imprint:metrics-request"; read
 /** worker → primary */
 export interface MetricsReply { readonly type: "imprint:metrics"; readonly id: number; readonly pairs: ReadonlyArray<PlainPair> }
 
+/** primary → worker: the primary committed to the store; look for it now instead of at the next poll */
+export interface StoreChanged { readonly type: "imprint:store-changed" }
+
 export type ToPrimary = AuthPublish | AuthReplay | MetricsReply
-export type ToWorker = AuthAck | AuthForward | MetricsRequest
+export type ToWorker = AuthAck | AuthForward | MetricsRequest | StoreChanged
 
 /** the environment variable that tells a worker its slot (1…N; a restarted worker keeps its slot) */
 export const WORKER_SLOT_VARIABLE = "IMPRINT_WORKER_SLOT"
@@ -61,6 +64,20 @@ export const answerMetricRequests = Effect.gen(function* () {
   }
   yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
 })
+
+/**
+ * A worker looks for the primary's commits when told (StoreChanged) rather
+ * than at its next once-a-second poll, so an admin change reaches its tenant
+ * actors at once; the poll stays as the fallback.
+ */
+export const followStoreChanges = (pollNow: Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const run = yield* FiberSet.makeRuntime<never>()
+    const onMessage = (m: unknown) => {
+      if (isMessage(m) && m.type === "imprint:store-changed") run(pollNow)
+    }
+    yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
+  })
 
 /** The AUTH throttle peers of a worker: its own outcomes go to the primary, the others' come from it. */
 export const workerAuthPeers = (): AuthThrottlePeers => {
