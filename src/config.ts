@@ -18,6 +18,8 @@ const MB = 1024 * 1024
 
 const Port = Schema.Int.pipe(Schema.between(0, 65535))
 const Millis = Schema.Int.pipe(Schema.positive())
+/** more relay processes than this on one node is a typo, not a host */
+export const MAX_WORKERS = 256
 
 export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
@@ -187,6 +189,13 @@ export class ClusterConfig extends Schema.Class<ClusterConfig>("ClusterConfig")(
   writeTimeoutMs: Schema.optionalWith(Millis, { default: () => 5_000 })
 }) {}
 
+/** how many relay processes: a count, or "auto" for one per core */
+export const Workers = Schema.Union(Schema.Literal("auto"), Schema.Int.pipe(Schema.between(1, MAX_WORKERS)))
+
+/** The number of relay processes `workers` asks for on this machine. */
+export const workerCount = (workers: typeof Workers.Type, cores: number): number =>
+  workers === "auto" ? Math.max(1, Math.min(MAX_WORKERS, cores)) : workers
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -207,7 +216,14 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   trace: Schema.optionalWith(TraceConfig, { default: () => TraceConfig.make({}) }),
   images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) }),
   /** several nodes sharing tenant state through NATS JetStream; absent: a single node */
-  cluster: Schema.optional(ClusterConfig)
+  cluster: Schema.optional(ClusterConfig),
+  /**
+   * SMTP relay processes on this node (`imprint serve`): 1 (default) is one
+   * process; N > 1 or "auto" (one per core, os.availableParallelism()) starts
+   * a supervising primary and N workers sharing the SMTP port and the LMDB
+   * environment (src/workers/). Demo mode always runs one process.
+   */
+  workers: Schema.optionalWith(Workers, { default: () => 1 })
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }
@@ -252,11 +268,12 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_IMAGES_HOST: ["images", "listen", "host"],
   IMPRINT_IMAGES_PORT: ["images", "listen", "port"],
   IMPRINT_IMAGES_PUBLIC_BASE_URL: ["images", "publicBaseUrl"],
-  IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"]
+  IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"],
+  IMPRINT_WORKERS: ["workers"]
 }
 
 /** read by the process itself, not part of the configuration */
-const PROCESS_VARIABLES = new Set(["IMPRINT_CONFIG", "IMPRINT_TEST_LOG"])
+const PROCESS_VARIABLES = new Set(["IMPRINT_CONFIG", "IMPRINT_TEST_LOG", "IMPRINT_WORKER_SLOT"])
 
 const envValue = (raw: string): unknown => {
   if (/^-?\d+$/.test(raw)) return Number(raw)

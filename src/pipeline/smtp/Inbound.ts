@@ -10,7 +10,7 @@ import { closesSession, NoDownstream, TooManyConnections, type RelayError, Shutt
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
 import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
-import { AuthThrottle } from "./AuthThrottle.js"
+import { AuthThrottle, type AuthThrottlePeers } from "./AuthThrottle.js"
 import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
@@ -46,6 +46,8 @@ export interface InboundOptions {
   readonly config: ImprintConfig
   readonly tls: { readonly key: string; readonly cert: string }
   readonly stampKey: Buffer
+  /** the node's other relay processes (workers), which share the AUTH throttle */
+  readonly authPeers?: AuthThrottlePeers
 }
 
 export interface Inbound {
@@ -60,7 +62,7 @@ const boundTenantId = (b: SessionBinding) => (b._tag === "Tenant" ? b.tenantId :
 const isBound = (b: SessionBinding) => b._tag !== "Unbound"
 
 export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
-  const { config, tls, stampKey } = options
+  const { config, tls, stampKey, authPeers } = options
   const smtp = config.smtp
   const control = yield* ControlPlane
   const failsafe = yield* FailSafeMemory
@@ -74,6 +76,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const pool = yield* DownstreamPool.make(config.downstreamPool)
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authFailuresPerAddress, smtp.authThrottleMs)
+  authPeers?.subscribe((event) => throttle.apply(event))
   const gate = new Microsoft365Gate(config.microsoft365)
   const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
   const deadlines = new DataDeadlines(smtp)
@@ -153,11 +156,16 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       }
       answer(control.bindByCredentials(username, auth.password ?? ""), (err, tenant) => {
         if (err || tenant === undefined || Option.isNone(tenant)) {
-          throttle.failed(address, username, Date.now())
+          const at = Date.now()
+          throttle.failed(address, username, at)
           // one answer for an unknown user and a wrong password
-          return done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
+          const refuse = () => done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
+          // the other workers count it before the client can try again on a new connection
+          if (authPeers === undefined) return refuse()
+          return void authPeers.publish({ failed: true, address, username, at }).then(refuse, refuse)
         }
         throttle.succeeded(address, username)
+        authPeers?.publish({ failed: false, address, username, at: Date.now() }).catch(() => undefined)
         s.binder.authenticated(tenant.value, username)
         limits.bound(session.id)
         done(null, { user: auth.username })
