@@ -81,14 +81,19 @@ const syncLayer = (config: ImprintConfig) =>
     })))
   )
 
-/** TenantRepo.resealSecrets and SyncRepo.resealSecrets over every tenant (README "Secrets at rest"). */
+/**
+ * TenantRepo.resealSecrets and SyncRepo.resealSecrets over every tenant (README
+ * "Secrets at rest"). A failure is logged, never a reason not to start: the
+ * values still open as they are (and in cluster mode another node may be
+ * writing the same records at the same moment).
+ */
 const resealSecrets = Effect.gen(function* () {
   yield* (yield* TenantRepo).resealSecrets()
   const sync = yield* SyncRepo
   for (const tenantId of yield* sync.tenantsWithSettings()) {
     if (yield* sync.resealSecrets(tenantId)) yield* Effect.logInfo("sync credentials sealed with the current key").pipe(Effect.annotateLogs({ tenant: tenantId }))
   }
-})
+}).pipe(Effect.catchAllCause((cause) => Effect.logError("sealing stored secrets with the current key failed; they are read as they are", cause)))
 
 /** `images.tlsKeyFile`/`tlsCertFile` (both or neither): HTTPS; neither: plain HTTP behind a proxy. */
 const imagesTlsMaterial = (images: ImprintConfig["images"]) =>

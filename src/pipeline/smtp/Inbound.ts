@@ -9,19 +9,28 @@ import { DownstreamLink, type MailParams } from "../Relay.js"
 import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
-import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
+import { activeSessions, recordRefusedConnection, untracedUnboundRefusals } from "../RelayMetrics.js"
 import { AuthThrottle, type AuthThrottlePeers } from "./AuthThrottle.js"
 import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 import { dnsDkimKeys } from "./DkimKeys.js"
 import { Microsoft365Gate } from "./Microsoft365Gate.js"
+import { MinuteBudget } from "./MinuteBudget.js"
 import { SessionBinder } from "./SessionBinder.js"
 import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
 import { refusalEntry } from "./TraceEntry.js"
 import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
 
 export { senderAllowed } from "./SessionBinder.js"
+
+/**
+ * Refusals of sessions bound to no tenant traced per node and minute at most:
+ * anyone can open sessions, and the trace's storage bound deletes the oldest
+ * records of every tenant first, so strangers must not be able to push
+ * tenants' records out. Beyond it they are counted (and still logged).
+ */
+export const UNBOUND_REFUSALS_TRACED_PER_MINUTE = 600
 
 /**
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
@@ -80,6 +89,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const gate = new Microsoft365Gate(config.microsoft365)
   const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
   const deadlines = new DataDeadlines(smtp)
+  const unboundTraceBudget = new MinuteBudget(UNBOUND_REFUSALS_TRACED_PER_MINUTE)
   const limits = new ConnectionLimits(smtp, (id) =>
     connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"))
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
@@ -254,10 +264,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     const facts = {
       phase, tenant: tenant ?? UNBOUND_TENANT, connector: s.binder.boundBy, client: session.remoteAddress, sender: from ?? "", recipients: to, started
     }
-    return Effect.zipRight(
-      logFailure(e, { phase, tenant, client: session.remoteAddress, from, to }),
-      trace.record(refusalEntry(facts, e, Date.now()))
-    )
+    const now = Date.now()
+    const record = tenant !== undefined || unboundTraceBudget.take(now) ? trace.record(refusalEntry(facts, e, now)) : Metric.increment(untracedUnboundRefusals)
+    return Effect.zipRight(logFailure(e, { phase, tenant, client: session.remoteAddress, from, to }), record)
   }
 
   /** A session that ends with a transaction open (MAIL accepted, no DATA answered, not reset): one line for it. */

@@ -92,6 +92,7 @@ export const refusalReason = (e: RelayError): string => {
     case "SenderNotAllowed": return "relay-denied"
     case "TooManyConnections": return "throttled"
     case "DownstreamTlsError": return "downstream-tls"
+    case "DownstreamProtocolError": return "downstream-protocol"
     default: return e._tag.replace(/[a-z0-9](?=[A-Z])/g, "$&-").toLowerCase()
   }
 }
