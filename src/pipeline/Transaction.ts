@@ -1,6 +1,6 @@
 import { Effect, Either } from "effect"
 import { Joiner, Splitter } from "mailsplit"
-import { PassThrough, type Readable, type Transform } from "node:stream"
+import type { Readable, Transform, Writable } from "node:stream"
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./HeaderPeek.js"
@@ -127,7 +127,7 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
      */
     let cause: RelayError | undefined
     let echo: RelayError | undefined
-    const sources: Array<PassThrough> = []
+    const sources: Array<Writable> = []
     /**
      * The last stage of each copy's chain. Destroyed too: a copy whose source had
      * already ended (the upstream's whole message fit in the buffers) would otherwise
@@ -175,24 +175,24 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
         prefix: Buffer.alloc(0)
       }
       const sends = decision.copies.map((copy, i) => {
-        const source = new PassThrough()
-        sources.push(source)
         const ruleLine = copy.ruleIds.length > 0 ? [`X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] : []
         const policy = { ...input.policy, extraLines: [...(input.policy.extraLines ?? []), ...ruleLine] }
         const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
         stampers.push(stamper)
         let output: Readable
         let stages: ReadonlyArray<ChainStage>
+        // the Fanout writes straight into each copy's first stage (no PassThrough in front: a stream hop per chunk)
         if (stamper === undefined) {
           // unstamped copies never meet a MIME parser: bytes in, bytes out
           output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
-          stages = [source, output]
+          stages = [output]
         } else {
           const headersStage = new RootHeaders(policy, peeked)
           output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
           // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
-          stages = [source, new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES }), headersStage, stamper, new Joiner(), output]
+          stages = [new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES }), headersStage, stamper, new Joiner(), output]
         }
+        sources.push(stages[0] as Writable)
         outputs.push(output)
         running++
         chain(stages, (err) => {
