@@ -122,24 +122,6 @@ patches.push({
   ]
 })
 
-patches.push({
-  // applies after mailsplit-sync-lines. Each chunk written to the Splitter still began on the
-  // next event-loop turn (one setImmediate per chunk), behind every other socket's I/O: a
-  // stamped copy's bytes waited a turn per chunk on a busy relay. The chunk is now processed
-  // in the write that brought it; a line whose processing is really asynchronous still
-  // resumes through setImmediate (mailsplit-sync-lines). Bytes, order and backpressure are
-  // unchanged (_transform calls back once the chunk is processed, as before).
-  id: "mailsplit-same-turn-chunk",
-  name: "mailsplit: process a written chunk at once instead of on the next turn",
-  files: ["node_modules/mailsplit/lib/message-splitter.js"],
-  edits: [
-    {
-      find: /\n(\s*)setImmediate\(iterateData\);\n(\s*)\}\n\n(\s*)_flush\(callback\) \{/,
-      replace: `\n$1${mark("mailsplit-same-turn-chunk")} iterateData();\n$2}\n\n$3_flush(callback) {`
-    }
-  ]
-})
-
 let failed = false
 for (const patch of patches) {
   for (const rel of patch.files) {

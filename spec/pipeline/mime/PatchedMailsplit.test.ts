@@ -30,29 +30,6 @@ describe("patched mailsplit Splitter", () => {
 })
 
 /**
- * patches/apply.mjs "mailsplit-same-turn-chunk": a chunk written to the Splitter
- * is processed in the write itself, not on the next event-loop turn.
- */
-describe("patched mailsplit Splitter, same-turn chunks", () => {
-  it("calls back for a written chunk before the next turn, bytes unchanged", async () => {
-    const body = "one line\r\nanother line\r\n"
-    const splitter = new Splitter()
-    const bodyBytes: Array<Buffer> = []
-    splitter.on("data", (part: { type: string; value?: Buffer }) => {
-      if (part.type === "body" && part.value) bodyBytes.push(part.value)
-    })
-    let calledBack = false
-    splitter.write(Buffer.from(`Content-Type: text/plain\r\n\r\n${body}`), () => (calledBack = true))
-    // a write's callback runs on the next tick at the latest; unpatched, the chunk waits for setImmediate
-    await new Promise((resolve) => process.nextTick(resolve))
-    expect(calledBack).toBe(true)
-    splitter.end()
-    await new Promise((resolve) => splitter.once("end", resolve))
-    expect(Buffer.concat(bodyBytes).toString("latin1")).toBe(body)
-  })
-})
-
-/**
  * patches/apply.mjs "mailsplit-body-runs": line ends are found with indexOf, and
  * a body line that cannot start a boundary extends the current body run without
  * a processLine call (a 1 MB base64 attachment was ~13,000 slices and callbacks).
