@@ -27,7 +27,7 @@ import { TenantRegistry } from "../src/actors/TenantRegistry.js"
 import { Store, StorePath } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
 import { LDAP_DEFAULT_MAPPING } from "../src/sync/AttributeMapping.js"
-import { SyncCredentialKey } from "../src/sync/CredentialCipher.js"
+import { SecretKeys } from "../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../src/sync/DirectorySync.js"
 import { SyncRepo } from "../src/sync/SyncRepo.js"
 import { LdapSourceSettings, TenantSyncSettings } from "../src/sync/SyncSettings.js"
@@ -107,7 +107,7 @@ const wholeSync = async (server: SlapdServer): Promise<ReadonlyArray<Omit<Sample
   const layer = DirectorySync.Default.pipe(
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer({ enabled: false })),
-    Layer.provide(SyncCredentialKey.random),
+    Layer.provide(SecretKeys.random),
     Layer.provide(Layer.succeed(StorePath, dir))
   )
   try {

@@ -9,6 +9,11 @@
  * PassThrough. Medians of process CPU µs per message over the runs; writes
  * perf/results/pipeline-<timestamp>.json. It tells how much of the relay's
  * cost per message is the pipeline and how much is the SMTP sessions around it.
+ * `--baseline DIR`: another checkout's build (DIR/dist/src/pipeline/Transaction.js,
+ * e.g. the commit before a change, built with `npx tsc -b tsconfig.perf.json`) runs
+ * the unstamped and stamped cases in the same process and turns, and the table
+ * gives this build / baseline: the way to measure a change on a shared machine.
+ * `--only REGEX`: the cases to run (names as in the table; the PassThrough always runs).
  * A benchmark, not a test: nothing is asserted.
  */
 import { resultsDir } from "./ResultsDir.js"
@@ -71,8 +76,20 @@ const policy = {
   stampKey: Buffer.alloc(32, 7), nowSeconds: Math.floor(Date.now() / 1000), stampMaxAgeSeconds: 86_400
 }
 
-const oneMessage = (seq: number, decision: Decision) =>
-  relayTransaction({
+const BASELINE = (() => {
+  const i = process.argv.indexOf("--baseline")
+  return i > 0 ? path.resolve(process.argv[i + 1]) : undefined
+})()
+const ONLY = (() => {
+  const i = process.argv.indexOf("--only")
+  return i > 0 ? new RegExp(process.argv[i + 1]) : undefined
+})()
+const baselineRelay: typeof relayTransaction | undefined = BASELINE === undefined
+  ? undefined
+  : ((await import(path.join(BASELINE, "dist", "src", "pipeline", "Transaction.js"))) as { relayTransaction: typeof relayTransaction }).relayTransaction
+
+const oneMessage = (seq: number, decision: Decision, relay: typeof relayTransaction = relayTransaction) =>
+  relay({
     upstream: Readable.from(chunks(seq), { objectMode: false }),
     maxBytes: 50_000_000, policy, recipients: RECIPIENTS,
     decide: () => Effect.succeed(decision),
@@ -99,12 +116,18 @@ const cpuMicrosPerMessage = (n: number, one: (seq: number) => Effect.Effect<unkn
     return (used.user + used.system) / n
   })
 
-const cases: ReadonlyArray<readonly [string, (seq: number) => Effect.Effect<unknown, unknown>]> = [
+type Case = readonly [string, (seq: number) => Effect.Effect<unknown, unknown>]
+const allCases: ReadonlyArray<Case> = [
   ["PassThrough (baseline)", passThrough],
   ["Transaction, unstamped", (s) => oneMessage(s, unstamped)],
   ["Transaction, stamped", (s) => oneMessage(s, stamped)],
-  ["Transaction, stamped + 5 embedded images", (s) => oneMessage(s, embedded)]
+  ["Transaction, stamped + 5 embedded images", (s) => oneMessage(s, embedded)],
+  ...(baselineRelay === undefined ? [] : [
+    ["baseline build, unstamped", (s: number) => oneMessage(s, unstamped, baselineRelay)],
+    ["baseline build, stamped", (s: number) => oneMessage(s, stamped, baselineRelay)]
+  ] satisfies Array<Case>)
 ]
+const cases = allCases.filter(([name]) => name.startsWith("PassThrough") || ONLY === undefined || ONLY.test(name))
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -130,10 +153,20 @@ const program = Effect.gen(function* () {
   for (const r of rows) {
     console.log(`| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} | ${r.messagesPerCpuSecond.toFixed(0)} | ${r.outputBytes ?? "–"} | ${r.peakRssMB.toFixed(0)} |`)
   }
+  // this build against the baseline build, run by run (the runs share the machine's load)
+  const versus = (mine: string, theirs: string) => {
+    const a = samples.get(mine)
+    const b = samples.get(theirs)
+    return a === undefined || b === undefined ? undefined : median(a.map((x, i) => x / b[i]))
+  }
+  const ratios = { unstamped: versus("Transaction, unstamped", "baseline build, unstamped"), stamped: versus("Transaction, stamped", "baseline build, stamped") }
+  if (baselineRelay !== undefined) {
+    console.log(`\nthis build / baseline (${BASELINE}), CPU per message, median of per-run ratios: unstamped ${ratios.unstamped?.toFixed(2) ?? "–"}, stamped ${ratios.stamped?.toFixed(2) ?? "–"}`)
+  }
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `pipeline-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
-  writeFileSync(file, JSON.stringify({ messages: MESSAGES, runs: RUNS, rows, samples: Object.fromEntries(samples) }, null, 2))
+  writeFileSync(file, JSON.stringify({ messages: MESSAGES, runs: RUNS, baseline: BASELINE, ratios, rows, samples: Object.fromEntries(samples) }, null, 2))
   console.log(`written ${path.relative(ROOT, file)}`)
 })
 

@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url"
 import { TenantRegistry } from "../src/actors/TenantRegistry.js"
 import { Store, StorePath } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
-import { SyncCredentialKey } from "../src/sync/CredentialCipher.js"
+import { SecretKeys } from "../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../src/sync/DirectorySync.js"
 import { SyncRepo } from "../src/sync/SyncRepo.js"
 import { GraphSourceSettings, TenantSyncSettings } from "../src/sync/SyncSettings.js"
@@ -65,7 +65,7 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
   const layer = DirectorySync.Default.pipe(
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer({ enabled: false, defaultInterval: Duration.hours(24), jitter: 0.1 })),
-    Layer.provide(SyncCredentialKey.random),
+    Layer.provide(SecretKeys.random),
     Layer.provide(Layer.succeed(StorePath, dir))
   )
   const program = Effect.gen(function* () {

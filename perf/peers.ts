@@ -7,6 +7,12 @@
  * end to end (until the sink has every message), comparable with the
  * synchronous relays whose 250 already means delivered. A peer whose
  * package is missing is skipped with a message.
+ *
+ * After the full table it prints the comparison issue 16 asks for (`ratioTable`):
+ * per scenario (10 KB and 1 MB, new connection per message), each relay's msgs/s,
+ * CPU ms per message (its whole process tree) and peak RSS, and Imprint stamping
+ * as a ratio of the Node library floor (smtp-server → nodemailer) and of Postfix's
+ * plain relay.
  */
 import { resultsDir } from "./ResultsDir.js"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -17,7 +23,7 @@ import { killAllChildren, startServer, type Server } from "./Child.js"
 import { quantile, runLoad, type ConnectionPattern } from "./LoadGenerator.js"
 import type { MessageKind } from "./Messages.js"
 import { postfixUnavailable, startPostfix, type PostfixInstance, type PostfixVariant } from "./PostfixPeer.js"
-import { markdown, summarize, type RunRecord } from "./Report.js"
+import { markdown, median, summarize, type RunRecord, type Summary } from "./Report.js"
 import { resetSink, waitForSink } from "./SinkClient.js"
 import { ROOT, Targets } from "./Targets.js"
 
@@ -70,6 +76,52 @@ const postfixPeer = (variant: PostfixVariant): Peer => ({
     return { port: pf.port, measure: pf.measure, close: async () => undefined }
   }
 })
+
+/** CPU ms per message of one run: the relay's process tree over the messages it took (median over reps) */
+const cpuMsPerMessage = (runs: ReadonlyArray<RunRecord>, scenario: string, target: string): number => {
+  const xs = runs.filter((r) => r.scenario === scenario && r.target === target && r.ok > 0).map((r) => (r.cpuS * 1000) / r.ok)
+  return median(xs)
+}
+
+const RATIO_ROWS: ReadonlyArray<readonly [string, string]> = [
+  ["direct", "load straight into the sink (the machine's limit)"],
+  ["passthrough", "Node library floor: smtp-server → nodemailer"],
+  ["postfix", "Postfix plain relay"],
+  ["imprint-plain", "Imprint, no rule"],
+  ["imprint-stamp", "**Imprint, stamping every message**"],
+  ["postfix+altermime", "Postfix + altermime disclaimer"]
+]
+
+/** issue 16's comparison: msgs/s, CPU per message and peak RSS per relay, and Imprint stamping's ratios */
+export const ratioTable = (runs: ReadonlyArray<RunRecord>, summaries: ReadonlyArray<Summary>): string => {
+  const out: Array<string> = []
+  const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–")
+  for (const s of scenarios) {
+    const of = (target: string) => summaries.find((x) => x.scenario === s.name && x.target === target && x.group === "matrix")
+    out.push(`\n${s.name}: ${s.concurrency} sessions, ${s.pattern === "new" ? "a new connection per message" : "reused connections"}, medians\n`)
+    out.push("| relay | msgs/s | CPU ms/msg | peak RSS MB |", "|---|--:|--:|--:|")
+    for (const [target, label] of RATIO_ROWS) {
+      const x = of(target)
+      if (x === undefined) continue
+      out.push(`| ${label} | ${fmt(x.msgsPerS, 0)} | ${fmt(cpuMsPerMessage(runs, s.name, target), 2)} | ${fmt(x.peakRssMb, 0)} |`)
+    }
+    const stamp = of("imprint-stamp")
+    const ratio = (target: string, pick: (x: Summary) => number) => {
+      const other = of(target)
+      return stamp === undefined || other === undefined ? NaN : pick(stamp) / pick(other)
+    }
+    const cpuRatio = (target: string) => cpuMsPerMessage(runs, s.name, "imprint-stamp") / cpuMsPerMessage(runs, s.name, target)
+    out.push(
+      "",
+      "| Imprint stamping vs | msgs/s | CPU per message | peak RSS |",
+      "|---|--:|--:|--:|",
+      `| the library floor | ${fmt(ratio("passthrough", (x) => x.msgsPerS), 2)}× | ${fmt(cpuRatio("passthrough"), 2)}× | ${fmt(ratio("passthrough", (x) => x.peakRssMb), 2)}× |`,
+      `| Postfix plain relay | ${fmt(ratio("postfix", (x) => x.msgsPerS), 2)}× | ${fmt(cpuRatio("postfix"), 2)}× | ${fmt(ratio("postfix", (x) => x.peakRssMb), 2)}× |`,
+      `| Postfix + altermime | ${fmt(ratio("postfix+altermime", (x) => x.msgsPerS), 2)}× | ${fmt(cpuRatio("postfix+altermime"), 2)}× | ${fmt(ratio("postfix+altermime", (x) => x.peakRssMb), 2)}× |`
+    )
+  }
+  return out.join("\n")
+}
 
 const runOne = async (sink: Server, peer: Peer, s: Scenario, rep: number, n: number): Promise<RunRecord> => {
   const target = await peer.open(sink)
@@ -134,6 +186,7 @@ const main = async (): Promise<void> => {
     await sink.stop()
   }
   const cpus = os.cpus()
+  const summaries = summarize(runs)
   const md = markdown({
     title: `Imprint perf peers ${started.toISOString()}`,
     context: [
@@ -142,9 +195,9 @@ const main = async (): Promise<void> => {
       "peak RSS and CPU: Postfix = master + all its children summed (shared pages counted per process); others as in run.js",
       "stamped: share of messages carrying the perf marker (altermime's disclaimer carries it too)"
     ],
-    summaries: summarize(runs),
+    summaries,
     skipped
-  })
+  }) + "\n\n## Imprint vs the floor vs Postfix (issue 16)\n" + ratioTable(runs, summaries) + "\n"
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const stamp = `peers-${started.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}`

@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { applyEnv, decodeConfig, loadConfig } from "../src/config.js"
+import { applyEnv, decodeConfig, loadConfig, workerCount } from "../src/config.js"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -102,5 +102,14 @@ describe("configuration", () => {
       'smtp.port (IMPRINT_SMTP_PORT): "25x" is not allowed: expected an integer between 0 and 65535',
       "sync.jitter: 2 is not allowed: expected a number between 0 and 0.5"
     ])
+  })
+
+  it("runs one relay process unless workers says more; \"auto\" is one per core", () => {
+    expect(Either.getOrThrow(decodeConfig({})).workers).toBe(1)
+    const auto = Either.getOrThrow(decodeConfig(applyEnv({}, { IMPRINT_WORKERS: "auto" }))).workers
+    expect(workerCount(auto, 16)).toBe(16)
+    expect(workerCount(Either.getOrThrow(decodeConfig({ workers: 3 })).workers, 16)).toBe(3)
+    expect(problems({ workers: 0 })[0]).toMatch(/^workers: 0 is not allowed/)
+    expect(problems({ workers: "all" })[0]).toMatch(/^workers: "all" is not allowed/)
   })
 })

@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, type MetricPair } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
@@ -8,6 +8,7 @@ import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/smtp/Inbound.js"
+import type { AuthThrottlePeers } from "./pipeline/smtp/AuthThrottle.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
 import { AdminRepo } from "./store/AdminRepo.js"
 import { AccountRepo } from "./store/AccountRepo.js"
@@ -21,19 +22,29 @@ import { startImageServer } from "./images/ImageServer.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { traceLayer } from "./trace/TraceLayer.js"
-import { loadCredentialKey, SyncCredentialKey } from "./sync/CredentialCipher.js"
+import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
 /**
  * Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them.
  * With `cluster` configured, the store writes through the cluster's KV bucket and an applier keeps LMDB a replica of it.
+ * `node` (`workers: N`): this process's slot, 0 the primary and 1…N the workers, of `workers` N. A worker has no
+ * cluster connection and no applier: the primary runs those, and the worker reads what they applied from the
+ * shared LMDB environment. Each process makes trace record ids from its own share (slot, slot + N + 1, …).
  */
-export const liveLayer = (config: ImprintConfig) => {
+export const liveLayer = (config: ImprintConfig, options: { readonly node?: { readonly slot: number; readonly workers: number } } = {}) => {
+  const isWorker = options.node !== undefined && options.node.slot > 0
   fs.mkdirSync(config.dataDir, { recursive: true })
   const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
+  // seals secrets at rest (sync credentials, downstream passwords): store/SecretCipher.ts
+  const secretKeys = Layer.effect(SecretKeys, loadSecretKeys({
+    configured: config.sync.credentialKey, keyFile: config.sync.credentialKeyFile,
+    previous: config.sync.previousCredentialKeys, dataDir: config.dataDir
+  }))
   const local = Layer.mergeAll(
     storePath,
+    secretKeys,
     // read by the tenant actors when they render library images (hosted URLs or cid: references)
     Layer.succeed(ImageDelivery, { publicBaseUrl: config.images.publicBaseUrl, defaultDelivery: config.images.defaultDelivery }),
     // how many tenant actors stay warm (README "Hosting many tenants")
@@ -43,7 +54,7 @@ export const liveLayer = (config: ImprintConfig) => {
       idleStop: Duration.seconds(config.tenants.idleStopSeconds)
     })
   )
-  const client = config.cluster === undefined ? undefined : clusterClientLayer(config.cluster)
+  const client = config.cluster === undefined || isWorker ? undefined : clusterClientLayer(config.cluster)
   const base = client === undefined ? local : Layer.merge(local, storeReplicationLayer.pipe(Layer.provide(client)))
   const cluster = client === undefined ? Layer.empty : applierLayer.pipe(Layer.provide(Layer.merge(Store.Default, client)))
   // layers are memoized by reference in one build: one Store, one registry, one cluster connection
@@ -59,7 +70,8 @@ export const liveLayer = (config: ImprintConfig) => {
     AuditRepo.Default,
     DirectoryRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
-    traceLayer(config).pipe(Layer.provide(TenantRepo.Default)),
+    traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 })
+      .pipe(Layer.provide(TenantRepo.Default)),
     syncLayer(config)
   ).pipe(Layer.provideMerge(base))
 }
@@ -72,11 +84,22 @@ const syncLayer = (config: ImprintConfig) =>
       enabled: config.sync.enabled,
       defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
       jitter: config.sync.jitter
-    }))),
-    Layer.provide(Layer.effect(SyncCredentialKey, loadCredentialKey({
-      configured: config.sync.credentialKey, keyFile: config.sync.credentialKeyFile, dataDir: config.dataDir
     })))
   )
+
+/**
+ * TenantRepo.resealSecrets and SyncRepo.resealSecrets over every tenant (README
+ * "Secrets at rest"). A failure is logged, never a reason not to start: the
+ * values still open as they are (and in cluster mode another node may be
+ * writing the same records at the same moment).
+ */
+const resealSecrets = Effect.gen(function* () {
+  yield* (yield* TenantRepo).resealSecrets()
+  const sync = yield* SyncRepo
+  for (const tenantId of yield* sync.tenantsWithSettings()) {
+    if (yield* sync.resealSecrets(tenantId)) yield* Effect.logInfo("sync credentials sealed with the current key").pipe(Effect.annotateLogs({ tenant: tenantId }))
+  }
+}).pipe(Effect.catchAllCause((cause) => Effect.logError("sealing stored secrets with the current key failed; they are read as they are", cause)))
 
 /** `images.tlsKeyFile`/`tlsCertFile` (both or neither): HTTPS; neither: plain HTTP behind a proxy. */
 const imagesTlsMaterial = (images: ImprintConfig["images"]) =>
@@ -85,29 +108,65 @@ const imagesTlsMaterial = (images: ImprintConfig["images"]) =>
     : Effect.try(() => ({ key: fs.readFileSync(images.tlsKeyFile!, "utf8"), cert: fs.readFileSync(images.tlsCertFile!, "utf8") })).pipe(
       Effect.orDieWith((e) => new Error(`images.tlsKeyFile and images.tlsCertFile must both name readable PEM files: ${String(e)}`)))
 
+export interface ServerOptions {
+  /** the admin API (`imprint serve`, demo) when `admin.enabled`; opt-in so in-process test relays do not all claim port 8443 */
+  readonly admin?: boolean
+  /** a worker of `workers: N`: SMTP only (no scheduled syncs, no image listener: the primary runs them), throttles shared */
+  readonly worker?: { readonly authPeers: AuthThrottlePeers }
+}
+
+/** The SMTP certificate and the loop stamp key, generated into dataDir on first use (before any worker starts). */
+const loadSecrets = (config: ImprintConfig) =>
+  Effect.all({
+    tls: loadTlsMaterial({ keyFile: config.smtp.tlsKeyFile, certFile: config.smtp.tlsCertFile, dataDir: config.dataDir, commonName: config.smtp.host }),
+    stampKey: loadStampKey(config.loopStampKey, config.dataDir)
+  })
+
 /**
  * Starts the SMTP side in the current scope; closing the scope stops it gracefully.
- * With `admin: true` (`imprint serve`, demo) and `admin.enabled`, the admin API
- * starts next to it; opt-in so in-process test relays do not all claim port 8443.
+ * With `admin: true` and `admin.enabled`, the admin API starts next to it.
  */
-export const startServer = Effect.fn("Server.start")(function* (config: ImprintConfig, options: { readonly admin?: boolean } = {}) {
-  const tls = yield* loadTlsMaterial({
-    keyFile: config.smtp.tlsKeyFile,
-    certFile: config.smtp.tlsCertFile,
-    dataDir: config.dataDir,
-    commonName: config.smtp.host
-  })
-  const stampKey = yield* loadStampKey(config.loopStampKey, config.dataDir)
-  const inbound = yield* startInbound({ config, tls, stampKey })
+export const startServer = Effect.fn("Server.start")(function* (config: ImprintConfig, options: ServerOptions = {}) {
+  const { tls, stampKey } = yield* loadSecrets(config)
+  // records from before secrets were sealed, or sealed by a key since rotated out, are sealed with the current key
+  // (once per node: by the single process or the primary, never by the workers)
+  if (options.worker === undefined) yield* resealSecrets
+  const inbound = yield* startInbound({ config, tls, stampKey, authPeers: options.worker?.authPeers })
+  if (options.worker !== undefined) return { ...inbound, stampKey, adminPort: undefined, imagesPort: undefined }
+  yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
+  const side = yield* startControlSide(config, tls, options.admin === true)
+  return { ...inbound, stampKey, ...side }
+})
+
+/**
+ * The primary of `workers: N`: everything but SMTP (the workers relay). It
+ * generates the secrets first, so workers only read them.
+ */
+export const startPrimary = Effect.fn("Server.startPrimary")(function* (
+  config: ImprintConfig,
+  workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+) {
+  const { tls } = yield* loadSecrets(config)
+  yield* resealSecrets
+  return yield* startControlSide(config, tls, true, workerMetrics)
+})
+
+/** Scheduled directory syncs, the admin API and the image listener: one of each per node. */
+const startControlSide = Effect.fn("Server.startControlSide")(function* (
+  config: ImprintConfig,
+  tls: { readonly key: string; readonly cert: string },
+  withAdmin: boolean,
+  workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
+) {
   // scheduled directory syncs run with the server; the scope's close stops them
   yield* (yield* DirectorySync).start()
-  yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
-  const admin = options.admin === true && config.admin.enabled
+  const admin = withAdmin && config.admin.enabled
     ? yield* startAdminServer({
       host: config.admin.host,
       port: config.admin.port,
       tls: yield* adminTlsMaterial(config.admin, tls),
       metricsTenantLabels: config.admin.metricsTenantLabels,
+      workerMetrics,
       accounts: { login: config.admin.login, mail: config.admin.mail }
     })
     : undefined
@@ -120,5 +179,5 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
       tls: yield* imagesTlsMaterial(config.images)
     }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
   if (images !== undefined) yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
-  return { ...inbound, stampKey, adminPort: admin?.port, imagesPort: images?.port }
+  return { adminPort: admin?.port, imagesPort: images?.port }
 })

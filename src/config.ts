@@ -18,6 +18,8 @@ const MB = 1024 * 1024
 
 const Port = Schema.Int.pipe(Schema.between(0, 65535))
 const Millis = Schema.Int.pipe(Schema.positive())
+/** more relay processes than this on one node is a typo, not a host */
+export const MAX_WORKERS = 256
 
 export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
@@ -117,9 +119,14 @@ export class SyncConfig extends Schema.Class<SyncConfig>("SyncConfig")({
   defaultIntervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(60)), { default: () => 86_400 }),
   /** each interval is stretched or shrunk by up to this fraction, so tenants do not all sync at once */
   jitter: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 0.5)), { default: () => 0.1 }),
-  /** 32-byte AES key, hex or base64; absent: credentialKeyFile, else generated into dataDir/sync-credential.key */
+  /**
+   * 32-byte AES key, hex or base64, that seals every secret at rest (sync source credentials and
+   * tenants' downstream passwords); absent: credentialKeyFile, else generated into dataDir/sync-credential.key
+   */
   credentialKey: Schema.optional(Schema.String),
-  credentialKeyFile: Schema.optional(Schema.String)
+  credentialKeyFile: Schema.optional(Schema.String),
+  /** keys rotated out: they still open values (re-sealed with the current key at start-up), never seal */
+  previousCredentialKeys: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
 }) {}
 
 /** The message trace (src/trace/, README "Message trace"): what is kept, how long, how much. */
@@ -192,6 +199,13 @@ export class TenantsConfig extends Schema.Class<TenantsConfig>("TenantsConfig")(
   idleStopSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 600 })
 }) {}
 
+/** how many relay processes: a count, or "auto" for one per core */
+export const Workers = Schema.Union(Schema.Literal("auto"), Schema.Int.pipe(Schema.between(1, MAX_WORKERS)))
+
+/** The number of relay processes `workers` asks for on this machine. */
+export const workerCount = (workers: typeof Workers.Type, cores: number): number =>
+  workers === "auto" ? Math.max(1, Math.min(MAX_WORKERS, cores)) : workers
+
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
   dataDir: Schema.optionalWith(Schema.String, { default: () => "var/data" }),
@@ -213,7 +227,14 @@ export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")(
   images: Schema.optionalWith(ImagesConfig, { default: () => ImagesConfig.make({}) }),
   tenants: Schema.optionalWith(TenantsConfig, { default: () => TenantsConfig.make({}) }),
   /** several nodes sharing tenant state through NATS JetStream; absent: a single node */
-  cluster: Schema.optional(ClusterConfig)
+  cluster: Schema.optional(ClusterConfig),
+  /**
+   * SMTP relay processes on this node (`imprint serve`): 1 (default) is one
+   * process; N > 1 or "auto" (one per core, os.availableParallelism()) starts
+   * a supervising primary and N workers sharing the SMTP port and the LMDB
+   * environment (src/workers/). Demo mode always runs one process.
+   */
+  workers: Schema.optionalWith(Workers, { default: () => 1 })
 }) {}
 
 const strict = { onExcessProperty: "error" as const, errors: "all" as const }
@@ -261,11 +282,12 @@ const ENV_KEYS: Record<string, ReadonlyArray<string>> = {
   IMPRINT_IMAGES_DEFAULT_DELIVERY: ["images", "defaultDelivery"],
   IMPRINT_TENANTS_MAX_WARM: ["tenants", "maxWarm"],
   IMPRINT_TENANTS_MEMORY_BUDGET_MB: ["tenants", "memoryBudgetMb"],
-  IMPRINT_TENANTS_IDLE_STOP_SECONDS: ["tenants", "idleStopSeconds"]
+  IMPRINT_TENANTS_IDLE_STOP_SECONDS: ["tenants", "idleStopSeconds"],
+  IMPRINT_WORKERS: ["workers"]
 }
 
 /** read by the process itself, not part of the configuration */
-const PROCESS_VARIABLES = new Set(["IMPRINT_CONFIG", "IMPRINT_TEST_LOG"])
+const PROCESS_VARIABLES = new Set(["IMPRINT_CONFIG", "IMPRINT_TEST_LOG", "IMPRINT_WORKER_SLOT"])
 
 const envValue = (raw: string): unknown => {
   if (/^-?\d+$/.test(raw)) return Number(raw)

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Either, Logger, LogLevel, Schema } from "effect"
+import { Console, Effect, Either, Logger, LogLevel, type MetricPair, Queue, Schema } from "effect"
 import { batchedJsonLogger } from "./LogOutput.js"
+import cluster from "node:cluster"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
-import { AdminListen, ImprintConfig, loadConfig } from "./config.js"
+import { AdminListen, ImprintConfig, loadConfig, workerCount } from "./config.js"
 import { MailSettings } from "./admin/AccountSettings.js"
 import { adminCommand } from "./admin/TokenCli.js"
 import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
@@ -17,7 +19,10 @@ import { tenantImport } from "./admin/TenantImportCli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
-import { liveLayer, startServer } from "./Server.js"
+import { liveLayer, startPrimary, startServer } from "./Server.js"
+import { superviseWorkers } from "./workers/Supervisor.js"
+import { answerMetricRequests, followStoreChanges, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
+import { Store } from "./store/Store.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
@@ -38,6 +43,47 @@ const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number 
     if (banner) yield* banner(port, adminPort)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
+
+/**
+ * `imprint serve` with `workers` above 1: this process is either the primary
+ * (admin API, syncs, cluster applier, supervision; no SMTP) or one of its
+ * workers (SMTP only), which node:cluster starts with the same command line.
+ */
+const serveCommand = (config: ImprintConfig) => {
+  const count = workerCount(config.workers, os.availableParallelism())
+  if (count <= 1) return serve(config)
+  return cluster.isPrimary ? servePrimary(config, count) : serveWorker(config, count)
+}
+
+const servePrimary = (config: ImprintConfig, count: number) =>
+  Effect.gen(function* () {
+    // the admin API starts first (it generates the secrets the workers read); its /metrics asks the workers once they run
+    let workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.succeed([])
+    yield* startPrimary(config, Effect.suspend(() => workerMetrics))
+    const supervisor = yield* superviseWorkers(config, count)
+    workerMetrics = supervisor.workerMetrics
+    // each batch of the primary's commits (admin API, syncs, the cluster applier): the workers look at once
+    const changes = yield* (yield* Store).subscribe
+    yield* Queue.take(changes).pipe(Effect.zipRight(Queue.takeAll(changes)), Effect.zipRight(supervisor.storeChanged), Effect.forever, Effect.forkScoped)
+    return yield* supervisor.startFailure
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot: 0, workers: count } })))
+
+const ignoreSignal = () => undefined
+
+const serveWorker = (config: ImprintConfig, count: number) => {
+  const slot = workerSlot() ?? 1
+  return Effect.gen(function* () {
+    // The first SIGTERM/SIGINT starts the graceful stop; a second one (Ctrl-C reaches the whole
+    // process group, and the primary passes SIGTERM on) must not kill the worker mid-transaction.
+    process.on("SIGTERM", ignoreSignal)
+    process.on("SIGINT", ignoreSignal)
+    yield* answerMetricRequests
+    yield* followStoreChanges((yield* Store).pollExternalChanges)
+    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers() } })
+    yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot, workers: count } })), Effect.annotateLogs({ worker: slot }))
+}
 
 /**
  * Demo mode: the capture server is the downstream and, unless admin.mail is configured,
@@ -116,7 +162,7 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
     const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
     switch (command) {
       case "serve":
-        return yield* serve(config)
+        return yield* serveCommand(config)
       case "demo":
         return yield* demo(config, invocation.switches.has("reset"))
       case "tenant":

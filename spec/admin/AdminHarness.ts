@@ -18,7 +18,7 @@ import { AuditRepo } from "../../src/store/AuditRepo.js"
 import { DirectoryRepo } from "../../src/store/DirectoryRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
-import { SyncCredentialKey } from "../../src/sync/CredentialCipher.js"
+import { SecretKeys } from "../../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../../src/sync/DirectorySync.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
@@ -44,7 +44,7 @@ const SyncLayers = DirectorySync.Default.pipe(
   Layer.provideMerge(SyncRepo.Default),
   Layer.provide(TenantRegistry.Default),
   Layer.provide(SyncOptions.layer({ enabled: false })),
-  Layer.provide(SyncCredentialKey.random)
+  Layer.provide(SecretKeys.random)
 )
 
 /** The message trace's store (its own temp folder) and search; specs write records through TraceStore. */

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { TraceRecord } from "../../src/domain/Trace.js"
+import { type TraceRecord, UNBOUND_TENANT } from "../../src/domain/Trace.js"
 import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
 import { hashAddress, tenantKey } from "../../src/trace/RecipientHash.js"
 import { TraceHashKey, TraceSearch, type TraceQuery } from "../../src/trace/TraceSearch.js"
@@ -18,10 +18,11 @@ import { startSink, type Sink } from "../support/Sink.js"
  * with the right fields — and none of the content: the subject and a body
  * marker of every message appear nowhere in the relay's stored bytes.
  *
- * Tenants: acme (signatureTenant, bound by 127.0.0.0/8), refused (bound by
- * 127.0.0.2, its downstream refuses every DATA, recipients hashed) and split
+ * Tenants: acme (signatureTenant, bound by 127.0.0.1), refused (bound by
+ * 127.0.0.2, its downstream refuses every DATA and RCPT TO nobody@outside.example,
+ * recipients hashed) and split
  * (bound by 127.0.0.3, two copies per message, its downstream accepts one
- * connection and then no more).
+ * connection and then no more). 127.0.0.9 is bound to no tenant.
  */
 
 const SUBJECT = "Quarterly-Secret-Subject"
@@ -81,13 +82,17 @@ describe("message trace through the relay", () => {
 
   beforeAll(async () => {
     sink = await startSink({ starttls: false })
-    refusing = await startSink({ starttls: false, rejectData: { code: 554, enhanced: "5.7.1", message: "policy refuses mail for erin@outside.example" } })
+    refusing = await startSink({
+      starttls: false,
+      rejectData: { code: 554, enhanced: "5.7.1", message: "policy refuses mail for erin@outside.example" },
+      rejectRcpt: { "nobody@outside.example": { code: 550, enhanced: "5.1.1", message: "no such user nobody@outside.example" } }
+    })
     splitSink = await startSink({ starttls: false })
     front = await oneConnectionFront(splitSink.port)
     const split = signatureTenant(front.port)
     imprint = await startImprint({
       tenants: [
-        signatureTenant(sink.port),
+        { ...signatureTenant(sink.port), connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }] },
         loopbackTenant(refusing.port, { id: "refused", domains: ["refused.example"], connectors: [{ type: "cidr", cidrs: ["127.0.0.2/32"] }], trace: { hashRecipients: true } }),
         { ...split, id: "split", domains: ["split.example"], connectors: [{ type: "cidr", cidrs: ["127.0.0.3/32"] }], directory: [{ mail: "fay@split.example", displayName: "Fay", title: "Ops" }] }
       ],
@@ -221,13 +226,54 @@ describe("message trace through the relay", () => {
     expect(r.size).toBeUndefined()
   })
 
+  /** MAIL FROM and RCPT TO one by one: the reply to each (no DATA is sent). */
+  const envelope = async (from: string, to: ReadonlyArray<string>, localAddress = "127.0.0.1") => {
+    const c = await RawSmtp.connect(imprint.port, { localAddress })
+    const mail = await c.command(`MAIL FROM:<${from}>`)
+    const rcpts = []
+    if (mail.code === 250) for (const r of to) rcpts.push(await c.command(`RCPT TO:<${r}>`))
+    await c.quit()
+    return { mail, rcpts }
+  }
+
+  it("refused MAIL: an unbound client and a sender outside the tenant's domains, with reason, reply and no content", async () => {
+    expect((await envelope("mallory@acme.example", ["bob@acme.example"], "127.0.0.9")).mail.code).toBe(530)
+    const [unbound] = await search({ tenant: UNBOUND_TENANT, sender: "mallory@acme.example" })
+    expect(unbound).toMatchObject({
+      phase: "mail", tenant: UNBOUND_TENANT, connector: "none", client: "127.0.0.9", sender: "mallory@acme.example", recipients: [],
+      decision: "none", reason: "unbound", outcome: "rejected", error: "NotBound", reply: { code: 530, enhanced: "5.7.0" }, copies: []
+    })
+    expect(unbound.messageId).toBeUndefined()
+    expect(unbound.durationMs).toBeGreaterThanOrEqual(0)
+    expect((await envelope("mallory@elsewhere.example", ["bob@acme.example"])).mail.code).toBe(550)
+    const denied = await search({ tenant: "acme", reason: "relay-denied" })
+    expect(denied.map((r) => [r.phase, r.sender, r.outcome, r.reply.code, r.reply.enhanced])).toEqual([["mail", "mallory@elsewhere.example", "rejected", 550, "5.7.1"]])
+    // filters work across tenants for operators, and a tenant admin's search of acme never shows the unbound refusal
+    expect((await search({ reason: "unbound" })).map((r) => r.id)).toEqual([unbound.id])
+    expect((await search({ tenant: "acme", sender: "mallory@acme.example" }))).toEqual([])
+  })
+
+  it("refused RCPT: the downstream's refusal mirrored upstream, the recipient hashed for a tenant that asks", async () => {
+    const { mail, rcpts } = await envelope("eve@refused.example", ["nobody@outside.example"], "127.0.0.2")
+    expect(mail.code).toBe(250)
+    expect(rcpts.map((r) => r.code)).toEqual([550])
+    const key = await imprint.use(Effect.map(TraceHashKey, (secret) => tenantKey(secret, "refused")))
+    const hashed = hashAddress(key, "nobody@outside.example")
+    const [r] = await search({ tenant: "refused", reason: "downstream-refused" })
+    expect(r).toMatchObject({
+      phase: "rcpt", tenant: "refused", client: "127.0.0.2", sender: "eve@refused.example", recipients: [hashed],
+      decision: "none", outcome: "rejected", error: "DownstreamRefused", reply: { code: 550, enhanced: "5.1.1", text: `no such user ${hashed}` }
+    })
+    expect((await search({ tenant: "refused", recipient: "nobody@outside.example", outcome: "rejected" })).map((x) => x.id)).toEqual([r.id])
+  })
+
   it("keeps none of the content: no subject, no body marker anywhere in the relay's stored bytes", async () => {
     const files = storedFiles(imprint.config.dataDir)
     const all = Buffer.concat(files.map((f) => f.bytes))
     // the check can see what the trace stores: Message-IDs and clear recipients are there
     expect(all.includes(Buffer.from("stamped@trace.example"))).toBe(true)
     expect(all.includes(Buffer.from("carol@customer.example"))).toBe(true)
-    for (const needle of [SUBJECT, MARKER, "Here they are", "erin@outside.example"]) {
+    for (const needle of [SUBJECT, MARKER, "Here they are", "erin@outside.example", "nobody@outside.example"]) {
       expect(files.filter((f) => f.bytes.includes(Buffer.from(needle))).map((f) => f.file), needle).toEqual([])
     }
   })

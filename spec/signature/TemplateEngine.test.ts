@@ -187,6 +187,12 @@ describe("text body", () => {
     expect(text("javascript:alert(1)")).toBe("Ann\nWebsite")
   })
 
+  // issue 14 item 6: the RFC 3676 separator is "-- " with its space; without it readers see no separator
+  it("keeps the signature separator '-- ' with its trailing space, while other lines lose trailing blanks", () => {
+    const out = render("<p>{{displayName}}</p>", { displayName: "Ann" }, "-- \n{{displayName}}  \n{{#mobile}}-- \n{{/mobile}}Bye")
+    expect(out.text).toBe("-- \nAnn\nBye")
+  })
+
   it("lists the placeholders a template uses", () => {
     expect(compile("<p>{{displayName}}{{#mobile}}{{mobile}}{{/mobile}}</p>", "{{custom.x}}").placeholders).toEqual(["custom.x", "displayName", "mobile"])
   })

@@ -5,7 +5,9 @@
  * /users/delta with paging (@odata.nextLink), a deltaLink, changes and
  * `@removed` entries on the next delta (carrying only what changed, as Graph
  * does), /users/{id}, /users/{id}/transitiveMemberOf, and injected faults
- * (429/503 with Retry-After, 410 for forgotten delta links, a down service).
+ * (429/503 with Retry-After, 410 for forgotten delta links, a down service),
+ * and profile photos: /users/{id}/photo (metadata with @odata.mediaEtag, 404
+ * without one) and /users/{id}/photo/$value (the bytes).
  */
 import * as https from "node:https"
 import type { AddressInfo } from "node:net"
@@ -35,6 +37,11 @@ export const CLIENT_SECRET = "standin-secret-Qx7!"
 export class GraphStandIn {
   readonly users = new Map<string, GraphUser>()
   readonly groups = new Map<string, ReadonlyArray<{ id: string; displayName: string }>>()
+  /** profile photos by user id; a new etag per setPhoto, as Graph gives a new mediaEtag per upload */
+  readonly photos = new Map<string, { readonly etag: string; readonly bytes: Buffer }>()
+  private photoSeq = 0
+  /** user ids whose photo answers 403 (a mailbox policy, a missing permission) */
+  readonly photoForbidden = new Set<string>()
   /** change log: version n is changes[n - 1] */
   private readonly changes: Array<{ id: string; removed: boolean; changed: ReadonlyArray<string> }> = []
   /** delta links carry this; forgetting them all is a new generation */
@@ -47,7 +54,7 @@ export class GraphStandIn {
   private answersLeft: number | undefined
   pageSize: number
   /** counters the specs read */
-  readonly counts = { connections: 0, token: 0, deltaPages: 0, userReads: 0, groupReads: 0, throttled: 0, unauthorized: 0, gone: 0 }
+  readonly counts = { connections: 0, token: 0, deltaPages: 0, userReads: 0, groupReads: 0, throttled: 0, unauthorized: 0, gone: 0, photoMeta: 0, photoValue: 0 }
   private server!: https.Server
   url = ""
 
@@ -92,6 +99,11 @@ export class GraphStandIn {
     this.users.set(user.id, user)
     const changed = Object.keys(user).filter((k) => k !== "id" && JSON.stringify(before?.[k]) !== JSON.stringify(user[k]))
     this.changes.push({ id: user.id, removed: false, changed })
+  }
+  /** uploads (or, with undefined, deletes) a user's photo; Graph's delta does not report photo changes */
+  setPhoto(id: string, bytes: Buffer | undefined): void {
+    if (bytes === undefined) this.photos.delete(id)
+    else this.photos.set(id, { etag: `W/"photo-${++this.photoSeq}"`, bytes })
   }
   remove(id: string): void {
     this.users.delete(id)
@@ -148,6 +160,19 @@ export class GraphStandIn {
     if (member) {
       this.counts.groupReads++
       return this.json(res, 200, { value: (this.groups.get(decodeURIComponent(member[1])) ?? []).map((g) => ({ "@odata.type": "#microsoft.graph.group", ...g })) })
+    }
+    const photo = /^\/users\/([^/]+)\/photo(\/\$value)?$/.exec(path)
+    if (photo) {
+      const stored = this.photos.get(decodeURIComponent(photo[1]))
+      if (photo[2] === undefined) this.counts.photoMeta++
+      else this.counts.photoValue++
+      if (this.photoForbidden.has(decodeURIComponent(photo[1]))) return this.error(res, 403, "ErrorAccessDenied", "Access is denied.")
+      if (stored === undefined) return this.error(res, 404, "ImageNotFound", "The photo wasn't found.")
+      if (photo[2] === undefined) {
+        return this.json(res, 200, { "@odata.context": `${this.base}/$metadata#users('x')/photo/$entity`, "@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": stored.etag, id: "96X96", width: 96, height: 96 })
+      }
+      res.writeHead(200, { "content-type": "image/jpeg", "content-length": String(stored.bytes.length) })
+      return res.end(stored.bytes)
     }
     const one = /^\/users\/([^/]+)$/.exec(path)
     if (one) {

@@ -9,7 +9,7 @@ import type { DirectoryUser } from "../../src/domain/Directory.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
-import { SyncCredentialKey } from "../../src/sync/CredentialCipher.js"
+import { SecretKeys } from "../../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions, type SyncOptionsShape } from "../../src/sync/DirectorySync.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { GraphSourceSettings, type SourceSettings, TenantSyncSettings } from "../../src/sync/SyncSettings.js"
@@ -22,7 +22,7 @@ export const syncTestLayer = (options: Partial<SyncOptionsShape> = { enabled: fa
   DirectorySync.Default.pipe(
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer(options)),
-    Layer.provide(SyncCredentialKey.random),
+    Layer.provide(SecretKeys.random),
     Layer.provide(TempStorePath)
   )
 

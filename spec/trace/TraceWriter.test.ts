@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Logger, Metric, TestClock } from "effect"
+import { Context, Duration, Effect, Layer, Logger, Metric, TestClock } from "effect"
 import type { TraceSettings } from "../../src/domain/Trace.js"
 import { dropped, evicted, ruleCopies, transactions } from "../../src/trace/TraceMetrics.js"
 import { TraceStore } from "../../src/trace/TraceStore.js"
@@ -176,5 +176,25 @@ describe("TraceWriter", () => {
         Layer.provide(Layer.succeed(TraceSettingsSource, () => Effect.succeed(undefined)))
       ))))
       expect((yield* Effect.provide(ids(), store)).length).toBe(50)
+    }))
+
+  it.scoped("two workers' writers on one trace folder keep both records made in the same millisecond", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // as `workers: 2` runs them: one trace folder, a writer per process, each with its share of the record ids
+      const writerAt = (slot: number) =>
+        Layer.build(TraceWriter.Default.pipe(
+          Layer.provideMerge(TraceStore.layerAt(dir)),
+          Layer.provide(Layer.succeed(TraceOptions, options({ idSequence: { offset: slot, stride: 3 } }))),
+          Layer.provide(Layer.succeed(TraceSettingsSource, () => Effect.succeed(undefined)))
+        ))
+      const one = yield* writerAt(1)
+      const two = yield* writerAt(2)
+      for (const ctx of [one, two]) {
+        const writer = Context.get(ctx, TraceWriter)
+        yield* writer.record(entry("acme", 5_000))
+        yield* writer.flush
+      }
+      expect(yield* Effect.provide(ids("acme"), one)).toHaveLength(2)
     }))
 })

@@ -7,6 +7,7 @@ import type { Tenant, TenantId } from "../domain/Tenant.js"
 import { estimateBytes } from "./ActorMemory.js"
 import { ReplyDeadlines } from "./ReplyDeadlines.js"
 import { ImageDelivery } from "../domain/Images.js"
+import { makePhotoRepo } from "../store/PhotoRepo.js"
 import { Store } from "../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../store/StoreError.js"
 import { TenantRepo } from "../store/TenantRepo.js"
@@ -120,7 +121,8 @@ const unavailable = (tenantId: TenantId, reason: string) => new TenantActorUnava
 export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId) {
   const store = yield* Store
   const repo = yield* TenantRepo
-  const reads = makeReads(tenantId, yield* ImageDelivery)
+  const photos = yield* makePhotoRepo
+  const reads = makeReads(tenantId, yield* ImageDelivery, (sha256) => photos.bytesSync(tenantId, sha256))
   // subscribe before the first load, so no change can fall between them
   const changes = yield* store.subscribe
   /** A store that cannot be read makes the actor unavailable for this request, not crashed. */

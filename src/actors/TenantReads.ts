@@ -36,7 +36,12 @@ export interface PreviewInput {
   readonly at?: number
 }
 
-export const makeReads = (tenantId: TenantId, imageSettings: ImageDeliverySettings) => {
+export const makeReads = (
+  tenantId: TenantId,
+  imageSettings: ImageDeliverySettings,
+  /** a directory photo's bytes by SHA-256, read from the store when a signature shows it */
+  photoBytes?: (sha256: string) => Uint8Array | undefined
+) => {
   const renderCache = new RenderCache<SignatureElement>()
   /** what rendering needs of the state's image library; one object per state, so renders share it */
   let imagesFor: TenantState | undefined
@@ -44,7 +49,7 @@ export const makeReads = (tenantId: TenantId, imageSettings: ImageDeliverySettin
   const imagesOf = (s: TenantState): TenantImages => {
     if (imagesFor !== s || images === undefined) {
       imagesFor = s
-      images = { tenantId, library: s.images, bytes: (sha) => s.imageBytes.get(sha), settings: imageSettings }
+      images = { tenantId, library: s.images, bytes: (sha) => s.imageBytes.get(sha), settings: imageSettings, ...(photoBytes !== undefined ? { photoBytes } : {}) }
     }
     return images
   }

@@ -210,7 +210,7 @@ const make = Effect.gen(function* () {
     const keys = yield* store.keys(Db.tenants, Keys.TENANT_KEY_ROOT)
     const tenants: Array<Tenant> = []
     for (const key of keys) {
-      const tenant = yield* store.get(Db.tenants, Tenant, key).pipe(
+      const tenant = yield* store.get(Db.tenants, repo.storedTenant, key).pipe(
         Effect.tapError((e) => Effect.logError("tenant record skipped by the connector index", e)),
         Effect.orElseSucceed(() => Option.none<Tenant>())
       )

@@ -1,6 +1,6 @@
 import { HttpApiBuilder, HttpApp, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type MetricPair } from "effect"
 import * as fs from "node:fs"
 import * as https from "node:https"
 import type { TlsMaterial } from "../Secrets.js"
@@ -43,16 +43,22 @@ export interface AdminServerOptions {
   readonly tls: TlsMaterial
   /** expose the `tenant` tag as a Prometheus label (off: tenants are summed) */
   readonly metricsTenantLabels: boolean
+  /** the metrics of the node's other processes (the workers of `workers: N`), added to this one's on /metrics */
+  readonly workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined
   /** tenant members' sign-in settings and the mail server for codes (defaults: AccountConfig.defaults) */
   readonly accounts?: AccountConfigShape | undefined
 }
 
 /** The contract with its handlers; needs TenantRepo, TenantRegistry, Store, AdminRepo and TraceSearch. */
-export const adminApiLayer = (options: { readonly metricsTenantLabels: boolean; readonly accounts?: AccountConfigShape | undefined }) =>
+export const adminApiLayer = (options: {
+  readonly metricsTenantLabels: boolean
+  readonly workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined
+  readonly accounts?: AccountConfigShape | undefined
+}) =>
   HttpApiBuilder.api(Api).pipe(
     Layer.provide([AuthLive, UsersLive, ApiTokensLive]),
     Layer.provide([LoginMailer.Default, LoginThrottle.Default]),
-    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels }), TenantsLive, AuditLive, DirectoryLive]),
+    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels, workerMetrics: options.workerMetrics }), TenantsLive, AuditLive, DirectoryLive]),
     Layer.provide(SyncLive),
     Layer.provide(TraceLive),
     Layer.provide([TemplatesLive, RulesLive, PreviewLive, ImagesLive]),

@@ -1,11 +1,11 @@
 import { type Options, parse } from "csv-parse/sync"
 import type { SourceRecord } from "../sync/AttributeMapping.js"
-import { collectRows, IMPORT_COLUMNS, isImportColumn, LIST_SEPARATOR, type ParsedRows, type RejectedRow } from "./UserRows.js"
+import { collectRows, IMPORT_COLUMNS, isImportColumn, LIST_SEPARATOR, type ParsedRows, PHOTO_COLUMN, type RejectedRow } from "./UserRows.js"
 
 /**
  * A directory as a CSV file (RFC 4180, parsed by csv-parse): a header row
  * naming DirectoryUser attributes (mail, displayName, …, proxyAddresses,
- * memberOf, custom.<name>), then one user per record. Quoted fields may hold
+ * memberOf, custom.<name>, photo), then one user per record. Quoted fields may hold
  * commas, quotes ("") and line breaks; a line break inside a value becomes
  * one space (directory values are single lines: a spreadsheet's two-line
  * address cell is one street address); a UTF-8 BOM is dropped; CRLF, LF and
@@ -38,7 +38,7 @@ interface ParsedRecord {
 
 const whole = (row: number, reason: string): ParsedRows => ({ users: [], rejected: [{ row, reason }] })
 
-export const parseDirectoryCsv = (text: string): { users: ParsedRows["users"]; rejected: Array<CsvRejected> } => {
+export const parseDirectoryCsv = (text: string): ParsedRows => {
   let records: Array<ParsedRecord>
   try {
     records = parse(text, PARSE_OPTIONS) as unknown as Array<ParsedRecord>
@@ -50,7 +50,7 @@ export const parseDirectoryCsv = (text: string): { users: ParsedRows["users"]; r
   if (header === undefined) return whole(1, "the file is empty: a header row naming the columns is needed, at least mail")
   const columns = header.record.map((c) => c.trim())
   const headerLine = header.info.lines
-  const unknown = columns.filter((c) => !isImportColumn(c))
+  const unknown = columns.filter((c) => !isImportColumn(c) && c !== PHOTO_COLUMN)
   if (unknown.length > 0) {
     return whole(headerLine, `unknown column${unknown.length > 1 ? "s" : ""} ${unknown.map((c) => `"${c}"`).join(", ")}; columns are ${IMPORT_COLUMNS.join(", ")} and custom.<name>`)
   }
@@ -59,7 +59,7 @@ export const parseDirectoryCsv = (text: string): { users: ParsedRows["users"]; r
   if (!columns.includes("mail")) return whole(headerLine, "no mail column: the header must name mail")
 
   const wrongWidth: Array<RejectedRow> = []
-  const rows: Array<{ row: number; record: SourceRecord }> = []
+  const rows: Array<{ row: number; record: SourceRecord; photo?: string }> = []
   let previousEnd = headerLine
   let previousEmpty = header.info.empty_lines
   for (const { record, info } of body) {
@@ -74,14 +74,19 @@ export const parseDirectoryCsv = (text: string): { users: ParsedRows["users"]; r
       continue
     }
     const fields: Record<string, string | ReadonlyArray<string>> = {}
+    let photo: string | undefined
     columns.forEach((column, i) => {
+      if (column === PHOTO_COLUMN) {
+        photo = record[i]!
+        return
+      }
       const value = record[i]!.replace(LINE_BREAKS, " ")
       fields[column] = column === "proxyAddresses" || column === "memberOf"
         ? value.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== "")
         : value
     })
-    rows.push({ row, record: fields })
+    rows.push({ row, record: fields, ...(photo !== undefined ? { photo } : {}) })
   }
   const checked = collectRows(rows)
-  return { users: checked.users, rejected: [...wrongWidth, ...checked.rejected].sort((a, b) => a.row - b.row) }
+  return { ...checked, rejected: [...wrongWidth, ...checked.rejected].sort((a, b) => a.row - b.row) }
 }

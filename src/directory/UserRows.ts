@@ -19,10 +19,19 @@ export interface RejectedRow {
 export interface ParsedRows {
   readonly users: Array<DirectoryUser>
   readonly rejected: Array<RejectedRow>
+  /**
+   * the `photo` column of accepted users, by lowercased mail, as written
+   * (base64 or a `data:image/…;base64,` URL); decoded and normalised by
+   * ImportPhotos before anything is written
+   */
+  readonly photos?: ReadonlyMap<string, { readonly row: number; readonly text: string }>
 }
 
+/** The column (CSV) or key (JSON) of a user's photo: base64 of a PNG, JPEG or GIF, or a data: URL of one. */
+export const PHOTO_COLUMN = "photo"
+
 /** Columns / keys an import may name: the attributes, proxyAddresses, memberOf and custom.<name>. */
-export const IMPORT_COLUMNS: ReadonlyArray<string> = [...DirectoryAttributes, "proxyAddresses", "memberOf"]
+export const IMPORT_COLUMNS: ReadonlyArray<string> = [...DirectoryAttributes, "proxyAddresses", "memberOf", "photo"]
 export const LIST_SEPARATOR = ";"
 
 export const isImportColumn = (name: string): boolean => isMappableAttribute(name)
@@ -45,11 +54,12 @@ export const checkRecord = (record: SourceRecord, row: number): { user: Director
 }
 
 /** Checks rows in order; the second row with a mail already seen is refused, naming the first. */
-export const collectRows = (rows: Iterable<{ readonly row: number; readonly record: SourceRecord }>): ParsedRows => {
+export const collectRows = (rows: Iterable<{ readonly row: number; readonly record: SourceRecord; readonly photo?: string }>): ParsedRows => {
   const users: Array<DirectoryUser> = []
   const rejected: Array<RejectedRow> = []
+  const photos = new Map<string, { row: number; text: string }>()
   const firstRow = new Map<string, number>()
-  for (const { row, record } of rows) {
+  for (const { row, record, photo } of rows) {
     const checked = checkRecord(record, row)
     if ("rejected" in checked) {
       rejected.push(checked.rejected)
@@ -63,8 +73,9 @@ export const collectRows = (rows: Iterable<{ readonly row: number; readonly reco
     }
     firstRow.set(key, row)
     users.push(checked.user)
+    if (photo !== undefined && photo.trim() !== "") photos.set(key, { row, text: photo })
   }
-  return { users, rejected }
+  return { users, rejected, photos }
 }
 
 /**
@@ -76,7 +87,8 @@ export const jsonRecord = (value: unknown): SourceRecord | string => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "not an object"
   const record: Record<string, string | ReadonlyArray<string>> = {}
   for (const [key, v] of Object.entries(value)) {
-    if (v === undefined || v === null) continue
+    // the photo is read apart (parseJsonUsers); a stored photo reference in a PUT body is not an attribute
+    if (v === undefined || v === null || key === PHOTO_COLUMN) continue
     if (key === "custom") {
       if (typeof v !== "object" || Array.isArray(v)) return "custom must be an object of strings"
       for (const [name, cv] of Object.entries(v as Record<string, unknown>)) {
@@ -101,15 +113,18 @@ export const jsonRecord = (value: unknown): SourceRecord | string => {
 /** A JSON array of user objects → users and rejected rows (row = 1-based position). */
 export const parseJsonUsers = (items: ReadonlyArray<unknown>): ParsedRows => {
   const rejected: Array<RejectedRow> = []
-  const rows: Array<{ row: number; record: SourceRecord }> = []
+  const rows: Array<{ row: number; record: SourceRecord; photo?: string }> = []
   items.forEach((item, i) => {
-    const record = jsonRecord(item)
+    const photo = typeof item === "object" && item !== null ? (item as { photo?: unknown }).photo : undefined
+    const record = photo !== undefined && photo !== null && typeof photo !== "string"
+      ? "photo must be a string: base64 of a PNG, JPEG or GIF, or a data:image/…;base64, URL"
+      : jsonRecord(item)
     if (typeof record === "string") {
       const mail = typeof item === "object" && item !== null && typeof (item as { mail?: unknown }).mail === "string"
         ? (item as { mail: string }).mail : undefined
       rejected.push({ row: i + 1, ...(mail !== undefined ? { mail } : {}), reason: record })
-    } else rows.push({ row: i + 1, record })
+    } else rows.push({ row: i + 1, record, ...(typeof photo === "string" ? { photo } : {}) })
   })
   const checked = collectRows(rows)
-  return { users: checked.users, rejected: [...rejected, ...checked.rejected].sort((a, b) => a.row - b.row) }
+  return { ...checked, rejected: [...rejected, ...checked.rejected].sort((a, b) => a.row - b.row) }
 }

@@ -6,6 +6,22 @@ import { Schema } from "effect"
  */
 const Attr = Schema.optional(Schema.String)
 
+/**
+ * The user's photo (issue 17 item 3), as stored: the normalised JPEG's
+ * SHA-256 (its bytes live apart, content-addressed, under
+ * `tenant/<id>/photo-blob/`), its size, and `source`, what the directory said
+ * of the photo it came from (Graph's `@odata.mediaEtag`, else the SHA-256 of
+ * the bytes read): a sync that sees the same `source` again keeps the photo
+ * without fetching or re-encoding it.
+ */
+export class DirectoryPhoto extends Schema.Class<DirectoryPhoto>("DirectoryPhoto")({
+  sha256: Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/)),
+  width: Schema.Int.pipe(Schema.positive()),
+  height: Schema.Int.pipe(Schema.positive()),
+  bytes: Schema.Int.pipe(Schema.positive()),
+  source: Schema.String.pipe(Schema.maxLength(256))
+}) {}
+
 export class DirectoryUser extends Schema.Class<DirectoryUser>("DirectoryUser")({
   mail: Schema.String.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+$/, { message: () => "mail must be an address like a@example.com" })),
   displayName: Attr,
@@ -31,7 +47,9 @@ export class DirectoryUser extends Schema.Class<DirectoryUser>("DirectoryUser")(
   /** group names or ids */
   memberOf: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /** free attributes, usable in templates as {{custom.name}} */
-  custom: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  custom: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  /** the photo signatures show with `{{#photo}}<img src="{{photo}}">{{/photo}}`; absent: the user has none */
+  photo: Schema.optional(DirectoryPhoto)
 }) {}
 
 /** The attribute names a rule or template may refer to directly. */

@@ -54,7 +54,7 @@ export class Rule extends Schema.Class<Rule>("Rule")({
 
 /** Tenant-wide stamping settings. */
 export class SignatureSettings extends Schema.Class<SignatureSettings>("SignatureSettings")({
-  /** texts whose presence above the insertion point means the message is already signed */
+  /** texts whose presence anywhere in the chosen part's thread text (quoted history too) means the message is already signed */
   skipIfPresent: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /** an opt-in token the user types (e.g. "{{signature}}") replaced by the signature in place */
   placeholder: Schema.optional(Schema.String)

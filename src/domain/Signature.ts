@@ -46,7 +46,7 @@ export class RecipientGroup extends Schema.Class<RecipientGroup>("RecipientGroup
 
 export class Stamp extends Schema.TaggedClass<Stamp>()("Stamp", {
   groups: Schema.Array(RecipientGroup),
-  /** texts whose presence above the insertion point means "already signed" (the seed's "skip if text present") */
+  /** texts whose presence anywhere in the chosen part's thread text, quoted history too, means "already signed" */
   skipIfPresent: Schema.Array(Schema.String),
   /** an opt-in token typed by the user (e.g. "{{signature}}") that is replaced in place */
   placeholder: Schema.optional(Schema.String)

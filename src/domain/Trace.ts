@@ -7,6 +7,10 @@ import { Context, type Effect, Schema } from "effect"
  * decision (rule ids and template versions, or why nothing was stamped), the
  * replies and the durations — never a subject, a body or any other header.
  *
+ * A MAIL FROM or RCPT TO that Imprint refused is a record too (`phase`),
+ * with the reason, the reply given and no message at all; a session bound to
+ * no tenant files it under UNBOUND_TENANT, which only operators search.
+ *
  * The data plane hands a `TraceEntry` to the `TraceSink` (a non-blocking
  * offer); the trace room (src/trace/) turns it into a `TraceRecord` in the
  * background: recipients hashed when the tenant asks for it, an id, the node.
@@ -27,6 +31,13 @@ export const TraceReply = Schema.Struct({
   text: Schema.String
 })
 export type TraceReply = typeof TraceReply.Type
+
+/** The tenant of a refusal from a session bound to no tenant: not a valid tenant id, so no tenant admin sees it. */
+export const UNBOUND_TENANT = "(unbound)"
+
+/** The command a refusal answered; a record without it is a DATA transaction. */
+export const TracePhase = Schema.Literal("mail", "rcpt")
+export type TracePhase = typeof TracePhase.Type
 
 export const TraceOutcome = Schema.Literal("relayed", "deferred", "rejected")
 export type TraceOutcome = typeof TraceOutcome.Type
@@ -59,8 +70,10 @@ export const TraceCopy = Schema.Struct({
 export type TraceCopy = typeof TraceCopy.Type
 
 const entryFields = {
-  /** epoch milliseconds: when the upstream's DATA began */
+  /** epoch milliseconds: when the upstream's DATA began (a refusal: when its command came) */
   at: Schema.Number,
+  /** "mail" or "rcpt": a refused command, not a transaction (decision "none", no Message-ID, no copies) */
+  phase: Schema.optional(TracePhase),
   tenant: Schema.String,
   /** how the session was bound: "address", "certificate" or "auth:<username>" */
   connector: Schema.String,
@@ -75,7 +88,11 @@ const entryFields = {
   /** bytes received from the upstream (absent when the message broke off) */
   size: Schema.optional(Schema.Number),
   decision: TraceDecision,
-  /** why nothing was stamped: loop, signed, calendar, report, sender-not-in-directory, failsafe-retry, … */
+  /**
+   * why nothing was stamped: loop, signed, calendar, report, sender-not-in-directory, failsafe-retry, …;
+   * for a refused MAIL or RCPT why it was refused: unbound, relay-denied, shared-null-sender, no-downstream,
+   * shutting-down, downstream-refused, downstream-unavailable, downstream-timeout, downstream-tls, downstream-protocol
+   */
   reason: Schema.optional(Schema.String),
   outcome: TraceOutcome,
   /** what failed, for a transaction that was not relayed (DownstreamRefused, DownstreamUnavailable, StampingFailed, …) */
@@ -83,7 +100,7 @@ const entryFields = {
   /** the reply Imprint gave the upstream */
   reply: TraceReply,
   copies: Schema.Array(TraceCopy),
-  /** milliseconds from the start of DATA to the upstream reply */
+  /** milliseconds from the start of DATA (a refusal: of its command) to the upstream reply */
   durationMs: Schema.Number
 }
 

@@ -14,17 +14,30 @@ export type PeekedHeaders = MimeNode | undefined
 /**
  * Holds the start of a message until its root header block is complete, hands
  * the parsed headers to `onHeaders`, and releases the held bytes (and the rest)
- * only when the promise it returns resolves: the signature decision is taken
- * from the headers before any body byte moves, and the copies it asks for are
- * set up before the first byte reaches them.
+ * only when `release` is called: the signature decision is taken from the
+ * headers before any body byte moves, and the copies it asks for are set up
+ * before the first byte reaches them (Transaction's `streaming` transition).
  */
 export class HeaderPeek extends Transform {
   private held: Buffer[] = []
   private heldBytes = 0
   private decided = false
+  private released = false
+  /** the callback of the chunk that completed the headers, until `release` */
+  private waiting: TransformCallback | undefined
 
-  constructor(private readonly onHeaders: (root: PeekedHeaders) => Promise<void>) {
+  constructor(private readonly onHeaders: (root: PeekedHeaders) => void) {
     super()
+  }
+
+  /** lets the held bytes go, now or as soon as the headers are read */
+  release(): void {
+    if (this.released) return
+    this.released = true
+    const done = this.waiting
+    this.waiting = undefined
+    // in a microtask, as the promise this replaced did: the caller finishes setting up the copies first
+    if (done !== undefined) queueMicrotask(() => this.flushHeld(done))
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -49,14 +62,15 @@ export class HeaderPeek extends Transform {
 
   private decide(root: PeekedHeaders, done: TransformCallback): void {
     this.decided = true
-    this.onHeaders(root).then(
-      () => {
-        for (const b of this.held) this.push(b)
-        this.held = []
-        done()
-      },
-      (e: unknown) => done(e instanceof Error ? e : new Error(String(e)))
-    )
+    this.onHeaders(root)
+    if (this.released) queueMicrotask(() => this.flushHeld(done))
+    else this.waiting = done
+  }
+
+  private flushHeld(done: TransformCallback): void {
+    for (const b of this.held) this.push(b)
+    this.held = []
+    done()
   }
 }
 

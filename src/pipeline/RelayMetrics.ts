@@ -66,3 +66,7 @@ export const recordFailed = (tenant: string, code: number, reason: string) =>
   Metric.increment(withTags(failed, "failed", [["tenant", tenant], ["class", `${Math.floor(code / 100)}xx`], ["reason", reason]]))
 
 export const recordRefusedConnection = (reason: string) => Metric.increment(withTags(refusedConnections, "refused", [["reason", reason]]))
+
+export const untracedUnboundRefusals = Metric.counter("imprint_trace_unbound_refusals_skipped_total", {
+  description: "MAIL/RCPT refusals of sessions bound to no tenant not recorded in the message trace: over UNBOUND_REFUSALS_TRACED_PER_MINUTE"
+})

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from "node:stream"
 
 /**
- * Connects stages first → … → last for the per-message hot path, with the
+ * Connects stages first → … → last (one stage: just watches it) for the per-message hot path, with the
  * contract of Node's `stream.pipeline` that Transaction relies on: bytes flow
  * with backpressure (`pipe`), the first error — or a stage closing before its
  * end — destroys every stage, and `done` is called exactly once: with that
@@ -22,7 +22,7 @@ export const PREMATURE_CLOSE = "ERR_STREAM_PREMATURE_CLOSE"
 const prematureClose = (): Error => Object.assign(new Error("Premature close"), { code: PREMATURE_CLOSE })
 
 export const chain = (stages: ReadonlyArray<ChainStage>, done: (err: Error | null) => void): void => {
-  if (stages.length < 2) throw new Error("a chain needs at least two stages")
+  if (stages.length < 1) throw new Error("a chain needs at least one stage")
   let settled = false
   const settle = (err: Error | null) => {
     if (settled) return

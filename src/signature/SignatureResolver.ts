@@ -7,7 +7,7 @@ import { messageKind, type ThreadingFacts } from "./MessageKindDetection.js"
 import { RenderCache } from "./RenderCache.js"
 import { groupRecipients, normalizeAddress, type MessageFacts } from "./RuleEngine.js"
 import { renderTemplate, type CompiledTemplate } from "./TemplateEngine.js"
-import { effectiveDelivery } from "./TemplateImages.js"
+import { effectiveDelivery, photoImageMeta } from "./TemplateImages.js"
 import { userValues, valuesIdentity, type TemplateValues } from "./TemplateValues.js"
 
 /**
@@ -54,24 +54,32 @@ export interface TenantImages {
   readonly library: ReadonlyMap<string, ImageMeta>
   /** the stored bytes of an image (by SHA-256), shared, never copied per message */
   readonly bytes: (sha256: string) => Uint8Array | undefined
+  /** the stored bytes of a directory photo (by SHA-256), read from the store when a signature shows it */
+  readonly photoBytes?: (sha256: string) => Uint8Array | undefined
   readonly settings: ImageDeliverySettings
 }
 
 /** One rule's element for a sender; cached per rule, position, delivery, template version and directory values. */
 export const renderElement = (
-  rule: Rule, template: CompiledTemplate, values: TemplateValues, cache?: RenderCache<SignatureElement>, images?: TenantImages
+  rule: Rule, template: CompiledTemplate, values: TemplateValues, cache?: RenderCache<SignatureElement>, images?: TenantImages,
+  /** the sender's directory photo (`{{#photo}}`); its SHA-256 is among `values`, so the cache key follows it */
+  photo?: DirectoryUser["photo"]
 ): SignatureElement => {
   const delivery = images === undefined
     ? "embedded"
     : effectiveDelivery(rule.delivery ?? template.delivery ?? images.settings.defaultDelivery, images.settings)
+  const photoMeta = template.photo ? photoImageMeta(photo) : undefined
   const make = () => {
-    const rendered = renderTemplate(template, values, images === undefined || template.images.length === 0 ? undefined : {
-      tenantId: images.tenantId, images: images.library, delivery, publicBaseUrl: images.settings.publicBaseUrl
+    const rendered = renderTemplate(template, values, images === undefined || (template.images.length === 0 && !template.photo) ? undefined : {
+      tenantId: images.tenantId, images: images.library, delivery, publicBaseUrl: images.settings.publicBaseUrl,
+      photo: photoMeta
     })
     const marker = markerFor(rule.id)
     const shown: Array<ElementImage> = []
     for (const image of rendered.images) {
-      const data = images?.bytes(image.meta.sha256)
+      const data = image.meta === photoMeta
+        ? images?.photoBytes?.(image.meta.sha256)
+        : images?.bytes(image.meta.sha256)
       // bytes missing (a blob removed under a stale state): the img stays, without a part
       if (data === undefined) continue
       shown.push(new ElementImage({ contentId: image.contentId, contentType: IMAGE_CONTENT_TYPES[image.meta.type], src: image.src, data }, true))
@@ -105,11 +113,12 @@ export const resolveSignature = (input: ResolveInput): SignatureDecision => {
   const hasTemplate = (id: string) => input.templates.has(id)
   const groups = groupRecipients(input.rules, facts, input.envelope.rcptTo, hasTemplate)
   if (groups.every((g) => g.rules.length === 0)) return new NoSignature({ reason: NoSignatureReasons.noRuleMatched }, true)
-  const values = userValues(input.user.value)
+  const sender = input.user.value
+  const values = userValues(sender)
   return new Stamp({
     groups: groups.map((g) => new RecipientGroup({
       recipients: g.recipients,
-      elements: g.rules.map((rule) => renderElement(rule, input.templates.get(rule.templateId)!, values, input.cache, input.images))
+      elements: g.rules.map((rule) => renderElement(rule, input.templates.get(rule.templateId)!, values, input.cache, input.images, sender.photo))
     }, true)),
     skipIfPresent: input.settings.skipIfPresent,
     ...(input.settings.placeholder !== undefined ? { placeholder: input.settings.placeholder } : {})

@@ -30,6 +30,15 @@ export type RenderNode =
    * src for the delivery mode plus width and height (the template's own, if it gave them)
    */
   | { readonly _tag: "ImageSource"; readonly id: string; readonly width?: string; readonly height?: string }
+  /**
+   * `<img src="{{photo}}">` inside `{{#photo}}…{{/photo}}`: the sender's
+   * directory photo, resolved like a library image (hosted, `cid:` or `data:`)
+   */
+  | { readonly _tag: "PhotoSource"; readonly width?: string; readonly height?: string }
+
+/** The placeholder of the sender's directory photo: only an `<img>` source, only inside its own section. */
+export const PHOTO_PLACEHOLDER = "photo"
+const PHOTO_USAGE = `{{#photo}}<img src="{{photo}}" width="96" height="96" alt="">{{/photo}}`
 
 /** Thrown inside this module only; the engine turns it into a TemplateError. */
 export class CompileFailure extends Error {}
@@ -171,7 +180,10 @@ const fill = (
     // Only an entity in the template (&#xE000;…) can forge a sentinel: it would show up twice or out of range.
     if (tag === undefined || seen.has(n)) throw new CompileFailure("the template contains reserved private-use characters (U+E000, U+E001)")
     seen.add(n)
-    if (tag.kind === "value") stack[stack.length - 1]!.out.push({ _tag: "Value", name: tag.name, context })
+    if (tag.kind === "value") {
+      if (tag.name === PHOTO_PLACEHOLDER) throw new CompileFailure(`{{photo}} can only be the whole src of an <img>, inside its section: ${PHOTO_USAGE}`)
+      stack[stack.length - 1]!.out.push({ _tag: "Value", name: tag.name, context })
+    }
     else if (tag.kind === "open") stack.push({ out: [], open: { tag: n, name: tag.name, inverted: tag.inverted } })
     else {
       const frame = stack.pop()
@@ -243,7 +255,7 @@ export const compileHtml = (source: string): ReadonlyArray<RenderNode> => {
         // A malformed name would be read differently by the next parser: the tag goes, its content stays.
         if (!ELEMENT_NAME.test(name)) return
         emit(`<${name}`)
-        const image = name === "img" ? libraryImage(attribs) : undefined
+        const image = name === "img" ? (libraryImage(attribs) ?? photoImage(attribs, tags, seen, stack)) : undefined
         for (const [attr, value] of Object.entries(attribs)) {
           if (image !== undefined && (attr === "src" || attr === "width" || attr === "height")) {
             if (attr === "src") stack[stack.length - 1]!.out.push(image)
@@ -313,6 +325,31 @@ const libraryImage = (attribs: Record<string, string>): RenderNode | undefined =
   }
   return { _tag: "ImageSource", id, ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) }
 }
+
+const WHOLE_SENTINEL = /^[\u0000-\u0020]*\uE000(\d+)\uE001[\u0000-\u0020]*$/
+
+/** An `<img src="{{photo}}">`: its node, when inside a (not inverted) `{{#photo}}` section. */
+const photoImage = (attribs: Record<string, string>, tags: ReadonlyArray<Tag>, seen: Set<number>, stack: ReadonlyArray<Frame>): RenderNode | undefined => {
+  const m = attribs.src === undefined ? null : WHOLE_SENTINEL.exec(attribs.src)
+  if (m === null) return undefined
+  const n = Number(m[1])
+  const tag = tags[n]
+  if (tag?.kind !== "value" || tag.name !== PHOTO_PLACEHOLDER) return undefined
+  if (seen.has(n)) throw new CompileFailure("the template contains reserved private-use characters (U+E000, U+E001)")
+  seen.add(n)
+  if (!stack.some((f) => f.open?.name === PHOTO_PLACEHOLDER && !f.open.inverted)) {
+    throw new CompileFailure(`<img src="{{photo}}"> must be inside {{#photo}}…{{/photo}}, so users without a photo show nothing: ${PHOTO_USAGE}`)
+  }
+  const { width, height } = attribs
+  if ((width !== undefined && hasSentinel(width)) || (height !== undefined && hasSentinel(height))) {
+    throw new CompileFailure("the width and height of the photo must be written as numbers, not placeholders")
+  }
+  return { _tag: "PhotoSource", ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) }
+}
+
+/** True when a tree shows the sender's photo. */
+export const usesPhoto = (nodes: ReadonlyArray<RenderNode>): boolean =>
+  nodes.some((node) => node._tag === "PhotoSource" || ((node._tag === "Section" || node._tag === "Attribute" || node._tag === "TextUrl") && usesPhoto(node.children)))
 
 /** Every library image id a tree uses, in order. */
 export const imagesUsed = (nodes: ReadonlyArray<RenderNode>, into: Set<string> = new Set()): Set<string> => {

@@ -1,7 +1,7 @@
 import { Data, Either } from "effect"
 import type { Template } from "../domain/Template.js"
 import type { ImageDeliveryMode } from "../domain/Images.js"
-import { compileHtml, compileText, CompileFailure, imagesUsed, namesUsed, type RenderNode } from "./TemplateCompiler.js"
+import { compileHtml, compileText, CompileFailure, imagesUsed, namesUsed, type RenderNode, usesPhoto } from "./TemplateCompiler.js"
 import { type ImageContext, imageSize, imageSource, type RenderedImage } from "./TemplateImages.js"
 import { htmlToText } from "./HtmlToText.js"
 import { isKnownPlaceholder, type TemplateValues } from "./TemplateValues.js"
@@ -33,6 +33,8 @@ export interface CompiledTemplate {
   readonly placeholders: ReadonlyArray<string>
   /** library image ids the HTML uses (`<img src="image:ID">`), in order */
   readonly images: ReadonlyArray<string>
+  /** true when the HTML shows the sender's directory photo (`<img src="{{photo}}">`) */
+  readonly photo: boolean
   /** how this template's images travel, when the template says (a rule may override it) */
   readonly delivery?: ImageDeliveryMode | undefined
 }
@@ -80,6 +82,7 @@ export const compileTemplate = (template: Template): Either.Either<CompiledTempl
       textDerived: template.text === undefined,
       placeholders: [...namesUsed(text, namesUsed(html))].sort(),
       images: [...imagesUsed(html)],
+      photo: usesPhoto(html),
       ...(template.delivery !== undefined ? { delivery: template.delivery } : {})
     }
   })
@@ -115,8 +118,8 @@ interface ImageRendering {
 }
 
 /** ` src="…" width="…" height="…"` for a library image; an unknown id (deleted, or from an import) keeps only the sizes given. */
-const renderImage = (node: RenderNode & { _tag: "ImageSource" }, images: ImageRendering | undefined): string => {
-  const meta = images?.context.images.get(node.id)
+const renderImage = (node: RenderNode & { _tag: "ImageSource" | "PhotoSource" }, images: ImageRendering | undefined): string => {
+  const meta = node._tag === "PhotoSource" ? images?.context.photo : images?.context.images.get(node.id)
   if (meta === undefined || images === undefined) {
     return (node.width !== undefined ? ` width="${escapeAttributeValue(node.width)}"` : "") +
       (node.height !== undefined ? ` height="${escapeAttributeValue(node.height)}"` : "")
@@ -153,6 +156,7 @@ const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, te
         break
       }
       case "ImageSource":
+      case "PhotoSource":
         out += renderImage(node, images)
         break
     }
@@ -160,12 +164,16 @@ const renderInto = (nodes: ReadonlyArray<RenderNode>, values: TemplateValues, te
   return out
 }
 
-/** Blank lines left by empty sections collapse; lines lose trailing blanks. */
+/** RFC 3676 §4.3: the signature separator line is "-- ", its space part of it */
+const SIGNATURE_SEPARATOR = "-- "
+
+/** Blank lines left by empty sections collapse; lines lose trailing blanks, except the separator's. */
 const tidyText = (text: string): string =>
   text
     .split(/\r?\n/)
     .filter((line) => !(line.includes(VANISHED) && line.replaceAll(VANISHED, "").trim() === ""))
-    .map((line) => line.replaceAll(VANISHED, "").trimEnd())
+    .map((line) => line.replaceAll(VANISHED, ""))
+    .map((line) => (line === SIGNATURE_SEPARATOR ? line : line.trimEnd()))
     .join("\n")
     .replace(/\n{3,}/g, "\n\n")
     .replace(/^\n+|\n+$/g, "")

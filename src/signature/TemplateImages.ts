@@ -1,5 +1,7 @@
+import type { DirectoryPhoto } from "../domain/Directory.js"
 import { hostedImagePath, imageContentId, type ImageDeliveryMode, type ImageDeliverySettings, type ImageMeta } from "../domain/Images.js"
 import { escapeAttributeValue } from "./ValueEscaping.js"
+import { ImageMeta as ImageMetaClass } from "../domain/Images.js"
 
 /**
  * Images named by templates: `<img src="image:logo">` refers to the tenant's
@@ -56,6 +58,8 @@ export interface ImageContext {
   readonly images: ReadonlyMap<string, ImageMeta>
   readonly delivery: ImageDeliveryMode
   readonly publicBaseUrl: string | undefined
+  /** the sender's directory photo, as an image (id "photo"); absent: the user has none */
+  readonly photo?: ImageMeta | undefined
 }
 
 /** Hosted needs a public base URL; without one the images are embedded, so they still show. */
@@ -85,4 +89,17 @@ export const withDataUrls = (
     out = out.replaceAll(`src="${escapeAttributeValue(image.src)}"`, `src="${data}"`)
   }
   return out
+}
+
+const photoMetas = new WeakMap<DirectoryPhoto, ImageMeta>()
+
+/** A directory photo as the image rendering resolves (always a JPEG: PhotoNormaliser made it one); memoised per photo. */
+export const photoImageMeta = (photo: DirectoryPhoto | undefined): ImageMeta | undefined => {
+  if (photo === undefined) return undefined
+  let meta = photoMetas.get(photo)
+  if (meta === undefined) {
+    meta = new ImageMetaClass({ id: "photo", type: "jpeg", sha256: photo.sha256, width: photo.width, height: photo.height, bytes: photo.bytes, updatedAt: 0 }, true)
+    photoMetas.set(photo, meta)
+  }
+  return meta
 }

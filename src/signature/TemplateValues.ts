@@ -8,15 +8,23 @@ import { DirectoryAttributes, type DirectoryUser } from "../domain/Directory.js"
 export type TemplateValues = ReadonlyMap<string, string>
 
 const CUSTOM_PREFIX = "custom."
+/**
+ * `photo`: the SHA-256 of the sender's directory photo, so `{{#photo}}` shows
+ * when there is one and a changed photo changes the render cache key. The
+ * compiler lets `{{photo}}` stand only as an `<img>` source.
+ */
+const PHOTO_VALUE = "photo"
 
 /** True when `name` can be used as a placeholder or attribute condition. */
 export const isKnownPlaceholder = (name: string): boolean =>
+  name === PHOTO_VALUE ||
   (DirectoryAttributes as ReadonlyArray<string>).includes(name) ||
   (name.startsWith(CUSTOM_PREFIX) && name.length > CUSTOM_PREFIX.length)
 
 /** The placeholder names of a user's values (for listing in the admin UI). */
 export const placeholderNames = (user?: DirectoryUser): ReadonlyArray<string> => [
   ...DirectoryAttributes,
+  PHOTO_VALUE,
   ...Object.keys(user?.custom ?? {}).map((k) => CUSTOM_PREFIX + k)
 ]
 
@@ -32,6 +40,7 @@ export const userValues = (user: DirectoryUser): TemplateValues => {
     if (value !== undefined) values.set(name, value)
   }
   for (const [name, value] of Object.entries(user.custom)) values.set(CUSTOM_PREFIX + name, value)
+  if (user.photo !== undefined) values.set(PHOTO_VALUE, user.photo.sha256)
   cache.set(user, values)
   return values
 }

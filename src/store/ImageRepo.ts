@@ -69,8 +69,14 @@ const make = Effect.gen(function* () {
     return yield* Option.match(yield* find(id, imageId), { onNone: () => Effect.fail(ImageNotFound.of(imageId)), onSome: Effect.succeed })
   })
 
-  /** The stored bytes of one SHA-256 of the tenant (hosted delivery, actors); synchronous, for the hot path. */
-  const blobSync = (id: TenantId, sha256: string) => store.getSync(Db.imageBlobs, Blob, Keys.imageBlobKey(id, sha256))
+  /**
+   * The stored bytes of one SHA-256 of the tenant (hosted delivery, actors);
+   * synchronous, for the hot path. A directory photo (PhotoRepo) is found
+   * too, so hosted photos are served at the same content-addressed paths.
+   */
+  const blobSync = (id: TenantId, sha256: string) =>
+    Either.flatMap(store.getSync(Db.imageBlobs, Blob, Keys.imageBlobKey(id, sha256)), (found) =>
+      Option.isSome(found) ? Either.right(found) : store.getSync(Db.photoBlobs, Blob, Keys.photoBlobKey(id, sha256)))
 
   const content = Effect.fn("ImageRepo.content")(function* (id: TenantId, imageId: string) {
     const image = yield* get(id, imageId)

@@ -18,7 +18,9 @@ export const Db = {
   /** the image library's records (ImageMeta), by image id */
   images: "images",
   /** image bytes by SHA-256 (content-addressed: ids with the same bytes share one) */
-  imageBlobs: "image-blobs"
+  imageBlobs: "image-blobs",
+  /** directory photos' normalised JPEG bytes by SHA-256 (users naming the same photo share one) */
+  photoBlobs: "photo-blobs"
 } as const
 export type DbName = string
 
@@ -48,6 +50,10 @@ export const imagePrefix = (id: TenantId): string => `${tenantPrefix(id)}image/`
 export const imageKey = (id: TenantId, imageId: string): string => `${imagePrefix(id)}${imageId}`
 export const imageBlobPrefix = (id: TenantId): string => `${tenantPrefix(id)}image-blob/`
 export const imageBlobKey = (id: TenantId, sha256: string): string => `${imageBlobPrefix(id)}${sha256}`
+
+// ---- directory photos (issue 17 item 3) ----
+export const photoBlobPrefix = (id: TenantId): string => `${tenantPrefix(id)}photo-blob/`
+export const photoBlobKey = (id: TenantId, sha256: string): string => `${photoBlobPrefix(id)}${sha256}`
 
 /** The tenant a key belongs to, or undefined for keys outside `tenant/`. */
 export const tenantIdOfKey = (key: string): TenantId | undefined => {

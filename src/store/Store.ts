@@ -66,6 +66,8 @@ const touchOf = (touches: Map<TenantId, TenantTouch>, op: WriteOp, tenantId: Ten
   let touch = touches.get(tenantId)
   if (touch === undefined) touches.set(tenantId, (touch = { whole: false, mails: new Set() }))
   if (touch.whole) return
+  // photo bytes are read when a message needs them, never held by an actor: writing one reloads nothing
+  if (op.db === Db.photoBlobs) return
   const prefix = userPrefix(tenantId)
   if (op.db === Db.users && op._tag !== "RemovePrefix" && op.key.startsWith(prefix) && touch.mails.size < CHANGE_LOG_MAX_USERS) {
     touch.mails.add(op.key.slice(prefix.length))

@@ -5,7 +5,7 @@ import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Err
 import { Rule, SignatureSettings } from "../domain/Rule.js"
 import { Template } from "../domain/Template.js"
 import { decodeTenantFile, type FileConnector, type TenantFile } from "../domain/TenantFile.js"
-import { AuthConnector, CertConnector, CidrConnector, type Connector, Microsoft365Connector, Tenant, type TenantId } from "../domain/Tenant.js"
+import { AuthConnector, CertConnector, CidrConnector, type Connector, Downstream, Microsoft365Connector, Tenant, type TenantId } from "../domain/Tenant.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
 import { ruleProblems } from "../signature/RuleValidation.js"
@@ -13,7 +13,9 @@ import { prepareTemplate } from "../signature/TemplatePreparation.js"
 import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
 import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOps } from "./TenantClaims.js"
+import { isSealed, open, SecretKeys } from "./SecretCipher.js"
 import { Store, Write, type WriteOp } from "./Store.js"
+import { downstreamPassAad, needsResealing, sealTenant, storedTenant } from "./TenantSecrets.js"
 
 /**
  * Tenants as whole units: import from / export to the tenant file, list, read.
@@ -21,7 +23,9 @@ import { Store, Write, type WriteOp } from "./Store.js"
  * one LMDB transaction, and is idempotent: a plaintext password that still
  * verifies against the stored hash keeps that hash, so re-importing the same
  * file leaves the stored bytes unchanged. Templates are sanitized and compiled
- * and rules checked before anything is written: what is stored renders.
+ * and rules checked before anything is written: what is stored renders. The
+ * downstream password is sealed at rest (TenantSecrets): every read and write
+ * of the tenants database goes through `storedTenant`.
  */
 
 export const RuleList = Schema.Array(Rule)
@@ -140,14 +144,16 @@ const make = Effect.gen(function* () {
   const store = yield* Store
   // one import at a time: the cross-tenant connector check and the write must not interleave
   const importLock = yield* Effect.makeSemaphore(1)
+  const keys = yield* SecretKeys
+  const stored = storedTenant(keys)
   yield* ensureIndex(store).pipe(Effect.catchAll((e) => Effect.logError("building the tenant claims index failed; imports check against what it holds", e)))
 
   const getTenant = Effect.fn("TenantRepo.getTenant")(function* (id: TenantId) {
-    return yield* store.get(Db.tenants, Tenant, Keys.tenantKey(id))
+    return yield* store.get(Db.tenants, stored, Keys.tenantKey(id))
   })
 
   const listTenants = Effect.fn("TenantRepo.listTenants")(function* () {
-    const entries = yield* store.list(Db.tenants, Tenant, Keys.TENANT_KEY_ROOT)
+    const entries = yield* store.list(Db.tenants, stored, Keys.TENANT_KEY_ROOT)
     return entries.map((e) => e.value)
   })
 
@@ -212,6 +218,21 @@ const make = Effect.gen(function* () {
   })
 
   /**
+   * The file's downstream with its password in plaintext: an export carries the
+   * password sealed, which opens only with this server's keys and for this tenant.
+   */
+  const openFileDownstream = (file: TenantFile) => {
+    const pass = file.downstream?.auth?.pass
+    if (file.downstream === undefined || pass === undefined || !isSealed(pass)) return Effect.succeed(file.downstream)
+    return Effect.try({
+      try: () => new Downstream({ ...file.downstream!, auth: { user: file.downstream!.auth!.user, pass: open(keys, downstreamPassAad(file.id), pass) } }),
+      catch: (e) => new TenantFileInvalid({
+        message: `downstream.auth.pass is sealed (${(e as Error).message}): it was exported by a server with another key or for another tenant; give the password in plaintext`
+      })
+    })
+  }
+
+  /**
    * The part of an import that needs no other tenant: decode, sanitize and
    * compile templates, check rules, hash passwords (scrypt: the slow part, so
    * a batch runs several at once).
@@ -226,7 +247,7 @@ const make = Effect.gen(function* () {
       name: file.name,
       domains: file.domains.map((d) => d.toLowerCase()),
       connectors,
-      downstream: file.downstream,
+      downstream: yield* openFileDownstream(file),
       suspended: file.suspended ?? false,
       // absent stays absent, so re-importing a file without account data writes the same bytes
       ...(file.account !== undefined ? { account: file.account } : {}),
@@ -237,7 +258,7 @@ const make = Effect.gen(function* () {
 
   /** The writes of one prepared tenant: its record, content and directory, and its claims index entries. */
   const writesOf = ({ file, tenant, previous, templates: templateList }: Prepared): Array<WriteOp> => [
-    Write.put(Db.tenants, Tenant, Keys.tenantKey(tenant.id), tenant),
+    Write.put(Db.tenants, stored, Keys.tenantKey(tenant.id), tenant),
     Write.put(Db.settings, SignatureSettings, Keys.settingsKey(tenant.id), file.settings ?? new SignatureSettings({})),
     Write.put(Db.rules, RuleList, Keys.rulesKey(tenant.id), file.rules ?? []),
     Write.removePrefix(Db.templates, Keys.templatePrefix(tenant.id)),
@@ -354,7 +375,7 @@ const make = Effect.gen(function* () {
     return reportOf(mode, outcomes, accepted.length > 0)
   }, (effect) => importLock.withPermits(1)(effect))
 
-  /** The tenant as a file; auth connectors carry only their hashes. */
+  /** The tenant as a file; auth connectors carry only their hashes, the downstream password is sealed. */
   const exportTenant = Effect.fn("TenantRepo.exportTenant")(function* (id: TenantId) {
     const tenant = yield* Effect.flatten(getTenant(id)).pipe(
       Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id }))
@@ -372,7 +393,7 @@ const make = Effect.gen(function* () {
           case "microsoft365": return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
         }
       }),
-      downstream: tenant.downstream,
+      downstream: sealTenant(keys, tenant).downstream,
       suspended: tenant.suspended,
       ...(tenant.account !== undefined ? { account: tenant.account } : {}),
       ...(tenant.trace !== undefined ? { trace: tenant.trace } : {}),
@@ -418,8 +439,32 @@ const make = Effect.gen(function* () {
     return existing !== undefined
   })
 
+  /**
+   * Start-up pass (Server.startServer): a tenant record whose downstream
+   * password is in plaintext (written before passwords were sealed) or sealed
+   * by a previous key is written again, sealed with the current key. A record
+   * no key opens is logged and left as it is. Returns the ids rewritten.
+   */
+  const resealSecrets = Effect.fn("TenantRepo.resealSecrets")(function* () {
+    const resealed: Array<TenantId> = []
+    for (const entry of yield* store.list(Db.tenants, Tenant, Keys.TENANT_KEY_ROOT)) {
+      const raw = entry.value
+      const due = Either.try(() => needsResealing(keys, raw))
+      if (Either.isLeft(due)) {
+        yield* Effect.logError("the downstream password of a tenant does not open with any configured key; left as it is").pipe(
+          Effect.annotateLogs({ tenant: raw.id }))
+        continue
+      }
+      if (!due.right) continue
+      yield* importLock.withPermits(1)(store.batch([Write.put(Db.tenants, stored, entry.key, raw)]))
+      resealed.push(raw.id)
+    }
+    if (resealed.length > 0) yield* Effect.logInfo("downstream passwords sealed with the current key").pipe(Effect.annotateLogs({ tenants: resealed.join(",") }))
+    return resealed
+  })
+
   return {
-    importTenant, importFile, importBatch, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
+    importTenant, importFile, importBatch, resealSecrets, storedTenant: stored, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
     replaceDirectory, applyDirectoryDelta,
     /** runs `effect` while no import runs: ContentRepo's read-modify-write of templates and rules */
     exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => importLock.withPermits(1)(effect)

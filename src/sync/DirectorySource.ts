@@ -13,7 +13,7 @@ import type { DirectoryUser } from "../domain/Directory.js"
 /** One change a source reports. `Remove` carries the mail the cache knows the user by. */
 export type SourceChange =
   /** `sourceId`: the source's own stable id (a Graph object id), when removals arrive by id */
-  | { readonly _tag: "Upsert"; readonly user: DirectoryUser; readonly sourceId?: string }
+  | { readonly _tag: "Upsert"; readonly user: DirectoryUser; readonly sourceId?: string; readonly photo?: SourcePhoto }
   | { readonly _tag: "Remove"; readonly mail: string }
   /** a removal the source reports by its own id only (Graph delta `@removed`); the sync maps it to a mail */
   | { readonly _tag: "RemoveById"; readonly sourceId: string }
@@ -25,6 +25,20 @@ export type SourceChange =
     /** the entry's mail when it was readable: a full pass keeps that user's cached entry instead of removing it */
     readonly mail?: string
   }
+
+/**
+ * A photo a source has for a user (issue 17 item 3). `tag` names this photo
+ * (Graph's `@odata.mediaEtag`, else the SHA-256 of the bytes read); the sync
+ * reads `bytes` only when the cached entry's photo has another tag, so an
+ * unchanged photo is neither fetched nor re-encoded. `bytes` answers
+ * undefined when the photo turned out to be gone. An Upsert without `photo`
+ * means the user has none (or the source does not read photos).
+ */
+export interface SourcePhoto {
+  /** absent: the source cannot name the version, so the bytes are read every pass (and re-encoded only when they changed) */
+  readonly tag?: string
+  readonly bytes: Effect.Effect<Uint8Array | undefined, SourceError>
+}
 
 /** One pass over a source. */
 export interface SourcePass {

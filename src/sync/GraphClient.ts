@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Stream } from "effect"
 import { rootCertificates } from "node:tls"
 import { SourceError } from "./DirectorySource.js"
 
@@ -22,6 +22,8 @@ export const MAX_RETRY_AFTER = Duration.minutes(2)
 /** a token is fetched again this long before its stated expiry (clock skew, request time) */
 export const TOKEN_EXPIRY_SKEW = Duration.seconds(60)
 export const REQUEST_TIMEOUT = Duration.seconds(60)
+/** a photo's bytes are read up to this many; a larger answer is refused while it streams */
+export const MAX_GRAPH_PHOTO_BYTES = 4 * 1024 * 1024
 
 export interface GraphClientOptions {
   /** for messages: "graph:contoso" */
@@ -120,16 +122,41 @@ export const makeGraphClient = (options: GraphClientOptions, cache: TokenCache) 
       return cache.token !== undefined && cache.token.expiresAt > now ? cache.token.value : yield* fetchToken
     })
 
+    /** The body of a 200, refused past `max` bytes as it arrives (a Content-Length over it is refused before reading). */
+    const bytes = (response: HttpClientResponse.HttpClientResponse, url: string, max: number) =>
+      Effect.gen(function* () {
+        const declared = Number(response.headers["content-length"] ?? "0")
+        const tooLarge = (n: number) => fail(`GET ${url}: the answer is ${n} bytes or more; at most ${max} are read`, false)
+        if (declared > max) return yield* tooLarge(declared)
+        const chunks: Array<Uint8Array> = []
+        let size = 0
+        yield* Stream.runForEach(response.stream, (chunk) => {
+          size += chunk.length
+          if (size > max) return Effect.fail(tooLarge(size))
+          chunks.push(chunk)
+          return Effect.void
+        }).pipe(Effect.catchTag("ResponseError", (e) => Effect.fail(fail(`GET ${url}: ${e.message}`, true))))
+        return Buffer.concat(chunks)
+      })
+
     /** GET a Graph URL as JSON; DeltaGone when a delta link expired. */
-    const getJson = (url: string): Effect.Effect<unknown, SourceError | DeltaGone | GraphNotFound> => {
-      const attempt = (throttleRetries: number, refreshed: boolean): Effect.Effect<unknown, SourceError | DeltaGone | GraphNotFound> =>
+    const getJson = (url: string) =>
+      get(url, "application/json", (response) => Effect.gen(function* () {
+        const body = yield* text(response)
+        return yield* Effect.try({ try: () => JSON.parse(body) as unknown, catch: () => fail(`GET ${url}: the answer is not JSON`, true) })
+      }))
+
+    /** GET a Graph URL's bytes (a photo's $value), at most `max` of them. */
+    const getBytes = (url: string, max: number) => get(url, "image/*", (response) => bytes(response, url, max))
+
+    const get = <A>(
+      url: string, accept: string, read: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, SourceError>
+    ): Effect.Effect<A, SourceError | DeltaGone | GraphNotFound> => {
+      const attempt = (throttleRetries: number, refreshed: boolean): Effect.Effect<A, SourceError | DeltaGone | GraphNotFound> =>
         Effect.gen(function* () {
           const token = yield* accessToken
-          const response = yield* send(HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson, HttpClientRequest.bearerToken(token)), `GET ${url}`)
-          if (response.status === 200) {
-            const body = yield* text(response)
-            return yield* Effect.try({ try: () => JSON.parse(body) as unknown, catch: () => fail(`GET ${url}: the answer is not JSON`, true) })
-          }
+          const response = yield* send(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", accept), HttpClientRequest.bearerToken(token)), `GET ${url}`)
+          if (response.status === 200) return yield* read(response)
           const body = yield* text(response)
           const error = describeError(body)
           if (response.status === 401 && !refreshed) {
@@ -156,7 +183,7 @@ export const makeGraphClient = (options: GraphClientOptions, cache: TokenCache) 
       return attempt(0, false)
     }
 
-    return { getJson } as const
+    return { getJson, getBytes } as const
   })
 
 export type GraphClient = Effect.Effect.Success<ReturnType<typeof makeGraphClient>>

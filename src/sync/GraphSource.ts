@@ -1,7 +1,7 @@
 import { Effect, Option, Stream } from "effect"
 import { GRAPH_DEFAULT_MAPPING, mapRecord, mergeMapping, type SourceRecord } from "./AttributeMapping.js"
-import { type DirectorySource, type SourceChange, SourceError, type SourcePass } from "./DirectorySource.js"
-import { DeltaGone, type GraphClient, GraphNotFound, makeGraphClient, makeTokenCache } from "./GraphClient.js"
+import { type DirectorySource, type SourceChange, SourceError, type SourcePass, type SourcePhoto } from "./DirectorySource.js"
+import { DeltaGone, type GraphClient, GraphNotFound, makeGraphClient, makeTokenCache, MAX_GRAPH_PHOTO_BYTES } from "./GraphClient.js"
 import type { GraphSourceSettings } from "./SyncSettings.js"
 
 /**
@@ -112,6 +112,32 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
         return { names, ids }
       })
 
+      /**
+       * The user's photo: its metadata names the version (`@odata.mediaEtag`);
+       * the bytes ($value) are read only when the sync finds that version new.
+       * 404: the user has no photo (or no mailbox to keep one in).
+       */
+      const photoOf = (id: string): Effect.Effect<SourcePhoto | undefined, SourceError> => {
+        const url = `${base}/users/${encodeURIComponent(id)}/photo`
+        return getJson(url).pipe(
+          Effect.map((meta): SourcePhoto | undefined => {
+            const etag = (meta as Record<string, unknown> | null)?.["@odata.mediaEtag"]
+            return {
+              ...(typeof etag === "string" && etag !== "" ? { tag: `graph:${etag}` } : {}),
+              bytes: client.getBytes(`${url}/$value`, MAX_GRAPH_PHOTO_BYTES).pipe(
+                Effect.map((b): Uint8Array | undefined => b),
+                Effect.catchTag("GraphNotFound", () => Effect.succeed(undefined)),
+                Effect.catchTag("DeltaGone", () => Effect.fail(sourceError(`GET ${url}/$value: 410`, true)))
+              )
+            }
+          }),
+          Effect.catchTag("GraphNotFound", () => Effect.succeed(undefined)),
+          Effect.catchTag("DeltaGone", () => Effect.fail(sourceError(`GET ${url}: 410`, true))),
+          // refused for this user's photo (403, 400): the user still syncs, keeping the cached photo, and the sync logs why
+          Effect.catchIf((e): e is SourceError => e._tag === "SourceError" && !e.retryable, (e) => Effect.succeed<SourcePhoto>({ bytes: Effect.fail(e) }))
+        )
+      }
+
       /** One entry of a delta page → its change, or nothing (a full pass skips users outside the group filter). */
       const toChange = (entry: Record<string, unknown>): Effect.Effect<ReadonlyArray<SourceChange>, SourceError> =>
         Effect.gen(function* () {
@@ -137,7 +163,9 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
             return mode === "delta" ? [{ _tag: "RemoveById", sourceId: id }] : []
           }
           const change = mapRecord(toRecord(user, settings.includeGroups ? groups?.names : undefined), mapping, `graph:${id}`)
-          return [change._tag === "Upsert" ? { ...change, sourceId: id } : change]
+          if (change._tag !== "Upsert") return [change]
+          const photo = settings.photos ? yield* photoOf(id) : undefined
+          return [{ ...change, sourceId: id, ...(photo !== undefined ? { photo } : {}) }]
         })
 
       let deltaLink: string | undefined
@@ -149,7 +177,7 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
           if (current.deltaLink !== undefined) deltaLink = current.deltaLink
           return [current, current.next === undefined ? Option.none<string>() : Option.some(current.next)] as const
         }))
-      const needsReads = mode === "delta" || wantGroups
+      const needsReads = mode === "delta" || wantGroups || settings.photos
       // a page at a time: per-element stream stages cost more than mapping the user
       const changes = pageStream.pipe(
         Stream.mapEffect((p) => Effect.forEach(p.value, toChange, { concurrency: needsReads ? GRAPH_FETCH_CONCURRENCY : 1 })),

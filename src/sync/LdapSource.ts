@@ -3,7 +3,8 @@ import { Client, FilterParser, ResultCodeError } from "ldapts"
 import type * as tls from "node:tls"
 import { isIP } from "node:net"
 import { LDAP_DEFAULT_MAPPING, mapRecord, mergeMapping } from "./AttributeMapping.js"
-import { type DirectorySource, SourceError, type SourceChange, type SourcePass } from "./DirectorySource.js"
+import { createHash } from "node:crypto"
+import { type DirectorySource, SourceError, type SourceChange, type SourcePass, type SourcePhoto } from "./DirectorySource.js"
 import { baseAttribute, entryRecord, type LdapEntry } from "./LdapEntry.js"
 
 /**
@@ -15,6 +16,8 @@ import { baseAttribute, entryRecord, type LdapEntry } from "./LdapEntry.js"
  * asks, so a pass holds one page in memory, not the directory.
  */
 
+/** where directories keep a user's photo, in the order they are tried */
+export const LDAP_PHOTO_ATTRIBUTES = ["thumbnailPhoto", "jpegPhoto"] as const
 export const LDAP_DEFAULT_FILTER = "(&(objectClass=person)(mail=*))"
 /** Active Directory's MaxPageSize is 1000; half of it keeps each response small */
 export const LDAP_DEFAULT_PAGE_SIZE = 500
@@ -74,7 +77,9 @@ export const LdapSourceConfig = Schema.Struct({
   /** overrides of LDAP_DEFAULT_MAPPING: DirectoryUser attribute → LDAP attribute ("" removes one) */
   mapping: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   /** memberOf as group DNs, or as each group's CN (default), which is what rules name */
-  groupNames: Schema.optional(Schema.Literal("dn", "cn"))
+  groupNames: Schema.optional(Schema.Literal("dn", "cn")),
+  /** read each user's photo from thumbnailPhoto (AD), else jpegPhoto (inetOrgPerson) */
+  photos: Schema.optional(Schema.Boolean)
 }).pipe(Schema.filter((c) => !(c.startTls === true && /^ldaps:/i.test(c.url)) || "startTls is for ldap:// URLs; ldaps:// is TLS from the first byte"))
 export type LdapSourceConfig = typeof LdapSourceConfig.Type
 
@@ -131,6 +136,25 @@ const hostOf = (url: string): { readonly host: string; readonly display: string 
   return { host: bracketed ? bracketed[1] : authority.replace(/:\d+$/, ""), display: authority }
 }
 
+/**
+ * The entry's photo: the first value of the first photo attribute it has
+ * (names matched without case or options, `thumbnailPhoto;binary`). The tag
+ * is the bytes' SHA-256, so an unchanged photo is not re-encoded.
+ */
+const photoOf = (entry: LdapEntry, names: ReadonlyArray<string>): SourcePhoto | undefined => {
+  for (const name of names) {
+    const wanted = name.toLowerCase()
+    for (const type of Object.keys(entry)) {
+      if (type.split(";", 1)[0]!.toLowerCase() !== wanted) continue
+      const raw = entry[type] as unknown
+      const first = Array.isArray(raw) ? raw[0] : raw
+      if (!Buffer.isBuffer(first) || first.length === 0) continue
+      return { tag: `sha256:${createHash("sha256").update(first).digest("hex")}`, bytes: Effect.succeed(first) }
+    }
+  }
+  return undefined
+}
+
 /** A DirectorySource reading one LDAP directory. `timeouts` exist for tests; production uses the named defaults. */
 export const makeLdapSource = (config: LdapSourceConfig, timeouts: LdapTimeouts = DEFAULT_TIMEOUTS): DirectorySource => {
   const mapping = mergeMapping(LDAP_DEFAULT_MAPPING, config.mapping)
@@ -148,11 +172,13 @@ export const makeLdapSource = (config: LdapSourceConfig, timeouts: LdapTimeouts 
     minVersion: "TLSv1.2"
   }
   const secure = /^ldaps:/i.test(config.url)
+  const photoAttributes: ReadonlyArray<string> = config.photos === true ? LDAP_PHOTO_ATTRIBUTES : []
   const toChange = (entry: LdapEntry): SourceChange => {
     const read = entryRecord(entry, attributes, groupAttribute, groupNames)
-    return read._tag === "Binary"
-      ? { _tag: "Rejected", ref: entry.dn, reason: `${read.attribute} holds binary data, not text; map a text attribute instead` }
-      : mapRecord(read.record, mapping, entry.dn)
+    if (read._tag === "Binary") return { _tag: "Rejected", ref: entry.dn, reason: `${read.attribute} holds binary data, not text; map a text attribute instead` }
+    const change = mapRecord(read.record, mapping, entry.dn)
+    const photo = change._tag === "Upsert" && photoAttributes.length > 0 ? photoOf(entry, photoAttributes) : undefined
+    return photo === undefined || change._tag !== "Upsert" ? change : { ...change, photo }
   }
 
   const connect = Effect.acquireRelease(
@@ -175,7 +201,8 @@ export const makeLdapSource = (config: LdapSourceConfig, timeouts: LdapTimeouts 
     const pages = client.searchPaginated(config.baseDn, {
       scope: "sub",
       filter: config.filter ?? LDAP_DEFAULT_FILTER,
-      attributes,
+      attributes: [...attributes, ...photoAttributes],
+      explicitBufferAttributes: [...photoAttributes],
       paged: { pageSize: config.pageSize ?? LDAP_DEFAULT_PAGE_SIZE }
     })
     // one page requested at a time, when the consumer pulls; referrals (AD's other partitions) are not followed

@@ -5,8 +5,10 @@ import { DirectoryUser } from "../domain/Directory.js"
 import type { TenantId } from "../domain/Tenant.js"
 import * as Keys from "../store/Keys.js"
 import { Db } from "../store/Keys.js"
+import { createHash } from "node:crypto"
+import { makePhotoRepo } from "../store/PhotoRepo.js"
 import { Store, type WriteOp } from "../store/Store.js"
-import type { DirectorySource, SourceChange } from "./DirectorySource.js"
+import type { DirectorySource, SourceChange, SourceError, SourcePhoto } from "./DirectorySource.js"
 import { SyncRepo } from "./SyncRepo.js"
 import type { SyncCounts } from "./SyncSettings.js"
 
@@ -93,6 +95,40 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
     for (let i = 0; i < remove.length; i += APPLY_BATCH_SIZE) yield* apply([], remove.slice(i, i + APPLY_BATCH_SIZE))
   })
 
+  const photos = yield* makePhotoRepo
+  /** photos fetched and re-encoded this pass (the rest were unchanged, or refused) */
+  let photosFetched = 0
+  let photoLogs = 0
+
+  /**
+   * The user with the photo the source has: the cached one when its tag is
+   * the same (nothing fetched), else the bytes read, normalised and stored.
+   * A photo that cannot be read or is refused leaves the user without one.
+   */
+  const withPhoto = (mail: string, user: DirectoryUser, photo: SourcePhoto | undefined, source: string): Effect.Effect<DirectoryUser> =>
+    Effect.gen(function* () {
+      if (photo === undefined) return user
+      const stored = store.getSync(Db.users, DirectoryUser, Keys.userKey(tenantId, mail))
+      const cached = stored._tag === "Right" && Option.isSome(stored.right) ? stored.right.value.photo : undefined
+      const keep = cached === undefined ? user : new DirectoryUser({ ...user, photo: cached }, true)
+      if (cached !== undefined && photo.tag !== undefined && cached.source === photo.tag) return keep
+      // a photo that cannot be fetched now keeps the cached one until a later pass reads it
+      const bytes = yield* photo.bytes.pipe(Effect.catchAll((e: SourceError) => logPhoto(e.message, source, mail).pipe(Effect.as(null))))
+      if (bytes === null) return keep
+      if (bytes === undefined) return user
+      photosFetched++
+      const tag = photo.tag ?? `sha256:${createHash("sha256").update(bytes).digest("hex")}`
+      if (cached !== undefined && cached.source === tag) return keep
+      return yield* photos.save(tenantId, bytes, tag).pipe(
+        Effect.map((saved) => new DirectoryUser({ ...user, photo: saved }, true)),
+        Effect.catchAll((e) => logPhoto(e._tag === "PhotoRefused" ? `refused: ${e.reason}` : e.message, source, mail).pipe(Effect.as(user)))
+      )
+    })
+  const logPhoto = (reason: string, source: string, mail: string) =>
+    photoLogs++ < MAX_REJECTIONS_LOGGED
+      ? Effect.logWarning(`directory photo not taken: ${reason}`).pipe(Effect.annotateLogs({ tenant: tenantId, source, mail }))
+      : Effect.void
+
   const unchanged = (mail: string, user: DirectoryUser): boolean => {
     const stored = store.getSync(Db.users, DirectoryUser, Keys.userKey(tenantId, mail))
     return stored._tag === "Right" && Option.isSome(stored.right) && canonical(stored.right.value) === canonical(user)
@@ -127,6 +163,11 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
         Effect.suspend(() => {
           switch (change._tag) {
             case "Upsert": {
+              if (change.photo !== undefined) {
+                const photo = change.photo
+                return Effect.flatMap(withPhoto(change.user.mail.toLowerCase(), change.user, photo, source.name), (user) =>
+                  handle({ _tag: "Upsert", user, ...(change.sourceId !== undefined ? { sourceId: change.sourceId } : {}) }))
+              }
               const mail = change.user.mail.toLowerCase()
               counts.seen++
               seen.add(mail)
@@ -193,6 +234,9 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
       })
     }
     yield* applyBatched([], gone)
+    // photos no entry names any more (replaced, or their users removed); a delta pass leaves them to the next full one
+    const swept = yield* photos.sweep(tenantId).pipe(Effect.mapError((e) => new SyncFailed({ message: e.message, retryable: true })))
+    if (swept > 0 || photosFetched > 0) yield* Effect.logInfo(`directory photos: ${photosFetched} fetched, ${swept} unused removed`).pipe(Effect.annotateLogs({ tenant: tenantId }))
   }
   yield* repo.batch(finalWrites).pipe(Effect.mapError((e) => new SyncFailed({ message: `saving the sync cursor failed: ${e.message}`, retryable: true })))
   yield* progress(counts, "")

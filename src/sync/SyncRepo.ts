@@ -1,11 +1,11 @@
-import { Effect, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { Store, Write, type WriteOp } from "../store/Store.js"
 import { StoreDecodeError } from "../store/StoreError.js"
-import { decrypt, encrypt, isEncrypted, SyncCredentialKey } from "./CredentialCipher.js"
+import { isSealed, open, openSealed, seal, SecretKeys } from "../store/SecretCipher.js"
 import { GraphSourceSettings, LdapSourceSettings, secretField, type SourceSettings, SyncStatus, TenantSyncSettings } from "./SyncSettings.js"
 
 /**
- * Directory sync's own data: settings (secrets encrypted), per-source cursors
+ * Directory sync's own data: settings (secrets sealed, store/SecretCipher), per-source cursors
  * and source-id → mail maps, and the status. All of it under `sync/<tenantId>/`
  * in its own database: the relay never reads it, and writing it must not bump
  * the tenant's revision (which reloads the tenant actor).
@@ -24,7 +24,7 @@ const aadOf = (tenantId: string, source: string, field: string) => `${tenantId}/
 
 const make = Effect.gen(function* () {
   const store = yield* Store
-  const key = yield* SyncCredentialKey
+  const keys = yield* SecretKeys
 
   const mapSecret = (tenantId: string, source: SourceSettings, f: (value: string, aad: string) => string): SourceSettings => {
     const field = secretField(source)
@@ -40,18 +40,25 @@ const make = Effect.gen(function* () {
     const stored = yield* store.get(SYNC_DB, TenantSyncSettings, settingsKey(tenantId))
     if (Option.isNone(stored)) return Option.none<TenantSyncSettings>()
     const sources = yield* Effect.try({
-      try: () => stored.value.sources.map((s) => mapSecret(tenantId, s, (v, aad) => decrypt(key, aad, v))),
+      try: () => stored.value.sources.map((s) => mapSecret(tenantId, s, (v, aad) => open(keys, aad, v))),
       catch: (e) => new StoreDecodeError({
         db: SYNC_DB, key: settingsKey(tenantId),
-        message: `the sync credentials of ${tenantId} do not decrypt (${(e as Error).message}); was sync.credentialKey changed? Set the sources again`
+        message: `the sync credentials of ${tenantId} do not decrypt (${(e as Error).message}); was sync.credentialKey changed? List the old key in sync.previousCredentialKeys, or set the sources again`
       })
     })
     return Option.some(TenantSyncSettings.make({ ...stored.value, sources }))
   })
 
-  /** Stores the settings with each secret encrypted (a value already encrypted is kept as is). */
+  /** a plaintext, or a value sealed by an older key, sealed with the current key; a current value as is */
+  const sealCurrent = (value: string, aad: string): string => {
+    if (!isSealed(value)) return seal(keys, aad, value)
+    const opened = openSealed(keys, aad, value)
+    return opened.current ? value : seal(keys, aad, opened.plaintext)
+  }
+
+  /** Stores the settings with each secret sealed with the current key. */
   const putSettings = Effect.fn("SyncRepo.putSettings")(function* (tenantId: string, settings: TenantSyncSettings) {
-    const sources = settings.sources.map((s) => mapSecret(tenantId, s, (v, aad) => (isEncrypted(v) ? v : encrypt(key, aad, v))))
+    const sources = settings.sources.map((s) => mapSecret(tenantId, s, sealCurrent))
     const names = new Set(sources.map((s) => s.name))
     // a removed source's cursor and id map go with it
     const stale: Array<WriteOp> = []
@@ -95,8 +102,25 @@ const make = Effect.gen(function* () {
   const idOp = (tenantId: string, source: string, id: string, mail: string | undefined): WriteOp =>
     mail === undefined ? Write.remove(SYNC_DB, idPrefix(tenantId, source) + id) : Write.put(SYNC_DB, Schema.String, idPrefix(tenantId, source) + id, mail)
 
+  /**
+   * Start-up pass: every stored secret that is plaintext (none should be) or
+   * sealed by a previous key is sealed again with the current key; true when
+   * it wrote. A value no key opens is left alone (getSettings reports it).
+   */
+  const resealSecrets = Effect.fn("SyncRepo.resealSecrets")(function* (tenantId: string) {
+    const stored = yield* store.get(SYNC_DB, TenantSyncSettings, settingsKey(tenantId))
+    if (Option.isNone(stored)) return false
+    const sources = Either.try(() => stored.value.sources.map((s) => mapSecret(tenantId, s, sealCurrent)))
+    if (Either.isLeft(sources)) return false
+    const secretOf = (s: SourceSettings) => (s._tag === "graph" ? s.clientSecret : s._tag === "ldap" ? s.password : undefined)
+    const changed = sources.right.some((s, i) => secretOf(s) !== secretOf(stored.value.sources[i]))
+    if (!changed) return false
+    yield* store.put(SYNC_DB, TenantSyncSettings, settingsKey(tenantId), TenantSyncSettings.make({ ...stored.value, sources: sources.right }))
+    return true
+  })
+
   return {
-    getSettings, putSettings, removeTenant, tenantsWithSettings, getStatus, putStatus, getCursor, cursorOp, idMap, idOp,
+    getSettings, putSettings, resealSecrets, removeTenant, tenantsWithSettings, getStatus, putStatus, getCursor, cursorOp, idMap, idOp,
     /** the raw stored bytes (tests prove secrets are not in them) */
     rawEntries: (tenantId: string) => store.rawEntries(SYNC_DB, tenantRoot(tenantId)),
     batch: (ops: ReadonlyArray<WriteOp>) => store.batch(ops)

@@ -36,7 +36,9 @@ export class GraphSourceSettings extends Schema.TaggedClass<GraphSourceSettings>
   includeGroups: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** PEM of a CA to trust besides the system's (a TLS-inspecting proxy, tests) */
   caCertPem: Schema.optional(Schema.String),
-  mapping: Schema.optional(MappingOverrides)
+  mapping: Schema.optional(MappingOverrides),
+  /** read each user's photo (/users/{id}/photo, then $value only when its mediaEtag changed) */
+  photos: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /**
@@ -57,7 +59,9 @@ export class LdapSourceSettings extends Schema.TaggedClass<LdapSourceSettings>()
   pageSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 10_000))),
   mapping: Schema.optional(MappingOverrides),
   /** memberOf as group DNs, or each group's CN */
-  groupNames: Schema.optional(Schema.Literal("dn", "cn"))
+  groupNames: Schema.optional(Schema.Literal("dn", "cn")),
+  /** read each user's photo from thumbnailPhoto, else jpegPhoto (re-encoded only when its bytes changed) */
+  photos: Schema.optional(Schema.Boolean)
 }) {}
 
 /** A CSV/JSON file imported through the admin API: listed for completeness, never scheduled. */

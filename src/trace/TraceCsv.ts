@@ -10,7 +10,7 @@ import type { TraceRecord, TraceReply } from "../domain/Trace.js"
 
 export const TRACE_CSV_COLUMNS = [
   "id", "node", "time", "tenant", "connector", "client", "sender", "recipients", "messageId", "size",
-  "decision", "reason", "outcome", "error", "reply", "durationMs",
+  "decision", "reason", "outcome", "error", "reply", "durationMs", "phase",
   "copy", "copyRecipients", "rules", "templates", "stamped", "skipped", "copyReply", "copyDurationMs"
 ] as const
 
@@ -27,7 +27,7 @@ const reply = (r: TraceReply | undefined) => (r === undefined ? undefined : [r.c
 export const traceCsvRows = (r: TraceRecord): Array<string> => {
   const head = [
     r.id, r.node, new Date(r.at).toISOString(), r.tenant, r.connector, r.client, r.sender, r.recipients.join(" "), r.messageId, r.size,
-    r.decision, r.reason, r.outcome, r.error, reply(r.reply), r.durationMs
+    r.decision, r.reason, r.outcome, r.error, reply(r.reply), r.durationMs, r.phase
   ]
   const copies = r.copies.length === 0
     ? [[undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]]

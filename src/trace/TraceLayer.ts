@@ -7,7 +7,7 @@ import type { TenantId } from "../domain/Tenant.js"
 import { TenantRepo } from "../store/TenantRepo.js"
 import { TraceHashKey, TraceSearch } from "./TraceSearch.js"
 import { TraceStore } from "./TraceStore.js"
-import { TraceOptions, TraceSettingsSource, TraceSinkLive, TraceSinkOff, TraceWriter } from "./TraceWriter.js"
+import { TraceOptions, type TraceOptionsShape, TraceSettingsSource, TraceSinkLive, TraceSinkOff, TraceWriter } from "./TraceWriter.js"
 
 /**
  * The message trace as the server runs it: its store at `<dataDir>/trace`,
@@ -37,7 +37,7 @@ export const traceStoreLayer = (config: ImprintConfig) => TraceStore.layerAt(pat
 
 const hashKeyLayer = (config: ImprintConfig) => Layer.effect(TraceHashKey, loadHashKey(config.trace.hashKey, config.dataDir))
 
-const optionsLayer = (config: ImprintConfig) =>
+const optionsLayer = (config: ImprintConfig, idSequence: TraceOptionsShape["idSequence"]) =>
   Layer.effect(TraceOptions, Effect.map(TraceHashKey, (hashKey) => ({
     node: config.trace.node ?? config.smtp.name,
     queueCapacity: config.trace.queueCapacity,
@@ -48,7 +48,8 @@ const optionsLayer = (config: ImprintConfig) =>
     retentionDays: config.trace.retentionDays,
     expiryInterval: Duration.seconds(config.trace.expiryIntervalSeconds),
     hashKey,
-    tenantLabels: config.admin.metricsTenantLabels
+    tenantLabels: config.admin.metricsTenantLabels,
+    idSequence
   })))
 
 /** A tenant's `trace` settings from its record; a deleted or unreadable tenant gets the defaults. */
@@ -63,12 +64,13 @@ export const traceSearchLayer = (config: ImprintConfig) =>
   TraceSearch.Default.pipe(Layer.provideMerge(Layer.merge(traceStoreLayer(config), hashKeyLayer(config))))
 
 /** TraceSink (for the data plane), the writer, the store and its search; needs TenantRepo. */
-export const traceLayer = (config: ImprintConfig) => {
+/** `idSequence`: this process's share of record ids when several write the folder (`workers: N`, TraceOptionsShape). */
+export const traceLayer = (config: ImprintConfig, idSequence?: TraceOptionsShape["idSequence"]) => {
   const search = traceSearchLayer(config)
   if (!config.trace.enabled) return Layer.merge(TraceSinkOff, search)
   return TraceSinkLive.pipe(
     Layer.provideMerge(TraceWriter.Default),
-    Layer.provide(Layer.mergeAll(optionsLayer(config), TenantTraceSettings)),
+    Layer.provide(Layer.mergeAll(optionsLayer(config, idSequence), TenantTraceSettings)),
     Layer.provideMerge(search)
   )
 }

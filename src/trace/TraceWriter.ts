@@ -38,6 +38,12 @@ export interface TraceOptionsShape {
   readonly expiryInterval: Duration.Duration
   /** the node's secret from which each tenant's recipient-hashing key is derived */
   readonly hashKey: Buffer
+  /**
+   * This process's share of record ids when several processes write one
+   * trace folder (`workers: N`): sequence numbers `offset`, `offset + stride`, …
+   * so two workers never make the same id in the same millisecond. Absent: all of them.
+   */
+  readonly idSequence?: { readonly offset: number; readonly stride: number } | undefined
   /** keep per-rule counters (admin.metricsTenantLabels) */
   readonly tenantLabels: boolean
 }
@@ -74,7 +80,8 @@ const make = Effect.gen(function* () {
     return taken
   }
 
-  let sequence = 0
+  let written = 0
+  const { offset, stride } = options.idSequence ?? { offset: 0, stride: 1 }
   /** entries accepted by the queue / taken and written (or lost to a failed write) */
   let offered = 0
   let settled = 0
@@ -90,8 +97,8 @@ const make = Effect.gen(function* () {
 
   const toRecord = (entry: TraceEntry, settings: TraceSettings | undefined): TraceRecord => {
     const kept = settings?.hashRecipients === true ? hashRecipients(entry, keyOf(entry.tenant)) : entry
-    sequence = (sequence + 1) % 1_000_000_000
-    return { id: makeId(entry.at, sequence), node: options.node, ...kept } as TraceRecord
+    written = (written + 1) % 1_000_000_000
+    return { id: makeId(entry.at, written * stride + offset), node: options.node, ...kept } as TraceRecord
   }
 
   /** Removes what `next` lists, chunk by chunk, until it lists less than a chunk. */

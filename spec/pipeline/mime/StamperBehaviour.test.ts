@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { SignatureElement } from "../../../src/domain/Signature.js"
-import { STAMP_WINDOW_BYTES } from "../../../src/pipeline/mime/Stamper.js"
+import { HOLD_BYTES, STAMP_WINDOW_BYTES } from "../../../src/pipeline/mime/Stamper.js"
 import type { StampPlan } from "../../../src/pipeline/mime/StampPlan.js"
 import {
   countOf,
@@ -139,7 +139,8 @@ describe("Stamper decisions", () => {
     expect(output.equals(input)).toBe(true)
   })
 
-  it("signs again when the earlier signature is only inside the quoted reply", async () => {
+  // the marker names the rule, not the sender: a colleague's stamped signature in the quote is not this sender's
+  it("signs again when only another signature of the same rule is inside the quoted reply", async () => {
     const html = REPLY_HTML.replace("<blockquote>old", `<blockquote><div id="${SIG_MARKER}">old sig</div>old`)
     const { outcome, text } = await stampedText(single("text/html", html), defaultPlan, 0, "html")
     expect(outcome.stamped).toEqual(["html"])
@@ -164,12 +165,49 @@ describe("Stamper decisions", () => {
     expect(output.equals(input)).toBe(true)
   })
 
-  it("a skip-if-present text inside a bottom-posted quote does not count as already signed", async () => {
+  // Issue 14 item 6: "already present" looks through the whole thread text of the part, quoted material included
+  it("a skip-if-present text inside a bottom-posted quote counts as already signed (the whole thread is looked at)", async () => {
     const plan: StampPlan = { ...defaultPlan, skipIfPresent: ["Kind regards, ACME"] }
     const input = single("text/plain", `On Mon, Bob <b@x.org> wrote:\r\n> old\r\n> Kind regards, ACME\r\n\r\nHello\r\n`)
-    const { outcome, text } = await stampedText(input, plan)
+    const { output, outcome } = await runStamper(input, plan)
+    expect(outcome.skipped).toBe("already-signed")
+    expect(output.equals(input)).toBe(true)
+  })
+
+  it("text: the sender's own signature in the quoted history, over several quoted lines, means already signed", async () => {
+    const quoted = `Hello\r\n\r\nOn Mon, 1 Jan 2024, Bob <bob@example.com> wrote:\r\n> old\r\n>\r\n> > Jane Doe — Ünïcode ✓\r\n> > ${SIG_TEXT_LINE}\r\n`
+    const input = single("text/plain", quoted)
+    const { output, outcome } = await runStamper(input)
+    expect(outcome.skipped).toBe("already-signed")
+    expect(output.equals(input)).toBe(true)
+  })
+
+  it("text: the sender's own signature below the quote (a client that signs under it) means already signed", async () => {
+    const input = single("text/plain", `${REPLY_TEXT}\r\n-- \r\nJane Doe — Ünïcode ✓\r\n${SIG_TEXT_LINE}\r\n`)
+    const { output, outcome } = await runStamper(input)
+    expect(outcome.skipped).toBe("already-signed")
+    expect(output.equals(input)).toBe(true)
+  })
+
+  it("a signature in the thread met only after the part left stamped (past the held window) does not undo the stamp", async () => {
+    const long = "new text line that keeps going on and on\r\n".repeat(Math.ceil((HOLD_BYTES + 8192) / 42))
+    const quote = "> an old line of the quoted history\r\n".repeat(1000)
+    const input = single("text/plain", `${long}\r\nOn Mon, 1 Jan 2024, Bob <bob@example.com> wrote:\r\n${quote}> Jane Doe — Ünïcode ✓\r\n> ${SIG_TEXT_LINE}\r\n`)
+    const { outcome, text } = await stampedText(input)
     expect(outcome.stamped).toEqual(["text"])
-    expect(text.endsWith(`Hello\r\n\r\nJane Doe — Ünïcode ✓\r\n${SIG_TEXT_LINE}\r\n`)).toBe(true)
+    expect(outcome.parts.map((p) => p.result)).toEqual(["stamped"])
+    expect(countOf(text, SIG_TEXT_LINE)).toBe(2)
+  })
+
+  it("html: the sender's own stamped element inside the quoted reply, or a skip-if-present text below it, means already signed", async () => {
+    const own = REPLY_HTML.replace("<blockquote>old", `<blockquote>old${element().html}`)
+    const first = await runStamper(single("text/html", own))
+    expect(first.outcome.skipped).toBe("already-signed")
+    const plan: StampPlan = { ...defaultPlan, skipIfPresent: ["Kind regards, ACME"] }
+    const below = single("text/html", REPLY_HTML.replace("</blockquote></div>", "</blockquote></div><p>Kind regards, ACME</p>"))
+    const second = await runStamper(below, plan)
+    expect(second.outcome.skipped).toBe("already-signed")
+    expect(second.output.equals(below)).toBe(true)
   })
 
   it("replaces a typed placeholder in place, but not one inside a tag", async () => {

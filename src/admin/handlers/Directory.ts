@@ -3,11 +3,13 @@ import { Clock, Effect, Option, Schema } from "effect"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
 import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"
 import { parseDirectoryCsv } from "../../directory/CsvImport.js"
+import { attachPhotos } from "../../directory/ImportPhotos.js"
 import { checkRecord, jsonRecord, type ParsedRows, parseJsonUsers } from "../../directory/UserRows.js"
 import { DirectoryUser } from "../../domain/Directory.js"
 import { TenantNotFound } from "../../domain/Errors.js"
 import type { TenantId } from "../../domain/Tenant.js"
 import { DirectoryRepo } from "../../store/DirectoryRepo.js"
+import { makePhotoRepo } from "../../store/PhotoRepo.js"
 import { TenantRepo } from "../../store/TenantRepo.js"
 import { Api, NotReady } from "../Api.js"
 import { recordAudit } from "../Audit.js"
@@ -63,6 +65,7 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
     const registry = yield* TenantRegistry
     const directory = yield* DirectoryRepo
     const tenants = yield* TenantRepo
+    const photos = yield* makePhotoRepo
     // one API write per tenant directory at a time, so an audit entry's "before" is what the write replaced
     const writeLock = yield* Effect.makeSemaphore(1)
 
@@ -82,10 +85,12 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
         yield* recordAudit(id, action, target, details)
       })
 
-    const importRows = (id: TenantId, parsed: ParsedRows, mode: ImportMode, allowPartial: boolean, format: string) =>
+    const importRows = (id: TenantId, rows: ParsedRows, mode: ImportMode, allowPartial: boolean, format: string) =>
       writeLock.withPermits(1)(Effect.gen(function* () {
-        const rows = parsed.users.length + parsed.rejected.length
-        if (rows > MAX_IMPORT_ROWS) return yield* tooLarge(`the import has ${rows} rows`)
+        const count = rows.users.length + rows.rejected.length
+        if (count > MAX_IMPORT_ROWS) return yield* tooLarge(`the import has ${count} rows`)
+        // photos are decoded and stored first: a photo that cannot be read rejects its row
+        const parsed = yield* attachPhotos(id, rows, photos, directory)
         const rejected = parsed.rejected.slice(0, MAX_REPORTED_REJECTIONS)
         if (mode === "replace" && parsed.rejected.length > 0 && !allowPartial) {
           return yield* new DirectoryImportRejected({
@@ -106,7 +111,12 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
         return new DirectoryImportReport({
           mode, accepted: parsed.users.length, rejectedCount: parsed.rejected.length, rejected, usersBefore, usersAfter
         })
-      }))
+      }).pipe(
+        // photos the import replaced, or stored for an import then refused, are named by no entry now
+        Effect.ensuring(rows.photos !== undefined || mode === "replace"
+          ? photos.sweep(id).pipe(Effect.catchAll((e) => Effect.logError("directory photos could not be swept after an import", e)))
+          : Effect.void)
+      ))
 
     return handlers
       .handle("list", ({ path, urlParams }) =>
@@ -131,9 +141,11 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
           const record = jsonRecord(Schema.encodeSync(DirectoryUser)(payload))
           const checked = typeof record === "string" ? { rejected: { reason: record } } : checkRecord(record, 1)
           if ("rejected" in checked) return yield* new DirectoryUserInvalid({ message: checked.rejected.reason })
-          const user = checked.user
           return yield* writeLock.withPermits(1)(Effect.gen(function* () {
-            const before = yield* directory.get(id, user.mail)
+            const before = yield* directory.get(id, checked.user.mail)
+            // the photo comes from a sync or an import; a PUT of the other attributes keeps it
+            const kept = Option.isSome(before) ? before.value.photo : undefined
+            const user = kept === undefined ? checked.user : new DirectoryUser({ ...checked.user, photo: kept }, true)
             const actor = yield* registry.actor(id)
             yield* actor.applyDirectoryDelta({ upsert: [user], remove: [] })
             yield* changed(id, "directory.upsert", `user/${user.mail.toLowerCase()}`, Option.match(before, {

@@ -7,7 +7,7 @@ import type { TenantId } from "../../domain/Tenant.js"
 import { compileTemplate, renderTemplate } from "../../signature/TemplateEngine.js"
 import { userValues } from "../../signature/TemplateValues.js"
 import { IMAGE_CONTENT_TYPES } from "../../domain/Images.js"
-import { withDataUrls } from "../../signature/TemplateImages.js"
+import { photoImageMeta, withDataUrls } from "../../signature/TemplateImages.js"
 import { ImageRepo } from "../../store/ImageRepo.js"
 import { ContentRepo, type SavedTemplate, type TemplateInput, type TemplateVersion } from "../../store/ContentRepo.js"
 import { Api } from "../Api.js"
@@ -145,7 +145,7 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
           // library images as data: URLs, so the answer shows them with no hosting
           const library = new Map((yield* images.list(id)).map((i) => [i.id, i]))
           const rendered = renderTemplate(compiled.right, userValues(user.value), {
-            tenantId: id, images: library, delivery: "embedded", publicBaseUrl: undefined
+            tenantId: id, images: library, delivery: "embedded", publicBaseUrl: undefined, photo: photoImageMeta(user.value.photo)
           })
           const shown = []
           for (const image of rendered.images) {

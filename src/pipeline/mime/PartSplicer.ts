@@ -2,6 +2,7 @@ import type { SignatureElement } from "../../domain/Signature.js"
 import { HtmlSeparatorScanner } from "./HtmlSeparators.js"
 import type { StampPlan } from "./StampPlan.js"
 import { type SeparatorScanner, TextSeparatorScanner } from "./TextSeparators.js"
+import { ThreadPresence } from "./ThreadPresence.js"
 
 /** the `</body>` tail kept back so a "bottom" element can still go before it */
 export const BODY_TAIL_KEEP = 1024
@@ -36,6 +37,9 @@ export class PartSplicer {
   /** the placeholder as typed, and in HTML also as editors escape it (`&#123;&#123;signature&#125;&#125;`) */
   private readonly placeholders: ReadonlyArray<string>
   private placeholderLength = 0
+  /** the sender's signature or a skip-if-present text anywhere in the part, quoted history included */
+  private readonly thread: ThreadPresence
+  private placedAtPlaceholder = false
 
   constructor(
     readonly kind: "html" | "text",
@@ -47,14 +51,21 @@ export class PartSplicer {
     this.bottom = plan.elements.filter((e) => e.position === "bottom")
     const own = plan.elements.map((e) => (kind === "html" ? e.marker : normaliseText(e.text).trim()))
     this.needles = [...own, ...plan.skipIfPresent].filter((n) => n.length > 0 && n.length <= MAX_NEEDLE)
+    // in HTML the element itself (it names the sender), not its marker (which names only the rule)
+    this.thread = new ThreadPresence(kind, [...plan.elements.map((e) => (kind === "html" ? e.html : e.text)), ...plan.skipIfPresent])
     const p = plan.placeholder
     const usable = p !== undefined && p.length > 0 && p.length <= MAX_NEEDLE && this.above.length > 0
     this.placeholders = !usable ? [] : kind === "text" ? [p] : [...new Set([p, ...htmlEscapes(p)])]
   }
 
-  /** "pgp-inline" as soon as an armour line was read anywhere in the part */
+  /**
+   * "pgp-inline" as soon as an armour line was read anywhere in the part;
+   * "already-signed" as soon as the sender's signature (or a skip-if-present
+   * text) was read anywhere in it — unless a typed placeholder took the signature
+   */
   get state(): SpliceState {
-    return this.armoured ? "pgp-inline" : this.state_
+    if (this.armoured) return "pgp-inline"
+    return this.thread.present && !this.placedAtPlaceholder ? "already-signed" : this.state_
   }
 
   /** characters held, not yet emitted */
@@ -73,11 +84,13 @@ export class PartSplicer {
       if (PGP_ARMOUR.test(window)) this.armoured = true
       this.armourCarry = window.slice(-ARMOUR_CARRY)
     }
+    this.thread.write(text)
     this.pending += text
     this.advance(false)
   }
 
   end(): void {
+    this.thread.end()
     if (this.state_ === "searching") this.search(true)
     if (this.state_ === "placed" && this.bottom.length > 0) {
       const at = this.kind === "html" ? this.pending.toLowerCase().lastIndexOf("</body") : -1
@@ -105,10 +118,15 @@ export class PartSplicer {
       return
     }
     if (placeholder !== undefined) {
+      this.placedAtPlaceholder = true
       this.emitOriginal(placeholder, true)
       this.pending = this.pending.slice(this.placeholderLength)
       this.emit(this.kind === "html" ? this.above.map((e) => e.html).join("") : this.textBlock(this.above, "inline"))
       this.state_ = "placed"
+      return
+    }
+    if (this.thread.present) {
+      this.state_ = "already-signed"
       return
     }
     if (scan.hit !== undefined || final) {

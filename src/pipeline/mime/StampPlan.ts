@@ -6,7 +6,7 @@ import type { SignatureElement } from "../../domain/Signature.js"
  */
 export interface StampPlan {
   readonly elements: ReadonlyArray<SignatureElement>
-  /** texts whose presence above the insertion point means "already signed" */
+  /** texts whose presence anywhere in the part's thread text (quoted history too) means "already signed" */
   readonly skipIfPresent: ReadonlyArray<string>
   /** opt-in token typed by the user (e.g. "{{signature}}"), replaced in place by the above-reply elements */
   readonly placeholder?: string
@@ -23,7 +23,7 @@ export type SkipReason =
   | "partial" // message/partial
   | "tnef" // application/ms-tnef (winmail.dat) carries the real body
   | "undecodable" // the chosen body parts cannot be decoded safely (unknown charset or transfer encoding)
-  | "already-signed" // a signature is already present above the insertion point
+  | "already-signed" // the sender's signature or a skip-if-present text is already in the part's thread text
   | "malformed" // a chosen part holds a boundary line of its own multipart (with transport padding the splitter missed)
   | "no-body" // no text/html or text/plain part of the message's own
   | "too-complex" // more MIME parts or deeper nesting than the stamper takes on (Stamper's MAX_STAMPED_PARTS, MAX_STAMPED_DEPTH)

@@ -159,8 +159,9 @@ export class StampedPart {
     if (this.undecodable !== undefined) return { kind: this.kind, part, result: "undecodable", detail: this.undecodable }
     if (this.malformed && !this.transcoding) return { kind: this.kind, part, result: "malformed" }
     const state = this.reader?.state ?? this.probed
+    // a signature met in the thread only after this part had left stamped does not undo the stamp
     const result: PartResult =
-      state === "already-signed" || state === "pgp-inline" ? state : this.stamped ? "stamped" : "transcoded-only"
+      this.stamped && state !== "pgp-inline" ? "stamped" : state === "already-signed" || state === "pgp-inline" ? state : "transcoded-only"
     return { kind: this.kind, part, result }
   }
 

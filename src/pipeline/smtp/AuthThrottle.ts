@@ -47,6 +47,27 @@ class Counter {
   }
 }
 
+/** One AUTH outcome, as the other relay processes of the node (workers) hear of it. */
+export interface AuthEvent {
+  readonly failed: boolean
+  readonly address: string
+  readonly username: string
+  /** when it happened (ms since the epoch): a replayed failure counts in its own window */
+  readonly at: number
+}
+
+/**
+ * The throttles of the node's other relay processes (src/workers/), so that a
+ * guesser spreading attempts over the workers meets one count. Absent: the
+ * throttle is this process's alone.
+ */
+export interface AuthThrottlePeers {
+  /** Tells the others; resolves once each will have applied it before it takes any later connection. */
+  readonly publish: (event: AuthEvent) => Promise<void>
+  /** the others' events, applied to this process's counts */
+  readonly subscribe: (apply: (event: AuthEvent) => void) => void
+}
+
 /** NUL cannot occur in an address, and AUTH PLAIN cannot carry it inside a username */
 const pairKey = (address: string, username: string) => `${address}\0${username}`
 
@@ -74,5 +95,11 @@ export class AuthThrottle {
 
   succeeded(address: string, username: string): void {
     this.pairs.clear(pairKey(address, username))
+  }
+
+  /** An outcome seen by another process. */
+  apply(event: AuthEvent): void {
+    if (event.failed) this.failed(event.address, event.username, event.at)
+    else this.succeeded(event.address, event.username)
   }
 }

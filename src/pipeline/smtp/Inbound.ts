@@ -8,19 +8,29 @@ import { DownstreamPool } from "../DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
 import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
-import { TraceSink } from "../../domain/Trace.js"
-import { activeSessions, recordRefusedConnection } from "../RelayMetrics.js"
-import { AuthThrottle } from "./AuthThrottle.js"
+import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
+import { activeSessions, recordRefusedConnection, untracedUnboundRefusals } from "../RelayMetrics.js"
+import { AuthThrottle, type AuthThrottlePeers } from "./AuthThrottle.js"
 import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "./DataPhase.js"
 import { dnsDkimKeys } from "./DkimKeys.js"
 import { Microsoft365Gate } from "./Microsoft365Gate.js"
+import { MinuteBudget } from "./MinuteBudget.js"
 import { SessionBinder } from "./SessionBinder.js"
 import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
+import { refusalEntry } from "./TraceEntry.js"
 import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
 
 export { senderAllowed } from "./SessionBinder.js"
+
+/**
+ * Refusals of sessions bound to no tenant traced per node and minute at most:
+ * anyone can open sessions, and the trace's storage bound deletes the oldest
+ * records of every tenant first, so strangers must not be able to push
+ * tenants' records out. Beyond it they are counted (and still logged).
+ */
+export const UNBOUND_REFUSALS_TRACED_PER_MINUTE = 600
 
 /**
  * The upstream side: smtp-server with Imprint's policy. A session is bound to a
@@ -45,6 +55,8 @@ export interface InboundOptions {
   readonly config: ImprintConfig
   readonly tls: { readonly key: string; readonly cert: string }
   readonly stampKey: Buffer
+  /** the node's other relay processes (workers), which share the AUTH throttle */
+  readonly authPeers?: AuthThrottlePeers
 }
 
 export interface Inbound {
@@ -59,7 +71,7 @@ const boundTenantId = (b: SessionBinding) => (b._tag === "Tenant" ? b.tenantId :
 const isBound = (b: SessionBinding) => b._tag !== "Unbound"
 
 export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
-  const { config, tls, stampKey } = options
+  const { config, tls, stampKey, authPeers } = options
   const smtp = config.smtp
   const control = yield* ControlPlane
   const failsafe = yield* FailSafeMemory
@@ -73,9 +85,11 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const pool = yield* DownstreamPool.make(config.downstreamPool)
   const sessions = new Map<string, SessionState>()
   const throttle = new AuthThrottle(smtp.authFailuresBeforeThrottle, smtp.authFailuresPerAddress, smtp.authThrottleMs)
+  authPeers?.subscribe((event) => throttle.apply(event))
   const gate = new Microsoft365Gate(config.microsoft365)
   const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
   const deadlines = new DataDeadlines(smtp)
+  const unboundTraceBudget = new MinuteBudget(UNBOUND_REFUSALS_TRACED_PER_MINUTE)
   const limits = new ConnectionLimits(smtp, (id) =>
     connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"))
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
@@ -152,11 +166,16 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       }
       answer(control.bindByCredentials(username, auth.password ?? ""), (err, tenant) => {
         if (err || tenant === undefined || Option.isNone(tenant)) {
-          throttle.failed(address, username, Date.now())
+          const at = Date.now()
+          throttle.failed(address, username, at)
           // one answer for an unknown user and a wrong password
-          return done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
+          const refuse = () => done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
+          // the other workers count it before the client can try again on a new connection
+          if (authPeers === undefined) return refuse()
+          return void authPeers.publish({ failed: true, address, username, at }).then(refuse, refuse)
         }
         throttle.succeeded(address, username)
+        authPeers?.publish({ failed: false, address, username, at: Date.now() }).catch(() => undefined)
         s.binder.authenticated(tenant.value, username)
         limits.bound(session.id)
         done(null, { user: auth.username })
@@ -165,6 +184,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onMailFrom(address: SMTPServerAddress, session, done) {
       const s = state(session)
       const params = mailParams(address)
+      const started = Date.now()
       answer(
         Effect.gen(function* () {
           if (shutdown.active) return yield* new ShuttingDown()
@@ -175,7 +195,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
           yield* s.link.mail(target, address.address, params)
           s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365, connector: s.binder.boundBy }
           inTransaction(session.id, s)
-        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, []))),
+        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, [], started))),
         done
       )
     },
@@ -183,11 +203,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       // a transaction whose connection was released while idle is mirrored again first
       const accepted = session.envelope.rcptTo.map((r) => r.address)
+      const started = Date.now()
       answer(
         s.link.resume(accepted).pipe(
           Effect.zipRight(s.link.rcpt(address.address)),
           Effect.tap(() => inTransaction(session.id, s)),
-          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address]))
+          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address], started))
         ),
         done
       )
@@ -230,11 +251,23 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     return undefined
   }
 
-  /** A refused MAIL or RCPT, logged (at most MAX_REFUSAL_LINES_PER_SESSION per session). */
-  const refused = (session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>) =>
-    s.refusals++ < MAX_REFUSAL_LINES_PER_SESSION
-      ? logFailure(e, { phase, tenant: s.mail?.tenant ?? boundTenantId(s.binder.binding), client: session.remoteAddress, from, to })
-      : Effect.void
+  /**
+   * A refused MAIL or RCPT, logged and handed to the message trace (a
+   * non-blocking offer, like DATA's): at most MAX_REFUSAL_LINES_PER_SESSION
+   * per session, so a client repeating a refused command floods neither.
+   */
+  const refused = (
+    session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>, started: number
+  ) => {
+    if (s.refusals++ >= MAX_REFUSAL_LINES_PER_SESSION) return Effect.void
+    const tenant = s.mail?.tenant ?? boundTenantId(s.binder.binding)
+    const facts = {
+      phase, tenant: tenant ?? UNBOUND_TENANT, connector: s.binder.boundBy, client: session.remoteAddress, sender: from ?? "", recipients: to, started
+    }
+    const now = Date.now()
+    const record = tenant !== undefined || unboundTraceBudget.take(now) ? trace.record(refusalEntry(facts, e, now)) : Metric.increment(untracedUnboundRefusals)
+    return Effect.zipRight(logFailure(e, { phase, tenant, client: session.remoteAddress, from, to }), record)
+  }
 
   /** A session that ends with a transaction open (MAIL accepted, no DATA answered, not reset): one line for it. */
   const abandoned = (s: SessionState) =>

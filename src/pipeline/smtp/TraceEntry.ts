@@ -1,6 +1,6 @@
-import type { TraceCopy, TraceDecision, TraceEntry, TraceOutcome, TraceReply } from "../../domain/Trace.js"
+import type { TraceCopy, TraceDecision, TraceEntry, TraceOutcome, TracePhase, TraceReply } from "../../domain/Trace.js"
 import type { StampOutcome } from "../mime/StampPlan.js"
-import type { SmtpReply } from "../RelayError.js"
+import { type RelayError, type SmtpReply, toReply } from "../RelayError.js"
 import type { Decision } from "../Transaction.js"
 
 /**
@@ -81,6 +81,50 @@ export const traceEntry = (facts: TraceFacts, reply: SmtpReply, error: string | 
     ...(error !== undefined ? { error } : {}),
     reply: traceReply(reply),
     copies,
+    durationMs: now - facts.started
+  }
+}
+
+/** Why a MAIL or RCPT was refused, as the trace's `reason` (searchable with `reason=`). */
+export const refusalReason = (e: RelayError): string => {
+  switch (e._tag) {
+    case "NotBound": return "unbound"
+    case "SenderNotAllowed": return "relay-denied"
+    case "TooManyConnections": return "throttled"
+    case "DownstreamTlsError": return "downstream-tls"
+    case "DownstreamProtocolError": return "downstream-protocol"
+    default: return e._tag.replace(/[a-z0-9](?=[A-Z])/g, "$&-").toLowerCase()
+  }
+}
+
+/** What the trace keeps of a refused MAIL or RCPT: who, the envelope so far, why, and the reply given. */
+export interface RefusalFacts {
+  readonly phase: TracePhase
+  readonly tenant: string
+  readonly connector: string
+  readonly client: string
+  readonly sender: string
+  readonly recipients: ReadonlyArray<string>
+  /** epoch ms when the command came */
+  readonly started: number
+}
+
+export const refusalEntry = (facts: RefusalFacts, e: RelayError, now: number): TraceEntry => {
+  const reply = toReply(e)
+  return {
+    at: facts.started,
+    phase: facts.phase,
+    tenant: facts.tenant,
+    connector: facts.connector,
+    client: facts.client,
+    sender: facts.sender,
+    recipients: facts.recipients,
+    decision: "none",
+    reason: refusalReason(e),
+    outcome: outcomeOf(reply.code),
+    error: e._tag,
+    reply: traceReply(reply),
+    copies: [],
     durationMs: now - facts.started
   }
 }

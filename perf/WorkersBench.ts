@@ -1,0 +1,102 @@
+/**
+ * `npm run perf:workers [-- --batches N] [--messages N] [--pattern new|reused] [--sessions N]`
+ *
+ * `workers: 1` against `workers: 2` (issue 18 phase C), stamping 10 KB
+ * replies: both relays are started once and warmed, then take turns batch by
+ * batch (in reverse order every other batch) in the same run. Per batch:
+ * msgs/s, and the relay's CPU per message summed over the primary and its
+ * workers (/proc, user + system). Medians and the ratios 2/1 go to
+ * perf/results/workers-<timestamp>.json. A benchmark, not a test.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { killAllChildren, readProc, startServer } from "./Child.js"
+import { runLoad, type ConnectionPattern } from "./LoadGenerator.js"
+import { resultsDir } from "./ResultsDir.js"
+import { imprintTarget, ROOT, type Running } from "./Targets.js"
+
+const option = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i === -1 ? undefined : process.argv[i + 1]
+}
+const BATCHES = Number(option("batches") ?? 5)
+const MESSAGES = Number(option("messages") ?? 600)
+const SESSIONS = Number(option("sessions") ?? 20)
+const PATTERN = (option("pattern") ?? "new") as ConnectionPattern
+if (PATTERN !== "new" && PATTERN !== "reused") throw new Error(`unknown pattern ${PATTERN}; new or reused`)
+const WARMUP_MESSAGES = 600
+const BATCH_MAX_MS = 120_000
+const KIND = "10k"
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** the process and its children (the workers), CPU seconds summed */
+const treeCpu = (pid: number): number => {
+  let children: Array<number> = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    // no children file (not Linux): the process alone
+  }
+  return [pid, ...children].reduce((sum, p) => sum + (readProc(p)?.cpuS ?? 0), 0)
+}
+
+const variants = [1, 2].map((workers) => ({
+  workers,
+  target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, { workers, ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {}) })
+}))
+
+const main = async () => {
+  const sink = await startServer({ name: "sink", args: [path.join(ROOT, "dist", "perf", "Sink.js")], ipc: true, cwd: ROOT, env: { PERF_EARLY_TALKER_MS: "0" } })
+  const running = new Map<number, Running>()
+  const rate = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  try {
+    for (const v of variants) {
+      console.error(`starting workers: ${v.workers}`)
+      const r = await v.target.start(sink)
+      running.set(v.workers, r)
+      await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${v.workers}` })
+    }
+    for (let b = 0; b < BATCHES; b++) {
+      for (const v of b % 2 === 0 ? variants : [...variants].reverse()) {
+        const r = running.get(v.workers)!
+        const before = treeCpu(r.measured.pid)
+        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${v.workers}` })
+        const used = treeCpu(r.measured.pid) - before
+        if (load.ok < load.attempted) console.error(`workers ${v.workers}, batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
+        rate.get(v.workers)!.push(load.ok / (load.elapsedMs / 1000))
+        cpu.get(v.workers)!.push((used * 1000) / Math.max(1, load.ok))
+      }
+    }
+  } finally {
+    for (const r of running.values()) await r.stop()
+    for (const v of variants) await v.target.dispose?.()
+    await sink.stop()
+    killAllChildren()
+  }
+  const rows = variants.map((v) => ({ workers: v.workers, msgsPerSecond: median(rate.get(v.workers)!), cpuMsPerMessage: median(cpu.get(v.workers)!) }))
+  const [one, two] = rows
+  console.log(`| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`)
+  for (const r of rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.availableParallelism()} cores`)
+  console.log(`workers 2 / 1: throughput ×${(two.msgsPerSecond / one.msgsPerSecond).toFixed(2)}, CPU per message ×${(two.cpuMsPerMessage / one.cpuMsPerMessage).toFixed(2)}`)
+  const dir = resultsDir(ROOT)
+  mkdirSync(dir, { recursive: true })
+  const file = path.join(dir, `workers-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
+  writeFileSync(file, JSON.stringify({
+    // the machine's run queue during the run: on a shared 2-core VM, the second worker competes with everything else
+    loadAverage: os.loadavg(), cores: os.availableParallelism(),
+    kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES, rows,
+    ratios: { throughput: two.msgsPerSecond / one.msgsPerSecond, cpuPerMessage: two.cpuMsPerMessage / one.cpuMsPerMessage },
+    samples: { msgsPerSecond: Object.fromEntries(rate), cpuMsPerMessage: Object.fromEntries(cpu) }
+  }, null, 2))
+  console.log(`written ${path.relative(ROOT, file)}`)
+}
+
+main().catch((e) => {
+  console.error(e)
+  killAllChildren()
+  process.exitCode = 1
+})

@@ -1,0 +1,56 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, describe, expect, it } from "vitest"
+import { check } from "../tools/check-imports.mjs"
+
+/** DESIGN.md "Who may import whom", enforced over src/ by tools/check-imports.mjs (issue 16 item 5). */
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "src")
+
+describe("import rules", () => {
+  it("src/ imports only along DESIGN's direction (known exceptions allow-listed with their issue) and has no cycle", () => {
+    const { files, violations } = check(SRC)
+    expect(files).toBeGreaterThan(100)
+    expect(violations).toEqual([])
+  })
+
+  describe("the checker", () => {
+    let dir: string | undefined
+    afterEach(() => {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    })
+    const tree = (files: Record<string, string>): string => {
+      dir = mkdtempSync(path.join(tmpdir(), "imprint-imports-"))
+      for (const [name, text] of Object.entries(files)) {
+        mkdirSync(path.join(dir, path.dirname(name)), { recursive: true })
+        writeFileSync(path.join(dir, name), text)
+      }
+      return dir
+    }
+
+    it("reports an import against the direction, a type-only one too", () => {
+      const src = tree({
+        "domain/Tenant.ts": "export type TenantId = string\n",
+        "admin/Role.ts": "export type Role = \"owner\"\n",
+        "store/Accounts.ts": "import type { Role } from \"../admin/Role.js\"\nimport { TenantId } from \"../domain/Tenant.js\"\n",
+        "signature/Render.ts": "export {\n  x\n} from \"../store/Accounts.js\"\n"
+      })
+      const { violations } = check(src)
+      expect(violations).toHaveLength(2)
+      expect(violations).toContain("store/Accounts.ts → admin/Role.ts: store may not import admin (DESIGN.md, \"Who may import whom\")")
+      expect(violations).toContain("signature/Render.ts → store/Accounts.ts: signature may not import store (DESIGN.md, \"Who may import whom\")")
+    })
+
+    it("reports a cycle, within a room too, and a folder with no rule", () => {
+      const src = tree({
+        "pipeline/A.ts": "import { b } from \"./B.js\"\nexport const a = 1\n",
+        "pipeline/B.ts": "import { a } from \"./A.js\"\nexport const b = 2\n",
+        "newroom/X.ts": "export const x = 1\n"
+      })
+      const { violations } = check(src)
+      expect(violations).toContain("cycle: pipeline/A.ts ⇄ pipeline/B.ts")
+      expect(violations.some((v) => v.startsWith("src/newroom/"))).toBe(true)
+    })
+  })
+})

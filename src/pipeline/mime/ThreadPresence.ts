@@ -1,0 +1,84 @@
+/**
+ * "Signature already present", over the whole thread text of one chosen part
+ * (issue 14 item 6): the sender's new text, the quoted history and whatever a
+ * client put below the quote. Streaming, with a bounded window: the decoded
+ * text goes through once, and only the longest needle's worth of it (plus, in
+ * text, the line being read) is kept.
+ *
+ * What counts as present:
+ * - text: the sender's own signature text as Imprint renders it, or one of the
+ *   tenant's skip-if-present texts. Quote prefixes (">", "> >", "> "), leading
+ *   blanks (space-stuffing) and trailing blanks are taken off each line first, so a signature quoted over
+ *   several lines at any depth is still one match.
+ * - HTML: the sender's own element exactly as Imprint stamped it (its HTML
+ *   names the sender; the marker alone names only the rule, which a
+ *   colleague's signature in the quoted history carries too), or a
+ *   skip-if-present text.
+ */
+
+/** needles longer than this are not looked for in the thread (the window would have to hold them) */
+export const MAX_THREAD_NEEDLE = 8 * 1024
+/** a text line longer than this is searched as it is, without waiting for its end */
+const MAX_LINE = 64 * 1024
+
+const QUOTE_PREFIX = /^[ \t]*(?:>[ \t]?)*/
+const TRAILING_BLANKS = /[ \t]+$/
+
+/** one line as needles and the stream are compared: no quote prefix, no space-stuffing, no trailing blanks */
+const bare = (line: string): string => line.replace(/\r$/, "").replace(QUOTE_PREFIX, "").replace(TRAILING_BLANKS, "")
+
+/** a text needle as the stream is compared: CRLF lines, each bare */
+export const normaliseTextNeedle = (text: string): string =>
+  text.split(/\r\n|\r|\n/).map(bare).join("\r\n").trim()
+
+export class ThreadPresence {
+  private found = false
+  /** the end of what was searched, kept so a needle across writes is still seen */
+  private tail = ""
+  /** text: the line not yet complete */
+  private line = ""
+  private readonly needles: ReadonlyArray<string>
+  private readonly keep: number
+
+  constructor(
+    private readonly kind: "html" | "text",
+    needles: ReadonlyArray<string>
+  ) {
+    const usable = needles.map((n) => (kind === "text" ? normaliseTextNeedle(n) : n)).filter((n) => n.length > 0 && n.length <= MAX_THREAD_NEEDLE)
+    this.needles = [...new Set(usable)]
+    this.keep = Math.max(0, ...this.needles.map((n) => n.length - 1))
+  }
+
+  /** one of the needles was read somewhere in the part so far */
+  get present(): boolean {
+    return this.found
+  }
+
+  write(text: string): void {
+    if (this.found || this.needles.length === 0) return
+    if (this.kind === "html") return this.search(text)
+    const lines = (this.line + text).split("\n")
+    this.line = lines.pop()!
+    let fresh = lines.map(bare).join("\r\n")
+    if (lines.length > 0) fresh += "\r\n"
+    if (this.line.length > MAX_LINE) {
+      fresh += this.line
+      this.line = ""
+    }
+    this.search(fresh)
+  }
+
+  end(): void {
+    if (this.found || this.kind === "html" || this.line.length === 0) return
+    const last = this.line
+    this.line = ""
+    this.search(bare(last))
+  }
+
+  private search(fresh: string): void {
+    if (fresh.length === 0) return
+    const window = this.tail + fresh
+    if (this.needles.some((n) => window.includes(n))) this.found = true
+    this.tail = this.keep === 0 ? "" : window.slice(-this.keep)
+  }
+}

@@ -1,0 +1,121 @@
+import { Effect, FiberSet, Metric } from "effect"
+import cluster from "node:cluster"
+import type { AuthEvent, AuthThrottlePeers } from "../pipeline/smtp/AuthThrottle.js"
+import { type PlainPair, toPlain } from "./MetricsTransfer.js"
+
+/**
+ * The IPC between the primary of `workers: N` and its workers (node:cluster's
+ * channel, one per worker). Messages on one channel arrive in order, and the
+ * primary hands a worker its accepted connections over that same channel: an
+ * event the primary forwarded before it accepted a connection reaches the
+ * worker before that connection does. That is what makes the AUTH throttle
+ * one count across workers, without a lock.
+ */
+
+/** worker → primary: an AUTH outcome to pass on; answered with AuthAck once passed on */
+export interface AuthPublish { readonly type: "imprint:auth"; readonly seq: number; readonly event: AuthEvent }
+/** worker → primary: send me the recent outcomes (a worker that just started) */
+export interface AuthReplay { readonly type: "imprint:auth-replay" }
+/** primary → worker */
+export interface AuthAck { readonly type: "imprint:auth-ack"; readonly seq: number }
+/** primary → worker: another worker's outcome */
+export interface AuthForward { readonly type: "imprint:auth-event"; readonly event: AuthEvent }
+
+/** primary → worker: your metric snapshot, please (GET /metrics) */
+export interface MetricsRequest { readonly type: "imprint:metrics-request"; readonly id: number }
+/** worker → primary */
+export interface MetricsReply { readonly type: "imprint:metrics"; readonly id: number; readonly pairs: ReadonlyArray<PlainPair> }
+
+/** primary → worker: the primary committed to the store; look for it now instead of at the next poll */
+export interface StoreChanged { readonly type: "imprint:store-changed" }
+
+export type ToPrimary = AuthPublish | AuthReplay | MetricsReply
+export type ToWorker = AuthAck | AuthForward | MetricsRequest | StoreChanged
+
+/** the environment variable that tells a worker its slot (1…N; a restarted worker keeps its slot) */
+export const WORKER_SLOT_VARIABLE = "IMPRINT_WORKER_SLOT"
+
+/** A failed AUTH is answered after this even if the primary does not acknowledge (it is gone or stuck). */
+export const AUTH_PUBLISH_TIMEOUT_MS = 1_000
+
+const isMessage = (m: unknown): m is { readonly type: string } =>
+  typeof m === "object" && m !== null && typeof (m as { type?: unknown }).type === "string"
+
+export const isToPrimary = (m: unknown): m is ToPrimary =>
+  isMessage(m) && (m.type === "imprint:auth" || m.type === "imprint:auth-replay" || m.type === "imprint:metrics")
+
+/** This process's slot when it is a worker of `workers: N`, else undefined. */
+export const workerSlot = (): number | undefined => {
+  if (!cluster.isWorker) return undefined
+  const slot = Number(process.env[WORKER_SLOT_VARIABLE])
+  return Number.isInteger(slot) && slot > 0 ? slot : cluster.worker?.id
+}
+
+/** A worker answers the primary's metric requests with its registry's snapshot, for as long as its scope is open. */
+export const answerMetricRequests = Effect.gen(function* () {
+  const run = yield* FiberSet.makeRuntime<never>()
+  const onMessage = (m: unknown) => {
+    if (!isMessage(m) || m.type !== "imprint:metrics-request") return
+    const { id } = m as MetricsRequest
+    run(Effect.map(Metric.snapshot, (pairs) => {
+      const reply: MetricsReply = { type: "imprint:metrics", id, pairs: toPlain(pairs) }
+      if (process.send !== undefined && process.connected) process.send(reply)
+    }))
+  }
+  yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
+})
+
+/**
+ * A worker looks for the primary's commits when told (StoreChanged) rather
+ * than at its next once-a-second poll, so an admin change reaches its tenant
+ * actors at once; the poll stays as the fallback.
+ */
+export const followStoreChanges = (pollNow: Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const run = yield* FiberSet.makeRuntime<never>()
+    const onMessage = (m: unknown) => {
+      if (isMessage(m) && m.type === "imprint:store-changed") run(pollNow)
+    }
+    yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
+  })
+
+/** The AUTH throttle peers of a worker: its own outcomes go to the primary, the others' come from it. */
+export const workerAuthPeers = (): AuthThrottlePeers => {
+  let seq = 0
+  const waiting = new Map<number, () => void>()
+  const appliers: Array<(event: AuthEvent) => void> = []
+  const send = (message: ToPrimary, sent: (err: Error | null) => void) => {
+    if (process.send === undefined || !process.connected) return sent(new Error("no primary"))
+    process.send(message, undefined, undefined, sent)
+  }
+  process.on("message", (m: unknown) => {
+    if (!isMessage(m)) return
+    const message = m as ToWorker
+    if (message.type === "imprint:auth-ack") {
+      waiting.get(message.seq)?.()
+    } else if (message.type === "imprint:auth-event") {
+      for (const apply of appliers) apply(message.event)
+    }
+  })
+  return {
+    publish: (event) =>
+      new Promise<void>((resolve) => {
+        const id = ++seq
+        const timer = setTimeout(() => done(), AUTH_PUBLISH_TIMEOUT_MS)
+        const done = () => {
+          clearTimeout(timer)
+          waiting.delete(id)
+          resolve()
+        }
+        waiting.set(id, done)
+        send({ type: "imprint:auth", seq: id, event }, (err) => {
+          if (err) done()
+        })
+      }),
+    subscribe: (apply) => {
+      appliers.push(apply)
+      // sent before the SMTP listener is asked for: the replay arrives before any connection
+      send({ type: "imprint:auth-replay" }, () => undefined)
+    }
+  }
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/**
+ * The house's import rules (DESIGN.md, "Who may import whom"), checked over src/:
+ * every relative import (static, `export … from`, dynamic `import("…")`, type-only too)
+ * between two rooms must be allowed by ROOMS below, and no file may reach itself through
+ * its imports (a cycle). Known violations are listed in ALLOWED with the issue that
+ * removes them; an allowed edge that no longer exists is reported, not failed (another
+ * branch may have fixed it first).
+ *
+ *   node tools/check-imports.mjs          prints the violations, exits 1 if any
+ *
+ * spec/ImportRules.test.ts runs it inside `npm test`. A script of our own rather than
+ * dependency-cruiser: the rules are a dozen lines, and it needs no dependency
+ * (dependency-cruiser 16 also wants a newer TypeScript resolver setup than this tree's).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/**
+ * Rooms and whom they may import (besides themselves). A room is the first folder under
+ * src/, or a named group of the top-level files. "*" allows every room.
+ */
+export const ROOMS = {
+  // the composition root and the CLI around it: every Layer is built here
+  main: ["*"],
+  // configuration file + environment (config.ts, its errors, secret files): imports domain only
+  config: ["domain"],
+  // ambient declarations for untyped packages
+  types: [],
+  domain: ["types"],
+  signature: ["domain", "types"],
+  store: ["domain", "config", "types"],
+  actors: ["signature", "store", "domain", "config", "types"],
+  sync: ["store", "domain", "config", "types"],
+  // the data plane: domain (ControlPlane), store (fail-safe memory), configuration
+  pipeline: ["domain", "store", "config", "types"],
+  // rooms the DESIGN layout does not name yet: each imports what a leaf of its kind may
+  directory: ["sync", "store", "images", "domain", "config", "types"],
+  trace: ["store", "domain", "config", "types"],
+  cluster: ["store", "domain", "config", "types"],
+  images: ["store", "domain", "config", "types"],
+  // workers: N (node:cluster): the primary's supervisor and the channel to the workers; the pipeline's AUTH throttle peers
+  workers: ["pipeline", "domain", "config", "types"],
+  demo: ["images", "signature", "store", "domain", "config", "types"],
+  // admin → actors, sync, signature, store, domain, and the feature rooms it serves
+  admin: ["actors", "sync", "signature", "store", "domain", "config", "trace", "directory", "cluster", "images", "types"]
+}
+
+/** top-level files of src/ and their room */
+const TOP_LEVEL = {
+  "main.ts": "main",
+  "Cli.ts": "main",
+  "Server.ts": "main",
+  "StarterFiles.ts": "main",
+  "LogOutput.ts": "main",
+  "config.ts": "config",
+  "ConfigErrors.ts": "config",
+  "Secrets.ts": "config"
+}
+
+/**
+ * Imports against the direction, known and left for now: "from → to" (paths under src/).
+ * Each names the issue whose work removes it.
+ */
+export const ALLOWED = {
+  // issue 16 item 4: account settings move to domain/
+  "config.ts → admin/AccountSettings.ts": "issue 16 item 4 (account settings in domain/)",
+  // issue 16 item 4: ControlPlane moves to domain/
+  "actors/ControlPlaneLive.ts → pipeline/ControlPlane.ts": "issue 16 item 4 (ControlPlane in domain/)",
+  // issue 16 item 4: Role moves to domain/
+  "store/AccountRepo.ts → admin/Principal.ts": "issue 16 item 4 (Role in domain/)",
+  // issue 16 item 4: validation leaves store/ (store → signature for template and rule checks)
+  "store/ContentRepo.ts → signature/RuleValidation.ts": "issue 16 item 4 (no validation in store/)",
+  "store/ContentRepo.ts → signature/TemplateSanitizer.ts": "issue 16 item 4 (no validation in store/)",
+  "store/ContentRepo.ts → signature/TemplatePreparation.ts": "issue 16 item 4 (no validation in store/)",
+  "store/TenantRepo.ts → signature/RuleValidation.ts": "issue 16 item 4 (no validation in store/)",
+  "store/TenantRepo.ts → signature/TemplateSanitizer.ts": "issue 16 item 4 (no validation in store/)",
+  "store/TenantRepo.ts → signature/TemplatePreparation.ts": "issue 16 item 4 (no validation in store/)",
+  "store/ImageRepo.ts → signature/TemplateImages.ts": "issue 16 item 4 (no validation in store/)",
+  "store/ImageRepo.ts → images/ImageSniffer.ts": "issue 16 item 4 (no validation in store/)",
+  "store/PhotoRepo.ts → images/PhotoNormaliser.ts": "issue 16 item 4 (no validation in store/: the photo is normalised before the repository stores it)",
+  // issue 16 item 4: the sync pass reaches the tenant actor for its writes; a domain interface instead
+  "sync/DirectorySync.ts → actors/TenantRegistry.ts": "issue 16 item 4 (sync writes through store, domain interface)",
+  "sync/SyncPass.ts → actors/TenantActor.ts": "issue 16 item 4 (sync writes through store, domain interface)",
+  "sync/SyncPass.ts → actors/TenantProtocol.ts": "issue 16 item 4 (sync writes through store, domain interface)",
+  // issue 16 item 4: the preview runs the pipeline's dry run; admin → pipeline is not in DESIGN's list
+  "admin/handlers/Preview.ts → pipeline/DryRun.ts": "issue 16 item 4 (preview behind a domain interface)",
+  "admin/handlers/Preview.ts → pipeline/RelayError.ts": "issue 16 item 4 (preview behind a domain interface)"
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g
+
+const listFiles = (dir) =>
+  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name)
+    return e.isDirectory() ? listFiles(p) : /\.tsx?$/.test(e.name) ? [p] : []
+  })
+
+const roomOf = (rel) => {
+  const parts = rel.split("/")
+  return parts.length === 1 ? (TOP_LEVEL[parts[0]] ?? "main") : parts[0]
+}
+
+/** the import graph of src/: file (relative, "/"-separated) → files it imports */
+export const importGraph = (src) => {
+  const graph = new Map()
+  for (const file of listFiles(src)) {
+    const rel = path.relative(src, file).split(path.sep).join("/")
+    const text = fs.readFileSync(file, "utf8")
+    const targets = new Set()
+    for (const m of text.matchAll(IMPORT)) {
+      const spec = m[1] ?? m[2] ?? m[3]
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)).replace(/\.js$/, ".ts")
+      if (!target.startsWith("..")) targets.add(target)
+    }
+    graph.set(rel, targets)
+  }
+  return graph
+}
+
+/** strongly connected components with more than one file, or a file importing itself (Tarjan) */
+export const cycles = (graph) => {
+  let index = 0
+  const idx = new Map()
+  const low = new Map()
+  const stack = []
+  const onStack = new Set()
+  const found = []
+  const visit = (v) => {
+    idx.set(v, index)
+    low.set(v, index++)
+    stack.push(v)
+    onStack.add(v)
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue
+      if (!idx.has(w)) {
+        visit(w)
+        low.set(v, Math.min(low.get(v), low.get(w)))
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)))
+    }
+    if (low.get(v) === idx.get(v)) {
+      const component = []
+      let w
+      do {
+        w = stack.pop()
+        onStack.delete(w)
+        component.push(w)
+      } while (w !== v)
+      if (component.length > 1 || (graph.get(v)?.has(v) ?? false)) found.push(component.sort())
+    }
+  }
+  for (const v of [...graph.keys()].sort()) if (!idx.has(v)) visit(v)
+  return found
+}
+
+/** what breaks the rules: imports against the direction (not allow-listed) and cycles */
+export const check = (src) => {
+  const graph = importGraph(src)
+  const violations = []
+  const used = new Set()
+  for (const [from, targets] of graph) {
+    const a = roomOf(from)
+    const allowed = ROOMS[a]
+    for (const to of targets) {
+      const b = roomOf(to)
+      if (a === b || allowed === undefined || allowed.includes("*") || allowed.includes(b)) continue
+      const key = `${from} → ${to}`
+      if (key in ALLOWED) used.add(key)
+      else violations.push(`${key}: ${a} may not import ${b} (DESIGN.md, "Who may import whom")`)
+    }
+  }
+  const unknownRooms = [...new Set([...graph.keys()].map(roomOf))].filter((r) => !(r in ROOMS))
+  for (const r of unknownRooms) violations.push(`src/${r}/: a room with no rule; add it to ROOMS in tools/check-imports.mjs`)
+  for (const c of cycles(graph)) violations.push(`cycle: ${c.join(" ⇄ ")}`)
+  const stale = Object.keys(ALLOWED).filter((k) => !used.has(k))
+  return { files: graph.size, violations, stale }
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "src")
+  const { files, violations, stale } = check(src)
+  for (const s of stale) console.log(`note: allow-listed import no longer present (remove it from ALLOWED): ${s}`)
+  for (const v of violations) console.error(v)
+  console.log(`check-imports: ${files} files, ${violations.length} violation(s), ${Object.keys(ALLOWED).length - stale.length} allow-listed`)
+  if (violations.length > 0) process.exit(1)
+}
