@@ -82,6 +82,10 @@ describe.skipIf(unavailable !== undefined)("cluster: two nodes on NATS JetStream
   it("1: admin changes on one node reach every node's LMDB; the next message on each node carries the template", async () => {
     for (let i = 1; i <= 200; i++) {
       const node = i % 2 === 0 ? a : b
+      // Replication is asynchronous: a save through one node of a key just changed through the other, before
+      // this node applied that change, is a concurrent edit (409, README "Running several nodes"). An editor
+      // alternating nodes waits until the node it writes through holds the bucket's last revision.
+      await converge([node], (await bucketState(nats.url)).last_seq)
       expect(await saveTemplate(node, `<p>Sig v${i}: {{displayName}}</p>`)).toBe(200)
     }
     await settle()
