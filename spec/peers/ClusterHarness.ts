@@ -27,11 +27,11 @@ export interface Node {
   imprint: RunningImprint
 }
 
-export const clusterConfig = (servers: ReadonlyArray<string>, name: string) => ({ cluster: { servers, node: name, writeTimeoutMs: 2_000 } })
+export const clusterConfig = (servers: ReadonlyArray<string>, name: string, replicas = 1) => ({ cluster: { servers, node: name, writeTimeoutMs: 2_000, replicas } })
 
-export const startNode = async (servers: ReadonlyArray<string>, name: string, opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string } = {}): Promise<Node> => {
+export const startNode = async (servers: ReadonlyArray<string>, name: string, opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string; replicas?: number } = {}): Promise<Node> => {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `imprint-node-${name}-`))
-  const imprint = await startImprint({ config: clusterConfig(servers, name), tenants: opts.tenants, admin: true, dataDir })
+  const imprint = await startImprint({ config: clusterConfig(servers, name, opts.replicas), tenants: opts.tenants, admin: true, dataDir })
   return { name, dataDir, imprint }
 }
 
@@ -62,11 +62,11 @@ export const checksum = (node: Node) =>
   }))
 
 /** The bucket's last revision, read with a client of its own. */
-export const bucketState = async (url: string) => {
-  const nc = await connect({ servers: url })
+export const bucketState = async (url: string | ReadonlyArray<string>) => {
+  const nc = await connect({ servers: typeof url === "string" ? url : [...url] })
   try {
     const info = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKET}`)
-    return info.state
+    return { ...info.state, leader: info.cluster?.leader }
   } finally {
     await nc.close()
   }
@@ -114,5 +114,5 @@ export const withAdmin = <A, E>(node: Node, f: (client: AdminClient) => Effect.E
 export const statusOf = <A, E extends { readonly _tag: string }>(node: Node, f: (client: AdminClient) => Effect.Effect<A, E>) =>
   withAdmin(node, (c) => f(c).pipe(
     Effect.as(200),
-    Effect.catchAll((e) => Effect.succeed(e._tag === "ConcurrentEdit" ? 409 : e._tag === "ClusterUnavailable" ? 503 : (console.error(e), 500)))
+    Effect.catchAll((e) => Effect.succeed(e._tag === "ConcurrentEdit" ? 409 : e._tag === "ClusterUnavailable" || e._tag === "NotReady" ? 503 : (console.error(e), 500)))
   ))

@@ -38,13 +38,13 @@ const listening = (port: number, deadline: number): Promise<void> =>
     attempt()
   })
 
-export const startNats = async (): Promise<NatsPeer> => {
-  const port = await freePort()
+export const startNats = async (o: { readonly port?: number; readonly args?: ReadonlyArray<string> } = {}): Promise<NatsPeer> => {
+  const port = o.port ?? await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-nats-"))
   let child: ChildProcess | undefined
   const exited = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve())))
   const start = async () => {
-    child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", `spec-${port}`], { stdio: "ignore" })
+    child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", `spec-${port}`, ...(o.args ?? [])], { stdio: "ignore" })
     await listening(port, Date.now() + 10_000)
   }
   const signal = async (sig: NodeJS.Signals) => {
@@ -64,5 +64,43 @@ export const startNats = async (): Promise<NatsPeer> => {
       await signal("SIGTERM")
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  }
+}
+
+export interface NatsClusterPeer {
+  /** every server's client URL (a client lists them all and moves to another when one dies) */
+  readonly urls: ReadonlyArray<string>
+  /** by server name (`spec-<port>`): SIGKILL, start again */
+  readonly servers: ReadonlyMap<string, NatsPeer>
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * `size` nats-servers on loopback joined by routes into one JetStream cluster
+ * (each its own client port, route port and store folder), as three hosts
+ * would be: a stream with replicas 3 has a leader on one of them and
+ * survives the loss of any one.
+ */
+export const startNatsCluster = async (size = 3): Promise<NatsClusterPeer> => {
+  const taken = new Set<number>()
+  const port = async (): Promise<number> => {
+    const p = await freePort()
+    return taken.has(p) ? port() : (taken.add(p), p)
+  }
+  const ports: Array<{ client: number; route: number }> = []
+  for (let i = 0; i < size; i++) ports.push({ client: await port(), route: await port() })
+  const name = `spec-cluster-${ports[0].client}`
+  const servers = new Map<string, NatsPeer>()
+  const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`)
+  const started = await Promise.all(ports.map(({ client, route }) =>
+    startNats({
+      port: client,
+      args: ["--cluster_name", name, "--cluster", `nats://127.0.0.1:${route}`, "--routes", routes.filter((r) => !r.endsWith(`:${route}`)).join(",")]
+    })))
+  for (const peer of started) servers.set(`spec-${peer.port}`, peer)
+  return {
+    urls: started.map((p) => p.url),
+    servers,
+    stop: async () => void (await Promise.allSettled(started.map((p) => p.stop())))
   }
 }

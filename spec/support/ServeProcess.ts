@@ -68,7 +68,7 @@ export interface ServeProcess {
 
 let counter = 0
 
-/** Starts `imprint serve --config <config>` (workers > 1) and waits for the primary's listening line and its admin API. */
+/** Starts `imprint serve --config <config>` (one process, or a primary and its workers) and waits for the primary's listening line and its admin API. */
 export const startServe = async (o: { readonly config: string; readonly dataDir: string; readonly workers: number; readonly sink: Sink }): Promise<ServeProcess> => {
   // the token is the one line that is not a log line (with `cluster`, the CLI also logs its NATS connection on stdout)
   const created = await runCli(["admin", "token", "create", "--name", "spec", "--config", o.config])
@@ -93,7 +93,8 @@ export const startServe = async (o: { readonly config: string; readonly dataDir:
     }
   })
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
-  const listening = new RegExp(`^listening on 127\\.0\\.0\\.1:(\\d+) \\(${o.workers} workers\\)$`)
+  // one process (workers: 1) says where it listens without a worker count
+  const listening = new RegExp(`^listening on 127\\.0\\.0\\.1:(\\d+)${o.workers > 1 ? ` \\(${o.workers} workers\\)` : ""}$`)
   const port = await eventually("the primary's listening line", () => {
     if (child.exitCode !== null) throw new Error(`imprint serve exited:\n${output}`)
     const m = lines.map((l) => listening.exec(l.message)).find((x) => x !== null)
