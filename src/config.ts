@@ -186,7 +186,14 @@ export class ClusterConfig extends Schema.Class<ClusterConfig>("ClusterConfig")(
   /** this node's name in logs and in the NATS connection */
   node: Schema.optionalWith(Schema.String, { default: () => "imprint" }),
   /** how long an admin write waits for the cluster's acknowledgement */
-  writeTimeoutMs: Schema.optionalWith(Millis, { default: () => 5_000 })
+  writeTimeoutMs: Schema.optionalWith(Millis, { default: () => 5_000 }),
+  /**
+   * Two sites: the JetStream domain of the site that holds the bucket, set on
+   * the nodes of the other site (whose NATS joins it by a leafnode). Their
+   * bucket is a mirror of that one: they read and watch it locally and write
+   * through it to the holding site. Absent: this site holds the bucket.
+   */
+  mirrorDomain: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/)))
 }) {}
 
 /** Warm tenant actors (src/actors/TenantRegistry.ts): a stopped tenant starts again on its next message (a cold start). */

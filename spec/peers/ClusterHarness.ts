@@ -27,11 +27,16 @@ export interface Node {
   imprint: RunningImprint
 }
 
-export const clusterConfig = (servers: ReadonlyArray<string>, name: string, replicas = 1) => ({ cluster: { servers, node: name, writeTimeoutMs: 2_000, replicas } })
+export const clusterConfig = (servers: ReadonlyArray<string>, name: string, extra: { replicas?: number; mirrorDomain?: string } = {}) =>
+  ({ cluster: { servers, node: name, writeTimeoutMs: 2_000, ...extra } })
 
-export const startNode = async (servers: ReadonlyArray<string>, name: string, opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string; replicas?: number } = {}): Promise<Node> => {
+export const startNode = async (
+  servers: ReadonlyArray<string>, name: string,
+  opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string; replicas?: number; mirrorDomain?: string; admin?: boolean } = {}
+): Promise<Node> => {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `imprint-node-${name}-`))
-  const imprint = await startImprint({ config: clusterConfig(servers, name, opts.replicas), tenants: opts.tenants, admin: true, dataDir })
+  const extra = { ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}), ...(opts.mirrorDomain !== undefined ? { mirrorDomain: opts.mirrorDomain } : {}) }
+  const imprint = await startImprint({ config: clusterConfig(servers, name, extra), tenants: opts.tenants, admin: opts.admin ?? true, dataDir })
   return { name, dataDir, imprint }
 }
 

@@ -73,7 +73,9 @@ export const clusterClientLayer = (config: ClusterConfig) =>
       // the bucket is made by the first node that finds none (same settings on every node)
       let kv: KV | undefined
       while (kv === undefined && !closed) {
-        kv = await new Kvm(js).create(config.bucket, { history: 1, replicas: config.replicas }).catch(async (e) => {
+        // a site that mirrors another's bucket (two sites, `mirrorDomain`) holds a read-only copy with the same revisions
+        const mirror = config.mirrorDomain === undefined ? {} : { mirror: { name: config.bucket, domain: config.mirrorDomain } }
+        kv = await new Kvm(js).create(config.bucket, { history: 1, replicas: config.replicas, ...mirror }).catch(async (e) => {
           await new Promise((r) => setTimeout(r, 500))
           if (!closed) log(`cluster bucket ${config.bucket} not ready yet: ${(e as Error).message}`)
           return undefined
@@ -119,7 +121,9 @@ const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) 
 /** The store's replicated writes, through this node's cluster client. */
 export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(function* () {
   const client = yield* ClusterClient
-  const { bucket, writeTimeoutMs } = client.config
+  const { bucket, writeTimeoutMs, mirrorDomain } = client.config
+  // a mirroring site writes to the holding site's bucket, through that domain's mapping over the leafnode
+  const prefix = mirrorDomain === undefined ? `$KV.${bucket}` : `$JS.${mirrorDomain}.API.$KV.${bucket}`
   let everConnected = false
 
   const handleNow = async (): Promise<ClusterHandle> => {
@@ -136,7 +140,7 @@ export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(f
   }
 
   const publish = (h: ClusterHandle, w: ReplicatedWrite): Promise<number> => {
-    const subject = `$KV.${bucket}.${toKvKey(w.db, w.key)}`
+    const subject = `${prefix}.${toKvKey(w.db, w.key)}`
     const h2 = headers()
     if (w.value === undefined) h2.set("KV-Operation", "DEL")
     const data = w.value === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(w.value))

@@ -1,0 +1,136 @@
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { freePort } from "../../perf/FreePort.js"
+import { loopbackTenant } from "../support/Imprint.js"
+import { RawSmtp } from "../support/RawSmtp.js"
+import { startSink, type Sink } from "../support/Sink.js"
+import { bucketState, converge, type Node, removeNode, startNode, statusOf } from "./ClusterHarness.js"
+import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
+
+/**
+ * Issue 18's item 5: two sites, each its own nats-server in its own
+ * JetStream domain (A, B), joined by a leafnode from B to A. Site A holds the
+ * bucket; site B's nodes (`cluster.mirrorDomain: "A"`) mirror it. A cut off
+ * (its server SIGKILLed): B keeps stamping from LMDB, a new node in B starts
+ * from the mirror, admin writes in B answer 503; healed: B converges within
+ * 5 s of the next change.
+ */
+
+const unavailable = natsUnavailable()
+if (unavailable !== undefined) console.warn(`skipping the two-sites cluster spec: ${unavailable}`)
+
+const CONVERGE_MS = 5_000
+
+/** Waits (bounded) until a client of `url` reaches JetStream in `domain` through the leafnode. */
+const leafnodeUp = async (url: string, domain: string) => {
+  const nc = await connect({ servers: url })
+  try {
+    for (const deadline = Date.now() + 30_000; ;) {
+      const ok = await (await jetstreamManager(nc, { domain, timeout: 1_000 })).getAccountInfo().then(() => true, () => false)
+      if (ok) return
+      if (Date.now() > deadline) throw new Error(`JetStream domain ${domain} not reachable from ${url} within 30 s`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  } finally {
+    await nc.close()
+  }
+}
+
+const tenant = (sinkPort: number) =>
+  loopbackTenant(sinkPort, {
+    templates: [{ id: "sig", name: "Signature", html: "<p>Site v0: {{displayName}}</p>", text: "Site v0: {{displayName}}" }],
+    rules: [{ id: "everyone", name: "Everyone", templateId: "sig" }],
+    directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+  })
+
+const message = (id: string) =>
+  ["From: Alice <alice@acme.example>", "To: bob@acme.example", "Subject: sites", `Message-ID: <${id}@acme.example>`,
+    "Content-Type: text/plain; charset=us-ascii", "", "All done.", ""].join("\r\n")
+
+describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetStream domains, B mirroring A over a leafnode", () => {
+  let dir: string
+  let siteA: NatsPeer
+  let siteB: NatsPeer
+  let sink: Sink
+  const nodes: Array<Node> = []
+
+  const send = async (node: Node, id: string) => {
+    const c = await RawSmtp.connect(node.imprint.port)
+    try {
+      expect((await c.send("alice@acme.example", ["bob@acme.example"], message(id))).code).toBe(250)
+    } finally {
+      c.end()
+    }
+    const received = sink.messages.find((m) => m.raw.toString("latin1").includes(`<${id}@acme.example>`))
+    expect(received).toBeDefined()
+    return received!.raw.toString("latin1").replace(/=\r\n/g, "")
+  }
+  const save = (node: Node, label: string) =>
+    statusOf(node, (c) => c.templates.replace({
+      path: { tenantId: "acme", templateId: "sig" },
+      payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
+    }))
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-sites-"))
+    const leafPort = await freePort()
+    fs.writeFileSync(path.join(dir, "a.conf"), `jetstream { domain: A }\nleafnodes { listen: "127.0.0.1:${leafPort}" }\n`)
+    fs.writeFileSync(path.join(dir, "b.conf"), `jetstream { domain: B }\nleafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ] }\n`)
+    siteA = await startNats({ args: ["-c", path.join(dir, "a.conf")] })
+    siteB = await startNats({ args: ["-c", path.join(dir, "b.conf")] })
+    await leafnodeUp(siteB.url, "A")
+    sink = await startSink({ starttls: false })
+    nodes.push(await startNode([siteA.url], "a1", { tenants: [tenant(sink.port)] }))
+    nodes.push(await startNode([siteB.url], "b1", { mirrorDomain: "A" }))
+    await converge(nodes, (await bucketState(siteA.url)).last_seq)
+  }, 120_000)
+
+  afterAll(async () => {
+    await Promise.allSettled(nodes.map(removeNode))
+    await sink?.close()
+    await siteB?.stop()
+    await siteA?.stop()
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("5: A cut off: B stamps, a new node in B starts from the mirror, writes in B answer 503; healed, B converges", async () => {
+    const [a1, b1] = nodes
+    // joined: a change through either site is in the bucket at A and on every node
+    expect(await save(a1, "From A")).toBe(200)
+    await converge(nodes, (await bucketState(siteA.url)).last_seq, CONVERGE_MS)
+    expect(await send(b1, "joined-b1")).toContain("From A: Alice Example")
+    expect(await save(b1, "From B")).toBe(200)
+    await converge(nodes, (await bucketState(siteA.url)).last_seq, CONVERGE_MS)
+    expect(await send(a1, "joined-a1")).toContain("From B: Alice Example")
+    // the mirror keeps the holding site's revisions
+    expect((await bucketState(siteB.url)).last_seq).toBe((await bucketState(siteA.url)).last_seq)
+
+    await siteA.kill()
+    expect(await send(b1, "cut-b1")).toContain("From B: Alice Example")
+    const started = Date.now()
+    expect(await save(b1, "Refused")).toBe(503)
+    const refusedMs = Date.now() - started
+    // a node that joins site B while A is away starts from B's mirror (no admin API: its operator token would be a write)
+    const b2 = await startNode([siteB.url], "b2", { mirrorDomain: "A", admin: false })
+    nodes.push(b2)
+    await converge([b2], (await bucketState(siteB.url)).last_seq)
+    expect(await send(b2, "cut-b2")).toContain("From B: Alice Example")
+
+    // healed: A's server back on its folder; the next change reaches both of B's nodes
+    await siteA.start()
+    let status = 0
+    for (const deadline = Date.now() + 30_000; status !== 200 && Date.now() < deadline;) {
+      status = await save(a1, "After healing")
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(status).toBe(200)
+    const healedAt = Date.now()
+    await converge([b1, b2], (await bucketState(siteA.url)).last_seq, CONVERGE_MS)
+    console.info(`two sites: a write in B with A cut off answered 503 in ${refusedMs} ms; after healing, B's nodes applied A's change in ${Date.now() - healedAt} ms`)
+    for (const node of [b1, b2]) expect(await send(node, `healed-${node.name}`)).toContain("After healing: Alice Example")
+  })
+})
