@@ -22,6 +22,15 @@ import { fromKvKey } from "./KvKeys.js"
 
 /** changes applied per LMDB transaction at most */
 export const APPLY_CHUNK = 2_000
+/**
+ * How often the watchdog compares the bucket's last revision with this node's:
+ * behind at two looks in a row with nothing delivered in between, the watch
+ * is stalled (seen after a NATS stream leader's death: the ordered consumer
+ * neither delivers nor ends) and is started again, resuming.
+ */
+export const WATCHDOG_MS = 1_000
+/** a stall at the same bucket revision again (a purged tail the watch can never deliver) is looked at less often, up to this */
+const WATCHDOG_MAX_MS = 60_000
 /** how soon a failed watch is tried again (doubling, capped) */
 const RETRY = Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
 
@@ -56,6 +65,8 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
   let watching = false
   let downSince = yield* Clock.currentTimeMillis
   let fullResyncs = 0
+  /** the bucket revision of the last stall and the watchdog's period then */
+  let lastStall = { seq: -1, wait: WATCHDOG_MS }
   /** false until this process completed a full resync (or found nothing to resync) */
   let resumable = false
   const waiters = new Set<{ revision: number; resolve: () => void }>()
@@ -69,6 +80,29 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
 
   const apply = (ops: ReadonlyArray<EncodedOp>, lastApplied: number) =>
     store.commit(ops, lastApplied).pipe(Effect.tap(() => Effect.sync(wake)))
+
+  /** Stops `iterator` (its watch then ends and is started again) when it stalls behind the bucket. */
+  const watchdog = (h: ClusterHandle, iterator: { stop(): void }, progress: { received: number }) =>
+    Effect.gen(function* () {
+      let seen = progress.received
+      let wasBehind = false
+      for (;;) {
+        yield* Effect.sleep(Duration.millis(lastStall.wait))
+        // during an election the bucket may not answer: look again later
+        const lastSeq = yield* Effect.promise(() => h.kv.status().then((st) => st.streamInfo.state.last_seq, () => undefined))
+        if (lastSeq === undefined) continue
+        const behind = lastSeq > store.lastApplied()
+        if (behind && wasBehind && progress.received === seen) {
+          lastStall = lastSeq === lastStall.seq ? { seq: lastSeq, wait: Math.min(WATCHDOG_MAX_MS, lastStall.wait * 2) } : { seq: lastSeq, wait: WATCHDOG_MS }
+          yield* Effect.logWarning(`cluster: the watch delivered nothing while the bucket is at ${lastSeq} and this node at ${store.lastApplied()}; watching again`)
+          iterator.stop()
+          return
+        }
+        if (!behind) lastStall = { seq: -1, wait: WATCHDOG_MS }
+        wasBehind = behind
+        seen = progress.received
+      }
+    })
 
   /** One watch, from connection to its end; fails when it cannot go on. */
   const watchOnce = (h: ClusterHandle) =>
@@ -95,8 +129,10 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
       let chunk: Array<EncodedOp> = []
       let chunkRevision = 0
       watching = true
+      const progress = { received: 0 }
+      yield* Effect.forkScoped(watchdog(h, iterator, progress))
       const entries = iterator[Symbol.asyncIterator]()
-      const next = () => entries.next()
+      const next = () => entries.next().then((r) => (progress.received++, r))
       while (true) {
         const r = yield* Effect.promise(next)
         if (r.done) break
