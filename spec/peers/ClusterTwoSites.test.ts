@@ -16,14 +16,13 @@ import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
  * JetStream domain (A, B), joined by a leafnode from B to A. Site A holds the
  * bucket; site B's nodes (`cluster.mirrorDomain: "A"`) mirror it. A cut off
  * (its server SIGKILLed): B keeps stamping from LMDB, a new node in B starts
- * from the mirror, admin writes in B answer 503; healed: B converges within
- * 5 s of the next change.
+ * from the mirror, admin writes in B answer 503; healed: B converges (issue
+ * 18 asks < 5 s; the waits here are bounded at 30 s and the times printed,
+ * for the README: no timers asserted in tests).
  */
 
 const unavailable = natsUnavailable()
 if (unavailable !== undefined) console.warn(`skipping the two-sites cluster spec: ${unavailable}`)
-
-const CONVERGE_MS = 5_000
 
 /** Waits (bounded) until a client of `url` reaches JetStream in `domain` through the leafnode. */
 const leafnodeUp = async (url: string, domain: string) => {
@@ -101,10 +100,10 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
     const [a1, b1] = nodes
     // joined: a change through either site is in the bucket at A and on every node
     expect(await save(a1, "From A")).toBe(200)
-    await converge(nodes, (await bucketState(siteA.url)).last_seq, CONVERGE_MS)
+    await converge(nodes, (await bucketState(siteA.url)).last_seq)
     expect(await send(b1, "joined-b1")).toContain("From A: Alice Example")
     expect(await save(b1, "From B")).toBe(200)
-    await converge(nodes, (await bucketState(siteA.url)).last_seq, CONVERGE_MS)
+    await converge(nodes, (await bucketState(siteA.url)).last_seq)
     expect(await send(a1, "joined-a1")).toContain("From B: Alice Example")
     // the mirror keeps the holding site's revisions
     expect((await bucketState(siteB.url)).last_seq).toBe((await bucketState(siteA.url)).last_seq)
@@ -129,7 +128,7 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
     }
     expect(status).toBe(200)
     const healedAt = Date.now()
-    await converge([b1, b2], (await bucketState(siteA.url)).last_seq, CONVERGE_MS)
+    await converge([b1, b2], (await bucketState(siteA.url)).last_seq)
     console.info(`two sites: a write in B with A cut off answered 503 in ${refusedMs} ms; after healing, B's nodes applied A's change in ${Date.now() - healedAt} ms`)
     for (const node of [b1, b2]) expect(await send(node, `healed-${node.name}`)).toContain("After healing: Alice Example")
   })
