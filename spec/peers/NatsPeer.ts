@@ -72,6 +72,8 @@ export interface NatsClusterPeer {
   readonly urls: ReadonlyArray<string>
   /** by server name (`spec-<port>`): SIGKILL, start again */
   readonly servers: ReadonlyMap<string, NatsPeer>
+  /** the names of the servers a client named `client` is connected to now (their monitoring /connz) */
+  readonly serversOf: (client: string) => Promise<ReadonlyArray<string>>
   readonly stop: () => Promise<void>
 }
 
@@ -87,20 +89,28 @@ export const startNatsCluster = async (size = 3): Promise<NatsClusterPeer> => {
     const p = await freePort()
     return taken.has(p) ? port() : (taken.add(p), p)
   }
-  const ports: Array<{ client: number; route: number }> = []
-  for (let i = 0; i < size; i++) ports.push({ client: await port(), route: await port() })
+  const ports: Array<{ client: number; route: number; monitor: number }> = []
+  for (let i = 0; i < size; i++) ports.push({ client: await port(), route: await port(), monitor: await port() })
   const name = `spec-cluster-${ports[0].client}`
   const servers = new Map<string, NatsPeer>()
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`)
-  const started = await Promise.all(ports.map(({ client, route }) =>
+  const started = await Promise.all(ports.map(({ client, route, monitor }) =>
     startNats({
       port: client,
-      args: ["--cluster_name", name, "--cluster", `nats://127.0.0.1:${route}`, "--routes", routes.filter((r) => !r.endsWith(`:${route}`)).join(",")]
+      args: ["-m", String(monitor), "--cluster_name", name, "--cluster", `nats://127.0.0.1:${route}`, "--routes", routes.filter((r) => !r.endsWith(`:${route}`)).join(",")]
     })))
   for (const peer of started) servers.set(`spec-${peer.port}`, peer)
   return {
     urls: started.map((p) => p.url),
     servers,
+    serversOf: async (client) => {
+      const names: Array<string> = []
+      for (const p of ports) {
+        const connz = await fetch(`http://127.0.0.1:${p.monitor}/connz`).then((r) => r.json() as Promise<{ connections?: Array<{ name?: string }> }>, () => undefined)
+        if (connz?.connections?.some((c) => c.name === client)) names.push(`spec-${p.client}`)
+      }
+      return names
+    },
     stop: async () => void (await Promise.allSettled(started.map((p) => p.stop())))
   }
 }

@@ -30,7 +30,7 @@ export const APPLY_CHUNK = 2_000
  */
 export const WATCHDOG_MS = 1_000
 /** a stall at the same bucket revision again (a purged tail the watch can never deliver) is looked at less often, up to this */
-const WATCHDOG_MAX_MS = 60_000
+const WATCHDOG_MAX_MS = 8_000
 /** how soon a failed watch is tried again (doubling, capped) */
 const RETRY = Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
 
@@ -78,11 +78,23 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
     }
   }
 
+  /** what the watchdog reads: entries delivered so far, and whether a commit is under way (a long one is not a stall) */
+  const progress = { received: 0, applying: false }
+
   const apply = (ops: ReadonlyArray<EncodedOp>, lastApplied: number) =>
-    store.commit(ops, lastApplied).pipe(Effect.tap(() => Effect.sync(wake)))
+    Effect.suspend(() => {
+      progress.applying = true
+      return store.commit(ops, lastApplied)
+    }).pipe(
+      Effect.tap(() => Effect.sync(wake)),
+      Effect.ensuring(Effect.sync(() => {
+        progress.applying = false
+        progress.received++
+      }))
+    )
 
   /** Stops `iterator` (its watch then ends and is started again) when it stalls behind the bucket. */
-  const watchdog = (h: ClusterHandle, iterator: { stop(): void }, progress: { received: number }) =>
+  const watchdog = (h: ClusterHandle, iterator: { stop(): void }) =>
     Effect.gen(function* () {
       let seen = progress.received
       let wasBehind = false
@@ -92,7 +104,7 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
         const lastSeq = yield* Effect.promise(() => h.kv.status().then((st) => st.streamInfo.state.last_seq, () => undefined))
         if (lastSeq === undefined) continue
         const behind = lastSeq > store.lastApplied()
-        if (behind && wasBehind && progress.received === seen) {
+        if (behind && wasBehind && progress.received === seen && !progress.applying) {
           lastStall = lastSeq === lastStall.seq ? { seq: lastSeq, wait: Math.min(WATCHDOG_MAX_MS, lastStall.wait * 2) } : { seq: lastSeq, wait: WATCHDOG_MS }
           yield* Effect.logWarning(`cluster: the watch delivered nothing while the bucket is at ${lastSeq} and this node at ${store.lastApplied()}; watching again`)
           iterator.stop()
@@ -129,8 +141,7 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
       let chunk: Array<EncodedOp> = []
       let chunkRevision = 0
       watching = true
-      const progress = { received: 0 }
-      yield* Effect.forkScoped(watchdog(h, iterator, progress))
+      yield* Effect.forkScoped(watchdog(h, iterator))
       const entries = iterator[Symbol.asyncIterator]()
       const next = () => entries.next().then((r) => (progress.received++, r))
       while (true) {
