@@ -66,12 +66,19 @@ export const checksum = (node: Node) =>
     return createHash("sha256").update(rows.join("\n")).digest("hex")
   }))
 
-/** The bucket's last revision, read with a client of its own. */
+/** The bucket's last revision and its stream's leader, read with a client of its own (retried for 30 s: after a server's death the cluster may be electing). */
 export const bucketState = async (url: string | ReadonlyArray<string>) => {
   const nc = await connect({ servers: typeof url === "string" ? url : [...url] })
   try {
-    const info = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKET}`)
-    return { ...info.state, leader: info.cluster?.leader }
+    for (const deadline = Date.now() + 30_000; ;) {
+      try {
+        const info = await (await jetstreamManager(nc)).streams.info(`KV_${BUCKET}`)
+        return { ...info.state, leader: info.cluster?.leader }
+      } catch (e) {
+        if (Date.now() > deadline) throw e
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    }
   } finally {
     await nc.close()
   }
