@@ -1,5 +1,7 @@
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
+import { Kvm } from "@nats-io/kv"
+import { connect } from "@nats-io/transport-node"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -7,10 +9,11 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Api } from "../../src/admin/Api.js"
 import type { TraceRecord } from "../../src/domain/Trace.js"
+import { makeId } from "../../src/trace/TraceStore.js"
 import { loopbackTenant, startImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
-import { clusterConfig, type Node, removeNode, withAdmin } from "./ClusterHarness.js"
+import { BUCKET, clusterConfig, type Node, removeNode, withAdmin } from "./ClusterHarness.js"
 import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
 
 /**
@@ -18,8 +21,10 @@ import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
  * mail and keeping its own trace. A search on either node finds both nodes'
  * records, merged newest first and paged without gaps or repeats; a tenant
  * admin sees its tenant's records only, another tenant's admin none of them;
- * a stopped node is named as missing (partial) while the other answers, and an
- * export refuses to be silently incomplete.
+ * what a node answers is re-checked against the query (a node answering with
+ * another tenant's records has them dropped); a stopped node is named as
+ * missing (partial) while the other answers, and an export refuses to be
+ * silently incomplete.
  */
 
 const unavailable = natsUnavailable()
@@ -143,6 +148,31 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
     expect(operator.records.length).toBe(6)
     const all = await withAdmin(b, (c) => c.trace.exportAllJson({ urlParams: {} }))
     expect(all.filter((r) => r.tenant === "acme").length).toBe(6)
+  })
+
+  it("keeps from another node's answer only what the query allows: another tenant's and out-of-range records are dropped", async () => {
+    // a node that answers every trace search with records of every tenant, on the real NATS server
+    const nc = await connect({ servers: nats.url })
+    const registry = await new Kvm(nc).open(`${BUCKET}_nodes`)
+    const real = (await allPages(a, 50))[0].records[0]
+    const forged = (tenant: string, at: number, seq: number) => ({ ...real, tenant, at, id: makeId(at, seq), node: "rogue", messageId: `<rogue-${tenant}-${seq}@x.example>` })
+    const sub = nc.subscribe(`imprint.${BUCKET}.trace.search.rogue`, {
+      callback: (_err, msg) => {
+        msg.respond(JSON.stringify({ records: [forged("acme", real.at, 900), forged("beta", real.at, 901), forged("acme", 1_000, 902)], scanned: 3 }))
+      }
+    })
+    try {
+      await registry.put("rogue", JSON.stringify({ node: "rogue", at: Date.now() }))
+      const page = await as(a, acmeAdmin, (c) => c.trace.search({ path: { tenantId: "acme" }, urlParams: { from: String(real.at - 60_000) } }))
+      expect(page.nodes?.map((n) => [n.node, n.answered])).toEqual([["a", true], ["b", true], ["rogue", true]])
+      const rogue = page.records.filter((r) => r.node === "rogue")
+      expect(rogue.map((r) => r.messageId)).toEqual(["<rogue-acme-900@x.example>"])
+      expect(page.records.every((r) => r.tenant === "acme")).toBe(true)
+    } finally {
+      sub.unsubscribe()
+      await registry.delete("rogue")
+      await nc.close()
+    }
   })
 
   it("the export merges both nodes; with a node stopped, pages name it as missing and the export refuses", async () => {
