@@ -62,8 +62,8 @@ const make = Effect.gen(function* () {
   /** One page: this node's records, or in a cluster every node's, merged (TraceFanout). */
   const search = Effect.fn("TraceSearch.search")(function* (q: TraceQuery) {
     const limit = Math.max(1, Math.min(q.limit ?? DEFAULT_PAGE, MAX_PAGE))
-    if (Option.isSome(merged)) return yield* merged.value.search(q, limit)
-    return yield* page(q, limit, SCAN_BUDGET)
+    const found: TracePage = Option.isSome(merged) ? yield* merged.value.search(q, limit) : yield* page(q, limit, SCAN_BUDGET)
+    return found
   })
 
   /** Every match of `q` (from its cursor on), up to MAX_EXPORT; more is TraceExportTooLarge. */
