@@ -163,7 +163,14 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
     })
     try {
       await registry.put("rogue", JSON.stringify({ node: "rogue", at: Date.now() }))
-      const page = await as(a, acmeAdmin, (c) => c.trace.search({ path: { tenantId: "acme" }, urlParams: { from: String(real.at - 60_000) } }))
+      // node a follows the registry: the rogue node is asked once a has seen its announcement
+      const search = () => as(a, acmeAdmin, (c) => c.trace.search({ path: { tenantId: "acme" }, urlParams: { from: String(real.at - 60_000) } }))
+      let page = await search()
+      for (let tries = 0; !(page.nodes ?? []).some((n) => n.node === "rogue"); tries++) {
+        if (tries > 100) throw new Error("node a never asked the rogue node")
+        await new Promise((r) => setTimeout(r, 20))
+        page = await search()
+      }
       expect(page.nodes?.map((n) => [n.node, n.answered])).toEqual([["a", true], ["b", true], ["rogue", true]])
       const rogue = page.records.filter((r) => r.node === "rogue")
       expect(rogue.map((r) => r.messageId)).toEqual(["<rogue-acme-900@x.example>"])
@@ -172,6 +179,13 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
       sub.unsubscribe()
       await registry.delete("rogue")
       await nc.close()
+    }
+    // gone from the registry: node a stops asking it
+    for (let tries = 0; ; tries++) {
+      const page = await as(a, acmeAdmin, (c) => c.trace.search({ path: { tenantId: "acme" }, urlParams: {} }))
+      if (!(page.nodes ?? []).some((n) => n.node === "rogue")) break
+      if (tries > 100) throw new Error("node a still asks the rogue node")
+      await new Promise((r) => setTimeout(r, 20))
     }
   })
 
