@@ -6,7 +6,8 @@
  * tenant written into each node's trace store, then R rounds of a first page
  * (50 records) searched on node A: its own records only (what a single node
  * does) and merged across both nodes (a NATS request to B and the merge),
- * taking turns round by round. Medians and their ratio; results to
+ * taking turns round by round; then the parts of a merged search alone (the
+ * node list, one request to B with its reply). Medians and their ratio; results to
  * perf/results/local/ (or perf/results/ with --record). Nothing asserted.
  */
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
@@ -15,7 +16,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { decodeConfig } from "../src/config.js"
+import { NodeMesh } from "../src/domain/NodeMesh.js"
 import { TraceRecord } from "../src/domain/Trace.js"
+import { TRACE_TOPIC } from "../src/trace/TraceFanout.js"
 import { liveLayer } from "../src/Server.js"
 import { SCAN_BUDGET, TraceSearch } from "../src/trace/TraceSearch.js"
 import { makeId, TraceStore } from "../src/trace/TraceStore.js"
@@ -88,11 +91,25 @@ const main = async () => {
         ;(which === "local" ? local : merged).push(performance.now() - t0)
       }
     }
+    // where the merged search's time goes: the node list, and one request to B (B's page, the wire, no decode)
+    const listMs: Array<number> = []
+    const askMs: Array<number> = []
+    const request = new TextEncoder().encode(JSON.stringify({ query: { tenant: "acme" }, limit: PAGE }))
+    for (let round = 0; round < ROUNDS; round++) {
+      let t0 = performance.now()
+      await a.run(Effect.flatMap(NodeMesh, (m) => m.nodes()))
+      listMs.push(performance.now() - t0)
+      t0 = performance.now()
+      await a.run(Effect.flatMap(NodeMesh, (m) => m.ask("b", TRACE_TOPIC, request, 2_000)))
+      askMs.push(performance.now() - t0)
+    }
     const result = {
       bench: "trace-merge", recordsPerNode: RECORDS, rounds: ROUNDS, page: PAGE, node: process.version, loadavg: os.loadavg().map((x) => +x.toFixed(1)),
       localMs: { p50: +median(local).toFixed(2) },
       mergedMs: { p50: +median(merged).toFixed(2) },
-      ratio: +(median(merged) / median(local)).toFixed(2)
+      ratio: +(median(merged) / median(local)).toFixed(2),
+      nodeListMs: { p50: +median(listMs).toFixed(2) },
+      requestToBMs: { p50: +median(askMs).toFixed(2) }
     }
     const out = resultsDir(ROOT)
     mkdirSync(out, { recursive: true })

@@ -62,7 +62,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
   const mesh = client === undefined ? undefined : nodeMeshLayer.pipe(Layer.provide(client))
   const traceBase = traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 })
     .pipe(Layer.provide(TenantRepo.Default))
-  const trace = mesh === undefined ? traceBase : traceBase.pipe(Layer.provide(mesh))
+  const trace = mesh === undefined ? traceBase : traceBase.pipe(Layer.provideMerge(mesh))
   const traceResponder = mesh === undefined ? Layer.empty : traceResponderLayer.pipe(Layer.provide(Layer.merge(trace, mesh)))
   // layers are memoized by reference in one build: one Store, one registry, one cluster connection
   return Layer.mergeAll(
