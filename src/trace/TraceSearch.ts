@@ -14,7 +14,8 @@ import { ID_PATTERN, TraceStore } from "./TraceStore.js"
  * or when SCAN_BUDGET records were looked at; either way `next` continues
  * exactly where it stopped, so a rare match in a long range costs the caller
  * more pages, never the server an unbounded scan. Filters read the stored
- * values as LMDB decoded them; only matches are Schema-decoded.
+ * values as LMDB decoded them; only matches are Schema-decoded. With NodeMesh
+ * in context (a cluster) search and export ask every node (TraceFanout).
  */
 
 /** The secret each tenant's recipient-hashing key is derived from (TraceLayer). */
@@ -57,7 +58,6 @@ const make = Effect.gen(function* () {
 
   const mesh = yield* Effect.serviceOption(NodeMesh)
   const merged = Option.map(mesh, (m) => ({ search: mergedSearch(m, page, hashSecret), exportAll: mergedExport(m, page, hashSecret) }))
-
 
   /** One page: this node's records, or in a cluster every node's, merged (TraceFanout). */
   const search = Effect.fn("TraceSearch.search")(function* (q: TraceQuery) {
