@@ -5,7 +5,7 @@ import { Downstream } from "./domain/Tenant.js"
 import { EXCHANGE_ONLINE_CERTIFICATE_NAME, EXCHANGE_ONLINE_RANGES } from "./domain/Microsoft365.js"
 import { Cidr } from "./domain/TenantFile.js"
 import { ImageDeliveryMode } from "./domain/Images.js"
-import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
+import { LoginSettings, MailSettings } from "./domain/AccountSettings.js"
 import { formatConfigError } from "./ConfigErrors.js"
 
 /**

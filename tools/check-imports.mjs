@@ -64,12 +64,6 @@ const TOP_LEVEL = {
  * Each names the issue whose work removes it.
  */
 export const ALLOWED = {
-  // issue 16 item 4: account settings move to domain/
-  "config.ts → admin/AccountSettings.ts": "issue 16 item 4 (account settings in domain/)",
-  // issue 16 item 4: ControlPlane moves to domain/
-  "actors/ControlPlaneLive.ts → pipeline/ControlPlane.ts": "issue 16 item 4 (ControlPlane in domain/)",
-  // issue 16 item 4: Role moves to domain/
-  "store/AccountRepo.ts → admin/Principal.ts": "issue 16 item 4 (Role in domain/)",
   // issue 16 item 4: validation leaves store/ (store → signature for template and rule checks)
   "store/ContentRepo.ts → signature/RuleValidation.ts": "issue 16 item 4 (no validation in store/)",
   "store/ContentRepo.ts → signature/TemplateSanitizer.ts": "issue 16 item 4 (no validation in store/)",

@@ -29,7 +29,8 @@ import { TenantPayload } from "../domain/TenantFile.js"
  */
 
 export * from "./ApiErrors.js"
-export { AdminAuth, CurrentPrincipal, Operator, type Principal, Role, TenantMember } from "./Principal.js"
+export { AdminAuth, CurrentPrincipal, Operator, type Principal, TenantMember } from "./Principal.js"
+export { Role } from "../domain/Role.js"
 
 // ---- views ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import { withDataUrls } from "../../signature/TemplateImages.js"
 import { dryRun, UploadNormalizer } from "../../pipeline/DryRun.js"
 import type { RelayError } from "../../pipeline/RelayError.js"
 import { Api } from "../Api.js"
-import { CONTENT_ROLES } from "../Principal.js"
+import { CONTENT_ROLES } from "../../domain/Role.js"
 import { TEST_STAMP_MAX_BYTES, TestStampFailed, TestStampInvalid, uploadTooLarge } from "../PreviewApi.js"
 import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
 

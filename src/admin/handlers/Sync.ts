@@ -12,7 +12,8 @@ import {
 } from "../../sync/SyncSettings.js"
 import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { recordAudit } from "../Audit.js"
-import { ADMIN_ROLES, READ_ROLES, requireTenantRole } from "../Principal.js"
+import { requireTenantRole } from "../Principal.js"
+import { ADMIN_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { type SourceInput, SourcesInvalid, SourcesView, SyncNotConfigured, SyncStatusView } from "../SyncApi.js"
 
 /** Directory sync endpoints (src/admin/SyncApi.ts). Secrets go in, never out. */

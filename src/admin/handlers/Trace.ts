@@ -6,7 +6,8 @@ import type { StoreError } from "../../store/StoreError.js"
 import { traceCsv } from "../../trace/TraceCsv.js"
 import { type TraceCursorInvalid, type TraceExportTooLarge as ExportTooLarge, type TraceQuery, TraceSearch } from "../../trace/TraceSearch.js"
 import { Api, StoreFailure } from "../Api.js"
-import { AUDIT_ROLES, requireOperator, requireTenantRole } from "../Principal.js"
+import { requireOperator, requireTenantRole } from "../Principal.js"
+import { AUDIT_ROLES } from "../../domain/Role.js"
 import { TraceExportTooLarge, TracePageView, TraceQueryInvalid, type TraceAllFilter } from "../TraceApi.js"
 
 /**
