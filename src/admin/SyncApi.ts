@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
 import { Forbidden, StoreFailure } from "./ApiErrors.js"
 import { AdminAuth } from "./Principal.js"
-import { SyncStatus } from "../sync/SyncSettings.js"
+import { SyncStatus } from "../domain/SyncSettings.js"
 
 /**
  * Directory sync in the admin API: the status (with progress while a pass

@@ -4,7 +4,7 @@ import type { TenantId } from "../domain/Tenant.js"
 import { makeSource } from "./Sources.js"
 import { type PassResult, type PassSource, runPass, SyncFailed } from "./SyncPass.js"
 import { SyncRepo } from "./SyncRepo.js"
-import { DEFAULT_SYNC_INTERVAL_SECONDS, isScheduled, SyncStatus, type SyncCounts, type TenantSyncSettings } from "./SyncSettings.js"
+import { DEFAULT_SYNC_INTERVAL_SECONDS, isScheduled, SyncStatus, type SyncCounts, type TenantSyncSettings } from "../domain/SyncSettings.js"
 
 /**
  * One sync supervisor per tenant with sources (once `start` ran): a scheduler fiber (in a

@@ -10,7 +10,7 @@ import { makePhotoRepo } from "../store/PhotoRepo.js"
 import { Store, type WriteOp } from "../store/Store.js"
 import type { DirectorySource, SourceChange, SourceError, SourcePhoto } from "./DirectorySource.js"
 import { SyncRepo } from "./SyncRepo.js"
-import type { SyncCounts } from "./SyncSettings.js"
+import type { SyncCounts } from "../domain/SyncSettings.js"
 
 /**
  * One sync pass of a tenant over its sources. Full passes are collected and

@@ -9,7 +9,7 @@ import { SyncRepo } from "../../sync/SyncRepo.js"
 import {
   FileSourceSettings, GRAPH_DEFAULT_BASE_URL, GraphSourceSettings, LdapSourceSettings, MIN_SYNC_INTERVAL_SECONDS, SECRET_SET,
   type SourceSettings, type SyncStatus, TenantSyncSettings
-} from "../../sync/SyncSettings.js"
+} from "../../domain/SyncSettings.js"
 import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { requireTenantRole } from "../Principal.js"
