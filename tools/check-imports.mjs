@@ -52,6 +52,7 @@ const TOP_LEVEL = {
   "main.ts": "main",
   "Cli.ts": "main",
   "Server.ts": "main",
+  "AdminRoot.ts": "main",
   "StarterFiles.ts": "main",
   "LogOutput.ts": "main",
   "config.ts": "config",
