@@ -7,12 +7,12 @@ import { type HeaderSummary, MessageEnvelope, type SignatureDecision } from "../
 import type { Tenant } from "../domain/Tenant.js"
 import { passesUnstamped, planCopies, unstamped } from "./CopyPlanner.js"
 import type { StampOutcome } from "./mime/StampPlan.js"
-import { DownstreamPool } from "./DownstreamPool.js"
+import { DownstreamPool } from "./downstream/DownstreamPool.js"
 import { DownstreamLink } from "./Relay.js"
 import { PipelineFailed, type RelayError } from "./RelayError.js"
-import type { readRootFacts } from "./RootHeaders.js"
-import { senderAllowed } from "./smtp/Inbound.js"
-import type { SmtpReply } from "./smtp/SmtpReply.js"
+import type { readRootFacts } from "./headers/RootHeaders.js"
+import { senderAllowed } from "./inbound/Inbound.js"
+import type { SmtpReply } from "./downstream/SmtpReply.js"
 import { type Copy, relayTransaction } from "./Transaction.js"
 
 /**
