@@ -23,6 +23,8 @@ import { UsersLive } from "./admin/handlers/Users.js"
 import { LoginMailer } from "./admin/LoginMailer.js"
 import { LoginThrottle } from "./admin/LoginThrottle.js"
 import { AccountConfig, type AccountConfigShape } from "./domain/AccountSettings.js"
+import { TestStamper } from "./domain/TestStamp.js"
+import { testStamper } from "./pipeline/DryRun.js"
 import { ContentRepo } from "./store/ContentRepo.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 
@@ -50,6 +52,8 @@ export const adminApiLayer = (options: {
     Layer.provide(ContentRepo.DefaultWithoutDependencies),
     Layer.provide(ImageRepo.DefaultWithoutDependencies),
     Layer.provide(AdminAuthLive),
+    // the test stamp runs the pipeline's dry run; admin names only the domain interface
+    Layer.provide(Layer.succeed(TestStamper, testStamper)),
     Layer.provide(Layer.succeed(AccountConfig, options.accounts ?? AccountConfig.defaults))
   )
 

@@ -79,9 +79,6 @@ export const ALLOWED = {
   "sync/DirectorySync.ts → actors/TenantRegistry.ts": "issue 16 item 4 (sync writes through store, domain interface)",
   "sync/SyncPass.ts → actors/TenantActor.ts": "issue 16 item 4 (sync writes through store, domain interface)",
   "sync/SyncPass.ts → actors/TenantProtocol.ts": "issue 16 item 4 (sync writes through store, domain interface)",
-  // issue 16 item 4: the preview runs the pipeline's dry run; admin → pipeline is not in DESIGN's list
-  "admin/handlers/Preview.ts → pipeline/DryRun.ts": "issue 16 item 4 (preview behind a domain interface)",
-  "admin/handlers/Preview.ts → pipeline/RelayError.ts": "issue 16 item 4 (preview behind a domain interface)"
 }
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g
