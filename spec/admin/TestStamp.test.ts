@@ -139,6 +139,23 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(field(error, "message")).toContain("25 MB")
     }))
 
+  it.effect("a message the relay would refuse as a loop is a TestStampFailed naming the reason", () =>
+    Effect.gen(function* () {
+      yield* createContentTenant("ts-loop", "100.64.0.144/28")
+      const client = yield* operatorClient
+      const looped = new TextEncoder().encode(
+        `${"Received: from a by b; Mon, 7 Dec 2026 00:00:00 +0000\r\n".repeat(100)}From: alice@ts-loop.example\r\nSubject: x\r\n\r\nbody\r\n`
+      )
+      const error = yield* errorOf(client.preview.testStamp({
+        path: { tenantId: "ts-loop" },
+        urlParams: { sender: "alice@ts-loop.example", recipients: "bob@ts-loop.example" },
+        payload: looped
+      }))
+      expect(error._tag).toBe("TestStampFailed")
+      expect(field(error, "reason")).toBe("mail-loop")
+      expect(field(error, "message")).toContain("100 Received headers")
+    }))
+
   it.effect("a chunked upload (no Content-Length) is cut off at the limit with a 413 too", () =>
     Effect.gen(function* () {
       yield* createContentTenant("ts-chunk", "100.64.0.128/28")
