@@ -25,6 +25,7 @@ import { TenantRepo } from "./store/TenantRepo.js"
 import { traceLayer } from "./trace/TraceLayer.js"
 import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
+import { DirectoryWriterLive } from "./actors/DirectoryWriterLive.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
 /**
@@ -81,7 +82,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
 const syncLayer = (config: ImprintConfig) =>
   DirectorySync.Default.pipe(
     Layer.provideMerge(SyncRepo.Default),
-    Layer.provide(Layer.mergeAll(TenantRegistry.Default, SyncOptions.layer({
+    Layer.provide(Layer.mergeAll(DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)), SyncOptions.layer({
       enabled: config.sync.enabled,
       defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
       jitter: config.sync.jitter

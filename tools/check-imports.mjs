@@ -75,10 +75,6 @@ export const ALLOWED = {
   "store/ImageRepo.ts → signature/TemplateImages.ts": "issue 16 item 4 (no validation in store/)",
   "store/ImageRepo.ts → images/ImageSniffer.ts": "issue 16 item 4 (no validation in store/)",
   "store/PhotoRepo.ts → images/PhotoNormaliser.ts": "issue 16 item 4 (no validation in store/: the photo is normalised before the repository stores it)",
-  // issue 16 item 4: the sync pass reaches the tenant actor for its writes; a domain interface instead
-  "sync/DirectorySync.ts → actors/TenantRegistry.ts": "issue 16 item 4 (sync writes through store, domain interface)",
-  "sync/SyncPass.ts → actors/TenantActor.ts": "issue 16 item 4 (sync writes through store, domain interface)",
-  "sync/SyncPass.ts → actors/TenantProtocol.ts": "issue 16 item 4 (sync writes through store, domain interface)",
 }
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g

@@ -20,6 +20,7 @@ import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { SecretKeys } from "../../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../../src/sync/DirectorySync.js"
+import { DirectoryWriterLive } from "../../src/actors/DirectoryWriterLive.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
 import { tempDir, TempStorePath } from "../store/TempStore.js"
@@ -42,7 +43,7 @@ const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("12
 /** Directory sync for the sync endpoints: a random credential key, no scheduler. */
 const SyncLayers = DirectorySync.Default.pipe(
   Layer.provideMerge(SyncRepo.Default),
-  Layer.provide(TenantRegistry.Default),
+  Layer.provide(DirectoryWriterLive.pipe(Layer.provideMerge(TenantRegistry.Default))),
   Layer.provide(SyncOptions.layer({ enabled: false })),
   Layer.provide(SecretKeys.random)
 )

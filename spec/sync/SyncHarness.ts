@@ -5,6 +5,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { DirectoryWriterLive } from "../../src/actors/DirectoryWriterLive.js"
 import type { DirectoryUser } from "../../src/domain/Directory.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { Store } from "../../src/store/Store.js"
@@ -20,6 +21,7 @@ import { CLIENT_ID, CLIENT_SECRET, GraphStandIn, type StandInOptions } from "./G
 
 export const syncTestLayer = (options: Partial<SyncOptionsShape> = { enabled: false }) =>
   DirectorySync.Default.pipe(
+    Layer.provideMerge(DirectoryWriterLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer(options)),
     Layer.provide(SecretKeys.random),
