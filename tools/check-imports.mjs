@@ -77,6 +77,14 @@ export const ALLOWED = {
   "store/PhotoRepo.ts → images/PhotoNormaliser.ts": "issue 16 item 4 (no validation in store/: the photo is normalised before the repository stores it)",
 }
 
+/**
+ * The admin API's contracts (admin/Api.ts, admin/<Feature>Api.ts) name only Schemas: they
+ * import domain/ and the admin room's own contract files, never a repository, an actor or
+ * the sync (STYLE.md: the contract imports only Schema and platform; shared views live in domain/).
+ */
+const CONTRACT = /^admin\/[A-Za-z]*Api\.ts$/
+const CONTRACT_MAY = ["admin", "domain", "types"]
+
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g
 
 const listFiles = (dir) =>
@@ -152,6 +160,10 @@ export const check = (src) => {
     const allowed = ROOMS[a]
     for (const to of targets) {
       const b = roomOf(to)
+      if (CONTRACT.test(from) && !CONTRACT_MAY.includes(b)) {
+        violations.push(`${from} → ${to}: an admin contract imports only domain/ and admin/ (STYLE.md, the admin API contract)`)
+        continue
+      }
       if (a === b || allowed === undefined || allowed.includes("*") || allowed.includes(b)) continue
       const key = `${from} → ${to}`
       if (key in ALLOWED) used.add(key)
