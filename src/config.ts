@@ -105,7 +105,7 @@ export class AdminListen extends Schema.Class<AdminListen>("AdminListen")({
   tlsCertFile: Schema.optional(Schema.String),
   /** label metrics with tenant ids; off by default so one tenant's activity is not visible by name */
   metricsTenantLabels: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  /** tenant members' sign-in: code lifetime, sessions, trusted devices, throttling (src/admin/AccountSettings.ts) */
+  /** tenant members' sign-in: code lifetime, sessions, trusted devices, throttling (src/domain/AccountSettings.ts) */
   login: Schema.optionalWith(LoginSettings, { default: () => LoginSettings.make({}) }),
   /** the SMTP server that carries sign-in codes; absent: only trusted devices can sign in */
   mail: Schema.optional(MailSettings)

@@ -13,7 +13,7 @@ import { SyncStatus } from "../domain/SyncSettings.js"
  */
 
 const Mapping = Schema.Record({ key: Schema.String, value: Schema.String })
-/** The status the API answers is the one the sync keeps (src/sync/SyncSettings.ts). */
+/** The status the API answers is the one the sync keeps (src/domain/SyncSettings.ts). */
 export const SyncStatusView = SyncStatus
 
 /** "(set)" when a secret is stored; absent when none is */
