@@ -5,11 +5,12 @@ import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
 import { applierLayer } from "./cluster/Applier.js"
 import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
 import { nodeMeshLayer } from "./cluster/NodeMeshNats.js"
-import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
+import { adminTlsMaterial } from "./admin/AdminServer.js"
+import { startAdminServer } from "./AdminRoot.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
-import { startInbound } from "./pipeline/smtp/Inbound.js"
-import type { AuthThrottlePeers } from "./pipeline/smtp/AuthThrottle.js"
+import { startInbound } from "./pipeline/inbound/Inbound.js"
+import type { AuthThrottlePeers } from "./pipeline/inbound/AuthThrottle.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
 import { AdminRepo } from "./store/AdminRepo.js"
 import { AccountRepo } from "./store/AccountRepo.js"
@@ -25,6 +26,7 @@ import { TenantRepo } from "./store/TenantRepo.js"
 import { traceLayer, traceResponderLayer } from "./trace/TraceLayer.js"
 import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
+import { DirectoryWriterLive } from "./actors/DirectoryWriterLive.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
 /**
@@ -87,7 +89,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
 const syncLayer = (config: ImprintConfig) =>
   DirectorySync.Default.pipe(
     Layer.provideMerge(SyncRepo.Default),
-    Layer.provide(Layer.mergeAll(TenantRegistry.Default, SyncOptions.layer({
+    Layer.provide(Layer.mergeAll(DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)), SyncOptions.layer({
       enabled: config.sync.enabled,
       defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
       jitter: config.sync.jitter

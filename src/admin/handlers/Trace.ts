@@ -8,7 +8,8 @@ import {
   type TraceCursorInvalid, type TraceExportTooLarge as ExportTooLarge, type TraceNodesMissing, type TraceQuery, TraceSearch
 } from "../../trace/TraceSearch.js"
 import { Api, StoreFailure } from "../Api.js"
-import { AUDIT_ROLES, requireOperator, requireTenantRole } from "../Principal.js"
+import { requireOperator, requireTenantRole } from "../Principal.js"
+import { AUDIT_ROLES } from "../../domain/Role.js"
 import { TraceExportTooLarge, TraceNodesUnavailable, TracePageView, TraceQueryInvalid, type TraceAllFilter } from "../TraceApi.js"
 
 /**
