@@ -109,6 +109,11 @@ export const Write = {
   put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A): WriteOp => ({
     _tag: "Put", db, key, encode: () => Schema.encodeEither(schema)(value)
   }),
+  /** a Put whose value is already in its stored form (`encodeOps`' output, held for a later commit) */
+  putEncoded: (db: DbName, key: string, encoded: unknown): WriteOp => {
+    const value = Either.right(encoded)
+    return { _tag: "Put", db, key, encode: () => value }
+  },
   remove: (db: DbName, key: string): WriteOp => ({ _tag: "Remove", db, key }),
   /** removes every key starting with `prefix`; use delimiter-terminated prefixes only */
   removePrefix: (db: DbName, prefix: string): WriteOp => ({ _tag: "RemovePrefix", db, prefix })
