@@ -1,6 +1,6 @@
 import { Context, Duration, Effect, Either, Layer, Option, ParseResult, PubSub, Schema } from "effect"
 import type { Queue, Scope } from "effect"
-import { open, type Database, type RootDatabase } from "lmdb"
+import { asBinary, open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
 import { Db, type DbName, prefixEnd, tenantIdOfKey, userPrefix } from "./Keys.js"
 import { StoreReplication, type StoreReplicationShape } from "./Replication.js"
@@ -348,6 +348,20 @@ const make = Effect.gen(function* () {
 
   const replication = yield* Effect.serviceOption(StoreReplication)
 
+  /**
+   * `ops` with each Put's value encoded now, to the bytes LMDB will store
+   * (msgpack: several times smaller than the objects), for writes held a
+   * while before their commit (an all-or-nothing tenant batch). In a cluster
+   * the replicated writes travel as values, so they are held as values there.
+   */
+  const packOps = (ops: ReadonlyArray<WriteOp>): Either.Either<Array<WriteOp>, StoreError> =>
+    Either.map(encodeOps(ops), (encoded) => encoded.map(({ op, value }) => {
+      if (op._tag !== "Put") return op
+      if (Option.isSome(replication)) return Write.putEncoded(op.db, op.key, value)
+      // the encoder may hand back a view of a buffer it reuses: keep a copy
+      return Write.putEncoded(op.db, op.key, asBinary(Uint8Array.from((database(op.db) as unknown as { encoder: { encode: (v: unknown) => Uint8Array } }).encoder.encode(value))))
+    }))
+
   /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
   const batch = (ops: ReadonlyArray<WriteOp>) =>
     Effect.flatMap(encodeOps(ops), (encoded) => Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))
@@ -428,6 +442,7 @@ const make = Effect.gen(function* () {
     directoryChangesSince,
     tenantsRewrittenSince,
     encodeOps,
+    packOps,
     commit,
     replicatedKeys,
     /** the replicated revision of a key (0: never replicated) */

@@ -93,7 +93,7 @@ interface Prepared {
   readonly removed: ReadonlyArray<TemplateRemovals>
 }
 
-/** A checked tenant waiting for its commit: its writes in their stored form (the parsed file and classes dropped). */
+/** A checked tenant waiting for its commit: its writes as the bytes LMDB will store (the parsed file and classes dropped). */
 interface Held {
   readonly tenantId: TenantId
   readonly created: boolean
@@ -314,9 +314,8 @@ const make = Effect.gen(function* () {
   })
 
   const hold = (p: Prepared) =>
-    Effect.map(store.encodeOps(writesOf(p)), (encoded): Held => ({
-      tenantId: p.tenant.id, created: p.previous === undefined, users: (p.file.directory ?? []).length, removed: p.removed,
-      ops: encoded.map(({ op, value }) => (op._tag === "Put" ? Write.putEncoded(op.db, op.key, value) : op))
+    Effect.map(store.packOps(writesOf(p)), (ops): Held => ({
+      tenantId: p.tenant.id, created: p.previous === undefined, users: (p.file.directory ?? []).length, removed: p.removed, ops
     }))
 
   /**
@@ -327,7 +326,7 @@ const make = Effect.gen(function* () {
    * so a caller reading a file lazily never holds its whole input.
    * `all-or-nothing`: every tenant valid, then all written in one
    * transaction, else nothing is; until then each checked tenant is held as
-   * its encoded writes only; `per-tenant`: the valid ones are written as
+   * the bytes of its writes only (Store.packOps); `per-tenant`: the valid ones are written as
    * each chunk is checked, the others reported. The report lists every entry
    * in order. `alongside` gives a write to commit in the same transaction as
    * each written tenant.
