@@ -99,6 +99,11 @@ export interface EncodedOp {
   readonly revision?: number
 }
 
+/** Writes encoded and held compactly until their commit (`Store.packOps`). */
+export interface PackedWrites {
+  readonly unpack: () => ReadonlyArray<WriteOp>
+}
+
 /** A write inside a batch. Build with `Write.put` / `Write.remove` / `Write.removePrefix`. */
 export type WriteOp =
   | { readonly _tag: "Put"; readonly db: DbName; readonly key: string; readonly encode: () => Either.Either<unknown, ParseResult.ParseError> }
@@ -349,18 +354,47 @@ const make = Effect.gen(function* () {
   const replication = yield* Effect.serviceOption(StoreReplication)
 
   /**
-   * `ops` with each Put's value encoded now, to the bytes LMDB will store
-   * (msgpack: several times smaller than the objects), for writes held a
-   * while before their commit (an all-or-nothing tenant batch). In a cluster
+   * `ops` with each Put's value encoded now to the bytes LMDB will store, all
+   * of them in one buffer (msgpack: several times smaller than the objects),
+   * for writes held a while before their commit (an all-or-nothing tenant
+   * batch); `unpack` gives the ops back, in order, for `batch`. In a cluster
    * the replicated writes travel as values, so they are held as values there.
    */
-  const packOps = (ops: ReadonlyArray<WriteOp>): Either.Either<Array<WriteOp>, StoreError> =>
-    Either.map(encodeOps(ops), (encoded) => encoded.map(({ op, value }) => {
-      if (op._tag !== "Put") return op
-      if (Option.isSome(replication)) return Write.putEncoded(op.db, op.key, value)
-      // the encoder may hand back a view of a buffer it reuses: keep a copy
-      return Write.putEncoded(op.db, op.key, asBinary(Uint8Array.from((database(op.db) as unknown as { encoder: { encode: (v: unknown) => Uint8Array } }).encoder.encode(value))))
-    }))
+  const packOps = (ops: ReadonlyArray<WriteOp>): Either.Either<PackedWrites, StoreError> =>
+    Either.map(encodeOps(ops), (encoded): PackedWrites => {
+      if (Option.isSome(replication)) {
+        const held = encoded.map(({ op, value }) => (op._tag === "Put" ? Write.putEncoded(op.db, op.key, value) : op))
+        return { unpack: () => held }
+      }
+      const others: Array<WriteOp | undefined> = []
+      const dbs: Array<DbName> = []
+      const keys: Array<string> = []
+      const chunks: Array<Uint8Array> = []
+      for (const { op, value } of encoded) {
+        if (op._tag !== "Put") {
+          others.push(op)
+          continue
+        }
+        others.push(undefined)
+        dbs.push(op.db)
+        keys.push(op.key)
+        chunks.push((database(op.db) as unknown as { encoder: { encode: (v: unknown) => Uint8Array } }).encoder.encode(value))
+      }
+      // one copy: the encoder may hand back views of a buffer it reuses
+      const bytes = Buffer.concat(chunks)
+      const ends = new Uint32Array(chunks.length)
+      chunks.reduce((end, c, i) => (ends[i] = end + c.length), 0)
+      return {
+        unpack: () => {
+          let put = 0
+          return others.map((op) => {
+            if (op !== undefined) return op
+            const i = put++
+            return Write.putEncoded(dbs[i]!, keys[i]!, asBinary(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i])))
+          })
+        }
+      }
+    })
 
   /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
   const batch = (ops: ReadonlyArray<WriteOp>) =>

@@ -14,7 +14,7 @@ import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
 import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOps } from "./TenantClaims.js"
 import { isSealed, open, SecretKeys } from "./SecretCipher.js"
-import { Store, Write, type WriteOp } from "./Store.js"
+import { type PackedWrites, Store, Write, type WriteOp } from "./Store.js"
 import { downstreamPassAad, needsResealing, sealTenant, storedTenant } from "./TenantSecrets.js"
 
 /**
@@ -99,7 +99,7 @@ interface Held {
   readonly created: boolean
   readonly users: number
   readonly removed: ReadonlyArray<TemplateRemovals>
-  readonly ops: ReadonlyArray<WriteOp>
+  readonly writes: PackedWrites
 }
 
 /** What tenants accepted earlier in one batch claim and gave up (keys as TenantClaims.claimKey). */
@@ -314,8 +314,8 @@ const make = Effect.gen(function* () {
   })
 
   const hold = (p: Prepared) =>
-    Effect.map(store.packOps(writesOf(p)), (ops): Held => ({
-      tenantId: p.tenant.id, created: p.previous === undefined, users: (p.file.directory ?? []).length, removed: p.removed, ops
+    Effect.map(store.packOps(writesOf(p)), (writes): Held => ({
+      tenantId: p.tenant.id, created: p.previous === undefined, users: (p.file.directory ?? []).length, removed: p.removed, writes
     }))
 
   /**
@@ -346,7 +346,7 @@ const make = Effect.gen(function* () {
     const write = (items: ReadonlyArray<Held>) =>
       Effect.gen(function* () {
         const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (h) => alongside(h.tenantId, h.created))
-        yield* store.batch([...items.flatMap((h) => h.ops), ...extra])
+        yield* store.batch([...items.flatMap((h) => h.writes.unpack()), ...extra])
         yield* Effect.forEach(items, logImported, { discard: true })
       })
     const batch = emptyBatch()
