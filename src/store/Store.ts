@@ -102,6 +102,8 @@ export interface EncodedOp {
 /** Writes encoded and held compactly until their commit (`Store.packOps`). */
 export interface PackedWrites {
   readonly unpack: () => ReadonlyArray<WriteOp>
+  /** the writes as `commit` takes them, made one at a time (never all at once for a large batch) */
+  readonly entries: () => Iterable<EncodedOp>
 }
 
 /** A write inside a batch. Build with `Write.put` / `Write.remove` / `Write.removePrefix`. */
@@ -267,10 +269,14 @@ const make = Effect.gen(function* () {
    * keeps that revision (a delete keeps it too). `lastApplied` moves the
    * node's replication watermark in the same transaction.
    */
-  const commit = (entries: ReadonlyArray<EncodedOp>, lastApplied?: number) =>
+  const commit = (entries: Iterable<EncodedOp>, lastApplied?: number) =>
     Effect.gen(function* () {
       // lmdb opens named databases with its own write; do it before the transaction
-      for (const { op } of entries) database(op.db)
+      let count = 0
+      for (const { op } of entries) {
+        database(op.db)
+        count++
+      }
       const outcome = yield* Effect.tryPromise({
         try: () =>
           env.transaction(() => {
@@ -310,7 +316,7 @@ const make = Effect.gen(function* () {
             }
             return { rev, touched }
           }),
-        catch: (cause) => new StoreError({ op: "write", message: `write of ${entries.length} ops failed: ${String(cause)}`, cause })
+        catch: (cause) => new StoreError({ op: "write", message: `write of ${count} ops failed: ${String(cause)}`, cause })
       })
       if (outcome.touched.size === 0) return 0
       ownRevisions.add(outcome.rev)
@@ -364,7 +370,7 @@ const make = Effect.gen(function* () {
     Either.map(encodeOps(ops), (encoded): PackedWrites => {
       if (Option.isSome(replication)) {
         const held = encoded.map(({ op, value }) => (op._tag === "Put" ? Write.putEncoded(op.db, op.key, value) : op))
-        return { unpack: () => held }
+        return { unpack: () => held, entries: () => encoded }
       }
       const others: Array<WriteOp | undefined> = []
       const dbs: Array<DbName> = []
@@ -384,15 +390,29 @@ const make = Effect.gen(function* () {
       const bytes = Buffer.concat(chunks)
       const ends = new Uint32Array(chunks.length)
       chunks.reduce((end, c, i) => (ends[i] = end + c.length), 0)
+      const valueAt = (i: number) => asBinary(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]))
       return {
         unpack: () => {
           let put = 0
           return others.map((op) => {
             if (op !== undefined) return op
             const i = put++
-            return Write.putEncoded(dbs[i]!, keys[i]!, asBinary(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i])))
+            return Write.putEncoded(dbs[i]!, keys[i]!, valueAt(i))
           })
-        }
+        },
+        entries: () => ({
+          *[Symbol.iterator]() {
+            let put = 0
+            for (const op of others) {
+              if (op !== undefined) {
+                yield { op }
+                continue
+              }
+              const i = put++
+              yield { op: Write.putEncoded(dbs[i]!, keys[i]!, undefined), value: valueAt(i) }
+            }
+          }
+        })
       }
     })
 
@@ -400,6 +420,20 @@ const make = Effect.gen(function* () {
   const batch = (ops: ReadonlyArray<WriteOp>) =>
     Effect.flatMap(encodeOps(ops), (encoded) => Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))
       .pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+
+  /**
+   * Held writes (`packOps`) and `extra` in one transaction, like `batch`,
+   * without making every op of a large batch at once; in a cluster, `batch`.
+   */
+  const batchPacked = (packed: ReadonlyArray<PackedWrites>, extra: ReadonlyArray<WriteOp>) =>
+    (Option.isSome(replication)
+      ? batch([...packed.flatMap((p) => p.unpack()), ...extra])
+      : Effect.flatMap(encodeOps(extra), (encodedExtra) =>
+        commit({ *[Symbol.iterator]() {
+          for (const p of packed) yield* p.entries()
+          yield* encodedExtra
+        } }))
+    ).pipe(Effect.withSpan("Store.batchPacked", { attributes: { tenants: packed.length } }))
 
   // ---- commits by other processes (the CLI importing while the server runs) ----
   const ownRevisions = new Set<number>()
@@ -491,6 +525,7 @@ const make = Effect.gen(function* () {
     keys,
     rawEntries,
     batch,
+    batchPacked,
     put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A) => batch([Write.put(db, schema, key, value)]),
     remove: (db: DbName, key: string) => batch([Write.remove(db, key)]),
     /** Subscribe before loading, so no change between the load and the subscription is missed. */

@@ -346,7 +346,7 @@ const make = Effect.gen(function* () {
     const write = (items: ReadonlyArray<Held>) =>
       Effect.gen(function* () {
         const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (h) => alongside(h.tenantId, h.created))
-        yield* store.batch([...items.flatMap((h) => h.writes.unpack()), ...extra])
+        yield* store.batchPacked(items.map((h) => h.writes), extra)
         yield* Effect.forEach(items, logImported, { discard: true })
       })
     const batch = emptyBatch()
