@@ -367,54 +367,58 @@ const make = Effect.gen(function* () {
    * the replicated writes travel as values, so they are held as values there.
    */
   const packOps = (ops: ReadonlyArray<WriteOp>): Either.Either<PackedWrites, StoreError> =>
-    Either.map(encodeOps(ops), (encoded): PackedWrites => {
-      if (Option.isSome(replication)) {
-        const held = encoded.map(({ op, value }) => (op._tag === "Put" ? Write.putEncoded(op.db, op.key, value) : op))
-        return { unpack: () => held, entries: () => encoded }
+    Either.map(encodeOps(ops), (encoded) => (Option.isSome(replication) ? holdValues(encoded) : holdBytes(encoded)))
+
+  const holdValues = (encoded: ReadonlyArray<EncodedOp>): PackedWrites => {
+    const held = encoded.map(({ op, value }) => (op._tag === "Put" ? Write.putEncoded(op.db, op.key, value) : op))
+    return { unpack: () => held, entries: () => encoded }
+  }
+
+  /** A function of its own: a closure beside these would keep `encoded` (the objects) alive with the bytes. */
+  const holdBytes = (encoded: ReadonlyArray<EncodedOp>): PackedWrites => {
+    const others: Array<WriteOp | undefined> = []
+    const dbs: Array<DbName> = []
+    const keys: Array<string> = []
+    const chunks: Array<Uint8Array> = []
+    for (const { op, value } of encoded) {
+      if (op._tag !== "Put") {
+        others.push(op)
+        continue
       }
-      const others: Array<WriteOp | undefined> = []
-      const dbs: Array<DbName> = []
-      const keys: Array<string> = []
-      const chunks: Array<Uint8Array> = []
-      for (const { op, value } of encoded) {
-        if (op._tag !== "Put") {
-          others.push(op)
-          continue
-        }
-        others.push(undefined)
-        dbs.push(op.db)
-        keys.push(op.key)
-        chunks.push((database(op.db) as unknown as { encoder: { encode: (v: unknown) => Uint8Array } }).encoder.encode(value))
-      }
-      // one copy: the encoder may hand back views of a buffer it reuses
-      const bytes = Buffer.concat(chunks)
-      const ends = new Uint32Array(chunks.length)
-      chunks.reduce((end, c, i) => (ends[i] = end + c.length), 0)
-      const valueAt = (i: number) => asBinary(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]))
-      return {
-        unpack: () => {
-          let put = 0
-          return others.map((op) => {
-            if (op !== undefined) return op
-            const i = put++
-            return Write.putEncoded(dbs[i]!, keys[i]!, valueAt(i))
-          })
-        },
-        entries: () => ({
-          *[Symbol.iterator]() {
-            let put = 0
-            for (const op of others) {
-              if (op !== undefined) {
-                yield { op }
-                continue
-              }
-              const i = put++
-              yield { op: Write.putEncoded(dbs[i]!, keys[i]!, undefined), value: valueAt(i) }
-            }
-          }
+      others.push(undefined)
+      dbs.push(op.db)
+      keys.push(op.key)
+      chunks.push((database(op.db) as unknown as { encoder: { encode: (v: unknown) => Uint8Array } }).encoder.encode(value))
+    }
+    // one copy: the encoder may hand back views of a buffer it reuses
+    const bytes = Buffer.concat(chunks)
+    const ends = new Uint32Array(chunks.length)
+    chunks.reduce((end, c, i) => (ends[i] = end + c.length), 0)
+    const valueAt = (i: number) => asBinary(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]))
+    return {
+      unpack: () => {
+        let put = 0
+        return others.map((op) => {
+          if (op !== undefined) return op
+          const i = put++
+          return Write.putEncoded(dbs[i]!, keys[i]!, valueAt(i))
         })
-      }
-    })
+      },
+      entries: () => ({
+        *[Symbol.iterator]() {
+          let put = 0
+          for (const op of others) {
+            if (op !== undefined) {
+              yield { op }
+              continue
+            }
+            const i = put++
+            yield { op: Write.putEncoded(dbs[i]!, keys[i]!, undefined), value: valueAt(i) }
+          }
+        }
+      })
+    }
+  }
 
   /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
   const batch = (ops: ReadonlyArray<WriteOp>) =>
