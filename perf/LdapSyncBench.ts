@@ -24,13 +24,14 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { TenantRegistry } from "../src/actors/TenantRegistry.js"
+import { DirectoryWriterLive } from "../src/actors/DirectoryWriterLive.js"
 import { Store, StorePath } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
 import { LDAP_DEFAULT_MAPPING } from "../src/sync/AttributeMapping.js"
 import { SecretKeys } from "../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../src/sync/DirectorySync.js"
 import { SyncRepo } from "../src/sync/SyncRepo.js"
-import { LdapSourceSettings, TenantSyncSettings } from "../src/sync/SyncSettings.js"
+import { LdapSourceSettings, TenantSyncSettings } from "../src/domain/SyncSettings.js"
 import type { SourceChange } from "../src/sync/DirectorySource.js"
 import { baseAttribute } from "../src/sync/LdapEntry.js"
 import { LDAP_DEFAULT_FILTER, makeLdapSource } from "../src/sync/LdapSource.js"
@@ -105,6 +106,7 @@ const collected = (server: SlapdServer) =>
 const wholeSync = async (server: SlapdServer): Promise<ReadonlyArray<Omit<Sample, "rssBeforeMb" | "slapdCpuS">>> => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "imprint-ldap-bench-"))
   const layer = DirectorySync.Default.pipe(
+    Layer.provideMerge(DirectoryWriterLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer({ enabled: false })),
     Layer.provide(SecretKeys.random),

@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly starttls?: boolean
   /** AUTH PLAIN after STARTTLS */
   readonly login?: { readonly user: string; readonly pass: string }
+  /** the source address and envelope sender of the n-th session opened (perf:tenants: round-robin over tenants); default localAddress and PERF_SENDER */
+  readonly sessionSource?: (n: number) => { readonly localAddress: string; readonly sender: string }
 }
 
 export interface LoadResult {
@@ -205,8 +207,8 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
     if (errorSamples.length < MAX_ERROR_SAMPLES) errorSamples.push(e instanceof Error ? e.message : String(e))
   }
 
-  const sendOne = async (s: Session, seq: string): Promise<void> => {
-    const envelope = `MAIL FROM:<${PERF_SENDER}> SIZE=${spec.bytes}\r\nRCPT TO:<${PERF_RECIPIENT}>\r\nDATA\r\n`
+  const sendOne = async (s: Session, seq: string, sender: string): Promise<void> => {
+    const envelope = `MAIL FROM:<${sender}> SIZE=${spec.bytes}\r\nRCPT TO:<${PERF_RECIPIENT}>\r\nDATA\r\n`
     if (s.pipelining) {
       await s.write(envelope)
       const mail = await s.reply()
@@ -237,18 +239,22 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
     acked.push(seq)
   }
 
+  let opened = 0
   const worker = async (): Promise<void> => {
     let session: Session | undefined
+    let sender = PERF_SENDER
     while (next < o.messages && performance.now() < deadline) {
       const seq = `${o.runId}-${next++}`
       try {
         if (session === undefined) {
-          session = await Session.open(o.port, o.localAddress)
+          const source = o.sessionSource?.(opened++)
+          sender = source?.sender ?? PERF_SENDER
+          session = await Session.open(o.port, source?.localAddress ?? o.localAddress)
           await session.greet()
           if (o.starttls === true || o.login !== undefined) await session.starttls()
           if (o.login !== undefined) await session.login(o.login.user, o.login.pass)
         }
-        await sendOne(session, seq)
+        await sendOne(session, seq, sender)
         if (o.pattern === "new") { await session.quit(); session = undefined }
       } catch (e) {
         recordError(e)

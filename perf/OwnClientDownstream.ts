@@ -1,6 +1,6 @@
 /**
  * The pass-through's downstream side on Imprint's own SMTP client
- * (src/pipeline/smtp/SmtpClient.ts): MAIL and RCPT mirrored as they arrive,
+ * (src/pipeline/downstream/SmtpClient.ts): MAIL and RCPT mirrored as they arrive,
  * DATA streamed through, one downstream session per upstream session, as
  * Imprint's relay does. With it the library floor (2b) is built from exactly
  * the SMTP libraries Imprint uses, so (4)/(2b) isolates the cost of parsing
@@ -8,7 +8,7 @@
  */
 import type { Readable } from "node:stream"
 import { Cause, Effect, Exit, Runtime, Scope } from "effect"
-import { connect, type SmtpClient, type SmtpReply } from "../src/pipeline/smtp/SmtpClient.js"
+import { connect, type SmtpClient, type SmtpReply } from "../src/pipeline/downstream/SmtpClient.js"
 
 /** what the pass-through needs from a downstream, per upstream session */
 export interface DownstreamSide {

@@ -5,7 +5,7 @@
  * Imprint does (DESIGN invariant 1).
  *
  *   --client nodemailer (default)  floor (2): nodemailer's SMTPConnection
- *   --client own                   floor (2b): Imprint's src/pipeline/smtp/SmtpClient,
+ *   --client own                   floor (2b): Imprint's src/pipeline/downstream/SmtpClient,
  *                                  MAIL/RCPT mirrored one by one like Imprint's relay
  *
  * Run as a child process: `node dist/perf/PassThrough.js --downstream <port>

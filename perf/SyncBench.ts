@@ -25,12 +25,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { TenantRegistry } from "../src/actors/TenantRegistry.js"
+import { DirectoryWriterLive } from "../src/actors/DirectoryWriterLive.js"
 import { Store, StorePath } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
 import { SecretKeys } from "../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../src/sync/DirectorySync.js"
 import { SyncRepo } from "../src/sync/SyncRepo.js"
-import { GraphSourceSettings, TenantSyncSettings } from "../src/sync/SyncSettings.js"
+import { GraphSourceSettings, TenantSyncSettings } from "../src/domain/SyncSettings.js"
 import { CLIENT_ID, CLIENT_SECRET, GraphStandIn, graphUser } from "../spec/sync/GraphStandIn.js"
 import { makeSelfSigned } from "../spec/support/Certs.js"
 import { readProc } from "./Child.js"
@@ -63,6 +64,7 @@ interface Sample {
 const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "imprint-syncbench-"))
   const layer = DirectorySync.Default.pipe(
+    Layer.provideMerge(DirectoryWriterLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer({ enabled: false, defaultInterval: Duration.hours(24), jitter: 0.1 })),
     Layer.provide(SecretKeys.random),

@@ -1,5 +1,5 @@
 /**
- * `npm run perf:tenants [-- --sizes 100,1000,10000] [--users 50] [--skip-warm-above N] [--record]`
+ * `npm run perf:tenants [-- --sizes 100,1000,10000] [--users 50] [--skip-warm-above N] [--skip-load] [--record]`
  *
  * Hosting many tenants (issue 21 items 4 and 5), per tenant count N, each
  * tenant with `--users` directory entries, its own domain and its own source
@@ -10,6 +10,8 @@
  *             beside what the old conflict check read on every import (listTenants: every tenant decoded), same run
  *   start     `imprint serve` from spawn to "listening"; RSS idle
  *   first     first-message latency (new connection, SMTP from MAIL to 250 after DATA): cold (no warm actor) vs warm, median of SAMPLE tenants
+ *   msgs/s    10 KB messages, a new connection each, LOAD_CONCURRENCY sessions: all from tenant 0 vs round-robin over all N
+ *             tenants (perf/LoadGenerator.ts), alternating, median of LOAD_ROUNDS; `--skip-load` skips it
  *   warm      RSS after one message from every tenant (no budget), and again on a fresh server with tenants.maxWarm = N/10
  *
  * Written to perf/results/local/tenants-<timestamp>.{json,md} (perf/results/ with --record).
@@ -25,6 +27,7 @@ import { Store, StorePath } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
 import { killAllChildren, readProc, startServer, type Server } from "./Child.js"
 import { freePort } from "./FreePort.js"
+import { runLoad } from "./LoadGenerator.js"
 import { resultsDir } from "./ResultsDir.js"
 import { ROOT } from "./Targets.js"
 
@@ -36,9 +39,15 @@ const SIZES = (option("sizes") ?? "100,1000,10000").split(",").map(Number)
 const USERS = Number(option("users") ?? 50)
 /** above this N the all-warm and budget passes are skipped (each sends N messages) */
 const SKIP_WARM_ABOVE = Number(option("skip-warm-above") ?? 100_000)
+/** `--skip-load`: no msgs/s pass */
+const SKIP_LOAD = process.argv.includes("--skip-load")
 const SINGLE_IMPORTS = 20
 const SAMPLE = 30
 const WARM_CONCURRENCY = 8
+/** msgs/s pass: 10 KB messages, a new connection per message, this many sessions at once, ROUNDS alternating rounds */
+const LOAD_CONCURRENCY = 10
+const LOAD_MESSAGES = 300
+const LOAD_ROUNDS = 3
 const MAIN = path.join(ROOT, "dist", "src", "main.js")
 const IMPORT_TIMEOUT_MS = 30 * 60_000
 
@@ -117,6 +126,34 @@ const singleImports = (dataDir: string, n: number) =>
     Effect.runPromise
   )
 
+/**
+ * msgs/s with every session from tenant 0 vs sessions round-robin over all N
+ * tenants (each from its own address, with its own sender domain),
+ * alternating, median of LOAD_ROUNDS each; same server, same run.
+ */
+const throughput = async (port: number, n: number) => {
+  const single: Array<number> = []
+  const roundRobin: Array<number> = []
+  let failed = 0
+  let next = 0
+  for (let round = 0; round < LOAD_ROUNDS; round++) {
+    for (const mode of ["single", "round-robin"] as const) {
+      const result = await runLoad({
+        port, kind: "10k", concurrency: LOAD_CONCURRENCY, pattern: "new", messages: LOAD_MESSAGES, maxMs: 120_000,
+        runId: `tenants-${n}-${mode}-${round}`,
+        sessionSource: () => {
+          const i = mode === "single" ? 0 : next++ % n
+          return { localAddress: addressOf(i), sender: `user0@t${i}.example` }
+        }
+      })
+      failed += result.attempted - result.ok
+      if (result.ok < result.attempted && result.errorSamples.length > 0) console.error(`${mode}: ${result.errorSamples[0]}`)
+      ;(mode === "single" ? single : roundRobin).push((result.ok * 1000) / result.elapsedMs)
+    }
+  }
+  return { singleMsgsPerS: median(single), roundRobinMsgsPerS: median(roundRobin), failed }
+}
+
 interface Row {
   n: number
   importS: number
@@ -127,6 +164,8 @@ interface Row {
   rssIdleMb: number
   coldMs: number
   warmMs: number
+  singleMsgsPerS?: number
+  roundRobinMsgsPerS?: number
   rssAllWarmMb?: number
   allWarmS?: number
   budget?: number
@@ -179,6 +218,13 @@ const measure = async (n: number, sinkPort: number): Promise<Row> => {
       coldMs: median(cold), warmMs: median(warm), failed
     }
     console.error(`N=${n}: start ${startMs.toFixed(0)} ms, idle ${rssIdleMb.toFixed(0)} MB, cold ${row.coldMs.toFixed(1)} ms, warm ${row.warmMs.toFixed(1)} ms`)
+    if (!SKIP_LOAD) {
+      const load = await throughput(server.port, n)
+      row.singleMsgsPerS = load.singleMsgsPerS
+      row.roundRobinMsgsPerS = load.roundRobinMsgsPerS
+      row.failed += load.failed
+      console.error(`N=${n}: ${load.singleMsgsPerS.toFixed(1)} msgs/s one tenant, ${load.roundRobinMsgsPerS.toFixed(1)} round-robin`)
+    }
     if (n <= SKIP_WARM_ABOVE) {
       const all = Array.from({ length: n }, (_, i) => i)
       const w0 = performance.now()
@@ -215,9 +261,9 @@ const main = async () => {
   }
   const f = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }))
   const lines = [
-    `| tenants | batch import | per tenant | one more tenant (single import) | old check read (all tenants decoded) | serve start | RSS idle | first message cold / warm | RSS all warm | RSS, maxWarm = N/10 |`,
-    `|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|`,
-    ...rows.map((r) => `| ${f(r.n)} | ${f(r.importS, 1)} s | ${f(r.importMsPerTenant, 1)} ms | ${f(r.singleMs, 1)} ms | ${f(r.oldCheckReadMs, 1)} ms | ${f(r.startMs)} ms | ${f(r.rssIdleMb)} MB | ${f(r.coldMs, 1)} / ${f(r.warmMs, 1)} ms | ${r.rssAllWarmMb === undefined ? "skipped" : `${f(r.rssAllWarmMb)} MB`} | ${r.rssBudgetMb === undefined ? "skipped" : `${f(r.rssBudgetMb)} MB (${f(r.budget)} warm)`} |`)
+    `| tenants | batch import | per tenant | one more tenant (single import) | old check read (all tenants decoded) | serve start | RSS idle | first message cold / warm | msgs/s one tenant / round-robin | RSS all warm | RSS, maxWarm = N/10 |`,
+    `|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|`,
+    ...rows.map((r) => `| ${f(r.n)} | ${f(r.importS, 1)} s | ${f(r.importMsPerTenant, 1)} ms | ${f(r.singleMs, 1)} ms | ${f(r.oldCheckReadMs, 1)} ms | ${f(r.startMs)} ms | ${f(r.rssIdleMb)} MB | ${f(r.coldMs, 1)} / ${f(r.warmMs, 1)} ms | ${r.singleMsgsPerS === undefined ? "skipped" : `${f(r.singleMsgsPerS, 1)} / ${f(r.roundRobinMsgsPerS, 1)} (${f((100 * r.roundRobinMsgsPerS!) / r.singleMsgsPerS, 0)} %)`} | ${r.rssAllWarmMb === undefined ? "skipped" : `${f(r.rssAllWarmMb)} MB`} | ${r.rssBudgetMb === undefined ? "skipped" : `${f(r.rssBudgetMb)} MB (${f(r.budget)} warm)`} |`)
   ]
   console.log(lines.join("\n"))
   const out = resultsDir(ROOT)

@@ -42,6 +42,18 @@ describe("import rules", () => {
       expect(violations).toContain("signature/Render.ts → store/Accounts.ts: signature may not import store (DESIGN.md, \"Who may import whom\")")
     })
 
+    it("reports an admin contract importing anything but domain/ and admin/, though admin may import store", () => {
+      const src = tree({
+        "store/AuditRepo.ts": "export const MAX_AUDIT_PAGE = 500\n",
+        "admin/AuditApi.ts": "import { MAX_AUDIT_PAGE } from \"../store/AuditRepo.js\"\n",
+        "admin/handlers/Audit.ts": "import { MAX_AUDIT_PAGE } from \"../../store/AuditRepo.js\"\n"
+      })
+      const { violations } = check(src)
+      expect(violations).toEqual([
+        "admin/AuditApi.ts → store/AuditRepo.ts: an admin contract imports only domain/ and admin/ (STYLE.md, the admin API contract)"
+      ])
+    })
+
     it("reports a cycle, within a room too, and a folder with no rule", () => {
       const src = tree({
         "pipeline/A.ts": "import { b } from \"./B.js\"\nexport const a = 1\n",

@@ -82,7 +82,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
       "export [--tenant ID] [--sender ADDRESS] [--recipient ADDRESS] [--message-id ID] [--from TIME] [--to TIME] [--outcome OUTCOME] [--decision DECISION] [--reason REASON] [--rule RULE] [--format FORMAT] [--config FILE]"
     ],
     details: [
-      "Reads the data folder's trace store (also while the server runs). TIME: ISO 8601 or epoch milliseconds.",
+      "Reads the data folder's trace store (also while the server runs): this node's records only; in a cluster the admin API searches every node. TIME: ISO 8601 or epoch milliseconds.",
       "OUTCOME: relayed, deferred or rejected. DECISION: stamped, unstamped or none. FORMAT: table (search), csv (export) or json.",
       "search prints a page, newest first (--limit 1-500); the next page's --cursor goes to standard error. export prints every match (at most 50,000).",
       CONFIG

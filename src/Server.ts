@@ -4,11 +4,13 @@ import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
 import { applierLayer } from "./cluster/Applier.js"
 import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
-import { adminTlsMaterial, startAdminServer } from "./admin/AdminServer.js"
+import { nodeMeshLayer } from "./cluster/NodeMeshNats.js"
+import { adminTlsMaterial } from "./admin/AdminServer.js"
+import { startAdminServer } from "./AdminRoot.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
-import { startInbound } from "./pipeline/smtp/Inbound.js"
-import type { AuthThrottlePeers } from "./pipeline/smtp/AuthThrottle.js"
+import { startInbound } from "./pipeline/inbound/Inbound.js"
+import type { AuthThrottlePeers } from "./pipeline/inbound/AuthThrottle.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
 import { AdminRepo } from "./store/AdminRepo.js"
 import { AccountRepo } from "./store/AccountRepo.js"
@@ -21,9 +23,10 @@ import { ImageDelivery } from "./domain/Images.js"
 import { startImageServer } from "./images/ImageServer.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { TenantRepo } from "./store/TenantRepo.js"
-import { traceLayer } from "./trace/TraceLayer.js"
+import { traceLayer, traceResponderLayer } from "./trace/TraceLayer.js"
 import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
+import { DirectoryWriterLive } from "./actors/DirectoryWriterLive.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
 
 /**
@@ -57,9 +60,16 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
   const client = config.cluster === undefined || isWorker ? undefined : clusterClientLayer(config.cluster)
   const base = client === undefined ? local : Layer.merge(local, storeReplicationLayer.pipe(Layer.provide(client)))
   const cluster = client === undefined ? Layer.empty : applierLayer.pipe(Layer.provide(Layer.merge(Store.Default, client)))
+  // the trace search asks every node and merges (README "Message trace"); each node answers for its own records
+  const mesh = client === undefined ? undefined : nodeMeshLayer.pipe(Layer.provide(client))
+  const traceBase = traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 })
+    .pipe(Layer.provide(TenantRepo.Default))
+  const trace = mesh === undefined ? traceBase : traceBase.pipe(Layer.provideMerge(mesh))
+  const traceResponder = mesh === undefined ? Layer.empty : traceResponderLayer.pipe(Layer.provide(Layer.merge(trace, mesh)))
   // layers are memoized by reference in one build: one Store, one registry, one cluster connection
   return Layer.mergeAll(
     cluster,
+    traceResponder,
     Store.Default,
     TenantRepo.Default,
     TenantRegistry.Default,
@@ -70,8 +80,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
     AuditRepo.Default,
     DirectoryRepo.Default,
     ControlPlaneLive.pipe(Layer.provide(TenantRegistry.Default)),
-    traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 })
-      .pipe(Layer.provide(TenantRepo.Default)),
+    trace,
     syncLayer(config)
   ).pipe(Layer.provideMerge(base))
 }
@@ -80,7 +89,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
 const syncLayer = (config: ImprintConfig) =>
   DirectorySync.Default.pipe(
     Layer.provideMerge(SyncRepo.Default),
-    Layer.provide(Layer.mergeAll(TenantRegistry.Default, SyncOptions.layer({
+    Layer.provide(Layer.mergeAll(DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)), SyncOptions.layer({
       enabled: config.sync.enabled,
       defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
       jitter: config.sync.jitter

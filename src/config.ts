@@ -5,7 +5,7 @@ import { Downstream } from "./domain/Tenant.js"
 import { EXCHANGE_ONLINE_CERTIFICATE_NAME, EXCHANGE_ONLINE_RANGES } from "./domain/Microsoft365.js"
 import { Cidr } from "./domain/TenantFile.js"
 import { ImageDeliveryMode } from "./domain/Images.js"
-import { LoginSettings, MailSettings } from "./admin/AccountSettings.js"
+import { LoginSettings, MailSettings } from "./domain/AccountSettings.js"
 import { formatConfigError } from "./ConfigErrors.js"
 
 /**
@@ -43,12 +43,12 @@ export class SmtpListen extends Schema.Class<SmtpListen>("SmtpListen")({
   authFailuresPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
   /** the window failures are counted in, and how long a throttled username or address is refused AUTH */
   authThrottleMs: Schema.optionalWith(Millis, { default: () => 60_000 }),
-  /** the most one message's DATA may take, from 354 to the dot; then 421 4.4.2 (src/pipeline/smtp/DataDeadline.ts) */
+  /** the most one message's DATA may take, from 354 to the dot; then 421 4.4.2 (src/pipeline/inbound/DataDeadline.ts) */
   maxDataMs: Schema.optionalWith(Millis, { default: () => 600_000 }),
   /** bytes per second a sender must average over each dataRateWindowMs of DATA (Postfix's smtpd_min_data_rate); 0: no floor */
   minDataRate: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 500 }),
   dataRateWindowMs: Schema.optionalWith(Millis, { default: () => 30_000 }),
-  /** sessions not bound at connect (by a CIDR connector) share this many of maxClients until they bind (src/pipeline/smtp/ConnectionLimits.ts) */
+  /** sessions not bound at connect (by a CIDR connector) share this many of maxClients until they bind (src/pipeline/inbound/ConnectionLimits.ts) */
   maxUnboundClients: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 200 }),
   /** concurrent unbound sessions per client address (an IPv6 client by its /64) */
   maxConnectionsPerAddress: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 50 }),
@@ -69,7 +69,7 @@ export class DownstreamTimeouts extends Schema.Class<DownstreamTimeouts>("Downst
   dataMs: Schema.optionalWith(Millis, { default: () => 120_000 })
 }) {}
 
-/** Idle downstream sessions kept for the next upstream session (src/pipeline/DownstreamPool.ts). */
+/** Idle downstream sessions kept for the next upstream session (src/pipeline/downstream/DownstreamPool.ts). */
 export class DownstreamPoolLimits extends Schema.Class<DownstreamPoolLimits>("DownstreamPoolLimits")({
   /** per downstream (host, port, TLS policy, credentials); 0 turns pooling off */
   maxIdlePerTarget: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 16 }),
@@ -82,7 +82,7 @@ export class DownstreamPoolLimits extends Schema.Class<DownstreamPoolLimits>("Do
 /**
  * How a session is recognised as Exchange Online (microsoft365 connectors): its
  * source address, its client certificate, or both. Which customer is sending
- * is proven per message, never by these (src/pipeline/smtp/Microsoft365Gate.ts).
+ * is proven per message, never by these (src/pipeline/inbound/Microsoft365Gate.ts).
  */
 export class Microsoft365Settings extends Schema.Class<Microsoft365Settings>("Microsoft365Settings")({
   /** Exchange Online's outbound ranges; Microsoft publishes changes, so they can be replaced here */
@@ -105,7 +105,7 @@ export class AdminListen extends Schema.Class<AdminListen>("AdminListen")({
   tlsCertFile: Schema.optional(Schema.String),
   /** label metrics with tenant ids; off by default so one tenant's activity is not visible by name */
   metricsTenantLabels: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  /** tenant members' sign-in: code lifetime, sessions, trusted devices, throttling (src/admin/AccountSettings.ts) */
+  /** tenant members' sign-in: code lifetime, sessions, trusted devices, throttling (src/domain/AccountSettings.ts) */
   login: Schema.optionalWith(LoginSettings, { default: () => LoginSettings.make({}) }),
   /** the SMTP server that carries sign-in codes; absent: only trusted devices can sign in */
   mail: Schema.optional(MailSettings)

@@ -52,6 +52,7 @@ const TOP_LEVEL = {
   "main.ts": "main",
   "Cli.ts": "main",
   "Server.ts": "main",
+  "AdminRoot.ts": "main",
   "StarterFiles.ts": "main",
   "LogOutput.ts": "main",
   "config.ts": "config",
@@ -64,12 +65,6 @@ const TOP_LEVEL = {
  * Each names the issue whose work removes it.
  */
 export const ALLOWED = {
-  // issue 16 item 4: account settings move to domain/
-  "config.ts → admin/AccountSettings.ts": "issue 16 item 4 (account settings in domain/)",
-  // issue 16 item 4: ControlPlane moves to domain/
-  "actors/ControlPlaneLive.ts → pipeline/ControlPlane.ts": "issue 16 item 4 (ControlPlane in domain/)",
-  // issue 16 item 4: Role moves to domain/
-  "store/AccountRepo.ts → admin/Principal.ts": "issue 16 item 4 (Role in domain/)",
   // issue 16 item 4: validation leaves store/ (store → signature for template and rule checks)
   "store/ContentRepo.ts → signature/RuleValidation.ts": "issue 16 item 4 (no validation in store/)",
   "store/ContentRepo.ts → signature/TemplateSanitizer.ts": "issue 16 item 4 (no validation in store/)",
@@ -80,14 +75,15 @@ export const ALLOWED = {
   "store/ImageRepo.ts → signature/TemplateImages.ts": "issue 16 item 4 (no validation in store/)",
   "store/ImageRepo.ts → images/ImageSniffer.ts": "issue 16 item 4 (no validation in store/)",
   "store/PhotoRepo.ts → images/PhotoNormaliser.ts": "issue 16 item 4 (no validation in store/: the photo is normalised before the repository stores it)",
-  // issue 16 item 4: the sync pass reaches the tenant actor for its writes; a domain interface instead
-  "sync/DirectorySync.ts → actors/TenantRegistry.ts": "issue 16 item 4 (sync writes through store, domain interface)",
-  "sync/SyncPass.ts → actors/TenantActor.ts": "issue 16 item 4 (sync writes through store, domain interface)",
-  "sync/SyncPass.ts → actors/TenantProtocol.ts": "issue 16 item 4 (sync writes through store, domain interface)",
-  // issue 16 item 4: the preview runs the pipeline's dry run; admin → pipeline is not in DESIGN's list
-  "admin/handlers/Preview.ts → pipeline/DryRun.ts": "issue 16 item 4 (preview behind a domain interface)",
-  "admin/handlers/Preview.ts → pipeline/RelayError.ts": "issue 16 item 4 (preview behind a domain interface)"
 }
+
+/**
+ * The admin API's contracts (admin/Api.ts, admin/<Feature>Api.ts) name only Schemas: they
+ * import domain/ and the admin room's own contract files, never a repository, an actor or
+ * the sync (STYLE.md: the contract imports only Schema and platform; shared views live in domain/).
+ */
+const CONTRACT = /^admin\/[A-Za-z]*Api\.ts$/
+const CONTRACT_MAY = ["admin", "domain", "types"]
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g
 
@@ -164,6 +160,10 @@ export const check = (src) => {
     const allowed = ROOMS[a]
     for (const to of targets) {
       const b = roomOf(to)
+      if (CONTRACT.test(from) && !CONTRACT_MAY.includes(b)) {
+        violations.push(`${from} → ${to}: an admin contract imports only domain/ and admin/ (STYLE.md, the admin API contract)`)
+        continue
+      }
       if (a === b || allowed === undefined || allowed.includes("*") || allowed.includes(b)) continue
       const key = `${from} → ${to}`
       if (key in ALLOWED) used.add(key)

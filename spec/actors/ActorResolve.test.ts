@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Schema, Scope, TestClock } from "effect"
-import { PreviewResult } from "../../src/actors/RulesPreview.js"
+import { PreviewResult } from "../../src/domain/RulesPreview.js"
 import * as TenantActor from "../../src/actors/TenantActor.js"
 import { DirectoryUser } from "../../src/domain/Directory.js"
 import { SignatureDecision } from "../../src/domain/Signature.js"

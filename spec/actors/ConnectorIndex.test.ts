@@ -60,6 +60,17 @@ describe("ConnectorIndex.matchSource", () => {
   })
 })
 
+describe("ConnectorIndex.patch", () => {
+  // the registry compares the index's revision with the store's: a patch that kept the old one
+  // made every later lookup re-read every tenant written since the last full build
+  it("carries the revision it was patched to", () => {
+    const index = ConnectorIndex.build([tenant("a", ["10.0.0.0/8"])], 1)
+    const patched = ConnectorIndex.patch(index, new Map([["b" as TenantId, tenant("b", ["10.1.0.0/16"])]]), 2)
+    expect(patched.revision).toBe(2)
+    expect(ConnectorIndex.matchSource(patched, "10.1.0.1")).toEqual({ _tag: "Bound", tenantId: "b" })
+  })
+})
+
 describe("ConnectorIndex.selectBySender (issues 20, 21.1)", () => {
   const m365 = (id: string, suspended = false) =>
     new Tenant({

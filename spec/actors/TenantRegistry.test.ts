@@ -149,6 +149,21 @@ describe("TenantRegistry connector index (issue 21 item 4)", () => {
       expect((yield* rebuilds) - rebuildsBefore).toBe(0)
       expect((yield* patches) - patchesBefore).toBeGreaterThanOrEqual(5)
     }).pipe(Effect.provide(RegistryLayer)))
+
+  // the index once kept its old revision after a patch: every lookup patched (re-read) every tenant written since the start
+  it.scoped("an index patched to the store's revision reads no tenant again on later lookups", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const registry = yield* TenantRegistry
+      yield* repo.importBatch([
+        { source: "a", input: cidrTenant("four", ["10.4.0.0/16"]) },
+        { source: "b", input: cidrTenant("five", ["10.5.0.0/16"]) }
+      ], "all-or-nothing")
+      expect(yield* registry.bindBySourceAddress("10.4.0.9")).toEqual(some("four"))
+      const patchesBefore = yield* patches
+      for (let i = 0; i < 3; i++) expect(yield* registry.bindBySourceAddress("10.5.0.9")).toEqual(some("five"))
+      expect((yield* patches) - patchesBefore).toBe(0)
+    }).pipe(Effect.provide(RegistryLayer)))
 })
 
 describe("TenantRegistry warm budget (issue 21 item 5)", () => {

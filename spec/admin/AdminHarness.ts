@@ -8,10 +8,10 @@ import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
-import { startAdminServer } from "../../src/admin/AdminServer.js"
+import { startAdminServer } from "../../src/AdminRoot.js"
 import { Api, TenantCreate, TenantUpdate } from "../../src/admin/Api.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
-import type { AccountConfigShape } from "../../src/admin/AccountSettings.js"
+import type { AccountConfigShape } from "../../src/domain/AccountSettings.js"
 import { AccountRepo } from "../../src/store/AccountRepo.js"
 import { SessionRepo } from "../../src/store/SessionRepo.js"
 import { AuditRepo } from "../../src/store/AuditRepo.js"
@@ -20,6 +20,7 @@ import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { SecretKeys } from "../../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "../../src/sync/DirectorySync.js"
+import { DirectoryWriterLive } from "../../src/actors/DirectoryWriterLive.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
 import { tempDir, TempStorePath } from "../store/TempStore.js"
@@ -42,7 +43,7 @@ const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("12
 /** Directory sync for the sync endpoints: a random credential key, no scheduler. */
 const SyncLayers = DirectorySync.Default.pipe(
   Layer.provideMerge(SyncRepo.Default),
-  Layer.provide(TenantRegistry.Default),
+  Layer.provide(DirectoryWriterLive.pipe(Layer.provideMerge(TenantRegistry.Default))),
   Layer.provide(SyncOptions.layer({ enabled: false })),
   Layer.provide(SecretKeys.random)
 )

@@ -5,8 +5,8 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
-import { LoginSettings, MailSettings } from "../../src/admin/AccountSettings.js"
-import type { Role } from "../../src/admin/Principal.js"
+import { LoginSettings, MailSettings } from "../../src/domain/AccountSettings.js"
+import type { Role } from "../../src/domain/Role.js"
 import { startSink, type Sink } from "../support/Sink.js"
 import { AdminEnv, AdminTestAccounts, adminTestLayer, apiClient, createPayload, operatorClient, tenantBody } from "./AdminHarness.js"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Layer, TestClock } from "effect"
-import { AccountConfig, LoginSettings } from "../../src/admin/AccountSettings.js"
+import { AccountConfig, LoginSettings } from "../../src/domain/AccountSettings.js"
 import { LoginThrottle, type ThrottleKey, waitFor } from "../../src/admin/LoginThrottle.js"
 
 /** LoginThrottle on TestClock: waits double after the free failures, per account and per address. */

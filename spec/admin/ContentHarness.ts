@@ -4,7 +4,7 @@
  * member with one role (a tenant API token made through the AccountRepo).
  */
 import { Effect } from "effect"
-import type { Role } from "../../src/admin/Principal.js"
+import type { Role } from "../../src/domain/Role.js"
 import { AccountRepo } from "../../src/store/AccountRepo.js"
 import { apiClient, createPayload, operatorClient, tenantBody } from "./AdminHarness.js"
 

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { TEST_STAMP_MAX_BYTES } from "../../src/admin/PreviewApi.js"
-import { LOOP_STAMP_HEADER } from "../../src/pipeline/LoopStamp.js"
+import { LOOP_STAMP_HEADER } from "../../src/pipeline/headers/LoopStamp.js"
 import { CORPUS_DIR } from "../support/Corpus.js"
 import * as https from "node:https"
 import { AdminEnv, adminTestLayer, apiClient, operatorClient, TestCert } from "./AdminHarness.js"
@@ -137,6 +137,23 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(error._tag).toBe("UploadTooLarge")
       expect(field(error, "limit")).toBe(TEST_STAMP_MAX_BYTES)
       expect(field(error, "message")).toContain("25 MB")
+    }))
+
+  it.effect("a message the relay would refuse as a loop is a TestStampFailed naming the reason", () =>
+    Effect.gen(function* () {
+      yield* createContentTenant("ts-loop", "100.64.0.144/28")
+      const client = yield* operatorClient
+      const looped = new TextEncoder().encode(
+        `${"Received: from a by b; Mon, 7 Dec 2026 00:00:00 +0000\r\n".repeat(100)}From: alice@ts-loop.example\r\nSubject: x\r\n\r\nbody\r\n`
+      )
+      const error = yield* errorOf(client.preview.testStamp({
+        path: { tenantId: "ts-loop" },
+        urlParams: { sender: "alice@ts-loop.example", recipients: "bob@ts-loop.example" },
+        payload: looped
+      }))
+      expect(error._tag).toBe("TestStampFailed")
+      expect(field(error, "reason")).toBe("mail-loop")
+      expect(field(error, "message")).toContain("100 Received headers")
     }))
 
   it.effect("a chunked upload (no Content-Length) is cut off at the limit with a 413 too", () =>

@@ -30,12 +30,24 @@ describe("imprint tenant import", () => {
       fs.writeFileSync(path.join(dir, "b.json"), JSON.stringify(tenant("b")))
       fs.writeFileSync(path.join(dir, "a.json"), JSON.stringify(tenant("a")))
       fs.writeFileSync(path.join(dir, "notes.txt"), "not a tenant")
-      expect((yield* readBatch(dir))!.map((e) => e.source)).toEqual(["a.json", "b.json"])
+      expect(Array.from((yield* readBatch(dir))!).map((e) => e.source)).toEqual(["a.json", "b.json"])
       const lines = path.join(dir, "t.jsonl")
       fs.writeFileSync(lines, `${JSON.stringify(tenant("x"))}\n\n{not json\n${JSON.stringify(tenant("y"))}\n`)
-      const batch = (yield* readBatch(lines))!
+      const batch = Array.from((yield* readBatch(lines))!)
       expect(batch.map((e) => e.source)).toEqual(["line 1", "line 3", "line 4"])
       expect(yield* readBatch(path.join(dir, "a.json"))).toBeUndefined()
+    }).pipe(Effect.runPromise))
+
+  it("reads a .jsonl in chunks: lines longer than a chunk and characters split between chunks arrive whole", () =>
+    Effect.gen(function* () {
+      const dir = scratch()
+      const big = { ...tenant("big"), name: "Zoë ".repeat(400_000) }
+      const small = { ...tenant("small"), name: "Åsa" }
+      const file = path.join(dir, "t.jsonl")
+      fs.writeFileSync(file, `${JSON.stringify(big)}\r\n${JSON.stringify(small)}`)
+      const batch = Array.from((yield* readBatch(file))!)
+      expect(batch.map((e) => e.source)).toEqual(["line 1", "line 2"])
+      expect(batch.map((e) => e.input)).toEqual([big, small])
     }).pipe(Effect.runPromise))
 
   it.scoped("a batch prints a line per tenant and the totals; a failure exits non-zero, and all-or-nothing writes nothing", () =>

@@ -4,7 +4,7 @@ import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
 
 /**
- * Issue 13, item 3 (src/pipeline/smtp/ConnectionLimits.ts), over real sockets.
+ * Issue 13, item 3 (src/pipeline/inbound/ConnectionLimits.ts), over real sockets.
  * The tenant's mail server is 127.0.0.1 (a CIDR connector: bound at connect);
  * other loopback addresses (127.0.0.2, …) play unbound clients.
  */

@@ -7,7 +7,7 @@ import { startSink, type Sink, type SinkOptions } from "../support/Sink.js"
 
 /**
  * Idle downstream sessions are kept for the next upstream session
- * (src/pipeline/DownstreamPool.ts): one upstream connection per message must
+ * (src/pipeline/downstream/DownstreamPool.ts): one upstream connection per message must
  * not mean one downstream connection per message, and a kept session that died
  * while idle must never cost the upstream an error.
  */

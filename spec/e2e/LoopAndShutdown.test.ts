@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest"
-import { LOOP_STAMP_HEADER } from "../../src/pipeline/LoopStamp.js"
+import { LOOP_STAMP_HEADER } from "../../src/pipeline/headers/LoopStamp.js"
 import { loopbackTenant, startImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink } from "../support/Sink.js"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { HEADER_PEEK_LIMIT } from "../../src/pipeline/HeaderPeek.js"
+import { HEADER_PEEK_LIMIT } from "../../src/pipeline/headers/HeaderPeek.js"
 import { MAX_STAMPED_LINE_BYTES } from "../../src/pipeline/mime/SplitterGuard.js"
 import { MAX_PART_HEADER_BYTES } from "../../src/pipeline/Transaction.js"
 import { stripImprintHeaders } from "../support/Corpus.js"

@@ -3,7 +3,7 @@ import { Effect, Option } from "effect"
 import { Client } from "ldapts"
 import { ALL_STAFF, BAD_USERS, MAIL_DOMAIN, ROOT_DN, userAttributes, userDn } from "../../perf/LdapDirectory.js"
 import { DirectorySync } from "../../src/sync/DirectorySync.js"
-import { LdapSourceSettings } from "../../src/sync/SyncSettings.js"
+import { LdapSourceSettings } from "../../src/domain/SyncSettings.js"
 import { cachedMails, lookup, someUser, syncTestLayer, tenantWithSources } from "../sync/SyncHarness.js"
 import { ROOT_PASSWORD, slapdUnavailable, startDirectoryPeer } from "./SlapdPeer.js"
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import { FailureCause, PendingChains, TransactionMachine } from "../../src/pipeline/TransactionState.js"
-import { DataSourceError } from "../../src/pipeline/smtp/DownstreamError.js"
+import { DataSourceError } from "../../src/pipeline/downstream/DownstreamError.js"
 import { PipelineFailed, StampingFailed, UpstreamGone } from "../../src/pipeline/RelayError.js"
 
 const echo = () => new DataSourceError({ cause: new Error("source closed") })

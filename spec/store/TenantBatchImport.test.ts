@@ -38,6 +38,24 @@ describe("TenantRepo.importBatch", () => {
       expect(Option.getOrThrow(yield* repo.getTenant("old" as TenantId)).name).toBe("Renamed")
     }).pipe(Effect.provide(RepoLayer)))
 
+  // an all-or-nothing batch holds its writes as the bytes LMDB stores (Store.packOps); they must be the bytes a single import writes
+  it.scoped("a batch stores the bytes a single import of the same file stores", () =>
+    Effect.gen(function* () {
+      const repo = yield* TenantRepo
+      const store = yield* Store
+      const file = tenantFile("packed", {
+        directory: [{ mail: "ann@packed.example", displayName: "Ann Ö", title: "Chief", proxyAddresses: ["smtp:a@packed.example"], custom: { room: "1" } }]
+      })
+      const bytes = Effect.forEach([Db.tenants, Db.users, Db.templates, Db.rules, Db.settings, CLAIMS_DB], (db) => store.rawEntries(db, ""))
+      expect((yield* repo.importBatch(entries(file), "all-or-nothing")).written).toBe(true)
+      const batched = yield* bytes
+      expect(batched[1]!.length).toBe(1)
+      yield* repo.importTenant(file)
+      expect(yield* bytes).toEqual(batched)
+      const exported = yield* repo.exportTenant("packed" as TenantId)
+      expect(exported.directory?.[0]).toMatchObject({ mail: "ann@packed.example", displayName: "Ann Ö", custom: { room: "1" } })
+    }).pipe(Effect.provide(RepoLayer)))
+
   it.scoped("all-or-nothing writes nothing when one tenant fails, and says which and why", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo

@@ -5,6 +5,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
+import { DirectoryWriterLive } from "../../src/actors/DirectoryWriterLive.js"
 import type { DirectoryUser } from "../../src/domain/Directory.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { Store } from "../../src/store/Store.js"
@@ -12,7 +13,7 @@ import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { SecretKeys } from "../../src/store/SecretCipher.js"
 import { DirectorySync, SyncOptions, type SyncOptionsShape } from "../../src/sync/DirectorySync.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
-import { GraphSourceSettings, type SourceSettings, TenantSyncSettings } from "../../src/sync/SyncSettings.js"
+import { GraphSourceSettings, type SourceSettings, TenantSyncSettings } from "../../src/domain/SyncSettings.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { TempStorePath } from "../store/TempStore.js"
 import { makeSelfSigned } from "../support/Certs.js"
@@ -20,6 +21,7 @@ import { CLIENT_ID, CLIENT_SECRET, GraphStandIn, type StandInOptions } from "./G
 
 export const syncTestLayer = (options: Partial<SyncOptionsShape> = { enabled: false }) =>
   DirectorySync.Default.pipe(
+    Layer.provideMerge(DirectoryWriterLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer(options)),
     Layer.provide(SecretKeys.random),

@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Duration, Effect, Option, TestClock } from "effect"
 import { DirectorySync, FIRST_RUN_SPREAD } from "../../src/sync/DirectorySync.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
-import { TenantSyncSettings } from "../../src/sync/SyncSettings.js"
+import { TenantSyncSettings } from "../../src/domain/SyncSettings.js"
 import { graphUser } from "./GraphStandIn.js"
 import { graphSettings, standIn, syncTestLayer, tenantWithSources } from "./SyncHarness.js"
 

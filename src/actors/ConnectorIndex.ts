@@ -112,7 +112,7 @@ export const patch = (index: ConnectorIndex, changes: ReadonlyMap<TenantId, Tena
   const ranges = m.ranges.filter((r) => !changes.has(r.tenantId))
   const next: Mutable = { ...m, ranges }
   for (const tenant of changes.values()) if (tenant !== undefined) add(next, tenant)
-  return { revision, ...next }
+  return { ...next, revision }
 }
 
 export type SourceMatch =

@@ -1,7 +1,7 @@
 import { Effect, Layer, Option } from "effect"
 import { Unbound } from "../domain/Binding.js"
 import { NoSignature } from "../domain/Signature.js"
-import { ControlPlane } from "../pipeline/ControlPlane.js"
+import { ControlPlane } from "../domain/ControlPlane.js"
 import { TenantRegistry } from "./TenantRegistry.js"
 
 /**

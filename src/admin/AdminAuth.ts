@@ -3,7 +3,7 @@ import { AccountRepo, API_TOKEN_PREFIX } from "../store/AccountRepo.js"
 import { AdminRepo } from "../store/AdminRepo.js"
 import { SESSION_PREFIX, SessionRepo } from "../store/SessionRepo.js"
 import { notePrincipal } from "./AccessLog.js"
-import { AccountConfig, sessionIdleMs } from "./AccountSettings.js"
+import { AccountConfig, sessionIdleMs } from "../domain/AccountSettings.js"
 import { UNAUTHORIZED_MESSAGE, Unauthorized } from "./ApiErrors.js"
 import { AdminAuth, Operator, type Principal, TenantMember } from "./Principal.js"
 

@@ -1,37 +1,19 @@
-import { HttpApiBuilder, HttpApp, HttpServer, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer, type MetricPair } from "effect"
+import { HttpApp, HttpServerResponse } from "@effect/platform"
+import { Effect, type MetricPair } from "effect"
 import * as fs from "node:fs"
 import * as https from "node:https"
 import type { TlsMaterial } from "../Secrets.js"
-import { Api } from "./Api.js"
-import { AuditLive } from "./handlers/Audit.js"
-import { DirectoryLive } from "./handlers/Directory.js"
-import { SyncLive } from "./handlers/Sync.js"
-import { MetricsLive } from "./handlers/Metrics.js"
-import { OpsLive } from "./handlers/Ops.js"
-import { TenantsLive } from "./handlers/Tenants.js"
-import { PreviewLive } from "./handlers/Preview.js"
-import { RulesLive } from "./handlers/Rules.js"
-import { TemplatesLive } from "./handlers/Templates.js"
-import { TraceLive } from "./handlers/Trace.js"
-import { ImagesLive } from "./handlers/Images.js"
-import { ContentRepo } from "../store/ContentRepo.js"
-import { ImageRepo } from "../store/ImageRepo.js"
-import { AdminAuthLive } from "./AdminAuth.js"
-import { AccountConfig, type AccountConfigShape } from "./AccountSettings.js"
-import { ApiTokensLive } from "./handlers/ApiTokens.js"
-import { AuthLive } from "./handlers/Auth.js"
-import { UsersLive } from "./handlers/Users.js"
-import { LoginMailer } from "./LoginMailer.js"
-import { LoginThrottle } from "./LoginThrottle.js"
-import { BodyLimitsLive } from "./BodyLimits.js"
+import type { AccountConfigShape } from "../domain/AccountSettings.js"
 import { withJsonErrorBodies } from "./ErrorBodies.js"
-import { accessLog, AccessLogFailuresLive } from "./AccessLog.js"
+import { accessLog } from "./AccessLog.js"
 
 /**
  * The admin API over HTTPS. HTTPS only: there is no plain-HTTP listener to
  * forget to turn off, and TLS below 1.2 is refused at the handshake.
+ *
+ * This module holds the server's parts (the HTTPS listener, the response
+ * middleware, the TLS material); the composition root (src/AdminRoot.ts)
+ * builds the Layers from them and the handlers.
  */
 
 export const ADMIN_TLS_MIN_VERSION = "TLSv1.2" as const
@@ -49,26 +31,6 @@ export interface AdminServerOptions {
   readonly accounts?: AccountConfigShape | undefined
 }
 
-/** The contract with its handlers; needs TenantRepo, TenantRegistry, Store, AdminRepo and TraceSearch. */
-export const adminApiLayer = (options: {
-  readonly metricsTenantLabels: boolean
-  readonly workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined
-  readonly accounts?: AccountConfigShape | undefined
-}) =>
-  HttpApiBuilder.api(Api).pipe(
-    Layer.provide([AuthLive, UsersLive, ApiTokensLive]),
-    Layer.provide([LoginMailer.Default, LoginThrottle.Default]),
-    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels, workerMetrics: options.workerMetrics }), TenantsLive, AuditLive, DirectoryLive]),
-    Layer.provide(SyncLive),
-    Layer.provide(TraceLive),
-    Layer.provide([TemplatesLive, RulesLive, PreviewLive, ImagesLive]),
-    // the content handlers' repositories, over the Store and TenantRepo the caller provides (not a second Store)
-    Layer.provide(ContentRepo.DefaultWithoutDependencies),
-    Layer.provide(ImageRepo.DefaultWithoutDependencies),
-    Layer.provide(AdminAuthLive),
-    Layer.provide(Layer.succeed(AccountConfig, options.accounts ?? AccountConfig.defaults))
-  )
-
 /** RFC 6750: a 401 names the scheme it wants, so a client knows to send a bearer token. */
 export const WWW_AUTHENTICATE = 'Bearer realm="imprint-admin"'
 
@@ -80,24 +42,15 @@ const challengeOn401 = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerRe
     app
   )
 
-/** Starts the admin server in the current scope; closing the scope stops it. Answers the bound port. */
-export const startAdminServer = Effect.fn("AdminServer.start")(function* (options: AdminServerOptions) {
-  const listener = NodeHttpServer.layer(
-    () => https.createServer({ key: options.tls.key, cert: options.tls.cert, minVersion: ADMIN_TLS_MIN_VERSION }),
-    { host: options.host, port: options.port }
-  )
-  const app = HttpApiBuilder.serve((httpApp) => accessLog(withJsonErrorBodies(challengeOn401(httpApp)))).pipe(
-    Layer.provide(BodyLimitsLive),
-    Layer.provide(AccessLogFailuresLive),
-    Layer.provide(adminApiLayer(options)),
-    Layer.provideMerge(listener)
-  )
-  const context = yield* Layer.build(app)
-  const address = Context.get(context, HttpServer.HttpServer).address
-  const port = address._tag === "TcpAddress" ? address.port : options.port
-  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host
-  return { host: options.host, port, url: `https://${hostInUrl}:${port}` }
-})
+/** What every admin response passes through: the access log, JSON error bodies, the 401 challenge. */
+export const adminMiddleware = (httpApp: HttpApp.Default): HttpApp.Default => accessLog(withJsonErrorBodies(challengeOn401(httpApp)))
+
+/** The HTTPS listener (Node's), TLS 1.2 at least. */
+export const createAdminHttpsServer = (tls: TlsMaterial) =>
+  https.createServer({ key: tls.key, cert: tls.cert, minVersion: ADMIN_TLS_MIN_VERSION })
+
+/** The URL the server answers on, brackets around an IPv6 host. */
+export const adminUrl = (host: string, port: number) => `https://${host.includes(":") ? `[${host}]` : host}:${port}`
 
 /**
  * `admin.tlsKeyFile`/`admin.tlsCertFile` when given (both), else the SMTP

@@ -21,7 +21,7 @@ import { TenantPayload } from "../domain/TenantFile.js"
 /**
  * The admin API contract: Schema and platform only, no handlers, so the typed
  * client, the server and the OpenAPI document all derive from this one file.
- * Handlers live in admin/handlers/, the server wiring in admin/AdminServer.ts.
+ * Handlers live in admin/handlers/, the server's parts in admin/AdminServer.ts, its Layers in src/AdminRoot.ts.
  *
  * Every group but ops runs behind AdminAuth (src/admin/Principal.ts), which
  * turns the bearer token into a Principal; handlers authorize from it.
@@ -29,7 +29,8 @@ import { TenantPayload } from "../domain/TenantFile.js"
  */
 
 export * from "./ApiErrors.js"
-export { AdminAuth, CurrentPrincipal, Operator, type Principal, Role, TenantMember } from "./Principal.js"
+export { AdminAuth, CurrentPrincipal, Operator, type Principal, TenantMember } from "./Principal.js"
+export { Role } from "../domain/Role.js"
 
 // ---- views ------------------------------------------------------------------------
 

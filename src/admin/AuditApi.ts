@@ -1,7 +1,8 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
-import { AuditEntry, MAX_AUDIT_PAGE } from "../store/AuditRepo.js"
+import { AuditEntry } from "../domain/Audit.js"
+import { MAX_AUDIT_PAGE } from "../domain/Paging.js"
 import { Forbidden, StoreFailure } from "./ApiErrors.js"
 import { AdminAuth } from "./Principal.js"
 

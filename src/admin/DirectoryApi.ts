@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import { DirectoryUser } from "../domain/Directory.js"
 import { TenantNotFound } from "../domain/Errors.js"
-import { MAX_DIRECTORY_PAGE } from "../store/DirectoryRepo.js"
+import { MAX_DIRECTORY_PAGE } from "../domain/Paging.js"
 import { Forbidden, NotReady, StoreFailure } from "./ApiErrors.js"
 import { AdminAuth } from "./Principal.js"
 

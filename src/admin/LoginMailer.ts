@@ -1,6 +1,6 @@
 import { Data, Effect } from "effect"
 import nodemailer from "nodemailer"
-import { AccountConfig } from "./AccountSettings.js"
+import { AccountConfig } from "../domain/AccountSettings.js"
 
 /**
  * Sends sign-in codes through the configured SMTP server (`admin.mail`).

@@ -1,6 +1,6 @@
 import { Clock, Effect, HashMap, Option, Ref } from "effect"
 import { TooManyAttempts } from "./AccountErrors.js"
-import { AccountConfig } from "./AccountSettings.js"
+import { AccountConfig } from "../domain/AccountSettings.js"
 
 /**
  * Growing waits after failed sign-ins, per account (the email as typed,

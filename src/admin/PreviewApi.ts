@@ -1,6 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { PreviewResult } from "../actors/RulesPreview.js"
+import { PreviewResult } from "../domain/RulesPreview.js"
 import { TenantNotFound } from "../domain/Errors.js"
 import { MessageKind } from "../domain/Rule.js"
 import { Forbidden, NotReady, StoreFailure } from "./ApiErrors.js"

@@ -1,6 +1,7 @@
 import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
 import { Context, Effect, Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
+import { Role } from "../domain/Role.js"
 import { Forbidden, Unauthorized } from "./ApiErrors.js"
 
 /**
@@ -14,18 +15,6 @@ import { Forbidden, Unauthorized } from "./ApiErrors.js"
  * id that does not exist, so ids of other tenants cannot be probed — and a
  * member of the right tenant whose role is not allowed gets Forbidden (403).
  */
-
-export const Role = Schema.Literal("owner", "admin", "editor", "auditor")
-export type Role = typeof Role.Type
-
-/** every member role: reading templates, rules, directory */
-export const READ_ROLES: ReadonlyArray<Role> = ["owner", "admin", "editor", "auditor"]
-/** templates and rules, preview, test stamp */
-export const CONTENT_ROLES: ReadonlyArray<Role> = ["owner", "admin", "editor"]
-/** directory writes, users (but only owners make or remove owners), API tokens, sync */
-export const ADMIN_ROLES: ReadonlyArray<Role> = ["owner", "admin"]
-/** the audit log */
-export const AUDIT_ROLES: ReadonlyArray<Role> = ["owner", "admin", "auditor"]
 
 /** An operator API token: every tenant, every endpoint. */
 export class Operator extends Schema.TaggedClass<Operator>()("Operator", {

@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { TenantNotFound } from "../domain/Errors.js"
 import { Forbidden, StoreFailure } from "./ApiErrors.js"
 import { AdminAuth } from "./Principal.js"
-import { SyncStatus } from "../sync/SyncSettings.js"
+import { SyncStatus } from "../domain/SyncSettings.js"
 
 /**
  * Directory sync in the admin API: the status (with progress while a pass
@@ -13,7 +13,7 @@ import { SyncStatus } from "../sync/SyncSettings.js"
  */
 
 const Mapping = Schema.Record({ key: Schema.String, value: Schema.String })
-/** The status the API answers is the one the sync keeps (src/sync/SyncSettings.ts). */
+/** The status the API answers is the one the sync keeps (src/domain/SyncSettings.ts). */
 export const SyncStatusView = SyncStatus
 
 /** "(set)" when a secret is stored; absent when none is */

@@ -1,6 +1,7 @@
 import { Console, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { StringDecoder } from "node:string_decoder"
 import { type BatchEntry, type BatchReport, IMPORT_MODES, type ImportMode, TenantRepo } from "../store/TenantRepo.js"
 
 /**
@@ -23,20 +24,76 @@ const parseJson = (text: string, source: string): unknown => {
 }
 const INVALID_JSON = "invalid JSON"
 
-/** The batch at `target`, or undefined when it is a single tenant file. */
-export const readBatch = (target: string): Effect.Effect<ReadonlyArray<BatchEntry> | undefined, Error> =>
+/** bytes read from a .jsonl at a time: the file is read line by line, never whole */
+const READ_CHUNK_BYTES = 1 << 20
+
+const unreadable = (source: string, e: unknown): BatchEntry =>
+  ({ source, input: { [INVALID_JSON]: `${source}: cannot read: ${(e as Error).message}` } })
+
+/** The non-blank lines of a JSON-lines file, parsed one at a time as the import pulls them. */
+function* jsonLines(file: string): Generator<BatchEntry> {
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r")
+  } catch (e) {
+    yield unreadable(file, e)
+    return
+  }
+  try {
+    const decoder = new StringDecoder("utf8")
+    const buffer = Buffer.alloc(READ_CHUNK_BYTES)
+    let rest = ""
+    let lineNo = 0
+    for (;;) {
+      let read: number
+      try {
+        read = fs.readSync(fd, buffer, 0, buffer.length, null)
+      } catch (e) {
+        // a failed tenant makes an all-or-nothing batch write nothing
+        yield unreadable(`line ${lineNo + 1}`, e)
+        return
+      }
+      const text = rest + (read === 0 ? decoder.end() : decoder.write(buffer.subarray(0, read)))
+      const lines = text.split("\n")
+      rest = read === 0 ? "" : lines.pop()!
+      for (const line of lines) {
+        lineNo++
+        if (line.trim() !== "") yield { source: `line ${lineNo}`, input: parseJson(line, `line ${lineNo}`) }
+      }
+      if (read === 0) return
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** A folder's `*.json` in name order, each read when the import pulls it. */
+function* folderFiles(dir: string, names: ReadonlyArray<string>): Generator<BatchEntry> {
+  for (const name of names) {
+    let text: string
+    try {
+      text = fs.readFileSync(path.join(dir, name), "utf8")
+    } catch (e) {
+      yield unreadable(name, e)
+      continue
+    }
+    yield { source: name, input: parseJson(text, name) }
+  }
+}
+
+/**
+ * The batch at `target`, read lazily (a folder file by file, a .jsonl line
+ * by line), or undefined when it is a single tenant file.
+ */
+export const readBatch = (target: string): Effect.Effect<Iterable<BatchEntry> | undefined, Error> =>
   Effect.try({
     try: () => {
       if (fs.statSync(target).isDirectory()) {
         const names = fs.readdirSync(target).filter((n) => n.endsWith(".json")).sort()
-        return names.map((name) => ({ source: name, input: parseJson(fs.readFileSync(path.join(target, name), "utf8"), name) }))
+        return { [Symbol.iterator]: () => folderFiles(target, names) }
       }
       if (!target.endsWith(".jsonl")) return undefined
-      const entries: Array<BatchEntry> = []
-      fs.readFileSync(target, "utf8").split("\n").forEach((line, i) => {
-        if (line.trim() !== "") entries.push({ source: `line ${i + 1}`, input: parseJson(line, `line ${i + 1}`) })
-      })
-      return entries
+      return { [Symbol.iterator]: () => jsonLines(target) }
     },
     catch: (e) => new Error(`cannot read ${target}: ${(e as Error).message}`)
   })
@@ -61,8 +118,8 @@ export const tenantImport = (target: string, mode: string | undefined) =>
       const summary = yield* repo.importTenant(input)
       return yield* Console.log(JSON.stringify(summary))
     }
-    if (batch.length === 0) return yield* Effect.fail(new Error(`${target} holds no tenants (a folder of *.json files or a .jsonl file, one tenant per line)`))
     const report = yield* repo.importBatch(batch, chosen)
+    if (report.tenants.length === 0) return yield* Effect.fail(new Error(`${target} holds no tenants (a folder of *.json files or a .jsonl file, one tenant per line)`))
     for (const line of reportLines(report)) yield* Console.log(line)
-    if (report.failed > 0) return yield* Effect.fail(new Error(`${report.failed} of ${batch.length} tenants failed${report.written ? "" : "; nothing was written"}`))
+    if (report.failed > 0) return yield* Effect.fail(new Error(`${report.failed} of ${report.tenants.length} tenants failed${report.written ? "" : "; nothing was written"}`))
   })

@@ -33,8 +33,8 @@ const filterFields = {
   reason: Schema.optional(Schema.String.pipe(Schema.maxLength(100))),
   /** a rule id applied to at least one copy */
   rule: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
-  /** the `next` of the previous page (or where an export starts) */
-  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(40)))
+  /** the `next` of the previous page (or where an export starts); in a cluster it holds a place per node */
+  cursor: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
 }
 
 export const TraceFilter = Schema.Struct(filterFields)
@@ -46,12 +46,26 @@ export const TraceSearchParams = Schema.Struct({
 export const TraceAllSearchParams = Schema.Struct({ ...TraceSearchParams.fields, tenant: Schema.optional(Schema.String.pipe(Schema.maxLength(63))) })
 export const TraceAllFilter = Schema.Struct({ ...filterFields, tenant: Schema.optional(Schema.String.pipe(Schema.maxLength(63))) })
 
+/** In a cluster: one node asked for its part of a page. */
+export const TraceNodeView = Schema.Struct({
+  node: Schema.String,
+  answered: Schema.Boolean,
+  /** records this node looked at */
+  scanned: Schema.optional(Schema.Int),
+  /** why it did not answer (unreachable, timed out, …) */
+  error: Schema.optional(Schema.String)
+})
+
 export class TracePageView extends Schema.Class<TracePageView>("TracePage")({
   records: Schema.Array(TraceRecord),
   /** pass as `cursor` for the next, older page; absent when the range is exhausted */
   next: Schema.optional(Schema.String),
   /** records looked at for this page (a page stops after 100,000 even when not full; `next` goes on) */
-  scanned: Schema.Int
+  scanned: Schema.Int,
+  /** in a cluster: every node asked and whether it answered; absent on a single node */
+  nodes: Schema.optional(Schema.Array(TraceNodeView)),
+  /** in a cluster: true when a node did not answer, so its records are missing from this page */
+  partial: Schema.optional(Schema.Boolean)
 }) {}
 
 /** A filter the trace cannot run: a cursor it did not give out, `from` after `to`. */
@@ -68,6 +82,13 @@ export class TraceExportTooLarge extends Schema.TaggedError<TraceExportTooLarge>
   HttpApiSchema.annotations({ status: 422 })
 ) {}
 
+/** In a cluster, an export while a node does not answer: it would be incomplete without saying so. */
+export class TraceNodesUnavailable extends Schema.TaggedError<TraceNodesUnavailable>()(
+  "TraceNodesUnavailable",
+  { message: Schema.String, nodes: Schema.Array(Schema.String) },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
 export const TRACE_CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 const Csv = HttpApiSchema.Text({ contentType: TRACE_CSV_CONTENT_TYPE })
 
@@ -82,6 +103,7 @@ export class TraceGroup extends HttpApiGroup.make("trace")
   .add(HttpApiEndpoint.get("exportAllJson", "/trace/export.json").setUrlParams(TraceAllFilter).addSuccess(Schema.Array(TraceRecord)))
   .addError(TraceQueryInvalid)
   .addError(TraceExportTooLarge)
+  .addError(TraceNodesUnavailable)
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)

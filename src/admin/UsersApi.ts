@@ -5,7 +5,8 @@ import { ApiTokenNotFound, LastOwnerRequired, LoginNameTaken, TooManyAttempts, U
 import { Forbidden, StoreFailure } from "./ApiErrors.js"
 import { MAX_EMAIL_LENGTH } from "./AuthApi.js"
 import { MAX_PASSWORD_LENGTH, PasswordRejected } from "./PasswordPolicy.js"
-import { AdminAuth, Role } from "./Principal.js"
+import { AdminAuth } from "./Principal.js"
+import { Role } from "../domain/Role.js"
 
 /**
  * Tenant members (people) and tenant API tokens (automation), under

@@ -10,7 +10,8 @@ import type { DbName } from "../store/Keys.js"
 
 const PLAIN = /^[A-Za-z0-9_/-]$/
 
-const escape = (s: string): string => {
+/** one subject token for any string (`=XX` for every byte outside `A-Z a-z 0-9 - _ /`) */
+export const kvToken = (s: string): string => {
   let out = ""
   for (const ch of s) {
     if (PLAIN.test(ch)) out += ch
@@ -30,7 +31,7 @@ const unescape = (s: string): string => {
   return Buffer.from(bytes).toString("utf8")
 }
 
-export const toKvKey = (db: DbName, key: string): string => `${escape(db)}.${escape(key)}`
+export const toKvKey = (db: DbName, key: string): string => `${kvToken(db)}.${kvToken(key)}`
 
 /** undefined for a KV key this layout did not write */
 export const fromKvKey = (kvKey: string): { readonly db: DbName; readonly key: string } | undefined => {

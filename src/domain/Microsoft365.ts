@@ -7,7 +7,7 @@ import { type Cidr, overlaps, parseCidr } from "./Cidr.js"
  * certificate, so neither says which customer is speaking: they only make a
  * session a Microsoft 365 session. The customer is proven per message, by the
  * `X-MS-Exchange-CrossTenant-Id` header and the DKIM signature of the
- * customer's `<name>.onmicrosoft.com` domain (src/pipeline/smtp/Microsoft365Proof.ts).
+ * customer's `<name>.onmicrosoft.com` domain (src/pipeline/inbound/Microsoft365Proof.ts).
  */
 
 /**

@@ -1,7 +1,7 @@
 import type { MimeNode } from "mailsplit"
 import type { SignatureDecision } from "../domain/Signature.js"
 import { classifyRoot } from "./mime/PartChooser.js"
-import type { RootFacts } from "./RootHeaders.js"
+import type { RootFacts } from "./headers/RootHeaders.js"
 import type { Copy, Decision } from "./Transaction.js"
 
 /**

@@ -5,14 +5,15 @@ import { randomBytes } from "node:crypto"
 import { Transform, type Readable, type TransformCallback } from "node:stream"
 import { type HeaderSummary, MessageEnvelope, type SignatureDecision } from "../domain/Signature.js"
 import type { Tenant } from "../domain/Tenant.js"
+import { type TestStampInput, TestStampRefused, type TestStamperApi, type TestStampResult } from "../domain/TestStamp.js"
 import { passesUnstamped, planCopies, unstamped } from "./CopyPlanner.js"
 import type { StampOutcome } from "./mime/StampPlan.js"
-import { DownstreamPool } from "./DownstreamPool.js"
+import { DownstreamPool } from "./downstream/DownstreamPool.js"
 import { DownstreamLink } from "./Relay.js"
 import { PipelineFailed, type RelayError } from "./RelayError.js"
-import type { readRootFacts } from "./RootHeaders.js"
-import { senderAllowed } from "./smtp/Inbound.js"
-import type { SmtpReply } from "./smtp/SmtpReply.js"
+import type { readRootFacts } from "./headers/RootHeaders.js"
+import { senderAllowed } from "./inbound/Inbound.js"
+import type { SmtpReply } from "./downstream/SmtpReply.js"
 import { type Copy, relayTransaction } from "./Transaction.js"
 
 /**
@@ -182,3 +183,66 @@ export const dryRun = Effect.fn("DryRun.stamp")(function* (input: DryRunInput) {
     }))
   } satisfies DryRunResult
 })
+
+/** What the relay would have answered instead of relaying, as the test stamp's refusal naming the reason. */
+const refusal = (e: RelayError, tooBig: boolean): TestStampRefused => {
+  switch (e._tag) {
+    case "MailLoop":
+      return new TestStampRefused({ tooBig, reason: "mail-loop", message: `the relay refuses this message as a mail loop: ${e.received} Received headers` })
+    case "BareLineEnding":
+      return new TestStampRefused({ tooBig, reason: "bare-line-ending", message: `the relay refuses this message: a line of NULs and one dot at byte ${e.offset}` })
+    case "StampingFailed":
+      return new TestStampRefused({
+        tooBig,
+        reason: "stamping-failed",
+        message: `stamping failed (${e.detail}); the relay would answer 451 and relay the retry unstamped`
+      })
+    default:
+      return new TestStampRefused({ tooBig, reason: e._tag, message: `the message could not be processed: ${e._tag}` })
+  }
+}
+
+/**
+ * The upload into the normalizer. Past the limit the upload is no longer
+ * fed but not destroyed either (that would reset an HTTP connection before
+ * the 413 is written); Node discards the rest after the answer.
+ */
+const feedUpload = (upload: Readable, normalizer: UploadNormalizer): UploadNormalizer => {
+  upload.pipe(normalizer)
+  upload.once("error", (e) => normalizer.destroy(e))
+  normalizer.once("error", () => {
+    upload.unpipe(normalizer)
+    upload.resume()
+  })
+  return normalizer
+}
+
+/** The test stamp (domain/TestStamp.ts) over dryRun: the admin API's TestStamper. */
+export const testStamper: TestStamperApi = {
+  run: Effect.fn("DryRun.testStamp")(function* (input: TestStampInput) {
+    const normalizer = new UploadNormalizer(input.uploadLimit)
+    const result = yield* dryRun({
+      upstream: feedUpload(input.upload, normalizer),
+      tenant: input.tenant,
+      sender: input.sender,
+      recipients: input.recipients,
+      // normalizing bare LF to CRLF at most doubles the bytes; LineGuard's limit only has to allow that
+      maxBytes: 2 * input.uploadLimit,
+      serverName: input.serverName,
+      resolve: input.resolve
+    }).pipe(Effect.mapError((e) => refusal(e, normalizer.uploaded > input.uploadLimit || e._tag === "MessageTooBig")))
+    return {
+      sender: result.sender,
+      recipients: result.recipients,
+      unstamped: result.unstamped,
+      copies: result.copies.map((c) => ({
+        recipients: c.recipients,
+        ruleIds: c.ruleIds,
+        stamped: c.outcome?.stamped ?? [],
+        skipped: c.outcome?.skipped,
+        message: c.message
+      })),
+      bytes: normalizer.uploaded
+    } satisfies TestStampResult
+  })
+}

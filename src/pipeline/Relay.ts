@@ -2,10 +2,10 @@ import { Clock, Effect, Either, Exit, Metric, Option, Scope } from "effect"
 import type { Readable } from "node:stream"
 import type { Downstream as DownstreamConfig } from "../domain/Tenant.js"
 import { DownstreamRefused, PipelineFailed, type RelayError } from "./RelayError.js"
-import { DownstreamPool, poolKey, type PooledSession } from "./DownstreamPool.js"
+import { DownstreamPool, poolKey, type PooledSession } from "./downstream/DownstreamPool.js"
 import { downstreamSessionBy } from "./RelayMetrics.js"
-import { connect, type DownstreamError, type MailParams } from "./smtp/SmtpClient.js"
-import type { SmtpReply } from "./smtp/SmtpReply.js"
+import { connect, type DownstreamError, type MailParams } from "./downstream/SmtpClient.js"
+import type { SmtpReply } from "./downstream/SmtpReply.js"
 
 /**
  * One connection to a downstream and the transactions on it. An upstream

@@ -5,8 +5,8 @@ import {
   DownstreamTimeout,
   DownstreamTlsError,
   DownstreamUnavailable
-} from "./smtp/DownstreamError.js"
-import type { SmtpReply as DownstreamReply } from "./smtp/SmtpReply.js"
+} from "./downstream/DownstreamError.js"
+import type { SmtpReply as DownstreamReply } from "./downstream/SmtpReply.js"
 
 export { DataSourceError, DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable }
 

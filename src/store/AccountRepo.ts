@@ -1,6 +1,6 @@
 import { Clock, Data, Effect, Option, Schema } from "effect"
 import { randomBytes } from "node:crypto"
-import { Role } from "../admin/Principal.js"
+import { Role } from "../domain/Role.js"
 import { digestToken } from "./AdminRepo.js"
 import {
   ACCOUNT_SESSIONS_DB, ACCOUNT_TOKENS_DB, ACCOUNTS_DB, credentialKey, credentialPrefix, digestOfKey, LoginRef, loginKey, refKey,

@@ -1,5 +1,7 @@
 import { Clock, Effect, Schema } from "effect"
 import { randomBytes } from "node:crypto"
+import { AuditEntry } from "../domain/Audit.js"
+import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE } from "../domain/Paging.js"
 import { StoreDecodeError } from "./StoreError.js"
 import { Store, Write, type WriteOp } from "./Store.js"
 
@@ -19,8 +21,6 @@ import { Store, Write, type WriteOp } from "./Store.js"
 
 export const AUDIT_DB = "audit"
 export const AUDIT_KEY_ROOT = "audit/"
-export const DEFAULT_AUDIT_PAGE = 50
-export const MAX_AUDIT_PAGE = 500
 /** free-text fields are cut here; an audit entry names things, it does not copy them */
 export const MAX_AUDIT_FIELD = 1_000
 
@@ -30,24 +30,6 @@ const AUDIT_ID = /^\d{13}-\d{9}-[0-9a-f]{8}$/
 
 export const auditPrefix = (tenantId: string): string => `${AUDIT_KEY_ROOT}${tenantId}/`
 export const auditKey = (tenantId: string, id: string): string => `${auditPrefix(tenantId)}${id}`
-
-export class AuditEntry extends Schema.Class<AuditEntry>("AuditEntry")({
-  /** time-sortable (newest first), also the paging cursor */
-  id: Schema.String,
-  tenantId: Schema.String,
-  /** epoch milliseconds */
-  at: Schema.Number,
-  /** principalLabel(): "operator:ci", "user:ann@acme.example", "api-token:deploy" */
-  actor: Schema.String,
-  /** "tenant.update", "directory.import", … */
-  action: Schema.String,
-  /** "tenant/acme", "user/ann@acme.example", … */
-  target: Schema.String,
-  /** identifiers such as version numbers or counts, never secrets */
-  before: Schema.optional(Schema.String),
-  after: Schema.optional(Schema.String),
-  detail: Schema.optional(Schema.String)
-}) {}
 
 export interface AuditInput {
   readonly tenantId: string

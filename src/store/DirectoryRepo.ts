@@ -1,5 +1,6 @@
 import { Effect, Option, Schema } from "effect"
 import { DirectoryUser } from "../domain/Directory.js"
+import { DEFAULT_DIRECTORY_PAGE, MAX_DIRECTORY_PAGE } from "../domain/Paging.js"
 import type { TenantId } from "../domain/Tenant.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
@@ -22,8 +23,6 @@ export const DIRECTORY_STATUS_DB = "directory_status"
 const STATUS_ROOT = "directory-status/"
 const statusKey = (tenantId: string) => `${STATUS_ROOT}${tenantId}`
 
-export const DEFAULT_DIRECTORY_PAGE = 50
-export const MAX_DIRECTORY_PAGE = 500
 /** the attributes `q` searches */
 export const SEARCHED_ATTRIBUTES = ["mail", "displayName", "givenName", "sn", "department", "title"] as const
 

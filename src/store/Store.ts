@@ -1,6 +1,6 @@
 import { Context, Duration, Effect, Either, Layer, Option, ParseResult, PubSub, Schema } from "effect"
 import type { Queue, Scope } from "effect"
-import { open, type Database, type RootDatabase } from "lmdb"
+import { asBinary, open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
 import { Db, type DbName, prefixEnd, tenantIdOfKey, userPrefix } from "./Keys.js"
 import { StoreReplication, type StoreReplicationShape } from "./Replication.js"
@@ -99,6 +99,13 @@ export interface EncodedOp {
   readonly revision?: number
 }
 
+/** Writes encoded and held compactly until their commit (`Store.packOps`). */
+export interface PackedWrites {
+  readonly unpack: () => ReadonlyArray<WriteOp>
+  /** the writes as `commit` takes them, made one at a time (never all at once for a large batch) */
+  readonly entries: () => Iterable<EncodedOp>
+}
+
 /** A write inside a batch. Build with `Write.put` / `Write.remove` / `Write.removePrefix`. */
 export type WriteOp =
   | { readonly _tag: "Put"; readonly db: DbName; readonly key: string; readonly encode: () => Either.Either<unknown, ParseResult.ParseError> }
@@ -109,6 +116,11 @@ export const Write = {
   put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A): WriteOp => ({
     _tag: "Put", db, key, encode: () => Schema.encodeEither(schema)(value)
   }),
+  /** a Put whose value is already in its stored form (`encodeOps`' output, held for a later commit) */
+  putEncoded: (db: DbName, key: string, encoded: unknown): WriteOp => {
+    const value = Either.right(encoded)
+    return { _tag: "Put", db, key, encode: () => value }
+  },
   remove: (db: DbName, key: string): WriteOp => ({ _tag: "Remove", db, key }),
   /** removes every key starting with `prefix`; use delimiter-terminated prefixes only */
   removePrefix: (db: DbName, prefix: string): WriteOp => ({ _tag: "RemovePrefix", db, prefix })
@@ -257,10 +269,14 @@ const make = Effect.gen(function* () {
    * keeps that revision (a delete keeps it too). `lastApplied` moves the
    * node's replication watermark in the same transaction.
    */
-  const commit = (entries: ReadonlyArray<EncodedOp>, lastApplied?: number) =>
+  const commit = (entries: Iterable<EncodedOp>, lastApplied?: number) =>
     Effect.gen(function* () {
       // lmdb opens named databases with its own write; do it before the transaction
-      for (const { op } of entries) database(op.db)
+      let count = 0
+      for (const { op } of entries) {
+        database(op.db)
+        count++
+      }
       const outcome = yield* Effect.tryPromise({
         try: () =>
           env.transaction(() => {
@@ -300,7 +316,7 @@ const make = Effect.gen(function* () {
             }
             return { rev, touched }
           }),
-        catch: (cause) => new StoreError({ op: "write", message: `write of ${entries.length} ops failed: ${String(cause)}`, cause })
+        catch: (cause) => new StoreError({ op: "write", message: `write of ${count} ops failed: ${String(cause)}`, cause })
       })
       if (outcome.touched.size === 0) return 0
       ownRevisions.add(outcome.rev)
@@ -343,10 +359,85 @@ const make = Effect.gen(function* () {
 
   const replication = yield* Effect.serviceOption(StoreReplication)
 
+  /**
+   * `ops` with each Put's value encoded now to the bytes LMDB will store, all
+   * of them in one buffer (msgpack: several times smaller than the objects),
+   * for writes held a while before their commit (an all-or-nothing tenant
+   * batch); `unpack` gives the ops back, in order, for `batch`. In a cluster
+   * the replicated writes travel as values, so they are held as values there.
+   */
+  const packOps = (ops: ReadonlyArray<WriteOp>): Either.Either<PackedWrites, StoreError> =>
+    Either.map(encodeOps(ops), (encoded) => (Option.isSome(replication) ? holdValues(encoded) : holdBytes(encoded)))
+
+  const holdValues = (encoded: ReadonlyArray<EncodedOp>): PackedWrites => {
+    const held = encoded.map(({ op, value }) => (op._tag === "Put" ? Write.putEncoded(op.db, op.key, value) : op))
+    return { unpack: () => held, entries: () => encoded }
+  }
+
+  /** A function of its own: a closure beside these would keep `encoded` (the objects) alive with the bytes. */
+  const holdBytes = (encoded: ReadonlyArray<EncodedOp>): PackedWrites => {
+    const others: Array<WriteOp | undefined> = []
+    const dbs: Array<DbName> = []
+    const keys: Array<string> = []
+    const chunks: Array<Uint8Array> = []
+    for (const { op, value } of encoded) {
+      if (op._tag !== "Put") {
+        others.push(op)
+        continue
+      }
+      others.push(undefined)
+      dbs.push(op.db)
+      keys.push(op.key)
+      chunks.push((database(op.db) as unknown as { encoder: { encode: (v: unknown) => Uint8Array } }).encoder.encode(value))
+    }
+    // one copy: the encoder may hand back views of a buffer it reuses
+    const bytes = Buffer.concat(chunks)
+    const ends = new Uint32Array(chunks.length)
+    chunks.reduce((end, c, i) => (ends[i] = end + c.length), 0)
+    const valueAt = (i: number) => asBinary(bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]))
+    return {
+      unpack: () => {
+        let put = 0
+        return others.map((op) => {
+          if (op !== undefined) return op
+          const i = put++
+          return Write.putEncoded(dbs[i]!, keys[i]!, valueAt(i))
+        })
+      },
+      entries: () => ({
+        *[Symbol.iterator]() {
+          let put = 0
+          for (const op of others) {
+            if (op !== undefined) {
+              yield { op }
+              continue
+            }
+            const i = put++
+            yield { op: Write.putEncoded(dbs[i]!, keys[i]!, undefined), value: valueAt(i) }
+          }
+        }
+      })
+    }
+  }
+
   /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
   const batch = (ops: ReadonlyArray<WriteOp>) =>
     Effect.flatMap(encodeOps(ops), (encoded) => Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))
       .pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+
+  /**
+   * Held writes (`packOps`) and `extra` in one transaction, like `batch`,
+   * without making every op of a large batch at once; in a cluster, `batch`.
+   */
+  const batchPacked = (packed: ReadonlyArray<PackedWrites>, extra: ReadonlyArray<WriteOp>) =>
+    (Option.isSome(replication)
+      ? batch([...packed.flatMap((p) => p.unpack()), ...extra])
+      : Effect.flatMap(encodeOps(extra), (encodedExtra) =>
+        commit({ *[Symbol.iterator]() {
+          for (const p of packed) yield* p.entries()
+          yield* encodedExtra
+        } }))
+    ).pipe(Effect.withSpan("Store.batchPacked", { attributes: { tenants: packed.length } }))
 
   // ---- commits by other processes (the CLI importing while the server runs) ----
   const ownRevisions = new Set<number>()
@@ -423,6 +514,7 @@ const make = Effect.gen(function* () {
     directoryChangesSince,
     tenantsRewrittenSince,
     encodeOps,
+    packOps,
     commit,
     replicatedKeys,
     /** the replicated revision of a key (0: never replicated) */
@@ -437,6 +529,7 @@ const make = Effect.gen(function* () {
     keys,
     rawEntries,
     batch,
+    batchPacked,
     put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A) => batch([Write.put(db, schema, key, value)]),
     remove: (db: DbName, key: string) => batch([Write.remove(db, key)]),
     /** Subscribe before loading, so no change between the load and the subscription is missed. */

@@ -14,7 +14,7 @@ import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
 import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOps } from "./TenantClaims.js"
 import { isSealed, open, SecretKeys } from "./SecretCipher.js"
-import { Store, Write, type WriteOp } from "./Store.js"
+import { type PackedWrites, Store, Write, type WriteOp } from "./Store.js"
 import { downstreamPassAad, needsResealing, sealTenant, storedTenant } from "./TenantSecrets.js"
 
 /**
@@ -91,6 +91,15 @@ interface Prepared {
   readonly previous: Tenant | undefined
   readonly templates: ReadonlyArray<Template>
   readonly removed: ReadonlyArray<TemplateRemovals>
+}
+
+/** A checked tenant waiting for its commit: its writes as the bytes LMDB will store (the parsed file and classes dropped). */
+interface Held {
+  readonly tenantId: TenantId
+  readonly created: boolean
+  readonly users: number
+  readonly removed: ReadonlyArray<TemplateRemovals>
+  readonly writes: PackedWrites
 }
 
 /** What tenants accepted earlier in one batch claim and gave up (keys as TenantClaims.claimKey). */
@@ -274,12 +283,12 @@ const make = Effect.gen(function* () {
     users: (file.directory ?? []).length, removed
   })
 
-  const logImported = (p: Prepared) =>
+  const logImported = (p: { readonly tenantId: TenantId; readonly users: number; readonly removed: ReadonlyArray<TemplateRemovals> }) =>
     Effect.gen(function* () {
-      yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: p.tenant.id, users: (p.file.directory ?? []).length }))
+      yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: p.tenantId, users: p.users }))
       for (const r of p.removed) {
         yield* Effect.logWarning("template sanitized on import").pipe(
-          Effect.annotateLogs({ tenant: p.tenant.id, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") }))
+          Effect.annotateLogs({ tenant: p.tenantId, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") }))
       }
     })
 
@@ -295,7 +304,7 @@ const make = Effect.gen(function* () {
     const prepared = yield* prepare(file)
     yield* checkClaims(prepared.tenant, emptyBatch())
     yield* store.batch(writesOf(prepared))
-    yield* logImported(prepared)
+    yield* logImported({ tenantId: prepared.tenant.id, users: (prepared.file.directory ?? []).length, removed: prepared.removed })
     return summaryOf(prepared)
   }, (effect) => importLock.withPermits(1)(effect))
 
@@ -304,19 +313,26 @@ const make = Effect.gen(function* () {
     return yield* importFile(yield* decodeTenantFile(input))
   })
 
+  const hold = (p: Prepared) =>
+    Effect.map(store.packOps(writesOf(p)), (writes): Held => ({
+      tenantId: p.tenant.id, created: p.previous === undefined, users: (p.file.directory ?? []).length, removed: p.removed, writes
+    }))
+
   /**
    * Many tenants in one call (a folder, a JSON-lines file, the batch
    * endpoint). Each is checked against the stored tenants and against those
    * before it in the batch (a domain claimed twice in one batch is a
-   * conflict of the second). `all-or-nothing`: every tenant valid, then all
-   * written in one transaction, else nothing is (the whole batch is held in
-   * memory until then); `per-tenant`: the valid ones are written as each
-   * chunk of TENANTS_PER_COMMIT is checked (memory holds one chunk), the
-   * others reported. The report lists every entry in order. `alongside` gives a
-   * write to commit in the same transaction as each written tenant.
+   * conflict of the second). `entries` is pulled TENANTS_PER_COMMIT at a time,
+   * so a caller reading a file lazily never holds its whole input.
+   * `all-or-nothing`: every tenant valid, then all written in one
+   * transaction, else nothing is; until then each checked tenant is held as
+   * the bytes of its writes only (Store.packOps); `per-tenant`: the valid ones are written as
+   * each chunk is checked, the others reported. The report lists every entry
+   * in order. `alongside` gives a write to commit in the same transaction as
+   * each written tenant.
    */
   const importBatch = Effect.fn("TenantRepo.importBatch")(function* <R = never>(
-    entries: ReadonlyArray<BatchEntry>,
+    entries: Iterable<BatchEntry>,
     mode: ImportMode,
     /** writes to commit with each tenant (the admin API's audit entry) */
     alongside?: (tenantId: TenantId, created: boolean) => Effect.Effect<WriteOp, never, R>
@@ -327,19 +343,26 @@ const make = Effect.gen(function* () {
         Effect.map((p) => Either.right<Prepared>(p)),
         Effect.catchTag("TenantFileInvalid", (e) => Effect.succeed(Either.left(e)))
       )
-    const write = (items: ReadonlyArray<{ readonly prepared: Prepared }>) =>
+    const write = (items: ReadonlyArray<Held>) =>
       Effect.gen(function* () {
-        const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (a) => alongside(a.prepared.tenant.id, a.prepared.previous === undefined))
-        yield* store.batch([...items.flatMap((a) => writesOf(a.prepared)), ...extra])
-        yield* Effect.forEach(items, (a) => logImported(a.prepared), { discard: true })
+        const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (h) => alongside(h.tenantId, h.created))
+        yield* store.batchPacked(items.map((h) => h.writes), extra)
+        yield* Effect.forEach(items, logImported, { discard: true })
       })
     const batch = emptyBatch()
     const outcomes: Array<BatchOutcome> = []
     const acceptedAt: Array<number> = []
-    // per-tenant: written chunk by chunk, so memory holds one chunk; all-or-nothing: held until every tenant passed
-    const pending: Array<{ prepared: Prepared }> = []
-    for (let from = 0; from < entries.length; from += TENANTS_PER_COMMIT) {
-      const slice = entries.slice(from, from + TENANTS_PER_COMMIT)
+    // per-tenant: written chunk by chunk; all-or-nothing: held (encoded) until every tenant passed
+    const pending: Array<Held> = []
+    const iterator = entries[Symbol.iterator]()
+    for (;;) {
+      const slice: Array<BatchEntry> = []
+      while (slice.length < TENANTS_PER_COMMIT) {
+        const next = iterator.next()
+        if (next.done === true) break
+        slice.push(next.value)
+      }
+      if (slice.length === 0) break
       const prepared = yield* Effect.forEach(slice, prepareEntry, { concurrency: PREPARE_CONCURRENCY })
       for (let i = 0; i < slice.length; i++) {
         const source = slice[i]!.source
@@ -352,15 +375,17 @@ const make = Effect.gen(function* () {
           outcomes.push({ source, ...(idOf !== undefined ? { tenantId: idOf } : {}), status: "failed", error: failure!._tag, message: failure!.message })
           continue
         }
+        // once a tenant failed, an all-or-nothing batch writes nothing: the rest is only checked
+        if (mode === "per-tenant" || acceptedAt.length === outcomes.length) pending.push(yield* hold(p.right))
         accept(batch, p.right)
         acceptedAt.push(outcomes.length)
-        pending.push({ prepared: p.right })
         outcomes.push({ source, tenantId: p.right.tenant.id, status: p.right.previous === undefined ? "created" : "updated", summary: summaryOf(p.right) })
       }
       if (mode === "per-tenant" && pending.length > 0) {
         yield* write(pending)
         pending.length = 0
       }
+      if (mode === "all-or-nothing" && acceptedAt.length < outcomes.length) pending.length = 0
     }
     const failed = outcomes.length - acceptedAt.length
     if (mode === "all-or-nothing") {

@@ -1,10 +1,10 @@
 import { Cause, Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberMap, Layer, Metric, Option, Random, Schedule } from "effect"
-import { TenantRegistry } from "../actors/TenantRegistry.js"
+import { DirectoryWriter } from "../domain/DirectoryWriter.js"
 import type { TenantId } from "../domain/Tenant.js"
 import { makeSource } from "./Sources.js"
 import { type PassResult, type PassSource, runPass, SyncFailed } from "./SyncPass.js"
 import { SyncRepo } from "./SyncRepo.js"
-import { DEFAULT_SYNC_INTERVAL_SECONDS, isScheduled, SyncStatus, type SyncCounts, type TenantSyncSettings } from "./SyncSettings.js"
+import { DEFAULT_SYNC_INTERVAL_SECONDS, isScheduled, SyncStatus, type SyncCounts, type TenantSyncSettings } from "../domain/SyncSettings.js"
 
 /**
  * One sync supervisor per tenant with sources (once `start` ran): a scheduler fiber (in a
@@ -54,10 +54,9 @@ const iso = (millis: number) => new Date(millis).toISOString()
 
 const make = Effect.gen(function* () {
   const repo = yield* SyncRepo
-  const registry = yield* TenantRegistry
   const options = yield* SyncOptions
   const scope = yield* Effect.scope
-  const context = yield* Effect.context<SyncRepo | TenantRegistry>()
+  const context = yield* Effect.context<SyncRepo | DirectoryWriter>()
   const running = new Map<string, Deferred.Deferred<SyncStatus>>()
   const nextRun = new Map<string, number>()
   const lock = yield* Effect.makeSemaphore(1)
@@ -96,7 +95,7 @@ const make = Effect.gen(function* () {
           sources.push({ name: s.name, source: made.right })
         }
         if (sources.length === 0) return yield* new SyncFailed({ message: new NoSourceConfigured({ tenantId }).message, retryable: false })
-        return yield* runPass(tenantId as TenantId, registry.actor(tenantId as TenantId), sources, progress, counts)
+        return yield* runPass(tenantId as TenantId, sources, progress, counts)
       }))
       const finished = yield* Clock.currentTimeMillis
       const tags = (m: Metric.Metric.Counter<number>) => Metric.tagged(m, "tenant", tenantId)

@@ -2,7 +2,7 @@ import { Effect, Option, Stream } from "effect"
 import { GRAPH_DEFAULT_MAPPING, mapRecord, mergeMapping, type SourceRecord } from "./AttributeMapping.js"
 import { type DirectorySource, type SourceChange, SourceError, type SourcePass, type SourcePhoto } from "./DirectorySource.js"
 import { DeltaGone, type GraphClient, GraphNotFound, makeGraphClient, makeTokenCache, MAX_GRAPH_PHOTO_BYTES } from "./GraphClient.js"
-import type { GraphSourceSettings } from "./SyncSettings.js"
+import type { GraphSourceSettings } from "../domain/SyncSettings.js"
 
 /**
  * Microsoft Graph users as a DirectorySource. Every pass is a delta query:

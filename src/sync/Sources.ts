@@ -2,7 +2,7 @@ import { Either, ParseResult, Schema } from "effect"
 import { type DirectorySource, SourceError } from "./DirectorySource.js"
 import { makeGraphSource } from "./GraphSource.js"
 import { LdapSourceConfig, makeLdapSource } from "./LdapSource.js"
-import type { GraphSourceSettings, LdapSourceSettings } from "./SyncSettings.js"
+import type { GraphSourceSettings, LdapSourceSettings } from "../domain/SyncSettings.js"
 
 /**
  * Configured sources → DirectorySources. The one place that knows every

@@ -4,7 +4,7 @@ import * as Keys from "../store/Keys.js"
 import { Db } from "../store/Keys.js"
 import { Store } from "../store/Store.js"
 import { DirectorySync } from "./DirectorySync.js"
-import type { SyncStatus } from "./SyncSettings.js"
+import type { SyncStatus } from "../domain/SyncSettings.js"
 
 /**
  * `imprint directory sync TENANT`: one pass against the configured sources,

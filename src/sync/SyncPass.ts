@@ -1,7 +1,6 @@
 import { Data, Effect, Option, Schema, Stream } from "effect"
-import type { TenantActor } from "../actors/TenantActor.js"
-import type { TenantActorError } from "../actors/TenantProtocol.js"
 import { DirectoryUser } from "../domain/Directory.js"
+import { DirectoryWriter } from "../domain/DirectoryWriter.js"
 import type { TenantId } from "../domain/Tenant.js"
 import * as Keys from "../store/Keys.js"
 import { Db } from "../store/Keys.js"
@@ -10,7 +9,7 @@ import { makePhotoRepo } from "../store/PhotoRepo.js"
 import { Store, type WriteOp } from "../store/Store.js"
 import type { DirectorySource, SourceChange, SourceError, SourcePhoto } from "./DirectorySource.js"
 import { SyncRepo } from "./SyncRepo.js"
-import type { SyncCounts } from "./SyncSettings.js"
+import type { SyncCounts } from "../domain/SyncSettings.js"
 
 /**
  * One sync pass of a tenant over its sources. Full passes are collected and
@@ -62,8 +61,6 @@ const canonical = (value: unknown): string =>
 
 export const runPass = Effect.fn("SyncPass.run")(function* (
   tenantId: TenantId,
-  /** the tenant's actor, asked for per batch (a long pass must not hold an actor the registry stopped as idle) */
-  actor: Effect.Effect<TenantActor, TenantActorError>,
   sources: ReadonlyArray<PassSource>,
   progress: Progress,
   /** updated as the pass goes, so a failed pass still reports how far it got */
@@ -71,6 +68,7 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
 ) {
   const repo = yield* SyncRepo
   const store = yield* Store
+  const writer = yield* DirectoryWriter
   const seen = new Set<string>()
   /**
    * A full pass's changed users until every source completed, held as the
@@ -83,7 +81,7 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
   let rejectionsLogged = 0
 
   const apply = (upsert: ReadonlyArray<DirectoryUser>, remove: ReadonlyArray<string>) =>
-    Effect.flatMap(actor, (a) => a.applyDirectoryDelta({ upsert, remove })).pipe(
+    writer.applyDelta(tenantId, { upsert, remove }).pipe(
       Effect.mapError((e) => new SyncFailed({ message: `the tenant actor refused the changes: ${e.message}`, retryable: true })),
       Effect.tap(() => Effect.sync(() => {
         counts.upserted += upsert.length

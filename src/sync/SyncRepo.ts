@@ -2,7 +2,7 @@ import { Effect, Either, Option, Schema } from "effect"
 import { Store, Write, type WriteOp } from "../store/Store.js"
 import { StoreDecodeError } from "../store/StoreError.js"
 import { isSealed, open, openSealed, seal, SecretKeys } from "../store/SecretCipher.js"
-import { GraphSourceSettings, LdapSourceSettings, secretField, type SourceSettings, SyncStatus, TenantSyncSettings } from "./SyncSettings.js"
+import { GraphSourceSettings, LdapSourceSettings, secretField, type SourceSettings, SyncStatus, TenantSyncSettings } from "../domain/SyncSettings.js"
 
 /**
  * Directory sync's own data: settings (secrets sealed, store/SecretCipher), per-source cursors

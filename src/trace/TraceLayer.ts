@@ -3,8 +3,10 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { ImprintConfig } from "../config.js"
+import { NodeMesh } from "../domain/NodeMesh.js"
 import type { TenantId } from "../domain/Tenant.js"
 import { TenantRepo } from "../store/TenantRepo.js"
+import { serveTracePages } from "./TraceFanout.js"
 import { TraceHashKey, TraceSearch } from "./TraceSearch.js"
 import { TraceStore } from "./TraceStore.js"
 import { TraceOptions, type TraceOptionsShape, TraceSettingsSource, TraceSinkLive, TraceSinkOff, TraceWriter } from "./TraceWriter.js"
@@ -59,7 +61,7 @@ export const TenantTraceSettings = Layer.effect(TraceSettingsSource, Effect.map(
     Effect.orElseSucceed(() => undefined)
   )))
 
-/** The store and its search, for the admin API and the CLI (no writer). */
+/** The store and its search, for the admin API and the CLI (no writer); with NodeMesh in context the search merges every node's. */
 export const traceSearchLayer = (config: ImprintConfig) =>
   TraceSearch.Default.pipe(Layer.provideMerge(Layer.merge(traceStoreLayer(config), hashKeyLayer(config))))
 
@@ -74,3 +76,9 @@ export const traceLayer = (config: ImprintConfig, idSequence?: TraceOptionsShape
     Layer.provideMerge(search)
   )
 }
+
+/** In a cluster: this node answers the other nodes' trace searches with its own records (TraceFanout). */
+export const traceResponderLayer = Layer.scopedDiscard(Effect.gen(function* () {
+  const search = yield* TraceSearch
+  yield* serveTracePages(yield* NodeMesh, search.local)
+}))

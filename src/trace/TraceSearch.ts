@@ -1,6 +1,10 @@
-import { Context, Data, Effect, Either, Schema } from "effect"
-import { TraceDecision, TraceOutcome, TraceRecord } from "../domain/Trace.js"
-import { hashAddress, tenantKey } from "./RecipientHash.js"
+import { Context, Effect, Either, Option, Schema } from "effect"
+import { NodeMesh } from "../domain/NodeMesh.js"
+import { TraceRecord } from "../domain/Trace.js"
+import { mergedExport, mergedSearch } from "./TraceFanout.js"
+import {
+  DEFAULT_PAGE, MAX_EXPORT, MAX_PAGE, matcher, SCAN_BUDGET, TraceCursorInvalid, TraceExportTooLarge, type TracePage, type TraceQuery, type Stored
+} from "./TraceQuery.js"
 import { ID_PATTERN, TraceStore } from "./TraceStore.js"
 
 /**
@@ -10,82 +14,14 @@ import { ID_PATTERN, TraceStore } from "./TraceStore.js"
  * or when SCAN_BUDGET records were looked at; either way `next` continues
  * exactly where it stopped, so a rare match in a long range costs the caller
  * more pages, never the server an unbounded scan. Filters read the stored
- * values as LMDB decoded them; only matches are Schema-decoded.
+ * values as LMDB decoded them; only matches are Schema-decoded. With NodeMesh
+ * in context (a cluster) search and export ask every node (TraceFanout).
  */
 
 /** The secret each tenant's recipient-hashing key is derived from (TraceLayer). */
 export class TraceHashKey extends Context.Tag("imprint/TraceHashKey")<TraceHashKey, Buffer>() {}
 
-export const DEFAULT_PAGE = 50
-export const MAX_PAGE = 500
-/** records looked at per page at most */
-export const SCAN_BUDGET = 100_000
-/** records in one export at most; more is an error asking for a narrower range */
-export const MAX_EXPORT = 50_000
-
-export const TraceQuery = Schema.Struct({
-  tenant: Schema.optional(Schema.String),
-  sender: Schema.optional(Schema.String),
-  recipient: Schema.optional(Schema.String),
-  messageId: Schema.optional(Schema.String),
-  /** epoch ms, inclusive */
-  from: Schema.optional(Schema.Number),
-  /** epoch ms, inclusive */
-  to: Schema.optional(Schema.Number),
-  outcome: Schema.optional(TraceOutcome),
-  decision: Schema.optional(TraceDecision),
-  reason: Schema.optional(Schema.String),
-  rule: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.Int),
-  cursor: Schema.optional(Schema.String)
-})
-export type TraceQuery = typeof TraceQuery.Type
-
-export interface TracePage {
-  readonly records: ReadonlyArray<TraceRecord>
-  /** pass as `cursor` for the next (older) page; absent when the range is exhausted */
-  readonly next?: string
-  /** records looked at for this page */
-  readonly scanned: number
-}
-
-export class TraceCursorInvalid extends Data.TaggedError("TraceCursorInvalid")<{ readonly cursor: string }> {}
-export class TraceExportTooLarge extends Data.TaggedError("TraceExportTooLarge")<{ readonly limit: number }> {}
-
-/** `<id@host>`, `id@host` and ` <id@host> ` name the same message. */
-export const normalizeMessageId = (s: string): string => s.trim().replace(/^<(.*)>$/, "$1")
-
-interface Stored {
-  readonly tenant?: unknown
-  readonly sender?: unknown
-  readonly recipients?: ReadonlyArray<unknown>
-  readonly messageId?: unknown
-  readonly outcome?: unknown
-  readonly decision?: unknown
-  readonly reason?: unknown
-  readonly copies?: ReadonlyArray<{ readonly rules?: ReadonlyArray<unknown> }>
-}
-
-const matcher = (q: TraceQuery, hashSecret: Buffer) => {
-  const sender = q.sender?.trim().toLowerCase()
-  const recipient = q.recipient?.trim().toLowerCase()
-  const messageId = q.messageId === undefined ? undefined : normalizeMessageId(q.messageId)
-  const hashes = new Map<string, string>()
-  const hashFor = (tenant: string) => {
-    let h = hashes.get(tenant)
-    if (h === undefined) hashes.set(tenant, (h = hashAddress(tenantKey(hashSecret, tenant), recipient!)))
-    return h
-  }
-  return (v: Stored): boolean =>
-    (sender === undefined || String(v.sender).toLowerCase() === sender) &&
-    (messageId === undefined || (typeof v.messageId === "string" && normalizeMessageId(v.messageId) === messageId)) &&
-    (q.outcome === undefined || v.outcome === q.outcome) &&
-    (q.decision === undefined || v.decision === q.decision) &&
-    (q.reason === undefined || v.reason === q.reason) &&
-    (q.rule === undefined || (v.copies ?? []).some((c) => (c.rules ?? []).includes(q.rule!))) &&
-    (recipient === undefined ||
-      (v.recipients ?? []).some((r) => typeof r === "string" && (r.toLowerCase() === recipient || r === hashFor(String(v.tenant)))))
-}
+export * from "./TraceQuery.js"
 
 const decodeRecord = Schema.decodeUnknownEither(TraceRecord)
 
@@ -93,7 +29,7 @@ const make = Effect.gen(function* () {
   const store = yield* TraceStore
   const hashSecret = yield* TraceHashKey
 
-  /** One page; `budget` bounds the records looked at. */
+  /** One page of this node's records; `budget` bounds the records looked at (also what it answers other nodes: TraceFanout). */
   const page = (q: TraceQuery, limit: number, budget: number) =>
     Effect.gen(function* () {
       if (q.cursor !== undefined && !ID_PATTERN.test(q.cursor)) return yield* new TraceCursorInvalid({ cursor: q.cursor })
@@ -120,12 +56,19 @@ const make = Effect.gen(function* () {
       return (full && last !== undefined ? { records, next: last, scanned } : { records, scanned }) satisfies TracePage
     })
 
+  const mesh = yield* Effect.serviceOption(NodeMesh)
+  const merged = Option.map(mesh, (m) => ({ search: mergedSearch(m, page, hashSecret), exportAll: mergedExport(m, page, hashSecret) }))
+
+  /** One page: this node's records, or in a cluster every node's, merged (TraceFanout). */
   const search = Effect.fn("TraceSearch.search")(function* (q: TraceQuery) {
-    return yield* page(q, Math.max(1, Math.min(q.limit ?? DEFAULT_PAGE, MAX_PAGE)), SCAN_BUDGET)
+    const limit = Math.max(1, Math.min(q.limit ?? DEFAULT_PAGE, MAX_PAGE))
+    const found: TracePage = Option.isSome(merged) ? yield* merged.value.search(q, limit) : yield* page(q, limit, SCAN_BUDGET)
+    return found
   })
 
   /** Every match of `q` (from its cursor on), up to MAX_EXPORT; more is TraceExportTooLarge. */
   const exportAll = Effect.fn("TraceSearch.exportAll")(function* (q: TraceQuery) {
+    if (Option.isSome(merged)) return yield* merged.value.exportAll(q)
     const out: Array<TraceRecord> = []
     let cursor = q.cursor
     for (;;) {
@@ -137,7 +80,7 @@ const make = Effect.gen(function* () {
     }
   })
 
-  return { search, exportAll } as const
+  return { search, exportAll, local: page } as const
 })
 
 export class TraceSearch extends Effect.Service<TraceSearch>()("imprint/TraceSearch", { effect: make }) {}

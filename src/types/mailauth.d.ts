@@ -1,5 +1,5 @@
 /**
- * Types for the parts of mailauth 4 Imprint uses (src/pipeline/smtp/Microsoft365Proof.ts,
+ * Types for the parts of mailauth 4 Imprint uses (src/pipeline/inbound/Microsoft365Proof.ts,
  * and its DKIM signer in specs). Its own .d.ts files describe the top-level API only.
  */
 declare module "mailauth/lib/dkim/dkim-verifier.js" {

@@ -1,7 +1,7 @@
 import { Deferred, Effect, FiberSet, type MetricPair } from "effect"
 import cluster, { type Worker } from "node:cluster"
 import type { ImprintConfig } from "../config.js"
-import type { AuthEvent } from "../pipeline/smtp/AuthThrottle.js"
+import type { AuthEvent } from "../pipeline/inbound/AuthThrottle.js"
 import { fromPlain, type PlainPair } from "./MetricsTransfer.js"
 import { isToPrimary, type ToPrimary, type ToWorker, WORKER_SLOT_VARIABLE } from "./WorkerChannel.js"
 

@@ -1,6 +1,6 @@
 import { Effect, FiberSet, Metric } from "effect"
 import cluster from "node:cluster"
-import type { AuthEvent, AuthThrottlePeers } from "../pipeline/smtp/AuthThrottle.js"
+import type { AuthEvent, AuthThrottlePeers } from "../pipeline/inbound/AuthThrottle.js"
 import { type PlainPair, toPlain } from "./MetricsTransfer.js"
 
 /**

@@ -5,7 +5,8 @@ import { TenantId } from "../../domain/Tenant.js"
 import { AuditRepo } from "../../store/AuditRepo.js"
 import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { AuditPageView } from "../AuditApi.js"
-import { AUDIT_ROLES, requireTenantRole } from "../Principal.js"
+import { requireTenantRole } from "../Principal.js"
+import { AUDIT_ROLES } from "../../domain/Role.js"
 
 /** The audit log, read-only: entries are written by the handlers that make changes (src/admin/Audit.ts). */
 

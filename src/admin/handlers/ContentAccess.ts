@@ -4,7 +4,8 @@ import { TenantId } from "../../domain/Tenant.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"
 import { NotReady, StoreFailure, storeFailureOf } from "../ApiErrors.js"
-import { type Role, requireTenantRole } from "../Principal.js"
+import { requireTenantRole } from "../Principal.js"
+import { type Role } from "../../domain/Role.js"
 
 /**
  * What every content handler (templates, rules, preview, test stamp) does

@@ -17,7 +17,8 @@ import {
   DirectoryImportInvalid, DirectoryImportRejected, DirectoryImportReport, DirectoryStatus, DirectoryUserInvalid, DirectoryUserNotFound,
   DirectoryUserPage, DirectoryUserSaved, type ImportMode, type ImportTooLarge, importTooLarge, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_REPORTED_REJECTIONS
 } from "../DirectoryApi.js"
-import { ADMIN_ROLES, CurrentPrincipal, principalLabel, READ_ROLES } from "../Principal.js"
+import { CurrentPrincipal, principalLabel } from "../Principal.js"
+import { ADMIN_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { authorize, catchStore } from "./ContentAccess.js"
 
 /**

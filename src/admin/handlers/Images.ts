@@ -6,7 +6,7 @@ import { ImageRepo, imageTooLarge, MAX_IMAGE_BYTES, MAX_TENANT_IMAGE_BYTES, type
 import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { ImageSaved, ImageUsage, ImageView } from "../ImagesApi.js"
-import { CONTENT_ROLES, READ_ROLES } from "../Principal.js"
+import { CONTENT_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { authorize, catchStore } from "./ContentAccess.js"
 
 /**

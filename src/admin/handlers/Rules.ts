@@ -6,7 +6,7 @@ import type { TenantId } from "../../domain/Tenant.js"
 import { ContentRepo } from "../../store/ContentRepo.js"
 import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
-import { CONTENT_ROLES, READ_ROLES } from "../Principal.js"
+import { CONTENT_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { authorize, catchStore } from "./ContentAccess.js"
 
 /**

@@ -9,10 +9,11 @@ import { SyncRepo } from "../../sync/SyncRepo.js"
 import {
   FileSourceSettings, GRAPH_DEFAULT_BASE_URL, GraphSourceSettings, LdapSourceSettings, MIN_SYNC_INTERVAL_SECONDS, SECRET_SET,
   type SourceSettings, type SyncStatus, TenantSyncSettings
-} from "../../sync/SyncSettings.js"
+} from "../../domain/SyncSettings.js"
 import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { recordAudit } from "../Audit.js"
-import { ADMIN_ROLES, READ_ROLES, requireTenantRole } from "../Principal.js"
+import { requireTenantRole } from "../Principal.js"
+import { ADMIN_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { type SourceInput, SourcesInvalid, SourcesView, SyncNotConfigured, SyncStatusView } from "../SyncApi.js"
 
 /** Directory sync endpoints (src/admin/SyncApi.ts). Secrets go in, never out. */

@@ -4,10 +4,13 @@ import { TenantNotFound } from "../../domain/Errors.js"
 import { TenantId } from "../../domain/Tenant.js"
 import type { StoreError } from "../../store/StoreError.js"
 import { traceCsv } from "../../trace/TraceCsv.js"
-import { type TraceCursorInvalid, type TraceExportTooLarge as ExportTooLarge, type TraceQuery, TraceSearch } from "../../trace/TraceSearch.js"
+import {
+  type TraceCursorInvalid, type TraceExportTooLarge as ExportTooLarge, type TraceNodesMissing, type TraceQuery, TraceSearch
+} from "../../trace/TraceSearch.js"
 import { Api, StoreFailure } from "../Api.js"
-import { AUDIT_ROLES, requireOperator, requireTenantRole } from "../Principal.js"
-import { TraceExportTooLarge, TracePageView, TraceQueryInvalid, type TraceAllFilter } from "../TraceApi.js"
+import { requireOperator, requireTenantRole } from "../Principal.js"
+import { AUDIT_ROLES } from "../../domain/Role.js"
+import { TraceExportTooLarge, TraceNodesUnavailable, TracePageView, TraceQueryInvalid, type TraceAllFilter } from "../TraceApi.js"
 
 /**
  * The message trace's API: reads only (records are written by the relay).
@@ -31,12 +34,16 @@ const toQuery = (params: Filter, tenant: string | undefined): Effect.Effect<Trac
   return Effect.succeed({ ...rest, tenant, from, to })
 }
 
-const answer = <A>(effect: Effect.Effect<A, StoreError | TraceCursorInvalid | ExportTooLarge>) =>
+const answer = <A>(effect: Effect.Effect<A, StoreError | TraceCursorInvalid | ExportTooLarge | TraceNodesMissing>) =>
   effect.pipe(Effect.catchTags({
     StoreError: (e) => Effect.logError("admin API: trace read failed", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message })))),
     TraceCursorInvalid: (e) => Effect.fail(new TraceQueryInvalid({ message: `cursor "${e.cursor}" is not one this API gave out; pass the "next" of a page` })),
     TraceExportTooLarge: (e) => Effect.fail(new TraceExportTooLarge({
       limit: e.limit, message: `more than ${e.limit} records match; narrow the time range (from, to) or add filters, or page with GET …/trace`
+    })),
+    TraceNodesMissing: (e) => Effect.fail(new TraceNodesUnavailable({
+      nodes: e.nodes,
+      message: `node(s) ${e.nodes.join(", ")} did not answer, so the export would miss their records; try again, or page with GET …/trace (pages say partial)`
     }))
   }))
 

@@ -7,7 +7,8 @@ import { Api, Forbidden } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { LoginThrottle, type ThrottleKey } from "../LoginThrottle.js"
 import { checkPassword, normalizePassword } from "../PasswordPolicy.js"
-import { ADMIN_ROLES, type Principal, READ_ROLES, requireTenantRole } from "../Principal.js"
+import { type Principal, requireTenantRole } from "../Principal.js"
+import { ADMIN_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { managesOwners, requireTenantExists, storeFailure, userView } from "./AccountViews.js"
 
 /**

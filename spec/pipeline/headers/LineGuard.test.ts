@@ -3,7 +3,7 @@ import { Readable } from "node:stream"
 import { buffer } from "node:stream/consumers"
 import { pipeline } from "node:stream/promises"
 import { describe, expect, it } from "vitest"
-import { LineGuard } from "../../src/pipeline/LineGuard.js"
+import { LineGuard } from "../../../src/pipeline/headers/LineGuard.js"
 
 /** Feeds `bytes` split at `cuts` through a guard; the output, or the error's tag. */
 const run = async (bytes: Buffer, cuts: number[], max = 1 << 30): Promise<Buffer | string> => {

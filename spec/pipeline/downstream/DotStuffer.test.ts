@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { endOfData, makeDotStuffer, stuffChunk } from "../../../src/pipeline/smtp/DotStuffer.js"
+import { endOfData, makeDotStuffer, stuffChunk } from "../../../src/pipeline/downstream/DotStuffer.js"
 
 /** Stuffs `body` cut at `cuts` and returns everything sent after DATA. */
 const wire = (body: Buffer, cuts: ReadonlyArray<number>): Buffer => {

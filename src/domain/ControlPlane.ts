@@ -1,7 +1,7 @@
 import { Context, type Effect, type Option } from "effect"
-import type { SessionBinding } from "../domain/Binding.js"
-import type { HeaderSummary, MessageEnvelope, SignatureDecision } from "../domain/Signature.js"
-import type { Tenant, TenantId } from "../domain/Tenant.js"
+import type { SessionBinding } from "./Binding.js"
+import type { HeaderSummary, MessageEnvelope, SignatureDecision } from "./Signature.js"
+import type { Tenant, TenantId } from "./Tenant.js"
 
 /**
  * What the data plane asks the control plane (the tenant actors). Everything

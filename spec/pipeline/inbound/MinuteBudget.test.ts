@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { MinuteBudget } from "../../../src/pipeline/smtp/MinuteBudget.js"
+import { MinuteBudget } from "../../../src/pipeline/inbound/MinuteBudget.js"
 
 /** The cap on trace records of unbound sessions' refusals (Inbound, UNBOUND_REFUSALS_TRACED_PER_MINUTE). */
 describe("MinuteBudget", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { Microsoft365Settings } from "../../../src/config.js"
-import { certificateNames, Microsoft365Gate } from "../../../src/pipeline/smtp/Microsoft365Gate.js"
+import { certificateNames, Microsoft365Gate } from "../../../src/pipeline/inbound/Microsoft365Gate.js"
 
 /** The shape TLSSocket.getPeerCertificate() reports for Exchange Online's client certificate. */
 const exchangeCertificate = {

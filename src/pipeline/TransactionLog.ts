@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { type RelayError, type SmtpReply, toReply } from "../RelayError.js"
+import { type RelayError, type SmtpReply, toReply } from "./RelayError.js"
 
 /**
  * One JSON log line per transaction outcome, refused or not (issue 13, item 5),

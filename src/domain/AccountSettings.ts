@@ -1,7 +1,7 @@
 import { Context, Schema } from "effect"
 
 /**
- * Configuration of tenant members' sign-in (`admin.login`) and of the mail
+ * Configuration (shared by config and the admin API) of tenant members' sign-in (`admin.login`) and of the mail
  * server that carries their one-time codes (`admin.mail`). Decoded with the
  * rest of the configuration: a value outside its bounds stops start-up.
  */

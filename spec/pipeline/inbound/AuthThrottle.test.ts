@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { AuthThrottle } from "../../../src/pipeline/smtp/AuthThrottle.js"
+import { AuthThrottle } from "../../../src/pipeline/inbound/AuthThrottle.js"
 
 describe("AuthThrottle.apply (outcomes from the node's other workers)", () => {
   it("counts another worker's failures as its own, in their own window", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { MAX_REPLY_LINE_BYTES, ReplyParseError, ReplyParser } from "../../../src/pipeline/smtp/SmtpReply.js"
-import type { SmtpReply } from "../../../src/pipeline/smtp/SmtpReply.js"
+import { MAX_REPLY_LINE_BYTES, ReplyParseError, ReplyParser } from "../../../src/pipeline/downstream/SmtpReply.js"
+import type { SmtpReply } from "../../../src/pipeline/downstream/SmtpReply.js"
 
 const feed = (parser: ReplyParser, text: string, cuts: ReadonlyArray<number> = []): Array<SmtpReply> => {
   const bytes = Buffer.from(text, "utf8")

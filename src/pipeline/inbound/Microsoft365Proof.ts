@@ -1,7 +1,7 @@
 import mailauthVerifier, { type DkimResult, type DkimVerifier } from "mailauth/lib/dkim/dkim-verifier.js"
 import { Transform, type TransformCallback } from "node:stream"
 import type { Microsoft365Connector } from "../../domain/Tenant.js"
-import { HEADER_PEEK_LIMIT, headerEnd } from "../HeaderPeek.js"
+import { HEADER_PEEK_LIMIT, headerEnd } from "../headers/HeaderPeek.js"
 import { TenantNotProven, TenantProofDeferred } from "../RelayError.js"
 import { type DkimKeys, keysOf } from "./DkimKeys.js"
 

@@ -1,7 +1,7 @@
-import type { TraceCopy, TraceDecision, TraceEntry, TraceOutcome, TracePhase, TraceReply } from "../../domain/Trace.js"
-import type { StampOutcome } from "../mime/StampPlan.js"
-import { type RelayError, type SmtpReply, toReply } from "../RelayError.js"
-import type { Decision } from "../Transaction.js"
+import type { TraceCopy, TraceDecision, TraceEntry, TraceOutcome, TracePhase, TraceReply } from "../domain/Trace.js"
+import type { StampOutcome } from "./mime/StampPlan.js"
+import { type RelayError, type SmtpReply, toReply } from "./RelayError.js"
+import type { Decision } from "./Transaction.js"
 
 /**
  * What DataPhase knows about a transaction when its reply is settled, as the

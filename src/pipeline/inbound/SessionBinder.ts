@@ -2,7 +2,7 @@ import { Effect, Option } from "effect"
 import type { TLSSocket } from "node:tls"
 import { boundTo, type SessionBinding, Unbound } from "../../domain/Binding.js"
 import type { Microsoft365Connector, Tenant, TenantId } from "../../domain/Tenant.js"
-import type { ControlPlaneApi } from "../ControlPlane.js"
+import type { ControlPlaneApi } from "../../domain/ControlPlane.js"
 import { NotBound, type RelayError, SenderNotAllowed, SharedNullSender } from "../RelayError.js"
 import type { Microsoft365Gate } from "./Microsoft365Gate.js"
 

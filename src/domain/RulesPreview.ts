@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { MessageKind } from "../domain/Rule.js"
-import { SignatureDecision } from "../domain/Signature.js"
+import { MessageKind } from "./Rule.js"
+import { SignatureDecision } from "./Signature.js"
 
 /**
  * The rules tester's answer (src/signature/RulesTester.ts `PreviewResult`) as

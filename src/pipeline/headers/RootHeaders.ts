@@ -1,9 +1,9 @@
 import { Transform, type TransformCallback } from "node:stream"
 import libmime from "libmime"
 import type { MimeNode, SplitterChunk } from "mailsplit"
-import { HeaderSummary } from "../domain/Signature.js"
+import { HeaderSummary } from "../../domain/Signature.js"
 import { checkStamp, LOOP_STAMP_HEADER, messageIdentity, signStamp, type StampCheck } from "./LoopStamp.js"
-import { MailLoop } from "./RelayError.js"
+import { MailLoop } from "../RelayError.js"
 
 /** RFC 5321 6.3 suggests 100 Received headers as the loop limit. */
 export const MAX_RECEIVED = 100

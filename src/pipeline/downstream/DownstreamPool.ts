@@ -1,6 +1,6 @@
 import { Clock, Duration, Effect, Exit, Scope } from "effect"
-import type { Downstream as DownstreamConfig } from "../domain/Tenant.js"
-import type { SmtpClient } from "./smtp/SmtpClient.js"
+import type { Downstream as DownstreamConfig } from "../../domain/Tenant.js"
+import type { SmtpClient } from "./SmtpClient.js"
 
 /**
  * Idle downstream sessions kept for the next upstream session, as Postfix's
