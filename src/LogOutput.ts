@@ -10,13 +10,25 @@ import { Layer, Logger } from "effect"
 
 const pending: Array<string> = []
 let scheduled = false
+/** standard output for the long-running commands (serve, demo); standard error for one-shot commands */
+let target: NodeJS.WriteStream = process.stdout
+
+/**
+ * One-shot commands (`tenant import`, `admin token create`, `trace`, …) print
+ * their result on standard output: their log lines go to standard error, so
+ * that `TOKEN=$(imprint admin token create …)` or `imprint tenant import … | jq`
+ * see the result alone.
+ */
+export const logToStandardError = (): void => {
+  target = process.stderr
+}
 
 const flush = (): void => {
   scheduled = false
   if (pending.length === 0) return
   const text = pending.join("\n") + "\n"
   pending.length = 0
-  process.stdout.write(text)
+  target.write(text)
 }
 
 process.on("exit", flush)

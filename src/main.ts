@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Either, Logger, LogLevel, type MetricPair, Queue, Schema } from "effect"
-import { batchedJsonLogger } from "./LogOutput.js"
+import { batchedJsonLogger, logToStandardError } from "./LogOutput.js"
 import cluster from "node:cluster"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -159,6 +159,8 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
       for (const line of yield* initFolder(positional[0] ?? ".")) yield* Console.log(line)
       return
     }
+    // serve and demo log on standard output; every other command's output is its result (LogOutput)
+    if (command !== "serve" && command !== "demo") logToStandardError()
     const config = yield* loadConfig(flags.config ?? process.env.IMPRINT_CONFIG, process.env)
     switch (command) {
       case "serve":
