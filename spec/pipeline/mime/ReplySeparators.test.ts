@@ -4,50 +4,8 @@
  * same body in small pieces (with the window's front dropped as it would be
  * emitted) finds the same place.
  */
-import { describe, expect, it } from "vitest"
-import { HtmlSeparatorScanner } from "../../../src/pipeline/mime/HtmlSeparators.js"
-import { type SeparatorScanner, TextSeparatorScanner } from "../../../src/pipeline/mime/TextSeparators.js"
-
-const MARK = "⟦"
-
-/** index of the insertion point in `body` ("⟦" marks it; none, or at the very end, means "the end") */
-const expectation = (marked: string): { body: string; at: number } => {
-  const body = marked.replace(MARK, "")
-  const at = marked.indexOf(MARK)
-  return { body, at: at === body.length ? -1 : at }
-}
-
-/** runs a scanner over `body` in pieces of `piece` characters, dropping what it declares safe */
-const scan = (make: () => SeparatorScanner, body: string, piece: number): number => {
-  const scanner = make()
-  let window = ""
-  let dropped = 0
-  for (let i = 0; i <= body.length; i += piece) {
-    window += body.slice(i, i + piece)
-    const final = i + piece >= body.length
-    const r = scanner.scan(window, final)
-    if (r.hit !== undefined) return dropped + r.hit
-    if (final) return -1
-    const cut = Math.min(r.safe, window.length)
-    window = window.slice(cut)
-    scanner.shift(cut)
-    dropped += cut
-  }
-  return -1
-}
-
-const check = (make: () => SeparatorScanner, marked: string): void => {
-  const { body, at } = expectation(marked)
-  for (const piece of [body.length + 1, 7, 64]) {
-    const got = scan(make, body, piece)
-    expect(got === -1 ? "(none)" : body.slice(got, got + 40), `piece ${piece}`).toBe(
-      at === -1 ? "(none)" : body.slice(at, at + 40)
-    )
-  }
-}
-
-const text = (marked: string): void => check(() => new TextSeparatorScanner(), marked)
-const html = (marked: string): void => check(() => new HtmlSeparatorScanner(), marked)
+import { describe, it } from "vitest"
+import { expectHtml as html, expectText as text } from "./ScanHelper.js"
 
 describe("plain-text reply separators", () => {
   it.each([
