@@ -29,24 +29,27 @@ const RESUME_WITHIN_MS = 30_000
 const WRITES_BEFORE_KILL = 20
 const WRITES_AFTER_RESUME = 20
 
-describe.skipIf(unavailable !== undefined)("cluster: the stream leader of a 3-server NATS cluster killed during writes", () => {
-  let nats: NatsClusterPeer
-  let a: Node
-  let b: Node
-
+/** three nats-servers joined by routes, the bucket with 3 replicas, and two Imprint nodes on them, converged */
+const twoNodesOnThreeServers = () => {
+  const setup = {} as { nats: NatsClusterPeer; a: Node; b: Node }
   beforeAll(async () => {
-    nats = await startNatsCluster(3)
-    a = await startNode(nats.urls, "a", { replicas: 3, tenants: [loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] })] })
-    b = await startNode(nats.urls, "b", { replicas: 3 })
-    await converge([a, b], (await bucketState(nats.urls)).last_seq)
+    setup.nats = await startNatsCluster(3)
+    setup.a = await startNode(setup.nats.urls, "a", { replicas: 3, tenants: [loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] })] })
+    setup.b = await startNode(setup.nats.urls, "b", { replicas: 3 })
+    await converge([setup.a, setup.b], (await bucketState(setup.nats.urls)).last_seq)
   }, 120_000)
-
   afterAll(async () => {
-    await Promise.allSettled([a && removeNode(a), b && removeNode(b)])
-    await nats?.stop()
+    await Promise.allSettled([setup.a && removeNode(setup.a), setup.b && removeNode(setup.b)])
+    await setup.nats?.stop()
   })
+  return setup
+}
+
+describe.skipIf(unavailable !== undefined)("cluster: the stream leader of a 3-server NATS cluster killed during writes", () => {
+  const setup = twoNodesOnThreeServers()
 
   it("4: writes resume (issue 18: < 10 s; printed); every acknowledged write reaches every node", async () => {
+    const { nats, a, b } = setup
     const before = await bucketState(nats.urls)
     expect(before.leader).toBeDefined()
     const acked: Array<string> = []
@@ -91,23 +94,10 @@ describe.skipIf(unavailable !== undefined)("cluster: the stream leader of a 3-se
 })
 
 describe.skipIf(unavailable !== undefined)("cluster: the server holding the nodes' watch consumers killed", () => {
-  let nats: NatsClusterPeer
-  let a: Node
-  let b: Node
-
-  beforeAll(async () => {
-    nats = await startNatsCluster(3)
-    a = await startNode(nats.urls, "a", { replicas: 3, tenants: [loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] })] })
-    b = await startNode(nats.urls, "b", { replicas: 3 })
-    await converge([a, b], (await bucketState(nats.urls)).last_seq)
-  }, 120_000)
-
-  afterAll(async () => {
-    await Promise.allSettled([a && removeNode(a), b && removeNode(b)])
-    await nats?.stop()
-  })
+  const setup = twoNodesOnThreeServers()
 
   it("a watch whose consumer died with its server is started again: later writes reach both nodes", async () => {
+    const { nats, a, b } = setup
     // each node's applier watches through an ephemeral consumer led by one server: kill the one leading most
     const nc = await connect({ servers: [...nats.urls] })
     const leaders: Array<string> = []
