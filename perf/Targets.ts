@@ -128,7 +128,7 @@ export const imprintTarget = (id: TargetId, label: string, stamping: boolean, ma
   }
 }
 
-const OWN_CLIENT = path.join(ROOT, "dist", "src", "pipeline", "smtp", "SmtpClient.js")
+const OWN_CLIENT = path.join(ROOT, "dist", "src", "pipeline", "downstream", "SmtpClient.js")
 
 const passThrough = (id: TargetId, label: string, client: "nodemailer" | "own"): Target => ({
   id, label,
