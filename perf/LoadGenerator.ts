@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly login?: { readonly user: string; readonly pass: string }
   /** the source address and envelope sender of the n-th session opened (perf:tenants: round-robin over tenants); default localAddress and PERF_SENDER */
   readonly sessionSource?: (n: number) => { readonly localAddress: string; readonly sender: string }
+  /** offered load: message n starts no earlier than n / ratePerSecond after the start (absent: as fast as the sessions go) */
+  readonly ratePerSecond?: number
 }
 
 export interface LoadResult {
@@ -244,7 +246,12 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
     let session: Session | undefined
     let sender = PERF_SENDER
     while (next < o.messages && performance.now() < deadline) {
-      const seq = `${o.runId}-${next++}`
+      const n = next++
+      const seq = `${o.runId}-${n}`
+      if (o.ratePerSecond !== undefined) {
+        const due = start + (n * 1000) / o.ratePerSecond - performance.now()
+        if (due > 0) await new Promise((resolve) => setTimeout(resolve, due))
+      }
       try {
         if (session === undefined) {
           const source = o.sessionSource?.(opened++)

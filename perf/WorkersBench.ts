@@ -1,12 +1,20 @@
 /**
- * `npm run perf:workers [-- --batches N] [--messages N] [--pattern new|reused] [--sessions N]`
+ * `npm run perf:workers [-- --batches N] [--messages N] [--pattern new|reused] [--sessions N] [--offered F]`
  *
  * `workers: 1` against `workers: 2` (issue 18 phase C), stamping 10 KB
  * replies: both relays are started once and warmed, then take turns batch by
  * batch (in reverse order every other batch) in the same run. Per batch:
  * msgs/s, and the relay's CPU per message summed over the primary and its
- * workers (/proc, user + system). Medians and the ratios 2/1 go to
- * perf/results/workers-<timestamp>.json. A benchmark, not a test.
+ * workers (/proc, user + system).
+ *
+ * Two passes. **Saturation**: as fast as the sessions go (on a 2-core machine
+ * the load generator, the sink and two workers then compete for the same
+ * cores, so CPU per message also measures that contention). **Offered rate**:
+ * the same fixed rate for both, F (default 0.5) times the median workers: 1
+ * reached at saturation, so neither configuration is CPU-bound and CPU per
+ * message compares what the design costs. `--offered 0` skips it.
+ * Medians and the ratios 2/1 go to perf/results/workers-<timestamp>.json.
+ * A benchmark, not a test.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -25,6 +33,7 @@ const MESSAGES = Number(option("messages") ?? 600)
 const SESSIONS = Number(option("sessions") ?? 20)
 const PATTERN = (option("pattern") ?? "new") as ConnectionPattern
 if (PATTERN !== "new" && PATTERN !== "reused") throw new Error(`unknown pattern ${PATTERN}; new or reused`)
+const OFFERED = Number(option("offered") ?? 0.5)
 const WARMUP_MESSAGES = 600
 const BATCH_MAX_MS = 120_000
 const KIND = "10k"
@@ -47,11 +56,53 @@ const variants = [1, 2].map((workers) => ({
   target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, { workers, ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {}) })
 }))
 
+interface Pass {
+  readonly rate: Map<number, Array<number>>
+  readonly cpu: Map<number, Array<number>>
+}
+
+const summary = (pass: Pass) => {
+  const rows = variants.map((v) => ({ workers: v.workers, msgsPerSecond: median(pass.rate.get(v.workers)!), cpuMsPerMessage: median(pass.cpu.get(v.workers)!) }))
+  const [one, two] = rows
+  return {
+    rows,
+    ratios: { throughput: two.msgsPerSecond / one.msgsPerSecond, cpuPerMessage: two.cpuMsPerMessage / one.cpuMsPerMessage },
+    // the ratio of each pair (batch b of workers 2 against batch b of workers 1): their spread says how noisy the machine was
+    pairRatios: pass.cpu.get(2)!.map((c, i) => c / pass.cpu.get(1)![i]),
+    samples: { msgsPerSecond: Object.fromEntries(pass.rate), cpuMsPerMessage: Object.fromEntries(pass.cpu) }
+  }
+}
+
+/** BATCHES pairs, alternating which configuration goes first; `ratePerSecond` paces the load (absent: saturation) */
+const runPass = async (running: Map<number, Running>, label: string, ratePerSecond?: number): Promise<Pass> => {
+  const rate = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  for (let b = 0; b < BATCHES; b++) {
+    for (const v of b % 2 === 0 ? variants : [...variants].reverse()) {
+      const r = running.get(v.workers)!
+      const before = treeCpu(r.measured.pid)
+      const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `${label}${b}-${v.workers}`, ratePerSecond })
+      const used = treeCpu(r.measured.pid) - before
+      if (load.ok < load.attempted) console.error(`workers ${v.workers}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
+      rate.get(v.workers)!.push(load.ok / (load.elapsedMs / 1000))
+      cpu.get(v.workers)!.push((used * 1000) / Math.max(1, load.ok))
+    }
+  }
+  return { rate, cpu }
+}
+
+const print = (title: string, s: ReturnType<typeof summary>) => {
+  console.log(`${title}\n| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`)
+  for (const r of s.rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
+  console.log(`workers 2 / 1: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")})`)
+}
+
 const main = async () => {
   const sink = await startServer({ name: "sink", args: [path.join(ROOT, "dist", "perf", "Sink.js")], ipc: true, cwd: ROOT, env: { PERF_EARLY_TALKER_MS: "0" } })
   const running = new Map<number, Running>()
-  const rate = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
-  const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  const loadBefore = os.loadavg()
+  let saturation: ReturnType<typeof summary>
+  let offered: (ReturnType<typeof summary> & { ratePerSecond: number; fraction: number }) | undefined
   try {
     for (const v of variants) {
       console.error(`starting workers: ${v.workers}`)
@@ -59,16 +110,13 @@ const main = async () => {
       running.set(v.workers, r)
       await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${v.workers}` })
     }
-    for (let b = 0; b < BATCHES; b++) {
-      for (const v of b % 2 === 0 ? variants : [...variants].reverse()) {
-        const r = running.get(v.workers)!
-        const before = treeCpu(r.measured.pid)
-        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${v.workers}` })
-        const used = treeCpu(r.measured.pid) - before
-        if (load.ok < load.attempted) console.error(`workers ${v.workers}, batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
-        rate.get(v.workers)!.push(load.ok / (load.elapsedMs / 1000))
-        cpu.get(v.workers)!.push((used * 1000) / Math.max(1, load.ok))
-      }
+    saturation = summary(await runPass(running, "s"))
+    print("saturation", saturation)
+    if (OFFERED > 0) {
+      const ratePerSecond = Math.max(1, Math.round(OFFERED * saturation.rows[0].msgsPerSecond))
+      console.error(`offered rate: ${ratePerSecond} msgs/s for both`)
+      offered = { ...summary(await runPass(running, "o", ratePerSecond)), ratePerSecond, fraction: OFFERED }
+      print(`offered rate ${ratePerSecond} msgs/s (${OFFERED} × workers: 1 at saturation)`, offered)
     }
   } finally {
     for (const r of running.values()) await r.stop()
@@ -76,21 +124,17 @@ const main = async () => {
     await sink.stop()
     killAllChildren()
   }
-  const rows = variants.map((v) => ({ workers: v.workers, msgsPerSecond: median(rate.get(v.workers)!), cpuMsPerMessage: median(cpu.get(v.workers)!) }))
-  const [one, two] = rows
-  console.log(`| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`)
-  for (const r of rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.availableParallelism()} cores`)
-  console.log(`workers 2 / 1: throughput ×${(two.msgsPerSecond / one.msgsPerSecond).toFixed(2)}, CPU per message ×${(two.cpuMsPerMessage / one.cpuMsPerMessage).toFixed(2)}`)
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `workers-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
   writeFileSync(file, JSON.stringify({
-    // the machine's run queue during the run: on a shared 2-core VM, the second worker competes with everything else
-    loadAverage: os.loadavg(), cores: os.availableParallelism(),
-    kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES, rows,
-    ratios: { throughput: two.msgsPerSecond / one.msgsPerSecond, cpuPerMessage: two.cpuMsPerMessage / one.cpuMsPerMessage },
-    samples: { msgsPerSecond: Object.fromEntries(rate), cpuMsPerMessage: Object.fromEntries(cpu) }
+    // the machine's run queue before and after the run: on a shared 2-core VM, the second worker competes with everything else
+    loadAverage: os.loadavg(), loadAverageBefore: loadBefore, cores: os.availableParallelism(),
+    kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES,
+    // saturation, kept at the top level as before
+    rows: saturation.rows, ratios: saturation.ratios, pairRatios: saturation.pairRatios, samples: saturation.samples,
+    offered
   }, null, 2))
   console.log(`written ${path.relative(ROOT, file)}`)
 }
