@@ -11,6 +11,7 @@ import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/inbound/Inbound.js"
 import type { AuthThrottlePeers } from "./pipeline/inbound/AuthThrottle.js"
+import type { AdmissionPeers } from "./pipeline/inbound/ConnectionLimits.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
 import { AdminRepo } from "./store/AdminRepo.js"
 import { AccountRepo } from "./store/AccountRepo.js"
@@ -121,7 +122,7 @@ export interface ServerOptions {
   /** the admin API (`imprint serve`, demo) when `admin.enabled`; opt-in so in-process test relays do not all claim port 8443 */
   readonly admin?: boolean
   /** a worker of `workers: N`: SMTP only (no scheduled syncs, no image listener: the primary runs them), throttles shared */
-  readonly worker?: { readonly authPeers: AuthThrottlePeers }
+  readonly worker?: { readonly authPeers: AuthThrottlePeers; readonly admissionPeers: AdmissionPeers }
 }
 
 /** The SMTP certificate and the loop stamp key, generated into dataDir on first use (before any worker starts). */
@@ -140,7 +141,7 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
   // records from before secrets were sealed, or sealed by a key since rotated out, are sealed with the current key
   // (once per node: by the single process or the primary, never by the workers)
   if (options.worker === undefined) yield* resealSecrets
-  const inbound = yield* startInbound({ config, tls, stampKey, authPeers: options.worker?.authPeers })
+  const inbound = yield* startInbound({ config, tls, stampKey, authPeers: options.worker?.authPeers, admissionPeers: options.worker?.admissionPeers })
   if (options.worker !== undefined) return { ...inbound, stampKey, adminPort: undefined, imagesPort: undefined }
   yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
   const side = yield* startControlSide(config, tls, options.admin === true)

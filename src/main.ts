@@ -21,7 +21,7 @@ import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startPrimary, startServer } from "./Server.js"
 import { superviseWorkers } from "./workers/Supervisor.js"
-import { answerMetricRequests, followStoreChanges, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
+import { answerMetricRequests, followStoreChanges, workerAdmissionPeers, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
 import { Store } from "./store/Store.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
@@ -79,7 +79,7 @@ const serveWorker = (config: ImprintConfig, count: number) => {
     process.on("SIGINT", ignoreSignal)
     yield* answerMetricRequests
     yield* followStoreChanges((yield* Store).pollExternalChanges)
-    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers() } })
+    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers(), admissionPeers: workerAdmissionPeers() } })
     yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot, workers: count } })), Effect.annotateLogs({ worker: slot }))

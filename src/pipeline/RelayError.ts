@@ -42,7 +42,7 @@ export class TenantNotProven extends Data.TaggedError("TenantNotProven")<{ detai
 /** The DKIM key of that proof could not be looked up just now. */
 export class TenantProofDeferred extends Data.TaggedError("TenantProofDeferred")<{ detail: string }> {}
 /** A new session refused by ConnectionLimits: the unbound share is full, or its address has too many sessions or too many new ones. */
-export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{ reason: "unbound-share" | "address-connections" | "address-rate" }> {}
+export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{ reason: "clients" | "unbound-share" | "address-connections" | "address-rate" }> {}
 /** The upstream took longer than the DATA deadline, or sent below the minimum rate (DataDeadline): the session is closed. */
 export class DataTooSlow extends Data.TaggedError("DataTooSlow")<{ reason: "deadline" | "rate"; limitMs: number; minRate: number }> {}
 
@@ -97,7 +97,7 @@ export const toReply = (e: RelayError): SmtpReply =>
     TenantNotProven: ({ detail }) => reply(550, "5.7.1", `not proven to come from this tenant's Microsoft 365 organisation: ${detail}`),
     TenantProofDeferred: ({ detail }) => reply(451, "4.7.5", `DKIM key lookup failed (${detail}), try again later`),
     TooManyConnections: ({ reason }) =>
-      reply(421, "4.7.0", reason === "unbound-share"
+      reply(421, "4.7.0", reason === "clients" ? "too many connections, try again later" : reason === "unbound-share"
         ? "too many unauthenticated connections, try again later"
         : reason === "address-connections" ? "too many connections from your address, try again later" : "too many new connections from your address, try again later"),
     DataTooSlow: ({ reason, limitMs, minRate }) =>

@@ -20,7 +20,7 @@ export const downstreamSessions = Metric.counter("imprint_downstream_sessions_to
   description: "downstream sessions a transaction started on, by source: new (connected), pooled (kept from an earlier upstream session), stale (pooled, found closed at MAIL and replaced)"
 })
 export const refusedConnections = Metric.counter("imprint_smtp_connections_refused_total", {
-  description: "upstream connections refused at connect by the connection limits, by reason: unbound-share, address-connections, address-rate"
+  description: "upstream connections refused at connect by the connection limits, by reason: clients (the node's maxClients, with workers), unbound-share, address-connections, address-rate"
 })
 /** one per source, made once (see withTags below) */
 export const downstreamSessionBy = {

@@ -3,13 +3,15 @@ import cluster, { type Worker } from "node:cluster"
 import type { ImprintConfig } from "../config.js"
 import type { AuthEvent } from "../pipeline/inbound/AuthThrottle.js"
 import { fromPlain, type PlainPair } from "./MetricsTransfer.js"
+import { NodeAdmission } from "./NodeAdmission.js"
 import { isToPrimary, type ToPrimary, type ToWorker, WORKER_SLOT_VARIABLE } from "./WorkerChannel.js"
 
 /**
  * The primary of `workers: N` (node:cluster): forks N relay workers that
  * listen on the same SMTP port (the primary accepts and hands connections out
  * in turn), restarts a worker that dies with a backoff, passes AUTH outcomes
- * between them (WorkerChannel), and on its scope's close stops them
+ * between them (WorkerChannel), counts their sessions for the node's
+ * connection limits (NodeAdmission), and on its scope's close stops them
  * gracefully: each gets SIGTERM, stops accepting, finishes its transactions
  * (bounded by smtp.shutdownGraceMs) and exits; the scope closes when all have.
  * A worker that dies before any worker of the node has listened (a port in
@@ -65,6 +67,8 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   const send = (worker: Worker, message: ToWorker) => {
     if (worker.isConnected()) worker.send(message)
   }
+  // --- the node's connection limits: every worker's sessions in one count ---
+  const admission = new NodeAdmission(config)
   // --- metrics: ask every live worker, gather what comes back in time ---
   let metricsRequest = 0
   const metricsWaiting = new Map<number, (slot: number, pairs: ReadonlyArray<PlainPair>) => void>()
@@ -91,6 +95,13 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
       metricsWaiting.get(message.id)?.(from.slot, message.pairs)
       return
     }
+    if (message.type === "imprint:admit") {
+      const refusal = admission.admit(from.slot, message.id, message.address, message.bound, Date.now())
+      send(worker, refusal === undefined ? { type: "imprint:admit-reply", seq: message.seq } : { type: "imprint:admit-reply", seq: message.seq, refusal })
+      return
+    }
+    if (message.type === "imprint:session-bound") return admission.bound(from.slot, message.id)
+    if (message.type === "imprint:session-closed") return admission.closed(from.slot, message.id)
     if (message.type === "imprint:auth-replay") {
       for (const event of recentAuth) send(worker, { type: "imprint:auth-event", event })
       return
@@ -123,6 +134,7 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   const exited = (s: Slot, worker: Worker, code: number | null, signal: string | null) => {
     if (s.worker !== worker) return
     s.worker = undefined
+    admission.workerExited(s.slot)
     listening.delete(s.slot)
     if (stopping) {
       if (slots.every((x) => x.worker === undefined)) onAllExited?.()

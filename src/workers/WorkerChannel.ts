@@ -1,6 +1,7 @@
 import { Effect, FiberSet, Metric } from "effect"
 import cluster from "node:cluster"
 import type { AuthEvent, AuthThrottlePeers } from "../pipeline/inbound/AuthThrottle.js"
+import type { AdmissionPeers, Refusal } from "../pipeline/inbound/ConnectionLimits.js"
 import { type PlainPair, toPlain } from "./MetricsTransfer.js"
 
 /**
@@ -26,23 +27,38 @@ export interface MetricsRequest { readonly type: "imprint:metrics-request"; read
 /** worker → primary */
 export interface MetricsReply { readonly type: "imprint:metrics"; readonly id: number; readonly pairs: ReadonlyArray<PlainPair> }
 
+/**
+ * worker → primary: may this new session stay? (the node's connection limits;
+ * answered with AdmitReply). Session ids are the worker's; the primary keys
+ * them by slot.
+ */
+export interface Admit { readonly type: "imprint:admit"; readonly seq: number; readonly id: string; readonly address: string; readonly bound: boolean }
+/** primary → worker: the node's answer; `refusal` absent: admitted (and counted) */
+export interface AdmitReply { readonly type: "imprint:admit-reply"; readonly seq: number; readonly refusal?: Refusal }
+/** worker → primary: the session bound to a tenant (it leaves the unbound share), or closed */
+export interface SessionBound { readonly type: "imprint:session-bound"; readonly id: string }
+export interface SessionClosed { readonly type: "imprint:session-closed"; readonly id: string }
+
 /** primary → worker: the primary committed to the store; look for it now instead of at the next poll */
 export interface StoreChanged { readonly type: "imprint:store-changed" }
 
-export type ToPrimary = AuthPublish | AuthReplay | MetricsReply
-export type ToWorker = AuthAck | AuthForward | MetricsRequest | StoreChanged
+export type ToPrimary = AuthPublish | AuthReplay | MetricsReply | Admit | SessionBound | SessionClosed
+export type ToWorker = AuthAck | AuthForward | MetricsRequest | StoreChanged | AdmitReply
 
 /** the environment variable that tells a worker its slot (1…N; a restarted worker keeps its slot) */
 export const WORKER_SLOT_VARIABLE = "IMPRINT_WORKER_SLOT"
 
 /** A failed AUTH is answered after this even if the primary does not acknowledge (it is gone or stuck). */
 export const AUTH_PUBLISH_TIMEOUT_MS = 1_000
+/** A new session is admitted on this worker's own counts if the primary has not answered by then (it is gone or stuck). */
+export const ADMIT_TIMEOUT_MS = 1_000
 
 const isMessage = (m: unknown): m is { readonly type: string } =>
   typeof m === "object" && m !== null && typeof (m as { type?: unknown }).type === "string"
 
 export const isToPrimary = (m: unknown): m is ToPrimary =>
-  isMessage(m) && (m.type === "imprint:auth" || m.type === "imprint:auth-replay" || m.type === "imprint:metrics")
+  isMessage(m) && (m.type === "imprint:auth" || m.type === "imprint:auth-replay" || m.type === "imprint:metrics" ||
+    m.type === "imprint:admit" || m.type === "imprint:session-bound" || m.type === "imprint:session-closed")
 
 /** This process's slot when it is a worker of `workers: N`, else undefined. */
 export const workerSlot = (): number | undefined => {
@@ -117,5 +133,37 @@ export const workerAuthPeers = (): AuthThrottlePeers => {
       // sent before the SMTP listener is asked for: the replay arrives before any connection
       send({ type: "imprint:auth-replay" }, () => undefined)
     }
+  }
+}
+
+/** The connection limits of a worker, counted by the primary for the whole node (ConnectionLimits' AdmissionPeers). */
+export const workerAdmissionPeers = (): AdmissionPeers => {
+  let seq = 0
+  const waiting = new Map<number, (refusal: Refusal | undefined) => void>()
+  const send = (message: ToPrimary, sent?: (err: Error | null) => void) => {
+    if (process.send === undefined || !process.connected) return sent?.(new Error("no primary"))
+    process.send(message, undefined, undefined, sent)
+  }
+  process.on("message", (m: unknown) => {
+    if (isMessage(m) && m.type === "imprint:admit-reply") waiting.get((m as AdmitReply).seq)?.((m as AdmitReply).refusal)
+  })
+  return {
+    admit: (id, address, bound) =>
+      new Promise<Refusal | undefined>((resolve) => {
+        const n = ++seq
+        const done = (refusal: Refusal | undefined) => {
+          clearTimeout(timer)
+          waiting.delete(n)
+          resolve(refusal)
+        }
+        // no primary to ask: this worker's own limits decide alone
+        const timer = setTimeout(() => done(undefined), ADMIT_TIMEOUT_MS)
+        waiting.set(n, done)
+        send({ type: "imprint:admit", seq: n, id, address, bound }, (err) => {
+          if (err) done(undefined)
+        })
+      }),
+    bound: (id) => send({ type: "imprint:session-bound", id }),
+    closed: (id) => send({ type: "imprint:session-closed", id })
   }
 }

@@ -1,3 +1,4 @@
+import { Effect } from "effect"
 import { isIPv6, type Server, type Socket } from "node:net"
 import { toReply, TooManyConnections } from "../RelayError.js"
 
@@ -25,6 +26,12 @@ import { toReply, TooManyConnections } from "../RelayError.js"
  *
  * Refusals are a 421 in place of the greeting (no enhanced status code there,
  * RFC 2034), and smtp-server closes the connection.
+ *
+ * With `workers: N` the counts are the node's, not the process's: a worker
+ * asks the primary (AdmissionPeers), which counts every worker's sessions in
+ * one ConnectionLimits of its own (no timers there, plus `maxSessions`, the
+ * node-wide maxClients); the worker's own instance keeps its timers, and its
+ * counts (a share of the node's) still refuse a known flood early.
  */
 
 export interface ConnectionLimitSettings {
@@ -37,6 +44,19 @@ export interface ConnectionLimitSettings {
   readonly releaseDownstreamAfterMs: number
   /** an unbound session must bind (certificate, AUTH) within this, or it is closed */
   readonly bindWithinMs: number
+  /** sessions in all, bound or not (the primary's count for the node: smtp-server enforces maxClients per process) */
+  readonly maxSessions?: number
+}
+
+/**
+ * The node's count, when several relay processes share the limits (the
+ * primary of `workers: N`). `admit` resolves with the node's answer; `bound`
+ * and `closed` are passed on in order after it.
+ */
+export interface AdmissionPeers {
+  readonly admit: (id: string, address: string, boundAtConnect: boolean) => Promise<Refusal | undefined>
+  readonly bound: (id: string) => void
+  readonly closed: (id: string) => void
 }
 
 export type Refusal = TooManyConnections["reason"]
@@ -77,13 +97,34 @@ export class ConnectionLimits {
   private readonly sessions = new Map<string, Admitted>()
   private readonly perAddress = new Map<string, number>()
   private readonly buckets = new Map<string, Bucket>()
+  /** sessions waiting for the node's answer (AdmissionPeers); one closed meanwhile is no longer here */
+  private readonly pending = new Set<string>()
   private unbound = 0
 
-  /** `unboundTooLong` closes a session that did not bind within bindWithinMs */
+  /**
+   * `unboundTooLong` closes a session that did not bind within bindWithinMs
+   * (absent: no timer, the counting alone, as in the primary); `peers` hold
+   * the node's count (workers).
+   */
   constructor(
     private readonly settings: ConnectionLimitSettings,
-    private readonly unboundTooLong: (id: string) => void
+    private readonly unboundTooLong?: (id: string) => void,
+    private readonly peers?: AdmissionPeers
   ) {}
+
+  /** `admit`, asking the node first when the limits are shared (AdmissionPeers). */
+  admitSession(id: string, address: string, boundAtConnect: boolean): Effect.Effect<Refusal | undefined> {
+    const peers = this.peers
+    if (peers === undefined) return Effect.sync(() => this.admit(id, address, boundAtConnect, Date.now()))
+    return Effect.suspend(() => {
+      this.pending.add(id)
+      return Effect.promise(() => peers.admit(id, address, boundAtConnect))
+    }).pipe(Effect.map((refusal) => {
+      // closed while the node answered: nothing to count here (closed() told the node)
+      if (!this.pending.delete(id)) return undefined
+      return refusal ?? this.admit(id, address, boundAtConnect, Date.now())
+    }))
+  }
 
   /** Unbound sessions now (for metrics and specs). */
   get unboundSessions(): number {
@@ -92,6 +133,7 @@ export class ConnectionLimits {
 
   /** A new session; a refusal means it is answered 421 and closed (it is not admitted). */
   admit(id: string, address: string, boundAtConnect: boolean, now: number): Refusal | undefined {
+    if (this.settings.maxSessions !== undefined && this.sessions.size >= this.settings.maxSessions) return "clients"
     if (boundAtConnect) {
       this.sessions.set(id, { address: undefined, unbound: false, releaseTimer: undefined, bindTimer: undefined })
       return undefined
@@ -103,7 +145,8 @@ export class ConnectionLimits {
     if (s.maxConnectionRatePerAddress > 0 && !this.take(key, now)) return "address-rate"
     this.unbound++
     this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1)
-    const bindTimer = setTimeout(() => this.unboundTooLong(id), s.bindWithinMs).unref()
+    const tooLong = this.unboundTooLong
+    const bindTimer = tooLong === undefined ? undefined : setTimeout(() => tooLong(id), s.bindWithinMs).unref()
     this.sessions.set(id, { address: key, unbound: true, releaseTimer: undefined, bindTimer })
     return undefined
   }
@@ -131,12 +174,16 @@ export class ConnectionLimits {
   bound(id: string): void {
     const a = this.sessions.get(id)
     if (a === undefined || !a.unbound) return
+    this.peers?.bound(id)
     a.unbound = false
     clearTimeout(a.bindTimer)
     this.unbound--
   }
 
   closed(id: string): void {
+    this.pending.delete(id)
+    // always: the node may have counted a session this process then refused, or one closed while it answered
+    this.peers?.closed(id)
     const a = this.sessions.get(id)
     if (a === undefined) return
     this.sessions.delete(id)

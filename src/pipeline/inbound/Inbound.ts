@@ -11,7 +11,7 @@ import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
 import { activeSessions, recordRefusedConnection, untracedUnboundRefusals } from "../RelayMetrics.js"
 import { AuthThrottle, type AuthThrottlePeers } from "./AuthThrottle.js"
-import { ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
+import { type AdmissionPeers, ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
 import { DataDeadlines } from "./DataDeadline.js"
 import { dataPhase, type MailTransaction } from "../DataPhase.js"
 import { dnsDkimKeys } from "./DkimKeys.js"
@@ -57,6 +57,8 @@ export interface InboundOptions {
   readonly stampKey: Buffer
   /** the node's other relay processes (workers), which share the AUTH throttle */
   readonly authPeers?: AuthThrottlePeers
+  /** the node's count of sessions (workers), which makes the connection limits the node's */
+  readonly admissionPeers?: AdmissionPeers
 }
 
 export interface Inbound {
@@ -71,7 +73,7 @@ const boundTenantId = (b: SessionBinding) => (b._tag === "Tenant" ? b.tenantId :
 const isBound = (b: SessionBinding) => b._tag !== "Unbound"
 
 export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
-  const { config, tls, stampKey, authPeers } = options
+  const { config, tls, stampKey, authPeers, admissionPeers } = options
   const smtp = config.smtp
   const control = yield* ControlPlane
   const failsafe = yield* FailSafeMemory
@@ -91,7 +93,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const deadlines = new DataDeadlines(smtp)
   const unboundTraceBudget = new MinuteBudget(UNBOUND_REFUSALS_TRACED_PER_MINUTE)
   const limits = new ConnectionLimits(smtp, (id) =>
-    connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"))
+    connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"), admissionPeers)
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
@@ -141,10 +143,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onConnect(session, done) {
       const s = state(session)
       answer(
-        Effect.flatMap(s.binder.connected(session.remoteAddress), () => {
-          const refused = limits.admit(session.id, session.remoteAddress, isBound(s.binder.binding), Date.now())
-          return refused === undefined ? Effect.void : Effect.zipRight(recordRefusedConnection(refused), new TooManyConnections({ reason: refused }))
-        }),
+        Effect.flatMap(s.binder.connected(session.remoteAddress), () => limits.admitSession(session.id, session.remoteAddress, isBound(s.binder.binding))).pipe(
+          Effect.flatMap((refused) => refused === undefined ? Effect.void : Effect.zipRight(recordRefusedConnection(refused), new TooManyConnections({ reason: refused })))
+        ),
         done
       )
     },
