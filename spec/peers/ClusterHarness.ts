@@ -17,7 +17,9 @@ import { Api } from "../../src/admin/Api.js"
 import { ClusterStatus } from "../../src/cluster/Applier.js"
 import { toKvKey } from "../../src/cluster/KvKeys.js"
 import { Store } from "../../src/store/Store.js"
-import { type RunningImprint, startImprint } from "../support/Imprint.js"
+import { afterAll, beforeAll } from "vitest"
+import { loopbackTenant, type RunningImprint, startImprint } from "../support/Imprint.js"
+import { type NatsClusterPeer, startNatsCluster } from "./NatsPeer.js"
 
 export const BUCKET = "imprint"
 
@@ -128,3 +130,26 @@ export const statusOf = <A, E extends { readonly _tag: string }>(node: Node, f: 
     Effect.as(200),
     Effect.catchAll((e) => Effect.succeed(e._tag === "ConcurrentEdit" ? 409 : e._tag === "ClusterUnavailable" || e._tag === "NotReady" ? 503 : (console.error(e), 500)))
   ))
+
+/**
+ * Three nats-servers joined by routes, the bucket with 3 replicas, and two
+ * Imprint nodes on them (both listing all three servers), converged; a
+ * vitest suite's beforeAll/afterAll. `tenant` is asked for inside beforeAll
+ * (a spec's own earlier beforeAll may start the tenant's downstream first).
+ */
+export const twoNodesOnThreeServers = (
+  tenant: () => unknown = () => loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] })
+) => {
+  const setup = {} as { nats: NatsClusterPeer; a: Node; b: Node }
+  beforeAll(async () => {
+    setup.nats = await startNatsCluster(3)
+    setup.a = await startNode(setup.nats.urls, "a", { replicas: 3, tenants: [tenant()] })
+    setup.b = await startNode(setup.nats.urls, "b", { replicas: 3 })
+    await converge([setup.a, setup.b], (await bucketState(setup.nats.urls)).last_seq)
+  }, 120_000)
+  afterAll(async () => {
+    await Promise.allSettled([setup.a && removeNode(setup.a), setup.b && removeNode(setup.b)])
+    await setup.nats?.stop()
+  })
+  return setup
+}

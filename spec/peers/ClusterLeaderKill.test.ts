@@ -1,11 +1,10 @@
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { DirectoryUser } from "../../src/domain/Directory.js"
 import { Db, userKey } from "../../src/store/Keys.js"
 import { Store } from "../../src/store/Store.js"
-import { loopbackTenant } from "../support/Imprint.js"
-import { bucketState, checksum, converge, health, lastApplied, type Node, removeNode, startNode, statusOf } from "./ClusterHarness.js"
-import { natsUnavailable, type NatsClusterPeer, startNatsCluster } from "./NatsPeer.js"
+import { bucketState, checksum, converge, health, lastApplied, type Node, statusOf, twoNodesOnThreeServers } from "./ClusterHarness.js"
+import { natsUnavailable } from "./NatsPeer.js"
 import { jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 
@@ -28,22 +27,6 @@ if (unavailable !== undefined) console.warn(`skipping the leader-kill cluster sp
 const RESUME_WITHIN_MS = 30_000
 const WRITES_BEFORE_KILL = 20
 const WRITES_AFTER_RESUME = 20
-
-/** three nats-servers joined by routes, the bucket with 3 replicas, and two Imprint nodes on them, converged */
-const twoNodesOnThreeServers = () => {
-  const setup = {} as { nats: NatsClusterPeer; a: Node; b: Node }
-  beforeAll(async () => {
-    setup.nats = await startNatsCluster(3)
-    setup.a = await startNode(setup.nats.urls, "a", { replicas: 3, tenants: [loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] })] })
-    setup.b = await startNode(setup.nats.urls, "b", { replicas: 3 })
-    await converge([setup.a, setup.b], (await bucketState(setup.nats.urls)).last_seq)
-  }, 120_000)
-  afterAll(async () => {
-    await Promise.allSettled([setup.a && removeNode(setup.a), setup.b && removeNode(setup.b)])
-    await setup.nats?.stop()
-  })
-  return setup
-}
 
 describe.skipIf(unavailable !== undefined)("cluster: the stream leader of a 3-server NATS cluster killed during writes", () => {
   const setup = twoNodesOnThreeServers()

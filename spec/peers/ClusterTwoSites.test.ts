@@ -8,7 +8,7 @@ import { freePort } from "../../perf/FreePort.js"
 import { loopbackTenant } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
-import { bucketState, converge, type Node, removeNode, startNode, statusOf } from "./ClusterHarness.js"
+import { bucketState, converge, health, type Node, removeNode, startNode, statusOf } from "./ClusterHarness.js"
 import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
 
 /**
@@ -16,7 +16,8 @@ import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
  * JetStream domain (A, B), joined by a leafnode from B to A. Site A holds the
  * bucket; site B's nodes (`cluster.mirrorDomain: "A"`) mirror it. A cut off
  * (its server SIGKILLed): B keeps stamping from LMDB, a new node in B starts
- * from the mirror, admin writes in B answer 503; healed: B converges (issue
+ * from the mirror, admin writes in B answer 503, B's health says degraded:
+ * the holding site unreachable, since when; healed: B converges (issue
  * 18 asks < 5 s; the waits here are bounded at 30 s and the times printed,
  * for the README: no timers asserted in tests).
  */
@@ -45,6 +46,16 @@ const tenant = (sinkPort: number) =>
     rules: [{ id: "everyone", name: "Everyone", templateId: "sig" }],
     directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
   })
+
+/** Waits (bounded) for a node's health to satisfy `ok`; answers it. */
+const healthWhen = async (node: Node, ok: (h: Awaited<ReturnType<typeof health>>) => boolean) => {
+  for (const deadline = Date.now() + 30_000; ;) {
+    const h = await health(node)
+    if (ok(h)) return h
+    if (Date.now() > deadline) throw new Error(`node ${node.name}'s health stayed ${JSON.stringify(h)} for 30 s`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
 
 const message = (id: string) =>
   ["From: Alice <alice@acme.example>", "To: bob@acme.example", "Subject: sites", `Message-ID: <${id}@acme.example>`,
@@ -107,12 +118,22 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
     expect(await send(a1, "joined-a1")).toContain("From B: Alice Example")
     // the mirror keeps the holding site's revisions
     expect((await bucketState(siteB.url)).last_seq).toBe((await bucketState(siteA.url)).last_seq)
+    const joined = await healthWhen(b1, (h) => h.mirror !== undefined)
+    expect(joined.status).toBe("ok")
+    expect(joined.mirror).toMatchObject({ domain: "A", source: "reachable" })
 
     await siteA.kill()
     expect(await send(b1, "cut-b1")).toContain("From B: Alice Example")
     const started = Date.now()
     expect(await save(b1, "Refused")).toBe(503)
     const refusedMs = Date.now() - started
+    // B's health: degraded, the holding site unreachable, and how stale B's view may be; mail still flows
+    const cutHealth = await healthWhen(b1, (h) => h.status === "degraded")
+    const degradedMs = Date.now() - started
+    expect(cutHealth.mirror).toMatchObject({ domain: "A", source: "unreachable" })
+    expect(cutHealth.configStaleSeconds).toBeGreaterThanOrEqual(cutHealth.mirror!.lastContactSeconds)
+    expect(cutHealth.mirror!.lastContactSeconds).toBeGreaterThanOrEqual(5)
+    expect(await send(b1, "cut-b1-degraded")).toContain("From B: Alice Example")
     // a node that joins site B while A is away starts from B's mirror (no admin API: its operator token would be a write)
     const b2 = await startNode([siteB.url], "b2", { mirrorDomain: "A", admin: false })
     nodes.push(b2)
@@ -129,7 +150,9 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
     expect(status).toBe(200)
     const healedAt = Date.now()
     await converge([b1, b2], (await bucketState(siteA.url)).last_seq)
-    console.info(`two sites: a write in B with A cut off answered 503 in ${refusedMs} ms; after healing, B's nodes applied A's change in ${Date.now() - healedAt} ms`)
+    console.info(`two sites: a write in B with A cut off answered 503 in ${refusedMs} ms; B's health degraded ${degradedMs} ms after the cut; ` +
+      `after healing, B's nodes applied A's change in ${Date.now() - healedAt} ms`)
     for (const node of [b1, b2]) expect(await send(node, `healed-${node.name}`)).toContain("After healing: Alice Example")
+    for (const node of [b1, b2]) expect((await healthWhen(node, (h) => h.status === "ok")).mirror).toMatchObject({ source: "reachable" })
   })
 })

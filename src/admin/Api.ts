@@ -158,10 +158,20 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
 
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({
-    /** degraded: a cluster node whose watch of the cluster is down; it relays mail with its last state */
+    /**
+     * degraded: a cluster node whose watch of the cluster is down, whose bucket does not answer (no quorum),
+     * or whose mirror no longer hears from the holding site (two sites); it relays mail with its last state
+     */
     status: Schema.Literal("ok", "degraded"),
     config_stale_seconds: Schema.optional(Schema.Int),
-    cluster_revision: Schema.optional(Schema.Int)
+    cluster_revision: Schema.optional(Schema.Int),
+    /** a node of a mirroring site: is the holding site reachable, since when it was last heard from, how far behind */
+    mirror: Schema.optional(Schema.Struct({
+      domain: Schema.String,
+      source: Schema.Literal("reachable", "unreachable"),
+      last_contact_seconds: Schema.Int,
+      lag: Schema.Int
+    }))
   })))
   .add(
     HttpApiEndpoint.get("readyz", "/readyz")

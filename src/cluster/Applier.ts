@@ -17,7 +17,10 @@ import { fromKvKey } from "./KvKeys.js"
  * then the keys it holds and the bucket no longer has are removed. A lost
  * connection stops the watch; the node keeps serving mail from LMDB, reports
  * itself degraded with how stale its configuration may be, and starts over
- * (resume or resync) once the connection is back.
+ * (resume or resync) once the connection is back. A connection up to a
+ * bucket that does not answer (no quorum), and a mirror that no longer hears
+ * from its source (two sites), are degraded too: the watchdog's look at the
+ * stream every second tells.
  */
 
 /** changes applied per LMDB transaction at most */
@@ -31,16 +34,41 @@ export const APPLY_CHUNK = 2_000
 export const WATCHDOG_MS = 1_000
 /** a stall at the same bucket revision again (a purged tail the watch can never deliver) is looked at less often, up to this */
 const WATCHDOG_MAX_MS = 8_000
+/**
+ * A mirror (a second site, `mirrorDomain`) hears from its source at least
+ * once a second (JetStream's heartbeat; measured with nats-server 2.9: its
+ * `active` stays under 1 s while joined and grows by a second a second once
+ * the source is cut off). Silent longer than this: the source is unreachable.
+ */
+export const MIRROR_SILENT_MS = 5_000
 /** how soon a failed watch is tried again (doubling, capped) */
 const RETRY = Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))
+
+/** A mirroring site's view of the holding site's bucket (two sites). */
+export interface MirrorHealth {
+  /** the holding site's JetStream domain */
+  readonly domain: string
+  /** unreachable: the mirror has not heard from it for MIRROR_SILENT_MS */
+  readonly source: "reachable" | "unreachable"
+  /** seconds since the mirror last heard from the holding site (at the last look) */
+  readonly lastContactSeconds: number
+  /** revisions the mirror is behind, as JetStream last knew it (0 while cut off: unknown) */
+  readonly lag: number
+}
 
 export interface ClusterHealth {
   readonly status: "ok" | "degraded"
   /** the highest bucket revision applied in order */
   readonly lastApplied: number
-  /** seconds since the watch went down (absent while it is up) */
+  /**
+   * degraded: since when this node's configuration may be stale, in seconds:
+   * since its watch went down, since the bucket last answered (no quorum), or
+   * since its mirror last heard from the holding site, whichever is longest
+   */
   readonly configStaleSeconds?: number
   readonly fullResyncs: number
+  /** a mirroring site's node (cluster.mirrorDomain) */
+  readonly mirror?: MirrorHealth
 }
 
 export interface ClusterStatusShape {
@@ -65,6 +93,11 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
   let watching = false
   let downSince = yield* Clock.currentTimeMillis
   let fullResyncs = 0
+  /** when the bucket's stream last answered a look (stream info), and whether the last look got an answer */
+  let streamAnsweredAt = downSince
+  let streamAnswering = true
+  /** the last look at a mirror (two sites): when it last heard from its source, and its lag */
+  let mirror: { contactAt: number; lag: number } | undefined
   /** the bucket revision of the last stall and the watchdog's period then */
   let lastStall = { seq: -1, wait: WATCHDOG_MS }
   /** false until this process completed a full resync (or found nothing to resync) */
@@ -93,6 +126,20 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
       }))
     )
 
+  /** One look at the bucket's stream: the answer or undefined (no quorum, electing), noted for health and writes. */
+  const lookAtStream = (h: ClusterHandle) =>
+    Effect.promise(() => h.kv.status().then((st) => st.streamInfo, () => undefined)).pipe(
+      Effect.tap((info) => Clock.currentTimeMillis.pipe(Effect.map((now) => {
+        streamAnswering = info !== undefined
+        client.reportStream(streamAnswering)
+        if (info === undefined) return
+        streamAnsweredAt = now
+        // `active`: nanoseconds since the mirror last heard from its source (-1: never)
+        const m = info.mirror
+        if (m !== undefined) mirror = { contactAt: m.active < 0 ? mirror?.contactAt ?? now : now - Math.round(m.active / 1e6), lag: m.lag }
+      })))
+    )
+
   /** Stops `iterator` (its watch then ends and is started again) when it stalls behind the bucket. */
   const watchdog = (h: ClusterHandle, iterator: { stop(): void }) =>
     Effect.gen(function* () {
@@ -101,7 +148,7 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
       for (;;) {
         yield* Effect.sleep(Duration.millis(lastStall.wait))
         // during an election the bucket may not answer: look again later
-        const lastSeq = yield* Effect.promise(() => h.kv.status().then((st) => st.streamInfo.state.last_seq, () => undefined))
+        const lastSeq = (yield* lookAtStream(h))?.state.last_seq
         if (lastSeq === undefined) continue
         const behind = lastSeq > store.lastApplied()
         if (behind && wasBehind && progress.received === seen && !progress.applying) {
@@ -119,8 +166,9 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
   /** One watch, from connection to its end; fails when it cannot go on. */
   const watchOnce = (h: ClusterHandle) =>
     Effect.gen(function* () {
-      const status = yield* Effect.promise(() => h.kv.status())
-      const state = status.streamInfo.state
+      const info = yield* lookAtStream(h)
+      if (info === undefined) return yield* Effect.fail("the bucket does not answer" as const)
+      const state = info.state
       const last = store.lastApplied()
       // A node (re)started, or one whose history after `last` is gone, reads every key's last value: a
       // purge while it was away leaves no message to tell it. A watch lost and found again resumes.
@@ -210,12 +258,25 @@ export const applierLayer = Layer.scoped(ClusterStatus, Effect.gen(function* () 
 
   return {
     health: Effect.clockWith((clock) => Effect.sync((): ClusterHealth => {
+      const now = clock.unsafeCurrentTimeMillis()
       const up = watching && client.connected()
+      const mirrorCut = mirror !== undefined && now - mirror.contactAt > MIRROR_SILENT_MS
+      // each reason to doubt the configuration, and since when
+      const since = [...(up ? [] : [downSince]), ...(up && !streamAnswering ? [streamAnsweredAt] : []), ...(mirrorCut ? [mirror!.contactAt] : [])]
+      const mirrorDomain = client.config.mirrorDomain
       return {
-        status: up ? "ok" : "degraded",
+        status: since.length === 0 ? "ok" : "degraded",
         lastApplied: store.lastApplied(),
-        ...(up ? {} : { configStaleSeconds: Math.max(0, Math.round((clock.unsafeCurrentTimeMillis() - downSince) / 1000)) }),
-        fullResyncs
+        ...(since.length === 0 ? {} : { configStaleSeconds: Math.max(0, Math.round((now - Math.min(...since)) / 1000)) }),
+        fullResyncs,
+        ...(mirrorDomain === undefined || mirror === undefined ? {} : {
+          mirror: {
+            domain: mirrorDomain,
+            source: mirrorCut ? "unreachable" : "reachable",
+            lastContactSeconds: Math.max(0, Math.round((now - mirror.contactAt) / 1000)),
+            lag: mirror.lag
+          }
+        })
       }
     })),
     awaitApplied: (revision: number) =>

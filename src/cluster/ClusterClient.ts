@@ -38,6 +38,15 @@ export interface ClusterClientShape {
   readonly connected: () => boolean
   /** status events (disconnect, reconnect) for the applier */
   readonly onStatus: (f: (type: string) => void) => () => void
+  /**
+   * false while the bucket's stream does not answer although the connection
+   * is up (the applier looks every second): the cluster lost its quorum (two
+   * of three servers gone), and writes are refused at once instead of each
+   * waiting writeTimeoutMs
+   */
+  readonly streamAnswering: () => boolean
+  /** the applier's last look at the stream */
+  readonly reportStream: (answering: boolean) => void
 }
 
 export class ClusterClient extends Context.Tag("imprint/ClusterClient")<ClusterClient, ClusterClientShape>() {}
@@ -49,6 +58,7 @@ export const clusterClientLayer = (config: ClusterConfig) =>
     let handle: ClusterHandle | undefined
     let connected = false
     let closed = false
+    let answering = true
     const listeners = new Set<(type: string) => void>()
     let resolveReady!: (h: ClusterHandle) => void
     const readyPromise = new Promise<ClusterHandle>((resolve) => (resolveReady = resolve))
@@ -95,6 +105,8 @@ export const clusterClientLayer = (config: ClusterConfig) =>
       config,
       ready: () => readyPromise,
       connected: () => connected && handle !== undefined,
+      streamAnswering: () => answering,
+      reportStream: (now) => void (answering = now),
       onStatus: (f) => {
         listeners.add(f)
         return () => listeners.delete(f)
@@ -129,6 +141,7 @@ export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(f
   const handleNow = async (): Promise<ClusterHandle> => {
     if (client.connected()) {
       everConnected = true
+      if (!client.streamAnswering()) throw unavailable("the cluster's bucket does not answer (its servers have no quorum); mail keeps flowing, changes wait until it is back")
       return client.ready()
     }
     if (everConnected) throw unavailable("the cluster is unreachable from this node; mail keeps flowing, changes wait until it is back")

@@ -23,7 +23,10 @@ export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
           onNone: () => Effect.succeed({ status: "ok" as const }),
           onSome: (c) => Effect.map(c.health, (h) => ({
             status: h.status, cluster_revision: h.lastApplied,
-            ...(h.configStaleSeconds !== undefined ? { config_stale_seconds: h.configStaleSeconds } : {})
+            ...(h.configStaleSeconds !== undefined ? { config_stale_seconds: h.configStaleSeconds } : {}),
+            ...(h.mirror !== undefined
+              ? { mirror: { domain: h.mirror.domain, source: h.mirror.source, last_contact_seconds: h.mirror.lastContactSeconds, lag: h.mirror.lag } }
+              : {})
           }))
         }))
       // ready when the store answers: the mail path reads tenants from it
