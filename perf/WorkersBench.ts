@@ -59,6 +59,21 @@ const variants = [1, 2].map((workers) => ({
 interface Pass {
   readonly rate: Map<number, Array<number>>
   readonly cpu: Map<number, Array<number>>
+  /** the primary's own share (workers: 2; for workers: 1 the one process) */
+  readonly primaryCpu: Map<number, Array<number>>
+}
+
+/** CPU ms per second of each relay doing nothing (timers, polls, heartbeats): a fixed cost, not a cost per message */
+const IDLE_MS = 5_000
+const idleCpu = async (running: Map<number, Running>) => {
+  const out = new Map<number, number>()
+  for (const v of variants) {
+    const pid = running.get(v.workers)!.measured.pid
+    const before = treeCpu(pid)
+    await new Promise((r) => setTimeout(r, IDLE_MS))
+    out.set(v.workers, ((treeCpu(pid) - before) * 1000) / (IDLE_MS / 1000))
+  }
+  return out
 }
 
 const summary = (pass: Pass) => {
@@ -69,6 +84,7 @@ const summary = (pass: Pass) => {
     ratios: { throughput: two.msgsPerSecond / one.msgsPerSecond, cpuPerMessage: two.cpuMsPerMessage / one.cpuMsPerMessage },
     // the ratio of each pair (batch b of workers 2 against batch b of workers 1): their spread says how noisy the machine was
     pairRatios: pass.cpu.get(2)!.map((c, i) => c / pass.cpu.get(1)![i]),
+    primaryCpuMsPerMessage: Object.fromEntries(variants.map((v) => [v.workers, median(pass.primaryCpu.get(v.workers)!)])),
     samples: { msgsPerSecond: Object.fromEntries(pass.rate), cpuMsPerMessage: Object.fromEntries(pass.cpu) }
   }
 }
@@ -77,24 +93,28 @@ const summary = (pass: Pass) => {
 const runPass = async (running: Map<number, Running>, label: string, ratePerSecond?: number): Promise<Pass> => {
   const rate = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
   const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  const primaryCpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
   for (let b = 0; b < BATCHES; b++) {
     for (const v of b % 2 === 0 ? variants : [...variants].reverse()) {
       const r = running.get(v.workers)!
       const before = treeCpu(r.measured.pid)
+      const primaryBefore = readProc(r.measured.pid)?.cpuS ?? 0
       const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `${label}${b}-${v.workers}`, ratePerSecond })
       const used = treeCpu(r.measured.pid) - before
+      primaryCpu.get(v.workers)!.push((((readProc(r.measured.pid)?.cpuS ?? 0) - primaryBefore) * 1000) / Math.max(1, load.ok))
       if (load.ok < load.attempted) console.error(`workers ${v.workers}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
       rate.get(v.workers)!.push(load.ok / (load.elapsedMs / 1000))
       cpu.get(v.workers)!.push((used * 1000) / Math.max(1, load.ok))
     }
   }
-  return { rate, cpu }
+  return { rate, cpu, primaryCpu }
 }
 
 const print = (title: string, s: ReturnType<typeof summary>) => {
   console.log(`${title}\n| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`)
   for (const r of s.rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
-  console.log(`workers 2 / 1: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")})`)
+  console.log(`workers 2 / 1: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")}); ` +
+    `the primary's own CPU ms per message: ${Object.entries(s.primaryCpuMsPerMessage).map(([w, c]) => `workers ${w}: ${c.toFixed(2)}`).join(", ")}`)
 }
 
 const main = async () => {
@@ -103,6 +123,7 @@ const main = async () => {
   const loadBefore = os.loadavg()
   let saturation: ReturnType<typeof summary>
   let offered: (ReturnType<typeof summary> & { ratePerSecond: number; fraction: number }) | undefined
+  let idle: Map<number, number> | undefined
   try {
     for (const v of variants) {
       console.error(`starting workers: ${v.workers}`)
@@ -110,6 +131,8 @@ const main = async () => {
       running.set(v.workers, r)
       await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${v.workers}` })
     }
+    idle = await idleCpu(running)
+    console.log(`idle CPU ms per second: ${[...idle].map(([w, c]) => `workers ${w}: ${c.toFixed(1)}`).join(", ")}`)
     saturation = summary(await runPass(running, "s"))
     print("saturation", saturation)
     if (OFFERED > 0) {
@@ -134,7 +157,7 @@ const main = async () => {
     kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES,
     // saturation, kept at the top level as before
     rows: saturation.rows, ratios: saturation.ratios, pairRatios: saturation.pairRatios, samples: saturation.samples,
-    offered
+    offered, idleCpuMsPerSecond: idle === undefined ? undefined : Object.fromEntries(idle)
   }, null, 2))
   console.log(`written ${path.relative(ROOT, file)}`)
 }
