@@ -12,7 +12,10 @@
  * cores, so CPU per message also measures that contention). **Offered rate**:
  * the same fixed rate for both, F (default 0.5) times the median workers: 1
  * reached at saturation, so neither configuration is CPU-bound and CPU per
- * message compares what the design costs. `--offered 0` skips it.
+ * message compares what the design costs. `--offered 0` skips it. **Same
+ * rate per process**: workers: 1 at half the offered rate (what each of two
+ * workers sees) against workers: 2 at the offered rate: a Node.js process's
+ * CPU per message grows as its own rate falls, and this pass takes that out.
  * Medians and the ratios 2/1 go to perf/results/workers-<timestamp>.json.
  * A benchmark, not a test.
  */
@@ -89,8 +92,8 @@ const summary = (pass: Pass) => {
   }
 }
 
-/** BATCHES pairs, alternating which configuration goes first; `ratePerSecond` paces the load (absent: saturation) */
-const runPass = async (running: Map<number, Running>, label: string, ratePerSecond?: number): Promise<Pass> => {
+/** BATCHES pairs, alternating which configuration goes first; `ratePerSecond` paces the load (absent: saturation), per configuration */
+const runPass = async (running: Map<number, Running>, label: string, ratePerSecond?: (workers: number) => number): Promise<Pass> => {
   const rate = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
   const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
   const primaryCpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
@@ -99,7 +102,7 @@ const runPass = async (running: Map<number, Running>, label: string, ratePerSeco
       const r = running.get(v.workers)!
       const before = treeCpu(r.measured.pid)
       const primaryBefore = readProc(r.measured.pid)?.cpuS ?? 0
-      const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `${label}${b}-${v.workers}`, ratePerSecond })
+      const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `${label}${b}-${v.workers}`, ratePerSecond: ratePerSecond?.(v.workers) })
       const used = treeCpu(r.measured.pid) - before
       primaryCpu.get(v.workers)!.push((((readProc(r.measured.pid)?.cpuS ?? 0) - primaryBefore) * 1000) / Math.max(1, load.ok))
       if (load.ok < load.attempted) console.error(`workers ${v.workers}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
@@ -124,6 +127,7 @@ const main = async () => {
   let saturation: ReturnType<typeof summary>
   let offered: (ReturnType<typeof summary> & { ratePerSecond: number; fraction: number }) | undefined
   let idle: Map<number, number> | undefined
+  let sameProcessRate: (ReturnType<typeof summary> & { workers1RatePerSecond: number; workers2RatePerSecond: number }) | undefined
   try {
     for (const v of variants) {
       console.error(`starting workers: ${v.workers}`)
@@ -138,8 +142,13 @@ const main = async () => {
     if (OFFERED > 0) {
       const ratePerSecond = Math.max(1, Math.round(OFFERED * saturation.rows[0].msgsPerSecond))
       console.error(`offered rate: ${ratePerSecond} msgs/s for both`)
-      offered = { ...summary(await runPass(running, "o", ratePerSecond)), ratePerSecond, fraction: OFFERED }
+      offered = { ...summary(await runPass(running, "o", () => ratePerSecond)), ratePerSecond, fraction: OFFERED }
       print(`offered rate ${ratePerSecond} msgs/s (${OFFERED} × workers: 1 at saturation)`, offered)
+      // Each of two workers sees half the node's rate, and a Node.js process's CPU per message grows as its own
+      // rate falls (fewer events per wake-up of its event loop). This pass gives workers: 1 the rate each worker sees.
+      const perProcess = Math.max(1, Math.round(ratePerSecond / 2))
+      sameProcessRate = { ...summary(await runPass(running, "p", (w) => (w === 1 ? perProcess : ratePerSecond))), workers1RatePerSecond: perProcess, workers2RatePerSecond: ratePerSecond }
+      print(`the same rate per process: workers 1 at ${perProcess} msgs/s, workers 2 at ${ratePerSecond} msgs/s (each worker ${perProcess})`, sameProcessRate)
     }
   } finally {
     for (const r of running.values()) await r.stop()
@@ -157,7 +166,7 @@ const main = async () => {
     kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES,
     // saturation, kept at the top level as before
     rows: saturation.rows, ratios: saturation.ratios, pairRatios: saturation.pairRatios, samples: saturation.samples,
-    offered, idleCpuMsPerSecond: idle === undefined ? undefined : Object.fromEntries(idle)
+    offered, sameProcessRate, idleCpuMsPerSecond: idle === undefined ? undefined : Object.fromEntries(idle)
   }, null, 2))
   console.log(`written ${path.relative(ROOT, file)}`)
 }
