@@ -29,15 +29,18 @@ export interface Node {
   imprint: RunningImprint
 }
 
-export const clusterConfig = (servers: ReadonlyArray<string>, name: string, extra: { replicas?: number; mirrorDomain?: string } = {}) =>
+export const clusterConfig = (servers: ReadonlyArray<string>, name: string, extra: { replicas?: number; mirrorDomain?: string; writeTimeoutMs?: number } = {}) =>
   ({ cluster: { servers, node: name, writeTimeoutMs: 2_000, ...extra } })
 
 export const startNode = async (
   servers: ReadonlyArray<string>, name: string,
-  opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string; replicas?: number; mirrorDomain?: string; admin?: boolean } = {}
+  opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string; replicas?: number; mirrorDomain?: string; admin?: boolean; writeTimeoutMs?: number } = {}
 ): Promise<Node> => {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `imprint-node-${name}-`))
-  const extra = { ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}), ...(opts.mirrorDomain !== undefined ? { mirrorDomain: opts.mirrorDomain } : {}) }
+  const extra = {
+    ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}), ...(opts.mirrorDomain !== undefined ? { mirrorDomain: opts.mirrorDomain } : {}),
+    ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {})
+  }
   const imprint = await startImprint({ config: clusterConfig(servers, name, extra), tenants: opts.tenants, admin: opts.admin ?? true, dataDir })
   return { name, dataDir, imprint }
 }
@@ -138,13 +141,14 @@ export const statusOf = <A, E extends { readonly _tag: string }>(node: Node, f: 
  * (a spec's own earlier beforeAll may start the tenant's downstream first).
  */
 export const twoNodesOnThreeServers = (
-  tenant: () => unknown = () => loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] })
+  tenant: () => unknown = () => loopbackTenant(2525, { directory: [{ mail: "alice@acme.example", displayName: "Alice" }] }),
+  node: { readonly writeTimeoutMs?: number } = {}
 ) => {
   const setup = {} as { nats: NatsClusterPeer; a: Node; b: Node }
   beforeAll(async () => {
     setup.nats = await startNatsCluster(3)
-    setup.a = await startNode(setup.nats.urls, "a", { replicas: 3, tenants: [tenant()] })
-    setup.b = await startNode(setup.nats.urls, "b", { replicas: 3 })
+    setup.a = await startNode(setup.nats.urls, "a", { ...node, replicas: 3, tenants: [tenant()] })
+    setup.b = await startNode(setup.nats.urls, "b", { ...node, replicas: 3 })
     await converge([setup.a, setup.b], (await bucketState(setup.nats.urls)).last_seq)
   }, 120_000)
   afterAll(async () => {
