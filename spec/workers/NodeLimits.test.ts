@@ -83,6 +83,24 @@ describe("workers: 2, connection limits for the whole node", () => {
     expect(codes).toEqual([220, 220, 421, 421])
   })
 
+  it("sockets closed at once (a load balancer's TCP check) leave no session counted", async () => {
+    const net = await import("node:net")
+    await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
+      const socket = net.connect({ port: serve.port, host: "127.0.0.1", localAddress: "127.0.0.1" })
+      socket.on("error", () => resolve())
+      socket.once("connect", () => (socket.destroy(), resolve()))
+    })))
+    // the node counts them out: three sessions are greeted again (afterEach's check) and a fourth is not
+    await eventually("three places again", async () => {
+      const held = await Promise.all([1, 2, 3].map(() => RawSmtp.connect(serve.port, { ehlo: false, localAddress: "127.0.0.1" })))
+      clients.push(...held)
+      if (held.every((c) => c.greeting.code === 220)) return true
+      for (const c of clients.splice(0)) c.destroy()
+      return undefined
+    })
+    expect(await openSessions(1, "127.0.0.1")).toEqual([421])
+  })
+
   it("a session closed on one worker frees its place for a session on the other", async () => {
     expect(await openSessions(3, "127.0.0.1")).toEqual([220, 220, 220])
     clients.shift()!.destroy()
