@@ -1,12 +1,9 @@
 import { Effect, Either } from "effect"
-import { Joiner, Splitter } from "mailsplit"
 import { PassThrough, type Readable, type Transform, type Writable } from "node:stream"
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./headers/HeaderPeek.js"
-import { HeaderPrefix } from "./headers/HeaderPrefix.js"
 import { LineGuard } from "./headers/LineGuard.js"
-import { SplitterGuard } from "./mime/SplitterGuard.js"
 import { chain, type ChainStage } from "./StreamChain.js"
 import { TransactionMachine } from "./TransactionState.js"
 import { Stamper } from "./mime/Stamper.js"
@@ -16,7 +13,8 @@ import { DownstreamRefused, PipelineFailed, type RelayError, StampingFailed, Ups
 import { HeaderSummary } from "../domain/Signature.js"
 import { messageIdentity } from "./headers/LoopStamp.js"
 import { RawHeaderEdit } from "./headers/RawHeaderEdit.js"
-import { buildPrefix, readRootFacts, type RootFacts, type RootHeaderPolicy, RootHeaders } from "./headers/RootHeaders.js"
+import { buildPrefix, readRootFacts, type RootFacts, type RootHeaderPolicy } from "./headers/RootHeaders.js"
+import { StampedCopy } from "./StampedCopy.js"
 import type { SmtpReply } from "./downstream/SmtpReply.js"
 
 /**
@@ -221,10 +219,9 @@ const copyStages = (
     const output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
     return { stages: [new PassThrough(), output], output }
   }
-  const headersStage = new RootHeaders(policy, peeked)
-  const output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
-  // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
-  const stages = [new PassThrough(), new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES }), headersStage, stamper, new Joiner(), output]
+  // one synchronous stage: scanner, root edit, Stamper, join and prefix (StampedCopy.ts)
+  const output = new StampedCopy(stamper, policy, peeked, { maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES })
+  const stages = [new PassThrough(), output]
   return { stages, output }
 }
 

@@ -129,8 +129,16 @@ export class RootHeaders extends Transform {
   }
 
   private edit(root: MimeNode): RootFacts {
-    const facts = this.known ?? readRootFacts(root, this.policy)
-    if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
-    return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix: buildPrefix(this.policy, facts) }
+    return editRoot(root, this.policy, this.known)
   }
+}
+
+/**
+ * RootHeaders' edit of the root node, for a caller without the stream stage (pipeline/StampedCopy.ts):
+ * drops a forged or stale loop stamp and returns the facts with the prefix to put in front.
+ */
+export const editRoot = (root: MimeNode, policy: RootHeaderPolicy, known?: ReturnType<typeof readRootFacts>): RootFacts => {
+  const facts = known ?? readRootFacts(root, policy)
+  if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
+  return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix: buildPrefix(policy, facts) }
 }
