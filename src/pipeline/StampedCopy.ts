@@ -30,6 +30,9 @@ export class StampedCopy extends Transform {
   private readonly scanner: MimeScanner
   private facts: RootFacts | undefined
   private prefixSent = false
+  /** what one written chunk released, pushed as one buffer when the chunk is done */
+  private out: Array<Buffer> = []
+  private outBytes = 0
 
   constructor(
     private readonly stamper: Stamper,
@@ -55,6 +58,7 @@ export class StampedCopy extends Transform {
     } catch (e) {
       return done(e as Error)
     }
+    this.release()
     done()
   }
 
@@ -67,6 +71,7 @@ export class StampedCopy extends Transform {
     } catch (e) {
       return done(e as Error)
     }
+    this.release()
     done()
   }
 
@@ -83,8 +88,25 @@ export class StampedCopy extends Transform {
     if (!this.prefixSent) {
       this.prefixSent = true
       const prefix = this.facts?.prefix
-      if (prefix !== undefined && prefix.length > 0) this.push(prefix)
+      if (prefix !== undefined && prefix.length > 0) this.add(prefix)
     }
-    this.push(bytes)
+    this.add(bytes)
+  }
+
+  private add(bytes: Buffer): void {
+    this.out.push(bytes)
+    this.outBytes += bytes.length
+  }
+
+  /**
+   * One push per written chunk: the link's reader (dot-stuffing, the socket) then meets one
+   * buffer instead of one per header block and body run.
+   */
+  private release(): void {
+    const out = this.out
+    if (out.length === 0) return
+    this.push(out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes))
+    this.out = []
+    this.outBytes = 0
   }
 }
