@@ -19,9 +19,8 @@ export interface ScanLimits {
  *   → the root edit (RootHeaders: loop stamp, the prefix) → Stamper (driven, not piped)
  *   → joined (a node's header block, a chunk's bytes) → the prefix in front (HeaderPrefix)
  *
- * It replaces PassThrough-free chain SplitterGuard → Splitter → RootHeaders → Stamper → Joiner →
- * HeaderPrefix, five Node streams and four object-mode hops per copy, with the same bytes
- * out: every part the Stamper does not stamp leaves as the slices of the chunks that came
+ * It replaces the chain SplitterGuard → Splitter → RootHeaders → Stamper → Joiner → HeaderPrefix
+ * (six Node streams, four of them object-mode hops, per copy) with the same bytes out: every part the Stamper does not stamp leaves as the slices of the chunks that came
  * in. An error (an overlong line, a limit of the scanner, the Stamper's LateSkipError) is
  * this stage's error, as it was the chain's.
  */
@@ -30,7 +29,7 @@ export class StampedCopy extends Transform {
   private readonly scanner: MimeScanner
   private facts: RootFacts | undefined
   private prefixSent = false
-  /** what one written chunk released, pushed as one buffer when the chunk is done */
+  /** what one written chunk released, pushed when the chunk is done */
   private out: Array<Buffer> = []
   private outBytes = 0
 
@@ -51,7 +50,16 @@ export class StampedCopy extends Transform {
     return this.facts
   }
 
+  /**
+   * Scanned one turn later (setImmediate), as mailsplit's Splitter did: processed at once,
+   * inside the upstream socket's read, the relay's CPU per stamped message measured 1.01–1.07×
+   * the chain's (perf:cpu, 4 runs, 84 batch pairs); one turn later 0.96–0.98× (2 runs, 62 pairs).
+   */
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    setImmediate(() => (this.destroyed ? done() : this.scan(chunk, done)))
+  }
+
+  private scan(chunk: Buffer, done: TransformCallback): void {
     try {
       const guarded = this.guard.pass(chunk)
       if (guarded !== undefined) this.scanner.write(guarded)
@@ -99,13 +107,13 @@ export class StampedCopy extends Transform {
   }
 
   /**
-   * One push per written chunk: the link's reader (dot-stuffing, the socket) then meets one
-   * buffer instead of one per header block and body run.
+   * What one written chunk released, as the slices it is made of (the link corks the socket
+   * for the tick, so they leave in one write; one Buffer.concat per chunk measured the same).
    */
   private release(): void {
     const out = this.out
     if (out.length === 0) return
-    this.push(out.length === 1 ? out[0] : Buffer.concat(out, this.outBytes))
+    for (const bytes of out) this.push(bytes)
     this.out = []
     this.outBytes = 0
   }
