@@ -12,16 +12,17 @@ export interface ScanLimits {
 }
 
 /**
- * A stamped copy's bytes in one stage, synchronously, per written chunk:
+ * A stamped copy's bytes in one stage, per written chunk (one turn after it was written, see
+ * `_transform`), with no stream in between:
  *
  *   ChunkGuard (SplitterGuard's rule: 1 MiB lines, no chunk ending between CR and LF)
  *   → MimeScanner (mailsplit's Splitter without its stream)
- *   → the root edit (RootHeaders: loop stamp, the prefix) → Stamper (driven, not piped)
- *   → joined (a node's header block, a chunk's bytes) → the prefix in front (HeaderPrefix)
+ *   → the root edit (RootHeaders' editRoot: loop stamp, the prefix) → Stamper (driven, not piped)
+ *   → joined (a node's header block, a chunk's bytes) → the prefix in front (Received, loop stamp)
  *
  * It replaces the chain SplitterGuard → Splitter → RootHeaders → Stamper → Joiner → HeaderPrefix
- * (six Node streams, four of them object-mode hops, per copy) with the same bytes out: every part the Stamper does not stamp leaves as the slices of the chunks that came
- * in. An error (an overlong line, a limit of the scanner, the Stamper's LateSkipError) is
+ * (six Node streams, four of them object-mode hops, per copy) with the same bytes out: every
+ * part the Stamper does not stamp leaves as the slices of the chunks that came in. An error (an overlong line, a limit of the scanner, the Stamper's LateSkipError) is
  * this stage's error, as it was the chain's.
  */
 export class StampedCopy extends Transform {

@@ -21,7 +21,7 @@ import type { SmtpReply } from "./downstream/SmtpReply.js"
  * One message's DATA, from the upstream's bytes to every downstream copy:
  *
  *   upstream → LineGuard → HeaderPeek ─(decide from the headers)─▶ Fanout
- *     → stamped copy:   Splitter → RootHeaders → Stamper → Joiner → HeaderPrefix → link DATA
+ *     → stamped copy:   StampedCopy (MimeScanner → root edit → Stamper → join → prefix) → link DATA
  *     → unstamped copy: RawHeaderEdit → link DATA
  *
  * The decision is taken before any body byte moves. Each recipient group gets
