@@ -86,7 +86,7 @@ describe("MimeScanner", () => {
     expect(messages.length).toBeGreaterThan(100)
     for (const { bytes } of messages) {
       const crlf = toCrlf(bytes)
-      for (const sizes of [[crlf.length + 1], [16381], [4093], [1021, 7], [127], [61, 7]]) {
+      for (const sizes of [[crlf.length + 1], [4093], [1021, 7], [127]]) {
         // joined, the scanner's events are the message (mailsplit's own exceptions aside: a part
         // left open by a message that ends without its closing boundary, which the corpus has not)
         expect(join(await same(crlf, sizes)).equals(crlf)).toBe(true)
