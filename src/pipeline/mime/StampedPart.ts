@@ -37,11 +37,6 @@ export class StampedPart {
   private readonly charsetName: string
   private readonly outputEncoding: "quoted-printable" | "base64"
   private push: (chunk: SplitterChunk) => void = () => {}
-  /** where the reader's text goes: nowhere (or kept, see `kept`) in the dry run, to the encoder once committed */
-  private readerOut: (text: string) => void = () => {}
-  private readerEnded = false
-  /** the dry run's reader and its text, taken over by `commit` instead of a second pass over the same bytes */
-  private kept: { readonly reader: BodyReader; readonly texts: Array<string>; readonly rawBytes: number } | undefined
 
   constructor(
     readonly node: MimeNode,
@@ -123,28 +118,13 @@ export class StampedPart {
     if (this.undecodable !== undefined) return "undecodable"
     if (this.malformed) return "malformed"
     if (this.probed !== undefined) return this.probed
-    // the text is kept while raw bytes and text together stay within KEEP_LIMIT (the window holds both)
-    let texts: Array<string> | undefined = []
-    let length = 0
-    this.readerOut = (text) => {
-      if (texts === undefined) return
-      length += text.length
-      if (this.rawBytes + length > KEEP_LIMIT) texts = undefined
-      else texts.push(text)
-    }
-    const reader = this.newReader((text) => this.readerOut(text))
+    const reader = this.newReader(() => {})
     for (const c of this.raw) {
       reader.write((c as { value: Buffer }).value)
-      this.peak = Math.max(this.peak, this.rawBytes + reader.held + (texts === undefined ? 0 : length))
+      this.peak = Math.max(this.peak, this.rawBytes + reader.held)
     }
     if (this.ended) reader.end()
-    this.readerOut = () => {}
     this.probed = reader.state
-    if (texts !== undefined) {
-      this.peak = Math.max(this.peak, this.rawBytes + reader.held + length)
-      this.kept = { reader, texts, rawBytes: this.rawBytes }
-      this.readerEnded = this.ended
-    }
     return this.probed
   }
 
@@ -162,27 +142,16 @@ export class StampedPart {
       this.frame?.open(push)
       push(this.node)
       this.encoder = makeTransferEncoder(this.outputEncoding)
-      const kept = this.kept
-      if (kept !== undefined && kept.rawBytes === this.rawBytes) {
-        // the dry run read exactly these bytes: its text goes out, its reader reads on
-        this.reader = kept.reader
-        this.readerOut = (text) => this.encode(text)
-        for (const text of kept.texts) this.encode(text)
-      } else {
-        this.readerEnded = false
-        this.reader = this.newReader((text) => this.encode(text))
-        for (const c of this.raw) {
-          this.reader.write((c as { value: Buffer }).value)
-          this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
-        }
+      this.reader = this.newReader((text) => this.encode(text))
+      for (const c of this.raw) {
+        this.reader.write((c as { value: Buffer }).value)
+        this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
       }
-      this.kept = undefined
       if (this.ended) this.finish()
       this.refuseArmour()
     }
     this.raw = []
     this.rawBytes = 0
-    this.kept = undefined
   }
 
   outcome(): PartOutcome {
@@ -209,8 +178,7 @@ export class StampedPart {
   }
 
   private finish(): void {
-    if (!this.readerEnded) this.reader!.end()
-    this.readerEnded = true
+    this.reader!.end()
     this.refuseArmour()
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
@@ -237,13 +205,6 @@ export class StampedPart {
     }
   }
 }
-
-/**
- * The dry run's text is kept for `commit` (one pass over a held part instead of two) while
- * the part's raw bytes and that text together stay below this; a larger part is read again.
- * Below the Stamper's HOLD_BYTES, so the window (STAMP_WINDOW_BYTES) is not exceeded.
- */
-const KEEP_LIMIT = 32 * 1024
 
 /** a boundary is at most 70 characters (RFC 2046); the carry holds a whole padded boundary line */
 const BOUNDARY_CARRY = 300
