@@ -25,9 +25,11 @@ export const streamBody = (
     let ended = false
     let drainTimer: NodeJS.Timeout | undefined
     const socket = wire.socket
-    // A stamped copy arrives as many small chunks in one tick (a part's head, the
-    // spliced signature, the rest); corked until the tick ends they leave in one
-    // writev instead of a syscall each.
+    // A stamped copy arrives as many small chunks in one turn (a part's head, the
+    // spliced signature, the rest), and a small message's end follows its last chunk
+    // a few ticks later in the same turn; corked until the turn ends (setImmediate,
+    // not nextTick) they leave with the terminating dot in one writev instead of a
+    // syscall each. A full socket buffer uncorks at once (below).
     let corked = false
     const uncork = () => {
       if (!corked) return
@@ -60,7 +62,7 @@ export const streamBody = (
       if (!corked) {
         corked = true
         socket.cork()
-        process.nextTick(uncork)
+        setImmediate(uncork)
       }
       if (!socket.write(stuffChunk(stuffer, bytes))) {
         // a full buffer drains only uncorked
