@@ -25,11 +25,9 @@ export const streamBody = (
     let ended = false
     let drainTimer: NodeJS.Timeout | undefined
     const socket = wire.socket
-    // A stamped copy arrives as many small chunks in one turn (a part's head, the
-    // spliced signature, the rest), and a small message's end follows its last chunk
-    // a few ticks later in the same turn; corked until the turn ends (setImmediate,
-    // not nextTick) they leave with the terminating dot in one writev instead of a
-    // syscall each. A full socket buffer uncorks at once (below).
+    // A stamped copy arrives as many small chunks in one tick (a part's head, the
+    // spliced signature, the rest); corked until the tick ends they leave in one
+    // writev instead of a syscall each.
     let corked = false
     const uncork = () => {
       if (!corked) return
@@ -62,7 +60,7 @@ export const streamBody = (
       if (!corked) {
         corked = true
         socket.cork()
-        setImmediate(uncork)
+        process.nextTick(uncork)
       }
       if (!socket.write(stuffChunk(stuffer, bytes))) {
         // a full buffer drains only uncorked
