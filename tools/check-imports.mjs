@@ -42,7 +42,8 @@ export const ROOMS = {
   images: ["store", "domain", "config", "types"],
   // workers: N (node:cluster): the primary's supervisor and the channel to the workers; the pipeline's AUTH throttle peers
   workers: ["pipeline", "domain", "config", "types"],
-  demo: ["images", "signature", "store", "domain", "config", "types"],
+  // demo seeds its tenant through actors/TenantImport (checked like any import) and its images through images/ImageLibrary
+  demo: ["actors", "images", "signature", "store", "domain", "config", "types"],
   // admin → actors, sync, signature, store, domain, and the feature rooms it serves
   admin: ["actors", "sync", "signature", "store", "domain", "config", "trace", "directory", "cluster", "images", "types"]
 }
@@ -64,18 +65,7 @@ const TOP_LEVEL = {
  * Imports against the direction, known and left for now: "from → to" (paths under src/).
  * Each names the issue whose work removes it.
  */
-export const ALLOWED = {
-  // issue 16 item 4: validation leaves store/ (store → signature for template and rule checks)
-  "store/ContentRepo.ts → signature/RuleValidation.ts": "issue 16 item 4 (no validation in store/)",
-  "store/ContentRepo.ts → signature/TemplateSanitizer.ts": "issue 16 item 4 (no validation in store/)",
-  "store/ContentRepo.ts → signature/TemplatePreparation.ts": "issue 16 item 4 (no validation in store/)",
-  "store/TenantRepo.ts → signature/RuleValidation.ts": "issue 16 item 4 (no validation in store/)",
-  "store/TenantRepo.ts → signature/TemplateSanitizer.ts": "issue 16 item 4 (no validation in store/)",
-  "store/TenantRepo.ts → signature/TemplatePreparation.ts": "issue 16 item 4 (no validation in store/)",
-  "store/ImageRepo.ts → signature/TemplateImages.ts": "issue 16 item 4 (no validation in store/)",
-  "store/ImageRepo.ts → images/ImageSniffer.ts": "issue 16 item 4 (no validation in store/)",
-  "store/PhotoRepo.ts → images/PhotoNormaliser.ts": "issue 16 item 4 (no validation in store/: the photo is normalised before the repository stores it)",
-}
+export const ALLOWED = {}
 
 /**
  * The admin API's contracts (admin/Api.ts, admin/<Feature>Api.ts) name only Schemas: they

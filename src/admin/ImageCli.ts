@@ -2,6 +2,7 @@ import { Console, Effect } from "effect"
 import * as fs from "node:fs"
 import { hostedImagePath } from "../domain/Images.js"
 import { TenantId } from "../domain/Tenant.js"
+import { saveImage } from "../images/ImageLibrary.js"
 import { ImageRepo, MAX_IMAGE_BYTES } from "../store/ImageRepo.js"
 
 /**
@@ -41,7 +42,7 @@ export const imageCommand = (args: ReadonlyArray<string>) =>
       case "replace": {
         if (id === undefined || file === undefined) return yield* usage()
         const bytes = yield* readFile(file)
-        const { image } = yield* repo.save(tenantId, id, bytes, action === "upload" ? "create" : "replace")
+        const { image } = yield* saveImage(repo, tenantId, id, bytes, action === "upload" ? "create" : "replace")
         return yield* Console.log(`${image.id}\t${image.type} ${image.width}x${image.height}\t${image.bytes} bytes\t${hostedImagePath(tenantId, image)}\tuse <img src="image:${image.id}">`)
       }
       case "list": {

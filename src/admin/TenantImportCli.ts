@@ -2,13 +2,14 @@ import { Console, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { StringDecoder } from "node:string_decoder"
+import { tenantImport as checkedImports } from "../actors/TenantImport.js"
 import { type BatchEntry, type BatchReport, IMPORT_MODES, type ImportMode, TenantRepo } from "../store/TenantRepo.js"
 
 /**
  * `imprint tenant import PATH [--mode MODE]`: one tenant file (the old form,
  * answered with its summary as before), a folder of tenant files (`*.json`,
  * in name order) or a JSON-lines file (`*.jsonl`, one tenant per line) as one
- * batch (TenantRepo.importBatch). The batch report is one line per tenant
+ * batch (TenantImport.importBatch: checked, then TenantRepo.importBatch). The batch report is one line per tenant
  * (status, tenant, source, message) and a total; any failure exits 1.
  */
 
@@ -106,7 +107,7 @@ export const reportLines = (report: BatchReport): ReadonlyArray<string> => [
 
 export const tenantImport = (target: string, mode: string | undefined) =>
   Effect.gen(function* () {
-    const repo = yield* TenantRepo
+    const repo = checkedImports(yield* TenantRepo)
     const chosen = mode ?? "all-or-nothing"
     if (!isImportMode(chosen)) return yield* Effect.fail(new Error(`--mode ${chosen}: expected ${IMPORT_MODES.join(" or ")}`))
     const batch = yield* readBatch(target)

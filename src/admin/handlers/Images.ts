@@ -2,6 +2,7 @@ import { HttpApiBuilder, HttpIncomingMessage, type HttpServerRequest, HttpServer
 import { Effect, Option } from "effect"
 import { hostedImagePath, IMAGE_CONTENT_TYPES, ImageInvalid, type ImageMeta, type ImageTooLarge } from "../../domain/Images.js"
 import type { TenantId } from "../../domain/Tenant.js"
+import { saveImage } from "../../images/ImageLibrary.js"
 import { ImageRepo, imageTooLarge, MAX_IMAGE_BYTES, MAX_TENANT_IMAGE_BYTES, type SavedImage } from "../../store/ImageRepo.js"
 import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
@@ -12,7 +13,7 @@ import { authorize, catchStore } from "./ContentAccess.js"
 /**
  * Image library handlers. An upload is refused on its Content-Length before a
  * byte is read (per image, and per tenant against what is stored), read with
- * the per-image cap for chunked bodies, then sniffed and stored by ImageRepo.
+ * the per-image cap for chunked bodies, then sniffed (ImageLibrary) and stored by ImageRepo.
  * Changes are audited (`image.create|replace|delete`, SHA-256 prefixes
  * before and after). The tenant's actor reloads from the change feed.
  */
@@ -50,7 +51,7 @@ export const ImagesLive = HttpApiBuilder.group(Api, "images", (handlers) =>
         if (declared !== undefined && /^\d+$/.test(declared)) yield* images.checkDeclared(id, imageId, Number(declared))
         else yield* images.requireTenant(id)
         const bytes = yield* readImage(request)
-        const saved: SavedImage = yield* images.save(id, imageId, bytes, mode)
+        const saved: SavedImage = yield* saveImage(images, id, imageId, bytes, mode)
         yield* recordAudit(id, mode === "create" ? "image.create" : "image.replace", `image/${imageId}`, {
           before: saved.previous === undefined ? undefined : short(saved.previous.sha256),
           after: short(saved.image.sha256),

@@ -3,6 +3,7 @@ import { Effect, Either } from "effect"
 import { RuleAlreadyExists, RuleNotFound, RuleOrderInvalid } from "../../domain/ContentErrors.js"
 import { Rule } from "../../domain/Rule.js"
 import type { TenantId } from "../../domain/Tenant.js"
+import { makeContentChanges } from "../../actors/ContentChanges.js"
 import { ContentRepo } from "../../store/ContentRepo.js"
 import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
@@ -11,7 +12,7 @@ import { authorize, catchStore } from "./ContentAccess.js"
 
 /**
  * Rule handlers. Every change is a pure edit of the ordered list, applied by
- * ContentRepo.updateRules under the import lock (read, edit, check, write in
+ * ContentChanges.updateRules under the import lock (read, edit, check, write in
  * one batch), so two editors cannot lose each other's changes.
  */
 
@@ -48,6 +49,7 @@ export const reorderRules = (rules: ReadonlyArray<Rule>, ids: ReadonlyArray<stri
 export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
   Effect.gen(function* () {
     const content = yield* ContentRepo
+    const changes = yield* makeContentChanges
 
     const findIn = (id: TenantId, ruleId: string) =>
       Effect.flatMap(content.rules(id), (rules) => {
@@ -61,7 +63,7 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
         const id = yield* authorize(rawTenantId, CONTENT_ROLES)
         const rule = yield* findIn(id, ruleId)
         if (rule.enabled === enabled) return rule
-        const rules = yield* content.updateRules(id, withRule(ruleId, (r) => new Rule({ ...r, enabled })))
+        const rules = yield* changes.updateRules(id, withRule(ruleId, (r) => new Rule({ ...r, enabled })))
         yield* recordAudit(id, enabled ? "rule.enable" : "rule.disable", `rule/${ruleId}`, { before: String(!enabled), after: String(enabled) })
         return rules[indexOf(rules, ruleId)]
       }).pipe(catchStore)
@@ -75,7 +77,7 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           const { at, ...fields } = payload
           const rule = new Rule(fields)
-          const rules = yield* content.updateRules(id, (current) => {
+          const rules = yield* changes.updateRules(id, (current) => {
             if (indexOf(current, rule.id) !== -1) {
               return Either.left(new RuleAlreadyExists({
                 ruleId: rule.id, message: `rule "${rule.id}" already exists; change it with PUT /tenants/${id}/rules/${rule.id}`
@@ -91,14 +93,14 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
       .handle("replace", ({ path, payload }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
-          const rules = yield* content.updateRules(id, withRule(path.ruleId, () => new Rule({ ...payload, id: path.ruleId })))
+          const rules = yield* changes.updateRules(id, withRule(path.ruleId, () => new Rule({ ...payload, id: path.ruleId })))
           yield* recordAudit(id, "rule.update", `rule/${path.ruleId}`)
           return rules[indexOf(rules, path.ruleId)]
         }).pipe(catchStore))
       .handle("delete", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
-          yield* content.updateRules(id, (current) =>
+          yield* changes.updateRules(id, (current) =>
             indexOf(current, path.ruleId) === -1
               ? Either.left(RuleNotFound.of(path.ruleId))
               : Either.right(current.filter((r) => r.id !== path.ruleId)))
@@ -108,7 +110,7 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           let before: ReadonlyArray<string> = []
-          const rules = yield* content.updateRules(id, (current) => {
+          const rules = yield* changes.updateRules(id, (current) => {
             before = current.map((r) => r.id)
             return reorderRules(current, payload.ids)
           })

@@ -9,7 +9,8 @@ import { userValues } from "../../signature/TemplateValues.js"
 import { IMAGE_CONTENT_TYPES } from "../../domain/Images.js"
 import { photoImageMeta, withDataUrls } from "../../signature/TemplateImages.js"
 import { ImageRepo } from "../../store/ImageRepo.js"
-import { ContentRepo, type SavedTemplate, type TemplateInput, type TemplateVersion } from "../../store/ContentRepo.js"
+import { makeContentChanges, type SavedTemplate, type TemplateInput } from "../../actors/ContentChanges.js"
+import { ContentRepo, type TemplateVersion } from "../../store/ContentRepo.js"
 import { Api } from "../Api.js"
 import { recordAudit } from "../Audit.js"
 import { CurrentPrincipal, principalLabel } from "../Principal.js"
@@ -18,8 +19,8 @@ import { TemplateSaved, TemplateVersionView, TemplateView, RenderedTemplateView 
 import { actorUnavailable, authorize, catchStore } from "./ContentAccess.js"
 
 /**
- * Template handlers. Writes go through ContentRepo (sanitize, compile, bump
- * the version, keep the history, one store batch); the tenant's actor reloads
+ * Template handlers. Writes go through ContentChanges (sanitize, compile,
+ * check image ids) into ContentRepo (bump the version, keep the history, one store batch); the tenant's actor reloads
  * from the store's change feed, so the next relayed message uses the change.
  * Each change is recorded in the audit log with the versions before and after.
  */
@@ -49,6 +50,7 @@ const versionView = (v: TemplateVersion) =>
 export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =>
   Effect.gen(function* () {
     const content = yield* ContentRepo
+    const changes = yield* makeContentChanges
     const registry = yield* TenantRegistry
     const images = yield* ImageRepo
 
@@ -57,7 +59,7 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
     /** Save, audit, answer: one path for create, PUT, PATCH and restore. */
     const save = (id: TenantId, input: TemplateInput, mode: "create" | "update", action: string, restoredFrom?: number) =>
       Effect.gen(function* () {
-        const saved = yield* content.saveTemplate(id, input, {
+        const saved = yield* changes.saveTemplate(id, input, {
           mode, savedBy: yield* savedBy, ...(restoredFrom !== undefined ? { restoredFrom } : {})
         })
         yield* recordAudit(id, action, `template/${input.id}`, {

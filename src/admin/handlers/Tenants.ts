@@ -9,6 +9,7 @@ import { Db } from "../../store/Keys.js"
 import { Store } from "../../store/Store.js"
 import type { StoreDecodeError, StoreError } from "../../store/StoreError.js"
 import { type BatchReport, type ImportSummary, TenantRepo } from "../../store/TenantRepo.js"
+import { tenantImport } from "../../actors/TenantImport.js"
 import { Api, StoreFailure, storeFailureOf, TenantAlreadyExists, TenantImportRejected, TenantImportReport, TenantSaved, type TenantUpdate } from "../Api.js"
 import { auditOp, recordAudit } from "../Audit.js"
 import { AccountRepo } from "../../store/AccountRepo.js"
@@ -19,7 +20,7 @@ import { tenantView } from "./TenantViews.js"
 
 /**
  * Operator handlers for tenants. Creates and updates go through
- * TenantRepo.importTenant, the same path as `imprint tenant import`: it
+ * TenantImport.importTenant (decode, check, store), the same path as `imprint tenant import`: it
  * validates the whole tenant, sanitizes templates, checks rules and hashes
  * connector passwords. The relay sees a change on its next connection (the
  * registry checks the store revision before binding), without a restart.
@@ -66,6 +67,7 @@ const reportView = (report: BatchReport) =>
 export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
   Effect.gen(function* () {
     const repo = yield* TenantRepo
+    const imports = tenantImport(repo)
     const registry = yield* TenantRegistry
     const store = yield* Store
     // API writes one at a time, so "create" cannot race another create of the same id into an update
@@ -96,7 +98,7 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
         const encoded = yield* Schema.encode(TenantFile.from)(file).pipe(
           Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) }))
         )
-        const summary: ImportSummary = yield* repo.importTenant(encoded)
+        const summary: ImportSummary = yield* imports.importTenant(encoded)
         return new TenantSaved({
           // just written: gone already only if deleted concurrently, which the write lock rules out
           tenant: yield* detail(summary.tenantId).pipe(Effect.catchTag("TenantNotFound", Effect.die)),
@@ -150,7 +152,7 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
           const mode = urlParams.mode ?? "all-or-nothing"
           const entries = payload.map((input, i) => ({ source: `tenants[${i}]`, input }))
           // each written tenant's audit entry commits with it
-          const report = reportView(yield* repo.importBatch(entries, mode, (id, created) =>
+          const report = reportView(yield* imports.importBatch(entries, mode, (id, created) =>
             auditOp(id, created ? "tenant.create" : "tenant.update", `tenant/${id}`, { detail: "batch import" })))
           if (mode === "all-or-nothing" && !report.written && report.failed > 0) {
             return yield* new TenantImportRejected({
