@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { PreviewRequest } from "../../src/admin/PreviewApi.js"
+import { PreviewRequest } from "../../src/admin/rules/PreviewApi.js"
 import { transferDecode } from "../pipeline/mime/MimeHarness.js"
 import { mimeFacts } from "../support/ImageMail.js"
 import * as https from "node:https"
