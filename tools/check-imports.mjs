@@ -68,11 +68,14 @@ const TOP_LEVEL = {
 export const ALLOWED = {}
 
 /**
- * The admin API's contracts (admin/Api.ts, admin/<Feature>Api.ts) name only Schemas: they
- * import domain/ and the admin room's own contract files, never a repository, an actor or
- * the sync (STYLE.md: the contract imports only Schema and platform; shared views live in domain/).
+ * The admin API's contracts name only Schemas: admin/Api.ts (the whole API), each feature's
+ * admin/<feature>/Api.ts (and a second *Api.ts of a feature, such as rules/PreviewApi.ts),
+ * its Errors.ts and the report schemas they share (tenants/ImportReport.ts), and the error
+ * family (http/Errors.ts, http/ApiError.ts). They import domain/ and the admin room's own
+ * files, never a repository, an actor or the sync (STYLE.md: the contract imports only
+ * Schema and platform; shared views live in domain/).
  */
-const CONTRACT = /^admin\/[A-Za-z]*Api\.ts$/
+const CONTRACT = /^admin\/(?:[a-z]+\/)?(?:[A-Za-z]*Api|Errors|ApiError|ImportReport)\.ts$/
 const CONTRACT_MAY = ["admin", "domain", "types"]
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g

@@ -46,7 +46,7 @@ export type FileAuthConnector = typeof FileAuthConnector.Type
 
 /**
  * The admin API's form: neither password nor hash means "keep the stored
- * password of this username, or generate one" (src/admin/handlers/ConnectorCredentials.ts).
+ * password of this username, or generate one" (src/admin/tenants/ConnectorCredentials.ts).
  */
 export const ApiAuthConnector = authConnectorFields.pipe(Schema.filter((c) =>
   c.password === undefined || c.passwordHash === undefined ||

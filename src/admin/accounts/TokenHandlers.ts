@@ -1,7 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { AccountRepo } from "../../store/AccountRepo.js"
-import { ApiTokenNotFound } from "../auth/Errors.js"
+import { ApiTokenNotFound } from "./Errors.js"
 import { Api, Forbidden } from "../Api.js"
 import { recordAudit } from "../audit/Audit.js"
 import { principalLabel, requireTenantRole } from "../http/Principal.js"

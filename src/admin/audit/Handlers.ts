@@ -8,7 +8,7 @@ import { AuditPageView } from "./Api.js"
 import { requireTenantRole } from "../http/Principal.js"
 import { AUDIT_ROLES } from "../../domain/Role.js"
 
-/** The audit log, read-only: entries are written by the handlers that make changes (src/admin/Audit.ts). */
+/** The audit log, read-only: entries are written by the handlers that make changes (src/admin/audit/Audit.ts). */
 
 export const AuditLive = HttpApiBuilder.group(Api, "audit", (handlers) =>
   Effect.gen(function* () {

@@ -1,45 +1,13 @@
-import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
+import { ApiError } from "../http/ApiError.js"
 
-/** Errors of the sign-in, users and API token endpoints, each with its HTTP status; messages say what to do. */
-
-/** A user id this tenant does not have: also the answer for another tenant's user ids. */
-export class UserNotFound extends Schema.TaggedError<UserNotFound>()(
-  "UserNotFound",
-  { userId: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404 })
-) {}
-
-export class ApiTokenNotFound extends Schema.TaggedError<ApiTokenNotFound>()(
-  "ApiTokenNotFound",
-  { tokenId: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404 })
-) {}
-
-/** Login names are unique across all tenants. */
-export class LoginNameTaken extends Schema.TaggedError<LoginNameTaken>()(
-  "LoginNameTaken",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 409 })
-) {}
-
-/** The change would leave the tenant without an enabled owner. */
-export class LastOwnerRequired extends Schema.TaggedError<LastOwnerRequired>()(
-  "LastOwnerRequired",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 409 })
-) {}
+/** Errors of the sign-in endpoints and the password policy, each with its HTTP status (ApiError); messages say what to do. */
 
 /** The sign-in code could not be sent (no mail server configured, or it failed). */
-export class LoginUnavailable extends Schema.TaggedError<LoginUnavailable>()(
-  "LoginUnavailable",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 503 })
-) {}
+export class LoginUnavailable extends ApiError<LoginUnavailable>()("LoginUnavailable", 503, { message: Schema.String }) {}
 
 /** Throttled: `retryAfterSeconds` says when the next try is looked at. */
-export class TooManyAttempts extends Schema.TaggedError<TooManyAttempts>()(
-  "TooManyAttempts",
-  { message: Schema.String, retryAfterSeconds: Schema.Int },
-  HttpApiSchema.annotations({ status: 429 })
-) {}
+export class TooManyAttempts extends ApiError<TooManyAttempts>()("TooManyAttempts", 429, { message: Schema.String, retryAfterSeconds: Schema.Int }) {}
+
+/** A password the policy refuses; `problems` lists each thing to fix. */
+export class PasswordRejected extends ApiError<PasswordRejected>()("PasswordRejected", 400, { message: Schema.String, problems: Schema.Array(Schema.String) }) {}

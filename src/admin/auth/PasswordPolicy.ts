@@ -1,6 +1,6 @@
-import { Either, Schema } from "effect"
-import { HttpApiSchema } from "@effect/platform"
+import { Either } from "effect"
 import { COMMON_PASSWORDS } from "./CommonPasswords.js"
+import { PasswordRejected } from "./Errors.js"
 
 /**
  * What a tenant member's password must be. Length is counted in code points
@@ -10,15 +10,10 @@ import { COMMON_PASSWORDS } from "./CommonPasswords.js"
  * MAX_PASSWORD_LENGTH; the cap only bounds the work scrypt does per request.
  */
 
+export { PasswordRejected }
+
 export const MIN_PASSWORD_LENGTH = 10
 export const MAX_PASSWORD_LENGTH = 128
-
-/** A password the policy refuses; `problems` lists each thing to fix. */
-export class PasswordRejected extends Schema.TaggedError<PasswordRejected>()(
-  "PasswordRejected",
-  { message: Schema.String, problems: Schema.Array(Schema.String) },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
 
 const BLOCKED = new Set(COMMON_PASSWORDS)
 

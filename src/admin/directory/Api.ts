@@ -5,6 +5,9 @@ import { TenantNotFound } from "../../domain/Errors.js"
 import { MAX_DIRECTORY_PAGE } from "../../domain/Paging.js"
 import { Forbidden, NotReady, StoreFailure } from "../http/Errors.js"
 import { AdminAuth } from "../http/Principal.js"
+import { DirectoryUserNotFound, DirectoryUserInvalid, DirectoryImportInvalid, ImportTooLarge, DirectoryImportRejected, RejectedRowView } from "./Errors.js"
+
+export * from "./Errors.js"
 
 /**
  * The tenant's cached directory (issue 6): read by every member role, written
@@ -24,57 +27,12 @@ export const MAX_REPORTED_REJECTIONS = 1_000
 
 export const CSV_CONTENT_TYPE = "text/csv"
 
-export class DirectoryUserNotFound extends Schema.TaggedError<DirectoryUserNotFound>()(
-  "DirectoryUserNotFound",
-  { mail: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404 })
-) {}
-
-/** A PUT body that is not a valid directory entry, or whose mail is not the path's. */
-export class DirectoryUserInvalid extends Schema.TaggedError<DirectoryUserInvalid>()(
-  "DirectoryUserInvalid",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
-
-/** An import body that cannot be read at all (not JSON, not an array). */
-export class DirectoryImportInvalid extends Schema.TaggedError<DirectoryImportInvalid>()(
-  "DirectoryImportInvalid",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
-
-export class ImportTooLarge extends Schema.TaggedError<ImportTooLarge>()(
-  "ImportTooLarge",
-  { limit: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 413 })
-) {}
-
 const MB = 1024 * 1024
 export const importTooLarge = (what: string) =>
   new ImportTooLarge({
     limit: `${MAX_IMPORT_BYTES / MB} MB, ${MAX_IMPORT_ROWS} rows`,
     message: `${what}: an import takes at most ${MAX_IMPORT_BYTES / MB} MB and ${MAX_IMPORT_ROWS} rows; split the file and import the parts with mode=merge`
   })
-
-export const RejectedRowView = Schema.Struct({
-  /** 1-based: the CSV line the record starts on, or the position in the JSON array */
-  row: Schema.Int,
-  mail: Schema.optional(Schema.String),
-  reason: Schema.String
-})
-
-/** A replace import with rejected rows and without `allowPartial=true`: nothing was written. */
-export class DirectoryImportRejected extends Schema.TaggedError<DirectoryImportRejected>()(
-  "DirectoryImportRejected",
-  {
-    message: Schema.String,
-    accepted: Schema.Int,
-    rejectedCount: Schema.Int,
-    rejected: Schema.Array(RejectedRowView)
-  },
-  HttpApiSchema.annotations({ status: 422 })
-) {}
 
 export class DirectoryUserPage extends Schema.Class<DirectoryUserPage>("DirectoryUserPage")({
   users: Schema.Array(DirectoryUser),

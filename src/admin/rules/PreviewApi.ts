@@ -5,6 +5,9 @@ import { TenantNotFound } from "../../domain/Errors.js"
 import { MessageKind } from "../../domain/Rule.js"
 import { Forbidden, NotReady, StoreFailure } from "../http/Errors.js"
 import { AdminAuth } from "../http/Principal.js"
+import { UploadTooLarge, TestStampInvalid, TestStampFailed } from "./Errors.js"
+
+export * from "./Errors.js"
 
 /**
  * The rules tester and the test stamp (issue 6). Neither relays anything.
@@ -21,31 +24,11 @@ export const TEST_STAMP_MAX_BYTES = 25 * 1024 * 1024
 
 export const TEST_STAMP_CONTENT_TYPE = "message/rfc822"
 
-export class UploadTooLarge extends Schema.TaggedError<UploadTooLarge>()(
-  "UploadTooLarge",
-  { limit: Schema.Int, message: Schema.String },
-  HttpApiSchema.annotations({ status: 413 })
-) {}
-
 export const uploadTooLarge = () =>
   new UploadTooLarge({
     limit: TEST_STAMP_MAX_BYTES,
     message: `the message exceeds the test stamp's limit of ${TEST_STAMP_MAX_BYTES} bytes (${TEST_STAMP_MAX_BYTES / (1024 * 1024)} MB)`
   })
-
-/** The upload or its parameters cannot be tested (no sender, no recipients, unreadable headers). */
-export class TestStampInvalid extends Schema.TaggedError<TestStampInvalid>()(
-  "TestStampInvalid",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
-
-/** The relay would not have relayed this message (a mail loop, a stamping failure); `reason` is the relay's. */
-export class TestStampFailed extends Schema.TaggedError<TestStampFailed>()(
-  "TestStampFailed",
-  { reason: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 422 })
-) {}
 
 export const PreviewRequest = Schema.Struct({
   sender: Schema.String,

@@ -4,6 +4,9 @@ import { TenantNotFound } from "../../domain/Errors.js"
 import { Forbidden, StoreFailure } from "../http/Errors.js"
 import { AdminAuth } from "../http/Principal.js"
 import { SyncStatus } from "../../domain/SyncSettings.js"
+import { SyncNotConfigured, SourcesInvalid } from "./Errors.js"
+
+export * from "./Errors.js"
 
 /**
  * Directory sync in the admin API: the status (with progress while a pass
@@ -72,20 +75,6 @@ export const SourcesUpdate = Schema.Struct({
   intervalSeconds: Schema.optional(Schema.Int)
 }).annotations({ ...STRICT, identifier: "SourcesUpdate" })
 export type SourcesUpdate = typeof SourcesUpdate.Type
-
-/** "Sync now" for a tenant without a scheduled source. */
-export class SyncNotConfigured extends Schema.TaggedError<SyncNotConfigured>()(
-  "SyncNotConfigured",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 409 })
-) {}
-
-/** Sources that cannot be saved; the message names the source and what to fix. */
-export class SourcesInvalid extends Schema.TaggedError<SourcesInvalid>()(
-  "SourcesInvalid",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
 
 const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 

@@ -16,7 +16,7 @@ import { requireTenantRole } from "../http/Principal.js"
 import { ADMIN_ROLES, READ_ROLES } from "../../domain/Role.js"
 import { type SourceInput, SourcesInvalid, SourcesView, SyncNotConfigured, SyncStatusView } from "./Api.js"
 
-/** Directory sync endpoints (src/admin/SyncApi.ts). Secrets go in, never out. */
+/** Directory sync endpoints (src/admin/sync/Api.ts). Secrets go in, never out. */
 
 const storeFailure = (what: string) => (e: { readonly message: string }) =>
   Effect.logError(`admin API: ${what} failed`, e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))

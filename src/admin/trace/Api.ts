@@ -4,6 +4,9 @@ import { TenantNotFound } from "../../domain/Errors.js"
 import { TraceDecision, TraceOutcome, TraceRecord } from "../../domain/Trace.js"
 import { Forbidden, StoreFailure } from "../http/Errors.js"
 import { AdminAuth } from "../http/Principal.js"
+import { TraceQueryInvalid, TraceExportTooLarge, TraceNodesUnavailable } from "./Errors.js"
+
+export * from "./Errors.js"
 
 /**
  * The message trace (issue 19): what happened to each transaction, without
@@ -67,27 +70,6 @@ export class TracePageView extends Schema.Class<TracePageView>("TracePage")({
   /** in a cluster: true when a node did not answer, so its records are missing from this page */
   partial: Schema.optional(Schema.Boolean)
 }) {}
-
-/** A filter the trace cannot run: a cursor it did not give out, `from` after `to`. */
-export class TraceQueryInvalid extends Schema.TaggedError<TraceQueryInvalid>()(
-  "TraceQueryInvalid",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 400 })
-) {}
-
-/** More records match than one export holds. */
-export class TraceExportTooLarge extends Schema.TaggedError<TraceExportTooLarge>()(
-  "TraceExportTooLarge",
-  { message: Schema.String, limit: Schema.Int },
-  HttpApiSchema.annotations({ status: 422 })
-) {}
-
-/** In a cluster, an export while a node does not answer: it would be incomplete without saying so. */
-export class TraceNodesUnavailable extends Schema.TaggedError<TraceNodesUnavailable>()(
-  "TraceNodesUnavailable",
-  { message: Schema.String, nodes: Schema.Array(Schema.String) },
-  HttpApiSchema.annotations({ status: 503 })
-) {}
 
 export const TRACE_CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 const Csv = HttpApiSchema.Text({ contentType: TRACE_CSV_CONTENT_TYPE })
