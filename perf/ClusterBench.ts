@@ -24,6 +24,7 @@ import { Store, Write } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
 import { natsUnavailable, startNats } from "../spec/peers/NatsPeer.js"
 import { resultsDir } from "./ResultsDir.js"
+import { tenantImport } from "../src/actors/TenantImport.js"
 
 const flag = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -58,7 +59,7 @@ const main = async () => {
   const b = await startNode([nats.url], "b")
   const acme = "acme" as TenantId
   try {
-    await a.run(Effect.flatMap(TenantRepo, (r) => r.importTenant({ id: "acme", name: "Acme", domains: ["acme.example"], connectors: [] })))
+    await a.run(Effect.flatMap(TenantRepo, (r) => tenantImport(r).importTenant({ id: "acme", name: "Acme", domains: ["acme.example"], connectors: [] })))
     const latencies: Array<number> = []
     for (let i = 0; i < CHANGES; i++) {
       const t0 = performance.now()

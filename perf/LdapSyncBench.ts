@@ -38,6 +38,8 @@ import { LDAP_DEFAULT_FILTER, makeLdapSource } from "../src/sync/LdapSource.js"
 import { readProc } from "./Child.js"
 import { MAIL_DOMAIN, ROOT_DN, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, writeDirectory } from "./LdapDirectory.js"
 import { slapdUnavailable, startSlapd, type SlapdServer } from "./Slapd.js"
+import { tenantImport } from "../src/actors/TenantImport.js"
+import { PhotoNormaliserLive } from "../src/images/PhotoNormaliser.js"
 
 const flag = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -107,6 +109,7 @@ const wholeSync = async (server: SlapdServer): Promise<ReadonlyArray<Omit<Sample
   const dir = mkdtempSync(path.join(os.tmpdir(), "imprint-ldap-bench-"))
   const layer = DirectorySync.Default.pipe(
     Layer.provideMerge(DirectoryWriterLive),
+    Layer.provide(PhotoNormaliserLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer({ enabled: false })),
     Layer.provide(SecretKeys.random),
@@ -114,7 +117,7 @@ const wholeSync = async (server: SlapdServer): Promise<ReadonlyArray<Omit<Sample
   )
   try {
     return await Effect.runPromise(Effect.gen(function* () {
-      yield* (yield* TenantRepo).importTenant({ id: "bench", name: "Bench", domains: [MAIL_DOMAIN], connectors: [] })
+      yield* tenantImport(yield* TenantRepo).importTenant({ id: "bench", name: "Bench", domains: [MAIL_DOMAIN], connectors: [] })
       const source = LdapSourceSettings.make({ name: "ad", ...config(server) })
       yield* (yield* SyncRepo).putSettings("bench", TenantSyncSettings.make({ sources: [source] }))
       const sync = yield* DirectorySync

@@ -3,8 +3,8 @@
  *
  * CPU per message of the DATA pipeline alone (src/pipeline/Transaction.ts),
  * in one process, without sockets: the perf 10 KB HTML reply through
- * LineGuard → HeaderPeek → Fanout → (stamped: Splitter → RootHeaders →
- * Stamper → Joiner; unstamped: RawHeaderEdit) into a link that just drains
+ * LineGuard → HeaderPeek → Fanout → (stamped: StampedCopy, i.e. MimeScanner → root edit →
+ * Stamper → join; unstamped: RawHeaderEdit) into a link that just drains
  * the bytes. Baseline in the same run: the same bytes through a bare
  * PassThrough. Medians of process CPU µs per message over the runs; writes
  * perf/results/pipeline-<timestamp>.json. It tells how much of the relay's

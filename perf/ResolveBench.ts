@@ -28,6 +28,7 @@ import { resolveSignature } from "../src/signature/SignatureResolver.js"
 import { compileTemplate, type CompiledTemplate } from "../src/signature/TemplateEngine.js"
 import { Store, StorePath } from "../src/store/Store.js"
 import { TenantRepo } from "../src/store/TenantRepo.js"
+import { tenantImport } from "../src/actors/TenantImport.js"
 
 const flag = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -82,7 +83,7 @@ const timed = (name: string, calls: number, body: Effect.Effect<void>) =>
 const program = Effect.gen(function* () {
   const repo = yield* TenantRepo
   const importStart = performance.now()
-  yield* repo.importTenant(tenantFile())
+  yield* tenantImport(repo).importTenant(tenantFile())
   const importMs = performance.now() - importStart
   const actor = yield* TenantActor.make(TENANT)
 

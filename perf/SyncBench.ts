@@ -35,6 +35,8 @@ import { GraphSourceSettings, TenantSyncSettings } from "../src/domain/SyncSetti
 import { CLIENT_ID, CLIENT_SECRET, GraphStandIn, graphUser } from "../spec/sync/GraphStandIn.js"
 import { makeSelfSigned } from "../spec/support/Certs.js"
 import { readProc } from "./Child.js"
+import { tenantImport } from "../src/actors/TenantImport.js"
+import { PhotoNormaliserLive } from "../src/images/PhotoNormaliser.js"
 
 const flag = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -65,6 +67,7 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "imprint-syncbench-"))
   const layer = DirectorySync.Default.pipe(
     Layer.provideMerge(DirectoryWriterLive),
+    Layer.provide(PhotoNormaliserLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer({ enabled: false, defaultInterval: Duration.hours(24), jitter: 0.1 })),
     Layer.provide(SecretKeys.random),
@@ -72,7 +75,7 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
   )
   const program = Effect.gen(function* () {
     const repo = yield* TenantRepo
-    yield* repo.importTenant({ id: "bench", name: "Bench", domains: [DOMAIN], connectors: [], templates: [], rules: [], directory: [] })
+    yield* tenantImport(repo).importTenant({ id: "bench", name: "Bench", domains: [DOMAIN], connectors: [], templates: [], rules: [], directory: [] })
     yield* (yield* SyncRepo).putSettings("bench", TenantSyncSettings.make({
       sources: [GraphSourceSettings.make({ name: "entra", tokenUrl, graphBaseUrl: graphBase, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, includeGroups: false, caCertPem: ca })]
     }))

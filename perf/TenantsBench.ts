@@ -30,6 +30,7 @@ import { freePort } from "./FreePort.js"
 import { runLoad } from "./LoadGenerator.js"
 import { resultsDir } from "./ResultsDir.js"
 import { ROOT } from "./Targets.js"
+import { tenantImport } from "../src/actors/TenantImport.js"
 
 const option = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`)
@@ -109,7 +110,7 @@ const singleImports = (dataDir: string, n: number) =>
     for (let k = 0; k < SINGLE_IMPORTS; k++) {
       const file = tenantFile(n + 100 + k, "s")
       const t0 = performance.now()
-      yield* repo.importTenant(file)
+      yield* tenantImport(repo).importTenant(file)
       single.push(performance.now() - t0)
     }
     const list: Array<number> = []

@@ -5,7 +5,7 @@ import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
 import { applierLayer } from "./cluster/Applier.js"
 import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
 import { nodeMeshLayer } from "./cluster/NodeMeshNats.js"
-import { adminTlsMaterial } from "./admin/AdminServer.js"
+import { adminTlsMaterial } from "./admin/http/AdminServer.js"
 import { startAdminServer } from "./AdminRoot.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
@@ -23,6 +23,7 @@ import { Store, StorePath } from "./store/Store.js"
 import { ImageDelivery } from "./domain/Images.js"
 import { startImageServer } from "./images/ImageServer.js"
 import { ImageRepo } from "./store/ImageRepo.js"
+import { PhotoNormaliserLive } from "./images/PhotoNormaliser.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { traceLayer, traceResponderLayer } from "./trace/TraceLayer.js"
 import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
@@ -90,7 +91,7 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
 const syncLayer = (config: ImprintConfig) =>
   DirectorySync.Default.pipe(
     Layer.provideMerge(SyncRepo.Default),
-    Layer.provide(Layer.mergeAll(DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)), SyncOptions.layer({
+    Layer.provide(Layer.mergeAll(DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)), PhotoNormaliserLive, SyncOptions.layer({
       enabled: config.sync.enabled,
       defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
       jitter: config.sync.jitter

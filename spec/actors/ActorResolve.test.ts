@@ -13,12 +13,13 @@ import { TenantRepo } from "../../src/store/TenantRepo.js"
 // the store may be armed to die on its next write (injectDefect); otherwise it is the real one
 import { FaultyRepoLayer as RepoLayer, injectDefect } from "./ActorTestLayer.js"
 import { element, envelope, groupRules, header, signatureFile } from "./SignatureFixtures.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const acme = "acme" as TenantId
 
 const started = Effect.gen(function* () {
   const repo = yield* TenantRepo
-  yield* repo.importTenant(signatureFile())
+  yield* tenantImport(repo).importTenant(signatureFile())
   return yield* TenantActor.make(acme)
 })
 
@@ -61,7 +62,7 @@ describe("TenantActor: ResolveSignature", () => {
       expect(warm.hits).toBeGreaterThan(0)
 
       const file = signatureFile()
-      yield* repo.importTenant({
+      yield* tenantImport(repo).importTenant({
         ...file,
         templates: file.templates!.map((t) => (t.id === "sig" ? { ...t, html: "<p>New: {{displayName}}</p>" } : t))
       })
@@ -156,7 +157,7 @@ describe("TenantActor: ResolveSignature", () => {
       const actor = yield* started
       yield* Effect.flip(injectDefect(actor))
       const file = signatureFile()
-      yield* repo.importTenant({
+      yield* tenantImport(repo).importTenant({
         ...file,
         templates: file.templates!.map((t) => (t.id === "sig" ? { ...t, html: "<p>After crash: {{displayName}}</p>", version: 7 } : t))
       })
@@ -209,7 +210,7 @@ describe("TenantActor: mailbox", () => {
   it.scoped("stopping the actor fails the requests still waiting for it", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(signatureFile())
+      yield* tenantImport(repo).importTenant(signatureFile())
       const scope = yield* Scope.make()
       const actor = yield* TenantActor.make(acme).pipe(Scope.extend(scope))
       // the loop now waits RESTART_BASE_DELAY (TestClock) before serving again

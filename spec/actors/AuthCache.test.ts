@@ -6,6 +6,7 @@ import type { TenantId } from "../../src/domain/Tenant.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { RegistryLayer } from "./ActorTestLayer.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 /**
  * Issue 21.3: successful AUTH verifications are cached (keyed hash of
@@ -32,7 +33,7 @@ describe("AUTH verification cache", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(withPassword("first-Password-1"))
+      yield* tenantImport(repo).importTenant(withPassword("first-Password-1"))
       const bind = (password: string) => counted(registry.bindByCredentials("acme-relay", password))
       expect(yield* bind("first-Password-1")).toEqual({ result: acme, scrypt: 1, cached: 0 })
       expect(yield* bind("first-Password-1")).toEqual({ result: acme, scrypt: 0, cached: 1 })
@@ -47,10 +48,10 @@ describe("AUTH verification cache", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(withPassword("first-Password-1"))
+      yield* tenantImport(repo).importTenant(withPassword("first-Password-1"))
       expect(yield* registry.bindByCredentials("acme-relay", "first-Password-1")).toEqual(acme)
       expect((yield* counted(registry.bindByCredentials("acme-relay", "first-Password-1"))).cached).toBe(1)
-      yield* repo.importTenant(withPassword("second-Password-2"))
+      yield* tenantImport(repo).importTenant(withPassword("second-Password-2"))
       expect(yield* counted(registry.bindByCredentials("acme-relay", "first-Password-1"))).toEqual({ result: Option.none(), scrypt: 1, cached: 0 })
       expect(yield* registry.bindByCredentials("acme-relay", "second-Password-2")).toEqual(acme)
     }).pipe(Effect.provide(RegistryLayer)))
@@ -59,9 +60,9 @@ describe("AUTH verification cache", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(withPassword("first-Password-1"))
+      yield* tenantImport(repo).importTenant(withPassword("first-Password-1"))
       expect(yield* registry.bindByCredentials("acme-relay", "first-Password-1")).toEqual(acme)
-      yield* repo.importTenant(withPassword("first-Password-1", { suspended: true }))
+      yield* tenantImport(repo).importTenant(withPassword("first-Password-1", { suspended: true }))
       expect(yield* registry.bindByCredentials("acme-relay", "first-Password-1")).toEqual(Option.none())
     }).pipe(Effect.provide(RegistryLayer)))
 })

@@ -7,6 +7,7 @@ import { ControlPlane } from "../../src/domain/ControlPlane.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { RegistryLayer } from "./ActorTestLayer.js"
 import { element, envelope, header, signatureFile } from "./SignatureFixtures.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const TestLayer = ControlPlaneLive.pipe(Layer.provideMerge(RegistryLayer))
 
@@ -15,7 +16,7 @@ describe("ControlPlaneLive.resolveSignature", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const controlPlane = yield* ControlPlane
-      yield* repo.importTenant(signatureFile())
+      yield* tenantImport(repo).importTenant(signatureFile())
       const d = yield* controlPlane.resolveSignature("acme" as TenantId, envelope("alice@acme.example"), header())
       expect(element(d, "sig").text).toBe("Alice")
     }).pipe(Effect.provide(TestLayer)))
@@ -27,7 +28,7 @@ describe("ControlPlaneLive.resolveSignature", () => {
       const controlPlane = yield* ControlPlane
       expect(yield* controlPlane.resolveSignature("nobody" as TenantId, envelope("alice@acme.example"), header()))
         .toMatchObject({ _tag: "NoSignature", reason: TENANT_UNAVAILABLE })
-      yield* repo.importTenant(signatureFile())
+      yield* tenantImport(repo).importTenant(signatureFile())
       yield* registry.actor("acme" as TenantId)
       yield* repo.removeTenant("acme" as TenantId)
       expect(yield* controlPlane.resolveSignature("acme" as TenantId, envelope("alice@acme.example"), header()))

@@ -10,6 +10,7 @@ import { CHANGE_LOG_WINDOW, Store, Write } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { RepoLayer } from "./ActorTestLayer.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const acme = "acme" as TenantId
 
@@ -32,7 +33,7 @@ describe("DirectoryIndex: changes applied in place", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile({ directory: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ directory: [] }))
       yield* Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(fc.array(fc.array(step, { minLength: 1, maxLength: 4 }), { maxLength: 8 }), (batches) =>
@@ -61,7 +62,7 @@ describe("DirectoryIndex: changes applied in place", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const index = yield* DirectoryIndex.build(acme)
       const before = snapshot(index)
       yield* store.batch([
@@ -81,7 +82,7 @@ describe("TenantActor: a directory change is patched in, not reloaded", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       expect(yield* actor.loads).toBe(1)
       // through the actor (the admin API and sync do this)
@@ -101,7 +102,7 @@ describe("TenantActor: a directory change is patched in, not reloaded", () => {
       expect(Option.map(yield* actor.lookupUser("alice@acme.example"), (u) => u.displayName)).toEqual(Option.some("Alice 2"))
       expect(yield* actor.loads).toBe(1)
       // anything else is a reload
-      yield* repo.importTenant(acmeFile({ name: "Renamed" }))
+      yield* tenantImport(repo).importTenant(acmeFile({ name: "Renamed" }))
       expect((yield* actor.relayState).name).toBe("Renamed")
       expect(yield* actor.loads).toBe(2)
     }).pipe(Effect.provide(RepoLayer)))
@@ -110,7 +111,7 @@ describe("TenantActor: a directory change is patched in, not reloaded", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       yield* actor.relayState
       // commits that do not touch the tenant move the window on without waking the actor

@@ -8,6 +8,7 @@ import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { RepoLayer } from "./ActorTestLayer.js"
 import { element, envelope, header } from "./SignatureFixtures.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const USERS = 100_000
 
@@ -23,7 +24,7 @@ describe("a 100,000-user directory", () => {
         proxyAddresses: [`SMTP:user${i}@big.example`, `smtp:Alias${i}@Big-Alias.example`]
       }))
       const started = Date.now()
-      const summary = yield* repo.importTenant(acmeFile({ id: "big", connectors: [], domains: ["big.example"], directory }))
+      const summary = yield* tenantImport(repo).importTenant(acmeFile({ id: "big", connectors: [], domains: ["big.example"], directory }))
       const imported = Date.now()
       expect(summary.users).toBe(USERS)
       expect((yield* store.keys(Db.users, userPrefix("big" as TenantId))).length).toBe(USERS)

@@ -7,6 +7,7 @@ import { MARKER_ATTRIBUTE } from "../../src/signature/SignatureResolver.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { RepoLayer } from "./ActorTestLayer.js"
 import { asStamp, element, envelope, header, signatureFile } from "./SignatureFixtures.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const acme = "acme" as TenantId
 
@@ -15,7 +16,7 @@ describe("tenant import: signature content", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const file = signatureFile()
-      const summary = yield* repo.importTenant({
+      const summary = yield* tenantImport(repo).importTenant({
         ...file,
         templates: file.templates!.map((t) =>
           t.id === "sig" ? { ...t, html: '<p onclick="steal()">{{displayName}}</p><script>fetch("https://evil.example")</script>' } : t)
@@ -34,7 +35,7 @@ describe("tenant import: signature content", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const file = signatureFile()
-      const error = yield* Effect.flip(repo.importTenant({
+      const error = yield* Effect.flip(tenantImport(repo).importTenant({
         ...file,
         templates: file.templates!.map((t) => (t.id === "disc" ? { ...t, html: "<script>{{mail}}</script><p>{{constructor}}</p>" } : t))
       }))
@@ -46,9 +47,9 @@ describe("tenant import: signature content", () => {
   it.scoped("refuses broken rules, one line per problem naming the rule, and keeps the stored tenant", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(signatureFile())
+      yield* tenantImport(repo).importTenant(signatureFile())
       const file = signatureFile()
-      const error = yield* Effect.flip(repo.importTenant({
+      const error = yield* Effect.flip(tenantImport(repo).importTenant({
         ...file,
         name: "Must not be written",
         rules: [
@@ -68,7 +69,7 @@ describe("tenant import: signature content", () => {
   it.scoped("the demo tenant stamps its demo sender", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      const summary = yield* repo.importTenant(demoTenantFile())
+      const summary = yield* tenantImport(repo).importTenant(demoTenantFile())
       expect(summary.removed).toEqual([])
       expect(summary.users).toBeGreaterThan(0)
       const actor = yield* TenantActor.make(DEMO_TENANT_ID as TenantId)

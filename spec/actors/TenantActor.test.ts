@@ -8,6 +8,7 @@ import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 // the store may be armed to die on its next write (injectDefect); otherwise it is the real one
 import { FaultyRepoLayer as RepoLayer, injectDefect } from "./ActorTestLayer.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const acme = "acme" as TenantId
 
@@ -18,7 +19,7 @@ describe("TenantActor", () => {
   it.scoped("answers relay state and directory lookups by mail and alias, case-insensitively", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       const tenant = yield* actor.relayState
       expect(tenant.name).toBe("Acme Corp")
@@ -35,10 +36,10 @@ describe("TenantActor", () => {
   it.scoped("sees a re-import at once, without a restart", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       expect((yield* actor.relayState).name).toBe("Acme Corp")
-      yield* repo.importTenant(acmeFile({ name: "Acme Renamed", directory: [{ mail: "carol@acme.example", proxyAddresses: ["smtp:c@acme.example"] }] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ name: "Acme Renamed", directory: [{ mail: "carol@acme.example", proxyAddresses: ["smtp:c@acme.example"] }] }))
       expect((yield* actor.relayState).name).toBe("Acme Renamed")
       expect(Option.isSome(yield* actor.lookupUser("C@acme.example"))).toBe(true)
       expect(yield* actor.lookupUser("alice@acme.example")).toEqual(Option.none())
@@ -48,16 +49,16 @@ describe("TenantActor", () => {
   it.live("reloads on the change feed, before anyone asks", () =>
     Effect.scoped(Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       expect(yield* actor.loads).toBe(1)
-      yield* repo.importTenant(acmeFile({ name: "Fed" }))
+      yield* tenantImport(repo).importTenant(acmeFile({ name: "Fed" }))
       // bounded wait for the feed's Reload; no request is sent meanwhile
       yield* actor.loads.pipe(Effect.repeat({ until: (n) => n > 1, schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("20 seconds")) }))
       expect(yield* actor.loads).toBe(2)
       expect((yield* actor.relayState).name).toBe("Fed")
       // a write to another tenant is not this actor's business
-      yield* repo.importTenant(acmeFile({ id: "other", connectors: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "other", connectors: [] }))
       yield* Effect.sleep("50 millis")
       yield* actor.relayState
       expect(yield* actor.loads).toBe(2)
@@ -68,7 +69,7 @@ describe("TenantActor", () => {
       const repo = yield* TenantRepo
       const unknown = yield* Effect.flip(TenantActor.make("nobody" as TenantId))
       expect(unknown._tag).toBe("TenantNotFound")
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       yield* repo.removeTenant(acme)
       expect((yield* Effect.flip(actor.relayState))._tag).toBe("TenantNotFound")
@@ -78,7 +79,7 @@ describe("TenantActor", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       yield* store.put(Db.users, Schema.Unknown, userKey(acme, "broken@acme.example"), { displayName: "no mail" })
       const failed = yield* Effect.flip(TenantActor.make(acme))
       expect(failed._tag).toBe("TenantActorUnavailable")
@@ -88,13 +89,13 @@ describe("TenantActor", () => {
   it.scoped("restarts from the store after a defect, with growing backoff, and counts the restarts", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
 
       const crash = yield* Effect.flip(injectDefect(actor))
       expect(crash).toMatchObject({ _tag: "TenantActorUnavailable", reason: "crashed on ApplyDirectoryDelta" })
       // the store changes while the actor is down: the restarted loop must load it
-      yield* repo.importTenant(acmeFile({ name: "After Crash" }))
+      yield* tenantImport(repo).importTenant(acmeFile({ name: "After Crash" }))
       const waiting = yield* Effect.fork(actor.relayState)
       yield* settle
       expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
@@ -119,7 +120,7 @@ describe("TenantActor", () => {
   it.scoped("stops after RESTART_INTENSITY restarts without a quiet period", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       for (let i = 0; i < TenantActor.RESTART_INTENSITY; i++) {
         yield* Effect.flip(injectDefect(actor))
@@ -137,7 +138,7 @@ describe("TenantActor", () => {
   it.scoped("a quiet RESTART_PERIOD resets the restart budget", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       for (let i = 0; i < TenantActor.RESTART_INTENSITY + 2; i++) {
         yield* Effect.flip(injectDefect(actor))

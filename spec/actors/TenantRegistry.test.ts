@@ -7,6 +7,7 @@ import type { TenantFileJson } from "../../src/domain/TenantFile.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { RegistryLayer } from "./ActorTestLayer.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const cidrTenant = (id: string, cidrs: Array<string>, extra: Partial<TenantFileJson> = {}) =>
   acmeFile({ id, connectors: [{ type: "cidr", cidrs }], directory: [], ...extra })
@@ -18,7 +19,7 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       expect(yield* registry.bindByCredentials("acme-relay", "s3cret-relay-password")).toEqual(some("acme"))
       expect(yield* registry.bindByCredentials("acme-relay", "wrong")).toEqual(Option.none())
       expect(yield* registry.bindByCredentials("nobody", "s3cret-relay-password")).toEqual(Option.none())
@@ -28,7 +29,7 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       expect(yield* registry.bindByCertificate("AB:".repeat(31) + "AB")).toEqual(some("acme"))
       expect(yield* registry.bindByCertificate("ab".repeat(32))).toEqual(some("acme"))
       expect(yield* registry.bindByCertificate("CD".repeat(32))).toEqual(Option.none())
@@ -39,9 +40,9 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(cidrTenant("wide", ["10.0.0.0/8", "2001:db8::/32"]))
-      yield* repo.importTenant(cidrTenant("narrow", ["10.1.0.0/16", "2001:db8:1::/48"]))
-      yield* repo.importTenant(cidrTenant("host", ["10.1.2.3"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("wide", ["10.0.0.0/8", "2001:db8::/32"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("narrow", ["10.1.0.0/16", "2001:db8:1::/48"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("host", ["10.1.2.3"]))
       expect(yield* registry.bindBySourceAddress("10.2.0.1")).toEqual(some("wide"))
       expect(yield* registry.bindBySourceAddress("10.1.9.9")).toEqual(some("narrow"))
       expect(yield* registry.bindBySourceAddress("10.1.2.3")).toEqual(some("host"))
@@ -58,8 +59,8 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(cidrTenant("left", ["10.1.0.0/16"]))
-      yield* repo.importTenant(cidrTenant("right", ["10.1.0.0/16", "10.9.0.0/16"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("left", ["10.1.0.0/16"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("right", ["10.1.0.0/16", "10.9.0.0/16"]))
       expect(yield* registry.bindBySourceAddress("10.1.2.3")).toEqual(Option.none())
       // a range only one of them claims still binds
       expect(yield* registry.bindBySourceAddress("10.9.0.1")).toEqual(some("right"))
@@ -69,7 +70,7 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(acmeFile({ suspended: true }))
+      yield* tenantImport(repo).importTenant(acmeFile({ suspended: true }))
       expect(yield* registry.bindByCredentials("acme-relay", "s3cret-relay-password")).toEqual(Option.none())
       expect(yield* registry.bindByCertificate("ab".repeat(32))).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("192.0.2.7")).toEqual(Option.none())
@@ -79,10 +80,10 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(cidrTenant("moving", ["198.51.100.0/24"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("moving", ["198.51.100.0/24"]))
       expect(yield* registry.bindBySourceAddress("198.51.100.1")).toEqual(some("moving"))
       expect((yield* registry.relayState("moving" as TenantId)).name).toBe("Acme Corp")
-      yield* repo.importTenant(cidrTenant("moving", ["203.0.113.0/24"], { name: "Moved" }))
+      yield* tenantImport(repo).importTenant(cidrTenant("moving", ["203.0.113.0/24"], { name: "Moved" }))
       expect(yield* registry.bindBySourceAddress("198.51.100.1")).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("203.0.113.1")).toEqual(some("moving"))
       expect((yield* registry.relayState("moving" as TenantId)).name).toBe("Moved")
@@ -92,7 +93,7 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const actors = yield* Effect.all(Array.from({ length: 20 }, () => registry.actor("acme" as TenantId)), { concurrency: "unbounded" })
       expect(new Set(actors).size).toBe(1)
       expect(yield* registry.running).toEqual(["acme"])
@@ -110,7 +111,7 @@ describe("TenantRegistry", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       yield* registry.actor("acme" as TenantId)
       const missing = yield* Effect.flip(registry.actor("ghost" as TenantId))
       expect(missing._tag).toBe("TenantNotFound")
@@ -129,19 +130,19 @@ describe("TenantRegistry connector index (issue 21 item 4)", () => {
       const registry = yield* TenantRegistry
       const rebuildsBefore = yield* rebuilds
       const patchesBefore = yield* patches
-      yield* repo.importTenant(cidrTenant("one", ["10.1.0.0/16"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("one", ["10.1.0.0/16"]))
       expect(yield* registry.bindBySourceAddress("10.1.0.9")).toEqual(some("one"))
-      yield* repo.importBatch([
+      yield* tenantImport(repo).importBatch([
         { source: "a", input: cidrTenant("two", ["10.2.0.0/16"]) },
         { source: "b", input: cidrTenant("three", ["10.3.0.0/16"]) }
       ], "all-or-nothing")
       expect(yield* registry.bindBySourceAddress("10.2.0.9")).toEqual(some("two"))
       expect(yield* registry.bindBySourceAddress("10.3.0.9")).toEqual(some("three"))
       // an update moves the range; the old one binds nobody
-      yield* repo.importTenant(cidrTenant("one", ["10.9.0.0/16"]))
+      yield* tenantImport(repo).importTenant(cidrTenant("one", ["10.9.0.0/16"]))
       expect(yield* registry.bindBySourceAddress("10.1.0.9")).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("10.9.0.9")).toEqual(some("one"))
-      yield* repo.importTenant(cidrTenant("two", ["10.2.0.0/16"], { suspended: true }))
+      yield* tenantImport(repo).importTenant(cidrTenant("two", ["10.2.0.0/16"], { suspended: true }))
       expect(yield* registry.bindBySourceAddress("10.2.0.9")).toEqual(Option.none())
       yield* repo.removeTenant("three" as TenantId)
       expect(yield* registry.bindBySourceAddress("10.3.0.9")).toEqual(Option.none())
@@ -155,7 +156,7 @@ describe("TenantRegistry connector index (issue 21 item 4)", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* repo.importBatch([
+      yield* tenantImport(repo).importBatch([
         { source: "a", input: cidrTenant("four", ["10.4.0.0/16"]) },
         { source: "b", input: cidrTenant("five", ["10.5.0.0/16"]) }
       ], "all-or-nothing")
@@ -170,7 +171,7 @@ describe("TenantRegistry warm budget (issue 21 item 5)", () => {
   const withLimits = (limits: Partial<{ maxWarm: number; memoryBudgetBytes: number; idleStop: Duration.Duration }>) =>
     Effect.provide(RegistryLayer.pipe(Layer.provide(Layer.succeed(WarmTenantLimits, { maxWarm: 0, memoryBudgetBytes: 0, idleStop: IDLE_LIMIT, ...limits }))))
   const budgetStops = Effect.map(Metric.value(actorsStopped.budget), (s) => s.count)
-  const importThree = Effect.flatMap(TenantRepo, (repo) => repo.importBatch(["a", "b", "c"].map((id, i) => ({
+  const importThree = Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importBatch(["a", "b", "c"].map((id, i) => ({
     source: id, input: cidrTenant(id, [`10.${i}.0.0/16`], { name: `Tenant ${id}` })
   })), "all-or-nothing"))
   /** uses each tenant in turn, a second apart, so their last use orders them */

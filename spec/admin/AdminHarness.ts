@@ -26,6 +26,7 @@ import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
 import { tempDir, TempStorePath } from "../store/TempStore.js"
 import { TraceHashKey, TraceSearch } from "../../src/trace/TraceSearch.js"
 import { TraceStore } from "../../src/trace/TraceStore.js"
+import { PhotoNormaliserLive } from "../../src/images/PhotoNormaliser.js"
 
 export class TestCert extends Context.Tag("spec/admin/TestCert")<TestCert, SelfSigned>() {}
 
@@ -44,6 +45,7 @@ const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("12
 const SyncLayers = DirectorySync.Default.pipe(
   Layer.provideMerge(SyncRepo.Default),
   Layer.provide(DirectoryWriterLive.pipe(Layer.provideMerge(TenantRegistry.Default))),
+  Layer.provide(PhotoNormaliserLive),
   Layer.provide(SyncOptions.layer({ enabled: false })),
   Layer.provide(SecretKeys.random)
 )

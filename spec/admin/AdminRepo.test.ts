@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Console, Effect, Layer, Option } from "effect"
-import { adminCommand } from "../../src/admin/TokenCli.js"
+import { adminCommand } from "../../src/admin/auth/TokenCli.js"
 import { AdminRepo, digestToken, OPERATOR_TOKEN_DB, TOKEN_BYTES, TOKEN_PREFIX } from "../../src/store/AdminRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TempStorePath } from "../store/TempStore.js"

@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, TestClock } from "effect"
 import { UNAUTHORIZED_MESSAGE } from "../../src/admin/Api.js"
-import { ATTEMPT_INVALID, LOGIN_FAILED } from "../../src/admin/handlers/Auth.js"
+import { ATTEMPT_INVALID, LOGIN_FAILED } from "../../src/admin/auth/Handlers.js"
 import { applyEnv, decodeConfig } from "../../src/config.js"
 import { DEVICE_PREFIX, SESSION_PREFIX } from "../../src/store/SessionRepo.js"
 import { apiClient, operatorClient } from "./AdminHarness.js"

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { COMMON_PASSWORDS } from "../../src/admin/CommonPasswords.js"
-import { checkPassword, isCommonPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordProblems } from "../../src/admin/PasswordPolicy.js"
+import { COMMON_PASSWORDS } from "../../src/admin/auth/CommonPasswords.js"
+import { checkPassword, isCommonPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordProblems } from "../../src/admin/auth/PasswordPolicy.js"
 
 describe("PasswordPolicy", () => {
   it("accepts a password with upper, lower, digit and enough length", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Layer, TestClock } from "effect"
 import { AccountConfig, LoginSettings } from "../../src/domain/AccountSettings.js"
-import { LoginThrottle, type ThrottleKey, waitFor } from "../../src/admin/LoginThrottle.js"
+import { LoginThrottle, type ThrottleKey, waitFor } from "../../src/admin/auth/LoginThrottle.js"
 
 /** LoginThrottle on TestClock: waits double after the free failures, per account and per address. */
 

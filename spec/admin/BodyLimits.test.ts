@@ -1,8 +1,8 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { AUTH_BODY_CAP, bodyCapOf, JSON_BODY_CAP } from "../../src/admin/BodyLimits.js"
-import { MAX_IMPORT_BYTES } from "../../src/admin/DirectoryApi.js"
-import { TEST_STAMP_MAX_BYTES } from "../../src/admin/PreviewApi.js"
+import { AUTH_BODY_CAP, bodyCapOf, JSON_BODY_CAP } from "../../src/admin/http/BodyLimits.js"
+import { MAX_IMPORT_BYTES } from "../../src/admin/directory/Api.js"
+import { TEST_STAMP_MAX_BYTES } from "../../src/admin/rules/PreviewApi.js"
 import { adminTestLayer, createPayload, operatorClient, tenantBody } from "./AdminHarness.js"
 import { bearerLine, rawHttps } from "./RawHttps.js"
 

@@ -1,7 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
-import { MAX_IMPORT_ROWS } from "../../src/admin/DirectoryApi.js"
+import { MAX_IMPORT_ROWS } from "../../src/admin/directory/Api.js"
 import type { Role } from "../../src/domain/Role.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { AccountRepo } from "../../src/store/AccountRepo.js"

@@ -1,7 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect } from "effect"
-import { MAX_IMPORT_BYTES } from "../../src/admin/DirectoryApi.js"
+import { MAX_IMPORT_BYTES } from "../../src/admin/directory/Api.js"
 import { AdminEnv, adminTestLayer, createPayload, operatorClient, tenantBody } from "./AdminHarness.js"
 
 layer(adminTestLayer())("admin API: directory import size limit", (it) => {

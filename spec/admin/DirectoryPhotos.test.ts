@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import sharp from "sharp"
-import { PreviewRequest } from "../../src/admin/PreviewApi.js"
+import { PreviewRequest } from "../../src/admin/rules/PreviewApi.js"
 import { decodePhotoText } from "../../src/directory/ImportPhotos.js"
 import { parseDirectoryCsv } from "../../src/directory/CsvImport.js"
 import type { TenantId } from "../../src/domain/Tenant.js"

@@ -1,6 +1,6 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { MAX_ERROR_STRING, MAX_QUOTED_VALUE, shortenMessage } from "../../src/admin/ErrorBodies.js"
+import { MAX_ERROR_STRING, MAX_QUOTED_VALUE, shortenMessage } from "../../src/admin/http/ErrorBodies.js"
 import { adminTestLayer, createPayload, operatorClient, tenantBody } from "./AdminHarness.js"
 import { bearerLine, rawHttps } from "./RawHttps.js"
 

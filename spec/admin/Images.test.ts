@@ -1,6 +1,6 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { PreviewRequest } from "../../src/admin/PreviewApi.js"
+import { PreviewRequest } from "../../src/admin/rules/PreviewApi.js"
 import { transferDecode } from "../pipeline/mime/MimeHarness.js"
 import { mimeFacts } from "../support/ImageMail.js"
 import * as https from "node:https"
@@ -11,6 +11,7 @@ import { ImageRepo, MAX_IMAGE_BYTES, MAX_TENANT_IMAGE_BYTES } from "../../src/st
 import { jpegHeader, paddedPng, testPng, tinyGif } from "../support/Images.js"
 import { AdminEnv, adminTestLayer, operatorClient, TestCert } from "./AdminHarness.js"
 import { createContentTenant, memberClient } from "./ContentHarness.js"
+import { saveImage } from "../../src/images/ImageLibrary.js"
 
 const tid = (s: string) => s as TenantId
 const field = (e: unknown, key: string) => (e as Record<string, unknown>)[key]
@@ -141,15 +142,15 @@ layer(TestLayer)("admin API: images", (it) => {
 
       // fill the tenant to 1 byte under 50 MB through the repository (49 images of 1 MB and the rest)
       const repo = yield* ImageRepo
-      for (let i = 0; i < 49; i++) yield* repo.save(tid("img-c"), `fill-${i}`, paddedPng(MAX_IMAGE_BYTES, 4, i + 1), "create")
+      for (let i = 0; i < 49; i++) yield* saveImage(repo, tid("img-c"), `fill-${i}`, paddedPng(MAX_IMAGE_BYTES, 4, i + 1), "create")
       const left = MAX_TENANT_IMAGE_BYTES - 49 * MAX_IMAGE_BYTES
-      yield* repo.save(tid("img-c"), "fill-last", paddedPng(left - 1, 5, 5), "create")
+      yield* saveImage(repo, tid("img-c"), "fill-last", paddedPng(left - 1, 5, 5), "create")
       const full = yield* rawUpload("/tenants/img-c/images/one-more", Buffer.from("\x89PNG"), 100)
       expect(full.status).toBe(413)
       expect(JSON.parse(full.body)).toMatchObject({ _tag: "ImageTooLarge", limit: "50 MB per tenant" })
 
       // the same bytes under a second id take no room: content-addressed
-      const dup = yield* repo.save(tid("img-c"), "dup", paddedPng(MAX_IMAGE_BYTES, 4, 1), "create")
+      const dup = yield* saveImage(repo, tid("img-c"), "dup", paddedPng(MAX_IMAGE_BYTES, 4, 1), "create")
       expect(dup.image.sha256).toBe((yield* repo.get(tid("img-c"), "fill-0")).sha256)
       const client = yield* operatorClient
       // ...and an image whose real length passes the tenant limit is refused after reading it

@@ -1,6 +1,6 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { jsonDepth, MAX_JSON_DEPTH } from "../../src/admin/JsonBody.js"
+import { jsonDepth, MAX_JSON_DEPTH } from "../../src/admin/http/JsonBody.js"
 import { adminTestLayer, createPayload, operatorClient, tenantBody } from "./AdminHarness.js"
 import { bearerLine, rawHttps, type RawResponse } from "./RawHttps.js"
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Metric, MetricBoundaries, MetricKey, MetricPair, MetricState } from "effect"
 import { PROMETHEUS_CONTENT_TYPE, UNAUTHORIZED_MESSAGE } from "../../src/admin/Api.js"
-import { formatPrometheus } from "../../src/admin/PrometheusText.js"
+import { formatPrometheus } from "../../src/admin/metrics/PrometheusText.js"
 import { AdminEnv, adminTestLayer, apiClient, operatorClient, operatorHeaders, rawRequest } from "./AdminHarness.js"
 import { parseExposition } from "./PrometheusParse.js"
 

@@ -1,7 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { PreviewRequest } from "../../src/admin/PreviewApi.js"
-import { RuleCreate } from "../../src/admin/RulesApi.js"
+import { PreviewRequest } from "../../src/admin/rules/PreviewApi.js"
+import { RuleCreate } from "../../src/admin/rules/Api.js"
 import { adminTestLayer, apiClient, operatorClient, operatorHeaders, rawRequest } from "./AdminHarness.js"
 import { createContentTenant, memberClient } from "./ContentHarness.js"
 

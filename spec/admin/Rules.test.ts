@@ -1,6 +1,6 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { RuleCreate, RuleReplace } from "../../src/admin/RulesApi.js"
+import { RuleCreate, RuleReplace } from "../../src/admin/rules/Api.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { AuditRepo } from "../../src/store/AuditRepo.js"

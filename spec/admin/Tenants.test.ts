@@ -1,7 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Option } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
-import { WWW_AUTHENTICATE } from "../../src/admin/AdminServer.js"
+import { WWW_AUTHENTICATE } from "../../src/admin/http/AdminServer.js"
 import { UNAUTHORIZED_MESSAGE } from "../../src/admin/Api.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"

@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
-import { GENERATED_PASSWORD_BYTES } from "../../src/admin/handlers/ConnectorCredentials.js"
+import { GENERATED_PASSWORD_BYTES } from "../../src/admin/tenants/ConnectorCredentials.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
 import { decodeTenantFile, encodeTenantFile } from "../../src/domain/TenantFile.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"

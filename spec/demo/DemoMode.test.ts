@@ -8,6 +8,7 @@ import { TenantId } from "../../src/domain/Tenant.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TempStorePath } from "../store/TempStore.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const TestLayer = Layer.mergeAll(TenantRepo.Default, Store.Default).pipe(Layer.provide(TempStorePath))
 const demoId = TenantId.make(DEMO_TENANT_ID)
@@ -16,7 +17,7 @@ const demoId = TenantId.make(DEMO_TENANT_ID)
 const editDemoTenant = Effect.gen(function* () {
   const repo = yield* TenantRepo
   const file = demoTenantFile() as { templates: Array<{ id: string; html: string }>; directory: Array<{ mail: string }> }
-  yield* repo.importTenant({
+  yield* tenantImport(repo).importTenant({
     ...file,
     templates: file.templates.map((t) => (t.id === "standard" ? { ...t, html: "<p>{{displayName}}, edited</p>" } : t)),
     directory: file.directory.slice(1)

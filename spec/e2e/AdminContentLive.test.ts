@@ -3,7 +3,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { Api } from "../../src/admin/Api.js"
-import { RuleCreate } from "../../src/admin/RulesApi.js"
+import { RuleCreate } from "../../src/admin/rules/Api.js"
 import { loopbackTenant, relayToSink, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 

@@ -18,6 +18,7 @@ import { testPng } from "../support/Images.js"
 import { loopbackTenant, relayToSink, type RunningImprint } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { transferDecode } from "../pipeline/mime/MimeHarness.js"
+import { normalisePhoto } from "../../src/images/PhotoNormaliser.js"
 
 const photoTenant = (port: number) =>
   loopbackTenant(port, {
@@ -36,7 +37,7 @@ const photoTenant = (port: number) =>
 const givePhoto = (imprint: RunningImprint, input: Buffer) =>
   imprint.use(Effect.gen(function* () {
     const photos = yield* makePhotoRepo
-    const photo = yield* photos.save("acme" as TenantId, input, "spec")
+    const photo = yield* photos.save("acme" as TenantId, yield* normalisePhoto(input), "spec")
     const actor = yield* Effect.flatMap(TenantRegistry, (r) => r.actor("acme" as TenantId))
     yield* actor.applyDirectoryDelta({
       upsert: [new DirectoryUser({ mail: "alice@acme.example", displayName: "Alice Example", title: "Engineer", photo })], remove: []

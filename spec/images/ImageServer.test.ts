@@ -10,6 +10,8 @@ import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TempStorePath } from "../store/TempStore.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 import { testPng, tinyGif } from "../support/Images.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
+import { saveImage } from "../../src/images/ImageLibrary.js"
 
 const StoreLayer = ImageRepo.Default.pipe(Layer.provideMerge(Layer.mergeAll(Store.Default, TenantRepo.Default)), Layer.provide(TempStorePath))
 
@@ -34,11 +36,11 @@ describe("image listener (hosted delivery)", () => {
   it.scoped("serves an image at its content address with long caching and security headers, and 404 for everything else", () =>
     Effect.gen(function* () {
       const tenants = yield* TenantRepo
-      yield* tenants.importTenant(acmeFile())
-      yield* tenants.importTenant(acmeFile({ id: "other", connectors: [{ type: "cidr", cidrs: ["198.51.100.0/24"] }] }))
+      yield* tenantImport(tenants).importTenant(acmeFile())
+      yield* tenantImport(tenants).importTenant(acmeFile({ id: "other", connectors: [{ type: "cidr", cidrs: ["198.51.100.0/24"] }] }))
       const images = yield* ImageRepo
       const png = testPng(40, 20)
-      const { image } = yield* images.save("acme" as TenantId, "logo", png, "create")
+      const { image } = yield* saveImage(images, "acme" as TenantId, "logo", png, "create")
       const server = yield* startImageServer({ host: "127.0.0.1", port: 0 })
       const url = `${server.url}${hostedImagePath("acme", image)}`
 
@@ -79,7 +81,7 @@ describe("image listener (hosted delivery)", () => {
       expect((yield* request(url, "DELETE")).status).toBe(404)
 
       // a replaced image's old address is gone; the new one serves the new bytes
-      const { image: replaced } = yield* images.save("acme" as TenantId, "logo", tinyGif(), "replace")
+      const { image: replaced } = yield* saveImage(images, "acme" as TenantId, "logo", tinyGif(), "replace")
       expect((yield* request(url)).status).toBe(404)
       const next = yield* request(`${server.url}${hostedImagePath("acme", replaced)}`)
       expect(next.status).toBe(200)

@@ -5,6 +5,7 @@ import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "./TenantFixtures.js"
 import { TempStorePath } from "./TempStore.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 /**
  * Import rules for connectors shared between tenants (issues 20 and 21): the
@@ -14,7 +15,7 @@ import { TempStorePath } from "./TempStore.js"
 
 const TestLayer = Layer.mergeAll(TenantRepo.Default, Store.Default).pipe(Layer.provide(TempStorePath))
 
-const importError = (input: unknown) => Effect.flatMap(TenantRepo, (repo) => Effect.flip(repo.importTenant(input)))
+const importError = (input: unknown) => Effect.flatMap(TenantRepo, (repo) => Effect.flip(tenantImport(repo).importTenant(input)))
 
 const GUID_A = "6F5A3C1E-0B8D-4E2A-9C71-3D2B1A0F9E8D"
 const GUID_B = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -26,7 +27,7 @@ layer(TestLayer)("connector import rules", (it) => {
   it.effect("a microsoft365 connector is stored with its tenant id and domain in lower case, and exported as written", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(m365("m-one", GUID_A, "Contoso.onmicrosoft.com"))
+      yield* tenantImport(repo).importTenant(m365("m-one", GUID_A, "Contoso.onmicrosoft.com"))
       const tenant = Option.getOrThrow(yield* repo.getTenant("m-one" as TenantId))
       expect(tenant.connectors).toEqual([expect.objectContaining({ _tag: "microsoft365", tenantGuid: GUID_A.toLowerCase(), domain: "contoso.onmicrosoft.com" })])
       const exported = yield* repo.exportTenant("m-one" as TenantId)
@@ -44,7 +45,7 @@ layer(TestLayer)("connector import rules", (it) => {
   it.effect("another tenant's Microsoft 365 tenant id or onmicrosoft.com domain is a conflict naming both tenants", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(m365("m-owner", GUID_B, "fabrikam.onmicrosoft.com"))
+      yield* tenantImport(repo).importTenant(m365("m-owner", GUID_B, "fabrikam.onmicrosoft.com"))
       const sameGuid = yield* importError(m365("m-thief", GUID_B.toUpperCase(), "other.onmicrosoft.com"))
       expect(sameGuid).toMatchObject({ _tag: "TenantConflict", tenantId: "m-thief", otherTenantId: "m-owner" })
       expect(sameGuid.message).toContain(GUID_B)
@@ -68,7 +69,7 @@ layer(TestLayer)("connector import rules", (it) => {
       const v6 = yield* importError({ ...file, connectors: [{ type: "cidr", cidrs: ["2a01:111:f403:c000::/52"] }] })
       expect(v6.message).toMatch(/microsoft365/)
       // next door is fine
-      yield* Effect.flatMap(TenantRepo, (repo) => repo.importTenant({ ...file, connectors: [{ type: "cidr", cidrs: ["40.106.0.0/16", "104.47.128.0/17"] }] }))
+      yield* Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importTenant({ ...file, connectors: [{ type: "cidr", cidrs: ["40.106.0.0/16", "104.47.128.0/17"] }] }))
     }))
 
   it.effect("tenants may share a cidr (the sender's domain tells them apart), but never a domain: that tie is refused naming both", () =>
@@ -76,8 +77,8 @@ layer(TestLayer)("connector import rules", (it) => {
       const repo = yield* TenantRepo
       const shared = (id: string, domains: ReadonlyArray<string>) =>
         acmeFile({ id, name: id, domains: [...domains], connectors: [{ type: "cidr", cidrs: ["198.51.100.0/24"] }] })
-      yield* repo.importTenant(shared("s-one", ["one.example"]))
-      yield* repo.importTenant(shared("s-two", ["two.example"]))
+      yield* tenantImport(repo).importTenant(shared("s-one", ["one.example"]))
+      yield* tenantImport(repo).importTenant(shared("s-two", ["two.example"]))
       const clash = yield* importError(shared("s-three", ["three.example", "ONE.example"]))
       expect(clash).toMatchObject({ _tag: "TenantConflict", tenantId: "s-three", otherTenantId: "s-one" })
       expect(clash.message).toBe(

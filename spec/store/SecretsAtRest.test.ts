@@ -18,6 +18,7 @@ import { GraphSourceSettings, TenantSyncSettings } from "../../src/domain/SyncSe
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { acmeFile } from "./TenantFixtures.js"
 import { tempDir } from "./TempStore.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const PASSWORD = "down-relay-Pa55word"
 const withAuth = (overrides: Record<string, unknown> = {}) =>
@@ -53,13 +54,13 @@ describe("secrets at rest", () => {
       const dir = yield* tempDir
       const key = randomBytes(32)
       yield* withRepo(dir, { current: key }, Effect.gen(function* () {
-        yield* (yield* TenantRepo).importTenant(withAuth())
+        yield* tenantImport(yield* TenantRepo).importTenant(withAuth())
         const raw = yield* rawTenants
         expect(raw).not.toContain(PASSWORD)
         expect(raw).toContain("aesgcm:v1:")
         expect(yield* downstreamPass).toBe(PASSWORD)
         // re-importing the same file writes the same bytes (the nonce is synthetic)
-        yield* (yield* TenantRepo).importTenant(withAuth())
+        yield* tenantImport(yield* TenantRepo).importTenant(withAuth())
         expect(yield* rawTenants).toBe(raw)
       }))
     }))
@@ -69,14 +70,14 @@ describe("secrets at rest", () => {
       const dir = yield* tempDir
       yield* withRepo(dir, { current: randomBytes(32) }, Effect.gen(function* () {
         const repo = yield* TenantRepo
-        yield* repo.importTenant(withAuth())
+        yield* tenantImport(repo).importTenant(withAuth())
         const before = yield* rawTenants
         const json = JSON.parse(JSON.stringify(yield* encodeTenantFile(yield* repo.exportTenant(acme))))
         expect(JSON.stringify(json)).not.toContain(PASSWORD)
         expect(json.downstream.auth.pass).toMatch(/^aesgcm:v1:/)
-        yield* repo.importTenant(json)
+        yield* tenantImport(repo).importTenant(json)
         expect(yield* rawTenants).toBe(before)
-        const moved = yield* Effect.flip(repo.importTenant({ ...json, id: "other", name: "Other", domains: ["other.example"], connectors: [] }))
+        const moved = yield* Effect.flip(tenantImport(repo).importTenant({ ...json, id: "other", name: "Other", domains: ["other.example"], connectors: [] }))
         expect(moved._tag).toBe("TenantFileInvalid")
         expect(moved.message).toContain("give the password in plaintext")
       }))
@@ -87,7 +88,7 @@ describe("secrets at rest", () => {
       const dir = yield* tempDir
       yield* withRepo(dir, { current: randomBytes(32) }, Effect.gen(function* () {
         const repo = yield* TenantRepo
-        yield* repo.importTenant(withAuth())
+        yield* tenantImport(repo).importTenant(withAuth())
         // what an older version wrote: the plain schema, password as given
         const legacy = Option.getOrThrow(yield* repo.getTenant(acme))
         yield* (yield* Store).put(Db.tenants, Tenant, tenantKey(acme), legacy)
@@ -106,7 +107,7 @@ describe("secrets at rest", () => {
       const dir = yield* tempDir
       const oldKey = randomBytes(32)
       const newKey = randomBytes(32)
-      yield* withRepo(dir, { current: oldKey }, Effect.flatMap(TenantRepo, (repo) => repo.importTenant(withAuth())))
+      yield* withRepo(dir, { current: oldKey }, Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importTenant(withAuth())))
       // the new key alone cannot open it: the read fails and says what to do
       const refused = yield* withRepo(dir, { current: newKey }, Effect.flip(downstreamPass))
       expect(String(refused)).toContain("sync.previousCredentialKeys")

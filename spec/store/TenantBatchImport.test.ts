@@ -11,6 +11,7 @@ import { type BatchEntry, TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "./TenantFixtures.js"
 import { tempDir } from "./TempStore.js"
 import { RepoLayer } from "../actors/ActorTestLayer.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 /** A tenant without passwords (no scrypt): a domain of its own, a certificate, a range. */
 const tenantFile = (id: string, extra: Partial<TenantFileJson> = {}): TenantFileJson =>
@@ -28,8 +29,8 @@ describe("TenantRepo.importBatch", () => {
   it.scoped("all-or-nothing writes every tenant in one go, and reports each", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(tenantFile("old"))
-      const report = yield* repo.importBatch(entries(tenantFile("a"), tenantFile("b"), tenantFile("old", { name: "Renamed" })), "all-or-nothing")
+      yield* tenantImport(repo).importTenant(tenantFile("old"))
+      const report = yield* tenantImport(repo).importBatch(entries(tenantFile("a"), tenantFile("b"), tenantFile("old", { name: "Renamed" })), "all-or-nothing")
       expect(report).toMatchObject({ mode: "all-or-nothing", written: true, created: 2, updated: 1, failed: 0 })
       expect(report.tenants.map((t) => [t.source, t.tenantId, t.status])).toEqual([
         ["line 1", "a", "created"], ["line 2", "b", "created"], ["line 3", "old", "updated"]
@@ -47,10 +48,10 @@ describe("TenantRepo.importBatch", () => {
         directory: [{ mail: "ann@packed.example", displayName: "Ann Ö", title: "Chief", proxyAddresses: ["smtp:a@packed.example"], custom: { room: "1" } }]
       })
       const bytes = Effect.forEach([Db.tenants, Db.users, Db.templates, Db.rules, Db.settings, CLAIMS_DB], (db) => store.rawEntries(db, ""))
-      expect((yield* repo.importBatch(entries(file), "all-or-nothing")).written).toBe(true)
+      expect((yield* tenantImport(repo).importBatch(entries(file), "all-or-nothing")).written).toBe(true)
       const batched = yield* bytes
       expect(batched[1]!.length).toBe(1)
-      yield* repo.importTenant(file)
+      yield* tenantImport(repo).importTenant(file)
       expect(yield* bytes).toEqual(batched)
       const exported = yield* repo.exportTenant("packed" as TenantId)
       expect(exported.directory?.[0]).toMatchObject({ mail: "ann@packed.example", displayName: "Ann Ö", custom: { room: "1" } })
@@ -59,8 +60,8 @@ describe("TenantRepo.importBatch", () => {
   it.scoped("all-or-nothing writes nothing when one tenant fails, and says which and why", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(tenantFile("owner"))
-      const report = yield* repo.importBatch(entries(
+      yield* tenantImport(repo).importTenant(tenantFile("owner"))
+      const report = yield* tenantImport(repo).importBatch(entries(
         tenantFile("a"),
         tenantFile("thief", { domains: ["owner.example"] }),
         { id: "broken", name: "no domains" }
@@ -77,8 +78,8 @@ describe("TenantRepo.importBatch", () => {
   it.scoped("per-tenant writes the valid tenants and reports the others", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(tenantFile("owner"))
-      const report = yield* repo.importBatch(entries(
+      yield* tenantImport(repo).importTenant(tenantFile("owner"))
+      const report = yield* tenantImport(repo).importBatch(entries(
         tenantFile("a"),
         tenantFile("thief", { domains: ["OWNER.example"] }),
         tenantFile("b")
@@ -92,7 +93,7 @@ describe("TenantRepo.importBatch", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const cert = { type: "certificate" as const, fingerprint256: "cd".repeat(32) }
-      const report = yield* repo.importBatch(entries(
+      const report = yield* tenantImport(repo).importBatch(entries(
         tenantFile("first", { domains: ["shared.example"] }),
         tenantFile("second", { domains: ["shared.example"] }),
         tenantFile("third", { connectors: [cert] }),
@@ -109,14 +110,14 @@ describe("TenantRepo.importBatch", () => {
   it.scoped("a domain moves between tenants in one batch when its owner gives it up first", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(tenantFile("a", { domains: ["a.example", "moving.example"] }))
-      const report = yield* repo.importBatch(entries(
+      yield* tenantImport(repo).importTenant(tenantFile("a", { domains: ["a.example", "moving.example"] }))
+      const report = yield* tenantImport(repo).importBatch(entries(
         tenantFile("a", { domains: ["a.example"] }),
         tenantFile("b", { domains: ["b.example", "moving.example"] })
       ), "all-or-nothing")
       expect(report).toMatchObject({ written: true, failed: 0 })
       // and back, the other way round: the new owner comes later, so it is still a conflict
-      const back = yield* repo.importBatch(entries(
+      const back = yield* tenantImport(repo).importBatch(entries(
         tenantFile("a", { domains: ["a.example", "moving.example"] }),
         tenantFile("b", { domains: ["b.example"] })
       ), "all-or-nothing")
@@ -129,21 +130,21 @@ describe("the claims index", () => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile({ id: "acme", domains: ["acme.example", "old.example"], directory: [] }))
-      const conflict = yield* Effect.flip(repo.importTenant(tenantFile("other", { domains: ["old.example"] })))
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "acme", domains: ["acme.example", "old.example"], directory: [] }))
+      const conflict = yield* Effect.flip(tenantImport(repo).importTenant(tenantFile("other", { domains: ["old.example"] })))
       expect(conflict).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
       // update: acme gives old.example up
-      yield* repo.importTenant(acmeFile({ id: "acme", domains: ["acme.example"], directory: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "acme", domains: ["acme.example"], directory: [] }))
       expect(Option.isNone(yield* store.get(CLAIMS_DB, Schema.String, "domain/old.example"))).toBe(true)
-      yield* repo.importTenant(tenantFile("other", { domains: ["old.example"] }))
+      yield* tenantImport(repo).importTenant(tenantFile("other", { domains: ["old.example"] }))
       expect(yield* store.get(CLAIMS_DB, Schema.String, "domain/old.example")).toEqual(Option.some("other"))
       // the auth username is acme's until acme is removed
-      const taken = yield* Effect.flip(repo.importTenant(acmeFile({ id: "third", directory: [] })))
+      const taken = yield* Effect.flip(tenantImport(repo).importTenant(acmeFile({ id: "third", directory: [] })))
       expect(taken.message).toContain(`auth username "acme-relay" already belongs to tenant acme`)
       expect(yield* repo.removeTenant("acme" as TenantId)).toBe(true)
       expect(Option.isNone(yield* store.get(CLAIMS_DB, Schema.String, "username/acme-relay"))).toBe(true)
       expect(Option.isNone(yield* store.get(CLAIMS_DB, Schema.String, "domain/acme.example"))).toBe(true)
-      yield* repo.importTenant(acmeFile({ id: "third", directory: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "third", directory: [] }))
       expect(yield* store.get(CLAIMS_DB, Schema.String, "username/acme-relay")).toEqual(Option.some("third"))
     }).pipe(Effect.provide(RepoLayer)))
 
@@ -155,7 +156,7 @@ describe("the claims index", () => {
       yield* Effect.flatMap(Store, (store) => store.put(Db.tenants, Tenant, Keys.tenantKey("legacy" as TenantId), new Tenant({
         id: "legacy" as TenantId, name: "Legacy", domains: ["legacy.example"], connectors: [], suspended: false
       }))).pipe(Effect.provide(storeAt), Effect.scoped)
-      const conflict = yield* Effect.flatMap(TenantRepo, (repo) => Effect.flip(repo.importTenant(tenantFile("newcomer", { domains: ["legacy.example"] })))).pipe(
+      const conflict = yield* Effect.flatMap(TenantRepo, (repo) => Effect.flip(tenantImport(repo).importTenant(tenantFile("newcomer", { domains: ["legacy.example"] })))).pipe(
         Effect.provide(TenantRepo.DefaultWithoutDependencies.pipe(Layer.provide(storeAt))), Effect.scoped)
       expect(conflict).toMatchObject({ _tag: "TenantConflict", otherTenantId: "legacy" })
     }))

@@ -9,6 +9,7 @@ import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { acmeFile } from "./TenantFixtures.js"
 import { TempStorePath } from "./TempStore.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 const TestLayer = Layer.mergeAll(TenantRepo.Default, Store.Default).pipe(Layer.provide(TempStorePath))
 
@@ -26,13 +27,13 @@ const snapshot = (id: string) =>
   })
 
 const importError = (input: unknown) =>
-  Effect.flatMap(TenantRepo, (repo) => Effect.flip(repo.importTenant(input)))
+  Effect.flatMap(TenantRepo, (repo) => Effect.flip(tenantImport(repo).importTenant(input)))
 
 layer(TestLayer)("TenantRepo", (it) => {
   it.effect("imports a file: password stored only as a hash, connectors converted, domains lowercased", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      const summary = yield* repo.importTenant(acmeFile())
+      const summary = yield* tenantImport(repo).importTenant(acmeFile())
       expect(summary).toEqual({ tenantId: "acme", created: true, templates: 1, rules: 1, users: 2, removed: [] })
       const tenant = Option.getOrThrow(yield* repo.getTenant("acme" as TenantId))
       expect(tenant.domains).toEqual(["acme.example", "acme-mail.example"])
@@ -49,9 +50,9 @@ layer(TestLayer)("TenantRepo", (it) => {
   it.effect("re-importing the same file changes no stored byte", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const before = yield* snapshot("acme")
-      const summary = yield* repo.importTenant(acmeFile())
+      const summary = yield* tenantImport(repo).importTenant(acmeFile())
       expect(summary.created).toBe(false)
       expect(yield* snapshot("acme")).toEqual(before)
     }))
@@ -59,10 +60,10 @@ layer(TestLayer)("TenantRepo", (it) => {
   it.effect("a changed password gets a new hash", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const before = yield* snapshot("acme")
       const file = acmeFile()
-      yield* repo.importTenant({ ...file, connectors: [{ type: "auth", username: "acme-relay", password: "another-one" }, ...file.connectors.slice(1)] })
+      yield* tenantImport(repo).importTenant({ ...file, connectors: [{ type: "auth", username: "acme-relay", password: "another-one" }, ...file.connectors.slice(1)] })
       const auth = Option.getOrThrow(yield* repo.getTenant("acme" as TenantId)).connectors[0]
       expect(auth._tag === "auth" && (yield* PasswordHash.verify("another-one", auth.passwordHash))).toBe(true)
       expect((yield* snapshot("acme"))["tenants:tenant/acme/tenant"]).not.toBe(before["tenants:tenant/acme/tenant"])
@@ -71,21 +72,21 @@ layer(TestLayer)("TenantRepo", (it) => {
   it.effect("export round-trips: hashes only, and importing the export changes nothing", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const before = yield* snapshot("acme")
       const json = JSON.parse(JSON.stringify(yield* encodeTenantFile(yield* repo.exportTenant("acme" as TenantId))))
       expect(JSON.stringify(json)).not.toContain("s3cret")
       expect(json.connectors[0]).toEqual({ type: "auth", username: "acme-relay", passwordHash: expect.stringMatching(/^scrypt\$/) })
       expect(json.directory.map((u: { mail: string }) => u.mail)).toEqual(["Alice@acme.example", "bob@acme.example"])
-      yield* repo.importTenant(json)
+      yield* tenantImport(repo).importTenant(json)
       expect(yield* snapshot("acme")).toEqual(before)
     }))
 
   it.effect("an import replaces templates, rules and directory wholesale", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
-      yield* repo.importTenant(acmeFile({
+      yield* tenantImport(repo).importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile({
         templates: [{ id: "new", name: "New", html: "<p>new</p>" }],
         rules: [{ id: "r2", name: "R2", templateId: "new" }],
         directory: [{ mail: "carol@acme.example" }]
@@ -132,9 +133,9 @@ layer(TestLayer)("TenantRepo", (it) => {
   it.effect("a domain, auth username or certificate owned by another tenant is a conflict", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile())
       const eu = (connectors: TenantFileJson["connectors"], domains = ["acme-eu.example"]) =>
-        Effect.flip(repo.importTenant(acmeFile({ id: "acme-eu", domains, connectors })))
+        Effect.flip(tenantImport(repo).importTenant(acmeFile({ id: "acme-eu", domains, connectors })))
       const clash = yield* eu([{ type: "auth", username: "acme-relay", password: "x" }])
       expect(clash).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
       expect(clash.message).toContain("acme-relay")
@@ -150,8 +151,8 @@ layer(TestLayer)("TenantRepo", (it) => {
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const store = yield* Store
-      yield* repo.importTenant(acmeFile())
-      yield* repo.importTenant(acmeFile({ id: "acme2", connectors: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile())
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "acme2", connectors: [] }))
       const other = yield* snapshot("acme2")
       const mails = () => store.keys(Db.users, userPrefix("acme" as TenantId))
       yield* repo.replaceDirectory("acme" as TenantId, [new DirectoryUser({ mail: "Dan@acme.example" }), new DirectoryUser({ mail: "eve@acme.example" })])
@@ -166,8 +167,8 @@ layer(TestLayer)("TenantRepo", (it) => {
   it.effect("removing a tenant leaves a tenant whose id extends it untouched", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
-      yield* repo.importTenant(acmeFile({ id: "gamma", connectors: [] }))
-      yield* repo.importTenant(acmeFile({ id: "gamma2", connectors: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "gamma", connectors: [] }))
+      yield* tenantImport(repo).importTenant(acmeFile({ id: "gamma2", connectors: [] }))
       const other = yield* snapshot("gamma2")
       expect(yield* repo.removeTenant("gamma" as TenantId)).toBe(true)
       expect(yield* snapshot("gamma")).toEqual({})

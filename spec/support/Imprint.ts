@@ -16,6 +16,7 @@ import { AdminRepo } from "../../src/store/AdminRepo.js"
 import type { Store } from "../../src/store/Store.js"
 import { makeSelfSigned } from "./Certs.js"
 import { startSink, type Sink, type SinkOptions } from "./Sink.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
 
 /** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
 const quietLogs = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
@@ -86,7 +87,7 @@ export const startImprint = async (
   const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
   const run = <A, E>(effect: Effect.Effect<A, E, Store | TenantRepo | TenantRegistry | AdminRepo>) =>
     Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
-  const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => repo.importTenant(file)).pipe(Effect.asVoid))
+  const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importTenant(file)).pipe(Effect.asVoid))
   for (const t of opts.tenants ?? []) await importTenant(t)
   const server = await Effect.runPromise(
     startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet)

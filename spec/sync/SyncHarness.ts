@@ -18,10 +18,13 @@ import { acmeFile } from "../store/TenantFixtures.js"
 import { TempStorePath } from "../store/TempStore.js"
 import { makeSelfSigned } from "../support/Certs.js"
 import { CLIENT_ID, CLIENT_SECRET, GraphStandIn, type StandInOptions } from "./GraphStandIn.js"
+import { tenantImport } from "../../src/actors/TenantImport.js"
+import { PhotoNormaliserLive } from "../../src/images/PhotoNormaliser.js"
 
 export const syncTestLayer = (options: Partial<SyncOptionsShape> = { enabled: false }) =>
   DirectorySync.Default.pipe(
     Layer.provideMerge(DirectoryWriterLive),
+    Layer.provide(PhotoNormaliserLive),
     Layer.provideMerge(Layer.mergeAll(TenantRegistry.Default, TenantRepo.Default, Store.Default, SyncRepo.Default)),
     Layer.provide(SyncOptions.layer(options)),
     Layer.provide(SecretKeys.random),
@@ -48,7 +51,7 @@ export const graphSettings = (graph: GraphStandIn, overrides: Partial<Constructo
 export const tenantWithSources = (id: string, sources: ReadonlyArray<SourceSettings>, directory: ReadonlyArray<Record<string, unknown>> = []) =>
   Effect.gen(function* () {
     const repo = yield* TenantRepo
-    yield* repo.importTenant(acmeFile({ id, name: id, domains: [`${id}.example`], connectors: [], directory: directory as never }))
+    yield* tenantImport(repo).importTenant(acmeFile({ id, name: id, domains: [`${id}.example`], connectors: [], directory: directory as never }))
     const sync = yield* SyncRepo
     yield* sync.putSettings(id, TenantSyncSettings.make({ sources }))
     return id as TenantId

@@ -1,6 +1,6 @@
 import { Effect, Metric, MetricBoundaries } from "effect"
 import { describe, expect, it } from "vitest"
-import { formatPrometheus } from "../../src/admin/PrometheusText.js"
+import { formatPrometheus } from "../../src/admin/metrics/PrometheusText.js"
 import { fromPlain, toPlain } from "../../src/workers/MetricsTransfer.js"
 
 const counter = Metric.counter("spec_transfer_total", { description: "a counter" }).pipe(Metric.tagged("tenant", "acme"), Metric.tagged("reason", "x"))

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { TenantId } from "../domain/Tenant.js"
 import { Canvas, rgb } from "../images/PngWriter.js"
+import { saveImage } from "../images/ImageLibrary.js"
 import type { ImageRepo } from "../store/ImageRepo.js"
 
 /**
@@ -79,4 +80,4 @@ export const demoImages = (): ReadonlyArray<{ readonly id: string; readonly byte
 
 /** Stores the demo images in the tenant's library (create or replace: running the demo again changes nothing). */
 export const provisionDemoImages = (repo: ImageRepo, tenantId: TenantId) =>
-  Effect.forEach(demoImages(), ({ id, bytes }) => repo.save(tenantId, id, bytes, "put"), { discard: true })
+  Effect.forEach(demoImages(), ({ id, bytes }) => saveImage(repo, tenantId, id, bytes, "put"), { discard: true })

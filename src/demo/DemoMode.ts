@@ -1,6 +1,7 @@
 import { Effect, Option } from "effect"
 import * as path from "node:path"
 import { TenantId } from "../domain/Tenant.js"
+import { importTenant } from "../actors/TenantImport.js"
 import { TenantRepo } from "../store/TenantRepo.js"
 import { DEMO_SENDER, DEMO_TENANT_ID, demoTenantFile } from "./DemoTenant.js"
 
@@ -17,7 +18,7 @@ export const ensureDemoTenant = Effect.fn("Demo.ensureTenant")(function* (reset:
   const repo = yield* TenantRepo
   const present = Option.isSome(yield* repo.getTenant(TenantId.make(DEMO_TENANT_ID)))
   if (present && !reset) return "kept" as DemoTenantState
-  yield* repo.importTenant(demoTenantFile())
+  yield* importTenant(demoTenantFile())
   return (present ? "reset" : "imported") as DemoTenantState
 })
 

@@ -2,7 +2,7 @@ import { Effect, Option } from "effect"
 import { createHash } from "node:crypto"
 import { DirectoryUser } from "../domain/Directory.js"
 import type { TenantId } from "../domain/Tenant.js"
-import { MAX_PHOTO_INPUT_BYTES } from "../images/PhotoNormaliser.js"
+import { MAX_PHOTO_INPUT_BYTES, normalisePhoto } from "../images/PhotoNormaliser.js"
 import type { DirectoryRepo } from "../store/DirectoryRepo.js"
 import type { PhotoRepo } from "../store/PhotoRepo.js"
 import type { ParsedRows, RejectedRow } from "./UserRows.js"
@@ -67,7 +67,8 @@ export const attachPhotos = Effect.fn("ImportPhotos.attach")(function* (
       users.push(new DirectoryUser({ ...user, photo: cached }, true))
       continue
     }
-    const saved = yield* photos.save(tenantId, bytes, tag).pipe(
+    const saved = yield* normalisePhoto(bytes).pipe(
+      Effect.flatMap((photo) => photos.save(tenantId, photo, tag)),
       Effect.map(Option.some),
       Effect.catchTag("PhotoRefused", (e) => Effect.sync(() => reject(e.reason)).pipe(Effect.as(Option.none())))
     )

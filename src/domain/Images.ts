@@ -94,3 +94,23 @@ export class ImageInUse extends Schema.TaggedError<ImageInUse>()("ImageInUse", {
   templateIds: Schema.Array(Schema.String),
   message: Schema.String
 }) {}
+
+/** The real type and pixel size of an image, read from its bytes (images/ImageSniffer). */
+export interface SniffedImage {
+  readonly type: ImageType
+  readonly width: number
+  readonly height: number
+}
+
+// stored template HTML is normalised by the sanitizer: attributes double-quoted
+const IMAGE_SOURCES = /<img\b[^>]*?\ssrc\s*=\s*"\s*image:([^"\s]*)\s*"/gi
+
+/**
+ * The library image ids a template's stored HTML uses (`<img src="image:ID">`),
+ * in order, without repeats: for "is this image in use" and the save-time check.
+ */
+export const imageIdsOf = (html: string): ReadonlyArray<string> => {
+  const ids = new Set<string>()
+  for (const m of html.matchAll(IMAGE_SOURCES)) ids.add(m[1]!)
+  return [...ids]
+}

@@ -14,3 +14,16 @@ export class Template extends Schema.Class<Template>("Template")({
   /** bumped on every save; part of the render cache key */
   version: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 })
 }) {}
+
+/** Something the sanitizer took out of a template's HTML when it was saved (signature/TemplateSanitizer). */
+export interface Removal {
+  readonly kind: "element" | "attribute" | "url"
+  readonly name: string
+  readonly detail?: string
+}
+
+/** What the sanitizer took out of one template (only templates that lost something are listed). */
+export interface TemplateRemovals {
+  readonly templateId: string
+  readonly removed: ReadonlyArray<Removal>
+}

@@ -5,7 +5,7 @@ import { DirectoryUser } from "./Directory.js"
 import { isDirectoryAddress, proxyAddressOf } from "./MailAddress.js"
 import { TenantFileInvalid } from "./Errors.js"
 import { Rule, SignatureSettings } from "./Rule.js"
-import { Template } from "./Template.js"
+import { Template, type TemplateRemovals } from "./Template.js"
 import { Domain, Downstream, TenantId } from "./Tenant.js"
 import { TenantAccount } from "./TenantAccount.js"
 import { TraceSettings } from "./Trace.js"
@@ -46,7 +46,7 @@ export type FileAuthConnector = typeof FileAuthConnector.Type
 
 /**
  * The admin API's form: neither password nor hash means "keep the stored
- * password of this username, or generate one" (src/admin/handlers/ConnectorCredentials.ts).
+ * password of this username, or generate one" (src/admin/tenants/ConnectorCredentials.ts).
  */
 export const ApiAuthConnector = authConnectorFields.pipe(Schema.filter((c) =>
   c.password === undefined || c.passwordHash === undefined ||
@@ -193,3 +193,14 @@ export const decodeTenantFile = (input: unknown): Effect.Effect<TenantFile, Tena
 /** The JSON-ready form (what `imprint tenant export` prints). */
 export const encodeTenantFile = (file: TenantFile): Effect.Effect<TenantFileJson> =>
   Schema.encode(TenantFile)(file).pipe(Effect.orDie)
+
+/**
+ * A tenant file whose templates were sanitized and compiled and whose rules
+ * were checked against them (signature/TenantContent.checkTenantFile): what the
+ * tenant store imports. `file.templates` are the sanitized templates.
+ */
+export interface CheckedTenantFile {
+  readonly file: TenantFile
+  /** what the sanitizer took out of each template (only templates that lost something) */
+  readonly removed: ReadonlyArray<TemplateRemovals>
+}

@@ -1,5 +1,5 @@
 import { Either } from "effect"
-import type { ImageType } from "../domain/Images.js"
+import type { SniffedImage } from "../domain/Images.js"
 
 /**
  * The real type and the pixel size of an uploaded image, read from its bytes
@@ -9,11 +9,7 @@ import type { ImageType } from "../domain/Images.js"
  * knows twenty formats would only widen what has to be refused.
  */
 
-export interface SniffedImage {
-  readonly type: ImageType
-  readonly width: number
-  readonly height: number
-}
+export type { SniffedImage } from "../domain/Images.js"
 
 /** Wider or taller than this is refused: no signature needs it, and clients choke on huge canvases (decompression bombs). */
 export const MAX_IMAGE_SIDE = 5_000

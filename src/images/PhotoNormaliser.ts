@@ -1,6 +1,7 @@
-import { Data, Effect, Either } from "effect"
+import { Effect, Either, Layer } from "effect"
 import { createHash } from "node:crypto"
 import type { Sharp, SharpOptions } from "sharp"
+import { type NormalisedPhoto, PhotoNormaliser, PhotoRefused } from "../domain/Photos.js"
 import { sniffImage } from "./ImageSniffer.js"
 
 /**
@@ -37,15 +38,7 @@ const loadSharp = () =>
     return (input: Uint8Array, options: SharpOptions) => sharp(input, options)
   }))
 
-/** The input is not a photo this server takes; `reason` says why, for logs and import errors. */
-export class PhotoRefused extends Data.TaggedError("PhotoRefused")<{ readonly reason: string }> {}
-
-export interface NormalisedPhoto {
-  readonly bytes: Buffer
-  readonly sha256: string
-  readonly width: number
-  readonly height: number
-}
+export { type NormalisedPhoto, PhotoRefused } from "../domain/Photos.js"
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
@@ -69,3 +62,6 @@ export const normalisePhoto = Effect.fn("PhotoNormaliser.normalise")(function* (
   })
   return { bytes, sha256: sha256Hex(bytes), width: PHOTO_BOX, height: PHOTO_BOX } satisfies NormalisedPhoto
 })
+
+/** The domain's PhotoNormaliser (what the directory sync asks for), provided by the composition root. */
+export const PhotoNormaliserLive = Layer.succeed(PhotoNormaliser, { normalise: normalisePhoto })

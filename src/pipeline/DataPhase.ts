@@ -1,5 +1,4 @@
 import { Effect } from "effect"
-import type { MimeNode } from "mailsplit"
 import type { Readable } from "node:stream"
 import type { SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../config.js"
@@ -11,8 +10,7 @@ import { passesUnstamped, planCopies, unstamped } from "./CopyPlanner.js"
 import type { DownstreamPool } from "./downstream/DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "./Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "./RelayError.js"
-import type { readRootFacts } from "./headers/RootHeaders.js"
-import { relayTransaction, type Copy, type Decision } from "./Transaction.js"
+import { headersUnreadable, startMessage, type Copy, type Decision, type ReadHeaders } from "./Transaction.js"
 import { recordFailed, recordRelayed } from "./RelayMetrics.js"
 import type { DkimKeys } from "./inbound/DkimKeys.js"
 import { Microsoft365Proof } from "./inbound/Microsoft365Proof.js"
@@ -46,11 +44,12 @@ export interface DataPhaseDeps {
 }
 
 /**
- * The DATA phase of one upstream transaction: decide from the headers (loop
- * stamp, kinds that pass unstamped, the fail-safe memory, then the tenant's
- * signature decision), open one downstream transaction per copy, relay, log
- * one line, hand the message trace its entry beside it, and remember a
- * message whose stamping failed (invariant 5).
+ * The DATA phase of one upstream transaction: read the root headers, decide
+ * from them (loop stamp, kinds that pass unstamped, the fail-safe memory, then
+ * the tenant's signature decision), open one downstream transaction per copy,
+ * hand Transaction the ready decision to relay, log one line, hand the message
+ * trace its entry beside it, and remember a message whose stamping failed
+ * (invariant 5). One Effect for the whole phase; nothing below calls back up.
  */
 export const dataPhase = (
   deps: DataPhaseDeps,
@@ -59,31 +58,24 @@ export const dataPhase = (
   mail: MailTransaction | undefined,
   stream: Readable
 ): Effect.Effect<string, RelayError> =>
-  Effect.gen(function* () {
-    if (mail === undefined) return yield* new PipelineFailed({ detail: "DATA without MAIL" })
+  Effect.suspend(() => {
+    if (mail === undefined) return Effect.fail(new PipelineFailed({ detail: "DATA without MAIL" }))
     const { config, control, failsafe } = deps
     const started = Date.now()
     const recipients = session.envelope.rcptTo.map((r) => r.address)
-    const envelope = { phase: "data", tenant: mail.tenant, client: session.remoteAddress, from: mail.from, to: recipients } as const
     const extra: Array<DownstreamLink> = []
-    const links = (copies: ReadonlyArray<Copy>) =>
-      Effect.gen(function* () {
-        if (copies.length === 1) {
-          // mirrored again if its connection was released while the upstream idled
-          yield* primary.resume(recipients)
-          return [primary]
-        }
-        const out: Array<DownstreamLink> = []
-        for (const [i, copy] of copies.entries()) {
-          const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)
-          if (i > 0) extra.push(link)
-          yield* link.transaction(mail.target, mail.from, mail.params, copy.recipients)
-          out.push(link)
-        }
-        return out
+    /** a link with MAIL and RCPT done for each copy's recipients, in order; the first is the session's own */
+    const openLinks = (copies: ReadonlyArray<Copy>): Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError> => {
+      // mirrored again if its connection was released while the upstream idled
+      if (copies.length === 1) return Effect.as(primary.resume(recipients), [primary])
+      return Effect.forEach(copies, (copy, i) => {
+        const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)
+        if (i > 0) extra.push(link)
+        return Effect.as(link.transaction(mail.target, mail.from, mail.params, copy.recipients), link)
       })
-    let identity: string | undefined
+    }
     // what the message trace needs beyond the result: known even when the transaction fails
+    let identity: string | undefined
     let messageId: string | undefined
     let decided: Decision | undefined
     const copyReplies: Array<CopyReply> = []
@@ -91,40 +83,47 @@ export const dataPhase = (
       tenant: mail.tenant, connector: mail.connector, client: session.remoteAddress, sender: mail.from, recipients,
       started, messageId, size, decision: decided, outcomes, copyReplies
     })
-    const decideFrom = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
-      Effect.gen(function* () {
-        identity = facts.identity
-        messageId = facts.summary.messageId
-        const reason = passesUnstamped(root, facts.loop, mail.from)
-        if (reason !== undefined) return unstamped(recipients, reason)
-        if (yield* failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false))) {
-          return unstamped(recipients, "failsafe-retry")
-        }
-        const decision = yield* control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary)
-        return planCopies(decision, recipients)
-      })
-    const decide = (root: MimeNode, facts: ReturnType<typeof readRootFacts>) =>
-      Effect.tap(decideFrom(root, facts), (d) => Effect.sync(() => (decided = d)))
+    /** never fails: mail flow beats signatures */
+    const decide = ({ root, facts }: ReadHeaders): Effect.Effect<Decision> => {
+      const reason = passesUnstamped(root, facts.loop, mail.from)
+      if (reason !== undefined) return Effect.succeed(unstamped(recipients, reason))
+      return Effect.flatMap(failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false)), (retry) =>
+        retry
+          ? Effect.succeed(unstamped(recipients, "failsafe-retry"))
+          : Effect.map(
+            control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary),
+            (decision) => planCopies(decision, recipients)
+          ))
+    }
     const policy = {
       tenant: mail.tenant,
-      receivedLine: receivedLine({ session, serverName: config.smtp.name, recipients, now: new Date() }),
+      receivedLine: receivedLine({ session, serverName: config.smtp.name, recipients, now: new Date(started) }),
       stampKey: deps.stampKey,
-      nowSeconds: Math.floor(Date.now() / 1000),
+      nowSeconds: Math.floor(started / 1000),
       stampMaxAgeSeconds: config.loopStampMaxAgeSeconds
     }
     const onCopyReply = (i: number, reply: CopyReply["reply"]) => (copyReplies[i] = { reply, afterMs: Date.now() - started })
     const proof = mail.microsoft365 === undefined ? undefined : new Microsoft365Proof(mail.microsoft365, deps.dkimKeys)
-    const result = yield* relayTransaction({
+    const message = startMessage({
       upstream: stream,
       maxBytes: config.smtp.maxMessageSize,
-      policy,
-      recipients,
-      decide,
-      links,
       proof,
-      onCopyReply,
       watch: (upstream, bytes, abort) => deps.deadlines.watch(upstream, bytes, abort)
-    }).pipe(
+    })
+    const relayed = message.guard(
+      Effect.gen(function* () {
+        const headers = yield* message.headers(policy)
+        if (headers !== undefined) {
+          identity = headers.facts.identity
+          messageId = headers.facts.summary.messageId
+          decided = yield* decide(headers)
+        }
+        const decision = decided ?? headersUnreadable(recipients)
+        const links = yield* openLinks(decision.copies)
+        return yield* message.relay({ policy, headers, decision, links, onCopyReply })
+      })
+    )
+    return relayed.pipe(
       Effect.tapError((e) =>
         Effect.gen(function* () {
           if (e._tag === "StampingFailed" && identity !== undefined) {
@@ -132,33 +131,40 @@ export const dataPhase = (
           }
           const r = toReply(e)
           yield* recordFailed(mail.tenant, r.code, e._tag)
-          yield* logFailure(e, { ...envelope, messageId, durationMs: Date.now() - started })
+          yield* logFailure(e, { phase: "data", tenant: mail.tenant, client: session.remoteAddress, from: mail.from, to: recipients, messageId, durationMs: Date.now() - started })
           yield* deps.trace.record(traceEntry(traced(undefined, []), r, e._tag, Date.now()))
         })
       ),
-      Effect.ensuring(Effect.forEach(extra, (l) => l.release, { discard: true }))
+      Effect.ensuring(Effect.suspend(() => (extra.length === 0 ? Effect.void : Effect.forEach(extra, (l) => l.release, { discard: true })))),
+      Effect.flatMap(({ reply, facts, bytes, decision, outcomes }) => {
+        const now = Date.now()
+        const stampedCopies = outcomes.filter((o) => o !== undefined && o.stamped.length > 0).length
+        const reason = decision.unstamped ?? outcomes.find((o) => o?.skipped !== undefined)?.skipped
+        const text = `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
+        decided = decision
+        return Effect.all([
+          recordRelayed(mail.tenant, bytes, (now - started) / 1000, stampedCopies, reason),
+          logOutcome({
+            phase: "data",
+            tenant: mail.tenant,
+            client: session.remoteAddress,
+            from: mail.from,
+            to: recipients,
+            messageId: facts?.summary.messageId,
+            // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
+            reply: `250 2.6.0 ${text}`,
+            downstream: formatReply(reply),
+            outcome: "relayed",
+            durationMs: now - started,
+            extra: {
+              size: bytes,
+              copies: decision.copies.length,
+              stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
+              unstamped: decision.unstamped ?? "-"
+            }
+          }),
+          deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now))
+        ], { discard: true }).pipe(Effect.as(text))
+      })
     )
-    const { reply, facts, bytes, decision, outcomes } = result
-    const stampedCopies = outcomes.filter((o) => o !== undefined && o.stamped.length > 0).length
-    const reason = decision.unstamped ?? outcomes.find((o) => o?.skipped !== undefined)?.skipped
-    yield* recordRelayed(mail.tenant, bytes, (Date.now() - started) / 1000, stampedCopies, reason)
-    const text = `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
-    yield* logOutcome({
-      ...envelope,
-      messageId: facts?.summary.messageId,
-      // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
-      reply: `250 2.6.0 ${text}`,
-      downstream: formatReply(reply),
-      outcome: "relayed",
-      durationMs: Date.now() - started,
-      extra: {
-        size: bytes,
-        copies: decision.copies.length,
-        stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
-        unstamped: decision.unstamped ?? "-"
-      }
-    })
-    decided = decision
-    yield* deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, Date.now()))
-    return text
   })

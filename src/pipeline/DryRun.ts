@@ -19,7 +19,7 @@ import { type Copy, relayTransaction } from "./Transaction.js"
 /**
  * A message through the relay's own DATA pipeline without relaying it (the
  * admin API's test stamp): relayTransaction with the same HeaderPeek
- * decision, SplitterGuard → Splitter → RootHeaders → Stamper → Joiner, but
+ * decision, the same stamped copy (StampedCopy: MimeScanner → Stamper), but
  * each downstream copy is captured in memory instead of sent. The decision
  * is the relay's (CopyPlanner.passesUnstamped: loop, kinds that pass unstamped, null sender;
  * the tenant's signature decision) minus the fail-safe memory, which belongs

@@ -1,12 +1,9 @@
 import { Effect, Either } from "effect"
-import { Joiner, Splitter } from "mailsplit"
 import { PassThrough, type Readable, type Transform, type Writable } from "node:stream"
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./headers/HeaderPeek.js"
-import { HeaderPrefix } from "./headers/HeaderPrefix.js"
 import { LineGuard } from "./headers/LineGuard.js"
-import { SplitterGuard } from "./mime/SplitterGuard.js"
 import { chain, type ChainStage } from "./StreamChain.js"
 import { TransactionMachine } from "./TransactionState.js"
 import { Stamper } from "./mime/Stamper.js"
@@ -16,17 +13,20 @@ import { DownstreamRefused, PipelineFailed, type RelayError, StampingFailed, Ups
 import { HeaderSummary } from "../domain/Signature.js"
 import { messageIdentity } from "./headers/LoopStamp.js"
 import { RawHeaderEdit } from "./headers/RawHeaderEdit.js"
-import { buildPrefix, readRootFacts, type RootFacts, type RootHeaderPolicy, RootHeaders } from "./headers/RootHeaders.js"
+import { buildPrefix, readRootFacts, type RootFacts, type RootHeaderPolicy } from "./headers/RootHeaders.js"
+import { StampedCopy } from "./StampedCopy.js"
 import type { SmtpReply } from "./downstream/SmtpReply.js"
 
 /**
  * One message's DATA, from the upstream's bytes to every downstream copy:
  *
  *   upstream → LineGuard → HeaderPeek ─(decide from the headers)─▶ Fanout
- *     → stamped copy:   Splitter → RootHeaders → Stamper → Joiner → HeaderPrefix → link DATA
+ *     → stamped copy:   StampedCopy (MimeScanner → root edit → Stamper → join → prefix) → link DATA
  *     → unstamped copy: RawHeaderEdit → link DATA
  *
- * The decision is taken before any body byte moves. Each recipient group gets
+ * startMessage starts the upstream side and holds the bytes; the caller (DataPhase) reads the
+ * headers with `headers`, decides, opens one link per copy and hands `relay` that ready
+ * decision. The decision is taken before any body byte moves. Each recipient group gets
  * its own downstream transaction, fed from the one upstream stream with
  * backpressure from the slowest; the upstream hears 250 only when every copy
  * got 250 (invariant 1), and any failure aborts every copy before its dot
@@ -46,24 +46,14 @@ export interface Decision {
   readonly unstamped?: string
 }
 
-export interface TransactionInput {
-  readonly upstream: Readable
-  readonly maxBytes: number
+/** relayTransaction's input: the message, and how to decide and open the links from its headers */
+export interface TransactionInput extends MessageInput {
   readonly policy: RootHeaderPolicy
   readonly recipients: ReadonlyArray<string>
   /** the decision, from the parsed root headers; never fails (mail flow beats signatures) */
   readonly decide: (root: NonNullable<PeekedHeaders>, facts: ReturnType<typeof readRootFacts>) => Effect.Effect<Decision>
-  /** a link with MAIL and RCPT done for each copy's recipients, in order; the first may be the session's own */
+  /** a link with MAIL and RCPT done for each copy's recipients, in order */
   readonly links: (copies: ReadonlyArray<Copy>) => Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError>
-  /**
-   * A stage between LineGuard and HeaderPeek that may refuse the message: its
-   * error (a RelayError) is the cause, and it ends its output only once satisfied,
-   * so a refusal comes before any copy's terminating dot (smtp/Microsoft365Proof).
-   */
-  readonly proof?: Transform
-  /** watches the upstream's pace (DataDeadline): calls `abort` when it is too slow; returns the unwatch function */
-  readonly watch?: (upstream: Readable, bytes: () => number, abort: (e: RelayError) => void) => () => void
-  /** told each copy's downstream reply to DATA as it comes (the message trace), whatever the others' */
   readonly onCopyReply?: (copy: number, reply: SmtpReply) => void
 }
 
@@ -98,51 +88,107 @@ const asRelayError = (e: unknown): RelayError =>
     ? (e as RelayError)
     : new PipelineFailed({ detail: e instanceof Error ? e.message : String(e) })
 
+/** What DataPhase reads before it decides: the root headers, parsed, before any body byte moved. */
+export interface ReadHeaders {
+  readonly root: NonNullable<PeekedHeaders>
+  readonly facts: ReturnType<typeof readRootFacts>
+}
+
+/** The upstream side of one message's DATA, started by `startMessage`. */
+export interface MessageInput {
+  readonly upstream: Readable
+  readonly maxBytes: number
+  /**
+   * A stage between LineGuard and HeaderPeek that may refuse the message: its
+   * error (a RelayError) is the cause, and it ends its output only once satisfied,
+   * so a refusal comes before any copy's terminating dot (inbound/Microsoft365Proof).
+   */
+  readonly proof?: Transform
+  /** watches the upstream's pace (DataDeadline): calls `abort` when it is too slow; returns the unwatch function */
+  readonly watch?: (upstream: Readable, bytes: () => number, abort: (e: RelayError) => void) => () => void
+}
+
+/** What the message is relayed with, once decided: the decision and one ready link per copy. */
+export interface RelayInput {
+  readonly policy: RootHeaderPolicy
+  /** undefined: the root headers could not be parsed (the decision relays it unstamped) */
+  readonly headers: ReadHeaders | undefined
+  readonly decision: Decision
+  /** a link with MAIL and RCPT done for each copy's recipients, in order */
+  readonly links: ReadonlyArray<DownstreamLink>
+  /** told each copy's downstream reply to DATA as it comes (the message trace), whatever the others' */
+  readonly onCopyReply?: (copy: number, reply: SmtpReply) => void
+}
+
 /**
- * The per-message hot path, so it forks no fiber of its own: the stream
- * chains (StreamChain) report through callbacks that drive the TransactionMachine
- * (TransactionState.ts: its states, transitions and the invariant each keeps),
- * and only the downstream sends are Effects (run in this fiber for one copy,
- * concurrently for several). No Effect.fn span either (a span per message costs
- * more than the tracing it would give).
+ * One message's DATA in flight. The caller (DataPhase) reads the headers, decides and opens
+ * the links itself, then hands `relay` a ready decision; nothing calls back up.
  */
-export const relayTransaction = (input: TransactionInput): Effect.Effect<TransactionResult, RelayError> =>
-  Effect.suspend(() => {
-    const guard = new LineGuard(input.maxBytes)
-    const fanout = new Fanout()
-    let root: PeekedHeaders
-    const peek = new HeaderPeek((peeked) => {
-      root = peeked
-      machine.headersRead()
-    })
-    const machine = new TransactionMachine(() => peek.release())
-    /**
-     * What a failure destroys: the guard (which drains the upstream), each copy's first stage
-     * and its last one. The last is destroyed too: a copy whose source had already ended (the
-     * upstream's whole message fit in the buffers) would otherwise wait forever for a reader
-     * that gave up (its downstream refused DATA).
-     */
-    machine.tearsDown(guard)
-    const teardown = (e: RelayError) => machine.fail(e)
-    // the upstream pump is the first chain
-    machine.chains.started()
-    chain(input.proof === undefined ? [guard, peek, fanout] : [guard, input.proof, peek, fanout], (err) => {
-      if (err) teardown(asRelayError(err))
-      machine.upstreamEnded()
-    })
-    const feeding = feed(input.upstream, guard)
-    const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
-    const failure = () => Effect.fail(machine.failure.cause ?? new PipelineFailed({ detail: "the message ended before its headers" }))
+export interface IncomingMessage {
+  /** the root headers once read (undefined: unparsable, relayed unstamped); fails with the cause when the message failed first */
+  readonly headers: (policy: RootHeaderPolicy) => Effect.Effect<ReadHeaders | undefined, RelayError>
+  /** streams the held message to every copy and settles the upstream's answer (invariants 1 and 2) */
+  readonly relay: (input: RelayInput) => Effect.Effect<TransactionResult, RelayError>
+  /**
+   * Runs the whole DATA phase (headers, decision, links, relay) as this message's: a failure or
+   * an interruption anywhere tears every stream down, so no copy reaches its dot (invariant 2),
+   * and the upstream's pace stops being watched when it ends.
+   */
+  readonly guard: <A>(self: Effect.Effect<A, RelayError>) => Effect.Effect<A, RelayError>
+}
 
-    return Effect.gen(function* () {
-      if (!(yield* machine.awaitHeaders)) return yield* failure()
-      const peeked = root === undefined ? undefined : yield* Effect.try({ try: () => readRootFacts(root!, input.policy), catch: asRelayError })
-      const decision: Decision =
-        root === undefined || peeked === undefined
-          ? { copies: [{ recipients: input.recipients, plan: undefined, ruleIds: [] }], unstamped: "headers-unreadable" }
-          : yield* input.decide(root, peeked)
-      const links = yield* input.links(decision.copies).pipe(Effect.tapError((e) => Effect.sync(() => teardown(e))))
+/**
+ * Starts reading one message's DATA (synchronously, so call it inside the Effect that owns the
+ * transaction): the upstream flows through LineGuard (and the proof) into HeaderPeek, which
+ * holds every byte until `relay` releases them. The per-message hot path, so it forks no fiber
+ * of its own: the stream chains (StreamChain) report through callbacks that drive the
+ * TransactionMachine (TransactionState.ts: its states, transitions and the invariant each
+ * keeps), and only the downstream sends are Effects (run in the caller's fiber for one copy,
+ * concurrently for several). No Effect.fn span either (a span per message costs more than the
+ * tracing it would give).
+ */
+export const startMessage = (input: MessageInput): IncomingMessage => {
+  const guard = new LineGuard(input.maxBytes)
+  const fanout = new Fanout()
+  let root: PeekedHeaders
+  const peek = new HeaderPeek((peeked) => {
+    root = peeked
+    machine.headersRead()
+  })
+  const machine = new TransactionMachine(() => peek.release())
+  /**
+   * What a failure destroys: the guard (which drains the upstream), each copy's first stage
+   * and its last one. The last is destroyed too: a copy whose source had already ended (the
+   * upstream's whole message fit in the buffers) would otherwise wait forever for a reader
+   * that gave up (its downstream refused DATA).
+   */
+  machine.tearsDown(guard)
+  const teardown = (e: RelayError) => machine.fail(e)
+  // the upstream pump is the first chain
+  machine.chains.started()
+  chain(input.proof === undefined ? [guard, peek, fanout] : [guard, input.proof, peek, fanout], (err) => {
+    if (err) teardown(asRelayError(err))
+    machine.upstreamEnded()
+  })
+  const feeding = feed(input.upstream, guard)
+  const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
+  const failure = () => Effect.fail(machine.failure.cause ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
+  const headers = (policy: RootHeaderPolicy): Effect.Effect<ReadHeaders | undefined, RelayError> =>
+    Effect.flatMap(machine.awaitHeaders, (seen) => {
+      if (!seen) return failure()
+      if (root === undefined) return Effect.succeed(undefined)
+      try {
+        return Effect.succeed({ root, facts: readRootFacts(root, policy) })
+      } catch (e) {
+        return Effect.fail(asRelayError(e))
+      }
+    })
+
+  const relay = (input: RelayInput): Effect.Effect<TransactionResult, RelayError> =>
+    Effect.suspend(() => {
+      const { decision, links } = input
+      const peeked = input.headers?.facts
       const stampers: Array<Stamper | undefined> = []
       const facts: RootFacts = {
         summary: peeked?.summary ?? HeaderSummary.make({ subject: "", contentType: "text/plain" }),
@@ -167,11 +213,13 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
           machine.chains.ended()
         })
         return links[i].send(output).pipe(
-          Effect.tap((reply) => Effect.sync(() => input.onCopyReply?.(i, reply))),
-          // A refusal (of the DATA command itself, or early) ends the message now: nothing
-          // would read the copy's stream any more, and its backpressure would stall the
-          // upstream. The teardown drains the upstream, so its reply follows its dot.
-          Effect.tap((reply) => (isPositive(reply) ? Effect.void : Effect.sync(() => teardown(new DownstreamRefused({ reply, phase: "data" }))))),
+          Effect.tap((reply) => {
+            input.onCopyReply?.(i, reply)
+            // A refusal (of the DATA command itself, or early) ends the message now: nothing
+            // would read the copy's stream any more, and its backpressure would stall the
+            // upstream. The teardown drains the upstream, so its reply follows its dot.
+            if (!isPositive(reply)) teardown(new DownstreamRefused({ reply, phase: "data" }))
+          }),
           Effect.tapError((e) => Effect.sync(() => teardown(e))),
           Effect.either
         )
@@ -181,26 +229,59 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
       fanout.setTargets(sources)
       machine.streaming()
 
-      const sent = sends.length === 1 ? [yield* sends[0]] : yield* Effect.all(sends, { concurrency: "unbounded" })
-      // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
-      yield* machine.chains.await
-      // a sender too slow to finish is not waited for: the session is closed instead
-      if (machine.failure.cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
-      if (machine.failure.cause !== undefined) return yield* failure()
-      const replies = sent.map((r) => Either.getOrThrow(r))
-      const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
-      if (refused !== undefined) return yield* new DownstreamRefused({ reply: refused, phase: "data" })
-      machine.replied()
-      return {
-        reply: replies[0],
-        facts: peeked === undefined ? undefined : facts,
-        bytes: guard.bytes,
-        decision,
-        outcomes: stampers.map((s) => s?.outcome())
-      } satisfies TransactionResult
-    }).pipe(
+      return Effect.gen(function* () {
+        const sent = sends.length === 1 ? [yield* sends[0]] : yield* Effect.all(sends, { concurrency: "unbounded" })
+        // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
+        yield* machine.chains.await
+        // a sender too slow to finish is not waited for: the session is closed instead
+        if (machine.failure.cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
+        if (machine.failure.cause !== undefined) return yield* failure()
+        const replies = sent.map((r) => Either.getOrThrow(r))
+        const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
+        if (refused !== undefined) return yield* new DownstreamRefused({ reply: refused, phase: "data" })
+        machine.replied()
+        return {
+          reply: replies[0],
+          facts: peeked === undefined ? undefined : facts,
+          bytes: guard.bytes,
+          decision,
+          outcomes: stampers.map((s) => s?.outcome())
+        } satisfies TransactionResult
+      })
+    })
+
+  const guarded = <A>(self: Effect.Effect<A, RelayError>): Effect.Effect<A, RelayError> =>
+    self.pipe(
+      // the first failure is the cause (FailureCause): one the machine already has changes nothing
+      Effect.tapError((e) => Effect.sync(() => teardown(e))),
       Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))),
       Effect.ensuring(Effect.sync(() => unwatch?.()))
+    )
+
+  return { headers, relay, guard: guarded }
+}
+
+/** the decision for a message whose root headers could not be parsed */
+export const headersUnreadable = (recipients: ReadonlyArray<string>): Decision => ({
+  copies: [{ recipients, plan: undefined, ruleIds: [] }],
+  unstamped: "headers-unreadable"
+})
+
+/**
+ * The whole DATA phase in one call, for callers that decide from nothing but the headers and
+ * own no downstream session (the admin's dry run, perf/PipelineBench): startMessage, then
+ * `decide`, `links` and relay, in that order. The relay's DataPhase uses the steps itself.
+ */
+export const relayTransaction = (input: TransactionInput): Effect.Effect<TransactionResult, RelayError> =>
+  Effect.suspend(() => {
+    const message = startMessage(input)
+    return message.guard(
+      Effect.gen(function* () {
+        const headers = yield* message.headers(input.policy)
+        const decision = headers === undefined ? headersUnreadable(input.recipients) : yield* input.decide(headers.root, headers.facts)
+        const links = yield* input.links(decision.copies)
+        return yield* message.relay({ policy: input.policy, headers, decision, links, onCopyReply: input.onCopyReply })
+      })
     )
   })
 
@@ -221,10 +302,9 @@ const copyStages = (
     const output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
     return { stages: [new PassThrough(), output], output }
   }
-  const headersStage = new RootHeaders(policy, peeked)
-  const output = new HeaderPrefix(() => headersStage.rootFacts?.prefix)
-  // SplitterGuard: mailsplit 5.4 loses bytes when a chunk ends on the CR of a CRLF (see its module)
-  const stages = [new PassThrough(), new SplitterGuard(), new Splitter({ maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES }), headersStage, stamper, new Joiner(), output]
+  // one synchronous stage: scanner, root edit, Stamper, join and prefix (StampedCopy.ts)
+  const output = new StampedCopy(stamper, policy, peeked, { maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES })
+  const stages = [new PassThrough(), output]
   return { stages, output }
 }
 

@@ -20,15 +20,8 @@ export const imageIdOfSource = (src: string): string | undefined => {
   return trimmed.slice(IMAGE_SCHEME.length)
 }
 
-// stored template HTML is normalised by the sanitizer: attributes double-quoted
-const IMAGE_SOURCES = /<img\b[^>]*?\ssrc\s*=\s*"\s*image:([^"\s]*)\s*"/gi
-
-/** The image ids a template's HTML uses (for "is this image in use" and the save-time check), in order, without repeats. */
-export const imageIdsOf = (html: string): ReadonlyArray<string> => {
-  const ids = new Set<string>()
-  for (const m of html.matchAll(IMAGE_SOURCES)) ids.add(m[1]!)
-  return [...ids]
-}
+/** The image ids a template's stored HTML uses (defined beside ImageMeta, for the image store's "in use" check too). */
+export { imageIdsOf } from "../domain/Images.js"
 
 /** The sizes written into the tag: the template's own, else the image's; one given scales the other. */
 export const imageSize = (

@@ -1,5 +1,6 @@
 import { Parser } from "htmlparser2"
 import sanitizeHtml from "sanitize-html"
+import type { Removal } from "../domain/Template.js"
 import { filterStyle } from "./StyleAllowlist.js"
 
 /**
@@ -10,11 +11,7 @@ import { filterStyle } from "./StyleAllowlist.js"
  * holding one is kept, because rendering checks the finished URL's scheme.
  */
 
-export interface Removal {
-  readonly kind: "element" | "attribute" | "url"
-  readonly name: string
-  readonly detail?: string
-}
+export type { Removal } from "../domain/Template.js"
 
 export interface SanitizedTemplate {
   readonly html: string

@@ -1,10 +1,8 @@
 import { Clock, Effect, Either, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { TenantNotFound } from "../domain/Errors.js"
-import { ImageAlreadyExists, ImageInUse, ImageInvalid, ImageMeta, ImageNotFound, ImageTooLarge } from "../domain/Images.js"
+import { ImageAlreadyExists, ImageInUse, ImageMeta, ImageNotFound, ImageTooLarge, imageIdsOf, type SniffedImage } from "../domain/Images.js"
 import type { TenantId } from "../domain/Tenant.js"
-import { sniffImage } from "../images/ImageSniffer.js"
-import { imageIdsOf } from "../signature/TemplateImages.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
 import { Store, Write, type WriteOp } from "./Store.js"
@@ -16,7 +14,8 @@ import { TenantRepo } from "./TenantRepo.js"
  * reloads the tenant's actor (templates then render the new size and
  * address) and deleting the tenant deletes its images. Writes run under
  * TenantRepo's lock, so a template save cannot slip a reference to an image
- * past its deletion.
+ * past its deletion. The repository stores what it is given: the bytes'
+ * type and size are read by images/ImageLibrary (ImageSniffer) before save.
  */
 
 /** The largest image (bytes as uploaded). */
@@ -108,14 +107,15 @@ const make = Effect.gen(function* () {
 
   /**
    * Stores the bytes under the id: "create" refuses an existing id, "replace"
-   * a missing one, "put" does either (the demo's provisioning). The type and
-   * size come from the bytes; both limits are checked on the real length.
+   * a missing one, "put" does either (the demo's provisioning). `sniffed` is
+   * what images/ImageLibrary read from the bytes (type and size); both limits
+   * are checked on the real length.
    */
-  const save = Effect.fn("ImageRepo.save")(function* (id: TenantId, imageId: string, bytes: Uint8Array, mode: "create" | "replace" | "put") {
+  const save = Effect.fn("ImageRepo.save")(function* (
+    id: TenantId, imageId: string, bytes: Uint8Array, sniffed: SniffedImage, mode: "create" | "replace" | "put"
+  ) {
     yield* requireTenant(id)
     if (bytes.length > MAX_IMAGE_BYTES) return yield* imageTooLarge(bytes.length)
-    const sniffed = sniffImage(bytes)
-    if (Either.isLeft(sniffed)) return yield* new ImageInvalid({ message: sniffed.left })
     const previous = Option.getOrUndefined(yield* find(id, imageId))
     if (mode === "create" && previous !== undefined) {
       return yield* new ImageAlreadyExists({
@@ -127,7 +127,7 @@ const make = Effect.gen(function* () {
     const { total, shas } = yield* usage(id, imageId)
     if (!shas.has(sha256) && total + bytes.length > MAX_TENANT_IMAGE_BYTES) return yield* tenantImagesFull(total, bytes.length)
     const image = new ImageMeta({
-      id: imageId, type: sniffed.right.type, sha256, width: sniffed.right.width, height: sniffed.right.height,
+      id: imageId, type: sniffed.type, sha256, width: sniffed.width, height: sniffed.height,
       bytes: bytes.length, updatedAt: yield* Clock.currentTimeMillis
     })
     const others = (yield* list(id)).filter((i) => i.id !== imageId)

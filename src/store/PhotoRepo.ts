@@ -1,14 +1,15 @@
 import { Effect, Either, Option, Schema } from "effect"
 import { DirectoryPhoto, DirectoryUser } from "../domain/Directory.js"
 import type { TenantId } from "../domain/Tenant.js"
-import { normalisePhoto } from "../images/PhotoNormaliser.js"
+import type { NormalisedPhoto } from "../domain/Photos.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
 import { Store, Write } from "./Store.js"
 
 /**
  * Directory photos in LMDB (issue 17 item 3): the normalised JPEG once per
- * SHA-256 under `tenant/<id>/photo-blob/`, named by the users' DirectoryPhoto.
+ * SHA-256 under `tenant/<id>/photo-blob/`, named by the users' DirectoryPhoto;
+ * the photo is normalised before it gets here (domain/Photos).
  * A blob is written before the entry naming it, so a relayed message never
  * meets an entry whose photo is missing; blobs no entry names any more are
  * swept after each sync pass and import. Writing a blob reloads no actor
@@ -29,12 +30,11 @@ export const makePhotoRepo = Effect.gen(function* () {
   }
 
   /**
-   * Normalises `input` (PhotoNormaliser) and stores the result unless a blob
+   * Stores a normalised photo (images/PhotoNormaliser made it) unless a blob
    * with those bytes is there already; `source` is what the directory said of
    * the photo (an etag, or the input's hash).
    */
-  const save = Effect.fn("PhotoRepo.save")(function* (id: TenantId, input: Uint8Array, source: string) {
-    const photo = yield* normalisePhoto(input)
+  const save = Effect.fn("PhotoRepo.save")(function* (id: TenantId, photo: NormalisedPhoto, source: string) {
     if (bytesSync(id, photo.sha256) === undefined) {
       yield* store.batch([Write.put(Db.photoBlobs, Blob, Keys.photoBlobKey(id, photo.sha256), photo.bytes)])
     }

@@ -3,14 +3,11 @@ import { overlaps, parseCidr } from "../domain/Cidr.js"
 import { DirectoryUser } from "../domain/Directory.js"
 import { TenantConflict, TenantFileInvalid, TenantNotFound } from "../domain/Errors.js"
 import { Rule, SignatureSettings } from "../domain/Rule.js"
-import { Template } from "../domain/Template.js"
-import { decodeTenantFile, type FileConnector, type TenantFile } from "../domain/TenantFile.js"
+import { Template, type TemplateRemovals } from "../domain/Template.js"
+import type { CheckedTenantFile, FileConnector, TenantFile } from "../domain/TenantFile.js"
 import { AuthConnector, CertConnector, CidrConnector, type Connector, Downstream, Microsoft365Connector, Tenant, type TenantId } from "../domain/Tenant.js"
 import * as Keys from "./Keys.js"
 import { Db } from "./Keys.js"
-import { ruleProblems } from "../signature/RuleValidation.js"
-import { prepareTemplate } from "../signature/TemplatePreparation.js"
-import type { Removal } from "../signature/TemplateSanitizer.js"
 import * as PasswordHash from "./PasswordHash.js"
 import { claimKey, claimOps, claimsOf, describeClaim, ensureIndex, ownerOf, versionOps } from "./TenantClaims.js"
 import { isSealed, open, SecretKeys } from "./SecretCipher.js"
@@ -22,9 +19,10 @@ import { downstreamPassAad, needsResealing, sealTenant, storedTenant } from "./T
  * An import replaces the tenant's templates, rules and directory wholesale in
  * one LMDB transaction, and is idempotent: a plaintext password that still
  * verifies against the stored hash keeps that hash, so re-importing the same
- * file leaves the stored bytes unchanged. Templates are sanitized and compiled
- * and rules checked before anything is written: what is stored renders. The
- * downstream password is sealed at rest (TenantSecrets): every read and write
+ * file leaves the stored bytes unchanged. The repository stores what it is
+ * given: the file's templates were sanitized and compiled and its rules checked
+ * before it gets here (CheckedTenantFile, from signature/TenantContent through
+ * actors/TenantImport), so what is stored renders. The downstream password is sealed at rest (TenantSecrets): every read and write
  * of the tenants database goes through `storedTenant`.
  */
 
@@ -52,6 +50,15 @@ export const IMPORT_MODES: ReadonlyArray<ImportMode> = ["all-or-nothing", "per-t
 export interface BatchEntry {
   readonly source: string
   readonly input: unknown
+}
+
+/**
+ * A batch entry with the check that makes it storable (decode, then
+ * signature/TenantContent.checkTenantFile), run by importBatch when the entry's
+ * chunk is prepared; `input` names the tenant in the report when the check fails.
+ */
+export interface CheckedBatchEntry extends BatchEntry {
+  readonly checked: Effect.Effect<CheckedTenantFile, TenantFileInvalid>
 }
 
 export type BatchOutcome =
@@ -110,37 +117,7 @@ interface BatchClaims {
 }
 const emptyBatch = (): BatchClaims => ({ claimed: new Map(), released: new Map(), tenants: new Map() })
 
-export interface TemplateRemovals {
-  readonly templateId: string
-  readonly removed: ReadonlyArray<Removal>
-}
-
-/**
- * Sanitizes and compiles every template and checks every rule against them
- * (src/signature's prepareTemplate and ruleProblems). All problems are
- * reported at once, one line each, naming the template or rule.
- */
-export const prepareSignatureContent = (
-  templateList: ReadonlyArray<Template>, ruleList: ReadonlyArray<Rule>
-): Either.Either<{ templates: ReadonlyArray<Template>; removed: ReadonlyArray<TemplateRemovals> }, TenantFileInvalid> => {
-  const problems: Array<string> = []
-  const templates: Array<Template> = []
-  const removed: Array<TemplateRemovals> = []
-  templateList.forEach((template, i) => {
-    const prepared = prepareTemplate(template)
-    if (Either.isLeft(prepared)) {
-      problems.push(`templates[${i}] "${template.id}": ${prepared.left.part} does not compile: ${prepared.left.message}`)
-      return
-    }
-    templates.push(prepared.right.template)
-    if (prepared.right.removed.length > 0) removed.push({ templateId: template.id, removed: prepared.right.removed })
-  })
-  const templateIds = new Set(templateList.map((t) => t.id))
-  ruleList.forEach((rule, i) => {
-    for (const problem of ruleProblems(rule, templateIds)) problems.push(`rules[${i}] "${rule.id}": ${problem}`)
-  })
-  return problems.length > 0 ? Either.left(new TenantFileInvalid({ message: problems.join("\n") })) : Either.right({ templates, removed })
-}
+export type { TemplateRemovals } from "../domain/Template.js"
 
 /** A cidr of `a` overlapping one of `b`'s, as written in `a`'s file. */
 const sharedRange = (a: Tenant, b: Tenant): string | undefined => {
@@ -242,13 +219,11 @@ const make = Effect.gen(function* () {
   }
 
   /**
-   * The part of an import that needs no other tenant: decode, sanitize and
-   * compile templates, check rules, hash passwords (scrypt: the slow part, so
-   * a batch runs several at once).
+   * The part of an import that needs no other tenant, after the file was
+   * checked: hash passwords (scrypt: the slow part, so a batch runs several
+   * at once), open a sealed downstream password.
    */
-  const prepare = Effect.fn("TenantRepo.prepare")(function* (file: TenantFile) {
-    const content = prepareSignatureContent(file.templates ?? [], file.rules ?? [])
-    if (Either.isLeft(content)) return yield* content.left
+  const prepare = Effect.fn("TenantRepo.prepare")(function* ({ file, removed }: CheckedTenantFile) {
     const previous = Option.getOrUndefined(yield* getTenant(file.id))
     const connectors = yield* Effect.forEach(file.connectors, toConnector(previous?.connectors ?? []))
     const tenant = new Tenant({
@@ -262,7 +237,7 @@ const make = Effect.gen(function* () {
       ...(file.account !== undefined ? { account: file.account } : {}),
       ...(file.trace !== undefined ? { trace: file.trace } : {})
     })
-    return { file, tenant, previous, templates: content.right.templates, removed: content.right.removed } satisfies Prepared
+    return { file, tenant, previous, templates: file.templates ?? [], removed } satisfies Prepared
   })
 
   /** The writes of one prepared tenant: its record, content and directory, and its claims index entries. */
@@ -300,18 +275,14 @@ const make = Effect.gen(function* () {
     batch.tenants.set(p.tenant.id, p.tenant)
   }
 
-  const importFile = Effect.fn("TenantRepo.importFile")(function* (file: TenantFile) {
-    const prepared = yield* prepare(file)
+  /** Imports one checked tenant file (actors/TenantImport decodes and checks it first). */
+  const importFile = Effect.fn("TenantRepo.importFile")(function* (checked: CheckedTenantFile) {
+    const prepared = yield* prepare(checked)
     yield* checkClaims(prepared.tenant, emptyBatch())
     yield* store.batch(writesOf(prepared))
     yield* logImported({ tenantId: prepared.tenant.id, users: (prepared.file.directory ?? []).length, removed: prepared.removed })
     return summaryOf(prepared)
   }, (effect) => importLock.withPermits(1)(effect))
-
-  /** Imports a parsed JSON value (decoded here; errors name the wrong key). */
-  const importTenant = Effect.fn("TenantRepo.importTenant")(function* (input: unknown) {
-    return yield* importFile(yield* decodeTenantFile(input))
-  })
 
   const hold = (p: Prepared) =>
     Effect.map(store.packOps(writesOf(p)), (writes): Held => ({
@@ -332,13 +303,13 @@ const make = Effect.gen(function* () {
    * each written tenant.
    */
   const importBatch = Effect.fn("TenantRepo.importBatch")(function* <R = never>(
-    entries: Iterable<BatchEntry>,
+    entries: Iterable<CheckedBatchEntry>,
     mode: ImportMode,
     /** writes to commit with each tenant (the admin API's audit entry) */
     alongside?: (tenantId: TenantId, created: boolean) => Effect.Effect<WriteOp, never, R>
   ) {
-    const prepareEntry = (entry: BatchEntry) =>
-      decodeTenantFile(entry.input).pipe(
+    const prepareEntry = (entry: CheckedBatchEntry) =>
+      entry.checked.pipe(
         Effect.flatMap(prepare),
         Effect.map((p) => Either.right<Prepared>(p)),
         Effect.catchTag("TenantFileInvalid", (e) => Effect.succeed(Either.left(e)))
@@ -356,7 +327,7 @@ const make = Effect.gen(function* () {
     const pending: Array<Held> = []
     const iterator = entries[Symbol.iterator]()
     for (;;) {
-      const slice: Array<BatchEntry> = []
+      const slice: Array<CheckedBatchEntry> = []
       while (slice.length < TENANTS_PER_COMMIT) {
         const next = iterator.next()
         if (next.done === true) break
@@ -489,7 +460,7 @@ const make = Effect.gen(function* () {
   })
 
   return {
-    importTenant, importFile, importBatch, resealSecrets, storedTenant: stored, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
+    importFile, importBatch, resealSecrets, storedTenant: stored, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
     replaceDirectory, applyDirectoryDelta,
     /** runs `effect` while no import runs: ContentRepo's read-modify-write of templates and rules */
     exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => importLock.withPermits(1)(effect)

@@ -1,5 +1,6 @@
 import { Cause, Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, FiberMap, Layer, Metric, Option, Random, Schedule } from "effect"
 import { DirectoryWriter } from "../domain/DirectoryWriter.js"
+import { PhotoNormaliser } from "../domain/Photos.js"
 import type { TenantId } from "../domain/Tenant.js"
 import { makeSource } from "./Sources.js"
 import { type PassResult, type PassSource, runPass, SyncFailed } from "./SyncPass.js"
@@ -56,7 +57,7 @@ const make = Effect.gen(function* () {
   const repo = yield* SyncRepo
   const options = yield* SyncOptions
   const scope = yield* Effect.scope
-  const context = yield* Effect.context<SyncRepo | DirectoryWriter>()
+  const context = yield* Effect.context<SyncRepo | DirectoryWriter | PhotoNormaliser>()
   const running = new Map<string, Deferred.Deferred<SyncStatus>>()
   const nextRun = new Map<string, number>()
   const lock = yield* Effect.makeSemaphore(1)

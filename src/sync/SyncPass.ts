@@ -1,6 +1,7 @@
 import { Data, Effect, Option, Schema, Stream } from "effect"
 import { DirectoryUser } from "../domain/Directory.js"
 import { DirectoryWriter } from "../domain/DirectoryWriter.js"
+import { PhotoNormaliser } from "../domain/Photos.js"
 import type { TenantId } from "../domain/Tenant.js"
 import * as Keys from "../store/Keys.js"
 import { Db } from "../store/Keys.js"
@@ -94,6 +95,7 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
   })
 
   const photos = yield* makePhotoRepo
+  const normaliser = yield* PhotoNormaliser
   /** photos fetched and re-encoded this pass (the rest were unchanged, or refused) */
   let photosFetched = 0
   let photoLogs = 0
@@ -117,7 +119,8 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
       photosFetched++
       const tag = photo.tag ?? `sha256:${createHash("sha256").update(bytes).digest("hex")}`
       if (cached !== undefined && cached.source === tag) return keep
-      return yield* photos.save(tenantId, bytes, tag).pipe(
+      return yield* normaliser.normalise(bytes).pipe(
+        Effect.flatMap((normalised) => photos.save(tenantId, normalised, tag)),
         Effect.map((saved) => new DirectoryUser({ ...user, photo: saved }, true)),
         Effect.catchAll((e) => logPhoto(e._tag === "PhotoRefused" ? `refused: ${e.reason}` : e.message, source, mail).pipe(Effect.as(user)))
       )

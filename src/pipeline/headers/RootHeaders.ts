@@ -1,6 +1,5 @@
-import { Transform, type TransformCallback } from "node:stream"
 import libmime from "libmime"
-import type { MimeNode, SplitterChunk } from "mailsplit"
+import type { MimeNode } from "mailsplit"
 import { HeaderSummary } from "../../domain/Signature.js"
 import { checkStamp, LOOP_STAMP_HEADER, messageIdentity, signStamp, type StampCheck } from "./LoopStamp.js"
 import { MailLoop } from "../RelayError.js"
@@ -95,42 +94,15 @@ export const buildPrefix = (policy: RootHeaderPolicy, facts: { identity: string;
 }
 
 /**
- * Reads the root headers between Splitter and Joiner: refuses loops by
- * Received count, checks the loop stamp (keeps a valid one, drops forged and
- * stale ones), and prepares the Received and stamp lines. Those are prepended
- * as bytes (`prefix`, see HeaderPrefix) rather than added through mailsplit,
- * whose header rebuild normalises malformed header blocks: every other byte of
- * the header stays as it came (invariant 4). Only removing a bad stamp rebuilds.
+ * The stamped copy's edit of the root node (pipeline/StampedCopy.ts): refuses loops by
+ * Received count, checks the loop stamp (keeps a valid one, drops forged and stale ones),
+ * and prepares the Received and stamp lines. Those are put in front as bytes (`prefix`)
+ * rather than added through mailsplit, whose header rebuild normalises malformed header
+ * blocks: every other byte of the header stays as it came (invariant 4). Only removing a
+ * bad stamp rebuilds.
  */
-export class RootHeaders extends Transform {
-  private facts: RootFacts | undefined
-
-  constructor(
-    private readonly policy: RootHeaderPolicy,
-    /** the facts already read from the same header block (HeaderPeek), so they are not computed twice */
-    private readonly known?: ReturnType<typeof readRootFacts>
-  ) {
-    super({ readableObjectMode: true, writableObjectMode: true })
-  }
-
-  get rootFacts(): RootFacts | undefined {
-    return this.facts
-  }
-
-  override _transform(chunk: SplitterChunk, _enc: BufferEncoding, done: TransformCallback): void {
-    if (chunk.type === "node" && chunk.root && this.facts === undefined) {
-      try {
-        this.facts = this.edit(chunk)
-      } catch (e) {
-        return done(e as Error)
-      }
-    }
-    done(null, chunk)
-  }
-
-  private edit(root: MimeNode): RootFacts {
-    const facts = this.known ?? readRootFacts(root, this.policy)
-    if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
-    return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix: buildPrefix(this.policy, facts) }
-  }
+export const editRoot = (root: MimeNode, policy: RootHeaderPolicy, known?: ReturnType<typeof readRootFacts>): RootFacts => {
+  const facts = known ?? readRootFacts(root, policy)
+  if (facts.loop !== "valid" && facts.stamps > 0) root.headers.remove(LOOP_STAMP_HEADER)
+  return { summary: facts.summary, identity: facts.identity, loop: facts.loop, prefix: buildPrefix(policy, facts) }
 }

@@ -24,28 +24,50 @@ import { Transform, type TransformCallback } from "node:stream"
 export const MAX_STAMPED_LINE_BYTES = 1024 * 1024
 
 export class SplitterGuard extends Transform {
-  private heldCr = false
-  /** bytes since the last LF */
-  private lineBytes = 0
+  private readonly guard = new ChunkGuard()
 
   constructor() {
     super()
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    const lastLf = chunk.lastIndexOf(0x0a)
-    this.lineBytes = lastLf === -1 ? this.lineBytes + chunk.length : chunk.length - lastLf - 1
-    if (this.lineBytes > MAX_STAMPED_LINE_BYTES) {
-      return callback(new Error(`a line longer than ${MAX_STAMPED_LINE_BYTES} bytes is not stamped`))
+    let out: Buffer | undefined
+    try {
+      out = this.guard.pass(chunk)
+    } catch (e) {
+      return callback(e as Error)
     }
-    let out = this.heldCr ? Buffer.concat([CR, chunk]) : chunk
-    this.heldCr = out.length > 0 && out[out.length - 1] === 0x0d
-    if (this.heldCr) out = out.subarray(0, out.length - 1)
-    callback(null, out.length > 0 ? out : undefined)
+    callback(null, out)
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(null, this.heldCr ? CR : undefined)
+    callback(null, this.guard.end())
+  }
+}
+
+/**
+ * The guard's rule without its stream side (the stamped copy's scanner, pipeline/StampedCopy.ts,
+ * runs it inline): `pass` each chunk, `end` once; what they return (if anything) goes on.
+ */
+export class ChunkGuard {
+  private heldCr = false
+  /** bytes since the last LF */
+  private lineBytes = 0
+
+  /** the chunk to hand on (undefined: nothing), or throws for an overlong line */
+  pass(chunk: Buffer): Buffer | undefined {
+    const lastLf = chunk.lastIndexOf(0x0a)
+    this.lineBytes = lastLf === -1 ? this.lineBytes + chunk.length : chunk.length - lastLf - 1
+    if (this.lineBytes > MAX_STAMPED_LINE_BYTES) throw new Error(`a line longer than ${MAX_STAMPED_LINE_BYTES} bytes is not stamped`)
+    let out = this.heldCr ? Buffer.concat([CR, chunk]) : chunk
+    this.heldCr = out.length > 0 && out[out.length - 1] === 0x0d
+    if (this.heldCr) out = out.subarray(0, out.length - 1)
+    return out.length > 0 ? out : undefined
+  }
+
+  /** the held CR, if any */
+  end(): Buffer | undefined {
+    return this.heldCr ? CR : undefined
   }
 }
 

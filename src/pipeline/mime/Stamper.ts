@@ -67,6 +67,8 @@ export class Stamper extends Transform {
   private readonly holdBytes: number
   private nodes = 0
   private readonly depths = new WeakMap<MimeNode, number>()
+  /** where released chunks go: the stream side, unless `drive` redirected them */
+  private out: (chunk: SplitterChunk) => void = (chunk) => void this.push(chunk)
 
   constructor(
     private readonly plan: StampPlan,
@@ -100,6 +102,25 @@ export class Stamper extends Transform {
     }
   }
 
+  /**
+   * Drives this stamper without its stream side (pipeline/StampedCopy.ts, the relay's stamped
+   * copy): `feed` each chunk, then `finish`; what it releases goes to `out`, synchronously.
+   * Both throw what the Transform would have reported as its error.
+   */
+  drive(out: (chunk: SplitterChunk) => void): this {
+    this.out = out
+    return this
+  }
+
+  feed(chunk: SplitterChunk): void {
+    this.accept(chunk)
+  }
+
+  finish(): void {
+    this.endCurrent()
+    if (this.mode === "holding") this.commit(false)
+  }
+
   override _transform(chunk: SplitterChunk, _enc: BufferEncoding, callback: TransformCallback): void {
     try {
       this.accept(chunk)
@@ -111,8 +132,7 @@ export class Stamper extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.endCurrent()
-      if (this.mode === "holding") this.commit(false)
+      this.finish()
       callback()
     } catch (error) {
       callback(error as Error)
@@ -120,7 +140,7 @@ export class Stamper extends Transform {
   }
 
   private accept(chunk: SplitterChunk): void {
-    if (this.mode === "passing") return void this.push(chunk)
+    if (this.mode === "passing") return void this.out(chunk)
     if (Buffer.isBuffer(chunk) || chunk.type !== "body" || chunk.node !== this.current?.node) this.endCurrent()
     if (!Buffer.isBuffer(chunk) && chunk.type === "node") return this.acceptNode(chunk)
     if (this.current !== undefined && !Buffer.isBuffer(chunk) && chunk.type === "body") {
@@ -139,7 +159,7 @@ export class Stamper extends Transform {
     const reason = this.tooComplex(node) ?? (node.root ? classifyRoot(node) : classifyNested(node))
     if (reason !== undefined) {
       this.skip(reason)
-      return this.mode === "passing" ? void this.push(node) : this.enqueue(node)
+      return this.mode === "passing" ? void this.out(node) : this.enqueue(node)
     }
     const kind = bodyKind(node)
     if (kind === undefined || this.seen[kind] || this.plan.elements.length === 0 || !this.sameBody(node)) return this.enqueue(node)
@@ -177,7 +197,7 @@ export class Stamper extends Transform {
   }
 
   private enqueue(chunk: SplitterChunk): void {
-    if (this.mode === "live") return void this.push(chunk)
+    if (this.mode === "live") return void this.out(chunk)
     this.queue.push(chunk)
     this.queueBytes += Buffer.isBuffer(chunk) ? chunk.length : chunk.type === "node" ? 0 : chunk.value.length
     this.measure()
@@ -220,7 +240,7 @@ export class Stamper extends Transform {
         passAll = true
       }
     }
-    const push = (c: SplitterChunk): void => void this.push(c)
+    const push = (c: SplitterChunk): void => void this.out(c)
     for (const item of this.queue) {
       if (item instanceof StampedPart) {
         const before = item.held

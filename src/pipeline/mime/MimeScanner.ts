@@ -1,0 +1,364 @@
+import type { BodyChunk, DataChunk, MimeNode, SplitterChunk } from "mailsplit"
+import MimeNodeClass from "mailsplit/lib/mime-node.js"
+
+/**
+ * The stamped copy's MIME scanner: mailsplit's Splitter (5.4.6 with Imprint's patches
+ * `mailsplit-sync-lines`, `mailsplit-body-runs`, `mailsplit-header-only-part`, see
+ * patches/README.md) as a plain synchronous object instead of an object-mode stream.
+ *
+ * Same state machine, same events, same bytes: the boundary check, the header block
+ * (HEAD) and body (BODY) states, the tree of open multiparts, the embedded-message rule,
+ * where a child part's body ends (before the line break that precedes the next
+ * boundary), its limits (MAX_PART_HEADER_BYTES, MAX_SPLIT_NODES: `maxHeadSize`,
+ * `maxChildNodes`) and its errors (EMAXLEN). Nodes are mailsplit's MimeNode, so the
+ * Stamper, StampedPart and PartChooser take them as they are; body and data chunks are
+ * slices of the written chunk (a line is only copied when it spans two chunks).
+ * `spec/pipeline/mime/MimeScanner.test.ts` compares its events with the Splitter's over
+ * the corpus and random chunkings.
+ *
+ * What goes: the stream (a Transform with its buffers and object-mode pushes per event),
+ * the `setImmediate` per written chunk, and the callback per line. Events go to `emit`
+ * while `write` runs. As with the Splitter, put the SplitterGuard's rule (ChunkGuard)
+ * in front: a chunk must not end between CR and LF.
+ */
+
+/** what mailsplit's MimeNode has beyond its typings, used by the Splitter's state machine */
+interface Node extends MimeNode {
+  _boundary: Buffer | false
+  _parentBoundary: Buffer | false
+  _headerlen: number
+  headers: MimeNode["headers"]
+  addHeaderChunk(line: Buffer): void
+  parseHeaders(): void
+}
+
+interface Config {
+  readonly maxHeadSize?: number
+  readonly maxChildNodes?: number
+  readonly ignoreEmbedded?: boolean
+  readonly defaultInlineEmbedded?: boolean
+}
+
+const MAX_HEAD_SIZE = 1024 * 1024
+const MAX_CHILD_NODES = 1000
+
+const HEAD = 1
+const BODY = 2
+
+type Group = { type: "none" } | ((DataChunk | BodyChunk) & { node: Node })
+type LineData = MimeNode | ((DataChunk | BodyChunk) & { node: Node })
+
+const emaxlen = (message: string): Error => Object.assign(new Error(message), { code: "EMAXLEN" })
+
+export class MimeScanner {
+  private readonly maxHeadSize: number
+  private readonly maxChildNodes: number
+  private readonly tree: Array<Node> = []
+  private nodeCounter = 0
+  private node!: Node
+  private state = HEAD
+  /** the start of a line that the previous chunk did not finish */
+  private line: Buffer | false = false
+  private failed = false
+
+  constructor(
+    private readonly emit: (chunk: SplitterChunk) => void,
+    private readonly config: Config = {}
+  ) {
+    this.maxHeadSize = config.maxHeadSize || MAX_HEAD_SIZE
+    this.maxChildNodes = config.maxChildNodes || MAX_CHILD_NODES
+    this.newNode(false)
+    this.tree.push(this.node)
+  }
+
+  /** scans one chunk; events go to `emit` before it returns. Throws EMAXLEN errors (then scan no further). */
+  write(chunk: Buffer): void {
+    try {
+      this.scan(chunk)
+    } catch (e) {
+      this.failed = true
+      throw e
+    }
+  }
+
+  /** the end of the message: the last, unterminated line and the last node */
+  end(): void {
+    if (this.failed) return
+    const data = this.processLine(false, true)
+    if (data !== undefined && (data.type === "node" || (data.value && data.value.length))) this.emit(data)
+  }
+
+  /** mailsplit's `_transform` (patched), one pass over the chunk, no turn in between */
+  private scan(chunk: Buffer): void {
+    const emit = this.emit
+    let pos = 0
+    let i = 0
+    let group: Group = { type: "none" }
+    let groupstart = this.line ? -this.line.length : 0
+    let groupend = 0
+
+    const checkTrailingLinebreak = (data: LineData): void => {
+      if (data.type === "body" && data.node.parentNode && data.value && data.value.length) {
+        if (data.value[data.value.length - 1] === 0x0a) {
+          groupstart--
+          groupend--
+          pos--
+          if (data.value.length > 1 && data.value[data.value.length - 2] === 0x0d) {
+            groupstart--
+            groupend--
+            pos--
+            if (groupstart < 0 && !this.line) {
+              // store only <CR> as <LF> should be on the positive side
+              this.line = Buffer.allocUnsafe(1)
+              this.line[0] = 0x0d
+            }
+            data.value = data.value.subarray(0, data.value.length - 2)
+          } else {
+            data.value = data.value.subarray(0, data.value.length - 1)
+          }
+        } else if (data.value[data.value.length - 1] === 0x0d) {
+          groupstart--
+          groupend--
+          pos--
+          data.value = data.value.subarray(0, data.value.length - 1)
+        }
+      }
+    }
+
+    for (const len = chunk.length; i < len; i++) {
+      i = chunk.indexOf(0x0a, i)
+      if (i === -1) {
+        i = len
+        break
+      }
+      const start = Math.max(pos, 0)
+      pos = ++i
+      // a body line that cannot start a boundary only extends the body run (patch mailsplit-body-runs)
+      if (
+        group.type === "body" &&
+        group.node === this.node &&
+        this.state === BODY &&
+        !this.line &&
+        chunk[start] !== 0x2d &&
+        chunk[start] !== 0x0d &&
+        chunk[start] !== 0x0a
+      ) {
+        groupend = i
+        i--
+        continue
+      }
+
+      const result = this.processLine(chunk.subarray(start, i), false)
+      i-- // the loop's i++ brings it back to the line after the one just processed
+      if (result === undefined) continue
+      const data = result
+      const flush = this.flushed
+      const at = i + 1
+
+      if (flush) {
+        if (group.type !== "none") {
+          if (group.type === "body" && groupend >= groupstart && group.node.parentNode) {
+            // do not include the last line ending for body
+            if (chunk[groupend - 1] === 0x0a) {
+              groupend--
+              if (groupend >= groupstart && chunk[groupend - 1] === 0x0d) groupend--
+            }
+          }
+          if (groupstart !== groupend) {
+            group.value = chunk.subarray(groupstart, groupend)
+            if (groupend < at) (data as DataChunk).value = chunk.subarray(groupend, at)
+          }
+          emit(group)
+          group = { type: "none" }
+          groupstart = groupend = at
+        }
+        emit(data)
+        groupend = at
+        continue
+      }
+
+      if (data.type === group.type) {
+        // shift slice end position forward
+        groupend = at
+      } else {
+        if (group.type === "body" && groupend >= groupstart && group.node.parentNode) {
+          // do not include the last line ending for body
+          if (chunk[groupend - 1] === 0x0a) {
+            groupend--
+            if (groupend >= groupstart && chunk[groupend - 1] === 0x0d) groupend--
+          }
+        }
+        if (group.type !== "none") {
+          // a previous data/body chunk to hand on
+          if (groupstart !== groupend) {
+            group.value = chunk.subarray(groupstart, groupend)
+            if (group.value && group.value.length) {
+              emit(group)
+              group = { type: "none" }
+            }
+          }
+        }
+        if (data.type === "node") {
+          emit(data)
+          groupstart = at
+          groupend = at
+        } else if (groupstart < 0) {
+          groupstart = at
+          groupend = at
+          checkTrailingLinebreak(data)
+          if (data.value && data.value.length) emit(data)
+        } else {
+          // start a new body/data chunk
+          group = data
+          groupstart = groupend
+          groupend = at
+        }
+      }
+    }
+
+    // skip the last line break for body
+    if (pos >= groupstart + 1 && group.type === "body" && group.node.parentNode) {
+      if (chunk[pos - 1] === 0x0a) {
+        pos--
+        if (pos >= groupstart && chunk[pos - 1] === 0x0d) pos--
+      }
+    }
+    if (group.type !== "none" && pos > groupstart) {
+      // a leftover data/body chunk to hand on
+      group.value = chunk.subarray(groupstart, pos)
+      if (group.value && group.value.length) emit(group)
+    }
+    if (pos < chunk.length) {
+      this.line = this.line ? Buffer.concat([this.line, chunk.subarray(pos)]) : chunk.subarray(pos)
+    }
+  }
+
+  /** whether the last processLine's data ends a group (mailsplit's `flush` argument) */
+  private flushed = false
+
+  /** mailsplit's `processLine`: the data for one line, or undefined for a header line still being collected */
+  private processLine(input: Buffer | false, final: boolean): LineData | undefined {
+    this.flushed = false
+    let line: Buffer
+    if (this.line && input) {
+      line = Buffer.concat([this.line, input])
+      this.line = false
+    } else if (this.line && !input) {
+      line = this.line
+      this.line = false
+    } else line = input || Buffer.alloc(0)
+
+    if (this.nodeCounter > this.maxChildNodes) throw emaxlen("Max allowed child nodes exceeded")
+
+    // the boundary is checked outside the HEAD/BODY scope as it may appear anywhere
+    const boundary = this.checkBoundary(line)
+    if (boundary) {
+      switch (boundary) {
+        case 1:
+          // next child
+          this.newNode(this.node)
+          this.flushed = true
+          break
+        case 2:
+          // end of the children, keep the current node
+          break
+        case 3: {
+          // next sibling (patch mailsplit-header-only-part: a header-only part is handed on)
+          if (this.node && this.node._headerlen && !this.node.headers) {
+            this.node.parseHeaders()
+            this.emit(this.node)
+          }
+          let parentNode = this.node.parentNode as Node | false
+          // the immediate parent is an inline message block: one more step up
+          if (parentNode && parentNode.contentType === "message/rfc822") parentNode = parentNode.parentNode as Node | false
+          this.newNode(parentNode)
+          this.flushed = true
+          break
+        }
+        case 4:
+          // a boundary closing a node with only a header
+          if (this.node && this.node._headerlen && !this.node.headers) {
+            this.node.parseHeaders()
+            this.emit(this.node)
+          }
+          // move up
+          if (this.tree.length) this.node = this.tree.pop()!
+          this.state = BODY
+          break
+      }
+      return { node: this.node, type: "data", value: line } as DataChunk & { node: Node }
+    }
+
+    if (this.state === HEAD) {
+      this.node.addHeaderChunk(line)
+      if (this.node._headerlen > this.maxHeadSize) throw emaxlen("Max header size for a MIME node exceeded")
+      if (final || (line.length === 1 && line[0] === 0x0a) || (line.length === 2 && line[0] === 0x0d && line[1] === 0x0a)) {
+        const currentNode = this.node
+        currentNode.parseHeaders()
+        // an attached message: its content is split as a message of its own
+        if (
+          currentNode.contentType === "message/rfc822" &&
+          !this.config.ignoreEmbedded &&
+          (!currentNode.encoding || ["7bit", "8bit", "binary"].includes(currentNode.encoding)) &&
+          (this.config.defaultInlineEmbedded ? currentNode.disposition !== "attachment" : currentNode.disposition === "inline")
+        ) {
+          currentNode.messageNode = true
+          this.newNode(currentNode)
+          if (currentNode.parentNode) this.node._parentBoundary = (currentNode.parentNode as Node)._boundary
+        } else {
+          if (currentNode.contentType === "message/rfc822") currentNode.messageNode = false
+          this.state = BODY
+          if (currentNode.multipart && currentNode._boundary) this.tree.push(currentNode)
+        }
+        return currentNode
+      }
+      return undefined
+    }
+    return { node: this.node, type: this.node.multipart ? "data" : "body", value: line } as (DataChunk | BodyChunk) & { node: Node }
+  }
+
+  private compareBoundary(line: Buffer, startpos: number, boundary: Buffer): false | 1 | 2 {
+    // --{boundary}\r\n or --{boundary}--\r\n
+    if (line.length < boundary.length + 3 + startpos || line.length > boundary.length + 6 + startpos) return false
+    for (let i = 0; i < boundary.length; i++) {
+      if (line[i + 2 + startpos] !== boundary[i]) return false
+    }
+    let pos = 0
+    for (let i = boundary.length + 2 + startpos; i < line.length; i++) {
+      const c = line[i]
+      // 1: next node
+      if (pos === 0 && (c === 0x0d || c === 0x0a)) return 1
+      if (pos === 0 && c !== 0x2d) return false
+      if (pos === 1 && c !== 0x2d) return false
+      if (pos === 2 && c !== 0x0d && c !== 0x0a) return false
+      if (pos === 3 && c !== 0x0a) return false
+      pos++
+    }
+    // 2: multipart end
+    return 2
+  }
+
+  private checkBoundary(line: Buffer): false | 1 | 2 | 3 | 4 {
+    let startpos = 0
+    if (line.length >= 1 && (line[0] === 0x0d || line[0] === 0x0a)) {
+      startpos++
+      // (sic: mailsplit's test, kept so the scanner splits exactly as it does)
+      if (line.length >= 2 && (line[0] === 0x0d || line[1] === 0x0a)) startpos++
+    }
+    // definitely not a boundary
+    if (line.length < 4 || line[startpos] !== 0x2d || line[startpos + 1] !== 0x2d) return false
+    let boundary: false | 1 | 2
+    if (this.node._boundary && (boundary = this.compareBoundary(line, startpos, this.node._boundary))) return boundary
+    if (this.node._parentBoundary && (boundary = this.compareBoundary(line, startpos, this.node._parentBoundary))) {
+      // 3: next sibling, 4: parent end
+      return (boundary + 2) as 3 | 4
+    }
+    return false
+  }
+
+  private newNode(parent: Node | false): void {
+    this.node = new MimeNodeClass(parent || false, this.config) as Node
+    this.state = HEAD
+    this.nodeCounter++
+  }
+}
