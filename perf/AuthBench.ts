@@ -52,10 +52,12 @@ const modeOptions: Record<Mode, Partial<LoadOptions>> = {
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve, reject) => {
-  execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS }, (err, _out, stderr) =>
-    err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve())
-})
+const run = (args: ReadonlyArray<string>): Promise<void> =>
+  new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS }, (err, _out, stderr) =>
+      err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve()
+    )
+  })
 
 const main = async () => {
   const sink = await startServer({ name: "sink", args: [path.join(ROOT, "dist", "perf", "Sink.js")], ipc: true, cwd: ROOT, env: { PERF_EARLY_TALKER_MS: "0" } })
@@ -65,20 +67,31 @@ const main = async () => {
     const tenant = path.join(dir, "tenant.json")
     const prepare = async (name: string, main: string) => {
       const config = path.join(dir, `${name}.json`)
-      writeFileSync(config, JSON.stringify({
-        dataDir: path.join(dir, `data-${name}`),
-        smtp: { host: "127.0.0.1", port: await freePort() },
-        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-        admin: { enabled: false }
-      }))
+      writeFileSync(
+        config,
+        JSON.stringify({
+          dataDir: path.join(dir, `data-${name}`),
+          smtp: { host: "127.0.0.1", port: await freePort() },
+          downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+          admin: { enabled: false }
+        })
+      )
       await run([main, "tenant", "import", tenant, "--config", config])
       return startServer({ name, args: [main, "serve", "--config", config], cwd: ROOT })
     }
-    writeFileSync(tenant, JSON.stringify({
-      id: "perf", name: "Perf", domains: [PERF_DOMAIN],
-      connectors: [{ type: "cidr", cidrs: ["127.0.0.2/32"] }, { type: "auth", username: LOGIN.user, password: LOGIN.pass }],
-      directory: [{ mail: PERF_SENDER, displayName: "Alice Example" }]
-    }))
+    writeFileSync(
+      tenant,
+      JSON.stringify({
+        id: "perf",
+        name: "Perf",
+        domains: [PERF_DOMAIN],
+        connectors: [
+          { type: "cidr", cidrs: ["127.0.0.2/32"] },
+          { type: "auth", username: LOGIN.user, password: LOGIN.pass }
+        ],
+        directory: [{ mail: PERF_SENDER, displayName: "Alice Example" }]
+      })
+    )
     const relay = await prepare("imprint", MAIN)
     const baseline = BASELINE === undefined ? undefined : await prepare("baseline", BASELINE)
     const serverOf = (mode: Mode) => (mode === "auth+tls@baseline" ? baseline! : relay)
@@ -108,15 +121,35 @@ const main = async () => {
   const perBatch = samples.get("auth+tls")!.map((a, i) => a - samples.get("cidr+tls")![i])
   console.log(`| binding, new connection per 10 KB message | relay CPU ms per message (median of ${BATCHES} × ${MESSAGES}) |\n|---|--:|`)
   for (const r of rows) console.log(`| ${r.mode} | ${r.cpuMsPerMessage.toFixed(2)} |`)
-  console.log(`AUTH adds ${median(perBatch).toFixed(2)} ms CPU per connection (auth+tls − cidr+tls, median of per-batch differences: ${perBatch.map((d) => d.toFixed(2)).join(" ")})`)
+  console.log(
+    `AUTH adds ${median(perBatch).toFixed(2)} ms CPU per connection (auth+tls − cidr+tls, median of per-batch differences: ${perBatch.map((d) => d.toFixed(2)).join(" ")})`
+  )
   const baselinePerBatch = BASELINE === undefined ? [] : samples.get("auth+tls@baseline")!.map((a, i) => a - samples.get("cidr+tls")![i])
   if (BASELINE !== undefined) {
-    console.log(`baseline build: AUTH adds ${median(baselinePerBatch).toFixed(2)} ms CPU per connection (per batch: ${baselinePerBatch.map((d) => d.toFixed(2)).join(" ")})`)
+    console.log(
+      `baseline build: AUTH adds ${median(baselinePerBatch).toFixed(2)} ms CPU per connection (per batch: ${baselinePerBatch.map((d) => d.toFixed(2)).join(" ")})`
+    )
   }
   const out = path.join(ROOT, "perf", "results")
   mkdirSync(out, { recursive: true })
   const file = path.join(out, `auth-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
-  writeFileSync(file, JSON.stringify({ batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, authMinusCidrTlsPerBatch: perBatch, baseline: BASELINE, baselineAuthMinusCidrTlsPerBatch: baselinePerBatch, samples: Object.fromEntries(samples) }, null, 2))
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        batches: BATCHES,
+        messages: MESSAGES,
+        sessions: SESSIONS,
+        rows,
+        authMinusCidrTlsPerBatch: perBatch,
+        baseline: BASELINE,
+        baselineAuthMinusCidrTlsPerBatch: baselinePerBatch,
+        samples: Object.fromEntries(samples)
+      },
+      null,
+      2
+    )
+  )
   console.log(`written ${path.relative(ROOT, file)}`)
 }
 

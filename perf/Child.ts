@@ -24,7 +24,11 @@ export const killAllChildren = (): void => {
   live.clear()
 }
 
-export interface ProcStats { readonly rssKb: number; readonly hwmKb: number; readonly cpuS: number }
+export interface ProcStats {
+  readonly rssKb: number
+  readonly hwmKb: number
+  readonly cpuS: number
+}
 
 /** VmRSS, VmHWM and utime+stime of a process, or undefined once it is gone */
 export const readProc = (pid: number): ProcStats | undefined => {
@@ -75,9 +79,10 @@ export interface StartOptions {
 export const startServer = (o: StartOptions): Promise<Server> =>
   new Promise((resolve, reject) => {
     const env = { ...process.env, ...o.env }
-    const child = o.ipc === true
-      ? fork(o.args[0], o.args.slice(1), { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe", "ipc"] })
-      : spawn(process.execPath, o.args, { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    const child =
+      o.ipc === true
+        ? fork(o.args[0], o.args.slice(1), { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe", "ipc"] })
+        : spawn(process.execPath, o.args, { cwd: o.cwd, env, stdio: ["ignore", "pipe", "pipe"] })
     live.add(child)
     let out = ""
     let err = ""
@@ -87,7 +92,12 @@ export const startServer = (o: StartOptions): Promise<Server> =>
       if (settled) return
       settled = true
       clearTimeout(timer)
-      if (e !== undefined) { child.kill("SIGKILL"); live.delete(child); reject(e); return }
+      if (e !== undefined) {
+        child.kill("SIGKILL")
+        live.delete(child)
+        reject(e)
+        return
+      }
       resolve(makeServer(o.name, child, port as number, () => err))
     }
     child.stdout?.setEncoding("utf8")
@@ -98,7 +108,9 @@ export const startServer = (o: StartOptions): Promise<Server> =>
       const m = LISTENING_RE.exec(out)
       if (m !== null) done(undefined, Number(m[1]))
     })
-    child.stderr?.on("data", (s: string) => { err = (err + s).slice(-STDERR_TAIL) })
+    child.stderr?.on("data", (s: string) => {
+      err = (err + s).slice(-STDERR_TAIL)
+    })
     child.on("exit", (code, signal) => {
       live.delete(child)
       done(new Error(`${o.name} exited (${code ?? signal}) before listening; stderr: ${err.slice(-800)} stdout: ${out.slice(-300)}`))
@@ -109,7 +121,11 @@ export const startServer = (o: StartOptions): Promise<Server> =>
 const makeServer = (name: string, child: ChildProcess, port: number, stderr: () => string): Server => {
   const pid = child.pid as number
   return {
-    name, port, child, pid, stderr,
+    name,
+    port,
+    child,
+    pid,
+    stderr,
     measure: () => {
       resetPeak(pid)
       const before = readProc(pid)
@@ -126,11 +142,19 @@ const makeServer = (name: string, child: ChildProcess, port: number, stderr: () 
         return { peakRssKb, cpuS: (after?.cpuS ?? NaN) - (before?.cpuS ?? NaN) }
       }
     },
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) { live.delete(child); return resolve() }
-      const kill = setTimeout(() => child.kill("SIGKILL"), 3000)
-      child.once("exit", () => { clearTimeout(kill); live.delete(child); resolve() })
-      child.kill("SIGTERM")
-    })
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          live.delete(child)
+          return resolve()
+        }
+        const kill = setTimeout(() => child.kill("SIGKILL"), 3000)
+        child.once("exit", () => {
+          clearTimeout(kill)
+          live.delete(child)
+          resolve()
+        })
+        child.kill("SIGTERM")
+      })
   }
 }

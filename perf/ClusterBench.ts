@@ -63,11 +63,15 @@ const main = async () => {
     const latencies: Array<number> = []
     for (let i = 0; i < CHANGES; i++) {
       const t0 = performance.now()
-      const revision = await a.run(Effect.gen(function* () {
-        const store = yield* Store
-        yield* store.batch([Write.put(Db.templates, Template, templateKey(acme, "sig"), new Template({ id: "sig", name: "Sig", html: `<p>v${i}</p>`, version: i + 1 }))])
-        return store.keyRevision(Db.templates, templateKey(acme, "sig"))
-      }))
+      const revision = await a.run(
+        Effect.gen(function* () {
+          const store = yield* Store
+          yield* store.batch([
+            Write.put(Db.templates, Template, templateKey(acme, "sig"), new Template({ id: "sig", name: "Sig", html: `<p>v${i}</p>`, version: i + 1 }))
+          ])
+          return store.keyRevision(Db.templates, templateKey(acme, "sig"))
+        })
+      )
       await b.run(Effect.flatMap(ClusterStatus, (s) => s.awaitApplied(revision)))
       latencies.push(performance.now() - t0)
     }
@@ -79,13 +83,18 @@ const main = async () => {
     const joinMs = performance.now() - t0
     await c.close()
     const result = {
-      bench: "cluster", changes: CHANGES, node: process.version,
+      bench: "cluster",
+      changes: CHANGES,
+      node: process.version,
       propagationMs: { p50: +percentile(latencies, 0.5).toFixed(1), p99: +percentile(latencies, 0.99).toFixed(1), max: +Math.max(...latencies).toFixed(1) },
       joinMs: +joinMs.toFixed(0)
     }
     const out = resultsDir(ROOT)
     mkdirSync(out, { recursive: true })
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[:.]/g, "-")
+      .replace(/-\d{3}Z$/, "Z")
     writeFileSync(path.join(out, `cluster-${stamp}.json`), JSON.stringify(result, null, 2) + "\n")
     console.log(JSON.stringify(result))
   } finally {

@@ -46,7 +46,10 @@ const BATCH_MAX_MS = 120_000
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /** one process measured: a target of this build, or an Imprint target on the --baseline build */
-interface Entry { readonly name: string; readonly target: Target }
+interface Entry {
+  readonly name: string
+  readonly target: Target
+}
 
 const entries: ReadonlyArray<Entry> = targets.flatMap((t): Array<Entry> => {
   const own = { name: t, target: Targets[t] }
@@ -70,7 +73,15 @@ const main = async () => {
       for (const e of b % 2 === 0 ? entries : [...entries].reverse()) {
         const r = running.get(e.name)!
         const stop = r.measured.measure()
-        const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `b${b}-${e.name}` })
+        const load = await runLoad({
+          port: r.port,
+          kind: KIND,
+          concurrency: SESSIONS,
+          pattern: PATTERN,
+          messages: MESSAGES,
+          maxMs: BATCH_MAX_MS,
+          runId: `b${b}-${e.name}`
+        })
         const { cpuS } = stop()
         samples.get(e.name)!.push((cpuS * 1000) / Math.max(1, load.ok))
       }
@@ -87,19 +98,30 @@ const main = async () => {
   console.log(`| target | relay CPU ms per ${KIND} message, ${PATTERN} connections (median of ${BATCHES} × ${MESSAGES}) | × ${first} |\n|---|--:|--:|`)
   for (const r of rows) console.log(`| ${r.target} | ${r.cpuMsPerMessage.toFixed(2)} | ${r.ratio.toFixed(1)} |`)
   // this build against the baseline, batch by batch: the two ran in the same turn each time
-  const versus = entries.filter((e) => e.name.endsWith("@baseline")).map((e) => {
-    const mine = samples.get(e.name.replace("@baseline", ""))!
-    const theirs = samples.get(e.name)!
-    const perBatch = mine.map((m, i) => m / theirs[i])
-    return { target: e.name.replace("@baseline", ""), baseline: BASELINE, medianRatio: median(perBatch), perBatch }
-  })
+  const versus = entries
+    .filter((e) => e.name.endsWith("@baseline"))
+    .map((e) => {
+      const mine = samples.get(e.name.replace("@baseline", ""))!
+      const theirs = samples.get(e.name)!
+      const perBatch = mine.map((m, i) => m / theirs[i])
+      return { target: e.name.replace("@baseline", ""), baseline: BASELINE, medianRatio: median(perBatch), perBatch }
+    })
   for (const v of versus) {
-    console.log(`${v.target}: this build / baseline = ${v.medianRatio.toFixed(3)} (median of ${v.perBatch.length} batch pairs: ${v.perBatch.map((r) => r.toFixed(2)).join(" ")})`)
+    console.log(
+      `${v.target}: this build / baseline = ${v.medianRatio.toFixed(3)} (median of ${v.perBatch.length} batch pairs: ${v.perBatch.map((r) => r.toFixed(2)).join(" ")})`
+    )
   }
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `cpu-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
-  writeFileSync(file, JSON.stringify({ kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) }, null, 2))
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) },
+      null,
+      2
+    )
+  )
   console.log(`written ${path.relative(ROOT, file)}`)
 }
 

@@ -20,7 +20,11 @@ export const GROUPS_DN = `ou=groups,${SUFFIX}`
 export const MAIL_DOMAIN = "corp.example"
 export const DEPARTMENTS = ["Sales", "Engineering", "Finance", "Support"] as const
 const GIVEN = ["Alice", "Jürgen", "Zoë", "José", "Mei", "Oluwaseun", "Anna-Lena", "Björn"]
-const CITIES = [["London", "", "EC1A 1BB", "United Kingdom"], ["München", "Bayern", "80331", "Germany"], ["Lyon", "", "69002", "France"]] as const
+const CITIES = [
+  ["London", "", "EC1A 1BB", "United Kingdom"],
+  ["München", "Bayern", "80331", "Germany"],
+  ["Lyon", "", "69002", "France"]
+] as const
 
 /** the group DNs every user of a department is in, with the CN a "cn" mapping yields */
 export const ALL_STAFF = { dn: `cn=All Staff,${GROUPS_DN}`, cn: "All Staff" }
@@ -71,7 +75,10 @@ const entry = (dn: string, attrs: ReadonlyArray<readonly [string, string | Buffe
 const userLdif = (i: number, extra: ReadonlyArray<readonly [string, string | Buffer]> = [], override: Record<string, string> = {}): string => {
   const a = { ...userAttributes(i), ...override }
   const attrs: Array<readonly [string, string | Buffer]> = [
-    ["objectClass", "inetOrgPerson"], ["objectClass", "imprintAdUser"], ["uid", `user${i}`], ["cn", a.displayName]
+    ["objectClass", "inetOrgPerson"],
+    ["objectClass", "imprintAdUser"],
+    ["uid", `user${i}`],
+    ["cn", a.displayName]
   ]
   for (const [name, value] of Object.entries(a)) {
     if (name === "memberOf") for (const g of a.memberOf) attrs.push(["memberOf", g.dn])
@@ -94,16 +101,55 @@ export const NO_MAIL_PERSON_DN = `uid=nomail,${PEOPLE_DN}`
 
 /** Writes the whole directory: suffix, OUs, service account, groups, `users` users (indexes 0…users-1). */
 export const writeDirectory = (users: number, write: (ldif: string) => void): void => {
-  write(entry(SUFFIX, [["objectClass", "dcObject"], ["objectClass", "organization"], ["dc", "corp"], ["o", "Corp"]]))
-  for (const ou of ["people", "groups", "service"]) write(entry(`ou=${ou},${SUFFIX}`, [["objectClass", "organizationalUnit"], ["ou", ou]]))
-  for (const d of DEPARTMENTS) write(entry(`ou=${d},${PEOPLE_DN}`, [["objectClass", "organizationalUnit"], ["ou", d]]))
-  write(entry(SERVICE_DN, [["objectClass", "person"], ["cn", "imprint-sync"], ["sn", "service"], ["userPassword", sshaPassword(SERVICE_PASSWORD)]]))
+  write(
+    entry(SUFFIX, [
+      ["objectClass", "dcObject"],
+      ["objectClass", "organization"],
+      ["dc", "corp"],
+      ["o", "Corp"]
+    ])
+  )
+  for (const ou of ["people", "groups", "service"])
+    write(
+      entry(`ou=${ou},${SUFFIX}`, [
+        ["objectClass", "organizationalUnit"],
+        ["ou", ou]
+      ])
+    )
+  for (const d of DEPARTMENTS)
+    write(
+      entry(`ou=${d},${PEOPLE_DN}`, [
+        ["objectClass", "organizationalUnit"],
+        ["ou", d]
+      ])
+    )
+  write(
+    entry(SERVICE_DN, [
+      ["objectClass", "person"],
+      ["cn", "imprint-sync"],
+      ["sn", "service"],
+      ["userPassword", sshaPassword(SERVICE_PASSWORD)]
+    ])
+  )
   for (const g of [ALL_STAFF, SALES_EMEA, ...DEPARTMENTS.map(teamGroup)]) {
-    const mail: Array<readonly [string, string]> = g === ALL_STAFF ? [["objectClass", "imprintAdUser"], ["mail", GROUP_MAIL]] : []
+    const mail: Array<readonly [string, string]> =
+      g === ALL_STAFF
+        ? [
+            ["objectClass", "imprintAdUser"],
+            ["mail", GROUP_MAIL]
+          ]
+        : []
     // groupOfNames needs a member; the users' memberOf is what a reader uses
     write(entry(g.dn, [["objectClass", "groupOfNames"], ...mail, ["cn", g.cn], ["member", SERVICE_DN]]))
   }
-  write(entry(NO_MAIL_PERSON_DN, [["objectClass", "inetOrgPerson"], ["uid", "nomail"], ["cn", "No Mail"], ["sn", "Mail"]]))
+  write(
+    entry(NO_MAIL_PERSON_DN, [
+      ["objectClass", "inetOrgPerson"],
+      ["uid", "nomail"],
+      ["cn", "No Mail"],
+      ["sn", "Mail"]
+    ])
+  )
   for (let i = 0; i < users; i++) {
     if (i === BAD_USERS.markupTitle) write(userLdif(i, [], { title: BAD_TITLE }))
     else if (i === BAD_USERS.binaryPhoto) write(userLdif(i, [["thumbnailPhoto", PHOTO]]))

@@ -88,17 +88,25 @@ const count = (acc: { users: number; rejected: number }, c: SourceChange) =>
   c._tag === "Upsert" ? { users: acc.users + 1, rejected: acc.rejected } : { users: acc.users, rejected: acc.rejected + 1 }
 
 const streamed = (server: SlapdServer) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    const pass = yield* makeLdapSource(config(server)).pass(Option.none())
-    return yield* Stream.runFold(pass.changes, { users: 0, rejected: 0 }, count)
-  })))
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pass = yield* makeLdapSource(config(server)).pass(Option.none())
+        return yield* Stream.runFold(pass.changes, { users: 0, rejected: 0 }, count)
+      })
+    )
+  )
 
 const collected = (server: SlapdServer) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    const pass = yield* makeLdapSource(config(server)).pass(Option.none())
-    const kept = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
-    return kept.reduce(count, { users: 0, rejected: 0 })
-  })))
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pass = yield* makeLdapSource(config(server)).pass(Option.none())
+        const kept = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
+        return kept.reduce(count, { users: 0, rejected: 0 })
+      })
+    )
+  )
 
 /**
  * The whole sync: DirectorySync.runOnce for a tenant whose source is this
@@ -116,21 +124,30 @@ const wholeSync = async (server: SlapdServer): Promise<ReadonlyArray<Omit<Sample
     Layer.provide(Layer.succeed(StorePath, dir))
   )
   try {
-    return await Effect.runPromise(Effect.gen(function* () {
-      yield* tenantImport(yield* TenantRepo).importTenant({ id: "bench", name: "Bench", domains: [MAIL_DOMAIN], connectors: [] })
-      const source = LdapSourceSettings.make({ name: "ad", ...config(server) })
-      yield* (yield* SyncRepo).putSettings("bench", TenantSyncSettings.make({ sources: [source] }))
-      const sync = yield* DirectorySync
-      const out: Array<Omit<Sample, "rssBeforeMb" | "slapdCpuS">> = []
-      for (const name of ["DirectorySync into LMDB, empty cache", "DirectorySync into LMDB, nothing changed"]) {
-        const start = performance.now()
-        const status = yield* sync.runOnce("bench")
-        const ms = performance.now() - start
-        if (status.state !== "idle") throw new Error(`sync ${status.state}: ${status.lastError}`)
-        out.push({ case: name, ms, users: status.counts.seen, rejected: status.counts.rejected, upserted: status.counts.upserted, peakRssMb: mb(readProc(process.pid)?.hwmKb ?? NaN) })
-      }
-      return out
-    }).pipe(Effect.scoped, Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.Warning)))
+    return await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* tenantImport(yield* TenantRepo).importTenant({ id: "bench", name: "Bench", domains: [MAIL_DOMAIN], connectors: [] })
+        const source = LdapSourceSettings.make({ name: "ad", ...config(server) })
+        yield* (yield* SyncRepo).putSettings("bench", TenantSyncSettings.make({ sources: [source] }))
+        const sync = yield* DirectorySync
+        const out: Array<Omit<Sample, "rssBeforeMb" | "slapdCpuS">> = []
+        for (const name of ["DirectorySync into LMDB, empty cache", "DirectorySync into LMDB, nothing changed"]) {
+          const start = performance.now()
+          const status = yield* sync.runOnce("bench")
+          const ms = performance.now() - start
+          if (status.state !== "idle") throw new Error(`sync ${status.state}: ${status.lastError}`)
+          out.push({
+            case: name,
+            ms,
+            users: status.counts.seen,
+            rejected: status.counts.rejected,
+            upserted: status.counts.upserted,
+            peakRssMb: mb(readProc(process.pid)?.hwmKb ?? NaN)
+          })
+        }
+        return out
+      }).pipe(Effect.scoped, Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.Warning))
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -168,8 +185,12 @@ const child = async (caseIndex: number, url: string, pid: number): Promise<void>
   const after = readProc(process.pid)
   const slapdAfter = readProc(pid)
   const sample: Sample = {
-    case: name, ms, users, rejected,
-    peakRssMb: mb(after?.hwmKb ?? NaN), rssBeforeMb: mb(before?.rssKb ?? NaN),
+    case: name,
+    ms,
+    users,
+    rejected,
+    peakRssMb: mb(after?.hwmKb ?? NaN),
+    rssBeforeMb: mb(before?.rssKb ?? NaN),
     slapdCpuS: +((slapdAfter?.cpuS ?? NaN) - (slapdBefore?.cpuS ?? NaN)).toFixed(2)
   }
   process.send!([sample])
@@ -177,9 +198,15 @@ const child = async (caseIndex: number, url: string, pid: number): Promise<void>
 
 const runCase = (server: SlapdServer, caseIndex: number): Promise<ReadonlyArray<Sample>> =>
   new Promise((resolve, reject) => {
-    const c = fork(fileURLToPath(import.meta.url), ["--child", String(caseIndex), "--url", server.url, "--pid", String(server.pid), "--page-size", String(PAGE_SIZE)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    const c = fork(
+      fileURLToPath(import.meta.url),
+      ["--child", String(caseIndex), "--url", server.url, "--pid", String(server.pid), "--page-size", String(PAGE_SIZE)],
+      { stdio: ["ignore", "inherit", "inherit", "ipc"] }
+    )
     let sample: ReadonlyArray<Sample> | undefined
-    c.on("message", (m) => { sample = m as ReadonlyArray<Sample> })
+    c.on("message", (m) => {
+      sample = m as ReadonlyArray<Sample>
+    })
     c.once("error", reject)
     c.once("exit", (code) => (sample !== undefined ? resolve(sample) : reject(new Error(`run ${caseIndex} exited with ${code}`))))
   })
@@ -203,7 +230,9 @@ const main = async () => {
       for (let i = 0; i <= CASES.length; i++) {
         for (const s of await runCase(server, i)) {
           samples.push(s)
-          console.error(`${s.case.padEnd(42)} run ${r + 1}: ${(s.ms / 1000).toFixed(2)} s, ${s.users} users, ${s.rejected} rejected, peak RSS ${s.peakRssMb} MB, slapd CPU ${s.slapdCpuS} s`)
+          console.error(
+            `${s.case.padEnd(42)} run ${r + 1}: ${(s.ms / 1000).toFixed(2)} s, ${s.users} users, ${s.rejected} rejected, peak RSS ${s.peakRssMb} MB, slapd CPU ${s.slapdCpuS} s`
+          )
         }
       }
     }
@@ -214,20 +243,32 @@ const main = async () => {
     const mine = samples.filter((s) => s.case === name)
     const ms = median(mine.map((s) => s.ms))
     return {
-      case: name, runs: mine.length, users: mine[0]?.users ?? 0, rejected: mine[0]?.rejected ?? 0, medianS: +(ms / 1000).toFixed(2),
-      usersPerS: Math.round(((mine[0]?.users ?? 0) / ms) * 1000), medianPeakRssMb: median(mine.map((s) => s.peakRssMb)),
-      medianRssBeforeMb: median(mine.map((s) => s.rssBeforeMb)), medianSlapdCpuS: median(mine.map((s) => s.slapdCpuS))
+      case: name,
+      runs: mine.length,
+      users: mine[0]?.users ?? 0,
+      rejected: mine[0]?.rejected ?? 0,
+      medianS: +(ms / 1000).toFixed(2),
+      usersPerS: Math.round(((mine[0]?.users ?? 0) / ms) * 1000),
+      medianPeakRssMb: median(mine.map((s) => s.peakRssMb)),
+      medianRssBeforeMb: median(mine.map((s) => s.rssBeforeMb)),
+      medianSlapdCpuS: median(mine.map((s) => s.slapdCpuS))
     }
   })
   const at = new Date().toISOString()
   const cpus = os.cpus()
   const context = [
     `${at}, ${RUNS} runs per case interleaved, each in a fresh process, after one unrecorded pass; medians; ${USERS} generated users (+1 rejected by design), page size ${PAGE_SIZE}`,
-    `machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, Node ${process.version}`,
+    `machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}, Node ${process.version}`,
     `slapd (Debian) on loopback, loaded with slapadd and started in ${(loadMs / 1000).toFixed(1)} s; peak RSS: the run's process (VmHWM), RSS before: after start-up, before the pass`
   ]
   const md = [
-    `# LDAP directory pass, ${USERS} users`, "", ...context.map((c) => `- ${c}`), "",
+    `# LDAP directory pass, ${USERS} users`,
+    "",
+    ...context.map((c) => `- ${c}`),
+    "",
     "| case | users | s (median) | users/s | peak RSS MB | RSS before MB | slapd CPU s |",
     "|---|---:|---:|---:|---:|---:|---:|",
     ...rows.map((r) => `| ${r.case} | ${r.users} | ${r.medianS} | ${r.usersPerS} | ${r.medianPeakRssMb} | ${r.medianRssBeforeMb} | ${r.medianSlapdCpuS} |`),
@@ -236,7 +277,10 @@ const main = async () => {
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const stamp = at.replace(/:/g, "-").replace(/\.\d+Z$/, "Z")
-  writeFileSync(path.join(dir, `ldap-${stamp}.json`), JSON.stringify({ bench: "ldap", at, users: USERS, runs: RUNS, pageSize: PAGE_SIZE, loadMs: Math.round(loadMs), context, rows, samples }, null, 2) + "\n")
+  writeFileSync(
+    path.join(dir, `ldap-${stamp}.json`),
+    JSON.stringify({ bench: "ldap", at, users: USERS, runs: RUNS, pageSize: PAGE_SIZE, loadMs: Math.round(loadMs), context, rows, samples }, null, 2) + "\n"
+  )
   writeFileSync(path.join(dir, `ldap-${stamp}.md`), md)
   console.log(md)
   console.error(`written ${path.relative(ROOT, dir)}/ldap-${stamp}.json and .md`)

@@ -56,10 +56,20 @@ const MAX_ERROR_SAMPLES = 5
 
 class NetworkError extends Error {}
 class ReplyError extends Error {
-  constructor(readonly code: number, text: string) { super(text) }
+  constructor(
+    readonly code: number,
+    text: string
+  ) {
+    super(text)
+  }
 }
 
-interface Reply { readonly code: number; readonly text: string; readonly lines: ReadonlyArray<string>; readonly at: number }
+interface Reply {
+  readonly code: number
+  readonly text: string
+  readonly lines: ReadonlyArray<string>
+  readonly at: number
+}
 
 /** One SMTP client connection: replies parsed from the socket, awaited in order. */
 class Session {
@@ -109,14 +119,20 @@ class Session {
 
   private push(r: Reply): void {
     const w = this.waiter
-    if (w !== undefined) { this.waiter = undefined; w.resolve(r) } else this.replies.push(r)
+    if (w !== undefined) {
+      this.waiter = undefined
+      w.resolve(r)
+    } else this.replies.push(r)
   }
 
   private fail(e: Error): void {
     if (this.failure !== undefined) return
     this.failure = e
     const w = this.waiter
-    if (w !== undefined) { this.waiter = undefined; w.reject(e) }
+    if (w !== undefined) {
+      this.waiter = undefined
+      w.reject(e)
+    }
   }
 
   reply(): Promise<Reply> {
@@ -126,8 +142,14 @@ class Session {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new NetworkError("reply timeout")), REPLY_TIMEOUT_MS)
       this.waiter = {
-        resolve: (x) => { clearTimeout(timer); resolve(x) },
-        reject: (e) => { clearTimeout(timer); reject(e) }
+        resolve: (x) => {
+          clearTimeout(timer)
+          resolve(x)
+        },
+        reject: (e) => {
+          clearTimeout(timer)
+          reject(e)
+        }
       }
     })
   }
@@ -143,8 +165,14 @@ class Session {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     if (this.socket.write(chunk)) return undefined
     return new Promise((resolve, reject) => {
-      const onDrain = () => { this.socket.off("close", onClose); resolve() }
-      const onClose = () => { this.socket.off("drain", onDrain); reject(this.failure ?? new NetworkError("closed")) }
+      const onDrain = () => {
+        this.socket.off("close", onClose)
+        resolve()
+      }
+      const onClose = () => {
+        this.socket.off("drain", onDrain)
+        reject(this.failure ?? new NetworkError("closed"))
+      }
       this.socket.once("drain", onDrain)
       this.socket.once("close", onClose)
     })
@@ -178,13 +206,17 @@ class Session {
     await this.expect((c) => c === 235)
   }
 
-  close(): void { this.socket.destroy() }
+  close(): void {
+    this.socket.destroy()
+  }
 
   async quit(): Promise<void> {
     try {
       await this.write("QUIT\r\n")
       await this.reply()
-    } catch { /* the server may close first */ }
+    } catch {
+      /* the server may close first */
+    }
     this.socket.destroy()
   }
 }
@@ -220,9 +252,12 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
       if (data.code !== 354) throw new ReplyError(data.code, data.text)
     } else {
       const [mail, rcpt, data] = envelope.split("\r\n")
-      await s.write(mail + "\r\n"); await s.expect((c) => c === 250)
-      await s.write(rcpt + "\r\n"); await s.expect((c) => c === 250 || c === 251)
-      await s.write(data + "\r\n"); await s.expect((c) => c === 354)
+      await s.write(mail + "\r\n")
+      await s.expect((c) => c === 250)
+      await s.write(rcpt + "\r\n")
+      await s.expect((c) => c === 250 || c === 251)
+      await s.write(data + "\r\n")
+      await s.expect((c) => c === 354)
     }
     await s.write(spec.header(seq))
     for (const chunk of spec.body()) {
@@ -232,7 +267,13 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
     let sentAt = performance.now()
     await new Promise<void>((resolve, reject) => {
       // the write callback is when the dot left for the kernel; earlier data may have been queued
-      s.socket.write(".\r\n", (err) => { if (err) reject(new NetworkError(err.message)); else { sentAt = performance.now(); resolve() } })
+      s.socket.write(".\r\n", (err) => {
+        if (err) reject(new NetworkError(err.message))
+        else {
+          sentAt = performance.now()
+          resolve()
+        }
+      })
     })
     const final = await s.reply()
     if (final.code !== 250) throw new ReplyError(final.code, final.text)
@@ -262,7 +303,10 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
           if (o.login !== undefined) await session.login(o.login.user, o.login.pass)
         }
         await sendOne(session, seq, sender)
-        if (o.pattern === "new") { await session.quit(); session = undefined }
+        if (o.pattern === "new") {
+          await session.quit()
+          session = undefined
+        }
       } catch (e) {
         recordError(e)
         session?.close()
@@ -275,7 +319,11 @@ export const runLoad = async (o: LoadOptions): Promise<LoadResult> => {
   await Promise.all(Array.from({ length: o.concurrency }, worker))
   const elapsedMs = performance.now() - start
   return {
-    attempted: next, ok, errors, errorSamples, acked,
+    attempted: next,
+    ok,
+    errors,
+    errorSamples,
+    acked,
     bytesOk: ok * spec.bytes,
     elapsedMs,
     latenciesMs: latencies.slice(0, ok).sort()

@@ -45,17 +45,13 @@ const lines = (...ls: ReadonlyArray<string>): string => ls.join(CRLF) + CRLF
 
 /** A quoted thread of roughly `bytes` bytes of HTML, Outlook desktop style. */
 const quotedHtml = (bytes: number): string => {
-  const para = "<p class=\"MsoNormal\">Thanks for the figures. We went through the quarterly numbers with the team " +
+  const para =
+    '<p class="MsoNormal">Thanks for the figures. We went through the quarterly numbers with the team ' +
     "and have a few questions about the regional breakdown and the forecast for next year.</p>"
   const out: Array<string> = []
   let size = 0
   for (let i = 0; size < bytes; i++) {
-    const block = lines(
-      `<div style="border:none;border-left:solid #0078D4 1.5pt;padding:0 0 0 4pt"><!-- quote ${i} -->`,
-      para,
-      para,
-      "</div>"
-    )
+    const block = lines(`<div style="border:none;border-left:solid #0078D4 1.5pt;padding:0 0 0 4pt"><!-- quote ${i} -->`, para, para, "</div>")
     out.push(block)
     size += block.length
   }
@@ -71,39 +67,45 @@ const quotedText = (bytes: number): string => {
 /** The multipart/alternative reply of about `bytes` bytes (headers of the part included). */
 const replyPart = (boundary: string, bytes: number): string => {
   const half = Math.max(512, Math.floor((bytes - 2000) / 2))
-  return lines(
-    `Content-Type: multipart/alternative; boundary="${boundary}"`,
-    "",
-    `--${boundary}`,
-    "Content-Type: text/plain; charset=\"us-ascii\"",
-    "Content-Transfer-Encoding: 7bit",
-    "",
-    "Hi Bob,",
-    "",
-    "Here are the answers, see below.",
-    "",
-    "Alice",
-    "",
-    "________________________________",
-    "From: Bob Remote <bob@remote.example>",
-    "Sent: Wednesday, November 25, 2026 10:12 AM",
-    "To: Alice Example <alice@perf.example>",
-    "Subject: Quarterly figures",
-    ""
-  ) + quotedText(Math.floor(half / 3)) + lines(
-    `--${boundary}`,
-    "Content-Type: text/html; charset=\"us-ascii\"",
-    "Content-Transfer-Encoding: 7bit",
-    "",
-    "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=us-ascii\"></head>",
-    "<body dir=\"ltr\">",
-    "<div style=\"font-family:Calibri,Arial,Helvetica,sans-serif;font-size:12pt\">Hi Bob,<br><br>Here are the answers, see below.<br><br>Alice</div>",
-    "<div id=\"appendonsend\"></div>",
-    "<hr style=\"display:inline-block;width:98%\" tabindex=\"-1\">",
-    "<div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri, sans-serif\" style=\"font-size:11pt\" color=\"#000000\">" +
-      "<b>From:</b> Bob Remote &lt;bob@remote.example&gt;<br><b>Sent:</b> Wednesday, November 25, 2026 10:12 AM<br>" +
-      "<b>To:</b> Alice Example &lt;alice@perf.example&gt;<br><b>Subject:</b> Quarterly figures</font><div>&nbsp;</div></div>"
-  ) + quotedHtml(half + Math.floor(half * 2 / 3)) + lines("</body></html>", `--${boundary}--`)
+  return (
+    lines(
+      `Content-Type: multipart/alternative; boundary="${boundary}"`,
+      "",
+      `--${boundary}`,
+      'Content-Type: text/plain; charset="us-ascii"',
+      "Content-Transfer-Encoding: 7bit",
+      "",
+      "Hi Bob,",
+      "",
+      "Here are the answers, see below.",
+      "",
+      "Alice",
+      "",
+      "________________________________",
+      "From: Bob Remote <bob@remote.example>",
+      "Sent: Wednesday, November 25, 2026 10:12 AM",
+      "To: Alice Example <alice@perf.example>",
+      "Subject: Quarterly figures",
+      ""
+    ) +
+    quotedText(Math.floor(half / 3)) +
+    lines(
+      `--${boundary}`,
+      'Content-Type: text/html; charset="us-ascii"',
+      "Content-Transfer-Encoding: 7bit",
+      "",
+      '<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>',
+      '<body dir="ltr">',
+      '<div style="font-family:Calibri,Arial,Helvetica,sans-serif;font-size:12pt">Hi Bob,<br><br>Here are the answers, see below.<br><br>Alice</div>',
+      '<div id="appendonsend"></div>',
+      '<hr style="display:inline-block;width:98%" tabindex="-1">',
+      '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt" color="#000000">' +
+        "<b>From:</b> Bob Remote &lt;bob@remote.example&gt;<br><b>Sent:</b> Wednesday, November 25, 2026 10:12 AM<br>" +
+        "<b>To:</b> Alice Example &lt;alice@perf.example&gt;<br><b>Subject:</b> Quarterly figures</font><div>&nbsp;</div></div>"
+    ) +
+    quotedHtml(half + Math.floor((half * 2) / 3)) +
+    lines("</body></html>", `--${boundary}--`)
+  )
 }
 
 /** One block of base64 lines (deterministic bytes), repeated to make an attachment of any size. */
@@ -111,7 +113,9 @@ const base64Block = (): Buffer => {
   const raw = Buffer.alloc((BLOCK_LINES * B64_LINE * 3) / 4)
   let x = 0x9e3779b9
   for (let i = 0; i < raw.length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
     raw[i] = x & 0xff
   }
   const b64 = raw.toString("base64")
@@ -120,19 +124,24 @@ const base64Block = (): Buffer => {
   return Buffer.from(lines(...out), "latin1")
 }
 
-const headerFor = (contentType: string | undefined) => (seq: string): Buffer =>
-  Buffer.from(lines(
-    "From: Alice Example <alice@perf.example>",
-    "To: Bob Remote <bob@remote.example>",
-    "Subject: RE: Quarterly figures",
-    "Date: Wed, 25 Nov 2026 11:02:41 +0000",
-    `Message-ID: <perf-${seq}@perf.example>`,
-    "In-Reply-To: <thread-1@remote.example>",
-    "References: <thread-1@remote.example>",
-    `${SEQ_HEADER}: ${seq}`,
-    "MIME-Version: 1.0",
-    ...(contentType === undefined ? [] : [contentType])
-  ), "latin1")
+const headerFor =
+  (contentType: string | undefined) =>
+  (seq: string): Buffer =>
+    Buffer.from(
+      lines(
+        "From: Alice Example <alice@perf.example>",
+        "To: Bob Remote <bob@remote.example>",
+        "Subject: RE: Quarterly figures",
+        "Date: Wed, 25 Nov 2026 11:02:41 +0000",
+        `Message-ID: <perf-${seq}@perf.example>`,
+        "In-Reply-To: <thread-1@remote.example>",
+        "References: <thread-1@remote.example>",
+        `${SEQ_HEADER}: ${seq}`,
+        "MIME-Version: 1.0",
+        ...(contentType === undefined ? [] : [contentType])
+      ),
+      "latin1"
+    )
 
 const specCache = new Map<MessageKind, MessageSpec>()
 
@@ -151,22 +160,25 @@ export const messageSpec = (kind: MessageKind): MessageSpec => {
     const reply = replyPart("=_alt_perf", 10 * 1024)
     const block = base64Block()
     const attachmentLines = Math.max(1, Math.floor((target - headerLen - reply.length - 600) / (B64_LINE + 2)))
-    const head = Buffer.from(lines(
-      "Content-Type: multipart/mixed; boundary=\"=_mixed_perf\"",
-      "",
-      "--=_mixed_perf"
-    ) + reply + lines(
-      "--=_mixed_perf",
-      "Content-Type: application/pdf; name=\"figures.pdf\"",
-      "Content-Disposition: attachment; filename=\"figures.pdf\"",
-      "Content-Transfer-Encoding: base64",
-      ""
-    ), "latin1")
+    const head = Buffer.from(
+      lines('Content-Type: multipart/mixed; boundary="=_mixed_perf"', "", "--=_mixed_perf") +
+        reply +
+        lines(
+          "--=_mixed_perf",
+          'Content-Type: application/pdf; name="figures.pdf"',
+          'Content-Disposition: attachment; filename="figures.pdf"',
+          "Content-Transfer-Encoding: base64",
+          ""
+        ),
+      "latin1"
+    )
     const tail = Buffer.from(lines("", "--=_mixed_perf--"), "latin1")
     const fullBlocks = Math.floor(attachmentLines / BLOCK_LINES)
     const rest = block.subarray(0, (attachmentLines % BLOCK_LINES) * (B64_LINE + 2))
     spec = {
-      kind, bytes: -1, header: headerFor(undefined),
+      kind,
+      bytes: -1,
+      header: headerFor(undefined),
       body: function* () {
         yield head
         for (let i = 0; i < fullBlocks; i++) yield block

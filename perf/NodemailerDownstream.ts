@@ -13,14 +13,24 @@ const SOCKET_TIMEOUT_MS = 120_000
 export const nodemailerDownstream = (port: number): DownstreamSide => {
   const sessions = new Map<string, Promise<SMTPConnection>>()
 
-  const open = (): Promise<SMTPConnection> => new Promise((resolve, reject) => {
-    const conn = new SMTPConnection({
-      host: "127.0.0.1", port, secure: false, ignoreTLS: true,
-      name: "passthrough.perf.example", socketTimeout: SOCKET_TIMEOUT_MS, logger: false
+  const open = (): Promise<SMTPConnection> =>
+    new Promise((resolve, reject) => {
+      const conn = new SMTPConnection({
+        host: "127.0.0.1",
+        port,
+        secure: false,
+        ignoreTLS: true,
+        name: "passthrough.perf.example",
+        socketTimeout: SOCKET_TIMEOUT_MS,
+        logger: false
+      })
+      conn.once("error", reject)
+      conn.connect(() => {
+        conn.off("error", reject)
+        conn.on("error", () => undefined)
+        resolve(conn)
+      })
     })
-    conn.once("error", reject)
-    conn.connect(() => { conn.off("error", reject); conn.on("error", () => undefined); resolve(conn) })
-  })
 
   const connFor = (id: string): Promise<SMTPConnection> => {
     const existing = sessions.get(id)
@@ -34,7 +44,10 @@ export const nodemailerDownstream = (port: number): DownstreamSide => {
   const close = (id: string): void => {
     const conn = sessions.get(id)
     sessions.delete(id)
-    conn?.then((c) => c.quit(), () => undefined)
+    conn?.then(
+      (c) => c.quit(),
+      () => undefined
+    )
   }
 
   const data = async (id: string, from: string, to: ReadonlyArray<string>, body: Readable): Promise<Refusal | undefined> => {

@@ -19,11 +19,17 @@ export interface DownstreamSide {
   readonly close: (sessionId: string) => void
 }
 
-export interface Refusal { readonly code: number; readonly text: string }
+export interface Refusal {
+  readonly code: number
+  readonly text: string
+}
 
 const TIMEOUT_MS = 120_000
 
-interface Held { readonly scope: Scope.CloseableScope; readonly client: Promise<SmtpClient> }
+interface Held {
+  readonly scope: Scope.CloseableScope
+  readonly client: Promise<SmtpClient>
+}
 
 const refusal = (r: SmtpReply, ok: (code: number) => boolean): Refusal | undefined =>
   ok(r.code) ? undefined : { code: r.code, text: [r.enhanced, r.text].filter((x) => x !== undefined).join(" ") }
@@ -42,10 +48,21 @@ export const ownClientDownstream = (port: number): DownstreamSide => {
     const held = sessions.get(id)
     if (held !== undefined) return held.client
     const scope = Effect.runSync(Scope.make())
-    const client = Effect.runPromise(Scope.extend(connect({
-      host: "127.0.0.1", port, tls: "none", rejectUnauthorized: true, clientName: "passthrough.perf.example",
-      connectTimeoutMs: TIMEOUT_MS, commandTimeoutMs: TIMEOUT_MS, dataTimeoutMs: TIMEOUT_MS
-    }), scope))
+    const client = Effect.runPromise(
+      Scope.extend(
+        connect({
+          host: "127.0.0.1",
+          port,
+          tls: "none",
+          rejectUnauthorized: true,
+          clientName: "passthrough.perf.example",
+          connectTimeoutMs: TIMEOUT_MS,
+          commandTimeoutMs: TIMEOUT_MS,
+          dataTimeoutMs: TIMEOUT_MS
+        }),
+        scope
+      )
+    )
     sessions.set(id, { scope, client })
     client.catch(() => close(id))
     return client
@@ -67,9 +84,24 @@ export const ownClientDownstream = (port: number): DownstreamSide => {
   }
 
   return {
-    mail: (id, from) => run(id, (c) => c.mail(from), (code) => code < 300),
-    rcpt: (id, to) => run(id, (c) => c.rcpt(to), (code) => code < 300),
-    data: (id, _from, _to, body) => run(id, (c) => c.data(body), (code) => code < 300),
+    mail: (id, from) =>
+      run(
+        id,
+        (c) => c.mail(from),
+        (code) => code < 300
+      ),
+    rcpt: (id, to) =>
+      run(
+        id,
+        (c) => c.rcpt(to),
+        (code) => code < 300
+      ),
+    data: (id, _from, _to, body) =>
+      run(
+        id,
+        (c) => c.data(body),
+        (code) => code < 300
+      ),
     close
   }
 }

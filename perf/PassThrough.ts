@@ -36,12 +36,13 @@ if (!Number.isInteger(downstreamPort) || downstreamPort <= 0 || !["nodemailer", 
 }
 
 // loaded only when asked for, so floor (2) does not carry Effect's heap and start-up
-const downstream: DownstreamSide = clientKind === "own"
-  ? (await import("./OwnClientDownstream.js")).ownClientDownstream(downstreamPort)
-  : nodemailerDownstream(downstreamPort)
+const downstream: DownstreamSide =
+  clientKind === "own" ? (await import("./OwnClientDownstream.js")).ownClientDownstream(downstreamPort) : nodemailerDownstream(downstreamPort)
 
-const reply = (done: (err?: Error | null) => void) => (r: Refusal | undefined): void =>
-  done(r === undefined ? null : Object.assign(new Error(r.text), { responseCode: r.code }))
+const reply =
+  (done: (err?: Error | null) => void) =>
+  (r: Refusal | undefined): void =>
+    done(r === undefined ? null : Object.assign(new Error(r.text), { responseCode: r.code }))
 
 const onData: SMTPServerOptions["onData"] = (stream, session, done) => {
   const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address
@@ -63,8 +64,12 @@ const server = new SMTPServer({
   disabledCommands: ["AUTH", "STARTTLS"],
   size: MAX_MESSAGE_BYTES,
   socketTimeout: SOCKET_TIMEOUT_MS,
-  onMailFrom: (address, session, done) => { downstream.mail(session.id, address.address).then(reply(done)) },
-  onRcptTo: (address, session, done) => { downstream.rcpt(session.id, address.address).then(reply(done)) },
+  onMailFrom: (address, session, done) => {
+    downstream.mail(session.id, address.address).then(reply(done))
+  },
+  onRcptTo: (address, session, done) => {
+    downstream.rcpt(session.id, address.address).then(reply(done))
+  },
   onData,
   onClose: (session) => downstream.close(session.id)
 })

@@ -69,8 +69,13 @@ const main = async () => {
       outBytes = out.bytes.length
     }
     rows.push({
-      input: input.name, inputBytes: input.bytes.length, outputBytes: outBytes,
-      normaliseMs: median(normalise), decodeOnlyMs: median(floor), ratio: median(normalise) / median(floor), unchangedCheckMs: median(hash)
+      input: input.name,
+      inputBytes: input.bytes.length,
+      outputBytes: outBytes,
+      normaliseMs: median(normalise),
+      decodeOnlyMs: median(floor),
+      ratio: median(normalise) / median(floor),
+      unchangedCheckMs: median(hash)
     })
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024
@@ -83,7 +88,10 @@ const main = async () => {
     "",
     "| input | bytes in | bytes out (96×96 JPEG) | normalise ms (median) | decode-only floor ms | ratio | unchanged check (SHA-256) ms |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...rows.map((r) => `| ${r.input} | ${r.inputBytes} | ${r.outputBytes} | ${r.normaliseMs.toFixed(2)} | ${r.decodeOnlyMs.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.unchangedCheckMs.toFixed(3)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.input} | ${r.inputBytes} | ${r.outputBytes} | ${r.normaliseMs.toFixed(2)} | ${r.decodeOnlyMs.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.unchangedCheckMs.toFixed(3)} |`
+    ),
     "",
     `Peak RSS of the process: ${peakRssMb.toFixed(0)} MB.`
   ].join("\n")

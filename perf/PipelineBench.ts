@@ -43,18 +43,30 @@ const spec = messageSpec("10k")
 const chunks = (seq: number): Array<Buffer> => [spec.header(String(seq).padStart(9, "0") + "-000000"), ...spec.body()]
 
 const element = new SignatureElement({
-  ruleId: "r1", templateId: "t1", position: "above-reply",
+  ruleId: "r1",
+  templateId: "t1",
+  position: "above-reply",
   html: "<table><tr><td><b>Alice Example</b><br>Head of Sales | +44 20 7946 0000</td></tr></table>",
-  text: "Alice Example\nHead of Sales | +44 20 7946 0000", marker: "Alice Example"
+  text: "Alice Example\nHead of Sales | +44 20 7946 0000",
+  marker: "Alice Example"
 })
 const stamped: Decision = { copies: [{ recipients: RECIPIENTS, plan: { elements: [element], skipIfPresent: [] }, ruleIds: ["r1"] }] }
 
 // issue 17: the same element with the demo tenant's five images embedded (multipart/related parts)
-const images = demoImages().map((i) => new ElementImage({
-  contentId: `img-${i.id}@imprint`, contentType: "image/png", src: `cid:img-${i.id}@imprint`, data: i.bytes
-}))
+const images = demoImages().map(
+  (i) =>
+    new ElementImage({
+      contentId: `img-${i.id}@imprint`,
+      contentType: "image/png",
+      src: `cid:img-${i.id}@imprint`,
+      data: i.bytes
+    })
+)
 const withImages = new SignatureElement({
-  ...element, html: element.html + images.map((i) => `<img src="${i.src}">`).join(""), delivery: "embedded", images
+  ...element,
+  html: element.html + images.map((i) => `<img src="${i.src}">`).join(""),
+  delivery: "embedded",
+  images
 })
 const embedded: Decision = { copies: [{ recipients: RECIPIENTS, plan: { elements: [withImages], skipIfPresent: [] }, ruleIds: ["r1"] }] }
 const unstamped: Decision = { copies: [{ recipients: RECIPIENTS, plan: undefined, ruleIds: [] }], unstamped: "bench" }
@@ -64,16 +76,20 @@ let lastOutputBytes = 0
 
 /** A link whose DATA drains the copy: what the downstream socket would take. */
 const drainLink = {
-  send: (output: Readable) => Effect.async<{ code: number; text: string; lines: Array<string> }>((resume) => {
-    lastOutputBytes = 0
-    output.on("data", (c: Buffer) => void (lastOutputBytes += c.length))
-    output.once("end", () => resume(Effect.succeed({ code: 250, text: "ok", lines: ["ok"] })))
-  })
+  send: (output: Readable) =>
+    Effect.async<{ code: number; text: string; lines: Array<string> }>((resume) => {
+      lastOutputBytes = 0
+      output.on("data", (c: Buffer) => void (lastOutputBytes += c.length))
+      output.once("end", () => resume(Effect.succeed({ code: 250, text: "ok", lines: ["ok"] })))
+    })
 } as unknown as DownstreamLink
 
 const policy = {
-  tenant: "bench", receivedLine: "Received: from bench by bench; Fri, 27 Nov 2026 00:00:00 +0000",
-  stampKey: Buffer.alloc(32, 7), nowSeconds: Math.floor(Date.now() / 1000), stampMaxAgeSeconds: 86_400
+  tenant: "bench",
+  receivedLine: "Received: from bench by bench; Fri, 27 Nov 2026 00:00:00 +0000",
+  stampKey: Buffer.alloc(32, 7),
+  nowSeconds: Math.floor(Date.now() / 1000),
+  stampMaxAgeSeconds: 86_400
 }
 
 const BASELINE = (() => {
@@ -84,22 +100,27 @@ const ONLY = (() => {
   const i = process.argv.indexOf("--only")
   return i > 0 ? new RegExp(process.argv[i + 1]) : undefined
 })()
-const baselineRelay: typeof relayTransaction | undefined = BASELINE === undefined
-  ? undefined
-  : ((await import(path.join(BASELINE, "dist", "src", "pipeline", "Transaction.js"))) as { relayTransaction: typeof relayTransaction }).relayTransaction
+const baselineRelay: typeof relayTransaction | undefined =
+  BASELINE === undefined
+    ? undefined
+    : ((await import(path.join(BASELINE, "dist", "src", "pipeline", "Transaction.js"))) as { relayTransaction: typeof relayTransaction }).relayTransaction
 
 const oneMessage = (seq: number, decision: Decision, relay: typeof relayTransaction = relayTransaction) =>
   relay({
     upstream: Readable.from(chunks(seq), { objectMode: false }),
-    maxBytes: 50_000_000, policy, recipients: RECIPIENTS,
+    maxBytes: 50_000_000,
+    policy,
+    recipients: RECIPIENTS,
     decide: () => Effect.succeed(decision),
     links: () => Effect.succeed([drainLink])
   })
 
 const passThrough = (seq: number) =>
-  Effect.promise(() => pipeline(Readable.from(chunks(seq), { objectMode: false }), new PassThrough(), async function* (source) {
-    for await (const _ of source) void _
-  }))
+  Effect.promise(() =>
+    pipeline(Readable.from(chunks(seq), { objectMode: false }), new PassThrough(), async function* (source) {
+      for await (const _ of source) void _
+    })
+  )
 
 /** peak RSS while a case ran (sampled every 5 ms; a benchmark, not flow control) */
 const peakRss = new Map<string, number>()
@@ -122,10 +143,12 @@ const allCases: ReadonlyArray<Case> = [
   ["Transaction, unstamped", (s) => oneMessage(s, unstamped)],
   ["Transaction, stamped", (s) => oneMessage(s, stamped)],
   ["Transaction, stamped + 5 embedded images", (s) => oneMessage(s, embedded)],
-  ...(baselineRelay === undefined ? [] : [
-    ["baseline build, unstamped", (s: number) => oneMessage(s, unstamped, baselineRelay)],
-    ["baseline build, stamped", (s: number) => oneMessage(s, stamped, baselineRelay)]
-  ] satisfies Array<Case>)
+  ...(baselineRelay === undefined
+    ? []
+    : ([
+        ["baseline build, unstamped", (s: number) => oneMessage(s, unstamped, baselineRelay)],
+        ["baseline build, stamped", (s: number) => oneMessage(s, stamped, baselineRelay)]
+      ] satisfies Array<Case>))
 ]
 const cases = allCases.filter(([name]) => name.startsWith("PassThrough") || ONLY === undefined || ONLY.test(name))
 
@@ -146,12 +169,18 @@ const program = Effect.gen(function* () {
   }
   const base = median(samples.get(cases[0][0])!)
   const rows = cases.map(([name]) => ({
-    case: name, cpuMicrosPerMessage: median(samples.get(name)!), ratio: median(samples.get(name)!) / base,
-    messagesPerCpuSecond: 1e6 / median(samples.get(name)!), outputBytes: outputBytes.get(name), peakRssMB: (peakRss.get(name) ?? 0) / 2 ** 20
+    case: name,
+    cpuMicrosPerMessage: median(samples.get(name)!),
+    ratio: median(samples.get(name)!) / base,
+    messagesPerCpuSecond: 1e6 / median(samples.get(name)!),
+    outputBytes: outputBytes.get(name),
+    peakRssMB: (peakRss.get(name) ?? 0) / 2 ** 20
   }))
   console.log(`| case | CPU µs per 10 KB message (median of ${RUNS}) | × baseline | msgs per CPU second | bytes out | peak RSS MB |\n|---|--:|--:|--:|--:|--:|`)
   for (const r of rows) {
-    console.log(`| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} | ${r.messagesPerCpuSecond.toFixed(0)} | ${r.outputBytes ?? "–"} | ${r.peakRssMB.toFixed(0)} |`)
+    console.log(
+      `| ${r.case} | ${r.cpuMicrosPerMessage.toFixed(0)} | ${r.ratio.toFixed(1)} | ${r.messagesPerCpuSecond.toFixed(0)} | ${r.outputBytes ?? "–"} | ${r.peakRssMB.toFixed(0)} |`
+    )
   }
   // this build against the baseline build, run by run (the runs share the machine's load)
   const versus = (mine: string, theirs: string) => {
@@ -159,9 +188,14 @@ const program = Effect.gen(function* () {
     const b = samples.get(theirs)
     return a === undefined || b === undefined ? undefined : median(a.map((x, i) => x / b[i]))
   }
-  const ratios = { unstamped: versus("Transaction, unstamped", "baseline build, unstamped"), stamped: versus("Transaction, stamped", "baseline build, stamped") }
+  const ratios = {
+    unstamped: versus("Transaction, unstamped", "baseline build, unstamped"),
+    stamped: versus("Transaction, stamped", "baseline build, stamped")
+  }
   if (baselineRelay !== undefined) {
-    console.log(`\nthis build / baseline (${BASELINE}), CPU per message, median of per-run ratios: unstamped ${ratios.unstamped?.toFixed(2) ?? "–"}, stamped ${ratios.stamped?.toFixed(2) ?? "–"}`)
+    console.log(
+      `\nthis build / baseline (${BASELINE}), CPU per message, median of per-run ratios: unstamped ${ratios.unstamped?.toFixed(2) ?? "–"}, stamped ${ratios.stamped?.toFixed(2) ?? "–"}`
+    )
   }
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })

@@ -24,7 +24,7 @@ export type PostfixVariant = "plain" | "altermime"
 
 export const ALTERMIME = "/usr/bin/altermime"
 const DISCLAIMER_TEXT = "This message was relayed through the perf disclaimer filter. PERFSIG7Q"
-const DISCLAIMER_HTML = "<p style=\"color:#888\">This message was relayed through the perf disclaimer filter. PERFSIG7Q</p>"
+const DISCLAIMER_HTML = '<p style="color:#888">This message was relayed through the perf disclaimer filter. PERFSIG7Q</p>'
 
 /** why Postfix cannot run here, or undefined */
 export const postfixUnavailable = (variant: PostfixVariant): string | undefined => {
@@ -57,7 +57,9 @@ const unchroot = (line: string): string => {
 }
 
 const masterCf = (port: number, filter: string | undefined, reinjectPort: number): string => {
-  const lines = fs.readFileSync("/usr/share/postfix/master.cf.dist", "utf8").split("\n")
+  const lines = fs
+    .readFileSync("/usr/share/postfix/master.cf.dist", "utf8")
+    .split("\n")
     .map((l) => (/^smtp\s+inet\s/.test(l) ? l.replace(/^smtp(\s+)/, `127.0.0.1:${port}$1`) : l))
     .map((l) => (/^[a-z0-9.:]+\s+(unix|unix-dgram|inet|fifo|pass)\s/.test(l) ? unchroot(l) : l))
   if (filter !== undefined) {
@@ -108,7 +110,12 @@ export const baseMainCf = (o: { readonly queue: string; readonly data: string; r
   "smtp_host_lookup = native"
 ]
 
-export const startPostfix = (o: { readonly port: number; readonly reinjectPort: number; readonly sinkPort: number; readonly variant: PostfixVariant }): PostfixInstance => {
+export const startPostfix = (o: {
+  readonly port: number
+  readonly reinjectPort: number
+  readonly sinkPort: number
+  readonly variant: PostfixVariant
+}): PostfixInstance => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `imprint-perf-postfix-${o.variant}-`))
   fs.chmodSync(dir, 0o755) // postfix's own processes (user postfix) must reach the queue inside
   const conf = path.join(dir, "etc")
@@ -125,18 +132,21 @@ export const startPostfix = (o: { readonly port: number; readonly reinjectPort: 
     filter = path.join(dir, "disclaimer.sh")
     fs.writeFileSync(filter, filterScript(spool, o.reinjectPort), { mode: 0o755 })
   }
-  fs.writeFileSync(path.join(conf, "main.cf"), [
-    ...baseMainCf({ queue, data, hostname: "postfix.perf.example", domain: "perf.example" }),
-    `relayhost = [127.0.0.1]:${o.sinkPort}`,
-    "smtp_tls_security_level = none",
-    "smtpd_client_connection_count_limit = 0",
-    "smtpd_client_message_rate_limit = 0",
-    "default_process_limit = 200",
-    "message_size_limit = 0",
-    `maillog_file = ${path.join(dir, "maillog")}`,
-    `maillog_file_prefixes = ${dir}`,
-    "biff = no"
-  ].join("\n") + "\n")
+  fs.writeFileSync(
+    path.join(conf, "main.cf"),
+    [
+      ...baseMainCf({ queue, data, hostname: "postfix.perf.example", domain: "perf.example" }),
+      `relayhost = [127.0.0.1]:${o.sinkPort}`,
+      "smtp_tls_security_level = none",
+      "smtpd_client_connection_count_limit = 0",
+      "smtpd_client_message_rate_limit = 0",
+      "default_process_limit = 200",
+      "message_size_limit = 0",
+      `maillog_file = ${path.join(dir, "maillog")}`,
+      `maillog_file_prefixes = ${dir}`,
+      "biff = no"
+    ].join("\n") + "\n"
+  )
   fs.writeFileSync(path.join(conf, "master.cf"), masterCf(o.port, filter, o.reinjectPort))
   postfix(conf, "set-permissions")
   postfix(conf, "start")
@@ -152,7 +162,9 @@ export const startPostfix = (o: { readonly port: number; readonly reinjectPort: 
         const stat = fs.readFileSync(`/proc/${e}/stat`, "utf8")
         const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
         if (ppid === masterPid) pids.push(Number(e))
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
     return pids
   }
@@ -164,7 +176,9 @@ export const startPostfix = (o: { readonly port: number; readonly reinjectPort: 
       const stat = fs.readFileSync(`/proc/${masterPid}/stat`, "utf8")
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
       s += (Number(f[13]) + Number(f[14])) / 100 // cutime, cstime (fields 16, 17)
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
     return s
   }
   return {
@@ -176,14 +190,25 @@ export const startPostfix = (o: { readonly port: number; readonly reinjectPort: 
       const sample = () => {
         const ps = tree()
         const rss = ps.reduce((n, p) => n + (readProc(p)?.rssKb ?? 0), 0)
-        if (rss > peak) { peak = rss; processes = ps.length }
+        if (rss > peak) {
+          peak = rss
+          processes = ps.length
+        }
       }
       sample()
       const timer = setInterval(sample, 50)
-      return () => { clearInterval(timer); sample(); return { peakRssKb: peak, cpuS: cpu() - cpu0, processes } }
+      return () => {
+        clearInterval(timer)
+        sample()
+        return { peakRssKb: peak, cpuS: cpu() - cpu0, processes }
+      }
     },
     stop: () => {
-      try { postfix(conf, "stop") } finally { fs.rmSync(dir, { recursive: true, force: true }) }
+      try {
+        postfix(conf, "stop")
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
     }
   }
 }

@@ -71,10 +71,17 @@ export const summarize = (runs: ReadonlyArray<RunRecord>): ReadonlyArray<Summary
     const sum = (k: "4xx" | "5xx" | "network") => rs.reduce((n, r) => n + r.errors[k], 0)
     const ok = rs.reduce((n, r) => n + r.ok, 0)
     return {
-      scenario: rs[0].scenario, group: rs[0].group, target: rs[0].target, reps: rs.length,
-      msgsPerS: f((r) => r.msgsPerS), mbPerS: f((r) => r.mbPerS),
-      p50Ms: f((r) => r.p50Ms), p90Ms: f((r) => r.p90Ms), p99Ms: f((r) => r.p99Ms),
-      peakRssMb: f((r) => r.peakRssMb), cpuS: f((r) => r.cpuS),
+      scenario: rs[0].scenario,
+      group: rs[0].group,
+      target: rs[0].target,
+      reps: rs.length,
+      msgsPerS: f((r) => r.msgsPerS),
+      mbPerS: f((r) => r.mbPerS),
+      p50Ms: f((r) => r.p50Ms),
+      p90Ms: f((r) => r.p90Ms),
+      p99Ms: f((r) => r.p99Ms),
+      peakRssMb: f((r) => r.peakRssMb),
+      cpuS: f((r) => r.cpuS),
       errors: { "4xx": sum("4xx"), "5xx": sum("5xx"), network: sum("network") },
       arrivedOnce: rs.every((r) => r.arrivedOnce),
       stampedShare: ok === 0 ? 0 : rs.reduce((n, r) => n + r.stamped, 0) / ok
@@ -82,8 +89,7 @@ export const summarize = (runs: ReadonlyArray<RunRecord>): ReadonlyArray<Summary
   })
 }
 
-const find = (ss: ReadonlyArray<Summary>, scenario: string, target: TargetId) =>
-  ss.find((s) => s.scenario === scenario && s.target === target)
+const find = (ss: ReadonlyArray<Summary>, scenario: string, target: TargetId) => ss.find((s) => s.scenario === scenario && s.target === target)
 
 export interface Ratio {
   readonly scenario: string
@@ -117,7 +123,13 @@ export const MemoryPairs = [
   { label: "20 sessions × 10 MB vs × 100 KB", large: "mem 10m c20", small: "mem 100k c20" }
 ] as const
 
-export interface MemoryRatio { readonly target: TargetId; readonly label: string; readonly smallMb: number; readonly largeMb: number; readonly ratio: number }
+export interface MemoryRatio {
+  readonly target: TargetId
+  readonly label: string
+  readonly smallMb: number
+  readonly largeMb: number
+  readonly ratio: number
+}
 
 export const memoryRatios = (ss: ReadonlyArray<Summary>): ReadonlyArray<MemoryRatio> =>
   [...new Set(ss.filter((s) => s.group === "memory").map((s) => s.target))].flatMap((target) =>
@@ -125,9 +137,11 @@ export const memoryRatios = (ss: ReadonlyArray<Summary>): ReadonlyArray<MemoryRa
       const small = find(ss, p.small, target)?.peakRssMb ?? NaN
       const large = find(ss, p.large, target)?.peakRssMb ?? NaN
       return { target, label: p.label, smallMb: small, largeMb: large, ratio: large / small }
-    }).filter((m) => Number.isFinite(m.largeMb)))
+    }).filter((m) => Number.isFinite(m.largeMb))
+  )
 
-const n = (x: number, digits = 0): string => Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–"
+const n = (x: number, digits = 0): string =>
+  Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–"
 
 export const markdown = (o: {
   readonly title: string
@@ -141,8 +155,10 @@ export const markdown = (o: {
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|--:|"
   )
   for (const s of o.summaries) {
-    out.push(`| ${s.scenario} | ${s.target} | ${n(s.msgsPerS)} | ${n(s.mbPerS, 1)} | ${n(s.p50Ms, 2)} | ${n(s.p90Ms, 2)} | ${n(s.p99Ms, 2)} | ` +
-      `${n(s.peakRssMb)} | ${n(s.cpuS, 2)} | ${s.errors["4xx"]}/${s.errors["5xx"]}/${s.errors.network} | ${s.arrivedOnce ? "yes" : "**NO**"} | ${n(s.stampedShare * 100)}% |`)
+    out.push(
+      `| ${s.scenario} | ${s.target} | ${n(s.msgsPerS)} | ${n(s.mbPerS, 1)} | ${n(s.p50Ms, 2)} | ${n(s.p90Ms, 2)} | ${n(s.p99Ms, 2)} | ` +
+        `${n(s.peakRssMb)} | ${n(s.cpuS, 2)} | ${s.errors["4xx"]}/${s.errors["5xx"]}/${s.errors.network} | ${s.arrivedOnce ? "yes" : "**NO**"} | ${n(s.stampedShare * 100)}% |`
+    )
   }
   const rs = ratios(o.summaries)
   if (rs.some((r) => Number.isFinite(r.stampVsFloor) || Number.isFinite(r.stampVsPlain))) {
@@ -151,8 +167,13 @@ export const markdown = (o: {
   }
   const ms = memoryRatios(o.summaries)
   if (ms.length > 0) {
-    out.push("", "Memory check (peak RSS of the relay process; flat means ratio ≈ 1):", "",
-      "| target | case | at 100 KB, MB | large, MB | ratio |", "|---|---|--:|--:|--:|")
+    out.push(
+      "",
+      "Memory check (peak RSS of the relay process; flat means ratio ≈ 1):",
+      "",
+      "| target | case | at 100 KB, MB | large, MB | ratio |",
+      "|---|---|--:|--:|--:|"
+    )
     for (const m of ms) out.push(`| ${m.target} | ${m.label} | ${n(m.smallMb)} | ${n(m.largeMb)} | ${n(m.ratio, 2)} |`)
   }
   if (o.skipped.length > 0) out.push("", ...o.skipped.map((s) => `- skipped: ${s}`))

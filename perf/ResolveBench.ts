@@ -93,26 +93,53 @@ const program = Effect.gen(function* () {
   const users = decoded.directory!.map((u) => new DirectoryUser(u))
   const pure = (user: DirectoryUser, cache: RenderCache<SignatureElement> | undefined) =>
     resolveSignature({
-      rules: decoded.rules!, templates, user: Option.some(user), envelope: { mailFrom: user.mail, rcptTo: RCPT }, header,
-      tenantDomains: decoded.domains, settings: new SignatureSettings({}), now: Date.now(), ...(cache ? { cache } : {})
+      rules: decoded.rules!,
+      templates,
+      user: Option.some(user),
+      envelope: { mailFrom: user.mail, rcptTo: RCPT },
+      header,
+      tenantDomains: decoded.domains,
+      settings: new SignatureSettings({}),
+      now: Date.now(),
+      ...(cache ? { cache } : {})
     })
   const pureCache = new RenderCache<SignatureElement>()
 
   let next = 0 // distinct senders across all runs of the uncached cases
   const cases: ReadonlyArray<readonly [string, (calls: number) => Effect.Effect<void>]> = [
-    ["actor, cached sender", (calls) =>
-      Effect.repeatN(actor.resolveSignature(new MessageEnvelope({ mailFrom: senderOf(0), rcptTo: RCPT }), header), calls - 1).pipe(Effect.orDie, Effect.asVoid)],
-    ["actor, uncached sender", (calls) =>
-      Effect.suspend(() => actor.resolveSignature(new MessageEnvelope({ mailFrom: senderOf(next++), rcptTo: RCPT }), header)).pipe(
-        Effect.repeatN(calls - 1), Effect.orDie, Effect.asVoid)],
+    [
+      "actor, cached sender",
+      (calls) =>
+        Effect.repeatN(actor.resolveSignature(new MessageEnvelope({ mailFrom: senderOf(0), rcptTo: RCPT }), header), calls - 1).pipe(
+          Effect.orDie,
+          Effect.asVoid
+        )
+    ],
+    [
+      "actor, uncached sender",
+      (calls) =>
+        Effect.suspend(() => actor.resolveSignature(new MessageEnvelope({ mailFrom: senderOf(next++), rcptTo: RCPT }), header)).pipe(
+          Effect.repeatN(calls - 1),
+          Effect.orDie,
+          Effect.asVoid
+        )
+    ],
     ["actor, GetRelayState (mailbox round trip)", (calls) => Effect.repeatN(actor.relayState, calls - 1).pipe(Effect.orDie, Effect.asVoid)],
     ["actor, LookupUser (recent sender)", (calls) => Effect.repeatN(actor.lookupUser(senderOf(0)), calls - 1).pipe(Effect.orDie, Effect.asVoid)],
-    ["pure, cached sender (baseline)", (calls) => Effect.sync(() => {
-      for (let i = 0; i < calls; i++) pure(users[0], pureCache)
-    })],
-    ["pure, uncached sender (baseline)", (calls) => Effect.sync(() => {
-      for (let i = 0; i < calls; i++) pure(users[next++ % USERS], undefined)
-    })]
+    [
+      "pure, cached sender (baseline)",
+      (calls) =>
+        Effect.sync(() => {
+          for (let i = 0; i < calls; i++) pure(users[0], pureCache)
+        })
+    ],
+    [
+      "pure, uncached sender (baseline)",
+      (calls) =>
+        Effect.sync(() => {
+          for (let i = 0; i < calls; i++) pure(users[next++ % USERS], undefined)
+        })
+    ]
   ]
 
   for (const [, run] of cases) yield* run(WARMUP_CALLS)
@@ -131,11 +158,26 @@ const main = async () => {
     const { importMs, samples, stats, names } = await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(layer)))
     const rows = names.map((name) => {
       const mine = samples.filter((s) => s.case === name)
-      return { case: name, runs: mine.length, medianOpsPerSec: Math.round(median(mine.map((s) => s.opsPerSec))), medianMicrosPerOp: +median(mine.map((s) => s.microsPerOp)).toFixed(1) }
+      return {
+        case: name,
+        runs: mine.length,
+        medianOpsPerSec: Math.round(median(mine.map((s) => s.opsPerSec))),
+        medianMicrosPerOp: +median(mine.map((s) => s.microsPerOp)).toFixed(1)
+      }
     })
     const result = {
-      bench: "resolve", at: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, users: USERS, callsPerRun: CALLS,
-      runs: RUNS, recipients: RCPT, importMs: Math.round(importMs), actorRenderCache: stats, rows, samples
+      bench: "resolve",
+      at: new Date().toISOString(),
+      node: process.version,
+      cpu: os.cpus()[0]?.model,
+      users: USERS,
+      callsPerRun: CALLS,
+      runs: RUNS,
+      recipients: RCPT,
+      importMs: Math.round(importMs),
+      actorRenderCache: stats,
+      rows,
+      samples
     }
     const out = resultsDir(ROOT)
     mkdirSync(out, { recursive: true })

@@ -51,7 +51,10 @@ const onData: SMTPServerOptions["onData"] = (stream, _session, callback) => {
     if (!headDone) {
       head += chunk.toString("latin1", 0, Math.min(chunk.length, HEADER_WINDOW))
       const end = head.indexOf("\r\n\r\n")
-      if (end !== -1 || head.length >= HEADER_WINDOW) { headDone = true; head = end === -1 ? head : head.slice(0, end) }
+      if (end !== -1 || head.length >= HEADER_WINDOW) {
+        headDone = true
+        head = end === -1 ? head : head.slice(0, end)
+      }
     }
     if (!hasMarker) {
       const joined = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, marker.length)]) : undefined
@@ -96,7 +99,11 @@ const main = (): void => {
   })
   process.on("message", (msg: { type: string }) => {
     if (msg.type === "reset") {
-      seen = new Map(); messages = 0; bytes = 0; withoutSeq = 0; marked = 0
+      seen = new Map()
+      messages = 0
+      bytes = 0
+      withoutSeq = 0
+      marked = 0
       process.send?.({ type: "reset-done" })
     } else if (msg.type === "stats") process.send?.({ type: "stats", stats: stats() })
   })

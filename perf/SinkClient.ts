@@ -9,15 +9,16 @@ import type { SinkStats } from "./Sink.js"
 const DRAIN_POLL_MS = 100
 
 /** the sink answers IPC requests one at a time, in order */
-const ask = <T>(sink: Server, type: string, reply: string): Promise<T> => new Promise((resolve) => {
-  const on = (m: { type: string; stats?: T }) => {
-    if (m.type !== reply) return
-    sink.child.off("message", on)
-    resolve(m.stats as T)
-  }
-  sink.child.on("message", on)
-  sink.child.send({ type })
-})
+const ask = <T>(sink: Server, type: string, reply: string): Promise<T> =>
+  new Promise((resolve) => {
+    const on = (m: { type: string; stats?: T }) => {
+      if (m.type !== reply) return
+      sink.child.off("message", on)
+      resolve(m.stats as T)
+    }
+    sink.child.on("message", on)
+    sink.child.send({ type })
+  })
 
 export const resetSink = (sink: Server): Promise<void> => ask<void>(sink, "reset", "reset-done")
 

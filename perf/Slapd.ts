@@ -39,24 +39,23 @@ const LOG_TAIL = 16_000
 
 /** why this machine cannot run slapd, or undefined when it can */
 export const slapdUnavailable = (): string | undefined =>
-  existsSync(SLAPD) && existsSync(SLAPADD)
-    ? undefined
-    : `${SLAPD} is not installed (Debian: apt-get install slapd ldap-utils; .ci/run does it)`
+  existsSync(SLAPD) && existsSync(SLAPADD) ? undefined : `${SLAPD} is not installed (Debian: apt-get install slapd ldap-utils; .ci/run does it)`
 
 // An OID arc of our own (2.25 = UUID-derived, unique without registration)
 const ARC = "2.25.177213296312137410398209478231846251209"
 const DIRECTORY_STRING = "1.3.6.1.4.1.1466.115.121.1.15"
-const adSchema = [
-  `attributetype ( ${ARC}.1.1 NAME 'proxyAddresses' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX ${DIRECTORY_STRING}{1123} )`,
-  // in AD memberOf is the back link of group membership; here a plain DN attribute written by the loader
-  `attributetype ( ${ARC}.1.2 NAME 'memberOf' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )`,
-  `attributetype ( ${ARC}.1.3 NAME 'company' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX ${DIRECTORY_STRING}{64} SINGLE-VALUE )`,
-  `attributetype ( ${ARC}.1.4 NAME 'department' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX ${DIRECTORY_STRING}{64} SINGLE-VALUE )`,
-  // binary, as in AD (a JPEG): what a mapping must not put into a text attribute
-  `attributetype ( ${ARC}.1.5 NAME 'thumbnailPhoto' SYNTAX 1.3.6.1.4.1.1466.115.121.1.40{102400} SINGLE-VALUE )`,
-  `attributetype ( ${ARC}.1.6 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SYNTAX ${DIRECTORY_STRING}{256} SINGLE-VALUE )`,
-  `objectclass ( ${ARC}.2.1 NAME 'imprintAdUser' SUP top AUXILIARY MAY ( mail $ co $ proxyAddresses $ memberOf $ company $ department $ thumbnailPhoto $ sAMAccountName ) )`
-].join("\n") + "\n"
+const adSchema =
+  [
+    `attributetype ( ${ARC}.1.1 NAME 'proxyAddresses' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX ${DIRECTORY_STRING}{1123} )`,
+    // in AD memberOf is the back link of group membership; here a plain DN attribute written by the loader
+    `attributetype ( ${ARC}.1.2 NAME 'memberOf' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )`,
+    `attributetype ( ${ARC}.1.3 NAME 'company' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX ${DIRECTORY_STRING}{64} SINGLE-VALUE )`,
+    `attributetype ( ${ARC}.1.4 NAME 'department' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX ${DIRECTORY_STRING}{64} SINGLE-VALUE )`,
+    // binary, as in AD (a JPEG): what a mapping must not put into a text attribute
+    `attributetype ( ${ARC}.1.5 NAME 'thumbnailPhoto' SYNTAX 1.3.6.1.4.1.1466.115.121.1.40{102400} SINGLE-VALUE )`,
+    `attributetype ( ${ARC}.1.6 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SYNTAX ${DIRECTORY_STRING}{256} SINGLE-VALUE )`,
+    `objectclass ( ${ARC}.2.1 NAME 'imprintAdUser' SUP top AUXILIARY MAY ( mail $ co $ proxyAddresses $ memberOf $ company $ department $ thumbnailPhoto $ sAMAccountName ) )`
+  ].join("\n") + "\n"
 
 /** RFC 2307 {SSHA}: what slappasswd writes, so the service account's password is not stored in clear */
 export const sshaPassword = (password: string): string => {
@@ -116,13 +115,18 @@ const conf = (dir: string, o: SlapdOptions): string =>
 const connects = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const s = net.connect({ host: "127.0.0.1", port })
-    s.once("connect", () => { s.destroy(); resolve(true) })
+    s.once("connect", () => {
+      s.destroy()
+      resolve(true)
+    })
     s.once("error", () => resolve(false))
   })
 
 const live = new Set<ChildProcess>()
 // a crashed run (perf or test) must not leave a server behind
-process.once("exit", () => { for (const c of live) c.kill("SIGKILL") })
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL")
+})
 
 /** Generates the config, loads the data with slapadd, starts slapd and waits (bounded) until it accepts connections. */
 export const startSlapd = async (o: SlapdOptions): Promise<SlapdServer> => {
@@ -141,7 +145,9 @@ export const startSlapd = async (o: SlapdOptions): Promise<SlapdServer> => {
     const ldifFile = path.join(dir, "data.ldif")
     const fd = openSync(ldifFile, "w")
     try {
-      o.load((ldif) => { writeSync(fd, ldif) })
+      o.load((ldif) => {
+        writeSync(fd, ldif)
+      })
     } finally {
       closeSync(fd)
     }
@@ -155,8 +161,15 @@ export const startSlapd = async (o: SlapdOptions): Promise<SlapdServer> => {
     const child = spawn(SLAPD, ["-d", "0", "-f", confFile, "-h", urls.join(" ")], { stdio: ["ignore", "ignore", "pipe"] })
     live.add(child)
     let log = ""
-    child.stderr!.setEncoding("utf8").on("data", (s: string) => { log = (log + s).slice(-LOG_TAIL) })
-    const exited = new Promise<void>((resolve) => child.once("exit", () => { live.delete(child); resolve() }))
+    child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+      log = (log + s).slice(-LOG_TAIL)
+    })
+    const exited = new Promise<void>((resolve) =>
+      child.once("exit", () => {
+        live.delete(child)
+        resolve()
+      })
+    )
     const stop = async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM")
@@ -171,7 +184,7 @@ export const startSlapd = async (o: SlapdOptions): Promise<SlapdServer> => {
         await stop()
         throw new Error(`slapd exited with ${child.exitCode}: ${log}`)
       }
-      if (await connects(port) && (tlsPort === undefined || await connects(tlsPort))) break
+      if ((await connects(port)) && (tlsPort === undefined || (await connects(tlsPort)))) break
       if (i >= READY_ATTEMPTS) {
         await stop()
         throw new Error(`slapd did not accept connections on ${urls.join(" ")}: ${log}`)

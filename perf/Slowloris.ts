@@ -169,12 +169,15 @@ const main = async () => {
   const sink = await startServer({ name: "sink", args: [path.join(ROOT, "dist", "perf", "Sink.js")], ipc: true, cwd: ROOT, env: { PERF_EARLY_TALKER_MS: "0" } })
   try {
     const config = path.join(dir, "config.json")
-    writeFileSync(config, JSON.stringify({
-      dataDir: path.join(dir, "data"),
-      smtp: { host: "127.0.0.1", port: await freePort() },
-      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-      admin: { enabled: false }
-    }))
+    writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: path.join(dir, "data"),
+        smtp: { host: "127.0.0.1", port: await freePort() },
+        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+        admin: { enabled: false }
+      })
+    )
     writeFileSync(path.join(dir, "tenant.json"), JSON.stringify(tenant))
     execFileSync(process.execPath, [MAIN, "tenant", "import", path.join(dir, "tenant.json"), "--config", config], { cwd: ROOT, stdio: "ignore" })
     const relay = await startServer({ name: "imprint", args: [MAIN, "serve", "--config", config], cwd: ROOT })
@@ -186,10 +189,11 @@ const main = async () => {
 
       // the attackers run in their own process, so their sockets do not slow the load generator's event loop
       const attacker = fork(fileURLToPath(import.meta.url), ["--attacker", String(relay.port)], { stdio: "inherit" })
-      const ask = (type: string) => new Promise<AttackerReport>((resolve) => {
-        attacker.once("message", resolve)
-        attacker.send({ type })
-      })
+      const ask = (type: string) =>
+        new Promise<AttackerReport>((resolve) => {
+          attacker.once("message", resolve)
+          attacker.send({ type })
+        })
       await new Promise((r) => setTimeout(r, RAMP_MS))
       const openAtStart = (await ask("open")).open
       const underAttack = summary(await phase(relay.port, "attack"))
@@ -202,7 +206,16 @@ const main = async () => {
 
       const result = {
         when: new Date().toISOString(),
-        setup: { reconnectMs: RECONNECT_MS, attackers: ATTACKERS, attackAddresses: ATTACK_ADDRESSES, boundTricklers: BOUND_TRICKLERS, sessions: SESSIONS, message: "10k", pattern: "new connection per message", limits: "defaults" },
+        setup: {
+          reconnectMs: RECONNECT_MS,
+          attackers: ATTACKERS,
+          attackAddresses: ATTACK_ADDRESSES,
+          boundTricklers: BOUND_TRICKLERS,
+          sessions: SESSIONS,
+          message: "10k",
+          pattern: "new connection per message",
+          limits: "defaults"
+        },
         baseline,
         attack: underAttack,
         ratios: {
@@ -217,20 +230,30 @@ const main = async () => {
       const stamp = result.when.replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")
       const out = path.join(ROOT, "perf", "results", `slowloris-${stamp}`)
       writeFileSync(`${out}.json`, JSON.stringify(result, null, 2) + "\n")
-      writeFileSync(`${out}.md`, [
-        `# Slowloris load test, ${result.when}`,
-        "",
-        `${ATTACKERS} hostile sockets from ${ATTACK_ADDRESSES} unbound loopback addresses (half idle, half trickling a command; back ${RECONNECT_MS} ms after a refusal or close), ${BOUND_TRICKLERS} bound sessions trickling DATA; the tenant's server sends 10 KB messages, ${SESSIONS} sessions, a new connection per message. Default limits. p50/p99: the dot to the 250; session ms/msg: a message's whole session (connect to QUIT).`,
-        "",
-        "| phase | ok | errors (4xx/5xx/net) | msgs/s | session ms/msg | p50 ms | p99 ms | max ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
-        ...([["baseline", baseline], ["attack", underAttack]] as const).map(([n, s]) =>
-          `| ${n} | ${s.ok} | ${s.errors["4xx"]}/${s.errors["5xx"]}/${s.errors.network} | ${s.msgsPerS} | ${s.sessionMsPerMessage} | ${s.p50Ms} | ${s.p99Ms} | ${s.maxMs} |`),
-        "",
-        `Ratios attack/baseline: msgs/s ${result.ratios.msgsPerS}, session ms/msg ${result.ratios.sessionMsPerMessage}, p50 ${result.ratios.p50}, p99 ${result.ratios.p99}.`,
-        `Attackers: ${JSON.stringify(result.attackers)}. Bound tricklers' final replies: ${JSON.stringify(result.boundTricklerReplies)}.`,
-        ""
-      ].join("\n"))
+      writeFileSync(
+        `${out}.md`,
+        [
+          `# Slowloris load test, ${result.when}`,
+          "",
+          `${ATTACKERS} hostile sockets from ${ATTACK_ADDRESSES} unbound loopback addresses (half idle, half trickling a command; back ${RECONNECT_MS} ms after a refusal or close), ${BOUND_TRICKLERS} bound sessions trickling DATA; the tenant's server sends 10 KB messages, ${SESSIONS} sessions, a new connection per message. Default limits. p50/p99: the dot to the 250; session ms/msg: a message's whole session (connect to QUIT).`,
+          "",
+          "| phase | ok | errors (4xx/5xx/net) | msgs/s | session ms/msg | p50 ms | p99 ms | max ms |",
+          "|---|--:|--:|--:|--:|--:|--:|--:|",
+          ...(
+            [
+              ["baseline", baseline],
+              ["attack", underAttack]
+            ] as const
+          ).map(
+            ([n, s]) =>
+              `| ${n} | ${s.ok} | ${s.errors["4xx"]}/${s.errors["5xx"]}/${s.errors.network} | ${s.msgsPerS} | ${s.sessionMsPerMessage} | ${s.p50Ms} | ${s.p99Ms} | ${s.maxMs} |`
+          ),
+          "",
+          `Ratios attack/baseline: msgs/s ${result.ratios.msgsPerS}, session ms/msg ${result.ratios.sessionMsPerMessage}, p50 ${result.ratios.p50}, p99 ${result.ratios.p99}.`,
+          `Attackers: ${JSON.stringify(result.attackers)}. Bound tricklers' final replies: ${JSON.stringify(result.boundTricklerReplies)}.`,
+          ""
+        ].join("\n")
+      )
       console.log(`written ${path.relative(ROOT, out)}.{json,md}`)
     } finally {
       await relay.stop()

@@ -36,5 +36,4 @@ export const earlyTalkerDelayMs = (): number => {
  * Options for a perf smtp-server: the early-talker delay. The option is not in
  * @types/smtp-server, hence the cast; an unpatched smtp-server ignores it.
  */
-export const fastGreetingOptions = (): Partial<SMTPServerOptions> =>
-  ({ earlyTalkerDelayMs: earlyTalkerDelayMs() }) as Partial<SMTPServerOptions>
+export const fastGreetingOptions = (): Partial<SMTPServerOptions> => ({ earlyTalkerDelayMs: earlyTalkerDelayMs() }) as Partial<SMTPServerOptions>

@@ -76,9 +76,22 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
   const program = Effect.gen(function* () {
     const repo = yield* TenantRepo
     yield* tenantImport(repo).importTenant({ id: "bench", name: "Bench", domains: [DOMAIN], connectors: [], templates: [], rules: [], directory: [] })
-    yield* (yield* SyncRepo).putSettings("bench", TenantSyncSettings.make({
-      sources: [GraphSourceSettings.make({ name: "entra", tokenUrl, graphBaseUrl: graphBase, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, includeGroups: false, caCertPem: ca })]
-    }))
+    yield* (yield* SyncRepo).putSettings(
+      "bench",
+      TenantSyncSettings.make({
+        sources: [
+          GraphSourceSettings.make({
+            name: "entra",
+            tokenUrl,
+            graphBaseUrl: graphBase,
+            clientId: CLIENT_ID,
+            clientSecret: CLIENT_SECRET,
+            includeGroups: false,
+            caCertPem: ca
+          })
+        ]
+      })
+    )
     const sync = yield* DirectorySync
     const rssBeforeMb = mb(readProc(process.pid)?.rssKb ?? NaN)
     let start = performance.now()
@@ -89,7 +102,7 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
     const actor = yield* (yield* TenantRegistry).actor("bench" as TenantId)
     const singles: Array<number> = []
     for (let i = 0; i < 5; i++) {
-      const mail = `user${i * 7919 % USERS}@${DOMAIN}`
+      const mail = `user${(i * 7919) % USERS}@${DOMAIN}`
       const title = `Changed ${i}`
       const t0 = performance.now()
       yield* actor.applyDirectoryDelta({ upsert: [new DirectoryUser({ mail, displayName: `User ${i}`, title })], remove: [] })
@@ -99,17 +112,25 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
     }
     const singleChangeMs = +median(singles).toFixed(1)
     // the parent changes users at the source between the passes
-    yield* Effect.promise(() => new Promise<void>((resolve) => {
-      process.once("message", () => resolve())
-      process.send!({ changeNow: true })
-    }))
+    yield* Effect.promise(
+      () =>
+        new Promise<void>((resolve) => {
+          process.once("message", () => resolve())
+          process.send!({ changeNow: true })
+        })
+    )
     start = performance.now()
     const delta = yield* sync.runOnce("bench")
     const deltaMs = performance.now() - start
     if (delta.state !== "idle") throw new Error(`delta pass failed: ${delta.lastError}`)
     const sample: Sample = {
-      fullMs, fullUpserted: full.counts.upserted, singleChangeMs, deltaMs, deltaUpserted: delta.counts.upserted,
-      peakRssMb: mb(readProc(process.pid)?.hwmKb ?? NaN), rssBeforeMb
+      fullMs,
+      fullUpserted: full.counts.upserted,
+      singleChangeMs,
+      deltaMs,
+      deltaUpserted: delta.counts.upserted,
+      peakRssMb: mb(readProc(process.pid)?.hwmKb ?? NaN),
+      rssBeforeMb
     }
     return sample
   })
@@ -125,7 +146,8 @@ const childRun = async (tokenUrl: string, graphBase: string, ca: string) => {
 const runOne = (graph: GraphStandIn, ca: string, run: number): Promise<Sample> =>
   new Promise((resolve, reject) => {
     const c = fork(fileURLToPath(import.meta.url), ["--child", graph.tokenUrl, graph.base], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, SYNCBENCH_CA: ca }
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, SYNCBENCH_CA: ca }
     })
     c.on("message", (m: { changeNow?: boolean; sample?: Sample }) => {
       if (m.changeNow) {
@@ -148,31 +170,46 @@ const main = async () => {
       graph.forgetDeltaLinks()
       const s = await runOne(graph, cert.cert, run)
       samples.push(s)
-      console.log(`run ${run + 1}/${RUNS}: full ${(s.fullMs / 1000).toFixed(1)} s (${s.fullUpserted} users), one change visible in ${s.singleChangeMs} ms, delta ${(s.deltaMs / 1000).toFixed(1)} s (${s.deltaUpserted} changed), peak RSS ${s.peakRssMb} MB`)
+      console.log(
+        `run ${run + 1}/${RUNS}: full ${(s.fullMs / 1000).toFixed(1)} s (${s.fullUpserted} users), one change visible in ${s.singleChangeMs} ms, delta ${(s.deltaMs / 1000).toFixed(1)} s (${s.deltaUpserted} changed), peak RSS ${s.peakRssMb} MB`
+      )
     }
   } finally {
     await graph.stop()
   }
   const fullMs = median(samples.map((s) => s.fullMs))
   const result = {
-    bench: "sync-graph", users: USERS, pageSize: PAGE_SIZE, changes: CHANGES, runs: RUNS, node: process.version,
-    fullSeconds: +(fullMs / 1000).toFixed(2), fullUsersPerSecond: Math.round(USERS / (fullMs / 1000)),
+    bench: "sync-graph",
+    users: USERS,
+    pageSize: PAGE_SIZE,
+    changes: CHANGES,
+    runs: RUNS,
+    node: process.version,
+    fullSeconds: +(fullMs / 1000).toFixed(2),
+    fullUsersPerSecond: Math.round(USERS / (fullMs / 1000)),
     singleChangeMs: median(samples.map((s) => s.singleChangeMs)),
     deltaSeconds: +(median(samples.map((s) => s.deltaMs)) / 1000).toFixed(2),
-    peakRssMb: median(samples.map((s) => s.peakRssMb)), rssBeforeMb: median(samples.map((s) => s.rssBeforeMb)),
+    peakRssMb: median(samples.map((s) => s.peakRssMb)),
+    rssBeforeMb: median(samples.map((s) => s.rssBeforeMb)),
     samples
   }
   const out = resultsDir(ROOT)
   mkdirSync(out, { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[:.]/g, "-")
+    .replace(/-\d{3}Z$/, "Z")
   const file = path.join(out, `sync-${stamp}`)
   writeFileSync(`${file}.json`, JSON.stringify(result, null, 2) + "\n")
   const md = [
-    `# Directory sync from the Graph stand-in (${USERS.toLocaleString("en")} users, ${RUNS} runs, medians)`, "",
-    "| pass | time | users/s | peak RSS (child) |", "|---|---|---|---|",
+    `# Directory sync from the Graph stand-in (${USERS.toLocaleString("en")} users, ${RUNS} runs, medians)`,
+    "",
+    "| pass | time | users/s | peak RSS (child) |",
+    "|---|---|---|---|",
     `| full, empty cache | ${result.fullSeconds} s | ${result.fullUsersPerSecond} | ${result.peakRssMb} MB (before: ${result.rssBeforeMb} MB) |`,
     `| one change through the actor until a lookup sees it | ${result.singleChangeMs} ms | — | (same process) |`,
-    `| delta, ${CHANGES} changed | ${result.deltaSeconds} s | — | (same process) |`, ""
+    `| delta, ${CHANGES} changed | ${result.deltaSeconds} s | — | (same process) |`,
+    ""
   ].join("\n")
   writeFileSync(`${file}.md`, md)
   console.log(md)

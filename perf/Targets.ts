@@ -62,31 +62,53 @@ const tenantFile = (stamping: boolean) => ({
   domains: [PERF_DOMAIN],
   connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
   templates: stamping
-    ? [{
-      id: "perf-sig",
-      name: "Perf signature",
-      html: `<table cellpadding="0" cellspacing="0"><tr><td style="font-family:Arial,sans-serif;font-size:10pt">` +
-        `<b>{{displayName}}</b><br>{{title}}, {{department}}<br>{{company}}<br>` +
-        `Tel. {{telephoneNumber}} <span style="color:#ffffff">${STAMP_MARKER}</span></td></tr></table>`
-    }]
+    ? [
+        {
+          id: "perf-sig",
+          name: "Perf signature",
+          html:
+            `<table cellpadding="0" cellspacing="0"><tr><td style="font-family:Arial,sans-serif;font-size:10pt">` +
+            `<b>{{displayName}}</b><br>{{title}}, {{department}}<br>{{company}}<br>` +
+            `Tel. {{telephoneNumber}} <span style="color:#ffffff">${STAMP_MARKER}</span></td></tr></table>`
+        }
+      ]
     : [],
   rules: stamping ? [{ id: "everyone", name: "Everyone", templateId: "perf-sig" }] : [],
-  directory: [{
-    mail: PERF_SENDER, displayName: "Alice Example", givenName: "Alice", sn: "Example", title: "Engineer",
-    department: "Performance", company: "Perf Ltd", telephoneNumber: "+1 555 0100"
-  }]
+  directory: [
+    {
+      mail: PERF_SENDER,
+      displayName: "Alice Example",
+      givenName: "Alice",
+      sn: "Example",
+      title: "Engineer",
+      department: "Performance",
+      company: "Perf Ltd",
+      telephoneNumber: "+1 555 0100"
+    }
+  ]
 })
 
-const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve, reject) => {
-  execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS }, (err, _out, stderr) =>
-    err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve())
-})
+const run = (args: ReadonlyArray<string>): Promise<void> =>
+  new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS }, (err, _out, stderr) =>
+      err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve()
+    )
+  })
 
 /** a provisioned data dir: tenant imported, TLS certificate generated on first serve */
-interface Prepared { readonly dir: string; readonly config: string }
+interface Prepared {
+  readonly dir: string
+  readonly config: string
+}
 
 /** an Imprint target; `main` may be another build's dist/src/main.js (perf:cpu --baseline) */
-export const imprintTarget = (id: TargetId, label: string, stamping: boolean, main: string = IMPRINT_MAIN, extraConfig: Record<string, unknown> = {}): Target => {
+export const imprintTarget = (
+  id: TargetId,
+  label: string,
+  stamping: boolean,
+  main: string = IMPRINT_MAIN,
+  extraConfig: Record<string, unknown> = {}
+): Target => {
   // One data dir per target for the whole benchmark: every run gets a fresh serve
   // process, but import and certificate generation (seconds) happen once.
   let prepared: Promise<Prepared> | undefined
@@ -94,14 +116,21 @@ export const imprintTarget = (id: TargetId, label: string, stamping: boolean, ma
     const dir = mkdtempSync(path.join(tmpdir(), `imprint-perf-${id}-`))
     const config = path.join(dir, "config.json")
     const tenant = path.join(dir, "tenant.json")
-    writeFileSync(config, JSON.stringify({
-      dataDir: path.join(dir, "data"),
-      smtp: { host: "127.0.0.1", port: await freePort() },
-      downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" },
-      // two Imprint targets may run side by side; the admin API is not measured here
-      admin: { enabled: false },
-      ...extraConfig
-    }, null, 2))
+    writeFileSync(
+      config,
+      JSON.stringify(
+        {
+          dataDir: path.join(dir, "data"),
+          smtp: { host: "127.0.0.1", port: await freePort() },
+          downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" },
+          // two Imprint targets may run side by side; the admin API is not measured here
+          admin: { enabled: false },
+          ...extraConfig
+        },
+        null,
+        2
+      )
+    )
     writeFileSync(tenant, JSON.stringify(tenantFile(stamping), null, 2))
     try {
       await run([main, "tenant", "import", tenant, "--config", config])
@@ -112,8 +141,9 @@ export const imprintTarget = (id: TargetId, label: string, stamping: boolean, ma
     return { dir, config }
   }
   return {
-    id, label,
-    unavailable: () => existsSync(main) ? undefined : `${path.relative(ROOT, main)} is missing (the Imprint CLI is not built yet)`,
+    id,
+    label,
+    unavailable: () => (existsSync(main) ? undefined : `${path.relative(ROOT, main)} is missing (the Imprint CLI is not built yet)`),
     start: async (sink) => {
       prepared ??= prepare(sink.port)
       const { config } = await prepared
@@ -131,8 +161,9 @@ export const imprintTarget = (id: TargetId, label: string, stamping: boolean, ma
 const OWN_CLIENT = path.join(ROOT, "dist", "src", "pipeline", "downstream", "SmtpClient.js")
 
 const passThrough = (id: TargetId, label: string, client: "nodemailer" | "own"): Target => ({
-  id, label,
-  unavailable: () => client === "own" && !existsSync(OWN_CLIENT) ? `${path.relative(ROOT, OWN_CLIENT)} is missing` : undefined,
+  id,
+  label,
+  unavailable: () => (client === "own" && !existsSync(OWN_CLIENT) ? `${path.relative(ROOT, OWN_CLIENT)} is missing` : undefined),
   start: async (sink) => {
     const server = await startServer({
       name: id,
@@ -145,7 +176,8 @@ const passThrough = (id: TargetId, label: string, client: "nodemailer" | "own"):
 
 export const Targets: Record<TargetId, Target> = {
   direct: {
-    id: "direct", label: "(1) direct to sink",
+    id: "direct",
+    label: "(1) direct to sink",
     unavailable: () => undefined,
     start: async (sink) => ({ port: sink.port, measured: sink, stop: async () => undefined })
   },
@@ -153,5 +185,7 @@ export const Targets: Record<TargetId, Target> = {
   "passthrough-own": passThrough("passthrough-own", "(2b) pass-through, Imprint's SmtpClient", "own"),
   "imprint-plain": imprintTarget("imprint-plain", "(3) Imprint, no stamping", false),
   "imprint-stamp": imprintTarget("imprint-stamp", "(4) Imprint, stamping", true),
-  "imprint-stamp-untraced": imprintTarget("imprint-stamp-untraced", "(4t) Imprint, stamping, message trace off", true, IMPRINT_MAIN, { trace: { enabled: false } })
+  "imprint-stamp-untraced": imprintTarget("imprint-stamp-untraced", "(4t) Imprint, stamping, message trace off", true, IMPRINT_MAIN, {
+    trace: { enabled: false }
+  })
 }

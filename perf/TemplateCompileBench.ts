@@ -35,7 +35,8 @@ const REPS = Number(arg("reps") ?? 7)
 const WARMUP = Number(arg("warmup") ?? 5)
 const SIZES_KB = (arg("sizes") ?? "16,64,256,1024,2048").split(",").map(Number)
 
-const ROW = `<tr><td style="color:#333333;font-family:Arial,sans-serif;font-size:12px">{{displayName}}</td>` +
+const ROW =
+  `<tr><td style="color:#333333;font-family:Arial,sans-serif;font-size:12px">{{displayName}}</td>` +
   `<td><a href="mailto:{{mail}}">{{mail}}</a>{{#mobile}} M: <a href="tel:{{mobile}}">{{mobile}}</a>{{/mobile}}</td></tr>\n`
 /** Template shapes: a signature repeated; a page of prose; placeholders only; nested blocks (as deep as allowed) */
 const SHAPES: Record<string, (bytes: number) => string> = {
@@ -113,9 +114,14 @@ const measure = (shape: string, kb: number): Row => {
   const self = fileURLToPath(import.meta.url)
   const extra = Number(execFileSync(process.execPath, ["--expose-gc", self, "--child", shape, String(kb)], { encoding: "utf8" }))
   return {
-    shape, kb,
-    floorMs: median(runs.floor!), sanitizeMs: median(runs.sanitize!), compileHtmlMs: median(runs.compileHtml!),
-    htmlToTextMs: median(runs.htmlToText!), compileTextMs: median(runs.compileText!), prepareMs: median(runs.prepare!),
+    shape,
+    kb,
+    floorMs: median(runs.floor!),
+    sanitizeMs: median(runs.sanitize!),
+    compileHtmlMs: median(runs.compileHtml!),
+    htmlToTextMs: median(runs.htmlToText!),
+    compileTextMs: median(runs.compileText!),
+    prepareMs: median(runs.prepare!),
     extraRssMb: extra
   }
 }
@@ -133,11 +139,16 @@ const main = () => {
   const table = [
     "| shape | KB | floor ms | sanitize | compile HTML | HTML→text | compile text | prepare (all) | prepare / floor | extra RSS MB |",
     "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ...rows.map((r) =>
-      `| ${r.shape} | ${r.kb} | ${fmt(r.floorMs)} | ${fmt(r.sanitizeMs)} | ${fmt(r.compileHtmlMs)} | ${fmt(r.htmlToTextMs)} | ${fmt(r.compileTextMs)} | ${fmt(r.prepareMs)} | ${(r.prepareMs / r.floorMs).toFixed(1)} | ${fmt(r.extraRssMb)} |`)
+    ...rows.map(
+      (r) =>
+        `| ${r.shape} | ${r.kb} | ${fmt(r.floorMs)} | ${fmt(r.sanitizeMs)} | ${fmt(r.compileHtmlMs)} | ${fmt(r.htmlToTextMs)} | ${fmt(r.compileTextMs)} | ${fmt(r.prepareMs)} | ${(r.prepareMs / r.floorMs).toFixed(1)} | ${fmt(r.extraRssMb)} |`
+    )
   ].join("\n")
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
-  const stamp = new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")
+  const stamp = new Date()
+    .toISOString()
+    .replace(/:/g, "-")
+    .replace(/\.\d+Z$/, "Z")
   const dir = path.join(root, "perf", "results")
   mkdirSync(dir, { recursive: true })
   writeFileSync(path.join(dir, `template-${stamp}.json`), JSON.stringify({ reps: REPS, node: process.version, rows }, null, 2))

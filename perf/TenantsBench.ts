@@ -59,7 +59,9 @@ const addressOf = (i: number) => `127.1.${i >> 8}.${i & 255}`
 const tenantFile = (i: number, prefix = "t") => {
   const id = `${prefix}${i}`
   return {
-    id, name: `Tenant ${i}`, domains: [`${id}.example`],
+    id,
+    name: `Tenant ${i}`,
+    domains: [`${id}.example`],
     connectors: [{ type: "cidr", cidrs: [`${addressOf(i)}/32`] }],
     templates: [{ id: "default", name: "Default", html: "<p><b>{{displayName}}</b><br>{{title}}, " + id + "</p>" }],
     rules: [{ id: "all", name: "Everyone", templateId: "default" }],
@@ -67,10 +69,12 @@ const tenantFile = (i: number, prefix = "t") => {
   }
 }
 
-const run = (args: ReadonlyArray<string>): Promise<void> => new Promise((resolve, reject) => {
-  execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 }, (err, _out, stderr) =>
-    err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve())
-})
+const run = (args: ReadonlyArray<string>): Promise<void> =>
+  new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, timeout: IMPORT_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 }, (err, _out, stderr) =>
+      err ? reject(new Error(`${args.slice(1, 3).join(" ")} failed: ${err.message} ${stderr.slice(-500)}`)) : resolve()
+    )
+  })
 
 /** one message on a new connection from the tenant's address; ms from connect to the 250 after DATA */
 const send = async (port: number, i: number): Promise<number> => {
@@ -90,12 +94,14 @@ const send = async (port: number, i: number): Promise<number> => {
 const sendAll = async (port: number, ids: ReadonlyArray<number>) => {
   let next = 0
   let failed = 0
-  await Promise.all(Array.from({ length: WARM_CONCURRENCY }, async () => {
-    while (next < ids.length) {
-      const i = ids[next++]!
-      await send(port, i).catch(() => void failed++)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: WARM_CONCURRENCY }, async () => {
+      while (next < ids.length) {
+        const i = ids[next++]!
+        await send(port, i).catch(() => void failed++)
+      }
+    })
+  )
   return failed
 }
 
@@ -140,7 +146,12 @@ const throughput = async (port: number, n: number) => {
   for (let round = 0; round < LOAD_ROUNDS; round++) {
     for (const mode of ["single", "round-robin"] as const) {
       const result = await runLoad({
-        port, kind: "10k", concurrency: LOAD_CONCURRENCY, pattern: "new", messages: LOAD_MESSAGES, maxMs: 120_000,
+        port,
+        kind: "10k",
+        concurrency: LOAD_CONCURRENCY,
+        pattern: "new",
+        messages: LOAD_MESSAGES,
+        maxMs: 120_000,
         runId: `tenants-${n}-${mode}-${round}`,
         sessionSource: () => {
           const i = mode === "single" ? 0 : next++ % n
@@ -180,10 +191,17 @@ const measure = async (n: number, sinkPort: number): Promise<Row> => {
     const dataDir = path.join(dir, "data")
     const configFor = async (tenants: Record<string, number>) => {
       const file = path.join(dir, `config-${Object.values(tenants).join("-")}.json`)
-      writeFileSync(file, JSON.stringify({
-        dataDir, smtp: { host: "127.0.0.1", port: await freePort(), maxConnectionsPerAddress: 1000 },
-        downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" }, admin: { enabled: false }, trace: { enabled: false }, tenants
-      }))
+      writeFileSync(
+        file,
+        JSON.stringify({
+          dataDir,
+          smtp: { host: "127.0.0.1", port: await freePort(), maxConnectionsPerAddress: 1000 },
+          downstream: { host: "127.0.0.1", port: sinkPort, tls: "none" },
+          admin: { enabled: false },
+          trace: { enabled: false },
+          tenants
+        })
+      )
       return file
     }
     const unlimited = await configFor({ maxWarm: 0, memoryBudgetMb: 0 })
@@ -215,8 +233,16 @@ const measure = async (n: number, sinkPort: number): Promise<Row> => {
       }
     }
     const row: Row = {
-      n, importS, importMsPerTenant: (importS * 1000) / n, singleMs, oldCheckReadMs: listAllMs, startMs, rssIdleMb,
-      coldMs: median(cold), warmMs: median(warm), failed
+      n,
+      importS,
+      importMsPerTenant: (importS * 1000) / n,
+      singleMs,
+      oldCheckReadMs: listAllMs,
+      startMs,
+      rssIdleMb,
+      coldMs: median(cold),
+      warmMs: median(warm),
+      failed
     }
     console.error(`N=${n}: start ${startMs.toFixed(0)} ms, idle ${rssIdleMb.toFixed(0)} MB, cold ${row.coldMs.toFixed(1)} ms, warm ${row.warmMs.toFixed(1)} ms`)
     if (!SKIP_LOAD) {
@@ -260,18 +286,25 @@ const main = async () => {
     await sink.stop()
     killAllChildren()
   }
-  const f = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }))
+  const f = (x: number | undefined, d = 0) =>
+    x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })
   const lines = [
     `| tenants | batch import | per tenant | one more tenant (single import) | old check read (all tenants decoded) | serve start | RSS idle | first message cold / warm | msgs/s one tenant / round-robin | RSS all warm | RSS, maxWarm = N/10 |`,
     `|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|`,
-    ...rows.map((r) => `| ${f(r.n)} | ${f(r.importS, 1)} s | ${f(r.importMsPerTenant, 1)} ms | ${f(r.singleMs, 1)} ms | ${f(r.oldCheckReadMs, 1)} ms | ${f(r.startMs)} ms | ${f(r.rssIdleMb)} MB | ${f(r.coldMs, 1)} / ${f(r.warmMs, 1)} ms | ${r.singleMsgsPerS === undefined ? "skipped" : `${f(r.singleMsgsPerS, 1)} / ${f(r.roundRobinMsgsPerS, 1)} (${f((100 * r.roundRobinMsgsPerS!) / r.singleMsgsPerS, 0)} %)`} | ${r.rssAllWarmMb === undefined ? "skipped" : `${f(r.rssAllWarmMb)} MB`} | ${r.rssBudgetMb === undefined ? "skipped" : `${f(r.rssBudgetMb)} MB (${f(r.budget)} warm)`} |`)
+    ...rows.map(
+      (r) =>
+        `| ${f(r.n)} | ${f(r.importS, 1)} s | ${f(r.importMsPerTenant, 1)} ms | ${f(r.singleMs, 1)} ms | ${f(r.oldCheckReadMs, 1)} ms | ${f(r.startMs)} ms | ${f(r.rssIdleMb)} MB | ${f(r.coldMs, 1)} / ${f(r.warmMs, 1)} ms | ${r.singleMsgsPerS === undefined ? "skipped" : `${f(r.singleMsgsPerS, 1)} / ${f(r.roundRobinMsgsPerS, 1)} (${f((100 * r.roundRobinMsgsPerS!) / r.singleMsgsPerS, 0)} %)`} | ${r.rssAllWarmMb === undefined ? "skipped" : `${f(r.rssAllWarmMb)} MB`} | ${r.rssBudgetMb === undefined ? "skipped" : `${f(r.rssBudgetMb)} MB (${f(r.budget)} warm)`} |`
+    )
   ]
   console.log(lines.join("\n"))
   const out = resultsDir(ROOT)
   mkdirSync(out, { recursive: true })
   const stamp = `${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z`
   writeFileSync(path.join(out, `tenants-${stamp}.json`), JSON.stringify({ users: USERS, sample: SAMPLE, singleImports: SINGLE_IMPORTS, rows }, null, 2))
-  writeFileSync(path.join(out, `tenants-${stamp}.md`), `${lines.join("\n")}\n\n${USERS} users per tenant; failed sends: ${rows.map((r) => r.failed).join(", ")}\n`)
+  writeFileSync(
+    path.join(out, `tenants-${stamp}.md`),
+    `${lines.join("\n")}\n\n${USERS} users per tenant; failed sends: ${rows.map((r) => r.failed).join(", ")}\n`
+  )
   console.log(`written ${path.relative(ROOT, path.join(out, `tenants-${stamp}.md`))}`)
 }
 

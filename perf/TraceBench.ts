@@ -30,9 +30,23 @@ const ROUNDS = option("rounds", 5)
 
 /** a stamped 10 KB message with one copy, as the perf tenant sends them */
 const facts = (i: number): TraceFacts => ({
-  tenant: "perf", connector: "address", client: "127.0.0.1", sender: "alice@perf.example", recipients: ["bob@example.org"],
-  started: Date.now() - 4, messageId: `<m${i}@perf.example>`, size: 10_240,
-  decision: { copies: [{ recipients: ["bob@example.org"], ruleIds: ["everyone"], plan: { elements: [{ templateId: "perf-sig", templateVersion: 1 } as SignatureElement], skipIfPresent: [] } }] },
+  tenant: "perf",
+  connector: "address",
+  client: "127.0.0.1",
+  sender: "alice@perf.example",
+  recipients: ["bob@example.org"],
+  started: Date.now() - 4,
+  messageId: `<m${i}@perf.example>`,
+  size: 10_240,
+  decision: {
+    copies: [
+      {
+        recipients: ["bob@example.org"],
+        ruleIds: ["everyone"],
+        plan: { elements: [{ templateId: "perf-sig", templateVersion: 1 } as SignatureElement], skipIfPresent: [] }
+      }
+    ]
+  },
   outcomes: [{ stamped: ["html", "text"], parts: [] }],
   copyReplies: [{ reply: { code: 250, text: "OK: queued as 123" }, afterMs: 3 }]
 })
@@ -47,10 +61,11 @@ const round = (record: (e: ReturnType<typeof traceEntry>) => Effect.Effect<void>
     const tick = () => {
       for (let k = 0; k < perTick && i < ENTRIES; k++, i++) Effect.runSync(record(traceEntry(facts(i), reply, undefined, Date.now())))
       if (i < ENTRIES) setTimeout(tick, 10)
-      else void Effect.runPromise(flush).then(() => {
-        const c = process.cpuUsage(start)
-        resolve((c.user + c.system) / ENTRIES)
-      })
+      else
+        void Effect.runPromise(flush).then(() => {
+          const c = process.cpuUsage(start)
+          resolve((c.user + c.system) / ENTRIES)
+        })
     }
     tick()
   })
@@ -61,26 +76,42 @@ const main = async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "imprint-trace-bench-"))
   const layer = TraceWriter.Default.pipe(
     Layer.provideMerge(TraceStore.layerAt(dir)),
-    Layer.provide(Layer.succeed(TraceOptions, {
-      node: "bench", queueCapacity: 10_000, batchSize: 1000, flushInterval: Duration.millis(250), maxRecords: 10_000_000, maxBytes: 4 * 1024 ** 3,
-      retentionDays: 30, expiryInterval: Duration.hours(1), hashKey: Buffer.alloc(32), tenantLabels: false
-    })),
+    Layer.provide(
+      Layer.succeed(TraceOptions, {
+        node: "bench",
+        queueCapacity: 10_000,
+        batchSize: 1000,
+        flushInterval: Duration.millis(250),
+        maxRecords: 10_000_000,
+        maxBytes: 4 * 1024 ** 3,
+        retentionDays: 30,
+        expiryInterval: Duration.hours(1),
+        hashKey: Buffer.alloc(32),
+        tenantLabels: false
+      })
+    ),
     Layer.provide(Layer.succeed(TraceSettingsSource, () => Effect.succeed(undefined)))
   )
   try {
-    await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const writer = yield* TraceWriter
-      yield* Effect.promise(() => round(writer.record, writer.flush)) // warm-up
-      const off: Array<number> = []
-      const on: Array<number> = []
-      for (let r = 0; r < ROUNDS; r++) {
-        off.push(yield* Effect.promise(() => round(() => Effect.void, Effect.void)))
-        on.push(yield* Effect.promise(() => round(writer.record, writer.flush)))
-      }
-      const cost = median(on.map((x, i) => x - off[i]))
-      console.log(`${ENTRIES} entries × ${ROUNDS} rounds at ${RATE}/s: CPU µs per entry, trace off ${off.map((x) => x.toFixed(0)).join(" ")}, on ${on.map((x) => x.toFixed(0)).join(" ")}`)
-      console.log(`the trace's cost: ${cost.toFixed(1)} µs of CPU per message (median of the per-round differences)`)
-    })).pipe(Effect.provide(layer)))
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const writer = yield* TraceWriter
+          yield* Effect.promise(() => round(writer.record, writer.flush)) // warm-up
+          const off: Array<number> = []
+          const on: Array<number> = []
+          for (let r = 0; r < ROUNDS; r++) {
+            off.push(yield* Effect.promise(() => round(() => Effect.void, Effect.void)))
+            on.push(yield* Effect.promise(() => round(writer.record, writer.flush)))
+          }
+          const cost = median(on.map((x, i) => x - off[i]))
+          console.log(
+            `${ENTRIES} entries × ${ROUNDS} rounds at ${RATE}/s: CPU µs per entry, trace off ${off.map((x) => x.toFixed(0)).join(" ")}, on ${on.map((x) => x.toFixed(0)).join(" ")}`
+          )
+          console.log(`the trace's cost: ${cost.toFixed(1)} µs of CPU per message (median of the per-round differences)`)
+        })
+      ).pipe(Effect.provide(layer))
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -37,7 +37,9 @@ const quiet = Logger.withMinimumLogLevel(LogLevel.Error)
 
 const startNode = async (servers: ReadonlyArray<string>, name: string) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `imprint-tracemerge-${name}-`))
-  const config = await Effect.runPromise(decodeConfig({ dataDir, smtp: { port: 0 }, admin: { enabled: false }, cluster: { servers, node: name }, trace: { node: name } }))
+  const config = await Effect.runPromise(
+    decodeConfig({ dataDir, smtp: { port: 0 }, admin: { enabled: false }, cluster: { servers, node: name }, trace: { node: name } })
+  )
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
   const run = <A, E>(effect: Effect.Effect<A, E, any>) => Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
@@ -50,13 +52,26 @@ const startNode = async (servers: ReadonlyArray<string>, name: string) => {
   }
 }
 
-const record = (node: string, at: number, i: number) => new TraceRecord({
-  id: makeId(at, i), node, at, tenant: "acme", connector: "address", client: "192.0.2.7", sender: "alice@acme.example",
-  recipients: ["bob@example.org"], messageId: `<m${i}@${node}.example>`, size: 10_240, decision: "stamped", outcome: "relayed",
-  reply: { code: 250, enhanced: "2.6.0", text: "relayed" },
-  copies: [{ recipients: ["bob@example.org"], rules: ["all"], templates: ["sig@3"], stamped: ["html", "text"], reply: { code: 250, text: "ok" }, durationMs: 3 }],
-  durationMs: 9
-})
+const record = (node: string, at: number, i: number) =>
+  new TraceRecord({
+    id: makeId(at, i),
+    node,
+    at,
+    tenant: "acme",
+    connector: "address",
+    client: "192.0.2.7",
+    sender: "alice@acme.example",
+    recipients: ["bob@example.org"],
+    messageId: `<m${i}@${node}.example>`,
+    size: 10_240,
+    decision: "stamped",
+    outcome: "relayed",
+    reply: { code: 250, enhanced: "2.6.0", text: "relayed" },
+    copies: [
+      { recipients: ["bob@example.org"], rules: ["all"], templates: ["sig@3"], stamped: ["html", "text"], reply: { code: 250, text: "ok" }, durationMs: 3 }
+    ],
+    durationMs: 9
+  })
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -68,7 +83,10 @@ const main = async () => {
   const b = await startNode([nats.url], "b")
   try {
     const now = Date.now()
-    for (const [node, name] of [[a, "a"], [b, "b"]] as const) {
+    for (const [node, name] of [
+      [a, "a"],
+      [b, "b"]
+    ] as const) {
       for (let start = 0; start < RECORDS; start += 5_000) {
         const batch = Array.from({ length: Math.min(5_000, RECORDS - start) }, (_, k) => record(name, now - (start + k) * 7, start + k))
         await node.run(Effect.flatMap(TraceStore, (s) => s.write(batch)))
@@ -104,7 +122,12 @@ const main = async () => {
       askMs.push(performance.now() - t0)
     }
     const result = {
-      bench: "trace-merge", recordsPerNode: RECORDS, rounds: ROUNDS, page: PAGE, node: process.version, loadavg: os.loadavg().map((x) => +x.toFixed(1)),
+      bench: "trace-merge",
+      recordsPerNode: RECORDS,
+      rounds: ROUNDS,
+      page: PAGE,
+      node: process.version,
+      loadavg: os.loadavg().map((x) => +x.toFixed(1)),
       localMs: { p50: +median(local).toFixed(2) },
       mergedMs: { p50: +median(merged).toFixed(2) },
       ratio: +(median(merged) / median(local)).toFixed(2),
@@ -113,7 +136,10 @@ const main = async () => {
     }
     const out = resultsDir(ROOT)
     mkdirSync(out, { recursive: true })
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z")
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[:.]/g, "-")
+      .replace(/-\d{3}Z$/, "Z")
     writeFileSync(path.join(out, `trace-merge-${stamp}.json`), JSON.stringify(result, null, 2) + "\n")
     console.log(JSON.stringify(result))
   } finally {

@@ -56,7 +56,10 @@ const treeCpu = (pid: number): number => {
 
 const variants = [1, 2].map((workers) => ({
   workers,
-  target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, { workers, ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {}) })
+  target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, {
+    workers,
+    ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {})
+  })
 }))
 
 interface Pass {
@@ -80,7 +83,11 @@ const idleCpu = async (running: Map<number, Running>) => {
 }
 
 const summary = (pass: Pass) => {
-  const rows = variants.map((v) => ({ workers: v.workers, msgsPerSecond: median(pass.rate.get(v.workers)!), cpuMsPerMessage: median(pass.cpu.get(v.workers)!) }))
+  const rows = variants.map((v) => ({
+    workers: v.workers,
+    msgsPerSecond: median(pass.rate.get(v.workers)!),
+    cpuMsPerMessage: median(pass.cpu.get(v.workers)!)
+  }))
   const [one, two] = rows
   return {
     rows,
@@ -102,10 +109,20 @@ const runPass = async (running: Map<number, Running>, label: string, ratePerSeco
       const r = running.get(v.workers)!
       const before = treeCpu(r.measured.pid)
       const primaryBefore = readProc(r.measured.pid)?.cpuS ?? 0
-      const load = await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: MESSAGES, maxMs: BATCH_MAX_MS, runId: `${label}${b}-${v.workers}`, ratePerSecond: ratePerSecond?.(v.workers) })
+      const load = await runLoad({
+        port: r.port,
+        kind: KIND,
+        concurrency: SESSIONS,
+        pattern: PATTERN,
+        messages: MESSAGES,
+        maxMs: BATCH_MAX_MS,
+        runId: `${label}${b}-${v.workers}`,
+        ratePerSecond: ratePerSecond?.(v.workers)
+      })
       const used = treeCpu(r.measured.pid) - before
       primaryCpu.get(v.workers)!.push((((readProc(r.measured.pid)?.cpuS ?? 0) - primaryBefore) * 1000) / Math.max(1, load.ok))
-      if (load.ok < load.attempted) console.error(`workers ${v.workers}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
+      if (load.ok < load.attempted)
+        console.error(`workers ${v.workers}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
       rate.get(v.workers)!.push(load.ok / (load.elapsedMs / 1000))
       cpu.get(v.workers)!.push((used * 1000) / Math.max(1, load.ok))
     }
@@ -114,10 +131,16 @@ const runPass = async (running: Map<number, Running>, label: string, ratePerSeco
 }
 
 const print = (title: string, s: ReturnType<typeof summary>) => {
-  console.log(`${title}\n| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`)
+  console.log(
+    `${title}\n| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`
+  )
   for (const r of s.rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
-  console.log(`workers 2 / 1: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")}); ` +
-    `the primary's own CPU ms per message: ${Object.entries(s.primaryCpuMsPerMessage).map(([w, c]) => `workers ${w}: ${c.toFixed(2)}`).join(", ")}`)
+  console.log(
+    `workers 2 / 1: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")}); ` +
+      `the primary's own CPU ms per message: ${Object.entries(s.primaryCpuMsPerMessage)
+        .map(([w, c]) => `workers ${w}: ${c.toFixed(2)}`)
+        .join(", ")}`
+  )
 }
 
 const main = async () => {
@@ -133,7 +156,15 @@ const main = async () => {
       console.error(`starting workers: ${v.workers}`)
       const r = await v.target.start(sink)
       running.set(v.workers, r)
-      await runLoad({ port: r.port, kind: KIND, concurrency: SESSIONS, pattern: PATTERN, messages: WARMUP_MESSAGES, maxMs: BATCH_MAX_MS, runId: `w-${v.workers}` })
+      await runLoad({
+        port: r.port,
+        kind: KIND,
+        concurrency: SESSIONS,
+        pattern: PATTERN,
+        messages: WARMUP_MESSAGES,
+        maxMs: BATCH_MAX_MS,
+        runId: `w-${v.workers}`
+      })
     }
     idle = await idleCpu(running)
     console.log(`idle CPU ms per second: ${[...idle].map(([w, c]) => `workers ${w}: ${c.toFixed(1)}`).join(", ")}`)
@@ -147,7 +178,11 @@ const main = async () => {
       // Each of two workers sees half the node's rate, and a Node.js process's CPU per message grows as its own
       // rate falls (fewer events per wake-up of its event loop). This pass gives workers: 1 the rate each worker sees.
       const perProcess = Math.max(1, Math.round(ratePerSecond / 2))
-      sameProcessRate = { ...summary(await runPass(running, "p", (w) => (w === 1 ? perProcess : ratePerSecond))), workers1RatePerSecond: perProcess, workers2RatePerSecond: ratePerSecond }
+      sameProcessRate = {
+        ...summary(await runPass(running, "p", (w) => (w === 1 ? perProcess : ratePerSecond))),
+        workers1RatePerSecond: perProcess,
+        workers2RatePerSecond: ratePerSecond
+      }
       print(`the same rate per process: workers 1 at ${perProcess} msgs/s, workers 2 at ${ratePerSecond} msgs/s (each worker ${perProcess})`, sameProcessRate)
     }
   } finally {
@@ -156,18 +191,41 @@ const main = async () => {
     await sink.stop()
     killAllChildren()
   }
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.availableParallelism()} cores`)
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${os.availableParallelism()} cores`
+  )
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `workers-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
-  writeFileSync(file, JSON.stringify({
-    // the machine's run queue before and after the run: on a shared 2-core VM, the second worker competes with everything else
-    loadAverage: os.loadavg(), loadAverageBefore: loadBefore, cores: os.availableParallelism(),
-    kind: KIND, pattern: PATTERN, sessions: SESSIONS, batches: BATCHES, messages: MESSAGES,
-    // saturation, kept at the top level as before
-    rows: saturation.rows, ratios: saturation.ratios, pairRatios: saturation.pairRatios, samples: saturation.samples,
-    offered, sameProcessRate, idleCpuMsPerSecond: idle === undefined ? undefined : Object.fromEntries(idle)
-  }, null, 2))
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        // the machine's run queue before and after the run: on a shared 2-core VM, the second worker competes with everything else
+        loadAverage: os.loadavg(),
+        loadAverageBefore: loadBefore,
+        cores: os.availableParallelism(),
+        kind: KIND,
+        pattern: PATTERN,
+        sessions: SESSIONS,
+        batches: BATCHES,
+        messages: MESSAGES,
+        // saturation, kept at the top level as before
+        rows: saturation.rows,
+        ratios: saturation.ratios,
+        pairRatios: saturation.pairRatios,
+        samples: saturation.samples,
+        offered,
+        sameProcessRate,
+        idleCpuMsPerSecond: idle === undefined ? undefined : Object.fromEntries(idle)
+      },
+      null,
+      2
+    )
+  )
   console.log(`written ${path.relative(ROOT, file)}`)
 }
 

@@ -35,7 +35,14 @@ const reps = repsAt === -1 ? 3 : Number(args[repsAt + 1])
 const DRAIN_TIMEOUT_MS = 120_000
 const WARMUP_MESSAGES = 40
 
-interface Scenario { readonly name: string; readonly kind: MessageKind; readonly concurrency: number; readonly pattern: ConnectionPattern; readonly messages: number; readonly maxMs: number }
+interface Scenario {
+  readonly name: string
+  readonly kind: MessageKind
+  readonly concurrency: number
+  readonly pattern: ConnectionPattern
+  readonly messages: number
+  readonly maxMs: number
+}
 
 // the conditions of issue 5's reference table: 20 sessions, new connection per message
 const scenarios: ReadonlyArray<Scenario> = [
@@ -54,7 +61,8 @@ interface Peer {
 
 /** Imprint's own targets run in the same repetitions, so "Imprint vs what you run today" is a ratio within one run */
 const relay = (id: "direct" | "passthrough" | "imprint-plain" | "imprint-stamp"): Peer => ({
-  id, queueing: false,
+  id,
+  queueing: false,
   unavailable: () => undefined,
   open: async (sink) => {
     const r = await Targets[id].start(sink)
@@ -64,7 +72,8 @@ const relay = (id: "direct" | "passthrough" | "imprint-plain" | "imprint-stamp")
 
 const postfixPeers = new Map<PostfixVariant, PostfixInstance>()
 const postfixPeer = (variant: PostfixVariant): Peer => ({
-  id: variant === "plain" ? "postfix" : "postfix+altermime", queueing: true,
+  id: variant === "plain" ? "postfix" : "postfix+altermime",
+  queueing: true,
   unavailable: () => postfixUnavailable(variant),
   // one instance for the whole run: Postfix is a long-running daemon, and starting it takes seconds
   open: async (sink) => {
@@ -95,7 +104,8 @@ const RATIO_ROWS: ReadonlyArray<readonly [string, string]> = [
 /** issue 16's comparison: msgs/s, CPU per message and peak RSS per relay, and Imprint stamping's ratios */
 export const ratioTable = (runs: ReadonlyArray<RunRecord>, summaries: ReadonlyArray<Summary>): string => {
   const out: Array<string> = []
-  const fmt = (x: number, digits: number) => (Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–")
+  const fmt = (x: number, digits: number) =>
+    Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–"
   for (const s of scenarios) {
     const of = (target: string) => summaries.find((x) => x.scenario === s.name && x.target === target && x.group === "matrix")
     out.push(`\n${s.name}: ${s.concurrency} sessions, ${s.pattern === "new" ? "a new connection per message" : "reused connections"}, medians\n`)
@@ -115,9 +125,27 @@ export const ratioTable = (runs: ReadonlyArray<RunRecord>, summaries: ReadonlyAr
       "",
       "| Imprint stamping vs | msgs/s | CPU per message | peak RSS |",
       "|---|--:|--:|--:|",
-      `| the library floor | ${fmt(ratio("passthrough", (x) => x.msgsPerS), 2)}× | ${fmt(cpuRatio("passthrough"), 2)}× | ${fmt(ratio("passthrough", (x) => x.peakRssMb), 2)}× |`,
-      `| Postfix plain relay | ${fmt(ratio("postfix", (x) => x.msgsPerS), 2)}× | ${fmt(cpuRatio("postfix"), 2)}× | ${fmt(ratio("postfix", (x) => x.peakRssMb), 2)}× |`,
-      `| Postfix + altermime | ${fmt(ratio("postfix+altermime", (x) => x.msgsPerS), 2)}× | ${fmt(cpuRatio("postfix+altermime"), 2)}× | ${fmt(ratio("postfix+altermime", (x) => x.peakRssMb), 2)}× |`
+      `| the library floor | ${fmt(
+        ratio("passthrough", (x) => x.msgsPerS),
+        2
+      )}× | ${fmt(cpuRatio("passthrough"), 2)}× | ${fmt(
+        ratio("passthrough", (x) => x.peakRssMb),
+        2
+      )}× |`,
+      `| Postfix plain relay | ${fmt(
+        ratio("postfix", (x) => x.msgsPerS),
+        2
+      )}× | ${fmt(cpuRatio("postfix"), 2)}× | ${fmt(
+        ratio("postfix", (x) => x.peakRssMb),
+        2
+      )}× |`,
+      `| Postfix + altermime | ${fmt(
+        ratio("postfix+altermime", (x) => x.msgsPerS),
+        2
+      )}× | ${fmt(cpuRatio("postfix+altermime"), 2)}× | ${fmt(
+        ratio("postfix+altermime", (x) => x.peakRssMb),
+        2
+      )}× |`
     )
   }
   return out.join("\n")
@@ -131,7 +159,15 @@ const runOne = async (sink: Server, peer: Peer, s: Scenario, rep: number, n: num
     if (peer.queueing) await waitForSink(sink, WARMUP_MESSAGES, DRAIN_TIMEOUT_MS)
     await resetSink(sink)
     const stop = target.measure()
-    const load = await runLoad({ port: target.port, kind: s.kind, concurrency: s.concurrency, pattern: s.pattern, messages: s.messages, maxMs: s.maxMs, runId: `p${n}` })
+    const load = await runLoad({
+      port: target.port,
+      kind: s.kind,
+      concurrency: s.concurrency,
+      pattern: s.pattern,
+      messages: s.messages,
+      maxMs: s.maxMs,
+      runId: `p${n}`
+    })
     const t0 = performance.now()
     const stats = await waitForSink(sink, load.ok, peer.queueing ? DRAIN_TIMEOUT_MS : 0)
     const drainS = (performance.now() - t0) / 1000
@@ -143,13 +179,29 @@ const runOne = async (sink: Server, peer: Peer, s: Scenario, rep: number, n: num
     const unackedArrivals = stats.seqs.filter((q) => !acked.has(q)).length
     const secs = load.elapsedMs / 1000 + (peer.queueing ? drainS : 0)
     return {
-      scenario: s.name, group: "matrix", target: peer.id, rep,
-      attempted: load.attempted, ok: load.ok, errors: load.errors, errorSamples: load.errorSamples,
-      elapsedS: secs, msgsPerS: load.ok / secs, mbPerS: load.bytesOk / 1e6 / secs,
-      p50Ms: quantile(load.latenciesMs, 0.5), p90Ms: quantile(load.latenciesMs, 0.9), p99Ms: quantile(load.latenciesMs, 0.99),
-      peakRssMb: m.peakRssKb / 1024, cpuS: m.cpuS, loadgenCpuS: NaN,
+      scenario: s.name,
+      group: "matrix",
+      target: peer.id,
+      rep,
+      attempted: load.attempted,
+      ok: load.ok,
+      errors: load.errors,
+      errorSamples: load.errorSamples,
+      elapsedS: secs,
+      msgsPerS: load.ok / secs,
+      mbPerS: load.bytesOk / 1e6 / secs,
+      p50Ms: quantile(load.latenciesMs, 0.5),
+      p90Ms: quantile(load.latenciesMs, 0.9),
+      p99Ms: quantile(load.latenciesMs, 0.99),
+      peakRssMb: m.peakRssKb / 1024,
+      cpuS: m.cpuS,
+      loadgenCpuS: NaN,
       arrivedOnce: missing === 0 && duplicates === 0 && unackedArrivals === 0 && stats.withoutSeq === 0,
-      missing, duplicates, unackedArrivals, stamped: stats.marked, drainS: peer.queueing ? drainS : 0
+      missing,
+      duplicates,
+      unackedArrivals,
+      stamped: stats.marked,
+      drainS: peer.queueing ? drainS : 0
     }
   } finally {
     await target.close()
@@ -161,7 +213,10 @@ const main = async (): Promise<void> => {
   const skipped: Array<string> = []
   const peers = all.filter((p) => {
     const why = p.unavailable()
-    if (why !== undefined) { skipped.push(`${p.id}: ${why}`); console.error(`skipping ${p.id}: ${why}`) }
+    if (why !== undefined) {
+      skipped.push(`${p.id}: ${why}`)
+      console.error(`skipping ${p.id}: ${why}`)
+    }
     return why === undefined
   })
   const started = new Date()
@@ -174,8 +229,10 @@ const main = async (): Promise<void> => {
         for (const p of peers) {
           const r = await runOne(sink, p, s, rep, n++)
           runs.push(r)
-          console.error(`${s.name.padEnd(12)} ${p.id.padEnd(18)} rep ${rep}: ${r.msgsPerS.toFixed(0)} msgs/s end to end, p50 ${r.p50Ms.toFixed(2)} ms, ` +
-            `peak ${r.peakRssMb.toFixed(0)} MB, cpu ${r.cpuS.toFixed(2)} s, drain ${r.drainS?.toFixed(2)} s${r.arrivedOnce ? "" : " NOT ARRIVED ONCE"}`)
+          console.error(
+            `${s.name.padEnd(12)} ${p.id.padEnd(18)} rep ${rep}: ${r.msgsPerS.toFixed(0)} msgs/s end to end, p50 ${r.p50Ms.toFixed(2)} ms, ` +
+              `peak ${r.peakRssMb.toFixed(0)} MB, cpu ${r.cpuS.toFixed(2)} s, drain ${r.drainS?.toFixed(2)} s${r.arrivedOnce ? "" : " NOT ARRIVED ONCE"}`
+          )
         }
       }
     }
@@ -187,26 +244,42 @@ const main = async (): Promise<void> => {
   }
   const cpus = os.cpus()
   const summaries = summarize(runs)
-  const md = markdown({
-    title: `Imprint perf peers ${started.toISOString()}`,
-    context: [
-      `${started.toISOString()}, ${quick ? "quick" : "full"}, ${reps} repetitions alternating, medians; machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, Node ${process.version}`,
-      "msgs/s and MB/s are end to end: for Postfix until the sink had every message (250 there means queued); latency is to the 250",
-      "peak RSS and CPU: Postfix = master + all its children summed (shared pages counted per process); others as in run.js",
-      "stamped: share of messages carrying the perf marker (altermime's disclaimer carries it too)"
-    ],
-    summaries,
-    skipped
-  }) + "\n\n## Imprint vs the floor vs Postfix (issue 16)\n" + ratioTable(runs, summaries) + "\n"
+  const md =
+    markdown({
+      title: `Imprint perf peers ${started.toISOString()}`,
+      context: [
+        `${started.toISOString()}, ${quick ? "quick" : "full"}, ${reps} repetitions alternating, medians; machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, Node ${process.version}`,
+        "msgs/s and MB/s are end to end: for Postfix until the sink had every message (250 there means queued); latency is to the 250",
+        "peak RSS and CPU: Postfix = master + all its children summed (shared pages counted per process); others as in run.js",
+        "stamped: share of messages carrying the perf marker (altermime's disclaimer carries it too)"
+      ],
+      summaries,
+      skipped
+    }) +
+    "\n\n## Imprint vs the floor vs Postfix (issue 16)\n" +
+    ratioTable(runs, summaries) +
+    "\n"
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
-  const stamp = `peers-${started.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")}`
+  const stamp = `peers-${started
+    .toISOString()
+    .replace(/:/g, "-")
+    .replace(/\.\d+Z$/, "Z")}`
   writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ started, quick, reps, skipped, runs }, null, 2))
   writeFileSync(path.join(dir, `${stamp}.md`), md)
   console.log(md)
 }
 
-process.on("exit", () => { killAllChildren(); for (const pf of postfixPeers.values()) { try { pf.stop() } catch { /* already stopped */ } } })
+process.on("exit", () => {
+  killAllChildren()
+  for (const pf of postfixPeers.values()) {
+    try {
+      pf.stop()
+    } catch {
+      /* already stopped */
+    }
+  }
+})
 main().catch((e) => {
   console.error(e instanceof Error ? e.stack : e)
   process.exit(1)

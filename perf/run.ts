@@ -65,7 +65,15 @@ const matrix = (): ReadonlyArray<Scenario> => {
   for (const kind of ["10k", "100k", "1m"] as const) {
     for (const concurrency of [1, 20, 100]) {
       for (const pattern of ["new", "reused"] as const) {
-        out.push({ name: scenarioName(kind, concurrency, pattern), group: "matrix", kind, concurrency, pattern, messages: FULL_MESSAGES[kind] ?? 100, maxMs: FULL_MAX_MS })
+        out.push({
+          name: scenarioName(kind, concurrency, pattern),
+          group: "matrix",
+          kind,
+          concurrency,
+          pattern,
+          messages: FULL_MESSAGES[kind] ?? 100,
+          maxMs: FULL_MAX_MS
+        })
       }
     }
   }
@@ -80,19 +88,22 @@ const matrix = (): ReadonlyArray<Scenario> => {
  */
 const memoryTargets = (ts: ReadonlyArray<TargetId>): ReadonlyArray<TargetId> =>
   ts.filter((t) => t !== "direct" && (!quick || t === "passthrough" || t === "imprint-stamp"))
-const memoryReps = (): number => quick ? 1 : reps
+const memoryReps = (): number => (quick ? 1 : reps)
 
-const memory = (): ReadonlyArray<Scenario> => [
-  { name: "mem 100k x1", kind: "100k", concurrency: 1, messages: 1 },
-  // 10 MB shows whether growth is a fixed window (10 MB ≈ 100 MB) or per byte (100 MB ≫ 10 MB)
-  { name: "mem 10m x1", kind: "10m", concurrency: 1, messages: 1 },
-  { name: "mem 100m x1", kind: "100m", concurrency: 1, messages: 1 },
-  // the 20 × 10 MB pair moves 200 MB per target: full runs only
-  ...(quick ? [] : [
-    { name: "mem 100k c20", kind: "100k", concurrency: 20, messages: 20 },
-    { name: "mem 10m c20", kind: "10m", concurrency: 20, messages: 20 }
-  ])
-].map((s) => ({ ...s, group: "memory" as const, kind: s.kind as MessageKind, pattern: "new" as const, maxMs: MEMORY_MAX_MS }))
+const memory = (): ReadonlyArray<Scenario> =>
+  [
+    { name: "mem 100k x1", kind: "100k", concurrency: 1, messages: 1 },
+    // 10 MB shows whether growth is a fixed window (10 MB ≈ 100 MB) or per byte (100 MB ≫ 10 MB)
+    { name: "mem 10m x1", kind: "10m", concurrency: 1, messages: 1 },
+    { name: "mem 100m x1", kind: "100m", concurrency: 1, messages: 1 },
+    // the 20 × 10 MB pair moves 200 MB per target: full runs only
+    ...(quick
+      ? []
+      : [
+          { name: "mem 100k c20", kind: "100k", concurrency: 20, messages: 20 },
+          { name: "mem 10m c20", kind: "10m", concurrency: 20, messages: 20 }
+        ])
+  ].map((s) => ({ ...s, group: "memory" as const, kind: s.kind as MessageKind, pattern: "new" as const, maxMs: MEMORY_MAX_MS }))
 
 let runCounter = 0
 
@@ -108,14 +119,25 @@ const kept = new Map<TargetId, Running>()
 const runOne = async (sink: Server, targetId: TargetId, s: Scenario, rep: number): Promise<RunRecord> => {
   const keep = quick && s.group === "matrix"
   const stale = keep ? undefined : kept.get(targetId)
-  if (stale !== undefined) { kept.delete(targetId); await stale.stop() } // frees Imprint's configured port
+  if (stale !== undefined) {
+    kept.delete(targetId)
+    await stale.stop()
+  } // frees Imprint's configured port
   const reuse = keep ? kept.get(targetId) : undefined
-  const target = reuse ?? await Targets[targetId].start(sink)
+  const target = reuse ?? (await Targets[targetId].start(sink))
   if (keep) kept.set(targetId, target)
   let failed = true
   try {
     if (reuse === undefined) {
-      await runLoad({ port: target.port, kind: "10k", concurrency: Math.min(s.concurrency, 10), pattern: "reused", messages: WARMUP_MESSAGES, maxMs: 15_000, runId: `w${runCounter}` })
+      await runLoad({
+        port: target.port,
+        kind: "10k",
+        concurrency: Math.min(s.concurrency, 10),
+        pattern: "reused",
+        messages: WARMUP_MESSAGES,
+        maxMs: 15_000,
+        runId: `w${runCounter}`
+      })
     }
     await resetSink(sink)
     const runId = `r${++runCounter}`
@@ -133,13 +155,28 @@ const runOne = async (sink: Server, targetId: TargetId, s: Scenario, rep: number
     const secs = load.elapsedMs / 1000
     failed = false
     return {
-      scenario: s.name, group: s.group, target: targetId, rep,
-      attempted: load.attempted, ok: load.ok, errors: load.errors, errorSamples: load.errorSamples,
-      elapsedS: secs, msgsPerS: load.ok / secs, mbPerS: load.bytesOk / 1e6 / secs,
-      p50Ms: quantile(load.latenciesMs, 0.5), p90Ms: quantile(load.latenciesMs, 0.9), p99Ms: quantile(load.latenciesMs, 0.99),
-      peakRssMb: measured.peakRssKb / 1024, cpuS: measured.cpuS, loadgenCpuS: (cpu.user + cpu.system) / 1e6,
+      scenario: s.name,
+      group: s.group,
+      target: targetId,
+      rep,
+      attempted: load.attempted,
+      ok: load.ok,
+      errors: load.errors,
+      errorSamples: load.errorSamples,
+      elapsedS: secs,
+      msgsPerS: load.ok / secs,
+      mbPerS: load.bytesOk / 1e6 / secs,
+      p50Ms: quantile(load.latenciesMs, 0.5),
+      p90Ms: quantile(load.latenciesMs, 0.9),
+      p99Ms: quantile(load.latenciesMs, 0.99),
+      peakRssMb: measured.peakRssKb / 1024,
+      cpuS: measured.cpuS,
+      loadgenCpuS: (cpu.user + cpu.system) / 1e6,
       arrivedOnce: missing === 0 && duplicates === 0 && unackedArrivals === 0 && stats.withoutSeq === 0,
-      missing, duplicates, unackedArrivals, stamped: stats.marked
+      missing,
+      duplicates,
+      unackedArrivals,
+      stamped: stats.marked
     }
   } finally {
     if (!keep || failed) {
@@ -150,7 +187,11 @@ const runOne = async (sink: Server, targetId: TargetId, s: Scenario, rep: number
 }
 
 const git = (...a: Array<string>): string => {
-  try { return execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim() } catch { return "?" }
+  try {
+    return execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim()
+  } catch {
+    return "?"
+  }
 }
 
 const main = async (): Promise<void> => {
@@ -165,7 +206,10 @@ const main = async (): Promise<void> => {
   const skipped: Array<string> = []
   const targets = wanted.filter((t) => {
     const why = t in Targets ? Targets[t].unavailable() : `unknown target ${t}`
-    if (why !== undefined) { skipped.push(`${t}: ${why}`); console.error(`skipping ${t}: ${why}`) }
+    if (why !== undefined) {
+      skipped.push(`${t}: ${why}`)
+      console.error(`skipping ${t}: ${why}`)
+    }
     return why === undefined
   })
   const scenarios = [...matrix(), ...(flag("no-memory") ? [] : memory())].filter((s) => only === undefined || only.test(s.name))
@@ -186,13 +230,17 @@ const main = async (): Promise<void> => {
           } catch (e) {
             // one broken target must not cost the others' figures
             const why = `${t} failed in ${s.name} rep ${rep}: ${e instanceof Error ? e.message : String(e)}`
-            failed.add(t); skipped.push(why); console.error(why)
+            failed.add(t)
+            skipped.push(why)
+            console.error(why)
             continue
           }
           runs.push(r)
-          console.error(`${s.name.padEnd(14)} ${t.padEnd(13)} rep ${rep}: ${r.msgsPerS.toFixed(0)} msgs/s, p50 ${r.p50Ms.toFixed(2)} ms, ` +
-            `peak ${r.peakRssMb.toFixed(0)} MB, cpu ${r.cpuS.toFixed(2)} s, errors ${JSON.stringify(r.errors)}${r.arrivedOnce ? "" : " NOT ARRIVED ONCE"}` +
-            (r.errorSamples.length > 0 ? ` (${r.errorSamples[0]})` : ""))
+          console.error(
+            `${s.name.padEnd(14)} ${t.padEnd(13)} rep ${rep}: ${r.msgsPerS.toFixed(0)} msgs/s, p50 ${r.p50Ms.toFixed(2)} ms, ` +
+              `peak ${r.peakRssMb.toFixed(0)} MB, cpu ${r.cpuS.toFixed(2)} s, errors ${JSON.stringify(r.errors)}${r.arrivedOnce ? "" : " NOT ARRIVED ONCE"}` +
+              (r.errorSamples.length > 0 ? ` (${r.errorSamples[0]})` : "")
+          )
         }
       }
     }
@@ -205,10 +253,11 @@ const main = async (): Promise<void> => {
   const summaries = summarize(runs)
   const cpus = os.cpus()
   const context = [
-    `${started.toISOString()}, ${quick ? "quick" : "full"} run, ${reps} repetitions alternating targets, medians` +
-      (quick ? "; memory check once" : ""),
+    `${started.toISOString()}, ${quick ? "quick" : "full"} run, ${reps} repetitions alternating targets, medians` + (quick ? "; memory check once" : ""),
     `machine: ${cpus.length} × ${cpus[0]?.model ?? "?"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`,
-    `commit ${git("rev-parse", "--short", "HEAD")}; loopback; MB = 10^6 bytes; sizes: ${Object.entries(KindBytes).map(([k, b]) => `${k}=${messageSpec(k as MessageKind).bytes}`).join(", ")}`,
+    `commit ${git("rev-parse", "--short", "HEAD")}; loopback; MB = 10^6 bytes; sizes: ${Object.entries(KindBytes)
+      .map(([k, b]) => `${k}=${messageSpec(k as MessageKind).bytes}`)
+      .join(", ")}`,
     `smtp-server early-talker patch ${earlyTalkerPatchApplied() ? "applied" : "NOT applied (every smtp-server greets after 100 ms)"}; ` +
       `pass-through greets after ${earlyTalkerDelayMs()} ms, sink after 0 ms`,
     "latency: end of DATA sent → 250 received, at the load generator; peak RSS and CPU of the relay process (the sink's for direct)"
@@ -216,7 +265,10 @@ const main = async (): Promise<void> => {
   const md = markdown({ title: `Imprint perf ${started.toISOString()}`, context, summaries, skipped })
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
-  const stamp = started.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z")
+  const stamp = started
+    .toISOString()
+    .replace(/:/g, "-")
+    .replace(/\.\d+Z$/, "Z")
   writeFileSync(path.join(dir, `${stamp}.json`), JSON.stringify({ started, quick, reps, context, skipped, summaries, runs }, null, 2))
   writeFileSync(path.join(dir, `${stamp}.md`), md)
   console.log(md)
@@ -224,7 +276,11 @@ const main = async (): Promise<void> => {
 }
 
 process.on("exit", killAllChildren)
-for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => { killAllChildren(); process.exit(130) })
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.on(sig, () => {
+    killAllChildren()
+    process.exit(130)
+  })
 main().catch((e) => {
   console.error(e instanceof Error ? e.stack : e)
   killAllChildren()

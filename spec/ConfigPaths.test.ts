@@ -31,8 +31,7 @@ const PATH_KEYS: ReadonlyArray<{ readonly key: ReadonlyArray<string>; readonly e
 
 const nest = (key: ReadonlyArray<string>, value: string): Record<string, unknown> =>
   key.length === 1 ? { [key[0]!]: value } : { [key[0]!]: nest(key.slice(1), value) }
-const read = (config: unknown, key: ReadonlyArray<string>): unknown =>
-  key.reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], config)
+const read = (config: unknown, key: ReadonlyArray<string>): unknown => key.reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], config)
 
 const load = (file: string | undefined, content: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => {
   if (file !== undefined) fs.writeFileSync(file, JSON.stringify(content))

@@ -31,10 +31,13 @@ const verifiedGet = (tls: { key: string; cert: string }, host: string) =>
     const server = https.createServer({ key: tls.key, cert: tls.cert }, (_req, res) => res.end("ok"))
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as { port: number }
-      const req = https.get({ host: "127.0.0.1", servername: host === "127.0.0.1" ? undefined : host, port, ca: tls.cert, path: "/", headers: { host } }, (res) => {
-        res.resume()
-        res.on("end", () => server.close(() => resolve(res.statusCode ?? 0)))
-      })
+      const req = https.get(
+        { host: "127.0.0.1", servername: host === "127.0.0.1" ? undefined : host, port, ca: tls.cert, path: "/", headers: { host } },
+        (res) => {
+          res.resume()
+          res.on("end", () => server.close(() => resolve(res.statusCode ?? 0)))
+        }
+      )
       req.on("error", (e) => server.close(() => reject(e)))
     })
   })

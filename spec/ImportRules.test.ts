@@ -32,21 +32,21 @@ describe("import rules", () => {
     it("reports an import against the direction, a type-only one too", () => {
       const src = tree({
         "domain/Tenant.ts": "export type TenantId = string\n",
-        "admin/Role.ts": "export type Role = \"owner\"\n",
-        "store/Accounts.ts": "import type { Role } from \"../admin/Role.js\"\nimport { TenantId } from \"../domain/Tenant.js\"\n",
-        "signature/Render.ts": "export {\n  x\n} from \"../store/Accounts.js\"\n"
+        "admin/Role.ts": 'export type Role = "owner"\n',
+        "store/Accounts.ts": 'import type { Role } from "../admin/Role.js"\nimport { TenantId } from "../domain/Tenant.js"\n',
+        "signature/Render.ts": 'export {\n  x\n} from "../store/Accounts.js"\n'
       })
       const { violations } = check(src)
       expect(violations).toHaveLength(2)
-      expect(violations).toContain("store/Accounts.ts → admin/Role.ts: store may not import admin (DESIGN.md, \"Who may import whom\")")
-      expect(violations).toContain("signature/Render.ts → store/Accounts.ts: signature may not import store (DESIGN.md, \"Who may import whom\")")
+      expect(violations).toContain('store/Accounts.ts → admin/Role.ts: store may not import admin (DESIGN.md, "Who may import whom")')
+      expect(violations).toContain('signature/Render.ts → store/Accounts.ts: signature may not import store (DESIGN.md, "Who may import whom")')
     })
 
     it("reports an admin contract importing anything but domain/ and admin/, though admin may import store", () => {
       const src = tree({
         "store/AuditRepo.ts": "export const MAX_AUDIT_PAGE = 500\n",
-        "admin/AuditApi.ts": "import { MAX_AUDIT_PAGE } from \"../store/AuditRepo.js\"\n",
-        "admin/handlers/Audit.ts": "import { MAX_AUDIT_PAGE } from \"../../store/AuditRepo.js\"\n"
+        "admin/AuditApi.ts": 'import { MAX_AUDIT_PAGE } from "../store/AuditRepo.js"\n',
+        "admin/handlers/Audit.ts": 'import { MAX_AUDIT_PAGE } from "../../store/AuditRepo.js"\n'
       })
       const { violations } = check(src)
       expect(violations).toEqual([
@@ -56,8 +56,8 @@ describe("import rules", () => {
 
     it("reports a cycle, within a room too, and a folder with no rule", () => {
       const src = tree({
-        "pipeline/A.ts": "import { b } from \"./B.js\"\nexport const a = 1\n",
-        "pipeline/B.ts": "import { a } from \"./A.js\"\nexport const b = 2\n",
+        "pipeline/A.ts": 'import { b } from "./B.js"\nexport const a = 1\n',
+        "pipeline/B.ts": 'import { a } from "./A.js"\nexport const b = 2\n',
         "newroom/X.ts": "export const x = 1\n"
       })
       const { violations } = check(src)

@@ -37,7 +37,10 @@ describe("configuration", () => {
   })
 
   it("lets IMPRINT_* environment variables override the file", () => {
-    const merged = applyEnv({ smtp: { port: 2525, host: "127.0.0.1" } }, { IMPRINT_SMTP_PORT: "2600", IMPRINT_DOWNSTREAM_HOST: "127.0.0.1", IMPRINT_DOWNSTREAM_PORT: "25" })
+    const merged = applyEnv(
+      { smtp: { port: 2525, host: "127.0.0.1" } },
+      { IMPRINT_SMTP_PORT: "2600", IMPRINT_DOWNSTREAM_HOST: "127.0.0.1", IMPRINT_DOWNSTREAM_PORT: "25" }
+    )
     const config = Either.getOrThrow(decodeConfig(merged))
     expect(config.smtp.port).toBe(2600)
     expect(config.smtp.host).toBe("127.0.0.1")
@@ -104,7 +107,7 @@ describe("configuration", () => {
     ])
   })
 
-  it("runs one relay process unless workers says more; \"auto\" is one per core", () => {
+  it('runs one relay process unless workers says more; "auto" is one per core', () => {
     expect(Either.getOrThrow(decodeConfig({})).workers).toBe(1)
     const auto = Either.getOrThrow(decodeConfig(applyEnv({}, { IMPRINT_WORKERS: "auto" }))).workers
     expect(workerCount(auto, 16)).toBe(16)

@@ -44,7 +44,13 @@ export const adminApiLayer = (options: {
   HttpApiBuilder.api(Api).pipe(
     Layer.provide([AuthLive, UsersLive, ApiTokensLive]),
     Layer.provide([LoginMailer.Default, LoginThrottle.Default]),
-    Layer.provide([OpsLive, MetricsLive({ tenantLabels: options.metricsTenantLabels, workerMetrics: options.workerMetrics }), TenantsLive, AuditLive, DirectoryLive]),
+    Layer.provide([
+      OpsLive,
+      MetricsLive({ tenantLabels: options.metricsTenantLabels, workerMetrics: options.workerMetrics }),
+      TenantsLive,
+      AuditLive,
+      DirectoryLive
+    ]),
     Layer.provide(SyncLive),
     Layer.provide(TraceLive),
     Layer.provide([TemplatesLive, RulesLive, PreviewLive, ImagesLive]),

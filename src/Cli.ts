@@ -61,9 +61,14 @@ export const COMMANDS: ReadonlyArray<Command> = [
   {
     name: "image",
     summary: "a tenant's signature images (PNG, JPEG, GIF)",
-    forms: ["upload TENANT ID FILE [--config FILE]", "replace TENANT ID FILE [--config FILE]", "list TENANT [--config FILE]", "delete TENANT ID [--config FILE]"],
+    forms: [
+      "upload TENANT ID FILE [--config FILE]",
+      "replace TENANT ID FILE [--config FILE]",
+      "list TENANT [--config FILE]",
+      "delete TENANT ID [--config FILE]"
+    ],
     details: [
-      "Templates show an image as <img src=\"image:ID\">. The type is read from the bytes (SVG refused); at most 1 MB per image and 50 MB per tenant.",
+      'Templates show an image as <img src="image:ID">. The type is read from the bytes (SVG refused); at most 1 MB per image and 50 MB per tenant.',
       "delete refuses an image a template still shows.",
       CONFIG
     ]
@@ -107,12 +112,12 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 export type Invocation =
   | { readonly _tag: "Help"; readonly command: string | undefined }
   | {
-    readonly _tag: "Run"
-    readonly command: string
-    readonly positional: ReadonlyArray<string>
-    readonly flags: Readonly<Record<string, string>>
-    readonly switches: ReadonlySet<string>
-  }
+      readonly _tag: "Run"
+      readonly command: string
+      readonly positional: ReadonlyArray<string>
+      readonly flags: Readonly<Record<string, string>>
+      readonly switches: ReadonlySet<string>
+    }
 
 interface Form {
   readonly words: ReadonlyArray<string>

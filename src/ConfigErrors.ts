@@ -15,7 +15,7 @@ const MAX_VALUE_CHARS = 80
 type Path = ReadonlyArray<PropertyKey>
 
 const show = (value: unknown): string => {
-  const text = value === undefined ? "undefined" : JSON.stringify(value) ?? String(value)
+  const text = value === undefined ? "undefined" : (JSON.stringify(value) ?? String(value))
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}…` : text
 }
 

@@ -47,7 +47,4 @@ const enqueue = (line: string): void => {
  * Imprint exports no spans, so those events were only memory — unbounded under
  * a span that lives as long as a server loop (see also Inbound's runtime).
  */
-export const batchedJsonLogger = Layer.merge(
-  Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, enqueue)),
-  Logger.remove(Logger.tracerLogger)
-)
+export const batchedJsonLogger = Layer.merge(Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, enqueue)), Logger.remove(Logger.tracerLogger))

@@ -93,9 +93,7 @@ export const loadTlsMaterial = Effect.fn("Secrets.loadTlsMaterial")(function* (o
 /** The loop stamp key: configured, or 32 random bytes generated into the data folder once. */
 export const loadStampKey = Effect.fn("Secrets.loadStampKey")(function* (configured: string | undefined, dataDir: string) {
   if (configured !== undefined) {
-    return /^[0-9a-f]+$/i.test(configured) && configured.length % 2 === 0
-      ? Buffer.from(configured, "hex")
-      : Buffer.from(configured, "base64")
+    return /^[0-9a-f]+$/i.test(configured) && configured.length % 2 === 0 ? Buffer.from(configured, "hex") : Buffer.from(configured, "base64")
   }
   const file = path.join(dataDir, "loop-stamp.key")
   return yield* Effect.sync(() => {

@@ -43,10 +43,15 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
   fs.mkdirSync(config.dataDir, { recursive: true })
   const storePath = Layer.succeed(StorePath, path.join(config.dataDir, "lmdb"))
   // seals secrets at rest (sync credentials, downstream passwords): store/SecretCipher.ts
-  const secretKeys = Layer.effect(SecretKeys, loadSecretKeys({
-    configured: config.sync.credentialKey, keyFile: config.sync.credentialKeyFile,
-    previous: config.sync.previousCredentialKeys, dataDir: config.dataDir
-  }))
+  const secretKeys = Layer.effect(
+    SecretKeys,
+    loadSecretKeys({
+      configured: config.sync.credentialKey,
+      keyFile: config.sync.credentialKeyFile,
+      previous: config.sync.previousCredentialKeys,
+      dataDir: config.dataDir
+    })
+  )
   const local = Layer.mergeAll(
     storePath,
     secretKeys,
@@ -64,8 +69,9 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
   const cluster = client === undefined ? Layer.empty : applierLayer.pipe(Layer.provide(Layer.merge(Store.Default, client)))
   // the trace search asks every node and merges (README "Message trace"); each node answers for its own records
   const mesh = client === undefined ? undefined : nodeMeshLayer.pipe(Layer.provide(client))
-  const traceBase = traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 })
-    .pipe(Layer.provide(TenantRepo.Default))
+  const traceBase = traceLayer(config, options.node === undefined ? undefined : { offset: options.node.slot, stride: options.node.workers + 1 }).pipe(
+    Layer.provide(TenantRepo.Default)
+  )
   const trace = mesh === undefined ? traceBase : traceBase.pipe(Layer.provideMerge(mesh))
   const traceResponder = mesh === undefined ? Layer.empty : traceResponderLayer.pipe(Layer.provide(Layer.merge(trace, mesh)))
   // layers are memoized by reference in one build: one Store, one registry, one cluster connection
@@ -91,11 +97,17 @@ export const liveLayer = (config: ImprintConfig, options: { readonly node?: { re
 const syncLayer = (config: ImprintConfig) =>
   DirectorySync.Default.pipe(
     Layer.provideMerge(SyncRepo.Default),
-    Layer.provide(Layer.mergeAll(DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)), PhotoNormaliserLive, SyncOptions.layer({
-      enabled: config.sync.enabled,
-      defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
-      jitter: config.sync.jitter
-    })))
+    Layer.provide(
+      Layer.mergeAll(
+        DirectoryWriterLive.pipe(Layer.provide(TenantRegistry.Default)),
+        PhotoNormaliserLive,
+        SyncOptions.layer({
+          enabled: config.sync.enabled,
+          defaultInterval: Duration.seconds(config.sync.defaultIntervalSeconds),
+          jitter: config.sync.jitter
+        })
+      )
+    )
   )
 
 /**
@@ -108,7 +120,8 @@ const resealSecrets = Effect.gen(function* () {
   yield* (yield* TenantRepo).resealSecrets()
   const sync = yield* SyncRepo
   for (const tenantId of yield* sync.tenantsWithSettings()) {
-    if (yield* sync.resealSecrets(tenantId)) yield* Effect.logInfo("sync credentials sealed with the current key").pipe(Effect.annotateLogs({ tenant: tenantId }))
+    if (yield* sync.resealSecrets(tenantId))
+      yield* Effect.logInfo("sync credentials sealed with the current key").pipe(Effect.annotateLogs({ tenant: tenantId }))
   }
 }).pipe(Effect.catchAllCause((cause) => Effect.logError("sealing stored secrets with the current key failed; they are read as they are", cause)))
 
@@ -117,7 +130,8 @@ const imagesTlsMaterial = (images: ImprintConfig["images"]) =>
   images.tlsKeyFile === undefined && images.tlsCertFile === undefined
     ? Effect.succeed(undefined)
     : Effect.try(() => ({ key: fs.readFileSync(images.tlsKeyFile!, "utf8"), cert: fs.readFileSync(images.tlsCertFile!, "utf8") })).pipe(
-      Effect.orDieWith((e) => new Error(`images.tlsKeyFile and images.tlsCertFile must both name readable PEM files: ${String(e)}`)))
+        Effect.orDieWith((e) => new Error(`images.tlsKeyFile and images.tlsCertFile must both name readable PEM files: ${String(e)}`))
+      )
 
 export interface ServerOptions {
   /** the admin API (`imprint serve`, demo) when `admin.enabled`; opt-in so in-process test relays do not all claim port 8443 */
@@ -171,24 +185,27 @@ const startControlSide = Effect.fn("Server.startControlSide")(function* (
 ) {
   // scheduled directory syncs run with the server; the scope's close stops them
   yield* (yield* DirectorySync).start()
-  const admin = withAdmin && config.admin.enabled
-    ? yield* startAdminServer({
-      host: config.admin.host,
-      port: config.admin.port,
-      tls: yield* adminTlsMaterial(config.admin, tls),
-      metricsTenantLabels: config.admin.metricsTenantLabels,
-      workerMetrics,
-      accounts: { login: config.admin.login, mail: config.admin.mail }
-    })
-    : undefined
+  const admin =
+    withAdmin && config.admin.enabled
+      ? yield* startAdminServer({
+          host: config.admin.host,
+          port: config.admin.port,
+          tls: yield* adminTlsMaterial(config.admin, tls),
+          metricsTenantLabels: config.admin.metricsTenantLabels,
+          workerMetrics,
+          accounts: { login: config.admin.login, mail: config.admin.mail }
+        })
+      : undefined
   if (admin !== undefined) yield* Effect.logInfo(`admin API listening on ${admin.url}`)
-  const images = config.images.listen === undefined
-    ? undefined
-    : yield* startImageServer({
-      host: config.images.listen.host,
-      port: config.images.listen.port,
-      tls: yield* imagesTlsMaterial(config.images)
-    }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
-  if (images !== undefined) yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
+  const images =
+    config.images.listen === undefined
+      ? undefined
+      : yield* startImageServer({
+          host: config.images.listen.host,
+          port: config.images.listen.port,
+          tls: yield* imagesTlsMaterial(config.images)
+        }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
+  if (images !== undefined)
+    yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
   return { adminPort: admin?.port, imagesPort: images?.port }
 })

@@ -34,7 +34,7 @@ export const starterTenant = (password: string): Record<string, unknown> => ({
     {
       id: "main",
       name: "Main",
-      html: "<p style=\"font-family: Arial, sans-serif\"><b>{{displayName}}</b>{{#title}}<br>{{title}}{{/title}}<br><a href=\"mailto:{{mail}}\">{{mail}}</a></p>"
+      html: '<p style="font-family: Arial, sans-serif"><b>{{displayName}}</b>{{#title}}<br>{{title}}{{/title}}<br><a href="mailto:{{mail}}">{{mail}}</a></p>'
     }
   ],
   rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
@@ -55,7 +55,9 @@ export const initFolder = Effect.fn("StarterFiles.init")(function* (folder: stri
   const tenantPath = path.join(folder, TENANT_FILE)
   const existing = [configPath, tenantPath].filter((p) => fs.existsSync(p))
   if (existing.length > 0) {
-    return yield* new InitRefused({ message: `${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}; nothing was written (remove or move ${existing.length === 1 ? "it" : "them"} first)` })
+    return yield* new InitRefused({
+      message: `${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}; nothing was written (remove or move ${existing.length === 1 ? "it" : "them"} first)`
+    })
   }
   const password = newPassword()
   yield* Effect.try({

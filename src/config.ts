@@ -156,14 +156,20 @@ export class TraceConfig extends Schema.Class<TraceConfig>("TraceConfig")({
 /** Signature images (issue 17): the hosting listener and how templates' images travel by default. */
 export class ImagesConfig extends Schema.Class<ImagesConfig>("ImagesConfig")({
   /** where the image listener binds; absent: no listener (embedded delivery needs none) */
-  listen: Schema.optional(Schema.Struct({
-    host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
-    port: Port
-  })),
+  listen: Schema.optional(
+    Schema.Struct({
+      host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+      port: Port
+    })
+  ),
   /** the listener's address as recipients reach it (https, no path query or trailing slash); hosted delivery needs it */
-  publicBaseUrl: Schema.optional(Schema.String.pipe(Schema.pattern(/^https:\/\/[^/?#\s]+(\/[^?#\s]*[^/?#\s])?$/, {
-    message: () => "an https:// URL without a query or a trailing slash, e.g. https://img.example.com"
-  }))),
+  publicBaseUrl: Schema.optional(
+    Schema.String.pipe(
+      Schema.pattern(/^https:\/\/[^/?#\s]+(\/[^?#\s]*[^/?#\s])?$/, {
+        message: () => "an https:// URL without a query or a trailing slash, e.g. https://img.example.com"
+      })
+    )
+  ),
   /** the delivery of templates and rules that name none */
   defaultDelivery: Schema.optionalWith(ImageDeliveryMode, { default: () => "embedded" as const }),
   /** PEM files: the listener speaks HTTPS; absent: plain HTTP (put it behind a TLS proxy or CDN) */
@@ -210,8 +216,7 @@ export class TenantsConfig extends Schema.Class<TenantsConfig>("TenantsConfig")(
 export const Workers = Schema.Union(Schema.Literal("auto"), Schema.Int.pipe(Schema.between(1, MAX_WORKERS)))
 
 /** The number of relay processes `workers` asks for on this machine. */
-export const workerCount = (workers: typeof Workers.Type, cores: number): number =>
-  workers === "auto" ? Math.max(1, Math.min(MAX_WORKERS, cores)) : workers
+export const workerCount = (workers: typeof Workers.Type, cores: number): number => (workers === "auto" ? Math.max(1, Math.min(MAX_WORKERS, cores)) : workers)
 
 export class ImprintConfig extends Schema.Class<ImprintConfig>("ImprintConfig")({
   /** LMDB environment, generated keys and certificates */
@@ -323,8 +328,10 @@ export const applyEnv = (input: Record<string, unknown>, env: NodeJS.ProcessEnv)
 }
 
 /** The IMPRINT_* variable behind each key set from the environment ("smtp.port" → "IMPRINT_SMTP_PORT"). */
-const envOrigin = (env: NodeJS.ProcessEnv) => (key: string): string | undefined =>
-  Object.entries(ENV_KEYS).find(([name, keyPath]) => env[name] !== undefined && keyPath.join(".") === key)?.[0]
+const envOrigin =
+  (env: NodeJS.ProcessEnv) =>
+  (key: string): string | undefined =>
+    Object.entries(ENV_KEYS).find(([name, keyPath]) => env[name] !== undefined && keyPath.join(".") === key)?.[0]
 
 /**
  * Decode a config object; the error has one line per wrong key: the key, the value and
@@ -332,14 +339,24 @@ const envOrigin = (env: NodeJS.ProcessEnv) => (key: string): string | undefined 
  */
 export const decodeConfig = (input: unknown, origin?: (key: string) => string | undefined): Either.Either<ImprintConfig, ConfigError> =>
   Schema.decodeUnknownEither(ImprintConfig)(input, strict).pipe(
-    Either.mapLeft((e) => new ConfigError({ message: `invalid configuration:\n${formatConfigError(ImprintConfig, input, e, origin).map((l) => `  ${l}`).join("\n")}` }))
+    Either.mapLeft(
+      (e) =>
+        new ConfigError({
+          message: `invalid configuration:\n${formatConfigError(ImprintConfig, input, e, origin)
+            .map((l) => `  ${l}`)
+            .join("\n")}`
+        })
+    )
   )
 
 export const loadConfig = Effect.fn("Config.load")(function* (file: string | undefined, env: NodeJS.ProcessEnv) {
-  const fromFile = file === undefined ? {} : yield* Effect.try({
-    try: () => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>,
-    catch: (e) => new ConfigError({ message: `cannot read config file ${file}: ${(e as Error).message}` })
-  })
+  const fromFile =
+    file === undefined
+      ? {}
+      : yield* Effect.try({
+          try: () => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>,
+          catch: (e) => new ConfigError({ message: `cannot read config file ${file}: ${(e as Error).message}` })
+        })
   const merged = yield* Effect.try({
     try: () => applyEnv(fromFile, env),
     catch: (e) => new ConfigError({ message: (e as Error).message })

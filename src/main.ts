@@ -59,7 +59,10 @@ const servePrimary = (config: ImprintConfig, count: number) =>
   Effect.gen(function* () {
     // the admin API starts first (it generates the secrets the workers read); its /metrics asks the workers once they run
     let workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.succeed([])
-    yield* startPrimary(config, Effect.suspend(() => workerMetrics))
+    yield* startPrimary(
+      config,
+      Effect.suspend(() => workerMetrics)
+    )
     const supervisor = yield* superviseWorkers(config, count)
     workerMetrics = supervisor.workerMetrics
     // each batch of the primary's commits (admin API, syncs, the cluster applier): the workers look at once
@@ -109,14 +112,16 @@ const demo = (config: ImprintConfig, reset: boolean) =>
     }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies), Effect.provide(liveLayer(config)), Effect.scoped)
     const certFile = config.admin.tlsCertFile ?? config.smtp.tlsCertFile ?? path.join(config.dataDir, "tls", "self-signed.cert.pem")
     yield* serve(withCapture, (port, adminPort) =>
-      Console.log(demoBanner({
-        host: config.smtp.host,
-        port,
-        outbox,
-        certFile,
-        tenant,
-        admin: adminPort === undefined ? undefined : { host: config.admin.host, port: adminPort }
-      }))
+      Console.log(
+        demoBanner({
+          host: config.smtp.host,
+          port,
+          outbox,
+          certFile,
+          tenant,
+          admin: adminPort === undefined ? undefined : { host: config.admin.host, port: adminPort }
+        })
+      )
     )
   }).pipe(Effect.scoped)
 
@@ -191,8 +196,4 @@ const program: Effect.Effect<void> = Either.match(parseCommandLine(process.argv.
       : run(invocation).pipe(Effect.catchAll((e) => report(EXIT_FAILED, `imprint ${invocation.command}: ${String((e as { message?: string }).message ?? e)}`)))
 })
 
-program.pipe(
-  Effect.provide(batchedJsonLogger),
-  Logger.withMinimumLogLevel(LogLevel.Info),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
-)
+program.pipe(Effect.provide(batchedJsonLogger), Logger.withMinimumLogLevel(LogLevel.Info), NodeRuntime.runMain({ disablePrettyLogger: true }))

@@ -40,16 +40,20 @@ describe("TenantActor: ResolveSignature", () => {
       if (d._tag === "Stamp") expect(d.skipIfPresent).toEqual(["-- sent from Acme"])
       // the answer is a valid contract value, as it would cross a wire
       expect(Schema.decodeUnknownSync(SignatureDecision)(Schema.encodeSync(SignatureDecision)(d))).toEqual(d)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("says why there is no signature: sender not in the directory, null sender, no recipients", () =>
     Effect.gen(function* () {
       const actor = yield* started
-      expect(yield* actor.resolveSignature(envelope("mallory@acme.example"), header()))
-        .toMatchObject({ _tag: "NoSignature", reason: NoSignatureReasons.senderNotInDirectory })
+      expect(yield* actor.resolveSignature(envelope("mallory@acme.example"), header())).toMatchObject({
+        _tag: "NoSignature",
+        reason: NoSignatureReasons.senderNotInDirectory
+      })
       expect(yield* actor.resolveSignature(envelope(""), header())).toMatchObject({ reason: NoSignatureReasons.nullSender })
       expect(yield* actor.resolveSignature(envelope("bob@acme.example", []), header())).toMatchObject({ reason: NoSignatureReasons.noRecipients })
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a re-imported template applies to the next resolve, even when its version stayed the same", () =>
     Effect.gen(function* () {
@@ -70,16 +74,23 @@ describe("TenantActor: ResolveSignature", () => {
       expect(element(after, "sig").text).toBe("New: Bob")
       const cold = yield* actor.renderCacheStats
       expect(cold.misses).toBeGreaterThan(warm.misses)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a template written to the store with a new version applies to the next resolve", () =>
     Effect.gen(function* () {
       const store = yield* Store
       const actor = yield* started
       expect(element(yield* actor.resolveSignature(envelope("alice@acme.example"), header()), "sig").text).toBe("Alice")
-      yield* store.put(Db.templates, Template, templateKey(acme, "sig"), new Template({ id: "sig", name: "Signature", html: "<p>{{displayName}} (v2)</p>", version: 2 }))
+      yield* store.put(
+        Db.templates,
+        Template,
+        templateKey(acme, "sig"),
+        new Template({ id: "sig", name: "Signature", html: "<p>{{displayName}} (v2)</p>", version: 2 })
+      )
       expect(element(yield* actor.resolveSignature(envelope("alice@acme.example"), header()), "sig").text).toBe("Alice (v2)")
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a changed directory entry misses the render cache; an unchanged one hits it", () =>
     Effect.gen(function* () {
@@ -99,7 +110,8 @@ describe("TenantActor: ResolveSignature", () => {
       const d = yield* actor.resolveSignature(envelope("bob@acme.example"), header())
       expect(element(d, "sig").text).toBe("Robert, Engineer M: +1 555 0100")
       expect((yield* actor.renderCacheStats).misses).toBeGreaterThan(second.misses)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a directory entry written straight to the store applies to the next resolve (no stale decoded entry)", () =>
     Effect.gen(function* () {
@@ -107,28 +119,31 @@ describe("TenantActor: ResolveSignature", () => {
       const actor = yield* started
       expect(element(yield* actor.resolveSignature(envelope("bob@acme.example"), header()), "sig").text).toBe("Bob, Engineer")
       expect(element(yield* actor.resolveSignature(envelope("bob@acme.example"), header()), "sig").text).toBe("Bob, Engineer")
-      yield* store.put(Db.users, DirectoryUser, userKey(acme, "bob@acme.example"), new DirectoryUser({ mail: "bob@acme.example", displayName: "Bob", title: "Architect" }))
+      yield* store.put(
+        Db.users,
+        DirectoryUser,
+        userKey(acme, "bob@acme.example"),
+        new DirectoryUser({ mail: "bob@acme.example", displayName: "Bob", title: "Architect" })
+      )
       expect(element(yield* actor.resolveSignature(envelope("bob@acme.example"), header()), "sig").text).toBe("Bob, Architect")
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("ReplaceDirectory and ApplyDirectoryDelta change who is stamped, from the next request on", () =>
     Effect.gen(function* () {
       const actor = yield* started
-      yield* actor.replaceDirectory([
-        new DirectoryUser({ mail: "Zoe@acme.example", displayName: "Zoe", proxyAddresses: ["smtp:z@acme-mail.example"] })
-      ])
-      expect(yield* actor.resolveSignature(envelope("alice@acme.example"), header()))
-        .toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
+      yield* actor.replaceDirectory([new DirectoryUser({ mail: "Zoe@acme.example", displayName: "Zoe", proxyAddresses: ["smtp:z@acme-mail.example"] })])
+      expect(yield* actor.resolveSignature(envelope("alice@acme.example"), header())).toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
       expect(element(yield* actor.resolveSignature(envelope("Z@ACME-MAIL.example"), header()), "sig").text).toBe("Zoe")
 
       yield* actor.applyDirectoryDelta({
         upsert: [new DirectoryUser({ mail: "yan@acme.example", displayName: "Yan", proxyAddresses: ["SMTP:yan@acme.example", "smtp:y@acme.example"] })],
         remove: ["ZOE@acme.example"]
       })
-      expect(yield* actor.resolveSignature(envelope("z@acme-mail.example"), header()))
-        .toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
+      expect(yield* actor.resolveSignature(envelope("z@acme-mail.example"), header())).toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
       expect(element(yield* actor.resolveSignature(envelope("Y@acme.example"), header()), "sig").text).toBe("Yan")
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a directory write for a removed tenant fails with TenantNotFound", () =>
     Effect.gen(function* () {
@@ -137,7 +152,8 @@ describe("TenantActor: ResolveSignature", () => {
       yield* repo.removeTenant(acme)
       expect((yield* Effect.flip(actor.replaceDirectory([])))._tag).toBe("TenantNotFound")
       expect((yield* Effect.flip(actor.resolveSignature(envelope("alice@acme.example"), header())))._tag).toBe("TenantNotFound")
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a date-window rule turns on and off as the clock moves (TestClock)", () =>
     Effect.gen(function* () {
@@ -149,7 +165,8 @@ describe("TenantActor: ResolveSignature", () => {
       expect(yield* rulesNow).toEqual([[["bob@acme.example"], ["sig", "banner"]]])
       yield* TestClock.adjust(Duration.seconds(60)) // 09:02:30 in Tokyo, past its end
       expect(yield* rulesNow).toEqual([[["bob@acme.example"], ["sig"]]])
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a restart after a defect serves what the store holds, with the templates compiled again", () =>
     Effect.gen(function* () {
@@ -165,7 +182,8 @@ describe("TenantActor: ResolveSignature", () => {
       yield* TestClock.adjust(TenantActor.RESTART_BASE_DELAY)
       expect(element(yield* Fiber.join(waiting), "sig").text).toBe("After crash: Alice")
       expect(yield* actor.restarts).toBe(1)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a stored template that does not compile is left out: its rules do not match, the actor keeps serving", () =>
     Effect.gen(function* () {
@@ -174,11 +192,15 @@ describe("TenantActor: ResolveSignature", () => {
       // written past the import validation, as an older version or a hand edit could have
       yield* store.put(Db.templates, Template, templateKey(acme, "sig"), new Template({ id: "sig", name: "Broken", html: "<p>{{#mobile}}</p>", version: 2 }))
       const d = yield* actor.resolveSignature(envelope("alice@acme.example"), header())
-      expect(groupRules(d)).toEqual([[["bob@acme.example"], []], [["client@customer.example"], ["disc"]]])
+      expect(groupRules(d)).toEqual([
+        [["bob@acme.example"], []],
+        [["client@customer.example"], ["disc"]]
+      ])
       expect(yield* actor.restarts).toBe(0)
       const preview = yield* actor.previewRules({ sender: "alice@acme.example", recipients: ["bob@acme.example"], subject: "Hi" })
       expect(preview.recipients[0]!.outcomes[0]!.summary).toBe('skipped: template "sig" does not exist')
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })
 
 describe("TenantActor: PreviewRules", () => {
@@ -186,7 +208,9 @@ describe("TenantActor: PreviewRules", () => {
     Effect.gen(function* () {
       const actor = yield* started
       const p = yield* actor.previewRules({
-        sender: "ally@acme-mail.example", recipients: ["bob@acme.example", "client@customer.example"], subject: "Re: Offer"
+        sender: "ally@acme-mail.example",
+        recipients: ["bob@acme.example", "client@customer.example"],
+        subject: "Re: Offer"
       })
       expect(p.kind).toBe("reply")
       expect(p.recipients.map((r) => [r.recipient, r.applied])).toEqual([
@@ -199,11 +223,13 @@ describe("TenantActor: PreviewRules", () => {
         "skipped: condition recipientScope not met (recipient bob@acme.example is internal)"
       ])
       expect(element(p.decision, "sig").text).toBe("Alice")
-      expect((yield* actor.previewRules({ sender: "x@acme.example", recipients: ["bob@acme.example"], subject: "Hi", kind: "forward" })).decision)
-        .toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
+      expect(
+        (yield* actor.previewRules({ sender: "x@acme.example", recipients: ["bob@acme.example"], subject: "Hi", kind: "forward" })).decision
+      ).toMatchObject({ reason: NoSignatureReasons.senderNotInDirectory })
       // serialisable for the admin API
       expect(Schema.decodeUnknownSync(PreviewResult)(Schema.encodeSync(PreviewResult)(p))).toEqual(p)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })
 
 describe("TenantActor: mailbox", () => {
@@ -221,5 +247,6 @@ describe("TenantActor: mailbox", () => {
       yield* Scope.close(scope, Exit.void)
       expect(yield* Effect.flip(Fiber.join(waiting))).toMatchObject({ _tag: "TenantActorUnavailable", reason: "stopped" })
       expect(actor.inFlight()).toBe(0)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })

@@ -18,19 +18,23 @@ export const RegistryLayer = Layer.mergeAll(TenantRegistry.Default, TenantRepo.D
  */
 export class StoreFaults extends Context.Tag("test/StoreFaults")<StoreFaults, { next: string | undefined }>() {}
 
-const FaultyStore = Layer.effect(Store, Effect.gen(function* () {
-  const real = yield* Store
-  const faults = yield* StoreFaults
-  return Store.make({
-    ...real,
-    batch: (ops) => Effect.suspend(() => {
-      const message = faults.next
-      if (message === undefined) return real.batch(ops)
-      faults.next = undefined
-      return Effect.die(new Error(message))
+const FaultyStore = Layer.effect(
+  Store,
+  Effect.gen(function* () {
+    const real = yield* Store
+    const faults = yield* StoreFaults
+    return Store.make({
+      ...real,
+      batch: (ops) =>
+        Effect.suspend(() => {
+          const message = faults.next
+          if (message === undefined) return real.batch(ops)
+          faults.next = undefined
+          return Effect.die(new Error(message))
+        })
     })
   })
-})).pipe(Layer.provide(Store.Default))
+).pipe(Layer.provide(Store.Default))
 
 /** RepoLayer whose store can be made to die on its next write. */
 export const FaultyRepoLayer = TenantRepo.DefaultWithoutDependencies.pipe(

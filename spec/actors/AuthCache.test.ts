@@ -14,8 +14,7 @@ import { tenantImport } from "../../src/actors/TenantImport.js"
  * How each check was answered is counted in imprint_smtp_auth_verifications_total.
  */
 
-const withPassword = (password: string, extra = {}) =>
-  acmeFile({ connectors: [{ type: "auth", username: "acme-relay", password }], directory: [], ...extra })
+const withPassword = (password: string, extra = {}) => acmeFile({ connectors: [{ type: "auth", username: "acme-relay", password }], directory: [], ...extra })
 
 /** the counters' growth while `effect` runs */
 const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -42,7 +41,8 @@ describe("AUTH verification cache", () => {
       expect((yield* counted(registry.bindByCredentials("someone-else", "first-Password-1"))).scrypt).toBe(1)
       yield* TestClock.adjust(AUTH_CACHE_TTL_MS)
       expect(yield* bind("first-Password-1")).toEqual({ result: acme, scrypt: 1, cached: 0 })
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("after a password change the old password fails at once, and the new one binds", () =>
     Effect.gen(function* () {
@@ -54,7 +54,8 @@ describe("AUTH verification cache", () => {
       yield* tenantImport(repo).importTenant(withPassword("second-Password-2"))
       expect(yield* counted(registry.bindByCredentials("acme-relay", "first-Password-1"))).toEqual({ result: Option.none(), scrypt: 1, cached: 0 })
       expect(yield* registry.bindByCredentials("acme-relay", "second-Password-2")).toEqual(acme)
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("suspending the tenant ends its cached logins at once", () =>
     Effect.gen(function* () {
@@ -64,5 +65,6 @@ describe("AUTH verification cache", () => {
       expect(yield* registry.bindByCredentials("acme-relay", "first-Password-1")).toEqual(acme)
       yield* tenantImport(repo).importTenant(withPassword("first-Password-1", { suspended: true }))
       expect(yield* registry.bindByCredentials("acme-relay", "first-Password-1")).toEqual(Option.none())
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 })

@@ -28,16 +28,24 @@ describe("Cidr", () => {
   })
 
   it("reads an IPv4 address and its IPv4-mapped IPv6 form as the same address", () =>
-    fc.assert(fc.property(ipv4, (a) => {
-      expect(parseAddress(`::ffff:${a}`)).toEqual(parseAddress(a))
-    })))
+    fc.assert(
+      fc.property(ipv4, (a) => {
+        expect(parseAddress(`::ffff:${a}`)).toEqual(parseAddress(a))
+      })
+    ))
 
   it("a range holds every address that shares its first prefix bits, and no other", () =>
-    fc.assert(fc.property(ipv4, ipv4, fc.integer({ min: 0, max: 32 }), (net, addr, len) => {
-      const toBits = (s: string) => s.split(".").map((o) => Number(o).toString(2).padStart(8, "0")).join("")
-      const expected = toBits(net).slice(0, len) === toBits(addr).slice(0, len)
-      expect(contains(parseCidr(`${net}/${len}`)!, parseAddress(addr)!)).toBe(expected)
-    })))
+    fc.assert(
+      fc.property(ipv4, ipv4, fc.integer({ min: 0, max: 32 }), (net, addr, len) => {
+        const toBits = (s: string) =>
+          s
+            .split(".")
+            .map((o) => Number(o).toString(2).padStart(8, "0"))
+            .join("")
+        const expected = toBits(net).slice(0, len) === toBits(addr).slice(0, len)
+        expect(contains(parseCidr(`${net}/${len}`)!, parseAddress(addr)!)).toBe(expected)
+      })
+    ))
 
   it("expands :: and leading zeros of IPv6 the same way", () => {
     expect(parseAddress("2001:0db8:0000:0000:0000:0000:0000:0001")).toEqual(parseAddress("2001:db8::1"))
@@ -74,10 +82,16 @@ describe("ConnectorIndex.patch", () => {
 describe("ConnectorIndex.selectBySender (issues 20, 21.1)", () => {
   const m365 = (id: string, suspended = false) =>
     new Tenant({
-      id: id as TenantId, name: id, domains: [`${id}.example`], suspended,
+      id: id as TenantId,
+      name: id,
+      domains: [`${id}.example`],
+      suspended,
       connectors: [new Microsoft365Connector({ tenantGuid: "6f5a3c1e-0b8d-4e2a-9c71-3d2b1a0f9e8d", domain: `${id}.onmicrosoft.com` })]
     })
-  const index = ConnectorIndex.build([tenant("a", ["10.0.0.0/24"]), tenant("b", ["10.0.0.0/24"]), tenant("c", ["10.0.0.0/16"]), m365("m"), m365("gone", true)], 1)
+  const index = ConnectorIndex.build(
+    [tenant("a", ["10.0.0.0/24"]), tenant("b", ["10.0.0.0/24"]), tenant("c", ["10.0.0.0/16"]), m365("m"), m365("gone", true)],
+    1
+  )
 
   it("a shared range selects the owner of the sender's domain among the tenants sharing it", () => {
     const shared = ConnectorIndex.sourceBinding(index, "10.0.0.7")

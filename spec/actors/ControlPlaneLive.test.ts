@@ -19,19 +19,25 @@ describe("ControlPlaneLive.resolveSignature", () => {
       yield* tenantImport(repo).importTenant(signatureFile())
       const d = yield* controlPlane.resolveSignature("acme" as TenantId, envelope("alice@acme.example"), header())
       expect(element(d, "sig").text).toBe("Alice")
-    }).pipe(Effect.provide(TestLayer)))
+    }).pipe(Effect.provide(TestLayer))
+  )
 
   it.scoped("answers NoSignature(tenant-unavailable) for an unknown tenant, and for a removed one", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
       const controlPlane = yield* ControlPlane
-      expect(yield* controlPlane.resolveSignature("nobody" as TenantId, envelope("alice@acme.example"), header()))
-        .toMatchObject({ _tag: "NoSignature", reason: TENANT_UNAVAILABLE })
+      expect(yield* controlPlane.resolveSignature("nobody" as TenantId, envelope("alice@acme.example"), header())).toMatchObject({
+        _tag: "NoSignature",
+        reason: TENANT_UNAVAILABLE
+      })
       yield* tenantImport(repo).importTenant(signatureFile())
       yield* registry.actor("acme" as TenantId)
       yield* repo.removeTenant("acme" as TenantId)
-      expect(yield* controlPlane.resolveSignature("acme" as TenantId, envelope("alice@acme.example"), header()))
-        .toMatchObject({ _tag: "NoSignature", reason: TENANT_UNAVAILABLE })
-    }).pipe(Effect.provide(TestLayer)))
+      expect(yield* controlPlane.resolveSignature("acme" as TenantId, envelope("alice@acme.example"), header())).toMatchObject({
+        _tag: "NoSignature",
+        reason: TENANT_UNAVAILABLE
+      })
+    }).pipe(Effect.provide(TestLayer))
+  )
 })

@@ -19,9 +19,19 @@ const local = fc.constantFrom("a", "b", "c", "d", "e", "f")
 const address = local.map((l) => `${l}@acme.example`)
 const user = fc.record({
   mail: address,
-  proxies: fc.array(fc.oneof(address.map((a) => `smtp:${a}`), address.map((a) => `SMTP:${a.toUpperCase()}`), fc.constant("X500:/o=x")), { maxLength: 3 })
+  proxies: fc.array(
+    fc.oneof(
+      address.map((a) => `smtp:${a}`),
+      address.map((a) => `SMTP:${a.toUpperCase()}`),
+      fc.constant("X500:/o=x")
+    ),
+    { maxLength: 3 }
+  )
 })
-const step = fc.oneof(user.map((u) => ({ _tag: "put" as const, ...u })), address.map((mail) => ({ _tag: "remove" as const, mail })))
+const step = fc.oneof(
+  user.map((u) => ({ _tag: "put" as const, ...u })),
+  address.map((mail) => ({ _tag: "remove" as const, mail }))
+)
 
 const snapshot = (index: DirectoryIndex.DirectoryIndex) => ({
   addresses: Array.from(index.addresses).sort(([a], [b]) => (a < b ? -1 : 1)),
@@ -37,26 +47,31 @@ describe("DirectoryIndex: changes applied in place", () => {
       yield* Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(fc.array(fc.array(step, { minLength: 1, maxLength: 4 }), { maxLength: 8 }), (batches) =>
-            Effect.runPromise(Effect.gen(function* () {
-              yield* store.batch([Write.removePrefix(Db.users, `tenant/${acme}/user/`)])
-              const patched = yield* DirectoryIndex.build(acme)
-              for (const batch of batches) {
-                const touched = new Set<string>()
-                yield* store.batch(batch.map((s) => {
-                  touched.add(s.mail)
-                  return s._tag === "remove"
-                    ? Write.remove(Db.users, userKey(acme, s.mail))
-                    : Write.put(Db.users, DirectoryUser, userKey(acme, s.mail), new DirectoryUser({ mail: s.mail, proxyAddresses: s.proxies }))
-                }))
-                yield* DirectoryIndex.patch(patched, touched)
-                expect(snapshot(patched)).toEqual(snapshot(yield* DirectoryIndex.build(acme)))
-              }
-            }).pipe(Effect.provideService(Store, store)))
+            Effect.runPromise(
+              Effect.gen(function* () {
+                yield* store.batch([Write.removePrefix(Db.users, `tenant/${acme}/user/`)])
+                const patched = yield* DirectoryIndex.build(acme)
+                for (const batch of batches) {
+                  const touched = new Set<string>()
+                  yield* store.batch(
+                    batch.map((s) => {
+                      touched.add(s.mail)
+                      return s._tag === "remove"
+                        ? Write.remove(Db.users, userKey(acme, s.mail))
+                        : Write.put(Db.users, DirectoryUser, userKey(acme, s.mail), new DirectoryUser({ mail: s.mail, proxyAddresses: s.proxies }))
+                    })
+                  )
+                  yield* DirectoryIndex.patch(patched, touched)
+                  expect(snapshot(patched)).toEqual(snapshot(yield* DirectoryIndex.build(acme)))
+                }
+              }).pipe(Effect.provideService(Store, store))
+            )
           ),
           { numRuns: 150 }
         )
       )
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.effect("a bad entry fails the patch and leaves the index as it was", () =>
     Effect.gen(function* () {
@@ -74,7 +89,8 @@ describe("DirectoryIndex: changes applied in place", () => {
       expect(failed._tag).toBe("StoreDecodeError")
       expect(failed.message).toContain("tenant/acme/user/broken@acme.example")
       expect(snapshot(index)).toEqual(before)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })
 
 describe("TenantActor: a directory change is patched in, not reloaded", () => {
@@ -96,7 +112,12 @@ describe("TenantActor: a directory change is patched in, not reloaded", () => {
       expect(Option.map(yield* actor.lookupUser("ally@acme-mail.example"), (u) => u.mail)).toEqual(Option.some("Alice@acme.example"))
       yield* store.batch([
         Write.put(Db.users, DirectoryUser, userKey(acme, "alice@acme.example"), new DirectoryUser({ mail: "Alice@acme.example", displayName: "Alice 2" })),
-        Write.put(Db.users, DirectoryUser, userKey(acme, "al@acme.example"), new DirectoryUser({ mail: "al@acme.example", proxyAddresses: ["smtp:ally@acme-mail.example"] }))
+        Write.put(
+          Db.users,
+          DirectoryUser,
+          userKey(acme, "al@acme.example"),
+          new DirectoryUser({ mail: "al@acme.example", proxyAddresses: ["smtp:ally@acme-mail.example"] })
+        )
       ])
       expect(Option.map(yield* actor.lookupUser("ally@acme-mail.example"), (u) => u.mail)).toEqual(Option.some("al@acme.example"))
       expect(Option.map(yield* actor.lookupUser("alice@acme.example"), (u) => u.displayName)).toEqual(Option.some("Alice 2"))
@@ -105,7 +126,8 @@ describe("TenantActor: a directory change is patched in, not reloaded", () => {
       yield* tenantImport(repo).importTenant(acmeFile({ name: "Renamed" }))
       expect((yield* actor.relayState).name).toBe("Renamed")
       expect(yield* actor.loads).toBe(2)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("an actor further behind than the change log reaches loads the tenant again", () =>
     Effect.gen(function* () {
@@ -116,11 +138,17 @@ describe("TenantActor: a directory change is patched in, not reloaded", () => {
       yield* actor.relayState
       // commits that do not touch the tenant move the window on without waking the actor
       // concurrent commits: lmdb writes them in few disk flushes
-      yield* Effect.forEach(Array.from({ length: CHANGE_LOG_WINDOW + 1 }, (_, i) => i), (i) => store.put("scratch", Schema.Number, "x", i), {
-        concurrency: "unbounded", discard: true
-      })
+      yield* Effect.forEach(
+        Array.from({ length: CHANGE_LOG_WINDOW + 1 }, (_, i) => i),
+        (i) => store.put("scratch", Schema.Number, "x", i),
+        {
+          concurrency: "unbounded",
+          discard: true
+        }
+      )
       yield* store.batch([Write.put(Db.users, DirectoryUser, userKey(acme, "late@acme.example"), new DirectoryUser({ mail: "late@acme.example" }))])
       expect(Option.isSome(yield* actor.lookupUser("late@acme.example"))).toBe(true)
       expect(yield* actor.loads).toBe(2)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })

@@ -43,10 +43,15 @@ describe("a 100,000-user directory", () => {
       // a signature for one of them, found by an alias, rendered from its entry
       const decision = yield* actor.resolveSignature(envelope(`Alias54321@big-alias.example`, ["someone@customer.example"]), header())
       expect(element(decision, "all").text).toBe("User 54321")
-      expect(yield* actor.resolveSignature(envelope(`user${USERS}@big.example`), header()))
-        .toMatchObject({ _tag: "NoSignature", reason: "sender-not-in-directory" })
+      expect(yield* actor.resolveSignature(envelope(`user${USERS}@big.example`), header())).toMatchObject({
+        _tag: "NoSignature",
+        reason: "sender-not-in-directory"
+      })
       // measured, not asserted (speed belongs to perf/)
-      console.log(`100k directory: import ${imported - started} ms, actor load ${loaded - imported} ms, ` +
-        `heap across the load +${Math.round((heapAfter - heapBefore) / 1e6)} MB (no forced GC: an upper bound)`)
-    }).pipe(Effect.provide(RepoLayer)))
+      console.log(
+        `100k directory: import ${imported - started} ms, actor load ${loaded - imported} ms, ` +
+          `heap across the load +${Math.round((heapAfter - heapBefore) / 1e6)} MB (no forced GC: an upper bound)`
+      )
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })

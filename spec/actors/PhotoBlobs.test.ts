@@ -33,5 +33,6 @@ describe("directory photo bytes and the tenant actor", () => {
       expect(photos.bytesSync(acme, orphan.sha256)).toBeUndefined()
       expect(photos.bytesSync(acme, photo.sha256)).toBeDefined()
       expect(yield* actor.loads).toBe(1)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })

@@ -30,7 +30,8 @@ describe("ReplyDeadlines", () => {
       expect(yield* Deferred.await(answered)).toBe("ok")
       expect(yield* Deferred.poll(untracked)).toEqual(Option.none())
       expect(yield* Deferred.poll(later)).toEqual(Option.none())
-    }))
+    })
+  )
 
   it.scoped("parks while nothing is tracked and wakes for a reply tracked later", () =>
     Effect.gen(function* () {
@@ -41,5 +42,6 @@ describe("ReplyDeadlines", () => {
       deadlines.track(reply, "2 seconds")
       yield* TestClock.adjust(`${2_000 + SWEEP_TICK_MS} millis`)
       expect(yield* Effect.flip(Deferred.await(reply))).toBe("overdue")
-    }))
+    })
+  )
 })

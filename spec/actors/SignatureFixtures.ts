@@ -18,7 +18,10 @@ export const signatureFile = (overrides: Partial<TenantFileJson> = {}): TenantFi
     rules: [
       { id: "sig", name: "Everyone", templateId: "sig", continue: true },
       {
-        id: "banner", name: "One minute of 1970", templateId: "banner", continue: true,
+        id: "banner",
+        name: "One minute of 1970",
+        templateId: "banner",
+        continue: true,
         // 00:01–00:02 UTC: read in Tokyo's zone (UTC+9), so a window ignoring the zone would be 9 hours off
         conditions: { dateWindow: { start: "1970-01-01T09:01", end: "1970-01-01T09:02", timeZone: "Asia/Tokyo" } }
       },
@@ -42,7 +45,9 @@ export const groupRules = (d: SignatureDecision) => asStamp(d).groups.map((g) =>
 
 /** the element of a rule in the first group that has it */
 export const element = (d: SignatureDecision, ruleId: string) => {
-  const found = asStamp(d).groups.flatMap((g) => g.elements).find((e) => e.ruleId === ruleId)
+  const found = asStamp(d)
+    .groups.flatMap((g) => g.elements)
+    .find((e) => e.ruleId === ruleId)
   if (found === undefined) throw new Error(`no element of rule ${ruleId}`)
   return found
 }

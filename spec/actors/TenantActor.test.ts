@@ -31,7 +31,8 @@ describe("TenantActor", () => {
       // X500 and other non-smtp proxy addresses are not mail addresses
       expect(yield* actor.lookupUser("/o=acme/cn=alice")).toEqual(Option.none())
       expect(yield* actor.lookupUser("carol@acme.example")).toEqual(Option.none())
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("sees a re-import at once, without a restart", () =>
     Effect.gen(function* () {
@@ -39,30 +40,36 @@ describe("TenantActor", () => {
       yield* tenantImport(repo).importTenant(acmeFile())
       const actor = yield* TenantActor.make(acme)
       expect((yield* actor.relayState).name).toBe("Acme Corp")
-      yield* tenantImport(repo).importTenant(acmeFile({ name: "Acme Renamed", directory: [{ mail: "carol@acme.example", proxyAddresses: ["smtp:c@acme.example"] }] }))
+      yield* tenantImport(repo).importTenant(
+        acmeFile({ name: "Acme Renamed", directory: [{ mail: "carol@acme.example", proxyAddresses: ["smtp:c@acme.example"] }] })
+      )
       expect((yield* actor.relayState).name).toBe("Acme Renamed")
       expect(Option.isSome(yield* actor.lookupUser("C@acme.example"))).toBe(true)
       expect(yield* actor.lookupUser("alice@acme.example")).toEqual(Option.none())
       expect(yield* actor.restarts).toBe(0)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.live("reloads on the change feed, before anyone asks", () =>
-    Effect.scoped(Effect.gen(function* () {
-      const repo = yield* TenantRepo
-      yield* tenantImport(repo).importTenant(acmeFile())
-      const actor = yield* TenantActor.make(acme)
-      expect(yield* actor.loads).toBe(1)
-      yield* tenantImport(repo).importTenant(acmeFile({ name: "Fed" }))
-      // bounded wait for the feed's Reload; no request is sent meanwhile
-      yield* actor.loads.pipe(Effect.repeat({ until: (n) => n > 1, schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("20 seconds")) }))
-      expect(yield* actor.loads).toBe(2)
-      expect((yield* actor.relayState).name).toBe("Fed")
-      // a write to another tenant is not this actor's business
-      yield* tenantImport(repo).importTenant(acmeFile({ id: "other", connectors: [] }))
-      yield* Effect.sleep("50 millis")
-      yield* actor.relayState
-      expect(yield* actor.loads).toBe(2)
-    })).pipe(Effect.provide(RepoLayer)))
+    Effect.scoped(
+      Effect.gen(function* () {
+        const repo = yield* TenantRepo
+        yield* tenantImport(repo).importTenant(acmeFile())
+        const actor = yield* TenantActor.make(acme)
+        expect(yield* actor.loads).toBe(1)
+        yield* tenantImport(repo).importTenant(acmeFile({ name: "Fed" }))
+        // bounded wait for the feed's Reload; no request is sent meanwhile
+        yield* actor.loads.pipe(Effect.repeat({ until: (n) => n > 1, schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("20 seconds")) }))
+        expect(yield* actor.loads).toBe(2)
+        expect((yield* actor.relayState).name).toBe("Fed")
+        // a write to another tenant is not this actor's business
+        yield* tenantImport(repo).importTenant(acmeFile({ id: "other", connectors: [] }))
+        yield* Effect.sleep("50 millis")
+        yield* actor.relayState
+        expect(yield* actor.loads).toBe(2)
+      })
+    ).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("refuses to start for an unknown tenant and reports a removed one", () =>
     Effect.gen(function* () {
@@ -73,7 +80,8 @@ describe("TenantActor", () => {
       const actor = yield* TenantActor.make(acme)
       yield* repo.removeTenant(acme)
       expect((yield* Effect.flip(actor.relayState))._tag).toBe("TenantNotFound")
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("names the key of a directory entry it cannot read", () =>
     Effect.gen(function* () {
@@ -84,7 +92,8 @@ describe("TenantActor", () => {
       const failed = yield* Effect.flip(TenantActor.make(acme))
       expect(failed._tag).toBe("TenantActorUnavailable")
       expect(failed.message).toContain("tenant/acme/user/broken@acme.example")
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("restarts from the store after a defect, with growing backoff, and counts the restarts", () =>
     Effect.gen(function* () {
@@ -115,7 +124,8 @@ describe("TenantActor", () => {
       yield* Fiber.join(second)
       expect(yield* actor.restarts).toBe(2)
       expect(yield* actor.loads).toBe(loadsBefore + 1)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("stops after RESTART_INTENSITY restarts without a quiet period", () =>
     Effect.gen(function* () {
@@ -133,7 +143,8 @@ describe("TenantActor", () => {
       yield* settle
       expect(actor.isStopped()).toBe(true)
       expect(yield* Effect.flip(actor.relayState)).toMatchObject({ _tag: "TenantActorUnavailable", reason: "stopped" })
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a quiet RESTART_PERIOD resets the restart budget", () =>
     Effect.gen(function* () {
@@ -149,5 +160,6 @@ describe("TenantActor", () => {
       }
       expect(actor.isStopped()).toBe(false)
       expect(yield* actor.restarts).toBe(TenantActor.RESTART_INTENSITY + 2)
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })

@@ -23,7 +23,8 @@ describe("TenantRegistry", () => {
       expect(yield* registry.bindByCredentials("acme-relay", "s3cret-relay-password")).toEqual(some("acme"))
       expect(yield* registry.bindByCredentials("acme-relay", "wrong")).toEqual(Option.none())
       expect(yield* registry.bindByCredentials("nobody", "s3cret-relay-password")).toEqual(Option.none())
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("binds by certificate fingerprint in any case, with or without colons", () =>
     Effect.gen(function* () {
@@ -34,7 +35,8 @@ describe("TenantRegistry", () => {
       expect(yield* registry.bindByCertificate("ab".repeat(32))).toEqual(some("acme"))
       expect(yield* registry.bindByCertificate("CD".repeat(32))).toEqual(Option.none())
       expect(yield* registry.bindByCertificate("not a fingerprint")).toEqual(Option.none())
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("binds a source address to the tenant with the most specific range (IPv4, IPv6, IPv4-mapped)", () =>
     Effect.gen(function* () {
@@ -53,7 +55,8 @@ describe("TenantRegistry", () => {
       expect(yield* registry.bindBySourceAddress("192.168.1.1")).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("2001:db9::1")).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("garbage")).toEqual(Option.none())
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("binds neither of two tenants claiming equally specific ranges", () =>
     Effect.gen(function* () {
@@ -64,7 +67,8 @@ describe("TenantRegistry", () => {
       expect(yield* registry.bindBySourceAddress("10.1.2.3")).toEqual(Option.none())
       // a range only one of them claims still binds
       expect(yield* registry.bindBySourceAddress("10.9.0.1")).toEqual(some("right"))
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("a suspended tenant binds nothing", () =>
     Effect.gen(function* () {
@@ -74,7 +78,8 @@ describe("TenantRegistry", () => {
       expect(yield* registry.bindByCredentials("acme-relay", "s3cret-relay-password")).toEqual(Option.none())
       expect(yield* registry.bindByCertificate("ab".repeat(32))).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("192.0.2.7")).toEqual(Option.none())
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("a re-import changes bindings for the next connection, without a restart", () =>
     Effect.gen(function* () {
@@ -87,14 +92,18 @@ describe("TenantRegistry", () => {
       expect(yield* registry.bindBySourceAddress("198.51.100.1")).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("203.0.113.1")).toEqual(some("moving"))
       expect((yield* registry.relayState("moving" as TenantId)).name).toBe("Moved")
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("starts one actor per tenant under concurrent first calls and stops it when idle", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
       yield* tenantImport(repo).importTenant(acmeFile())
-      const actors = yield* Effect.all(Array.from({ length: 20 }, () => registry.actor("acme" as TenantId)), { concurrency: "unbounded" })
+      const actors = yield* Effect.all(
+        Array.from({ length: 20 }, () => registry.actor("acme" as TenantId)),
+        { concurrency: "unbounded" }
+      )
       expect(new Set(actors).size).toBe(1)
       expect(yield* registry.running).toEqual(["acme"])
       yield* TestClock.adjust(IDLE_LIMIT)
@@ -105,7 +114,8 @@ describe("TenantRegistry", () => {
       const again = yield* registry.actor("acme" as TenantId)
       expect(again).not.toBe(actors[0])
       expect((yield* again.relayState).id).toBe("acme")
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   it.scoped("keeps a recently used actor and forgets a tenant that does not exist", () =>
     Effect.gen(function* () {
@@ -117,7 +127,8 @@ describe("TenantRegistry", () => {
       expect(missing._tag).toBe("TenantNotFound")
       yield* registry.sweepIdle
       expect(yield* registry.running).toEqual(["acme"])
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 })
 
 describe("TenantRegistry connector index (issue 21 item 4)", () => {
@@ -132,10 +143,13 @@ describe("TenantRegistry connector index (issue 21 item 4)", () => {
       const patchesBefore = yield* patches
       yield* tenantImport(repo).importTenant(cidrTenant("one", ["10.1.0.0/16"]))
       expect(yield* registry.bindBySourceAddress("10.1.0.9")).toEqual(some("one"))
-      yield* tenantImport(repo).importBatch([
-        { source: "a", input: cidrTenant("two", ["10.2.0.0/16"]) },
-        { source: "b", input: cidrTenant("three", ["10.3.0.0/16"]) }
-      ], "all-or-nothing")
+      yield* tenantImport(repo).importBatch(
+        [
+          { source: "a", input: cidrTenant("two", ["10.2.0.0/16"]) },
+          { source: "b", input: cidrTenant("three", ["10.3.0.0/16"]) }
+        ],
+        "all-or-nothing"
+      )
       expect(yield* registry.bindBySourceAddress("10.2.0.9")).toEqual(some("two"))
       expect(yield* registry.bindBySourceAddress("10.3.0.9")).toEqual(some("three"))
       // an update moves the range; the old one binds nobody
@@ -149,34 +163,47 @@ describe("TenantRegistry connector index (issue 21 item 4)", () => {
       expect(yield* registry.bindBySourceAddress("10.9.0.9")).toEqual(some("one"))
       expect((yield* rebuilds) - rebuildsBefore).toBe(0)
       expect((yield* patches) - patchesBefore).toBeGreaterThanOrEqual(5)
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 
   // the index once kept its old revision after a patch: every lookup patched (re-read) every tenant written since the start
   it.scoped("an index patched to the store's revision reads no tenant again on later lookups", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       const registry = yield* TenantRegistry
-      yield* tenantImport(repo).importBatch([
-        { source: "a", input: cidrTenant("four", ["10.4.0.0/16"]) },
-        { source: "b", input: cidrTenant("five", ["10.5.0.0/16"]) }
-      ], "all-or-nothing")
+      yield* tenantImport(repo).importBatch(
+        [
+          { source: "a", input: cidrTenant("four", ["10.4.0.0/16"]) },
+          { source: "b", input: cidrTenant("five", ["10.5.0.0/16"]) }
+        ],
+        "all-or-nothing"
+      )
       expect(yield* registry.bindBySourceAddress("10.4.0.9")).toEqual(some("four"))
       const patchesBefore = yield* patches
       for (let i = 0; i < 3; i++) expect(yield* registry.bindBySourceAddress("10.5.0.9")).toEqual(some("five"))
       expect((yield* patches) - patchesBefore).toBe(0)
-    }).pipe(Effect.provide(RegistryLayer)))
+    }).pipe(Effect.provide(RegistryLayer))
+  )
 })
 
 describe("TenantRegistry warm budget (issue 21 item 5)", () => {
   const withLimits = (limits: Partial<{ maxWarm: number; memoryBudgetBytes: number; idleStop: Duration.Duration }>) =>
     Effect.provide(RegistryLayer.pipe(Layer.provide(Layer.succeed(WarmTenantLimits, { maxWarm: 0, memoryBudgetBytes: 0, idleStop: IDLE_LIMIT, ...limits }))))
   const budgetStops = Effect.map(Metric.value(actorsStopped.budget), (s) => s.count)
-  const importThree = Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importBatch(["a", "b", "c"].map((id, i) => ({
-    source: id, input: cidrTenant(id, [`10.${i}.0.0/16`], { name: `Tenant ${id}` })
-  })), "all-or-nothing"))
+  const importThree = Effect.flatMap(TenantRepo, (repo) =>
+    tenantImport(repo).importBatch(
+      ["a", "b", "c"].map((id, i) => ({
+        source: id,
+        input: cidrTenant(id, [`10.${i}.0.0/16`], { name: `Tenant ${id}` })
+      })),
+      "all-or-nothing"
+    )
+  )
   /** uses each tenant in turn, a second apart, so their last use orders them */
   const warmUp = (ids: ReadonlyArray<string>) =>
-    Effect.forEach(ids, (id) => Effect.flatMap(TenantRegistry, (r) => r.relayState(id as TenantId)).pipe(Effect.zipLeft(TestClock.adjust("1 second"))), { discard: true })
+    Effect.forEach(ids, (id) => Effect.flatMap(TenantRegistry, (r) => r.relayState(id as TenantId)).pipe(Effect.zipLeft(TestClock.adjust("1 second"))), {
+      discard: true
+    })
   const running = Effect.flatMap(TenantRegistry, (r) => r.running).pipe(Effect.map((ids) => [...ids].sort()))
 
   it.scoped("with a budget of 2 actors, warming a third stops the least recently used; that tenant still answers (cold start)", () =>
@@ -197,21 +224,23 @@ describe("TenantRegistry warm budget (issue 21 item 5)", () => {
       expect(yield* running).toEqual(["b", "c"])
       expect(first.isStopped()).toBe(true)
       expect((yield* budgetStops) - before).toBe(2)
-    }).pipe(withLimits({ maxWarm: 2 })))
+    }).pipe(withLimits({ maxWarm: 2 }))
+  )
 
   it.scoped("a memory budget stops the least recently used once the warm actors' estimate passes it", () =>
     Effect.gen(function* () {
       const registry = yield* TenantRegistry
       yield* importThree
       yield* warmUp(["a"])
-      const one = (yield* registry.warmEstimatedBytes)
+      const one = yield* registry.warmEstimatedBytes
       expect(one).toBeGreaterThanOrEqual(ACTOR_BASE_BYTES)
       expect(one).toBeLessThan(ACTOR_BASE_BYTES * 1.2)
       yield* warmUp(["b", "c"])
       // room for two such actors, not three
       expect(yield* running).toEqual(["b", "c"])
       expect(yield* registry.warmEstimatedBytes).toBeLessThanOrEqual(ACTOR_BASE_BYTES * 2.5)
-    }).pipe(withLimits({ memoryBudgetBytes: ACTOR_BASE_BYTES * 2.5 })))
+    }).pipe(withLimits({ memoryBudgetBytes: ACTOR_BASE_BYTES * 2.5 }))
+  )
 
   it.scoped("the idle stop is configurable", () =>
     Effect.gen(function* () {
@@ -224,5 +253,6 @@ describe("TenantRegistry warm budget (issue 21 item 5)", () => {
       yield* TestClock.adjust("1 second")
       yield* registry.sweepIdle
       expect(yield* running).toEqual([])
-    }).pipe(withLimits({ idleStop: Duration.seconds(30) })))
+    }).pipe(withLimits({ idleStop: Duration.seconds(30) }))
+  )
 })

@@ -21,15 +21,25 @@ interface Line {
   readonly raw: string
 }
 const lines: Array<Line> = []
-const CaptureLogs = Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, (raw) => {
-  lines.push({ ...JSON.parse(raw), raw })
-}))
+const CaptureLogs = Logger.replace(
+  Logger.defaultLogger,
+  Logger.map(Logger.jsonLogger, (raw) => {
+    lines.push({ ...JSON.parse(raw), raw })
+  })
+)
 
 const accessLines = () => lines.filter((l) => l.message === "admin request" || l.message === "admin request failed")
 
 const post = (path: string, body: string, headers: ReadonlyArray<string> = []) =>
   rawHttps(
-    [`POST ${path} HTTP/1.1`, "Host: 127.0.0.1", "Connection: close", "Content-Type: application/json", ...headers, `Content-Length: ${Buffer.byteLength(body)}`].join("\r\n"),
+    [
+      `POST ${path} HTTP/1.1`,
+      "Host: 127.0.0.1",
+      "Connection: close",
+      "Content-Type: application/json",
+      ...headers,
+      `Content-Length: ${Buffer.byteLength(body)}`
+    ].join("\r\n"),
     { piece: Buffer.from(body), upTo: Buffer.byteLength(body) }
   )
 const get = (path: string, headers: ReadonlyArray<string> = []) =>
@@ -57,7 +67,8 @@ layer(adminTestLayer().pipe(Layer.provide(CaptureLogs)))("admin API: access log"
       expect(typeof line.annotations.durationMs).toBe("number")
       expect(line.annotations.tenant).toBeUndefined()
       expect(line.raw).not.toContain(auth.split(" ").at(-1))
-    }))
+    })
+  )
 
   it.effect("a tenant route names the template and the tenant, never the path's values", () =>
     Effect.gen(function* () {
@@ -68,7 +79,8 @@ layer(adminTestLayer().pipe(Layer.provide(CaptureLogs)))("admin API: access log"
       expect(line.annotations).toMatchObject({ method: "GET", route: "/tenants/:tenantId/directory/users/:mail", status: 200, tenant: "logged" })
       expect(line.raw).not.toContain("alice@")
       expect(line.raw).not.toContain("secret=query")
-    }))
+    })
+  )
 
   it.effect("a failed sign-in: no body, no email, no password in the line", () =>
     Effect.gen(function* () {
@@ -77,14 +89,16 @@ layer(adminTestLayer().pipe(Layer.provide(CaptureLogs)))("admin API: access log"
       expect(line.annotations).toMatchObject({ method: "POST", route: "/auth/login", status: 401, principal: "none" })
       expect(line.raw).not.toContain("Very-Secret-Pass-9")
       expect(line.raw).not.toContain("someone@")
-    }))
+    })
+  )
 
   it.effect("refusals before routing are logged too: 413, 400 for bad JSON, 404 for no route", () =>
     Effect.gen(function* () {
       expect((yield* lineOf(post("/auth/login", "x".repeat(20_000)))).line.annotations).toMatchObject({ status: 413, route: "/auth/login" })
       expect((yield* lineOf(post("/auth/login", "{"))).line.annotations).toMatchObject({ status: 400 })
       expect((yield* lineOf(get("/nothing/here"))).line.annotations).toMatchObject({ status: 404, route: "(no route)" })
-    }))
+    })
+  )
 
   it.effect("a 500 is logged at error level with its cause", () =>
     Effect.gen(function* () {
@@ -98,5 +112,6 @@ layer(adminTestLayer().pipe(Layer.provide(CaptureLogs)))("admin API: access log"
       expect(line.message).toBe("admin request failed")
       expect(line.annotations).toMatchObject({ route: "/tenants/:tenantId", status: 500, tenant: "broken", principal: "operator" })
       expect(line.cause).toContain("does not decode")
-    }))
+    })
+  )
 })

@@ -39,7 +39,10 @@ export interface AdminEnvShape {
 }
 export class AdminEnv extends Context.Tag("spec/admin/AdminEnv")<AdminEnv, AdminEnvShape>() {}
 
-const CertLayer = Layer.effect(TestCert, Effect.promise(() => makeSelfSigned("127.0.0.1")))
+const CertLayer = Layer.effect(
+  TestCert,
+  Effect.promise(() => makeSelfSigned("127.0.0.1"))
+)
 
 /** Directory sync for the sync endpoints: a random credential key, no scheduler. */
 const SyncLayers = DirectorySync.Default.pipe(
@@ -56,28 +59,41 @@ const TraceLayers = TraceSearch.Default.pipe(
   Layer.provideMerge(Layer.succeed(TraceHashKey, Buffer.alloc(32, 1)))
 )
 
-const StoreLayers = Layer.mergeAll(SyncLayers, Store.Default, TenantRepo.Default, TenantRegistry.Default, AdminRepo.Default, AuditRepo.Default, DirectoryRepo.Default,
-  SessionRepo.Default, AccountRepo.Default, TraceLayers).pipe(
-  Layer.provide(TempStorePath)
-)
+const StoreLayers = Layer.mergeAll(
+  SyncLayers,
+  Store.Default,
+  TenantRepo.Default,
+  TenantRegistry.Default,
+  AdminRepo.Default,
+  AuditRepo.Default,
+  DirectoryRepo.Default,
+  SessionRepo.Default,
+  AccountRepo.Default,
+  TraceLayers
+).pipe(Layer.provide(TempStorePath))
 
 /** Node's https agent trusting only the test certificate: verification stays on. */
-const ClientLayer = Layer.unwrapEffect(Effect.map(TestCert, (c) =>
-  NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: c.cert })))))
+const ClientLayer = Layer.unwrapEffect(
+  Effect.map(TestCert, (c) => NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: c.cert }))))
+)
 
 /** Sign-in settings for the server (a mail sink's port, short expiries); provide it around adminTestLayer. */
 export class AdminTestAccounts extends Context.Tag("spec/admin/AdminTestAccounts")<AdminTestAccounts, AccountConfigShape>() {}
 
-const ServerLayer = (metricsTenantLabels: boolean) => Layer.scoped(AdminEnv, Effect.gen(function* () {
-  const cert = yield* TestCert
-  const accounts = Option.getOrUndefined(yield* Effect.serviceOption(AdminTestAccounts))
-  const server = yield* startAdminServer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels, accounts })
-  const admin = yield* AdminRepo
-  const { token } = yield* admin.createOperatorToken("spec operator")
-  const revoked = yield* admin.createOperatorToken("revoked operator")
-  yield* admin.revokeOperatorToken(revoked.record.id)
-  return { baseUrl: server.url, token, revokedToken: revoked.token }
-}))
+const ServerLayer = (metricsTenantLabels: boolean) =>
+  Layer.scoped(
+    AdminEnv,
+    Effect.gen(function* () {
+      const cert = yield* TestCert
+      const accounts = Option.getOrUndefined(yield* Effect.serviceOption(AdminTestAccounts))
+      const server = yield* startAdminServer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels, accounts })
+      const admin = yield* AdminRepo
+      const { token } = yield* admin.createOperatorToken("spec operator")
+      const revoked = yield* admin.createOperatorToken("revoked operator")
+      yield* admin.revokeOperatorToken(revoked.record.id)
+      return { baseUrl: server.url, token, revokedToken: revoked.token }
+    })
+  )
 
 export const adminTestLayer = (options: { readonly metricsTenantLabels?: boolean } = {}) =>
   ServerLayer(options.metricsTenantLabels ?? false).pipe(

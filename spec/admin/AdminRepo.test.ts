@@ -43,7 +43,8 @@ describe("AdminRepo operator tokens", () => {
         expect(Buffer.from(e.bytes).toString("latin1")).not.toContain(secret)
       }
       expect(Option.map(yield* repo.resolveOperatorToken(a.token), (r) => r.id)).toEqual(Option.some(a.record.id))
-    }).pipe(Effect.provide(AdminLayer)))
+    }).pipe(Effect.provide(AdminLayer))
+  )
 
   it.scoped("unknown, malformed, oversized and revoked tokens do not resolve; revoking is idempotent", () =>
     Effect.gen(function* () {
@@ -58,7 +59,8 @@ describe("AdminRepo operator tokens", () => {
       expect(Option.isNone(yield* repo.resolveOperatorToken(token))).toBe(true)
       const listed = yield* repo.listOperatorTokens()
       expect(listed.find((t) => t.id === record.id)?.revokedAt).toBeTypeOf("number")
-    }).pipe(Effect.provide(AdminLayer)))
+    }).pipe(Effect.provide(AdminLayer))
+  )
 
   it.scoped("names must be 1-100 printable characters", () =>
     Effect.gen(function* () {
@@ -67,7 +69,8 @@ describe("AdminRepo operator tokens", () => {
         expect((yield* Effect.flip(repo.createOperatorToken(name)))._tag).toBe("InvalidTokenName")
       }
       expect((yield* repo.createOperatorToken("  padded  ")).record.name).toBe("padded")
-    }).pipe(Effect.provide(AdminLayer)))
+    }).pipe(Effect.provide(AdminLayer))
+  )
 })
 
 describe("imprint admin token (CLI)", () => {
@@ -93,7 +96,8 @@ describe("imprint admin token (CLI)", () => {
       expect(revoked.lines).toEqual([`operator token ${record.id} revoked`])
       expect(Option.isNone(yield* repo.resolveOperatorToken(token))).toBe(true)
       expect((yield* captureLog(adminCommand(["token", "list"], {}))).lines[0]).toContain("revoked ")
-    }).pipe(Effect.provide(AdminLayer)))
+    }).pipe(Effect.provide(AdminLayer))
+  )
 
   it.scoped("usage errors: no --name, unknown id, unknown subcommand", () =>
     Effect.gen(function* () {
@@ -103,5 +107,6 @@ describe("imprint admin token (CLI)", () => {
       expect(unknownId.result._tag === "Left" && String((unknownId.result.left as Error).message)).toContain("no operator token has id nope")
       const other = yield* captureLog(adminCommand(["user", "create"], {}))
       expect(other.result._tag).toBe("Left")
-    }).pipe(Effect.provide(AdminLayer)))
+    }).pipe(Effect.provide(AdminLayer))
+  )
 })

@@ -41,21 +41,25 @@ layer(RepoLayer)("AuditRepo", (it) => {
       const store = yield* Store
       expect((yield* store.keys(AUDIT_DB, auditPrefix("pa"))).length).toBe(7)
       expect((yield* store.keys(AUDIT_DB, "tenant/")).length).toBe(0)
-    }))
+    })
+  )
 
   it.effect("recordAudit names the principal as actor and never fails the caller", () =>
     Effect.gen(function* () {
       const repo = yield* AuditRepo
       const member = new TenantMember({ tenantId: "ra", role: "admin", subjectId: "u1", label: "ann@ra.example", via: "session" })
       yield* recordAudit("ra", "directory.upsert", "user/bob@ra.example", { before: "absent", after: "present" }).pipe(
-        Effect.provideService(CurrentPrincipal, member))
+        Effect.provideService(CurrentPrincipal, member)
+      )
       yield* recordAudit("ra", "tenant.update", "tenant/ra", { detail: "x".repeat(5000) }).pipe(
-        Effect.provideService(CurrentPrincipal, new Operator({ tokenId: "t", name: "ci" })))
+        Effect.provideService(CurrentPrincipal, new Operator({ tokenId: "t", name: "ci" }))
+      )
       const [newest, oldest] = (yield* repo.list("ra")).entries
       expect(oldest).toMatchObject({ actor: "user:ann@ra.example", action: "directory.upsert", before: "absent", after: "present" })
       expect(newest!.actor).toBe("operator:ci")
       expect(newest!.detail!.length).toBeLessThan(1100)
-    }))
+    })
+  )
 })
 
 layer(adminTestLayer())("admin API: audit log", (it) => {
@@ -88,12 +92,16 @@ layer(adminTestLayer())("admin API: audit log", (it) => {
       yield* client.tenants.suspend({ path: { tenantId: "t-audit" } })
       yield* client.tenants.suspend({ path: { tenantId: "t-audit" } })
       const twice = yield* client.audit.list({ path: { tenantId: "t-audit" }, urlParams: { limit: 2 } })
-      expect(twice.entries.map((e) => [e.before, e.after])).toEqual([["suspended", "suspended"], ["active", "suspended"]])
+      expect(twice.entries.map((e) => [e.before, e.after])).toEqual([
+        ["suspended", "suspended"],
+        ["active", "suspended"]
+      ])
 
       yield* client.tenants.delete({ path: { tenantId: "t-audit" } })
       const after = yield* client.audit.list({ path: { tenantId: "t-audit" }, urlParams: {} })
       expect(after.entries.map((e) => e.action).slice(0, 2)).toEqual(["tenant.delete", "tenant.suspend"])
-    }))
+    })
+  )
 
   it.effect("a malformed tenant id is 404; a limit out of range is refused", () =>
     Effect.gen(function* () {
@@ -102,5 +110,6 @@ layer(adminTestLayer())("admin API: audit log", (it) => {
       expect(error._tag).toBe("TenantNotFound")
       const bad = yield* Effect.flip(client.audit.list({ path: { tenantId: "t-x" }, urlParams: { limit: 0 } }))
       expect(bad._tag).not.toBe("TenantNotFound")
-    }))
+    })
+  )
 })

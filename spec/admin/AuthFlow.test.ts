@@ -53,7 +53,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       yield* member.auth.logout()
       const after = yield* Effect.flip(member.auth.me())
       expect(after).toMatchObject({ _tag: "Unauthorized", message: UNAUTHORIZED_MESSAGE })
-    }))
+    })
+  )
 
   it.effect("each login mints a new session token", () =>
     Effect.gen(function* () {
@@ -64,7 +65,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       expect(a.sessionToken).not.toBe(b.sessionToken)
       // both stay valid: two browsers
       for (const s of [a, b]) expect((yield* (yield* apiClient(s.sessionToken)).auth.me())._tag).toBe("TenantMember")
-    }))
+    })
+  )
 
   describe("codes", () => {
     it.effect("a code works once", () =>
@@ -75,7 +77,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
         yield* anonymous.auth.verify({ payload: { attemptId, code } })
         const again = yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } }))
         expect(again).toMatchObject({ _tag: "Unauthorized", message: ATTEMPT_INVALID })
-      }))
+      })
+    )
 
     it.effect("a code from another attempt is refused, and the right one still works", () =>
       Effect.gen(function* () {
@@ -97,7 +100,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
         expect(crossed.message).toContain("the code is wrong; 4 tries left")
         expect((yield* anonymous.auth.verify({ payload: { attemptId: b.attemptId, code: codeB } })).status).toBe("session")
         expect((yield* anonymous.auth.verify({ payload: { attemptId: a.attemptId, code: codeA } })).status).toBe("session")
-      }))
+      })
+    )
 
     it.effect("wrong codes exhaust the attempt: after 5, the right code is refused too", () =>
       Effect.gen(function* () {
@@ -107,11 +111,14 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
         const wrong = code === "000000" ? "000001" : "000000"
         const messages: Array<string> = []
         for (let i = 0; i < 5; i++) messages.push((yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code: wrong } }))).message)
-        expect(messages.slice(0, 4)).toEqual([4, 3, 2].map((n) => `the code is wrong; ${n} tries left for this attempt`).concat("the code is wrong; 1 try left for this attempt"))
+        expect(messages.slice(0, 4)).toEqual(
+          [4, 3, 2].map((n) => `the code is wrong; ${n} tries left for this attempt`).concat("the code is wrong; 1 try left for this attempt")
+        )
         expect(messages[4]).toBe(ATTEMPT_INVALID)
         const late = yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } }))
         expect(late.message).toBe(ATTEMPT_INVALID)
-      }))
+      })
+    )
   })
 
   it.effect("a trusted device skips the code for its own user only, and never the password", () =>
@@ -130,7 +137,7 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       const direct = yield* anonymous.auth.login({ payload: { email: "eve@t-device.example", password: PASSWORD, deviceToken } })
       expect(direct.status).toBe("session")
       expect(sink.messages.length).toBe(mails)
-      if (direct.status === "session") expect((yield* (yield* apiClient(direct.sessionToken)).auth.me())).toMatchObject({ label: "eve@t-device.example" })
+      if (direct.status === "session") expect(yield* (yield* apiClient(direct.sessionToken)).auth.me()).toMatchObject({ label: "eve@t-device.example" })
 
       const wrongPassword = yield* Effect.flip(anonymous.auth.login({ payload: { email: "eve@t-device.example", password: "Wrong7Password", deviceToken } }))
       expect(wrongPassword.message).toBe(LOGIN_FAILED)
@@ -138,7 +145,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       expect(otherUser.status).toBe("code-sent")
       const garbage = yield* anonymous.auth.login({ payload: { email: "eve@t-device.example", password: PASSWORD, deviceToken: `${DEVICE_PREFIX}forged` } })
       expect(garbage.status).toBe("code-sent")
-    }))
+    })
+  )
 
   it.effect("unknown email, wrong password and a disabled account get the same 401", () =>
     Effect.gen(function* () {
@@ -150,13 +158,15 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
         { email: "nobody@t-same.example", password: PASSWORD },
         { email: "gus@t-same.example", password: "Wrong7Password" },
         { email: "gus@t-same.example", password: "" }
-      ]) answers.push(yield* rawCall("POST", "/auth/login", { json: body }))
+      ])
+        answers.push(yield* rawCall("POST", "/auth/login", { json: body }))
       yield* (yield* operatorClient).users.update({ path: { tenantId: "t-same", userId: disabled.id }, payload: { disabled: true } })
       answers.push(yield* rawCall("POST", "/auth/login", { json: { email: "hal@t-same.example", password: PASSWORD } }))
       for (const a of answers) expect(a).toEqual(answers[0])
       expect(answers[0].status).toBe(401)
       expect(JSON.parse(answers[0].text)).toEqual({ _tag: "Unauthorized", message: LOGIN_FAILED })
-    }))
+    })
+  )
 
   it.effect("a body that does not decode is 400 before any account is looked at", () =>
     Effect.gen(function* () {
@@ -165,49 +175,55 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: sign-in", (it)
       expect(extra.text).toContain("tenant")
       const long = yield* rawCall("POST", "/auth/login", { json: { email: "x@y.example", password: "A1a".repeat(200) } })
       expect(long.status).toBe(400)
-    }))
+    })
+  )
 })
 
-layer(authTestLayer({ login: { throttleAccountFailures: 5, throttleBaseSeconds: 60 }, mail: false }), { excludeTestServices: true })("admin API: sign-in throttling and no mail server", (it) => {
-  it.effect("after 5 failures the 6th try is 429 with when to retry, for a known and an unknown email alike", () =>
-    Effect.gen(function* () {
-      yield* seedTenant("t-throttle", "203.0.113.112/28")
-      yield* seedUser("t-throttle", "ivy@t-throttle.example", "editor")
-      const statuses = (email: string) =>
-        Effect.gen(function* () {
-          const out: Array<number> = []
-          let last = ""
-          for (let i = 0; i < 7; i++) {
-            const r = yield* rawCall("POST", "/auth/login", { json: { email, password: "Wrong7Password" } })
-            out.push(r.status)
-            last = r.text
-          }
-          return { out, last: JSON.parse(last) as { _tag: string; retryAfterSeconds: number; message: string } }
-        })
-      const known = yield* statuses("ivy@t-throttle.example")
-      const unknown = yield* statuses("nobody@t-throttle.example")
-      expect(known.out).toEqual([401, 401, 401, 401, 401, 429, 429])
-      expect(unknown.out).toEqual(known.out)
-      expect(known.last._tag).toBe("TooManyAttempts")
-      expect(known.last.retryAfterSeconds).toBeGreaterThan(0)
-      expect(known.last.retryAfterSeconds).toBeLessThanOrEqual(60)
-      expect(known.last.message).toMatch(/^too many failed sign-ins; retry after \d+ s \(at \d{4}-\d\d-\d\dT/)
-      // the right password does not get through while the account waits
-      const right = yield* rawCall("POST", "/auth/login", { json: { email: "ivy@t-throttle.example", password: "Granite7Lantern" } })
-      expect(right.status).toBe(429)
-    }))
+layer(authTestLayer({ login: { throttleAccountFailures: 5, throttleBaseSeconds: 60 }, mail: false }), { excludeTestServices: true })(
+  "admin API: sign-in throttling and no mail server",
+  (it) => {
+    it.effect("after 5 failures the 6th try is 429 with when to retry, for a known and an unknown email alike", () =>
+      Effect.gen(function* () {
+        yield* seedTenant("t-throttle", "203.0.113.112/28")
+        yield* seedUser("t-throttle", "ivy@t-throttle.example", "editor")
+        const statuses = (email: string) =>
+          Effect.gen(function* () {
+            const out: Array<number> = []
+            let last = ""
+            for (let i = 0; i < 7; i++) {
+              const r = yield* rawCall("POST", "/auth/login", { json: { email, password: "Wrong7Password" } })
+              out.push(r.status)
+              last = r.text
+            }
+            return { out, last: JSON.parse(last) as { _tag: string; retryAfterSeconds: number; message: string } }
+          })
+        const known = yield* statuses("ivy@t-throttle.example")
+        const unknown = yield* statuses("nobody@t-throttle.example")
+        expect(known.out).toEqual([401, 401, 401, 401, 401, 429, 429])
+        expect(unknown.out).toEqual(known.out)
+        expect(known.last._tag).toBe("TooManyAttempts")
+        expect(known.last.retryAfterSeconds).toBeGreaterThan(0)
+        expect(known.last.retryAfterSeconds).toBeLessThanOrEqual(60)
+        expect(known.last.message).toMatch(/^too many failed sign-ins; retry after \d+ s \(at \d{4}-\d\d-\d\dT/)
+        // the right password does not get through while the account waits
+        const right = yield* rawCall("POST", "/auth/login", { json: { email: "ivy@t-throttle.example", password: "Granite7Lantern" } })
+        expect(right.status).toBe(429)
+      })
+    )
 
-  it.effect("without admin.mail a right password is 503 naming the setting; a wrong one is still 401", () =>
-    Effect.gen(function* () {
-      yield* seedTenant("t-nomail", "203.0.113.128/28")
-      yield* seedUser("t-nomail", "jo@t-nomail.example", "editor")
-      const right = yield* rawCall("POST", "/auth/login", { json: { email: "jo@t-nomail.example", password: "Granite7Lantern" } })
-      expect(right.status).toBe(503)
-      expect(right.text).toContain("admin.mail")
-      const wrong = yield* rawCall("POST", "/auth/login", { json: { email: "jo@t-nomail.example", password: "Wrong7Password" } })
-      expect(wrong.status).toBe(401)
-    }))
-})
+    it.effect("without admin.mail a right password is 503 naming the setting; a wrong one is still 401", () =>
+      Effect.gen(function* () {
+        yield* seedTenant("t-nomail", "203.0.113.128/28")
+        yield* seedUser("t-nomail", "jo@t-nomail.example", "editor")
+        const right = yield* rawCall("POST", "/auth/login", { json: { email: "jo@t-nomail.example", password: "Granite7Lantern" } })
+        expect(right.status).toBe(503)
+        expect(right.text).toContain("admin.mail")
+        const wrong = yield* rawCall("POST", "/auth/login", { json: { email: "jo@t-nomail.example", password: "Wrong7Password" } })
+        expect(wrong.status).toBe(401)
+      })
+    )
+  }
+)
 
 /**
  * Expiry over the wire: this server and the tests share one TestClock (the
@@ -226,7 +242,8 @@ layer(authTestLayer({ login: { sessionIdleMinutes: 2, sessionMaxHours: 1, codeTt
       expect((yield* member.auth.me())._tag).toBe("TenantMember")
       yield* TestClock.adjust(Duration.seconds(120))
       expect(yield* Effect.flip(member.auth.me())).toMatchObject({ _tag: "Unauthorized", message: UNAUTHORIZED_MESSAGE })
-    }))
+    })
+  )
 
   it.effect("a session in constant use ends at its absolute expiry", () =>
     Effect.gen(function* () {
@@ -241,7 +258,8 @@ layer(authTestLayer({ login: { sessionIdleMinutes: 2, sessionMaxHours: 1, codeTt
       }
       expect(elapsed).toBeGreaterThanOrEqual(60 * MINUTE)
       expect(elapsed).toBeLessThan(60 * MINUTE + 100_000)
-    }))
+    })
+  )
 
   it.effect("a code sent longer ago than its lifetime is refused", () =>
     Effect.gen(function* () {
@@ -249,9 +267,9 @@ layer(authTestLayer({ login: { sessionIdleMinutes: 2, sessionMaxHours: 1, codeTt
       yield* seedUser("t-codeexp", "max@t-codeexp.example", "editor")
       const { anonymous, attemptId, code } = yield* codeSent("max@t-codeexp.example")
       yield* TestClock.adjust(Duration.minutes(5))
-      expect(yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } })))
-        .toMatchObject({ _tag: "Unauthorized", message: ATTEMPT_INVALID })
-    }))
+      expect(yield* Effect.flip(anonymous.auth.verify({ payload: { attemptId, code } }))).toMatchObject({ _tag: "Unauthorized", message: ATTEMPT_INVALID })
+    })
+  )
 })
 
 describe("admin.login configuration", () => {
@@ -266,7 +284,10 @@ describe("admin.login configuration", () => {
   it("admin.mail needs a host and a from address; unknown keys are refused", () => {
     expect(Either.isLeft(decodeConfig({ admin: { mail: { host: "127.0.0.1" } } }))).toBe(true)
     expect(Either.isLeft(decodeConfig({ admin: { mail: { host: "127.0.0.1", from: "a@b.example", tls: true } } }))).toBe(true)
-    const fromEnv = applyEnv({}, { IMPRINT_ADMIN_MAIL_HOST: "127.0.0.1", IMPRINT_ADMIN_MAIL_FROM: "a@b.example", IMPRINT_ADMIN_MAIL_USER: "mailer", IMPRINT_ADMIN_MAIL_PASS: "s3cret" })
+    const fromEnv = applyEnv(
+      {},
+      { IMPRINT_ADMIN_MAIL_HOST: "127.0.0.1", IMPRINT_ADMIN_MAIL_FROM: "a@b.example", IMPRINT_ADMIN_MAIL_USER: "mailer", IMPRINT_ADMIN_MAIL_PASS: "s3cret" }
+    )
     expect(Either.isRight(decodeConfig(fromEnv)) && Either.getOrThrow(decodeConfig(fromEnv)).admin.mail?.auth).toEqual({ user: "mailer", pass: "s3cret" })
     const ok = decodeConfig({ admin: { mail: { host: "127.0.0.1", from: "a@b.example" } } })
     expect(Either.isRight(ok) && ok.right.admin.mail).toMatchObject({ port: 587, secure: false, requireTLS: true, rejectUnauthorized: true })

@@ -15,10 +15,13 @@ export class MailSink extends Context.Tag("spec/admin/MailSink")<MailSink, Sink>
 export const MAIL_FROM = "Imprint <no-reply@imprint.test>"
 export const PASSWORD = "Granite7Lantern"
 
-const SinkLayer = Layer.scoped(MailSink, Effect.acquireRelease(
-  Effect.promise(() => startSink({ starttls: false })),
-  (sink) => Effect.promise(() => sink.close())
-))
+const SinkLayer = Layer.scoped(
+  MailSink,
+  Effect.acquireRelease(
+    Effect.promise(() => startSink({ starttls: false })),
+    (sink) => Effect.promise(() => sink.close())
+  )
+)
 
 /**
  * The admin server with sign-in codes going to the sink. `login` overrides
@@ -26,10 +29,13 @@ const SinkLayer = Layer.scoped(MailSink, Effect.acquireRelease(
  * request comes from 127.0.0.1. `mail: false` leaves admin.mail unset.
  */
 export const authTestLayer = (options: { readonly login?: Partial<typeof LoginSettings.Encoded>; readonly mail?: boolean } = {}) => {
-  const accounts = Layer.effect(AdminTestAccounts, Effect.map(MailSink, (sink) => ({
-    login: LoginSettings.make({ throttleAddressFailures: 10_000, ...options.login }),
-    mail: options.mail === false ? undefined : MailSettings.make({ host: "127.0.0.1", port: sink.port, requireTLS: false, from: MAIL_FROM })
-  })))
+  const accounts = Layer.effect(
+    AdminTestAccounts,
+    Effect.map(MailSink, (sink) => ({
+      login: LoginSettings.make({ throttleAddressFailures: 10_000, ...options.login }),
+      mail: options.mail === false ? undefined : MailSettings.make({ host: "127.0.0.1", port: sink.port, requireTLS: false, from: MAIL_FROM })
+    }))
+  )
   return adminTestLayer().pipe(Layer.provide(accounts), Layer.provideMerge(SinkLayer))
 }
 
@@ -39,8 +45,7 @@ export const seedTenant = (id: string, cidr: string) =>
 
 /** A member created by the operator (any role, the first owner included). */
 export const seedUser = (tenantId: string, email: string, role: Role, password = PASSWORD) =>
-  Effect.flatMap(operatorClient, (client) =>
-    client.users.create({ path: { tenantId }, payload: { email, name: email.split("@")[0], role, password } }))
+  Effect.flatMap(operatorClient, (client) => client.users.create({ path: { tenantId }, payload: { email, name: email.split("@")[0], role, password } }))
 
 /** The code in the newest message to `to` that arrived after `seen` messages. */
 export const codeSentTo = (to: string, seen: number) =>
@@ -49,7 +54,10 @@ export const codeSentTo = (to: string, seen: number) =>
     const lower = to.toLowerCase()
     const match = (s: Sink) => s.messages.slice(seen).some((m) => m.rcptTo.map((r) => r.toLowerCase()).includes(lower))
     yield* Effect.promise(() => sink.waitUntil(match))
-    const message = sink.messages.slice(seen).filter((m) => m.rcptTo.map((r) => r.toLowerCase()).includes(lower)).at(-1)!
+    const message = sink.messages
+      .slice(seen)
+      .filter((m) => m.rcptTo.map((r) => r.toLowerCase()).includes(lower))
+      .at(-1)!
     const code = /sign-in code is: (\d+)/.exec(message.raw.toString("utf8"))?.[1]
     if (code === undefined) return yield* Effect.dieMessage(`no code in the mail to ${to}`)
     return { code, message }
@@ -69,12 +77,10 @@ export const codeSent = (email: string, password = PASSWORD) =>
 
 /** Login with email and password, read the emailed code, verify: the session token (and device token when asked). */
 export const signIn = (email: string, password = PASSWORD, trustDevice = false) =>
-  Effect.flatMap(codeSent(email, password), ({ anonymous, attemptId, code }) =>
-    anonymous.auth.verify({ payload: { attemptId, code, trustDevice } }))
+  Effect.flatMap(codeSent(email, password), ({ anonymous, attemptId, code }) => anonymous.auth.verify({ payload: { attemptId, code, trustDevice } }))
 
 /** The typed client with a member's session. */
-export const sessionClient = (email: string, password = PASSWORD) =>
-  Effect.flatMap(signIn(email, password), (s) => apiClient(s.sessionToken))
+export const sessionClient = (email: string, password = PASSWORD) => Effect.flatMap(signIn(email, password), (s) => apiClient(s.sessionToken))
 
 /** Any method, any path, a JSON body: for what the typed client will not send. */
 export const rawCall = (method: string, path: string, options: { token?: string; json?: unknown } = {}) =>

@@ -17,7 +17,9 @@ describe("PasswordPolicy", () => {
     expect(passwordProblems("Tab\tInside99x")).toEqual(["remove control characters (tabs, line breaks)"])
     const rejected = checkPassword("abc")
     expect(Either.isLeft(rejected) && rejected.left.problems).toEqual([
-      `use at least ${MIN_PASSWORD_LENGTH} characters (this one has 3)`, "add an upper-case letter", "add a digit"
+      `use at least ${MIN_PASSWORD_LENGTH} characters (this one has 3)`,
+      "add an upper-case letter",
+      "add a digit"
     ])
     expect(Either.isLeft(rejected) && rejected.left.message).toContain("add an upper-case letter; add a digit")
   })
@@ -46,7 +48,18 @@ describe("PasswordPolicy", () => {
     })
 
     it("refuses common passwords that otherwise meet the rules, case-insensitively, with digits or symbols appended, or with swapped letters", () => {
-      for (const p of ["Password123", "PASSWORD2024", "pAsSwOrD1234", "Welcome2024!", "Qwertyuiop12", "P@ssw0rd2024", "Letmein12345", "Sunshine2026", "Iloveyou1234", "Administrator9"]) {
+      for (const p of [
+        "Password123",
+        "PASSWORD2024",
+        "pAsSwOrD1234",
+        "Welcome2024!",
+        "Qwertyuiop12",
+        "P@ssw0rd2024",
+        "Letmein12345",
+        "Sunshine2026",
+        "Iloveyou1234",
+        "Administrator9"
+      ]) {
         expect(isCommonPassword(p), p).toBe(true)
       }
       const problems = passwordProblems("Password123")

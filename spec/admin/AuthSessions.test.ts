@@ -46,7 +46,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         expect(keys.some((k) => k.includes(token.slice(SESSION_PREFIX.length)))).toBe(false)
         const { token: second } = yield* sessions.createSession("t-opaque", "u1", MAX_AGE)
         expect(second).not.toBe(token)
-      }))
+      })
+    )
 
     effect("idle expiry: use keeps it alive, IDLE without a request ends it", () =>
       Effect.gen(function* () {
@@ -60,7 +61,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         expect(Option.isNone(yield* sessions.resolveSession(token, IDLE))).toBe(true)
         // gone for good, not just refused once
         expect((yield* allKeys).some((k) => k.includes(digestToken(token)))).toBe(false)
-      }))
+      })
+    )
 
     effect("absolute expiry ends a session that is used all the time", () =>
       Effect.gen(function* () {
@@ -74,7 +76,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         }
         // every 15 minutes for 12 hours: 48 uses, then refused
         expect(alive).toBe(MAX_AGE / (IDLE / 2))
-      }))
+      })
+    )
 
     effect("revoke ends it at once; unknown, foreign-prefixed and oversized tokens are none", () =>
       Effect.gen(function* () {
@@ -86,7 +89,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         for (const t of [`${SESSION_PREFIX}nope`, `imp_op_${token.slice(8)}`, `${token}${"x".repeat(300)}`]) {
           expect(Option.isNone(yield* sessions.resolveSession(t, IDLE))).toBe(true)
         }
-      }))
+      })
+    )
   })
 
   describe("one-time codes", () => {
@@ -98,7 +102,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         expect(Buffer.from(attemptId, "base64url").length).toBe(16)
         expect(yield* sessions.checkCode(attemptId, code, 5)).toEqual({ _tag: "Accepted", tenantId: "t-code", userId: "u1" })
         expect(yield* sessions.checkCode(attemptId, code, 5)).toEqual({ _tag: "Invalid" })
-      }))
+      })
+    )
 
     effect("expires after its lifetime", () =>
       Effect.gen(function* () {
@@ -109,7 +114,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         expect((yield* sessions.checkCode(early.attemptId, early.code, 5))._tag).toBe("Accepted")
         yield* TestClock.adjust(Duration.millis(1))
         expect(yield* sessions.checkCode(late.attemptId, late.code, 5)).toEqual({ _tag: "Invalid" })
-      }))
+      })
+    )
 
     effect("a code belongs to its attempt: another attempt's code is wrong there", () =>
       Effect.gen(function* () {
@@ -121,7 +127,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         expect((yield* sessions.checkCode(a.attemptId, b.code, 5))._tag).toBe("WrongCode")
         expect((yield* sessions.checkCode(b.attemptId, a.code, 5))._tag).toBe("WrongCode")
         expect((yield* sessions.checkCode(a.attemptId, a.code, 5))._tag).toBe("Accepted")
-      }))
+      })
+    )
 
     effect("wrong codes count down, and the last try kills the attempt even for the right code", () =>
       Effect.gen(function* () {
@@ -135,14 +142,16 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         }
         expect(left).toEqual([4, 3, 2, 1, 0])
         expect(yield* sessions.checkCode(attemptId, code, 5)).toEqual({ _tag: "Invalid" })
-      }))
+      })
+    )
 
     effect("an unknown or empty attempt id is invalid", () =>
       Effect.gen(function* () {
         const sessions = yield* SessionRepo
         expect(yield* sessions.checkCode("no-such-attempt", "123456", 5)).toEqual({ _tag: "Invalid" })
         expect(yield* sessions.checkCode("", "123456", 5)).toEqual({ _tag: "Invalid" })
-      }))
+      })
+    )
   })
 
   describe("trusted devices", () => {
@@ -155,7 +164,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
         expect(yield* sessions.isTrustedDevice(token, "t-other", "u1")).toBe(false)
         yield* TestClock.adjust(Duration.days(90))
         expect(yield* sessions.isTrustedDevice(token, "t-dev", "u1")).toBe(false)
-      }))
+      })
+    )
   })
 
   effect("ending a user's credentials keeps the named session only, and touches no other user", () =>
@@ -170,7 +180,8 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
       expect(Option.isNone(yield* sessions.resolveSession(other.token, IDLE))).toBe(true)
       expect(Option.isSome(yield* sessions.resolveSession(neighbour.token, IDLE))).toBe(true)
       expect(yield* sessions.isTrustedDevice(device.token, "t-end", "u1")).toBe(false)
-    }))
+    })
+  )
 
   effect("removing a tenant's accounts removes every key of that tenant and none of its neighbour's", () =>
     Effect.gen(function* () {
@@ -197,5 +208,6 @@ layer(Repos, { excludeTestServices: true })("sessions, codes and devices", (it) 
       expect(Option.isSome(yield* accounts.findByEmail("OWNER@t-gone2.example"))).toBe(true)
       expect(Option.isSome(yield* accounts.resolveApiToken(kept.token))).toBe(true)
       expect(Option.isNone(yield* accounts.findByEmail("owner@t-gone.example"))).toBe(true)
-    }))
+    })
+  )
 })

@@ -54,7 +54,8 @@ const tenantEndpoints = (): ReadonlyArray<Probe> =>
           body: withBody ? Option.getOrElse(sampled, () => ({})) : undefined,
           generated: Option.isSome(sampled)
         }
-      }))
+      })
+  )
 
 const fill = (path: string, tenantId: string) => path.replace(":tenantId", tenantId).replace(/:\w+/g, PROBE)
 
@@ -71,10 +72,22 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: tenant isolati
 
       const probes = tenantEndpoints()
       // the walk covers at least this feature's endpoints and the tenants group
-      expect(probes.map((p) => p.name)).toEqual(expect.arrayContaining([
-        "tenants.get", "tenants.update", "tenants.delete", "users.list", "users.create", "users.get", "users.update",
-        "users.delete", "users.setPassword", "apiTokens.list", "apiTokens.create", "apiTokens.revoke"
-      ]))
+      expect(probes.map((p) => p.name)).toEqual(
+        expect.arrayContaining([
+          "tenants.get",
+          "tenants.update",
+          "tenants.delete",
+          "users.list",
+          "users.create",
+          "users.get",
+          "users.update",
+          "users.delete",
+          "users.setPassword",
+          "apiTokens.list",
+          "apiTokens.create",
+          "apiTokens.revoke"
+        ])
+      )
       const decodedFirst: Array<string> = []
       for (const token of [session, ownerToken]) {
         for (const p of probes) {
@@ -92,10 +105,12 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: tenant isolati
       }
       // none of this feature's endpoints may stop at decoding
       expect(decodedFirst.filter((n) => n.startsWith("users.") || n.startsWith("apiTokens."))).toEqual([])
-      if (decodedFirst.length > 0) console.info(`answered 400 at payload decoding (same answer as for a missing tenant): ${[...new Set(decodedFirst)].join(", ")}`)
+      if (decodedFirst.length > 0)
+        console.info(`answered 400 at payload decoding (same answer as for a missing tenant): ${[...new Set(decodedFirst)].join(", ")}`)
 
       // and B is untouched: its owner still signs in, its user list is its own
       const b = yield* apiClient((yield* signIn("owner@t-walk-b.example")).sessionToken)
       expect((yield* b.users.list({ path: { tenantId: "t-walk-b" } })).map((u) => u.email)).toEqual(["owner@t-walk-b.example"])
-    }))
+    })
+  )
 })

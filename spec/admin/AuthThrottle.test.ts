@@ -13,10 +13,7 @@ const address = (ip: string): ThrottleKey => ({ kind: "address", value: ip })
 
 /** a try that fails: begin counts it, nothing forgives it; answers the wait in seconds when refused */
 const failedTry = (keys: ReadonlyArray<ThrottleKey>) =>
-  Effect.flatMap(LoginThrottle, (t) => t.begin(keys)).pipe(
-    Effect.either,
-    Effect.map(Either.match({ onLeft: (e) => e.retryAfterSeconds, onRight: () => 0 }))
-  )
+  Effect.flatMap(LoginThrottle, (t) => t.begin(keys)).pipe(Effect.either, Effect.map(Either.match({ onLeft: (e) => e.retryAfterSeconds, onRight: () => 0 })))
 
 describe("LoginThrottle", () => {
   it("waitFor: nothing for the free failures, then base·2^n up to the cap", () => {
@@ -38,7 +35,8 @@ describe("LoginThrottle", () => {
         expect(yield* failedTry(keys), `after waiting ${wait} s`).toBe(0)
       }
       expect(waits).toEqual([1, 2, 4, 8, 16, 16, 16])
-    }).pipe(Effect.provide(throttleWith({ throttleMaxSeconds: 16 }))))
+    }).pipe(Effect.provide(throttleWith({ throttleMaxSeconds: 16 })))
+  )
 
   it.effect("the message names the retry time", () =>
     Effect.gen(function* () {
@@ -48,7 +46,8 @@ describe("LoginThrottle", () => {
       const refused = yield* Effect.flip(throttle.begin(keys))
       expect(refused._tag).toBe("TooManyAttempts")
       expect(refused.message).toBe("too many failed sign-ins; retry after 1 s (at 1970-01-01T00:00:01.000Z)")
-    }).pipe(Effect.provide(throttleWith({}))))
+    }).pipe(Effect.provide(throttleWith({})))
+  )
 
   it.effect("an unknown account is throttled exactly like a known one (the key is the email as typed)", () =>
     Effect.gen(function* () {
@@ -61,14 +60,16 @@ describe("LoginThrottle", () => {
       expect(yield* run("nobody@nowhere.example")).toEqual(yield* run("ann@acme.example"))
       expect(yield* run("Case@Acme.example")).toEqual([0, 0, 0, 0, 0, 1, 1, 1])
       expect(yield* failedTry([account("case@acme.example")])).toBe(1)
-    }).pipe(Effect.provide(throttleWith({}))))
+    }).pipe(Effect.provide(throttleWith({})))
+  )
 
   it.effect("per address: many accounts from one address trip the address limit; another address is untouched", () =>
     Effect.gen(function* () {
       for (let i = 0; i < 20; i++) expect(yield* failedTry([account(`u${i}@acme.example`), address("198.51.100.9")])).toBe(0)
       expect(yield* failedTry([account("fresh@acme.example"), address("198.51.100.9")])).toBe(1)
       expect(yield* failedTry([account("fresh@acme.example"), address("198.51.100.10")])).toBe(0)
-    }).pipe(Effect.provide(throttleWith({ throttleAddressFailures: 20 }))))
+    }).pipe(Effect.provide(throttleWith({ throttleAddressFailures: 20 })))
+  )
 
   it.effect("a right password forgives its try; a completed sign-in resets the account; later wrong codes count again", () =>
     Effect.gen(function* () {
@@ -82,12 +83,17 @@ describe("LoginThrottle", () => {
       yield* throttle.reset([keys[0]])
       for (let i = 0; i < 5; i++) yield* throttle.fail([keys[0]])
       expect(yield* failedTry([keys[0]])).toBe(1)
-    }).pipe(Effect.provide(throttleWith({ throttleAddressFailures: 100 }))))
+    }).pipe(Effect.provide(throttleWith({ throttleAddressFailures: 100 })))
+  )
 
   it.effect("parallel tries cannot slip past: each is counted when it starts", () =>
     Effect.gen(function* () {
       const keys = [account("dee@acme.example")]
-      const results = yield* Effect.all(Array.from({ length: 20 }, () => failedTry(keys)), { concurrency: "unbounded" })
+      const results = yield* Effect.all(
+        Array.from({ length: 20 }, () => failedTry(keys)),
+        { concurrency: "unbounded" }
+      )
       expect(results.filter((w) => w === 0)).toHaveLength(5)
-    }).pipe(Effect.provide(throttleWith({}))))
+    }).pipe(Effect.provide(throttleWith({})))
+  )
 })

@@ -48,7 +48,8 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       )
       expectTooLarge(response, AUTH_BODY_CAP)
       expect(response.sent).toBeLessThan(IN_FLIGHT)
-    }))
+    })
+  )
 
   it.effect("the same with Connection: close", () =>
     Effect.gen(function* () {
@@ -58,7 +59,8 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       )
       expectTooLarge(response, AUTH_BODY_CAP)
       expect(response.sent).toBeLessThan(IN_FLIGHT)
-    }))
+    })
+  )
 
   it.effect("a chunked login body is read only up to the cap", () =>
     Effect.gen(function* () {
@@ -68,7 +70,8 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       )
       expectTooLarge(response, AUTH_BODY_CAP)
       expect(response.sent).toBeLessThan(IN_FLIGHT)
-    }))
+    })
+  )
 
   it.effect("a chunked body with Connection: close is answered 413 too", () =>
     Effect.gen(function* () {
@@ -77,7 +80,8 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
         { piece, upTo: 32 * MB, chunked: true }
       )
       expectTooLarge(response, AUTH_BODY_CAP)
-    }))
+    })
+  )
 
   it.effect("100 MB declared to a template endpoint gets 413 at once, before authentication", () =>
     Effect.gen(function* () {
@@ -88,7 +92,8 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       )
       expectTooLarge(response, cap)
       expect(response.sent).toBeLessThan(IN_FLIGHT)
-    }))
+    })
+  )
 
   it.effect("a directory entry over the JSON cap is 413; under it the request is served", () =>
     Effect.gen(function* () {
@@ -98,26 +103,40 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       const entry = (displayName: string) => JSON.stringify({ mail: "bob@caps.example", displayName })
       const big = entry("b".repeat(JSON_BODY_CAP))
       const over = yield* rawHttps(
-        ["PUT /tenants/caps/directory/users/bob@caps.example HTTP/1.1", "Host: 127.0.0.1", auth, "Content-Type: application/json",
-          `Content-Length: ${Buffer.byteLength(big)}`].join("\r\n"),
+        [
+          "PUT /tenants/caps/directory/users/bob@caps.example HTTP/1.1",
+          "Host: 127.0.0.1",
+          auth,
+          "Content-Type: application/json",
+          `Content-Length: ${Buffer.byteLength(big)}`
+        ].join("\r\n"),
         { piece: Buffer.from(big), upTo: Buffer.byteLength(big) }
       )
       expectTooLarge(over, JSON_BODY_CAP)
       const small = entry("Bob")
       const ok = yield* rawHttps(
-        ["PUT /tenants/caps/directory/users/bob@caps.example HTTP/1.1", "Host: 127.0.0.1", auth, "Content-Type: application/json", "Connection: close",
-          `Content-Length: ${Buffer.byteLength(small)}`].join("\r\n"),
+        [
+          "PUT /tenants/caps/directory/users/bob@caps.example HTTP/1.1",
+          "Host: 127.0.0.1",
+          auth,
+          "Content-Type: application/json",
+          "Connection: close",
+          `Content-Length: ${Buffer.byteLength(small)}`
+        ].join("\r\n"),
         { piece: Buffer.from(small), upTo: Buffer.byteLength(small) }
       )
       expect(ok.status).toBe(200)
       expect(JSON.parse(ok.body).created).toBe(true)
-    }))
+    })
+  )
 
   it.effect("imports and the test stamp keep their own 413 errors, answered before reading", () =>
     Effect.gen(function* () {
       const auth = yield* bearerLine
       const csv = yield* rawHttps(
-        ["POST /tenants/caps/directory/import/csv HTTP/1.1", "Host: 127.0.0.1", auth, "Content-Type: text/csv", `Content-Length: ${MAX_IMPORT_BYTES + 1}`].join("\r\n"),
+        ["POST /tenants/caps/directory/import/csv HTTP/1.1", "Host: 127.0.0.1", auth, "Content-Type: text/csv", `Content-Length: ${MAX_IMPORT_BYTES + 1}`].join(
+          "\r\n"
+        ),
         { piece, upTo: MAX_IMPORT_BYTES + 1 }
       )
       expect(csv.status).toBe(413)
@@ -125,13 +144,16 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       expect(JSON.parse(csv.body)._tag).toBe("ImportTooLarge")
       expect(csv.sent).toBeLessThan(IN_FLIGHT)
       const stamp = yield* rawHttps(
-        ["POST /tenants/caps/test-stamp HTTP/1.1", "Host: 127.0.0.1", auth, "Content-Type: message/rfc822", `Content-Length: ${TEST_STAMP_MAX_BYTES + 1}`].join("\r\n"),
+        ["POST /tenants/caps/test-stamp HTTP/1.1", "Host: 127.0.0.1", auth, "Content-Type: message/rfc822", `Content-Length: ${TEST_STAMP_MAX_BYTES + 1}`].join(
+          "\r\n"
+        ),
         { piece, upTo: TEST_STAMP_MAX_BYTES + 1 }
       )
       expect(stamp.status).toBe(413)
       expect(JSON.parse(stamp.body)._tag).toBe("UploadTooLarge")
       expect(stamp.sent).toBeLessThan(IN_FLIGHT)
-    }))
+    })
+  )
 
   it.effect("a chunked JSON body under the cap is served", () =>
     Effect.gen(function* () {
@@ -142,5 +164,6 @@ layer(adminTestLayer())("admin API: request body caps", (it) => {
       )
       expect(response.status).toBe(401)
       expect(JSON.parse(response.body)._tag).toBe("Unauthorized")
-    }))
+    })
+  )
 })

@@ -12,16 +12,20 @@ const tid = (s: string) => s as TenantId
 
 /** A tenant with `n` directory users u00..u(n-1); u-even are in Sales, u-odd in Engineering. */
 const directoryTenant = (id: string, cidr: string, n: number) =>
-  Effect.flatMap(operatorClient, (client) => client.tenants.create({
-    payload: createPayload(tenantBody(id, cidr, {
-      directory: Array.from({ length: n }, (_, i) => ({
-        mail: `u${String(i).padStart(2, "0")}@${id}.example`,
-        displayName: `User ${i}`,
-        department: i % 2 === 0 ? "Sales" : "Engineering",
-        title: i === 3 ? "Chief Whatever Officer" : "Staff"
-      }))
-    }))
-  }))
+  Effect.flatMap(operatorClient, (client) =>
+    client.tenants.create({
+      payload: createPayload(
+        tenantBody(id, cidr, {
+          directory: Array.from({ length: n }, (_, i) => ({
+            mail: `u${String(i).padStart(2, "0")}@${id}.example`,
+            displayName: `User ${i}`,
+            department: i % 2 === 0 ? "Sales" : "Engineering",
+            title: i === 3 ? "Chief Whatever Officer" : "Staff"
+          }))
+        })
+      )
+    })
+  )
 
 /** The typed client as a member of `tenantId` with `role` (a tenant API token from the AccountRepo). */
 const memberClient = (tenantId: string, role: Role) =>
@@ -62,7 +66,8 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       const second = yield* client.directory.list({ path, urlParams: { q: "engineering", limit: 2, cursor: first.next } })
       expect(second.users.map((u) => u.mail.slice(0, 3))).toEqual(["u05"])
       expect(second.next).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("one user by mail (any case); another tenant's user and a missing one are 404", () =>
     Effect.gen(function* () {
@@ -76,7 +81,8 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       expect(missing._tag).toBe("DirectoryUserNotFound")
       const noTenant = yield* Effect.flip(client.directory.get({ path: { tenantId: "d-none", mail: "a@d-none.example" } }))
       expect(noTenant._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("PUT upserts through the actor: the next ResolveSignature signs with the new values; audit and status record it", () =>
     Effect.gen(function* () {
@@ -89,7 +95,10 @@ layer(adminTestLayer())("admin API: directory", (it) => {
 
       const path = { tenantId: "d-put", mail: "u00@d-put.example" }
       // a PUT replaces the whole entry: department and title, not sent, are gone
-      const updated = yield* client.directory.put({ path, payload: { mail: "u00@d-put.example", displayName: "Renamed Zero", proxyAddresses: [], memberOf: [], custom: {} } })
+      const updated = yield* client.directory.put({
+        path,
+        payload: { mail: "u00@d-put.example", displayName: "Renamed Zero", proxyAddresses: [], memberOf: [], custom: {} }
+      })
       expect(updated.created).toBe(false)
       expect(yield* sign("u00@d-put.example")).toContain("Renamed Zero")
 
@@ -102,8 +111,19 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       expect(yield* sign("new@d-put.example")).toContain("Newcomer")
 
       const audit = yield* client.audit.list({ path: { tenantId: "d-put" }, urlParams: { limit: 2 } })
-      expect(audit.entries[0]).toMatchObject({ action: "directory.upsert", target: "user/new@d-put.example", before: "absent", after: "present", actor: "operator:spec operator" })
-      expect(audit.entries[1]).toMatchObject({ action: "directory.upsert", target: "user/u00@d-put.example", before: "present", detail: "changed: department, displayName, title" })
+      expect(audit.entries[0]).toMatchObject({
+        action: "directory.upsert",
+        target: "user/new@d-put.example",
+        before: "absent",
+        after: "present",
+        actor: "operator:spec operator"
+      })
+      expect(audit.entries[1]).toMatchObject({
+        action: "directory.upsert",
+        target: "user/u00@d-put.example",
+        before: "present",
+        detail: "changed: department, displayName, title"
+      })
 
       const status = yield* client.directory.status({ path: { tenantId: "d-put" } })
       expect(status.users).toBe(2)
@@ -111,20 +131,30 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       expect(status.lastChangeBy).toBe("operator:spec operator")
       expect(status.lastChangeAt).toBeTypeOf("number")
       expect(status.lastImportAt).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("PUT refuses a body whose mail is not the path's, markup in a phone, and a control character", () =>
     Effect.gen(function* () {
       yield* directoryTenant("d-bad", "198.51.134.0/24", 1)
       const client = yield* operatorClient
       const put = (mail: string, body: Record<string, unknown>) =>
-        Effect.flip(client.directory.put({ path: { tenantId: "d-bad", mail }, payload: { mail, proxyAddresses: [], memberOf: [], custom: {}, ...body } as never }))
+        Effect.flip(
+          client.directory.put({ path: { tenantId: "d-bad", mail }, payload: { mail, proxyAddresses: [], memberOf: [], custom: {}, ...body } as never })
+        )
       const mismatch = yield* put("a@d-bad.example", { mail: "b@d-bad.example" })
       expect(mismatch).toMatchObject({ _tag: "DirectoryUserInvalid", message: expect.stringContaining("same user") })
-      expect(yield* put("a@d-bad.example", { telephoneNumber: "<a href=x>0800</a>" })).toMatchObject({ _tag: "DirectoryUserInvalid", message: expect.stringContaining("markup") })
-      expect(yield* put("a@d-bad.example", { mobile: "0800\u0000" })).toMatchObject({ _tag: "DirectoryUserInvalid", message: expect.stringContaining("control") })
+      expect(yield* put("a@d-bad.example", { telephoneNumber: "<a href=x>0800</a>" })).toMatchObject({
+        _tag: "DirectoryUserInvalid",
+        message: expect.stringContaining("markup")
+      })
+      expect(yield* put("a@d-bad.example", { mobile: "0800\u0000" })).toMatchObject({
+        _tag: "DirectoryUserInvalid",
+        message: expect.stringContaining("control")
+      })
       expect((yield* client.directory.status({ path: { tenantId: "d-bad" } })).users).toBe(1)
-    }))
+    })
+  )
 
   it.effect("DELETE removes through the actor; a second delete is 404; audited", () =>
     Effect.gen(function* () {
@@ -139,7 +169,8 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       expect((yield* actor.resolveSignature(envelope("u01@d-del.example"), header()))._tag).toBe("NoSignature")
       const audit = yield* client.audit.list({ path: { tenantId: "d-del" }, urlParams: { limit: 1 } })
       expect(audit.entries[0]).toMatchObject({ action: "directory.delete", target: "user/u01@d-del.example", before: "present", after: "absent" })
-    }))
+    })
+  )
 
   it.effect("deleting the tenant forgets the directory status but keeps the audit entries", () =>
     Effect.gen(function* () {
@@ -155,7 +186,8 @@ layer(adminTestLayer())("admin API: directory", (it) => {
       expect(fresh.lastChange).toBeUndefined()
       const log = yield* client.audit.list({ path: { tenantId: "d-gone" }, urlParams: {} })
       expect(log.entries.map((e) => e.action)).toEqual(["tenant.create", "tenant.delete", "directory.delete", "tenant.create"])
-    }))
+    })
+  )
 
   describe("imports", () => {
     it.effect("JSON merge upserts the valid rows and reports the rejected ones with their position", () =>
@@ -163,8 +195,14 @@ layer(adminTestLayer())("admin API: directory", (it) => {
         yield* directoryTenant("d-jm", "198.51.136.0/24", 2)
         const client = yield* operatorClient
         const report = yield* client.directory.importJson({
-          path: { tenantId: "d-jm" }, urlParams: {},
-          payload: [{ mail: "u00@d-jm.example", displayName: "Zero v2" }, { mail: "nope" }, { mail: "x@d-jm.example", telephoneNumber: "<b>1</b>" }, { mail: "c@d-jm.example" }]
+          path: { tenantId: "d-jm" },
+          urlParams: {},
+          payload: [
+            { mail: "u00@d-jm.example", displayName: "Zero v2" },
+            { mail: "nope" },
+            { mail: "x@d-jm.example", telephoneNumber: "<b>1</b>" },
+            { mail: "c@d-jm.example" }
+          ]
         })
         expect(report).toMatchObject({ mode: "merge", accepted: 2, rejectedCount: 2, usersBefore: 2, usersAfter: 3 })
         expect(report.rejected.map((r) => r.row)).toEqual([2, 3])
@@ -173,8 +211,14 @@ layer(adminTestLayer())("admin API: directory", (it) => {
         expect(status).toMatchObject({ users: 3, lastChange: "directory.import" })
         expect(status.lastImportAt).toBe(status.lastChangeAt)
         const audit = yield* client.audit.list({ path: { tenantId: "d-jm" }, urlParams: { limit: 1 } })
-        expect(audit.entries[0]).toMatchObject({ action: "directory.import", before: "2 users", after: "3 users", detail: "json, mode=merge: 2 accepted, 2 rejected" })
-      }))
+        expect(audit.entries[0]).toMatchObject({
+          action: "directory.import",
+          before: "2 users",
+          after: "3 users",
+          detail: "json, mode=merge: 2 accepted, 2 rejected"
+        })
+      })
+    )
 
     it.effect("CSV replace with a bad row writes nothing (422 with the report) unless allowPartial=true", () =>
       Effect.gen(function* () {
@@ -182,10 +226,11 @@ layer(adminTestLayer())("admin API: directory", (it) => {
         const client = yield* operatorClient
         const registry = yield* TenantRegistry
         const path = { tenantId: "d-csv" }
-        const text = "\ufeffmail,displayName,telephoneNumber,memberOf\r\n" +
-          "ann@d-csv.example,\"Lovelace, Ada\",+44 20 7946 0958,Sales;Everyone\r\n" +
+        const text =
+          "\ufeffmail,displayName,telephoneNumber,memberOf\r\n" +
+          'ann@d-csv.example,"Lovelace, Ada",+44 20 7946 0958,Sales;Everyone\r\n' +
           ",No Mail,,\r\n" +
-          "bob@d-csv.example,\"Bob\nSmith\",,\r\n"
+          'bob@d-csv.example,"Bob\nSmith",,\r\n'
         const refused = yield* Effect.flip(client.directory.importCsv({ path, urlParams: { mode: "replace" }, payload: text }))
         expect(refused._tag).toBe("DirectoryImportRejected")
         expect(refused).toMatchObject({ accepted: 2, rejectedCount: 1, rejected: [{ row: 3, reason: expect.stringContaining("no mail") }] })
@@ -207,7 +252,8 @@ layer(adminTestLayer())("admin API: directory", (it) => {
         const typo = yield* Effect.flip(client.directory.importCsv({ path, urlParams: { mode: "replace" }, payload: "mail,titel\r\nx@d-csv.example,Boss\r\n" }))
         expect(typo).toMatchObject({ _tag: "DirectoryImportRejected", rejected: [{ row: 1, reason: expect.stringContaining('"titel"') }] })
         expect((yield* client.directory.status({ path })).users).toBe(2)
-      }))
+      })
+    )
 
     it.effect("a body that is not a JSON array is 400; more than MAX_IMPORT_ROWS rows is 413", () =>
       Effect.gen(function* () {
@@ -222,7 +268,8 @@ layer(adminTestLayer())("admin API: directory", (it) => {
         expect(big.text).toContain(`${MAX_IMPORT_ROWS} rows`)
         const client = yield* operatorClient
         expect((yield* client.directory.status({ path: { tenantId: "d-big" } })).users).toBe(1)
-      }))
+      })
+    )
   })
 
   describe("roles", () => {
@@ -252,6 +299,7 @@ layer(adminTestLayer())("admin API: directory", (it) => {
         expect((yield* Effect.flip(outsider.directory.get({ path })))._tag).toBe("TenantNotFound")
         expect((yield* Effect.flip(outsider.directory.put({ path, payload })))._tag).toBe("TenantNotFound")
         expect((yield* Effect.flip(outsider.audit.list({ path: { tenantId: "d-role" }, urlParams: {} })))._tag).toBe("TenantNotFound")
-      }))
+      })
+    )
   })
 })

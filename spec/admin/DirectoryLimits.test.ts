@@ -14,12 +14,15 @@ layer(adminTestLayer())("admin API: directory import size limit", (it) => {
       const line = "someone@d-bytes.example,A Name\n"
       const body = "mail,displayName\n" + line.repeat(Math.ceil((MAX_IMPORT_BYTES + 1) / line.length))
       expect(body.length).toBeGreaterThan(MAX_IMPORT_BYTES)
-      const response = yield* http.execute(HttpClientRequest.post(`${env.baseUrl}/tenants/d-bytes/directory/import/csv`).pipe(
-        HttpClientRequest.bearerToken(env.token),
-        HttpClientRequest.bodyText(body, "text/csv")
-      ))
+      const response = yield* http.execute(
+        HttpClientRequest.post(`${env.baseUrl}/tenants/d-bytes/directory/import/csv`).pipe(
+          HttpClientRequest.bearerToken(env.token),
+          HttpClientRequest.bodyText(body, "text/csv")
+        )
+      )
       expect(response.status).toBe(413)
       expect(yield* response.text).toContain("50 MB")
       expect((yield* client.directory.status({ path: { tenantId: "d-bytes" } })).users).toBe(1)
-    }))
+    })
+  )
 })

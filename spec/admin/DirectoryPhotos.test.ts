@@ -16,8 +16,7 @@ import { createContentTenant } from "./ContentHarness.js"
 
 const PHOTO_SIG = '<p>{{#photo}}<img src="{{photo}}" width="48" height="48" alt="">{{/photo}}{{displayName}}</p>'
 
-const photoBlobs = (tenantId: string) =>
-  Effect.flatMap(Store, (s) => s.keys(Db.photoBlobs, Keys.photoBlobPrefix(tenantId as TenantId)))
+const photoBlobs = (tenantId: string) => Effect.flatMap(Store, (s) => s.keys(Db.photoBlobs, Keys.photoBlobPrefix(tenantId as TenantId)))
 
 describe("photo column values", () => {
   it("base64 and data: URLs decode; URLs, plain text and non-base64 data URLs are refused with a reason", () => {
@@ -64,9 +63,13 @@ layer(adminTestLayer())("admin API: directory photos", (it) => {
       expect((yield* client.directory.get({ path: { ...path, mail: "alice@ph-csv.example" } })).photo).toEqual(alice.photo)
 
       yield* client.templates.replace({ path: { ...path, templateId: "sig" }, payload: { name: "Signature", html: PHOTO_SIG, text: "{{displayName}}" } })
-      const preview = (sender: string) => client.preview.preview({
-        path, payload: Schema.decodeUnknownSync(PreviewRequest)({ sender, recipients: ["bob@ph-csv.example"] })
-      }).pipe(Effect.map((a) => a.groups[0]!.html))
+      const preview = (sender: string) =>
+        client.preview
+          .preview({
+            path,
+            payload: Schema.decodeUnknownSync(PreviewRequest)({ sender, recipients: ["bob@ph-csv.example"] })
+          })
+          .pipe(Effect.map((a) => a.groups[0]!.html))
       const shown = yield* preview("alice@ph-csv.example")
       const dataUrl = /<img src="data:image\/jpeg;base64,([^"]+)" width="48" height="48" alt>/.exec(shown)
       expect(dataUrl).not.toBeNull()
@@ -78,7 +81,8 @@ layer(adminTestLayer())("admin API: directory photos", (it) => {
       const none = yield* preview("bob@ph-csv.example")
       expect(none).toContain("<p>Bob Example</p>")
       expect(none).not.toContain("<img")
-    }))
+    })
+  )
 
   it.effect("a JSON import takes data: URLs; importing the same photo again keeps it; a replace without it sweeps the bytes", () =>
     Effect.gen(function* () {
@@ -86,7 +90,10 @@ layer(adminTestLayer())("admin API: directory photos", (it) => {
       const client = yield* operatorClient
       const path = { tenantId: "ph-json" }
       const photo = `data:image/png;base64,${testPng(60, 90, "#e01b24").toString("base64")}`
-      const users = [{ mail: "alice@ph-json.example", displayName: "Alice", photo }, { mail: "bob@ph-json.example", displayName: "Bob" }]
+      const users = [
+        { mail: "alice@ph-json.example", displayName: "Alice", photo },
+        { mail: "bob@ph-json.example", displayName: "Bob" }
+      ]
       expect(yield* client.directory.importJson({ path, urlParams: {}, payload: users })).toMatchObject({ accepted: 2, rejectedCount: 0 })
       const first = (yield* client.directory.get({ path: { ...path, mail: "alice@ph-json.example" } })).photo!
       expect(first.source).toMatch(/^sha256:/)
@@ -99,5 +106,6 @@ layer(adminTestLayer())("admin API: directory photos", (it) => {
       yield* client.directory.importJson({ path, urlParams: { mode: "replace" }, payload: [{ mail: "alice@ph-json.example", displayName: "Alice" }] })
       expect((yield* client.directory.get({ path: { ...path, mail: "alice@ph-json.example" } })).photo).toBeUndefined()
       expect(yield* photoBlobs("ph-json")).toEqual([])
-    }))
+    })
+  )
 })

@@ -14,8 +14,14 @@ const send = (method: string, path: string, body: unknown) =>
   Effect.flatMap(bearerLine, (auth) => {
     const text = JSON.stringify(body)
     return rawHttps(
-      [`${method} ${path} HTTP/1.1`, "Host: 127.0.0.1", auth, "Connection: close", "Content-Type: application/json",
-        `Content-Length: ${Buffer.byteLength(text)}`].join("\r\n"),
+      [
+        `${method} ${path} HTTP/1.1`,
+        "Host: 127.0.0.1",
+        auth,
+        "Connection: close",
+        "Content-Type: application/json",
+        `Content-Length: ${Buffer.byteLength(text)}`
+      ].join("\r\n"),
       { piece: Buffer.from(text), upTo: Buffer.byteLength(text) }
     )
   })
@@ -38,7 +44,9 @@ layer(adminTestLayer())("admin API: errors do not echo long values", (it) => {
     expect(shortenMessage(`a "short" value`)).toBe(`a "short" value`)
     expect(shortenMessage(`escaped "\\"${value}"`)).toContain("(10002 characters)")
     expect(shortenMessage(`unclosed "${value}`).length).toBeLessThan(200)
-    expect(shortenMessage(`the mail ${"y".repeat(10_000)} is not the path's`)).toBe(`the mail ${"y".repeat(MAX_QUOTED_VALUE)}… (10000 characters) is not the path's`)
+    expect(shortenMessage(`the mail ${"y".repeat(10_000)} is not the path's`)).toBe(
+      `the mail ${"y".repeat(MAX_QUOTED_VALUE)}… (10000 characters) is not the path's`
+    )
     expect(shortenMessage("a b ".repeat(10_000)).length).toBeLessThanOrEqual(MAX_ERROR_STRING + 40)
   })
 
@@ -56,5 +64,6 @@ layer(adminTestLayer())("admin API: errors do not echo long values", (it) => {
       expectShort(yield* send("POST", "/tenants/echo/templates", { id: x(500_000), name: "T", html: "<p>x</p>" }), 400)
       expectShort(yield* send("POST", "/tenants/echo/rules", { id: "r", name: "R", templateId: "default", conditions: { senders: [x(200_000)] } }), 400)
       expectShort(yield* send("POST", "/tenants/echo/users", { email: x(60_000), name: "N", role: "editor", password: "Abcdefgh-12345" }), 400)
-    }))
+    })
+  )
 })

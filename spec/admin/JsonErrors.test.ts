@@ -17,7 +17,8 @@ const send = (method: string, path: string, body: string, headers: ReadonlyArray
     rawHttps(
       [`${method} ${path} HTTP/1.1`, "Host: 127.0.0.1", auth, "Connection: close", ...headers, `Content-Length: ${Buffer.byteLength(body)}`].join("\r\n"),
       { piece: Buffer.from(body), upTo: Buffer.byteLength(body) }
-    ))
+    )
+  )
 
 const expectJsonError = (response: RawResponse, status: number, tag: string, mentions: string) => {
   expect(response.status).toBe(status)
@@ -49,25 +50,29 @@ layer(adminTestLayer())("admin API: malformed and deep JSON", (it) => {
       expect(JSON.parse(imported.body).rejectedCount).toBe(1)
       const order = `{"ids":${"[".repeat(10_000)}${"]".repeat(10_000)}}`
       expectJsonError(yield* send("POST", "/tenants/deep/rules/order", order, ["Content-Type: application/json"]), 400, "HttpApiDecodeError", "deeper than")
-    }))
+    })
+  )
 
   it.effect("malformed JSON, with or without a content type: 400 with a JSON body", () =>
     Effect.gen(function* () {
       expectJsonError(yield* send("POST", "/auth/login", `{"email":`, ["Content-Type: application/json"]), 400, "HttpApiDecodeError", "not valid JSON")
       expectJsonError(yield* send("POST", "/auth/login", `{"email": 'x'}`), 400, "HttpApiDecodeError", "not valid JSON")
       expectJsonError(yield* send("POST", "/tenants", "[1,2", ["Content-Type: application/json; charset=utf-8"]), 400, "HttpApiDecodeError", "not valid JSON")
-    }))
+    })
+  )
 
   it.effect("a body of the wrong kind or none at all: 400 with a JSON body", () =>
     Effect.gen(function* () {
       expectJsonError(yield* send("POST", "/auth/login", "hello", ["Content-Type: text/plain"]), 400, "HttpApiDecodeError", "LoginRequest")
       expectJsonError(yield* send("POST", "/auth/login", "", ["Content-Type: application/json"]), 400, "HttpApiDecodeError", "LoginRequest")
       expectJsonError(yield* send("POST", "/auth/login", "\u0000\u00ff", ["Content-Type: application/octet-stream"]), 400, "HttpApiDecodeError", "LoginRequest")
-    }))
+    })
+  )
 
   it.effect("an unknown route is a 404 with a JSON body", () =>
     Effect.gen(function* () {
       expectJsonError(yield* send("POST", "/no/such/route", "{}", ["Content-Type: application/json"]), 404, "RouteNotFound", "POST /no/such/route")
       expectJsonError(yield* send("GET", "/tenants/deep/nothing-here", ""), 404, "RouteNotFound", "no endpoint")
-    }))
+    })
+  )
 })

@@ -8,8 +8,7 @@ import { parseExposition } from "./PrometheusParse.js"
 /** Metric names are global to the process: each test uses its own prefix. */
 const uniq = () => `spec_${Math.random().toString(36).slice(2, 10)}`
 
-const snapshotOf = (prefix: string) =>
-  Effect.map(Metric.snapshot, (pairs) => pairs.filter((p) => p.metricKey.name.startsWith(prefix)))
+const snapshotOf = (prefix: string) => Effect.map(Metric.snapshot, (pairs) => pairs.filter((p) => p.metricKey.name.startsWith(prefix)))
 
 describe("PrometheusText", () => {
   it.effect("counters, gauges, histograms, frequencies and summaries, each a parseable family", () =>
@@ -28,8 +27,11 @@ describe("PrometheusText", () => {
       const text = formatPrometheus(yield* snapshotOf(p), { tenantLabels: false })
       const parsed = parseExposition(text)
       expect(parsed.types).toEqual({
-        [`${p}_relayed`]: "counter", [`${p}_sessions`]: "gauge", [`${p}_latency_ms`]: "histogram",
-        [`${p}_unstamped`]: "counter", [`${p}_size`]: "summary"
+        [`${p}_relayed`]: "counter",
+        [`${p}_sessions`]: "gauge",
+        [`${p}_latency_ms`]: "histogram",
+        [`${p}_unstamped`]: "counter",
+        [`${p}_size`]: "summary"
       })
       expect(parsed.help[`${p}_relayed`]).toBe("messages relayed\\nper tenant")
       const value = (name: string, labels: Record<string, string> = {}) =>
@@ -37,8 +39,12 @@ describe("PrometheusText", () => {
       expect(value(`${p}_relayed`)).toEqual([3])
       expect(value(`${p}_sessions`)).toEqual([7])
       // cumulative buckets ending at +Inf = count
-      expect(parsed.samples.filter((s) => s.name === `${p}_latency_ms_bucket`).map((s) => [s.labels.le, s.value]))
-        .toEqual([["1", 1], ["5", 3], ["10", 3], ["+Inf", 4]])
+      expect(parsed.samples.filter((s) => s.name === `${p}_latency_ms_bucket`).map((s) => [s.labels.le, s.value])).toEqual([
+        ["1", 1],
+        ["5", 3],
+        ["10", 3],
+        ["+Inf", 4]
+      ])
       expect(value(`${p}_latency_ms_count`)).toEqual([4])
       expect(value(`${p}_latency_ms_sum`)).toEqual([26.5])
       expect(value(`${p}_unstamped`, { key: "smime" })).toEqual([2])
@@ -46,14 +52,18 @@ describe("PrometheusText", () => {
       expect(value(`${p}_size_count`)).toEqual([4])
       expect(value(`${p}_size_sum`)).toEqual([10])
       expect(parsed.samples.filter((s) => s.name === `${p}_size` && s.labels.quantile !== undefined).length).toBe(2)
-    }))
+    })
+  )
 
   it.effect("drops the tenant tag and merges the series it separated, unless tenant labels are enabled", () =>
     Effect.gen(function* () {
       const p = uniq()
       const relayed = Metric.counter(`${p}_relayed`)
       const latency = Metric.histogram(`${p}_latency`, MetricBoundaries.fromIterable([10]))
-      for (const [tenant, n] of [["acme", 2], ["globex", 5]] as const) {
+      for (const [tenant, n] of [
+        ["acme", 2],
+        ["globex", 5]
+      ] as const) {
         yield* Metric.incrementBy(Metric.tagged(Metric.tagged(relayed, "tenant", tenant), "result", "ok"), n)
         yield* Metric.update(Metric.tagged(latency, "tenant", tenant), n)
       }
@@ -66,9 +76,17 @@ describe("PrometheusText", () => {
       expect(hidden.samples.find((s) => s.name === `${p}_latency_sum`)?.value).toBe(7)
 
       const shown = parseExposition(formatPrometheus(pairs, { tenantLabels: true }))
-      expect(shown.samples.filter((s) => s.name === `${p}_relayed`).map((s) => [s.labels.tenant, s.value]).sort())
-        .toEqual([["acme", 2], ["globex", 5]])
-    }))
+      expect(
+        shown.samples
+          .filter((s) => s.name === `${p}_relayed`)
+          .map((s) => [s.labels.tenant, s.value])
+          .sort()
+      ).toEqual([
+        ["acme", 2],
+        ["globex", 5]
+      ])
+    })
+  )
 
   it.effect("escapes label values and rewrites names Prometheus would reject", () =>
     Effect.gen(function* () {
@@ -76,7 +94,8 @@ describe("PrometheusText", () => {
       yield* Metric.increment(Metric.tagged(Metric.counter(`${p}.weird-name`), "reason", 'quote " back\\slash\nnewline'))
       const parsed = parseExposition(formatPrometheus(yield* snapshotOf(p), { tenantLabels: false }))
       expect(parsed.samples).toEqual([{ name: `${p}_weird_name`, labels: { reason: 'quote " back\\slash\nnewline' }, value: 1 }])
-    }))
+    })
+  )
 
   it("an empty registry is an empty page", () => {
     expect(formatPrometheus([], { tenantLabels: false })).toBe("")
@@ -98,7 +117,8 @@ layer(adminTestLayer())("admin API: /metrics", (it) => {
       // the typed client reads the same text
       const client = yield* operatorClient
       expect(yield* client.metrics.metrics()).toContain(`${p}_relayed_total 4`)
-    }))
+    })
+  )
 
   it.effect("401 without a token and with a revoked one", () =>
     Effect.gen(function* () {
@@ -107,7 +127,8 @@ layer(adminTestLayer())("admin API: /metrics", (it) => {
       const revoked = yield* apiClient(env.revokedToken)
       const error = yield* Effect.flip(revoked.metrics.metrics())
       expect(error).toMatchObject({ _tag: "Unauthorized", message: UNAUTHORIZED_MESSAGE })
-    }))
+    })
+  )
 })
 
 layer(adminTestLayer({ metricsTenantLabels: true }))("admin API: /metrics with tenant labels enabled", (it) => {
@@ -118,7 +139,8 @@ layer(adminTestLayer({ metricsTenantLabels: true }))("admin API: /metrics with t
       const raw = yield* rawRequest("GET", "/metrics", { headers: yield* operatorHeaders })
       const parsed = parseExposition(raw.text)
       expect(parsed.samples.filter((s) => s.name === `${p}_relayed_total`)).toEqual([{ name: `${p}_relayed_total`, labels: { tenant: "acme" }, value: 2 }])
-    }))
+    })
+  )
 })
 
 describe("PrometheusText: Effect's runtime metrics", () => {
@@ -129,6 +151,9 @@ describe("PrometheusText: Effect's runtime metrics", () => {
     ]
     const parsed = parseExposition(formatPrometheus(pairs, { tenantLabels: false }))
     expect(parsed.types).toEqual({ effect_fiber_active: "gauge", imprint_spec_other_total: "counter" })
-    expect(parsed.samples.map((s) => [s.name, s.value])).toEqual([["effect_fiber_active", 3], ["imprint_spec_other_total", 5]])
+    expect(parsed.samples.map((s) => [s.name, s.value])).toEqual([
+      ["effect_fiber_active", 3],
+      ["imprint_spec_other_total", 5]
+    ])
   })
 })

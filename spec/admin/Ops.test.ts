@@ -7,8 +7,7 @@ import { adminTestLayer, apiClient, createPayload, operatorClient, rawRequest, t
 const refsOf = (node: unknown, at = "$"): Array<{ ref: string; at: string }> => {
   if (Array.isArray(node)) return node.flatMap((v, i) => refsOf(v, `${at}[${i}]`))
   if (typeof node !== "object" || node === null) return []
-  return Object.entries(node).flatMap(([k, v]) =>
-    k === "$ref" && typeof v === "string" ? [{ ref: v, at }] : refsOf(v, `${at}.${k}`))
+  return Object.entries(node).flatMap(([k, v]) => (k === "$ref" && typeof v === "string" ? [{ ref: v, at }] : refsOf(v, `${at}.${k}`)))
 }
 
 /** The contract's endpoints as OpenAPI names them: `/tenants/:tenantId` → `/tenants/{tenantId}`. */
@@ -19,7 +18,8 @@ const contractEndpoints = () =>
       name: e.name,
       path: e.path.replace(/:(\w+)/g, "{$1}"),
       method: e.method.toLowerCase()
-    })))
+    }))
+  )
 
 layer(adminTestLayer())("admin API: operations", (it) => {
   it.effect("healthz and readyz answer without a token; readyz counts tenants from the store", () =>
@@ -30,7 +30,8 @@ layer(adminTestLayer())("admin API: operations", (it) => {
       const client = yield* operatorClient
       yield* client.tenants.create({ payload: createPayload(tenantBody("t-ready", "203.0.113.0/24")) })
       expect(yield* anonymous.ops.readyz()).toEqual({ status: "ready", tenants: before + 1 })
-    }))
+    })
+  )
 
   describe("OpenAPI document", () => {
     it.effect("is served at /openapi.json as JSON, generated from the contract, with a path and method for every endpoint", () =>
@@ -48,14 +49,35 @@ layer(adminTestLayer())("admin API: operations", (it) => {
         expect(doc.info.title).toBe("Imprint admin API")
         const endpoints = contractEndpoints()
         // containing, not equal: each feature's group adds endpoints; the loop below checks every one of them
-        expect(endpoints.map((e) => `${e.group}.${e.name}`)).toEqual(expect.arrayContaining([
-          "metrics.metrics", "ops.healthz", "ops.openapi", "ops.readyz",
-          "tenants.create", "tenants.delete", "tenants.get", "tenants.list", "tenants.resume", "tenants.suspend", "tenants.update",
-          "audit.list",
-          "auth.login", "auth.verify", "auth.logout", "auth.me",
-          "users.list", "users.create", "users.get", "users.update", "users.delete", "users.setPassword",
-          "apiTokens.list", "apiTokens.create", "apiTokens.revoke"
-        ]))
+        expect(endpoints.map((e) => `${e.group}.${e.name}`)).toEqual(
+          expect.arrayContaining([
+            "metrics.metrics",
+            "ops.healthz",
+            "ops.openapi",
+            "ops.readyz",
+            "tenants.create",
+            "tenants.delete",
+            "tenants.get",
+            "tenants.list",
+            "tenants.resume",
+            "tenants.suspend",
+            "tenants.update",
+            "audit.list",
+            "auth.login",
+            "auth.verify",
+            "auth.logout",
+            "auth.me",
+            "users.list",
+            "users.create",
+            "users.get",
+            "users.update",
+            "users.delete",
+            "users.setPassword",
+            "apiTokens.list",
+            "apiTokens.create",
+            "apiTokens.revoke"
+          ])
+        )
         for (const e of endpoints) {
           const operation = doc.paths[e.path]?.[e.method]
           expect(operation, `${e.method.toUpperCase()} ${e.path}`).toBeDefined()
@@ -73,13 +95,15 @@ layer(adminTestLayer())("admin API: operations", (it) => {
           expect(ref, at).toMatch(/^#\/components\/schemas\//)
           expect(doc.components.schemas[ref.slice("#/components/schemas/".length)], `${ref} at ${at}`).toBeDefined()
         }
-      }))
+      })
+    )
 
     it.effect("the typed client reads the same document", () =>
       Effect.gen(function* () {
         const anonymous = yield* apiClient(undefined)
         const doc = yield* anonymous.ops.openapi()
         expect(Object.keys(doc.paths as object)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics", "/tenants", "/tenants/{tenantId}"]))
-      }))
+      })
+    )
   })
 })

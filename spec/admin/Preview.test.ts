@@ -36,7 +36,8 @@ layer(adminTestLayer())("admin API: preview (rules tester)", (it) => {
       const external = answer.groups.find((g) => g.recipients.includes("carol@customer.example"))!
       expect(external.html).toContain("Confidential")
       expect(Number.isNaN(Date.parse(answer.at))).toBe(false)
-    }))
+    })
+  )
 
   it.effect("kind and the evaluation time come from the request: a date-windowed reply rule wins only inside its window", () =>
     Effect.gen(function* () {
@@ -45,7 +46,10 @@ layer(adminTestLayer())("admin API: preview (rules tester)", (it) => {
       yield* client.rules.create({
         path: { tenantId: "pre-w" },
         payload: Schema.decodeUnknownSync(RuleCreate)({
-          id: "xmas", name: "Christmas replies", templateId: "disc", at: 0,
+          id: "xmas",
+          name: "Christmas replies",
+          templateId: "disc",
+          at: 0,
           conditions: { kinds: ["reply"], dateWindow: { start: "2026-12-20T00:00", end: "2026-12-27T00:00", timeZone: "Europe/Berlin" } }
         })
       })
@@ -67,18 +71,21 @@ layer(adminTestLayer())("admin API: preview (rules tester)", (it) => {
       expect(bySubject.recipients[0].applied).toEqual(["xmas"])
       const fresh = yield* ask({ kind: "new", at: "2026-12-24T12:00:00Z" })
       expect(fresh.recipients[0].applied).toEqual(["everyone"])
-    }))
+    })
+  )
 
   it.effect("a sender not in the directory gets no signature, with the reason", () =>
     Effect.gen(function* () {
       yield* createContentTenant("pre-n", "203.0.113.32/28")
       const client = yield* operatorClient
       const answer = yield* client.preview.preview({
-        path: { tenantId: "pre-n" }, payload: preview({ sender: "zed@pre-n.example", recipients: ["bob@pre-n.example"] })
+        path: { tenantId: "pre-n" },
+        payload: preview({ sender: "zed@pre-n.example", recipients: ["bob@pre-n.example"] })
       })
       expect(answer.decision).toMatchObject({ _tag: "NoSignature", reason: "sender-not-in-directory" })
       expect(answer.groups).toEqual([])
-    }))
+    })
+  )
 
   it.effect("payload errors are 400; an auditor may not preview, an editor may; no token is 401; another tenant is 404", () =>
     Effect.gen(function* () {
@@ -87,10 +94,16 @@ layer(adminTestLayer())("admin API: preview (rules tester)", (it) => {
       const headers = yield* operatorHeaders
       const empty = yield* rawRequest("POST", "/tenants/pre-r/preview", { headers, json: { sender: "alice@pre-r.example", recipients: [] } })
       expect(empty.status).toBe(400)
-      const badKind = yield* rawRequest("POST", "/tenants/pre-r/preview", { headers, json: { sender: "a@pre-r.example", recipients: ["b@x.example"], kind: "fax" } })
+      const badKind = yield* rawRequest("POST", "/tenants/pre-r/preview", {
+        headers,
+        json: { sender: "a@pre-r.example", recipients: ["b@x.example"], kind: "fax" }
+      })
       expect(badKind.status).toBe(400)
       expect(badKind.text).toContain("kind")
-      const badAt = yield* rawRequest("POST", "/tenants/pre-r/preview", { headers, json: { sender: "a@pre-r.example", recipients: ["b@x.example"], at: "someday" } })
+      const badAt = yield* rawRequest("POST", "/tenants/pre-r/preview", {
+        headers,
+        json: { sender: "a@pre-r.example", recipients: ["b@x.example"], at: "someday" }
+      })
       expect(badAt.status).toBe(400)
 
       const payload = preview({ sender: "alice@pre-r.example", recipients: ["bob@pre-r.example"] })
@@ -102,5 +115,6 @@ layer(adminTestLayer())("admin API: preview (rules tester)", (it) => {
       expect((yield* errorOf(anonymous.preview.preview({ path: { tenantId: "pre-r" }, payload })))._tag).toBe("Unauthorized")
       const outsider = yield* memberClient("pre-r2", "owner")
       expect((yield* errorOf(outsider.preview.preview({ path: { tenantId: "pre-r" }, payload })))._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 })

@@ -33,7 +33,11 @@ const parseValue = (v: string): number => {
 }
 
 const SUFFIXES: Record<string, ReadonlyArray<string>> = {
-  counter: [""], gauge: [""], untyped: [""], histogram: ["_bucket", "_sum", "_count"], summary: ["", "_sum", "_count"]
+  counter: [""],
+  gauge: [""],
+  untyped: [""],
+  histogram: ["_bucket", "_sum", "_count"],
+  summary: ["", "_sum", "_count"]
 }
 
 export const parseExposition = (text: string): Exposition => {

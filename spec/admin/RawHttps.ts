@@ -86,9 +86,7 @@ export const rawHttps = (head: string, body?: RawBody, idleMs = 10_000) =>
           return
         }
         const piece = body.piece.subarray(0, Math.min(body.piece.length, body.upTo - sent))
-        const framed = body.chunked === true
-          ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")])
-          : piece
+        const framed = body.chunked === true ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")]) : piece
         socket.write(framed, (error) => {
           if (error !== undefined && error !== null) return
           sent += piece.length

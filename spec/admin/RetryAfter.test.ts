@@ -28,5 +28,6 @@ layer(adminTestLayer())("admin API: Retry-After", (it) => {
       expect(body._tag).toBe("TooManyAttempts")
       expect(body.retryAfterSeconds).toBeGreaterThan(0)
       expect(throttled.headers["retry-after"]).toBe(String(body.retryAfterSeconds))
-    }))
+    })
+  )
 })

@@ -23,7 +23,8 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       const one = yield* client.rules.get({ path: { tenantId: "rul-a", ruleId: "external" } })
       expect(one.conditions.recipientScope).toBe("external")
       expect((yield* errorOf(client.rules.get({ path: { tenantId: "rul-a", ruleId: "nope" } })))._tag).toBe("RuleNotFound")
-    }))
+    })
+  )
 
   it.effect("create appends, or inserts at a position; a duplicate id is 409", () =>
     Effect.gen(function* () {
@@ -39,7 +40,8 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       const dup = yield* errorOf(client.rules.create({ path, payload: create({ id: "first", name: "Again", templateId: "sig" }) }))
       expect(dup._tag).toBe("RuleAlreadyExists")
       expect(field(dup, "message")).toContain("PUT /tenants/rul-c/rules/first")
-    }))
+    })
+  )
 
   it.effect("rules are checked against the tenant's templates: 400 naming the problem, nothing written", () =>
     Effect.gen(function* () {
@@ -49,15 +51,20 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       const missing = yield* errorOf(client.rules.create({ path, payload: create({ id: "r", name: "R", templateId: "nope" }) }))
       expect(missing._tag).toBe("RuleInvalid")
       expect(field(missing, "problems")).toEqual([`templateId: no template "nope"`])
-      const window = yield* errorOf(client.rules.replace({
-        path: { tenantId: "rul-v", ruleId: "everyone" },
-        payload: replace({ name: "Everyone", templateId: "sig", conditions: { dateWindow: { start: "2026-12-31T00:00", end: "2026-12-01T00:00" } } })
-      }))
+      const window = yield* errorOf(
+        client.rules.replace({
+          path: { tenantId: "rul-v", ruleId: "everyone" },
+          payload: replace({ name: "Everyone", templateId: "sig", conditions: { dateWindow: { start: "2026-12-31T00:00", end: "2026-12-01T00:00" } } })
+        })
+      )
       expect(window._tag).toBe("RuleInvalid")
       expect(field(window, "message")).toContain("conditions.dateWindow: the end")
-      const attr = yield* errorOf(client.rules.create({
-        path, payload: create({ id: "a", name: "A", templateId: "sig", exceptions: { attributes: [{ name: "shoeSize", op: "equals", value: "9" }] } })
-      }))
+      const attr = yield* errorOf(
+        client.rules.create({
+          path,
+          payload: create({ id: "a", name: "A", templateId: "sig", exceptions: { attributes: [{ name: "shoeSize", op: "equals", value: "9" }] } })
+        })
+      )
       expect(field(attr, "message")).toContain(`"shoeSize" is not a directory attribute`)
       // a body that does not decode names the field
       const headers = yield* operatorHeaders
@@ -66,7 +73,8 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       expect(typo.text).toContain("conditons")
       expect((yield* client.rules.list({ path })).map((r) => r.id)).toEqual(["external", "everyone"])
       expect((yield* client.rules.get({ path: { tenantId: "rul-v", ruleId: "everyone" } })).conditions.dateWindow).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("PUT replaces a rule in place; DELETE removes it; unknown ids are 404", () =>
     Effect.gen(function* () {
@@ -82,10 +90,16 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       yield* client.rules.delete({ path: { tenantId: "rul-u", ruleId: "external" } })
       expect((yield* client.rules.list({ path: { tenantId: "rul-u" } })).map((r) => r.id)).toEqual(["everyone"])
       expect((yield* errorOf(client.rules.delete({ path: { tenantId: "rul-u", ruleId: "external" } })))._tag).toBe("RuleNotFound")
-      expect((yield* errorOf(client.rules.replace({
-        path: { tenantId: "rul-u", ruleId: "ghost" }, payload: replace({ name: "G", templateId: "sig" })
-      })))._tag).toBe("RuleNotFound")
-    }))
+      expect(
+        (yield* errorOf(
+          client.rules.replace({
+            path: { tenantId: "rul-u", ruleId: "ghost" },
+            payload: replace({ name: "G", templateId: "sig" })
+          })
+        ))._tag
+      ).toBe("RuleNotFound")
+    })
+  )
 
   it.effect("order: a permutation reorders; otherwise 400 listing missing, unknown and repeated ids", () =>
     Effect.gen(function* () {
@@ -105,7 +119,8 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       expect(field(bad, "message")).toContain("missing: third, external")
       expect(field(bad, "message")).toContain("unknown: ghost")
       expect((yield* client.rules.list({ path })).map((r) => r.id)).toEqual(["third", "everyone", "external"])
-    }))
+    })
+  )
 
   it.effect("enable and disable change what the tenant's actor decides at once", () =>
     Effect.gen(function* () {
@@ -121,7 +136,8 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       expect(on.enabled).toBe(true)
       expect((yield* preview).recipients[0].applied).toEqual(["external"])
       expect((yield* errorOf(client.rules.enable({ path: { tenantId: "rul-e", ruleId: "ghost" } })))._tag).toBe("RuleNotFound")
-    }))
+    })
+  )
 
   it.effect("every change is audited", () =>
     Effect.gen(function* () {
@@ -141,7 +157,8 @@ layer(adminTestLayer())("admin API: rules", (it) => {
       expect(entries).toContainEqual(["rule.disable", "rule/new", "true", "false"])
       expect(entries).toContainEqual(["rule.enable", "rule/new", "false", "true"])
       expect(entries).toContainEqual(["rule.delete", "rule/new", undefined, undefined])
-    }))
+    })
+  )
 
   describe("isolation and roles", () => {
     it.effect("another tenant's rule id is 404; an auditor reads but cannot write; an editor can", () =>
@@ -159,13 +176,15 @@ layer(adminTestLayer())("admin API: rules", (it) => {
           auditor.rules.disable({ path: { tenantId: "rul-r1", ruleId: "everyone" } }),
           auditor.rules.reorder({ path: { tenantId: "rul-r1" }, payload: { ids: ["everyone", "external"] } }),
           auditor.rules.delete({ path: { tenantId: "rul-r1", ruleId: "everyone" } })
-        ]) expect((yield* errorOf(write))._tag).toBe("Forbidden")
+        ])
+          expect((yield* errorOf(write))._tag).toBe("Forbidden")
 
         const editor = yield* memberClient("rul-r1", "editor")
         const reordered = yield* editor.rules.reorder({ path: { tenantId: "rul-r1" }, payload: { ids: ["everyone", "external"] } })
         expect(reordered.map((r) => r.id)).toEqual(["everyone", "external"])
         const outsider = yield* memberClient("rul-r2", "admin")
         expect((yield* errorOf(outsider.rules.list({ path: { tenantId: "rul-r1" } })))._tag).toBe("TenantNotFound")
-      }))
+      })
+    )
   })
 })

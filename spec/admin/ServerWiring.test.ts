@@ -18,8 +18,7 @@ import { tempDir } from "../store/TempStore.js"
 const configAt = (dataDir: string, admin: Record<string, unknown>): ImprintConfig =>
   Either.getOrThrow(decodeConfig({ dataDir, smtp: { host: "127.0.0.1", port: 0 }, admin: { port: 0, ...admin } }))
 
-const serve = (config: ImprintConfig, admin: boolean) =>
-  startServer(config, { admin }).pipe(Effect.provide(liveLayer(config)))
+const serve = (config: ImprintConfig, admin: boolean) => startServer(config, { admin }).pipe(Effect.provide(liveLayer(config)))
 
 /** A client for the admin API at `port`, trusting `ca` (or, for the generated certificate, not verifying: tests only). */
 const healthz = (port: number, tls: { ca: string } | { rejectUnauthorized: false }) =>
@@ -38,9 +37,15 @@ describe("startServer with the admin API", () => {
       expect(server.adminPort).not.toBe(server.port)
       expect(yield* healthz(server.adminPort!, { rejectUnauthorized: false })).toEqual({ status: "ok" })
       // plain HTTP on the admin port gets no HTTP answer
-      const plain = yield* Effect.promise(() => fetch(`http://127.0.0.1:${server.adminPort}/healthz`).then((r) => r.status, () => "refused"))
+      const plain = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${server.adminPort}/healthz`).then(
+          (r) => r.status,
+          () => "refused"
+        )
+      )
       expect(plain).toBe("refused")
-    }))
+    })
+  )
 
   it.scoped("uses admin.tlsKeyFile/tlsCertFile when given (a client trusting only that certificate connects)", () =>
     Effect.gen(function* () {
@@ -51,7 +56,8 @@ describe("startServer with the admin API", () => {
       const config = configAt(dir, { tlsKeyFile: path.join(dir, "admin.key.pem"), tlsCertFile: path.join(dir, "admin.cert.pem") })
       const server = yield* serve(config, true)
       expect(yield* healthz(server.adminPort!, { ca: cert.cert })).toEqual({ status: "ok" })
-    }))
+    })
+  )
 
   it.scoped("is not started when admin.enabled is false, nor unless the caller asks for it", () =>
     Effect.gen(function* () {
@@ -59,7 +65,8 @@ describe("startServer with the admin API", () => {
       expect(disabled.adminPort).toBeUndefined()
       const notAsked = yield* serve(configAt(yield* tempDir, {}), false)
       expect(notAsked.adminPort).toBeUndefined()
-    }))
+    })
+  )
 
   it("admin settings decode with their defaults and reject unknown keys", () => {
     const config = Either.getOrThrow(decodeConfig({}))

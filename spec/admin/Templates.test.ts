@@ -30,7 +30,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       const dup = yield* errorOf(client.templates.create({ path: { tenantId: "tpl-a" }, payload: { id: "banner", name: "Again", html: "<b>x</b>" } }))
       expect(dup._tag).toBe("TemplateAlreadyExists")
       expect(field(dup, "message")).toContain("PUT or PATCH /tenants/tpl-a/templates/banner")
-    }))
+    })
+  )
 
   it.effect("saving sanitizes and answers what was removed; the stored HTML is the clean one", () =>
     Effect.gen(function* () {
@@ -49,7 +50,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       expect(stored.html).not.toContain("onclick")
       expect(stored.html).not.toContain("javascript:")
       expect(stored.html).toContain("{{displayName}}")
-    }))
+    })
+  )
 
   it.effect("a template that does not compile is 400 naming the part and the problem, and nothing is written", () =>
     Effect.gen(function* () {
@@ -59,14 +61,18 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       expect(html._tag).toBe("TemplateInvalid")
       expect(field(html, "part")).toBe("html")
       expect(field(html, "message")).toContain("{{bogus}}")
-      const text = yield* errorOf(client.templates.replace({
-        path: { tenantId: "tpl-i", templateId: "sig" }, payload: { name: "Sig", html: "<p>{{displayName}}</p>", text: "{{#title}}unclosed" }
-      }))
+      const text = yield* errorOf(
+        client.templates.replace({
+          path: { tenantId: "tpl-i", templateId: "sig" },
+          payload: { name: "Sig", html: "<p>{{displayName}}</p>", text: "{{#title}}unclosed" }
+        })
+      )
       expect(text._tag).toBe("TemplateInvalid")
       expect(field(text, "part")).toBe("text")
       expect(yield* errorOf(client.templates.get({ path: { tenantId: "tpl-i", templateId: "bad" } }))).toMatchObject({ _tag: "TemplateNotFound" })
       expect((yield* client.templates.get({ path: { tenantId: "tpl-i", templateId: "sig" } })).version).toBe(1)
-    }))
+    })
+  )
 
   it.effect("PUT and PATCH bump the version and keep every version; restore saves an old one as the newest", () =>
     Effect.gen(function* () {
@@ -104,7 +110,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       expect(missing._tag).toBe("TemplateVersionNotFound")
       expect(field(missing, "message")).toContain("no saved version 99")
       expect((yield* errorOf(client.templates.restore({ path: { ...path, version: 99 } })))._tag).toBe("TemplateVersionNotFound")
-    }))
+    })
+  )
 
   it.effect(`history keeps the newest ${MAX_TEMPLATE_VERSIONS} versions`, () =>
     Effect.gen(function* () {
@@ -116,7 +123,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       expect(versions.length).toBe(MAX_TEMPLATE_VERSIONS)
       expect(versions.at(-1)).toBe(MAX_TEMPLATE_VERSIONS + 3)
       expect(versions[0]).toBe(4)
-    }))
+    })
+  )
 
   it.effect("DELETE of a template a rule uses is 409 naming the rules; unused, it is removed with its history", () =>
     Effect.gen(function* () {
@@ -134,7 +142,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       expect((yield* errorOf(client.templates.get({ path })))._tag).toBe("TemplateNotFound")
       expect((yield* errorOf(client.templates.versions({ path })))._tag).toBe("TemplateNotFound")
       expect((yield* errorOf(client.templates.delete({ path })))._tag).toBe("TemplateNotFound")
-    }))
+    })
+  )
 
   it.effect("render: the template filled from one directory user (by mail or proxy address); an unknown user is 404 naming them", () =>
     Effect.gen(function* () {
@@ -150,7 +159,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       const nobody = yield* errorOf(client.templates.render({ path, payload: { mail: "carol@tpl-r.example" } }))
       expect(nobody._tag).toBe("DirectoryUserNotFound")
       expect(field(nobody, "message")).toContain("carol@tpl-r.example")
-    }))
+    })
+  )
 
   it.effect("the tenant's actor uses a saved template at once (no restart, no re-import)", () =>
     Effect.gen(function* () {
@@ -163,7 +173,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       yield* client.templates.replace({ path: { tenantId: "tpl-live", templateId: "sig" }, payload: { name: "Sig", html: "<p>New: {{displayName}}</p>" } })
       const after = yield* actor.previewRules({ sender: "alice@tpl-live.example", recipients: ["bob@tpl-live.example"], subject: "" })
       expect(JSON.stringify(after.decision)).toContain("New: Alice Example")
-    }))
+    })
+  )
 
   it.effect("every change is audited with the versions before and after", () =>
     Effect.gen(function* () {
@@ -182,7 +193,8 @@ layer(adminTestLayer())("admin API: templates", (it) => {
       expect(entries).toContainEqual(["template.restore", "template/sig", "2", "3"])
       expect(entries).toContainEqual(["template.delete", "template/extra", "1", undefined])
       expect(page.entries.every((e) => e.actor.startsWith("operator:"))).toBe(true)
-    }))
+    })
+  )
 
   describe("isolation and roles", () => {
     it.effect("another tenant's template id is 404; an unknown tenant is 404", () =>
@@ -193,13 +205,15 @@ layer(adminTestLayer())("admin API: templates", (it) => {
         yield* client.templates.create({ path: { tenantId: "tpl-x2" }, payload: { id: "only-x2", name: "X2", html: "<p>x2</p>" } })
         const other = yield* errorOf(client.templates.get({ path: { tenantId: "tpl-x1", templateId: "only-x2" } }))
         expect(other._tag).toBe("TemplateNotFound")
-        expect((yield* errorOf(client.templates.update({ path: { tenantId: "tpl-x1", templateId: "only-x2" }, payload: { name: "hijack" } })))._tag)
-          .toBe("TemplateNotFound")
+        expect((yield* errorOf(client.templates.update({ path: { tenantId: "tpl-x1", templateId: "only-x2" }, payload: { name: "hijack" } })))._tag).toBe(
+          "TemplateNotFound"
+        )
         expect((yield* errorOf(client.templates.list({ path: { tenantId: "no-such-tenant" } })))._tag).toBe("TenantNotFound")
         // a path id that is not even a tenant id
         const headers = yield* operatorHeaders
         expect((yield* rawRequest("GET", "/tenants/%2E%2E/templates", { headers })).status).toBe(404)
-      }))
+      })
+    )
 
     it.effect("an auditor reads but cannot write or render; an editor writes; a member of another tenant gets 404", () =>
       Effect.gen(function* () {
@@ -223,6 +237,7 @@ layer(adminTestLayer())("admin API: templates", (it) => {
         const outsider = yield* memberClient("tpl-role2", "owner")
         expect((yield* errorOf(outsider.templates.get({ path })))._tag).toBe("TenantNotFound")
         expect((yield* errorOf(outsider.templates.update({ path, payload: { name: "no" } })))._tag).toBe("TenantNotFound")
-      }))
+      })
+    )
   })
 })

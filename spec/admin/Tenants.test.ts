@@ -24,7 +24,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
         // a valid token with a suffix is not the token
         const padded = yield* apiClient(`${env.token}x`)
         expect((yield* errorOf(padded.tenants.list()))._tag).toBe("Unauthorized")
-      }))
+      })
+    )
   })
 
   it.effect("create: the relay binds the new tenant at once, credentials are hashed and never returned", () =>
@@ -52,7 +53,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
 
       expect(yield* registry.bindBySourceAddress("198.51.100.7")).toEqual(Option.some(tid("t-create")))
       expect(yield* registry.bindByCredentials("t-create-relay", "relay-password-of-t-create")).toEqual(Option.some(tid("t-create")))
-    }))
+    })
+  )
 
   it.effect("create: an existing id is 409 TenantAlreadyExists and changes nothing", () =>
     Effect.gen(function* () {
@@ -62,7 +64,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       expect(error._tag).toBe("TenantAlreadyExists")
       expect((error as { message: string }).message).toContain("PATCH /tenants/t-dup")
       expect((yield* client.tenants.get({ path: { tenantId: "t-dup" } })).name).toBe("Tenant t-dup")
-    }))
+    })
+  )
 
   it.effect("create: a body that does not decode is 400, naming the problem, and writes nothing", () =>
     Effect.gen(function* () {
@@ -79,7 +82,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       const repo = yield* TenantRepo
       expect(Option.isNone(yield* repo.getTenant(tid("t-typo")))).toBe(true)
       expect(Option.isNone(yield* repo.getTenant(tid("t-rule")))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("create: a template that does not compile is 400 TenantFileInvalid naming the template", () =>
     Effect.gen(function* () {
@@ -88,18 +92,22 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       const error = yield* errorOf(client.tenants.create({ payload: createPayload(body) }))
       expect(error._tag).toBe("TenantFileInvalid")
       expect((error as { message: string }).message).toContain('templates[0] "default"')
-    }))
+    })
+  )
 
   it.effect("create: a domain another tenant owns is 409 TenantConflict naming the owner", () =>
     Effect.gen(function* () {
       const client = yield* operatorClient
       yield* client.tenants.create({ payload: createPayload(tenantBody("t-owner", "198.51.104.0/24")) })
-      const error = yield* errorOf(client.tenants.create({
-        payload: createPayload(tenantBody("t-thief", "198.51.105.0/24", { domains: ["t-owner.example"] }))
-      }))
+      const error = yield* errorOf(
+        client.tenants.create({
+          payload: createPayload(tenantBody("t-thief", "198.51.105.0/24", { domains: ["t-owner.example"] }))
+        })
+      )
       expect(error._tag).toBe("TenantConflict")
       expect((error as { message: string }).message).toContain("t-owner")
-    }))
+    })
+  )
 
   it.effect("get and list; unknown and malformed ids are 404", () =>
     Effect.gen(function* () {
@@ -117,7 +125,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
         expect(error._tag).toBe("TenantNotFound")
         expect((error as { message: string }).message).toBe(`tenant ${id} does not exist`)
       }
-    }))
+    })
+  )
 
   it.effect("update: changes only the fields sent; the stored password hash is kept", () =>
     Effect.gen(function* () {
@@ -125,7 +134,10 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       const repo = yield* TenantRepo
       yield* client.tenants.create({ payload: createPayload(tenantBody("t-upd", "198.51.107.0/24")) })
       const hashBefore = Option.getOrThrow(yield* repo.getTenant(tid("t-upd"))).connectors
-      const saved = yield* client.tenants.update({ path: { tenantId: "t-upd" }, payload: updatePayload({ name: "Renamed", domains: ["t-upd.example", "second.example"] }) })
+      const saved = yield* client.tenants.update({
+        path: { tenantId: "t-upd" },
+        payload: updatePayload({ name: "Renamed", domains: ["t-upd.example", "second.example"] })
+      })
       expect(saved.created).toBe(false)
       expect(saved.tenant.name).toBe("Renamed")
       expect(saved.tenant.domains).toEqual(["t-upd.example", "second.example"])
@@ -133,7 +145,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       expect(Option.getOrThrow(yield* repo.getTenant(tid("t-upd"))).connectors).toEqual(hashBefore)
       const error = yield* errorOf(client.tenants.update({ path: { tenantId: "t-none" }, payload: updatePayload({ name: "x" }) }))
       expect(error._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("update: a template change reports what the sanitizer removed", () =>
     Effect.gen(function* () {
@@ -145,7 +158,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       })
       const removed = saved.removed.find((r) => r.templateId === "default")?.removed.map((r) => r.name) ?? []
       expect(removed).toEqual(expect.arrayContaining(["script", "onclick"]))
-    }))
+    })
+  )
 
   it.effect("update: moving the binding to another range applies at once", () =>
     Effect.gen(function* () {
@@ -156,7 +170,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       yield* client.tenants.update({ path: { tenantId: "t-move" }, payload: updatePayload({ connectors: [{ type: "cidr", cidrs: ["198.51.110.0/24"] }] }) })
       expect(yield* registry.bindBySourceAddress("198.51.109.1")).toEqual(Option.none())
       expect(yield* registry.bindBySourceAddress("198.51.110.1")).toEqual(Option.some(tid("t-move")))
-    }))
+    })
+  )
 
   it.effect("suspend and resume", () =>
     Effect.gen(function* () {
@@ -169,7 +184,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       expect(Option.getOrThrow(yield* repo.getTenant(tid("t-sus"))).suspended).toBe(false)
       expect((yield* errorOf(client.tenants.suspend({ path: { tenantId: "t-none" } })))._tag).toBe("TenantNotFound")
       expect((yield* errorOf(client.tenants.resume({ path: { tenantId: "t-none" } })))._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("delete: gone from the store and from binding; a second delete is 404", () =>
     Effect.gen(function* () {
@@ -182,7 +198,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       expect(yield* registry.bindBySourceAddress("198.51.112.1")).toEqual(Option.none())
       expect(yield* registry.running).not.toContain("t-del")
       expect((yield* errorOf(client.tenants.delete({ path: { tenantId: "t-del" } })))._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("tenant endpoints refuse a revoked token even after it worked", () =>
     Effect.gen(function* () {
@@ -194,7 +211,8 @@ layer(adminTestLayer())("admin API: tenants", (it) => {
       yield* admin.revokeOperatorToken(record.id)
       expect((yield* errorOf(client.tenants.list()))._tag).toBe("Unauthorized")
       expect(env.baseUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
-    }))
+    })
+  )
 })
 
 layer(adminTestLayer())("admin API: HTTP statuses on the wire", (it) => {
@@ -216,5 +234,6 @@ layer(adminTestLayer())("admin API: HTTP statuses on the wire", (it) => {
       const client = yield* operatorClient
       yield* client.tenants.delete({ path: { tenantId: "t-wire" } })
       expect((yield* rawRequest("GET", "/tenants/t-wire", { headers })).status).toBe(404)
-    }))
+    })
+  )
 })

@@ -27,7 +27,9 @@ layer(adminTestLayer())("admin API: tenant account data", (it) => {
   it.effect("create stores the account; get, update and the tenant file carry it", () =>
     Effect.gen(function* () {
       const client = yield* operatorClient
-      const saved = yield* client.tenants.create({ payload: createPayload(tenantBody("t-acct", "198.51.120.0/24", { account: { ...account, city: "  London  " } })) })
+      const saved = yield* client.tenants.create({
+        payload: createPayload(tenantBody("t-acct", "198.51.120.0/24", { account: { ...account, city: "  London  " } }))
+      })
       // values are trimmed on the way in
       expect(saved.tenant.account).toEqual(account)
       expect((yield* client.tenants.get({ path: { tenantId: "t-acct" } })).account).toEqual(account)
@@ -45,7 +47,8 @@ layer(adminTestLayer())("admin API: tenant account data", (it) => {
       // a tenant without account data shows none
       const plain = yield* client.tenants.create({ payload: createPayload(tenantBody("t-noacct", "198.51.121.0/24")) })
       expect(plain.tenant.account).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("bad account values are 400 naming the field, and write nothing", () =>
     Effect.gen(function* () {
@@ -69,7 +72,8 @@ layer(adminTestLayer())("admin API: tenant account data", (it) => {
       }
       const repo = yield* TenantRepo
       expect(Option.isNone(yield* repo.getTenant(tid("t-badacct")))).toBe(true)
-    }))
+    })
+  )
 })
 
 layer(adminTestLayer())("admin API: generated connector credentials", (it) => {
@@ -101,7 +105,12 @@ layer(adminTestLayer())("admin API: generated connector credentials", (it) => {
       // a PATCH repeating the username without a password keeps the stored one; a new username gets its own
       const patched = yield* client.tenants.update({
         path: { tenantId: "t-gen" },
-        payload: updatePayload({ connectors: [{ type: "auth", username: "t-gen-relay" }, { type: "auth", username: "t-gen-second" }] })
+        payload: updatePayload({
+          connectors: [
+            { type: "auth", username: "t-gen-relay" },
+            { type: "auth", username: "t-gen-second" }
+          ]
+        })
       })
       expect(patched.credentials?.map((c) => c.username)).toEqual(["t-gen-second"])
       const second = patched.credentials![0]!.password
@@ -112,7 +121,8 @@ layer(adminTestLayer())("admin API: generated connector credentials", (it) => {
       // an update that sends no connectors generates nothing
       const renamed = yield* client.tenants.update({ path: { tenantId: "t-gen" }, payload: updatePayload({ name: "Renamed" }) })
       expect(renamed.credentials).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("password and passwordHash together are still refused", () =>
     Effect.gen(function* () {
@@ -123,14 +133,22 @@ layer(adminTestLayer())("admin API: generated connector credentials", (it) => {
       const res = yield* rawRequest("POST", "/tenants", { headers, json: both })
       expect(res.status).toBe(400)
       expect(res.text).toContain("not both")
-    }))
+    })
+  )
 })
 
 describe("tenant file (CLI) keeps requiring a password or hash", () => {
   it("a connector with neither is refused by decodeTenantFile", async () => {
-    const result = await Effect.runPromise(Effect.either(decodeTenantFile({
-      id: "cli", name: "Cli", domains: ["cli.example"], connectors: [{ type: "auth", username: "u" }]
-    })))
+    const result = await Effect.runPromise(
+      Effect.either(
+        decodeTenantFile({
+          id: "cli",
+          name: "Cli",
+          domains: ["cli.example"],
+          connectors: [{ type: "auth", username: "u" }]
+        })
+      )
+    )
     expect(result._tag).toBe("Left")
   })
 })

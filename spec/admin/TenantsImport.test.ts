@@ -28,7 +28,8 @@ layer(adminTestLayer())("admin API: POST /tenants/import", (it) => {
       expect(yield* registry.bindBySourceAddress("198.51.121.9")).toEqual(Option.some("b-two" as TenantId))
       const audit = yield* Effect.flatMap(AuditRepo, (repo) => repo.list("b-one", {}))
       expect(audit.entries.map((e) => [e.action, e.detail])).toEqual([["tenant.create", "batch import"]])
-    }))
+    })
+  )
 
   it.effect("all-or-nothing with a bad tenant: 422 with the report, nothing written", () =>
     Effect.gen(function* () {
@@ -45,7 +46,8 @@ layer(adminTestLayer())("admin API: POST /tenants/import", (it) => {
       expect(body.report.tenants[1].message).toContain("domain c-one.example already belongs to tenant c-one (earlier in this import)")
       expect(body.report.tenants[2]).toMatchObject({ tenantId: "c-three", error: "TenantFileInvalid" })
       expect(Option.isNone(yield* repo.getTenant("c-one" as TenantId))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("per-tenant: 200, the valid ones written, the others reported; a wrong mode is 400", () =>
     Effect.gen(function* () {
@@ -60,5 +62,6 @@ layer(adminTestLayer())("admin API: POST /tenants/import", (it) => {
       expect(Option.isSome(yield* repo.getTenant("d-one" as TenantId))).toBe(true)
       expect((yield* rawRequest("POST", "/tenants/import?mode=sometimes", { headers, json: [] })).status).toBe(400)
       expect((yield* rawRequest("POST", "/tenants/import", { json: [] })).status).toBe(401)
-    }))
+    })
+  )
 })

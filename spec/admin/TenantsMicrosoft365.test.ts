@@ -13,11 +13,10 @@ layer(adminTestLayer())("admin API: microsoft365 connectors", (it) => {
         connectors: [{ type: "microsoft365", tenantId: "6F5A3C1E-0B8D-4E2A-9C71-3D2B1A0F9E8D", domain: "Contoso.onmicrosoft.com" }]
       })
       const saved = yield* client.tenants.create({ payload: createPayload(body) })
-      expect(saved.tenant.connectors).toEqual([
-        { type: "microsoft365", tenantId: "6f5a3c1e-0b8d-4e2a-9c71-3d2b1a0f9e8d", domain: "contoso.onmicrosoft.com" }
-      ])
+      expect(saved.tenant.connectors).toEqual([{ type: "microsoft365", tenantId: "6f5a3c1e-0b8d-4e2a-9c71-3d2b1a0f9e8d", domain: "contoso.onmicrosoft.com" }])
       expect((yield* client.tenants.get({ path: { tenantId: "t-m365" } })).connectors).toEqual(saved.tenant.connectors)
-    }))
+    })
+  )
 
   it.effect("a cidr over Exchange Online's published ranges is 400, pointing to microsoft365, and writes nothing", () =>
     Effect.gen(function* () {
@@ -28,5 +27,6 @@ layer(adminTestLayer())("admin API: microsoft365 connectors", (it) => {
       expect(response.text).toContain('\\"microsoft365\\" connector')
       const repo = yield* TenantRepo
       expect(Option.isNone(yield* repo.getTenant("t-m365-cidr" as TenantId))).toBe(true)
-    }))
+    })
+  )
 })

@@ -48,7 +48,8 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(message).toContain(`${LOOP_STAMP_HEADER}: `)
       // the pipeline's output is CRLF throughout, though the upload was LF
       expect(/[^\r]\n/.test(copy.message)).toBe(false)
-    }))
+    })
+  )
 
   it.effect("sender and recipients default to From, To and Cc; recipient groups become copies", () =>
     Effect.gen(function* () {
@@ -75,7 +76,8 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(external.ruleIds).toEqual(["external"])
       expect(readable(external.message)).toContain("Confidential")
       expect(readable(external.message)).not.toContain(SIGNATURE)
-    }))
+    })
+  )
 
   it.effect("messages that pass unstamped say why: signed, sender outside the tenant's domains, sender not in the directory", () =>
     Effect.gen(function* () {
@@ -83,7 +85,9 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       const client = yield* operatorClient
       const stamp = (payload: Uint8Array, sender?: string) =>
         client.preview.testStamp({
-          path: { tenantId: "ts-u" }, urlParams: { ...(sender !== undefined ? { sender } : {}), recipients: "bob@ts-u.example" }, payload
+          path: { tenantId: "ts-u" },
+          urlParams: { ...(sender !== undefined ? { sender } : {}), recipients: "bob@ts-u.example" },
+          payload
         })
       const signed = yield* stamp(corpus("flanker__tests_fixtures_messages_signed.eml"), "alice@ts-u.example")
       expect(signed.unstamped).toBe("signed")
@@ -91,9 +95,9 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(signed.copies[0].message).not.toContain(SIGNATURE)
       // the gmail reply's From is xxx@gmail.com: the relay would refuse that MAIL FROM for this tenant
       expect((yield* stamp(corpus("talon__tests_fixtures_standard_replies_gmail.eml"))).unstamped).toBe("sender-not-in-tenant-domains")
-      expect((yield* stamp(corpus("talon__tests_fixtures_standard_replies_gmail.eml"), "zed@ts-u.example")).unstamped)
-        .toBe("sender-not-in-directory")
-    }))
+      expect((yield* stamp(corpus("talon__tests_fixtures_standard_replies_gmail.eml"), "zed@ts-u.example")).unstamped).toBe("sender-not-in-directory")
+    })
+  )
 
   it.effect("a test-stamped message uploaded again is not taken for one the relay stamped (throwaway stamp key)", () =>
     Effect.gen(function* () {
@@ -101,10 +105,14 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       const client = yield* operatorClient
       const params = { sender: "alice@ts-l.example", recipients: "bob@ts-l.example" }
       const first = yield* client.preview.testStamp({
-        path: { tenantId: "ts-l" }, urlParams: params, payload: corpus("talon__tests_fixtures_standard_replies_gmail.eml")
+        path: { tenantId: "ts-l" },
+        urlParams: params,
+        payload: corpus("talon__tests_fixtures_standard_replies_gmail.eml")
       })
       const again = yield* client.preview.testStamp({
-        path: { tenantId: "ts-l" }, urlParams: params, payload: Buffer.from(first.copies[0].messageBase64, "base64")
+        path: { tenantId: "ts-l" },
+        urlParams: params,
+        payload: Buffer.from(first.copies[0].messageBase64, "base64")
       })
       expect(again.unstamped).toBeUndefined()
       // the stamper finds its own signature above the quote: no second one
@@ -112,7 +120,8 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(count(readable(again.copies[0].message), SIGNATURE)).toBe(2)
       // the first stamp was not valid for the relay, so it was replaced, not kept
       expect(count(again.copies[0].message, `${LOOP_STAMP_HEADER}:`)).toBe(1)
-    }))
+    })
+  )
 
   it.effect("no recipients or no sender is 400 saying what to give", () =>
     Effect.gen(function* () {
@@ -126,7 +135,8 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       const e2 = yield* errorOf(client.preview.testStamp({ path: { tenantId: "ts-e" }, urlParams: {}, payload: noFrom }))
       expect(e2._tag).toBe("TestStampInvalid")
       expect(field(e2, "message")).toContain("?sender=")
-    }))
+    })
+  )
 
   it.effect(`an upload over ${TEST_STAMP_MAX_BYTES} bytes is 413 naming the limit`, () =>
     Effect.gen(function* () {
@@ -137,7 +147,8 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect(error._tag).toBe("UploadTooLarge")
       expect(field(error, "limit")).toBe(TEST_STAMP_MAX_BYTES)
       expect(field(error, "message")).toContain("25 MB")
-    }))
+    })
+  )
 
   it.effect("a message the relay would refuse as a loop is a TestStampFailed naming the reason", () =>
     Effect.gen(function* () {
@@ -146,15 +157,18 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       const looped = new TextEncoder().encode(
         `${"Received: from a by b; Mon, 7 Dec 2026 00:00:00 +0000\r\n".repeat(100)}From: alice@ts-loop.example\r\nSubject: x\r\n\r\nbody\r\n`
       )
-      const error = yield* errorOf(client.preview.testStamp({
-        path: { tenantId: "ts-loop" },
-        urlParams: { sender: "alice@ts-loop.example", recipients: "bob@ts-loop.example" },
-        payload: looped
-      }))
+      const error = yield* errorOf(
+        client.preview.testStamp({
+          path: { tenantId: "ts-loop" },
+          urlParams: { sender: "alice@ts-loop.example", recipients: "bob@ts-loop.example" },
+          payload: looped
+        })
+      )
       expect(error._tag).toBe("TestStampFailed")
       expect(field(error, "reason")).toBe("mail-loop")
       expect(field(error, "message")).toContain("100 Received headers")
-    }))
+    })
+  )
 
   it.effect("a chunked upload (no Content-Length) is cut off at the limit with a 413 too", () =>
     Effect.gen(function* () {
@@ -162,13 +176,21 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       const env = yield* AdminEnv
       const cert = yield* TestCert
       const answer = yield* Effect.async<{ status: number; body: string }, Error>((resume) => {
-        const req = https.request(`${env.baseUrl}/tenants/ts-chunk/test-stamp?sender=alice@ts-chunk.example&recipients=bob@ts-chunk.example`, {
-          method: "POST", ca: cert.cert,
-          headers: { authorization: `Bearer ${env.token}`, "content-type": "message/rfc822", "transfer-encoding": "chunked" }
-        }, (res) => {
-          let body = ""
-          res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body })))
-        })
+        const req = https.request(
+          `${env.baseUrl}/tenants/ts-chunk/test-stamp?sender=alice@ts-chunk.example&recipients=bob@ts-chunk.example`,
+          {
+            method: "POST",
+            ca: cert.cert,
+            headers: { authorization: `Bearer ${env.token}`, "content-type": "message/rfc822", "transfer-encoding": "chunked" }
+          },
+          (res) => {
+            let body = ""
+            res
+              .setEncoding("utf8")
+              .on("data", (c: string) => (body += c))
+              .on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body })))
+          }
+        )
         req.on("error", (e) => resume(Effect.fail(e)))
         const chunk = Buffer.from(`${"a".repeat(76)}\r\n`.repeat(13_000))
         req.write("Subject: big\r\n\r\n")
@@ -185,7 +207,8 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       })
       expect(answer.status).toBe(413)
       expect(answer.body).toContain("UploadTooLarge")
-    }))
+    })
+  )
 
   it.effect("roles: an auditor may not test-stamp, an editor may; no token is 401; another tenant is 404", () =>
     Effect.gen(function* () {
@@ -203,5 +226,6 @@ layer(adminTestLayer())("admin API: test stamp", (it) => {
       expect((yield* errorOf((yield* apiClient(undefined)).preview.testStamp(request)))._tag).toBe("Unauthorized")
       const outsider = yield* memberClient("ts-r2", "owner")
       expect((yield* errorOf(outsider.preview.testStamp(request)))._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 })

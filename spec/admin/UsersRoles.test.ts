@@ -39,7 +39,9 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
         results[role] = {
           listUsers: yield* tagOf(c.users.list({ path: t })),
           getUser: yield* tagOf(c.users.get({ path: { ...t, userId: ids.editor } })),
-          createEditor: yield* tagOf(c.users.create({ path: t, payload: { email: `new${n}@t-roles.example`, name: "New", role: "editor", password: PASSWORD } })),
+          createEditor: yield* tagOf(
+            c.users.create({ path: t, payload: { email: `new${n}@t-roles.example`, name: "New", role: "editor", password: PASSWORD } })
+          ),
           createOwner: yield* tagOf(c.users.create({ path: t, payload: { email: `own${n}@t-roles.example`, name: "Own", role: "owner", password: PASSWORD } })),
           renameAuditor: yield* tagOf(c.users.update({ path: { ...t, userId: ids.auditor }, payload: { name: `Aud ${n}` } })),
           renameOwner: yield* tagOf(c.users.update({ path: { ...t, userId: ids.owner }, payload: { name: `Boss ${n}` } })),
@@ -57,7 +59,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       // what the refusals say
       const refused = yield* Effect.flip(clients.editor.users.list({ path: t }))
       expect(refused.message).toBe("the editor role may not do this; it needs one of: owner, admin")
-    }))
+    })
+  )
 
   it.effect("only owners promote, demote or remove owners; the last enabled owner stays", () =>
     Effect.gen(function* () {
@@ -84,7 +87,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       expect((yield* operator.users.get({ path: { ...t, userId: ids.owner } })).role).toBe("editor")
       // the demotion applies to the open session at once
       expect(yield* tagOf(clients.owner.users.list({ path: t }))).toBe("Forbidden")
-    }))
+    })
+  )
 
   it.effect("removing or disabling a member ends their sessions; a removed login name is free again", () =>
     Effect.gen(function* () {
@@ -95,9 +99,13 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       yield* clients.admin.users.delete({ path: { ...t, userId: ids.editor } })
       expect((yield* Effect.flip(clients.editor.auth.me()))._tag).toBe("Unauthorized")
       expect((yield* Effect.flip(clients.admin.users.get({ path: { ...t, userId: ids.editor } })))._tag).toBe("UserNotFound")
-      const again = yield* clients.admin.users.create({ path: t, payload: { email: "EDITOR@t-remove.example", name: "Back", role: "editor", password: PASSWORD } })
+      const again = yield* clients.admin.users.create({
+        path: t,
+        payload: { email: "EDITOR@t-remove.example", name: "Back", role: "editor", password: PASSWORD }
+      })
       expect(again.id).not.toBe(ids.editor)
-    }))
+    })
+  )
 
   it.effect("login names are unique across tenants, case-insensitively; a common password is refused; an unknown tenant is 404", () =>
     Effect.gen(function* () {
@@ -105,14 +113,24 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       yield* seedTenant("t-uniq-b", "192.0.2.64/28")
       yield* seedUser("t-uniq-a", "sam@shared.example", "owner")
       const operator = yield* operatorClient
-      const taken = yield* Effect.flip(operator.users.create({ path: { tenantId: "t-uniq-b" }, payload: { email: "SAM@Shared.example", name: "Sam", role: "owner", password: PASSWORD } }))
+      const taken = yield* Effect.flip(
+        operator.users.create({ path: { tenantId: "t-uniq-b" }, payload: { email: "SAM@Shared.example", name: "Sam", role: "owner", password: PASSWORD } })
+      )
       expect(taken._tag).toBe("LoginNameTaken")
-      const weak = yield* Effect.flip(operator.users.create({ path: { tenantId: "t-uniq-b" }, payload: { email: "tia@t-uniq-b.example", name: "Tia", role: "owner", password: "Password123" } }))
+      const weak = yield* Effect.flip(
+        operator.users.create({
+          path: { tenantId: "t-uniq-b" },
+          payload: { email: "tia@t-uniq-b.example", name: "Tia", role: "owner", password: "Password123" }
+        })
+      )
       expect(weak._tag).toBe("PasswordRejected")
       expect(weak.message).toContain("not a common one")
-      const noTenant = yield* Effect.flip(operator.users.create({ path: { tenantId: "t-nobody" }, payload: { email: "x@t-nobody.example", name: "X", role: "owner", password: PASSWORD } }))
+      const noTenant = yield* Effect.flip(
+        operator.users.create({ path: { tenantId: "t-nobody" }, payload: { email: "x@t-nobody.example", name: "X", role: "owner", password: PASSWORD } })
+      )
       expect(noTenant._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("passwords: self with the current one, admins for non-owners, policy applies, other sessions end", () =>
     Effect.gen(function* () {
@@ -121,9 +139,13 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       const NEW = "Harbour9Lights"
       // self without or with a wrong current password: refused
       expect(yield* tagOf(clients.editor.users.setPassword({ path: { ...t, userId: ids.editor }, payload: { password: NEW } }))).toBe("Forbidden")
-      expect(yield* tagOf(clients.editor.users.setPassword({ path: { ...t, userId: ids.editor }, payload: { password: NEW, currentPassword: "Wrong7Password" } }))).toBe("Forbidden")
+      expect(
+        yield* tagOf(clients.editor.users.setPassword({ path: { ...t, userId: ids.editor }, payload: { password: NEW, currentPassword: "Wrong7Password" } }))
+      ).toBe("Forbidden")
       // policy, with what to fix
-      const weak = yield* Effect.flip(clients.editor.users.setPassword({ path: { ...t, userId: ids.editor }, payload: { password: "short", currentPassword: PASSWORD } }))
+      const weak = yield* Effect.flip(
+        clients.editor.users.setPassword({ path: { ...t, userId: ids.editor }, payload: { password: "short", currentPassword: PASSWORD } })
+      )
       expect(weak._tag).toBe("PasswordRejected")
       expect(weak.message).toContain("use at least 10 characters")
       // a second session of the editor ends with the change; the one that made it stays
@@ -139,7 +161,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       expect((yield* Effect.flip(clients.auditor.auth.me()))._tag).toBe("Unauthorized")
       yield* clients.owner.users.setPassword({ path: { ...t, userId: ids.admin }, payload: { password: NEW } })
       expect((yield* Effect.flip(clients.admin.auth.me()))._tag).toBe("Unauthorized")
-    }))
+    })
+  )
 
   it.effect("API tokens: shown once, listed without secrets, scoped to tenant and role, revoked at once", () =>
     Effect.gen(function* () {
@@ -174,7 +197,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       const bClient = yield* apiClient((yield* signIn("owner@t-tok-b.example")).sessionToken)
       expect(yield* tagOf(bClient.apiTokens.revoke({ path: { tenantId: "t-tok-b", tokenId: ownerToken.apiToken.id } }))).toBe("ApiTokenNotFound")
       expect(yield* tagOf(bClient.apiTokens.revoke({ path: { tenantId: "t-tok", tokenId: ownerToken.apiToken.id } }))).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("tenant A's session against tenant B's user ids: 404 on every users endpoint", () =>
     Effect.gen(function* () {
@@ -195,7 +219,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       expect((yield* operator.users.get({ path: { tenantId: "t-iso-b", userId: victim.id } })).role).toBe("owner")
       // B's owner can still sign in with the old password: nothing was changed
       expect((yield* signIn("owner@t-iso-b.example")).status).toBe("session")
-    }))
+    })
+  )
 
   it.effect("deleting a tenant removes its members, sessions and API tokens", () =>
     Effect.gen(function* () {
@@ -210,7 +235,8 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       const accounts = yield* AccountRepo
       expect(yield* accounts.listUsers("t-bye")).toEqual([])
       expect(yield* accounts.listApiTokens("t-bye")).toEqual([])
-    }))
+    })
+  )
 
   it.effect("changes are in the audit log, with the member as actor and no secrets", () =>
     Effect.gen(function* () {
@@ -220,15 +246,17 @@ layer(authTestLayer(), { excludeTestServices: true })("admin API: users and API 
       const audit = yield* AuditRepo
       const entries = (yield* audit.list("t-audit", {})).entries
       const actions = entries.map((e) => `${e.actor} ${e.action} ${e.target}`)
-      expect(actions).toEqual(expect.arrayContaining([
-        "operator:spec operator user.create user/owner@t-audit.example",
-        "user:owner@t-audit.example login.success user/owner@t-audit.example",
-        "user:owner@t-audit.example user.update user/editor@t-audit.example",
-        `user:admin@t-audit.example token.create api-token/${minted.apiToken.id}`
-      ]))
+      expect(actions).toEqual(
+        expect.arrayContaining([
+          "operator:spec operator user.create user/owner@t-audit.example",
+          "user:owner@t-audit.example login.success user/owner@t-audit.example",
+          "user:owner@t-audit.example user.update user/editor@t-audit.example",
+          `user:admin@t-audit.example token.create api-token/${minted.apiToken.id}`
+        ])
+      )
       expect(entries.find((e) => e.action === "user.update")).toMatchObject({ before: "editor", after: "auditor" })
       const wire = JSON.stringify(entries)
       for (const secret of [minted.token, PASSWORD, "scrypt$"]) expect(wire).not.toContain(secret)
-    }))
+    })
+  )
 })
-

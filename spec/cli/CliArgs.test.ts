@@ -33,7 +33,11 @@ describe("command line", () => {
   })
 
   it("reads arguments, flags (--k v and --k=v) and switches", () => {
-    expect(run("tenant import acme.json --config imprint.json")).toMatchObject({ command: "tenant", positional: ["import", "acme.json"], flags: { config: "imprint.json" } })
+    expect(run("tenant import acme.json --config imprint.json")).toMatchObject({
+      command: "tenant",
+      positional: ["import", "acme.json"],
+      flags: { config: "imprint.json" }
+    })
     expect(run("tenant import tenants.jsonl --mode per-tenant")).toMatchObject({ positional: ["import", "tenants.jsonl"], flags: { mode: "per-tenant" } })
     expect(run("admin token create --name=ops")).toMatchObject({ positional: ["token", "create"], flags: { name: "ops" } })
     expect(run("demo --reset").switches.has("reset")).toBe(true)

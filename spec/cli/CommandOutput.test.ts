@@ -9,9 +9,15 @@ import { buildDist, MAIN, ROOT } from "../support/ServeProcess.js"
 const cli = (args: ReadonlyArray<string>, cwd: string) =>
   new Promise<{ stdout: string; stderr: string; code: number }>((resolve) =>
     execFile(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, IMPRINT_CONFIG: "" } }, (err, stdout, stderr) =>
-      resolve({ stdout, stderr, code: err === null ? 0 : (err as { code?: number }).code ?? 1 })))
+      resolve({ stdout, stderr, code: err === null ? 0 : ((err as { code?: number }).code ?? 1) })
+    )
+  )
 
-const jsonLines = (text: string) => text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>)
+const jsonLines = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
 
 describe("one-shot CLI commands: the result alone on standard output, log lines on standard error", () => {
   it("tenant import prints its summary on stdout and its 'tenant imported' log line on stderr; admin token create prints only the token", async () => {

@@ -11,9 +11,7 @@ const ROOT = path.resolve(import.meta.dirname, "..", "..")
 const example = (): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(ROOT, "imprint.example.json"), "utf8"))
 
 const leafKeys = (value: unknown, prefix: string[] = []): string[][] =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-    ? Object.entries(value).flatMap(([k, v]) => leafKeys(v, [...prefix, k]))
-    : [prefix]
+  typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value).flatMap(([k, v]) => leafKeys(v, [...prefix, k])) : [prefix]
 
 const tempFolder = () => fs.mkdtempSync(path.join(os.tmpdir(), "imprint-init-"))
 

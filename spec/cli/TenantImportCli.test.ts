@@ -8,8 +8,7 @@ import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { RepoLayer } from "../actors/ActorTestLayer.js"
 import { acmeFile } from "../store/TenantFixtures.js"
 
-const tenant = (id: string, domains = [`${id}.example`]) =>
-  acmeFile({ id, domains, directory: [], connectors: [{ type: "cidr", cidrs: ["10.0.0.0/8"] }] })
+const tenant = (id: string, domains = [`${id}.example`]) => acmeFile({ id, domains, directory: [], connectors: [{ type: "cidr", cidrs: ["10.0.0.0/8"] }] })
 
 const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), "imprint-import-cli-"))
 
@@ -70,7 +69,8 @@ describe("imprint tenant import", () => {
       expect(lenient.lines.at(-1)).toBe("per-tenant: 2 created, 0 updated, 1 failed")
       expect((yield* repo.listTenants()).map((t) => t.id).sort()).toEqual(["one", "three"])
       expect((yield* run(file, "sometimes")).exit).toMatchObject({ _tag: "Failure" })
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 
   it.scoped("a single tenant file keeps the old form: its summary as JSON", () =>
     Effect.gen(function* () {
@@ -79,5 +79,6 @@ describe("imprint tenant import", () => {
       const { lines, exit } = yield* run(file)
       expect(exit._tag).toBe("Success")
       expect(JSON.parse(lines[0]!)).toMatchObject({ tenantId: "acme", created: true })
-    }).pipe(Effect.provide(RepoLayer)))
+    }).pipe(Effect.provide(RepoLayer))
+  )
 })

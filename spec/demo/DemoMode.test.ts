@@ -24,9 +24,7 @@ const editDemoTenant = Effect.gen(function* () {
   })
 })
 
-const standardHtml = Effect.flatMap(TenantRepo, (repo) => repo.templates(demoId)).pipe(
-  Effect.map((ts) => ts.find((t) => t.id === "standard")?.html)
-)
+const standardHtml = Effect.flatMap(TenantRepo, (repo) => repo.templates(demoId)).pipe(Effect.map((ts) => ts.find((t) => t.id === "standard")?.html))
 
 describe("demo mode", () => {
   it.scoped("imports the demo tenant on the first start, keeps a user's changes on the next, restores it with --reset", () =>

@@ -6,12 +6,14 @@ const csv = (...lines: Array<string>) => lines.join("\r\n") + "\r\n"
 
 describe("parseDirectoryCsv", () => {
   it("reads the header's attributes, quoted fields with commas, quotes and line breaks, lists split on ';', custom columns, a BOM", () => {
-    const text = "\ufeff" + csv(
-      "mail,displayName,title,streetAddress,proxyAddresses,memberOf,custom.pronouns",
-      `ann@acme.example,"Lovelace, Ada","Head of ""Engines""","12 Babbage St`,
-      `Floor 3",SMTP:ann@acme.example; smtp:ada@acme.example ;X500:/o=x,Sales;Everyone,she/her`,
-      "bob@acme.example,  Bob  ,,,,,"
-    )
+    const text =
+      "\ufeff" +
+      csv(
+        "mail,displayName,title,streetAddress,proxyAddresses,memberOf,custom.pronouns",
+        `ann@acme.example,"Lovelace, Ada","Head of ""Engines""","12 Babbage St`,
+        `Floor 3",SMTP:ann@acme.example; smtp:ada@acme.example ;X500:/o=x,Sales;Everyone,she/her`,
+        "bob@acme.example,  Bob  ,,,,,"
+      )
     const result = parseDirectoryCsv(text)
     expect(result.rejected).toEqual([])
     expect(result.users.length).toBe(2)

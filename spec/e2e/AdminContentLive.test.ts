@@ -69,7 +69,8 @@ describe("admin API changes reach the relay without a restart", () => {
       client.templates.replace({
         path: { tenantId: "acme", templateId: "sig" },
         payload: { name: "Signature", html: "<p>New: {{displayName}}</p>", text: "New: {{displayName}}" }
-      }))
+      })
+    )
     expect(saved.template.version).toBe(2)
     const after = await send("after")
     expect(after).toContain("New: Alice Example")
@@ -89,7 +90,8 @@ describe("admin API changes reach the relay without a restart", () => {
           path: { tenantId: "acme" },
           payload: Schema.decodeUnknownSync(RuleCreate)({ id: "banner", name: "Banner", templateId: "banner", at: 0 })
         })
-      }))
+      })
+    )
     const bannered = await send("banner")
     expect(bannered).toContain("Banner for Alice Example")
     expect(bannered).toMatch(/\r\nX-Imprint-Rule: banner\r\n/)

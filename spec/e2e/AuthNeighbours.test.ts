@@ -72,7 +72,10 @@ describe("AUTH throttling between neighbours on one address", () => {
       expect(await c.command(`AUTH PLAIN ${old}`)).toMatchObject({ code: 235 })
       await c.quit()
     }
-    await imprint.importTenant({ ...authTenant("rotating", sink.port), connectors: [{ type: "auth", username: "relay@rotating", password: "Battery-Staple-2" }] })
+    await imprint.importTenant({
+      ...authTenant("rotating", sink.port),
+      connectors: [{ type: "auth", username: "relay@rotating", password: "Battery-Staple-2" }]
+    })
     const c = await session(imprint.port, "127.0.0.3")
     expect(await c.command(`AUTH PLAIN ${old}`)).toEqual({ code: 535, text: "5.7.8 authentication failed" })
     expect(await c.command(`AUTH PLAIN ${plain("relay@rotating", "Battery-Staple-2")}`)).toMatchObject({ code: 235 })

@@ -22,10 +22,13 @@ import { normalisePhoto } from "../../src/images/PhotoNormaliser.js"
 
 const photoTenant = (port: number) =>
   loopbackTenant(port, {
-    templates: [{
-      id: "sig", name: "Signature",
-      html: '<table><tr><td>{{#photo}}<img src="{{photo}}" width="64" height="64" alt="{{displayName}}" style="border-radius: 32px">{{/photo}}</td><td><b>{{displayName}}</b> | {{title}}</td></tr></table>'
-    }],
+    templates: [
+      {
+        id: "sig",
+        name: "Signature",
+        html: '<table><tr><td>{{#photo}}<img src="{{photo}}" width="64" height="64" alt="{{displayName}}" style="border-radius: 32px">{{/photo}}</td><td><b>{{displayName}}</b> | {{title}}</td></tr></table>'
+      }
+    ],
     rules: [{ id: "everyone", name: "Everyone", templateId: "sig" }],
     directory: [
       { mail: "alice@acme.example", displayName: "Alice Example", title: "Engineer" },
@@ -35,23 +38,41 @@ const photoTenant = (port: number) =>
 
 /** Gives alice a photo, as a sync or an import would: the blob stored, then her entry naming it. */
 const givePhoto = (imprint: RunningImprint, input: Buffer) =>
-  imprint.use(Effect.gen(function* () {
-    const photos = yield* makePhotoRepo
-    const photo = yield* photos.save("acme" as TenantId, yield* normalisePhoto(input), "spec")
-    const actor = yield* Effect.flatMap(TenantRegistry, (r) => r.actor("acme" as TenantId))
-    yield* actor.applyDirectoryDelta({
-      upsert: [new DirectoryUser({ mail: "alice@acme.example", displayName: "Alice Example", title: "Engineer", photo })], remove: []
+  imprint.use(
+    Effect.gen(function* () {
+      const photos = yield* makePhotoRepo
+      const photo = yield* photos.save("acme" as TenantId, yield* normalisePhoto(input), "spec")
+      const actor = yield* Effect.flatMap(TenantRegistry, (r) => r.actor("acme" as TenantId))
+      yield* actor.applyDirectoryDelta({
+        upsert: [new DirectoryUser({ mail: "alice@acme.example", displayName: "Alice Example", title: "Engineer", photo })],
+        remove: []
+      })
+      return photo
     })
-    return photo
-  }))
+  )
 
-const message = (from: string, id: string) => [
-  `From: ${from}`, "To: client@customer.example", "Subject: hello", `Message-ID: <${id}@acme.example>`, "MIME-Version: 1.0",
-  'Content-Type: multipart/alternative; boundary="alt"', "",
-  "--alt", "Content-Type: text/plain; charset=utf-8", "", "Hello there", "",
-  "--alt", "Content-Type: text/html; charset=utf-8", "", "<html><body><p>Hello there</p></body></html>", "",
-  "--alt--", ""
-].join("\r\n")
+const message = (from: string, id: string) =>
+  [
+    `From: ${from}`,
+    "To: client@customer.example",
+    "Subject: hello",
+    `Message-ID: <${id}@acme.example>`,
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/alternative; boundary="alt"',
+    "",
+    "--alt",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    "Hello there",
+    "",
+    "--alt",
+    "Content-Type: text/html; charset=utf-8",
+    "",
+    "<html><body><p>Hello there</p></body></html>",
+    "",
+    "--alt--",
+    ""
+  ].join("\r\n")
 
 const send = async (relay: ReturnType<typeof relayToSink>, from: string, id: string) => {
   const before = relay.sink.messages.length

@@ -156,7 +156,12 @@ describe("downstream session pool", () => {
       downstream: { host: "127.0.0.1", port, tls: "none", auth: { user, pass: `${user}-secret` } }
     })
     const { sink, imprint } = await start({
-      sink: { auth: [{ user: "relay-a", pass: "relay-a-secret" }, { user: "relay-b", pass: "relay-b-secret" }] },
+      sink: {
+        auth: [
+          { user: "relay-a", pass: "relay-a-secret" },
+          { user: "relay-b", pass: "relay-b-secret" }
+        ]
+      },
       tenants: (port) => [tenant("tenant-a", "127.0.0.1", "relay-a")(port), tenant("tenant-b", "127.0.0.2", "relay-b")(port)]
     })
     const a = { address: "127.0.0.1", domain: "tenant-a.example" }

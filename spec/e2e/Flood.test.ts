@@ -23,13 +23,15 @@ const greetings = { accepted: 0, refused: 0 }
 beforeAll(async () => {
   sink = await startSink({ starttls: false })
   imprint = await startImprint({
-    tenants: [{
-      id: "acme",
-      name: "Acme",
-      domains: ["acme.example"],
-      connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }],
-      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" }
-    }],
+    tenants: [
+      {
+        id: "acme",
+        name: "Acme",
+        domains: ["acme.example"],
+        connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }],
+        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" }
+      }
+    ],
     // 300 hostile sockets against 100 places, 40 of them for unbound sessions
     config: { smtp: { maxClients: 100, maxUnboundClients: 40, maxConnectionsPerAddress: 10 } }
   })

@@ -46,7 +46,13 @@ describe("microsoft365 connectors: bound to the Microsoft 365 tenant that really
         tenant("fabrikam", fabrikam, sink.port),
         tenant("flaky", flaky, sink.port),
         // not on Microsoft 365: its domain is not selectable through Exchange Online's gate
-        { id: "plain", name: "plain", domains: ["plain.example"], connectors: [{ type: "cidr", cidrs: ["10.9.0.0/16"] }], downstream: { host: "127.0.0.1", port: sink.port, tls: "none" } }
+        {
+          id: "plain",
+          name: "plain",
+          domains: ["plain.example"],
+          connectors: [{ type: "cidr", cidrs: ["10.9.0.0/16"] }],
+          downstream: { host: "127.0.0.1", port: sink.port, tls: "none" }
+        }
       ],
       config: { microsoft365: { ranges: [`${EXCHANGE}/32`], dnsServers: [dns.server] } }
     })
@@ -117,14 +123,19 @@ describe("microsoft365 connectors: bound to the Microsoft 365 tenant that really
 
   it("refuses a forged signature before the terminating dot: nothing delivered", async () => {
     const r = await send("alice@contoso.example", {
-      from: "alice@contoso.example", crossTenantIds: [contoso.guid], signer: contoso, signingKey: evil.privateKey
+      from: "alice@contoso.example",
+      crossTenantIds: [contoso.guid],
+      signer: contoso,
+      signingKey: evil.privateKey
     })
     await expectRefused(r, /DKIM signature of contoso\.onmicrosoft\.com does not verify \(bad signature\)/, true)
   })
 
   it("refuses a body changed after signing before the terminating dot: nothing delivered", async () => {
     const r = await send("alice@contoso.example", {
-      from: "alice@contoso.example", crossTenantIds: [contoso.guid], signer: contoso,
+      from: "alice@contoso.example",
+      crossTenantIds: [contoso.guid],
+      signer: contoso,
       tamper: (m) => m.replace("the report is attached", "pay invoice 4711 to IBAN XX00")
     })
     await expectRefused(r, /does not verify \(body hash did not verify\)/, true)
@@ -143,7 +154,8 @@ describe("microsoft365 connectors: bound to the Microsoft 365 tenant that really
     expect(await c.command("MAIL FROM:<bob@plain.example>")).toEqual({ code: 550, text: "5.7.1 sender address is not in a domain of this tenant" })
     expect(await c.command("MAIL FROM:<mallory@unknown.example>")).toEqual({ code: 550, text: "5.7.1 sender address is not in a domain of this tenant" })
     expect(await c.command("MAIL FROM:<>")).toEqual({
-      code: 550, text: "5.7.1 this connection is shared by several tenants: the null sender cannot select one"
+      code: 550,
+      text: "5.7.1 this connection is shared by several tenants: the null sender cannot select one"
     })
     await c.quit()
   })

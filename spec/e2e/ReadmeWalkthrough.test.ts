@@ -59,7 +59,11 @@ export const sectionBlocks = (markdown: string, heading: string): string[] => {
 
 /** A block's commands: continuation lines joined, blank lines dropped. */
 export const blockCommands = (block: string): string[] =>
-  block.replace(/\\\n\s*/g, "").split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  block
+    .replace(/\\\n\s*/g, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
 
 interface Demo {
   readonly child: ChildProcess
@@ -155,7 +159,10 @@ const stopDemo = async () => {
 }
 
 const newestMessage = () => {
-  const files = fs.readdirSync(outbox).filter((f) => f.endsWith(".eml")).sort()
+  const files = fs
+    .readdirSync(outbox)
+    .filter((f) => f.endsWith(".eml"))
+    .sort()
   return fs.readFileSync(path.join(outbox, files[files.length - 1]), "utf8")
 }
 
@@ -238,7 +245,10 @@ describe("README: Quick start and Admin walkthrough", () => {
         continue
       }
       const checks = CHECKS.filter(([pattern]) => pattern.test(command))
-      expect(checks.map(([p]) => String(p)), `exactly one check for the README command: ${command}`).toHaveLength(1)
+      expect(
+        checks.map(([p]) => String(p)),
+        `exactly one check for the README command: ${command}`
+      ).toHaveLength(1)
       await checks[0][1](await runCommand(command))
       ran.push(command)
     }

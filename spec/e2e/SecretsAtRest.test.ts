@@ -42,11 +42,15 @@ const send = async (port: number, subject: string) => {
 }
 
 const lmdbFileBytes = (dir: string) =>
-  fs.readdirSync(path.join(dir, "lmdb")).map((f) => fs.readFileSync(path.join(dir, "lmdb", f)).toString("latin1")).join("")
+  fs
+    .readdirSync(path.join(dir, "lmdb"))
+    .map((f) => fs.readFileSync(path.join(dir, "lmdb", f)).toString("latin1"))
+    .join("")
 
 const storedTenantBytes = (relay: RunningImprint) =>
-  relay.use(Effect.flatMap(Store, (store) => store.rawEntries(Db.tenants, TENANT_KEY_ROOT))).then((entries) =>
-    entries.map((e) => Buffer.from(e.bytes).toString("latin1")).join(""))
+  relay
+    .use(Effect.flatMap(Store, (store) => store.rawEntries(Db.tenants, TENANT_KEY_ROOT)))
+    .then((entries) => entries.map((e) => Buffer.from(e.bytes).toString("latin1")).join(""))
 
 describe("downstream password at rest", () => {
   it("is sealed in the LMDB file and still authenticates downstream", async () => {
@@ -75,11 +79,13 @@ describe("downstream password at rest", () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-secrets-"))
     const first = await startImprint({ dataDir, tenants: [loopbackTenant(sink.port)] })
     // what an older version wrote: the plain schema, the password as given
-    await first.use(Effect.gen(function* () {
-      const tenant = Option.getOrThrow(yield* (yield* TenantRepo).getTenant("acme" as TenantId))
-      const legacy = new Tenant({ ...tenant, downstream: new Downstream({ ...tenant.downstream!, auth: { user: "relay", pass: PASSWORD } }) })
-      yield* (yield* Store).put(Db.tenants, Tenant, tenantKey("acme" as TenantId), legacy)
-    }))
+    await first.use(
+      Effect.gen(function* () {
+        const tenant = Option.getOrThrow(yield* (yield* TenantRepo).getTenant("acme" as TenantId))
+        const legacy = new Tenant({ ...tenant, downstream: new Downstream({ ...tenant.downstream!, auth: { user: "relay", pass: PASSWORD } }) })
+        yield* (yield* Store).put(Db.tenants, Tenant, tenantKey("acme" as TenantId), legacy)
+      })
+    )
     expect(await storedTenantBytes(first)).toContain(PASSWORD)
     expect((await send(first.port, "legacy")).code).toBe(250)
     await first.close()

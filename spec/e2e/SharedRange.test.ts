@@ -50,7 +50,8 @@ describe("tenants sharing a source range", () => {
     const c = await RawSmtp.connect(relay.imprint.port)
     expect(await c.command("MAIL FROM:<mallory@evil.example>")).toEqual({ code: 550, text: "5.7.1 sender address is not in a domain of this tenant" })
     expect(await c.command("MAIL FROM:<>")).toEqual({
-      code: 550, text: "5.7.1 this connection is shared by several tenants: the null sender cannot select one"
+      code: 550,
+      text: "5.7.1 this connection is shared by several tenants: the null sender cannot select one"
     })
     // lab's domain is not selectable from the shared range: lab's own address is 127.0.0.9
     expect((await c.command("MAIL FROM:<alice@lab.example>")).code).toBe(550)

@@ -29,7 +29,11 @@ describe("log lines and long-lived spans", () => {
   it("relays many messages without any span collecting a log event per message", async () => {
     const c = await RawSmtp.connect(relay.imprint.port)
     for (let i = 0; i < MESSAGES; i++) {
-      const r = await c.send("alice@acme.example", ["bob@customer.example"], `From: alice@acme.example\r\nSubject: ${i}\r\nMessage-ID: <span${i}@acme.example>\r\n\r\nHello.\r\n`)
+      const r = await c.send(
+        "alice@acme.example",
+        ["bob@customer.example"],
+        `From: alice@acme.example\r\nSubject: ${i}\r\nMessage-ID: <span${i}@acme.example>\r\n\r\nHello.\r\n`
+      )
       expect(r.code).toBe(250)
     }
     c.end()

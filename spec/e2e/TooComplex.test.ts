@@ -41,7 +41,9 @@ afterAll(async () => {
 })
 
 const relayedLine = (messageId: string) =>
-  lines.map((l) => JSON.parse(l) as { message: string; annotations: Record<string, unknown> }).find((l) => l.message === "relayed" && l.annotations.messageId === messageId)
+  lines
+    .map((l) => JSON.parse(l) as { message: string; annotations: Record<string, unknown> })
+    .find((l) => l.message === "relayed" && l.annotations.messageId === messageId)
 
 describe("messages too complex to stamp", () => {
   it(`passes a message with ${MAX_STAMPED_PARTS * 4} parts unstamped on the first try, byte for byte`, async () => {

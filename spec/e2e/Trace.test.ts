@@ -68,7 +68,8 @@ const oneConnectionFront = async (target: number) => {
 
 /** Every file under `dir`, as one buffer per file. */
 const storedFiles = (dir: string): Array<{ file: string; bytes: Buffer }> =>
-  fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => path.join(d.parentPath ?? (d as unknown as { path: string }).path, d.name))
     .map((file) => ({ file, bytes: fs.readFileSync(file) }))
@@ -93,8 +94,19 @@ describe("message trace through the relay", () => {
     imprint = await startImprint({
       tenants: [
         { ...signatureTenant(sink.port), connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }] },
-        loopbackTenant(refusing.port, { id: "refused", domains: ["refused.example"], connectors: [{ type: "cidr", cidrs: ["127.0.0.2/32"] }], trace: { hashRecipients: true } }),
-        { ...split, id: "split", domains: ["split.example"], connectors: [{ type: "cidr", cidrs: ["127.0.0.3/32"] }], directory: [{ mail: "fay@split.example", displayName: "Fay", title: "Ops" }] }
+        loopbackTenant(refusing.port, {
+          id: "refused",
+          domains: ["refused.example"],
+          connectors: [{ type: "cidr", cidrs: ["127.0.0.2/32"] }],
+          trace: { hashRecipients: true }
+        }),
+        {
+          ...split,
+          id: "split",
+          domains: ["split.example"],
+          connectors: [{ type: "cidr", cidrs: ["127.0.0.3/32"] }],
+          directory: [{ mail: "fay@split.example", displayName: "Fay", title: "Ops" }]
+        }
       ],
       // the pool would keep the split tenant's one connection; it must be the only one
       config: { downstreamPool: { maxIdlePerTarget: 0 } }
@@ -114,10 +126,12 @@ describe("message trace through the relay", () => {
   }
 
   const search = (q: TraceQuery) =>
-    imprint.use(Effect.gen(function* () {
-      yield* (yield* TraceWriter).flush
-      return (yield* (yield* TraceSearch).search(q)).records
-    }))
+    imprint.use(
+      Effect.gen(function* () {
+        yield* (yield* TraceWriter).flush
+        return (yield* (yield* TraceSearch).search(q)).records
+      })
+    )
 
   /** The one record of the transaction with this Message-ID (the trace keeps its angle brackets). */
   const traced = async (id: string, tenant = "acme"): Promise<TraceRecord> => {
@@ -130,8 +144,13 @@ describe("message trace through the relay", () => {
     expect((await send("alice@acme.example", ["bob@acme.example", "carol@customer.example"], message("stamped"))).code).toBe(250)
     const r = await traced("stamped")
     expect(r).toMatchObject({
-      tenant: "acme", connector: "address", client: "127.0.0.1", sender: "alice@acme.example",
-      recipients: ["bob@acme.example", "carol@customer.example"], decision: "stamped", outcome: "relayed",
+      tenant: "acme",
+      connector: "address",
+      client: "127.0.0.1",
+      sender: "alice@acme.example",
+      recipients: ["bob@acme.example", "carol@customer.example"],
+      decision: "stamped",
+      outcome: "relayed",
       reply: { code: 250, enhanced: "2.6.0" }
     })
     expect(r.reason).toBeUndefined()
@@ -140,7 +159,12 @@ describe("message trace through the relay", () => {
     const internal = r.copies.find((c) => c.recipients.includes("bob@acme.example"))!
     const external = r.copies.find((c) => c.recipients.includes("carol@customer.example"))!
     expect(internal).toMatchObject({ recipients: ["bob@acme.example"], rules: ["signature"], templates: ["sig@1"], stamped: ["text"], reply: { code: 250 } })
-    expect(external).toMatchObject({ recipients: ["carol@customer.example"], rules: ["signature", "disclaimer"], templates: ["sig@1", "disc@1"], stamped: ["text"] })
+    expect(external).toMatchObject({
+      recipients: ["carol@customer.example"],
+      rules: ["signature", "disclaimer"],
+      templates: ["sig@1", "disc@1"],
+      stamped: ["text"]
+    })
     for (const c of r.copies) expect(c.durationMs).toBeGreaterThanOrEqual(0)
     expect(r.durationMs).toBeGreaterThanOrEqual(Math.max(...r.copies.map((c) => c.durationMs!)))
   })
@@ -148,20 +172,36 @@ describe("message trace through the relay", () => {
   it("unstamped, with the reason: sender not in the directory, signed, calendar, report, null sender", async () => {
     const cases: ReadonlyArray<readonly [string, string, string]> = [
       ["stranger", "sender-not-in-directory", message("stranger", { from: "dave@acme.example" })],
-      ["signed", "signed", multipart("signed", 'multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256', [
-        `Content-Type: text/plain\r\n\r\n${MARKER}`, "Content-Type: application/pkcs7-signature\r\n\r\nAAAA"
-      ])],
-      ["calendar", "calendar", message("calendar", { contentType: "text/calendar; method=REQUEST", body: `BEGIN:VCALENDAR\r\nSUMMARY:${MARKER}\r\nEND:VCALENDAR` })],
-      ["report", "report", multipart("report", "multipart/report; report-type=delivery-status", [
-        `Content-Type: text/plain\r\n\r\n${MARKER}`, "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example"
-      ])]
+      [
+        "signed",
+        "signed",
+        multipart("signed", 'multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256', [
+          `Content-Type: text/plain\r\n\r\n${MARKER}`,
+          "Content-Type: application/pkcs7-signature\r\n\r\nAAAA"
+        ])
+      ],
+      [
+        "calendar",
+        "calendar",
+        message("calendar", { contentType: "text/calendar; method=REQUEST", body: `BEGIN:VCALENDAR\r\nSUMMARY:${MARKER}\r\nEND:VCALENDAR` })
+      ],
+      [
+        "report",
+        "report",
+        multipart("report", "multipart/report; report-type=delivery-status", [
+          `Content-Type: text/plain\r\n\r\n${MARKER}`,
+          "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example"
+        ])
+      ]
     ]
     for (const [id, reason, raw] of cases) {
       const from = id === "stranger" ? "dave@acme.example" : "alice@acme.example"
       expect((await send(from, ["bob@acme.example"], raw)).code).toBe(250)
       const r = await traced(id)
       expect(r).toMatchObject({ decision: "unstamped", reason, outcome: "relayed", sender: from })
-      expect(r.copies).toEqual([expect.objectContaining({ recipients: ["bob@acme.example"], rules: [], templates: [], stamped: [], reply: expect.objectContaining({ code: 250 }) })])
+      expect(r.copies).toEqual([
+        expect.objectContaining({ recipients: ["bob@acme.example"], rules: [], templates: [], stamped: [], reply: expect.objectContaining({ code: 250 }) })
+      ])
     }
     expect((await send("", ["bob@acme.example"], message("bounce"))).code).toBe(250)
     expect(await traced("bounce")).toMatchObject({ sender: "", decision: "unstamped", reason: "null-sender" })
@@ -173,7 +213,10 @@ describe("message trace through the relay", () => {
     const [stamped] = (await sink.waitFor(before + 1)).slice(before)
     expect((await send("alice@acme.example", ["bob@acme.example"], stamped.raw)).code).toBe(250)
     const both = await search({ tenant: "acme", messageId: "<loop@trace.example>" })
-    expect(both.map((r) => [r.decision, r.reason])).toEqual([["unstamped", "loop"], ["stamped", undefined]])
+    expect(both.map((r) => [r.decision, r.reason])).toEqual([
+      ["unstamped", "loop"],
+      ["stamped", undefined]
+    ])
   })
 
   it("already present: the copy's signature is found above the reply, so the stamper leaves it", async () => {
@@ -186,7 +229,10 @@ describe("message trace through the relay", () => {
 
   it("fail-safe: the stamped copy breaks (451, StampingFailed), its retry passes unstamped with reason failsafe-retry", async () => {
     const huge = `X-Filler: ${"a".repeat(998)}\r\n`.repeat(Math.ceil(MAX_PART_HEADER_BYTES / 1000) + 2)
-    const raw = multipart("failsafe", "multipart/mixed", [`Content-Type: text/plain\r\n\r\n${MARKER}`, `Content-Type: application/octet-stream\r\n${huge}\r\nAAAA`])
+    const raw = multipart("failsafe", "multipart/mixed", [
+      `Content-Type: text/plain\r\n\r\n${MARKER}`,
+      `Content-Type: application/octet-stream\r\n${huge}\r\nAAAA`
+    ])
     const c = await RawSmtp.connect(imprint.port)
     expect((await c.send("alice@acme.example", ["bob@acme.example"], raw)).code).toBe(451)
     expect((await c.send("alice@acme.example", ["bob@acme.example"], raw)).code).toBe(250)
@@ -204,8 +250,14 @@ describe("message trace through the relay", () => {
     const key = await imprint.use(Effect.map(TraceHashKey, (secret) => tenantKey(secret, "refused")))
     const hashed = hashAddress(key, "erin@outside.example")
     expect(r).toMatchObject({
-      tenant: "refused", client: "127.0.0.2", sender: "eve@refused.example", recipients: [hashed],
-      decision: "unstamped", reason: "sender-not-in-directory", outcome: "rejected", error: "DownstreamRefused",
+      tenant: "refused",
+      client: "127.0.0.2",
+      sender: "eve@refused.example",
+      recipients: [hashed],
+      decision: "unstamped",
+      reason: "sender-not-in-directory",
+      outcome: "rejected",
+      error: "DownstreamRefused",
       reply: { code: 554, enhanced: "5.7.1" }
     })
     expect(r.copies).toEqual([expect.objectContaining({ recipients: [hashed], reply: expect.objectContaining({ code: 554 }) })])
@@ -221,7 +273,13 @@ describe("message trace through the relay", () => {
     const raw = message("unavailable", { from: "fay@split.example" })
     expect((await send("fay@split.example", ["gus@split.example", "hal@customer.example"], raw, "127.0.0.3")).code).toBe(451)
     const r = await traced("unavailable", "split")
-    expect(r).toMatchObject({ tenant: "split", decision: "stamped", outcome: "deferred", error: "DownstreamUnavailable", reply: { code: 451, enhanced: "4.4.1" } })
+    expect(r).toMatchObject({
+      tenant: "split",
+      decision: "stamped",
+      outcome: "deferred",
+      error: "DownstreamUnavailable",
+      reply: { code: 451, enhanced: "4.4.1" }
+    })
     expect(r.copies.map((c) => c.rules)).toEqual([["signature"], ["signature", "disclaimer"]])
     expect(r.size).toBeUndefined()
   })
@@ -240,17 +298,29 @@ describe("message trace through the relay", () => {
     expect((await envelope("mallory@acme.example", ["bob@acme.example"], "127.0.0.9")).mail.code).toBe(530)
     const [unbound] = await search({ tenant: UNBOUND_TENANT, sender: "mallory@acme.example" })
     expect(unbound).toMatchObject({
-      phase: "mail", tenant: UNBOUND_TENANT, connector: "none", client: "127.0.0.9", sender: "mallory@acme.example", recipients: [],
-      decision: "none", reason: "unbound", outcome: "rejected", error: "NotBound", reply: { code: 530, enhanced: "5.7.0" }, copies: []
+      phase: "mail",
+      tenant: UNBOUND_TENANT,
+      connector: "none",
+      client: "127.0.0.9",
+      sender: "mallory@acme.example",
+      recipients: [],
+      decision: "none",
+      reason: "unbound",
+      outcome: "rejected",
+      error: "NotBound",
+      reply: { code: 530, enhanced: "5.7.0" },
+      copies: []
     })
     expect(unbound.messageId).toBeUndefined()
     expect(unbound.durationMs).toBeGreaterThanOrEqual(0)
     expect((await envelope("mallory@elsewhere.example", ["bob@acme.example"])).mail.code).toBe(550)
     const denied = await search({ tenant: "acme", reason: "relay-denied" })
-    expect(denied.map((r) => [r.phase, r.sender, r.outcome, r.reply.code, r.reply.enhanced])).toEqual([["mail", "mallory@elsewhere.example", "rejected", 550, "5.7.1"]])
+    expect(denied.map((r) => [r.phase, r.sender, r.outcome, r.reply.code, r.reply.enhanced])).toEqual([
+      ["mail", "mallory@elsewhere.example", "rejected", 550, "5.7.1"]
+    ])
     // filters work across tenants for operators, and a tenant admin's search of acme never shows the unbound refusal
     expect((await search({ reason: "unbound" })).map((r) => r.id)).toEqual([unbound.id])
-    expect((await search({ tenant: "acme", sender: "mallory@acme.example" }))).toEqual([])
+    expect(await search({ tenant: "acme", sender: "mallory@acme.example" })).toEqual([])
   })
 
   it("refused RCPT: the downstream's refusal mirrored upstream, the recipient hashed for a tenant that asks", async () => {
@@ -261,8 +331,15 @@ describe("message trace through the relay", () => {
     const hashed = hashAddress(key, "nobody@outside.example")
     const [r] = await search({ tenant: "refused", reason: "downstream-refused" })
     expect(r).toMatchObject({
-      phase: "rcpt", tenant: "refused", client: "127.0.0.2", sender: "eve@refused.example", recipients: [hashed],
-      decision: "none", outcome: "rejected", error: "DownstreamRefused", reply: { code: 550, enhanced: "5.1.1", text: `no such user ${hashed}` }
+      phase: "rcpt",
+      tenant: "refused",
+      client: "127.0.0.2",
+      sender: "eve@refused.example",
+      recipients: [hashed],
+      decision: "none",
+      outcome: "rejected",
+      error: "DownstreamRefused",
+      reply: { code: 550, enhanced: "5.1.1", text: `no such user ${hashed}` }
     })
     expect((await search({ tenant: "refused", recipient: "nobody@outside.example", outcome: "rejected" })).map((x) => x.id)).toEqual([r.id])
   })
@@ -274,7 +351,10 @@ describe("message trace through the relay", () => {
     expect(all.includes(Buffer.from("stamped@trace.example"))).toBe(true)
     expect(all.includes(Buffer.from("carol@customer.example"))).toBe(true)
     for (const needle of [SUBJECT, MARKER, "Here they are", "erin@outside.example", "nobody@outside.example"]) {
-      expect(files.filter((f) => f.bytes.includes(Buffer.from(needle))).map((f) => f.file), needle).toEqual([])
+      expect(
+        files.filter((f) => f.bytes.includes(Buffer.from(needle))).map((f) => f.file),
+        needle
+      ).toEqual([])
     }
   })
 })

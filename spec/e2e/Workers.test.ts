@@ -36,23 +36,32 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-workers-"))
   sink = await startSink({ starttls: false })
   const config = path.join(dir, "imprint.json")
-  fs.writeFileSync(config, JSON.stringify({
-    dataDir: path.join(dir, "data"),
-    workers: 2,
-    smtp: { host: "127.0.0.1", port: 0, name: "relay.test", authFailuresBeforeThrottle: 2, shutdownGraceMs: 20_000 },
-    admin: { host: "127.0.0.1", port: 0 },
-    downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-    trace: { enabled: false }
-  }))
-  fs.writeFileSync(path.join(dir, "tenant.json"), JSON.stringify({
-    id: TENANT,
-    name: "Acme",
-    domains: ["acme.example"],
-    connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }, { type: "auth", username: AUTH_USER, password: "Correct-Horse-9" }],
-    templates: [{ id: "main", name: "Main", html: "<p>Signature one {{displayName}}</p>", text: "Signature one {{displayName}}" }],
-    rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
-    directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
-  }))
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      dataDir: path.join(dir, "data"),
+      workers: 2,
+      smtp: { host: "127.0.0.1", port: 0, name: "relay.test", authFailuresBeforeThrottle: 2, shutdownGraceMs: 20_000 },
+      admin: { host: "127.0.0.1", port: 0 },
+      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+      trace: { enabled: false }
+    })
+  )
+  fs.writeFileSync(
+    path.join(dir, "tenant.json"),
+    JSON.stringify({
+      id: TENANT,
+      name: "Acme",
+      domains: ["acme.example"],
+      connectors: [
+        { type: "cidr", cidrs: ["127.0.0.0/8"] },
+        { type: "auth", username: AUTH_USER, password: "Correct-Horse-9" }
+      ],
+      templates: [{ id: "main", name: "Main", html: "<p>Signature one {{displayName}}</p>", text: "Signature one {{displayName}}" }],
+      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
+      directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+    })
+  )
   await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
   serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: 2, sink })
   port = serve.port
@@ -86,7 +95,10 @@ describe("workers: 2", () => {
   })
 
   it("an admin change made through the API reaches mail in every worker", async () => {
-    const { status } = await serve.adminCall("PATCH", `/tenants/${TENANT}/templates/main`, { html: "<p>Signature two {{displayName}}</p>", text: "Signature two {{displayName}}" })
+    const { status } = await serve.adminCall("PATCH", `/tenants/${TENANT}/templates/main`, {
+      html: "<p>Signature two {{displayName}}</p>",
+      text: "Signature two {{displayName}}"
+    })
     expect(status).toBe(200)
     const updated = new Set<number>()
     await eventually("the new signature from both workers", async () => {
@@ -176,12 +188,15 @@ describe("workers: 2 that cannot listen", () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve))
     const taken = (blocker.address() as net.AddressInfo).port
     const config = path.join(dir, "taken.json")
-    fs.writeFileSync(config, JSON.stringify({
-      dataDir: path.join(dir, "data-taken"),
-      workers: 2,
-      smtp: { host: "127.0.0.1", port: taken },
-      admin: { enabled: false }
-    }))
+    fs.writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: path.join(dir, "data-taken"),
+        workers: 2,
+        smtp: { host: "127.0.0.1", port: taken },
+        admin: { enabled: false }
+      })
+    )
     try {
       const result = await new Promise<{ code: number | null; text: string }>((resolve) => {
         const p = spawn(process.execPath, [MAIN, "serve", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })

@@ -86,5 +86,6 @@ describe("image listener (hosted delivery)", () => {
       const next = yield* request(`${server.url}${hostedImagePath("acme", replaced)}`)
       expect(next.status).toBe(200)
       expect(next.headers["content-type"]).toBe("image/gif")
-    }).pipe(Effect.provide(StoreLayer)))
+    }).pipe(Effect.provide(StoreLayer))
+  )
 })

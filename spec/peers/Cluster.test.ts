@@ -9,7 +9,18 @@ import { loopbackTenant } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
 import {
-  bucketState, checksum, converge, health, lastApplied, type Node, purgeKey, removeNode, restartNode, startNode, statusOf, withAdmin
+  bucketState,
+  checksum,
+  converge,
+  health,
+  lastApplied,
+  type Node,
+  purgeKey,
+  removeNode,
+  restartNode,
+  startNode,
+  statusOf,
+  withAdmin
 } from "./ClusterHarness.js"
 import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
 
@@ -33,8 +44,16 @@ const tenant = (sinkPort: number) =>
   })
 
 const message = (id: string) =>
-  ["From: Alice <alice@acme.example>", "To: bob@acme.example", "Subject: status", `Message-ID: <${id}@acme.example>`,
-    "Content-Type: text/plain; charset=us-ascii", "", "All done.", ""].join("\r\n")
+  [
+    "From: Alice <alice@acme.example>",
+    "To: bob@acme.example",
+    "Subject: status",
+    `Message-ID: <${id}@acme.example>`,
+    "Content-Type: text/plain; charset=us-ascii",
+    "",
+    "All done.",
+    ""
+  ].join("\r\n")
 
 const bodyText = (raw: Buffer) => raw.toString("latin1").replace(/=\r\n/g, "")
 
@@ -62,7 +81,9 @@ describe.skipIf(unavailable !== undefined)("cluster: two nodes on NATS JetStream
   }
 
   const saveTemplate = (node: Node, html: string) =>
-    statusOf(node, (c) => c.templates.replace({ path: { tenantId: "acme", templateId: "sig" }, payload: { name: "Signature", html, text: html.replace(/<[^>]+>/g, "") } }))
+    statusOf(node, (c) =>
+      c.templates.replace({ path: { tenantId: "acme", templateId: "sig" }, payload: { name: "Signature", html, text: html.replace(/<[^>]+>/g, "") } })
+    )
 
   const settle = async () => converge([a, b], (await bucketState(nats.url)).last_seq)
 
@@ -112,20 +133,30 @@ describe.skipIf(unavailable !== undefined)("cluster: two nodes on NATS JetStream
 
     // deterministic: a write that expects a revision the key no longer has is refused, and nothing changes
     const key = templateKey("acme" as never, "sig")
-    const stale = await a.imprint.use(Effect.gen(function* () {
-      const store = yield* Store
-      const replication = yield* StoreReplication
-      const held = store.keyRevision(Db.templates, key)
-      return yield* Effect.flip(replication.write([{ db: Db.templates, key, value: { id: "sig" }, expected: held - 1, deleted: false }]))
-    }))
+    const stale = await a.imprint.use(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const replication = yield* StoreReplication
+        const held = store.keyRevision(Db.templates, key)
+        return yield* Effect.flip(replication.write([{ db: Db.templates, key, value: { id: "sig" }, expected: held - 1, deleted: false }]))
+      })
+    )
     expect(stale).toMatchObject({ _tag: "StoreError", op: "conflict" })
     // an older revision arriving late (a replayed watch) is skipped by the store
     const before = await checksum(b)
-    await b.imprint.use(Effect.gen(function* () {
-      const store = yield* Store
-      const held = store.keyRevision(Db.templates, key)
-      yield* store.commit([{ op: Write.put(Db.templates, Template, key, new Template({ id: "sig", name: "Old", html: "<p>old</p>", version: 1 })), value: { id: "sig", name: "Old", html: "<p>old</p>", version: 1 }, revision: held - 1 }])
-    }))
+    await b.imprint.use(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const held = store.keyRevision(Db.templates, key)
+        yield* store.commit([
+          {
+            op: Write.put(Db.templates, Template, key, new Template({ id: "sig", name: "Old", html: "<p>old</p>", version: 1 })),
+            value: { id: "sig", name: "Old", html: "<p>old</p>", version: 1 },
+            revision: held - 1
+          }
+        ])
+      })
+    )
     expect(await checksum(b)).toBe(before)
   })
 
@@ -134,7 +165,12 @@ describe.skipIf(unavailable !== undefined)("cluster: two nodes on NATS JetStream
     await b.imprint.close()
     // 50 changes while b is away: upserts, then deletes of some of them, and a template
     for (let i = 0; i < 40; i++) {
-      await withAdmin(a, (c) => c.directory.put({ path: { tenantId: "acme", mail: `user${i}@acme.example` }, payload: new DirectoryUser({ mail: `user${i}@acme.example`, displayName: `User ${i}` }) }))
+      await withAdmin(a, (c) =>
+        c.directory.put({
+          path: { tenantId: "acme", mail: `user${i}@acme.example` },
+          payload: new DirectoryUser({ mail: `user${i}@acme.example`, displayName: `User ${i}` })
+        })
+      )
     }
     for (let i = 0; i < 9; i++) await withAdmin(a, (c) => c.directory.delete({ path: { tenantId: "acme", mail: `user${i}@acme.example` } }))
     expect(await saveTemplate(a, "<p>While b was away: {{displayName}}</p>")).toBe(200)
@@ -147,7 +183,9 @@ describe.skipIf(unavailable !== undefined)("cluster: two nodes on NATS JetStream
     // away again; meanwhile a delete it has not seen is purged from the bucket: no message will ever tell it
     await b.imprint.close()
     await withAdmin(a, (c) => c.directory.delete({ path: { tenantId: "acme", mail: "user20@acme.example" } }))
-    await withAdmin(a, (c) => c.directory.put({ path: { tenantId: "acme", mail: "late@acme.example" }, payload: new DirectoryUser({ mail: "late@acme.example", displayName: "Late" }) }))
+    await withAdmin(a, (c) =>
+      c.directory.put({ path: { tenantId: "acme", mail: "late@acme.example" }, payload: new DirectoryUser({ mail: "late@acme.example", displayName: "Late" }) })
+    )
     await purgeKey(nats.url, Db.users, userKey("acme" as never, "user20@acme.example"))
     await restartNode(b, servers())
     await settle()
@@ -158,7 +196,12 @@ describe.skipIf(unavailable !== undefined)("cluster: two nodes on NATS JetStream
     expect(await holds(b, "user20@acme.example")).toBe(false)
     expect(await holds(b, "user21@acme.example")).toBe(true)
     // the purged key can be written again from a node that still holds its old revision
-    await withAdmin(a, (c) => c.directory.put({ path: { tenantId: "acme", mail: "user20@acme.example" }, payload: new DirectoryUser({ mail: "user20@acme.example", displayName: "Back" }) }))
+    await withAdmin(a, (c) =>
+      c.directory.put({
+        path: { tenantId: "acme", mail: "user20@acme.example" },
+        payload: new DirectoryUser({ mail: "user20@acme.example", displayName: "Back" })
+      })
+    )
     await settle()
     expect(await holds(b, "user20@acme.example")).toBe(true)
   })

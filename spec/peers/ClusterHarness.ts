@@ -29,16 +29,21 @@ export interface Node {
   imprint: RunningImprint
 }
 
-export const clusterConfig = (servers: ReadonlyArray<string>, name: string, extra: { replicas?: number; mirrorDomain?: string; writeTimeoutMs?: number } = {}) =>
-  ({ cluster: { servers, node: name, writeTimeoutMs: 2_000, ...extra } })
+export const clusterConfig = (
+  servers: ReadonlyArray<string>,
+  name: string,
+  extra: { replicas?: number; mirrorDomain?: string; writeTimeoutMs?: number } = {}
+) => ({ cluster: { servers, node: name, writeTimeoutMs: 2_000, ...extra } })
 
 export const startNode = async (
-  servers: ReadonlyArray<string>, name: string,
+  servers: ReadonlyArray<string>,
+  name: string,
   opts: { tenants?: ReadonlyArray<unknown>; dataDir?: string; replicas?: number; mirrorDomain?: string; admin?: boolean; writeTimeoutMs?: number } = {}
 ): Promise<Node> => {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `imprint-node-${name}-`))
   const extra = {
-    ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}), ...(opts.mirrorDomain !== undefined ? { mirrorDomain: opts.mirrorDomain } : {}),
+    ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+    ...(opts.mirrorDomain !== undefined ? { mirrorDomain: opts.mirrorDomain } : {}),
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {})
   }
   const imprint = await startImprint({ config: clusterConfig(servers, name, extra), tenants: opts.tenants, admin: opts.admin ?? true, dataDir })
@@ -48,7 +53,12 @@ export const startNode = async (
 export const restartNode = async (node: Node, servers: ReadonlyArray<string>) => {
   const token = node.imprint.admin?.token
   await node.imprint.close()
-  node.imprint = await startImprint({ config: clusterConfig(servers, node.name), admin: true, dataDir: node.dataDir, ...(token !== undefined ? { token } : {}) })
+  node.imprint = await startImprint({
+    config: clusterConfig(servers, node.name),
+    admin: true,
+    dataDir: node.dataDir,
+    ...(token !== undefined ? { token } : {})
+  })
 }
 
 export const removeNode = async (node: Node) => {
@@ -61,15 +71,17 @@ export const lastApplied = (node: Node) => node.imprint.use(Effect.map(Store, (s
 
 /** sha-256 over every replicated key of the node's LMDB: database, key, revision and stored value */
 export const checksum = (node: Node) =>
-  node.imprint.use(Effect.gen(function* () {
-    const store = yield* Store
-    const rows: Array<string> = []
-    yield* store.replicatedKeys((db, key, revision) => {
-      rows.push(JSON.stringify([db, key, revision, store.getRawSync(db, key) ?? null]))
+  node.imprint.use(
+    Effect.gen(function* () {
+      const store = yield* Store
+      const rows: Array<string> = []
+      yield* store.replicatedKeys((db, key, revision) => {
+        rows.push(JSON.stringify([db, key, revision, store.getRawSync(db, key) ?? null]))
+      })
+      rows.sort()
+      return createHash("sha256").update(rows.join("\n")).digest("hex")
     })
-    rows.sort()
-    return createHash("sha256").update(rows.join("\n")).digest("hex")
-  }))
+  )
 
 /** The bucket's last revision and its stream's leader, read with a client of its own (retried for 30 s: after a server's death the cluster may be electing). */
 export const bucketState = async (url: string | ReadonlyArray<string>) => {
@@ -129,10 +141,14 @@ export const withAdmin = <A, E>(node: Node, f: (client: AdminClient) => Effect.E
 
 /** The HTTP status of an admin call through its typed client: 200, or the status its error declares. */
 export const statusOf = <A, E extends { readonly _tag: string }>(node: Node, f: (client: AdminClient) => Effect.Effect<A, E>) =>
-  withAdmin(node, (c) => f(c).pipe(
-    Effect.as(200),
-    Effect.catchAll((e) => Effect.succeed(e._tag === "ConcurrentEdit" ? 409 : e._tag === "ClusterUnavailable" || e._tag === "NotReady" ? 503 : (console.error(e), 500)))
-  ))
+  withAdmin(node, (c) =>
+    f(c).pipe(
+      Effect.as(200),
+      Effect.catchAll((e) =>
+        Effect.succeed(e._tag === "ConcurrentEdit" ? 409 : e._tag === "ClusterUnavailable" || e._tag === "NotReady" ? 503 : (console.error(e), 500))
+      )
+    )
+  )
 
 /**
  * Three nats-servers joined by routes, the bucket with 3 replicas, and two

@@ -39,7 +39,9 @@ describe.skipIf(unavailable !== undefined)("cluster: the stream leader of a 3-se
     const refused: Array<number> = []
     const put = async (i: number) => {
       const mail = `writer${i}@acme.example`
-      const status = await statusOf(a, (c) => c.directory.put({ path: { tenantId: "acme", mail }, payload: new DirectoryUser({ mail, displayName: `Writer ${i}` }) }))
+      const status = await statusOf(a, (c) =>
+        c.directory.put({ path: { tenantId: "acme", mail }, payload: new DirectoryUser({ mail, displayName: `Writer ${i}` }) })
+      )
       if (status === 200) acked.push(mail)
       else refused.push(status)
       return status
@@ -60,8 +62,10 @@ describe.skipIf(unavailable !== undefined)("cluster: the stream leader of a 3-se
     while (acked.length < ackedBeforeKill + WRITES_AFTER_RESUME) await put(i++)
     const after = await bucketState(nats.urls)
     expect(after.leader).not.toBe(before.leader)
-    console.info(`leader kill: ${before.leader} killed; first write taken again after ${resumedAt! - killedAt} ms; ` +
-      `${refused.length} writes refused meanwhile (${[...new Set(refused)].join(", ")}); new leader ${after.leader}`)
+    console.info(
+      `leader kill: ${before.leader} killed; first write taken again after ${resumedAt! - killedAt} ms; ` +
+        `${refused.length} writes refused meanwhile (${[...new Set(refused)].join(", ")}); new leader ${after.leader}`
+    )
 
     // every acknowledged write: in the bucket, then in both nodes' LMDB, byte for byte the same
     await converge([a, b], after.last_seq)
@@ -103,14 +107,20 @@ describe.skipIf(unavailable !== undefined)("cluster: the server holding the node
     let taken = 0
     for (let i = 0, deadline = Date.now() + 30_000; taken < 5 && Date.now() < deadline; i++) {
       const mail = `after${i}@acme.example`
-      if ((await statusOf(a, (c) => c.directory.put({ path: { tenantId: "acme", mail }, payload: new DirectoryUser({ mail, displayName: `After ${i}` }) }))) === 200) taken++
+      if (
+        (await statusOf(a, (c) => c.directory.put({ path: { tenantId: "acme", mail }, payload: new DirectoryUser({ mail, displayName: `After ${i}` }) }))) ===
+        200
+      )
+        taken++
       else await new Promise((r) => setTimeout(r, 100))
     }
     expect(taken).toBe(5)
     const written = Date.now()
     await converge([a, b], (await bucketState(nats.urls)).last_seq)
-    console.info(`consumer server kill: ${victim} (node a on ${perNode.a.join(",")}, b on ${perNode.b.join(",")}) led ${leaders.filter((l) => l === victim).length} of ${leaders.length} consumers; ` +
-      `writes taken again after ${written - killed} ms, both nodes converged ${Date.now() - written} ms later`)
+    console.info(
+      `consumer server kill: ${victim} (node a on ${perNode.a.join(",")}, b on ${perNode.b.join(",")}) led ${leaders.filter((l) => l === victim).length} of ${leaders.length} consumers; ` +
+        `writes taken again after ${written - killed} ms, both nodes converged ${Date.now() - written} ms later`
+    )
     expect(await checksum(b)).toBe(await checksum(a))
   })
 })

@@ -40,26 +40,32 @@ describe.skipIf(unavailable !== undefined)("cluster: SIGKILL of one node under l
     for (const name of ["a", "b"]) {
       const dataDir = path.join(dir, `data-${name}`)
       const config = path.join(dir, `imprint-${name}.json`)
-      fs.writeFileSync(config, JSON.stringify({
-        dataDir,
-        smtp: { host: "127.0.0.1", port: 0, name: `relay-${name}.test` },
-        admin: { host: "127.0.0.1", port: 0 },
-        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-        trace: { enabled: false },
-        sync: { enabled: name === "a" },
-        cluster: { servers: [nats.url], bucket, node: `relay-${name}` }
-      }))
+      fs.writeFileSync(
+        config,
+        JSON.stringify({
+          dataDir,
+          smtp: { host: "127.0.0.1", port: 0, name: `relay-${name}.test` },
+          admin: { host: "127.0.0.1", port: 0 },
+          downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+          trace: { enabled: false },
+          sync: { enabled: name === "a" },
+          cluster: { servers: [nats.url], bucket, node: `relay-${name}` }
+        })
+      )
       configs.push({ config, dataDir })
     }
-    fs.writeFileSync(path.join(dir, "tenant.json"), JSON.stringify({
-      id: "acme",
-      name: "Acme",
-      domains: ["acme.example"],
-      connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
-      templates: [{ id: "main", name: "Main", html: "<p>Node kill {{displayName}}</p>", text: "Node kill {{displayName}}" }],
-      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
-      directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
-    }))
+    fs.writeFileSync(
+      path.join(dir, "tenant.json"),
+      JSON.stringify({
+        id: "acme",
+        name: "Acme",
+        domains: ["acme.example"],
+        connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
+        templates: [{ id: "main", name: "Main", html: "<p>Node kill {{displayName}}</p>", text: "Node kill {{displayName}}" }],
+        rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
+        directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+      })
+    )
     // the tenant goes into the bucket through node a's CLI; node b learns it from its applier
     await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", configs[0].config])
     for (const c of configs) serves.push(await startServe({ ...c, workers: 1, sink }))
@@ -120,8 +126,10 @@ describe.skipIf(unavailable !== undefined)("cluster: SIGKILL of one node under l
     // no partial copy reached the downstream's dot; a message b relayed but never answered is there at most once
     for (const raw of received) expect(raw).toContain(MARK)
     for (const id of failed) expect(copies(id).length).toBeLessThanOrEqual(1)
-    console.info(`node kill: ${acked.length} answered 250 (b killed after ${killedAt}), ${failed.length} refused or cut, ` +
-      `${failed.filter((id) => copies(id).length === 1).length} of those reached the downstream before the kill`)
+    console.info(
+      `node kill: ${acked.length} answered 250 (b killed after ${killedAt}), ${failed.length} refused or cut, ` +
+        `${failed.filter((id) => copies(id).length === 1).length} of those reached the downstream before the kill`
+    )
 
     // the killed node starts again on its folder and serves mail
     serves[1] = await startServe({ ...configs[1], workers: 1, sink })

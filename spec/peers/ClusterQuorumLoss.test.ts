@@ -26,8 +26,16 @@ const PROMPT_MS = WRITE_TIMEOUT_MS / 2
 const WAIT_MS = 30_000
 
 const message = (id: string) =>
-  ["From: Alice <alice@acme.example>", "To: bob@acme.example", "Subject: quorum", `Message-ID: <${id}@acme.example>`,
-    "Content-Type: text/plain; charset=us-ascii", "", "All done.", ""].join("\r\n")
+  [
+    "From: Alice <alice@acme.example>",
+    "To: bob@acme.example",
+    "Subject: quorum",
+    `Message-ID: <${id}@acme.example>`,
+    "Content-Type: text/plain; charset=us-ascii",
+    "",
+    "All done.",
+    ""
+  ].join("\r\n")
 
 const within = async <A>(what: string, f: () => Promise<A | undefined>): Promise<A> => {
   for (const deadline = Date.now() + WAIT_MS; ;) {
@@ -46,11 +54,15 @@ describe.skipIf(unavailable !== undefined)("cluster: two of three nats-servers l
   afterAll(async () => {
     await sink?.close()
   })
-  const setup = twoNodesOnThreeServers(() => loopbackTenant(sink.port, {
-    templates: [{ id: "sig", name: "Signature", html: "<p>v0: {{displayName}}</p>", text: "v0: {{displayName}}" }],
-    rules: [{ id: "everyone", name: "Everyone", templateId: "sig" }],
-    directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
-  }), { writeTimeoutMs: WRITE_TIMEOUT_MS })
+  const setup = twoNodesOnThreeServers(
+    () =>
+      loopbackTenant(sink.port, {
+        templates: [{ id: "sig", name: "Signature", html: "<p>v0: {{displayName}}</p>", text: "v0: {{displayName}}" }],
+        rules: [{ id: "everyone", name: "Everyone", templateId: "sig" }],
+        directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+      }),
+    { writeTimeoutMs: WRITE_TIMEOUT_MS }
+  )
 
   const send = async (node: Node, id: string) => {
     const c = await RawSmtp.connect(node.imprint.port)
@@ -64,10 +76,12 @@ describe.skipIf(unavailable !== undefined)("cluster: two of three nats-servers l
     return received!.raw.toString("latin1").replace(/=\r\n/g, "")
   }
   const save = (node: Node, label: string) =>
-    statusOf(node, (c) => c.templates.replace({
-      path: { tenantId: "acme", templateId: "sig" },
-      payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
-    }))
+    statusOf(node, (c) =>
+      c.templates.replace({
+        path: { tenantId: "acme", templateId: "sig" },
+        payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
+      })
+    )
 
   it("mail flows from LMDB on both nodes, health degraded, writes 503 promptly; back: the nodes converge", async () => {
     const { nats, a, b } = setup
@@ -112,7 +126,9 @@ describe.skipIf(unavailable !== undefined)("cluster: two of three nats-servers l
     expect(await lastApplied(b)).toBe(await lastApplied(a))
     expect(await checksum(b)).toBe(await checksum(a))
     for (const node of [a, b]) expect(await send(node, `quorum-back-${node.name}`)).toContain("After quorum: Alice Example")
-    console.info(`quorum loss: ${lost.join(", ")} killed (${survivor} left); both nodes degraded ${degradedMs} ms after; ` +
-      `writes answered 503 in ${times.join(" and ")} ms; servers back: a write taken after ${writableMs} ms`)
+    console.info(
+      `quorum loss: ${lost.join(", ")} killed (${survivor} left); both nodes degraded ${degradedMs} ms after; ` +
+        `writes answered 503 in ${times.join(" and ")} ms; servers back: a write taken after ${writableMs} ms`
+    )
   })
 })

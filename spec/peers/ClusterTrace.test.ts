@@ -31,8 +31,16 @@ const unavailable = natsUnavailable()
 if (unavailable !== undefined) console.warn(`skipping the cluster trace peer spec: ${unavailable}`)
 
 const message = (id: string) =>
-  ["From: Alice <alice@acme.example>", "To: bob@acme.example", "Subject: status", `Message-ID: <${id}@acme.example>`,
-    "Content-Type: text/plain; charset=us-ascii", "", "All done.", ""].join("\r\n")
+  [
+    "From: Alice <alice@acme.example>",
+    "To: bob@acme.example",
+    "Subject: status",
+    `Message-ID: <${id}@acme.example>`,
+    "Content-Type: text/plain; charset=us-ascii",
+    "",
+    "All done.",
+    ""
+  ].join("\r\n")
 
 const startTraceNode = async (servers: ReadonlyArray<string>, name: string, tenants?: ReadonlyArray<unknown>): Promise<Node> => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `imprint-trace-${name}-`))
@@ -61,9 +69,11 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
   /** Runs `f` with `node`'s typed admin client under `token`. */
   const as = <A, E>(node: Node, token: string, f: (c: Effect.Effect.Success<ReturnType<typeof client>>) => Effect.Effect<A, E>) => {
     const admin = node.imprint.admin!
-    return Effect.runPromise(Effect.flatMap(client(admin.port, token), f).pipe(
-      Effect.provide(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: admin.ca }))))
-    ))
+    return Effect.runPromise(
+      Effect.flatMap(client(admin.port, token), f).pipe(
+        Effect.provide(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ ca: admin.ca }))))
+      )
+    )
   }
   const client = (port: number, token: string) =>
     HttpApiClient.make(Api, { baseUrl: `https://127.0.0.1:${port}`, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token)) })
@@ -73,7 +83,9 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
     const pages: Array<{ records: ReadonlyArray<TraceRecord>; partial?: boolean; nodes?: ReadonlyArray<{ node: string; answered: boolean }> }> = []
     let cursor: string | undefined
     for (let i = 0; i < 50; i++) {
-      const page = await as(node, acmeAdmin, (c) => c.trace.search({ path: { tenantId: "acme" }, urlParams: { limit, ...(cursor !== undefined ? { cursor } : {}) } }))
+      const page = await as(node, acmeAdmin, (c) =>
+        c.trace.search({ path: { tenantId: "acme" }, urlParams: { limit, ...(cursor !== undefined ? { cursor } : {}) } })
+      )
       pages.push(page)
       if (page.next === undefined) return pages
       cursor = page.next
@@ -82,8 +94,7 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
   }
 
   const messageIds = (records: ReadonlyArray<TraceRecord>) => records.map((r) => r.messageId)
-  const newestFirst = (records: ReadonlyArray<TraceRecord>) =>
-    [...records].sort((x, y) => (x.id !== y.id ? (x.id < y.id ? 1 : -1) : x.node < y.node ? 1 : -1))
+  const newestFirst = (records: ReadonlyArray<TraceRecord>) => [...records].sort((x, y) => (x.id !== y.id ? (x.id < y.id ? 1 : -1) : x.node < y.node ? 1 : -1))
 
   beforeAll(async () => {
     nats = await startNats()
@@ -124,7 +135,10 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
     for (const node of [a, b]) {
       const whole = (await allPages(node, 50))[0]
       expect(whole.partial).toBe(false)
-      expect(whole.nodes?.map((n) => [n.node, n.answered])).toEqual([["a", true], ["b", true]])
+      expect(whole.nodes?.map((n) => [n.node, n.answered])).toEqual([
+        ["a", true],
+        ["b", true]
+      ])
       expect(new Set(whole.records.map((r) => r.node))).toEqual(new Set(["a", "b"]))
       expect(whole.records).toEqual(newestFirst(whole.records))
       expect(new Set(messageIds(whole.records))).toEqual(new Set(["a0", "a1", "a2", "b0", "b1", "b2"].map((id) => `<${id}@acme.example>`)))
@@ -155,7 +169,14 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
     const nc = await connect({ servers: nats.url })
     const registry = await new Kvm(nc).open(`${BUCKET}_nodes`)
     const real = (await allPages(a, 50))[0].records[0]
-    const forged = (tenant: string, at: number, seq: number) => ({ ...real, tenant, at, id: makeId(at, seq), node: "rogue", messageId: `<rogue-${tenant}-${seq}@x.example>` })
+    const forged = (tenant: string, at: number, seq: number) => ({
+      ...real,
+      tenant,
+      at,
+      id: makeId(at, seq),
+      node: "rogue",
+      messageId: `<rogue-${tenant}-${seq}@x.example>`
+    })
     const sub = nc.subscribe(`imprint.${BUCKET}.trace.search.rogue`, {
       callback: (_err, msg) => {
         msg.respond(JSON.stringify({ records: [forged("acme", real.at, 900), forged("beta", real.at, 901), forged("acme", 1_000, 902)], scanned: 3 }))
@@ -171,7 +192,11 @@ describe.skipIf(unavailable !== undefined)("cluster: the message trace searched 
         await new Promise((r) => setTimeout(r, 20))
         page = await search()
       }
-      expect(page.nodes?.map((n) => [n.node, n.answered])).toEqual([["a", true], ["b", true], ["rogue", true]])
+      expect(page.nodes?.map((n) => [n.node, n.answered])).toEqual([
+        ["a", true],
+        ["b", true],
+        ["rogue", true]
+      ])
       const rogue = page.records.filter((r) => r.node === "rogue")
       expect(rogue.map((r) => r.messageId)).toEqual(["<rogue-acme-900@x.example>"])
       expect(page.records.every((r) => r.tenant === "acme")).toBe(true)

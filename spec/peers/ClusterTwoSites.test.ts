@@ -30,7 +30,10 @@ const leafnodeUp = async (url: string, domain: string) => {
   const nc = await connect({ servers: url })
   try {
     for (const deadline = Date.now() + 30_000; ;) {
-      const ok = await (await jetstreamManager(nc, { domain, timeout: 1_000 })).getAccountInfo().then(() => true, () => false)
+      const ok = await (await jetstreamManager(nc, { domain, timeout: 1_000 })).getAccountInfo().then(
+        () => true,
+        () => false
+      )
       if (ok) return
       if (Date.now() > deadline) throw new Error(`JetStream domain ${domain} not reachable from ${url} within 30 s`)
       await new Promise((r) => setTimeout(r, 100))
@@ -58,8 +61,16 @@ const healthWhen = async (node: Node, ok: (h: Awaited<ReturnType<typeof health>>
 }
 
 const message = (id: string) =>
-  ["From: Alice <alice@acme.example>", "To: bob@acme.example", "Subject: sites", `Message-ID: <${id}@acme.example>`,
-    "Content-Type: text/plain; charset=us-ascii", "", "All done.", ""].join("\r\n")
+  [
+    "From: Alice <alice@acme.example>",
+    "To: bob@acme.example",
+    "Subject: sites",
+    `Message-ID: <${id}@acme.example>`,
+    "Content-Type: text/plain; charset=us-ascii",
+    "",
+    "All done.",
+    ""
+  ].join("\r\n")
 
 describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetStream domains, B mirroring A over a leafnode", () => {
   let dir: string
@@ -80,10 +91,12 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
     return received!.raw.toString("latin1").replace(/=\r\n/g, "")
   }
   const save = (node: Node, label: string) =>
-    statusOf(node, (c) => c.templates.replace({
-      path: { tenantId: "acme", templateId: "sig" },
-      payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
-    }))
+    statusOf(node, (c) =>
+      c.templates.replace({
+        path: { tenantId: "acme", templateId: "sig" },
+        payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
+      })
+    )
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-sites-"))
@@ -150,8 +163,10 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
     expect(status).toBe(200)
     const healedAt = Date.now()
     await converge([b1, b2], (await bucketState(siteA.url)).last_seq)
-    console.info(`two sites: a write in B with A cut off answered 503 in ${refusedMs} ms; B's health degraded ${degradedMs} ms after the cut; ` +
-      `after healing, B's nodes applied A's change in ${Date.now() - healedAt} ms`)
+    console.info(
+      `two sites: a write in B with A cut off answered 503 in ${refusedMs} ms; B's health degraded ${degradedMs} ms after the cut; ` +
+        `after healing, B's nodes applied A's change in ${Date.now() - healedAt} ms`
+    )
     for (const node of [b1, b2]) expect(await send(node, `healed-${node.name}`)).toContain("After healing: Alice Example")
     for (const node of [b1, b2]) expect((await healthWhen(node, (h) => h.status === "ok")).mirror).toMatchObject({ source: "reachable" })
   })

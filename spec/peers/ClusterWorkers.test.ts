@@ -28,24 +28,30 @@ describe.skipIf(unavailable !== undefined)("cluster node with workers: 2", () =>
     sink = await startSink({ starttls: false })
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-cluster-workers-"))
     const config = path.join(dir, "imprint.json")
-    fs.writeFileSync(config, JSON.stringify({
-      dataDir: path.join(dir, "data"),
-      workers: 2,
-      smtp: { host: "127.0.0.1", port: 0 },
-      admin: { host: "127.0.0.1", port: 0 },
-      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-      trace: { enabled: false },
-      cluster: { servers: [nats.url], bucket: `workers${Date.now()}`, node: "relay-a" }
-    }))
-    fs.writeFileSync(path.join(dir, "tenant.json"), JSON.stringify({
-      id: "acme",
-      name: "Acme",
-      domains: ["acme.example"],
-      connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
-      templates: [{ id: "main", name: "Main", html: "<p>Cluster one {{displayName}}</p>", text: "Cluster one {{displayName}}" }],
-      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
-      directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
-    }))
+    fs.writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: path.join(dir, "data"),
+        workers: 2,
+        smtp: { host: "127.0.0.1", port: 0 },
+        admin: { host: "127.0.0.1", port: 0 },
+        downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+        trace: { enabled: false },
+        cluster: { servers: [nats.url], bucket: `workers${Date.now()}`, node: "relay-a" }
+      })
+    )
+    fs.writeFileSync(
+      path.join(dir, "tenant.json"),
+      JSON.stringify({
+        id: "acme",
+        name: "Acme",
+        domains: ["acme.example"],
+        connectors: [{ type: "cidr", cidrs: ["127.0.0.0/8"] }],
+        templates: [{ id: "main", name: "Main", html: "<p>Cluster one {{displayName}}</p>", text: "Cluster one {{displayName}}" }],
+        rules: [{ id: "everyone", name: "Everyone", templateId: "main" }],
+        directory: [{ mail: "alice@acme.example", displayName: "Alice Example" }]
+      })
+    )
     await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
     serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: 2, sink })
   }, 240_000)
@@ -61,7 +67,10 @@ describe.skipIf(unavailable !== undefined)("cluster node with workers: 2", () =>
     const first = await serve.relayOne()
     expect(first.reply.code).toBe(250)
     expect(first.body).toContain("Cluster one Alice Example")
-    const { status } = await serve.adminCall("PATCH", "/tenants/acme/templates/main", { html: "<p>Cluster two {{displayName}}</p>", text: "Cluster two {{displayName}}" })
+    const { status } = await serve.adminCall("PATCH", "/tenants/acme/templates/main", {
+      html: "<p>Cluster two {{displayName}}</p>",
+      text: "Cluster two {{displayName}}"
+    })
     expect(status).toBe(200)
     const updated = new Set<number>()
     await eventually("the new signature from both workers", async () => {

@@ -18,7 +18,10 @@ import { ROOT_PASSWORD, slapdUnavailable, startDirectoryPeer } from "./SlapdPeer
 const unavailable = slapdUnavailable()
 if (unavailable !== undefined) console.warn(`skipping the LDAP photo peer specs: ${unavailable}`)
 
-const peerScoped = Effect.acquireRelease(Effect.promise(() => startDirectoryPeer(6)), (p) => Effect.promise(() => p.stop()))
+const peerScoped = Effect.acquireRelease(
+  Effect.promise(() => startDirectoryPeer(6)),
+  (p) => Effect.promise(() => p.stop())
+)
 
 /** Sets (replaces) a binary attribute of a user, as the directory's admin. */
 const setPhoto = (url: string, i: number, type: "jpegPhoto" | "thumbnailPhoto", bytes: Buffer) =>
@@ -41,7 +44,11 @@ describe.skipIf(unavailable !== undefined)("directory photos from OpenLDAP", () 
     it.scoped("jpegPhoto and thumbnailPhoto become 96×96 JPEGs; unchanged bytes are not re-encoded; a broken photo leaves the user without one", () =>
       Effect.gen(function* () {
         const peer = yield* peerScoped
-        const portrait = yield* Effect.promise(() => sharp(testPng(240, 320, "#26a269")).jpeg({ quality: 90 }).toBuffer())
+        const portrait = yield* Effect.promise(() =>
+          sharp(testPng(240, 320, "#26a269"))
+            .jpeg({ quality: 90 })
+            .toBuffer()
+        )
         yield* setPhoto(peer.url, 3, "jpegPhoto", portrait)
         yield* setPhoto(peer.url, 4, "thumbnailPhoto", testPng(96, 96, "#1a5fb4"))
         const settings = LdapSourceSettings.make({ name: "ad", ...peer.config({ photos: true }) })
@@ -77,7 +84,8 @@ describe.skipIf(unavailable !== undefined)("directory photos from OpenLDAP", () 
         expect(left).toHaveLength(2)
         expect(left).toContain(Keys.photoBlobKey(tenantId, changed.sha256))
         expect(left).not.toContain(Keys.photoBlobKey(tenantId, three.sha256))
-      }))
+      })
+    )
 
     it.scoped("without photos: true, photo attributes are not requested", () =>
       Effect.gen(function* () {
@@ -88,6 +96,7 @@ describe.skipIf(unavailable !== undefined)("directory photos from OpenLDAP", () 
         expect(pass.state).toBe("idle")
         expect(someUser(yield* lookup(tenantId, `user3@${MAIL_DOMAIN}`)).photo).toBeUndefined()
         expect(yield* blobs(tenantId)).toHaveLength(0)
-      }))
+      })
+    )
   })
 })

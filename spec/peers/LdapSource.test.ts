@@ -3,8 +3,20 @@ import { Client, SizeLimitExceededError } from "ldapts"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
-  ALL_STAFF, BAD_TITLE, BAD_USERS, DEPARTMENTS, departmentOf, GROUP_MAIL, PEOPLE_DN, SALES_EMEA, SERVICE_DN, SERVICE_PASSWORD,
-  SUFFIX, teamGroup, userAttributes, userDn
+  ALL_STAFF,
+  BAD_TITLE,
+  BAD_USERS,
+  DEPARTMENTS,
+  departmentOf,
+  GROUP_MAIL,
+  PEOPLE_DN,
+  SALES_EMEA,
+  SERVICE_DN,
+  SERVICE_PASSWORD,
+  SUFFIX,
+  teamGroup,
+  userAttributes,
+  userDn
 } from "../../perf/LdapDirectory.js"
 import { NON_PAGED_LIMIT } from "../../perf/Slapd.js"
 import type { DirectoryUser } from "../../src/domain/Directory.js"
@@ -21,23 +33,32 @@ const unavailable = slapdUnavailable()
 if (unavailable !== undefined) console.warn(`skipping the LDAP peer specs: ${unavailable}`)
 
 const collect = (source: DirectorySource) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-    const pass = yield* source.pass(Option.none())
-    const changes = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
-    return { mode: pass.mode, cursor: yield* pass.nextCursor, changes }
-  })))
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pass = yield* source.pass(Option.none())
+        const changes = Chunk.toReadonlyArray(yield* Stream.runCollect(pass.changes))
+        return { mode: pass.mode, cursor: yield* pass.nextCursor, changes }
+      })
+    )
+  )
 
 const failure = async (source: DirectorySource): Promise<SourceError> => {
-  const result = await Effect.runPromise(Effect.either(Effect.scoped(Effect.gen(function* () {
-    const pass = yield* source.pass(Option.none())
-    return yield* Stream.runDrain(pass.changes)
-  }))))
+  const result = await Effect.runPromise(
+    Effect.either(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const pass = yield* source.pass(Option.none())
+          return yield* Stream.runDrain(pass.changes)
+        })
+      )
+    )
+  )
   if (Either.isRight(result)) throw new Error("the pass succeeded")
   return result.left
 }
 
-const upserts = (changes: ReadonlyArray<SourceChange>): Array<DirectoryUser> =>
-  changes.flatMap((c) => (c._tag === "Upsert" ? [c.user] : []))
+const upserts = (changes: ReadonlyArray<SourceChange>): Array<DirectoryUser> => changes.flatMap((c) => (c._tag === "Upsert" ? [c.user] : []))
 const rejected = (changes: ReadonlyArray<SourceChange>) => changes.flatMap((c) => (c._tag === "Rejected" ? [c] : []))
 const indexOf = (u: DirectoryUser) => Number(/^user(\d+)@/.exec(u.mail)![1])
 const source = (config: LdapSourceConfig, timeouts?: LdapTimeouts) => makeLdapSource(config, timeouts)
@@ -75,10 +96,20 @@ describe.skipIf(unavailable !== undefined)("LDAP source against a real OpenLDAP 
       const i = indexOf(user)
       const want = userAttributes(i)
       expect({ ...user }).toEqual({
-        mail: want.mail, displayName: want.displayName, givenName: want.givenName, sn: want.sn, title: want.title,
-        department: want.department, company: want.company, telephoneNumber: want.telephoneNumber, mobile: want.mobile,
-        physicalDeliveryOfficeName: want.physicalDeliveryOfficeName, l: want.l, ...(want.st === undefined ? {} : { st: want.st }),
-        postalCode: want.postalCode, co: want.co,
+        mail: want.mail,
+        displayName: want.displayName,
+        givenName: want.givenName,
+        sn: want.sn,
+        title: want.title,
+        department: want.department,
+        company: want.company,
+        telephoneNumber: want.telephoneNumber,
+        mobile: want.mobile,
+        physicalDeliveryOfficeName: want.physicalDeliveryOfficeName,
+        l: want.l,
+        ...(want.st === undefined ? {} : { st: want.st }),
+        postalCode: want.postalCode,
+        co: want.co,
         // smtp addresses kept with their prefix, the X500 one dropped
         proxyAddresses: want.proxyAddresses.filter((p) => /^smtp:/i.test(p)),
         // group DNs become CNs, escapes undone
@@ -133,10 +164,14 @@ describe.skipIf(unavailable !== undefined)("LDAP source against a real OpenLDAP 
   })
 
   it("a consumer that stops early ends the pass (the connection is released with the scope)", async () => {
-    const taken = await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
-      const pass = yield* source(peer.config({ pageSize: 50 })).pass(Option.none())
-      return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(pass.changes, 120)))
-    })))
+    const taken = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const pass = yield* source(peer.config({ pageSize: 50 })).pass(Option.none())
+          return Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(pass.changes, 120)))
+        })
+      )
+    )
     expect(taken).toHaveLength(120)
   })
 
@@ -159,7 +194,11 @@ describe.skipIf(unavailable !== undefined)("LDAP source against a real OpenLDAP 
   it("LDAPS with the server's CA reads the directory; without it the certificate is refused, not retryable", async () => {
     const small = { baseDn: `ou=Support,${PEOPLE_DN}`, filter: "(&(objectClass=person)(mail=*)(|(uid=user3)(uid=user7)(uid=user11)))" }
     const ok = await collect(source(peer.config({ ...small, url: peer.ldapsUrl!, caCert: peer.caCert })))
-    expect(upserts(ok.changes).map(indexOf).sort((a, b) => a - b)).toEqual([3, 7, 11])
+    expect(
+      upserts(ok.changes)
+        .map(indexOf)
+        .sort((a, b) => a - b)
+    ).toEqual([3, 7, 11])
     const e = await failure(source(peer.config({ ...small, url: peer.ldapsUrl! })))
     expect(e.retryable).toBe(false)
     expect(e.message).toMatch(/certificate .*caCert/)
@@ -185,14 +224,16 @@ describe.skipIf(unavailable !== undefined)("LDAP source: a server that is down o
 
   it("a server that accepts but never answers: the operation timeout gives a retryable error", async () => {
     const sockets = new Set<net.Socket>()
-    const silent = net.createServer((s) => { sockets.add(s); s.on("error", () => undefined) })
+    const silent = net.createServer((s) => {
+      sockets.add(s)
+      s.on("error", () => undefined)
+    })
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r))
     try {
       const port = (silent.address() as net.AddressInfo).port
-      const e = await failure(source(
-        { url: `ldap://127.0.0.1:${port}`, bindDn: SERVICE_DN, password: SERVICE_PASSWORD, baseDn: SUFFIX },
-        { connectMs: 2_000, operationMs: 300 }
-      ))
+      const e = await failure(
+        source({ url: `ldap://127.0.0.1:${port}`, bindDn: SERVICE_DN, password: SERVICE_PASSWORD, baseDn: SUFFIX }, { connectMs: 2_000, operationMs: 300 })
+      )
       expect(e.retryable).toBe(true)
       expect(e.message).toMatch(/timed out/)
     } finally {
@@ -205,12 +246,20 @@ describe.skipIf(unavailable !== undefined)("LDAP source: a server that is down o
     const peer = await startDirectoryPeer(1_500)
     let seen = 0
     try {
-      const result = await Effect.runPromise(Effect.either(Effect.scoped(Effect.gen(function* () {
-        const pass = yield* source(peer.config({ pageSize: 100 })).pass(Option.none())
-        yield* Stream.runForEach(pass.changes, () => Effect.promise(async () => {
-          if (++seen === 150) await peer.stop()
-        }))
-      }))))
+      const result = await Effect.runPromise(
+        Effect.either(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const pass = yield* source(peer.config({ pageSize: 100 })).pass(Option.none())
+              yield* Stream.runForEach(pass.changes, () =>
+                Effect.promise(async () => {
+                  if (++seen === 150) await peer.stop()
+                })
+              )
+            })
+          )
+        )
+      )
       expect(Either.isLeft(result)).toBe(true)
       if (Either.isLeft(result)) expect(result.left.retryable).toBe(true)
       expect(seen).toBeGreaterThanOrEqual(150)

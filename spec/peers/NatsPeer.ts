@@ -39,10 +39,11 @@ const listening = (port: number, deadline: number): Promise<void> =>
   })
 
 export const startNats = async (o: { readonly port?: number; readonly args?: ReadonlyArray<string> } = {}): Promise<NatsPeer> => {
-  const port = o.port ?? await freePort()
+  const port = o.port ?? (await freePort())
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-nats-"))
   let child: ChildProcess | undefined
-  const exited = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve())))
+  const exited = (c: ChildProcess) =>
+    new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once("exit", () => resolve())))
   const start = async () => {
     child = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", `spec-${port}`, ...(o.args ?? [])], { stdio: "ignore" })
     await listening(port, Date.now() + 10_000)
@@ -94,11 +95,23 @@ export const startNatsCluster = async (size = 3): Promise<NatsClusterPeer> => {
   const name = `spec-cluster-${ports[0].client}`
   const servers = new Map<string, NatsPeer>()
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`)
-  const started = await Promise.all(ports.map(({ client, route, monitor }) =>
-    startNats({
-      port: client,
-      args: ["-m", String(monitor), "--cluster_name", name, "--cluster", `nats://127.0.0.1:${route}`, "--routes", routes.filter((r) => !r.endsWith(`:${route}`)).join(",")]
-    })))
+  const started = await Promise.all(
+    ports.map(({ client, route, monitor }) =>
+      startNats({
+        port: client,
+        args: [
+          "-m",
+          String(monitor),
+          "--cluster_name",
+          name,
+          "--cluster",
+          `nats://127.0.0.1:${route}`,
+          "--routes",
+          routes.filter((r) => !r.endsWith(`:${route}`)).join(",")
+        ]
+      })
+    )
+  )
   for (const peer of started) servers.set(`spec-${peer.port}`, peer)
   return {
     urls: started.map((p) => p.url),
@@ -106,7 +119,10 @@ export const startNatsCluster = async (size = 3): Promise<NatsClusterPeer> => {
     serversOf: async (client) => {
       const names: Array<string> = []
       for (const p of ports) {
-        const connz = await fetch(`http://127.0.0.1:${p.monitor}/connz`).then((r) => r.json() as Promise<{ connections?: Array<{ name?: string }> }>, () => undefined)
+        const connz = await fetch(`http://127.0.0.1:${p.monitor}/connz`).then(
+          (r) => r.json() as Promise<{ connections?: Array<{ name?: string }> }>,
+          () => undefined
+        )
         if (connz?.connections?.some((c) => c.name === client)) names.push(`spec-${p.client}`)
       }
       return names

@@ -35,7 +35,8 @@ describe("Postfix hands its outgoing mail to Imprint (relayhost)", () => {
 
   it("a message submitted to Postfix arrives once, over TLS through Imprint, with Imprint's headers", async () => {
     const c = await RawSmtp.connect(postfix.port)
-    const body = "From: Alice <alice@acme.example>\r\nTo: bob@customer.example\r\nSubject: via postfix\r\nMessage-ID: <via-postfix@acme.example>\r\n\r\nHello through Postfix.\r\n"
+    const body =
+      "From: Alice <alice@acme.example>\r\nTo: bob@customer.example\r\nSubject: via postfix\r\nMessage-ID: <via-postfix@acme.example>\r\n\r\nHello through Postfix.\r\n"
     const r = await c.send("alice@acme.example", ["bob@customer.example"], body)
     c.end()
     expect(r.code).toBe(250)
@@ -51,7 +52,9 @@ describe("Postfix hands its outgoing mail to Imprint (relayhost)", () => {
     expect(unfolded).toMatch(/^Received: from postfix\.test \(\[127\.0\.0\.1\]\) by imprint\.localhost \(Imprint\) with ESMTPS /)
     expect(unfolded).toMatch(/\r\nX-Imprint-Loop: v=1; t=acme;/)
     // Postfix's own trace header follows, then the message as submitted
-    expect(stripImprintHeaders(got.raw).toString("latin1")).toMatch(/^Received: from client\.test [^\r\n]*\r\n\tby postfix\.test \(Postfix\)[\s\S]*Subject: via postfix\r\n[\s\S]*\r\n\r\nHello through Postfix\.\r\n$/)
+    expect(stripImprintHeaders(got.raw).toString("latin1")).toMatch(
+      /^Received: from client\.test [^\r\n]*\r\n\tby postfix\.test \(Postfix\)[\s\S]*Subject: via postfix\r\n[\s\S]*\r\n\r\nHello through Postfix\.\r\n$/
+    )
     // Postfix logs the delivery after Imprint's 250 reached it: wait (bounded) for the line
     const sent = /relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+.*status=sent/
     for (let i = 0; i < 100 && !sent.test(postfix.log()); i++) await new Promise((r) => setTimeout(r, 100))

@@ -24,8 +24,14 @@ const available = fs.existsSync(CHROMIUM)
 if (!available) console.warn(`SignatureImagesChromium: ${CHROMIUM} is missing (apt-get install chromium); skipped`)
 
 const FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync"
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync"
 ]
 
 let browser: BrowserContext | undefined
@@ -35,7 +41,11 @@ const launch = async () => {
   profile = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-chromium-"))
   // a persistent context is how playwright takes a fresh --user-data-dir
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: FLAGS, ignoreHTTPSErrors: true, chromiumSandbox: false
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    ignoreHTTPSErrors: true,
+    chromiumSandbox: false
   })
 }
 
@@ -51,7 +61,8 @@ const renderImages = async (html: string) => {
     await page.setContent(html, { waitUntil: "load" })
     // a string, evaluated in the page: the specs compile without the DOM library
     return await page.evaluate<ReadonlyArray<{ src: string; naturalWidth: number; alt: string }>>(
-      `Array.from(document.images).map((i) => ({ src: i.getAttribute("src") ?? "", naturalWidth: i.naturalWidth, alt: i.alt }))`)
+      `Array.from(document.images).map((i) => ({ src: i.getAttribute("src") ?? "", naturalWidth: i.naturalWidth, alt: i.alt }))`
+    )
   } finally {
     await page.close()
   }

@@ -32,4 +32,3 @@ describe.skipIf(unavailable !== undefined)("replicated store", () => {
     return Store.Default.pipe(Layer.provide(Layer.merge(TempStorePath, storeReplicationLayer.pipe(Layer.provide(client)))))
   })
 })
-

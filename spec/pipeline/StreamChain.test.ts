@@ -36,7 +36,10 @@ const run = (stages: Parameters<typeof chain>[0]) =>
 describe("StreamChain", () => {
   it("moves every byte through every stage with a slow reader at the end, then reports success once", async () => {
     const parts = Array.from({ length: 300 }, (_, i) => `chunk ${i};`)
-    const source = Readable.from(parts.map((p) => Buffer.from(p)), { objectMode: false, highWaterMark: 16 })
+    const source = Readable.from(
+      parts.map((p) => Buffer.from(p)),
+      { objectMode: false, highWaterMark: 16 }
+    )
     const { sink, text } = collect()
     const { err, calls } = await run([source, upper(), new PassThrough({ highWaterMark: 8 }), sink])
     expect(err).toBeNull()

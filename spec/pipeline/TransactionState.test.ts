@@ -43,7 +43,8 @@ describe("PendingChains: the all-copies-finished latch", () => {
       expect(yield* Deferred.isDone(chains.finished)).toBe(true)
       yield* chains.await
       expect(chains.pending).toBe(0)
-    }))
+    })
+  )
 })
 
 describe("TransactionMachine", () => {
@@ -69,7 +70,8 @@ describe("TransactionMachine", () => {
       expect(released).toBe(1)
       m.replied()
       expect(m.phase).toBe("replied")
-    }))
+    })
+  )
 
   it.effect("a failure destroys every stream it was given, records the cause and unblocks the wait for headers", () =>
     Effect.gen(function* () {
@@ -84,7 +86,8 @@ describe("TransactionMachine", () => {
       expect(destroyed).toEqual(["guard", "copy 1 source", "copy 1 output"])
       expect(yield* Fiber.join(waiting)).toBe(false)
       expect(m.failure.cause?._tag).toBe("UpstreamGone")
-    }))
+    })
+  )
 
   it.effect("headers read before a failure stay read; a failed machine neither releases the body nor replies", () =>
     Effect.gen(function* () {
@@ -97,7 +100,8 @@ describe("TransactionMachine", () => {
       m.replied()
       expect(released).toBe(0)
       expect(m.phase).toBe("failed")
-    }))
+    })
+  )
 
   it.effect("an upstream that ends before its headers unblocks the wait, without headers", () =>
     Effect.gen(function* () {
@@ -106,5 +110,6 @@ describe("TransactionMachine", () => {
       m.upstreamEnded()
       expect(yield* m.awaitHeaders).toBe(false)
       expect(yield* Deferred.isDone(m.chains.finished)).toBe(true)
-    }))
+    })
+  )
 })

@@ -7,21 +7,38 @@ import { resolveSignature } from "../../src/signature/SignatureResolver.js"
 import { compileTemplate, type CompiledTemplate } from "../../src/signature/TemplateEngine.js"
 import { sanitizeTemplate } from "../../src/signature/TemplateSanitizer.js"
 
-const file = Schema.decodeUnknownSync(TenantFile)({
-  id: "demo", name: "Demo Company", domains: ["demo.example"], connectors: [], ...demoSignatureContent()
-}, { onExcessProperty: "error" })
+const file = Schema.decodeUnknownSync(TenantFile)(
+  {
+    id: "demo",
+    name: "Demo Company",
+    domains: ["demo.example"],
+    connectors: [],
+    ...demoSignatureContent()
+  },
+  { onExcessProperty: "error" }
+)
 
-const templates = new Map<string, CompiledTemplate>((file.templates ?? []).map((t) => {
-  const c = compileTemplate(t)
-  if (Either.isLeft(c)) throw new Error(c.left.message)
-  return [t.id, c.right]
-}))
+const templates = new Map<string, CompiledTemplate>(
+  (file.templates ?? []).map((t) => {
+    const c = compileTemplate(t)
+    if (Either.isLeft(c)) throw new Error(c.left.message)
+    return [t.id, c.right]
+  })
+)
 
 const resolve = (sender: string, rcptTo: string[], iso: string, subject = "Hello"): SignatureDecision => {
-  const user = Option.fromNullable((file.directory ?? []).find((u) => u.mail === sender || u.proxyAddresses.some((a) => a.toLowerCase().endsWith(`:${sender}`))))
+  const user = Option.fromNullable(
+    (file.directory ?? []).find((u) => u.mail === sender || u.proxyAddresses.some((a) => a.toLowerCase().endsWith(`:${sender}`)))
+  )
   return resolveSignature({
-    rules: file.rules ?? [], templates, user, envelope: { mailFrom: sender, rcptTo }, header: { subject }, tenantDomains: file.domains,
-    settings: file.settings!, now: Date.parse(iso)
+    rules: file.rules ?? [],
+    templates,
+    user,
+    envelope: { mailFrom: sender, rcptTo },
+    header: { subject },
+    tenantDomains: file.domains,
+    settings: file.settings!,
+    now: Date.parse(iso)
   })
 }
 const groups = (d: SignatureDecision) => (d as Stamp).groups.map((g) => [g.recipients, g.elements.map((e) => e.ruleId)])
@@ -50,7 +67,7 @@ describe("demo content", () => {
     const alice = (resolve("a.martin@demo.example", ["x@customer.example"], "2026-06-01T12:00:00Z") as Stamp).groups[0]!.elements[0]!
     expect(alice.html).toContain("Alice Martin")
     expect(alice.html).toContain('href="tel:+447700900101"')
-    expect(alice.html).toContain('>+44 7700 900101</a>')
+    expect(alice.html).toContain(">+44 7700 900101</a>")
     // the logo is the library's (issue 17); without a library here it renders with its size and no src
     expect(alice.html).toContain('<img width="88" height="88" alt="Demo Company"')
     // the title line does not repeat the department ("Head of Customer Success, Customer Success")
@@ -65,7 +82,7 @@ describe("demo content", () => {
     expect(bob.text).not.toMatch(/\n\n\n/)
   })
 
-  it("leaves a space between each signature above the reply and what follows (the banner, or \"On … wrote:\")", () => {
+  it('leaves a space between each signature above the reply and what follows (the banner, or "On … wrote:")', () => {
     for (const rule of file.rules ?? []) {
       if (rule.position !== "above-reply") continue
       const html = (file.templates ?? []).find((t) => t.id === rule.templateId)!.html

@@ -10,7 +10,8 @@ describe("htmlToText", () => {
   })
 
   it("uses an image's alt text as the text of its link, and drops other images", () => {
-    const html = '<img src="https://example.com/logo.png" alt="Logo"><p><a href="https://www.linkedin.com/company/x"><img src="https://example.com/in.png" alt="LinkedIn"></a></p>'
+    const html =
+      '<img src="https://example.com/logo.png" alt="Logo"><p><a href="https://www.linkedin.com/company/x"><img src="https://example.com/in.png" alt="LinkedIn"></a></p>'
     expect(htmlToText(html)).toBe("LinkedIn <https://www.linkedin.com/company/x>")
   })
 
@@ -30,7 +31,8 @@ describe("htmlToText", () => {
   })
 
   it("keeps template placeholders, in text and in link targets", () => {
-    const html = '<div>{{displayName}}</div>{{#mobile}}<div>M: <a href="tel:{{mobile}}">{{mobile}}</a></div>{{/mobile}}<div><a href="{{custom.web}}">Web</a></div>'
+    const html =
+      '<div>{{displayName}}</div>{{#mobile}}<div>M: <a href="tel:{{mobile}}">{{mobile}}</a></div>{{/mobile}}<div><a href="{{custom.web}}">Web</a></div>'
     // A link target holding a placeholder is marked, so the text compiler renders it as a URL.
     expect(htmlToText(html)).toBe(`{{displayName}}\n{{#mobile}}\nM: {{mobile}}\n{{/mobile}}\nWeb${URL_SPAN_DECORATED}{{custom.web}}${URL_SPAN_END}`)
   })

@@ -2,12 +2,72 @@ import { describe, expect, it } from "vitest"
 import { messageKind, subjectPrefix } from "../../src/signature/MessageKindDetection.js"
 
 describe("subject prefixes", () => {
-  const replies = ["Re: x", "RE: x", "re:x", "Re[2]: x", "Re(3): x", "Re^2: x", "RE : x", "AW: x", "Aw: x", "SV: x", "Antw: x", "Odp: x", "Vá: x", "R: x", "Réf. : x", "RES: x",
-    "ΑΠ: x", "回复: x", "回复：x", "返信: x", "회신: x", "YNT: x", "[team] Re: x", "[Bug 381598] Re: x", "Re: Fwd: x", "Re: AW: WG: x"]
-  const forwards = ["Fw: x", "FW: x", "Fwd: x", "FWD[2]: x", "WG: x", "TR: x", "RV: x", "Doorst: x", "VL: x", "VB: x", "ENC: x", "I: x", "PD: x", "Tov: x",
-    "ΠΡΘ: x", "转发: x", "転送: x", "전달: x", "[ext] Fwd: Re: x", "Fwd: Re: x",
-    "[Fwd: Re: 34Mbit/s Netz]", "[Fwd: [Fwd: FW: x]]"]
-  const none = ["[team] Notes: x", "Read: invitation", "Warning: could not send", "Report: Q3", "Reminder", "Regarding: x", "Fwdx: y", "RSVP: party", "Agenda", "", "Ref erence", "Information: x"]
+  const replies = [
+    "Re: x",
+    "RE: x",
+    "re:x",
+    "Re[2]: x",
+    "Re(3): x",
+    "Re^2: x",
+    "RE : x",
+    "AW: x",
+    "Aw: x",
+    "SV: x",
+    "Antw: x",
+    "Odp: x",
+    "Vá: x",
+    "R: x",
+    "Réf. : x",
+    "RES: x",
+    "ΑΠ: x",
+    "回复: x",
+    "回复：x",
+    "返信: x",
+    "회신: x",
+    "YNT: x",
+    "[team] Re: x",
+    "[Bug 381598] Re: x",
+    "Re: Fwd: x",
+    "Re: AW: WG: x"
+  ]
+  const forwards = [
+    "Fw: x",
+    "FW: x",
+    "Fwd: x",
+    "FWD[2]: x",
+    "WG: x",
+    "TR: x",
+    "RV: x",
+    "Doorst: x",
+    "VL: x",
+    "VB: x",
+    "ENC: x",
+    "I: x",
+    "PD: x",
+    "Tov: x",
+    "ΠΡΘ: x",
+    "转发: x",
+    "転送: x",
+    "전달: x",
+    "[ext] Fwd: Re: x",
+    "Fwd: Re: x",
+    "[Fwd: Re: 34Mbit/s Netz]",
+    "[Fwd: [Fwd: FW: x]]"
+  ]
+  const none = [
+    "[team] Notes: x",
+    "Read: invitation",
+    "Warning: could not send",
+    "Report: Q3",
+    "Reminder",
+    "Regarding: x",
+    "Fwdx: y",
+    "RSVP: party",
+    "Agenda",
+    "",
+    "Ref erence",
+    "Information: x"
+  ]
 
   it.each(replies)("%s is a reply", (s) => expect(subjectPrefix(s)).toBe("reply"))
   it.each(forwards)("%s is a forward", (s) => expect(subjectPrefix(s)).toBe("forward"))

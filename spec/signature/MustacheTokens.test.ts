@@ -17,8 +17,7 @@ const mustacheParse = (template: string): unknown => {
 
 // partial tokens carry three more fields in mustache.js (indentation, for rendering partials, which Imprint refuses)
 const normalise = (tokens: ReadonlyArray<unknown>): unknown =>
-  (tokens as ReadonlyArray<MustacheToken>).map((t) =>
-    t[0] === ">" ? t.slice(0, 4) : t[4] !== undefined ? [t[0], t[1], t[2], t[3], normalise(t[4]), t[5]] : t)
+  (tokens as ReadonlyArray<MustacheToken>).map((t) => (t[0] === ">" ? t.slice(0, 4) : t[4] !== undefined ? [t[0], t[1], t[2], t[3], normalise(t[4]), t[5]] : t))
 
 const outcome = (parse: (t: string) => unknown, template: string) => {
   try {
@@ -29,9 +28,47 @@ const outcome = (parse: (t: string) => unknown, template: string) => {
 }
 
 const PIECES = [
-  "{{", "}}", "{{{", "}}}", "{", "}", "#", "^", "/", "!", "&", ">", "=", "a", "b", "x.y", " ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u2028",
-  "{{a}}", "{{ b }}", "{{#a}}", "{{/a}}", "{{^b}}", "{{/b}}", "{{! note }}", "{{{a}}}", "{{& b}}", "{{> p}}", "{{=<% %>=}}", "<%", "%>", "<%#a%>", "<%/a%>",
-  "<p>", "</p>", "é"
+  "{{",
+  "}}",
+  "{{{",
+  "}}}",
+  "{",
+  "}",
+  "#",
+  "^",
+  "/",
+  "!",
+  "&",
+  ">",
+  "=",
+  "a",
+  "b",
+  "x.y",
+  " ",
+  "  ",
+  "\n",
+  "\t",
+  "\r\n",
+  "\u00a0",
+  "\u2028",
+  "{{a}}",
+  "{{ b }}",
+  "{{#a}}",
+  "{{/a}}",
+  "{{^b}}",
+  "{{/b}}",
+  "{{! note }}",
+  "{{{a}}}",
+  "{{& b}}",
+  "{{> p}}",
+  "{{=<% %>=}}",
+  "<%",
+  "%>",
+  "<%#a%>",
+  "<%/a%>",
+  "<p>",
+  "</p>",
+  "é"
 ]
 const template = fc.array(fc.constantFrom(...PIECES), { maxLength: 40 }).map((parts) => parts.join(""))
 
@@ -50,7 +87,17 @@ describe("parseMustacheTokens", () => {
       "{{displayName}}\n  {{#mobile}}  \nM: {{mobile}}\n{{/mobile}}\nend",
       "a\r\n{{! c }}\r\nb",
       "{{=<% %>=}}<% a %>{{b}}<%={{ }}=%>{{c}}",
-      "{{= =}}", "{{=a=}}", "{{a", "{{#a}}", "{{/a}}", "{{#a}}{{/b}}", "{{{a}}", "{{{a}}}}", "{{}}", "{{ }}", "{{#}}{{/}}"
+      "{{= =}}",
+      "{{=a=}}",
+      "{{a",
+      "{{#a}}",
+      "{{/a}}",
+      "{{#a}}{{/b}}",
+      "{{{a}}",
+      "{{{a}}}}",
+      "{{}}",
+      "{{ }}",
+      "{{#}}{{/}}"
     ]) {
       expect(outcome(parseMustacheTokens, t), t).toEqual(outcome(mustacheParse, t))
     }

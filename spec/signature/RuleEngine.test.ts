@@ -62,7 +62,14 @@ describe("conditions", () => {
     expect(matches({ attributes: [{ name: "title", op: "equals", value: "Head" }] })).toBe(false)
     expect(matches({ attributes: [{ name: "department", op: "contains", value: "emea" }] })).toBe(true)
     expect(matches({ attributes: [{ name: "custom.costCentre", op: "equals", value: "CC-42" }] })).toBe(true)
-    expect(matches({ attributes: [{ name: "mobile", op: "contains", value: "+44" }, { name: "custom.costCentre", op: "contains", value: "42" }] })).toBe(true)
+    expect(
+      matches({
+        attributes: [
+          { name: "mobile", op: "contains", value: "+44" },
+          { name: "custom.costCentre", op: "contains", value: "42" }
+        ]
+      })
+    ).toBe(true)
     expect(matches({ attributes: [{ name: "mobile", op: "contains", value: "+44" }] })).toBe(false)
   })
 
@@ -136,15 +143,24 @@ describe("order, continue and grouping", () => {
   it("groups recipients with the same rules, keeping their order", () => {
     const groups = groupRecipients(rules, facts(), ["carol@demo.example", "bob@customer.example", "dave@demo.example", "eve@other.example"])
     expect(groups.map((g) => [g.recipients, g.rules.map((r) => r.id)])).toEqual([
-      [["carol@demo.example", "dave@demo.example"], ["standard", "never"]],
-      [["bob@customer.example", "eve@other.example"], ["standard", "banner", "disclaimer"]]
+      [
+        ["carol@demo.example", "dave@demo.example"],
+        ["standard", "never"]
+      ],
+      [
+        ["bob@customer.example", "eve@other.example"],
+        ["standard", "banner", "disclaimer"]
+      ]
     ])
   })
 
   it("recipients without any rule form their own group with no rules", () => {
     const only = [rule("ext", { recipientScope: "external" })]
     const groups = groupRecipients(only, facts(), ["carol@demo.example", "bob@customer.example"])
-    expect(groups.map((g) => [g.recipients, g.rules.map((r) => r.id)])).toEqual([[["carol@demo.example"], []], [["bob@customer.example"], ["ext"]]])
+    expect(groups.map((g) => [g.recipients, g.rules.map((r) => r.id)])).toEqual([
+      [["carol@demo.example"], []],
+      [["bob@customer.example"], ["ext"]]
+    ])
   })
 
   it("skips rules whose template is missing", () => {
@@ -155,8 +171,12 @@ describe("order, continue and grouping", () => {
   it("explains every rule: why it was skipped, which applied, which were not reached", () => {
     const explained = explainRules(rules, facts(), "carol@demo.example")
     expect(explained.map((e) => [e.rule.id, e.verdict._tag])).toEqual([
-      ["disabled", "Disabled"], ["sales-reply", "ConditionFailed"], ["standard", "Matched"], ["banner", "ConditionFailed"],
-      ["disclaimer", "ConditionFailed"], ["never", "Matched"]
+      ["disabled", "Disabled"],
+      ["sales-reply", "ConditionFailed"],
+      ["standard", "Matched"],
+      ["banner", "ConditionFailed"],
+      ["disclaimer", "ConditionFailed"],
+      ["never", "Matched"]
     ])
     expect(explained[1]!.verdict).toMatchObject({ condition: "kinds", detail: "message is new, rule wants reply" })
     expect(explained[3]!.verdict).toMatchObject({ condition: "recipientScope", detail: "recipient carol@demo.example is internal" })

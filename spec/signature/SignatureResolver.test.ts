@@ -15,7 +15,12 @@ const compiled = (id: string, html: string, version = 1, text?: string): Compile
   return r.right
 }
 const rule = (o: object): Rule => Schema.decodeUnknownSync(Rule)({ name: "r", ...o })
-const alice = new DirectoryUser({ mail: "alice@demo.example", displayName: "Alice Martin", mobile: "+44 7700 900101", proxyAddresses: ["smtp:am@demo.example"] })
+const alice = new DirectoryUser({
+  mail: "alice@demo.example",
+  displayName: "Alice Martin",
+  mobile: "+44 7700 900101",
+  proxyAddresses: ["smtp:am@demo.example"]
+})
 
 const templates = new Map([
   ["sig", compiled("sig", "<p>{{displayName}}{{#mobile}} M: {{mobile}}{{/mobile}}</p>")],
@@ -47,7 +52,13 @@ describe("resolveSignature", () => {
     expect(d.skipIfPresent).toEqual(["-- sent with Imprint"])
     expect(d.groups.map((g) => [g.recipients, g.elements.map((e) => [e.ruleId, e.position])])).toEqual([
       [["carol@demo.example"], [["sig", "above-reply"]]],
-      [["bob@customer.example"], [["sig", "above-reply"], ["disc", "bottom"]]]
+      [
+        ["bob@customer.example"],
+        [
+          ["sig", "above-reply"],
+          ["disc", "bottom"]
+        ]
+      ]
     ])
     const sig = d.groups[0]!.elements[0]!
     expect(sig.html).toBe(`<div ${MARKER_ATTRIBUTE}="sig"><p>Alice Martin M: +44 7700 900101</p></div>`)
@@ -126,8 +137,15 @@ describe("previewRules", () => {
   it("explains each recipient's rules and renders the result", () => {
     const withReply = [rule({ id: "reply", templateId: "sig", conditions: { kinds: ["reply"] } }), ...rules]
     const p = previewRules({
-      rules: withReply, templates, user: Option.some(alice), sender: "am@demo.example", recipients: ["carol@demo.example", "bob@customer.example"],
-      subject: "Offer", kind: "new", tenantDomains: ["demo.example"], now: Date.parse("2026-06-01T12:00:00Z")
+      rules: withReply,
+      templates,
+      user: Option.some(alice),
+      sender: "am@demo.example",
+      recipients: ["carol@demo.example", "bob@customer.example"],
+      subject: "Offer",
+      kind: "new",
+      tenantDomains: ["demo.example"],
+      now: Date.parse("2026-06-01T12:00:00Z")
     })
     expect(p.kind).toBe("new")
     const carol = p.recipients[0]!
@@ -143,7 +161,15 @@ describe("previewRules", () => {
 
   it("uses the given kind, or reads it from the subject", () => {
     const replyOnly = [rule({ id: "r", templateId: "sig", conditions: { kinds: ["reply"] } })]
-    const base = { rules: replyOnly, templates, user: Option.some(alice), sender: "alice@demo.example", recipients: ["x@y.example"], tenantDomains: ["demo.example"], now: 0 }
+    const base = {
+      rules: replyOnly,
+      templates,
+      user: Option.some(alice),
+      sender: "alice@demo.example",
+      recipients: ["x@y.example"],
+      tenantDomains: ["demo.example"],
+      now: 0
+    }
     expect(previewRules({ ...base, subject: "Offer", kind: "reply" }).decision._tag).toBe("Stamp")
     expect(previewRules({ ...base, subject: "Re: Offer" }).kind).toBe("reply")
     expect(previewRules({ ...base, subject: "Offer" }).decision._tag).toBe("NoSignature")

@@ -106,11 +106,22 @@ describe("escaping by context", () => {
 
   it("empties URL attributes whose finished URL is not https, mailto or tel", () => {
     const html = '<a href="{{custom.web}}">w</a><img src="{{custom.photo}}">'
-    for (const bad of [hostile.js, " JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "vbscript:x", "//evil.example/x", "/relative", "http://plain.example", "&#106;avascript:alert(1)"]) {
+    for (const bad of [
+      hostile.js,
+      " JaVaScRiPt:alert(1)",
+      "java\tscript:alert(1)",
+      "data:text/html;base64,PHNjcmlwdD4=",
+      "vbscript:x",
+      "//evil.example/x",
+      "/relative",
+      "http://plain.example",
+      "&#106;avascript:alert(1)"
+    ]) {
       expect(render(html, { "custom.web": bad, "custom.photo": bad }).html).toBe('<a href="">w</a><img src="">')
     }
-    expect(render(html, { "custom.web": "https://example.com/?a=1&b=\"2\"", "custom.photo": "https://example.com/p.png" }).html)
-      .toBe('<a href="https://example.com/?a=1&amp;b=&quot;2&quot;">w</a><img src="https://example.com/p.png">')
+    expect(render(html, { "custom.web": 'https://example.com/?a=1&b="2"', "custom.photo": "https://example.com/p.png" }).html).toBe(
+      '<a href="https://example.com/?a=1&amp;b=&quot;2&quot;">w</a><img src="https://example.com/p.png">'
+    )
   })
 
   it("checks the whole URL, so template text and values cannot combine into a script URL", () => {
@@ -172,7 +183,9 @@ describe("text body", () => {
   })
 
   it("derives the text body from the HTML when absent, placeholders included", () => {
-    const c = compile('<table><tr><td>{{displayName}}</td><td>{{title}}</td></tr></table><p>{{#mobile}}M: <a href="tel:{{mobile}}">{{mobile}}</a>{{/mobile}}</p><p><a href="{{custom.web}}">Website</a></p>')
+    const c = compile(
+      '<table><tr><td>{{displayName}}</td><td>{{title}}</td></tr></table><p>{{#mobile}}M: <a href="tel:{{mobile}}">{{mobile}}</a>{{/mobile}}</p><p><a href="{{custom.web}}">Website</a></p>'
+    )
     expect(c.textDerived).toBe(true)
     const out = renderTemplate(c, valuesFromRecord({ displayName: "Ann", title: "CEO", "custom.web": "https://a.example" }))
     expect(out.text).toBe("Ann | CEO\nWebsite <https://a.example>")

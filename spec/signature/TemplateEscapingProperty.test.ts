@@ -28,13 +28,76 @@ const compile = (html: string): CompiledTemplate => {
 }
 const templates = [compile(ALL_CONTEXTS), ...demoTemplates.map((t) => compile(t.html))]
 
-const NAMES = ["displayName", "title", "company", "mobile", "telephoneNumber", "mail", "department", "streetAddress", "postalCode", "l", "co",
-  "custom.colour", "custom.web", "custom.photo", "custom.a", "custom.b", "custom.linkedin"]
+const NAMES = [
+  "displayName",
+  "title",
+  "company",
+  "mobile",
+  "telephoneNumber",
+  "mail",
+  "department",
+  "streetAddress",
+  "postalCode",
+  "l",
+  "co",
+  "custom.colour",
+  "custom.web",
+  "custom.photo",
+  "custom.a",
+  "custom.b",
+  "custom.linkedin"
+]
 
 const HOSTILE_PIECES = [
-  "<", ">", '"', "'", "&", "=", "/", ":", ";", "(", ")", "{{", "}}", "{{7*7}}", "{{#mail}}", "{{/mail}}", "{{{x}}}", "`", " ", "\t", "\r\n", "\n",
-  "\u202e", "\u2066", "\u0000", "javascript:", "JaVaScRiPt:", "data:", "vbscript:", "https:", "tel:", "mailto:", "//", "<script>", "</td>",
-  "</table>", '"><img src=x onerror=alert(1)>', "<!--", "-->", "<![CDATA[", "&quot;", "&#x22;", "&lt;", "url(", "expression(", "\\", "x", "é", "😀"
+  "<",
+  ">",
+  '"',
+  "'",
+  "&",
+  "=",
+  "/",
+  ":",
+  ";",
+  "(",
+  ")",
+  "{{",
+  "}}",
+  "{{7*7}}",
+  "{{#mail}}",
+  "{{/mail}}",
+  "{{{x}}}",
+  "`",
+  " ",
+  "\t",
+  "\r\n",
+  "\n",
+  "\u202e",
+  "\u2066",
+  "\u0000",
+  "javascript:",
+  "JaVaScRiPt:",
+  "data:",
+  "vbscript:",
+  "https:",
+  "tel:",
+  "mailto:",
+  "//",
+  "<script>",
+  "</td>",
+  "</table>",
+  '"><img src=x onerror=alert(1)>',
+  "<!--",
+  "-->",
+  "<![CDATA[",
+  "&quot;",
+  "&#x22;",
+  "&lt;",
+  "url(",
+  "expression(",
+  "\\",
+  "x",
+  "é",
+  "😀"
 ]
 const hostileValue = fc.oneof(
   fc.array(fc.constantFrom(...HOSTILE_PIECES), { maxLength: 12 }).map((parts) => parts.join("")),
@@ -47,12 +110,15 @@ const hostileValues = fc.record(Object.fromEntries(NAMES.map((n) => [n, hostileV
 /** Element and attribute structure (names only), as an HTML parser sees it. */
 const structure = (html: string): string[] => {
   const out: string[] = []
-  const parser = new Parser({
-    onopentag: (name, attribs) => void out.push(`<${name} ${Object.keys(attribs).sort().join(" ")}>`),
-    onclosetag: (name) => void out.push(`</${name}>`),
-    oncomment: () => void out.push("<!--->"),
-    onprocessinginstruction: (name) => void out.push(`<?${name}>`)
-  }, { decodeEntities: true })
+  const parser = new Parser(
+    {
+      onopentag: (name, attribs) => void out.push(`<${name} ${Object.keys(attribs).sort().join(" ")}>`),
+      onclosetag: (name) => void out.push(`</${name}>`),
+      oncomment: () => void out.push("<!--->"),
+      onprocessinginstruction: (name) => void out.push(`<?${name}>`)
+    },
+    { decodeEntities: true }
+  )
   parser.end(html)
   return out
 }
@@ -60,9 +126,12 @@ const structure = (html: string): string[] => {
 /** The URL attribute values of the output, decoded. */
 const urls = (html: string): string[] => {
   const out: string[] = []
-  new Parser({
-    onattribute: (name, value) => void (name === "href" || name === "src" ? out.push(value) : undefined)
-  }, { decodeEntities: true }).end(html)
+  new Parser(
+    {
+      onattribute: (name, value) => void (name === "href" || name === "src" ? out.push(value) : undefined)
+    },
+    { decodeEntities: true }
+  ).end(html)
   return out
 }
 
@@ -97,10 +166,59 @@ describe("escaping property", () => {
 
 describe("escaping property over arbitrary templates", () => {
   const PIECES = [
-    "<p>", "</p>", "<div>", "</div>", '<a href="', '<a href=', "<a title='", '">', "'>", ">", "</a>", '<img src="', '" alt="', "<td>", "<tr>", "<table>", "</table>",
-    "<br>", "<style>", "</style>", "<!--", "-->", "<", "</", "=", '"', "'", " ", "text", "&amp;", "&#34;", "https://x.example/", "tel:", "javascript:",
-    "{{displayName}}", "{{{title}}}", "{{& mobile}}", "{{#mobile}}", "{{/mobile}}", "{{^mobile}}", "{{#title}}", "{{/title}}", "{{custom.web}}", "{{.}}", "{{! note }}",
-    ' style="color: ', "{{custom.colour}}", "<textarea>", "<svg>", "<![CDATA[", "]]>", "<o:p>", "\n"
+    "<p>",
+    "</p>",
+    "<div>",
+    "</div>",
+    '<a href="',
+    "<a href=",
+    "<a title='",
+    '">',
+    "'>",
+    ">",
+    "</a>",
+    '<img src="',
+    '" alt="',
+    "<td>",
+    "<tr>",
+    "<table>",
+    "</table>",
+    "<br>",
+    "<style>",
+    "</style>",
+    "<!--",
+    "-->",
+    "<",
+    "</",
+    "=",
+    '"',
+    "'",
+    " ",
+    "text",
+    "&amp;",
+    "&#34;",
+    "https://x.example/",
+    "tel:",
+    "javascript:",
+    "{{displayName}}",
+    "{{{title}}}",
+    "{{& mobile}}",
+    "{{#mobile}}",
+    "{{/mobile}}",
+    "{{^mobile}}",
+    "{{#title}}",
+    "{{/title}}",
+    "{{custom.web}}",
+    "{{.}}",
+    "{{! note }}",
+    ' style="color: ',
+    "{{custom.colour}}",
+    "<textarea>",
+    "<svg>",
+    "<![CDATA[",
+    "]]>",
+    "<o:p>",
+    "\n"
   ]
   const template = fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 24 }).map((parts) => parts.join(""))
 

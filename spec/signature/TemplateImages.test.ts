@@ -17,10 +17,16 @@ const compile = (html: string): CompiledTemplate => {
 
 const logo = new ImageMeta({ id: "logo", type: "png", sha256: "a".repeat(64), width: 200, height: 100, bytes: 1000, updatedAt: 0 })
 const icon = new ImageMeta({ id: "icon", type: "gif", sha256: "b".repeat(64), width: 20, height: 20, bytes: 100, updatedAt: 0 })
-const library = new Map([["logo", logo], ["icon", icon]])
+const library = new Map([
+  ["logo", logo],
+  ["icon", icon]
+])
 
 const context = (delivery: "hosted" | "embedded"): ImageContext => ({
-  tenantId: "acme", images: library, delivery, publicBaseUrl: "https://img.acme.example"
+  tenantId: "acme",
+  images: library,
+  delivery,
+  publicBaseUrl: "https://img.acme.example"
 })
 
 describe("image: sources", () => {
@@ -36,7 +42,7 @@ describe("image: sources", () => {
     const out = renderTemplate(t, valuesFromRecord({}), context("embedded"))
     expect(out.html).toBe(
       `<img src="cid:img-${"a".repeat(32)}.png@imprint" width="200" height="100" alt="Acme" style="display: block">` +
-      `<img src="cid:img-${"b".repeat(32)}.gif@imprint" width="20" height="20">`.repeat(2)
+        `<img src="cid:img-${"b".repeat(32)}.gif@imprint" width="20" height="20">`.repeat(2)
     )
     expect(out.images.map((i) => i.meta.id)).toEqual(["logo", "icon"])
   })
@@ -88,7 +94,10 @@ describe("delivery per template or rule", () => {
   }
   const bytes = new Uint8Array([1, 2, 3])
   const images = (publicBaseUrl: string | undefined, defaultDelivery: "hosted" | "embedded" = "embedded"): TenantImages => ({
-    tenantId: "acme", library, bytes: (sha) => (sha === logo.sha256 ? bytes : undefined), settings: { publicBaseUrl, defaultDelivery }
+    tenantId: "acme",
+    library,
+    bytes: (sha) => (sha === logo.sha256 ? bytes : undefined),
+    settings: { publicBaseUrl, defaultDelivery }
   })
   const rule = (delivery?: "hosted" | "embedded") => new Rule({ id: "r", name: "r", templateId: "t", ...(delivery !== undefined ? { delivery } : {}) })
   const render = (r: Rule, t: CompiledTemplate, i: TenantImages) => renderElement(r, t, valuesFromRecord({}), undefined, i)

@@ -61,7 +61,10 @@ describe("{{#photo}} sections", () => {
 
   it("write the photo's own size when the template gives none", () => {
     const out = renderTemplate(compile('{{#photo}}<img src="{{photo}}">{{/photo}}'), userValues(withPhoto), {
-      tenantId: "acme", images: new Map(), delivery: "embedded", publicBaseUrl: undefined,
+      tenantId: "acme",
+      images: new Map(),
+      delivery: "embedded",
+      publicBaseUrl: undefined,
       photo: { id: "photo", type: "jpeg", sha256: photo.sha256, width: 96, height: 96, bytes: 2100, updatedAt: 0 } as never
     })
     expect(out.html).toBe(`<img src="cid:img-${"c".repeat(32)}.jpg@imprint" width="96" height="96">`)
@@ -76,8 +79,12 @@ describe("{{#photo}} sections", () => {
     expect(Either.getLeft(compiled('<img src="{{photo}}">'))).toEqual(Option.some(expect.stringContaining("must be inside {{#photo}}")))
     expect(Either.getLeft(compiled('{{^photo}}<img src="{{photo}}">{{/photo}}'))).toEqual(Option.some(expect.stringContaining("must be inside {{#photo}}")))
     expect(Either.getLeft(compiled("<p>{{photo}}</p>"))).toEqual(Option.some(expect.stringContaining("can only be the whole src of an <img>")))
-    expect(Either.getLeft(compiled('{{#photo}}<a href="{{photo}}">me</a>{{/photo}}'))).toEqual(Option.some(expect.stringContaining("can only be the whole src")))
-    expect(Either.getLeft(compiled('{{#photo}}<img src="https://x.example/{{photo}}">{{/photo}}'))).toEqual(Option.some(expect.stringContaining("can only be the whole src")))
+    expect(Either.getLeft(compiled('{{#photo}}<a href="{{photo}}">me</a>{{/photo}}'))).toEqual(
+      Option.some(expect.stringContaining("can only be the whole src"))
+    )
+    expect(Either.getLeft(compiled('{{#photo}}<img src="https://x.example/{{photo}}">{{/photo}}'))).toEqual(
+      Option.some(expect.stringContaining("can only be the whole src"))
+    )
   })
 
   it("a changed photo is a new render (the cache key follows the photo)", () => {

@@ -7,7 +7,9 @@ import { prepareTemplate } from "../../src/signature/TemplatePreparation.js"
 
 describe("prepareTemplate", () => {
   it("sanitizes, compiles and reports what was removed", () => {
-    const prepared = Either.getOrThrow(prepareTemplate(new Template({ id: "t", name: "t", html: '<p onclick="x()">{{displayName}}</p><script>x</script>', version: 3 })))
+    const prepared = Either.getOrThrow(
+      prepareTemplate(new Template({ id: "t", name: "t", html: '<p onclick="x()">{{displayName}}</p><script>x</script>', version: 3 }))
+    )
     expect(prepared.template.html).toBe("<p>{{displayName}}</p>")
     expect(prepared.template.version).toBe(3)
     expect(prepared.removed.map((r) => r.name)).toEqual(["onclick", "script"])
@@ -29,11 +31,18 @@ describe("ruleProblems", () => {
   })
 
   it("names each problem with its path", () => {
-    const problems = ruleProblems(rule({
-      templateId: "gone",
-      conditions: { dateWindow: { start: "2026-12-31", end: "2026-12-01" }, attributes: [{ name: "costCentre", op: "equals", value: "1" }], senders: ["not-an-address"] },
-      exceptions: { dateWindow: { start: "2026-01-01", timeZone: "Nowhere/City" } }
-    }), ids)
+    const problems = ruleProblems(
+      rule({
+        templateId: "gone",
+        conditions: {
+          dateWindow: { start: "2026-12-31", end: "2026-12-01" },
+          attributes: [{ name: "costCentre", op: "equals", value: "1" }],
+          senders: ["not-an-address"]
+        },
+        exceptions: { dateWindow: { start: "2026-01-01", timeZone: "Nowhere/City" } }
+      }),
+      ids
+    )
     expect(problems).toEqual([
       'templateId: no template "gone"',
       "conditions.dateWindow: the end (2026-12-01) is not after the start (2026-12-31)",

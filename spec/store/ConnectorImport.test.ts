@@ -29,10 +29,13 @@ layer(TestLayer)("connector import rules", (it) => {
       const repo = yield* TenantRepo
       yield* tenantImport(repo).importTenant(m365("m-one", GUID_A, "Contoso.onmicrosoft.com"))
       const tenant = Option.getOrThrow(yield* repo.getTenant("m-one" as TenantId))
-      expect(tenant.connectors).toEqual([expect.objectContaining({ _tag: "microsoft365", tenantGuid: GUID_A.toLowerCase(), domain: "contoso.onmicrosoft.com" })])
+      expect(tenant.connectors).toEqual([
+        expect.objectContaining({ _tag: "microsoft365", tenantGuid: GUID_A.toLowerCase(), domain: "contoso.onmicrosoft.com" })
+      ])
       const exported = yield* repo.exportTenant("m-one" as TenantId)
       expect(exported.connectors).toEqual([{ type: "microsoft365", tenantId: GUID_A.toLowerCase(), domain: "contoso.onmicrosoft.com" }])
-    }))
+    })
+  )
 
   it.effect("a microsoft365 connector needs a GUID and an onmicrosoft.com domain", () =>
     Effect.gen(function* () {
@@ -40,7 +43,8 @@ layer(TestLayer)("connector import rules", (it) => {
       expect(badGuid.message).toMatch(/^connectors\[0\]\.tenantId: a Microsoft 365 tenant id: a GUID/)
       const badDomain = yield* importError(m365("m-bad", GUID_A, "contoso.com"))
       expect(badDomain.message).toMatch(/^connectors\[0\]\.domain: the tenant's initial domain, <name>\.onmicrosoft\.com/)
-    }))
+    })
+  )
 
   it.effect("another tenant's Microsoft 365 tenant id or onmicrosoft.com domain is a conflict naming both tenants", () =>
     Effect.gen(function* () {
@@ -52,7 +56,8 @@ layer(TestLayer)("connector import rules", (it) => {
       const sameDomain = yield* importError(m365("m-thief", "11111111-2222-4333-8444-555555555555", "FABRIKAM.onmicrosoft.com"))
       expect(sameDomain).toMatchObject({ _tag: "TenantConflict", tenantId: "m-thief", otherTenantId: "m-owner" })
       expect(Option.isNone(yield* repo.getTenant("m-thief" as TenantId))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("a cidr connector over Exchange Online's published ranges is refused, pointing to microsoft365", () =>
     Effect.gen(function* () {
@@ -69,8 +74,11 @@ layer(TestLayer)("connector import rules", (it) => {
       const v6 = yield* importError({ ...file, connectors: [{ type: "cidr", cidrs: ["2a01:111:f403:c000::/52"] }] })
       expect(v6.message).toMatch(/microsoft365/)
       // next door is fine
-      yield* Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importTenant({ ...file, connectors: [{ type: "cidr", cidrs: ["40.106.0.0/16", "104.47.128.0/17"] }] }))
-    }))
+      yield* Effect.flatMap(TenantRepo, (repo) =>
+        tenantImport(repo).importTenant({ ...file, connectors: [{ type: "cidr", cidrs: ["40.106.0.0/16", "104.47.128.0/17"] }] })
+      )
+    })
+  )
 
   it.effect("tenants may share a cidr (the sender's domain tells them apart), but never a domain: that tie is refused naming both", () =>
     Effect.gen(function* () {
@@ -84,5 +92,6 @@ layer(TestLayer)("connector import rules", (it) => {
       expect(clash.message).toBe(
         "domain one.example already belongs to tenant s-one; s-three and s-one share the source range 198.51.100.0/24, where only the sender's domain tells them apart"
       )
-    }))
+    })
+  )
 })

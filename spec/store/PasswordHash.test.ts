@@ -10,13 +10,15 @@ describe("PasswordHash", () => {
       expect(yield* PasswordHash.verify("correct horse", hash)).toBe(true)
       expect(yield* PasswordHash.verify("correct hors", hash)).toBe(false)
       expect(yield* PasswordHash.verify("", hash)).toBe(false)
-    }))
+    })
+  )
 
   it.effect("salts every hash", () =>
     Effect.gen(function* () {
       const [a, b] = yield* Effect.all([PasswordHash.hash("same"), PasswordHash.hash("same")])
       expect(a).not.toBe(b)
-    }))
+    })
+  )
 
   it.effect("does not truncate long passwords", () =>
     Effect.gen(function* () {
@@ -25,7 +27,8 @@ describe("PasswordHash", () => {
       expect(yield* PasswordHash.verify(long, hash)).toBe(true)
       // differs only after byte 72, where bcrypt would stop reading
       expect(yield* PasswordHash.verify("x".repeat(199) + "y", hash)).toBe(false)
-    }))
+    })
+  )
 
   it.effect("refuses malformed or oversized parameters instead of computing them", () =>
     Effect.gen(function* () {
@@ -36,5 +39,6 @@ describe("PasswordHash", () => {
       expect(yield* PasswordHash.verify("pw", ["scrypt", "1000", ...parts.slice(2)].join("$"))).toBe(false)
       expect(PasswordHash.isValid(hash)).toBe(true)
       expect(PasswordHash.isValid(parts.slice(0, 5).join("$"))).toBe(false)
-    }))
+    })
+  )
 })

@@ -31,7 +31,8 @@ export const storeContract = <E>(backend: string, layer: () => Layer.Layer<Store
         // a removed key can be written again
         yield* store.put(DB, Item, "tenant/a/item/1", { name: "again", count: 3 })
         expect(yield* store.get(DB, Item, "tenant/a/item/1")).toEqual(Option.some({ name: "again", count: 3 }))
-      }).pipe(Effect.provide(layer())))
+      }).pipe(Effect.provide(layer()))
+    )
 
     it.scoped("a batch writes every op; prefix removal keeps tenant a apart from tenant ab", () =>
       Effect.gen(function* () {
@@ -47,18 +48,19 @@ export const storeContract = <E>(backend: string, layer: () => Layer.Layer<Store
         expect(yield* store.keys(DB, "tenant/a/")).toEqual(["tenant/a/item/3"])
         expect(yield* store.keys(DB, "tenant/ab/")).toEqual(["tenant/ab/item/1"])
         expect(yield* store.get("other", Item, "tenant/a/x")).toEqual(Option.some({ name: "x", count: 4 }))
-      }).pipe(Effect.provide(layer())))
+      }).pipe(Effect.provide(layer()))
+    )
 
     it.scoped("a value that does not encode fails the batch and writes nothing of it", () =>
       Effect.gen(function* () {
         const store = yield* Store
-        const failed = yield* Effect.flip(store.batch([
-          Write.put(DB, Item, "tenant/a/item/1", { name: "ok", count: 1 }),
-          Write.put(DB, Item, "tenant/a/item/2", { name: 7 } as never)
-        ]))
+        const failed = yield* Effect.flip(
+          store.batch([Write.put(DB, Item, "tenant/a/item/1", { name: "ok", count: 1 }), Write.put(DB, Item, "tenant/a/item/2", { name: 7 } as never)])
+        )
         expect(failed).toMatchObject({ _tag: "StoreError", op: "encode", key: "tenant/a/item/2" })
         expect(yield* store.keys(DB, "tenant/a/")).toEqual([])
-      }).pipe(Effect.provide(layer())))
+      }).pipe(Effect.provide(layer()))
+    )
 
     it.scoped("a stored value that no longer decodes names its key", () =>
       Effect.gen(function* () {
@@ -67,7 +69,8 @@ export const storeContract = <E>(backend: string, layer: () => Layer.Layer<Store
         const failed = yield* Effect.flip(store.get(DB, Item, "tenant/a/item/1"))
         expect(failed._tag).toBe("StoreDecodeError")
         expect(failed.message).toContain("items:tenant/a/item/1")
-      }).pipe(Effect.provide(layer())))
+      }).pipe(Effect.provide(layer()))
+    )
 
     it.scoped("revisions move with each write of the tenant; the change feed tells subscribers after the commit", () =>
       Effect.gen(function* () {
@@ -81,14 +84,18 @@ export const storeContract = <E>(backend: string, layer: () => Layer.Layer<Store
         const change = yield* Queue.take(changes)
         expect(change).toMatchObject({ entity: Db.users, tenantId: a, revision: after })
         expect(store.tenantRevision("b" as TenantId)).toBe(0)
-      }).pipe(Effect.provide(layer())))
+      }).pipe(Effect.provide(layer()))
+    )
 
     it.scoped("the change log names the directory entries a tenant's commits wrote; anything else asks for a reload", () =>
       Effect.gen(function* () {
         const store = yield* Store
         const start = store.tenantRevision(a)
         yield* store.put(Db.users, User, userKey(a, "ann@a.example"), { mail: "ann@a.example" })
-        yield* store.batch([Write.put(Db.users, User, userKey(a, "Bob@a.example"), { mail: "Bob@a.example" }), Write.remove(Db.users, userKey(a, "ann@a.example"))])
+        yield* store.batch([
+          Write.put(Db.users, User, userKey(a, "Bob@a.example"), { mail: "Bob@a.example" }),
+          Write.remove(Db.users, userKey(a, "ann@a.example"))
+        ])
         const now = store.tenantRevision(a)
         expect(Array.from(store.directoryChangesSince(a, start, now) ?? []).sort()).toEqual(["ann@a.example", "bob@a.example"])
         yield* store.batch([Write.removePrefix(Db.users, userPrefix(a))])
@@ -97,5 +104,6 @@ export const storeContract = <E>(backend: string, layer: () => Layer.Layer<Store
         expect(removed === undefined || removed.has("bob@a.example")).toBe(true)
         yield* store.put(Db.tenants, User, `tenant/${a}/tenant`, { mail: "not a user" })
         expect(store.directoryChangesSince(a, start, store.tenantRevision(a))).toBeUndefined()
-      }).pipe(Effect.provide(layer())))
+      }).pipe(Effect.provide(layer()))
+    )
   })

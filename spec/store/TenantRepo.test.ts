@@ -26,8 +26,7 @@ const snapshot = (id: string) =>
     return out
   })
 
-const importError = (input: unknown) =>
-  Effect.flatMap(TenantRepo, (repo) => Effect.flip(tenantImport(repo).importTenant(input)))
+const importError = (input: unknown) => Effect.flatMap(TenantRepo, (repo) => Effect.flip(tenantImport(repo).importTenant(input)))
 
 layer(TestLayer)("TenantRepo", (it) => {
   it.effect("imports a file: password stored only as a hash, connectors converted, domains lowercased", () =>
@@ -45,7 +44,8 @@ layer(TestLayer)("TenantRepo", (it) => {
       const cert = tenant.connectors[1]
       expect(cert._tag === "certificate" && cert.fingerprint256).toBe(Array(32).fill("AB").join(":"))
       expect((yield* repo.listTenants()).map((t) => t.id)).toContain("acme")
-    }))
+    })
+  )
 
   it.effect("re-importing the same file changes no stored byte", () =>
     Effect.gen(function* () {
@@ -55,7 +55,8 @@ layer(TestLayer)("TenantRepo", (it) => {
       const summary = yield* tenantImport(repo).importTenant(acmeFile())
       expect(summary.created).toBe(false)
       expect(yield* snapshot("acme")).toEqual(before)
-    }))
+    })
+  )
 
   it.effect("a changed password gets a new hash", () =>
     Effect.gen(function* () {
@@ -63,11 +64,15 @@ layer(TestLayer)("TenantRepo", (it) => {
       yield* tenantImport(repo).importTenant(acmeFile())
       const before = yield* snapshot("acme")
       const file = acmeFile()
-      yield* tenantImport(repo).importTenant({ ...file, connectors: [{ type: "auth", username: "acme-relay", password: "another-one" }, ...file.connectors.slice(1)] })
+      yield* tenantImport(repo).importTenant({
+        ...file,
+        connectors: [{ type: "auth", username: "acme-relay", password: "another-one" }, ...file.connectors.slice(1)]
+      })
       const auth = Option.getOrThrow(yield* repo.getTenant("acme" as TenantId)).connectors[0]
       expect(auth._tag === "auth" && (yield* PasswordHash.verify("another-one", auth.passwordHash))).toBe(true)
       expect((yield* snapshot("acme"))["tenants:tenant/acme/tenant"]).not.toBe(before["tenants:tenant/acme/tenant"])
-    }))
+    })
+  )
 
   it.effect("export round-trips: hashes only, and importing the export changes nothing", () =>
     Effect.gen(function* () {
@@ -80,25 +85,32 @@ layer(TestLayer)("TenantRepo", (it) => {
       expect(json.directory.map((u: { mail: string }) => u.mail)).toEqual(["Alice@acme.example", "bob@acme.example"])
       yield* tenantImport(repo).importTenant(json)
       expect(yield* snapshot("acme")).toEqual(before)
-    }))
+    })
+  )
 
   it.effect("an import replaces templates, rules and directory wholesale", () =>
     Effect.gen(function* () {
       const repo = yield* TenantRepo
       yield* tenantImport(repo).importTenant(acmeFile())
-      yield* tenantImport(repo).importTenant(acmeFile({
-        templates: [{ id: "new", name: "New", html: "<p>new</p>" }],
-        rules: [{ id: "r2", name: "R2", templateId: "new" }],
-        directory: [{ mail: "carol@acme.example" }]
-      }))
+      yield* tenantImport(repo).importTenant(
+        acmeFile({
+          templates: [{ id: "new", name: "New", html: "<p>new</p>" }],
+          rules: [{ id: "r2", name: "R2", templateId: "new" }],
+          directory: [{ mail: "carol@acme.example" }]
+        })
+      )
       const keys = Object.keys(yield* snapshot("acme")).sort()
       expect(keys).toEqual([
-        "rules:tenant/acme/rules", "settings:tenant/acme/settings", "templates:tenant/acme/template/new",
-        "tenants:tenant/acme/tenant", "users:tenant/acme/user/carol@acme.example"
+        "rules:tenant/acme/rules",
+        "settings:tenant/acme/settings",
+        "templates:tenant/acme/template/new",
+        "tenants:tenant/acme/tenant",
+        "users:tenant/acme/user/carol@acme.example"
       ])
       expect((yield* repo.templates("acme" as TenantId)).map((t) => t.id)).toEqual(["new"])
       expect((yield* repo.rules("acme" as TenantId)).map((r) => r.id)).toEqual(["r2"])
-    }))
+    })
+  )
 
   it.effect("bad files are refused with the wrong key named", () =>
     Effect.gen(function* () {
@@ -128,7 +140,8 @@ layer(TestLayer)("TenantRepo", (it) => {
 
       const badId = yield* importError({ ...file, id: "Acme Corp" })
       expect(badId.message).toMatch(/^id: a tenant id is/)
-    }))
+    })
+  )
 
   it.effect("a domain, auth username or certificate owned by another tenant is a conflict", () =>
     Effect.gen(function* () {
@@ -145,7 +158,8 @@ layer(TestLayer)("TenantRepo", (it) => {
       expect(domainClash).toMatchObject({ _tag: "TenantConflict", otherTenantId: "acme" })
       expect(domainClash.message).toBe("domain acme.example already belongs to tenant acme")
       expect(Option.isNone(yield* repo.getTenant("acme-eu" as TenantId))).toBe(true)
-    }))
+    })
+  )
 
   it.effect("directory syncs: a full replace and a delta, each reaching only this tenant", () =>
     Effect.gen(function* () {
@@ -162,7 +176,8 @@ layer(TestLayer)("TenantRepo", (it) => {
       expect(yield* snapshot("acme2")).toEqual(other)
       const missing = yield* Effect.flip(repo.replaceDirectory("nobody" as TenantId, []))
       expect(missing._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 
   it.effect("removing a tenant leaves a tenant whose id extends it untouched", () =>
     Effect.gen(function* () {
@@ -175,5 +190,6 @@ layer(TestLayer)("TenantRepo", (it) => {
       expect(yield* snapshot("gamma2")).toEqual(other)
       const missing = yield* Effect.flip(repo.exportTenant("gamma" as TenantId))
       expect(missing._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 })

@@ -36,16 +36,18 @@ const readName = (msg: Buffer, offset: number): { name: string; end: number } =>
 
 /** TXT record data: each string split into length-prefixed pieces of at most 255 bytes. */
 const txtData = (strings: ReadonlyArray<string>): Buffer =>
-  Buffer.concat(strings.flatMap((s) => {
-    const bytes = Buffer.from(s, "latin1")
-    const pieces: Array<Buffer> = []
-    for (let i = 0; i < bytes.length || i === 0; i += 255) {
-      const piece = bytes.subarray(i, i + 255)
-      pieces.push(Buffer.from([piece.length]), piece)
-      if (bytes.length === 0) break
-    }
-    return pieces
-  }))
+  Buffer.concat(
+    strings.flatMap((s) => {
+      const bytes = Buffer.from(s, "latin1")
+      const pieces: Array<Buffer> = []
+      for (let i = 0; i < bytes.length || i === 0; i += 255) {
+        const piece = bytes.subarray(i, i + 255)
+        pieces.push(Buffer.from([piece.length]), piece)
+        if (bytes.length === 0) break
+      }
+      return pieces
+    })
+  )
 
 export const startDnsStub = async (entries: Record<string, DnsAnswer> = {}): Promise<DnsStub> => {
   const table = new Map(Object.entries(entries).map(([k, v]) => [k.toLowerCase(), v]))

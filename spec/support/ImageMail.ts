@@ -25,9 +25,11 @@ export const demoTenant = (port: number) => ({ ...demoTenantFile(), downstream: 
 
 /** Stores the demo images in the running relay's library (as `imprint demo` does after importing the tenant). */
 export const storeDemoImages = (imprint: RunningImprint): Promise<void> =>
-  imprint.use(Effect.gen(function* () {
-    yield* provisionDemoImages(yield* ImageRepo, DEMO_TENANT_ID as TenantId)
-  }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies)))
+  imprint.use(
+    Effect.gen(function* () {
+      yield* provisionDemoImages(yield* ImageRepo, DEMO_TENANT_ID as TenantId)
+    }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
+  )
 
 export const ATTACHMENT = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) & 255))
 
@@ -124,8 +126,11 @@ export const hostedImagesConfig = async (): Promise<{ config: Record<string, unk
     ca: cert.cert,
     config: {
       images: {
-        listen: { host: "127.0.0.1", port }, publicBaseUrl: baseUrl, defaultDelivery: "hosted",
-        tlsKeyFile: path.join(dir, "key.pem"), tlsCertFile: path.join(dir, "cert.pem")
+        listen: { host: "127.0.0.1", port },
+        publicBaseUrl: baseUrl,
+        defaultDelivery: "hosted",
+        tlsKeyFile: path.join(dir, "key.pem"),
+        tlsCertFile: path.join(dir, "cert.pem")
       }
     }
   }
@@ -134,9 +139,11 @@ export const hostedImagesConfig = async (): Promise<{ config: Record<string, unk
 /** GET over HTTPS trusting `ca`. */
 export const fetchImage = (url: string, ca: string) =>
   new Promise<{ status: number; type: string | undefined; body: Buffer }>((resolve, reject) => {
-    https.get(url, { ca, agent: false }, (r) => {
-      const chunks: Array<Buffer> = []
-      r.on("data", (c: Buffer) => chunks.push(c))
-      r.on("end", () => resolve({ status: r.statusCode ?? 0, type: r.headers["content-type"], body: Buffer.concat(chunks) }))
-    }).on("error", reject)
+    https
+      .get(url, { ca, agent: false }, (r) => {
+        const chunks: Array<Buffer> = []
+        r.on("data", (c: Buffer) => chunks.push(c))
+        r.on("end", () => resolve({ status: r.statusCode ?? 0, type: r.headers["content-type"], body: Buffer.concat(chunks) }))
+      })
+      .on("error", reject)
   })

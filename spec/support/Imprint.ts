@@ -30,16 +30,21 @@ const environment = (observe: { readonly tracer: Tracer.Tracer } | undefined, lo
     ? <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         effect.pipe(
           Logger.withMinimumLogLevel(LogLevel.Info),
-          Effect.provide(Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, (line) => void logLines.push(line))))
+          Effect.provide(
+            Logger.replace(
+              Logger.defaultLogger,
+              Logger.map(Logger.jsonLogger, (line) => void logLines.push(line))
+            )
+          )
         )
     : observe === undefined
-    ? quietLogs
-    : <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-        effect.pipe(
-          Effect.withTracer(observe.tracer),
-          Logger.withMinimumLogLevel(LogLevel.Info),
-          Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
-        )
+      ? quietLogs
+      : <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          effect.pipe(
+            Effect.withTracer(observe.tracer),
+            Logger.withMinimumLogLevel(LogLevel.Info),
+            Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
+          )
 
 export interface RunningImprint {
   readonly port: number
@@ -56,20 +61,18 @@ export interface RunningImprint {
   readonly close: () => Promise<void>
 }
 
-export const startImprint = async (
-  opts: {
-    config?: Record<string, unknown>
-    tenants?: ReadonlyArray<unknown>
-    admin?: boolean
-    observe?: { readonly tracer: Tracer.Tracer }
-    /** collects the relay's log lines at Info and above, each as the JSON text the production logger writes */
-    logLines?: Array<string>
-    /** an existing data folder (a restarted node): kept by close() */
-    dataDir?: string
-    /** an operator token already in the store (a restarted node): none is created */
-    token?: string
-  }
-): Promise<RunningImprint> => {
+export const startImprint = async (opts: {
+  config?: Record<string, unknown>
+  tenants?: ReadonlyArray<unknown>
+  admin?: boolean
+  observe?: { readonly tracer: Tracer.Tracer }
+  /** collects the relay's log lines at Info and above, each as the JSON text the production logger writes */
+  logLines?: Array<string>
+  /** an existing data folder (a restarted node): kept by close() */
+  dataDir?: string
+  /** an operator token already in the store (a restarted node): none is created */
+  token?: string
+}): Promise<RunningImprint> => {
   const quiet = environment(opts.observe, opts.logLines)
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
@@ -79,9 +82,15 @@ export const startImprint = async (
     fs.writeFileSync(path.join(dataDir, "admin.key.pem"), cert.key)
     fs.writeFileSync(path.join(dataDir, "admin.cert.pem"), cert.cert)
   }
-  const admin = cert === undefined
-    ? opts.config?.admin
-    : { port: 0, tlsKeyFile: path.join(dataDir, "admin.key.pem"), tlsCertFile: path.join(dataDir, "admin.cert.pem"), ...(opts.config?.admin as object | undefined) }
+  const admin =
+    cert === undefined
+      ? opts.config?.admin
+      : {
+          port: 0,
+          tlsKeyFile: path.join(dataDir, "admin.key.pem"),
+          tlsCertFile: path.join(dataDir, "admin.cert.pem"),
+          ...(opts.config?.admin as object | undefined)
+        }
   const config = await Effect.runPromise(decodeConfig({ ...opts.config, dataDir, smtp, ...(admin !== undefined ? { admin } : {}) }))
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(liveLayer(config), scope).pipe(quiet))
@@ -89,12 +98,13 @@ export const startImprint = async (
     Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
   const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importTenant(file)).pipe(Effect.asVoid))
   for (const t of opts.tenants ?? []) await importTenant(t)
-  const server = await Effect.runPromise(
-    startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet)
-  )
-  const token = cert === undefined
-    ? undefined
-    : opts.token !== undefined ? { token: opts.token } : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
+  const server = await Effect.runPromise(startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet))
+  const token =
+    cert === undefined
+      ? undefined
+      : opts.token !== undefined
+        ? { token: opts.token }
+        : await run(Effect.flatMap(AdminRepo, (a) => a.createOperatorToken("spec operator")))
   let closed: Promise<void> | undefined
   return {
     port: server.port,
@@ -146,13 +156,22 @@ export const signatureTenant = (downstreamPort: number) =>
  * whole describe block. Read `relay.sink` / `relay.imprint` inside tests.
  */
 export const relayToSink = (
-  opts: { tenants?: (sinkPort: number) => ReadonlyArray<unknown>; config?: Record<string, unknown>; sink?: SinkOptions; admin?: boolean; observe?: { readonly tracer: Tracer.Tracer } } = {}
+  opts: {
+    tenants?: (sinkPort: number) => ReadonlyArray<unknown>
+    config?: Record<string, unknown>
+    sink?: SinkOptions
+    admin?: boolean
+    observe?: { readonly tracer: Tracer.Tracer }
+  } = {}
 ) => {
   const relay = {} as { sink: Sink; imprint: RunningImprint }
   beforeAll(async () => {
     relay.sink = await startSink({ starttls: false, ...opts.sink })
     relay.imprint = await startImprint({
-      tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port), config: opts.config, admin: opts.admin, observe: opts.observe
+      tenants: (opts.tenants ?? ((port) => [loopbackTenant(port)]))(relay.sink.port),
+      config: opts.config,
+      admin: opts.admin,
+      observe: opts.observe
     })
   })
   afterAll(async () => {

@@ -65,12 +65,14 @@ export const exchangeMessage = async (o: MailOptions): Promise<string> => {
   let signed = message
   if (o.signer !== undefined) {
     const { signatures, errors } = await dkim.dkimSign(message, {
-      signatureData: [{
-        signingDomain: o.signer.domain,
-        selector: o.signer.selector,
-        privateKey: o.signingKey ?? o.signer.privateKey,
-        canonicalization: "relaxed/relaxed"
-      }]
+      signatureData: [
+        {
+          signingDomain: o.signer.domain,
+          selector: o.signer.selector,
+          privateKey: o.signingKey ?? o.signer.privateKey,
+          canonicalization: "relaxed/relaxed"
+        }
+      ]
     })
     if (errors.length > 0) throw new Error(`signing failed: ${String(errors[0])}`)
     signed = signatures + message

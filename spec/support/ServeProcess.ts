@@ -27,12 +27,18 @@ export interface LogLine {
 /** `node dist/src/main.js …`, its standard output */
 export const runCli = (args: ReadonlyArray<string>) =>
   new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, [MAIN, ...args], { cwd: ROOT }, (err, stdout, stderr) => (err ? reject(new Error(`${args.join(" ")}: ${stderr}`)) : resolve(stdout))))
+    execFile(process.execPath, [MAIN, ...args], { cwd: ROOT }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${args.join(" ")}: ${stderr}`)) : resolve(stdout)
+    )
+  )
 
 /** the specs run from src/; node:cluster forks the built entry point, so dist/ must be current */
 export const buildDist = () =>
   new Promise<void>((resolve, reject) =>
-    execFile(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-b", "tsconfig.build.json"], { cwd: ROOT }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())))
+    execFile(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-b", "tsconfig.build.json"], { cwd: ROOT }, (err, _o, stderr) =>
+      err ? reject(new Error(stderr)) : resolve()
+    )
+  )
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -69,10 +75,20 @@ export interface ServeProcess {
 let counter = 0
 
 /** Starts `imprint serve --config <config>` (one process, or a primary and its workers) and waits for the primary's listening line and its admin API. */
-export const startServe = async (o: { readonly config: string; readonly dataDir: string; readonly workers: number; readonly sink: Sink }): Promise<ServeProcess> => {
+export const startServe = async (o: {
+  readonly config: string
+  readonly dataDir: string
+  readonly workers: number
+  readonly sink: Sink
+}): Promise<ServeProcess> => {
   // the token is the one line that is not a log line (with `cluster`, the CLI also logs its NATS connection on stdout)
   const created = await runCli(["admin", "token", "create", "--name", "spec", "--config", o.config])
-  const token = created.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("{")).at(-1) ?? ""
+  const token =
+    created
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("{"))
+      .at(-1) ?? ""
   const child = spawn(process.execPath, [MAIN, "serve", "--config", o.config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
   const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
   const lines: Array<LogLine> = []
@@ -105,9 +121,18 @@ export const startServe = async (o: { readonly config: string; readonly dataDir:
     return m ? Number(m[1]) : undefined
   })
   const workerPid = (slot: number, after = 0) =>
-    lines.slice(after).filter((l) => l.message === `worker ${slot} ready on 127.0.0.1:${port}`).map((l) => Number(l.annotations.pid)).at(-1)
+    lines
+      .slice(after)
+      .filter((l) => l.message === `worker ${slot} ready on 127.0.0.1:${port}`)
+      .map((l) => Number(l.annotations.pid))
+      .at(-1)
   return {
-    child, lines, port, adminPort, exit, workerPid,
+    child,
+    lines,
+    port,
+    adminPort,
+    exit,
+    workerPid,
     relayOne: async () => {
       const id = `w${++counter}-${Date.now()}`
       const c = await RawSmtp.connect(port)
@@ -115,25 +140,32 @@ export const startServe = async (o: { readonly config: string; readonly dataDir:
       await c.quit()
       if (reply.code !== 250) return { reply, worker: undefined, body: "" }
       const line = await eventually(`the relayed line of ${id}`, () =>
-        lines.find((l) => l.message === "relayed" && String(l.annotations.messageId).includes(id)))
+        lines.find((l) => l.message === "relayed" && String(l.annotations.messageId).includes(id))
+      )
       const body = o.sink.messages.find((m) => m.raw.toString("utf8").includes(`${id}@acme.example`))?.raw.toString("utf8") ?? ""
       return { reply, worker: Number(line.annotations.worker), body }
     },
     adminCall: (method, route, body) =>
       new Promise((resolve, reject) => {
         const payload = body === undefined ? undefined : JSON.stringify(body)
-        const req = https.request({
-          host: "127.0.0.1", port: adminPort, path: route, method,
-          ca: fs.readFileSync(path.join(o.dataDir, "tls", "self-signed.cert.pem")),
-          headers: {
-            authorization: `Bearer ${token}`,
-            ...(payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) })
+        const req = https.request(
+          {
+            host: "127.0.0.1",
+            port: adminPort,
+            path: route,
+            method,
+            ca: fs.readFileSync(path.join(o.dataDir, "tls", "self-signed.cert.pem")),
+            headers: {
+              authorization: `Bearer ${token}`,
+              ...(payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) })
+            }
+          },
+          (res) => {
+            let text = ""
+            res.on("data", (c: Buffer) => (text += c.toString("utf8")))
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
           }
-        }, (res) => {
-          let text = ""
-          res.on("data", (c: Buffer) => (text += c.toString("utf8")))
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
-        })
+        )
         req.on("error", reject)
         req.end(payload)
       }),
@@ -141,7 +173,12 @@ export const startServe = async (o: { readonly config: string; readonly dataDir:
       if (child.exitCode !== null || child.signalCode !== null) return
       for (let slot = 1; slot <= o.workers; slot++) {
         const pid = workerPid(slot)
-        if (pid !== undefined) try { process.kill(pid, "SIGKILL") } catch { /* gone */ }
+        if (pid !== undefined)
+          try {
+            process.kill(pid, "SIGKILL")
+          } catch {
+            /* gone */
+          }
       }
       child.kill("SIGKILL")
     }

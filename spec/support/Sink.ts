@@ -103,8 +103,7 @@ interface Connection {
   close(): void
 }
 
-const smtpError = (reply: SinkReply): Error =>
-  Object.assign(new Error(reply.message), { responseCode: reply.code, enhancedStatusCode: reply.enhanced })
+const smtpError = (reply: SinkReply): Error => Object.assign(new Error(reply.message), { responseCode: reply.code, enhancedStatusCode: reply.enhanced })
 
 const addressArgs = (address: SMTPServerAddress): Record<string, unknown> =>
   typeof address.args === "object" && address.args !== null ? { ...(address.args as Record<string, unknown>) } : {}

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import {
-  GRAPH_DEFAULT_MAPPING,
-  LDAP_DEFAULT_MAPPING,
-  MAX_VALUE_LENGTH,
-  mapRecord,
-  mergeMapping
-} from "../../src/sync/AttributeMapping.js"
+import { GRAPH_DEFAULT_MAPPING, LDAP_DEFAULT_MAPPING, MAX_VALUE_LENGTH, mapRecord, mergeMapping } from "../../src/sync/AttributeMapping.js"
 import type { SourceChange } from "../../src/sync/DirectorySource.js"
 
 const upserted = (change: SourceChange) => {
@@ -16,11 +10,27 @@ const upserted = (change: SourceChange) => {
 
 describe("AttributeMapping", () => {
   it("maps a Graph user with its Graph names, trimming values and taking the first business phone", () => {
-    const user = upserted(mapRecord({
-      mail: " ada@contoso.com ", displayName: "Ada Lovelace", givenName: "Ada", surname: "Lovelace", jobTitle: "  Engineer ",
-      department: "R&D", companyName: "Contoso", businessPhones: ["+1 555 0100", "+1 555 0101"], mobilePhone: "+1 555 0199",
-      officeLocation: "B2", city: "London", country: "UK", proxyAddresses: ["SMTP:ada@contoso.com", "smtp:al@contoso.com", "X500:/o=x", "SIP:ada@contoso.com"]
-    }, GRAPH_DEFAULT_MAPPING, "graph-id-1"))
+    const user = upserted(
+      mapRecord(
+        {
+          mail: " ada@contoso.com ",
+          displayName: "Ada Lovelace",
+          givenName: "Ada",
+          surname: "Lovelace",
+          jobTitle: "  Engineer ",
+          department: "R&D",
+          companyName: "Contoso",
+          businessPhones: ["+1 555 0100", "+1 555 0101"],
+          mobilePhone: "+1 555 0199",
+          officeLocation: "B2",
+          city: "London",
+          country: "UK",
+          proxyAddresses: ["SMTP:ada@contoso.com", "smtp:al@contoso.com", "X500:/o=x", "SIP:ada@contoso.com"]
+        },
+        GRAPH_DEFAULT_MAPPING,
+        "graph-id-1"
+      )
+    )
     expect(user.mail).toBe("ada@contoso.com")
     expect(user.sn).toBe("Lovelace")
     expect(user.title).toBe("Engineer")
@@ -33,10 +43,22 @@ describe("AttributeMapping", () => {
   })
 
   it("maps an AD entry with its LDAP names, memberOf as given", () => {
-    const user = upserted(mapRecord({
-      mail: "bob@corp.example", sn: "Builder", title: "Foreman", l: "Leeds", st: "Yorks", co: "United Kingdom",
-      facsimileTelephoneNumber: "+44 1", memberOf: ["CN=Sales,OU=Groups,DC=corp,DC=example", "Staff"]
-    }, LDAP_DEFAULT_MAPPING, "cn=bob"))
+    const user = upserted(
+      mapRecord(
+        {
+          mail: "bob@corp.example",
+          sn: "Builder",
+          title: "Foreman",
+          l: "Leeds",
+          st: "Yorks",
+          co: "United Kingdom",
+          facsimileTelephoneNumber: "+44 1",
+          memberOf: ["CN=Sales,OU=Groups,DC=corp,DC=example", "Staff"]
+        },
+        LDAP_DEFAULT_MAPPING,
+        "cn=bob"
+      )
+    )
     expect(user.sn).toBe("Builder")
     expect(user.st).toBe("Yorks")
     expect(user.facsimileTelephoneNumber).toBe("+44 1")
@@ -44,8 +66,7 @@ describe("AttributeMapping", () => {
   })
 
   it("takes the primary SMTP proxy address when mail is empty, and rejects an entry with no address at all", () => {
-    expect(upserted(mapRecord({ mail: "", proxyAddresses: ["smtp:b@x.example", "SMTP:a@x.example"] }, LDAP_DEFAULT_MAPPING, "r")).mail)
-      .toBe("a@x.example")
+    expect(upserted(mapRecord({ mail: "", proxyAddresses: ["smtp:b@x.example", "SMTP:a@x.example"] }, LDAP_DEFAULT_MAPPING, "r")).mail).toBe("a@x.example")
     const rejected = mapRecord({ displayName: "No Mail" }, LDAP_DEFAULT_MAPPING, "cn=nomail")
     expect(rejected).toMatchObject({ _tag: "Rejected", ref: "cn=nomail" })
     expect(rejected._tag === "Rejected" && rejected.reason).toMatch(/no mail/)
@@ -58,7 +79,7 @@ describe("AttributeMapping", () => {
   })
 
   it("refuses markup and control characters in single-valued attributes, naming the attribute and keeping the mail", () => {
-    const html = mapRecord({ mail: "a@x.example", telephoneNumber: "<a href=\"http://evil\">call</a>" }, LDAP_DEFAULT_MAPPING, "r1")
+    const html = mapRecord({ mail: "a@x.example", telephoneNumber: '<a href="http://evil">call</a>' }, LDAP_DEFAULT_MAPPING, "r1")
     expect(html).toMatchObject({ _tag: "Rejected", mail: "a@x.example" })
     expect(html._tag === "Rejected" && html.reason).toMatch(/telephoneNumber.*markup/)
     const entity = mapRecord({ mail: "a@x.example", title: "Boss&#x3c;script" }, LDAP_DEFAULT_MAPPING, "r2")
@@ -70,8 +91,13 @@ describe("AttributeMapping", () => {
   })
 
   it("keeps plain ampersands and drops bad aliases without rejecting the user", () => {
-    const user = upserted(mapRecord({ mail: "a@x.example", company: "Smith & Sons", proxyAddresses: ["smtp:bad alias", "smtp:ok@x.example", "c@x.example"] },
-      LDAP_DEFAULT_MAPPING, "r"))
+    const user = upserted(
+      mapRecord(
+        { mail: "a@x.example", company: "Smith & Sons", proxyAddresses: ["smtp:bad alias", "smtp:ok@x.example", "c@x.example"] },
+        LDAP_DEFAULT_MAPPING,
+        "r"
+      )
+    )
     expect(user.company).toBe("Smith & Sons")
     expect(user.proxyAddresses).toEqual(["smtp:ok@x.example", "smtp:c@x.example"])
   })
@@ -82,17 +108,19 @@ describe("AttributeMapping", () => {
     expect(user.custom).toEqual({ employeeId: "42" })
     expect(user.title).toBeUndefined()
     expect(user.mobile).toBe("+1 2")
-    expect(mapRecord({ mail: "a@x.example" }, { mail: "mail", "bogus": "x" }, "r")._tag).toBe("Rejected")
+    expect(mapRecord({ mail: "a@x.example" }, { mail: "mail", bogus: "x" }, "r")._tag).toBe("Rejected")
   })
 
   it("never lets markup or control characters through in any single-valued attribute (property)", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), (value) => {
-      const change = mapRecord({ mail: "p@x.example", title: value }, LDAP_DEFAULT_MAPPING, "p")
-      if (change._tag === "Upsert") {
-        const title = change.user.title ?? ""
-        expect(title).not.toMatch(/[<>\u0000-\u001f\u007f-\u009f]/)
-        expect(title).toBe(title.trim())
-      } else expect(change._tag).toBe("Rejected")
-    }))
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80 }), (value) => {
+        const change = mapRecord({ mail: "p@x.example", title: value }, LDAP_DEFAULT_MAPPING, "p")
+        if (change._tag === "Upsert") {
+          const title = change.user.title ?? ""
+          expect(title).not.toMatch(/[<>\u0000-\u001f\u007f-\u009f]/)
+          expect(title).toBe(title.trim())
+        } else expect(change._tag).toBe("Rejected")
+      })
+    )
   })
 })

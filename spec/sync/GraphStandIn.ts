@@ -54,7 +54,18 @@ export class GraphStandIn {
   private answersLeft: number | undefined
   pageSize: number
   /** counters the specs read */
-  readonly counts = { connections: 0, token: 0, deltaPages: 0, userReads: 0, groupReads: 0, throttled: 0, unauthorized: 0, gone: 0, photoMeta: 0, photoValue: 0 }
+  readonly counts = {
+    connections: 0,
+    token: 0,
+    deltaPages: 0,
+    userReads: 0,
+    groupReads: 0,
+    throttled: 0,
+    unauthorized: 0,
+    gone: 0,
+    photoMeta: 0,
+    photoValue: 0
+  }
   private server!: https.Server
   url = ""
 
@@ -151,15 +162,22 @@ export class GraphStandIn {
     const fault = this.faults.shift()
     if (fault !== undefined) {
       if (fault.status === 429 || fault.status === 503) this.counts.throttled++
-      return this.error(res, fault.status, fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable", "injected",
-        fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter })
+      return this.error(
+        res,
+        fault.status,
+        fault.status === 429 ? "TooManyRequests" : "ServiceUnavailable",
+        "injected",
+        fault.retryAfter === undefined ? {} : { "retry-after": fault.retryAfter }
+      )
     }
     const path = url.pathname.replace(/^\/v1\.0/, "")
     if (path === "/users/delta") return this.delta(url, res)
     const member = /^\/users\/([^/]+)\/transitiveMemberOf$/.exec(path)
     if (member) {
       this.counts.groupReads++
-      return this.json(res, 200, { value: (this.groups.get(decodeURIComponent(member[1])) ?? []).map((g) => ({ "@odata.type": "#microsoft.graph.group", ...g })) })
+      return this.json(res, 200, {
+        value: (this.groups.get(decodeURIComponent(member[1])) ?? []).map((g) => ({ "@odata.type": "#microsoft.graph.group", ...g }))
+      })
     }
     const photo = /^\/users\/([^/]+)\/photo(\/\$value)?$/.exec(path)
     if (photo) {
@@ -169,7 +187,14 @@ export class GraphStandIn {
       if (this.photoForbidden.has(decodeURIComponent(photo[1]))) return this.error(res, 403, "ErrorAccessDenied", "Access is denied.")
       if (stored === undefined) return this.error(res, 404, "ImageNotFound", "The photo wasn't found.")
       if (photo[2] === undefined) {
-        return this.json(res, 200, { "@odata.context": `${this.base}/$metadata#users('x')/photo/$entity`, "@odata.mediaContentType": "image/jpeg", "@odata.mediaEtag": stored.etag, id: "96X96", width: 96, height: 96 })
+        return this.json(res, 200, {
+          "@odata.context": `${this.base}/$metadata#users('x')/photo/$entity`,
+          "@odata.mediaContentType": "image/jpeg",
+          "@odata.mediaEtag": stored.etag,
+          id: "96X96",
+          width: 96,
+          height: 96
+        })
       }
       res.writeHead(200, { "content-type": "image/jpeg", "content-length": String(stored.bytes.length) })
       return res.end(stored.bytes)
@@ -229,7 +254,10 @@ export class GraphStandIn {
   private snapshotCache: { readonly version: number; readonly users: Array<Record<string, unknown>> } | undefined
   private snapshot(): Array<Record<string, unknown>> {
     if (this.snapshotCache?.version !== this.changes.length) {
-      this.snapshotCache = { version: this.changes.length, users: Array.from(this.users.values()).sort((a, b) => (a.id < b.id ? -1 : 1)) as Array<Record<string, unknown>> }
+      this.snapshotCache = {
+        version: this.changes.length,
+        users: Array.from(this.users.values()).sort((a, b) => (a.id < b.id ? -1 : 1)) as Array<Record<string, unknown>>
+      }
     }
     return this.snapshotCache.users
   }

@@ -51,7 +51,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       const third = yield* sync.runOnce(tenantId)
       expect(third.counts).toEqual({ seen: 0, upserted: 0, removed: 0, rejected: 0 })
       expect(yield* cachedMails(tenantId)).toHaveLength(30)
-    }))
+    })
+  )
 
   it.scoped("an unchanged full pass writes nothing; a user whose mail changed loses the old address", () =>
     Effect.gen(function* () {
@@ -72,7 +73,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       expect(delta.counts).toMatchObject({ upserted: 1, removed: 1 })
       expect(Option.isNone(yield* lookup(tenantId, `user2@${DOMAIN}`))).toBe(true)
       expect(someUser(yield* lookup(tenantId, `renamed@${DOMAIN}`)).displayName).toBe("User 2")
-    }))
+    })
+  )
 
   it.scoped("throttling (429, 503 with Retry-After) is waited out and an expired token is replaced", () =>
     Effect.gen(function* () {
@@ -93,7 +95,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       expect(graph.counts.unauthorized).toBe(1)
       expect(graph.counts.token).toBe(2)
       expect(someUser(yield* lookup(tenantId, `user1@${DOMAIN}`)).department).toBe("Sales")
-    }).pipe(live))
+    }).pipe(live)
+  )
 
   it.scoped("source down or refusing credentials: the cache is kept, the status is failed with the error", () =>
     Effect.gen(function* () {
@@ -117,7 +120,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       expect(bad.state).toBe("failed")
       expect(bad.lastError).toMatch(/refused the client credentials.*invalid_client/)
       expect(yield* cachedMails(refused)).toEqual([`keep@${DOMAIN}`])
-    }))
+    })
+  )
 
   it.scoped("a full pass failing on a later page applies nothing; the delta link is kept for the next pass", () =>
     Effect.gen(function* () {
@@ -140,7 +144,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       expect(ok.lastError).toBeUndefined()
       expect(yield* cachedMails(tenantId)).toHaveLength(9)
       expect(Option.isSome(yield* (yield* SyncRepo).getCursor(tenantId, "entra"))).toBe(true)
-    }))
+    })
+  )
 
   it.scoped("a relayed message during a sync sees each sender's entry either old or new", () =>
     Effect.gen(function* () {
@@ -174,7 +179,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       expect(resolves).toBeGreaterThan(0)
       expect(Array.from(seen).every((s) => s === "true/true" || s === "false/false")).toBe(true)
       expect(someUser(yield* lookup(tenantId, `user${USERS - 1}@${DOMAIN}`)).title).toBe("New title")
-    }).pipe(live))
+    }).pipe(live)
+  )
 
   it.scoped("group membership: names into memberOf; a group filter keeps members only and a delta removes leavers", () =>
     Effect.gen(function* () {
@@ -195,7 +201,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       const second = yield* sync.runOnce(tenantId)
       expect(second.counts.removed).toBe(1)
       expect(yield* cachedMails(tenantId)).toEqual([0, 4].map((i) => `user${i}@${DOMAIN}`))
-    }))
+    })
+  )
 
   it.scoped("sync now joins a running pass instead of starting a second one; a tenant without sources is refused", () =>
     Effect.gen(function* () {
@@ -219,7 +226,8 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
       const refused = yield* Effect.flip(sync.syncNow(none))
       expect(refused._tag).toBe("NoSourceConfigured")
       expect(refused.message).toContain("PUT /tenants/g-none/directory/sources")
-    }).pipe(live))
+    }).pipe(live)
+  )
 
   describe("credentials at rest", () => {
     it.scoped("the stored bytes do not contain the secret, and another tenant's key material does not decrypt it", () =>
@@ -237,6 +245,7 @@ layer(syncTestLayer())("directory sync from Microsoft Graph", (it) => {
         }
         const decrypted = Option.getOrThrow(yield* repo.getSettings(tenantId)).sources[0]
         expect(decrypted._tag === "graph" && decrypted.clientSecret).toBe(secret)
-      }))
+      })
+    )
   })
 })

@@ -22,20 +22,27 @@ describe("LDAP entries into source records", () => {
 
   it("attribute names match case-insensitively and without options; single values become lists", () => {
     const r = entryRecord(
-      { dn: "uid=a,dc=x", MAIL: "a@x.example", "proxyAddresses": ["SMTP:a@x.example", "smtp:b@x.example"], "memberOf": "CN=Staff,DC=x", "title;lang-en": "Boss" },
+      { dn: "uid=a,dc=x", MAIL: "a@x.example", proxyAddresses: ["SMTP:a@x.example", "smtp:b@x.example"], memberOf: "CN=Staff,DC=x", "title;lang-en": "Boss" },
       ["mail", "proxyAddresses", "memberOf", "title", "mobile"],
       "memberOf",
       "cn"
     )
-    expect(r).toEqual({ _tag: "Record", record: { mail: ["a@x.example"], proxyAddresses: ["SMTP:a@x.example", "smtp:b@x.example"], memberOf: ["Staff"], title: ["Boss"] } })
+    expect(r).toEqual({
+      _tag: "Record",
+      record: { mail: ["a@x.example"], proxyAddresses: ["SMTP:a@x.example", "smtp:b@x.example"], memberOf: ["Staff"], title: ["Boss"] }
+    })
   })
 
   it("a binary (non-UTF-8) value in a wanted attribute is reported by name; an unwanted one is ignored", () => {
     const photo = Buffer.from([0xff, 0xd8, 0xff])
-    expect(entryRecord({ dn: "uid=a", mail: "a@x.example", thumbnailPhoto: photo }, ["mail", "thumbnailPhoto"], undefined, "cn"))
-      .toEqual({ _tag: "Binary", attribute: "thumbnailPhoto" })
-    expect(entryRecord({ dn: "uid=a", mail: "a@x.example", thumbnailPhoto: photo }, ["mail"], undefined, "cn"))
-      .toEqual({ _tag: "Record", record: { mail: ["a@x.example"] } })
+    expect(entryRecord({ dn: "uid=a", mail: "a@x.example", thumbnailPhoto: photo }, ["mail", "thumbnailPhoto"], undefined, "cn")).toEqual({
+      _tag: "Binary",
+      attribute: "thumbnailPhoto"
+    })
+    expect(entryRecord({ dn: "uid=a", mail: "a@x.example", thumbnailPhoto: photo }, ["mail"], undefined, "cn")).toEqual({
+      _tag: "Record",
+      record: { mail: ["a@x.example"] }
+    })
   })
 })
 
@@ -43,7 +50,11 @@ describe("LdapSourceConfig", () => {
   const base = { url: "ldaps://dc1.corp.example:636", bindDn: "CN=svc,DC=corp", password: "p", baseDn: "DC=corp" }
   const decode = (c: unknown) => Schema.decodeUnknownEither(LdapSourceConfig)(c)
   it("accepts a complete configuration", () => {
-    expect(Either.isRight(decode({ ...base, filter: "(&(objectCategory=person)(mail=*))", pageSize: 1000, groupNames: "dn", mapping: { "custom.x": "extensionAttribute1" } }))).toBe(true)
+    expect(
+      Either.isRight(
+        decode({ ...base, filter: "(&(objectCategory=person)(mail=*))", pageSize: 1000, groupNames: "dn", mapping: { "custom.x": "extensionAttribute1" } })
+      )
+    ).toBe(true)
     expect(Either.isRight(decode({ ...base, url: "ldap://127.0.0.1:389", startTls: true, caCert: "-----BEGIN CERTIFICATE-----\nMII…" }))).toBe(true)
   })
   it("refuses what cannot work, with a reason", () => {

@@ -9,8 +9,14 @@ import { standIn } from "./SyncHarness.js"
 const errorOf = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect)
 
 const graphInput = (graph: { tokenUrl: string; base: string; caCert: string }, extra: Record<string, unknown> = {}) => ({
-  type: "graph" as const, name: "entra", tokenUrl: graph.tokenUrl, graphBaseUrl: graph.base, clientId: CLIENT_ID,
-  clientSecret: CLIENT_SECRET, caCertPem: graph.caCert, ...extra
+  type: "graph" as const,
+  name: "entra",
+  tokenUrl: graph.tokenUrl,
+  graphBaseUrl: graph.base,
+  clientId: CLIENT_ID,
+  clientSecret: CLIENT_SECRET,
+  caCertPem: graph.caCert,
+  ...extra
 })
 
 /** A tenant and a member token of that tenant with `role`. */
@@ -52,14 +58,19 @@ layer(adminTestLayer())("admin API: directory sync", (it) => {
       expect(status.lastSuccessAt).toBeDefined()
 
       // an update without the secret keeps it: the next pass still authenticates
-      const kept = yield* client.sync.putSources({ path: { tenantId: "s-api" }, payload: { sources: [graphInput(graph, { clientSecret: undefined, includeGroups: false })] } })
+      const kept = yield* client.sync.putSources({
+        path: { tenantId: "s-api" },
+        payload: { sources: [graphInput(graph, { clientSecret: undefined, includeGroups: false })] }
+      })
       expect(kept.sources[0]).toMatchObject({ clientSecret: "(set)" })
       expect(kept.effectiveIntervalSeconds).toBe(86_400)
       const again = yield* (yield* DirectorySync).runOnce("s-api")
       expect(again.state).toBe("idle")
 
       // a new source without its secret, two sources with one name: 400, nothing changed
-      const missing = yield* errorOf(client.sync.putSources({ path: { tenantId: "s-api" }, payload: { sources: [graphInput(graph, { name: "other", clientSecret: undefined })] } }))
+      const missing = yield* errorOf(
+        client.sync.putSources({ path: { tenantId: "s-api" }, payload: { sources: [graphInput(graph, { name: "other", clientSecret: undefined })] } })
+      )
       expect(missing._tag).toBe("SourcesInvalid")
       expect((missing as { message: string }).message).toContain("clientSecret is required")
       const twice = yield* errorOf(client.sync.putSources({ path: { tenantId: "s-api" }, payload: { sources: [graphInput(graph), graphInput(graph)] } }))
@@ -71,7 +82,8 @@ layer(adminTestLayer())("admin API: directory sync", (it) => {
       expect(actions).toContain("directory.sync")
       expect(actions.filter((a) => a === "directory.sources.update")).toHaveLength(2)
       expect(JSON.stringify(audit)).not.toContain(CLIENT_SECRET)
-    }))
+    })
+  )
 
   it.scoped("sync now without a source is 409 with what to do", () =>
     Effect.gen(function* () {
@@ -80,7 +92,8 @@ layer(adminTestLayer())("admin API: directory sync", (it) => {
       const error = yield* errorOf(client.sync.syncNow({ path: { tenantId: "s-none" } }))
       expect(error._tag).toBe("SyncNotConfigured")
       expect((error as { message: string }).message).toContain("PUT /tenants/s-none/directory/sources")
-    }))
+    })
+  )
 
   it.scoped("roles: every member reads the status, owners and admins alone sync and see sources; other tenants get 404", () =>
     Effect.gen(function* () {
@@ -93,7 +106,8 @@ layer(adminTestLayer())("admin API: directory sync", (it) => {
         editor.sync.syncNow({ path: { tenantId: "s-roles" } }),
         editor.sync.getSources({ path: { tenantId: "s-roles" } }),
         auditor.sync.putSources({ path: { tenantId: "s-roles" }, payload: { sources: [] } })
-      ]) expect((yield* errorOf(call))._tag).toBe("Forbidden")
+      ])
+        expect((yield* errorOf(call))._tag).toBe("Forbidden")
 
       const outsider = yield* apiClient(yield* tenantWithMember("s-other", "198.51.113.0/24", "owner"))
       for (const call of <ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }>>>[
@@ -101,7 +115,9 @@ layer(adminTestLayer())("admin API: directory sync", (it) => {
         outsider.sync.syncNow({ path: { tenantId: "s-roles" } }),
         outsider.sync.getSources({ path: { tenantId: "s-roles" } }),
         outsider.sync.putSources({ path: { tenantId: "s-roles" }, payload: { sources: [] } })
-      ]) expect((yield* errorOf(call))._tag).toBe("TenantNotFound")
+      ])
+        expect((yield* errorOf(call))._tag).toBe("TenantNotFound")
       expect((yield* errorOf(operator.sync.status({ path: { tenantId: "no-such-tenant" } })))._tag).toBe("TenantNotFound")
-    }))
+    })
+  )
 })

@@ -43,8 +43,14 @@ export const standIn = (options: Partial<StandInOptions> = {}) =>
 
 export const graphSettings = (graph: GraphStandIn, overrides: Partial<ConstructorParameters<typeof GraphSourceSettings>[0]> = {}) =>
   GraphSourceSettings.make({
-    name: "entra", tokenUrl: graph.tokenUrl, graphBaseUrl: graph.base, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET,
-    includeGroups: false, caCertPem: graph.caCert, ...overrides
+    name: "entra",
+    tokenUrl: graph.tokenUrl,
+    graphBaseUrl: graph.base,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    includeGroups: false,
+    caCertPem: graph.caCert,
+    ...overrides
   })
 
 /** A tenant with the given id, domain contoso.example-like, an empty directory, and these sync sources. */

@@ -74,5 +74,6 @@ layer(syncTestLayer({ enabled: true, defaultInterval: INTERVAL, jitter: JITTER }
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
       expect(Option.isNone(yield* sync.running(tenantId))).toBe(true)
       expect(graph.counts.deltaPages).toBe(2)
-    }))
+    })
+  )
 })

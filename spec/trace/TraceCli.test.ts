@@ -37,13 +37,27 @@ describe("imprint trace", () => {
     Effect.gen(function* () {
       yield* (yield* TraceStore).write(records)
       const { out, err } = yield* run(["search"], { tenant: "acme", limit: "1" })
-      expect(out.split("\t")).toEqual([new Date(2_000).toISOString(), "acme", "alice@acme.example -> bob@example.org", "<acme-2000@example>", "sender-not-in-directory", "rejected", "554 5.7.1"])
+      expect(out.split("\t")).toEqual([
+        new Date(2_000).toISOString(),
+        "acme",
+        "alice@acme.example -> bob@example.org",
+        "<acme-2000@example>",
+        "sender-not-in-directory",
+        "rejected",
+        "554 5.7.1"
+      ])
       expect(err).toBe(`more: --cursor ${makeId(2_000, 2)}`)
       const next = yield* run(["search"], { tenant: "acme", cursor: makeId(2_000, 2), format: "json" })
       expect(JSON.parse(next.out).records.map((r: TraceRecord) => r.at)).toEqual([1_000])
       const all = yield* run(["export"], { outcome: "relayed" })
-      expect(all.out.split("\r\n").slice(1).map((l) => l.split(",")[3])).toEqual(["other", "acme"])
-    }).pipe(Effect.provide(TraceLayers)))
+      expect(
+        all.out
+          .split("\r\n")
+          .slice(1)
+          .map((l) => l.split(",")[3])
+      ).toEqual(["other", "acme"])
+    }).pipe(Effect.provide(TraceLayers))
+  )
 
   it.scoped("wrong flags are a usage error naming the flag", () =>
     Effect.gen(function* () {
@@ -58,5 +72,6 @@ describe("imprint trace", () => {
         expect(e.message).toContain(says)
       }
       expect((yield* Effect.flip(run(["list"], {}))).message).toBe("usage text")
-    }).pipe(Effect.provide(TraceLayers)))
+    }).pipe(Effect.provide(TraceLayers))
+  )
 })

@@ -11,8 +11,10 @@ import { entry } from "./TraceFixtures.js"
  */
 describe("TraceFanout.replyFor", () => {
   const many = Array.from({ length: 400 }, (_, i) => `recipient-${i}@example.org`)
-  const records = Array.from({ length: 300 }, (_, i) =>
-    new TraceRecord({ ...entry("acme", 1_765_000_000_000 - i), recipients: many, id: makeId(1_765_000_000_000 - i, 1), node: "a" }))
+  const records = Array.from(
+    { length: 300 },
+    (_, i) => new TraceRecord({ ...entry("acme", 1_765_000_000_000 - i), recipients: many, id: makeId(1_765_000_000_000 - i, 1), node: "a" })
+  )
 
   it("cuts a page above MAX_REPLY_BYTES and continues below the last record kept", () => {
     const json = replyFor({ records, next: records[records.length - 1].id, scanned: 300 })

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { TraceRecord } from "../../src/domain/Trace.js"
-import {
-  CURSOR_PREFIX, decodeCursor, encodeCursor, type MergedCursor, mergePages, type NodePage, positionOf
-} from "../../src/trace/TraceMerge.js"
+import { CURSOR_PREFIX, decodeCursor, encodeCursor, type MergedCursor, mergePages, type NodePage, positionOf } from "../../src/trace/TraceMerge.js"
 import { makeId } from "../../src/trace/TraceStore.js"
 import { entry } from "./TraceFixtures.js"
 
@@ -13,8 +11,7 @@ import { entry } from "./TraceFixtures.js"
  * that collide across nodes; a node that does not answer keeps its place.
  */
 
-const record = (node: string, ms: number, seq: number) =>
-  new TraceRecord({ ...entry("acme", ms), id: makeId(ms, seq), node })
+const record = (node: string, ms: number, seq: number) => new TraceRecord({ ...entry("acme", ms), id: makeId(ms, seq), node })
 
 /** A node's store as TraceSearch pages it: newest first below `before`, `limit` matches, at most `budget` looked at. */
 const nodeStore = (node: string, records: ReadonlyArray<TraceRecord>, budget: number, match: (r: TraceRecord) => boolean = () => true) => {
@@ -24,7 +21,8 @@ const nodeStore = (node: string, records: ReadonlyArray<TraceRecord>, budget: nu
     const out: Array<TraceRecord> = []
     let scanned = 0
     for (const r of below) {
-      if (out.length === limit || scanned === budget) return { node, before: position === "top" ? undefined : position, records: out, next: below[scanned - 1].id }
+      if (out.length === limit || scanned === budget)
+        return { node, before: position === "top" ? undefined : position, records: out, next: below[scanned - 1].id }
       scanned++
       if (match(r)) out.push(r)
     }
@@ -55,8 +53,7 @@ const pageThrough = (stores: Record<string, Store>, limit: number, down: (page: 
 }
 
 const order = (records: ReadonlyArray<TraceRecord>) => records.map((r) => `${r.id}:${r.node}`)
-const newestFirst = (records: ReadonlyArray<TraceRecord>) =>
-  [...records].sort((a, b) => (a.id !== b.id ? (a.id < b.id ? 1 : -1) : a.node < b.node ? 1 : -1))
+const newestFirst = (records: ReadonlyArray<TraceRecord>) => [...records].sort((a, b) => (a.id !== b.id ? (a.id < b.id ? 1 : -1) : a.node < b.node ? 1 : -1))
 
 describe("TraceMerge", () => {
   const base = 1_765_000_000_000
@@ -93,9 +90,23 @@ describe("TraceMerge", () => {
   })
 
   it("an exhausted node is not asked again; no next once every node that answered is done", () => {
-    const merged = mergePages([{ node: "a", records: [a[0]] }, { node: "b", records: [] }], 10, undefined)
+    const merged = mergePages(
+      [
+        { node: "a", records: [a[0]] },
+        { node: "b", records: [] }
+      ],
+      10,
+      undefined
+    )
     expect(merged.next).toBeUndefined()
-    const more = mergePages([{ node: "a", records: [a[1], a[0]] }, { node: "b", records: [] }], 1, undefined)
+    const more = mergePages(
+      [
+        { node: "a", records: [a[1], a[0]] },
+        { node: "b", records: [] }
+      ],
+      1,
+      undefined
+    )
     expect(more.next?.nodes).toEqual({ a: a[1].id, b: null })
     expect(positionOf(more.next, "b")).toBe("done")
     expect(positionOf(more.next, "new-node")).toBe(a[1].id)

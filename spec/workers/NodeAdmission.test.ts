@@ -5,8 +5,7 @@ import { NodeAdmission } from "../../src/workers/NodeAdmission.js"
 
 /** The primary's count of the node's sessions (workers: N): the limits hold over all workers together. */
 
-const admission = (smtp: Record<string, unknown>) =>
-  new NodeAdmission(Either.getOrThrow(decodeConfig({ dataDir: "/tmp/unused", smtp })))
+const admission = (smtp: Record<string, unknown>) => new NodeAdmission(Either.getOrThrow(decodeConfig({ dataDir: "/tmp/unused", smtp })))
 
 describe("NodeAdmission", () => {
   it("counts maxClients over every worker; a closed session frees its place, whichever worker held it", () => {

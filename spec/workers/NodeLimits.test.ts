@@ -23,23 +23,29 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-node-limits-"))
   sink = await startSink({ starttls: false })
   const config = path.join(dir, "imprint.json")
-  fs.writeFileSync(config, JSON.stringify({
-    dataDir: path.join(dir, "data"),
-    workers: 2,
-    smtp: { host: "127.0.0.1", port: 0, name: "relay.test", maxClients: 3, maxConnectionsPerAddress: 2, earlyTalkerDelayMs: 0 },
-    admin: { host: "127.0.0.1", port: 0 },
-    downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-    trace: { enabled: false }
-  }))
-  fs.writeFileSync(path.join(dir, "tenant.json"), JSON.stringify({
-    id: "acme",
-    name: "Acme",
-    domains: ["acme.example"],
-    // 127.0.0.1 is the tenant's server (bound at connect); 127.0.0.2 plays an unbound client
-    connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }],
-    templates: [{ id: "main", name: "Main", html: "<p>Sig</p>", text: "Sig" }],
-    rules: [{ id: "everyone", name: "Everyone", templateId: "main" }]
-  }))
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      dataDir: path.join(dir, "data"),
+      workers: 2,
+      smtp: { host: "127.0.0.1", port: 0, name: "relay.test", maxClients: 3, maxConnectionsPerAddress: 2, earlyTalkerDelayMs: 0 },
+      admin: { host: "127.0.0.1", port: 0 },
+      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+      trace: { enabled: false }
+    })
+  )
+  fs.writeFileSync(
+    path.join(dir, "tenant.json"),
+    JSON.stringify({
+      id: "acme",
+      name: "Acme",
+      domains: ["acme.example"],
+      // 127.0.0.1 is the tenant's server (bound at connect); 127.0.0.2 plays an unbound client
+      connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }],
+      templates: [{ id: "main", name: "Main", html: "<p>Sig</p>", text: "Sig" }],
+      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }]
+    })
+  )
   await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
   serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: 2, sink })
 }, 240_000)
@@ -85,11 +91,17 @@ describe("workers: 2, connection limits for the whole node", () => {
 
   it("sockets closed at once (a load balancer's TCP check) leave no session counted", async () => {
     const net = await import("node:net")
-    await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
-      const socket = net.connect({ port: serve.port, host: "127.0.0.1", localAddress: "127.0.0.1" })
-      socket.on("error", () => resolve())
-      socket.once("connect", () => (socket.destroy(), resolve()))
-    })))
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = net.connect({ port: serve.port, host: "127.0.0.1", localAddress: "127.0.0.1" })
+            socket.on("error", () => resolve())
+            socket.once("connect", () => (socket.destroy(), resolve()))
+          })
+      )
+    )
     // the node counts them out: three sessions are greeted again (afterEach's check) and a fourth is not
     await eventually("three places again", async () => {
       const held = await Promise.all([1, 2, 3].map(() => RawSmtp.connect(serve.port, { ehlo: false, localAddress: "127.0.0.1" })))
@@ -111,6 +123,6 @@ describe("workers: 2, connection limits for the whole node", () => {
       return undefined
     })
     clients.push(next)
-    expect((await RawSmtp.connect(serve.port, { ehlo: false, localAddress: "127.0.0.1" }).then((c) => (clients.push(c), c.greeting.code)))).toBe(421)
+    expect(await RawSmtp.connect(serve.port, { ehlo: false, localAddress: "127.0.0.1" }).then((c) => (clients.push(c), c.greeting.code))).toBe(421)
   })
 })

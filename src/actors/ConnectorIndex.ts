@@ -31,7 +31,13 @@ export interface ConnectorIndex {
 }
 
 export const empty: ConnectorIndex = {
-  revision: -1, byUsername: new Map(), byFingerprint: new Map(), ranges: [], byDomain: new Map(), microsoft365: new Set(), tenants: new Map()
+  revision: -1,
+  byUsername: new Map(),
+  byFingerprint: new Map(),
+  ranges: [],
+  byDomain: new Map(),
+  microsoft365: new Set(),
+  tenants: new Map()
 }
 
 const push = <K, V>(map: Map<K, Array<V>>, key: K, value: V) => {
@@ -151,9 +157,12 @@ export const matchFingerprint = (index: ConnectorIndex, fingerprint256: string):
 export const sourceBinding = (index: ConnectorIndex, ip: string): SessionBinding => {
   const match = matchSource(index, ip)
   switch (match._tag) {
-    case "Bound": return { _tag: "Tenant", tenantId: match.tenantId }
-    case "Tie": return { _tag: "SharedRange", tenantIds: match.tenantIds }
-    case "Unmatched": return { _tag: "Unbound" }
+    case "Bound":
+      return { _tag: "Tenant", tenantId: match.tenantId }
+    case "Tie":
+      return { _tag: "SharedRange", tenantIds: match.tenantIds }
+    case "Unmatched":
+      return { _tag: "Unbound" }
   }
 }
 
@@ -165,8 +174,10 @@ export const sourceBinding = (index: ConnectorIndex, ip: string): SessionBinding
  */
 export const selectBySender = (index: ConnectorIndex, binding: SessionBinding, domain: string): TenantId | undefined => {
   switch (binding._tag) {
-    case "Tenant": return binding.tenantId
-    case "Unbound": return undefined
+    case "Tenant":
+      return binding.tenantId
+    case "Unbound":
+      return undefined
     case "SharedRange": {
       const owner = index.byDomain.get(domain.toLowerCase())
       return owner !== undefined && binding.tenantIds.includes(owner) ? owner : undefined

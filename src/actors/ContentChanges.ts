@@ -35,44 +35,54 @@ export interface SavedTemplate {
 }
 
 /** Same encoded form: the rule did not change (stored rules are not re-checked when others change). */
-const sameRule = (a: Rule, b: Rule): boolean =>
-  JSON.stringify(Schema.encodeSync(Rule)(a)) === JSON.stringify(Schema.encodeSync(Rule)(b))
+const sameRule = (a: Rule, b: Rule): boolean => JSON.stringify(Schema.encodeSync(Rule)(a)) === JSON.stringify(Schema.encodeSync(Rule)(b))
 
 /** The checked content writes over the ContentRepo in context (handlers build it once, with their repositories). */
 export const makeContentChanges = Effect.gen(function* () {
   const content = yield* ContentRepo
 
-  const saveTemplate = Effect.fn("ContentChanges.saveTemplate")(function* (id: TenantId, input: TemplateInput, options: SaveOptions) {
-    yield* content.requireTenant(id)
-    const current = yield* content.findTemplate(id, input.id)
-    if (options.mode === "create" && Option.isSome(current)) {
-      return yield* new TemplateAlreadyExists({
-        templateId: input.id, message: `template "${input.id}" already exists; change it with PUT or PATCH /tenants/${id}/templates/${input.id}`
-      })
-    }
-    if (options.mode === "update" && Option.isNone(current)) return yield* TemplateNotFound.of(input.id)
-    const prepared = prepareTemplate(new Template({
-      id: input.id, name: input.name, html: input.html, ...(input.text !== undefined ? { text: input.text } : {}),
-      ...(input.delivery !== undefined ? { delivery: input.delivery } : {})
-    }))
-    if (Either.isLeft(prepared)) {
-      const e = prepared.left
-      return yield* new TemplateInvalid({ templateId: input.id, part: e.part, message: `the ${e.part} part does not compile: ${e.message}` })
-    }
-    // `<img src="image:ID">` must name an image of the library (issue 17)
-    const known = yield* content.imageIds(id)
-    const unknownImages = prepared.right.compiled.images.filter((i) => !known.has(i))
-    if (unknownImages.length > 0) {
-      return yield* new TemplateInvalid({
-        templateId: input.id, part: "html",
-        message: `unknown image${unknownImages.length > 1 ? "s" : ""} ${unknownImages.map((i) => `"${i}"`).join(", ")} in <img src="image:…">: ` +
-          `upload ${unknownImages.length > 1 ? "them" : "it"} first (POST /tenants/${id}/images/{imageId}) or fix the id` +
-          (known.size > 0 ? `; this tenant has ${[...known].map((i) => `"${i}"`).join(", ")}` : "; this tenant has no images yet")
-      })
-    }
-    const { template, previousVersion } = yield* content.writeTemplate(id, prepared.right.template, current, options)
-    return { template, removed: prepared.right.removed, previousVersion } satisfies SavedTemplate
-  }, (effect) => content.exclusive(effect))
+  const saveTemplate = Effect.fn("ContentChanges.saveTemplate")(
+    function* (id: TenantId, input: TemplateInput, options: SaveOptions) {
+      yield* content.requireTenant(id)
+      const current = yield* content.findTemplate(id, input.id)
+      if (options.mode === "create" && Option.isSome(current)) {
+        return yield* new TemplateAlreadyExists({
+          templateId: input.id,
+          message: `template "${input.id}" already exists; change it with PUT or PATCH /tenants/${id}/templates/${input.id}`
+        })
+      }
+      if (options.mode === "update" && Option.isNone(current)) return yield* TemplateNotFound.of(input.id)
+      const prepared = prepareTemplate(
+        new Template({
+          id: input.id,
+          name: input.name,
+          html: input.html,
+          ...(input.text !== undefined ? { text: input.text } : {}),
+          ...(input.delivery !== undefined ? { delivery: input.delivery } : {})
+        })
+      )
+      if (Either.isLeft(prepared)) {
+        const e = prepared.left
+        return yield* new TemplateInvalid({ templateId: input.id, part: e.part, message: `the ${e.part} part does not compile: ${e.message}` })
+      }
+      // `<img src="image:ID">` must name an image of the library (issue 17)
+      const known = yield* content.imageIds(id)
+      const unknownImages = prepared.right.compiled.images.filter((i) => !known.has(i))
+      if (unknownImages.length > 0) {
+        return yield* new TemplateInvalid({
+          templateId: input.id,
+          part: "html",
+          message:
+            `unknown image${unknownImages.length > 1 ? "s" : ""} ${unknownImages.map((i) => `"${i}"`).join(", ")} in <img src="image:…">: ` +
+            `upload ${unknownImages.length > 1 ? "them" : "it"} first (POST /tenants/${id}/images/{imageId}) or fix the id` +
+            (known.size > 0 ? `; this tenant has ${[...known].map((i) => `"${i}"`).join(", ")}` : "; this tenant has no images yet")
+        })
+      }
+      const { template, previousVersion } = yield* content.writeTemplate(id, prepared.right.template, current, options)
+      return { template, removed: prepared.right.removed, previousVersion } satisfies SavedTemplate
+    },
+    (effect) => content.exclusive(effect)
+  )
 
   /**
    * Read-modify-write of the ordered rule list: `change` gets the stored list
@@ -81,21 +91,25 @@ export const makeContentChanges = Effect.gen(function* () {
    * rule that predates a check does not block changes to the others.
    */
   const updateRules = <E>(id: TenantId, change: (rules: ReadonlyArray<Rule>) => Either.Either<ReadonlyArray<Rule>, E>) =>
-    content.exclusive(Effect.gen(function* () {
-      yield* content.requireTenant(id)
-      const before = yield* content.rules(id)
-      const after = yield* change(before)
-      const templateIds = yield* content.templateIds(id)
-      for (const rule of after) {
-        const old = before.find((r) => r.id === rule.id)
-        if (old !== undefined && sameRule(old, rule)) continue
-        const problems = ruleProblems(rule, templateIds)
-        if (problems.length > 0) {
-          return yield* new RuleInvalid({ ruleId: rule.id, problems, message: `rule "${rule.id}": ${problems.join("; ")}` })
-        }
-      }
-      return yield* content.writeRules(id, after)
-    })).pipe(Effect.withSpan("ContentChanges.updateRules"))
+    content
+      .exclusive(
+        Effect.gen(function* () {
+          yield* content.requireTenant(id)
+          const before = yield* content.rules(id)
+          const after = yield* change(before)
+          const templateIds = yield* content.templateIds(id)
+          for (const rule of after) {
+            const old = before.find((r) => r.id === rule.id)
+            if (old !== undefined && sameRule(old, rule)) continue
+            const problems = ruleProblems(rule, templateIds)
+            if (problems.length > 0) {
+              return yield* new RuleInvalid({ ruleId: rule.id, problems, message: `rule "${rule.id}": ${problems.join("; ")}` })
+            }
+          }
+          return yield* content.writeRules(id, after)
+        })
+      )
+      .pipe(Effect.withSpan("ContentChanges.updateRules"))
 
   return { saveTemplate, updateRules } as const
 })

@@ -20,15 +20,13 @@ export const ControlPlaneLive = Layer.effect(
   ControlPlane,
   Effect.gen(function* () {
     const registry = yield* TenantRegistry
-    const orNone = <A, E>(what: string) => (effect: Effect.Effect<Option.Option<A>, E>) =>
-      effect.pipe(
-        Effect.catchAllCause((cause) => Effect.logError(`${what} failed`, cause).pipe(Effect.as(Option.none<A>())))
-      )
+    const orNone =
+      <A, E>(what: string) =>
+      (effect: Effect.Effect<Option.Option<A>, E>) =>
+        effect.pipe(Effect.catchAllCause((cause) => Effect.logError(`${what} failed`, cause).pipe(Effect.as(Option.none<A>()))))
     return {
       bindBySourceAddress: (address) =>
-        registry.sourceBinding(address).pipe(
-          Effect.catchAllCause((cause) => Effect.logError("bindBySourceAddress failed", cause).pipe(Effect.as(Unbound)))
-        ),
+        registry.sourceBinding(address).pipe(Effect.catchAllCause((cause) => Effect.logError("bindBySourceAddress failed", cause).pipe(Effect.as(Unbound)))),
       selectBySender: (binding, domain) => registry.selectBySender(binding, domain).pipe(orNone("selectBySender")),
       bindByCertificate: (fp) => registry.bindByCertificate(fp).pipe(orNone("bindByCertificate")),
       bindByCredentials: (user, pass) => registry.bindByCredentials(user, pass).pipe(orNone("bindByCredentials")),
@@ -45,7 +43,8 @@ export const ControlPlaneLive = Layer.effect(
             Effect.logError("resolveSignature failed; relaying without a signature", cause).pipe(
               Effect.annotateLogs({ tenant }),
               Effect.as(new NoSignature({ reason: TENANT_UNAVAILABLE }))
-            ))
+            )
+          )
         )
     }
   })

@@ -46,7 +46,12 @@ export interface DirectoryIndex {
 }
 
 /** A lookup address as the index holds it; "smtp:" as Azure AD writes it and SMTP's angle brackets are dropped. */
-export const normalizeAddress = (address: string): string => address.trim().replace(/^<|>$/g, "").replace(/^smtp:/i, "").toLowerCase()
+export const normalizeAddress = (address: string): string =>
+  address
+    .trim()
+    .replace(/^<|>$/g, "")
+    .replace(/^smtp:/i, "")
+    .toLowerCase()
 
 /** Azure AD also lists X500:, SIP:, … addresses; only smtp ones (or bare addresses) are mail. */
 const isMailAddress = (proxy: string): boolean => /^smtp:/i.test(proxy.trim()) || !/^[a-z0-9]+:/i.test(proxy.trim())
@@ -54,8 +59,14 @@ const isMailAddress = (proxy: string): boolean => /^smtp:/i.test(proxy.trim()) |
 /** Key order (LMDB compares UTF-8 bytes). */
 const before = (a: string, b: string): boolean => Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0
 
-export const empty = (tenantId: TenantId): DirectoryIndex =>
-  ({ tenantId, addresses: new Map(), aliases: new Map(), contested: new Map(), users: 0, conflicts: 0 })
+export const empty = (tenantId: TenantId): DirectoryIndex => ({
+  tenantId,
+  addresses: new Map(),
+  aliases: new Map(),
+  contested: new Map(),
+  users: 0,
+  conflicts: 0
+})
 
 const contest = (index: DirectoryIndex, address: string, mail: string) => {
   let claimants = index.contested.get(address)
@@ -138,8 +149,9 @@ export const build = Effect.fn("DirectoryIndex.build")(function* (tenantId: Tena
   const index = empty(tenantId)
   yield* store.forEachRaw(Db.users, Keys.userPrefix(tenantId), (key, value) => add(index, key, value))
   if (index.conflicts > 0) {
-    yield* Effect.logWarning("directory has proxy addresses claimed by several users; the first keeps each")
-      .pipe(Effect.annotateLogs({ tenant: tenantId, conflicts: index.conflicts }))
+    yield* Effect.logWarning("directory has proxy addresses claimed by several users; the first keeps each").pipe(
+      Effect.annotateLogs({ tenant: tenantId, conflicts: index.conflicts })
+    )
   }
   return index
 })
@@ -150,18 +162,21 @@ export const build = Effect.fn("DirectoryIndex.build")(function* (tenantId: Tena
  * new entry's come. Every entry is read and checked before the first change,
  * so a bad entry fails the patch with the index untouched.
  */
-export const patch = Effect.fn("DirectoryIndex.patch")(function* (index: DirectoryIndex, mails: Iterable<string>) {
-  const store = yield* Store
-  const entries: Array<{ mail: string; key: string; raw: unknown }> = []
-  for (const mail of mails) {
-    const key = Keys.userKey(index.tenantId, mail)
-    const raw = yield* store.getSync(Db.users, Schema.Unknown, key)
-    if (Option.isSome(raw)) addressesOf(key, raw.value) // throws StoreDecodeError before anything changed
-    entries.push({ mail, key, raw: Option.getOrUndefined(raw) })
-  }
-  for (const { mail } of entries) removeUser(index, mail)
-  for (const { key, raw } of entries) if (raw !== undefined) add(index, key, raw)
-}, (effect) => Effect.catchAllDefect(effect, (d) => (d instanceof StoreDecodeError ? Effect.fail(d) : Effect.die(d))))
+export const patch = Effect.fn("DirectoryIndex.patch")(
+  function* (index: DirectoryIndex, mails: Iterable<string>) {
+    const store = yield* Store
+    const entries: Array<{ mail: string; key: string; raw: unknown }> = []
+    for (const mail of mails) {
+      const key = Keys.userKey(index.tenantId, mail)
+      const raw = yield* store.getSync(Db.users, Schema.Unknown, key)
+      if (Option.isSome(raw)) addressesOf(key, raw.value) // throws StoreDecodeError before anything changed
+      entries.push({ mail, key, raw: Option.getOrUndefined(raw) })
+    }
+    for (const { mail } of entries) removeUser(index, mail)
+    for (const { key, raw } of entries) if (raw !== undefined) add(index, key, raw)
+  },
+  (effect) => Effect.catchAllDefect(effect, (d) => (d instanceof StoreDecodeError ? Effect.fail(d) : Effect.die(d)))
+)
 
 /** The lowercased mail (store key) of the user with this address, if any: a Map read, no store access. */
 export const mailOf = (index: DirectoryIndex, address: string): string | undefined => index.addresses.get(normalizeAddress(address))

@@ -77,7 +77,10 @@ type Current =
 export interface TenantActor {
   readonly tenantId: TenantId
   /** Asks the loop; fails with TenantActorUnavailable if it stops before answering, or is not answered `within`. */
-  readonly send: <R extends TenantRequest>(request: R, within?: Duration.DurationInput) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
+  readonly send: <R extends TenantRequest>(
+    request: R,
+    within?: Duration.DurationInput
+  ) => Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
   /** the published snapshot, refreshed first when the store is newer */
   readonly snapshot: Effect.Effect<TenantState.TenantState, TenantActorError>
   readonly relayState: Effect.Effect<Tenant, TenantActorError>
@@ -168,18 +171,20 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   const missing = (e: TenantActorError) =>
     e._tag === "TenantNotFound"
       ? Effect.sync(() => {
-        reads.clear()
-        current = { _tag: "Missing", tenantId, revision: store.tenantRevision(tenantId) }
-      })
+          reads.clear()
+          current = { _tag: "Missing", tenantId, revision: store.tenantRevision(tenantId) }
+        })
       : Effect.fail(e)
 
   /** Loads the whole tenant again (restart, explicit reload, or coming back after a removal). */
   const reloadState = Effect.suspend(() => {
     const previous = current._tag === "Loaded" ? current.state : undefined
-    return countedLoad(previous).pipe(Effect.matchEffect({
-      onSuccess: (state) => Effect.sync(() => publish(state, { _tag: "All" }, previous)),
-      onFailure: missing
-    }))
+    return countedLoad(previous).pipe(
+      Effect.matchEffect({
+        onSuccess: (state) => Effect.sync(() => publish(state, { _tag: "All" }, previous)),
+        onFailure: missing
+      })
+    )
   })
 
   /** Catches up with the store: a directory change is patched in, anything else reloads. */
@@ -187,32 +192,40 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     if (current._tag !== "Loaded") return reloadState
     const previous = current.state
     const before = loads
-    return storeUnavailable(TenantState.refresh(previous)).pipe(Effect.matchEffect({
-      onSuccess: ({ state, changed }) => Effect.sync(() => {
-        if (changed._tag === "All") loads = before + 1
-        if (changed._tag !== "Nothing") publish(state, changed, previous)
-      }),
-      onFailure: missing
-    }))
+    return storeUnavailable(TenantState.refresh(previous)).pipe(
+      Effect.matchEffect({
+        onSuccess: ({ state, changed }) =>
+          Effect.sync(() => {
+            if (changed._tag === "All") loads = before + 1
+            if (changed._tag !== "Nothing") publish(state, changed, previous)
+          }),
+        onFailure: missing
+      })
+    )
   })
 
-  const isStale = () =>
-    current._tag === "Loaded" ? TenantState.isStale(store, current.state) : store.tenantRevision(tenantId) > current.revision
+  const isStale = () => (current._tag === "Loaded" ? TenantState.isStale(store, current.state) : store.tenantRevision(tenantId) > current.revision)
 
   /** Read-your-writes: after a committed write the next read sees it, even before the change feed's Reload arrives. */
   const freshen = Effect.suspend(() => {
     if (!isStale()) return Effect.void
-    return refreshState.pipe(Effect.catchAll((e) =>
-      Effect.logError("tenant refresh failed; serving the last published snapshot", e).pipe(Effect.annotateLogs({ tenant: tenantId }),
-        Effect.zipRight(Effect.sync(() => {
-          // do not retry on every request until the next write
-          if (current._tag === "Loaded") current = { _tag: "Loaded", state: { ...current.state, revision: store.tenantRevision(tenantId) } }
-        })))))
+    return refreshState.pipe(
+      Effect.catchAll((e) =>
+        Effect.logError("tenant refresh failed; serving the last published snapshot", e).pipe(
+          Effect.annotateLogs({ tenant: tenantId }),
+          Effect.zipRight(
+            Effect.sync(() => {
+              // do not retry on every request until the next write
+              if (current._tag === "Loaded") current = { _tag: "Loaded", state: { ...current.state, revision: store.tenantRevision(tenantId) } }
+            })
+          )
+        )
+      )
+    )
   })
 
   /** A directory write, then the refresh that patches it in, so the very next read (from anyone) sees it. */
-  const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) =>
-    storeUnavailable(write).pipe(Effect.zipRight(freshen))
+  const writeDirectory = <E>(write: Effect.Effect<void, E | StoreError, never>) => storeUnavailable(write).pipe(Effect.zipRight(freshen))
 
   const handle = (request: TenantRequest): Effect.Effect<unknown, TenantActorError, Store | TenantRepo> =>
     Match.valueTags(request, {
@@ -255,7 +268,8 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
   yield* runLoop.pipe(
     Effect.retry(restartPolicy),
     Effect.catchAll(() =>
-      Effect.logError("tenant actor restarted too often; stopping it").pipe(Effect.annotateLogs({ tenant: tenantId }), Effect.zipRight(stop))),
+      Effect.logError("tenant actor restarted too often; stopping it").pipe(Effect.annotateLogs({ tenant: tenantId }), Effect.zipRight(stop))
+    ),
     Effect.forkScoped
   )
 
@@ -272,16 +286,16 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       pending.add(reply)
       if (within !== undefined) deadlines.track(reply, within)
       const envelope: Envelope = { request, reply }
-      const enqueued = Queue.unsafeOffer(mailbox, envelope)
-        ? Effect.void
-        : Effect.raceFirst(Queue.offer(mailbox, envelope), Deferred.await(stopped))
+      const enqueued = Queue.unsafeOffer(mailbox, envelope) ? Effect.void : Effect.raceFirst(Queue.offer(mailbox, envelope), Deferred.await(stopped))
       return enqueued.pipe(
         Effect.zipRight(Deferred.await(reply)),
-        Effect.ensuring(Effect.sync(() => {
-          inFlight--
-          pending.delete(reply)
-          deadlines.untrack(reply)
-        }))
+        Effect.ensuring(
+          Effect.sync(() => {
+            inFlight--
+            pending.delete(reply)
+            deadlines.untrack(reply)
+          })
+        )
       )
     }) as Effect.Effect<Schema.WithResult.Success<R>, Schema.WithResult.Failure<R>>
 
@@ -290,15 +304,15 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
    * healthy and the store holds nothing newer. Otherwise the read waits for
    * the loop to refresh (behind a restart's backoff, if one is under way).
    */
-  const published = (): TenantState.TenantState | undefined =>
-    healthy && !stoppedFlag && current._tag === "Loaded" && !isStale() ? current.state : undefined
+  const published = (): TenantState.TenantState | undefined => (healthy && !stoppedFlag && current._tag === "Loaded" && !isStale() ? current.state : undefined)
 
   const snapshotWithin = (within?: Duration.DurationInput): Effect.Effect<TenantState.TenantState, TenantActorError> =>
     Effect.suspend(() => {
       const ready = published()
       if (ready !== undefined) return Effect.succeed(ready)
-      return send(new Reload({ onlyIfStale: true }), within).pipe(Effect.zipRight(Effect.suspend(() =>
-        current._tag === "Loaded" ? Effect.succeed(current.state) : Effect.fail(new TenantNotFound({ tenantId })))))
+      return send(new Reload({ onlyIfStale: true }), within).pipe(
+        Effect.zipRight(Effect.suspend(() => (current._tag === "Loaded" ? Effect.succeed(current.state) : Effect.fail(new TenantNotFound({ tenantId })))))
+      )
     })
   const snapshot = snapshotWithin()
 
@@ -309,11 +323,7 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     Effect.forever,
     Effect.forkScoped
   )
-  yield* Queue.take(signal).pipe(
-    Effect.zipRight(send(new Reload({ onlyIfStale: true })).pipe(Effect.ignore)),
-    Effect.forever,
-    Effect.forkScoped
-  )
+  yield* Queue.take(signal).pipe(Effect.zipRight(send(new Reload({ onlyIfStale: true })).pipe(Effect.ignore)), Effect.forever, Effect.forkScoped)
 
   const withStore = <A, E>(effect: Effect.Effect<A, E, Store>) => storeUnavailable(Effect.provideService(effect, Store, store))
 
@@ -335,8 +345,10 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     loads: Effect.sync(() => loads),
     inFlight: () => inFlight,
     isStopped: () => stoppedFlag,
-    estimatedBytes: () => estimateBytes(current._tag === "Loaded" ? current.state : undefined, {
-      renderCacheSize: reads.renderCache.size, decodedUsers: reads.decodedUsers()
-    })
+    estimatedBytes: () =>
+      estimateBytes(current._tag === "Loaded" ? current.state : undefined, {
+        renderCacheSize: reads.renderCache.size,
+        decodedUsers: reads.decodedUsers()
+      })
   } satisfies TenantActor
 })

@@ -26,8 +26,7 @@ function* checkedEntries(entries: Iterable<BatchEntry>): Generator<CheckedBatchE
 /** The checked imports over one TenantRepo (handlers build it once, as they take their repositories). */
 export const tenantImport = (repo: TenantRepo) => ({
   /** Imports a parsed JSON value: decoded and checked here, stored by TenantRepo.importFile. */
-  importTenant: (input: unknown) =>
-    Effect.flatMap(checkTenantInput(input), repo.importFile).pipe(Effect.withSpan("TenantImport.importTenant")),
+  importTenant: (input: unknown) => Effect.flatMap(checkTenantInput(input), repo.importFile).pipe(Effect.withSpan("TenantImport.importTenant")),
   /** Many tenants in one call (TenantRepo.importBatch), each decoded and checked when its chunk is prepared. */
   importBatch: <R = never>(
     entries: Iterable<BatchEntry>,

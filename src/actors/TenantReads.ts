@@ -49,7 +49,13 @@ export const makeReads = (
   const imagesOf = (s: TenantState): TenantImages => {
     if (imagesFor !== s || images === undefined) {
       imagesFor = s
-      images = { tenantId, library: s.images, bytes: (sha) => s.imageBytes.get(sha), settings: imageSettings, ...(photoBytes !== undefined ? { photoBytes } : {}) }
+      images = {
+        tenantId,
+        library: s.images,
+        bytes: (sha) => s.imageBytes.get(sha),
+        settings: imageSettings,
+        ...(photoBytes !== undefined ? { photoBytes } : {})
+      }
     }
     return images
   }
@@ -72,13 +78,15 @@ export const makeReads = (
       const known = decodedUsers.get(mail)
       if (known !== undefined) return Effect.succeed(Option.some(known))
       const readAt = generation
-      return DirectoryIndex.read(s.directory, mail).pipe(Effect.tap((user) => {
-        // a refresh meanwhile may have changed this entry: keep nothing read before it
-        if (Option.isNone(user) || readAt !== generation) return
-        // oldest first out: a Map iterates in insertion order
-        if (decodedUsers.size >= DECODED_USER_CACHE_CAPACITY) decodedUsers.delete(decodedUsers.keys().next().value!)
-        decodedUsers.set(mail, user.value)
-      }))
+      return DirectoryIndex.read(s.directory, mail).pipe(
+        Effect.tap((user) => {
+          // a refresh meanwhile may have changed this entry: keep nothing read before it
+          if (Option.isNone(user) || readAt !== generation) return
+          // oldest first out: a Map iterates in insertion order
+          if (decodedUsers.size >= DECODED_USER_CACHE_CAPACITY) decodedUsers.delete(decodedUsers.keys().next().value!)
+          decodedUsers.set(mail, user.value)
+        })
+      )
     })
 
   const resolve = (s: TenantState, envelope: MessageEnvelope, header: HeaderSummary) =>
@@ -87,8 +95,16 @@ export const makeReads = (
       // a null sender (bounce) has no user; the resolver says so
       const user = envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, envelope.mailFrom)
       return resolveSignature({
-        rules: s.rules, templates: s.templates, user, envelope, header,
-        tenantDomains: s.tenant.domains, settings: s.settings, now, cache: renderCache, images: imagesOf(s)
+        rules: s.rules,
+        templates: s.templates,
+        user,
+        envelope,
+        header,
+        tenantDomains: s.tenant.domains,
+        settings: s.settings,
+        now,
+        cache: renderCache,
+        images: imagesOf(s)
       })
     })
 
@@ -97,8 +113,16 @@ export const makeReads = (
       const now = r.at ?? (yield* Clock.currentTimeMillis)
       const user = r.sender.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, r.sender)
       return previewRules({
-        rules: s.rules, templates: s.templates, user, sender: r.sender, recipients: r.recipients, subject: r.subject,
-        ...(r.kind !== undefined ? { kind: r.kind } : {}), tenantDomains: s.tenant.domains, settings: s.settings, now,
+        rules: s.rules,
+        templates: s.templates,
+        user,
+        sender: r.sender,
+        recipients: r.recipients,
+        subject: r.subject,
+        ...(r.kind !== undefined ? { kind: r.kind } : {}),
+        tenantDomains: s.tenant.domains,
+        settings: s.settings,
+        now,
         images: imagesOf(s)
       })
     })

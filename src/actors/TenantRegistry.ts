@@ -45,11 +45,14 @@ export const IDLE_SWEEP_INTERVAL = Duration.minutes(1)
  * unused for `idleStop` is stopped by the sweep. 0: no limit. A stopped
  * tenant starts again on its next message (a cold start).
  */
-export class WarmTenantLimits extends Context.Tag("imprint/WarmTenantLimits")<WarmTenantLimits, {
-  readonly maxWarm: number
-  readonly memoryBudgetBytes: number
-  readonly idleStop: Duration.Duration
-}>() {}
+export class WarmTenantLimits extends Context.Tag("imprint/WarmTenantLimits")<
+  WarmTenantLimits,
+  {
+    readonly maxWarm: number
+    readonly memoryBudgetBytes: number
+    readonly idleStop: Duration.Duration
+  }
+>() {}
 
 const DEFAULT_LIMITS = { maxWarm: 0, memoryBudgetBytes: 0, idleStop: IDLE_LIMIT }
 
@@ -107,28 +110,30 @@ const make = Effect.gen(function* () {
 
   const startOrWait = Effect.fn("TenantRegistry.actor")(function* (tenantId: TenantId) {
     const now = yield* Clock.currentTimeMillis
-    const [slot, isNew] = yield* slotLock.withPermits(1)(Effect.gen(function* () {
-      const existing = slots.get(tenantId)
-      if (existing !== undefined) {
-        const started = yield* Deferred.poll(existing.actor)
-        const exit = Option.isSome(started) ? yield* Effect.exit(started.value) : undefined
-        const dead = exit !== undefined && Exit.isSuccess(exit) && exit.value.isStopped()
-        if (!dead) {
-          existing.lastUsed = now
-          return [existing, false] as const
+    const [slot, isNew] = yield* slotLock.withPermits(1)(
+      Effect.gen(function* () {
+        const existing = slots.get(tenantId)
+        if (existing !== undefined) {
+          const started = yield* Deferred.poll(existing.actor)
+          const exit = Option.isSome(started) ? yield* Effect.exit(started.value) : undefined
+          const dead = exit !== undefined && Exit.isSuccess(exit) && exit.value.isStopped()
+          if (!dead) {
+            existing.lastUsed = now
+            return [existing, false] as const
+          }
+          // crashed too often: a fresh actor on the next request
+          yield* closeSlot(tenantId, existing)
         }
-        // crashed too often: a fresh actor on the next request
-        yield* closeSlot(tenantId, existing)
-      }
-      const fresh: Slot = {
-        scope: yield* Scope.fork(registryScope, ExecutionStrategy.sequential),
-        actor: yield* Deferred.make<TenantActor.TenantActor, TenantActorError>(),
-        started: undefined,
-        lastUsed: now
-      }
-      slots.set(tenantId, fresh)
-      return [fresh, true] as const
-    }))
+        const fresh: Slot = {
+          scope: yield* Scope.fork(registryScope, ExecutionStrategy.sequential),
+          actor: yield* Deferred.make<TenantActor.TenantActor, TenantActorError>(),
+          started: undefined,
+          lastUsed: now
+        }
+        slots.set(tenantId, fresh)
+        return [fresh, true] as const
+      })
+    )
     if (isNew) {
       // started in the registry's scope, so a caller interrupted mid-start leaves no half-made slot
       yield* TenantActor.make(tenantId).pipe(
@@ -158,7 +163,13 @@ const make = Effect.gen(function* () {
   const publishGauges = Effect.suspend(() => {
     const actors = warm()
     return Metric.set(warmGauge, actors.length).pipe(
-      Effect.zipRight(Metric.set(warmBytesGauge, actors.reduce((sum, a) => sum + a.actor.estimatedBytes(), 0))))
+      Effect.zipRight(
+        Metric.set(
+          warmBytesGauge,
+          actors.reduce((sum, a) => sum + a.actor.estimatedBytes(), 0)
+        )
+      )
+    )
   })
 
   /**
@@ -167,38 +178,52 @@ const make = Effect.gen(function* () {
    * count and the estimated memory are within it.
    */
   const enforceBudget = (keep: TenantId) =>
-    slotLock.withPermits(1)(Effect.gen(function* () {
-      const actors = warm()
-      let count = actors.length
-      const overCount = () => limits.maxWarm > 0 && count > limits.maxWarm
-      let bytes = limits.memoryBudgetBytes > 0 ? actors.reduce((sum, a) => sum + a.actor.estimatedBytes(), 0) : 0
-      const overBytes = () => limits.memoryBudgetBytes > 0 && bytes > limits.memoryBudgetBytes
-      if (!overCount() && !overBytes()) return
-      const candidates = actors.filter((a) => a.tenantId !== keep && a.actor.inFlight() === 0).sort((a, b) => a.slot.lastUsed - b.slot.lastUsed)
-      for (const a of candidates) {
-        if (!overCount() && !overBytes()) break
-        bytes -= a.actor.estimatedBytes()
-        count--
-        yield* closeSlot(a.tenantId, a.slot)
-        yield* Metric.increment(actorsStopped.budget)
-        yield* Effect.logDebug("stopped least recently used tenant actor (warm budget)").pipe(Effect.annotateLogs({ tenant: a.tenantId }))
-      }
-    })).pipe(Effect.zipRight(publishGauges))
+    slotLock
+      .withPermits(1)(
+        Effect.gen(function* () {
+          const actors = warm()
+          let count = actors.length
+          const overCount = () => limits.maxWarm > 0 && count > limits.maxWarm
+          let bytes = limits.memoryBudgetBytes > 0 ? actors.reduce((sum, a) => sum + a.actor.estimatedBytes(), 0) : 0
+          const overBytes = () => limits.memoryBudgetBytes > 0 && bytes > limits.memoryBudgetBytes
+          if (!overCount() && !overBytes()) return
+          const candidates = actors.filter((a) => a.tenantId !== keep && a.actor.inFlight() === 0).sort((a, b) => a.slot.lastUsed - b.slot.lastUsed)
+          for (const a of candidates) {
+            if (!overCount() && !overBytes()) break
+            bytes -= a.actor.estimatedBytes()
+            count--
+            yield* closeSlot(a.tenantId, a.slot)
+            yield* Metric.increment(actorsStopped.budget)
+            yield* Effect.logDebug("stopped least recently used tenant actor (warm budget)").pipe(Effect.annotateLogs({ tenant: a.tenantId }))
+          }
+        })
+      )
+      .pipe(Effect.zipRight(publishGauges))
 
-  const sweepIdle = slotLock.withPermits(1)(Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    for (const [tenantId, slot] of Array.from(slots)) {
-      const started = yield* Deferred.poll(slot.actor)
-      if (Option.isNone(started)) continue
-      const busy = yield* started.value.pipe(Effect.map((a) => a.inFlight() > 0), Effect.orElseSucceed(() => false))
-      if (!busy && now - slot.lastUsed >= Duration.toMillis(limits.idleStop)) {
-        yield* closeSlot(tenantId, slot)
-        yield* Metric.increment(actorsStopped.idle)
-        yield* Effect.logDebug("stopped idle tenant actor").pipe(Effect.annotateLogs({ tenant: tenantId }))
-      }
-    }
-  })).pipe(Effect.zipRight(publishGauges))
-  const sweepInterval = Duration.max(Duration.seconds(1), Duration.min(IDLE_SWEEP_INTERVAL, Duration.divide(limits.idleStop, 4).pipe(Option.getOrElse(() => IDLE_SWEEP_INTERVAL))))
+  const sweepIdle = slotLock
+    .withPermits(1)(
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        for (const [tenantId, slot] of Array.from(slots)) {
+          const started = yield* Deferred.poll(slot.actor)
+          if (Option.isNone(started)) continue
+          const busy = yield* started.value.pipe(
+            Effect.map((a) => a.inFlight() > 0),
+            Effect.orElseSucceed(() => false)
+          )
+          if (!busy && now - slot.lastUsed >= Duration.toMillis(limits.idleStop)) {
+            yield* closeSlot(tenantId, slot)
+            yield* Metric.increment(actorsStopped.idle)
+            yield* Effect.logDebug("stopped idle tenant actor").pipe(Effect.annotateLogs({ tenant: tenantId }))
+          }
+        }
+      })
+    )
+    .pipe(Effect.zipRight(publishGauges))
+  const sweepInterval = Duration.max(
+    Duration.seconds(1),
+    Duration.min(IDLE_SWEEP_INTERVAL, Duration.divide(limits.idleStop, 4).pipe(Option.getOrElse(() => IDLE_SWEEP_INTERVAL)))
+  )
   yield* sweepIdle.pipe(Effect.delay(sweepInterval), Effect.forever, Effect.forkScoped)
 
   // ---- connector index ----------------------------------------------------
@@ -224,31 +249,37 @@ const make = Effect.gen(function* () {
    * (the store's change log names them) are read and patched in, one record
    * each; a whole rebuild only at start or when the log does not reach back.
    */
-  const rebuild = rebuildLock.withPermits(1)(Effect.gen(function* () {
-    const revision = store.dbRevision(Db.tenants)
-    const current = yield* Ref.get(index)
-    if (current.revision === revision) return
-    const changed = current.revision < 0 ? undefined : store.tenantsRewrittenSince(current.revision, revision)
-    if (changed === undefined) {
-      yield* Ref.set(index, ConnectorIndex.build(yield* readTenants, revision))
-      yield* Metric.increment(connectorIndexUpdates.rebuild)
-      return
-    }
-    const records = new Map<TenantId, Tenant | undefined>()
-    for (const id of changed) {
-      const tenant = yield* store.get(Db.tenants, Tenant, Keys.tenantKey(id)).pipe(
-        Effect.tapError((e) => Effect.logError("tenant record skipped by the connector index", e)),
-        Effect.orElseSucceed(() => Option.none<Tenant>())
-      )
-      records.set(id, Option.getOrUndefined(tenant))
-    }
-    yield* Ref.set(index, ConnectorIndex.patch(current, records, revision))
-    yield* Metric.increment(connectorIndexUpdates.patch)
-  })).pipe(Effect.catchAll((e) => Effect.logError("connector index update failed; keeping the previous one", e)))
+  const rebuild = rebuildLock
+    .withPermits(1)(
+      Effect.gen(function* () {
+        const revision = store.dbRevision(Db.tenants)
+        const current = yield* Ref.get(index)
+        if (current.revision === revision) return
+        const changed = current.revision < 0 ? undefined : store.tenantsRewrittenSince(current.revision, revision)
+        if (changed === undefined) {
+          yield* Ref.set(index, ConnectorIndex.build(yield* readTenants, revision))
+          yield* Metric.increment(connectorIndexUpdates.rebuild)
+          return
+        }
+        const records = new Map<TenantId, Tenant | undefined>()
+        for (const id of changed) {
+          const tenant = yield* store.get(Db.tenants, Tenant, Keys.tenantKey(id)).pipe(
+            Effect.tapError((e) => Effect.logError("tenant record skipped by the connector index", e)),
+            Effect.orElseSucceed(() => Option.none<Tenant>())
+          )
+          records.set(id, Option.getOrUndefined(tenant))
+        }
+        yield* Ref.set(index, ConnectorIndex.patch(current, records, revision))
+        yield* Metric.increment(connectorIndexUpdates.patch)
+      })
+    )
+    .pipe(Effect.catchAll((e) => Effect.logError("connector index update failed; keeping the previous one", e)))
 
   const freshIndex = Effect.suspend(() =>
-    Ref.get(index).pipe(Effect.flatMap((current) =>
-      current.revision === store.dbRevision(Db.tenants) ? Effect.succeed(current) : rebuild.pipe(Effect.zipRight(Ref.get(index))))))
+    Ref.get(index).pipe(
+      Effect.flatMap((current) => (current.revision === store.dbRevision(Db.tenants) ? Effect.succeed(current) : rebuild.pipe(Effect.zipRight(Ref.get(index)))))
+    )
+  )
 
   const changes = yield* store.subscribe
   yield* rebuild
@@ -283,7 +314,9 @@ const make = Effect.gen(function* () {
       if (yield* PasswordHash.verify(password, entry.passwordHash)) matching.push(entry)
     }
     if (matching.length > 1) {
-      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(Effect.annotateLogs({ tenants: matching.map((m) => m.tenantId).join(",") }))
+      yield* Effect.logWarning("auth username matches several tenants; binding none").pipe(
+        Effect.annotateLogs({ tenants: matching.map((m) => m.tenantId).join(",") })
+      )
     }
     if (matching.length !== 1) return Option.none<TenantId>()
     if (entries.length === 1) authCache.remember(username, password, matching[0], now)
@@ -323,10 +356,14 @@ const make = Effect.gen(function* () {
 
   /** Stops a tenant's actor now (tests, tenant removal); false when none was running. */
   const stop = Effect.fn("TenantRegistry.stop")(function* (tenantId: TenantId) {
-    return yield* slotLock.withPermits(1)(Effect.suspend(() => {
-      const slot = slots.get(tenantId)
-      return slot === undefined ? Effect.succeed(false) : closeSlot(tenantId, slot).pipe(Effect.as(true))
-    })).pipe(Effect.tap(() => publishGauges))
+    return yield* slotLock
+      .withPermits(1)(
+        Effect.suspend(() => {
+          const slot = slots.get(tenantId)
+          return slot === undefined ? Effect.succeed(false) : closeSlot(tenantId, slot).pipe(Effect.as(true))
+        })
+      )
+      .pipe(Effect.tap(() => publishGauges))
   })
 
   return {
@@ -351,4 +388,3 @@ export class TenantRegistry extends Effect.Service<TenantRegistry>()("imprint/Te
   scoped: make,
   dependencies: [TenantRepo.Default, Store.Default]
 }) {}
-

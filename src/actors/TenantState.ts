@@ -48,9 +48,7 @@ export const templateSource = (t: Template): string => JSON.stringify([t.version
  * import validation existed, or written by hand) is logged and left out
  * instead of failing the load: the other templates keep stamping.
  */
-const compileAll = Effect.fn("TenantState.compileAll")(function* (
-  tenantId: TenantId, stored: ReadonlyArray<Template>, previous: TenantState | undefined
-) {
+const compileAll = Effect.fn("TenantState.compileAll")(function* (tenantId: TenantId, stored: ReadonlyArray<Template>, previous: TenantState | undefined) {
   const templates = new Map<string, CompiledTemplate>()
   const sources = new Map<string, string>()
   for (const template of stored) {
@@ -98,7 +96,9 @@ const Blob = Schema.Uint8ArrayFromSelf
  * are reused, since equal SHA-256 means equal bytes.
  */
 const loadImages = Effect.fn("TenantState.loadImages")(function* (
-  tenantId: TenantId, templates: ReadonlyMap<string, CompiledTemplate>, previous: TenantState | undefined
+  tenantId: TenantId,
+  templates: ReadonlyMap<string, CompiledTemplate>,
+  previous: TenantState | undefined
 ) {
   const store = yield* Store
   const images = new Map<string, ImageMeta>()
@@ -118,10 +118,7 @@ const loadImages = Effect.fn("TenantState.loadImages")(function* (
 })
 
 /** What a refresh changed: nothing, some directory entries (lowercased mails), or everything (a load). */
-export type Changed =
-  | { readonly _tag: "Nothing" }
-  | { readonly _tag: "Users"; readonly mails: ReadonlySet<string> }
-  | { readonly _tag: "All" }
+export type Changed = { readonly _tag: "Nothing" } | { readonly _tag: "Users"; readonly mails: ReadonlySet<string> } | { readonly _tag: "All" }
 
 /**
  * Catches `state` up with the store. Commits since its revision that wrote

@@ -50,8 +50,7 @@ export class Api extends HttpApi.make("imprint-admin")
   // cluster mode: any write may lose a compare-and-set race (409) or find the cluster unreachable (503)
   .addError(ConcurrentEdit)
   .addError(ClusterUnavailable)
-  .annotate(OpenApi.Title, "Imprint admin API")
-{}
+  .annotate(OpenApi.Title, "Imprint admin API") {}
 
 /** Where the OpenAPI document is served. */
 export const OPENAPI_PATH = "/openapi.json"

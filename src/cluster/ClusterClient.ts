@@ -54,65 +54,77 @@ export class ClusterClient extends Context.Tag("imprint/ClusterClient")<ClusterC
 const unavailable = (message: string, cause?: unknown) => new StoreError({ op: "unavailable", message, cause })
 
 export const clusterClientLayer = (config: ClusterConfig) =>
-  Layer.scoped(ClusterClient, Effect.gen(function* () {
-    let handle: ClusterHandle | undefined
-    let connected = false
-    let closed = false
-    let answering = true
-    const listeners = new Set<(type: string) => void>()
-    let resolveReady!: (h: ClusterHandle) => void
-    const readyPromise = new Promise<ClusterHandle>((resolve) => (resolveReady = resolve))
-    const runtime = yield* Effect.runtime<never>()
-    const log = (message: string) => Runtime.runFork(runtime)(Effect.logWarning(message).pipe(Effect.annotateLogs({ cluster: config.bucket })))
+  Layer.scoped(
+    ClusterClient,
+    Effect.gen(function* () {
+      let handle: ClusterHandle | undefined
+      let connected = false
+      let closed = false
+      let answering = true
+      const listeners = new Set<(type: string) => void>()
+      let resolveReady!: (h: ClusterHandle) => void
+      const readyPromise = new Promise<ClusterHandle>((resolve) => (resolveReady = resolve))
+      const runtime = yield* Effect.runtime<never>()
+      const log = (message: string) => Runtime.runFork(runtime)(Effect.logWarning(message).pipe(Effect.annotateLogs({ cluster: config.bucket })))
 
-    const start = async () => {
-      const nc = await connect({
-        servers: [...config.servers], name: config.node, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true,
-        reconnectTimeWait: 250, timeout: config.writeTimeoutMs, pingInterval: 2_000, maxPingOut: 2
-      })
-      if (closed) return void (await nc.close())
-      connected = true
-      void (async () => {
-        for await (const s of nc.status()) {
-          if (s.type === "disconnect") connected = false
-          if (s.type === "reconnect") connected = true
-          for (const f of listeners) f(s.type)
-        }
-      })()
-      const js = jetstream(nc, { timeout: config.writeTimeoutMs })
-      // the bucket is made by the first node that finds none (same settings on every node)
-      let kv: KV | undefined
-      while (kv === undefined && !closed) {
-        // a site that mirrors another's bucket (two sites, `mirrorDomain`) holds a read-only copy with the same revisions
-        const mirror = config.mirrorDomain === undefined ? {} : { mirror: { name: config.bucket, domain: config.mirrorDomain } }
-        kv = await new Kvm(js).create(config.bucket, { history: 1, replicas: config.replicas, ...mirror }).catch(async (e) => {
-          await new Promise((r) => setTimeout(r, 500))
-          if (!closed) log(`cluster bucket ${config.bucket} not ready yet: ${(e as Error).message}`)
-          return undefined
+      const start = async () => {
+        const nc = await connect({
+          servers: [...config.servers],
+          name: config.node,
+          reconnect: true,
+          maxReconnectAttempts: -1,
+          waitOnFirstConnect: true,
+          reconnectTimeWait: 250,
+          timeout: config.writeTimeoutMs,
+          pingInterval: 2_000,
+          maxPingOut: 2
         })
+        if (closed) return void (await nc.close())
+        connected = true
+        void (async () => {
+          for await (const s of nc.status()) {
+            if (s.type === "disconnect") connected = false
+            if (s.type === "reconnect") connected = true
+            for (const f of listeners) f(s.type)
+          }
+        })()
+        const js = jetstream(nc, { timeout: config.writeTimeoutMs })
+        // the bucket is made by the first node that finds none (same settings on every node)
+        let kv: KV | undefined
+        while (kv === undefined && !closed) {
+          // a site that mirrors another's bucket (two sites, `mirrorDomain`) holds a read-only copy with the same revisions
+          const mirror = config.mirrorDomain === undefined ? {} : { mirror: { name: config.bucket, domain: config.mirrorDomain } }
+          kv = await new Kvm(js).create(config.bucket, { history: 1, replicas: config.replicas, ...mirror }).catch(async (e) => {
+            await new Promise((r) => setTimeout(r, 500))
+            if (!closed) log(`cluster bucket ${config.bucket} not ready yet: ${(e as Error).message}`)
+            return undefined
+          })
+        }
+        if (kv === undefined) return void (await nc.close())
+        handle = { nc, js, kv }
+        resolveReady(handle)
       }
-      if (kv === undefined) return void (await nc.close())
-      handle = { nc, js, kv }
-      resolveReady(handle)
-    }
-    yield* Effect.sync(() => void start().catch((e) => log(`cluster connection failed: ${(e as Error).message}`)))
-    yield* Effect.addFinalizer(() => Effect.promise(async () => {
-      closed = true
-      await handle?.nc.close().catch(() => undefined)
-    }))
+      yield* Effect.sync(() => void start().catch((e) => log(`cluster connection failed: ${(e as Error).message}`)))
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(async () => {
+          closed = true
+          await handle?.nc.close().catch(() => undefined)
+        })
+      )
 
-    return {
-      config,
-      ready: () => readyPromise,
-      connected: () => connected && handle !== undefined,
-      streamAnswering: () => answering,
-      reportStream: (now) => void (answering = now),
-      onStatus: (f) => {
-        listeners.add(f)
-        return () => listeners.delete(f)
-      }
-    } satisfies ClusterClientShape
-  }))
+      return {
+        config,
+        ready: () => readyPromise,
+        connected: () => connected && handle !== undefined,
+        streamAnswering: () => answering,
+        reportStream: (now) => void (answering = now),
+        onStatus: (f) => {
+          listeners.add(f)
+          return () => listeners.delete(f)
+        }
+      } satisfies ClusterClientShape
+    })
+  )
 
 const isConflict = (e: unknown) => e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164)
 
@@ -131,58 +143,69 @@ const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) 
 }
 
 /** The store's replicated writes, through this node's cluster client. */
-export const storeReplicationLayer = Layer.effect(StoreReplication, Effect.gen(function* () {
-  const client = yield* ClusterClient
-  const { bucket, writeTimeoutMs, mirrorDomain } = client.config
-  // a mirroring site writes to the holding site's bucket, through that domain's mapping over the leafnode
-  const prefix = mirrorDomain === undefined ? `$KV.${bucket}` : `$JS.${mirrorDomain}.API.$KV.${bucket}`
-  let everConnected = false
+export const storeReplicationLayer = Layer.effect(
+  StoreReplication,
+  Effect.gen(function* () {
+    const client = yield* ClusterClient
+    const { bucket, writeTimeoutMs, mirrorDomain } = client.config
+    // a mirroring site writes to the holding site's bucket, through that domain's mapping over the leafnode
+    const prefix = mirrorDomain === undefined ? `$KV.${bucket}` : `$JS.${mirrorDomain}.API.$KV.${bucket}`
+    let everConnected = false
 
-  const handleNow = async (): Promise<ClusterHandle> => {
-    if (client.connected()) {
+    const handleNow = async (): Promise<ClusterHandle> => {
+      if (client.connected()) {
+        everConnected = true
+        if (!client.streamAnswering())
+          throw unavailable("the cluster's bucket does not answer (its servers have no quorum); mail keeps flowing, changes wait until it is back")
+        return client.ready()
+      }
+      if (everConnected) throw unavailable("the cluster is unreachable from this node; mail keeps flowing, changes wait until it is back")
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(unavailable(`no cluster server answered within ${FIRST_CONNECT_WAIT_MS} ms (${client.config.servers.join(", ")})`)),
+          FIRST_CONNECT_WAIT_MS
+        ).unref()
+      )
+      const h = await Promise.race([client.ready(), timeout])
       everConnected = true
-      if (!client.streamAnswering()) throw unavailable("the cluster's bucket does not answer (its servers have no quorum); mail keeps flowing, changes wait until it is back")
-      return client.ready()
+      return h
     }
-    if (everConnected) throw unavailable("the cluster is unreachable from this node; mail keeps flowing, changes wait until it is back")
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(unavailable(`no cluster server answered within ${FIRST_CONNECT_WAIT_MS} ms (${client.config.servers.join(", ")})`)), FIRST_CONNECT_WAIT_MS).unref())
-    const h = await Promise.race([client.ready(), timeout])
-    everConnected = true
-    return h
-  }
 
-  const publish = (h: ClusterHandle, w: ReplicatedWrite): Promise<number> => {
-    const subject = `${prefix}.${toKvKey(w.db, w.key)}`
-    const h2 = headers()
-    if (w.value === undefined) h2.set("KV-Operation", "DEL")
-    const data = w.value === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(w.value))
-    return h.js.publish(subject, data, { headers: h2, expect: { lastSubjectSequence: w.expected }, timeout: writeTimeoutMs })
-      .then((ack) => ack.seq)
-      .catch((e: unknown) => {
-        // a key this node holds as deleted whose history was purged since: the bucket has no revision for it now
-        if (isConflict(e) && w.deleted && w.expected > 0) return publish(h, { ...w, expected: 0, deleted: false })
-        if (isConflict(e)) {
-          throw new StoreError({
-            op: "conflict", db: w.db, key: w.key,
-            message: `${w.db}:${w.key} was changed by someone else since this node read it (revision ${w.expected}); read it again and retry`
-          })
-        }
-        throw e instanceof StoreError ? e : unavailable(`the cluster did not take the write of ${w.db}:${w.key}: ${(e as Error).message}`, e)
+    const publish = (h: ClusterHandle, w: ReplicatedWrite): Promise<number> => {
+      const subject = `${prefix}.${toKvKey(w.db, w.key)}`
+      const h2 = headers()
+      if (w.value === undefined) h2.set("KV-Operation", "DEL")
+      const data = w.value === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(w.value))
+      return h.js
+        .publish(subject, data, { headers: h2, expect: { lastSubjectSequence: w.expected }, timeout: writeTimeoutMs })
+        .then((ack) => ack.seq)
+        .catch((e: unknown) => {
+          // a key this node holds as deleted whose history was purged since: the bucket has no revision for it now
+          if (isConflict(e) && w.deleted && w.expected > 0) return publish(h, { ...w, expected: 0, deleted: false })
+          if (isConflict(e)) {
+            throw new StoreError({
+              op: "conflict",
+              db: w.db,
+              key: w.key,
+              message: `${w.db}:${w.key} was changed by someone else since this node read it (revision ${w.expected}); read it again and retry`
+            })
+          }
+          throw e instanceof StoreError ? e : unavailable(`the cluster did not take the write of ${w.db}:${w.key}: ${(e as Error).message}`, e)
+        })
+    }
+
+    const write = (writes: ReadonlyArray<ReplicatedWrite>) =>
+      Effect.tryPromise({
+        try: async () => {
+          const h = await handleNow()
+          // The bucket has no multi-key transaction. A batch's first key is its gate: written alone, and
+          // only once it won its compare-and-set are the others (a template's history, …) written.
+          const first = await publish(h, writes[0])
+          return [first, ...(await mapLimit(writes.slice(1), WRITE_CONCURRENCY, (w) => publish(h, w)))]
+        },
+        catch: (e) => (e instanceof StoreError ? e : unavailable(`cluster write failed: ${String(e)}`, e))
       })
-  }
 
-  const write = (writes: ReadonlyArray<ReplicatedWrite>) =>
-    Effect.tryPromise({
-      try: async () => {
-        const h = await handleNow()
-        // The bucket has no multi-key transaction. A batch's first key is its gate: written alone, and
-        // only once it won its compare-and-set are the others (a template's history, …) written.
-        const first = await publish(h, writes[0])
-        return [first, ...(await mapLimit(writes.slice(1), WRITE_CONCURRENCY, (w) => publish(h, w)))]
-      },
-      catch: (e) => (e instanceof StoreError ? e : unavailable(`cluster write failed: ${String(e)}`, e))
-    })
-
-  return { replicates: (db) => !LOCAL_DATABASES.has(db), write } satisfies StoreReplicationShape
-}))
+    return { replicates: (db) => !LOCAL_DATABASES.has(db), write } satisfies StoreReplicationShape
+  })
+)

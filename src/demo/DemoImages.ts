@@ -40,15 +40,19 @@ const linkedin = (): Buffer => {
   return c.toPng()
 }
 
-const x = (): Buffer =>
-  new Canvas(40, 40).rect(0, 0, 39, 39, rgb("#000000"), 7)
-    .line(11, 10, 29, 30, 4.5, WHITE)
-    .line(29, 10, 11, 30, 2.5, WHITE)
-    .toPng()
+const x = (): Buffer => new Canvas(40, 40).rect(0, 0, 39, 39, rgb("#000000"), 7).line(11, 10, 29, 30, 4.5, WHITE).line(29, 10, 11, 30, 2.5, WHITE).toPng()
 
 const youtube = (): Buffer =>
-  new Canvas(40, 40).rect(2, 8, 35, 24, rgb("#ff0000"), 7)
-    .polygon([[16, 14], [16, 26], [26.5, 20]], WHITE)
+  new Canvas(40, 40)
+    .rect(2, 8, 35, 24, rgb("#ff0000"), 7)
+    .polygon(
+      [
+        [16, 14],
+        [16, 26],
+        [26.5, 20]
+      ],
+      WHITE
+    )
     .toPng()
 
 /** The banner, 480×80: a brand gradient with snowflake dots and a call-to-action pill (the words are in its alt text). */
@@ -60,11 +64,26 @@ const banner = (): Buffer => {
     c.shape((sx) => sx >= px && sx < px + 1, color, { x0: px, y0: 0, x1: px + 1, y1: 80 })
   }
   const flakes: ReadonlyArray<readonly [number, number, number]> = [
-    [40, 18, 3], [90, 55, 2], [150, 25, 2.5], [210, 60, 3], [260, 15, 2], [300, 48, 2.5], [430, 20, 3], [455, 62, 2], [390, 66, 2.5]
+    [40, 18, 3],
+    [90, 55, 2],
+    [150, 25, 2.5],
+    [210, 60, 3],
+    [260, 15, 2],
+    [300, 48, 2.5],
+    [430, 20, 3],
+    [455, 62, 2],
+    [390, 66, 2.5]
   ]
   for (const [fx, fy, r] of flakes) c.circle(fx, fy, r, rgb("#ffffff", 200))
   c.rect(330, 26, 120, 28, WHITE, 14)
-  c.polygon([[404, 33], [404, 47], [416, 40]], BRAND)
+  c.polygon(
+    [
+      [404, 33],
+      [404, 47],
+      [416, 40]
+    ],
+    BRAND
+  )
   c.rect(30, 34, 180, 6, rgb("#ffffff", 230), 3).rect(30, 46, 120, 4, rgb("#ffffff", 160), 2)
   return c.toPng()
 }

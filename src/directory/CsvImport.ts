@@ -52,7 +52,10 @@ export const parseDirectoryCsv = (text: string): ParsedRows => {
   const headerLine = header.info.lines
   const unknown = columns.filter((c) => !isImportColumn(c) && c !== PHOTO_COLUMN)
   if (unknown.length > 0) {
-    return whole(headerLine, `unknown column${unknown.length > 1 ? "s" : ""} ${unknown.map((c) => `"${c}"`).join(", ")}; columns are ${IMPORT_COLUMNS.join(", ")} and custom.<name>`)
+    return whole(
+      headerLine,
+      `unknown column${unknown.length > 1 ? "s" : ""} ${unknown.map((c) => `"${c}"`).join(", ")}; columns are ${IMPORT_COLUMNS.join(", ")} and custom.<name>`
+    )
   }
   const repeated = columns.filter((c, i) => columns.indexOf(c) !== i)
   if (repeated.length > 0) return whole(headerLine, `column "${repeated[0]}" appears twice`)
@@ -70,7 +73,11 @@ export const parseDirectoryCsv = (text: string): ParsedRows => {
     if (record.length !== columns.length) {
       const mailAt = columns.indexOf("mail")
       const mail = record[mailAt]?.trim()
-      wrongWidth.push({ row, ...(mail ? { mail } : {}), reason: `${record.length} fields, but the header has ${columns.length} (a value with a comma must be quoted)` })
+      wrongWidth.push({
+        row,
+        ...(mail ? { mail } : {}),
+        reason: `${record.length} fields, but the header has ${columns.length} (a value with a comma must be quoted)`
+      })
       continue
     }
     const fields: Record<string, string | ReadonlyArray<string>> = {}
@@ -81,9 +88,13 @@ export const parseDirectoryCsv = (text: string): ParsedRows => {
         return
       }
       const value = record[i]!.replace(LINE_BREAKS, " ")
-      fields[column] = column === "proxyAddresses" || column === "memberOf"
-        ? value.split(LIST_SEPARATOR).map((v) => v.trim()).filter((v) => v !== "")
-        : value
+      fields[column] =
+        column === "proxyAddresses" || column === "memberOf"
+          ? value
+              .split(LIST_SEPARATOR)
+              .map((v) => v.trim())
+              .filter((v) => v !== "")
+          : value
     })
     rows.push({ row, record: fields, ...(photo !== undefined ? { photo } : {}) })
   }

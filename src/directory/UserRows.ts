@@ -47,9 +47,12 @@ const identity = (names: Iterable<string>): Record<string, string> => {
 export const checkRecord = (record: SourceRecord, row: number): { user: DirectoryUser } | { rejected: RejectedRow } => {
   const change = mapRecord(record, identity(Object.keys(record)), `row ${row}`)
   switch (change._tag) {
-    case "Upsert": return { user: change.user }
-    case "Rejected": return { rejected: { row, ...(change.mail !== undefined ? { mail: change.mail } : {}), reason: change.reason } }
-    default: return { rejected: { row, reason: "not a user" } }
+    case "Upsert":
+      return { user: change.user }
+    case "Rejected":
+      return { rejected: { row, ...(change.mail !== undefined ? { mail: change.mail } : {}), reason: change.reason } }
+    default:
+      return { rejected: { row, reason: "not a user" } }
   }
 }
 
@@ -116,12 +119,13 @@ export const parseJsonUsers = (items: ReadonlyArray<unknown>): ParsedRows => {
   const rows: Array<{ row: number; record: SourceRecord; photo?: string }> = []
   items.forEach((item, i) => {
     const photo = typeof item === "object" && item !== null ? (item as { photo?: unknown }).photo : undefined
-    const record = photo !== undefined && photo !== null && typeof photo !== "string"
-      ? "photo must be a string: base64 of a PNG, JPEG or GIF, or a data:image/…;base64, URL"
-      : jsonRecord(item)
+    const record =
+      photo !== undefined && photo !== null && typeof photo !== "string"
+        ? "photo must be a string: base64 of a PNG, JPEG or GIF, or a data:image/…;base64, URL"
+        : jsonRecord(item)
     if (typeof record === "string") {
-      const mail = typeof item === "object" && item !== null && typeof (item as { mail?: unknown }).mail === "string"
-        ? (item as { mail: string }).mail : undefined
+      const mail =
+        typeof item === "object" && item !== null && typeof (item as { mail?: unknown }).mail === "string" ? (item as { mail: string }).mail : undefined
       rejected.push({ row: i + 1, ...(mail !== undefined ? { mail } : {}), reason: record })
     } else rows.push({ row: i + 1, record, ...(typeof photo === "string" ? { photo } : {}) })
   })

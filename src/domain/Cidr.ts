@@ -83,5 +83,4 @@ export const contains = (cidr: Cidr, address: Uint8Array): boolean => {
 }
 
 /** Whether two ranges share at least one address (one of them holds the other's network address). */
-export const overlaps = (a: Cidr, b: Cidr): boolean =>
-  a.prefix <= b.prefix ? contains(a, b.bytes) : contains(b, a.bytes)
+export const overlaps = (a: Cidr, b: Cidr): boolean => (a.prefix <= b.prefix ? contains(a, b.bytes) : contains(b, a.bytes))

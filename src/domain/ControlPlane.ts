@@ -17,11 +17,7 @@ export interface ControlPlaneApi {
   readonly bindByCredentials: (username: string, password: string) => Effect.Effect<Option.Option<TenantId>>
   /** the tenant's current relay state (domains, connectors, downstream); None when gone or suspended */
   readonly relayState: (tenant: TenantId) => Effect.Effect<Option.Option<Tenant>>
-  readonly resolveSignature: (
-    tenant: TenantId,
-    envelope: MessageEnvelope,
-    header: HeaderSummary
-  ) => Effect.Effect<SignatureDecision>
+  readonly resolveSignature: (tenant: TenantId, envelope: MessageEnvelope, header: HeaderSummary) => Effect.Effect<SignatureDecision>
 }
 
 export class ControlPlane extends Context.Tag("imprint/ControlPlane")<ControlPlane, ControlPlaneApi>() {}

@@ -54,7 +54,21 @@ export class DirectoryUser extends Schema.Class<DirectoryUser>("DirectoryUser")(
 
 /** The attribute names a rule or template may refer to directly. */
 export const DirectoryAttributes = [
-  "mail", "displayName", "givenName", "sn", "title", "department", "company", "telephoneNumber", "mobile",
-  "facsimileTelephoneNumber", "physicalDeliveryOfficeName", "streetAddress", "l", "st", "postalCode", "co"
+  "mail",
+  "displayName",
+  "givenName",
+  "sn",
+  "title",
+  "department",
+  "company",
+  "telephoneNumber",
+  "mobile",
+  "facsimileTelephoneNumber",
+  "physicalDeliveryOfficeName",
+  "streetAddress",
+  "l",
+  "st",
+  "postalCode",
+  "co"
 ] as const
 export type DirectoryAttribute = (typeof DirectoryAttributes)[number]

@@ -15,9 +15,11 @@ export const IMAGE_CONTENT_TYPES: Readonly<Record<ImageType, string>> = { png: "
 export const IMAGE_EXTENSIONS: Readonly<Record<ImageType, string>> = { png: "png", jpeg: "jpg", gif: "gif" }
 
 /** An image id: what templates name in `<img src="image:ID">`. */
-export const ImageId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9._-]{1,64}$/, {
-  message: () => "an image id is 1 to 64 of A-Z a-z 0-9 . _ -"
-}))
+export const ImageId = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9._-]{1,64}$/, {
+    message: () => "an image id is 1 to 64 of A-Z a-z 0-9 . _ -"
+  })
+)
 
 export const Sha256Hex = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/))
 

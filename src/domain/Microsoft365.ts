@@ -47,5 +47,4 @@ export const OnMicrosoftDomain = Schema.String.pipe(
 const published = EXCHANGE_ONLINE_RANGES.map((text) => parseCidr(text)!)
 
 /** The published Exchange Online range `cidr` overlaps, if any (checked at import: such a cidr connector would bind every Microsoft 365 customer). */
-export const exchangeOnlineOverlap = (cidr: Cidr): string | undefined =>
-  published.find((p) => overlaps(p, cidr))?.text
+export const exchangeOnlineOverlap = (cidr: Cidr): string | undefined => published.find((p) => overlaps(p, cidr))?.text

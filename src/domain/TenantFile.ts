@@ -33,25 +33,34 @@ const authConnectorFields = Schema.Struct({
   type: Schema.Literal("auth"),
   username: Schema.String.pipe(Schema.minLength(1)),
   password: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
-  passwordHash: Schema.optional(
-    Schema.String.pipe(Schema.pattern(SCRYPT_FORMAT, { message: () => 'a hash like "scrypt$N$r$p$salt$hash"' }))
-  )
+  passwordHash: Schema.optional(Schema.String.pipe(Schema.pattern(SCRYPT_FORMAT, { message: () => 'a hash like "scrypt$N$r$p$salt$hash"' })))
 })
 
-export const FileAuthConnector = authConnectorFields.pipe(Schema.filter((c) =>
-  (c.password === undefined) !== (c.passwordHash === undefined) ||
-  { path: ["password"], message: "an auth connector needs exactly one of password or passwordHash" }
-))
+export const FileAuthConnector = authConnectorFields.pipe(
+  Schema.filter(
+    (c) =>
+      (c.password === undefined) !== (c.passwordHash === undefined) || {
+        path: ["password"],
+        message: "an auth connector needs exactly one of password or passwordHash"
+      }
+  )
+)
 export type FileAuthConnector = typeof FileAuthConnector.Type
 
 /**
  * The admin API's form: neither password nor hash means "keep the stored
  * password of this username, or generate one" (src/admin/tenants/ConnectorCredentials.ts).
  */
-export const ApiAuthConnector = authConnectorFields.pipe(Schema.filter((c) =>
-  c.password === undefined || c.passwordHash === undefined ||
-  { path: ["password"], message: "an auth connector takes password or passwordHash, not both (or neither, to have one generated)" }
-))
+export const ApiAuthConnector = authConnectorFields.pipe(
+  Schema.filter(
+    (c) =>
+      c.password === undefined ||
+      c.passwordHash === undefined || {
+        path: ["password"],
+        message: "an auth connector takes password or passwordHash, not both (or neither, to have one generated)"
+      }
+  )
+)
 
 export const FileCertConnector = Schema.Struct({
   type: Schema.Literal("certificate"),
@@ -60,9 +69,7 @@ export const FileCertConnector = Schema.Struct({
   )
 })
 
-export const Cidr = Schema.String.pipe(
-  Schema.filter((s) => parseCidr(s) !== undefined || `"${s}" is not a CIDR such as 192.0.2.0/24 or 2001:db8::/32`)
-)
+export const Cidr = Schema.String.pipe(Schema.filter((s) => parseCidr(s) !== undefined || `"${s}" is not a CIDR such as 192.0.2.0/24 or 2001:db8::/32`))
 
 export const FileCidrConnector = Schema.Struct({
   type: Schema.Literal("cidr"),
@@ -87,15 +94,23 @@ export const ApiConnector = Schema.Union(ApiAuthConnector, FileCertConnector, Fi
  */
 const exchangeOnlineCidrs = (connectors: ReadonlyArray<FileConnector>): Array<Schema.FilterIssue> =>
   connectors.flatMap((c, i) =>
-    c.type !== "cidr" ? [] : c.cidrs.flatMap((text, j): Array<Schema.FilterIssue> => {
-      const cidr = parseCidr(text)
-      const range = cidr === undefined ? undefined : exchangeOnlineOverlap(cidr)
-      return range === undefined ? [] : [{
-        path: ["connectors", i, "cidrs", j],
-        message: `${text} overlaps Exchange Online's published range ${range}, which every Microsoft 365 customer sends from; ` +
-          `bind Microsoft 365 with a "microsoft365" connector (its tenant id and onmicrosoft.com domain) instead`
-      }]
-    }))
+    c.type !== "cidr"
+      ? []
+      : c.cidrs.flatMap((text, j): Array<Schema.FilterIssue> => {
+          const cidr = parseCidr(text)
+          const range = cidr === undefined ? undefined : exchangeOnlineOverlap(cidr)
+          return range === undefined
+            ? []
+            : [
+                {
+                  path: ["connectors", i, "cidrs", j],
+                  message:
+                    `${text} overlaps Exchange Online's published range ${range}, which every Microsoft 365 customer sends from; ` +
+                    `bind Microsoft 365 with a "microsoft365" connector (its tenant id and onmicrosoft.com domain) instead`
+                }
+              ]
+        })
+  )
 
 const duplicates = <A>(items: ReadonlyArray<A>, key: (a: A) => string, field: string, what: string): Array<Schema.FilterIssue> => {
   const seen = new Set<string>()
@@ -108,48 +123,52 @@ const duplicates = <A>(items: ReadonlyArray<A>, key: (a: A) => string, field: st
   return issues
 }
 
-const tenantFileWith = <C extends typeof FileConnector | typeof ApiConnector>(connector: C) => Schema.Struct({
-  id: TenantId,
-  name: Schema.String,
-  domains: Schema.Array(Domain).pipe(Schema.minItems(1)),
-  connectors: Schema.Array(connector),
-  downstream: Schema.optional(Downstream),
-  suspended: Schema.optional(Schema.Boolean),
-  account: Schema.optional(TenantAccount),
-  templates: Schema.optional(Schema.Array(Template)),
-  rules: Schema.optional(Schema.Array(Rule)),
-  directory: Schema.optional(Schema.Array(DirectoryUser)),
-  settings: Schema.optional(SignatureSettings),
-  trace: Schema.optional(TraceSettings)
-}).pipe(Schema.filter((file) => {
-  const templates = file.templates ?? []
-  const templateIds = new Set(templates.map((t) => t.id))
-  const auth = file.connectors.flatMap((c, i) => (c.type === "auth" ? [{ username: c.username, i }] : []))
-  const microsoft365 = file.connectors.flatMap((c) => (c.type === "microsoft365" ? [{ tenantId: c.tenantId, domain: c.domain }] : []))
-  return [
-    ...duplicates(file.domains, (d) => d.toLowerCase(), "domains", "domain"),
-    ...duplicates(auth, (a) => a.username, "connectors", "auth username"),
-    ...duplicates(microsoft365, (c) => c.tenantId.toLowerCase(), "connectors", "Microsoft 365 tenant id"),
-    ...duplicates(microsoft365, (c) => c.domain.toLowerCase(), "connectors", "onmicrosoft.com domain"),
-    ...exchangeOnlineCidrs(file.connectors),
-    ...duplicates(templates, (t) => t.id, "templates", "template id"),
-    ...duplicates(file.rules ?? [], (r) => r.id, "rules", "rule id"),
-    ...duplicates(file.directory ?? [], (u) => u.mail.toLowerCase(), "directory", "mail"),
-    ...addressProblems(file.directory ?? []),
-    ...(file.rules ?? []).flatMap((r, i): Array<Schema.FilterIssue> =>
-      templateIds.has(r.templateId) ? [] : [{ path: ["rules", i, "templateId"], message: `no template "${r.templateId}" in this file` }])
-  ]
-}))
+const tenantFileWith = <C extends typeof FileConnector | typeof ApiConnector>(connector: C) =>
+  Schema.Struct({
+    id: TenantId,
+    name: Schema.String,
+    domains: Schema.Array(Domain).pipe(Schema.minItems(1)),
+    connectors: Schema.Array(connector),
+    downstream: Schema.optional(Downstream),
+    suspended: Schema.optional(Schema.Boolean),
+    account: Schema.optional(TenantAccount),
+    templates: Schema.optional(Schema.Array(Template)),
+    rules: Schema.optional(Schema.Array(Rule)),
+    directory: Schema.optional(Schema.Array(DirectoryUser)),
+    settings: Schema.optional(SignatureSettings),
+    trace: Schema.optional(TraceSettings)
+  }).pipe(
+    Schema.filter((file) => {
+      const templates = file.templates ?? []
+      const templateIds = new Set(templates.map((t) => t.id))
+      const auth = file.connectors.flatMap((c, i) => (c.type === "auth" ? [{ username: c.username, i }] : []))
+      const microsoft365 = file.connectors.flatMap((c) => (c.type === "microsoft365" ? [{ tenantId: c.tenantId, domain: c.domain }] : []))
+      return [
+        ...duplicates(file.domains, (d) => d.toLowerCase(), "domains", "domain"),
+        ...duplicates(auth, (a) => a.username, "connectors", "auth username"),
+        ...duplicates(microsoft365, (c) => c.tenantId.toLowerCase(), "connectors", "Microsoft 365 tenant id"),
+        ...duplicates(microsoft365, (c) => c.domain.toLowerCase(), "connectors", "onmicrosoft.com domain"),
+        ...exchangeOnlineCidrs(file.connectors),
+        ...duplicates(templates, (t) => t.id, "templates", "template id"),
+        ...duplicates(file.rules ?? [], (r) => r.id, "rules", "rule id"),
+        ...duplicates(file.directory ?? [], (u) => u.mail.toLowerCase(), "directory", "mail"),
+        ...addressProblems(file.directory ?? []),
+        ...(file.rules ?? []).flatMap((r, i): Array<Schema.FilterIssue> =>
+          templateIds.has(r.templateId) ? [] : [{ path: ["rules", i, "templateId"], message: `no template "${r.templateId}" in this file` }]
+        )
+      ]
+    })
+  )
 
 /** The directory's addresses by the rule every directory write follows (MailAddress.ts). */
 function addressProblems(directory: ReadonlyArray<DirectoryUser>): Array<Schema.FilterIssue> {
   return directory.flatMap((u, i): Array<Schema.FilterIssue> => [
-    ...(isDirectoryAddress(u.mail) ? [] : [{ path: ["directory", i, "mail"], message: "not a valid address (letters, digits and . _ + - ' … @ a dotted domain)" }]),
+    ...(isDirectoryAddress(u.mail)
+      ? []
+      : [{ path: ["directory", i, "mail"], message: "not a valid address (letters, digits and . _ + - ' … @ a dotted domain)" }]),
     ...u.proxyAddresses.flatMap((entry, j): Array<Schema.FilterIssue> => {
       const address = proxyAddressOf(entry)
-      return address === undefined || isDirectoryAddress(address)
-        ? []
-        : [{ path: ["directory", i, "proxyAddresses", j], message: "not a valid address" }]
+      return address === undefined || isDirectoryAddress(address) ? [] : [{ path: ["directory", i, "proxyAddresses", j], message: "not a valid address" }]
     })
   ])
 }
@@ -174,11 +193,13 @@ export const formatFileError = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const extends_ = (longer: ReadonlyArray<PropertyKey>, shorter: ReadonlyArray<PropertyKey>) =>
     longer.length > shorter.length && shorter.every((k, i) => longer[i] === k)
-  return issues
-    // an optional field's "or undefined" alternative is noise (and would print the whole value) when the real issue is deeper
-    .filter((issue) => !(issue.message.startsWith("Expected undefined") && issues.some((o) => extends_(o.path, issue.path))))
-    .map((issue) => `${formatPath(issue.path)}: ${truncate(issue.message)}`)
-    .join("\n")
+  return (
+    issues
+      // an optional field's "or undefined" alternative is noise (and would print the whole value) when the real issue is deeper
+      .filter((issue) => !(issue.message.startsWith("Expected undefined") && issues.some((o) => extends_(o.path, issue.path))))
+      .map((issue) => `${formatPath(issue.path)}: ${truncate(issue.message)}`)
+      .join("\n")
+  )
 }
 
 const MAX_ISSUE_CHARS = 300
@@ -186,13 +207,10 @@ const truncate = (s: string) => (s.length > MAX_ISSUE_CHARS ? `${s.slice(0, MAX_
 
 /** Decodes a parsed JSON value; the error message names every wrong key. */
 export const decodeTenantFile = (input: unknown): Effect.Effect<TenantFile, TenantFileInvalid> =>
-  Schema.decodeUnknown(TenantFile, PARSE_OPTIONS)(input).pipe(
-    Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) }))
-  )
+  Schema.decodeUnknown(TenantFile, PARSE_OPTIONS)(input).pipe(Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) })))
 
 /** The JSON-ready form (what `imprint tenant export` prints). */
-export const encodeTenantFile = (file: TenantFile): Effect.Effect<TenantFileJson> =>
-  Schema.encode(TenantFile)(file).pipe(Effect.orDie)
+export const encodeTenantFile = (file: TenantFile): Effect.Effect<TenantFileJson> => Schema.encode(TenantFile)(file).pipe(Effect.orDie)
 
 /**
  * A tenant file whose templates were sanitized and compiled and whose rules

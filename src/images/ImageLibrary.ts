@@ -13,7 +13,11 @@ import { sniffImage } from "./ImageSniffer.js"
  * unknown tenant, then too large, then not an image.
  */
 export const saveImage = Effect.fn("ImageLibrary.save")(function* (
-  repo: ImageRepo, id: TenantId, imageId: string, bytes: Uint8Array, mode: "create" | "replace" | "put"
+  repo: ImageRepo,
+  id: TenantId,
+  imageId: string,
+  bytes: Uint8Array,
+  mode: "create" | "replace" | "put"
 ) {
   yield* repo.requireTenant(id)
   if (bytes.length > MAX_IMAGE_BYTES) return yield* imageTooLarge(bytes.length)

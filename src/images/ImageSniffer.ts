@@ -68,7 +68,10 @@ const startsWith = (b: Uint8Array, ascii: string): boolean => {
 
 /** Text that looks like markup (SVG, HTML), after an optional BOM and blanks. */
 const looksLikeMarkup = (b: Uint8Array): boolean => {
-  const head = Buffer.from(b.buffer, b.byteOffset, Math.min(b.byteLength, 512)).toString("utf8").replace(/^\uFEFF/, "").trimStart()
+  const head = Buffer.from(b.buffer, b.byteOffset, Math.min(b.byteLength, 512))
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart()
   return head.startsWith("<")
 }
 

@@ -16,7 +16,11 @@ export const rgb = (hex: string, alpha = 255): Rgba => {
 export class Canvas {
   readonly pixels: Uint8Array
 
-  constructor(readonly width: number, readonly height: number, background: Rgba = [0, 0, 0, 0]) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: Rgba = [0, 0, 0, 0]
+  ) {
     this.pixels = new Uint8Array(width * height * 4)
     this.fill(background)
   }

@@ -48,6 +48,9 @@ export const planCopies = (decision: SignatureDecision, recipients: ReadonlyArra
   if (rest.length > 0) copies.push({ recipients: rest, plan: undefined, ruleIds: [] })
   // copies with the same plan need not travel apart: merge the unstamped ones
   const plain = copies.filter((c) => c.plan === undefined)
-  const merged = plain.length > 1 ? [...copies.filter((c) => c.plan !== undefined), { recipients: plain.flatMap((c) => c.recipients), plan: undefined, ruleIds: [] }] : copies
+  const merged =
+    plain.length > 1
+      ? [...copies.filter((c) => c.plan !== undefined), { recipients: plain.flatMap((c) => c.recipients), plan: undefined, ruleIds: [] }]
+      : copies
   return merged.every((c) => c.plan === undefined) ? unstamped(recipients, "no-elements") : { copies: merged }
 }

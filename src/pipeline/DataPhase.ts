@@ -80,8 +80,17 @@ export const dataPhase = (
     let decided: Decision | undefined
     const copyReplies: Array<CopyReply> = []
     const traced = (size: number | undefined, outcomes: TraceFacts["outcomes"]): TraceFacts => ({
-      tenant: mail.tenant, connector: mail.connector, client: session.remoteAddress, sender: mail.from, recipients,
-      started, messageId, size, decision: decided, outcomes, copyReplies
+      tenant: mail.tenant,
+      connector: mail.connector,
+      client: session.remoteAddress,
+      sender: mail.from,
+      recipients,
+      started,
+      messageId,
+      size,
+      decision: decided,
+      outcomes,
+      copyReplies
     })
     /** never fails: mail flow beats signatures */
     const decide = ({ root, facts }: ReadHeaders): Effect.Effect<Decision> => {
@@ -91,9 +100,10 @@ export const dataPhase = (
         retry
           ? Effect.succeed(unstamped(recipients, "failsafe-retry"))
           : Effect.map(
-            control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary),
-            (decision) => planCopies(decision, recipients)
-          ))
+              control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary),
+              (decision) => planCopies(decision, recipients)
+            )
+      )
     }
     const policy = {
       tenant: mail.tenant,
@@ -131,7 +141,15 @@ export const dataPhase = (
           }
           const r = toReply(e)
           yield* recordFailed(mail.tenant, r.code, e._tag)
-          yield* logFailure(e, { phase: "data", tenant: mail.tenant, client: session.remoteAddress, from: mail.from, to: recipients, messageId, durationMs: Date.now() - started })
+          yield* logFailure(e, {
+            phase: "data",
+            tenant: mail.tenant,
+            client: session.remoteAddress,
+            from: mail.from,
+            to: recipients,
+            messageId,
+            durationMs: Date.now() - started
+          })
           yield* deps.trace.record(traceEntry(traced(undefined, []), r, e._tag, Date.now()))
         })
       ),
@@ -142,29 +160,32 @@ export const dataPhase = (
         const reason = decision.unstamped ?? outcomes.find((o) => o?.skipped !== undefined)?.skipped
         const text = `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
         decided = decision
-        return Effect.all([
-          recordRelayed(mail.tenant, bytes, (now - started) / 1000, stampedCopies, reason),
-          logOutcome({
-            phase: "data",
-            tenant: mail.tenant,
-            client: session.remoteAddress,
-            from: mail.from,
-            to: recipients,
-            messageId: facts?.summary.messageId,
-            // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
-            reply: `250 2.6.0 ${text}`,
-            downstream: formatReply(reply),
-            outcome: "relayed",
-            durationMs: now - started,
-            extra: {
-              size: bytes,
-              copies: decision.copies.length,
-              stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
-              unstamped: decision.unstamped ?? "-"
-            }
-          }),
-          deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now))
-        ], { discard: true }).pipe(Effect.as(text))
+        return Effect.all(
+          [
+            recordRelayed(mail.tenant, bytes, (now - started) / 1000, stampedCopies, reason),
+            logOutcome({
+              phase: "data",
+              tenant: mail.tenant,
+              client: session.remoteAddress,
+              from: mail.from,
+              to: recipients,
+              messageId: facts?.summary.messageId,
+              // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
+              reply: `250 2.6.0 ${text}`,
+              downstream: formatReply(reply),
+              outcome: "relayed",
+              durationMs: now - started,
+              extra: {
+                size: bytes,
+                copies: decision.copies.length,
+                stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
+                unstamped: decision.unstamped ?? "-"
+              }
+            }),
+            deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now))
+          ],
+          { discard: true }
+        ).pipe(Effect.as(text))
       })
     )
   })

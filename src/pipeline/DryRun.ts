@@ -66,8 +66,10 @@ export class UploadNormalizer extends Transform {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]
       const afterCR = i === 0 ? this.pendingCR : chunk[i - 1] === CR
-      if (b === LF && !afterCR) parts.push(chunk.subarray(from, i), CR_BYTE) // bare LF: CR before it
-      else if (afterCR && b !== LF) parts.push(chunk.subarray(from, i), LF_BYTE) // bare CR: LF after it
+      if (b === LF && !afterCR)
+        parts.push(chunk.subarray(from, i), CR_BYTE) // bare LF: CR before it
+      else if (afterCR && b !== LF)
+        parts.push(chunk.subarray(from, i), LF_BYTE) // bare CR: LF after it
       else continue
       from = i
     }
@@ -131,8 +133,7 @@ export interface DryRunResult {
 }
 
 const addresses = (root: MimeNode, ...names: ReadonlyArray<string>): Array<string> =>
-  names.flatMap((name) => root.headers.get(name).map((line) => line.slice(line.indexOf(":") + 1)))
-    .flatMap((value) => flatten(addressparser(value)))
+  names.flatMap((name) => root.headers.get(name).map((line) => line.slice(line.indexOf(":") + 1))).flatMap((value) => flatten(addressparser(value)))
 
 const flatten = (list: ReturnType<typeof addressparser>): Array<string> =>
   list.flatMap((a) => ("group" in a && a.group !== undefined ? flatten(a.group) : a.address ? [a.address] : []))
@@ -165,11 +166,14 @@ export const dryRun = Effect.fn("DryRun.stamp")(function* (input: DryRunInput) {
     policy,
     recipients,
     decide,
-    links: (copies: ReadonlyArray<Copy>) => Effect.sync(() => copies.map(() => {
-      const link = new CaptureLink()
-      links.push(link)
-      return link
-    }))
+    links: (copies: ReadonlyArray<Copy>) =>
+      Effect.sync(() =>
+        copies.map(() => {
+          const link = new CaptureLink()
+          links.push(link)
+          return link
+        })
+      )
   })
   return {
     sender,
@@ -190,7 +194,11 @@ const refusal = (e: RelayError, tooBig: boolean): TestStampRefused => {
     case "MailLoop":
       return new TestStampRefused({ tooBig, reason: "mail-loop", message: `the relay refuses this message as a mail loop: ${e.received} Received headers` })
     case "BareLineEnding":
-      return new TestStampRefused({ tooBig, reason: "bare-line-ending", message: `the relay refuses this message: a line of NULs and one dot at byte ${e.offset}` })
+      return new TestStampRefused({
+        tooBig,
+        reason: "bare-line-ending",
+        message: `the relay refuses this message: a line of NULs and one dot at byte ${e.offset}`
+      })
     case "StampingFailed":
       return new TestStampRefused({
         tooBig,

@@ -100,7 +100,10 @@ export class DownstreamLink {
         connectTimeoutMs: this.timeouts.connectMs,
         commandTimeoutMs: this.timeouts.commandMs,
         dataTimeoutMs: this.timeouts.dataMs
-      }).pipe(Scope.extend(scope), Effect.tapError(() => Scope.close(scope, Exit.void)))
+      }).pipe(
+        Scope.extend(scope),
+        Effect.tapError(() => Scope.close(scope, Exit.void))
+      )
       return { client, scope, openedAt: yield* Clock.currentTimeMillis, key, reused: false, open: false }
     })
   }
@@ -170,7 +173,12 @@ export class DownstreamLink {
       const tx = this.parkedTx
       if (tx === undefined) return Effect.void
       return this.transaction(tx.target, tx.from, tx.params, recipients).pipe(
-        Effect.tapError(() => Effect.zipRight(this.drop, Effect.sync(() => (this.parkedTx = tx))))
+        Effect.tapError(() =>
+          Effect.zipRight(
+            this.drop,
+            Effect.sync(() => (this.parkedTx = tx))
+          )
+        )
       )
     })
   }
@@ -193,7 +201,10 @@ export class DownstreamLink {
     return Effect.gen(this, function* () {
       const link = this.link
       if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
-      const reply = yield* link.client.data(output).pipe(Effect.tapErrorCause(() => this.drop), Effect.onInterrupt(() => this.drop))
+      const reply = yield* link.client.data(output).pipe(
+        Effect.tapErrorCause(() => this.drop),
+        Effect.onInterrupt(() => this.drop)
+      )
       // open until here: a session that ends while the body streams must not pool the connection.
       // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
       // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
@@ -223,4 +234,3 @@ export class DownstreamLink {
     return this.pool.give(link.key, link)
   })
 }
-

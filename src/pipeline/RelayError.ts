@@ -1,11 +1,5 @@
 import { Data, Match } from "effect"
-import {
-  DataSourceError,
-  DownstreamProtocolError,
-  DownstreamTimeout,
-  DownstreamTlsError,
-  DownstreamUnavailable
-} from "./downstream/DownstreamError.js"
+import { DataSourceError, DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable } from "./downstream/DownstreamError.js"
 import type { SmtpReply as DownstreamReply } from "./downstream/SmtpReply.js"
 
 export { DataSourceError, DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable }
@@ -42,7 +36,9 @@ export class TenantNotProven extends Data.TaggedError("TenantNotProven")<{ detai
 /** The DKIM key of that proof could not be looked up just now. */
 export class TenantProofDeferred extends Data.TaggedError("TenantProofDeferred")<{ detail: string }> {}
 /** A new session refused by ConnectionLimits: the unbound share is full, or its address has too many sessions or too many new ones. */
-export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{ reason: "clients" | "unbound-share" | "address-connections" | "address-rate" }> {}
+export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{
+  reason: "clients" | "unbound-share" | "address-connections" | "address-rate"
+}> {}
 /** The upstream took longer than the DATA deadline, or sent below the minimum rate (DataDeadline): the session is closed. */
 export class DataTooSlow extends Data.TaggedError("DataTooSlow")<{ reason: "deadline" | "rate"; limitMs: number; minRate: number }> {}
 
@@ -97,17 +93,30 @@ export const toReply = (e: RelayError): SmtpReply =>
     TenantNotProven: ({ detail }) => reply(550, "5.7.1", `not proven to come from this tenant's Microsoft 365 organisation: ${detail}`),
     TenantProofDeferred: ({ detail }) => reply(451, "4.7.5", `DKIM key lookup failed (${detail}), try again later`),
     TooManyConnections: ({ reason }) =>
-      reply(421, "4.7.0", reason === "clients" ? "too many connections, try again later" : reason === "unbound-share"
-        ? "too many unauthenticated connections, try again later"
-        : reason === "address-connections" ? "too many connections from your address, try again later" : "too many new connections from your address, try again later"),
+      reply(
+        421,
+        "4.7.0",
+        reason === "clients"
+          ? "too many connections, try again later"
+          : reason === "unbound-share"
+            ? "too many unauthenticated connections, try again later"
+            : reason === "address-connections"
+              ? "too many connections from your address, try again later"
+              : "too many new connections from your address, try again later"
+      ),
     DataTooSlow: ({ reason, limitMs, minRate }) =>
-      reply(421, "4.4.2", reason === "deadline"
-        ? `message data not received within ${Math.round(limitMs / 1000)} s, closing connection`
-        : `message data arriving slower than ${minRate} bytes/s, closing connection`)
+      reply(
+        421,
+        "4.4.2",
+        reason === "deadline"
+          ? `message data not received within ${Math.round(limitMs / 1000)} s, closing connection`
+          : `message data arriving slower than ${minRate} bytes/s, closing connection`
+      )
   })
 
 /** A reply that ends the upstream session (421): sent by Inbound itself, since smtp-server replies to DATA only after the dot. */
-export const closesSession = (e: Error & { responseCode?: number }): e is Error & { responseCode: number; enhancedStatusCode?: string } => e.responseCode === 421
+export const closesSession = (e: Error & { responseCode?: number }): e is Error & { responseCode: number; enhancedStatusCode?: string } =>
+  e.responseCode === 421
 
 /** The Error shape smtp-server turns into a reply (patched to honour enhancedStatusCode, see patches/). */
 export const toSmtpServerError = (e: RelayError): Error & { responseCode: number; enhancedStatusCode?: string } => {

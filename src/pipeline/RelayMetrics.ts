@@ -16,10 +16,12 @@ const durationKey = MetricKey.histogram(
   "DATA phase duration, from the first byte to the reply"
 )
 const downstreamSessionsKey = MetricKey.counter("imprint_downstream_sessions_total", {
-  description: "downstream sessions a transaction started on, by source: new (connected), pooled (kept from an earlier upstream session), stale (pooled, found closed at MAIL and replaced)"
+  description:
+    "downstream sessions a transaction started on, by source: new (connected), pooled (kept from an earlier upstream session), stale (pooled, found closed at MAIL and replaced)"
 })
 const refusedConnectionsKey = MetricKey.counter("imprint_smtp_connections_refused_total", {
-  description: "upstream connections refused at connect by the connection limits, by reason: clients (the node's maxClients, with workers), unbound-share, address-connections, address-rate"
+  description:
+    "upstream connections refused at connect by the connection limits, by reason: clients (the node's maxClients, with workers), unbound-share, address-connections, address-rate"
 })
 export const relayed = Metric.fromMetricKey(relayedKey)
 export const stamped = Metric.fromMetricKey(stampedKey)
@@ -39,7 +41,12 @@ export const refusedConnections = Metric.fromMetricKey(refusedConnectionsKey)
  */
 type AnyKey = MetricKey.MetricKey<MetricKeyType.MetricKeyType<any, any>>
 const keyed = (key: AnyKey, tags: ReadonlyArray<readonly [string, string]>): Metric.Metric<any, any, any> =>
-  Metric.fromMetricKey(MetricKey.taggedWithLabels(key, tags.map(([k, v]) => MetricLabel.make(k, v))))
+  Metric.fromMetricKey(
+    MetricKey.taggedWithLabels(
+      key,
+      tags.map(([k, v]) => MetricLabel.make(k, v))
+    )
+  )
 
 /** one per source, made once */
 export const downstreamSessionBy = {
@@ -74,11 +81,21 @@ export const recordRelayed = (tenant: string, size: number, seconds: number, sta
     withTags(bytesKey, "bytes", t).unsafeUpdate(size, NO_LABELS)
     withTags(durationKey, "duration", t).unsafeUpdate(seconds, NO_LABELS)
     if (stampedCopies > 0) withTags(stampedKey, "stamped", t).unsafeUpdate(1, NO_LABELS)
-    else withTags(unstampedKey, "unstamped", [["tenant", tenant], ["reason", reason ?? "unknown"]]).unsafeUpdate(1, NO_LABELS)
+    else
+      withTags(unstampedKey, "unstamped", [
+        ["tenant", tenant],
+        ["reason", reason ?? "unknown"]
+      ]).unsafeUpdate(1, NO_LABELS)
   })
 
 export const recordFailed = (tenant: string, code: number, reason: string) =>
-  Effect.sync(() => withTags(failedKey, "failed", [["tenant", tenant], ["class", `${Math.floor(code / 100)}xx`], ["reason", reason]]).unsafeUpdate(1, NO_LABELS))
+  Effect.sync(() =>
+    withTags(failedKey, "failed", [
+      ["tenant", tenant],
+      ["class", `${Math.floor(code / 100)}xx`],
+      ["reason", reason]
+    ]).unsafeUpdate(1, NO_LABELS)
+  )
 
 export const recordRefusedConnection = (reason: string) =>
   Effect.sync(() => withTags(refusedConnectionsKey, "refused", [["reason", reason]]).unsafeUpdate(1, NO_LABELS))

@@ -63,9 +63,9 @@ export const traceEntry = (facts: TraceFacts, reply: SmtpReply, error: string | 
     facts.decision === undefined
       ? "none"
       : (relayed ? copies.some((c) => c.stamped.length > 0) : facts.decision.copies.some((c) => c.plan !== undefined))
-      ? "stamped"
-      : "unstamped"
-  const reason = decision !== "unstamped" ? undefined : facts.decision?.unstamped ?? copies.find((c) => c.skipped !== undefined)?.skipped ?? "no-elements"
+        ? "stamped"
+        : "unstamped"
+  const reason = decision !== "unstamped" ? undefined : (facts.decision?.unstamped ?? copies.find((c) => c.skipped !== undefined)?.skipped ?? "no-elements")
   return {
     at: facts.started,
     tenant: facts.tenant,
@@ -88,12 +88,18 @@ export const traceEntry = (facts: TraceFacts, reply: SmtpReply, error: string | 
 /** Why a MAIL or RCPT was refused, as the trace's `reason` (searchable with `reason=`). */
 export const refusalReason = (e: RelayError): string => {
   switch (e._tag) {
-    case "NotBound": return "unbound"
-    case "SenderNotAllowed": return "relay-denied"
-    case "TooManyConnections": return "throttled"
-    case "DownstreamTlsError": return "downstream-tls"
-    case "DownstreamProtocolError": return "downstream-protocol"
-    default: return e._tag.replace(/[a-z0-9](?=[A-Z])/g, "$&-").toLowerCase()
+    case "NotBound":
+      return "unbound"
+    case "SenderNotAllowed":
+      return "relay-denied"
+    case "TooManyConnections":
+      return "throttled"
+    case "DownstreamTlsError":
+      return "downstream-tls"
+    case "DownstreamProtocolError":
+      return "downstream-protocol"
+    default:
+      return e._tag.replace(/[a-z0-9](?=[A-Z])/g, "$&-").toLowerCase()
   }
 }
 

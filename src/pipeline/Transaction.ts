@@ -84,9 +84,7 @@ export const MAX_SPLIT_NODES = 10_000
 const isPositive = (r: SmtpReply) => r.code >= 200 && r.code < 300
 
 const asRelayError = (e: unknown): RelayError =>
-  typeof e === "object" && e !== null && "_tag" in e
-    ? (e as RelayError)
-    : new PipelineFailed({ detail: e instanceof Error ? e.message : String(e) })
+  typeof e === "object" && e !== null && "_tag" in e ? (e as RelayError) : new PipelineFailed({ detail: e instanceof Error ? e.message : String(e) })
 
 /** What DataPhase reads before it decides: the root headers, parsed, before any body byte moved. */
 export interface ReadHeaders {

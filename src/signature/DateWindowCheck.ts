@@ -21,7 +21,14 @@ const formatter = (timeZone: string): Intl.DateTimeFormat => {
   let f = formatters.get(timeZone)
   if (f === undefined) {
     f = new Intl.DateTimeFormat("en-US", {
-      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit"
     })
     if (formatters.size >= MAX_CACHED_ZONES) formatters.clear()
     formatters.set(timeZone, f)

@@ -14,8 +14,7 @@ const BRAND = "#1a5fb4"
 const socialIcon = (href: string, icon: string, alt: string): string =>
   `<a href="${href}" target="_blank"><img src="image:${icon}" alt="${alt}" width="20" height="20" style="border: 0; display: inline-block"></a>`
 
-const phoneLink = (attribute: string): string =>
-  `<a href="tel:{{${attribute}}}" style="color: #333333; text-decoration: none">{{${attribute}}}</a>`
+const phoneLink = (attribute: string): string => `<a href="tel:{{${attribute}}}" style="color: #333333; text-decoration: none">{{${attribute}}}</a>`
 
 /** the space between a signature and what follows it (the banner, or the quoted reply's "On … wrote:") */
 const SPACED = "margin: 0 0 16px 0"

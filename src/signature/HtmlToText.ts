@@ -11,8 +11,37 @@ import type { ChildNode, Element } from "domhandler"
  */
 
 const BLOCK = new Set([
-  "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2", "h3", "h4", "h5",
-  "h6", "header", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "tfoot", "thead", "ul", "caption"
+  "address",
+  "article",
+  "aside",
+  "blockquote",
+  "center",
+  "dd",
+  "div",
+  "dl",
+  "dt",
+  "footer",
+  "form",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "header",
+  "li",
+  "main",
+  "nav",
+  "ol",
+  "p",
+  "pre",
+  "section",
+  "table",
+  "tbody",
+  "tfoot",
+  "thead",
+  "ul",
+  "caption"
 ])
 const SKIPPED = new Set(["script", "style", "head", "title", "template", "noscript"])
 const CELL_SEPARATOR = " | "

@@ -45,7 +45,11 @@ export type RuleVerdict =
   | { readonly _tag: "NotReached"; readonly decidedBy: string }
 
 export const normalizeAddress = (address: string): string =>
-  address.trim().replace(/^<|>$/g, "").replace(/^smtp:/i, "").toLowerCase()
+  address
+    .trim()
+    .replace(/^<|>$/g, "")
+    .replace(/^smtp:/i, "")
+    .toLowerCase()
 
 export const domainOf = (address: string): string => {
   const a = normalizeAddress(address)
@@ -101,7 +105,10 @@ const check = (conditions: Conditions, field: ConditionName, facts: MessageFacts
       const describe = (c: (typeof conditions.attributes)[number]) => `${c.name} ${c.op} ${JSON.stringify(c.value)}`
       return hit
         ? { matches: true, detail: `${describe(hit)} (it is ${JSON.stringify(attributeValue(user, hit.name))})` }
-        : { matches: false, detail: `none of: ${conditions.attributes.map((c) => `${describe(c)} (it is ${JSON.stringify(attributeValue(user, c.name))})`).join("; ")}` }
+        : {
+            matches: false,
+            detail: `none of: ${conditions.attributes.map((c) => `${describe(c)} (it is ${JSON.stringify(attributeValue(user, c.name))})`).join("; ")}`
+          }
     }
     case "recipientScope": {
       if (conditions.recipientScope === undefined) return undefined
@@ -135,15 +142,26 @@ const check = (conditions: Conditions, field: ConditionName, facts: MessageFacts
       if (none(conditions.subjectContains)) return undefined
       const subject = facts.subject.toLowerCase()
       const hit = conditions.subjectContains.find((s) => subject.includes(s.toLowerCase()))
-      return { matches: hit !== undefined, detail: hit !== undefined ? `subject contains ${JSON.stringify(hit)}` : `subject contains none of ${listed(conditions.subjectContains)}` }
+      return {
+        matches: hit !== undefined,
+        detail: hit !== undefined ? `subject contains ${JSON.stringify(hit)}` : `subject contains none of ${listed(conditions.subjectContains)}`
+      }
     }
   }
 }
 
 /** Evaluation order: cheap message-level fields first, then the per-recipient ones. */
 export const CONDITION_ORDER: ReadonlyArray<ConditionName> = [
-  "kinds", "subjectContains", "senders", "senderDomains", "groups", "attributes", "dateWindow",
-  "recipientScope", "recipientAddresses", "recipientDomains"
+  "kinds",
+  "subjectContains",
+  "senders",
+  "senderDomains",
+  "groups",
+  "attributes",
+  "dateWindow",
+  "recipientScope",
+  "recipientAddresses",
+  "recipientDomains"
 ]
 
 /** The verdict of one rule for one recipient, ignoring the rules before it. */
@@ -168,7 +186,10 @@ export interface RuleExplanation {
 
 /** Every rule's verdict for one recipient, in order (for the rules tester). */
 export const explainRules = (
-  rules: ReadonlyArray<Rule>, facts: MessageFacts, recipient: string, hasTemplate?: (id: string) => boolean
+  rules: ReadonlyArray<Rule>,
+  facts: MessageFacts,
+  recipient: string,
+  hasTemplate?: (id: string) => boolean
 ): ReadonlyArray<RuleExplanation> => {
   const out: RuleExplanation[] = []
   let decidedBy: string | undefined
@@ -186,7 +207,10 @@ export const explainRules = (
 
 /** The rules applied to one recipient, in order (empty: no signature for that recipient). */
 export const rulesForRecipient = (
-  rules: ReadonlyArray<Rule>, facts: MessageFacts, recipient: string, hasTemplate?: (id: string) => boolean
+  rules: ReadonlyArray<Rule>,
+  facts: MessageFacts,
+  recipient: string,
+  hasTemplate?: (id: string) => boolean
 ): ReadonlyArray<Rule> => {
   const applied: Rule[] = []
   for (const rule of rules) {
@@ -204,7 +228,10 @@ export interface RuleGroup {
 
 /** Recipients with the same applied rules form one group; groups keep the recipients' first-seen order. */
 export const groupRecipients = (
-  rules: ReadonlyArray<Rule>, facts: MessageFacts, recipients: ReadonlyArray<string>, hasTemplate?: (id: string) => boolean
+  rules: ReadonlyArray<Rule>,
+  facts: MessageFacts,
+  recipients: ReadonlyArray<string>,
+  hasTemplate?: (id: string) => boolean
 ): ReadonlyArray<RuleGroup> => {
   const groups = new Map<string, { recipients: string[]; rules: ReadonlyArray<Rule> }>()
   for (const recipient of recipients) {

@@ -15,16 +15,21 @@ const conditionProblems = (conditions: Conditions, where: "conditions" | "except
   if (window !== undefined) {
     try {
       const { start, end } = windowBounds(window)
-      if (start !== undefined && end !== undefined && start >= end) problems.push(`${where}.dateWindow: the end (${window.end}) is not after the start (${window.start})`)
+      if (start !== undefined && end !== undefined && start >= end)
+        problems.push(`${where}.dateWindow: the end (${window.end}) is not after the start (${window.start})`)
     } catch (e) {
       if (!(e instanceof InvalidDateWindow)) throw e
       problems.push(`${where}.dateWindow: ${e.message}`)
     }
   }
   for (const [i, a] of (conditions.attributes ?? []).entries()) {
-    if (!isKnownPlaceholder(a.name)) problems.push(`${where}.attributes[${i}].name: "${a.name}" is not a directory attribute (displayName, title, …) or custom.<name>`)
+    if (!isKnownPlaceholder(a.name))
+      problems.push(`${where}.attributes[${i}].name: "${a.name}" is not a directory attribute (displayName, title, …) or custom.<name>`)
   }
-  for (const [field, list] of [["senders", conditions.senders], ["recipientAddresses", conditions.recipientAddresses]] as const) {
+  for (const [field, list] of [
+    ["senders", conditions.senders],
+    ["recipientAddresses", conditions.recipientAddresses]
+  ] as const) {
     for (const [i, address] of (list ?? []).entries()) {
       if (!/^[^\s@]+@[^\s@]+$/.test(address.trim())) problems.push(`${where}.${field}[${i}]: "${address}" is not an address`)
     }

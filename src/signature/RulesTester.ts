@@ -73,12 +73,20 @@ export const describeVerdict = (verdict: RuleVerdict): string => {
 export const previewRules = (input: PreviewInput): PreviewResult => {
   const kind = input.kind ?? messageKind({ subject: input.subject })
   const facts: MessageFacts = {
-    sender: input.sender, user: input.user, kind, subject: input.subject, tenantDomains: input.tenantDomains, now: input.now
+    sender: input.sender,
+    user: input.user,
+    kind,
+    subject: input.subject,
+    tenantDomains: input.tenantDomains,
+    now: input.now
   }
   const hasTemplate = (id: string) => input.templates.has(id)
   const recipients = input.recipients.map((recipient): RecipientPreview => {
     const outcomes = explainRules(input.rules, facts, recipient, hasTemplate).map(({ rule, verdict }) => ({
-      ruleId: rule.id, ruleName: rule.name, verdict, summary: describeVerdict(verdict)
+      ruleId: rule.id,
+      ruleName: rule.name,
+      verdict,
+      summary: describeVerdict(verdict)
     }))
     return { recipient, outcomes, applied: outcomes.filter((o) => o.verdict._tag === "Matched").map((o) => o.ruleId) }
   })

@@ -61,33 +61,49 @@ export interface TenantImages {
 
 /** One rule's element for a sender; cached per rule, position, delivery, template version and directory values. */
 export const renderElement = (
-  rule: Rule, template: CompiledTemplate, values: TemplateValues, cache?: RenderCache<SignatureElement>, images?: TenantImages,
+  rule: Rule,
+  template: CompiledTemplate,
+  values: TemplateValues,
+  cache?: RenderCache<SignatureElement>,
+  images?: TenantImages,
   /** the sender's directory photo (`{{#photo}}`); its SHA-256 is among `values`, so the cache key follows it */
   photo?: DirectoryUser["photo"]
 ): SignatureElement => {
-  const delivery = images === undefined
-    ? "embedded"
-    : effectiveDelivery(rule.delivery ?? template.delivery ?? images.settings.defaultDelivery, images.settings)
+  const delivery = images === undefined ? "embedded" : effectiveDelivery(rule.delivery ?? template.delivery ?? images.settings.defaultDelivery, images.settings)
   const photoMeta = template.photo ? photoImageMeta(photo) : undefined
   const make = () => {
-    const rendered = renderTemplate(template, values, images === undefined || (template.images.length === 0 && !template.photo) ? undefined : {
-      tenantId: images.tenantId, images: images.library, delivery, publicBaseUrl: images.settings.publicBaseUrl,
-      photo: photoMeta
-    })
+    const rendered = renderTemplate(
+      template,
+      values,
+      images === undefined || (template.images.length === 0 && !template.photo)
+        ? undefined
+        : {
+            tenantId: images.tenantId,
+            images: images.library,
+            delivery,
+            publicBaseUrl: images.settings.publicBaseUrl,
+            photo: photoMeta
+          }
+    )
     const marker = markerFor(rule.id)
     const shown: Array<ElementImage> = []
     for (const image of rendered.images) {
-      const data = image.meta === photoMeta
-        ? images?.photoBytes?.(image.meta.sha256)
-        : images?.bytes(image.meta.sha256)
+      const data = image.meta === photoMeta ? images?.photoBytes?.(image.meta.sha256) : images?.bytes(image.meta.sha256)
       // bytes missing (a blob removed under a stale state): the img stays, without a part
       if (data === undefined) continue
       shown.push(new ElementImage({ contentId: image.contentId, contentType: IMAGE_CONTENT_TYPES[image.meta.type], src: image.src, data }, true))
     }
     return new SignatureElement(
       {
-        ruleId: rule.id, templateId: template.id, templateVersion: template.version, html: `<div ${marker}>${rendered.html}</div>`, text: rendered.text, marker, position: rule.position,
-        delivery, images: shown
+        ruleId: rule.id,
+        templateId: template.id,
+        templateVersion: template.version,
+        html: `<div ${marker}>${rendered.html}</div>`,
+        text: rendered.text,
+        marker,
+        position: rule.position,
+        delivery,
+        images: shown
       },
       true // built from checked parts; skips re-validating on the hot path
     )
@@ -115,12 +131,21 @@ export const resolveSignature = (input: ResolveInput): SignatureDecision => {
   if (groups.every((g) => g.rules.length === 0)) return new NoSignature({ reason: NoSignatureReasons.noRuleMatched }, true)
   const sender = input.user.value
   const values = userValues(sender)
-  return new Stamp({
-    groups: groups.map((g) => new RecipientGroup({
-      recipients: g.recipients,
-      elements: g.rules.map((rule) => renderElement(rule, input.templates.get(rule.templateId)!, values, input.cache, input.images, sender.photo))
-    }, true)),
-    skipIfPresent: input.settings.skipIfPresent,
-    ...(input.settings.placeholder !== undefined ? { placeholder: input.settings.placeholder } : {})
-  }, true)
+  return new Stamp(
+    {
+      groups: groups.map(
+        (g) =>
+          new RecipientGroup(
+            {
+              recipients: g.recipients,
+              elements: g.rules.map((rule) => renderElement(rule, input.templates.get(rule.templateId)!, values, input.cache, input.images, sender.photo))
+            },
+            true
+          )
+      ),
+      skipIfPresent: input.settings.skipIfPresent,
+      ...(input.settings.placeholder !== undefined ? { placeholder: input.settings.placeholder } : {})
+    },
+    true
+  )
 }

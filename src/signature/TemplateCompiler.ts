@@ -45,8 +45,26 @@ export class CompileFailure extends Error {}
 
 /** Attributes whose value is a URL (a script URL there would run or load on click or display). */
 const URL_ATTRIBUTES = new Set([
-  "href", "src", "background", "action", "formaction", "cite", "longdesc", "usemap", "poster", "data",
-  "codebase", "classid", "archive", "profile", "manifest", "icon", "lowsrc", "dynsrc", "ping", "xlink:href"
+  "href",
+  "src",
+  "background",
+  "action",
+  "formaction",
+  "cite",
+  "longdesc",
+  "usemap",
+  "poster",
+  "data",
+  "codebase",
+  "classid",
+  "archive",
+  "profile",
+  "manifest",
+  "icon",
+  "lowsrc",
+  "dynsrc",
+  "ping",
+  "xlink:href"
 ])
 /** Elements whose content is not HTML text: a slot there would need another escaping. */
 const RAW_TEXT_ELEMENTS = new Set(["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"])
@@ -60,7 +78,27 @@ const ATTRIBUTE_NAME = /^[a-z_:][a-z0-9_.:-]*$/
  * of twenty thousand open `<div>`s overflowed.
  */
 export const MAX_ELEMENT_DEPTH = 100
-const VOID_ELEMENTS = new Set(["area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen", "link", "meta", "param", "source", "track", "wbr"])
+const VOID_ELEMENTS = new Set([
+  "area",
+  "base",
+  "basefont",
+  "br",
+  "col",
+  "command",
+  "embed",
+  "frame",
+  "hr",
+  "img",
+  "input",
+  "isindex",
+  "keygen",
+  "link",
+  "meta",
+  "param",
+  "source",
+  "track",
+  "wbr"
+])
 
 /** Schemes a URL written in the template itself may have (cid: for images attached to the message, image: for the library). */
 const LITERAL_URL_SCHEMES = ["https", "mailto", "tel", "cid", "image"]
@@ -71,7 +109,10 @@ const literalUrlAllowed = (value: string): boolean => {
   return scheme !== null && LITERAL_URL_SCHEMES.includes(scheme[1]!.toLowerCase())
 }
 
-type Tag = { readonly kind: "value"; readonly name: string } | { readonly kind: "open"; readonly name: string; readonly inverted: boolean } | { readonly kind: "close"; readonly open: number }
+type Tag =
+  | { readonly kind: "value"; readonly name: string }
+  | { readonly kind: "open"; readonly name: string; readonly inverted: boolean }
+  | { readonly kind: "close"; readonly open: number }
 
 // Private-use characters delimit slot sentinels; the same characters in template text are replaced first.
 const SENTINEL_CHARS = /[\uE000\uE001]/
@@ -183,8 +224,7 @@ const fill = (
     if (tag.kind === "value") {
       if (tag.name === PHOTO_PLACEHOLDER) throw new CompileFailure(`{{photo}} can only be the whole src of an <img>, inside its section: ${PHOTO_USAGE}`)
       stack[stack.length - 1]!.out.push({ _tag: "Value", name: tag.name, context })
-    }
-    else if (tag.kind === "open") stack.push({ out: [], open: { tag: n, name: tag.name, inverted: tag.inverted } })
+    } else if (tag.kind === "open") stack.push({ out: [], open: { tag: n, name: tag.name, inverted: tag.inverted } })
     else {
       const frame = stack.pop()
       if (frame?.open === undefined || frame.open.tag !== tag.open) {
@@ -349,7 +389,9 @@ const photoImage = (attribs: Record<string, string>, tags: ReadonlyArray<Tag>, s
 
 /** True when a tree shows the sender's photo. */
 export const usesPhoto = (nodes: ReadonlyArray<RenderNode>): boolean =>
-  nodes.some((node) => node._tag === "PhotoSource" || ((node._tag === "Section" || node._tag === "Attribute" || node._tag === "TextUrl") && usesPhoto(node.children)))
+  nodes.some(
+    (node) => node._tag === "PhotoSource" || ((node._tag === "Section" || node._tag === "Attribute" || node._tag === "TextUrl") && usesPhoto(node.children))
+  )
 
 /** Every library image id a tree uses, in order. */
 export const imagesUsed = (nodes: ReadonlyArray<RenderNode>, into: Set<string> = new Set()): Set<string> => {

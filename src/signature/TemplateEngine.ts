@@ -5,9 +5,7 @@ import { compileHtml, compileText, CompileFailure, imagesUsed, namesUsed, type R
 import { type ImageContext, imageSize, imageSource, type RenderedImage } from "./TemplateImages.js"
 import { htmlToText } from "./HtmlToText.js"
 import { isKnownPlaceholder, type TemplateValues } from "./TemplateValues.js"
-import {
-  cleanValue, escapeAttributeValue, escapeHtmlText, plainTextValue, safeCssValue, safeUrl
-} from "./ValueEscaping.js"
+import { cleanValue, escapeAttributeValue, escapeHtmlText, plainTextValue, safeCssValue, safeUrl } from "./ValueEscaping.js"
 
 /**
  * Public face of the template engine: compile a Template once per version,
@@ -51,11 +49,13 @@ const compilePart = (template: Template, part: "html" | "text", source: string):
     const nodes = part === "html" ? compileHtml(source) : compileText(source)
     const unknown = [...namesUsed(nodes)].filter((name) => !isKnownPlaceholder(name))
     if (unknown.length > 0) {
-      return Either.left(new TemplateError({
-        templateId: template.id,
-        part,
-        message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}: use a directory attribute name (displayName, title, mobile, …) or custom.<name>`
-      }))
+      return Either.left(
+        new TemplateError({
+          templateId: template.id,
+          part,
+          message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}: use a directory attribute name (displayName, title, mobile, …) or custom.<name>`
+        })
+      )
     }
     return Either.right(nodes)
   } catch (e) {
@@ -121,11 +121,13 @@ interface ImageRendering {
 const renderImage = (node: RenderNode & { _tag: "ImageSource" | "PhotoSource" }, images: ImageRendering | undefined): string => {
   const meta = node._tag === "PhotoSource" ? images?.context.photo : images?.context.images.get(node.id)
   if (meta === undefined || images === undefined) {
-    return (node.width !== undefined ? ` width="${escapeAttributeValue(node.width)}"` : "") +
+    return (
+      (node.width !== undefined ? ` width="${escapeAttributeValue(node.width)}"` : "") +
       (node.height !== undefined ? ` height="${escapeAttributeValue(node.height)}"` : "")
+    )
   }
   let rendered = images.used.get(meta.sha256)
-  if (rendered === undefined) images.used.set(meta.sha256, rendered = imageSource(images.context, meta))
+  if (rendered === undefined) images.used.set(meta.sha256, (rendered = imageSource(images.context, meta)))
   const size = imageSize(meta, node)
   return ` src="${escapeAttributeValue(rendered.src)}" width="${escapeAttributeValue(size.width)}" height="${escapeAttributeValue(size.height)}"`
 }

@@ -62,9 +62,10 @@ export const effectiveDelivery = (requested: ImageDeliveryMode, settings: ImageD
 /** The src for an image under a delivery mode. */
 export const imageSource = (context: ImageContext, meta: ImageMeta): RenderedImage => {
   const contentId = imageContentId(meta)
-  const src = context.delivery === "hosted" && context.publicBaseUrl !== undefined
-    ? `${context.publicBaseUrl}${hostedImagePath(context.tenantId, meta)}`
-    : `cid:${contentId}`
+  const src =
+    context.delivery === "hosted" && context.publicBaseUrl !== undefined
+      ? `${context.publicBaseUrl}${hostedImagePath(context.tenantId, meta)}`
+      : `cid:${contentId}`
   return { meta, src, contentId }
 }
 
@@ -74,7 +75,8 @@ export const imageSource = (context: ImageContext, meta: ImageMeta): RenderedIma
  * message around them).
  */
 export const withDataUrls = (
-  html: string, images: ReadonlyArray<{ readonly src: string; readonly contentType: string; readonly data: Uint8Array }>
+  html: string,
+  images: ReadonlyArray<{ readonly src: string; readonly contentType: string; readonly data: Uint8Array }>
 ): string => {
   let out = html
   for (const image of images) {
@@ -91,7 +93,10 @@ export const photoImageMeta = (photo: DirectoryPhoto | undefined): ImageMeta | u
   if (photo === undefined) return undefined
   let meta = photoMetas.get(photo)
   if (meta === undefined) {
-    meta = new ImageMetaClass({ id: "photo", type: "jpeg", sha256: photo.sha256, width: photo.width, height: photo.height, bytes: photo.bytes, updatedAt: 0 }, true)
+    meta = new ImageMetaClass(
+      { id: "photo", type: "jpeg", sha256: photo.sha256, width: photo.width, height: photo.height, bytes: photo.bytes, updatedAt: 0 },
+      true
+    )
     photoMetas.set(photo, meta)
   }
   return meta

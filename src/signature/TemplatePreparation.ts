@@ -31,7 +31,8 @@ const oversized = (template: Template): TemplateError | undefined => {
     const bytes = Buffer.byteLength(source, "utf8")
     if (bytes > MAX_TEMPLATE_BYTES) {
       return new TemplateError({
-        templateId: template.id, part,
+        templateId: template.id,
+        part,
         message: `it is ${bytes} bytes; a template's ${part} takes at most ${MAX_TEMPLATE_BYTES} bytes (${MAX_TEMPLATE_BYTES / 1024} KB)`
       })
     }

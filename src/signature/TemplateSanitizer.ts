@@ -19,9 +19,45 @@ export interface SanitizedTemplate {
 }
 
 const ALLOWED_TAGS = [
-  "table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "colgroup", "col",
-  "div", "span", "p", "br", "hr", "b", "strong", "i", "em", "u", "s", "small", "big", "sub", "sup", "font", "center",
-  "a", "img", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"
+  "table",
+  "tbody",
+  "thead",
+  "tfoot",
+  "tr",
+  "td",
+  "th",
+  "caption",
+  "colgroup",
+  "col",
+  "div",
+  "span",
+  "p",
+  "br",
+  "hr",
+  "b",
+  "strong",
+  "i",
+  "em",
+  "u",
+  "s",
+  "small",
+  "big",
+  "sub",
+  "sup",
+  "font",
+  "center",
+  "a",
+  "img",
+  "ul",
+  "ol",
+  "li",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "blockquote"
 ]
 /** Attributes every allowed element may carry. */
 const COMMON_ATTRIBUTES = ["style", "align", "valign", "width", "height", "bgcolor", "dir", "lang", "title"]
@@ -44,7 +80,22 @@ const URL_SCHEMES_BY_TAG: Readonly<Record<string, ReadonlyArray<string>>> = { a:
 const URL_ATTRIBUTES: Readonly<Record<string, string>> = { a: "href", img: "src" }
 /** Disallowed elements whose content is not text for the reader either. */
 const DROPPED_WITH_CONTENT = [
-  "script", "style", "textarea", "option", "select", "noscript", "noembed", "noframes", "iframe", "object", "title", "head", "template", "svg", "math", "xmp"
+  "script",
+  "style",
+  "textarea",
+  "option",
+  "select",
+  "noscript",
+  "noembed",
+  "noframes",
+  "iframe",
+  "object",
+  "title",
+  "head",
+  "template",
+  "svg",
+  "math",
+  "xmp"
 ]
 /** A removal's `detail` quotes at most this much of the removed value. */
 const MAX_DETAIL_LENGTH = 120

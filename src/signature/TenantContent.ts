@@ -16,7 +16,8 @@ import { prepareTemplate } from "./TemplatePreparation.js"
  */
 
 export const prepareSignatureContent = (
-  templateList: ReadonlyArray<Template>, ruleList: ReadonlyArray<Rule>
+  templateList: ReadonlyArray<Template>,
+  ruleList: ReadonlyArray<Rule>
 ): Either.Either<{ templates: ReadonlyArray<Template>; removed: ReadonlyArray<TemplateRemovals> }, TenantFileInvalid> => {
   const problems: Array<string> = []
   const templates: Array<Template> = []

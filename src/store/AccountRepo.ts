@@ -3,8 +3,18 @@ import { randomBytes } from "node:crypto"
 import { Role } from "../domain/Role.js"
 import { digestToken } from "./AdminRepo.js"
 import {
-  ACCOUNT_SESSIONS_DB, ACCOUNT_TOKENS_DB, ACCOUNTS_DB, credentialKey, credentialPrefix, digestOfKey, LoginRef, loginKey, refKey,
-  TenantRef, userKey, userPrefix
+  ACCOUNT_SESSIONS_DB,
+  ACCOUNT_TOKENS_DB,
+  ACCOUNTS_DB,
+  credentialKey,
+  credentialPrefix,
+  digestOfKey,
+  LoginRef,
+  loginKey,
+  refKey,
+  TenantRef,
+  userKey,
+  userPrefix
 } from "./AccountKeys.js"
 import * as PasswordHash from "./PasswordHash.js"
 import { SessionRepo } from "./SessionRepo.js"
@@ -91,47 +101,53 @@ const make = Effect.gen(function* () {
   ) {
     const passwordHash = yield* PasswordHash.hash(input.password)
     const email = input.email.trim()
-    return yield* serialized(Effect.gen(function* () {
-      if (Option.isSome(yield* store.get(ACCOUNTS_DB, LoginRef, loginKey(email)))) return yield* new EmailTaken({ email })
-      const now = yield* Clock.currentTimeMillis
-      const user = new AccountUser({ id: newId(), tenantId, email, name: input.name.trim(), role: input.role, passwordHash, createdAt: now })
-      yield* store.batch([
-        Write.put(ACCOUNTS_DB, AccountUser, userKey(tenantId, user.id), user),
-        Write.put(ACCOUNTS_DB, LoginRef, loginKey(email), new LoginRef({ tenantId, userId: user.id }))
-      ])
-      return user
-    }))
+    return yield* serialized(
+      Effect.gen(function* () {
+        if (Option.isSome(yield* store.get(ACCOUNTS_DB, LoginRef, loginKey(email)))) return yield* new EmailTaken({ email })
+        const now = yield* Clock.currentTimeMillis
+        const user = new AccountUser({ id: newId(), tenantId, email, name: input.name.trim(), role: input.role, passwordHash, createdAt: now })
+        yield* store.batch([
+          Write.put(ACCOUNTS_DB, AccountUser, userKey(tenantId, user.id), user),
+          Write.put(ACCOUNTS_DB, LoginRef, loginKey(email), new LoginRef({ tenantId, userId: user.id }))
+        ])
+        return user
+      })
+    )
   })
 
   /** Applies `changes`; refuses to leave the tenant without an enabled owner. Disabling ends the user's sessions. */
   const updateUser = Effect.fn("AccountRepo.updateUser")(function* (tenantId: string, userId: string, changes: UserChanges) {
-    const updated = yield* serialized(Effect.gen(function* () {
-      const current = yield* Effect.flatten(getUser(tenantId, userId)).pipe(Effect.catchTag("NoSuchElementException", () => new NoSuchUser({ userId })))
-      const next = new AccountUser({
-        ...current,
-        name: changes.name?.trim() ?? current.name,
-        role: changes.role ?? current.role,
-        disabled: changes.disabled ?? current.disabled
+    const updated = yield* serialized(
+      Effect.gen(function* () {
+        const current = yield* Effect.flatten(getUser(tenantId, userId)).pipe(Effect.catchTag("NoSuchElementException", () => new NoSuchUser({ userId })))
+        const next = new AccountUser({
+          ...current,
+          name: changes.name?.trim() ?? current.name,
+          role: changes.role ?? current.role,
+          disabled: changes.disabled ?? current.disabled
+        })
+        if (isActiveOwner(current) && !isActiveOwner(next)) {
+          const owners = (yield* listUsers(tenantId)).filter(isActiveOwner)
+          if (owners.length <= 1) return yield* new LastOwner({ userId })
+        }
+        yield* store.put(ACCOUNTS_DB, AccountUser, userKey(tenantId, userId), next)
+        return next
       })
-      if (isActiveOwner(current) && !isActiveOwner(next)) {
-        const owners = (yield* listUsers(tenantId)).filter(isActiveOwner)
-        if (owners.length <= 1) return yield* new LastOwner({ userId })
-      }
-      yield* store.put(ACCOUNTS_DB, AccountUser, userKey(tenantId, userId), next)
-      return next
-    }))
+    )
     if (updated.disabled === true) yield* sessions.endUserCredentials(tenantId, userId)
     return updated
   })
 
   /** Removes a user, their login name and every credential; refuses the last enabled owner. */
   const removeUser = Effect.fn("AccountRepo.removeUser")(function* (tenantId: string, userId: string) {
-    const removed = yield* serialized(Effect.gen(function* () {
-      const current = yield* Effect.flatten(getUser(tenantId, userId)).pipe(Effect.catchTag("NoSuchElementException", () => new NoSuchUser({ userId })))
-      if (isActiveOwner(current) && (yield* listUsers(tenantId)).filter(isActiveOwner).length <= 1) return yield* new LastOwner({ userId })
-      yield* store.batch([Write.remove(ACCOUNTS_DB, userKey(tenantId, userId)), Write.remove(ACCOUNTS_DB, loginKey(current.email))])
-      return current
-    }))
+    const removed = yield* serialized(
+      Effect.gen(function* () {
+        const current = yield* Effect.flatten(getUser(tenantId, userId)).pipe(Effect.catchTag("NoSuchElementException", () => new NoSuchUser({ userId })))
+        if (isActiveOwner(current) && (yield* listUsers(tenantId)).filter(isActiveOwner).length <= 1) return yield* new LastOwner({ userId })
+        yield* store.batch([Write.remove(ACCOUNTS_DB, userKey(tenantId, userId)), Write.remove(ACCOUNTS_DB, loginKey(current.email))])
+        return current
+      })
+    )
     yield* sessions.endUserCredentials(tenantId, userId)
     return removed
   })
@@ -139,11 +155,13 @@ const make = Effect.gen(function* () {
   /** Sets a new (policy-checked) password and ends the user's other sessions and trusted devices. */
   const setPassword = Effect.fn("AccountRepo.setPassword")(function* (tenantId: string, userId: string, password: string, keepSession?: string) {
     const passwordHash = yield* PasswordHash.hash(password)
-    yield* serialized(Effect.gen(function* () {
-      const current = yield* Effect.flatten(getUser(tenantId, userId)).pipe(Effect.catchTag("NoSuchElementException", () => new NoSuchUser({ userId })))
-      const now = yield* Clock.currentTimeMillis
-      yield* store.put(ACCOUNTS_DB, AccountUser, userKey(tenantId, userId), new AccountUser({ ...current, passwordHash, passwordChangedAt: now }))
-    }))
+    yield* serialized(
+      Effect.gen(function* () {
+        const current = yield* Effect.flatten(getUser(tenantId, userId)).pipe(Effect.catchTag("NoSuchElementException", () => new NoSuchUser({ userId })))
+        const now = yield* Clock.currentTimeMillis
+        yield* store.put(ACCOUNTS_DB, AccountUser, userKey(tenantId, userId), new AccountUser({ ...current, passwordHash, passwordChangedAt: now }))
+      })
+    )
     return yield* sessions.endUserCredentials(tenantId, userId, keepSession)
   })
 
@@ -191,24 +209,36 @@ const make = Effect.gen(function* () {
 
   /** Every account, session, device, attempt and API token of a tenant, in one commit. */
   const removeTenant = Effect.fn("AccountRepo.removeTenant")(function* (tenantId: string) {
-    return yield* serialized(Effect.gen(function* () {
-      const users = yield* listUsers(tenantId)
-      const tokenKeys = yield* store.keys(ACCOUNT_TOKENS_DB, credentialPrefix(tenantId, "token"))
-      const ops: Array<WriteOp> = [
-        ...users.map((u) => Write.remove(ACCOUNTS_DB, loginKey(u.email))),
-        Write.removePrefix(ACCOUNTS_DB, userPrefix(tenantId)),
-        ...tokenKeys.map((k) => Write.remove(ACCOUNT_TOKENS_DB, refKey("token", digestOfKey(k)))),
-        Write.removePrefix(ACCOUNT_TOKENS_DB, credentialPrefix(tenantId, "token")),
-        ...(yield* sessions.removeTenantOps(tenantId))
-      ]
-      yield* store.batch(ops)
-      return { users: users.length, tokens: tokenKeys.length }
-    }))
+    return yield* serialized(
+      Effect.gen(function* () {
+        const users = yield* listUsers(tenantId)
+        const tokenKeys = yield* store.keys(ACCOUNT_TOKENS_DB, credentialPrefix(tenantId, "token"))
+        const ops: Array<WriteOp> = [
+          ...users.map((u) => Write.remove(ACCOUNTS_DB, loginKey(u.email))),
+          Write.removePrefix(ACCOUNTS_DB, userPrefix(tenantId)),
+          ...tokenKeys.map((k) => Write.remove(ACCOUNT_TOKENS_DB, refKey("token", digestOfKey(k)))),
+          Write.removePrefix(ACCOUNT_TOKENS_DB, credentialPrefix(tenantId, "token")),
+          ...(yield* sessions.removeTenantOps(tenantId))
+        ]
+        yield* store.batch(ops)
+        return { users: users.length, tokens: tokenKeys.length }
+      })
+    )
   })
 
   return {
-    getUser, listUsers, findByEmail, createUser, updateUser, removeUser, setPassword,
-    createApiToken, listApiTokens, revokeApiToken, resolveApiToken, removeTenant
+    getUser,
+    listUsers,
+    findByEmail,
+    createUser,
+    updateUser,
+    removeUser,
+    setPassword,
+    createApiToken,
+    listApiTokens,
+    revokeApiToken,
+    resolveApiToken,
+    removeTenant
   } as const
 })
 

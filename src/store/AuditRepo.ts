@@ -63,7 +63,12 @@ const make = Effect.gen(function* () {
     sequence = (sequence + 1) % MAX_SEQUENCE
     const id = `${String(MAX_TIME - at).padStart(13, "0")}-${String(MAX_SEQUENCE - sequence).padStart(9, "0")}-${randomBytes(4).toString("hex")}`
     const entry = new AuditEntry({
-      id, tenantId: input.tenantId, at, actor: cut(input.actor)!, action: cut(input.action)!, target: cut(input.target)!,
+      id,
+      tenantId: input.tenantId,
+      at,
+      actor: cut(input.actor)!,
+      action: cut(input.action)!,
+      target: cut(input.target)!,
       ...(input.before !== undefined ? { before: cut(input.before) } : {}),
       ...(input.after !== undefined ? { after: cut(input.after) } : {}),
       ...(input.detail !== undefined ? { detail: cut(input.detail) } : {})
@@ -79,26 +84,38 @@ const make = Effect.gen(function* () {
   })
 
   /** Newest first; `before` is the `next` of the previous page (an entry id). */
-  const list = Effect.fn("AuditRepo.list")(function* (tenantId: string, options: { readonly limit?: number | undefined; readonly before?: string | undefined } = {}) {
+  const list = Effect.fn("AuditRepo.list")(function* (
+    tenantId: string,
+    options: { readonly limit?: number | undefined; readonly before?: string | undefined } = {}
+  ) {
     const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE))
     const prefix = auditPrefix(tenantId)
     // an id that is not ours starts from the newest entry rather than guessing
     const after = options.before !== undefined && AUDIT_ID.test(options.before) ? auditKey(tenantId, options.before) : undefined
     const raws: Array<{ key: string; raw: unknown }> = []
     let more = false
-    yield* store.forEachRaw(AUDIT_DB, prefix, (key, raw) => {
-      if (after !== undefined && key <= after) return
-      if (raws.length === limit) {
-        more = true
-        throw PAGE_FULL
-      }
-      raws.push({ key, raw })
-    }).pipe(Effect.catchIf((e) => e._tag === "StoreDecodeError" && e.key === PAGE_FULL_KEY, () => Effect.succeed(0)))
+    yield* store
+      .forEachRaw(AUDIT_DB, prefix, (key, raw) => {
+        if (after !== undefined && key <= after) return
+        if (raws.length === limit) {
+          more = true
+          throw PAGE_FULL
+        }
+        raws.push({ key, raw })
+      })
+      .pipe(
+        Effect.catchIf(
+          (e) => e._tag === "StoreDecodeError" && e.key === PAGE_FULL_KEY,
+          () => Effect.succeed(0)
+        )
+      )
     const entries: Array<AuditEntry> = []
     for (const { key, raw } of raws) {
-      entries.push(yield* Schema.decodeUnknown(AuditEntry)(raw).pipe(
-        Effect.mapError((e) => new StoreDecodeError({ db: AUDIT_DB, key, message: `${AUDIT_DB}:${key} does not decode: ${e.message}` }))
-      ))
+      entries.push(
+        yield* Schema.decodeUnknown(AuditEntry)(raw).pipe(
+          Effect.mapError((e) => new StoreDecodeError({ db: AUDIT_DB, key, message: `${AUDIT_DB}:${key} does not decode: ${e.message}` }))
+        )
+      )
     }
     const last = entries.at(-1)
     return (more && last !== undefined ? { entries, next: last.id } : { entries }) satisfies AuditPage

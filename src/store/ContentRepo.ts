@@ -48,10 +48,13 @@ const make = Effect.gen(function* () {
   const tenants = yield* TenantRepo
 
   const requireTenant = (id: TenantId) =>
-    Effect.flatMap(tenants.getTenant(id), Option.match({
-      onNone: () => Effect.fail(new TenantNotFound({ tenantId: id })),
-      onSome: Effect.succeed
-    }))
+    Effect.flatMap(
+      tenants.getTenant(id),
+      Option.match({
+        onNone: () => Effect.fail(new TenantNotFound({ tenantId: id })),
+        onSome: Effect.succeed
+      })
+    )
 
   const findTemplate = Effect.fn("ContentRepo.template")(function* (id: TenantId, templateId: string) {
     return yield* store.get(Db.templates, Template, Keys.templateKey(id, templateId))
@@ -93,7 +96,10 @@ const make = Effect.gen(function* () {
    * (actors/ContentChanges).
    */
   const writeTemplate = Effect.fn("ContentRepo.writeTemplate")(function* (
-    id: TenantId, template: Template, current: Option.Option<Template>, options: SaveOptions
+    id: TenantId,
+    template: Template,
+    current: Option.Option<Template>,
+    options: SaveOptions
   ) {
     // a whole-tenant import may have reset `version`; numbering continues after the newest kept version
     const history = yield* store.keys(Db.templateVersions, Keys.templateVersionPrefix(id, template.id))
@@ -103,15 +109,23 @@ const make = Effect.gen(function* () {
     const saved = new Template({ ...template, version })
     const savedAt = yield* Clock.currentTimeMillis
     const entry = new TemplateVersion({
-      template: saved, savedAt, savedBy: options.savedBy,
+      template: saved,
+      savedAt,
+      savedBy: options.savedBy,
       ...(options.restoredFrom !== undefined ? { restoredFrom: options.restoredFrom } : {})
     })
     // the version being replaced came from an import (no history entry): keep it too, so it can be restored
     const replaced = Option.filter(current, (t) => !history.includes(Keys.templateVersionKey(id, t.id, t.version)))
     const kept = Option.match(replaced, {
       onNone: () => [],
-      onSome: (t) => [Write.put(Db.templateVersions, TemplateVersion, Keys.templateVersionKey(id, t.id, t.version),
-        new TemplateVersion({ template: t, savedBy: "tenant import (before the history)" }))]
+      onSome: (t) => [
+        Write.put(
+          Db.templateVersions,
+          TemplateVersion,
+          Keys.templateVersionKey(id, t.id, t.version),
+          new TemplateVersion({ template: t, savedBy: "tenant import (before the history)" })
+        )
+      ]
     })
     const dropped = history.slice(0, Math.max(0, history.length + kept.length + 1 - MAX_TEMPLATE_VERSIONS))
     yield* store.batch([
@@ -123,22 +137,26 @@ const make = Effect.gen(function* () {
     return { template: saved, previousVersion }
   })
 
-  const deleteTemplate = Effect.fn("ContentRepo.deleteTemplate")(function* (id: TenantId, templateId: string) {
-    yield* requireTenant(id)
-    const existing = yield* template(id, templateId)
-    const users = (yield* tenants.rules(id)).filter((r) => r.templateId === templateId).map((r) => r.id)
-    if (users.length > 0) {
-      return yield* new TemplateInUse({
-        templateId, ruleIds: users,
-        message: `template "${templateId}" is used by rule${users.length > 1 ? "s" : ""} ${users.map((r) => `"${r}"`).join(", ")}; point them at another template or delete them first`
-      })
-    }
-    yield* store.batch([
-      Write.remove(Db.templates, Keys.templateKey(id, templateId)),
-      Write.removePrefix(Db.templateVersions, Keys.templateVersionPrefix(id, templateId))
-    ])
-    return existing
-  }, (effect) => tenants.exclusive(effect))
+  const deleteTemplate = Effect.fn("ContentRepo.deleteTemplate")(
+    function* (id: TenantId, templateId: string) {
+      yield* requireTenant(id)
+      const existing = yield* template(id, templateId)
+      const users = (yield* tenants.rules(id)).filter((r) => r.templateId === templateId).map((r) => r.id)
+      if (users.length > 0) {
+        return yield* new TemplateInUse({
+          templateId,
+          ruleIds: users,
+          message: `template "${templateId}" is used by rule${users.length > 1 ? "s" : ""} ${users.map((r) => `"${r}"`).join(", ")}; point them at another template or delete them first`
+        })
+      }
+      yield* store.batch([
+        Write.remove(Db.templates, Keys.templateKey(id, templateId)),
+        Write.removePrefix(Db.templateVersions, Keys.templateVersionPrefix(id, templateId))
+      ])
+      return existing
+    },
+    (effect) => tenants.exclusive(effect)
+  )
 
   /** Saved versions, oldest first; 404 when the template itself is gone. */
   const versions = Effect.fn("ContentRepo.versions")(function* (id: TenantId, templateId: string) {
@@ -149,9 +167,14 @@ const make = Effect.gen(function* () {
   const version = Effect.fn("ContentRepo.version")(function* (id: TenantId, templateId: string, v: number) {
     yield* template(id, templateId)
     return yield* Option.match(yield* store.get(Db.templateVersions, TemplateVersion, Keys.templateVersionKey(id, templateId, v)), {
-      onNone: () => Effect.fail(new TemplateVersionNotFound({
-        templateId, version: v, message: `template "${templateId}" has no saved version ${v}; GET its /versions for the ones kept`
-      })),
+      onNone: () =>
+        Effect.fail(
+          new TemplateVersionNotFound({
+            templateId,
+            version: v,
+            message: `template "${templateId}" has no saved version ${v}; GET its /versions for the ones kept`
+          })
+        ),
       onSome: Effect.succeed
     })
   })
@@ -163,7 +186,18 @@ const make = Effect.gen(function* () {
   })
 
   return {
-    templates, rules, template, findTemplate, requireTenant, templateIds, imageIds, writeTemplate, deleteTemplate, versions, version, writeRules,
+    templates,
+    rules,
+    template,
+    findTemplate,
+    requireTenant,
+    templateIds,
+    imageIds,
+    writeTemplate,
+    deleteTemplate,
+    versions,
+    version,
+    writeRules,
     /** runs `effect` while no import or other content change runs (TenantRepo's lock) */
     exclusive: tenants.exclusive
   } as const

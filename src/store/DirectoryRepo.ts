@@ -75,20 +75,29 @@ const make = Effect.gen(function* () {
     const q = options.q?.trim().toLowerCase() || undefined
     const found: Array<{ key: string; raw: unknown }> = []
     let more = false
-    yield* store.forEachRaw(Db.users, Keys.userPrefix(tenantId), (key, raw) => {
-      if (after !== undefined && key <= after) return
-      if (q !== undefined && !matches(raw, q)) return
-      if (found.length === limit) {
-        more = true
-        throw PAGE_FULL
-      }
-      found.push({ key, raw })
-    }).pipe(Effect.catchIf((e) => e._tag === "StoreDecodeError" && e.key === PAGE_FULL_KEY, () => Effect.succeed(0)))
+    yield* store
+      .forEachRaw(Db.users, Keys.userPrefix(tenantId), (key, raw) => {
+        if (after !== undefined && key <= after) return
+        if (q !== undefined && !matches(raw, q)) return
+        if (found.length === limit) {
+          more = true
+          throw PAGE_FULL
+        }
+        found.push({ key, raw })
+      })
+      .pipe(
+        Effect.catchIf(
+          (e) => e._tag === "StoreDecodeError" && e.key === PAGE_FULL_KEY,
+          () => Effect.succeed(0)
+        )
+      )
     const users: Array<DirectoryUser> = []
     for (const { key, raw } of found) {
-      users.push(yield* Schema.decodeUnknown(DirectoryUser)(raw).pipe(
-        Effect.mapError((e) => new StoreDecodeError({ db: Db.users, key, message: `${Db.users}:${key} does not decode: ${e.message}` }))
-      ))
+      users.push(
+        yield* Schema.decodeUnknown(DirectoryUser)(raw).pipe(
+          Effect.mapError((e) => new StoreDecodeError({ db: Db.users, key, message: `${Db.users}:${key} does not decode: ${e.message}` }))
+        )
+      )
     }
     const last = users.at(-1)
     return (more && last !== undefined ? { users, next: last.mail.toLowerCase() } : { users }) satisfies DirectoryPage
@@ -114,10 +123,17 @@ const make = Effect.gen(function* () {
   ) {
     const previous = Option.getOrUndefined(yield* status(tenantId).pipe(Effect.orElseSucceed(() => Option.none())))
     const lastImportAt = change.isImport ? change.at : previous?.lastImportAt
-    yield* store.put(DIRECTORY_STATUS_DB, DirectoryStatusRecord, statusKey(tenantId), new DirectoryStatusRecord({
-      lastChangeAt: change.at, lastChange: change.action, lastChangeBy: change.by,
-      ...(lastImportAt !== undefined ? { lastImportAt } : {})
-    }))
+    yield* store.put(
+      DIRECTORY_STATUS_DB,
+      DirectoryStatusRecord,
+      statusKey(tenantId),
+      new DirectoryStatusRecord({
+        lastChangeAt: change.at,
+        lastChange: change.action,
+        lastChangeBy: change.by,
+        ...(lastImportAt !== undefined ? { lastImportAt } : {})
+      })
+    )
   })
 
   /** Forgets the status record (the tenant was deleted). */

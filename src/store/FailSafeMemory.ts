@@ -15,8 +15,7 @@ export const FAILSAFE_TTL_MS = 24 * 60 * 60 * 1000
 
 const Entry = Schema.Struct({ until: Schema.Number })
 
-const keyOf = (tenant: TenantId, identity: string) =>
-  `${tenantPrefix(tenant)}failsafe/${createHash("sha256").update(identity).digest("base64url")}`
+const keyOf = (tenant: TenantId, identity: string) => `${tenantPrefix(tenant)}failsafe/${createHash("sha256").update(identity).digest("base64url")}`
 
 export class FailSafeMemory extends Effect.Service<FailSafeMemory>()("imprint/FailSafeMemory", {
   effect: Effect.gen(function* () {
@@ -29,8 +28,11 @@ export class FailSafeMemory extends Effect.Service<FailSafeMemory>()("imprint/Fa
       /** true when this message failed to stamp within the last day (asked for every message: no span) */
       recall: (tenant: TenantId, identity: string) =>
         Effect.clockWith((clock) =>
-          Effect.map(store.get(FAILSAFE_DB, Entry, keyOf(tenant, identity)), (entry) =>
-            Option.isSome(entry) && entry.value.until > clock.unsafeCurrentTimeMillis()))
+          Effect.map(
+            store.get(FAILSAFE_DB, Entry, keyOf(tenant, identity)),
+            (entry) => Option.isSome(entry) && entry.value.until > clock.unsafeCurrentTimeMillis()
+          )
+        )
     }
   }),
   dependencies: [Store.Default]

@@ -52,10 +52,13 @@ const make = Effect.gen(function* () {
   const tenants = yield* TenantRepo
 
   const requireTenant = (id: TenantId) =>
-    Effect.flatMap(tenants.getTenant(id), Option.match({
-      onNone: () => Effect.fail(new TenantNotFound({ tenantId: id })),
-      onSome: () => Effect.void
-    }))
+    Effect.flatMap(
+      tenants.getTenant(id),
+      Option.match({
+        onNone: () => Effect.fail(new TenantNotFound({ tenantId: id })),
+        onSome: () => Effect.void
+      })
+    )
 
   /** The library in id order. */
   const list = Effect.fn("ImageRepo.list")(function* (id: TenantId) {
@@ -75,7 +78,8 @@ const make = Effect.gen(function* () {
    */
   const blobSync = (id: TenantId, sha256: string) =>
     Either.flatMap(store.getSync(Db.imageBlobs, Blob, Keys.imageBlobKey(id, sha256)), (found) =>
-      Option.isSome(found) ? Either.right(found) : store.getSync(Db.photoBlobs, Blob, Keys.photoBlobKey(id, sha256)))
+      Option.isSome(found) ? Either.right(found) : store.getSync(Db.photoBlobs, Blob, Keys.photoBlobKey(id, sha256))
+    )
 
   const content = Effect.fn("ImageRepo.content")(function* (id: TenantId, imageId: string) {
     const image = yield* get(id, imageId)
@@ -111,53 +115,64 @@ const make = Effect.gen(function* () {
    * what images/ImageLibrary read from the bytes (type and size); both limits
    * are checked on the real length.
    */
-  const save = Effect.fn("ImageRepo.save")(function* (
-    id: TenantId, imageId: string, bytes: Uint8Array, sniffed: SniffedImage, mode: "create" | "replace" | "put"
-  ) {
-    yield* requireTenant(id)
-    if (bytes.length > MAX_IMAGE_BYTES) return yield* imageTooLarge(bytes.length)
-    const previous = Option.getOrUndefined(yield* find(id, imageId))
-    if (mode === "create" && previous !== undefined) {
-      return yield* new ImageAlreadyExists({
-        imageId, message: `image "${imageId}" already exists; replace it with PUT /tenants/${id}/images/${imageId}`
+  const save = Effect.fn("ImageRepo.save")(
+    function* (id: TenantId, imageId: string, bytes: Uint8Array, sniffed: SniffedImage, mode: "create" | "replace" | "put") {
+      yield* requireTenant(id)
+      if (bytes.length > MAX_IMAGE_BYTES) return yield* imageTooLarge(bytes.length)
+      const previous = Option.getOrUndefined(yield* find(id, imageId))
+      if (mode === "create" && previous !== undefined) {
+        return yield* new ImageAlreadyExists({
+          imageId,
+          message: `image "${imageId}" already exists; replace it with PUT /tenants/${id}/images/${imageId}`
+        })
+      }
+      if (mode === "replace" && previous === undefined) return yield* ImageNotFound.of(imageId)
+      const sha256 = sha256Of(bytes)
+      const { total, shas } = yield* usage(id, imageId)
+      if (!shas.has(sha256) && total + bytes.length > MAX_TENANT_IMAGE_BYTES) return yield* tenantImagesFull(total, bytes.length)
+      const image = new ImageMeta({
+        id: imageId,
+        type: sniffed.type,
+        sha256,
+        width: sniffed.width,
+        height: sniffed.height,
+        bytes: bytes.length,
+        updatedAt: yield* Clock.currentTimeMillis
       })
-    }
-    if (mode === "replace" && previous === undefined) return yield* ImageNotFound.of(imageId)
-    const sha256 = sha256Of(bytes)
-    const { total, shas } = yield* usage(id, imageId)
-    if (!shas.has(sha256) && total + bytes.length > MAX_TENANT_IMAGE_BYTES) return yield* tenantImagesFull(total, bytes.length)
-    const image = new ImageMeta({
-      id: imageId, type: sniffed.type, sha256, width: sniffed.width, height: sniffed.height,
-      bytes: bytes.length, updatedAt: yield* Clock.currentTimeMillis
-    })
-    const others = (yield* list(id)).filter((i) => i.id !== imageId)
-    yield* store.batch([
-      Write.put(Db.imageBlobs, Blob, Keys.imageBlobKey(id, sha256), bytes),
-      Write.put(Db.images, ImageMeta, Keys.imageKey(id, imageId), image),
-      ...(previous !== undefined && previous.sha256 !== sha256 ? dropBlobUnlessShared(id, previous.sha256, others) : [])
-    ])
-    return { image, previous } satisfies SavedImage
-  }, (effect) => tenants.exclusive(effect))
+      const others = (yield* list(id)).filter((i) => i.id !== imageId)
+      yield* store.batch([
+        Write.put(Db.imageBlobs, Blob, Keys.imageBlobKey(id, sha256), bytes),
+        Write.put(Db.images, ImageMeta, Keys.imageKey(id, imageId), image),
+        ...(previous !== undefined && previous.sha256 !== sha256 ? dropBlobUnlessShared(id, previous.sha256, others) : [])
+      ])
+      return { image, previous } satisfies SavedImage
+    },
+    (effect) => tenants.exclusive(effect)
+  )
 
   /** The templates whose HTML shows the image. */
   const usedBy = Effect.fn("ImageRepo.usedBy")(function* (id: TenantId, imageId: string) {
     return (yield* tenants.templates(id)).filter((t) => imageIdsOf(t.html).includes(imageId)).map((t) => t.id)
   })
 
-  const remove = Effect.fn("ImageRepo.remove")(function* (id: TenantId, imageId: string) {
-    yield* requireTenant(id)
-    const image = yield* get(id, imageId)
-    const templates = yield* usedBy(id, imageId)
-    if (templates.length > 0) {
-      return yield* new ImageInUse({
-        imageId, templateIds: templates,
-        message: `image "${imageId}" is shown by template${templates.length > 1 ? "s" : ""} ${templates.map((t) => `"${t}"`).join(", ")}; change them first`
-      })
-    }
-    const others = (yield* list(id)).filter((i) => i.id !== imageId)
-    yield* store.batch([Write.remove(Db.images, Keys.imageKey(id, imageId)), ...dropBlobUnlessShared(id, image.sha256, others)])
-    return image
-  }, (effect) => tenants.exclusive(effect))
+  const remove = Effect.fn("ImageRepo.remove")(
+    function* (id: TenantId, imageId: string) {
+      yield* requireTenant(id)
+      const image = yield* get(id, imageId)
+      const templates = yield* usedBy(id, imageId)
+      if (templates.length > 0) {
+        return yield* new ImageInUse({
+          imageId,
+          templateIds: templates,
+          message: `image "${imageId}" is shown by template${templates.length > 1 ? "s" : ""} ${templates.map((t) => `"${t}"`).join(", ")}; change them first`
+        })
+      }
+      const others = (yield* list(id)).filter((i) => i.id !== imageId)
+      yield* store.batch([Write.remove(Db.images, Keys.imageKey(id, imageId)), ...dropBlobUnlessShared(id, image.sha256, others)])
+      return image
+    },
+    (effect) => tenants.exclusive(effect)
+  )
 
   return { list, get, find, content, blobSync, usage, checkDeclared, save, remove, usedBy, requireTenant } as const
 })

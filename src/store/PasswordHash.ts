@@ -54,7 +54,8 @@ const derive = (password: string, salt: Buffer, N: number, r: number, p: number,
   Effect.async<Buffer>((resume) => {
     // maxmem must exceed 128*N*r; Node's default (32 MiB) is too small for the accepted maximum
     scrypt(Buffer.from(password, "utf8"), salt, length, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) =>
-      resume(err ? Effect.die(err) : Effect.succeed(key)))
+      resume(err ? Effect.die(err) : Effect.succeed(key))
+    )
   })
 
 /** A new hash with a fresh random salt. */

@@ -78,16 +78,24 @@ const make = Effect.gen(function* () {
       return Option.map(found, (value) => ({ key, digest, tenantId: ref.value.tenantId, value }))
     })
 
-  const removeOps = (kind: "session" | "device" | "attempt", tenantId: string, digest: string) =>
-    [Write.remove(DB, credentialKey(tenantId, kind, digest)), Write.remove(DB, refKey(kind, digest))]
+  const removeOps = (kind: "session" | "device" | "attempt", tenantId: string, digest: string) => [
+    Write.remove(DB, credentialKey(tenantId, kind, digest)),
+    Write.remove(DB, refKey(kind, digest))
+  ]
 
   /** this user's entries of one kind, oldest first, each with its digest */
   const ofUser = <A extends { readonly userId: string; readonly createdAt: number }, I>(
-    kind: "session" | "device" | "attempt", schema: Schema.Schema<A, I>, tenantId: string, userId: string
+    kind: "session" | "device" | "attempt",
+    schema: Schema.Schema<A, I>,
+    tenantId: string,
+    userId: string
   ) =>
     Effect.map(store.list(DB, schema, credentialPrefix(tenantId, kind)), (entries) =>
-      entries.filter((e) => e.value.userId === userId).map((e) => ({ digest: digestOfKey(e.key), value: e.value }))
-        .sort((a, b) => a.value.createdAt - b.value.createdAt))
+      entries
+        .filter((e) => e.value.userId === userId)
+        .map((e) => ({ digest: digestOfKey(e.key), value: e.value }))
+        .sort((a, b) => a.value.createdAt - b.value.createdAt)
+    )
 
   const createSession = Effect.fn("SessionRepo.createSession")(function* (tenantId: string, userId: string, maxAgeMs: number) {
     const now = yield* Clock.currentTimeMillis
@@ -161,7 +169,12 @@ const make = Effect.gen(function* () {
     const code = String(randomInt(0, 10 ** CODE_DIGITS)).padStart(CODE_DIGITS, "0")
     const digest = digestToken(attemptId)
     const record = new AttemptRecord({
-      tenantId, userId, codeDigest: codeDigest(attemptId, code).toString("hex"), createdAt: now, expiresAt: now + ttlMs, failures: 0
+      tenantId,
+      userId,
+      codeDigest: codeDigest(attemptId, code).toString("hex"),
+      createdAt: now,
+      expiresAt: now + ttlMs,
+      failures: 0
     })
     const existing = yield* ofUser("attempt", AttemptRecord, tenantId, userId)
     const stale = existing.filter((a, i) => a.value.expiresAt <= now || existing.length - i >= MAX_ATTEMPTS_PER_USER)
@@ -179,26 +192,28 @@ const make = Effect.gen(function* () {
    */
   const checkCode = Effect.fn("SessionRepo.checkCode")(function* (attemptId: string, code: string, maxTries: number) {
     if (attemptId.length === 0 || attemptId.length > MAX_PRESENTED_SECRET) return { _tag: "Invalid" } as CodeCheck
-    return yield* attemptLock.withPermits(1)(Effect.gen(function* () {
-      const found = yield* lookup("attempt", AttemptRecord, attemptId)
-      if (Option.isNone(found)) return { _tag: "Invalid" } as CodeCheck
-      const { key, digest, tenantId, value } = found.value
-      const remove = store.batch(removeOps("attempt", tenantId, digest))
-      if ((yield* Clock.currentTimeMillis) >= value.expiresAt || value.failures >= maxTries) {
-        yield* remove
-        return { _tag: "Invalid" } as CodeCheck
-      }
-      const expected = Buffer.from(value.codeDigest, "hex")
-      const given = codeDigest(attemptId, code)
-      if (expected.length === given.length && timingSafeEqual(expected, given)) {
-        yield* remove
-        return { _tag: "Accepted", tenantId, userId: value.userId } as CodeCheck
-      }
-      const failures = value.failures + 1
-      if (failures >= maxTries) yield* remove
-      else yield* store.put(DB, AttemptRecord, key, new AttemptRecord({ ...value, failures }))
-      return { _tag: "WrongCode", tenantId, userId: value.userId, triesLeft: maxTries - failures } as CodeCheck
-    }))
+    return yield* attemptLock.withPermits(1)(
+      Effect.gen(function* () {
+        const found = yield* lookup("attempt", AttemptRecord, attemptId)
+        if (Option.isNone(found)) return { _tag: "Invalid" } as CodeCheck
+        const { key, digest, tenantId, value } = found.value
+        const remove = store.batch(removeOps("attempt", tenantId, digest))
+        if ((yield* Clock.currentTimeMillis) >= value.expiresAt || value.failures >= maxTries) {
+          yield* remove
+          return { _tag: "Invalid" } as CodeCheck
+        }
+        const expected = Buffer.from(value.codeDigest, "hex")
+        const given = codeDigest(attemptId, code)
+        if (expected.length === given.length && timingSafeEqual(expected, given)) {
+          yield* remove
+          return { _tag: "Accepted", tenantId, userId: value.userId } as CodeCheck
+        }
+        const failures = value.failures + 1
+        if (failures >= maxTries) yield* remove
+        else yield* store.put(DB, AttemptRecord, key, new AttemptRecord({ ...value, failures }))
+        return { _tag: "WrongCode", tenantId, userId: value.userId, triesLeft: maxTries - failures } as CodeCheck
+      })
+    )
   })
 
   /**

@@ -114,7 +114,10 @@ export type WriteOp =
 
 export const Write = {
   put: <A, I>(db: DbName, schema: Schema.Schema<A, I, never>, key: string, value: A): WriteOp => ({
-    _tag: "Put", db, key, encode: () => Schema.encodeEither(schema)(value)
+    _tag: "Put",
+    db,
+    key,
+    encode: () => Schema.encodeEither(schema)(value)
   }),
   /** a Put whose value is already in its stored form (`encodeOps`' output, held for a later commit) */
   putEncoded: (db: DbName, key: string, encoded: unknown): WriteOp => {
@@ -137,9 +140,13 @@ const make = Effect.gen(function* () {
     }),
     (env) =>
       // lmdb renews its read transaction on a timer set by a read; let a pending one run before the close
-      Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0))).pipe(Effect.zipRight(
-        Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) })
-        .pipe(Effect.catchAll((e) => Effect.logError("closing the store failed", e)))))
+      Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 0))).pipe(
+        Effect.zipRight(
+          Effect.tryPromise({ try: () => env.close(), catch: (cause) => new StoreError({ op: "close", message: String(cause), cause }) }).pipe(
+            Effect.catchAll((e) => Effect.logError("closing the store failed", e))
+          )
+        )
+      )
   )
   const changes = yield* Effect.acquireRelease(PubSub.bounded<StoreChange>(CHANGE_FEED_CAPACITY), PubSub.shutdown)
 
@@ -240,7 +247,8 @@ const make = Effect.gen(function* () {
       Effect.try({
         try: () => ks.map((key) => ({ key, bytes: Uint8Array.from(database(db).getBinary(key) ?? []) })),
         catch: (cause) => readError(db, prefix, cause)
-      }))
+      })
+    )
 
   /** Encodes every Put's value with its Schema (the stored form); a value that does not encode fails the whole batch. */
   const encodeOps = (ops: ReadonlyArray<WriteOp>): Either.Either<Array<EncodedOp>, StoreError> => {
@@ -252,10 +260,14 @@ const make = Effect.gen(function* () {
       }
       const value = op.encode()
       if (Either.isLeft(value)) {
-        return Either.left(new StoreError({
-          op: "encode", db: op.db, key: op.key,
-          message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
-        }))
+        return Either.left(
+          new StoreError({
+            op: "encode",
+            db: op.db,
+            key: op.key,
+            message: `${op.db}:${op.key} cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(value.left)}`
+          })
+        )
       }
       encoded.push({ op, value: value.right })
     }
@@ -320,7 +332,10 @@ const make = Effect.gen(function* () {
       })
       if (outcome.touched.size === 0) return 0
       ownRevisions.add(outcome.rev)
-      yield* PubSub.publishAll(changes, Array.from(outcome.touched.values(), (c) => ({ ...c, revision: outcome.rev })))
+      yield* PubSub.publishAll(
+        changes,
+        Array.from(outcome.touched.values(), (c) => ({ ...c, revision: outcome.rev }))
+      )
       return outcome.rev
     })
 
@@ -344,16 +359,28 @@ const make = Effect.gen(function* () {
           })
         }
       }
-      const writes = Array.from(shared.values()).filter(({ op }) =>
-        // removing a key this node never had: nothing to tell anyone
-        op._tag === "Put" || readRevision(keyRevisionKey(op.db, (op as { key: string }).key)) > 0 || database(op.db).get((op as { key: string }).key) !== undefined)
-      const revisions = writes.length === 0 ? [] : yield* replication.write(writes.map(({ op, value }) => {
-        const key = (op as { key: string }).key
-        return {
-          db: op.db, key, value: op._tag === "Put" ? value : undefined, expected: readRevision(keyRevisionKey(op.db, key)),
-          deleted: database(op.db).get(key) === undefined
-        }
-      }))
+      const writes = Array.from(shared.values()).filter(
+        ({ op }) =>
+          // removing a key this node never had: nothing to tell anyone
+          op._tag === "Put" ||
+          readRevision(keyRevisionKey(op.db, (op as { key: string }).key)) > 0 ||
+          database(op.db).get((op as { key: string }).key) !== undefined
+      )
+      const revisions =
+        writes.length === 0
+          ? []
+          : yield* replication.write(
+              writes.map(({ op, value }) => {
+                const key = (op as { key: string }).key
+                return {
+                  db: op.db,
+                  key,
+                  value: op._tag === "Put" ? value : undefined,
+                  expected: readRevision(keyRevisionKey(op.db, key)),
+                  deleted: database(op.db).get(key) === undefined
+                }
+              })
+            )
       return yield* commit([...local, ...writes.map((w, i) => ({ ...w, revision: revisions[i] }))])
     })
 
@@ -422,8 +449,9 @@ const make = Effect.gen(function* () {
 
   /** All ops in one LMDB transaction; the change feed hears of it only after the commit. Answers the store revision (0: nothing written). */
   const batch = (ops: ReadonlyArray<WriteOp>) =>
-    Effect.flatMap(encodeOps(ops), (encoded) => Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))
-      .pipe(Effect.withSpan("Store.batch", { attributes: { ops: ops.length } }))
+    Effect.flatMap(encodeOps(ops), (encoded) => (Option.isSome(replication) ? replicate(replication.value, encoded) : commit(encoded))).pipe(
+      Effect.withSpan("Store.batch", { attributes: { ops: ops.length } })
+    )
 
   /**
    * Held writes (`packOps`) and `extra` in one transaction, like `batch`,
@@ -433,10 +461,13 @@ const make = Effect.gen(function* () {
     (Option.isSome(replication)
       ? batch([...packed.flatMap((p) => p.unpack()), ...extra])
       : Effect.flatMap(encodeOps(extra), (encodedExtra) =>
-        commit({ *[Symbol.iterator]() {
-          for (const p of packed) yield* p.entries()
-          yield* encodedExtra
-        } }))
+          commit({
+            *[Symbol.iterator]() {
+              for (const p of packed) yield* p.entries()
+              yield* encodedExtra
+            }
+          })
+        )
     ).pipe(Effect.withSpan("Store.batchPacked", { attributes: { tenants: packed.length } }))
 
   // ---- commits by other processes (the CLI importing while the server runs) ----
@@ -545,6 +576,5 @@ const make = Effect.gen(function* () {
 
 export class Store extends Effect.Service<Store>()("imprint/Store", { scoped: make }) {
   /** The store at a folder (tests, CLI one-shots). */
-  static readonly layerAt = (path: string): Layer.Layer<Store, StoreError> =>
-    Store.Default.pipe(Layer.provide(Layer.succeed(StorePath, path)))
+  static readonly layerAt = (path: string): Layer.Layer<Store, StoreError> => Store.Default.pipe(Layer.provide(Layer.succeed(StorePath, path)))
 }

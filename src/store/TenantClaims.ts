@@ -40,12 +40,17 @@ export const claimsOf = (tenant: Tenant): ReadonlyArray<Claim> => {
   const out: Array<Claim> = tenant.domains.map((d) => ({ kind: "domain", value: d.toLowerCase() }))
   for (const c of tenant.connectors) {
     switch (c._tag) {
-      case "auth": out.push({ kind: "username", value: c.username }); break
-      case "certificate": out.push({ kind: "cert", value: normalizeFp(c.fingerprint256) }); break
+      case "auth":
+        out.push({ kind: "username", value: c.username })
+        break
+      case "certificate":
+        out.push({ kind: "cert", value: normalizeFp(c.fingerprint256) })
+        break
       case "microsoft365":
         out.push({ kind: "m365", value: c.tenantGuid.toLowerCase() }, { kind: "m365domain", value: c.domain.toLowerCase() })
         break
-      case "cidr": break
+      case "cidr":
+        break
     }
   }
   return out
@@ -54,11 +59,16 @@ export const claimsOf = (tenant: Tenant): ReadonlyArray<Claim> => {
 /** How a conflict message names a claim. */
 export const describeClaim = (claim: Claim): string => {
   switch (claim.kind) {
-    case "domain": return `domain ${claim.value}`
-    case "username": return `auth username "${claim.value}"`
-    case "cert": return `certificate ${claim.value}`
-    case "m365": return `Microsoft 365 tenant ${claim.value}`
-    case "m365domain": return `Microsoft 365 domain ${claim.value}`
+    case "domain":
+      return `domain ${claim.value}`
+    case "username":
+      return `auth username "${claim.value}"`
+    case "cert":
+      return `certificate ${claim.value}`
+    case "m365":
+      return `Microsoft 365 tenant ${claim.value}`
+    case "m365domain":
+      return `Microsoft 365 domain ${claim.value}`
   }
 }
 
@@ -120,10 +130,6 @@ export const ensureIndex = Effect.fn("TenantClaims.ensureIndex")(function* (stor
     }
   })
   for (const d of duplicates) yield* Effect.logWarning("tenant claim held by two tenants; the first keeps it in the index").pipe(Effect.annotateLogs(d))
-  yield* store.batch([
-    Write.removePrefix(CLAIMS_DB, ""),
-    ...Array.from(owners, ([key, id]) => Write.put(CLAIMS_DB, Owner, key, id)),
-    versionOp
-  ])
+  yield* store.batch([Write.removePrefix(CLAIMS_DB, ""), ...Array.from(owners, ([key, id]) => Write.put(CLAIMS_DB, Owner, key, id)), versionOp])
   yield* Effect.logInfo("tenant claims index built").pipe(Effect.annotateLogs({ claims: owners.size }))
 })

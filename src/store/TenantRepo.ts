@@ -29,8 +29,7 @@ import { downstreamPassAad, needsResealing, sealTenant, storedTenant } from "./T
 export const RuleList = Schema.Array(Rule)
 
 /** "AB:CD:…" upper case with colons, the form Node's `getPeerCertificate().fingerprint256` reports. */
-export const normalizeFingerprint = (fp: string): string =>
-  fp.replace(/:/g, "").toUpperCase().match(/.{2}/g)!.join(":")
+export const normalizeFingerprint = (fp: string): string => fp.replace(/:/g, "").toUpperCase().match(/.{2}/g)!.join(":")
 
 export interface ImportSummary {
   readonly tenantId: TenantId
@@ -63,7 +62,13 @@ export interface CheckedBatchEntry extends BatchEntry {
 
 export type BatchOutcome =
   | { readonly source: string; readonly tenantId: TenantId; readonly status: "created" | "updated" | "not-written"; readonly summary: ImportSummary }
-  | { readonly source: string; readonly tenantId?: string; readonly status: "failed"; readonly error: "TenantFileInvalid" | "TenantConflict"; readonly message: string }
+  | {
+      readonly source: string
+      readonly tenantId?: string
+      readonly status: "failed"
+      readonly error: "TenantFileInvalid" | "TenantConflict"
+      readonly message: string
+    }
 
 export interface BatchReport {
   readonly mode: ImportMode
@@ -81,7 +86,8 @@ export const PREPARE_CONCURRENCY = 4
 export const TENANTS_PER_COMMIT = 200
 
 const reportOf = (mode: ImportMode, tenants: ReadonlyArray<BatchOutcome>, written: boolean): BatchReport => ({
-  mode, written,
+  mode,
+  written,
   created: tenants.filter((t) => t.status === "created").length,
   updated: tenants.filter((t) => t.status === "updated").length,
   failed: tenants.filter((t) => t.status === "failed").length,
@@ -185,9 +191,8 @@ const make = Effect.gen(function* () {
       const key = claimKey(claim)
       const inBatch = batch.claimed.get(key)
       const stored = ownerOf(store, claim)
-      const owner = inBatch !== undefined ? inBatch
-        : stored !== undefined && stored !== tenant.id && !(batch.released.get(stored)?.has(key) ?? false) ? stored
-        : undefined
+      const owner =
+        inBatch !== undefined ? inBatch : stored !== undefined && stored !== tenant.id && !(batch.released.get(stored)?.has(key) ?? false) ? stored : undefined
       if (owner === undefined || owner === tenant.id) continue
       let why = ""
       if (claim.kind === "domain") {
@@ -198,7 +203,9 @@ const make = Effect.gen(function* () {
       }
       const earlier = inBatch !== undefined ? " (earlier in this import)" : ""
       return yield* new TenantConflict({
-        tenantId: tenant.id, otherTenantId: owner, message: `${describeClaim(claim)} already belongs to tenant ${owner}${earlier}${why}`
+        tenantId: tenant.id,
+        otherTenantId: owner,
+        message: `${describeClaim(claim)} already belongs to tenant ${owner}${earlier}${why}`
       })
     }
   })
@@ -212,9 +219,10 @@ const make = Effect.gen(function* () {
     if (file.downstream === undefined || pass === undefined || !isSealed(pass)) return Effect.succeed(file.downstream)
     return Effect.try({
       try: () => new Downstream({ ...file.downstream!, auth: { user: file.downstream!.auth!.user, pass: open(keys, downstreamPassAad(file.id), pass) } }),
-      catch: (e) => new TenantFileInvalid({
-        message: `downstream.auth.pass is sealed (${(e as Error).message}): it was exported by a server with another key or for another tenant; give the password in plaintext`
-      })
+      catch: (e) =>
+        new TenantFileInvalid({
+          message: `downstream.auth.pass is sealed (${(e as Error).message}): it was exported by a server with another key or for another tenant; give the password in plaintext`
+        })
     })
   }
 
@@ -254,8 +262,12 @@ const make = Effect.gen(function* () {
   ]
 
   const summaryOf = ({ file, tenant, previous, templates: templateList, removed }: Prepared): ImportSummary => ({
-    tenantId: tenant.id, created: previous === undefined, templates: templateList.length, rules: (file.rules ?? []).length,
-    users: (file.directory ?? []).length, removed
+    tenantId: tenant.id,
+    created: previous === undefined,
+    templates: templateList.length,
+    rules: (file.rules ?? []).length,
+    users: (file.directory ?? []).length,
+    removed
   })
 
   const logImported = (p: { readonly tenantId: TenantId; readonly users: number; readonly removed: ReadonlyArray<TemplateRemovals> }) =>
@@ -263,7 +275,8 @@ const make = Effect.gen(function* () {
       yield* Effect.logInfo("tenant imported").pipe(Effect.annotateLogs({ tenant: p.tenantId, users: p.users }))
       for (const r of p.removed) {
         yield* Effect.logWarning("template sanitized on import").pipe(
-          Effect.annotateLogs({ tenant: p.tenantId, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") }))
+          Effect.annotateLogs({ tenant: p.tenantId, template: r.templateId, removed: r.removed.map((x) => x.name).join(",") })
+        )
       }
     })
 
@@ -271,22 +284,37 @@ const make = Effect.gen(function* () {
   const accept = (batch: BatchClaims, p: Prepared) => {
     const now = new Set(claimsOf(p.tenant).map(claimKey))
     for (const key of now) batch.claimed.set(key, p.tenant.id)
-    if (p.previous !== undefined) batch.released.set(p.tenant.id, new Set(claimsOf(p.previous).map(claimKey).filter((k) => !now.has(k))))
+    if (p.previous !== undefined)
+      batch.released.set(
+        p.tenant.id,
+        new Set(
+          claimsOf(p.previous)
+            .map(claimKey)
+            .filter((k) => !now.has(k))
+        )
+      )
     batch.tenants.set(p.tenant.id, p.tenant)
   }
 
   /** Imports one checked tenant file (actors/TenantImport decodes and checks it first). */
-  const importFile = Effect.fn("TenantRepo.importFile")(function* (checked: CheckedTenantFile) {
-    const prepared = yield* prepare(checked)
-    yield* checkClaims(prepared.tenant, emptyBatch())
-    yield* store.batch(writesOf(prepared))
-    yield* logImported({ tenantId: prepared.tenant.id, users: (prepared.file.directory ?? []).length, removed: prepared.removed })
-    return summaryOf(prepared)
-  }, (effect) => importLock.withPermits(1)(effect))
+  const importFile = Effect.fn("TenantRepo.importFile")(
+    function* (checked: CheckedTenantFile) {
+      const prepared = yield* prepare(checked)
+      yield* checkClaims(prepared.tenant, emptyBatch())
+      yield* store.batch(writesOf(prepared))
+      yield* logImported({ tenantId: prepared.tenant.id, users: (prepared.file.directory ?? []).length, removed: prepared.removed })
+      return summaryOf(prepared)
+    },
+    (effect) => importLock.withPermits(1)(effect)
+  )
 
   const hold = (p: Prepared) =>
     Effect.map(store.packOps(writesOf(p)), (writes): Held => ({
-      tenantId: p.tenant.id, created: p.previous === undefined, users: (p.file.directory ?? []).length, removed: p.removed, writes
+      tenantId: p.tenant.id,
+      created: p.previous === undefined,
+      users: (p.file.directory ?? []).length,
+      removed: p.removed,
+      writes
     }))
 
   /**
@@ -302,80 +330,90 @@ const make = Effect.gen(function* () {
    * in order. `alongside` gives a write to commit in the same transaction as
    * each written tenant.
    */
-  const importBatch = Effect.fn("TenantRepo.importBatch")(function* <R = never>(
-    entries: Iterable<CheckedBatchEntry>,
-    mode: ImportMode,
-    /** writes to commit with each tenant (the admin API's audit entry) */
-    alongside?: (tenantId: TenantId, created: boolean) => Effect.Effect<WriteOp, never, R>
-  ) {
-    const prepareEntry = (entry: CheckedBatchEntry) =>
-      entry.checked.pipe(
-        Effect.flatMap(prepare),
-        Effect.map((p) => Either.right<Prepared>(p)),
-        Effect.catchTag("TenantFileInvalid", (e) => Effect.succeed(Either.left(e)))
-      )
-    const write = (items: ReadonlyArray<Held>) =>
-      Effect.gen(function* () {
-        const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (h) => alongside(h.tenantId, h.created))
-        yield* store.batchPacked(items.map((h) => h.writes), extra)
-        yield* Effect.forEach(items, logImported, { discard: true })
-      })
-    const batch = emptyBatch()
-    const outcomes: Array<BatchOutcome> = []
-    const acceptedAt: Array<number> = []
-    // per-tenant: written chunk by chunk; all-or-nothing: held (encoded) until every tenant passed
-    const pending: Array<Held> = []
-    const iterator = entries[Symbol.iterator]()
-    for (;;) {
-      const slice: Array<CheckedBatchEntry> = []
-      while (slice.length < TENANTS_PER_COMMIT) {
-        const next = iterator.next()
-        if (next.done === true) break
-        slice.push(next.value)
-      }
-      if (slice.length === 0) break
-      const prepared = yield* Effect.forEach(slice, prepareEntry, { concurrency: PREPARE_CONCURRENCY })
-      for (let i = 0; i < slice.length; i++) {
-        const source = slice[i]!.source
-        const p = prepared[i]!
-        const idOf = Either.isRight(p) ? p.right.tenant.id : rawId(slice[i]!.input)
-        const failure = Either.isLeft(p) ? p.left
-          : batch.tenants.has(p.right.tenant.id) ? new TenantConflict({ tenantId: p.right.tenant.id, otherTenantId: p.right.tenant.id, message: `tenant ${p.right.tenant.id} appears twice in this import` })
-          : yield* checkClaims(p.right.tenant, batch).pipe(Effect.as(undefined), Effect.catchTag("TenantConflict", Effect.succeed))
-        if (failure !== undefined || Either.isLeft(p)) {
-          outcomes.push({ source, ...(idOf !== undefined ? { tenantId: idOf } : {}), status: "failed", error: failure!._tag, message: failure!.message })
-          continue
+  const importBatch = Effect.fn("TenantRepo.importBatch")(
+    function* <R = never>(
+      entries: Iterable<CheckedBatchEntry>,
+      mode: ImportMode,
+      /** writes to commit with each tenant (the admin API's audit entry) */
+      alongside?: (tenantId: TenantId, created: boolean) => Effect.Effect<WriteOp, never, R>
+    ) {
+      const prepareEntry = (entry: CheckedBatchEntry) =>
+        entry.checked.pipe(
+          Effect.flatMap(prepare),
+          Effect.map((p) => Either.right<Prepared>(p)),
+          Effect.catchTag("TenantFileInvalid", (e) => Effect.succeed(Either.left(e)))
+        )
+      const write = (items: ReadonlyArray<Held>) =>
+        Effect.gen(function* () {
+          const extra = alongside === undefined ? [] : yield* Effect.forEach(items, (h) => alongside(h.tenantId, h.created))
+          yield* store.batchPacked(
+            items.map((h) => h.writes),
+            extra
+          )
+          yield* Effect.forEach(items, logImported, { discard: true })
+        })
+      const batch = emptyBatch()
+      const outcomes: Array<BatchOutcome> = []
+      const acceptedAt: Array<number> = []
+      // per-tenant: written chunk by chunk; all-or-nothing: held (encoded) until every tenant passed
+      const pending: Array<Held> = []
+      const iterator = entries[Symbol.iterator]()
+      for (;;) {
+        const slice: Array<CheckedBatchEntry> = []
+        while (slice.length < TENANTS_PER_COMMIT) {
+          const next = iterator.next()
+          if (next.done === true) break
+          slice.push(next.value)
         }
-        // once a tenant failed, an all-or-nothing batch writes nothing: the rest is only checked
-        if (mode === "per-tenant" || acceptedAt.length === outcomes.length) pending.push(yield* hold(p.right))
-        accept(batch, p.right)
-        acceptedAt.push(outcomes.length)
-        outcomes.push({ source, tenantId: p.right.tenant.id, status: p.right.previous === undefined ? "created" : "updated", summary: summaryOf(p.right) })
+        if (slice.length === 0) break
+        const prepared = yield* Effect.forEach(slice, prepareEntry, { concurrency: PREPARE_CONCURRENCY })
+        for (let i = 0; i < slice.length; i++) {
+          const source = slice[i]!.source
+          const p = prepared[i]!
+          const idOf = Either.isRight(p) ? p.right.tenant.id : rawId(slice[i]!.input)
+          const failure = Either.isLeft(p)
+            ? p.left
+            : batch.tenants.has(p.right.tenant.id)
+              ? new TenantConflict({
+                  tenantId: p.right.tenant.id,
+                  otherTenantId: p.right.tenant.id,
+                  message: `tenant ${p.right.tenant.id} appears twice in this import`
+                })
+              : yield* checkClaims(p.right.tenant, batch).pipe(Effect.as(undefined), Effect.catchTag("TenantConflict", Effect.succeed))
+          if (failure !== undefined || Either.isLeft(p)) {
+            outcomes.push({ source, ...(idOf !== undefined ? { tenantId: idOf } : {}), status: "failed", error: failure!._tag, message: failure!.message })
+            continue
+          }
+          // once a tenant failed, an all-or-nothing batch writes nothing: the rest is only checked
+          if (mode === "per-tenant" || acceptedAt.length === outcomes.length) pending.push(yield* hold(p.right))
+          accept(batch, p.right)
+          acceptedAt.push(outcomes.length)
+          outcomes.push({ source, tenantId: p.right.tenant.id, status: p.right.previous === undefined ? "created" : "updated", summary: summaryOf(p.right) })
+        }
+        if (mode === "per-tenant" && pending.length > 0) {
+          yield* write(pending)
+          pending.length = 0
+        }
+        if (mode === "all-or-nothing" && acceptedAt.length < outcomes.length) pending.length = 0
       }
-      if (mode === "per-tenant" && pending.length > 0) {
-        yield* write(pending)
-        pending.length = 0
+      const failed = outcomes.length - acceptedAt.length
+      if (mode === "all-or-nothing") {
+        if (failed > 0) {
+          for (const index of acceptedAt) outcomes[index] = { ...outcomes[index]!, status: "not-written" } as BatchOutcome
+          return reportOf(mode, outcomes, false)
+        }
+        if (pending.length > 0) yield* write(pending)
       }
-      if (mode === "all-or-nothing" && acceptedAt.length < outcomes.length) pending.length = 0
-    }
-    const failed = outcomes.length - acceptedAt.length
-    if (mode === "all-or-nothing") {
-      if (failed > 0) {
-        for (const index of acceptedAt) outcomes[index] = { ...outcomes[index]!, status: "not-written" } as BatchOutcome
-        return reportOf(mode, outcomes, false)
-      }
-      if (pending.length > 0) yield* write(pending)
-    }
-    const accepted = acceptedAt
-    yield* Effect.logInfo("tenant batch imported").pipe(Effect.annotateLogs({ mode, written: accepted.length, failed }))
-    return reportOf(mode, outcomes, accepted.length > 0)
-  }, (effect) => importLock.withPermits(1)(effect))
+      const accepted = acceptedAt
+      yield* Effect.logInfo("tenant batch imported").pipe(Effect.annotateLogs({ mode, written: accepted.length, failed }))
+      return reportOf(mode, outcomes, accepted.length > 0)
+    },
+    (effect) => importLock.withPermits(1)(effect)
+  )
 
   /** The tenant as a file; auth connectors carry only their hashes, the downstream password is sealed. */
   const exportTenant = Effect.fn("TenantRepo.exportTenant")(function* (id: TenantId) {
-    const tenant = yield* Effect.flatten(getTenant(id)).pipe(
-      Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id }))
-    )
+    const tenant = yield* Effect.flatten(getTenant(id)).pipe(Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id })))
     const directory = (yield* store.list(Db.users, DirectoryUser, Keys.userPrefix(id))).map((e) => e.value)
     const file: TenantFile = {
       id: tenant.id,
@@ -383,10 +421,14 @@ const make = Effect.gen(function* () {
       domains: tenant.domains,
       connectors: tenant.connectors.map((c): FileConnector => {
         switch (c._tag) {
-          case "auth": return { type: "auth", username: c.username, passwordHash: c.passwordHash }
-          case "certificate": return { type: "certificate", fingerprint256: c.fingerprint256 }
-          case "cidr": return { type: "cidr", cidrs: c.cidrs }
-          case "microsoft365": return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
+          case "auth":
+            return { type: "auth", username: c.username, passwordHash: c.passwordHash }
+          case "certificate":
+            return { type: "certificate", fingerprint256: c.fingerprint256 }
+          case "cidr":
+            return { type: "cidr", cidrs: c.cidrs }
+          case "microsoft365":
+            return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
         }
       }),
       downstream: sealTenant(keys, tenant).downstream,
@@ -428,10 +470,7 @@ const make = Effect.gen(function* () {
   /** Removes the tenant and everything under its prefix; false when it did not exist. */
   const removeTenant = Effect.fn("TenantRepo.removeTenant")(function* (id: TenantId) {
     const existing = Option.getOrUndefined(yield* getTenant(id))
-    yield* store.batch([
-      ...Object.values(Db).map((db) => Write.removePrefix(db, Keys.tenantPrefix(id))),
-      ...claimOps(store, id, existing, undefined)
-    ])
+    yield* store.batch([...Object.values(Db).map((db) => Write.removePrefix(db, Keys.tenantPrefix(id))), ...claimOps(store, id, existing, undefined)])
     return existing !== undefined
   })
 
@@ -448,20 +487,33 @@ const make = Effect.gen(function* () {
       const due = Either.try(() => needsResealing(keys, raw))
       if (Either.isLeft(due)) {
         yield* Effect.logError("the downstream password of a tenant does not open with any configured key; left as it is").pipe(
-          Effect.annotateLogs({ tenant: raw.id }))
+          Effect.annotateLogs({ tenant: raw.id })
+        )
         continue
       }
       if (!due.right) continue
       yield* importLock.withPermits(1)(store.batch([Write.put(Db.tenants, stored, entry.key, raw)]))
       resealed.push(raw.id)
     }
-    if (resealed.length > 0) yield* Effect.logInfo("downstream passwords sealed with the current key").pipe(Effect.annotateLogs({ tenants: resealed.join(",") }))
+    if (resealed.length > 0)
+      yield* Effect.logInfo("downstream passwords sealed with the current key").pipe(Effect.annotateLogs({ tenants: resealed.join(",") }))
     return resealed
   })
 
   return {
-    importFile, importBatch, resealSecrets, storedTenant: stored, exportTenant, listTenants, getTenant, removeTenant, templates, rules, settings,
-    replaceDirectory, applyDirectoryDelta,
+    importFile,
+    importBatch,
+    resealSecrets,
+    storedTenant: stored,
+    exportTenant,
+    listTenants,
+    getTenant,
+    removeTenant,
+    templates,
+    rules,
+    settings,
+    replaceDirectory,
+    applyDirectoryDelta,
     /** runs `effect` while no import runs: ContentRepo's read-modify-write of templates and rules */
     exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => importLock.withPermits(1)(effect)
   } as const

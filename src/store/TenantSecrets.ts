@@ -54,9 +54,13 @@ export const storedTenant = (keys: SecretKeyRing): Schema.Schema<Tenant, typeof 
     decode: (tenant, _, ast) =>
       ParseResult.try({
         try: () => openTenant(keys, tenant),
-        catch: (e) => new ParseResult.Type(ast, tenant.id,
-          `the downstream password of tenant ${tenant.id} does not open (${(e as Error).message}); was sync.credentialKey changed? ` +
-          `List the old key in sync.previousCredentialKeys, or import the tenant again with the password`)
+        catch: (e) =>
+          new ParseResult.Type(
+            ast,
+            tenant.id,
+            `the downstream password of tenant ${tenant.id} does not open (${(e as Error).message}); was sync.credentialKey changed? ` +
+              `List the old key in sync.previousCredentialKeys, or import the tenant again with the password`
+          )
       }),
     encode: (tenant, _, ast) =>
       ParseResult.try({

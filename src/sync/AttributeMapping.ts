@@ -73,7 +73,9 @@ export const LDAP_DEFAULT_MAPPING: AttributeMappingSpec = {
 
 /** The attributes a mapping may target: the DirectoryUser attributes, proxyAddresses, memberOf and custom.<name>. */
 export const isMappableAttribute = (target: string): boolean =>
-  (DirectoryAttributes as ReadonlyArray<string>).includes(target) || target === "proxyAddresses" || target === "memberOf" ||
+  (DirectoryAttributes as ReadonlyArray<string>).includes(target) ||
+  target === "proxyAddresses" ||
+  target === "memberOf" ||
   /^custom\.[A-Za-z][A-Za-z0-9_]{0,63}$/.test(target)
 
 // C0 and C1 controls and DEL; a tab or newline in a phone or title is as wrong as a NUL
@@ -141,7 +143,11 @@ const groups = (target: string, source: string, values: ReadonlyArray<string>): 
 
 /** The primary SMTP address ("SMTP:" in upper case) when the mail attribute is empty, as Exchange defines it. */
 const primaryFromProxies = (values: ReadonlyArray<string>): string | undefined =>
-  values.map((v) => v.trim()).find((v) => v.startsWith("SMTP:"))?.slice(5).trim()
+  values
+    .map((v) => v.trim())
+    .find((v) => v.startsWith("SMTP:"))
+    ?.slice(5)
+    .trim()
 
 /**
  * Maps one source entry. `ref` names the entry in a Rejected (a DN, a Graph
@@ -151,8 +157,7 @@ const primaryFromProxies = (values: ReadonlyArray<string>): string | undefined =
 export const mapRecord = (record: SourceRecord, mapping: AttributeMappingSpec, ref: string): SourceChange => {
   const mailSource = mapping.mail ?? "mail"
   const proxySource = mapping.proxyAddresses
-  const rawMail = read(record, mailSource)[0]?.trim() ||
-    (proxySource === undefined ? undefined : primaryFromProxies(read(record, proxySource)))
+  const rawMail = read(record, mailSource)[0]?.trim() || (proxySource === undefined ? undefined : primaryFromProxies(read(record, proxySource)))
   if (rawMail === undefined || rawMail === "") return { _tag: "Rejected", ref, reason: `no mail (${mailSource})` }
   if (!isValidMail(rawMail)) return { _tag: "Rejected", ref, reason: `mail (${mailSource}) is not a valid address` }
   const mail = rawMail

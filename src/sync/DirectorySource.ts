@@ -19,12 +19,12 @@ export type SourceChange =
   | { readonly _tag: "RemoveById"; readonly sourceId: string }
   /** an entry the source returned that could not be mapped (no mail, invalid value): counted and logged, never applied */
   | {
-    readonly _tag: "Rejected"
-    readonly ref: string
-    readonly reason: string
-    /** the entry's mail when it was readable: a full pass keeps that user's cached entry instead of removing it */
-    readonly mail?: string
-  }
+      readonly _tag: "Rejected"
+      readonly ref: string
+      readonly reason: string
+      /** the entry's mail when it was readable: a full pass keeps that user's cached entry instead of removing it */
+      readonly mail?: string
+    }
 
 /**
  * A photo a source has for a user (issue 17 item 3). `tag` names this photo

@@ -64,7 +64,9 @@ const make = Effect.gen(function* () {
   const schedulers = yield* FiberMap.make<string>()
 
   const status = Effect.fn("DirectorySync.status")(function* (tenantId: string) {
-    const stored = Option.getOrElse(yield* repo.getStatus(tenantId), () => SyncStatus.make({ state: "idle", counts: { seen: 0, upserted: 0, removed: 0, rejected: 0 } }))
+    const stored = Option.getOrElse(yield* repo.getStatus(tenantId), () =>
+      SyncStatus.make({ state: "idle", counts: { seen: 0, upserted: 0, removed: 0, rejected: 0 } })
+    )
     const next = nextRun.get(tenantId)
     return next === undefined ? stored : SyncStatus.make({ ...stored, nextRunAt: iso(next) })
   })
@@ -83,28 +85,38 @@ const make = Effect.gen(function* () {
       yield* put(runningStatus({ seen: 0, upserted: 0, removed: 0, rejected: 0 }, ""))
       const progress = (counts: SyncCounts, source: string) =>
         put(runningStatus({ ...counts }, source)).pipe(
-          Effect.zipRight(counts.seen > 0 && source !== "" && counts.seen % PROGRESS_LOG_EVERY === 0
-            ? Effect.logInfo("directory sync progress").pipe(Effect.annotateLogs({ tenant: tenantId, source, ...counts }))
-            : Effect.void))
+          Effect.zipRight(
+            counts.seen > 0 && source !== "" && counts.seen % PROGRESS_LOG_EVERY === 0
+              ? Effect.logInfo("directory sync progress").pipe(Effect.annotateLogs({ tenant: tenantId, source, ...counts }))
+              : Effect.void
+          )
+        )
       const counts = { seen: 0, upserted: 0, removed: 0, rejected: 0 }
-      const exit = yield* Effect.exit(Effect.gen(function* () {
-        const settings = yield* repo.getSettings(tenantId).pipe(Effect.mapError((e) => new SyncFailed({ message: e.message, retryable: false })))
-        const sources: Array<PassSource> = []
-        for (const s of scheduledSources(settings)) {
-          const made = makeSource(s)
-          if (Either.isLeft(made)) return yield* new SyncFailed({ message: `${made.left.source}: ${made.left.message}`, retryable: false })
-          sources.push({ name: s.name, source: made.right })
-        }
-        if (sources.length === 0) return yield* new SyncFailed({ message: new NoSourceConfigured({ tenantId }).message, retryable: false })
-        return yield* runPass(tenantId as TenantId, sources, progress, counts)
-      }))
+      const exit = yield* Effect.exit(
+        Effect.gen(function* () {
+          const settings = yield* repo.getSettings(tenantId).pipe(Effect.mapError((e) => new SyncFailed({ message: e.message, retryable: false })))
+          const sources: Array<PassSource> = []
+          for (const s of scheduledSources(settings)) {
+            const made = makeSource(s)
+            if (Either.isLeft(made)) return yield* new SyncFailed({ message: `${made.left.source}: ${made.left.message}`, retryable: false })
+            sources.push({ name: s.name, source: made.right })
+          }
+          if (sources.length === 0) return yield* new SyncFailed({ message: new NoSourceConfigured({ tenantId }).message, retryable: false })
+          return yield* runPass(tenantId as TenantId, sources, progress, counts)
+        })
+      )
       const finished = yield* Clock.currentTimeMillis
       const tags = (m: Metric.Metric.Counter<number>) => Metric.tagged(m, "tenant", tenantId)
       const seconds = ((finished - started) / 1000).toFixed(1)
       if (Exit.isSuccess(exit)) {
         const r: PassResult = exit.value
         const done = SyncStatus.make({
-          state: "idle", mode: r.mode, lastStartedAt: iso(started), lastFinishedAt: iso(finished), lastSuccessAt: iso(finished), counts: r.counts
+          state: "idle",
+          mode: r.mode,
+          lastStartedAt: iso(started),
+          lastFinishedAt: iso(finished),
+          lastSuccessAt: iso(finished),
+          counts: r.counts
         })
         yield* put(done)
         yield* Metric.increment(Metric.tagged(tags(runs), "result", "success"))
@@ -115,38 +127,52 @@ const make = Effect.gen(function* () {
         yield* Effect.logInfo(`directory sync done (${r.mode}) in ${seconds} s`).pipe(Effect.annotateLogs({ tenant: tenantId, ...r.counts }))
         return done
       }
-      const error = Cause.failureOption(exit.cause).pipe(Option.map((e) => e.message), Option.getOrElse(() => Cause.pretty(exit.cause).split("\n")[0]))
+      const error = Cause.failureOption(exit.cause).pipe(
+        Option.map((e) => e.message),
+        Option.getOrElse(() => Cause.pretty(exit.cause).split("\n")[0])
+      )
       const failedStatus = SyncStatus.make({
-        ...before, state: "failed", mode: undefined, lastStartedAt: iso(started), lastFinishedAt: iso(finished), lastError: error,
-        counts: { ...counts }, currentSource: undefined, nextRunAt: undefined
+        ...before,
+        state: "failed",
+        mode: undefined,
+        lastStartedAt: iso(started),
+        lastFinishedAt: iso(finished),
+        lastError: error,
+        counts: { ...counts },
+        currentSource: undefined,
+        nextRunAt: undefined
       })
       yield* put(failedStatus)
       yield* Metric.increment(Metric.tagged(tags(runs), "result", "failure"))
-      yield* Effect.logWarning(`directory sync failed after ${seconds} s; the cached directory is kept: ${error}`)
-        .pipe(Effect.annotateLogs({ tenant: tenantId, ...counts }))
+      yield* Effect.logWarning(`directory sync failed after ${seconds} s; the cached directory is kept: ${error}`).pipe(
+        Effect.annotateLogs({ tenant: tenantId, ...counts })
+      )
       return failedStatus
     }).pipe(Effect.withSpan("DirectorySync.pass", { attributes: { tenant: tenantId } }))
 
   /** Starts a pass unless one runs; either way, the pass's Deferred. */
   const trigger = (tenantId: string) =>
-    lock.withPermits(1)(Effect.gen(function* () {
-      const existing = running.get(tenantId)
-      if (existing !== undefined) return existing
-      const done = yield* Deferred.make<SyncStatus>()
-      running.set(tenantId, done)
-      yield* passWithStatus(tenantId).pipe(
-        Effect.catchAllCause((cause) => Effect.logError("directory sync pass died", cause).pipe(Effect.zipRight(status(tenantId)), Effect.orDie)),
-        Effect.flatMap((s) => Deferred.succeed(done, s)),
-        Effect.ensuring(Effect.sync(() => running.delete(tenantId))),
-        Effect.provide(context),
-        Effect.forkIn(scope)
-      )
-      return done
-    }))
+    lock.withPermits(1)(
+      Effect.gen(function* () {
+        const existing = running.get(tenantId)
+        if (existing !== undefined) return existing
+        const done = yield* Deferred.make<SyncStatus>()
+        running.set(tenantId, done)
+        yield* passWithStatus(tenantId).pipe(
+          Effect.catchAllCause((cause) => Effect.logError("directory sync pass died", cause).pipe(Effect.zipRight(status(tenantId)), Effect.orDie)),
+          Effect.flatMap((s) => Deferred.succeed(done, s)),
+          Effect.ensuring(Effect.sync(() => running.delete(tenantId))),
+          Effect.provide(context),
+          Effect.forkIn(scope)
+        )
+        return done
+      })
+    )
 
   const requireSource = (tenantId: string) =>
     Effect.flatMap(repo.getSettings(tenantId).pipe(Effect.orElseSucceed(() => Option.none<TenantSyncSettings>())), (s) =>
-      scheduledSources(s).length === 0 ? Effect.fail(new NoSourceConfigured({ tenantId })) : Effect.void)
+      scheduledSources(s).length === 0 ? Effect.fail(new NoSourceConfigured({ tenantId })) : Effect.void
+    )
 
   /** Starts a pass (or joins the running one) and answers at once with the running status. */
   const syncNow = Effect.fn("DirectorySync.syncNow")(function* (tenantId: string) {
@@ -167,7 +193,10 @@ const make = Effect.gen(function* () {
     Effect.map(Random.nextRange(-options.jitter, options.jitter), (f) => Duration.millis(Math.max(0, Duration.toMillis(interval) * (1 + f))))
 
   const intervalOf = (settings: Option.Option<TenantSyncSettings>) =>
-    Option.flatMap(settings, (s) => Option.fromNullable(s.intervalSeconds)).pipe(Option.map(Duration.seconds), Option.getOrElse(() => options.defaultInterval))
+    Option.flatMap(settings, (s) => Option.fromNullable(s.intervalSeconds)).pipe(
+      Option.map(Duration.seconds),
+      Option.getOrElse(() => options.defaultInterval)
+    )
 
   const scheduler = (tenantId: string) =>
     Effect.gen(function* () {

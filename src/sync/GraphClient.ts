@@ -54,10 +54,16 @@ const RESYNC_CODES = new Set(["syncStateNotFound", "syncStateInvalid", "resyncRe
 
 /** An HttpClient trusting the system's CAs plus `caCertPem`, living as long as the current scope. */
 export const makeHttpClient = (caCertPem: string | undefined) =>
-  Layer.build(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({
-    keepAlive: true,
-    ...(caCertPem === undefined ? {} : { ca: [...rootCertificates, caCertPem] })
-  })))).pipe(Effect.map((ctx) => Context.get(ctx, HttpClient.HttpClient)))
+  Layer.build(
+    NodeHttpClient.layerWithoutAgent.pipe(
+      Layer.provide(
+        NodeHttpClient.makeAgentLayer({
+          keepAlive: true,
+          ...(caCertPem === undefined ? {} : { ca: [...rootCertificates, caCertPem] })
+        })
+      )
+    )
+  ).pipe(Effect.map((ctx) => Context.get(ctx, HttpClient.HttpClient)))
 
 /** Seconds or an HTTP date (RFC 9110), bounded by MAX_RETRY_AFTER. */
 export const retryAfter = (header: string | undefined, now: number): Duration.Duration => {
@@ -71,7 +77,8 @@ export const retryAfter = (header: string | undefined, now: number): Duration.Du
 const describeError = (body: string): { code?: string; message: string } => {
   try {
     const json = JSON.parse(body) as { error?: { code?: string; message?: string } | string; error_description?: string }
-    if (typeof json.error === "object" && json.error !== null) return { code: json.error.code, message: `${json.error.code ?? "error"}: ${json.error.message ?? ""}`.trim() }
+    if (typeof json.error === "object" && json.error !== null)
+      return { code: json.error.code, message: `${json.error.code ?? "error"}: ${json.error.message ?? ""}`.trim() }
     if (typeof json.error === "string") return { code: json.error, message: `${json.error}: ${(json.error_description ?? "").split("\n")[0]}` }
   } catch {
     // not JSON: the start of the text is the best description there is
@@ -95,7 +102,10 @@ export const makeGraphClient = (options: GraphClientOptions, cache: TokenCache) 
       const request = HttpClientRequest.post(options.tokenUrl).pipe(
         HttpClientRequest.acceptJson,
         HttpClientRequest.bodyUrlParams({
-          grant_type: "client_credentials", client_id: options.clientId, client_secret: options.clientSecret, scope: GRAPH_SCOPE
+          grant_type: "client_credentials",
+          client_id: options.clientId,
+          client_secret: options.clientSecret,
+          scope: GRAPH_SCOPE
         })
       )
       const response = yield* send(request, `token request to ${options.tokenUrl}`)
@@ -109,7 +119,10 @@ export const makeGraphClient = (options: GraphClientOptions, cache: TokenCache) 
           response.status >= 500
         )
       }
-      const json = yield* Effect.try({ try: () => JSON.parse(body) as { access_token?: unknown; expires_in?: unknown }, catch: () => fail("the token endpoint's answer is not JSON", true) })
+      const json = yield* Effect.try({
+        try: () => JSON.parse(body) as { access_token?: unknown; expires_in?: unknown },
+        catch: () => fail("the token endpoint's answer is not JSON", true)
+      })
       if (typeof json.access_token !== "string") return yield* fail("the token endpoint's answer has no access_token", false)
       const expiresIn = typeof json.expires_in === "number" ? json.expires_in : Number(json.expires_in ?? 3600)
       const now = yield* Clock.currentTimeMillis
@@ -141,21 +154,28 @@ export const makeGraphClient = (options: GraphClientOptions, cache: TokenCache) 
 
     /** GET a Graph URL as JSON; DeltaGone when a delta link expired. */
     const getJson = (url: string) =>
-      get(url, "application/json", (response) => Effect.gen(function* () {
-        const body = yield* text(response)
-        return yield* Effect.try({ try: () => JSON.parse(body) as unknown, catch: () => fail(`GET ${url}: the answer is not JSON`, true) })
-      }))
+      get(url, "application/json", (response) =>
+        Effect.gen(function* () {
+          const body = yield* text(response)
+          return yield* Effect.try({ try: () => JSON.parse(body) as unknown, catch: () => fail(`GET ${url}: the answer is not JSON`, true) })
+        })
+      )
 
     /** GET a Graph URL's bytes (a photo's $value), at most `max` of them. */
     const getBytes = (url: string, max: number) => get(url, "image/*", (response) => bytes(response, url, max))
 
     const get = <A>(
-      url: string, accept: string, read: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, SourceError>
+      url: string,
+      accept: string,
+      read: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, SourceError>
     ): Effect.Effect<A, SourceError | DeltaGone | GraphNotFound> => {
       const attempt = (throttleRetries: number, refreshed: boolean): Effect.Effect<A, SourceError | DeltaGone | GraphNotFound> =>
         Effect.gen(function* () {
           const token = yield* accessToken
-          const response = yield* send(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", accept), HttpClientRequest.bearerToken(token)), `GET ${url}`)
+          const response = yield* send(
+            HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("accept", accept), HttpClientRequest.bearerToken(token)),
+            `GET ${url}`
+          )
           if (response.status === 200) return yield* read(response)
           const body = yield* text(response)
           const error = describeError(body)
@@ -169,14 +189,19 @@ export const makeGraphClient = (options: GraphClientOptions, cache: TokenCache) 
               return yield* fail(`Graph kept throttling (${response.status}) after ${MAX_THROTTLE_RETRIES} retries; the next pass tries again`, true)
             }
             const wait = retryAfter(response.headers["retry-after"], yield* Clock.currentTimeMillis)
-            yield* Effect.logInfo(`Graph answered ${response.status}; retrying after ${Duration.format(wait)}`).pipe(Effect.annotateLogs({ source: options.source }))
+            yield* Effect.logInfo(`Graph answered ${response.status}; retrying after ${Duration.format(wait)}`).pipe(
+              Effect.annotateLogs({ source: options.source })
+            )
             yield* Effect.sleep(wait)
             return yield* attempt(throttleRetries + 1, refreshed)
           }
           if (response.status === 410 || (error.code !== undefined && RESYNC_CODES.has(error.code))) return yield* Effect.fail(new DeltaGone())
           if (response.status === 404) return yield* Effect.fail(new GraphNotFound())
           if (response.status === 401 || response.status === 403) {
-            return yield* fail(`Graph refused access (${response.status} ${error.message}); the app registration needs the User.Read.All (and GroupMember.Read.All for groups) application permission with admin consent`, false)
+            return yield* fail(
+              `Graph refused access (${response.status} ${error.message}); the app registration needs the User.Read.All (and GroupMember.Read.All for groups) application permission with admin consent`,
+              false
+            )
           }
           return yield* fail(`GET ${url} answered ${response.status}: ${error.message}`, response.status >= 500)
         })

@@ -16,9 +16,26 @@ import type { GraphSourceSettings } from "../domain/SyncSettings.js"
 
 /** the Graph properties the default mapping reads, plus what identification needs */
 export const GRAPH_SELECT = [
-  "id", "mail", "userPrincipalName", "displayName", "givenName", "surname", "jobTitle", "department", "companyName",
-  "businessPhones", "mobilePhone", "faxNumber", "officeLocation", "streetAddress", "city", "state", "postalCode", "country",
-  "proxyAddresses", "accountEnabled"
+  "id",
+  "mail",
+  "userPrincipalName",
+  "displayName",
+  "givenName",
+  "surname",
+  "jobTitle",
+  "department",
+  "companyName",
+  "businessPhones",
+  "mobilePhone",
+  "faxNumber",
+  "officeLocation",
+  "streetAddress",
+  "city",
+  "state",
+  "postalCode",
+  "country",
+  "proxyAddresses",
+  "accountEnabled"
 ] as const
 /** users read at once (group lookups, whole reads of delta entries) */
 export const GRAPH_FETCH_CONCURRENCY = 8
@@ -68,13 +85,23 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
 
   const pass = (cursor: Option.Option<string>) =>
     Effect.gen(function* () {
-      const client: GraphClient = yield* makeGraphClient({
-        source: name, tokenUrl: settings.tokenUrl, clientId: settings.clientId, clientSecret: settings.clientSecret, caCertPem: settings.caCertPem
-      }, tokens)
+      const client: GraphClient = yield* makeGraphClient(
+        {
+          source: name,
+          tokenUrl: settings.tokenUrl,
+          clientId: settings.clientId,
+          clientSecret: settings.clientSecret,
+          caCertPem: settings.caCertPem
+        },
+        tokens
+      )
       const getJson = client.getJson
       const asSourceError = <A>(e: Effect.Effect<A, SourceError | DeltaGone | GraphNotFound>, url: string) =>
-        Effect.catchIf(e, (x): x is DeltaGone | GraphNotFound => x._tag !== "SourceError",
-          (x) => Effect.fail(sourceError(x._tag === "DeltaGone" ? `GET ${url}: the service says to start over (410)` : `GET ${url}: not found (404)`, false)))
+        Effect.catchIf(
+          e,
+          (x): x is DeltaGone | GraphNotFound => x._tag !== "SourceError",
+          (x) => Effect.fail(sourceError(x._tag === "DeltaGone" ? `GET ${url}: the service says to start over (410)` : `GET ${url}: not found (404)`, false))
+        )
       const page = (url: string) => asSourceError(getJson(url), url).pipe(Effect.flatMap((json) => toPage(json, name, url)))
 
       // the first page decides the mode: an expired delta link means a full pass
@@ -134,7 +161,10 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
           Effect.catchTag("GraphNotFound", () => Effect.succeed(undefined)),
           Effect.catchTag("DeltaGone", () => Effect.fail(sourceError(`GET ${url}: 410`, true))),
           // refused for this user's photo (403, 400): the user still syncs, keeping the cached photo, and the sync logs why
-          Effect.catchIf((e): e is SourceError => e._tag === "SourceError" && !e.retryable, (e) => Effect.succeed<SourcePhoto>({ bytes: Effect.fail(e) }))
+          Effect.catchIf(
+            (e): e is SourceError => e._tag === "SourceError" && !e.retryable,
+            (e) => Effect.succeed<SourcePhoto>({ bytes: Effect.fail(e) })
+          )
         )
       }
 
@@ -158,8 +188,12 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
           }
           if (user.accountEnabled === false) return mode === "delta" ? [{ _tag: "RemoveById", sourceId: id }] : []
           const groups = wantGroups ? yield* groupsOf(id) : undefined
-          if (settings.groupFilter !== undefined && groups !== undefined &&
-            !groups.ids.includes(settings.groupFilter) && !groups.names.includes(settings.groupFilter)) {
+          if (
+            settings.groupFilter !== undefined &&
+            groups !== undefined &&
+            !groups.ids.includes(settings.groupFilter) &&
+            !groups.names.includes(settings.groupFilter)
+          ) {
             return mode === "delta" ? [{ _tag: "RemoveById", sourceId: id }] : []
           }
           const change = mapRecord(toRecord(user, settings.includeGroups ? groups?.names : undefined), mapping, `graph:${id}`)
@@ -176,7 +210,8 @@ export const makeGraphSource = (settings: GraphSourceSettings): DirectorySource 
           if (++pages > MAX_PAGES) return yield* sourceError(`more than ${MAX_PAGES} pages; stopping`, false)
           if (current.deltaLink !== undefined) deltaLink = current.deltaLink
           return [current, current.next === undefined ? Option.none<string>() : Option.some(current.next)] as const
-        }))
+        })
+      )
       const needsReads = mode === "delta" || wantGroups || settings.photos
       // a page at a time: per-element stream stages cost more than mapping the user
       const changes = pageStream.pipe(

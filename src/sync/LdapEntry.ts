@@ -18,9 +18,7 @@ export type LdapEntry = { readonly dn: string } & Readonly<Record<string, string
 
 export type GroupNames = "dn" | "cn"
 
-export type EntryRecord =
-  | { readonly _tag: "Record"; readonly record: SourceRecord }
-  | { readonly _tag: "Binary"; readonly attribute: string }
+export type EntryRecord = { readonly _tag: "Record"; readonly record: SourceRecord } | { readonly _tag: "Binary"; readonly attribute: string }
 
 /** `name[0]` → `name`: the attribute to request for a mapping source */
 export const baseAttribute = (source: string): string => source.replace(/\[\d+\]$/, "")
@@ -35,12 +33,7 @@ const withoutOptions = (type: string): string => {
  * (the mapping's memberOf source) has its DN values turned into their CN when
  * `groupNames` is "cn".
  */
-export const entryRecord = (
-  entry: LdapEntry,
-  wanted: ReadonlyArray<string>,
-  groupAttribute: string | undefined,
-  groupNames: GroupNames
-): EntryRecord => {
+export const entryRecord = (entry: LdapEntry, wanted: ReadonlyArray<string>, groupAttribute: string | undefined, groupNames: GroupNames): EntryRecord => {
   const byName = new Map<string, ReadonlyArray<unknown>>()
   for (const type of Object.keys(entry)) {
     if (type === "dn") continue
@@ -93,7 +86,7 @@ export const firstRdn = (dn: string): { readonly type: string; readonly value: s
       if (c === "\\") {
         const pair = dn.slice(i + 1, i + 3)
         if (HEX_PAIR.test(pair)) {
-          (bytes ??= []).push(parseInt(pair, 16))
+          ;(bytes ??= []).push(parseInt(pair, 16))
           i += 2
           continue
         }

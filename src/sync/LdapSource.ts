@@ -56,21 +56,31 @@ const validFilter = (filter: string): boolean => {
 
 /** A tenant's LDAP source, as the sync configuration stores it. `password` is the bind password (stored encrypted by the core). */
 export const LdapSourceConfig = Schema.Struct({
-  url: Schema.String.pipe(Schema.pattern(/^ldaps?:\/\/[^\s/?#@]+\/?$/i, {
-    message: () => "url must be ldap://host[:port] or ldaps://host[:port], without a path or credentials"
-  })),
+  url: Schema.String.pipe(
+    Schema.pattern(/^ldaps?:\/\/[^\s/?#@]+\/?$/i, {
+      message: () => "url must be ldap://host[:port] or ldaps://host[:port], without a path or credentials"
+    })
+  ),
   bindDn: NonEmpty,
   // an empty password would be an "unauthenticated bind", which servers accept as anonymous (RFC 4513 5.1.2)
   password: Schema.String.pipe(Schema.nonEmptyString({ message: () => "password must not be empty" })),
   baseDn: NonEmpty,
-  filter: Schema.optional(Schema.String.pipe(Schema.filter(validFilter, {
-    message: () => "filter must be an RFC 4515 LDAP filter such as (&(objectClass=person)(mail=*))"
-  }))),
+  filter: Schema.optional(
+    Schema.String.pipe(
+      Schema.filter(validFilter, {
+        message: () => "filter must be an RFC 4515 LDAP filter such as (&(objectClass=person)(mail=*))"
+      })
+    )
+  ),
   startTls: Schema.optional(Schema.Boolean),
   /** PEM CA certificate(s) to trust for the server's certificate */
-  caCert: Schema.optional(Schema.String.pipe(Schema.filter((s) => s.includes("-----BEGIN CERTIFICATE-----"), {
-    message: () => "caCert must be a PEM certificate (-----BEGIN CERTIFICATE-----)"
-  }))),
+  caCert: Schema.optional(
+    Schema.String.pipe(
+      Schema.filter((s) => s.includes("-----BEGIN CERTIFICATE-----"), {
+        message: () => "caCert must be a PEM certificate (-----BEGIN CERTIFICATE-----)"
+      })
+    )
+  ),
   /** default true; false accepts any certificate (test labs only) */
   rejectUnauthorized: Schema.optional(Schema.Boolean),
   pageSize: Schema.optional(Schema.Int.pipe(Schema.between(1, LDAP_MAX_PAGE_SIZE))),
@@ -91,8 +101,15 @@ const DEFAULT_TIMEOUTS: LdapTimeouts = { connectMs: LDAP_CONNECT_TIMEOUT_MS, ope
 
 // Node's certificate verification failures: configuration must change (caCert), retrying will not help
 const CERTIFICATE_ERRORS = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "ERR_TLS_CERT_ALTNAME_INVALID", "CERT_UNTRUSTED"
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_UNTRUSTED"
 ])
 /** LDAP result codes a later attempt may get past: timeLimitExceeded, busy, unavailable, other */
 const RETRYABLE_RESULTS = new Set([3, 51, 52, 80])
@@ -103,21 +120,29 @@ const diagnostic = (e: ResultCodeError): string => {
 }
 
 /** Builds the SourceError for a failure in `step`; the message names the DN and host, never the password. */
-const classify = (name: string, config: LdapSourceConfig, step: "StartTLS" | "bind" | "search") =>
+const classify =
+  (name: string, config: LdapSourceConfig, step: "StartTLS" | "bind" | "search") =>
   (e: unknown): SourceError => {
     const fail = (message: string, retryable: boolean) => new SourceError({ source: name, message, retryable })
     if (e instanceof ResultCodeError) {
       const code = `LDAP ${e.code}${diagnostic(e)}`
       switch (e.code) {
-        case 49: return fail(`bind as "${config.bindDn}" was refused: invalid credentials (${code}); check the bind DN and password`, false)
-        case 32: return fail(`the base DN "${config.baseDn}" does not exist on the server (${code})`, false)
-        case 34: return fail(`${step === "bind" ? `the bind DN "${config.bindDn}"` : `the base DN "${config.baseDn}"`} is not a valid DN (${code})`, false)
-        case 50: return fail(`"${config.bindDn}" may not read "${config.baseDn}" (${code}); grant it read access`, false)
+        case 49:
+          return fail(`bind as "${config.bindDn}" was refused: invalid credentials (${code}); check the bind DN and password`, false)
+        case 32:
+          return fail(`the base DN "${config.baseDn}" does not exist on the server (${code})`, false)
+        case 34:
+          return fail(`${step === "bind" ? `the bind DN "${config.bindDn}"` : `the base DN "${config.baseDn}"`} is not a valid DN (${code})`, false)
+        case 50:
+          return fail(`"${config.bindDn}" may not read "${config.baseDn}" (${code}); grant it read access`, false)
         case 8:
-        case 13: return fail(`the server requires TLS for ${step} (${code}); use ldaps:// or startTls`, false)
+        case 13:
+          return fail(`the server requires TLS for ${step} (${code}); use ldaps:// or startTls`, false)
         case 4:
-        case 11: return fail(`the server's size limit stopped the search (${code}); it may not support paged results, or pageSize is above its limit`, false)
-        default: return fail(`${step} failed (${code})`, RETRYABLE_RESULTS.has(e.code))
+        case 11:
+          return fail(`the server's size limit stopped the search (${code}); it may not support paged results, or pageSize is above its limit`, false)
+        default:
+          return fail(`${step} failed (${code})`, RETRYABLE_RESULTS.has(e.code))
       }
     }
     const err = e as { code?: unknown; message?: unknown }
@@ -175,20 +200,24 @@ export const makeLdapSource = (config: LdapSourceConfig, timeouts: LdapTimeouts 
   const photoAttributes: ReadonlyArray<string> = config.photos === true ? LDAP_PHOTO_ATTRIBUTES : []
   const toChange = (entry: LdapEntry): SourceChange => {
     const read = entryRecord(entry, attributes, groupAttribute, groupNames)
-    if (read._tag === "Binary") return { _tag: "Rejected", ref: entry.dn, reason: `${read.attribute} holds binary data, not text; map a text attribute instead` }
+    if (read._tag === "Binary")
+      return { _tag: "Rejected", ref: entry.dn, reason: `${read.attribute} holds binary data, not text; map a text attribute instead` }
     const change = mapRecord(read.record, mapping, entry.dn)
     const photo = change._tag === "Upsert" && photoAttributes.length > 0 ? photoOf(entry, photoAttributes) : undefined
     return photo === undefined || change._tag !== "Upsert" ? change : { ...change, photo }
   }
 
   const connect = Effect.acquireRelease(
-    Effect.sync(() => new Client({
-      url: config.url,
-      connectTimeout: timeouts.connectMs,
-      timeout: timeouts.operationMs,
-      // ldapts speaks TLS from the first byte whenever tlsOptions are given: only for ldaps://
-      ...(secure ? { tlsOptions } : {})
-    })),
+    Effect.sync(
+      () =>
+        new Client({
+          url: config.url,
+          connectTimeout: timeouts.connectMs,
+          timeout: timeouts.operationMs,
+          // ldapts speaks TLS from the first byte whenever tlsOptions are given: only for ldaps://
+          ...(secure ? { tlsOptions } : {})
+        })
+    ),
     (client) => Effect.promise(() => client.unbind().catch(() => undefined))
   )
 

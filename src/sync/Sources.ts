@@ -46,8 +46,10 @@ const build = (settings: GraphSourceSettings | LdapSourceSettings): Either.Eithe
       return Either.right(makeGraphSource(settings))
     case "ldap":
       return Either.map(
-        Either.mapLeft(ldapConfig(settings), (e) =>
-          new SourceError({ source: `ldap:${settings.name}`, message: ParseResult.TreeFormatter.formatErrorSync(e), retryable: false })),
+        Either.mapLeft(
+          ldapConfig(settings),
+          (e) => new SourceError({ source: `ldap:${settings.name}`, message: ParseResult.TreeFormatter.formatErrorSync(e), retryable: false })
+        ),
         (config) => makeLdapSource(config)
       )
   }

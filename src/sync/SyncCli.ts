@@ -26,8 +26,7 @@ const bar = (seen: number, estimate: number): string => {
   return `[${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(2)}% `
 }
 
-const countsLine = (s: SyncStatus) =>
-  `seen ${s.counts.seen}, upserted ${s.counts.upserted}, removed ${s.counts.removed}, rejected ${s.counts.rejected}`
+const countsLine = (s: SyncStatus) => `seen ${s.counts.seen}, upserted ${s.counts.upserted}, removed ${s.counts.removed}, rejected ${s.counts.rejected}`
 
 export const directoryCommand = (args: ReadonlyArray<string>, usage: string) =>
   Effect.gen(function* () {
@@ -51,7 +50,9 @@ export const directoryCommand = (args: ReadonlyArray<string>, usage: string) =>
     const final = yield* Fiber.join(pass)
     if (tty && last !== "") yield* Effect.sync(() => process.stderr.write("\r\u001b[2K"))
     if (final.state === "failed") {
-      return yield* Effect.fail(new Error(`directory sync of ${tenantId} failed (${countsLine(final)}); the cached directory is kept: ${final.lastError ?? "unknown error"}`))
+      return yield* Effect.fail(
+        new Error(`directory sync of ${tenantId} failed (${countsLine(final)}); the cached directory is kept: ${final.lastError ?? "unknown error"}`)
+      )
     }
     yield* Console.log(`directory sync of ${tenantId} done (${final.mode ?? "?"}): ${countsLine(final)}`)
   })

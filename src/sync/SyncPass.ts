@@ -57,8 +57,13 @@ export type Progress = (counts: SyncCounts, source: string) => Effect.Effect<voi
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+        )
+      : v
+  )
 
 export const runPass = Effect.fn("SyncPass.run")(function* (
   tenantId: TenantId,
@@ -84,10 +89,12 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
   const apply = (upsert: ReadonlyArray<DirectoryUser>, remove: ReadonlyArray<string>) =>
     writer.applyDelta(tenantId, { upsert, remove }).pipe(
       Effect.mapError((e) => new SyncFailed({ message: `the tenant actor refused the changes: ${e.message}`, retryable: true })),
-      Effect.tap(() => Effect.sync(() => {
-        counts.upserted += upsert.length
-        counts.removed += remove.length
-      }))
+      Effect.tap(() =>
+        Effect.sync(() => {
+          counts.upserted += upsert.length
+          counts.removed += remove.length
+        })
+      )
     )
   const applyBatched = Effect.fn("SyncPass.applyBatched")(function* (upsert: ReadonlyArray<DirectoryUser>, remove: ReadonlyArray<string>) {
     for (let i = 0; i < upsert.length; i += APPLY_BATCH_SIZE) yield* apply(upsert.slice(i, i + APPLY_BATCH_SIZE), [])
@@ -139,90 +146,100 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
     yield* progress(counts, source.name)
     const ids = yield* repo.idMap(tenantId, name)
     const cursor = yield* repo.getCursor(tenantId, name)
-    yield* Effect.scoped(Effect.gen(function* () {
-      const pass = yield* source.pass(cursor)
-      modes.add(pass.mode)
-      const full = pass.mode === "full"
-      const idsAfter = full ? new Map<string, string>() : ids
-      // delta: last change per mail wins within a batch (ApplyDirectoryDelta removes before it upserts)
-      const pending = new Map<string, { readonly upsert: DirectoryUser } | { readonly remove: true }>()
-      const flush = Effect.suspend(() => {
-        const upsert: Array<DirectoryUser> = []
-        const remove: Array<string> = []
-        for (const [mail, c] of pending) ("upsert" in c ? upsert.push(c.upsert) : remove.push(mail))
-        pending.clear()
-        return upsert.length + remove.length === 0 ? Effect.void : apply(upsert, remove)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const pass = yield* source.pass(cursor)
+        modes.add(pass.mode)
+        const full = pass.mode === "full"
+        const idsAfter = full ? new Map<string, string>() : ids
+        // delta: last change per mail wins within a batch (ApplyDirectoryDelta removes before it upserts)
+        const pending = new Map<string, { readonly upsert: DirectoryUser } | { readonly remove: true }>()
+        const flush = Effect.suspend(() => {
+          const upsert: Array<DirectoryUser> = []
+          const remove: Array<string> = []
+          for (const [mail, c] of pending) "upsert" in c ? upsert.push(c.upsert) : remove.push(mail)
+          pending.clear()
+          return upsert.length + remove.length === 0 ? Effect.void : apply(upsert, remove)
+        })
+        const stage = (mail: string, c: { readonly upsert: DirectoryUser } | { readonly remove: true }) =>
+          Effect.suspend(() => {
+            pending.delete(mail)
+            pending.set(mail, c)
+            return pending.size >= APPLY_BATCH_SIZE ? flush : Effect.void
+          })
+
+        const handle = (change: SourceChange): Effect.Effect<void, SyncFailed> =>
+          Effect.suspend(() => {
+            switch (change._tag) {
+              case "Upsert": {
+                if (change.photo !== undefined) {
+                  const photo = change.photo
+                  return Effect.flatMap(withPhoto(change.user.mail.toLowerCase(), change.user, photo, source.name), (user) =>
+                    handle({ _tag: "Upsert", user, ...(change.sourceId !== undefined ? { sourceId: change.sourceId } : {}) })
+                  )
+                }
+                const mail = change.user.mail.toLowerCase()
+                counts.seen++
+                seen.add(mail)
+                let renamed: string | undefined
+                if (change.sourceId !== undefined) {
+                  const before = ids.get(change.sourceId)
+                  if (before !== undefined && before !== mail) renamed = before
+                  idsAfter.set(change.sourceId, mail)
+                  if (!full) finalWrites.push(repo.idOp(tenantId, name, change.sourceId, mail))
+                }
+                const report = counts.seen % PROGRESS_EVERY === 0 ? progress(counts, source.name) : Effect.void
+                if (full) {
+                  if (!unchanged(mail, change.user)) fullUpserts.set(mail, JSON.stringify(encodeUser(change.user)))
+                  return report
+                }
+                return Effect.zipRight(renamed === undefined ? Effect.void : stage(renamed, { remove: true }), stage(mail, { upsert: change.user })).pipe(
+                  Effect.zipRight(report)
+                )
+              }
+              case "Remove":
+                return full ? Effect.void : stage(change.mail.toLowerCase(), { remove: true })
+              case "RemoveById": {
+                const mail = ids.get(change.sourceId)
+                if (mail === undefined || full) return Effect.void
+                ids.delete(change.sourceId)
+                finalWrites.push(repo.idOp(tenantId, name, change.sourceId, undefined))
+                return stage(mail, { remove: true })
+              }
+              case "Rejected": {
+                counts.rejected++
+                // a readable mail keeps its cached entry: a bad phone number must not remove a person
+                if (change.mail !== undefined) seen.add(change.mail.toLowerCase())
+                if (rejectionsLogged++ >= MAX_REJECTIONS_LOGGED) return Effect.void
+                return Effect.logWarning(`directory entry rejected: ${change.reason}`).pipe(
+                  Effect.annotateLogs({ tenant: tenantId, source: source.name, ref: change.ref })
+                )
+              }
+            }
+          })
+
+        yield* Stream.runForEach(pass.changes, handle).pipe(
+          Effect.mapError((e) => (e._tag === "SourceError" ? new SyncFailed({ message: `${e.source}: ${e.message}`, retryable: e.retryable }) : e))
+        )
+        yield* flush
+        const next = yield* pass.nextCursor
+        finalWrites.push(repo.cursorOp(tenantId, name, next))
+        if (full) {
+          finalWrites.push(...Array.from(ids.keys(), (id) => repo.idOp(tenantId, name, id, undefined)))
+          for (const [id, mail] of idsAfter) finalWrites.push(repo.idOp(tenantId, name, id, mail))
+        }
       })
-      const stage = (mail: string, c: { readonly upsert: DirectoryUser } | { readonly remove: true }) =>
-        Effect.suspend(() => {
-          pending.delete(mail)
-          pending.set(mail, c)
-          return pending.size >= APPLY_BATCH_SIZE ? flush : Effect.void
-        })
-
-      const handle = (change: SourceChange): Effect.Effect<void, SyncFailed> =>
-        Effect.suspend(() => {
-          switch (change._tag) {
-            case "Upsert": {
-              if (change.photo !== undefined) {
-                const photo = change.photo
-                return Effect.flatMap(withPhoto(change.user.mail.toLowerCase(), change.user, photo, source.name), (user) =>
-                  handle({ _tag: "Upsert", user, ...(change.sourceId !== undefined ? { sourceId: change.sourceId } : {}) }))
-              }
-              const mail = change.user.mail.toLowerCase()
-              counts.seen++
-              seen.add(mail)
-              let renamed: string | undefined
-              if (change.sourceId !== undefined) {
-                const before = ids.get(change.sourceId)
-                if (before !== undefined && before !== mail) renamed = before
-                idsAfter.set(change.sourceId, mail)
-                if (!full) finalWrites.push(repo.idOp(tenantId, name, change.sourceId, mail))
-              }
-              const report = counts.seen % PROGRESS_EVERY === 0 ? progress(counts, source.name) : Effect.void
-              if (full) {
-                if (!unchanged(mail, change.user)) fullUpserts.set(mail, JSON.stringify(encodeUser(change.user)))
-                return report
-              }
-              return Effect.zipRight(renamed === undefined ? Effect.void : stage(renamed, { remove: true }), stage(mail, { upsert: change.user })).pipe(Effect.zipRight(report))
-            }
-            case "Remove":
-              return full ? Effect.void : stage(change.mail.toLowerCase(), { remove: true })
-            case "RemoveById": {
-              const mail = ids.get(change.sourceId)
-              if (mail === undefined || full) return Effect.void
-              ids.delete(change.sourceId)
-              finalWrites.push(repo.idOp(tenantId, name, change.sourceId, undefined))
-              return stage(mail, { remove: true })
-            }
-            case "Rejected": {
-              counts.rejected++
-              // a readable mail keeps its cached entry: a bad phone number must not remove a person
-              if (change.mail !== undefined) seen.add(change.mail.toLowerCase())
-              if (rejectionsLogged++ >= MAX_REJECTIONS_LOGGED) return Effect.void
-              return Effect.logWarning(`directory entry rejected: ${change.reason}`).pipe(Effect.annotateLogs({ tenant: tenantId, source: source.name, ref: change.ref }))
-            }
-          }
-        })
-
-      yield* Stream.runForEach(pass.changes, handle).pipe(
-        Effect.mapError((e) => (e._tag === "SourceError" ? new SyncFailed({ message: `${e.source}: ${e.message}`, retryable: e.retryable }) : e))
-      )
-      yield* flush
-      const next = yield* pass.nextCursor
-      finalWrites.push(repo.cursorOp(tenantId, name, next))
-      if (full) {
-        finalWrites.push(...Array.from(ids.keys(), (id) => repo.idOp(tenantId, name, id, undefined)))
-        for (const [id, mail] of idsAfter) finalWrites.push(repo.idOp(tenantId, name, id, mail))
-      }
-    })).pipe(Effect.catchTag("SourceError", (e) => Effect.fail(new SyncFailed({ message: `${e.source}: ${e.message}`, retryable: e.retryable }))))
+    ).pipe(Effect.catchTag("SourceError", (e) => Effect.fail(new SyncFailed({ message: `${e.source}: ${e.message}`, retryable: e.retryable }))))
   }
 
   // every source completed: the full passes' results may now be applied
   const staged = Array.from(fullUpserts.values())
   fullUpserts.clear()
   for (let i = 0; i < staged.length; i += APPLY_BATCH_SIZE) {
-    yield* apply(staged.slice(i, i + APPLY_BATCH_SIZE).map((json) => decodeUser(JSON.parse(json))), [])
+    yield* apply(
+      staged.slice(i, i + APPLY_BATCH_SIZE).map((json) => decodeUser(JSON.parse(json))),
+      []
+    )
   }
   if (modes.size === 1 && modes.has("full")) {
     const prefix = Keys.userPrefix(tenantId)
@@ -237,7 +254,8 @@ export const runPass = Effect.fn("SyncPass.run")(function* (
     yield* applyBatched([], gone)
     // photos no entry names any more (replaced, or their users removed); a delta pass leaves them to the next full one
     const swept = yield* photos.sweep(tenantId).pipe(Effect.mapError((e) => new SyncFailed({ message: e.message, retryable: true })))
-    if (swept > 0 || photosFetched > 0) yield* Effect.logInfo(`directory photos: ${photosFetched} fetched, ${swept} unused removed`).pipe(Effect.annotateLogs({ tenant: tenantId }))
+    if (swept > 0 || photosFetched > 0)
+      yield* Effect.logInfo(`directory photos: ${photosFetched} fetched, ${swept} unused removed`).pipe(Effect.annotateLogs({ tenant: tenantId }))
   }
   yield* repo.batch(finalWrites).pipe(Effect.mapError((e) => new SyncFailed({ message: `saving the sync cursor failed: ${e.message}`, retryable: true })))
   yield* progress(counts, "")

@@ -41,10 +41,12 @@ const make = Effect.gen(function* () {
     if (Option.isNone(stored)) return Option.none<TenantSyncSettings>()
     const sources = yield* Effect.try({
       try: () => stored.value.sources.map((s) => mapSecret(tenantId, s, (v, aad) => open(keys, aad, v))),
-      catch: (e) => new StoreDecodeError({
-        db: SYNC_DB, key: settingsKey(tenantId),
-        message: `the sync credentials of ${tenantId} do not decrypt (${(e as Error).message}); was sync.credentialKey changed? List the old key in sync.previousCredentialKeys, or set the sources again`
-      })
+      catch: (e) =>
+        new StoreDecodeError({
+          db: SYNC_DB,
+          key: settingsKey(tenantId),
+          message: `the sync credentials of ${tenantId} do not decrypt (${(e as Error).message}); was sync.credentialKey changed? List the old key in sync.previousCredentialKeys, or set the sources again`
+        })
     })
     return Option.some(TenantSyncSettings.make({ ...stored.value, sources }))
   })
@@ -120,7 +122,17 @@ const make = Effect.gen(function* () {
   })
 
   return {
-    getSettings, putSettings, resealSecrets, removeTenant, tenantsWithSettings, getStatus, putStatus, getCursor, cursorOp, idMap, idOp,
+    getSettings,
+    putSettings,
+    resealSecrets,
+    removeTenant,
+    tenantsWithSettings,
+    getStatus,
+    putStatus,
+    getCursor,
+    cursorOp,
+    idMap,
+    idOp,
     /** the raw stored bytes (tests prove secrets are not in them) */
     rawEntries: (tenantId: string) => store.rawEntries(SYNC_DB, tenantRoot(tenantId)),
     batch: (ops: ReadonlyArray<WriteOp>) => store.batch(ops)

@@ -12,8 +12,7 @@ import type { TraceCopy, TraceEntry, TraceReply } from "../domain/Trace.js"
 
 export const HASH_PREFIX = "hmac:"
 
-export const tenantKey = (secret: Buffer, tenant: string): Buffer =>
-  createHmac("sha256", secret).update(`imprint trace recipients\u0000${tenant}`).digest()
+export const tenantKey = (secret: Buffer, tenant: string): Buffer => createHmac("sha256", secret).update(`imprint trace recipients\u0000${tenant}`).digest()
 
 export const hashAddress = (key: Buffer, address: string): string =>
   `${HASH_PREFIX}${createHmac("sha256", key).update(address.toLowerCase()).digest("base64url")}`

@@ -32,10 +32,18 @@ export const queryFromFlags = (flags: Readonly<Record<string, string>>) =>
       return yield* new TraceUsageError({ message: `--limit ${flags.limit}: expected a whole number from 1 to 500` })
     }
     const query: TraceQuery = {
-      tenant: flags.tenant, sender: flags.sender, recipient: flags.recipient, messageId: flags["message-id"],
-      from: yield* moment("from", flags.from), to: yield* moment("to", flags.to),
-      outcome: yield* literal("outcome", TraceOutcome, flags.outcome), decision: yield* literal("decision", TraceDecision, flags.decision),
-      reason: flags.reason, rule: flags.rule, limit, cursor: flags.cursor
+      tenant: flags.tenant,
+      sender: flags.sender,
+      recipient: flags.recipient,
+      messageId: flags["message-id"],
+      from: yield* moment("from", flags.from),
+      to: yield* moment("to", flags.to),
+      outcome: yield* literal("outcome", TraceOutcome, flags.outcome),
+      decision: yield* literal("decision", TraceDecision, flags.decision),
+      reason: flags.reason,
+      rule: flags.rule,
+      limit,
+      cursor: flags.cursor
     }
     return query
   })
@@ -43,9 +51,13 @@ export const queryFromFlags = (flags: Readonly<Record<string, string>>) =>
 /** One line per record: time, tenant, sender → recipients, Message-ID, decision, outcome, reply. */
 export const tableLine = (r: TraceRecord): string =>
   [
-    new Date(r.at).toISOString(), r.tenant, `${r.sender || "<>"} -> ${r.recipients.join(",")}`, r.messageId ?? "-",
-    r.decision === "stamped" ? `stamped:${[...new Set(r.copies.flatMap((c) => c.rules))].join("+")}` : r.reason ?? r.decision,
-    r.outcome, `${r.reply.code} ${r.reply.enhanced ?? ""}`.trim()
+    new Date(r.at).toISOString(),
+    r.tenant,
+    `${r.sender || "<>"} -> ${r.recipients.join(",")}`,
+    r.messageId ?? "-",
+    r.decision === "stamped" ? `stamped:${[...new Set(r.copies.flatMap((c) => c.rules))].join("+")}` : (r.reason ?? r.decision),
+    r.outcome,
+    `${r.reply.code} ${r.reply.enhanced ?? ""}`.trim()
   ].join("\t")
 
 export const traceCommand = (args: ReadonlyArray<string>, flags: Readonly<Record<string, string>>, usage: string) =>
@@ -65,7 +77,9 @@ export const traceCommand = (args: ReadonlyArray<string>, flags: Readonly<Record
     if (format === "csv") yield* Console.log(traceCsv(page.records).trimEnd())
     else for (const r of page.records) yield* Console.log(tableLine(r))
     if (page.next !== undefined) yield* Console.error(`more: --cursor ${page.next}`)
-  }).pipe(Effect.catchTags({
-    TraceCursorInvalid: (e) => new TraceUsageError({ message: `--cursor ${e.cursor}: not a cursor this command printed` }),
-    TraceExportTooLarge: (e) => new TraceUsageError({ message: `more than ${e.limit} records match: narrow --from/--to or add filters` })
-  }))
+  }).pipe(
+    Effect.catchTags({
+      TraceCursorInvalid: (e) => new TraceUsageError({ message: `--cursor ${e.cursor}: not a cursor this command printed` }),
+      TraceExportTooLarge: (e) => new TraceUsageError({ message: `more than ${e.limit} records match: narrow --from/--to or add filters` })
+    })
+  )

@@ -9,9 +9,31 @@ import type { TraceRecord, TraceReply } from "../domain/Trace.js"
  */
 
 export const TRACE_CSV_COLUMNS = [
-  "id", "node", "time", "tenant", "connector", "client", "sender", "recipients", "messageId", "size",
-  "decision", "reason", "outcome", "error", "reply", "durationMs", "phase",
-  "copy", "copyRecipients", "rules", "templates", "stamped", "skipped", "copyReply", "copyDurationMs"
+  "id",
+  "node",
+  "time",
+  "tenant",
+  "connector",
+  "client",
+  "sender",
+  "recipients",
+  "messageId",
+  "size",
+  "decision",
+  "reason",
+  "outcome",
+  "error",
+  "reply",
+  "durationMs",
+  "phase",
+  "copy",
+  "copyRecipients",
+  "rules",
+  "templates",
+  "stamped",
+  "skipped",
+  "copyReply",
+  "copyDurationMs"
 ] as const
 
 const FORMULA_START = /^[=+\-@\t\r]/
@@ -26,16 +48,38 @@ const reply = (r: TraceReply | undefined) => (r === undefined ? undefined : [r.c
 
 export const traceCsvRows = (r: TraceRecord): Array<string> => {
   const head = [
-    r.id, r.node, new Date(r.at).toISOString(), r.tenant, r.connector, r.client, r.sender, r.recipients.join(" "), r.messageId, r.size,
-    r.decision, r.reason, r.outcome, r.error, reply(r.reply), r.durationMs, r.phase
+    r.id,
+    r.node,
+    new Date(r.at).toISOString(),
+    r.tenant,
+    r.connector,
+    r.client,
+    r.sender,
+    r.recipients.join(" "),
+    r.messageId,
+    r.size,
+    r.decision,
+    r.reason,
+    r.outcome,
+    r.error,
+    reply(r.reply),
+    r.durationMs,
+    r.phase
   ]
-  const copies = r.copies.length === 0
-    ? [[undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]]
-    : r.copies.map((c, i) => [
-      i + 1, c.recipients.join(" "), c.rules.join(" "), c.templates.join(" "), c.stamped.join(" "), c.skipped, reply(c.reply), c.durationMs
-    ])
+  const copies =
+    r.copies.length === 0
+      ? [[undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]]
+      : r.copies.map((c, i) => [
+          i + 1,
+          c.recipients.join(" "),
+          c.rules.join(" "),
+          c.templates.join(" "),
+          c.stamped.join(" "),
+          c.skipped,
+          reply(c.reply),
+          c.durationMs
+        ])
   return copies.map((copy) => [...head, ...copy].map(csvCell).join(","))
 }
 
-export const traceCsv = (records: ReadonlyArray<TraceRecord>): string =>
-  [TRACE_CSV_COLUMNS.join(","), ...records.flatMap(traceCsvRows)].join("\r\n") + "\r\n"
+export const traceCsv = (records: ReadonlyArray<TraceRecord>): string => [TRACE_CSV_COLUMNS.join(","), ...records.flatMap(traceCsvRows)].join("\r\n") + "\r\n"

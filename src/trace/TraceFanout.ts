@@ -4,7 +4,15 @@ import { TraceRecord } from "../domain/Trace.js"
 import type { StoreError } from "../store/StoreError.js"
 import { decodeCursor, encodeCursor, type MergedCursor, mergePages, type NodePage, positionOf } from "./TraceMerge.js"
 import {
-  MAX_EXPORT, MAX_PAGE, matcher, type NodeReport, SCAN_BUDGET, TraceCursorInvalid, TraceExportTooLarge, TraceNodesMissing, type TracePage,
+  MAX_EXPORT,
+  MAX_PAGE,
+  matcher,
+  type NodeReport,
+  SCAN_BUDGET,
+  TraceCursorInvalid,
+  TraceExportTooLarge,
+  TraceNodesMissing,
+  type TracePage,
   TraceQuery
 } from "./TraceQuery.js"
 import { ID_PATTERN, timeKey } from "./TraceStore.js"
@@ -29,12 +37,14 @@ export const MAX_REPLY_BYTES = 900_000
 type LocalPage = (q: TraceQuery, limit: number, budget: number) => Effect.Effect<TracePage, StoreError | TraceCursorInvalid>
 
 const PageRequest = Schema.parseJson(Schema.Struct({ query: TraceQuery, before: Schema.optional(Schema.String), limit: Schema.Int }))
-const PageReply = Schema.parseJson(Schema.Struct({
-  records: Schema.optional(Schema.Array(TraceRecord)),
-  next: Schema.optional(Schema.String),
-  scanned: Schema.optional(Schema.Int),
-  error: Schema.optional(Schema.String)
-}))
+const PageReply = Schema.parseJson(
+  Schema.Struct({
+    records: Schema.optional(Schema.Array(TraceRecord)),
+    next: Schema.optional(Schema.String),
+    scanned: Schema.optional(Schema.Int),
+    error: Schema.optional(Schema.String)
+  })
+)
 const encodeRequest = Schema.encodeSync(PageRequest)
 const decodeRequest = Schema.decodeUnknownEither(PageRequest)
 const encodeReply = Schema.encodeSync(PageReply)
@@ -81,41 +91,47 @@ const recheck = (q: TraceQuery, hashSecret: Buffer, before: string | undefined) 
   const low = q.from === undefined ? "" : timeKey(q.from)
   const high = q.to === undefined ? undefined : timeKey(q.to + 1)
   return (r: TraceRecord) =>
-    (q.tenant === undefined || r.tenant === q.tenant) && ID_PATTERN.test(r.id) && r.id >= low &&
-    (high === undefined || r.id < high) && (before === undefined || r.id < before) && matches(r)
+    (q.tenant === undefined || r.tenant === q.tenant) &&
+    ID_PATTERN.test(r.id) &&
+    r.id >= low &&
+    (high === undefined || r.id < high) &&
+    (before === undefined || r.id < before) &&
+    matches(r)
 }
 
-const askNode = (mesh: NodeMeshShape, page: LocalPage, hashSecret: Buffer, q: TraceQuery, limit: number, prior: MergedCursor | undefined) =>
-(node: string): Effect.Effect<Answer, StoreError | TraceCursorInvalid> => {
-  const position = positionOf(prior, node)
-  if (position === "done") return Effect.succeed({ report: { node, answered: true, scanned: 0 } })
-  const before = position === "top" ? undefined : position
-  if (node === mesh.self) {
-    return Effect.map(page({ ...q, cursor: before }, limit, SCAN_BUDGET), (p) => ({
-      report: { node, answered: true, scanned: p.scanned },
-      page: { node, before, records: p.records, next: p.next }
-    }))
+const askNode =
+  (mesh: NodeMeshShape, page: LocalPage, hashSecret: Buffer, q: TraceQuery, limit: number, prior: MergedCursor | undefined) =>
+  (node: string): Effect.Effect<Answer, StoreError | TraceCursorInvalid> => {
+    const position = positionOf(prior, node)
+    if (position === "done") return Effect.succeed({ report: { node, answered: true, scanned: 0 } })
+    const before = position === "top" ? undefined : position
+    if (node === mesh.self) {
+      return Effect.map(page({ ...q, cursor: before }, limit, SCAN_BUDGET), (p) => ({
+        report: { node, answered: true, scanned: p.scanned },
+        page: { node, before, records: p.records, next: p.next }
+      }))
+    }
+    return mesh.ask(node, TRACE_TOPIC, bytes(encodeRequest({ query: q, before, limit })), NODE_ANSWER_TIMEOUT_MS).pipe(
+      Effect.flatMap((reply) => {
+        const decoded = decodeReply(text(reply))
+        if (Either.isLeft(decoded)) return Effect.succeed(missing(node, "its answer was not a trace page"))
+        const r = decoded.right
+        if (r.error !== undefined) return Effect.succeed(missing(node, r.error))
+        if (r.next !== undefined && !(ID_PATTERN.test(r.next) && (before === undefined || r.next < before))) {
+          return Effect.succeed(missing(node, "its answer did not go on below its position"))
+        }
+        const keep = recheck(q, hashSecret, before)
+        const records = (r.records ?? []).filter(keep)
+        const dropped = (r.records ?? []).length - records.length
+        const log =
+          dropped === 0
+            ? Effect.void
+            : Effect.logWarning("message trace: records from another node outside the query were dropped").pipe(Effect.annotateLogs({ node, dropped }))
+        return Effect.as(log, { report: { node, answered: true, scanned: r.scanned ?? 0 }, page: { node, before, records, next: r.next } })
+      }),
+      Effect.catchTag("NodeUnreachable", (e) => Effect.succeed(missing(node, e.message)))
+    )
   }
-  return mesh.ask(node, TRACE_TOPIC, bytes(encodeRequest({ query: q, before, limit })), NODE_ANSWER_TIMEOUT_MS).pipe(
-    Effect.flatMap((reply) => {
-      const decoded = decodeReply(text(reply))
-      if (Either.isLeft(decoded)) return Effect.succeed(missing(node, "its answer was not a trace page"))
-      const r = decoded.right
-      if (r.error !== undefined) return Effect.succeed(missing(node, r.error))
-      if (r.next !== undefined && !(ID_PATTERN.test(r.next) && (before === undefined || r.next < before))) {
-        return Effect.succeed(missing(node, "its answer did not go on below its position"))
-      }
-      const keep = recheck(q, hashSecret, before)
-      const records = (r.records ?? []).filter(keep)
-      const dropped = (r.records ?? []).length - records.length
-      const log = dropped === 0
-        ? Effect.void
-        : Effect.logWarning("message trace: records from another node outside the query were dropped").pipe(Effect.annotateLogs({ node, dropped }))
-      return Effect.as(log, { report: { node, answered: true, scanned: r.scanned ?? 0 }, page: { node, before, records, next: r.next } })
-    }),
-    Effect.catchTag("NodeUnreachable", (e) => Effect.succeed(missing(node, e.message)))
-  )
-}
 
 /** One merged page of every node's records (TraceSearch.search in a cluster). */
 export const mergedSearch = (mesh: NodeMeshShape, page: LocalPage, hashSecret: Buffer) =>
@@ -128,7 +144,11 @@ export const mergedSearch = (mesh: NodeMeshShape, page: LocalPage, hashSecret: B
     const answers = yield* Effect.forEach(names, askNode(mesh, page, hashSecret, query, limit, prior), { concurrency: "unbounded" })
     const reports = answers.map((a) => a.report)
     if (Either.isLeft(listed)) reports.push({ node: "*", answered: false, error: `the list of nodes could not be read: ${listed.left.message}` })
-    const merged = mergePages(answers.flatMap((a) => (a.page === undefined ? [] : [a.page])), limit, prior)
+    const merged = mergePages(
+      answers.flatMap((a) => (a.page === undefined ? [] : [a.page])),
+      limit,
+      prior
+    )
     return {
       records: merged.records,
       ...(merged.next === undefined ? {} : { next: encodeCursor(merged.next) }),

@@ -40,26 +40,35 @@ export const traceStoreLayer = (config: ImprintConfig) => TraceStore.layerAt(pat
 const hashKeyLayer = (config: ImprintConfig) => Layer.effect(TraceHashKey, loadHashKey(config.trace.hashKey, config.dataDir))
 
 const optionsLayer = (config: ImprintConfig, idSequence: TraceOptionsShape["idSequence"]) =>
-  Layer.effect(TraceOptions, Effect.map(TraceHashKey, (hashKey) => ({
-    node: config.trace.node ?? config.smtp.name,
-    queueCapacity: config.trace.queueCapacity,
-    batchSize: config.trace.batchSize,
-    flushInterval: Duration.millis(config.trace.flushIntervalMs),
-    maxRecords: config.trace.maxRecords,
-    maxBytes: config.trace.maxBytes,
-    retentionDays: config.trace.retentionDays,
-    expiryInterval: Duration.seconds(config.trace.expiryIntervalSeconds),
-    hashKey,
-    tenantLabels: config.admin.metricsTenantLabels,
-    idSequence
-  })))
+  Layer.effect(
+    TraceOptions,
+    Effect.map(TraceHashKey, (hashKey) => ({
+      node: config.trace.node ?? config.smtp.name,
+      queueCapacity: config.trace.queueCapacity,
+      batchSize: config.trace.batchSize,
+      flushInterval: Duration.millis(config.trace.flushIntervalMs),
+      maxRecords: config.trace.maxRecords,
+      maxBytes: config.trace.maxBytes,
+      retentionDays: config.trace.retentionDays,
+      expiryInterval: Duration.seconds(config.trace.expiryIntervalSeconds),
+      hashKey,
+      tenantLabels: config.admin.metricsTenantLabels,
+      idSequence
+    }))
+  )
 
 /** A tenant's `trace` settings from its record; a deleted or unreadable tenant gets the defaults. */
-export const TenantTraceSettings = Layer.effect(TraceSettingsSource, Effect.map(TenantRepo, (repo) => (tenant: string) =>
-  repo.getTenant(tenant as TenantId).pipe(
-    Effect.map(Option.match({ onNone: () => undefined, onSome: (t) => t.trace })),
-    Effect.orElseSucceed(() => undefined)
-  )))
+export const TenantTraceSettings = Layer.effect(
+  TraceSettingsSource,
+  Effect.map(
+    TenantRepo,
+    (repo) => (tenant: string) =>
+      repo.getTenant(tenant as TenantId).pipe(
+        Effect.map(Option.match({ onNone: () => undefined, onSome: (t) => t.trace })),
+        Effect.orElseSucceed(() => undefined)
+      )
+  )
+)
 
 /** The store and its search, for the admin API and the CLI (no writer); with NodeMesh in context the search merges every node's. */
 export const traceSearchLayer = (config: ImprintConfig) =>
@@ -78,7 +87,9 @@ export const traceLayer = (config: ImprintConfig, idSequence?: TraceOptionsShape
 }
 
 /** In a cluster: this node answers the other nodes' trace searches with its own records (TraceFanout). */
-export const traceResponderLayer = Layer.scopedDiscard(Effect.gen(function* () {
-  const search = yield* TraceSearch
-  yield* serveTracePages(yield* NodeMesh, search.local)
-}))
+export const traceResponderLayer = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const search = yield* TraceSearch
+    yield* serveTracePages(yield* NodeMesh, search.local)
+  })
+)

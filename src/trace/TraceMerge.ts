@@ -44,8 +44,7 @@ export interface MergedPage {
 
 export const CURSOR_PREFIX = "m1."
 
-export const encodeCursor = (c: MergedCursor): string =>
-  CURSOR_PREFIX + Buffer.from(JSON.stringify(c), "utf8").toString("base64url")
+export const encodeCursor = (c: MergedCursor): string => CURSOR_PREFIX + Buffer.from(JSON.stringify(c), "utf8").toString("base64url")
 
 const isPosition = (v: unknown): v is string | null => v === null || v === "" || (typeof v === "string" && ID_PATTERN.test(v))
 

@@ -39,11 +39,9 @@ const counter = (base: Metric.Metric.Counter<number>, name: string, tags: Readon
   return m
 }
 
-export const countDropped = (reason: "queue-full" | "write-failed", n: number) =>
-  Metric.incrementBy(counter(dropped, "dropped", [["reason", reason]]), n)
+export const countDropped = (reason: "queue-full" | "write-failed", n: number) => Metric.incrementBy(counter(dropped, "dropped", [["reason", reason]]), n)
 
-export const countEvicted = (reason: "retention" | "bound", n: number) =>
-  Metric.incrementBy(counter(evicted, "evicted", [["reason", reason]]), n)
+export const countEvicted = (reason: "retention" | "bound", n: number) => Metric.incrementBy(counter(evicted, "evicted", [["reason", reason]]), n)
 
 /** The counts of one written batch: summed per tag set first, one metric update per set. */
 export const countRecords = (batch: ReadonlyArray<TraceRecord>, tenantLabels: boolean) =>
@@ -56,9 +54,19 @@ export const countRecords = (batch: ReadonlyArray<TraceRecord>, tenantLabels: bo
       else sum.n++
     }
     for (const r of batch) {
-      add(transactions, "transactions", [["tenant", r.tenant], ["outcome", r.outcome], ["decision", r.decision === "unstamped" ? r.reason ?? "unstamped" : r.decision]])
+      add(transactions, "transactions", [
+        ["tenant", r.tenant],
+        ["outcome", r.outcome],
+        ["decision", r.decision === "unstamped" ? (r.reason ?? "unstamped") : r.decision]
+      ])
       if (!tenantLabels) continue
-      for (const c of r.copies) for (const rule of c.rules) add(ruleCopies, "rules", [["tenant", r.tenant], ["rule", rule], ["outcome", r.outcome]])
+      for (const c of r.copies)
+        for (const rule of c.rules)
+          add(ruleCopies, "rules", [
+            ["tenant", r.tenant],
+            ["rule", rule],
+            ["outcome", r.outcome]
+          ])
     }
     return Effect.forEach(sums.values(), ({ metric, n }) => Metric.incrementBy(metric, n), { discard: true })
   })

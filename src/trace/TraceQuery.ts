@@ -90,7 +90,5 @@ export const matcher = (q: TraceQuery, hashSecret: Buffer) => {
     (q.decision === undefined || v.decision === q.decision) &&
     (q.reason === undefined || v.reason === q.reason) &&
     (q.rule === undefined || (v.copies ?? []).some((c) => (c.rules ?? []).includes(q.rule!))) &&
-    (recipient === undefined ||
-      (v.recipients ?? []).some((r) => typeof r === "string" && (r.toLowerCase() === recipient || r === hashFor(String(v.tenant)))))
+    (recipient === undefined || (v.recipients ?? []).some((r) => typeof r === "string" && (r.toLowerCase() === recipient || r === hashFor(String(v.tenant)))))
 }
-

@@ -3,7 +3,16 @@ import { NodeMesh } from "../domain/NodeMesh.js"
 import { TraceRecord } from "../domain/Trace.js"
 import { mergedExport, mergedSearch } from "./TraceFanout.js"
 import {
-  DEFAULT_PAGE, MAX_EXPORT, MAX_PAGE, matcher, SCAN_BUDGET, TraceCursorInvalid, TraceExportTooLarge, type TracePage, type TraceQuery, type Stored
+  DEFAULT_PAGE,
+  MAX_EXPORT,
+  MAX_PAGE,
+  matcher,
+  SCAN_BUDGET,
+  TraceCursorInvalid,
+  TraceExportTooLarge,
+  type TracePage,
+  type TraceQuery,
+  type Stored
 } from "./TraceQuery.js"
 import { ID_PATTERN, TraceStore } from "./TraceStore.js"
 

@@ -29,8 +29,7 @@ const MAX_SEQUENCE = 10 ** SEQUENCE_DIGITS
 
 /** The id prefix of a moment: every id of that millisecond or later sorts at or above it. */
 export const timeKey = (ms: number): string => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, "0")
-export const makeId = (ms: number, sequence: number): string =>
-  `${timeKey(ms)}-${String(sequence % MAX_SEQUENCE).padStart(SEQUENCE_DIGITS, "0")}`
+export const makeId = (ms: number, sequence: number): string => `${timeKey(ms)}-${String(sequence % MAX_SEQUENCE).padStart(SEQUENCE_DIGITS, "0")}`
 export const ID_PATTERN = /^\d{13}-\d{9}$/
 export const tenantPrefix = (tenant: string): string => `${tenant}/`
 export const recordKey = (tenant: string, id: string): string => `${tenantPrefix(tenant)}${id}`
@@ -53,8 +52,7 @@ export interface ScanRange {
   readonly before?: string | undefined
 }
 
-const storeError = (op: "read" | "write", message: string) => (cause: unknown) =>
-  new StoreError({ op, message: `${message}: ${String(cause)}`, cause })
+const storeError = (op: "read" | "write", message: string) => (cause: unknown) => new StoreError({ op, message: `${message}: ${String(cause)}`, cause })
 
 const make = Effect.gen(function* () {
   const path = yield* TracePath
@@ -85,15 +83,15 @@ const make = Effect.gen(function* () {
     keys.length === 0
       ? Effect.void
       : Effect.tryPromise({
-        try: () =>
-          env.transaction(() => {
-            for (const k of keys) {
-              records.remove(recordKey(k.tenant, k.id))
-              time.remove(k.id)
-            }
-          }),
-        catch: storeError("write", `removing ${keys.length} trace records failed`)
-      })
+          try: () =>
+            env.transaction(() => {
+              for (const k of keys) {
+                records.remove(recordKey(k.tenant, k.id))
+                time.remove(k.id)
+              }
+            }),
+          catch: storeError("write", `removing ${keys.length} trace records failed`)
+        })
 
   /** Records and bytes in use (pages of both databases); O(1), read from LMDB's own counters. */
   const usage = () =>
@@ -118,10 +116,10 @@ const make = Effect.gen(function* () {
   const olderThan = (tenant: string, beforeMs: number, limit: number) =>
     Effect.try({
       try: () =>
-        Array.from(
-          records.getKeys({ start: tenantPrefix(tenant), end: recordKey(tenant, timeKey(beforeMs)), limit }),
-          (key): TraceKey => ({ tenant, id: String(key).slice(tenantPrefix(tenant).length) })
-        ),
+        Array.from(records.getKeys({ start: tenantPrefix(tenant), end: recordKey(tenant, timeKey(beforeMs)), limit }), (key): TraceKey => ({
+          tenant,
+          id: String(key).slice(tenantPrefix(tenant).length)
+        })),
       catch: storeError("read", `reading ${tenant}'s expired trace records failed`)
     })
 
@@ -177,6 +175,5 @@ const make = Effect.gen(function* () {
 
 export class TraceStore extends Effect.Service<TraceStore>()("imprint/TraceStore", { scoped: make }) {
   /** The trace store at a folder (tests, the CLI). */
-  static readonly layerAt = (path: string): Layer.Layer<TraceStore, StoreError> =>
-    TraceStore.Default.pipe(Layer.provide(Layer.succeed(TracePath, path)))
+  static readonly layerAt = (path: string): Layer.Layer<TraceStore, StoreError> => TraceStore.Default.pipe(Layer.provide(Layer.succeed(TracePath, path)))
 }

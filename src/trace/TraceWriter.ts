@@ -129,9 +129,15 @@ const make = Effect.gen(function* () {
       removed += keys.length
     }
     yield* countEvicted("bound", removed)
-    yield* Effect.logWarning("message trace: storage bound reached, oldest records deleted").pipe(Effect.annotateLogs({
-      removed, records: use.records, bytes: use.bytes, maxRecords: options.maxRecords, maxBytes: options.maxBytes
-    }))
+    yield* Effect.logWarning("message trace: storage bound reached, oldest records deleted").pipe(
+      Effect.annotateLogs({
+        removed,
+        records: use.records,
+        bytes: use.bytes,
+        maxRecords: options.maxRecords,
+        maxBytes: options.maxBytes
+      })
+    )
   })
 
   const writeBatch = (entries: ReadonlyArray<TraceEntry>) =>
@@ -144,13 +150,16 @@ const make = Effect.gen(function* () {
       yield* enforceBound
     }).pipe(
       Effect.catchAllCause((cause) =>
-        Effect.logError("message trace: a batch could not be written", cause).pipe(Effect.zipRight(countDropped("write-failed", entries.length)))),
-      Effect.ensuring(Effect.suspend(() => {
-        settled += entries.length
-        const ready = waiters.filter((w) => w.until <= settled)
-        waiters = waiters.filter((w) => w.until > settled)
-        return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
-      }))
+        Effect.logError("message trace: a batch could not be written", cause).pipe(Effect.zipRight(countDropped("write-failed", entries.length)))
+      ),
+      Effect.ensuring(
+        Effect.suspend(() => {
+          settled += entries.length
+          const ready = waiters.filter((w) => w.until <= settled)
+          waiters = waiters.filter((w) => w.until > settled)
+          return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
+        })
+      )
     )
 
   /** Deletes every tenant's records older than its retention; answers how many. */
@@ -213,5 +222,8 @@ const make = Effect.gen(function* () {
 export class TraceWriter extends Effect.Service<TraceWriter>()("imprint/TraceWriter", { scoped: make }) {}
 
 /** The data plane's sink: the writer, or (trace off) nothing at all. */
-export const TraceSinkLive = Layer.effect(TraceSink, Effect.map(TraceWriter, (w) => ({ record: w.record })))
+export const TraceSinkLive = Layer.effect(
+  TraceSink,
+  Effect.map(TraceWriter, (w) => ({ record: w.record }))
+)
 export const TraceSinkOff = Layer.succeed(TraceSink, { record: () => Effect.void })

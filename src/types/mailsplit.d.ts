@@ -80,7 +80,6 @@ declare module "mailsplit" {
   export class Streamer extends Transform {
     constructor(filter: (node: MimeNode) => boolean, options?: TransformOptions)
   }
-
 }
 
 declare module "mailsplit/lib/mime-node.js" {

@@ -14,8 +14,23 @@ export type PlainState =
   | { readonly kind: "counter"; readonly count: number }
   | { readonly kind: "gauge"; readonly value: number }
   | { readonly kind: "frequency"; readonly occurrences: ReadonlyArray<readonly [string, number]> }
-  | { readonly kind: "histogram"; readonly buckets: ReadonlyArray<readonly [Num, number]>; readonly count: number; readonly min: number; readonly max: number; readonly sum: number }
-  | { readonly kind: "summary"; readonly error: number; readonly quantiles: ReadonlyArray<readonly [number, Num]>; readonly count: number; readonly min: number; readonly max: number; readonly sum: number }
+  | {
+      readonly kind: "histogram"
+      readonly buckets: ReadonlyArray<readonly [Num, number]>
+      readonly count: number
+      readonly min: number
+      readonly max: number
+      readonly sum: number
+    }
+  | {
+      readonly kind: "summary"
+      readonly error: number
+      readonly quantiles: ReadonlyArray<readonly [number, Num]>
+      readonly count: number
+      readonly min: number
+      readonly max: number
+      readonly sum: number
+    }
 
 export interface PlainPair {
   readonly name: string
@@ -35,7 +50,12 @@ const plainState = (s: MetricState.MetricState.Untyped): PlainState | undefined 
   }
   if (MetricState.isSummaryState(s)) {
     return {
-      kind: "summary", error: s.error, count: s.count, min: s.min, max: s.max, sum: s.sum,
+      kind: "summary",
+      error: s.error,
+      count: s.count,
+      min: s.min,
+      max: s.max,
+      sum: s.sum,
       quantiles: s.quantiles.map(([q, v]) => [q, Option.isSome(v) ? toNum(v.value) : null] as const)
     }
   }
@@ -62,7 +82,11 @@ const fromState = (s: PlainState): MetricState.MetricState.Untyped => {
       return MetricState.histogram({ buckets: s.buckets.map(([le, n]) => [le ?? Infinity, n] as const), count: s.count, min: s.min, max: s.max, sum: s.sum })
     case "summary":
       return MetricState.summary({
-        error: s.error, count: s.count, min: s.min, max: s.max, sum: s.sum,
+        error: s.error,
+        count: s.count,
+        min: s.min,
+        max: s.max,
+        sum: s.sum,
         quantiles: s.quantiles.map(([q, v]) => [q, v === null ? Option.none() : Option.some(v)] as const)
       })
   }

@@ -153,20 +153,21 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
 
   yield* Effect.acquireRelease(
     Effect.sync(() => slots.forEach(start)),
-    () => Effect.async<void>((resume) => {
-      stopping = true
-      for (const s of slots) if (s.restart !== undefined) clearTimeout(s.restart)
-      const live = slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]))
-      if (live.length === 0) return resume(Effect.void)
-      const killer = setTimeout(() => {
-        for (const w of live) if (w.process.exitCode === null && w.process.signalCode === null) w.process.kill("SIGKILL")
-      }, config.smtp.shutdownGraceMs + STOP_MARGIN_MS)
-      onAllExited = () => {
-        clearTimeout(killer)
-        resume(Effect.void)
-      }
-      for (const w of live) w.process.kill("SIGTERM")
-    }).pipe(Effect.zipRight(Effect.logInfo("workers stopped")))
+    () =>
+      Effect.async<void>((resume) => {
+        stopping = true
+        for (const s of slots) if (s.restart !== undefined) clearTimeout(s.restart)
+        const live = slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]))
+        if (live.length === 0) return resume(Effect.void)
+        const killer = setTimeout(() => {
+          for (const w of live) if (w.process.exitCode === null && w.process.signalCode === null) w.process.kill("SIGKILL")
+        }, config.smtp.shutdownGraceMs + STOP_MARGIN_MS)
+        onAllExited = () => {
+          clearTimeout(killer)
+          resume(Effect.void)
+        }
+        for (const w of live) w.process.kill("SIGTERM")
+      }).pipe(Effect.zipRight(Effect.logInfo("workers stopped")))
   )
   yield* Effect.logInfo(`starting ${count} workers`)
   return {

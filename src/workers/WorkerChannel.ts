@@ -14,33 +14,70 @@ import { type PlainPair, toPlain } from "./MetricsTransfer.js"
  */
 
 /** worker → primary: an AUTH outcome to pass on; answered with AuthAck once passed on */
-export interface AuthPublish { readonly type: "imprint:auth"; readonly seq: number; readonly event: AuthEvent }
+export interface AuthPublish {
+  readonly type: "imprint:auth"
+  readonly seq: number
+  readonly event: AuthEvent
+}
 /** worker → primary: send me the recent outcomes (a worker that just started) */
-export interface AuthReplay { readonly type: "imprint:auth-replay" }
+export interface AuthReplay {
+  readonly type: "imprint:auth-replay"
+}
 /** primary → worker */
-export interface AuthAck { readonly type: "imprint:auth-ack"; readonly seq: number }
+export interface AuthAck {
+  readonly type: "imprint:auth-ack"
+  readonly seq: number
+}
 /** primary → worker: another worker's outcome */
-export interface AuthForward { readonly type: "imprint:auth-event"; readonly event: AuthEvent }
+export interface AuthForward {
+  readonly type: "imprint:auth-event"
+  readonly event: AuthEvent
+}
 
 /** primary → worker: your metric snapshot, please (GET /metrics) */
-export interface MetricsRequest { readonly type: "imprint:metrics-request"; readonly id: number }
+export interface MetricsRequest {
+  readonly type: "imprint:metrics-request"
+  readonly id: number
+}
 /** worker → primary */
-export interface MetricsReply { readonly type: "imprint:metrics"; readonly id: number; readonly pairs: ReadonlyArray<PlainPair> }
+export interface MetricsReply {
+  readonly type: "imprint:metrics"
+  readonly id: number
+  readonly pairs: ReadonlyArray<PlainPair>
+}
 
 /**
  * worker → primary: may this new session stay? (the node's connection limits;
  * answered with AdmitReply). Session ids are the worker's; the primary keys
  * them by slot.
  */
-export interface Admit { readonly type: "imprint:admit"; readonly seq: number; readonly id: string; readonly address: string; readonly bound: boolean }
+export interface Admit {
+  readonly type: "imprint:admit"
+  readonly seq: number
+  readonly id: string
+  readonly address: string
+  readonly bound: boolean
+}
 /** primary → worker: the node's answer; `refusal` absent: admitted (and counted) */
-export interface AdmitReply { readonly type: "imprint:admit-reply"; readonly seq: number; readonly refusal?: Refusal }
+export interface AdmitReply {
+  readonly type: "imprint:admit-reply"
+  readonly seq: number
+  readonly refusal?: Refusal
+}
 /** worker → primary: the session bound to a tenant (it leaves the unbound share), or closed */
-export interface SessionBound { readonly type: "imprint:session-bound"; readonly id: string }
-export interface SessionClosed { readonly type: "imprint:session-closed"; readonly id: string }
+export interface SessionBound {
+  readonly type: "imprint:session-bound"
+  readonly id: string
+}
+export interface SessionClosed {
+  readonly type: "imprint:session-closed"
+  readonly id: string
+}
 
 /** primary → worker: the primary committed to the store; look for it now instead of at the next poll */
-export interface StoreChanged { readonly type: "imprint:store-changed" }
+export interface StoreChanged {
+  readonly type: "imprint:store-changed"
+}
 
 export type ToPrimary = AuthPublish | AuthReplay | MetricsReply | Admit | SessionBound | SessionClosed
 export type ToWorker = AuthAck | AuthForward | MetricsRequest | StoreChanged | AdmitReply
@@ -53,12 +90,16 @@ export const AUTH_PUBLISH_TIMEOUT_MS = 1_000
 /** A new session is admitted on this worker's own counts if the primary has not answered by then (it is gone or stuck). */
 export const ADMIT_TIMEOUT_MS = 1_000
 
-const isMessage = (m: unknown): m is { readonly type: string } =>
-  typeof m === "object" && m !== null && typeof (m as { type?: unknown }).type === "string"
+const isMessage = (m: unknown): m is { readonly type: string } => typeof m === "object" && m !== null && typeof (m as { type?: unknown }).type === "string"
 
 export const isToPrimary = (m: unknown): m is ToPrimary =>
-  isMessage(m) && (m.type === "imprint:auth" || m.type === "imprint:auth-replay" || m.type === "imprint:metrics" ||
-    m.type === "imprint:admit" || m.type === "imprint:session-bound" || m.type === "imprint:session-closed")
+  isMessage(m) &&
+  (m.type === "imprint:auth" ||
+    m.type === "imprint:auth-replay" ||
+    m.type === "imprint:metrics" ||
+    m.type === "imprint:admit" ||
+    m.type === "imprint:session-bound" ||
+    m.type === "imprint:session-closed")
 
 /** This process's slot when it is a worker of `workers: N`, else undefined. */
 export const workerSlot = (): number | undefined => {
@@ -73,12 +114,17 @@ export const answerMetricRequests = Effect.gen(function* () {
   const onMessage = (m: unknown) => {
     if (!isMessage(m) || m.type !== "imprint:metrics-request") return
     const { id } = m as MetricsRequest
-    run(Effect.map(Metric.snapshot, (pairs) => {
-      const reply: MetricsReply = { type: "imprint:metrics", id, pairs: toPlain(pairs) }
-      if (process.send !== undefined && process.connected) process.send(reply)
-    }))
+    run(
+      Effect.map(Metric.snapshot, (pairs) => {
+        const reply: MetricsReply = { type: "imprint:metrics", id, pairs: toPlain(pairs) }
+        if (process.send !== undefined && process.connected) process.send(reply)
+      })
+    )
   }
-  yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
+  yield* Effect.acquireRelease(
+    Effect.sync(() => process.on("message", onMessage)),
+    () => Effect.sync(() => process.off("message", onMessage))
+  )
 })
 
 /**
@@ -92,7 +138,10 @@ export const followStoreChanges = (pollNow: Effect.Effect<void>) =>
     const onMessage = (m: unknown) => {
       if (isMessage(m) && m.type === "imprint:store-changed") run(pollNow)
     }
-    yield* Effect.acquireRelease(Effect.sync(() => process.on("message", onMessage)), () => Effect.sync(() => process.off("message", onMessage)))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("message", onMessage)),
+      () => Effect.sync(() => process.off("message", onMessage))
+    )
   })
 
 /** The AUTH throttle peers of a worker: its own outcomes go to the primary, the others' come from it. */

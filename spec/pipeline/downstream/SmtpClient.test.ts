@@ -54,10 +54,11 @@ const useScriptedServer = (greeting: string, replies: ReadonlyArray<string>) => 
       })
       server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
     }),
-    (server) => Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
-      for (const socket of sockets) socket.destroy()
-    })
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        for (const socket of sockets) socket.destroy()
+      })
   ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
 }
 
@@ -78,7 +79,8 @@ describe("SmtpClient", () => {
       expect(message.rcptTo).toEqual(["b@rcpt.test"])
       expect(message.secure).toBe(false)
       expect(client.secure).toBe(false)
-    }))
+    })
+  )
 
   it.scopedLive("a message ending with CRLF is delivered unchanged, and RSET is answered", () =>
     Effect.gen(function* () {
@@ -89,7 +91,8 @@ describe("SmtpClient", () => {
       expect((yield* client.rset()).code).toBe(250)
       const [message] = yield* wait(() => sink.waitFor(1))
       expect(message.raw.equals(body)).toBe(true)
-    }))
+    })
+  )
 
   it.scopedLive("sends SIZE, BODY and SMTPUTF8 only as advertised", () =>
     Effect.gen(function* () {
@@ -104,7 +107,8 @@ describe("SmtpClient", () => {
       const [message] = yield* wait(() => sink.waitFor(1))
       expect(message.mailParams).toMatchObject({ SIZE: "1234", BODY: "8BITMIME" })
       expect(Object.keys(message.mailParams)).toContain("SMTPUTF8")
-    }))
+    })
+  )
 
   it.scopedLive("uses STARTTLS opportunistically", () =>
     Effect.gen(function* () {
@@ -114,7 +118,8 @@ describe("SmtpClient", () => {
       expect((yield* deliver(client, lines("Subject: tls", "", "x", ""))).code).toBe(250)
       const [message] = yield* wait(() => sink.waitFor(1))
       expect(message.secure).toBe(true)
-    }))
+    })
+  )
 
   it.scopedLive("requires TLS and verifies the certificate against the given ca", () =>
     Effect.gen(function* () {
@@ -124,14 +129,16 @@ describe("SmtpClient", () => {
       expect(client.secure).toBe(true)
       expect((yield* deliver(client, lines("Subject: tls", "", "x", ""))).code).toBe(250)
       expect((yield* wait(() => sink.waitFor(1)))[0].secure).toBe(true)
-    }))
+    })
+  )
 
   it.scopedLive("fails with DownstreamTlsError for an untrusted certificate when verifying", () =>
     Effect.gen(function* () {
       const sink = yield* useSink()
       const error = yield* Effect.flip(connect(options(sink.port, { tls: "required", rejectUnauthorized: true })))
       expect(error._tag).toBe("DownstreamTlsError")
-    }))
+    })
+  )
 
   it.scopedLive("fails with DownstreamTlsError when TLS is required and STARTTLS is not offered", () =>
     Effect.gen(function* () {
@@ -141,24 +148,24 @@ describe("SmtpClient", () => {
       // opportunistic goes on in clear
       const client = yield* connect(options(sink.port, { tls: "opportunistic" }))
       expect(client.secure).toBe(false)
-    }))
+    })
+  )
 
   it.scopedLive("fails with DownstreamTlsError when STARTTLS is refused and TLS is required", () =>
     Effect.gen(function* () {
       const port = yield* useScriptedServer("220 scripted\r\n", ["250-scripted\r\n250 STARTTLS\r\n", "454 4.7.0 no TLS today\r\n"])
       const error = yield* Effect.flip(connect(options(port, { tls: "required" })))
       expect(error._tag).toBe("DownstreamTlsError")
-    }))
+    })
+  )
 
   it.scopedLive("refuses replies injected in clear after the STARTTLS 220", () =>
     Effect.gen(function* () {
-      const port = yield* useScriptedServer("220 scripted\r\n", [
-        "250-scripted\r\n250 STARTTLS\r\n",
-        "220 go ahead\r\n250 injected\r\n"
-      ])
+      const port = yield* useScriptedServer("220 scripted\r\n", ["250-scripted\r\n250 STARTTLS\r\n", "220 go ahead\r\n250 injected\r\n"])
       const error = yield* Effect.flip(connect(options(port, { tls: "opportunistic" })))
       expect(error._tag).toBe("DownstreamProtocolError")
-    }))
+    })
+  )
 
   it.scopedLive("authenticates with AUTH PLAIN over TLS", () =>
     Effect.gen(function* () {
@@ -166,7 +173,8 @@ describe("SmtpClient", () => {
       const client = yield* connect(options(sink.port, { tls: "required", auth: { user: "relay", pass: "s3cret" } }))
       expect((yield* deliver(client, lines("Subject: auth", "", "x", ""))).code).toBe(250)
       expect((yield* wait(() => sink.waitFor(1)))[0].user).toBe("relay")
-    }))
+    })
+  )
 
   it.scopedLive("fails with DownstreamProtocolError on wrong credentials; without AUTH, MAIL is refused as a value", () =>
     Effect.gen(function* () {
@@ -176,7 +184,8 @@ describe("SmtpClient", () => {
       if (error._tag === "DownstreamProtocolError") expect(error.reply?.code).toBe(535)
       const anonymous = yield* connect(options(sink.port, { tls: "required" }))
       expect((yield* anonymous.mail("a@sender.test")).code).toBe(530)
-    }))
+    })
+  )
 
   it.scopedLive("authenticates with AUTH LOGIN when PLAIN is not offered", () =>
     Effect.gen(function* () {
@@ -189,7 +198,8 @@ describe("SmtpClient", () => {
       ])
       const client = yield* connect(options(port, { auth: { user: "u", pass: "p" } }))
       expect((yield* client.mail("a@sender.test")).code).toBe(250)
-    }))
+    })
+  )
 
   it.scopedLive("returns MAIL, RCPT and DATA rejections as replies", () =>
     Effect.gen(function* () {
@@ -214,7 +224,8 @@ describe("SmtpClient", () => {
       expect(data.text).toContain("content refused")
       expect(dataSink.messages).toHaveLength(0)
       expect(dataSink.rejected).toBe(1)
-    }))
+    })
+  )
 
   it.scopedLive("returns the downstream's SIZE refusals as replies, at MAIL and after the dot", () =>
     Effect.gen(function* () {
@@ -227,7 +238,8 @@ describe("SmtpClient", () => {
       const reply = yield* client.data(Readable.from([lines("Subject: big", "", "x".repeat(2000), "")]))
       expect(reply.code).toBe(552)
       expect(sink.messages).toHaveLength(0)
-    }))
+    })
+  )
 
   it.scopedLive("returns a DATA refusal without reading the source", () =>
     Effect.gen(function* () {
@@ -238,7 +250,8 @@ describe("SmtpClient", () => {
       const reply = yield* deliver(client, source)
       expect(reply.code).toBe(554)
       expect(source.readableLength).toBeGreaterThan(0)
-    }))
+    })
+  )
 
   it.scopedLive("fails with DownstreamUnavailable when the connection is refused", () =>
     Effect.gen(function* () {
@@ -247,7 +260,8 @@ describe("SmtpClient", () => {
       yield* wait(() => sink.close())
       const error = yield* Effect.flip(connect(options(port)))
       expect(error._tag).toBe("DownstreamUnavailable")
-    }))
+    })
+  )
 
   it.scopedLive("fails with DownstreamProtocolError on a refused greeting and on garbage", () =>
     Effect.gen(function* () {
@@ -258,7 +272,8 @@ describe("SmtpClient", () => {
       const port = yield* useScriptedServer("hello, this is not SMTP\r\n", [])
       const garbage = yield* Effect.flip(connect(options(port)))
       expect(garbage._tag).toBe("DownstreamProtocolError")
-    }))
+    })
+  )
 
   it.scoped("times out waiting for the reply after the dot", () =>
     Effect.gen(function* () {
@@ -270,7 +285,8 @@ describe("SmtpClient", () => {
       const error = yield* Effect.flip(Fiber.join(fiber))
       expect(error).toMatchObject({ _tag: "DownstreamTimeout", phase: "data" })
       expect(sink.messages).toHaveLength(0)
-    }))
+    })
+  )
 
   it.scopedLive("aborts before the dot when the source fails, and the session is gone", () =>
     Effect.gen(function* () {
@@ -289,7 +305,8 @@ describe("SmtpClient", () => {
       yield* wait(() => sink.waitUntil((s) => s.aborted === 1))
       expect(sink.messages).toHaveLength(0)
       expect((yield* Effect.flip(client.rset()))._tag).toBe("DownstreamUnavailable")
-    }))
+    })
+  )
 
   it.scopedLive("aborts before the dot when interrupted mid-data", () =>
     Effect.gen(function* () {
@@ -307,7 +324,8 @@ describe("SmtpClient", () => {
       source.end("last line\r\n")
       yield* wait(() => sink.waitUntil((s) => s.aborted === 1))
       expect(sink.messages).toHaveLength(0)
-    }))
+    })
+  )
 
   it.scopedLive("streams a 5 MB message over TLS, byte-identical", () =>
     Effect.gen(function* () {
@@ -329,16 +347,14 @@ describe("SmtpClient", () => {
       const [message] = yield* wait(() => sink.waitFor(1, 30_000))
       expect(message.raw.length).toBe(body.length)
       expect(message.raw.equals(body)).toBe(true)
-    }))
+    })
+  )
 
   it.scopedLive("property: any lines, any chunking, the sink receives the original bytes", () =>
     Effect.gen(function* () {
       const sink = yield* useSink({ starttls: false })
       const client = yield* connect(options(sink.port))
-      const lineArb = fc.oneof(
-        fc.string({ unit: fc.constantFrom(".", "a", " ", "é", "\t", "-"), maxLength: 12 }),
-        fc.constantFrom(".", "..", ".\u0000", "")
-      )
+      const lineArb = fc.oneof(fc.string({ unit: fc.constantFrom(".", "a", " ", "é", "\t", "-"), maxLength: 12 }), fc.constantFrom(".", "..", ".\u0000", ""))
       const caseArb = fc.record({
         lines: fc.array(lineArb, { minLength: 0, maxLength: 20 }),
         cuts: fc.array(fc.nat(), { maxLength: 8 }),
@@ -361,7 +377,8 @@ describe("SmtpClient", () => {
           { numRuns: 60 }
         )
       )
-    }))
+    })
+  )
 })
 
 /**
@@ -436,5 +453,6 @@ describe("SmtpClient backpressure", () => {
       const reply = yield* Fiber.join(fiber)
       expect(reply.code).toBe(250)
       expect(state.dataBytes).toBe(produced + ".\r\n".length)
-    }))
+    })
+  )
 })

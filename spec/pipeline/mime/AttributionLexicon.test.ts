@@ -87,7 +87,10 @@ describe("banners and header blocks", () => {
   it.each([
     ["Thunderbird da banner", "-------- Oprindelig meddelelse --------\r\nEmne: Test\r\nDato: 01-02-2024\r\nFra: Lars <lars@example.com>\r\n"],
     ["Thunderbird sl forward banner", "-------- Posredovano sporočilo --------\r\nZadeva: Test\r\n"],
-    ["a framed title of any language above a K-9 da header block", "-------- Oprindelig besked --------\r\nFra: Lars <lars@example.com>\r\nDato: 01.02.2024\r\nTil: x@example.com\r\nEmne: Test\r\n"],
+    [
+      "a framed title of any language above a K-9 da header block",
+      "-------- Oprindelig besked --------\r\nFra: Lars <lars@example.com>\r\nDato: 01.02.2024\r\nTil: x@example.com\r\nEmne: Test\r\n"
+    ],
     ["Roundcube cs header block", "Od: Jan Novák <jan@example.com>\r\nKomu: x@example.com\r\nPředmět: Test\r\n"]
   ])("%s", (_, block) => {
     expectText(`New text here.\r\n\r\n⟦${block}\r\nEarlier message\r\n`)

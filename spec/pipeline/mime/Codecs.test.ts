@@ -26,11 +26,9 @@ const pieces = (b: Buffer, cuts: Array<number>): Array<Buffer> => {
   return out
 }
 
-const through = (codec: ByteCodec, parts: Array<Buffer>): Buffer =>
-  Buffer.concat([...parts.map((p) => codec.write(p)), codec.end()])
+const through = (codec: ByteCodec, parts: Array<Buffer>): Buffer => Buffer.concat([...parts.map((p) => codec.write(p)), codec.end()])
 
-const decodeAll = (decoder: TextDecoderLike, parts: Array<Buffer>): string =>
-  parts.map((p) => decoder.write(p)).join("") + decoder.end()
+const decodeAll = (decoder: TextDecoderLike, parts: Array<Buffer>): string => parts.map((p) => decoder.write(p)).join("") + decoder.end()
 
 const textWithBreaks = fc
   .array(fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), fc.constant("\r\n"), fc.constant(" \r\n"), fc.constant("=")), {

@@ -103,11 +103,13 @@ describe("MimeScanner", () => {
     )
     const body = fc.array(line, { minLength: 0, maxLength: 6 }).map((ls) => ls.map((l) => `${l}\r\n`).join(""))
     const leaf = fc.tuple(fc.constantFrom("text/plain", "text/html", "application/pdf"), body).map(([t, b]) => `Content-Type: ${t}\r\n\r\n${b}`)
-    const embedded = body.map((b) => `Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\n${b}`)
-    const headerOnly = fc.constant("Content-Type: text/plain\r\n")
-    const inner = fc.array(fc.oneof(leaf, embedded, headerOnly), { minLength: 0, maxLength: 3 }).map(
-      (parts) => `Content-Type: multipart/alternative; boundary=a\r\n\r\n${parts.map((p) => `--a\r\n${p}`).join("")}--a--\r\n`
+    const embedded = body.map(
+      (b) => `Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\n${b}`
     )
+    const headerOnly = fc.constant("Content-Type: text/plain\r\n")
+    const inner = fc
+      .array(fc.oneof(leaf, embedded, headerOnly), { minLength: 0, maxLength: 3 })
+      .map((parts) => `Content-Type: multipart/alternative; boundary=a\r\n\r\n${parts.map((p) => `--a\r\n${p}`).join("")}--a--\r\n`)
     const message = fc
       .tuple(fc.array(fc.oneof(leaf, inner, embedded, headerOnly), { minLength: 0, maxLength: 4 }), body, body, fc.boolean())
       .map(

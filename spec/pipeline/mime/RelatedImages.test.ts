@@ -18,9 +18,14 @@ const icon = new ElementImage({ contentId: "img-icon.gif@imprint", contentType: 
 
 const imageElement = (images: ReadonlyArray<ElementImage>, delivery: "embedded" | "hosted" = "embedded", rule = "r1") =>
   new SignatureElement({
-    ruleId: rule, templateId: "t1",
+    ruleId: rule,
+    templateId: "t1",
     html: `<div data-sig="${rule}">Jane${images.map((i) => `<img src="${i.src}">`).join("")}</div>`,
-    text: "Jane", marker: `data-sig="${rule}"`, position: "above-reply", delivery, images
+    text: "Jane",
+    marker: `data-sig="${rule}"`,
+    position: "above-reply",
+    delivery,
+    images
   })
 
 const plan = (elements: ReadonlyArray<SignatureElement>): StampPlan => ({ elements, skipIfPresent: [] })
@@ -88,7 +93,9 @@ describe("embedded images", () => {
     const input = Buffer.from(head + multipart("multipart/alternative", "alt", [textPart, htmlPart]))
     const hosted = await runStamper(input, plan([imageElement([logo], "hosted")]))
     expect(kinds(await splitParts(hosted.output))).toEqual(["multipart/alternative", "text/plain", "text/html"])
-    const signed = Buffer.from(head + multipart("multipart/alternative", "alt", [textPart, `Content-Type: text/html\r\n\r\n<p>x</p><div data-sig="r1">old</div>`]))
+    const signed = Buffer.from(
+      head + multipart("multipart/alternative", "alt", [textPart, `Content-Type: text/html\r\n\r\n<p>x</p><div data-sig="r1">old</div>`])
+    )
     const already = await runStamper(signed, plan([imageElement([logo])]))
     expect(already.output.toString("latin1")).not.toContain("image/png")
   })
@@ -106,9 +113,10 @@ describe("embedded images", () => {
       const before = await splitParts(input)
       const after = await splitParts(run.output)
       const stampedHtml = run.outcome.stamped.includes("html")
-      const ours = (p: Part) =>
-        (p.node.contentType || "").startsWith("image/") && /@imprint>$/.test(p.node.headers.getFirst("Content-ID"))
-      const added = after.filter((p) => ours(p) || (p.node.contentType === "multipart/related" && p.node.headers.getFirst("Content-Type").includes("imprint_related")))
+      const ours = (p: Part) => (p.node.contentType || "").startsWith("image/") && /@imprint>$/.test(p.node.headers.getFirst("Content-ID"))
+      const added = after.filter(
+        (p) => ours(p) || (p.node.contentType === "multipart/related" && p.node.headers.getFirst("Content-Type").includes("imprint_related"))
+      )
       const kept = after.filter((p) => !added.includes(p))
       // same parts in the same order, with the stamped ones changed and nothing else
       expect(kept.length, name).toBe(before.length)

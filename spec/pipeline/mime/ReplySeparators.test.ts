@@ -39,7 +39,7 @@ describe("plain-text reply separators", () => {
     ["banner FR", "Merci\r\n\r\n⟦-------- Message d'origine --------\r\nDe : Bob\r\n"],
     ["banner ES", "Gracias\r\n\r\n⟦-----Mensaje original-----\r\nDe: Bob\r\n"],
     ["quote block", "Sure.\r\n\r\n⟦> do you agree?\r\n> yes\r\n"],
-    ["Notes", "Thanks\r\n\r\n⟦-----\"John Smith\" <john@example.com> wrote: -----\r\n\r\nTo: Jane\r\n"],
+    ["Notes", 'Thanks\r\n\r\n⟦-----"John Smith" <john@example.com> wrote: -----\r\n\r\nTo: Jane\r\n'],
     ["Notes wrote on", "Thanks\r\n\r\n⟦John Smith/ACME@ACME wrote on 01/01/2024 10:00:00 AM:\r\n\r\n> old\r\n"],
     ["bottom-posted", "On Mon, Bob <bob@example.com> wrote:\r\n> Hi\r\n\r\nHello\r\n⟦"],
     [
@@ -52,23 +52,50 @@ describe("plain-text reply separators", () => {
 
 describe("HTML reply separators", () => {
   it.each([
-    ["Gmail", `<div dir="ltr">Thanks</div><br>⟦<div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Mon, Bob wrote:</div><blockquote class="gmail_quote">old</blockquote></div>`],
+    [
+      "Gmail",
+      `<div dir="ltr">Thanks</div><br>⟦<div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Mon, Bob wrote:</div><blockquote class="gmail_quote">old</blockquote></div>`
+    ],
     ["Gmail container", `<div>Thanks</div>⟦<div class="gmail_quote gmail_quote_container"><div class="gmail_attr">On Mon</div></div>`],
-    ["Outlook desktop", `<p class=MsoNormal>Thanks<o:p></o:p></p>⟦<div><div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'><p class=MsoNormal><b>From:</b> Bob<br><b>Sent:</b> Monday</p></div></div>`],
-    ["Outlook desktop DE", `<p>Danke</p>⟦<div style="border:none;border-top:solid #B5C4DF 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p><b>Von:</b> Bob<br><b>Gesendet:</b> Montag</p></div>`],
+    [
+      "Outlook desktop",
+      `<p class=MsoNormal>Thanks<o:p></o:p></p>⟦<div><div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm'><p class=MsoNormal><b>From:</b> Bob<br><b>Sent:</b> Monday</p></div></div>`
+    ],
+    [
+      "Outlook desktop DE",
+      `<p>Danke</p>⟦<div style="border:none;border-top:solid #B5C4DF 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p><b>Von:</b> Bob<br><b>Gesendet:</b> Montag</p></div>`
+    ],
     ["OLK_SRC_BODY_SECTION", `<div>Reply</div>⟦<span id="OLK_SRC_BODY_SECTION"><div><span>From: </span>Bob</div></span>`],
-    ["Outlook web", `<div>Thanks</div>⟦<div id="appendonsend"></div><hr style="display:inline-block;width:98%" tabindex="-1"><div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Bob</div>`],
-    ["Outlook web divRplyFwdMsg", `<div>Thanks</div>⟦<hr tabindex="-1" style="display:inline-block;width:98%"><div id="x_divRplyFwdMsg"><b>From:</b> Bob</div>`],
+    [
+      "Outlook web",
+      `<div>Thanks</div>⟦<div id="appendonsend"></div><hr style="display:inline-block;width:98%" tabindex="-1"><div id="divRplyFwdMsg" dir="ltr"><b>From:</b> Bob</div>`
+    ],
+    [
+      "Outlook web divRplyFwdMsg",
+      `<div>Thanks</div>⟦<hr tabindex="-1" style="display:inline-block;width:98%"><div id="x_divRplyFwdMsg"><b>From:</b> Bob</div>`
+    ],
     ["new Outlook", `<div>Thanks</div>⟦<div class="mail-editor-reference-message-container"><div>From: Bob</div></div>`],
-    ["Apple Mail", `<div>Thanks</div><div><br></div>⟦<div><blockquote type="cite"><div>On Jan 1, 2024, at 10:00, Bob &lt;bob@example.com&gt; wrote:</div><br><div>old</div></blockquote></div>`],
-    ["iOS", `<div dir="ltr">Thanks</div><div dir="ltr"><br>⟦On Jan 1, 2024, at 10:00 AM, Bob &lt;bob@example.com&gt; wrote:<br><br></div><blockquote type="cite"><div dir="ltr">old</div></blockquote>`],
+    [
+      "Apple Mail",
+      `<div>Thanks</div><div><br></div>⟦<div><blockquote type="cite"><div>On Jan 1, 2024, at 10:00, Bob &lt;bob@example.com&gt; wrote:</div><br><div>old</div></blockquote></div>`
+    ],
+    [
+      "iOS",
+      `<div dir="ltr">Thanks</div><div dir="ltr"><br>⟦On Jan 1, 2024, at 10:00 AM, Bob &lt;bob@example.com&gt; wrote:<br><br></div><blockquote type="cite"><div dir="ltr">old</div></blockquote>`
+    ],
     ["Thunderbird", `<p>Thanks</p>⟦<div class="moz-cite-prefix">On 01/01/2024 10:00, Bob wrote:<br></div><blockquote type="cite">old</blockquote>`],
     ["Yahoo", `<div>Thanks</div><div><br></div>⟦<div id="ydp1yahoo_quoted_123" class="ydp1yahoo_quoted"><div>On Monday, Bob wrote:</div></div>`],
     ["Zimbra", `<div>Thanks</div>⟦<hr id="zwchr"><div><b>From: </b>Bob</div>`],
     ["Hotmail", `<div>Thanks</div>⟦<div><hr id="stopSpelling">Date: Mon<br>From: Bob</div>`],
-    ["Outlook 2003 hr", `<p>Thanks</p>⟦<div><div align=center><font><span><hr size=2 width="100%" align=center tabindex=-1></span></font></div><p><b><font>From:</font></b> Bob<br><b>Sent:</b> Monday</p></div>`],
+    [
+      "Outlook 2003 hr",
+      `<p>Thanks</p>⟦<div><div align=center><font><span><hr size=2 width="100%" align=center tabindex=-1></span></font></div><p><b><font>From:</font></b> Bob<br><b>Sent:</b> Monday</p></div>`
+    ],
     ["bare From/Sent block", `<p>Thanks</p>⟦<p class="MsoNormal"><b><span>From:</span></b><span> Bob<br><b>Sent:</b> Monday<br><b>To:</b> Jane</span></p>`],
-    ["Lotus Notes", `<p>Thanks</p><br>⟦<font size=2 color=#5f5f5f>From:</font>\t<font size=2>Bob</font><br><font size=2 color=#5f5f5f>To:</font>\t<font size=2>Jane</font>`],
+    [
+      "Lotus Notes",
+      `<p>Thanks</p><br>⟦<font size=2 color=#5f5f5f>From:</font>\t<font size=2>Bob</font><br><font size=2 color=#5f5f5f>To:</font>\t<font size=2>Jane</font>`
+    ],
     ["banner", `<div>Thanks</div>⟦<div>-----Original Message-----<br>From: Bob</div>`],
     ["Notes banner", `<div>Thanks</div><br>⟦-----"John Smith" &lt;john@example.com&gt; wrote: -----<br><br>To: Jane`],
     ["attribution before blockquote", `Alex<br><br>⟦26.06.2014, 14:41, "Alexander" &lt;<a href="mailto:a@b.c">a@b.c</a>&gt;:<blockquote>old</blockquote>`],
@@ -85,7 +112,10 @@ describe("HTML reply separators", () => {
       "Apple Mail forward without a comment stays on top",
       `<html><body>⟦<div><blockquote type="cite"><div>Begin forwarded message:</div><div>old</div></blockquote></div></body></html>`
     ],
-    ["Gmail forward without a comment stays on top", `<div dir="ltr"><br>⟦<div class="gmail_quote">---------- Forwarded message ---------<br>From: Bob</div></div>`],
+    [
+      "Gmail forward without a comment stays on top",
+      `<div dir="ltr"><br>⟦<div class="gmail_quote">---------- Forwarded message ---------<br>From: Bob</div></div>`
+    ],
     ["CSS in head is not a separator", `<html><head><style>div.x{border-top:solid #E1E1E1 1.0pt}</style></head><body><div>Thanks</div>⟦</body></html>`],
     ["plain blockquote without attribution is the user's", `<div>As the docs say</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`],
     ["a colon is not an attribution", `<div>The docs say:</div><blockquote>quote</blockquote><div>Thanks</div>⟦</body>`]

@@ -23,9 +23,7 @@ const roundTrip = async (input: Buffer, size: number, guard?: Transform): Promis
 }
 
 const line = "x".repeat(200)
-const message = Buffer.from(
-  `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n${line}\r\n${line}\r\n--b--\r\n`
-)
+const message = Buffer.from(`Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n${line}\r\n${line}\r\n--b--\r\n`)
 /** chunk sizes for which a chunk of this message holds no LF and ends on a CR */
 const crEnding = (size: number): boolean => {
   for (let end = size; end < message.length; end += size) {

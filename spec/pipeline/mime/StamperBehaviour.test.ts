@@ -7,17 +7,7 @@ import fc from "fast-check"
 import { SignatureElement } from "../../../src/domain/Signature.js"
 import { HOLD_BYTES, STAMP_WINDOW_BYTES } from "../../../src/pipeline/mime/Stamper.js"
 import type { StampPlan } from "../../../src/pipeline/mime/StampPlan.js"
-import {
-  countOf,
-  decodeText,
-  defaultPlan,
-  element,
-  passThrough,
-  runStamper,
-  SIG_MARKER,
-  SIG_TEXT_LINE,
-  splitParts
-} from "./MimeHarness.js"
+import { countOf, decodeText, defaultPlan, element, passThrough, runStamper, SIG_MARKER, SIG_TEXT_LINE, splitParts } from "./MimeHarness.js"
 
 const headers = "From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n"
 
@@ -25,11 +15,7 @@ const single = (type: string, body: string, extra = ""): Buffer =>
   Buffer.from(`${headers}Content-Type: ${type}; charset=utf-8\r\n${extra}Content-Transfer-Encoding: 8bit\r\n\r\n${body}`)
 
 const multipart = (type: string, parts: Array<string>, extra = ""): Buffer =>
-  Buffer.from(
-    `${headers}Content-Type: ${type}; boundary="bb"${extra}\r\n\r\n` +
-      parts.map((p) => `--bb\r\n${p}\r\n`).join("") +
-      `--bb--\r\n`
-  )
+  Buffer.from(`${headers}Content-Type: ${type}; boundary="bb"${extra}\r\n\r\n` + parts.map((p) => `--bb\r\n${p}\r\n`).join("") + `--bb--\r\n`)
 
 const textPart = (body: string, type = "text/plain", extra = ""): string =>
   `Content-Type: ${type}; charset=utf-8\r\n${extra}Content-Transfer-Encoding: 8bit\r\n\r\n${body}`
@@ -104,10 +90,7 @@ describe("Stamper decisions", () => {
   })
 
   it("passes an Exchange invitation marked on the root (Content-Class)", async () => {
-    const input = Buffer.from(
-      `Content-Class: urn:content-classes:calendarmessage\r\n` + single("text/plain", REPLY_TEXT).toString("latin1"),
-      "latin1"
-    )
+    const input = Buffer.from(`Content-Class: urn:content-classes:calendarmessage\r\n` + single("text/plain", REPLY_TEXT).toString("latin1"), "latin1")
     expect((await runStamper(input)).outcome.skipped).toBe("calendar")
   })
 
@@ -192,7 +175,10 @@ describe("Stamper decisions", () => {
   it("a signature in the thread met only after the part left stamped (past the held window) does not undo the stamp", async () => {
     const long = "new text line that keeps going on and on\r\n".repeat(Math.ceil((HOLD_BYTES + 8192) / 42))
     const quote = "> an old line of the quoted history\r\n".repeat(1000)
-    const input = single("text/plain", `${long}\r\nOn Mon, 1 Jan 2024, Bob <bob@example.com> wrote:\r\n${quote}> Jane Doe — Ünïcode ✓\r\n> ${SIG_TEXT_LINE}\r\n`)
+    const input = single(
+      "text/plain",
+      `${long}\r\nOn Mon, 1 Jan 2024, Bob <bob@example.com> wrote:\r\n${quote}> Jane Doe — Ünïcode ✓\r\n> ${SIG_TEXT_LINE}\r\n`
+    )
     const { outcome, text } = await stampedText(input)
     expect(outcome.stamped).toEqual(["text"])
     expect(outcome.parts.map((p) => p.result)).toEqual(["stamped"])
@@ -238,8 +224,7 @@ describe("Stamper decisions", () => {
 
   it("stamps the message's own body, never an attachment or a part of an attached message", async () => {
     const embedded =
-      `Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n` +
-      `Subject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nInner body\r\n`
+      `Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n` + `Subject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nInner body\r\n`
     const input = multipart("multipart/mixed", [
       textPart("Own body\r\n"),
       textPart("attached text\r\n", "text/plain", 'Content-Disposition: attachment; filename="a.txt"\r\n'),

@@ -71,8 +71,7 @@ const oracleOf = (exp: Expected, html: boolean): Oracle | undefined => {
   const hidden = flags("hidden")
   // quotes after the last visible new text go below the signature; quotes before it (bottom-posting,
   // interleaving) stay above it
-  const lastVisible =
-    quoted !== undefined && hidden !== undefined ? Math.max(0, ...quoted.map((q, i) => (!q && !hidden[i] ? i : 0))) : 0
+  const lastVisible = quoted !== undefined && hidden !== undefined ? Math.max(0, ...quoted.map((q, i) => (!q && !hidden[i] ? i : 0))) : 0
   if (exp.new_text !== undefined) o.newText = exp.new_text
   if (exp.new_text_html !== undefined) o.newText = htmlToText(exp.new_text_html)
   for (const e of list) {
@@ -144,41 +143,37 @@ const judgeDecoded = (decoded: string, html: boolean, oracle: Oracle): string | 
 }
 
 describe("Stamper placement on reply-parser fixtures", () => {
-  it(
-    "puts the signature after the new text and before the quote",
-    async () => {
-      const expected = JSON.parse(readFileSync(join(CORPUS, "expected.json"), "utf8")) as Record<string, Expected>
-      const failures: Array<string> = []
-      const unjudged: Array<string> = []
-      let judged = 0
-      for (const name of files) {
-        const exp = expected[`bodies/${name}`]
-        const oracle = exp === undefined ? undefined : oracleOf(exp, name.endsWith(".html"))
-        if (oracle === undefined) {
-          unjudged.push(name)
-          continue
-        }
-        judged++
-        const why = await judge(name, oracle)
-        if (why !== undefined) failures.push(`${name}: ${why}`)
+  it("puts the signature after the new text and before the quote", async () => {
+    const expected = JSON.parse(readFileSync(join(CORPUS, "expected.json"), "utf8")) as Record<string, Expected>
+    const failures: Array<string> = []
+    const unjudged: Array<string> = []
+    let judged = 0
+    for (const name of files) {
+      const exp = expected[`bodies/${name}`]
+      const oracle = exp === undefined ? undefined : oracleOf(exp, name.endsWith(".html"))
+      if (oracle === undefined) {
+        unjudged.push(name)
+        continue
       }
-      for (const [key, exp] of Object.entries(expected)) {
-        if (!key.startsWith("messages/") || !existsSync(join(CORPUS, key))) continue
-        const oracle = oracleOf(exp, false)
-        if (oracle === undefined) continue
-        judged++
-        const why = await judgeMessage(key, oracle)
-        if (why !== undefined) failures.push(`${key}: ${why}`)
-      }
-      const rate = (judged - failures.length) / judged
-      console.log(
-        `bodies: ${files.length} fixtures (+ corpus messages with an expectation), ${judged} judged, ${judged - failures.length} pass ` +
-          `(${(rate * 100).toFixed(1)}%), ${unjudged.length} without a usable expectation\n` +
-          failures.join("\n")
-      )
-      expect(judged).toBeGreaterThan(80)
-      expect(rate).toBeGreaterThanOrEqual(PASS_RATE_FLOOR)
-    },
-    120_000
-  )
+      judged++
+      const why = await judge(name, oracle)
+      if (why !== undefined) failures.push(`${name}: ${why}`)
+    }
+    for (const [key, exp] of Object.entries(expected)) {
+      if (!key.startsWith("messages/") || !existsSync(join(CORPUS, key))) continue
+      const oracle = oracleOf(exp, false)
+      if (oracle === undefined) continue
+      judged++
+      const why = await judgeMessage(key, oracle)
+      if (why !== undefined) failures.push(`${key}: ${why}`)
+    }
+    const rate = (judged - failures.length) / judged
+    console.log(
+      `bodies: ${files.length} fixtures (+ corpus messages with an expectation), ${judged} judged, ${judged - failures.length} pass ` +
+        `(${(rate * 100).toFixed(1)}%), ${unjudged.length} without a usable expectation\n` +
+        failures.join("\n")
+    )
+    expect(judged).toBeGreaterThan(80)
+    expect(rate).toBeGreaterThanOrEqual(PASS_RATE_FLOOR)
+  }, 120_000)
 })

@@ -65,7 +65,13 @@ const encode = (text: string, charset: string, sample: string): Buffer =>
   charset === "iso-2022-jp"
     ? encodeIso2022Jp(text)
     : charset === "utf-7"
-      ? Buffer.from(text.split(sample).map((s) => s.replace(/[^\x20-\x7e\r\n]/g, "?")).join(encodeUtf7(sample).toString("latin1")), "latin1")
+      ? Buffer.from(
+          text
+            .split(sample)
+            .map((s) => s.replace(/[^\x20-\x7e\r\n]/g, "?"))
+            .join(encodeUtf7(sample).toString("latin1")),
+          "latin1"
+        )
       : iconv.encode(text, charset)
 
 const ENCODINGS = ["7bit", "8bit", "quoted-printable", "base64"] as const
@@ -126,9 +132,7 @@ describe("Stamper charset × transfer-encoding matrix", () => {
           } else {
             // UTF-7 in HTML: what was shifted (`+ADw-script+AD4-`) stays text, never markup
             const shown = charset === "utf-7" ? text.split(sample).join(escapeHtml(sample)) : text
-            const expected = shown
-              .replace(`charset=${charset}`, "charset=utf-8")
-              .replace('<div class="gmail_quote">', `${SIG_HTML}<div class="gmail_quote">`)
+            const expected = shown.replace(`charset=${charset}`, "charset=utf-8").replace('<div class="gmail_quote">', `${SIG_HTML}<div class="gmail_quote">`)
             expect(decoded).toBe(expected)
             expect(decoded).not.toContain("<script")
           }
@@ -147,10 +151,7 @@ describe("Stamper charset × transfer-encoding matrix", () => {
 
   it("reads a missing charset as UTF-8 where well-formed and windows-1252 elsewhere", async () => {
     const body = Buffer.concat([Buffer.from("Grüße "), Buffer.from([0x93, 0x71, 0x94]), Buffer.from("\r\n")])
-    const input = Buffer.concat([
-      Buffer.from("Subject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"),
-      body
-    ])
+    const input = Buffer.concat([Buffer.from("Subject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"), body])
     const { output } = await runStamper(input)
     const [root] = await splitParts(output)
     expect(decodeText(root, "text")).toBe(`Grüße “q”\r\n\r\n${SIG_TEXT}\r\n`)

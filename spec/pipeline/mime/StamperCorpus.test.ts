@@ -8,18 +8,7 @@ import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { CORPUS_DIR } from "../../support/Corpus.js"
-import {
-  countOf,
-  decodeText,
-  longestLine,
-  type Part,
-  passThrough,
-  runStamper,
-  SIG_MARKER,
-  SIG_TEXT_LINE,
-  splitParts,
-  toCrlf
-} from "./MimeHarness.js"
+import { countOf, decodeText, longestLine, type Part, passThrough, runStamper, SIG_MARKER, SIG_TEXT_LINE, splitParts, toCrlf } from "./MimeHarness.js"
 
 const CORPUS = join(CORPUS_DIR, "messages")
 const files = readdirSync(CORPUS).sort()
@@ -30,8 +19,7 @@ const hasBareCr = (b: Buffer): boolean => {
   return false
 }
 
-const sameMetaCharset = (html: string): string =>
-  html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, h: string) => `${h}utf-8`)
+const sameMetaCharset = (html: string): string => html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, h: string) => `${h}utf-8`)
 
 const kindOf = (p: Part): "html" | "text" => (p.node.contentType === "text/html" ? "html" : "text")
 
@@ -98,31 +86,25 @@ const checkMessage = async (name: string, figures: Figures, chunkSize: number): 
 }
 
 describe("Stamper over the shared corpus", () => {
-  it(
-    "stamps or passes every message, keeps untouched parts byte-identical",
-    async () => {
-      const figures: Figures = {
-        stamped: 0,
-        passed: {},
-        failures: [],
-        bareCr: [],
-        lateSkip: [],
-        splitterNotExact: []
-      }
-      for (const [i, f] of files.entries()) await checkMessage(f, figures, CHUNK_SIZES[i % CHUNK_SIZES.length])
-      console.log(
-        `corpus: ${files.length} messages, stamped ${figures.stamped}, passed ${JSON.stringify(figures.passed)}, ` +
-          `bare CR (refused by the relay, not run) ${figures.bareCr.length}, failures ${figures.failures.length}\n` +
-          (figures.lateSkip.length > 0 ? `late skip reasons: ${figures.lateSkip.join(", ")}\n` : "") +
-          (figures.bareCr.length > 0 ? `bare CR: ${figures.bareCr.join(", ")}\n` : "") +
-          (figures.splitterNotExact.length > 0
-            ? `mailsplit pass-through not byte-exact: ${figures.splitterNotExact.join(", ")}\n`
-            : "") +
-          figures.failures.join("\n")
-      )
-      expect(figures.failures).toEqual([])
-      expect(figures.stamped).toBeGreaterThan(files.length / 2)
-    },
-    300_000
-  )
+  it("stamps or passes every message, keeps untouched parts byte-identical", async () => {
+    const figures: Figures = {
+      stamped: 0,
+      passed: {},
+      failures: [],
+      bareCr: [],
+      lateSkip: [],
+      splitterNotExact: []
+    }
+    for (const [i, f] of files.entries()) await checkMessage(f, figures, CHUNK_SIZES[i % CHUNK_SIZES.length])
+    console.log(
+      `corpus: ${files.length} messages, stamped ${figures.stamped}, passed ${JSON.stringify(figures.passed)}, ` +
+        `bare CR (refused by the relay, not run) ${figures.bareCr.length}, failures ${figures.failures.length}\n` +
+        (figures.lateSkip.length > 0 ? `late skip reasons: ${figures.lateSkip.join(", ")}\n` : "") +
+        (figures.bareCr.length > 0 ? `bare CR: ${figures.bareCr.join(", ")}\n` : "") +
+        (figures.splitterNotExact.length > 0 ? `mailsplit pass-through not byte-exact: ${figures.splitterNotExact.join(", ")}\n` : "") +
+        figures.failures.join("\n")
+    )
+    expect(figures.failures).toEqual([])
+    expect(figures.stamped).toBeGreaterThan(files.length / 2)
+  }, 300_000)
 })

@@ -24,7 +24,7 @@ const text = (body: string, type = "text/plain", extra = ""): string =>
   `Content-Type: ${type}; charset=utf-8\r\n${extra}Content-Transfer-Encoding: 8bit\r\n\r\n${body}`
 
 const REPLY = "Thanks, see below.\r\n\r\nOn Mon, 1 Jan 2024 at 10:00, Bob <bob@example.com> wrote:\r\n> old\r\n"
-const SIGNATURE = "Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\nxyz\r\n-----END PGP SIGNATURE-----"
+const SIGNATURE = 'Content-Type: application/pgp-signature; name="signature.asc"\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\nxyz\r\n-----END PGP SIGNATURE-----'
 
 /** a message whose root is multipart/mixed: `parts` are whole part sources */
 const mixed = (parts: Array<string>): Buffer => {
@@ -42,7 +42,10 @@ const passesByteIdentical = async (input: Buffer, reason: string) => {
 
 describe("signed and encrypted content at any depth", () => {
   it("passes multipart/signed nested in a list's multipart/mixed wrapper (footer after it)", async () => {
-    await passesByteIdentical(mixed([multipart("multipart/signed; protocol=\"application/pgp-signature\"", "sig", [text(REPLY), SIGNATURE]), text("list footer\r\n")]), "signed")
+    await passesByteIdentical(
+      mixed([multipart('multipart/signed; protocol="application/pgp-signature"', "sig", [text(REPLY), SIGNATURE]), text("list footer\r\n")]),
+      "signed"
+    )
   })
 
   it("passes multipart/signed that follows the wrapper's own text part", async () => {
@@ -50,14 +53,17 @@ describe("signed and encrypted content at any depth", () => {
   })
 
   it("passes nested multipart/encrypted, application/pgp-encrypted and application/pkcs7-mime", async () => {
-    const pgp = multipart("multipart/encrypted; protocol=\"application/pgp-encrypted\"", "enc", [
+    const pgp = multipart('multipart/encrypted; protocol="application/pgp-encrypted"', "enc", [
       "Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1",
       "Content-Type: application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nabc\r\n-----END PGP MESSAGE-----"
     ])
     await passesByteIdentical(mixed([text("see attached\r\n"), pgp]), "encrypted")
     await passesByteIdentical(mixed([text("see attached\r\n"), "Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1"]), "encrypted")
     await passesByteIdentical(
-      mixed([text("see attached\r\n"), "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIB"]),
+      mixed([
+        text("see attached\r\n"),
+        "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIB"
+      ]),
       "pkcs7"
     )
   })
@@ -69,7 +75,8 @@ describe("signed and encrypted content at any depth", () => {
   })
 
   it("passes a text body with inline PGP armour below new text, quoted or not", async () => {
-    const inline = "Here is the release note:\r\n\r\n-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nv2.1\r\n-----BEGIN PGP SIGNATURE-----\r\nxyz\r\n-----END PGP SIGNATURE-----\r\n"
+    const inline =
+      "Here is the release note:\r\n\r\n-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n\r\nv2.1\r\n-----BEGIN PGP SIGNATURE-----\r\nxyz\r\n-----END PGP SIGNATURE-----\r\n"
     await passesByteIdentical(message("text/plain; charset=utf-8", inline), "pgp-inline")
     const quoted = `Looks good.\r\n\r\nOn Mon, 1 Jan 2024, Bob <bob@example.com> wrote:\r\n> -----BEGIN PGP SIGNED MESSAGE-----\r\n> Hash: SHA256\r\n>\r\n> v2.1\r\n`
     await passesByteIdentical(message("text/plain; charset=utf-8", quoted), "pgp-inline")
@@ -124,7 +131,11 @@ describe("only the message's own body changes", () => {
     expect(outcome.stamped).toEqual(["html"])
     expect(after[2].body.equals(before[2].body)).toBe(true)
     const alternative = Buffer.from(
-      headers + multipart("multipart/mixed", "outer", [multipart("multipart/alternative", "alt", [text("Own body\r\n"), text("<p>Own body</p>", "text/html")]), text("notes\r\n")])
+      headers +
+        multipart("multipart/mixed", "outer", [
+          multipart("multipart/alternative", "alt", [text("Own body\r\n"), text("<p>Own body</p>", "text/html")]),
+          text("notes\r\n")
+        ])
     )
     expect((await runStamper(alternative)).outcome.stamped).toEqual(["text", "html"])
   })

@@ -66,10 +66,7 @@ describe("Stamper streaming", () => {
         sent += chunk.length
         yield chunk
       }
-      yield Buffer.from(
-        pending +
-          `<div class="gmail_quote">On Mon, Bob wrote:<blockquote>old</blockquote></div></body></html>\r\n--big-b--\r\n`
-      )
+      yield Buffer.from(pending + `<div class="gmail_quote">On Mon, Bob wrote:<blockquote>old</blockquote></div></body></html>\r\n--big-b--\r\n`)
     }
     const { outcome, highWater } = await runStamper(source, defaultPlan, { sink: (b) => watch.write(b) })
     console.log(`100 MB HTML: window high-water ${highWater} bytes (limit ${STAMP_WINDOW_BYTES}), output ${watch.bytes} bytes`)
@@ -90,7 +87,10 @@ describe("Stamper streaming", () => {
     async function* source(): AsyncGenerator<Buffer> {
       yield Buffer.from(HEADER("text/plain", "base64"))
       const piece = Buffer.from("word ünïcödé ".repeat(300)) // 4800 bytes, a multiple of 3: whole base64 groups
-      const encoded = piece.toString("base64").replace(/.{76}/g, "$&\r\n").replace(/(?:\r\n)?$/, "\r\n")
+      const encoded = piece
+        .toString("base64")
+        .replace(/.{76}/g, "$&\r\n")
+        .replace(/(?:\r\n)?$/, "\r\n")
       for (let sent = 0; sent < 20 * MB; sent += piece.length) yield Buffer.from(encoded)
       yield Buffer.from("--big-b--\r\n")
     }

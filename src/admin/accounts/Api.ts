@@ -26,7 +26,8 @@ const Email = Schema.String.pipe(
   Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "an email address such as ada@example.org" })
 )
 const Name = Schema.String.pipe(
-  Schema.minLength(1), Schema.maxLength(100),
+  Schema.minLength(1),
+  Schema.maxLength(100),
   Schema.pattern(/^[^\u0000-\u001f\u007f]*$/, { message: () => "a name without control characters" })
 )
 /** the policy (PasswordPolicy) is checked by the handler, so its answer can list every problem */
@@ -41,13 +42,16 @@ export class UserView extends Schema.Class<UserView>("UserView")({
   disabled: Schema.Boolean
 }) {}
 
-export const UserCreate = Schema.Struct({ email: Email, name: Name, role: Role, password: Password })
-  .annotations({ ...STRICT, identifier: "UserCreate" })
-export const UserUpdate = Schema.Struct({ name: Schema.optional(Name), role: Schema.optional(Role), disabled: Schema.optional(Schema.Boolean) })
-  .annotations({ ...STRICT, identifier: "UserUpdate" })
+export const UserCreate = Schema.Struct({ email: Email, name: Name, role: Role, password: Password }).annotations({ ...STRICT, identifier: "UserCreate" })
+export const UserUpdate = Schema.Struct({ name: Schema.optional(Name), role: Schema.optional(Role), disabled: Schema.optional(Schema.Boolean) }).annotations({
+  ...STRICT,
+  identifier: "UserUpdate"
+})
 /** `currentPassword` is required when members change their own password */
-export const PasswordChange = Schema.Struct({ password: Password, currentPassword: Schema.optional(Password) })
-  .annotations({ ...STRICT, identifier: "PasswordChange" })
+export const PasswordChange = Schema.Struct({ password: Password, currentPassword: Schema.optional(Password) }).annotations({
+  ...STRICT,
+  identifier: "PasswordChange"
+})
 
 export class ApiTokenView extends Schema.Class<ApiTokenView>("ApiTokenView")({
   id: Schema.String,
@@ -76,12 +80,7 @@ export class UsersGroup extends HttpApiGroup.make("users")
       .addError(PasswordRejected)
   )
   .add(HttpApiEndpoint.get("get")`/tenants/${tenantId}/users/${userId}`.addSuccess(UserView))
-  .add(
-    HttpApiEndpoint.patch("update")`/tenants/${tenantId}/users/${userId}`
-      .setPayload(UserUpdate)
-      .addSuccess(UserView)
-      .addError(LastOwnerRequired)
-  )
+  .add(HttpApiEndpoint.patch("update")`/tenants/${tenantId}/users/${userId}`.setPayload(UserUpdate).addSuccess(UserView).addError(LastOwnerRequired))
   .add(HttpApiEndpoint.del("delete")`/tenants/${tenantId}/users/${userId}`.addSuccess(HttpApiSchema.NoContent).addError(LastOwnerRequired))
   .add(
     HttpApiEndpoint.post("setPassword")`/tenants/${tenantId}/users/${userId}/password`
@@ -95,20 +94,14 @@ export class UsersGroup extends HttpApiGroup.make("users")
   .addError(Forbidden)
   .addError(StoreFailure)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "The tenant's members: owners, admins, editors, auditors. Owners and admins manage them; only owners manage owners.")
-{}
+  .annotate(OpenApi.Description, "The tenant's members: owners, admins, editors, auditors. Owners and admins manage them; only owners manage owners.") {}
 
 export class ApiTokensGroup extends HttpApiGroup.make("apiTokens")
   .add(HttpApiEndpoint.get("list")`/tenants/${tenantId}/api-tokens`.addSuccess(Schema.Array(ApiTokenView)))
-  .add(
-    HttpApiEndpoint.post("create")`/tenants/${tenantId}/api-tokens`
-      .setPayload(ApiTokenCreate)
-      .addSuccess(ApiTokenCreated, { status: 201 })
-  )
+  .add(HttpApiEndpoint.post("create")`/tenants/${tenantId}/api-tokens`.setPayload(ApiTokenCreate).addSuccess(ApiTokenCreated, { status: 201 }))
   .add(HttpApiEndpoint.del("revoke")`/tenants/${tenantId}/api-tokens/${tokenId}`.addSuccess(HttpApiSchema.NoContent).addError(ApiTokenNotFound))
   .addError(TenantNotFound, { status: 404 })
   .addError(Forbidden)
   .addError(StoreFailure)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "Tenant API tokens for automation: a role inside one tenant; the secret is shown once and stored hashed.")
-{}
+  .annotate(OpenApi.Description, "Tenant API tokens for automation: a role inside one tenant; the secret is shown once and stored hashed.") {}

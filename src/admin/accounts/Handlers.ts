@@ -19,13 +19,11 @@ import { managesOwners, requireTenantExists, storeFailure, userView } from "./Vi
  * current one; a password change ends the user's other sessions and devices.
  */
 
-const notFound = (userId: string) =>
-  new UserNotFound({ userId, message: `this tenant has no user ${userId}; GET /tenants/{tenantId}/users lists them` })
+const notFound = (userId: string) => new UserNotFound({ userId, message: `this tenant has no user ${userId}; GET /tenants/{tenantId}/users lists them` })
 
 const ownersOnly = (what: string) => new Forbidden({ message: `only an owner may ${what}` })
 
-const lastOwner = () =>
-  new LastOwnerRequired({ message: "a tenant keeps at least one enabled owner: make another user owner first" })
+const lastOwner = () => new LastOwnerRequired({ message: "a tenant keeps at least one enabled owner: make another user owner first" })
 
 export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
   Effect.gen(function* () {
@@ -33,8 +31,7 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
     const throttle = yield* LoginThrottle
 
     /** role check first (404 for another tenant's id, 403 for a role), then the tenant must exist */
-    const guard = (tenantId: string, roles: typeof ADMIN_ROLES) =>
-      Effect.zipLeft(requireTenantRole(tenantId, roles), requireTenantExists(tenantId))
+    const guard = (tenantId: string, roles: typeof ADMIN_ROLES) => Effect.zipLeft(requireTenantRole(tenantId, roles), requireTenantExists(tenantId))
 
     const target = (tenantId: string, userId: string) =>
       Effect.flatMap(accounts.getUser(tenantId, userId), Option.match({ onNone: () => Effect.fail(notFound(userId)), onSome: Effect.succeed }))
@@ -47,42 +44,57 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
         guard(path.tenantId, ADMIN_ROLES).pipe(
           Effect.zipRight(accounts.listUsers(path.tenantId)),
           Effect.map((us) => us.map(userView)),
-          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })
+        )
+      )
       .handle("get", ({ path }) =>
         guard(path.tenantId, ADMIN_ROLES).pipe(
           Effect.zipRight(target(path.tenantId, path.userId)),
           Effect.map(userView),
-          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })
+        )
+      )
       .handle("create", ({ path, payload }) =>
         Effect.gen(function* () {
           const principal = yield* guard(path.tenantId, ADMIN_ROLES)
           if (payload.role === "owner" && !managesOwners(principal)) return yield* ownersOnly("create an owner")
           const password = yield* checkPassword(payload.password, { email: payload.email })
-          const user = yield* accounts.createUser(path.tenantId, { ...payload, password }).pipe(
-            Effect.catchTag("EmailTaken", (e) => new LoginNameTaken({ message: `${e.email} already signs in (login names are unique across tenants); choose another email` })))
+          const user = yield* accounts
+            .createUser(path.tenantId, { ...payload, password })
+            .pipe(
+              Effect.catchTag(
+                "EmailTaken",
+                (e) => new LoginNameTaken({ message: `${e.email} already signs in (login names are unique across tenants); choose another email` })
+              )
+            )
           yield* recordAudit(path.tenantId, "user.create", `user/${user.email}`, { after: user.role })
           return userView(user)
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("update", ({ path, payload }) =>
         Effect.gen(function* () {
           const principal = yield* guard(path.tenantId, ADMIN_ROLES)
           const before = yield* target(path.tenantId, path.userId)
           yield* mayTouch(principal, before, "change an owner")
           if (payload.role === "owner" && !managesOwners(principal)) return yield* ownersOnly("make a user owner")
-          const after = yield* accounts.updateUser(path.tenantId, path.userId, payload).pipe(
-            Effect.catchTags({ NoSuchUser: () => Effect.fail(notFound(path.userId)), LastOwner: () => Effect.fail(lastOwner()) }))
+          const after = yield* accounts
+            .updateUser(path.tenantId, path.userId, payload)
+            .pipe(Effect.catchTags({ NoSuchUser: () => Effect.fail(notFound(path.userId)), LastOwner: () => Effect.fail(lastOwner()) }))
           const state = (u: AccountUser) => `${u.role}${u.disabled === true ? ", disabled" : ""}`
           yield* recordAudit(path.tenantId, "user.update", `user/${after.email}`, { before: state(before), after: state(after) })
           return userView(after)
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("delete", ({ path }) =>
         Effect.gen(function* () {
           const principal = yield* guard(path.tenantId, ADMIN_ROLES)
           yield* mayTouch(principal, yield* target(path.tenantId, path.userId), "remove an owner")
-          const removed = yield* accounts.removeUser(path.tenantId, path.userId).pipe(
-            Effect.catchTags({ NoSuchUser: () => Effect.fail(notFound(path.userId)), LastOwner: () => Effect.fail(lastOwner()) }))
+          const removed = yield* accounts
+            .removeUser(path.tenantId, path.userId)
+            .pipe(Effect.catchTags({ NoSuchUser: () => Effect.fail(notFound(path.userId)), LastOwner: () => Effect.fail(lastOwner()) }))
           yield* recordAudit(path.tenantId, "user.delete", `user/${removed.email}`, { before: removed.role })
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("setPassword", ({ path, payload }) =>
         Effect.gen(function* () {
           const principal = yield* guard(path.tenantId, READ_ROLES)
@@ -106,10 +118,13 @@ export const UsersLive = HttpApiBuilder.group(Api, "users", (handlers) =>
           }
           const password = yield* checkPassword(payload.password, { email: user.email })
           const keep = self ? yield* Effect.map(HttpServerRequest.HttpServerRequest, (r) => (r.headers["authorization"] ?? "").slice(7).trim()) : undefined
-          const ended = yield* accounts.setPassword(path.tenantId, user.id, password, keep).pipe(
-            Effect.catchTag("NoSuchUser", () => Effect.fail(notFound(path.userId))))
+          const ended = yield* accounts
+            .setPassword(path.tenantId, user.id, password, keep)
+            .pipe(Effect.catchTag("NoSuchUser", () => Effect.fail(notFound(path.userId))))
           yield* recordAudit(path.tenantId, "user.password", `user/${user.email}`, {
             detail: `${self ? "changed by the user" : "set by an administrator"}; ${ended.sessions} sessions and ${ended.devices} trusted devices ended`
           })
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
-  }))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
+  })
+)

@@ -26,7 +26,9 @@ export const ApiTokensLive = HttpApiBuilder.group(Api, "apiTokens", (handlers) =
         guard(path.tenantId).pipe(
           Effect.zipRight(accounts.listApiTokens(path.tenantId)),
           Effect.map((ts) => ts.map(apiTokenView)),
-          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })
+        )
+      )
       .handle("create", ({ path, payload }) =>
         Effect.gen(function* () {
           const principal = yield* guard(path.tenantId)
@@ -34,7 +36,8 @@ export const ApiTokensLive = HttpApiBuilder.group(Api, "apiTokens", (handlers) =
           const { token, record } = yield* accounts.createApiToken(path.tenantId, payload.name, payload.role, principalLabel(principal))
           yield* recordAudit(path.tenantId, "token.create", `api-token/${record.id}`, { after: record.role, detail: record.name })
           return new ApiTokenCreated({ token, apiToken: apiTokenView(record) })
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("revoke", ({ path }) =>
         Effect.gen(function* () {
           const principal = yield* guard(path.tenantId)
@@ -45,5 +48,7 @@ export const ApiTokensLive = HttpApiBuilder.group(Api, "apiTokens", (handlers) =
           const revoked = yield* accounts.revokeApiToken(path.tenantId, path.tokenId)
           if (Option.isNone(revoked)) return yield* notFound
           yield* recordAudit(path.tenantId, "token.revoke", `api-token/${path.tokenId}`, { before: existing.role, detail: existing.name })
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
-  }))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
+  })
+)

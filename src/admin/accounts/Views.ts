@@ -17,7 +17,11 @@ export const userView = (u: AccountUser) =>
 
 export const apiTokenView = (t: ApiTokenRecord) =>
   new ApiTokenView({
-    id: t.id, name: t.name, role: t.role, createdAt: iso(t.createdAt), createdBy: t.createdBy,
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    createdAt: iso(t.createdAt),
+    createdBy: t.createdBy,
     lastUsedAt: t.lastUsedAt === undefined ? undefined : iso(t.lastUsedAt)
   })
 

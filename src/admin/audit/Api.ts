@@ -26,14 +26,8 @@ export const AuditQuery = Schema.Struct({
 const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 
 export class AuditGroup extends HttpApiGroup.make("audit")
-  .add(
-    HttpApiEndpoint.get("list")`/tenants/${tenantId}/audit`
-      .setUrlParams(AuditQuery)
-      .addSuccess(AuditPageView)
-      .addError(TenantNotFound, { status: 404 })
-  )
+  .add(HttpApiEndpoint.get("list")`/tenants/${tenantId}/audit`.setUrlParams(AuditQuery).addSuccess(AuditPageView).addError(TenantNotFound, { status: 404 }))
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "The tenant's audit log: who changed what, when, with before/after identifiers; newest first, paged by `before`.")
-{}
+  .annotate(OpenApi.Description, "The tenant's audit log: who changed what, when, with before/after identifiers; newest first, paged by `before`.") {}

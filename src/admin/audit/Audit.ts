@@ -37,11 +37,15 @@ export const recordAudit = (
   Effect.gen(function* () {
     const repo = yield* AuditRepo
     const entry = yield* input(tenantId, action, target, details)
-    yield* repo.record(entry).pipe(
-      Effect.catchAll((e) =>
-        Effect.logError("audit entry could not be written; the change it records was made").pipe(
-          Effect.annotateLogs({ tenant: tenantId, action, target, actor: entry.actor, error: e.message })))
-    )
+    yield* repo
+      .record(entry)
+      .pipe(
+        Effect.catchAll((e) =>
+          Effect.logError("audit entry could not be written; the change it records was made").pipe(
+            Effect.annotateLogs({ tenant: tenantId, action, target, actor: entry.actor, error: e.message })
+          )
+        )
+      )
   }).pipe(Effect.withSpan("Audit.recordAudit", { attributes: { action } }))
 
 /** The entry as a write, to commit in the same Store batch as the change it records. */

@@ -18,10 +18,11 @@ export const AuditLive = HttpApiBuilder.group(Api, "audit", (handlers) =>
         yield* requireTenantRole(path.tenantId, AUDIT_ROLES)
         // not a tenant id: no tenant, no log (a deleted tenant's log stays readable, so existence is not checked)
         if (Option.isNone(Schema.decodeUnknownOption(TenantId)(path.tenantId))) return yield* new TenantNotFound({ tenantId: path.tenantId })
-        const page = yield* repo.list(path.tenantId, { limit: urlParams.limit, before: urlParams.before }).pipe(
-          Effect.catchAll((e) => Effect.logError("admin API: audit log read failed", e).pipe(
-            Effect.zipRight(Effect.fail(storeFailureOf(e)))))
-        )
+        const page = yield* repo
+          .list(path.tenantId, { limit: urlParams.limit, before: urlParams.before })
+          .pipe(Effect.catchAll((e) => Effect.logError("admin API: audit log read failed", e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))))
         return new AuditPageView(page)
-      }))
-  }))
+      })
+    )
+  })
+)

@@ -33,9 +33,15 @@ export const AdminAuthLive = Layer.effect(
           if (Option.isNone(session)) return Option.none()
           const user = yield* accounts.getUser(session.value.tenantId, session.value.userId)
           if (Option.isNone(user) || user.value.disabled === true) return Option.none()
-          return Option.some(new TenantMember({
-            tenantId: user.value.tenantId, role: user.value.role, subjectId: user.value.id, label: user.value.email, via: "session"
-          }))
+          return Option.some(
+            new TenantMember({
+              tenantId: user.value.tenantId,
+              role: user.value.role,
+              subjectId: user.value.id,
+              label: user.value.email,
+              via: "session"
+            })
+          )
         }
         if (token.startsWith(API_TOKEN_PREFIX)) {
           const found = yield* accounts.resolveApiToken(token)
@@ -47,10 +53,13 @@ export const AdminAuthLive = Layer.effect(
 
     return AdminAuth.of({
       bearer: (token) =>
-        Effect.flatMap(resolve(Redacted.value(token)), Option.match({
-          onNone: () => Effect.fail(new Unauthorized({ message: UNAUTHORIZED_MESSAGE })),
-          onSome: (principal) => Effect.as(notePrincipal(principal), principal)
-        }))
+        Effect.flatMap(
+          resolve(Redacted.value(token)),
+          Option.match({
+            onNone: () => Effect.fail(new Unauthorized({ message: UNAUTHORIZED_MESSAGE })),
+            onSome: (principal) => Effect.as(notePrincipal(principal), principal)
+          })
+        )
     })
   })
 )

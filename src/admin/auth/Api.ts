@@ -69,15 +69,8 @@ export class AuthGroup extends HttpApiGroup.make("auth")
       .addError(TooManyAttempts)
       .addError(LoginUnavailable)
   )
-  .add(
-    HttpApiEndpoint.post("verify", "/auth/verify")
-      .setPayload(VerifyRequest)
-      .addSuccess(SessionIssued)
-      .addError(Unauthorized)
-      .addError(TooManyAttempts)
-  )
+  .add(HttpApiEndpoint.post("verify", "/auth/verify").setPayload(VerifyRequest).addSuccess(SessionIssued).addError(Unauthorized).addError(TooManyAttempts))
   .add(HttpApiEndpoint.post("logout", "/auth/logout").addSuccess(HttpApiSchema.NoContent).middleware(AdminAuth))
   .add(HttpApiEndpoint.get("me", "/auth/me").addSuccess(Me).middleware(AdminAuth))
   .addError(StoreFailure)
-  .annotate(OpenApi.Description, "Tenant members' sign-in: password, then an emailed one-time code (skipped on a trusted device); sessions; who am I.")
-{}
+  .annotate(OpenApi.Description, "Tenant members' sign-in: password, then an emailed one-time code (skipped on a trusted device); sessions; who am I.") {}

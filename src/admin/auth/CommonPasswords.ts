@@ -52,4 +52,6 @@ qwerty12 qwerty1234 1234qwer 4321 password! p4ssword adminadmin administrator1
 rootroot root123 toor123 admin123 admin1234 user123 guest123 test1234 demo123
 welcome2 spring2024 summer2024 autumn2024 winter2024 spring2025 summer2025
 autumn2025 winter2025 spring2026 summer2026 autumn2026 winter2026 company123
-`.trim().split(/\s+/)
+`
+  .trim()
+  .split(/\s+/)

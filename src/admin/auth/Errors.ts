@@ -10,4 +10,7 @@ export class LoginUnavailable extends ApiError<LoginUnavailable>()("LoginUnavail
 export class TooManyAttempts extends ApiError<TooManyAttempts>()("TooManyAttempts", 429, { message: Schema.String, retryAfterSeconds: Schema.Int }) {}
 
 /** A password the policy refuses; `problems` lists each thing to fix. */
-export class PasswordRejected extends ApiError<PasswordRejected>()("PasswordRejected", 400, { message: Schema.String, problems: Schema.Array(Schema.String) }) {}
+export class PasswordRejected extends ApiError<PasswordRejected>()("PasswordRejected", 400, {
+  message: Schema.String,
+  problems: Schema.Array(Schema.String)
+}) {}

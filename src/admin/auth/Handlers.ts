@@ -26,11 +26,9 @@ import { iso, storeFailure } from "../accounts/Views.js"
  */
 
 export const LOGIN_FAILED = "the email or password is wrong; check both and try again"
-export const ATTEMPT_INVALID =
-  "this sign-in attempt is unknown, used, expired or out of tries; start again with POST /auth/login"
+export const ATTEMPT_INVALID = "this sign-in attempt is unknown, used, expired or out of tries; start again with POST /auth/login"
 
-const member = (u: AccountUser) =>
-  new TenantMember({ tenantId: u.tenantId, role: u.role, subjectId: u.id, label: u.email, via: "session" })
+const member = (u: AccountUser) => new TenantMember({ tenantId: u.tenantId, role: u.role, subjectId: u.id, label: u.email, via: "session" })
 
 /** Audit a sign-in event as the member it concerns: there is no bearer yet. */
 const audit = (u: AccountUser, action: string, detail: string) =>
@@ -75,7 +73,10 @@ export const AuthLive = HttpApiBuilder.group(Api, "auth", (handlers) =>
       .handle("login", ({ payload }) =>
         Effect.gen(function* () {
           const email = payload.email.trim().toLowerCase()
-          const keys: ReadonlyArray<ThrottleKey> = [{ kind: "account", value: email }, { kind: "address", value: yield* addressOf }]
+          const keys: ReadonlyArray<ThrottleKey> = [
+            { kind: "account", value: email },
+            { kind: "address", value: yield* addressOf }
+          ]
           yield* throttle.begin(keys)
           const found = yield* accounts.findByEmail(email)
           const hash = Option.match(found, { onNone: () => dummyHash, onSome: (u) => u.passwordHash })
@@ -101,7 +102,8 @@ export const AuthLive = HttpApiBuilder.group(Api, "auth", (handlers) =>
           )
           yield* audit(user, "login.code-sent", "one-time code emailed")
           return { status: "code-sent" as const, attemptId: attempt.attemptId, expiresAt: expiresAt.toISOString() }
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("verify", ({ payload }) =>
         Effect.gen(function* () {
           const address: ThrottleKey = { kind: "address", value: yield* addressOf }
@@ -116,21 +118,23 @@ export const AuthLive = HttpApiBuilder.group(Api, "auth", (handlers) =>
             yield* throttle.fail([account])
             yield* audit(user.value, "login.failure", "wrong code")
             return yield* new Unauthorized({
-              message: check.triesLeft > 0
-                ? `the code is wrong; ${check.triesLeft} ${check.triesLeft === 1 ? "try" : "tries"} left for this attempt`
-                : ATTEMPT_INVALID
+              message:
+                check.triesLeft > 0 ? `the code is wrong; ${check.triesLeft} ${check.triesLeft === 1 ? "try" : "tries"} left for this attempt` : ATTEMPT_INVALID
             })
           }
           yield* throttle.forgive([address])
           yield* throttle.reset([account])
           yield* audit(user.value, "login.success", payload.trustDevice === true ? "code; device trusted" : "code")
           return yield* issue(user.value, payload.trustDevice === true)
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("logout", () =>
         Effect.gen(function* () {
           const token = yield* bearerOf
           // operator and API tokens are not sessions: they are revoked where they are managed
           if (token.startsWith(SESSION_PREFIX)) yield* sessions.revokeSession(token)
-        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })))
+        }).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+      )
       .handle("me", () => CurrentPrincipal)
-  }))
+  })
+)

@@ -35,20 +35,25 @@ export const codeMailText = (mail: CodeMail) =>
 export class LoginMailer extends Effect.Service<LoginMailer>()("imprint/admin/LoginMailer", {
   scoped: Effect.gen(function* () {
     const { mail } = yield* AccountConfig
-    const transport = mail === undefined ? undefined : yield* Effect.acquireRelease(
-      Effect.sync(() => nodemailer.createTransport({
-        host: mail.host,
-        port: mail.port,
-        secure: mail.secure,
-        requireTLS: mail.requireTLS,
-        tls: { rejectUnauthorized: mail.rejectUnauthorized, minVersion: "TLSv1.2" },
-        ...(mail.auth === undefined ? {} : { auth: { user: mail.auth.user, pass: mail.auth.pass } }),
-        connectionTimeout: MAIL_CONNECT_TIMEOUT_MS,
-        greetingTimeout: MAIL_CONNECT_TIMEOUT_MS,
-        socketTimeout: MAIL_SOCKET_TIMEOUT_MS
-      })),
-      (t) => Effect.sync(() => t.close())
-    )
+    const transport =
+      mail === undefined
+        ? undefined
+        : yield* Effect.acquireRelease(
+            Effect.sync(() =>
+              nodemailer.createTransport({
+                host: mail.host,
+                port: mail.port,
+                secure: mail.secure,
+                requireTLS: mail.requireTLS,
+                tls: { rejectUnauthorized: mail.rejectUnauthorized, minVersion: "TLSv1.2" },
+                ...(mail.auth === undefined ? {} : { auth: { user: mail.auth.user, pass: mail.auth.pass } }),
+                connectionTimeout: MAIL_CONNECT_TIMEOUT_MS,
+                greetingTimeout: MAIL_CONNECT_TIMEOUT_MS,
+                socketTimeout: MAIL_SOCKET_TIMEOUT_MS
+              })
+            ),
+            (t) => Effect.sync(() => t.close())
+          )
 
     const sendCode = Effect.fn("LoginMailer.sendCode")(function* (code: CodeMail) {
       if (transport === undefined || mail === undefined) {

@@ -93,10 +93,12 @@ export class LoginThrottle extends Effect.Service<LoginThrottle>()("imprint/admi
 
     /** A failure noticed later (a wrong code): counted now. */
     const fail = Effect.fn("LoginThrottle.fail")(function* (keys: ReadonlyArray<ThrottleKey>) {
-      yield* update((map, now) => keys.reduce((m, k) => {
-        const e = live(Option.getOrUndefined(HashMap.get(m, id(k))), now)
-        return HashMap.set(m, id(k), { failures: (e?.failures ?? 0) + 1, lastAt: now })
-      }, map))
+      yield* update((map, now) =>
+        keys.reduce((m, k) => {
+          const e = live(Option.getOrUndefined(HashMap.get(m, id(k))), now)
+          return HashMap.set(m, id(k), { failures: (e?.failures ?? 0) + 1, lastAt: now })
+        }, map)
+      )
     })
 
     /** A sign-in completed: these keys start over. */

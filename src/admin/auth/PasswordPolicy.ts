@@ -18,7 +18,7 @@ export const MAX_PASSWORD_LENGTH = 128
 const BLOCKED = new Set(COMMON_PASSWORDS)
 
 /** "P@ssw0rd" reads as "password" to anyone guessing; undo the usual swaps before comparing. */
-const LEET: Readonly<Record<string, string>> = { "0": "o", "1": "i", "3": "e", "4": "a", "@": "a", "5": "s", "$": "s", "7": "t", "!": "i" }
+const LEET: Readonly<Record<string, string>> = { "0": "o", "1": "i", "3": "e", "4": "a", "@": "a", "5": "s", $: "s", "7": "t", "!": "i" }
 const unleet = (s: string) => s.replace(/[013457@$!]/g, (c) => LEET[c] ?? c)
 
 /** the password with trailing digits and punctuation taken off: "Password123!" → "password" */

@@ -86,27 +86,15 @@ const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 const mail = HttpApiSchema.param("mail", Schema.String)
 
 export class DirectoryGroup extends HttpApiGroup.make("directory")
-  .add(
-    HttpApiEndpoint.get("list")`/tenants/${tenantId}/directory/users`
-      .setUrlParams(DirectoryListQuery)
-      .addSuccess(DirectoryUserPage)
-  )
-  .add(
-    HttpApiEndpoint.get("get")`/tenants/${tenantId}/directory/users/${mail}`
-      .addSuccess(DirectoryUser)
-      .addError(DirectoryUserNotFound)
-  )
+  .add(HttpApiEndpoint.get("list")`/tenants/${tenantId}/directory/users`.setUrlParams(DirectoryListQuery).addSuccess(DirectoryUserPage))
+  .add(HttpApiEndpoint.get("get")`/tenants/${tenantId}/directory/users/${mail}`.addSuccess(DirectoryUser).addError(DirectoryUserNotFound))
   .add(
     HttpApiEndpoint.put("put")`/tenants/${tenantId}/directory/users/${mail}`
       .setPayload(DirectoryUser)
       .addSuccess(DirectoryUserSaved)
       .addError(DirectoryUserInvalid)
   )
-  .add(
-    HttpApiEndpoint.del("delete")`/tenants/${tenantId}/directory/users/${mail}`
-      .addSuccess(HttpApiSchema.NoContent)
-      .addError(DirectoryUserNotFound)
-  )
+  .add(HttpApiEndpoint.del("delete")`/tenants/${tenantId}/directory/users/${mail}`.addSuccess(HttpApiSchema.NoContent).addError(DirectoryUserNotFound))
   .add(
     HttpApiEndpoint.post("importJson")`/tenants/${tenantId}/directory/import/json`
       .setUrlParams(ImportQuery)
@@ -131,5 +119,4 @@ export class DirectoryGroup extends HttpApiGroup.make("directory")
   .addError(NotReady)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "The tenant's cached directory: page and search, one user by mail, upsert, delete, bulk import (JSON or CSV), status.")
-{}
+  .annotate(OpenApi.Description, "The tenant's cached directory: page and search, one user by mail, upsert, delete, bulk import (JSON or CSV), status.") {}

@@ -22,8 +22,8 @@ export class ImportTooLarge extends ApiError<ImportTooLarge>()("ImportTooLarge",
 
 /** A replace import with rejected rows and without `allowPartial=true`: nothing was written. */
 export class DirectoryImportRejected extends ApiError<DirectoryImportRejected>()("DirectoryImportRejected", 422, {
-    message: Schema.String,
-    accepted: Schema.Int,
-    rejectedCount: Schema.Int,
-    rejected: Schema.Array(RejectedRowView)
-  }) {}
+  message: Schema.String,
+  accepted: Schema.Int,
+  rejectedCount: Schema.Int,
+  rejected: Schema.Array(RejectedRowView)
+}) {}

@@ -14,8 +14,20 @@ import { TenantRepo } from "../../store/TenantRepo.js"
 import { Api, NotReady } from "../Api.js"
 import { recordAudit } from "../audit/Audit.js"
 import {
-  DirectoryImportInvalid, DirectoryImportRejected, DirectoryImportReport, DirectoryStatus, DirectoryUserInvalid, DirectoryUserNotFound,
-  DirectoryUserPage, DirectoryUserSaved, type ImportMode, type ImportTooLarge, importTooLarge, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_REPORTED_REJECTIONS
+  DirectoryImportInvalid,
+  DirectoryImportRejected,
+  DirectoryImportReport,
+  DirectoryStatus,
+  DirectoryUserInvalid,
+  DirectoryUserNotFound,
+  DirectoryUserPage,
+  DirectoryUserSaved,
+  type ImportMode,
+  type ImportTooLarge,
+  importTooLarge,
+  MAX_IMPORT_BYTES,
+  MAX_IMPORT_ROWS,
+  MAX_REPORTED_REJECTIONS
 } from "./Api.js"
 import { CurrentPrincipal, principalLabel } from "../http/Principal.js"
 import { ADMIN_ROLES, READ_ROLES } from "../../domain/Role.js"
@@ -48,7 +60,8 @@ const readBody = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<s
       Effect.catchAll((e): Effect.Effect<never, ImportTooLarge | DirectoryImportInvalid> =>
         String(e.cause).includes("maxBytes")
           ? Effect.fail(tooLarge("the body is larger"))
-          : Effect.fail(new DirectoryImportInvalid({ message: `the body could not be read: ${e.message}` })))
+          : Effect.fail(new DirectoryImportInvalid({ message: `the body could not be read: ${e.message}` }))
+      )
     )
   })
 
@@ -81,57 +94,76 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
       Effect.gen(function* () {
         const by = principalLabel(yield* CurrentPrincipal)
         const at = yield* Clock.currentTimeMillis
-        yield* directory.markChanged(id, { at, action, by, isImport: action === "directory.import" }).pipe(
-          Effect.catchAll((e) => Effect.logError("directory status could not be written; the change was made", e)))
+        yield* directory
+          .markChanged(id, { at, action, by, isImport: action === "directory.import" })
+          .pipe(Effect.catchAll((e) => Effect.logError("directory status could not be written; the change was made", e)))
         yield* recordAudit(id, action, target, details)
       })
 
     const importRows = (id: TenantId, rows: ParsedRows, mode: ImportMode, allowPartial: boolean, format: string) =>
-      writeLock.withPermits(1)(Effect.gen(function* () {
-        const count = rows.users.length + rows.rejected.length
-        if (count > MAX_IMPORT_ROWS) return yield* tooLarge(`the import has ${count} rows`)
-        // photos are decoded and stored first: a photo that cannot be read rejects its row
-        const parsed = yield* attachPhotos(id, rows, photos, directory)
-        const rejected = parsed.rejected.slice(0, MAX_REPORTED_REJECTIONS)
-        if (mode === "replace" && parsed.rejected.length > 0 && !allowPartial) {
-          return yield* new DirectoryImportRejected({
-            message: `${parsed.rejected.length} row(s) rejected, so nothing was written: a replace would remove those users. ` +
-              "Fix the rows, or add allowPartial=true to replace the directory with the valid rows only",
-            accepted: parsed.users.length, rejectedCount: parsed.rejected.length, rejected
+      writeLock.withPermits(1)(
+        Effect.gen(function* () {
+          const count = rows.users.length + rows.rejected.length
+          if (count > MAX_IMPORT_ROWS) return yield* tooLarge(`the import has ${count} rows`)
+          // photos are decoded and stored first: a photo that cannot be read rejects its row
+          const parsed = yield* attachPhotos(id, rows, photos, directory)
+          const rejected = parsed.rejected.slice(0, MAX_REPORTED_REJECTIONS)
+          if (mode === "replace" && parsed.rejected.length > 0 && !allowPartial) {
+            return yield* new DirectoryImportRejected({
+              message:
+                `${parsed.rejected.length} row(s) rejected, so nothing was written: a replace would remove those users. ` +
+                "Fix the rows, or add allowPartial=true to replace the directory with the valid rows only",
+              accepted: parsed.users.length,
+              rejectedCount: parsed.rejected.length,
+              rejected
+            })
+          }
+          const usersBefore = yield* directory.count(id)
+          const actor = yield* registry.actor(id)
+          if (mode === "replace") yield* actor.replaceDirectory(parsed.users)
+          else if (parsed.users.length > 0) yield* actor.applyDirectoryDelta({ upsert: parsed.users, remove: [] })
+          const usersAfter = yield* directory.count(id)
+          yield* changed(id, "directory.import", "directory", {
+            before: `${usersBefore} users`,
+            after: `${usersAfter} users`,
+            detail: `${format}, mode=${mode}: ${parsed.users.length} accepted, ${parsed.rejected.length} rejected`
           })
-        }
-        const usersBefore = yield* directory.count(id)
-        const actor = yield* registry.actor(id)
-        if (mode === "replace") yield* actor.replaceDirectory(parsed.users)
-        else if (parsed.users.length > 0) yield* actor.applyDirectoryDelta({ upsert: parsed.users, remove: [] })
-        const usersAfter = yield* directory.count(id)
-        yield* changed(id, "directory.import", "directory", {
-          before: `${usersBefore} users`, after: `${usersAfter} users`,
-          detail: `${format}, mode=${mode}: ${parsed.users.length} accepted, ${parsed.rejected.length} rejected`
-        })
-        return new DirectoryImportReport({
-          mode, accepted: parsed.users.length, rejectedCount: parsed.rejected.length, rejected, usersBefore, usersAfter
-        })
-      }).pipe(
-        // photos the import replaced, or stored for an import then refused, are named by no entry now
-        Effect.ensuring(rows.photos !== undefined || mode === "replace"
-          ? photos.sweep(id).pipe(Effect.catchAll((e) => Effect.logError("directory photos could not be swept after an import", e)))
-          : Effect.void)
-      ))
+          return new DirectoryImportReport({
+            mode,
+            accepted: parsed.users.length,
+            rejectedCount: parsed.rejected.length,
+            rejected,
+            usersBefore,
+            usersAfter
+          })
+        }).pipe(
+          // photos the import replaced, or stored for an import then refused, are named by no entry now
+          Effect.ensuring(
+            rows.photos !== undefined || mode === "replace"
+              ? photos.sweep(id).pipe(Effect.catchAll((e) => Effect.logError("directory photos could not be swept after an import", e)))
+              : Effect.void
+          )
+        )
+      )
 
     return handlers
       .handle("list", ({ path, urlParams }) =>
         Effect.gen(function* () {
           const id = yield* readable(path.tenantId)
           return new DirectoryUserPage(yield* directory.page(id, urlParams))
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("get", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* readable(path.tenantId)
           return yield* Effect.flatten(directory.get(id, path.mail)).pipe(
-            Effect.catchTag("NoSuchElementException", () =>
-              new DirectoryUserNotFound({ mail: path.mail, message: `no directory entry for ${path.mail} in this tenant` })))
-        }).pipe(catchStore))
+            Effect.catchTag(
+              "NoSuchElementException",
+              () => new DirectoryUserNotFound({ mail: path.mail, message: `no directory entry for ${path.mail} in this tenant` })
+            )
+          )
+        }).pipe(catchStore)
+      )
       .handle("put", ({ path, payload }) =>
         Effect.gen(function* () {
           const id = yield* writable(path.tenantId)
@@ -142,32 +174,47 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
           const record = jsonRecord(Schema.encodeSync(DirectoryUser)(payload))
           const checked = typeof record === "string" ? { rejected: { reason: record } } : checkRecord(record, 1)
           if ("rejected" in checked) return yield* new DirectoryUserInvalid({ message: checked.rejected.reason })
-          return yield* writeLock.withPermits(1)(Effect.gen(function* () {
-            const before = yield* directory.get(id, checked.user.mail)
-            // the photo comes from a sync or an import; a PUT of the other attributes keeps it
-            const kept = Option.isSome(before) ? before.value.photo : undefined
-            const user = kept === undefined ? checked.user : new DirectoryUser({ ...checked.user, photo: kept }, true)
-            const actor = yield* registry.actor(id)
-            yield* actor.applyDirectoryDelta({ upsert: [user], remove: [] })
-            yield* changed(id, "directory.upsert", `user/${user.mail.toLowerCase()}`, Option.match(before, {
-              onNone: () => ({ before: "absent", after: "present" }),
-              onSome: (previous) => ({ before: "present", after: "present", detail: `changed: ${changedAttributes(previous, user).join(", ") || "nothing"}` })
-            }))
-            return new DirectoryUserSaved({ user, created: Option.isNone(before) })
-          }))
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
+          return yield* writeLock.withPermits(1)(
+            Effect.gen(function* () {
+              const before = yield* directory.get(id, checked.user.mail)
+              // the photo comes from a sync or an import; a PUT of the other attributes keeps it
+              const kept = Option.isSome(before) ? before.value.photo : undefined
+              const user = kept === undefined ? checked.user : new DirectoryUser({ ...checked.user, photo: kept }, true)
+              const actor = yield* registry.actor(id)
+              yield* actor.applyDirectoryDelta({ upsert: [user], remove: [] })
+              yield* changed(
+                id,
+                "directory.upsert",
+                `user/${user.mail.toLowerCase()}`,
+                Option.match(before, {
+                  onNone: () => ({ before: "absent", after: "present" }),
+                  onSome: (previous) => ({
+                    before: "present",
+                    after: "present",
+                    detail: `changed: ${changedAttributes(previous, user).join(", ") || "nothing"}`
+                  })
+                })
+              )
+              return new DirectoryUserSaved({ user, created: Option.isNone(before) })
+            })
+          )
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
       .handle("delete", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* writable(path.tenantId)
-          return yield* writeLock.withPermits(1)(Effect.gen(function* () {
-            if (Option.isNone(yield* directory.get(id, path.mail))) {
-              return yield* new DirectoryUserNotFound({ mail: path.mail, message: `no directory entry for ${path.mail} in this tenant` })
-            }
-            const actor = yield* registry.actor(id)
-            yield* actor.applyDirectoryDelta({ upsert: [], remove: [path.mail] })
-            yield* changed(id, "directory.delete", `user/${path.mail.toLowerCase()}`, { before: "present", after: "absent" })
-          }))
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
+          return yield* writeLock.withPermits(1)(
+            Effect.gen(function* () {
+              if (Option.isNone(yield* directory.get(id, path.mail))) {
+                return yield* new DirectoryUserNotFound({ mail: path.mail, message: `no directory entry for ${path.mail} in this tenant` })
+              }
+              const actor = yield* registry.actor(id)
+              yield* actor.applyDirectoryDelta({ upsert: [], remove: [path.mail] })
+              yield* changed(id, "directory.delete", `user/${path.mail.toLowerCase()}`, { before: "present", after: "absent" })
+            })
+          )
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
       .handleRaw("importJson", ({ path, request, urlParams }) =>
         Effect.gen(function* () {
           const id = yield* writable(path.tenantId)
@@ -177,22 +224,26 @@ export const DirectoryLive = HttpApiBuilder.group(Api, "directory", (handlers) =
             catch: (e) => new DirectoryImportInvalid({ message: `the body is not JSON: ${String(e)}` })
           })
           if (!Array.isArray(items)) {
-            return yield* new DirectoryImportInvalid({ message: "the body must be a JSON array of users, such as [{\"mail\": \"ann@example.com\"}]" })
+            return yield* new DirectoryImportInvalid({ message: 'the body must be a JSON array of users, such as [{"mail": "ann@example.com"}]' })
           }
           if (items.length > MAX_IMPORT_ROWS) return yield* tooLarge(`the import has ${items.length} rows`)
           return yield* importRows(id, parseJsonUsers(items), urlParams.mode ?? "merge", urlParams.allowPartial ?? false, "json")
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
       .handleRaw("importCsv", ({ path, request, urlParams }) =>
         Effect.gen(function* () {
           const id = yield* writable(path.tenantId)
           const text = yield* readBody(request)
           return yield* importRows(id, parseDirectoryCsv(text), urlParams.mode ?? "merge", urlParams.allowPartial ?? false, "csv")
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
       .handle("status", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* readable(path.tenantId)
           const users = yield* directory.count(id)
           const status = Option.getOrUndefined(yield* directory.status(id))
           return new DirectoryStatus({ users, ...(status !== undefined ? { ...status } : {}) })
-        }).pipe(catchStore))
-  }))
+        }).pipe(catchStore)
+      )
+  })
+)

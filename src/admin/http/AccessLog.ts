@@ -60,10 +60,9 @@ export const accessLog = (app: HttpApp.Default): HttpApp.Default =>
       ...(record.tenant !== undefined ? { tenant: record.tenant } : {})
     }
     const cause = record.cause ?? (Exit.isFailure(exit) ? exit.cause : undefined)
-    yield* (status >= 500
-      ? Effect.logError("admin request failed", cause ?? "no cause recorded")
-      : Effect.logInfo("admin request")
-    ).pipe(Effect.annotateLogs(annotations))
+    yield* (status >= 500 ? Effect.logError("admin request failed", cause ?? "no cause recorded") : Effect.logInfo("admin request")).pipe(
+      Effect.annotateLogs(annotations)
+    )
     return yield* exit
   })
 
@@ -72,6 +71,7 @@ const recordFailure = (app: HttpApp.Default): HttpApp.Default =>
   Effect.tapErrorCause(app, (cause) =>
     Effect.map(FiberRef.get(CurrentAccessRecord), (record) => {
       if (record !== undefined) record.cause = cause
-    }))
+    })
+  )
 
 export const AccessLogFailuresLive = HttpApiBuilder.middleware(recordFailure)

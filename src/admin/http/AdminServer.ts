@@ -38,7 +38,8 @@ export const WWW_AUTHENTICATE = 'Bearer realm="imprint-admin"'
 const challengeOn401 = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.zipRight(
     HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", WWW_AUTHENTICATE) : response)),
+      Effect.succeed(response.status === 401 ? HttpServerResponse.setHeader(response, "www-authenticate", WWW_AUTHENTICATE) : response)
+    ),
     app
   )
 
@@ -46,8 +47,7 @@ const challengeOn401 = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerRe
 export const adminMiddleware = (httpApp: HttpApp.Default): HttpApp.Default => accessLog(withJsonErrorBodies(challengeOn401(httpApp)))
 
 /** The HTTPS listener (Node's), TLS 1.2 at least. */
-export const createAdminHttpsServer = (tls: TlsMaterial) =>
-  https.createServer({ key: tls.key, cert: tls.cert, minVersion: ADMIN_TLS_MIN_VERSION })
+export const createAdminHttpsServer = (tls: TlsMaterial) => https.createServer({ key: tls.key, cert: tls.cert, minVersion: ADMIN_TLS_MIN_VERSION })
 
 /** The URL the server answers on, brackets around an IPv6 host. */
 export const adminUrl = (host: string, port: number) => `https://${host.includes(":") ? `[${host}]` : host}:${port}`

@@ -13,7 +13,7 @@ import { Schema } from "effect"
  * Errors of the domain (TenantNotFound, TemplateInvalid, …) are the same shape
  * without the HTTP status, which their endpoints add (`addError(E, { status })`).
  */
-export const ApiError = <Self = never>() =>
-  <Tag extends string, Fields extends { readonly message: typeof Schema.String } & Schema.Struct.Fields>(
-    tag: Tag, status: number, fields: Fields
-  ) => Schema.TaggedError<Self>()(tag, fields, HttpApiSchema.annotations({ status }))
+export const ApiError =
+  <Self = never>() =>
+  <Tag extends string, Fields extends { readonly message: typeof Schema.String } & Schema.Struct.Fields>(tag: Tag, status: number, fields: Fields) =>
+    Schema.TaggedError<Self>()(tag, fields, HttpApiSchema.annotations({ status }))

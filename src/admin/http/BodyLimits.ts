@@ -71,7 +71,7 @@ const OWN_LIMIT = new Set(["images.create", "images.replace"])
 /** The body cap of the route a request goes to; an unknown route gets the smallest. */
 export const bodyCapOf = (method: string, url: string): number => {
   const route = matchRoute(method, url)
-  return route === undefined ? AUTH_BODY_CAP : CAPS[route.name] ?? JSON_BODY_CAP
+  return route === undefined ? AUTH_BODY_CAP : (CAPS[route.name] ?? JSON_BODY_CAP)
 }
 
 /** The 413 body: the import and test stamp routes keep the errors they always answered. */
@@ -80,10 +80,12 @@ const tooLargeBody = (routeName: string | undefined, cap: number): unknown => {
     return Schema.encodeSync(ImportTooLarge)(importTooLarge(`the body is larger than ${cap} bytes`))
   }
   if (routeName === "preview.testStamp") return Schema.encodeSync(UploadTooLarge)(uploadTooLarge())
-  return Schema.encodeSync(PayloadTooLarge)(new PayloadTooLarge({
-    limit: cap,
-    message: `the request body is larger than this endpoint takes (${cap} bytes); send less`
-  }))
+  return Schema.encodeSync(PayloadTooLarge)(
+    new PayloadTooLarge({
+      limit: cap,
+      message: `the request body is larger than this endpoint takes (${cap} bytes); send less`
+    })
+  )
 }
 
 const tooLargeResponse = (routeName: string | undefined, cap: number) =>
@@ -158,12 +160,11 @@ const limitBody = (app: HttpApp.Default): HttpApp.Default =>
     const request = yield* HttpServerRequest.HttpServerRequest
     if (!hasBody(request.method)) return yield* app
     const route = matchRoute(request.method, request.url)
-    const cap = route === undefined ? AUTH_BODY_CAP : CAPS[route.name] ?? JSON_BODY_CAP
+    const cap = route === undefined ? AUTH_BODY_CAP : (CAPS[route.name] ?? JSON_BODY_CAP)
     const declared = Number(request.headers["content-length"] ?? "0")
     if (declared > cap && !(route !== undefined && OWN_LIMIT.has(route.name))) return tooLargeResponse(route?.name, cap)
     if (route === undefined || STREAMED.has(route.name)) return yield* app
-    const body = yield* readCapped(NodeHttpServerRequest.toIncomingMessage(request), cap).pipe(
-      Effect.catchAll((e) => Effect.succeed(e)))
+    const body = yield* readCapped(NodeHttpServerRequest.toIncomingMessage(request), cap).pipe(Effect.catchAll((e) => Effect.succeed(e)))
     if (body instanceof Error) return decodeError(`the request body could not be read: ${body.message}`)
     if (body === undefined) return tooLargeResponse(route.name, cap)
     let json: unknown = null

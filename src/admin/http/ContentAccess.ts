@@ -32,11 +32,9 @@ export const storeFailure = (e: StoreError | StoreDecodeError) =>
 export const catchStore = <A, E, R>(effect: Effect.Effect<A, E | StoreError | StoreDecodeError, R>) =>
   Effect.catchIf(
     effect,
-    (e): e is StoreError | StoreDecodeError =>
-      typeof e === "object" && e !== null && "_tag" in e && (e._tag === "StoreError" || e._tag === "StoreDecodeError"),
+    (e): e is StoreError | StoreDecodeError => typeof e === "object" && e !== null && "_tag" in e && (e._tag === "StoreError" || e._tag === "StoreDecodeError"),
     storeFailure
   ) as Effect.Effect<A, Exclude<E, StoreError | StoreDecodeError> | StoreFailure, R>
 
 /** The tenant's actor could not answer (restarting, stopped): 503, worth a retry. */
-export const actorUnavailable = (e: TenantActorUnavailable) =>
-  Effect.fail(new NotReady({ message: `${e.message}; try again` }))
+export const actorUnavailable = (e: TenantActorUnavailable) => Effect.fail(new NotReady({ message: `${e.message}; try again` }))

@@ -33,8 +33,7 @@ const closingQuote = (text: string, start: number): number => {
 const LONG_WORD = new RegExp(`\\S{${MAX_QUOTED_VALUE + 1},}`, "g")
 
 /** unquoted text: a word (no white space) longer than MAX_QUOTED_VALUE is a value too */
-const shortenWords = (text: string) =>
-  text.replace(LONG_WORD, (word) => `${word.slice(0, MAX_QUOTED_VALUE)}… (${word.length} characters)`)
+const shortenWords = (text: string) => text.replace(LONG_WORD, (word) => `${word.slice(0, MAX_QUOTED_VALUE)}… (${word.length} characters)`)
 
 /**
  * Each double-quoted value in `message`, and each unquoted word, longer than
@@ -53,7 +52,11 @@ export const shortenMessage = (message: string): string => {
     from = close + 1
   }
   parts.push(shortenWords(message.slice(from)))
-  const short = parts.join("").split("\n").map((line) => elide(line, MAX_ERROR_LINE)).join("\n")
+  const short = parts
+    .join("")
+    .split("\n")
+    .map((line) => elide(line, MAX_ERROR_LINE))
+    .join("\n")
   return elide(short, MAX_ERROR_STRING)
 }
 
@@ -116,16 +119,16 @@ const bodyFor = (request: HttpServerRequest.HttpServerRequest, status: number) =
   status === 404
     ? { _tag: "RouteNotFound", message: `no endpoint ${request.method} ${quotedPath(request.url)}; the endpoints are listed at GET /openapi.json` }
     : status >= 500
-    ? { _tag: "InternalError", message: "the server failed to answer this request; its cause is in the server's log" }
-    : { _tag: "HttpError", message: `the request could not be served (HTTP ${status})` }
+      ? { _tag: "InternalError", message: "the server failed to answer this request; its cause is in the server's log" }
+      : { _tag: "HttpError", message: `the request could not be served (HTTP ${status})` }
 
 const errorBody = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) =>
   Effect.sync(() =>
     response.status < 400
       ? response
       : response.body._tag === "Empty"
-      ? HttpServerResponse.unsafeJson(bodyFor(request, response.status), { status: response.status, headers: response.headers })
-      : withRetryAfter(shortenErrorBody(response))
+        ? HttpServerResponse.unsafeJson(bodyFor(request, response.status), { status: response.status, headers: response.headers })
+        : withRetryAfter(shortenErrorBody(response))
   )
 
 /** A middleware installing the handler for every request. */

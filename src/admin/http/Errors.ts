@@ -31,8 +31,8 @@ export const storeFailureOf = (e: { readonly message: string; readonly op?: stri
   e.op === "conflict"
     ? new ConcurrentEdit({ message: e.message })
     : e.op === "unavailable"
-    ? new ClusterUnavailable({ message: e.message })
-    : new StoreFailure({ message: e.message })
+      ? new ClusterUnavailable({ message: e.message })
+      : new StoreFailure({ message: e.message })
 
 export class NotReady extends ApiError<NotReady>()("NotReady", 503, { message: Schema.String }) {}
 

@@ -8,9 +8,7 @@
 /** deeper than any payload of the API (a tenant file nests about six levels) */
 export const MAX_JSON_DEPTH = 32
 
-export type JsonCheck =
-  | { readonly _tag: "Valid"; readonly value: unknown }
-  | { readonly _tag: "Invalid"; readonly message: string }
+export type JsonCheck = { readonly _tag: "Valid"; readonly value: unknown } | { readonly _tag: "Invalid"; readonly message: string }
 
 /** The deepest nesting of arrays and objects in `text`, stopping once past `limit`. */
 export const jsonDepth = (text: string, limit = MAX_JSON_DEPTH): number => {
@@ -20,7 +18,8 @@ export const jsonDepth = (text: string, limit = MAX_JSON_DEPTH): number => {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
-      if (c === 0x5c) i++ // a backslash escapes the next character
+      if (c === 0x5c)
+        i++ // a backslash escapes the next character
       else if (c === 0x22) inString = false
     } else if (c === 0x22) {
       inString = true

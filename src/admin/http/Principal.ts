@@ -52,7 +52,8 @@ export const principalLabel = (p: Principal): string =>
 export const requireOperator: Effect.Effect<Operator, Forbidden, CurrentPrincipal> = Effect.flatMap(CurrentPrincipal, (p) =>
   p._tag === "Operator"
     ? Effect.succeed(p)
-    : Effect.fail(new Forbidden({ message: "only an operator token may do this; tenant members manage their own tenant under /tenants/{tenantId}/…" })))
+    : Effect.fail(new Forbidden({ message: "only an operator token may do this; tenant members manage their own tenant under /tenants/{tenantId}/…" }))
+)
 
 /**
  * The caller may act on `tenantId` with one of `allowed`. Operators always
@@ -64,9 +65,9 @@ export const requireTenantRole = (tenantId: string, allowed: ReadonlyArray<Role>
     if (p._tag === "Operator") return Effect.succeed(p)
     if (p.tenantId !== tenantId) return Effect.fail(new TenantNotFound({ tenantId }))
     if (allowed.includes(p.role)) return Effect.succeed(p)
-    return Effect.fail(new Forbidden({
-      message: allowed.length === 0
-        ? "only an operator token may do this"
-        : `the ${p.role} role may not do this; it needs one of: ${allowed.join(", ")}`
-    }))
+    return Effect.fail(
+      new Forbidden({
+        message: allowed.length === 0 ? "only an operator token may do this" : `the ${p.role} role may not do this; it needs one of: ${allowed.join(", ")}`
+      })
+    )
   })

@@ -65,11 +65,7 @@ export class ImagesGroup extends HttpApiGroup.make("images")
       .addError(ImageAlreadyExists, { status: 409 })
   )
   .add(HttpApiEndpoint.put("replace")`/tenants/${tenantId}/images/${imageId}`.setPayload(upload).addSuccess(ImageSaved))
-  .add(
-    HttpApiEndpoint.del("delete")`/tenants/${tenantId}/images/${imageId}`
-      .addSuccess(HttpApiSchema.NoContent)
-      .addError(ImageInUse, { status: 409 })
-  )
+  .add(HttpApiEndpoint.del("delete")`/tenants/${tenantId}/images/${imageId}`.addSuccess(HttpApiSchema.NoContent).addError(ImageInUse, { status: 409 }))
   .addError(TenantNotFound, { status: 404 })
   .addError(ImageNotFound, { status: 404 })
   .addError(ImageInvalid, { status: 400 })
@@ -77,5 +73,4 @@ export class ImagesGroup extends HttpApiGroup.make("images")
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "A tenant's image library: PNG, JPEG and GIF images that templates show with <img src=\"image:ID\">.")
-{}
+  .annotate(OpenApi.Description, 'A tenant\'s image library: PNG, JPEG and GIF images that templates show with <img src="image:ID">.') {}

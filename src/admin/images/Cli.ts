@@ -43,7 +43,9 @@ export const imageCommand = (args: ReadonlyArray<string>) =>
         if (id === undefined || file === undefined) return yield* usage()
         const bytes = yield* readFile(file)
         const { image } = yield* saveImage(repo, tenantId, id, bytes, action === "upload" ? "create" : "replace")
-        return yield* Console.log(`${image.id}\t${image.type} ${image.width}x${image.height}\t${image.bytes} bytes\t${hostedImagePath(tenantId, image)}\tuse <img src="image:${image.id}">`)
+        return yield* Console.log(
+          `${image.id}\t${image.type} ${image.width}x${image.height}\t${image.bytes} bytes\t${hostedImagePath(tenantId, image)}\tuse <img src="image:${image.id}">`
+        )
       }
       case "list": {
         yield* repo.requireTenant(tenantId)

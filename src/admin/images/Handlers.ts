@@ -20,8 +20,16 @@ import { authorize, catchStore } from "../http/ContentAccess.js"
 
 export const imageView = (tenantId: TenantId, i: ImageMeta) =>
   new ImageView({
-    id: i.id, type: i.type, contentType: IMAGE_CONTENT_TYPES[i.type], width: i.width, height: i.height, bytes: i.bytes,
-    sha256: i.sha256, updatedAt: new Date(i.updatedAt).toISOString(), hostedPath: hostedImagePath(tenantId, i), templateSource: `image:${i.id}`
+    id: i.id,
+    type: i.type,
+    contentType: IMAGE_CONTENT_TYPES[i.type],
+    width: i.width,
+    height: i.height,
+    bytes: i.bytes,
+    sha256: i.sha256,
+    updatedAt: new Date(i.updatedAt).toISOString(),
+    hostedPath: hostedImagePath(tenantId, i),
+    templateSource: `image:${i.id}`
   })
 
 const short = (sha: string) => sha.slice(0, 12)
@@ -34,7 +42,8 @@ const readImage = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.catchAll((e): Effect.Effect<never, ImageTooLarge | ImageInvalid> =>
       String(e.cause).includes("maxBytes")
         ? Effect.fail(imageTooLarge(MAX_IMAGE_BYTES + 1))
-        : Effect.fail(new ImageInvalid({ message: `the body could not be read: ${e.message}` })))
+        : Effect.fail(new ImageInvalid({ message: `the body could not be read: ${e.message}` }))
+    )
   )
 
 export const ImagesLive = HttpApiBuilder.group(Api, "images", (handlers) =>
@@ -63,39 +72,48 @@ export const ImagesLive = HttpApiBuilder.group(Api, "images", (handlers) =>
         })
       }).pipe(catchStore)
 
-    return handlers
-      .handle("list", ({ path }) =>
-        Effect.gen(function* () {
-          const id = yield* readable(path.tenantId)
-          const list = yield* images.list(id)
-          const { total } = yield* images.usage(id)
-          return new ImageUsage({
-            images: list.map((i) => imageView(id, i)), totalBytes: total,
-            limits: { imageBytes: MAX_IMAGE_BYTES, tenantBytes: MAX_TENANT_IMAGE_BYTES }
-          })
-        }).pipe(catchStore))
-      .handle("get", ({ path }) =>
-        Effect.gen(function* () {
-          const id = yield* readable(path.tenantId)
-          return imageView(id, yield* images.get(id, path.imageId))
-        }).pipe(catchStore))
-      .handle("content", ({ path }) =>
-        Effect.gen(function* () {
-          const id = yield* readable(path.tenantId)
-          const { image, bytes } = yield* images.content(id, path.imageId)
-          return HttpServerResponse.uint8Array(bytes, {
-            contentType: IMAGE_CONTENT_TYPES[image.type],
-            headers: { "x-content-type-options": "nosniff", "cache-control": "private, no-cache", etag: `"${image.sha256}"` }
-          })
-        }).pipe(catchStore))
-      .handleRaw("create", ({ path, request }) => upload(path.tenantId, path.imageId, request, "create"))
-      // a replace never creates, so "already exists" cannot happen there
-      .handleRaw("replace", ({ path, request }) =>
-        upload(path.tenantId, path.imageId, request, "replace").pipe(Effect.catchTag("ImageAlreadyExists", Effect.die)))
-      .handle("delete", ({ path }) =>
-        Effect.gen(function* () {
-          const id = yield* authorize(path.tenantId, CONTENT_ROLES)
-          const removed = yield* images.remove(id, path.imageId)
-          yield* recordAudit(id, "image.delete", `image/${removed.id}`, { before: short(removed.sha256) })
-        }).pipe(catchStore))
-  }))
+    return (
+      handlers
+        .handle("list", ({ path }) =>
+          Effect.gen(function* () {
+            const id = yield* readable(path.tenantId)
+            const list = yield* images.list(id)
+            const { total } = yield* images.usage(id)
+            return new ImageUsage({
+              images: list.map((i) => imageView(id, i)),
+              totalBytes: total,
+              limits: { imageBytes: MAX_IMAGE_BYTES, tenantBytes: MAX_TENANT_IMAGE_BYTES }
+            })
+          }).pipe(catchStore)
+        )
+        .handle("get", ({ path }) =>
+          Effect.gen(function* () {
+            const id = yield* readable(path.tenantId)
+            return imageView(id, yield* images.get(id, path.imageId))
+          }).pipe(catchStore)
+        )
+        .handle("content", ({ path }) =>
+          Effect.gen(function* () {
+            const id = yield* readable(path.tenantId)
+            const { image, bytes } = yield* images.content(id, path.imageId)
+            return HttpServerResponse.uint8Array(bytes, {
+              contentType: IMAGE_CONTENT_TYPES[image.type],
+              headers: { "x-content-type-options": "nosniff", "cache-control": "private, no-cache", etag: `"${image.sha256}"` }
+            })
+          }).pipe(catchStore)
+        )
+        .handleRaw("create", ({ path, request }) => upload(path.tenantId, path.imageId, request, "create"))
+        // a replace never creates, so "already exists" cannot happen there
+        .handleRaw("replace", ({ path, request }) =>
+          upload(path.tenantId, path.imageId, request, "replace").pipe(Effect.catchTag("ImageAlreadyExists", Effect.die))
+        )
+        .handle("delete", ({ path }) =>
+          Effect.gen(function* () {
+            const id = yield* authorize(path.tenantId, CONTENT_ROLES)
+            const removed = yield* images.remove(id, path.imageId)
+            yield* recordAudit(id, "image.delete", `image/${removed.id}`, { before: short(removed.sha256) })
+          }).pipe(catchStore)
+        )
+    )
+  })
+)

@@ -15,7 +15,12 @@ export const MetricsLive = (options: {
 }) =>
   HttpApiBuilder.group(Api, "metrics", (handlers) =>
     handlers.handle("metrics", () =>
-      requireOperator.pipe(Effect.zipRight(Effect.map(
-        Effect.zip(Metric.snapshot, options.workerMetrics ?? Effect.succeed([])),
-        ([own, workers]) => formatPrometheus([...own, ...workers], options)
-      )))))
+      requireOperator.pipe(
+        Effect.zipRight(
+          Effect.map(Effect.zip(Metric.snapshot, options.workerMetrics ?? Effect.succeed([])), ([own, workers]) =>
+            formatPrometheus([...own, ...workers], options)
+          )
+        )
+      )
+    )
+  )

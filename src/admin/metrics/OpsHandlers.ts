@@ -16,24 +16,31 @@ export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
     const cluster = yield* Effect.serviceOption(ClusterStatus)
     // generated once from the contract: it cannot change while the process runs
     const document = OpenApi.fromApi(Api) as unknown as Record<string, unknown>
-    return handlers
-      // a cluster node says whether its watch of the cluster is up, and since when its configuration may be stale
-      .handle("healthz", () =>
-        Option.match(cluster, {
-          onNone: () => Effect.succeed({ status: "ok" as const }),
-          onSome: (c) => Effect.map(c.health, (h) => ({
-            status: h.status, cluster_revision: h.lastApplied,
-            ...(h.configStaleSeconds !== undefined ? { config_stale_seconds: h.configStaleSeconds } : {}),
-            ...(h.mirror !== undefined
-              ? { mirror: { domain: h.mirror.domain, source: h.mirror.source, last_contact_seconds: h.mirror.lastContactSeconds, lag: h.mirror.lag } }
-              : {})
-          }))
-        }))
-      // ready when the store answers: the mail path reads tenants from it
-      .handle("readyz", () =>
-        repo.listTenants().pipe(
-          Effect.map((tenants) => ({ status: "ready" as const, tenants: tenants.length })),
-          Effect.catchAll((e) => Effect.fail(new NotReady({ message: `the store is not readable: ${e.message}` })))
-        ))
-      .handle("openapi", () => Effect.succeed(document))
-  }))
+    return (
+      handlers
+        // a cluster node says whether its watch of the cluster is up, and since when its configuration may be stale
+        .handle("healthz", () =>
+          Option.match(cluster, {
+            onNone: () => Effect.succeed({ status: "ok" as const }),
+            onSome: (c) =>
+              Effect.map(c.health, (h) => ({
+                status: h.status,
+                cluster_revision: h.lastApplied,
+                ...(h.configStaleSeconds !== undefined ? { config_stale_seconds: h.configStaleSeconds } : {}),
+                ...(h.mirror !== undefined
+                  ? { mirror: { domain: h.mirror.domain, source: h.mirror.source, last_contact_seconds: h.mirror.lastContactSeconds, lag: h.mirror.lag } }
+                  : {})
+              }))
+          })
+        )
+        // ready when the store answers: the mail path reads tenants from it
+        .handle("readyz", () =>
+          repo.listTenants().pipe(
+            Effect.map((tenants) => ({ status: "ready" as const, tenants: tenants.length })),
+            Effect.catchAll((e) => Effect.fail(new NotReady({ message: `the store is not readable: ${e.message}` })))
+          )
+        )
+        .handle("openapi", () => Effect.succeed(document))
+    )
+  })
+)

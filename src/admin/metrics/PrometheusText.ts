@@ -70,8 +70,7 @@ const kindOf = (state: MetricState.MetricState.Untyped): Kind | undefined => {
   return undefined
 }
 
-const add = (a: number | bigint, b: number | bigint): number | bigint =>
-  typeof a === "bigint" && typeof b === "bigint" ? a + b : Number(a) + Number(b)
+const add = (a: number | bigint, b: number | bigint): number | bigint => (typeof a === "bigint" && typeof b === "bigint" ? a + b : Number(a) + Number(b))
 
 /** Two series of one family that lost their only difference (the tenant tag). */
 const merge = (a: MetricState.MetricState.Untyped, b: MetricState.MetricState.Untyped): MetricState.MetricState.Untyped => {
@@ -87,12 +86,20 @@ const merge = (a: MetricState.MetricState.Untyped, b: MetricState.MetricState.Un
     for (const [le, n] of b.buckets) counts.set(le, (counts.get(le) ?? 0) + n)
     return MetricState.histogram({
       buckets: Array.from(counts).sort(([x], [y]) => x - y),
-      count: a.count + b.count, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max), sum: a.sum + b.sum
+      count: a.count + b.count,
+      min: Math.min(a.min, b.min),
+      max: Math.max(a.max, b.max),
+      sum: a.sum + b.sum
     })
   }
   if (MetricState.isSummaryState(a) && MetricState.isSummaryState(b)) {
     return MetricState.summary({
-      error: a.error, quantiles: [], count: a.count + b.count, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max), sum: a.sum + b.sum
+      error: a.error,
+      quantiles: [],
+      count: a.count + b.count,
+      min: Math.min(a.min, b.min),
+      max: Math.max(a.max, b.max),
+      sum: a.sum + b.sum
     })
   }
   return a
@@ -116,18 +123,16 @@ const seriesLines = (name: string, s: Series): Array<string> => {
     ]
   }
   if (MetricState.isSummaryState(st)) {
-    const quantiles = s.merged ? [] : st.quantiles.flatMap(([q, v]) =>
-      Option.isSome(v) ? [`${name}${labelText([...l, ["quantile", formatValue(q)]])} ${formatValue(v.value)}`] : [])
+    const quantiles = s.merged
+      ? []
+      : st.quantiles.flatMap(([q, v]) => (Option.isSome(v) ? [`${name}${labelText([...l, ["quantile", formatValue(q)]])} ${formatValue(v.value)}`] : []))
     return [...quantiles, `${name}_sum${labelText(l)} ${formatValue(st.sum)}`, `${name}_count${labelText(l)} ${formatValue(st.count)}`]
   }
   return []
 }
 
 /** The exposition text for a metric snapshot; families sorted by name, one HELP/TYPE each. */
-export const formatPrometheus = (
-  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
-  options: { readonly tenantLabels: boolean }
-): string => {
+export const formatPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>, options: { readonly tenantLabels: boolean }): string => {
   const families = new Map<string, Family>()
   for (const pair of pairs) {
     const state = pair.metricState as MetricState.MetricState.Untyped

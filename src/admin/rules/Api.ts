@@ -24,7 +24,9 @@ export const RuleCreate = Schema.Struct({
 }).annotations({ ...STRICT, identifier: "RuleCreate" })
 
 /** PUT: the whole rule (the id comes from the path); it keeps its place in the order. */
-export const RuleReplace = Schema.Struct(Rule.fields).pipe(Schema.omit("id")).annotations({ ...STRICT, identifier: "RuleReplace" })
+export const RuleReplace = Schema.Struct(Rule.fields)
+  .pipe(Schema.omit("id"))
+  .annotations({ ...STRICT, identifier: "RuleReplace" })
 
 /** The new order: every current rule id exactly once. */
 export const RuleOrder = Schema.Struct({ ids: Schema.Array(Schema.String) }).annotations({ ...STRICT, identifier: "RuleOrder" })
@@ -57,5 +59,4 @@ export class RulesGroup extends HttpApiGroup.make("rules")
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "A tenant's ordered signature rules: which template goes on which message.")
-{}
+  .annotate(OpenApi.Description, "A tenant's ordered signature rules: which template goes on which message.") {}

@@ -40,10 +40,14 @@ export const reorderRules = (rules: ReadonlyArray<Rule>, ids: ReadonlyArray<stri
     unknown.length > 0 ? `unknown: ${unknown.join(", ")}` : "",
     duplicates.size > 0 ? `given more than once: ${[...duplicates].join(", ")}` : ""
   ].filter((p) => p !== "")
-  return Either.left(new RuleOrderInvalid({
-    missing, unknown, duplicates: [...duplicates],
-    message: `ids must list every current rule exactly once (${parts.join("; ")}); GET /rules for the current ids`
-  }))
+  return Either.left(
+    new RuleOrderInvalid({
+      missing,
+      unknown,
+      duplicates: [...duplicates],
+      message: `ids must list every current rule exactly once (${parts.join("; ")}); GET /rules for the current ids`
+    })
+  )
 }
 
 export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
@@ -63,7 +67,10 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
         const id = yield* authorize(rawTenantId, CONTENT_ROLES)
         const rule = yield* findIn(id, ruleId)
         if (rule.enabled === enabled) return rule
-        const rules = yield* changes.updateRules(id, withRule(ruleId, (r) => new Rule({ ...r, enabled })))
+        const rules = yield* changes.updateRules(
+          id,
+          withRule(ruleId, (r) => new Rule({ ...r, enabled }))
+        )
         yield* recordAudit(id, enabled ? "rule.enable" : "rule.disable", `rule/${ruleId}`, { before: String(!enabled), after: String(enabled) })
         return rules[indexOf(rules, ruleId)]
       }).pipe(catchStore)
@@ -71,7 +78,11 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
     return handlers
       .handle("list", ({ path }) => authorize(path.tenantId, READ_ROLES).pipe(Effect.flatMap(content.rules), catchStore))
       .handle("get", ({ path }) =>
-        authorize(path.tenantId, READ_ROLES).pipe(Effect.flatMap((id) => findIn(id, path.ruleId)), catchStore))
+        authorize(path.tenantId, READ_ROLES).pipe(
+          Effect.flatMap((id) => findIn(id, path.ruleId)),
+          catchStore
+        )
+      )
       .handle("create", ({ path, payload }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
@@ -79,9 +90,12 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
           const rule = new Rule(fields)
           const rules = yield* changes.updateRules(id, (current) => {
             if (indexOf(current, rule.id) !== -1) {
-              return Either.left(new RuleAlreadyExists({
-                ruleId: rule.id, message: `rule "${rule.id}" already exists; change it with PUT /tenants/${id}/rules/${rule.id}`
-              }))
+              return Either.left(
+                new RuleAlreadyExists({
+                  ruleId: rule.id,
+                  message: `rule "${rule.id}" already exists; change it with PUT /tenants/${id}/rules/${rule.id}`
+                })
+              )
             }
             const position = Math.min(at ?? current.length, current.length)
             return Either.right([...current.slice(0, position), rule, ...current.slice(position)])
@@ -89,23 +103,28 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
           const position = indexOf(rules, rule.id)
           yield* recordAudit(id, "rule.create", `rule/${rule.id}`, { after: `position ${position}`, detail: `template ${rule.templateId}` })
           return rules[position]
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("replace", ({ path, payload }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
-          const rules = yield* changes.updateRules(id, withRule(path.ruleId, () => new Rule({ ...payload, id: path.ruleId })))
+          const rules = yield* changes.updateRules(
+            id,
+            withRule(path.ruleId, () => new Rule({ ...payload, id: path.ruleId }))
+          )
           yield* recordAudit(id, "rule.update", `rule/${path.ruleId}`)
           return rules[indexOf(rules, path.ruleId)]
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("delete", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           yield* changes.updateRules(id, (current) =>
-            indexOf(current, path.ruleId) === -1
-              ? Either.left(RuleNotFound.of(path.ruleId))
-              : Either.right(current.filter((r) => r.id !== path.ruleId)))
+            indexOf(current, path.ruleId) === -1 ? Either.left(RuleNotFound.of(path.ruleId)) : Either.right(current.filter((r) => r.id !== path.ruleId))
+          )
           yield* recordAudit(id, "rule.delete", `rule/${path.ruleId}`)
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("reorder", ({ path, payload }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
@@ -116,7 +135,9 @@ export const RulesLive = HttpApiBuilder.group(Api, "rules", (handlers) =>
           })
           yield* recordAudit(id, "rule.reorder", "rules", { before: before.join(","), after: rules.map((r) => r.id).join(",") })
           return rules
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("enable", ({ path }) => setEnabled(path.tenantId, path.ruleId, true))
       .handle("disable", ({ path }) => setEnabled(path.tenantId, path.ruleId, false))
-  }))
+  })
+)

@@ -105,5 +105,4 @@ export class PreviewGroupApi extends HttpApiGroup.make("preview")
   .addError(NotReady)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "Rules tester (preview) and test stamp of an uploaded message; nothing is relayed.")
-{}
+  .annotate(OpenApi.Description, "Rules tester (preview) and test stamp of an uploaded message; nothing is relayed.") {}

@@ -25,31 +25,45 @@ const joined = (decision: SignatureDecision) =>
   decision._tag === "NoSignature"
     ? []
     : decision.groups.map((g) => ({
-      recipients: g.recipients,
-      ruleIds: g.elements.map((e) => e.ruleId),
-      // images as data: URLs, so the preview shows them whatever the delivery
-      html: g.elements.map((e) => withDataUrls(e.html, e.images)).join("\n"),
-      text: g.elements.map((e) => e.text).join("\n\n")
-    }))
+        recipients: g.recipients,
+        ruleIds: g.elements.map((e) => e.ruleId),
+        // images as data: URLs, so the preview shows them whatever the delivery
+        html: g.elements.map((e) => withDataUrls(e.html, e.images)).join("\n"),
+        text: g.elements.map((e) => e.text).join("\n\n")
+      }))
 
 /** The decision without image bytes: the groups' HTML already carries them as data URLs. */
 const withoutImageBytes = (decision: SignatureDecision): SignatureDecision =>
   decision._tag === "NoSignature"
     ? decision
-    : new Stamp({
-      skipIfPresent: decision.skipIfPresent,
-      ...(decision.placeholder !== undefined ? { placeholder: decision.placeholder } : {}),
-      groups: decision.groups.map((g) => new RecipientGroup({
-        recipients: g.recipients,
-        elements: g.elements.map((e) => new SignatureElement({ ...e, images: [] }, true))
-      }, true))
-    }, true)
+    : new Stamp(
+        {
+          skipIfPresent: decision.skipIfPresent,
+          ...(decision.placeholder !== undefined ? { placeholder: decision.placeholder } : {}),
+          groups: decision.groups.map(
+            (g) =>
+              new RecipientGroup(
+                {
+                  recipients: g.recipients,
+                  elements: g.elements.map((e) => new SignatureElement({ ...e, images: [] }, true))
+                },
+                true
+              )
+          )
+        },
+        true
+      )
 
 /** A refusal of the test stamp: 413 past the upload limit, else a 422 naming the reason. */
 const refused = (e: TestStampRefused) => (e.tooBig ? tooLarge() : new TestStampFailed({ reason: e.reason, message: e.message }))
 
 const splitList = (s: string | undefined) =>
-  s === undefined ? undefined : s.split(",").map((a) => a.trim()).filter((a) => a !== "")
+  s === undefined
+    ? undefined
+    : s
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== "")
 
 export const PreviewLive = HttpApiBuilder.group(Api, "preview", (handlers) =>
   Effect.gen(function* () {
@@ -63,11 +77,15 @@ export const PreviewLive = HttpApiBuilder.group(Api, "preview", (handlers) =>
           const at = payload.at?.getTime() ?? Date.now()
           const actor = yield* registry.actor(id)
           const result = yield* actor.previewRules({
-            sender: payload.sender, recipients: payload.recipients, subject: payload.subject ?? "",
-            ...(payload.kind !== undefined ? { kind: payload.kind } : {}), at
+            sender: payload.sender,
+            recipients: payload.recipients,
+            subject: payload.subject ?? "",
+            ...(payload.kind !== undefined ? { kind: payload.kind } : {}),
+            at
           })
           return { ...result, decision: withoutImageBytes(result.decision), at: new Date(at).toISOString(), groups: joined(result.decision) }
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
       .handleRaw("testStamp", ({ path, request, urlParams }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
@@ -77,16 +95,21 @@ export const PreviewLive = HttpApiBuilder.group(Api, "preview", (handlers) =>
           const actor = yield* registry.actor(id)
           const tenant = yield* actor.relayState
           const sender = urlParams.sender?.trim()
-          const result = yield* stamper.run({
-            upload: NodeHttpServerRequest.toIncomingMessage(request),
-            uploadLimit: TEST_STAMP_MAX_BYTES,
-            tenant, sender, recipients: splitList(urlParams.recipients), serverName: "imprint",
-            resolve: (envelope, header) =>
-              actor.resolveSignature(envelope, header).pipe(
-                Effect.timeout(RESOLVE_TIMEOUT),
-                Effect.catchAll((e) => Effect.succeed(new NoSignature({ reason: `tenant-unavailable: ${e.message}` })))
-              )
-          }).pipe(Effect.catchTag("TestStampRefused", (e) => Effect.fail(refused(e))))
+          const result = yield* stamper
+            .run({
+              upload: NodeHttpServerRequest.toIncomingMessage(request),
+              uploadLimit: TEST_STAMP_MAX_BYTES,
+              tenant,
+              sender,
+              recipients: splitList(urlParams.recipients),
+              serverName: "imprint",
+              resolve: (envelope, header) =>
+                actor.resolveSignature(envelope, header).pipe(
+                  Effect.timeout(RESOLVE_TIMEOUT),
+                  Effect.catchAll((e) => Effect.succeed(new NoSignature({ reason: `tenant-unavailable: ${e.message}` })))
+                )
+            })
+            .pipe(Effect.catchTag("TestStampRefused", (e) => Effect.fail(refused(e))))
           if (sender === undefined && result.sender === "") {
             return yield* new TestStampInvalid({ message: "no sender: give ?sender=address or a From header with an address" })
           }
@@ -107,5 +130,7 @@ export const PreviewLive = HttpApiBuilder.group(Api, "preview", (handlers) =>
             })),
             bytes: result.bytes
           }
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
-  }))
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
+  })
+)

@@ -64,7 +64,12 @@ const STRICT = { parseOptions: { onExcessProperty: "error", errors: "all" } } as
 
 /** An update's source: as the view, with the secret in plaintext, or left out to keep the stored one. */
 export const SourceInput = Schema.Union(
-  Schema.Struct({ ...GraphSourceView.fields, clientSecret: Schema.optional(Schema.String), graphBaseUrl: Schema.optional(Schema.String), includeGroups: Schema.optional(Schema.Boolean) }),
+  Schema.Struct({
+    ...GraphSourceView.fields,
+    clientSecret: Schema.optional(Schema.String),
+    graphBaseUrl: Schema.optional(Schema.String),
+    includeGroups: Schema.optional(Schema.Boolean)
+  }),
   Schema.Struct({ ...LdapSourceView.fields, password: Schema.optional(Schema.String) }),
   FileSourceView
 )
@@ -80,22 +85,11 @@ const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 
 export class SyncGroup extends HttpApiGroup.make("sync")
   .add(HttpApiEndpoint.get("status")`/tenants/${tenantId}/directory/sync`.addSuccess(SyncStatusView))
-  .add(
-    HttpApiEndpoint.post("syncNow")`/tenants/${tenantId}/directory/sync`
-      .addSuccess(SyncStatusView, { status: 202 })
-      .addError(SyncNotConfigured)
-  )
+  .add(HttpApiEndpoint.post("syncNow")`/tenants/${tenantId}/directory/sync`.addSuccess(SyncStatusView, { status: 202 }).addError(SyncNotConfigured))
   .add(HttpApiEndpoint.get("getSources")`/tenants/${tenantId}/directory/sources`.addSuccess(SourcesView))
-  .add(
-    HttpApiEndpoint.put("putSources")`/tenants/${tenantId}/directory/sources`
-      .setPayload(SourcesUpdate)
-      .addSuccess(SourcesView)
-      .addError(SourcesInvalid)
-  )
+  .add(HttpApiEndpoint.put("putSources")`/tenants/${tenantId}/directory/sources`.setPayload(SourcesUpdate).addSuccess(SourcesView).addError(SourcesInvalid))
   .addError(TenantNotFound, { status: 404 })
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description,
-    "Directory sync: status and progress (every member), sync now and sources (owner, admin). Credentials are write-only.")
-{}
+  .annotate(OpenApi.Description, "Directory sync: status and progress (every member), sync now and sources (owner, admin). Credentials are write-only.") {}

@@ -7,8 +7,15 @@ import { DirectorySync } from "../../sync/DirectorySync.js"
 import { settingsProblem } from "../../sync/Sources.js"
 import { SyncRepo } from "../../sync/SyncRepo.js"
 import {
-  FileSourceSettings, GRAPH_DEFAULT_BASE_URL, GraphSourceSettings, LdapSourceSettings, MIN_SYNC_INTERVAL_SECONDS, SECRET_SET,
-  type SourceSettings, type SyncStatus, TenantSyncSettings
+  FileSourceSettings,
+  GRAPH_DEFAULT_BASE_URL,
+  GraphSourceSettings,
+  LdapSourceSettings,
+  MIN_SYNC_INTERVAL_SECONDS,
+  SECRET_SET,
+  type SourceSettings,
+  type SyncStatus,
+  TenantSyncSettings
 } from "../../domain/SyncSettings.js"
 import { Api, StoreFailure, storeFailureOf } from "../Api.js"
 import { recordAudit } from "../audit/Audit.js"
@@ -44,13 +51,30 @@ const toSettings = (input: SourceInput, previous: ReadonlyArray<SourceSettings>)
   Effect.gen(function* () {
     const before = previous.find((p) => p.name === input.name)
     const invalid = (message: string) => new SourcesInvalid({ message: `source ${input.name}: ${message}` })
-    const decode = <A>(make: () => A) => Effect.try({ try: make, catch: (e) => invalid(String((e as Error).message).split("\n").slice(0, 6).join(" ")) })
+    const decode = <A>(make: () => A) =>
+      Effect.try({
+        try: make,
+        catch: (e) =>
+          invalid(
+            String((e as Error).message)
+              .split("\n")
+              .slice(0, 6)
+              .join(" ")
+          )
+      })
     switch (input.type) {
       case "graph": {
         const { type, clientSecret, ...rest } = input
         const secret = clientSecret !== undefined && clientSecret !== SECRET_SET ? clientSecret : before?._tag === "graph" ? before.clientSecret : undefined
         if (secret === undefined || secret === "") return yield* invalid("clientSecret is required for a new Graph source")
-        return yield* decode(() => GraphSourceSettings.make({ ...rest, graphBaseUrl: rest.graphBaseUrl ?? GRAPH_DEFAULT_BASE_URL, includeGroups: rest.includeGroups ?? false, clientSecret: secret }))
+        return yield* decode(() =>
+          GraphSourceSettings.make({
+            ...rest,
+            graphBaseUrl: rest.graphBaseUrl ?? GRAPH_DEFAULT_BASE_URL,
+            includeGroups: rest.includeGroups ?? false,
+            clientSecret: secret
+          })
+        )
       }
       case "ldap": {
         const { type, password, ...rest } = input
@@ -94,7 +118,8 @@ export const SyncLive = HttpApiBuilder.group(Api, "sync", (handlers) =>
           yield* requireTenantRole(path.tenantId, READ_ROLES)
           yield* requireTenant(path.tenantId)
           return statusView(yield* sync.status(path.tenantId).pipe(Effect.catchAll(storeFailure("sync status read"))))
-        }))
+        })
+      )
       .handle("syncNow", ({ path }) =>
         Effect.gen(function* () {
           yield* requireTenantRole(path.tenantId, ADMIN_ROLES)
@@ -105,13 +130,15 @@ export const SyncLive = HttpApiBuilder.group(Api, "sync", (handlers) =>
           )
           yield* recordAudit(path.tenantId, "directory.sync", "directory/sync")
           return statusView(status)
-        }))
+        })
+      )
       .handle("getSources", ({ path }) =>
         Effect.gen(function* () {
           yield* requireTenantRole(path.tenantId, ADMIN_ROLES)
           yield* requireTenant(path.tenantId)
           return sourcesView(yield* repo.getSettings(path.tenantId).pipe(Effect.catchAll(storeFailure("sync settings read"))))
-        }))
+        })
+      )
       .handle("putSources", ({ path, payload }) =>
         Effect.gen(function* () {
           yield* requireTenantRole(path.tenantId, ADMIN_ROLES)
@@ -136,5 +163,7 @@ export const SyncLive = HttpApiBuilder.group(Api, "sync", (handlers) =>
             after: sources.map((s) => `${s._tag}:${s.name}`).join(",")
           })
           return sourcesView(Option.some(settings))
-        }))
-  }))
+        })
+      )
+  })
+)

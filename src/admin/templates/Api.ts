@@ -1,7 +1,12 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import {
-  DirectoryUserNotFound, TemplateAlreadyExists, TemplateInUse, TemplateInvalid, TemplateNotFound, TemplateVersionNotFound
+  DirectoryUserNotFound,
+  TemplateAlreadyExists,
+  TemplateInUse,
+  TemplateInvalid,
+  TemplateNotFound,
+  TemplateVersionNotFound
 } from "../../domain/ContentErrors.js"
 import { TenantNotFound } from "../../domain/Errors.js"
 import { ImageDeliveryMode } from "../../domain/Images.js"
@@ -17,9 +22,11 @@ import { AdminAuth } from "../http/Principal.js"
 
 const STRICT = { parseOptions: { onExcessProperty: "error", errors: "all" } } as const
 
-const TemplateId = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9._-]{1,64}$/, {
-  message: () => "a template id is 1 to 64 of A-Z a-z 0-9 . _ -"
-}))
+const TemplateId = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9._-]{1,64}$/, {
+    message: () => "a template id is 1 to 64 of A-Z a-z 0-9 . _ -"
+  })
+)
 
 export class TemplateView extends Schema.Class<TemplateView>("TemplateView")({
   id: Schema.String,
@@ -108,11 +115,7 @@ export class TemplatesGroup extends HttpApiGroup.make("templates")
   )
   .add(HttpApiEndpoint.put("replace")`/tenants/${tenantId}/templates/${templateId}`.setPayload(TemplateReplace).addSuccess(TemplateSaved))
   .add(HttpApiEndpoint.patch("update")`/tenants/${tenantId}/templates/${templateId}`.setPayload(TemplatePatch).addSuccess(TemplateSaved))
-  .add(
-    HttpApiEndpoint.del("delete")`/tenants/${tenantId}/templates/${templateId}`
-      .addSuccess(HttpApiSchema.NoContent)
-      .addError(TemplateInUse, { status: 409 })
-  )
+  .add(HttpApiEndpoint.del("delete")`/tenants/${tenantId}/templates/${templateId}`.addSuccess(HttpApiSchema.NoContent).addError(TemplateInUse, { status: 409 }))
   .add(HttpApiEndpoint.get("versions")`/tenants/${tenantId}/templates/${templateId}/versions`.addSuccess(Schema.Array(TemplateVersionView)))
   .add(
     HttpApiEndpoint.get("version")`/tenants/${tenantId}/templates/${templateId}/versions/${version}`
@@ -137,5 +140,4 @@ export class TemplatesGroup extends HttpApiGroup.make("templates")
   .addError(NotReady)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "A tenant's signature templates, their versions, and a render for one directory user.")
-{}
+  .annotate(OpenApi.Description, "A tenant's signature templates, their versions, and a render for one directory user.") {}

@@ -27,8 +27,12 @@ import { actorUnavailable, authorize, catchStore } from "../http/ContentAccess.j
 
 export const templateView = (t: Template) =>
   new TemplateView({
-    id: t.id, name: t.name, html: t.html, ...(t.text !== undefined ? { text: t.text } : {}),
-    ...(t.delivery !== undefined ? { delivery: t.delivery } : {}), version: t.version
+    id: t.id,
+    name: t.name,
+    html: t.html,
+    ...(t.text !== undefined ? { text: t.text } : {}),
+    ...(t.delivery !== undefined ? { delivery: t.delivery } : {}),
+    version: t.version
   })
 
 const savedView = (s: SavedTemplate) =>
@@ -60,14 +64,19 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
     const save = (id: TenantId, input: TemplateInput, mode: "create" | "update", action: string, restoredFrom?: number) =>
       Effect.gen(function* () {
         const saved = yield* changes.saveTemplate(id, input, {
-          mode, savedBy: yield* savedBy, ...(restoredFrom !== undefined ? { restoredFrom } : {})
+          mode,
+          savedBy: yield* savedBy,
+          ...(restoredFrom !== undefined ? { restoredFrom } : {})
         })
         yield* recordAudit(id, action, `template/${input.id}`, {
           before: saved.previousVersion === undefined ? undefined : String(saved.previousVersion),
           after: String(saved.template.version),
-          detail: restoredFrom !== undefined
-            ? `restored version ${restoredFrom}`
-            : saved.removed.length > 0 ? `sanitizer removed: ${saved.removed.map((r) => r.name).join(", ")}` : undefined
+          detail:
+            restoredFrom !== undefined
+              ? `restored version ${restoredFrom}`
+              : saved.removed.length > 0
+                ? `sanitizer removed: ${saved.removed.map((r) => r.name).join(", ")}`
+                : undefined
         })
         return savedView(saved)
       })
@@ -82,55 +91,68 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
           Effect.flatMap((id) => content.templates(id)),
           Effect.map((ts) => ts.map(templateView)),
           catchStore
-        ))
+        )
+      )
       .handle("get", ({ path }) =>
         authorize(path.tenantId, READ_ROLES).pipe(
           Effect.flatMap((id) => content.template(id, path.templateId)),
           Effect.map(templateView),
           catchStore
-        ))
+        )
+      )
       .handle("create", ({ path, payload }) =>
         authorize(path.tenantId, CONTENT_ROLES).pipe(
           Effect.flatMap((id) => save(id, payload, "create", "template.create")),
           catchStore
-        ))
+        )
+      )
       .handle("replace", ({ path, payload }) =>
         authorize(path.tenantId, CONTENT_ROLES).pipe(
           Effect.flatMap((id) => update(id, { ...payload, id: path.templateId }, "template.update")),
           catchStore
-        ))
+        )
+      )
       .handle("update", ({ path, payload }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           const current = yield* content.template(id, path.templateId)
-          const text = payload.text === null ? undefined : payload.text ?? current.text
-          const delivery = payload.delivery === null ? undefined : payload.delivery ?? current.delivery
-          return yield* update(id, { id: current.id, name: payload.name ?? current.name, html: payload.html ?? current.html, text, delivery }, "template.update")
-        }).pipe(catchStore))
+          const text = payload.text === null ? undefined : (payload.text ?? current.text)
+          const delivery = payload.delivery === null ? undefined : (payload.delivery ?? current.delivery)
+          return yield* update(
+            id,
+            { id: current.id, name: payload.name ?? current.name, html: payload.html ?? current.html, text, delivery },
+            "template.update"
+          )
+        }).pipe(catchStore)
+      )
       .handle("delete", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           const removed = yield* content.deleteTemplate(id, path.templateId)
           yield* recordAudit(id, "template.delete", `template/${removed.id}`, { before: String(removed.version) })
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("versions", ({ path }) =>
         authorize(path.tenantId, READ_ROLES).pipe(
           Effect.flatMap((id) => content.versions(id, path.templateId)),
           Effect.map((vs) => vs.map(versionView)),
           catchStore
-        ))
+        )
+      )
       .handle("version", ({ path }) =>
         authorize(path.tenantId, READ_ROLES).pipe(
           Effect.flatMap((id) => content.version(id, path.templateId, path.version)),
           Effect.map(versionView),
           catchStore
-        ))
+        )
+      )
       .handle("restore", ({ path }) =>
         Effect.gen(function* () {
           const id = yield* authorize(path.tenantId, CONTENT_ROLES)
           const old = (yield* content.version(id, path.templateId, path.version)).template
           return yield* update(id, { id: old.id, name: old.name, html: old.html, text: old.text, delivery: old.delivery }, "template.restore", path.version)
-        }).pipe(catchStore))
+        }).pipe(catchStore)
+      )
       .handle("render", ({ path, payload }) =>
         Effect.gen(function* () {
           // like the preview: content roles (Principal.ts), though nothing is written
@@ -148,7 +170,11 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
           // library images as data: URLs, so the answer shows them with no hosting
           const library = new Map((yield* images.list(id)).map((i) => [i.id, i]))
           const rendered = renderTemplate(compiled.right, userValues(user.value), {
-            tenantId: id, images: library, delivery: "embedded", publicBaseUrl: undefined, photo: photoImageMeta(user.value.photo)
+            tenantId: id,
+            images: library,
+            delivery: "embedded",
+            publicBaseUrl: undefined,
+            photo: photoImageMeta(user.value.photo)
           })
           const shown = []
           for (const image of rendered.images) {
@@ -156,7 +182,13 @@ export const TemplatesLive = HttpApiBuilder.group(Api, "templates", (handlers) =
             if (Option.isSome(bytes)) shown.push({ src: image.src, contentType: IMAGE_CONTENT_TYPES[image.meta.type], data: bytes.value })
           }
           return new RenderedTemplateView({
-            templateId: template.id, version: template.version, mail: user.value.mail, html: withDataUrls(rendered.html, shown), text: rendered.text
+            templateId: template.id,
+            version: template.version,
+            mail: user.value.mail,
+            html: withDataUrls(rendered.html, shown),
+            text: rendered.text
           })
-        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore))
-  }))
+        }).pipe(Effect.catchTag("TenantActorUnavailable", actorUnavailable), catchStore)
+      )
+  })
+)

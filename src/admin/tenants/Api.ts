@@ -123,5 +123,4 @@ export class TenantsGroup extends HttpApiGroup.make("tenants")
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "Tenants: relay identity, connectors, downstream and signature content; operators only.")
-{}
+  .annotate(OpenApi.Description, "Tenants: relay identity, connectors, downstream and signature content; operators only.") {}

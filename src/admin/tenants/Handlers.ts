@@ -28,8 +28,7 @@ import { tenantView } from "./Views.js"
  * a tenant file carries passwords); a delete keeps the tenant's entries.
  */
 
-const storeFailure = (e: StoreError | StoreDecodeError) =>
-  Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))
+const storeFailure = (e: StoreError | StoreDecodeError) => Effect.logError("admin API: store failure", e).pipe(Effect.zipRight(Effect.fail(storeFailureOf(e))))
 
 /** A path id that is not even a valid tenant id names no tenant: 404, like an unknown one. */
 const parseId = (raw: string) =>
@@ -50,18 +49,24 @@ const generatedDetail = (saved: TenantSaved): { detail?: string } =>
  * Operators only; a tenant member naming another tenant's id gets 404 (it
  * cannot tell the tenant exists), its own tenant 403.
  */
-const asOperator = <A, E, R>(tenantId: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.zipRight(requireTenantRole(tenantId, []), effect)
+const asOperator = <A, E, R>(tenantId: string, effect: Effect.Effect<A, E, R>) => Effect.zipRight(requireTenantRole(tenantId, []), effect)
 
 const reportView = (report: BatchReport) =>
   new TenantImportReport({
     ...report,
     tenants: report.tenants.map((t) =>
-      t.status === "failed" ? t : {
-        source: t.source, tenantId: t.tenantId, status: t.status,
-        templates: t.summary.templates, rules: t.summary.rules, users: t.summary.users,
-        removed: t.summary.removed.map((r) => ({ templateId: r.templateId, removed: r.removed }))
-      })
+      t.status === "failed"
+        ? t
+        : {
+            source: t.source,
+            tenantId: t.tenantId,
+            status: t.status,
+            templates: t.summary.templates,
+            rules: t.summary.rules,
+            users: t.summary.users,
+            removed: t.summary.removed.map((r) => ({ templateId: r.templateId, removed: r.removed }))
+          }
+    )
   })
 
 export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
@@ -75,9 +80,7 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
 
     const detail = (id: TenantId) =>
       Effect.gen(function* () {
-        const tenant = yield* Effect.flatten(repo.getTenant(id)).pipe(
-          Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id }))
-        )
+        const tenant = yield* Effect.flatten(repo.getTenant(id)).pipe(Effect.catchTag("NoSuchElementException", () => new TenantNotFound({ tenantId: id })))
         const counts = {
           templates: (yield* repo.templates(id)).length,
           rules: (yield* repo.rules(id)).length,
@@ -95,9 +98,7 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
       Effect.gen(function* () {
         const { connectors, credentials } = yield* fillConnectorPasswords(sent.connectors, stored)
         const file: TenantFile = { ...sent, connectors }
-        const encoded = yield* Schema.encode(TenantFile.from)(file).pipe(
-          Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) }))
-        )
+        const encoded = yield* Schema.encode(TenantFile.from)(file).pipe(Effect.mapError((e) => new TenantFileInvalid({ message: formatFileError(e) })))
         const summary: ImportSummary = yield* imports.importTenant(encoded)
         return new TenantSaved({
           // just written: gone already only if deleted concurrently, which the write lock rules out
@@ -118,73 +119,133 @@ export const TenantsLive = HttpApiBuilder.group(Api, "tenants", (handlers) =>
 
     /** Read the stored tenant as a file, overlay the changed fields, import the result. */
     const update = (rawId: string, changes: Partial<TenantFile>) =>
-      writeLock.withPermits(1)(Effect.gen(function* () {
-        const id = yield* parseId(rawId)
-        const current = yield* repo.exportTenant(id)
-        return yield* save({ ...current, ...changes, id }, current.connectors)
-      }))
+      writeLock.withPermits(1)(
+        Effect.gen(function* () {
+          const id = yield* parseId(rawId)
+          const current = yield* repo.exportTenant(id)
+          return yield* save({ ...current, ...changes, id }, current.connectors)
+        })
+      )
 
     return handlers
-      .handle("list", () => Effect.zipRight(requireOperator,
-        repo.listTenants().pipe(Effect.map((ts) => ts.map((t) => tenantView(t))), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
-      .handle("get", ({ path }) => asOperator(path.tenantId,
-        parseId(path.tenantId).pipe(Effect.flatMap(detail), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
-      .handle("create", ({ payload }) => Effect.zipRight(requireOperator,
-        writeLock.withPermits(1)(Effect.gen(function* () {
-          if (Option.isSome(yield* repo.getTenant(payload.id))) {
-            return yield* new TenantAlreadyExists({
-              tenantId: payload.id,
-              message: `tenant ${payload.id} already exists; change it with PATCH /tenants/${payload.id}`
-            })
-          }
-          const saved = yield* save(payload, [])
-          yield* recordAudit(payload.id, "tenant.create", `tenant/${payload.id}`, { after: payload.name, ...generatedDetail(saved) })
-          return saved
-        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
-      .handle("update", ({ path, payload }) => asOperator(path.tenantId,
-        update(path.tenantId, definedFields(payload)).pipe(
-          Effect.tap((saved) => recordAudit(path.tenantId, "tenant.update", `tenant/${path.tenantId}`, {
-            detail: [`fields: ${Object.keys(definedFields(payload)).join(", ") || "(none)"}`, generatedDetail(saved).detail]
-              .filter((x) => x !== undefined).join("; ")
-          })),Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
-      .handle("import", ({ payload, urlParams }) => Effect.zipRight(requireOperator,
-        writeLock.withPermits(1)(Effect.gen(function* () {
-          const mode = urlParams.mode ?? "all-or-nothing"
-          const entries = payload.map((input, i) => ({ source: `tenants[${i}]`, input }))
-          // each written tenant's audit entry commits with it
-          const report = reportView(yield* imports.importBatch(entries, mode, (id, created) =>
-            auditOp(id, created ? "tenant.create" : "tenant.update", `tenant/${id}`, { detail: "batch import" })))
-          if (mode === "all-or-nothing" && !report.written && report.failed > 0) {
-            return yield* new TenantImportRejected({
-              message: `${report.failed} of ${payload.length} tenants failed; nothing was written (fix them, or send ?mode=per-tenant to write the valid ones)`,
-              report
-            })
-          }
-          return report
-        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
-      .handle("suspend", ({ path }) => asOperator(path.tenantId,
-        Effect.flatMap(suspendedState(path.tenantId), (before) => update(path.tenantId, { suspended: true }).pipe(
-          Effect.map((saved) => saved.tenant),
-          Effect.tap(() => recordAudit(path.tenantId, "tenant.suspend", `tenant/${path.tenantId}`, { before, after: "suspended" })))).pipe(
-          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
-        )))
-      .handle("resume", ({ path }) => asOperator(path.tenantId,
-        Effect.flatMap(suspendedState(path.tenantId), (before) => update(path.tenantId, { suspended: false }).pipe(
-          Effect.map((saved) => saved.tenant),
-          Effect.tap(() => recordAudit(path.tenantId, "tenant.resume", `tenant/${path.tenantId}`, { before, after: "active" })))).pipe(
-          Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die })
-        )))
-      .handle("delete", ({ path }) => asOperator(path.tenantId,
-        writeLock.withPermits(1)(Effect.gen(function* () {
-          const id = yield* parseId(path.tenantId)
-          if (!(yield* repo.removeTenant(id))) return yield* new TenantNotFound({ tenantId: id })
-          // the actor holds the tenant's compiled state; stop it rather than wait for the idle sweep
-          yield* registry.stop(id)
-          // its members, sessions, trusted devices and API tokens go with it (they live outside tenant/)
-          yield* Effect.flatMap(AccountRepo, (accounts) => accounts.removeTenant(id))
-          // the directory's status record goes too (its audit entries stay)
-          yield* Effect.flatMap(DirectoryRepo, (directory) => directory.forget(id))
-          yield* recordAudit(id, "tenant.delete", `tenant/${id}`)
-          yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
-        })).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))))
-  }))
+      .handle("list", () =>
+        Effect.zipRight(
+          requireOperator,
+          repo.listTenants().pipe(
+            Effect.map((ts) => ts.map((t) => tenantView(t))),
+            Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })
+          )
+        )
+      )
+      .handle("get", ({ path }) =>
+        asOperator(
+          path.tenantId,
+          parseId(path.tenantId).pipe(Effect.flatMap(detail), Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+        )
+      )
+      .handle("create", ({ payload }) =>
+        Effect.zipRight(
+          requireOperator,
+          writeLock
+            .withPermits(1)(
+              Effect.gen(function* () {
+                if (Option.isSome(yield* repo.getTenant(payload.id))) {
+                  return yield* new TenantAlreadyExists({
+                    tenantId: payload.id,
+                    message: `tenant ${payload.id} already exists; change it with PATCH /tenants/${payload.id}`
+                  })
+                }
+                const saved = yield* save(payload, [])
+                yield* recordAudit(payload.id, "tenant.create", `tenant/${payload.id}`, { after: payload.name, ...generatedDetail(saved) })
+                return saved
+              })
+            )
+            .pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+        )
+      )
+      .handle("update", ({ path, payload }) =>
+        asOperator(
+          path.tenantId,
+          update(path.tenantId, definedFields(payload)).pipe(
+            Effect.tap((saved) =>
+              recordAudit(path.tenantId, "tenant.update", `tenant/${path.tenantId}`, {
+                detail: [`fields: ${Object.keys(definedFields(payload)).join(", ") || "(none)"}`, generatedDetail(saved).detail]
+                  .filter((x) => x !== undefined)
+                  .join("; ")
+              })
+            ),
+            Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure })
+          )
+        )
+      )
+      .handle("import", ({ payload, urlParams }) =>
+        Effect.zipRight(
+          requireOperator,
+          writeLock
+            .withPermits(1)(
+              Effect.gen(function* () {
+                const mode = urlParams.mode ?? "all-or-nothing"
+                const entries = payload.map((input, i) => ({ source: `tenants[${i}]`, input }))
+                // each written tenant's audit entry commits with it
+                const report = reportView(
+                  yield* imports.importBatch(entries, mode, (id, created) =>
+                    auditOp(id, created ? "tenant.create" : "tenant.update", `tenant/${id}`, { detail: "batch import" })
+                  )
+                )
+                if (mode === "all-or-nothing" && !report.written && report.failed > 0) {
+                  return yield* new TenantImportRejected({
+                    message: `${report.failed} of ${payload.length} tenants failed; nothing was written (fix them, or send ?mode=per-tenant to write the valid ones)`,
+                    report
+                  })
+                }
+                return report
+              })
+            )
+            .pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+        )
+      )
+      .handle("suspend", ({ path }) =>
+        asOperator(
+          path.tenantId,
+          Effect.flatMap(suspendedState(path.tenantId), (before) =>
+            update(path.tenantId, { suspended: true }).pipe(
+              Effect.map((saved) => saved.tenant),
+              Effect.tap(() => recordAudit(path.tenantId, "tenant.suspend", `tenant/${path.tenantId}`, { before, after: "suspended" }))
+            )
+          ).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die }))
+        )
+      )
+      .handle("resume", ({ path }) =>
+        asOperator(
+          path.tenantId,
+          Effect.flatMap(suspendedState(path.tenantId), (before) =>
+            update(path.tenantId, { suspended: false }).pipe(
+              Effect.map((saved) => saved.tenant),
+              Effect.tap(() => recordAudit(path.tenantId, "tenant.resume", `tenant/${path.tenantId}`, { before, after: "active" }))
+            )
+          ).pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure, TenantFileInvalid: Effect.die, TenantConflict: Effect.die }))
+        )
+      )
+      .handle("delete", ({ path }) =>
+        asOperator(
+          path.tenantId,
+          writeLock
+            .withPermits(1)(
+              Effect.gen(function* () {
+                const id = yield* parseId(path.tenantId)
+                if (!(yield* repo.removeTenant(id))) return yield* new TenantNotFound({ tenantId: id })
+                // the actor holds the tenant's compiled state; stop it rather than wait for the idle sweep
+                yield* registry.stop(id)
+                // its members, sessions, trusted devices and API tokens go with it (they live outside tenant/)
+                yield* Effect.flatMap(AccountRepo, (accounts) => accounts.removeTenant(id))
+                // the directory's status record goes too (its audit entries stay)
+                yield* Effect.flatMap(DirectoryRepo, (directory) => directory.forget(id))
+                yield* recordAudit(id, "tenant.delete", `tenant/${id}`)
+                yield* Effect.logInfo("tenant removed through the admin API").pipe(Effect.annotateLogs({ tenant: id }))
+              })
+            )
+            .pipe(Effect.catchTags({ StoreError: storeFailure, StoreDecodeError: storeFailure }))
+        )
+      )
+  })
+)

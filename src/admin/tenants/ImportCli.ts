@@ -28,8 +28,7 @@ const INVALID_JSON = "invalid JSON"
 /** bytes read from a .jsonl at a time: the file is read line by line, never whole */
 const READ_CHUNK_BYTES = 1 << 20
 
-const unreadable = (source: string, e: unknown): BatchEntry =>
-  ({ source, input: { [INVALID_JSON]: `${source}: cannot read: ${(e as Error).message}` } })
+const unreadable = (source: string, e: unknown): BatchEntry => ({ source, input: { [INVALID_JSON]: `${source}: cannot read: ${(e as Error).message}` } })
 
 /** The non-blank lines of a JSON-lines file, parsed one at a time as the import pulls them. */
 function* jsonLines(file: string): Generator<BatchEntry> {
@@ -90,7 +89,10 @@ export const readBatch = (target: string): Effect.Effect<Iterable<BatchEntry> | 
   Effect.try({
     try: () => {
       if (fs.statSync(target).isDirectory()) {
-        const names = fs.readdirSync(target).filter((n) => n.endsWith(".json")).sort()
+        const names = fs
+          .readdirSync(target)
+          .filter((n) => n.endsWith(".json"))
+          .sort()
         return { [Symbol.iterator]: () => folderFiles(target, names) }
       }
       if (!target.endsWith(".jsonl")) return undefined
@@ -101,8 +103,7 @@ export const readBatch = (target: string): Effect.Effect<Iterable<BatchEntry> | 
 
 export const reportLines = (report: BatchReport): ReadonlyArray<string> => [
   ...report.tenants.map((t) => [t.status, t.tenantId ?? "-", t.source, t.status === "failed" ? t.message.replace(/\n/g, "; ") : ""].join("\t").trimEnd()),
-  `${report.mode}: ${report.created} created, ${report.updated} updated, ${report.failed} failed` +
-    (report.written ? "" : "; nothing written")
+  `${report.mode}: ${report.created} created, ${report.updated} updated, ${report.failed} failed` + (report.written ? "" : "; nothing written")
 ]
 
 export const tenantImport = (target: string, mode: string | undefined) =>
@@ -120,7 +121,9 @@ export const tenantImport = (target: string, mode: string | undefined) =>
       return yield* Console.log(JSON.stringify(summary))
     }
     const report = yield* repo.importBatch(batch, chosen)
-    if (report.tenants.length === 0) return yield* Effect.fail(new Error(`${target} holds no tenants (a folder of *.json files or a .jsonl file, one tenant per line)`))
+    if (report.tenants.length === 0)
+      return yield* Effect.fail(new Error(`${target} holds no tenants (a folder of *.json files or a .jsonl file, one tenant per line)`))
     for (const line of reportLines(report)) yield* Console.log(line)
-    if (report.failed > 0) return yield* Effect.fail(new Error(`${report.failed} of ${report.tenants.length} tenants failed${report.written ? "" : "; nothing was written"}`))
+    if (report.failed > 0)
+      return yield* Effect.fail(new Error(`${report.failed} of ${report.tenants.length} tenants failed${report.written ? "" : "; nothing was written"}`))
   })

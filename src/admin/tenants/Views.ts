@@ -9,10 +9,14 @@ import { type ConnectorView, TenantView } from "../Api.js"
 
 const connectorView = (c: Connector): ConnectorView => {
   switch (c._tag) {
-    case "auth": return { type: "auth", username: c.username }
-    case "certificate": return { type: "certificate", fingerprint256: c.fingerprint256 }
-    case "cidr": return { type: "cidr", cidrs: c.cidrs }
-    case "microsoft365": return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
+    case "auth":
+      return { type: "auth", username: c.username }
+    case "certificate":
+      return { type: "certificate", fingerprint256: c.fingerprint256 }
+    case "cidr":
+      return { type: "cidr", cidrs: c.cidrs }
+    case "microsoft365":
+      return { type: "microsoft365", tenantId: c.tenantGuid, domain: c.domain }
   }
 }
 

@@ -18,8 +18,9 @@ export * from "./Errors.js"
 export const MAX_TRACE_PAGE = 500
 
 /** an ISO 8601 time (`2026-12-06T10:00:00Z`) or epoch milliseconds */
-const Moment = Schema.String.pipe(Schema.filter((s) =>
-  (/^\d{1,15}$/.test(s) || !Number.isNaN(Date.parse(s))) || "an ISO 8601 time such as 2026-12-06T10:00:00Z, or epoch milliseconds"))
+const Moment = Schema.String.pipe(
+  Schema.filter((s) => /^\d{1,15}$/.test(s) || !Number.isNaN(Date.parse(s)) || "an ISO 8601 time such as 2026-12-06T10:00:00Z, or epoch milliseconds")
+)
 
 const filterFields = {
   /** envelope sender, exact (any case) */
@@ -77,9 +78,21 @@ const Csv = HttpApiSchema.Text({ contentType: TRACE_CSV_CONTENT_TYPE })
 const tenantId = HttpApiSchema.param("tenantId", Schema.String)
 
 export class TraceGroup extends HttpApiGroup.make("trace")
-  .add(HttpApiEndpoint.get("search")`/tenants/${tenantId}/trace`.setUrlParams(TraceSearchParams).addSuccess(TracePageView).addError(TenantNotFound, { status: 404 }))
-  .add(HttpApiEndpoint.get("exportCsv")`/tenants/${tenantId}/trace/export.csv`.setUrlParams(TraceFilter).addSuccess(Csv).addError(TenantNotFound, { status: 404 }))
-  .add(HttpApiEndpoint.get("exportJson")`/tenants/${tenantId}/trace/export.json`.setUrlParams(TraceFilter).addSuccess(Schema.Array(TraceRecord)).addError(TenantNotFound, { status: 404 }))
+  .add(
+    HttpApiEndpoint.get("search")`/tenants/${tenantId}/trace`
+      .setUrlParams(TraceSearchParams)
+      .addSuccess(TracePageView)
+      .addError(TenantNotFound, { status: 404 })
+  )
+  .add(
+    HttpApiEndpoint.get("exportCsv")`/tenants/${tenantId}/trace/export.csv`.setUrlParams(TraceFilter).addSuccess(Csv).addError(TenantNotFound, { status: 404 })
+  )
+  .add(
+    HttpApiEndpoint.get("exportJson")`/tenants/${tenantId}/trace/export.json`
+      .setUrlParams(TraceFilter)
+      .addSuccess(Schema.Array(TraceRecord))
+      .addError(TenantNotFound, { status: 404 })
+  )
   .add(HttpApiEndpoint.get("searchAll", "/trace").setUrlParams(TraceAllSearchParams).addSuccess(TracePageView))
   .add(HttpApiEndpoint.get("exportAllCsv", "/trace/export.csv").setUrlParams(TraceAllFilter).addSuccess(Csv))
   .add(HttpApiEndpoint.get("exportAllJson", "/trace/export.json").setUrlParams(TraceAllFilter).addSuccess(Schema.Array(TraceRecord)))
@@ -89,5 +102,7 @@ export class TraceGroup extends HttpApiGroup.make("trace")
   .addError(StoreFailure)
   .addError(Forbidden)
   .middleware(AdminAuth)
-  .annotate(OpenApi.Description, "Message trace: one record per transaction with its copies, no content; tenant owners, admins and auditors for their tenant, operators for all (/trace).")
-{}
+  .annotate(
+    OpenApi.Description,
+    "Message trace: one record per transaction with its copies, no content; tenant owners, admins and auditors for their tenant, operators for all (/trace)."
+  ) {}

@@ -10,4 +10,7 @@ export class TraceQueryInvalid extends ApiError<TraceQueryInvalid>()("TraceQuery
 export class TraceExportTooLarge extends ApiError<TraceExportTooLarge>()("TraceExportTooLarge", 422, { message: Schema.String, limit: Schema.Int }) {}
 
 /** In a cluster, an export while a node does not answer: it would be incomplete without saying so. */
-export class TraceNodesUnavailable extends ApiError<TraceNodesUnavailable>()("TraceNodesUnavailable", 503, { message: Schema.String, nodes: Schema.Array(Schema.String) }) {}
+export class TraceNodesUnavailable extends ApiError<TraceNodesUnavailable>()("TraceNodesUnavailable", 503, {
+  message: Schema.String,
+  nodes: Schema.Array(Schema.String)
+}) {}

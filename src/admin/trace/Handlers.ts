@@ -5,7 +5,11 @@ import { TenantId } from "../../domain/Tenant.js"
 import type { StoreError } from "../../store/StoreError.js"
 import { traceCsv } from "../../trace/TraceCsv.js"
 import {
-  type TraceCursorInvalid, type TraceExportTooLarge as ExportTooLarge, type TraceNodesMissing, type TraceQuery, TraceSearch
+  type TraceCursorInvalid,
+  type TraceExportTooLarge as ExportTooLarge,
+  type TraceNodesMissing,
+  type TraceQuery,
+  TraceSearch
 } from "../../trace/TraceSearch.js"
 import { Api, StoreFailure } from "../Api.js"
 import { requireOperator, requireTenantRole } from "../http/Principal.js"
@@ -21,8 +25,7 @@ import { TraceExportTooLarge, TraceNodesUnavailable, TracePageView, TraceQueryIn
 
 type Filter = typeof TraceAllFilter.Type & { readonly limit?: number | undefined }
 
-const moment = (s: string | undefined): number | undefined =>
-  s === undefined ? undefined : /^\d{1,15}$/.test(s) ? Number(s) : Date.parse(s)
+const moment = (s: string | undefined): number | undefined => (s === undefined ? undefined : /^\d{1,15}$/.test(s) ? Number(s) : Date.parse(s))
 
 const toQuery = (params: Filter, tenant: string | undefined): Effect.Effect<TraceQuery, TraceQueryInvalid> => {
   const from = moment(params.from)
@@ -35,17 +38,27 @@ const toQuery = (params: Filter, tenant: string | undefined): Effect.Effect<Trac
 }
 
 const answer = <A>(effect: Effect.Effect<A, StoreError | TraceCursorInvalid | ExportTooLarge | TraceNodesMissing>) =>
-  effect.pipe(Effect.catchTags({
-    StoreError: (e) => Effect.logError("admin API: trace read failed", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message })))),
-    TraceCursorInvalid: (e) => Effect.fail(new TraceQueryInvalid({ message: `cursor "${e.cursor}" is not one this API gave out; pass the "next" of a page` })),
-    TraceExportTooLarge: (e) => Effect.fail(new TraceExportTooLarge({
-      limit: e.limit, message: `more than ${e.limit} records match; narrow the time range (from, to) or add filters, or page with GET …/trace`
-    })),
-    TraceNodesMissing: (e) => Effect.fail(new TraceNodesUnavailable({
-      nodes: e.nodes,
-      message: `node(s) ${e.nodes.join(", ")} did not answer, so the export would miss their records; try again, or page with GET …/trace (pages say partial)`
-    }))
-  }))
+  effect.pipe(
+    Effect.catchTags({
+      StoreError: (e) => Effect.logError("admin API: trace read failed", e).pipe(Effect.zipRight(Effect.fail(new StoreFailure({ message: e.message })))),
+      TraceCursorInvalid: (e) =>
+        Effect.fail(new TraceQueryInvalid({ message: `cursor "${e.cursor}" is not one this API gave out; pass the "next" of a page` })),
+      TraceExportTooLarge: (e) =>
+        Effect.fail(
+          new TraceExportTooLarge({
+            limit: e.limit,
+            message: `more than ${e.limit} records match; narrow the time range (from, to) or add filters, or page with GET …/trace`
+          })
+        ),
+      TraceNodesMissing: (e) =>
+        Effect.fail(
+          new TraceNodesUnavailable({
+            nodes: e.nodes,
+            message: `node(s) ${e.nodes.join(", ")} did not answer, so the export would miss their records; try again, or page with GET …/trace (pages say partial)`
+          })
+        )
+    })
+  )
 
 /** The caller may read this tenant's trace (owner, admin, auditor; operators), and it is a tenant id. */
 const tenantTrace = (tenantId: string) =>
@@ -67,4 +80,5 @@ export const TraceLive = HttpApiBuilder.group(Api, "trace", (handlers) =>
       .handle("searchAll", ({ urlParams }) => Effect.zipRight(requireOperator, page(urlParams, urlParams.tenant)))
       .handle("exportAllCsv", ({ urlParams }) => Effect.zipRight(requireOperator, Effect.map(all(urlParams, urlParams.tenant), traceCsv)))
       .handle("exportAllJson", ({ urlParams }) => Effect.zipRight(requireOperator, all(urlParams, urlParams.tenant)))
-  }))
+  })
+)

@@ -14,11 +14,7 @@ import type { SmtpWire } from "./SmtpWire.js"
 
 type TransferError = DownstreamError | DataSourceError
 
-export const streamBody = (
-  wire: SmtpWire,
-  source: Readable,
-  drainTimeoutMs: number
-): Effect.Effect<void, TransferError> =>
+export const streamBody = (wire: SmtpWire, source: Readable, drainTimeoutMs: number): Effect.Effect<void, TransferError> =>
   Effect.async<void, TransferError>((resume) => {
     const stuffer = makeDotStuffer()
     let settled = false

@@ -143,7 +143,10 @@ export class DownstreamPool {
 
   private readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
     this.closed = true
-    const all = [...this.idle.values()].flat().map((entry) => entry.session).concat(this.retired)
+    const all = [...this.idle.values()]
+      .flat()
+      .map((entry) => entry.session)
+      .concat(this.retired)
     this.idle.clear()
     this.retired = []
     return Effect.forEach(all, close, { discard: true, concurrency: "unbounded" })

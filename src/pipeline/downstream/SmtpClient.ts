@@ -164,9 +164,7 @@ const authenticate = (wire: SmtpWire, opts: SmtpClientOptions, hello: Hello) =>
   })
 
 const checkAddress = (address: string) =>
-  UNSAFE_ADDRESS.test(address)
-    ? Effect.dieMessage("SmtpClient: address with control or angle characters reached the downstream client")
-    : Effect.void
+  UNSAFE_ADDRESS.test(address) ? Effect.dieMessage("SmtpClient: address with control or angle characters reached the downstream client") : Effect.void
 
 const mailParameters = (hello: Hello, params: MailParams | undefined): string => {
   const out: Array<string> = []
@@ -191,7 +189,9 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
   const lock = yield* Effect.makeSemaphore(1)
   const wire = yield* Effect.acquireRelease(SmtpWire.connect(opts.host, opts.port, opts.connectTimeoutMs), (wire) =>
     // A command still running in another fiber means the session is not idle: no QUIT
-    lock.withPermitsIfAvailable(1)(quit(wire)).pipe(Effect.ensuring(Effect.sync(() => wire.destroy())))
+    lock
+      .withPermitsIfAvailable(1)(quit(wire))
+      .pipe(Effect.ensuring(Effect.sync(() => wire.destroy())))
   )
   const session = yield* Effect.gen(function* () {
     const greeting = yield* wire.readReply(opts.commandTimeoutMs, "greeting")

@@ -15,7 +15,10 @@ export type StampCheck = "valid" | "forged" | "stale"
 /** Message-ID when present, else a digest of the headers that identify a message for its sender. */
 export const messageIdentity = (h: { messageId?: string; from?: string; date?: string; subject?: string }): string =>
   h.messageId?.trim() ||
-  "sha256:" + createHash("sha256").update(`${h.from ?? ""}\n${h.date ?? ""}\n${h.subject ?? ""}`).digest("base64url")
+  "sha256:" +
+    createHash("sha256")
+      .update(`${h.from ?? ""}\n${h.date ?? ""}\n${h.subject ?? ""}`)
+      .digest("base64url")
 
 const mac = (key: Buffer, tenant: string, ts: number, identity: string): string =>
   createHmac("sha256", key).update(`${VERSION}\n${tenant}\n${ts}\n${identity}`).digest("base64url")
@@ -25,14 +28,7 @@ export const signStamp = (key: Buffer, tenant: string, identity: string, nowSeco
 
 const FIELD = /(?:^|;)\s*(v|t|ts|mac)=([^;\s]*)/g
 
-export const checkStamp = (
-  key: Buffer,
-  value: string,
-  tenant: string,
-  identity: string,
-  nowSeconds: number,
-  maxAgeSeconds: number
-): StampCheck => {
+export const checkStamp = (key: Buffer, value: string, tenant: string, identity: string, nowSeconds: number, maxAgeSeconds: number): StampCheck => {
   const fields = new Map<string, string>()
   for (const m of value.matchAll(FIELD)) fields.set(m[1], m[2])
   const ts = Number(fields.get("ts"))

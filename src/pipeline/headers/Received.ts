@@ -17,12 +17,7 @@ export const rfc5322Date = (d: Date): string =>
  * The client's address is recorded as an address literal: Imprint does no
  * reverse DNS lookups.
  */
-export const receivedLine = (opts: {
-  session: SMTPServerSession
-  serverName: string
-  recipients: ReadonlyArray<string>
-  now: Date
-}): string => {
+export const receivedLine = (opts: { session: SMTPServerSession; serverName: string; recipients: ReadonlyArray<string>; now: Date }): string => {
   const { session } = opts
   // smtp-server computes "ESMTPSA" and friends from EHLO, TLS and AUTH
   const proto = safe(session.transmissionType || "ESMTP")

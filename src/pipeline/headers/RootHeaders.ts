@@ -53,13 +53,16 @@ export const foldHeader = (line: string, width = 78): string => {
 }
 
 export const summarize = (root: MimeNode): HeaderSummary =>
-  HeaderSummary.make({
-    subject: headerText(root.headers.getFirst("subject")),
-    messageId: root.headers.getFirst("message-id") || undefined,
-    inReplyTo: root.headers.getFirst("in-reply-to") || undefined,
-    references: root.headers.getFirst("references") || undefined,
-    contentType: root.contentType || "text/plain"
-  }, true) // strings from the parser: validation would only repeat the types, once per message
+  HeaderSummary.make(
+    {
+      subject: headerText(root.headers.getFirst("subject")),
+      messageId: root.headers.getFirst("message-id") || undefined,
+      inReplyTo: root.headers.getFirst("in-reply-to") || undefined,
+      references: root.headers.getFirst("references") || undefined,
+      contentType: root.contentType || "text/plain"
+    },
+    true
+  ) // strings from the parser: validation would only repeat the types, once per message
 
 /**
  * What the root headers say, without changing them: the summary for the
@@ -80,7 +83,7 @@ export const readRootFacts = (root: MimeNode, policy: RootHeaderPolicy) => {
   const { stampKey, tenant, nowSeconds, stampMaxAgeSeconds } = policy
   const stamps = headers.get(LOOP_STAMP_HEADER).map((line) => line.slice(line.indexOf(":") + 1))
   const checks = stamps.map((v) => checkStamp(stampKey, v, tenant, identity, nowSeconds, stampMaxAgeSeconds))
-  const loop: RootFacts["loop"] = checks.includes("valid") ? "valid" : checks[0] ?? "none"
+  const loop: RootFacts["loop"] = checks.includes("valid") ? "valid" : (checks[0] ?? "none")
   return { summary, identity, loop, stamps: stamps.length }
 }
 

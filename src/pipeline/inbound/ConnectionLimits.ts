@@ -85,7 +85,10 @@ export const addressKey = (address: string): string => {
   const left = head === "" ? [] : head.split(":")
   const right = tail === "" ? [] : tail.split(":")
   const groups = address.includes("::") ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right] : left
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`
 }
 
 /** The part of a socket the idle limits set (Node's socket.setTimeout without a listener changes the duration only). */
@@ -119,11 +122,13 @@ export class ConnectionLimits {
     return Effect.suspend(() => {
       this.pending.add(id)
       return Effect.promise(() => peers.admit(id, address, boundAtConnect))
-    }).pipe(Effect.map((refusal) => {
-      // closed while the node answered: nothing to count here (closed() told the node)
-      if (!this.pending.delete(id)) return undefined
-      return refusal ?? this.admit(id, address, boundAtConnect, Date.now())
-    }))
+    }).pipe(
+      Effect.map((refusal) => {
+        // closed while the node answered: nothing to count here (closed() told the node)
+        if (!this.pending.delete(id)) return undefined
+        return refusal ?? this.admit(id, address, boundAtConnect, Date.now())
+      })
+    )
   }
 
   /** Unbound sessions now (for metrics and specs). */
@@ -166,7 +171,8 @@ export class ConnectionLimits {
     const s = this.settings
     if (this.unbound >= s.maxUnboundClients) return "unbound-share"
     if ((count ?? 0) >= s.maxConnectionsPerAddress) return "address-connections"
-    if (bucket !== undefined && s.maxConnectionRatePerAddress > 0 && bucket.tokens + (now - bucket.at) * (s.maxConnectionRatePerAddress / 60_000) < 1) return "address-rate"
+    if (bucket !== undefined && s.maxConnectionRatePerAddress > 0 && bucket.tokens + (now - bucket.at) * (s.maxConnectionRatePerAddress / 60_000) < 1)
+      return "address-rate"
     return undefined
   }
 

@@ -53,6 +53,5 @@ const notLookedUp = (name: string) => Object.assign(new Error(`${name} is not lo
  */
 export const keysOf = (keys: DkimKeys, domain: string): TxtResolver => {
   const suffix = `._domainkey.${domain.toLowerCase()}`
-  return (name, rrtype) =>
-    rrtype === "TXT" && name.toLowerCase().endsWith(suffix) ? keys.txt(name) : Promise.reject(notLookedUp(name))
+  return (name, rrtype) => (rrtype === "TXT" && name.toLowerCase().endsWith(suffix) ? keys.txt(name) : Promise.reject(notLookedUp(name)))
 }

@@ -92,8 +92,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const dkimKeys = dnsDkimKeys(config.microsoft365.dnsServers)
   const deadlines = new DataDeadlines(smtp)
   const unboundTraceBudget = new MinuteBudget(UNBOUND_REFUSALS_TRACED_PER_MINUTE)
-  const limits = new ConnectionLimits(smtp, (id) =>
-    connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"), admissionPeers)
+  const limits = new ConnectionLimits(smtp, (id) => connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"), admissionPeers)
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
   /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
@@ -110,7 +109,14 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
-      s = { session, binder: new SessionBinder(control, gate), link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool), mail: undefined, inData: false, refusals: 0 }
+      s = {
+        session,
+        binder: new SessionBinder(control, gate),
+        link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool),
+        mail: undefined,
+        inData: false,
+        refusals: 0
+      }
       sessions.set(session.id, s)
       run(Metric.set(activeSessions, sessions.size))
     }
@@ -144,7 +150,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       answer(
         Effect.flatMap(s.binder.connected(session.remoteAddress), () => limits.admitSession(session.id, session.remoteAddress, isBound(s.binder.binding))).pipe(
-          Effect.flatMap((refused) => refused === undefined ? Effect.void : Effect.zipRight(recordRefusedConnection(refused), new TooManyConnections({ reason: refused })))
+          Effect.flatMap((refused) =>
+            refused === undefined ? Effect.void : Effect.zipRight(recordRefusedConnection(refused), new TooManyConnections({ reason: refused }))
+          )
         ),
         done
       )
@@ -219,10 +227,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       s.inData = true
       limits.transactionMoved(session.id)
       const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines, trace }, session, s.link, s.mail, stream).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          s.inData = false
-          s.mail = undefined
-        }))
+        Effect.ensuring(
+          Effect.sync(() => {
+            s.inData = false
+            s.mail = undefined
+          })
+        )
       )
       answer(transaction, (err, text) => {
         // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
@@ -258,12 +268,24 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
    * per session, so a client repeating a refused command floods neither.
    */
   const refused = (
-    session: SMTPServerSession, s: SessionState, phase: "mail" | "rcpt", e: RelayError, from: string | undefined, to: ReadonlyArray<string>, started: number
+    session: SMTPServerSession,
+    s: SessionState,
+    phase: "mail" | "rcpt",
+    e: RelayError,
+    from: string | undefined,
+    to: ReadonlyArray<string>,
+    started: number
   ) => {
     if (s.refusals++ >= MAX_REFUSAL_LINES_PER_SESSION) return Effect.void
     const tenant = s.mail?.tenant ?? boundTenantId(s.binder.binding)
     const facts = {
-      phase, tenant: tenant ?? UNBOUND_TENANT, connector: s.binder.boundBy, client: session.remoteAddress, sender: from ?? "", recipients: to, started
+      phase,
+      tenant: tenant ?? UNBOUND_TENANT,
+      connector: s.binder.boundBy,
+      client: session.remoteAddress,
+      sender: from ?? "",
+      recipients: to,
+      started
     }
     const now = Date.now()
     const record = tenant !== undefined || unboundTraceBudget.take(now) ? trace.record(refusalEntry(facts, e, now)) : Metric.increment(untracedUnboundRefusals)
@@ -274,15 +296,15 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const abandoned = (s: SessionState) =>
     s.session.envelope.mailFrom && s.mail !== undefined && !s.inData
       ? logOutcome({
-        phase: "session",
-        tenant: s.mail.tenant,
-        client: s.session.remoteAddress,
-        from: s.mail.from,
-        to: s.session.envelope.rcptTo.map((r) => r.address),
-        reply: shutdown.active ? `421 ${SHUTDOWN_ENHANCED} ${SHUTDOWN_TEXT}` : "-",
-        reason: shutdown.active ? "shutdown" : "session-ended",
-        outcome: "abandoned"
-      })
+          phase: "session",
+          tenant: s.mail.tenant,
+          client: s.session.remoteAddress,
+          from: s.mail.from,
+          to: s.session.envelope.rcptTo.map((r) => r.address),
+          reply: shutdown.active ? `421 ${SHUTDOWN_ENHANCED} ${SHUTDOWN_TEXT}` : "-",
+          reason: shutdown.active ? "shutdown" : "session-ended",
+          outcome: "abandoned"
+        })
       : Effect.void
 
   /** MAIL or RCPT accepted: the longer idle limit, and the downstream connection is given back if DATA does not follow soon */
@@ -308,11 +330,13 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       Effect.zipRight(Effect.async<void>((resume) => server.close(() => resume(Effect.void)))),
       // smtp-server reports a closed session a tick after its socket closed: links
       // whose session ended just now are released here, before the pool closes
-      Effect.zipRight(Effect.suspend(() => {
-        const ended = [...sessions.values()]
-        sessions.clear()
-        return Effect.forEach(ended, (s) => Effect.zipRight(abandoned(s), s.link.release), { discard: true })
-      }))
+      Effect.zipRight(
+        Effect.suspend(() => {
+          const ended = [...sessions.values()]
+          sessions.clear()
+          return Effect.forEach(ended, (s) => Effect.zipRight(abandoned(s), s.link.release), { discard: true })
+        })
+      )
     )
   )
 

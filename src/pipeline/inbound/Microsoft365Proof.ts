@@ -106,7 +106,8 @@ export class Microsoft365Proof extends Transform {
   private checkHeaders(block: Buffer): string | undefined {
     const all = fields(block)
     const ids = all.filter((f) => f.name === CROSS_TENANT_ID)
-    if (ids.length !== 1) return `${ids.length === 0 ? "no" : ids.length} X-MS-Exchange-CrossTenant-Id header${ids.length === 0 ? "" : "s"} (exactly one expected)`
+    if (ids.length !== 1)
+      return `${ids.length === 0 ? "no" : ids.length} X-MS-Exchange-CrossTenant-Id header${ids.length === 0 ? "" : "s"} (exactly one expected)`
     const guid = ids[0].value.toLowerCase()
     const connector = this.connectors.find((c) => c.tenantGuid === guid)
     if (connector === undefined) return `X-MS-Exchange-CrossTenant-Id ${guid} is not this tenant's Microsoft 365 tenant`
@@ -133,7 +134,8 @@ export class Microsoft365Proof extends Transform {
     const temporary = mine.find((r) => r.status.result === "temperror")
     if (temporary !== undefined) return new TenantProofDeferred({ detail: temporary.status.comment ?? "temporary DNS failure" })
     const why = mine.map((r) =>
-      r.status.result === "pass" ? (coversFrom(r) ? "signs only part of the body (l=)" : "does not sign From") : (r.status.comment ?? r.status.result))
+      r.status.result === "pass" ? (coversFrom(r) ? "signs only part of the body (l=)" : "does not sign From") : (r.status.comment ?? r.status.result)
+    )
     return new TenantNotProven({ detail: `DKIM signature of ${this.domain} does not verify (${why.join("; ")})` })
   }
 }

@@ -1,11 +1,5 @@
 import iconv from "iconv-lite"
-import {
-  AsciiFallbackDecoder,
-  Gb18030Decoder,
-  Iso2022JpDecoder,
-  type TextDecoderLike,
-  Utf7Decoder
-} from "./StatefulDecoders.js"
+import { AsciiFallbackDecoder, Gb18030Decoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
 
 export type { TextDecoderLike } from "./StatefulDecoders.js"
 
@@ -14,24 +8,10 @@ export type { TextDecoderLike } from "./StatefulDecoders.js"
  * knows, one of the decoders written here, or "undecodable" (the part then
  * passes untouched: re-encoding text we cannot read would corrupt it).
  */
-export type CharsetChoice =
-  | { readonly decodable: true; readonly name: string }
-  | { readonly decodable: false; readonly label: string }
+export type CharsetChoice = { readonly decodable: true; readonly name: string } | { readonly decodable: false; readonly label: string }
 
 /** labels that say "ASCII or unknown": decoded as UTF-8 where well-formed, else windows-1252 */
-const ASCII_OR_UNKNOWN = new Set([
-  "",
-  "us-ascii",
-  "ascii",
-  "ansi_x3.4-1968",
-  "iso646-us",
-  "us",
-  "x-unknown",
-  "unknown",
-  "default",
-  "x-user-defined",
-  "none"
-])
+const ASCII_OR_UNKNOWN = new Set(["", "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "x-unknown", "unknown", "default", "x-user-defined", "none"])
 
 /** labels seen in real mail that iconv-lite does not know under that name */
 const ALIASES: Record<string, string> = {
@@ -40,7 +20,7 @@ const ALIASES: Record<string, string> = {
   "x-unicode-2-0-utf-7": "utf-7",
   "unicode-2-0-utf-7": "utf-7",
   "ks_c_5601-1987": "cp949",
-  "ks_c_5601": "cp949",
+  ks_c_5601: "cp949",
   "x-mac-cyrillic": "maccyrillic",
   "x-mac-roman": "macroman",
   "x-sjis": "shift_jis",

@@ -19,10 +19,7 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\
 const LABELS = `(?:${[...FROM_LABELS, ...OTHER_LABELS].map(escapeRegExp).join("|")})`
 const HEADER_LABEL_FIRST = new RegExp(`^\\s*\\*?${LABELS}\\s?\\*?\\s?[:：]`, "iu")
 const FROM_LABEL_FIRST = new RegExp(`^\\s*\\*?(?:${FROM_LABELS.map(escapeRegExp).join("|")})\\s?\\*?\\s?[:：]`, "iu")
-const BANNER_ANYWHERE = new RegExp(
-  `[-_=*]{2,}\\s*(?:${BANNER_PHRASES.map(escapeRegExp).join("|")})\\s*[-_=*]{2,}|begin forwarded message\\s*:`,
-  "iu"
-)
+const BANNER_ANYWHERE = new RegExp(`[-_=*]{2,}\\s*(?:${BANNER_PHRASES.map(escapeRegExp).join("|")})\\s*[-_=*]{2,}|begin forwarded message\\s*:`, "iu")
 
 const MAYBE_BANNER = /--|__|==|\*\*|begin forwarded/i
 /** Notes' "-----"John" <john@example.com> wrote: -----" as HTML text */
@@ -223,8 +220,11 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
       const after = ahead(html, start, final)
       if (after === "wait") return "wait"
       // a header block: its sender line and one more label within a few lines, whichever label comes first
-      const lines = after.split("\n").filter((l) => l.trim() !== "").slice(0, 9)
-      if (FROM_LABEL_FIRST.test(lines[0] ?? "") || (lines.slice(1).some((l) => FROM_LABEL_FIRST.test(l)))) {
+      const lines = after
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .slice(0, 9)
+      if (FROM_LABEL_FIRST.test(lines[0] ?? "") || lines.slice(1).some((l) => FROM_LABEL_FIRST.test(l))) {
         if (lines.slice(1).some((l) => HEADER_LABEL_FIRST.test(l))) return hoist(html, lineStart)
       }
     }

@@ -43,22 +43,7 @@ const BLOCK_TAGS = new Set([
 ])
 
 /** containers a separator element may be hoisted out of when it is their first content */
-const HOISTABLE = new Set([
-  "div",
-  "span",
-  "font",
-  "p",
-  "center",
-  "table",
-  "tbody",
-  "tr",
-  "td",
-  "b",
-  "i",
-  "blockquote",
-  "section",
-  "article"
-])
+const HOISTABLE = new Set(["div", "span", "font", "p", "center", "table", "tbody", "tr", "td", "b", "i", "blockquote", "section", "article"])
 
 export interface Tag {
   readonly start: number

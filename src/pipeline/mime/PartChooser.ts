@@ -115,5 +115,4 @@ export const alternativeOf = (node: MimeNode): MimeNode | undefined => {
 }
 
 /** reasons that mean a signature or an encryption would break: never deliver such a message stamped */
-export const isCrypto = (reason: SkipReason): boolean =>
-  reason === "signed" || reason === "encrypted" || reason === "pkcs7" || reason === "pgp-inline"
+export const isCrypto = (reason: SkipReason): boolean => reason === "signed" || reason === "encrypted" || reason === "pkcs7" || reason === "pgp-inline"

@@ -134,11 +134,7 @@ export class PartSplicer {
       const atEnd = scan.hit === undefined
       this.emitOriginal(at, true)
       if (this.above.length > 0) {
-        this.emit(
-          this.kind === "html"
-            ? this.above.map((e) => e.html).join("")
-            : this.textBlock(this.above, atEnd ? "end" : "above")
-        )
+        this.emit(this.kind === "html" ? this.above.map((e) => e.html).join("") : this.textBlock(this.above, atEnd ? "end" : "above"))
       }
       this.state_ = "placed"
       return
@@ -246,8 +242,7 @@ const flowedSafe = (text: string): string =>
     .join("\r\n")
 
 /** the part leaves as UTF-8: a `<meta charset>` naming the old charset would make readers misread it */
-const rewriteMetaCharset = (html: string): string =>
-  html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, head: string) => `${head}utf-8`)
+const rewriteMetaCharset = (html: string): string => html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, head: string) => `${head}utf-8`)
 
 /** how HTML editors may have escaped a typed token's punctuation */
 const htmlEscapes = (token: string): Array<string> => {

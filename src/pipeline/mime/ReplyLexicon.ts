@@ -58,20 +58,17 @@ const HAND_BANNER_PHRASES = [
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const lower = (forms: ReadonlyArray<readonly [string, string]>): Array<string> => forms.map(([f]) => f.normalize("NFC").toLowerCase())
-const distinct = (...lists: ReadonlyArray<ReadonlyArray<string>>): Array<string> =>
-  [...new Set(lists.flat())].sort((a, b) => b.length - a.length) // longest first: "von" before "vo"
+const distinct = (...lists: ReadonlyArray<ReadonlyArray<string>>): Array<string> => [...new Set(lists.flat())].sort((a, b) => b.length - a.length) // longest first: "von" before "vo"
 
 /** every banner phrase: the hand list and the clients' "Original Message"/"Forwarded Message" strings */
 export const BANNER_PHRASES = distinct(HAND_BANNER_PHRASES, lower(BANNER_FORMS))
 
 /** a banner line: dashes (or underscores), a known phrase, dashes */
-export const BANNER = new RegExp(
-  `^[ \\t>]*[-_=*]{2,}\\s*(?:${BANNER_PHRASES.map(escapeRegExp).join("|")})\\s*[-_=*]{2,}\\s*$`,
-  "iu"
-)
+export const BANNER = new RegExp(`^[ \\t>]*[-_=*]{2,}\\s*(?:${BANNER_PHRASES.map(escapeRegExp).join("|")})\\s*[-_=*]{2,}\\s*$`, "iu")
 
 /** Apple Mail's forward attribution */
-export const BEGIN_FORWARDED = /^\s*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado)\s*:\s*$/iu
+export const BEGIN_FORWARDED =
+  /^\s*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado)\s*:\s*$/iu
 
 /**
  * The end of an attribution line ("On … wrote:", "Am … schrieb …:", …). Only
@@ -111,8 +108,7 @@ export const ATTRIBUTION_END = new RegExp(
 )
 
 /** how an attribution line starts, used to join a wrapped attribution with the line above it */
-export const ATTRIBUTION_START =
-  /^\s*(?:on|am|le|el|il|op|em|den|d\.|w dniu|dne|el día|le \d|\d{1,4}[./-]|\d{1,2}\s|[0-9]{4}年|在|20\d\d)/iu
+export const ATTRIBUTION_START = /^\s*(?:on|am|le|el|il|op|em|den|d\.|w dniu|dne|el día|le \d|\d{1,4}[./-]|\d{1,2}\s|[0-9]{4}年|在|20\d\d)/iu
 
 /** header labels of the "From: / Sent: / To: / Subject:" block that Outlook and others put above a quote */
 const HAND_FROM_LABELS = [
@@ -191,8 +187,14 @@ const HAND_OTHER_LABELS = [
  * short generated labels ("O", "No", "Si") are left out unless a hand list has
  * them: too many ordinary lines start with them.
  */
-export const FROM_LABELS = distinct(HAND_FROM_LABELS, lower(FROM_LABEL_FORMS).filter((l) => l.length >= 3))
-export const OTHER_LABELS = distinct(HAND_OTHER_LABELS, lower(OTHER_LABEL_FORMS).filter((l) => l.length >= 2))
+export const FROM_LABELS = distinct(
+  HAND_FROM_LABELS,
+  lower(FROM_LABEL_FORMS).filter((l) => l.length >= 3)
+)
+export const OTHER_LABELS = distinct(
+  HAND_OTHER_LABELS,
+  lower(OTHER_LABEL_FORMS).filter((l) => l.length >= 2)
+)
 
 const labelGroup = (labels: ReadonlyArray<string>): string => `(?:${labels.map(escapeRegExp).join("|")})`
 
@@ -230,5 +232,4 @@ export const SENT_FROM = new RegExp(
 )
 
 /** Lotus/HCL Notes: "-----"John Smith" <john@example.com> wrote: -----" (and "… a écrit : -----") */
-export const NOTES_HEADER =
-  /^\s*-{3,}\s*\S.{0,200}?\s(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev)\s*[:：]?\s*-{3,}\s*$/iu
+export const NOTES_HEADER = /^\s*-{3,}\s*\S.{0,200}?\s(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev)\s*[:：]?\s*-{3,}\s*$/iu

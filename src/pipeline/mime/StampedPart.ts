@@ -47,12 +47,7 @@ export class StampedPart {
   ) {
     const transfer = resolveTransferEncoding(node.encoding)
     const charset = resolveCharset(node.charset)
-    this.undecodable =
-      transfer === undefined
-        ? `transfer-encoding ${node.encoding}`
-        : !charset.decodable
-          ? `charset ${charset.label}`
-          : undefined
+    this.undecodable = transfer === undefined ? `transfer-encoding ${node.encoding}` : !charset.decodable ? `charset ${charset.label}` : undefined
     this.transfer = transfer ?? "identity"
     this.charsetName = charset.decodable ? charset.name : "ascii-fallback"
     this.outputEncoding = transfer === "base64" ? "base64" : "quoted-printable"
@@ -183,9 +178,7 @@ export class StampedPart {
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
     // body; and a single-part base64 message should still end with a line break
-    const needsBreak =
-      (this.node.parentNode !== false && !this.sawBody && this.emitted) ||
-      (this.outputEncoding === "base64" && this.node.parentNode === false)
+    const needsBreak = (this.node.parentNode !== false && !this.sawBody && this.emitted) || (this.outputEncoding === "base64" && this.node.parentNode === false)
     const last = needsBreak ? Buffer.concat([rest, Buffer.from("\r\n")]) : rest
     if (last.length > 0) this.push({ type: "body", value: last, node: this.node })
     this.frame?.close(this.push)

@@ -34,7 +34,6 @@ export const MAX_STAMPED_DEPTH = 32
 
 type Mode = "holding" | "live" | "passing"
 
-
 /**
  * Object-mode transform between mailsplit's Splitter and Joiner that stamps
  * one downstream copy with a ready `StampPlan`.

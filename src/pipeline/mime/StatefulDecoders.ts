@@ -70,12 +70,12 @@ export class Iso2022JpDecoder implements TextDecoderLike {
     if (i + 2 >= b.length) return "incomplete"
     const a = b[i + 1]
     const c = b[i + 2]
-    if (a === 0x28 && (c === 0x42 || c === 0x4a)) return (this.mode = "ascii"), 3
-    if (a === 0x28 && c === 0x49) return (this.mode = "katakana"), 3
-    if (a === 0x24 && (c === 0x40 || c === 0x42)) return (this.mode = "jis0208"), 3
+    if (a === 0x28 && (c === 0x42 || c === 0x4a)) return ((this.mode = "ascii"), 3)
+    if (a === 0x28 && c === 0x49) return ((this.mode = "katakana"), 3)
+    if (a === 0x24 && (c === 0x40 || c === 0x42)) return ((this.mode = "jis0208"), 3)
     if (a === 0x24 && c === 0x28) {
       if (i + 3 >= b.length) return "incomplete"
-      if (b[i + 3] === 0x44) return (this.mode = "jis0212"), 4
+      if (b[i + 3] === 0x44) return ((this.mode = "jis0212"), 4)
     }
     return 0
   }
@@ -205,10 +205,7 @@ const continuationRun = (b: Buffer, from: number, to: number): boolean => {
 
 /** the second-byte restrictions of RFC 3629 that a continuation-byte check alone misses */
 const overlongOrSurrogate = (lead: number, second: number): boolean =>
-  (lead === 0xe0 && second < 0xa0) ||
-  (lead === 0xed && second >= 0xa0) ||
-  (lead === 0xf0 && second < 0x90) ||
-  (lead === 0xf4 && second >= 0x90)
+  (lead === 0xe0 && second < 0xa0) || (lead === 0xed && second >= 0xa0) || (lead === 0xf0 && second < 0x90) || (lead === 0xf4 && second >= 0x90)
 
 /**
  * iconv-lite's GB18030 decoder loses bytes when a four-byte sequence is split

@@ -29,7 +29,11 @@ const bare = (line: string): string => line.replace(/\r$/, "").replace(QUOTE_PRE
 
 /** a text needle as the stream is compared: CRLF lines, each bare */
 export const normaliseTextNeedle = (text: string): string =>
-  text.split(/\r\n|\r|\n/).map(bare).join("\r\n").trim()
+  text
+    .split(/\r\n|\r|\n/)
+    .map(bare)
+    .join("\r\n")
+    .trim()
 
 export class ThreadPresence {
   private found = false

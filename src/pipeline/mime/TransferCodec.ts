@@ -17,7 +17,10 @@ export type TransferEncoding = "identity" | "quoted-printable" | "base64"
 
 /** `undefined` for an encoding the stamper must not touch (uuencode, typos, inventions). */
 export const resolveTransferEncoding = (cte: string | false): TransferEncoding | undefined => {
-  const e = (cte || "").toLowerCase().replace(/[\s;]+$/, "").trim()
+  const e = (cte || "")
+    .toLowerCase()
+    .replace(/[\s;]+$/, "")
+    .trim()
   if (e === "" || e === "7bit" || e === "8bit" || e === "binary" || e === "7-bit" || e === "8bits") return "identity"
   if (e === "quoted-printable") return "quoted-printable"
   if (e === "base64") return "base64"
@@ -26,8 +29,7 @@ export const resolveTransferEncoding = (cte: string | false): TransferEncoding |
 
 const identity = (): ByteCodec => ({ write: (c) => c, end: () => Buffer.alloc(0) })
 
-const isB64 = (c: number): boolean =>
-  (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f
+const isB64 = (c: number): boolean => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f
 
 /** Base64 decoder: ignores anything outside the alphabet, stops a group at padding. */
 class Base64Decoder implements ByteCodec {
@@ -49,8 +51,7 @@ class Base64Decoder implements ByteCodec {
   }
 }
 
-const hex = (c: number): number =>
-  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1
+const hex = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1)
 
 /** Quoted-printable decoder: soft breaks removed, `=XX` decoded, a stray `=` kept literally. */
 class QuotedPrintableDecoder implements ByteCodec {
@@ -120,11 +121,7 @@ class QuotedPrintableDecoder implements ByteCodec {
 }
 
 export const makeTransferDecoder = (encoding: TransferEncoding): ByteCodec =>
-  encoding === "base64"
-    ? new Base64Decoder()
-    : encoding === "quoted-printable"
-      ? new QuotedPrintableDecoder()
-      : identity()
+  encoding === "base64" ? new Base64Decoder() : encoding === "quoted-printable" ? new QuotedPrintableDecoder() : identity()
 
 /** Base64 encoder: 57 input bytes per 76-character line, lines joined by CRLF, no trailing CRLF. */
 class Base64Encoder implements ByteCodec {

@@ -75,7 +75,10 @@ const UNSPACED = /[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\u
 
 /** lower case, NFC, one space for any run of spaces (no-break ones too), trimmed */
 export const normaliseLine = (line: string): string =>
-  (ASCII.test(line) ? line : line.normalize("NFC")).toLowerCase().replace(/[\s\u00a0\u200b\u200e\u200f\u202f]+/gu, " ").trim()
+  (ASCII.test(line) ? line : line.normalize("NFC"))
+    .toLowerCase()
+    .replace(/[\s\u00a0\u200b\u200e\u200f\u202f]+/gu, " ")
+    .trim()
 
 const compile = (form: string): Form | undefined => {
   if (form.includes("$") || form.includes("#")) return undefined // a translator's broken placeholder
@@ -168,7 +171,7 @@ class FormIndex {
   kind(normalised: string): AttributionKind | undefined {
     let found = test(normalised, this.byFirst.get(firstWord(normalised)), undefined)
     found = test(normalised, this.byLast.get(lastWord(normalised)), found)
-    for (let from = 0; found !== "dated" && from < normalised.length; ) {
+    for (let from = 0; found !== "dated" && from < normalised.length;) {
       let space = normalised.indexOf(" ", from)
       if (space < 0) space = normalised.length
       const forms = this.byWord.get(normalised.slice(from, space))
@@ -240,8 +243,7 @@ export const structuralAttribution = (line: string): boolean => {
 }
 
 /** cheap character checks first: the address pattern backtracks over every word */
-const hasAddress = (line: string): boolean =>
-  (line.includes("@") || line.includes("<") || line.includes("[")) && ADDRESS.test(line)
+const hasAddress = (line: string): boolean => (line.includes("@") || line.includes("<") || line.includes("[")) && ADDRESS.test(line)
 
 /** the line holds a date and an address: the wrapped start of an attribution may be on it */
 export const datedAddress = (line: string): boolean => hasAddress(line) && DATE_TOKEN.test(line)
