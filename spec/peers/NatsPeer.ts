@@ -78,6 +78,29 @@ export interface NatsClusterPeer {
   readonly stop: () => Promise<void>
 }
 
+/** how long a fresh cluster may take to elect its JetStream meta leader (seconds idle; more on a loaded machine) */
+const META_LEADER_WAIT_MS = 60_000
+
+/**
+ * Until every server's monitor says the JetStream meta group has a leader and all `size` members:
+ * before that, creating a bucket with replicas 3 waits for the election, and a node's first write
+ * (bounded by FIRST_CONNECT_WAIT_MS) could fail for a reason that is the spec's, not the node's.
+ */
+const jetStreamFormed = async (monitors: ReadonlyArray<number>, size: number): Promise<void> => {
+  const formed = async (monitor: number) => {
+    const jsz = await fetch(`http://127.0.0.1:${monitor}/jsz`).then(
+      (r) => r.json() as Promise<{ meta_cluster?: { leader?: string; cluster_size?: number } }>,
+      () => undefined
+    )
+    return jsz?.meta_cluster?.leader !== undefined && jsz.meta_cluster.leader !== "" && jsz.meta_cluster.cluster_size === size
+  }
+  for (const deadline = Date.now() + META_LEADER_WAIT_MS; ;) {
+    if ((await Promise.all(monitors.map(formed))).every(Boolean)) return
+    if (Date.now() > deadline) throw new Error(`the nats-server cluster elected no JetStream meta leader within ${META_LEADER_WAIT_MS} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 /**
  * `size` nats-servers on loopback joined by routes into one JetStream cluster
  * (each its own client port, route port and store folder), as three hosts
@@ -113,6 +136,13 @@ export const startNatsCluster = async (size = 3): Promise<NatsClusterPeer> => {
     )
   )
   for (const peer of started) servers.set(`spec-${peer.port}`, peer)
+  await jetStreamFormed(
+    ports.map((p) => p.monitor),
+    size
+  ).catch(async (e: unknown) => {
+    await Promise.allSettled(started.map((p) => p.stop()))
+    throw e
+  })
   return {
     urls: started.map((p) => p.url),
     servers,
