@@ -142,6 +142,18 @@ const mapLimit = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) 
   return out
 }
 
+/** how long a write looks at a bucket whose stream did not answer the applier's last look before it is refused */
+export const STREAM_RECHECK_MS = 1_000
+
+const answersWithin = (h: ClusterHandle, ms: number): Promise<boolean> =>
+  Promise.race([
+    h.kv.status().then(
+      () => true,
+      () => false
+    ),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())
+  ])
+
 /** The store's replicated writes, through this node's cluster client. */
 export const storeReplicationLayer = Layer.effect(
   StoreReplication,
@@ -155,8 +167,15 @@ export const storeReplicationLayer = Layer.effect(
     const handleNow = async (): Promise<ClusterHandle> => {
       if (client.connected()) {
         everConnected = true
-        if (!client.streamAnswering())
-          throw unavailable("the cluster's bucket does not answer (its servers have no quorum); mail keeps flowing, changes wait until it is back")
+        if (!client.streamAnswering()) {
+          // the applier's last look went unanswered: look again now, briefly, rather than wait for its next look
+          // (a re-elected leader would otherwise keep writes refused until then) or for a write's whole timeout
+          const h = await client.ready()
+          if (!(await answersWithin(h, STREAM_RECHECK_MS)))
+            throw unavailable("the cluster's bucket does not answer (its servers have no quorum); mail keeps flowing, changes wait until it is back")
+          client.reportStream(true)
+          return h
+        }
         return client.ready()
       }
       if (everConnected) throw unavailable("the cluster is unreachable from this node; mail keeps flowing, changes wait until it is back")
