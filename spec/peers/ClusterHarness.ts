@@ -17,8 +17,10 @@ import { Api } from "../../src/admin/Api.js"
 import { ClusterStatus } from "../../src/cluster/Applier.js"
 import { toKvKey } from "../../src/cluster/KvKeys.js"
 import { Store } from "../../src/store/Store.js"
-import { afterAll, beforeAll } from "vitest"
+import { afterAll, beforeAll, expect } from "vitest"
 import { loopbackTenant, type RunningImprint, startImprint } from "../support/Imprint.js"
+import { RawSmtp } from "../support/RawSmtp.js"
+import type { Sink } from "../support/Sink.js"
 import { type NatsClusterPeer, startNatsCluster } from "./NatsPeer.js"
 
 export const BUCKET = "imprint"
@@ -173,3 +175,38 @@ export const twoNodesOnThreeServers = (
   })
   return setup
 }
+
+/**
+ * One message from alice@ to bob@acme.example through `node`, answered 250 and found in `sink`:
+ * its text as received (quoted-printable soft breaks joined), for asserting which template stamped it.
+ */
+export const relayThrough = async (node: Node, sink: Sink, id: string, subject = "cluster"): Promise<string> => {
+  const message = [
+    "From: Alice <alice@acme.example>",
+    "To: bob@acme.example",
+    `Subject: ${subject}`,
+    `Message-ID: <${id}@acme.example>`,
+    "Content-Type: text/plain; charset=us-ascii",
+    "",
+    "All done.",
+    ""
+  ].join("\r\n")
+  const c = await RawSmtp.connect(node.imprint.port)
+  try {
+    expect((await c.send("alice@acme.example", ["bob@acme.example"], message)).code).toBe(250)
+  } finally {
+    c.end()
+  }
+  const received = sink.messages.find((m) => m.raw.toString("latin1").includes(`<${id}@acme.example>`))
+  expect(received).toBeDefined()
+  return received!.raw.toString("latin1").replace(/=\r\n/g, "")
+}
+
+/** Replaces acme's template "sig" through `node`'s admin API with one that prints `label`: the HTTP status */
+export const saveSignature = (node: Node, label: string) =>
+  statusOf(node, (c) =>
+    c.templates.replace({
+      path: { tenantId: "acme", templateId: "sig" },
+      payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
+    })
+  )

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loopbackTenant } from "../support/Imprint.js"
-import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
-import { bucketState, checksum, converge, health, lastApplied, type Node, statusOf, twoNodesOnThreeServers } from "./ClusterHarness.js"
+import { bucketState, checksum, converge, health, lastApplied, type Node, twoNodesOnThreeServers, relayThrough, saveSignature } from "./ClusterHarness.js"
 import { natsUnavailable } from "./NatsPeer.js"
 
 /**
@@ -24,18 +23,6 @@ const WRITE_TIMEOUT_MS = 8_000
 /** a write refused while the cluster has no quorum must come back within this (a bound on hanging, not a speed target) */
 const PROMPT_MS = WRITE_TIMEOUT_MS / 2
 const WAIT_MS = 30_000
-
-const message = (id: string) =>
-  [
-    "From: Alice <alice@acme.example>",
-    "To: bob@acme.example",
-    "Subject: quorum",
-    `Message-ID: <${id}@acme.example>`,
-    "Content-Type: text/plain; charset=us-ascii",
-    "",
-    "All done.",
-    ""
-  ].join("\r\n")
 
 const within = async <A>(what: string, f: () => Promise<A | undefined>): Promise<A> => {
   for (const deadline = Date.now() + WAIT_MS; ;) {
@@ -64,24 +51,8 @@ describe.skipIf(unavailable !== undefined)("cluster: two of three nats-servers l
     { writeTimeoutMs: WRITE_TIMEOUT_MS }
   )
 
-  const send = async (node: Node, id: string) => {
-    const c = await RawSmtp.connect(node.imprint.port)
-    try {
-      expect((await c.send("alice@acme.example", ["bob@acme.example"], message(id))).code).toBe(250)
-    } finally {
-      c.end()
-    }
-    const received = sink.messages.find((m) => m.raw.toString("latin1").includes(`<${id}@acme.example>`))
-    expect(received).toBeDefined()
-    return received!.raw.toString("latin1").replace(/=\r\n/g, "")
-  }
-  const save = (node: Node, label: string) =>
-    statusOf(node, (c) =>
-      c.templates.replace({
-        path: { tenantId: "acme", templateId: "sig" },
-        payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
-      })
-    )
+  const send = (node: Node, id: string) => relayThrough(node, sink, id, "quorum")
+  const save = saveSignature
 
   it("mail flows from LMDB on both nodes, health degraded, writes 503 promptly; back: the nodes converge", async () => {
     const { nats, a, b } = setup

@@ -6,9 +6,8 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort } from "../../perf/FreePort.js"
 import { loopbackTenant } from "../support/Imprint.js"
-import { RawSmtp } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
-import { bucketState, converge, health, type Node, removeNode, startNode, statusOf } from "./ClusterHarness.js"
+import { bucketState, converge, health, type Node, removeNode, startNode, relayThrough, saveSignature } from "./ClusterHarness.js"
 import { natsUnavailable, type NatsPeer, startNats } from "./NatsPeer.js"
 
 /**
@@ -60,18 +59,6 @@ const healthWhen = async (node: Node, ok: (h: Awaited<ReturnType<typeof health>>
   }
 }
 
-const message = (id: string) =>
-  [
-    "From: Alice <alice@acme.example>",
-    "To: bob@acme.example",
-    "Subject: sites",
-    `Message-ID: <${id}@acme.example>`,
-    "Content-Type: text/plain; charset=us-ascii",
-    "",
-    "All done.",
-    ""
-  ].join("\r\n")
-
 describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetStream domains, B mirroring A over a leafnode", () => {
   let dir: string
   let siteA: NatsPeer
@@ -79,24 +66,8 @@ describe.skipIf(unavailable !== undefined)("cluster: two sites in separate JetSt
   let sink: Sink
   const nodes: Array<Node> = []
 
-  const send = async (node: Node, id: string) => {
-    const c = await RawSmtp.connect(node.imprint.port)
-    try {
-      expect((await c.send("alice@acme.example", ["bob@acme.example"], message(id))).code).toBe(250)
-    } finally {
-      c.end()
-    }
-    const received = sink.messages.find((m) => m.raw.toString("latin1").includes(`<${id}@acme.example>`))
-    expect(received).toBeDefined()
-    return received!.raw.toString("latin1").replace(/=\r\n/g, "")
-  }
-  const save = (node: Node, label: string) =>
-    statusOf(node, (c) =>
-      c.templates.replace({
-        path: { tenantId: "acme", templateId: "sig" },
-        payload: { name: "Signature", html: `<p>${label}: {{displayName}}</p>`, text: `${label}: {{displayName}}` }
-      })
-    )
+  const send = (node: Node, id: string) => relayThrough(node, sink, id, "sites")
+  const save = saveSignature
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-sites-"))
