@@ -11,7 +11,7 @@ import type { DownstreamPool } from "./downstream/DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "./Relay.js"
 import { PipelineFailed, type RelayError, toReply } from "./RelayError.js"
 import { headersUnreadable, startMessage, type Copy, type Decision, type ReadHeaders } from "./Transaction.js"
-import { recordFailed, recordRelayed } from "./RelayMetrics.js"
+import { countRelayed, recordFailed } from "./RelayMetrics.js"
 import type { DkimKeys } from "./inbound/DkimKeys.js"
 import { Microsoft365Proof } from "./inbound/Microsoft365Proof.js"
 import type { DataDeadlines } from "./inbound/DataDeadline.js"
@@ -160,32 +160,28 @@ export const dataPhase = (
         const reason = decision.unstamped ?? outcomes.find((o) => o?.skipped !== undefined)?.skipped
         const text = `relayed (downstream: ${reply.code} ${reply.text.split("\n")[0]})`
         decided = decision
-        return Effect.all(
-          [
-            recordRelayed(mail.tenant, bytes, (now - started) / 1000, stampedCopies, reason),
-            logOutcome({
-              phase: "data",
-              tenant: mail.tenant,
-              client: session.remoteAddress,
-              from: mail.from,
-              to: recipients,
-              messageId: facts?.summary.messageId,
-              // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
-              reply: `250 2.6.0 ${text}`,
-              downstream: formatReply(reply),
-              outcome: "relayed",
-              durationMs: now - started,
-              extra: {
-                size: bytes,
-                copies: decision.copies.length,
-                stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
-                unstamped: decision.unstamped ?? "-"
-              }
-            }),
-            deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now))
-          ],
-          { discard: true }
-        ).pipe(Effect.as(text))
+        // one step for the metrics, then the log line and the trace's offer: no Effect.all per message
+        countRelayed(mail.tenant, bytes, (now - started) / 1000, stampedCopies, reason)
+        const logged = logOutcome({
+          phase: "data",
+          tenant: mail.tenant,
+          client: session.remoteAddress,
+          from: mail.from,
+          to: recipients,
+          messageId: facts?.summary.messageId,
+          // smtp-server adds 2.6.0 (DATA_OK) to the text returned here
+          reply: `250 2.6.0 ${text}`,
+          downstream: formatReply(reply),
+          outcome: "relayed",
+          durationMs: now - started,
+          extra: {
+            size: bytes,
+            copies: decision.copies.length,
+            stamped: outcomes.map((o) => (o === undefined ? "-" : o.stamped.join("+") || `unstamped:${o.skipped ?? "?"}`)).join(","),
+            unstamped: decision.unstamped ?? "-"
+          }
+        })
+        return Effect.zipRight(logged, Effect.as(deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now)), text))
       })
     )
   })

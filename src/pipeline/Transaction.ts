@@ -1,4 +1,4 @@
-import { Effect, Either } from "effect"
+import { Cause, Effect, Either, Exit, Option } from "effect"
 import { PassThrough, type Readable, type Transform, type Writable } from "node:stream"
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
@@ -249,11 +249,17 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
     })
 
   const guarded = <A>(self: Effect.Effect<A, RelayError>): Effect.Effect<A, RelayError> =>
-    self.pipe(
-      // the first failure is the cause (FailureCause): one the machine already has changes nothing
-      Effect.tapError((e) => Effect.sync(() => teardown(e))),
-      Effect.onInterrupt(() => Effect.sync(() => teardown(new PipelineFailed({ detail: "interrupted" })))),
-      Effect.ensuring(Effect.sync(() => unwatch?.()))
+    // one uninterruptible region for the teardown and the unwatch (instead of tapError, onInterrupt and ensuring)
+    Effect.onExit(self, (exit) =>
+      Effect.sync(() => {
+        if (Exit.isFailure(exit)) {
+          // the first failure is the cause (FailureCause): one the machine already has changes nothing
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isSome(failure)) teardown(failure.value)
+          else if (Cause.isInterruptedOnly(exit.cause)) teardown(new PipelineFailed({ detail: "interrupted" }))
+        }
+        unwatch?.()
+      })
     )
 
   return { headers, relay, guard: guarded }

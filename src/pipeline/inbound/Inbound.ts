@@ -226,15 +226,11 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       s.inData = true
       limits.transactionMoved(session.id)
-      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines, trace }, session, s.link, s.mail, stream).pipe(
-        Effect.ensuring(
-          Effect.sync(() => {
-            s.inData = false
-            s.mail = undefined
-          })
-        )
-      )
+      const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines, trace }, session, s.link, s.mail, stream)
       answer(transaction, (err, text) => {
+        // here rather than in an Effect.ensuring: the fiber's observer runs as it ends, whatever its end
+        s.inData = false
+        s.mail = undefined
         // smtp-server answers DATA only after the dot; a 421 (a sender too slow to send it) is sent now, and closes
         if (err && closesSession(err)) connectionOf(session.id)?.send(err.responseCode, err.message, err.enhancedStatusCode)
         done(err, text)
