@@ -118,7 +118,9 @@ export class DownstreamLink {
     return Effect.gen(this, function* () {
       this.parkedTx = undefined
       this.current = undefined
-      let link = yield* this.ensure(target)
+      // the session's own idle link to the same downstream: ensure() would return it as it is
+      const ready = this.link !== undefined && !this.link.open && this.link.key === poolKey(target) ? this.link : undefined
+      let link = ready ?? (yield* this.ensure(target))
       let result = yield* Effect.either(link.client.mail(from, params))
       if (link.reused && staleAnswer(result)) {
         yield* Metric.increment(downstreamSessionBy.stale)
@@ -184,11 +186,13 @@ export class DownstreamLink {
   }
 
   rcpt(to: string): Effect.Effect<void, RelayError> {
-    return Effect.gen(this, function* () {
+    return Effect.suspend((): Effect.Effect<void, RelayError> => {
       const link = this.link
-      if (!link?.open) return yield* new PipelineFailed({ detail: "RCPT without a downstream transaction" })
-      const reply = yield* link.client.rcpt(to).pipe(Effect.tapError(() => this.drop))
-      if (!isPositive(reply)) return yield* new DownstreamRefused({ reply, phase: "rcpt" })
+      if (!link?.open) return Effect.fail(new PipelineFailed({ detail: "RCPT without a downstream transaction" }))
+      return Effect.matchEffect(link.client.rcpt(to), {
+        onFailure: (e) => Effect.zipRight(this.drop, Effect.fail(e)),
+        onSuccess: (reply) => (isPositive(reply) ? Effect.void : Effect.fail(new DownstreamRefused({ reply, phase: "rcpt" })))
+      })
     })
   }
 

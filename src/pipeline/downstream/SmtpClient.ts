@@ -11,7 +11,7 @@
 import { isIP } from "node:net"
 import type { Readable } from "node:stream"
 import type { ConnectionOptions } from "node:tls"
-import { Effect } from "effect"
+import { Cause, Effect } from "effect"
 import { streamBody } from "./DataTransfer.js"
 import { DownstreamProtocolError, DownstreamTlsError } from "./DownstreamError.js"
 import type { DataSourceError, DownstreamError } from "./DownstreamError.js"
@@ -163,8 +163,45 @@ const authenticate = (wire: SmtpWire, opts: SmtpClientOptions, hello: Hello) =>
     return yield* new DownstreamProtocolError({ detail: "credentials configured but no AUTH PLAIN or LOGIN offered" })
   })
 
-const checkAddress = (address: string) =>
-  UNSAFE_ADDRESS.test(address) ? Effect.dieMessage("SmtpClient: address with control or angle characters reached the downstream client") : Effect.void
+const unsafeAddress = (address: string) => UNSAFE_ADDRESS.test(address)
+const addressRefused = () => Effect.dieMessage("SmtpClient: address with control or angle characters reached the downstream client")
+
+/**
+ * One command at a time on a session. An Effect Semaphore with an onInterrupt inside costs three
+ * uninterruptible regions per command (its permit, its ensuring, the onInterrupt); this lock
+ * costs one (`exclusive`). A caller finding it busy waits for a release, then tries again.
+ */
+class CommandLock {
+  private busy = false
+  private waiting: Array<() => void> = []
+
+  /** takes the lock if free (the polite QUIT, which never waits) */
+  tryAcquire(): boolean {
+    if (this.busy) return false
+    this.busy = true
+    return true
+  }
+
+  private readonly released = Effect.async<void>((resume) => {
+    const wake = () => resume(Effect.void)
+    this.waiting.push(wake)
+    return Effect.sync(() => {
+      const i = this.waiting.indexOf(wake)
+      if (i >= 0) this.waiting.splice(i, 1)
+    })
+  })
+
+  readonly acquire: Effect.Effect<void> = Effect.suspend(() => (this.tryAcquire() ? Effect.void : Effect.zipRight(this.released, this.acquire)))
+
+  /** every waiter is woken and tries again: one that was interrupted meanwhile cannot keep the lock */
+  release(): void {
+    this.busy = false
+    const waiting = this.waiting
+    if (waiting.length === 0) return
+    this.waiting = []
+    for (const wake of waiting) wake()
+  }
+}
 
 const mailParameters = (hello: Hello, params: MailParams | undefined): string => {
   const out: Array<string> = []
@@ -186,12 +223,12 @@ const quit = (wire: SmtpWire) =>
  * session is idle and drops the connection.
  */
 export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClientOptions) {
-  const lock = yield* Effect.makeSemaphore(1)
+  const lock = new CommandLock()
   const wire = yield* Effect.acquireRelease(SmtpWire.connect(opts.host, opts.port, opts.connectTimeoutMs), (wire) =>
     // A command still running in another fiber means the session is not idle: no QUIT
-    lock
-      .withPermitsIfAvailable(1)(quit(wire))
-      .pipe(Effect.ensuring(Effect.sync(() => wire.destroy())))
+    Effect.suspend(() => (lock.tryAcquire() ? Effect.ensuring(quit(wire), Effect.sync(() => lock.release())) : Effect.void)).pipe(
+      Effect.ensuring(Effect.sync(() => wire.destroy()))
+    )
   )
   const session = yield* Effect.gen(function* () {
     const greeting = yield* wire.readReply(opts.commandTimeoutMs, "greeting")
@@ -202,9 +239,26 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     return hello2
   }).pipe(Effect.tapError(() => Effect.sync(() => wire.destroy())))
 
-  /** Serialized, and an interrupted command drops the connection: its reply would desync the next one. */
+  /**
+   * Serialized, and an interrupted command drops the connection: its reply would desync the next one.
+   * The commands below rely on that drop (they read their replies with `dropsOnInterrupt`).
+   */
   const exclusive = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    lock.withPermits(1)(self.pipe(Effect.onInterrupt(() => Effect.sync(() => wire.destroy()))))
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(lock.acquire), () =>
+        Effect.matchCauseEffect(restore(self), {
+          onFailure: (cause) => {
+            if (Cause.isInterruptedOnly(cause)) wire.destroy()
+            lock.release()
+            return Effect.failCause(cause)
+          },
+          onSuccess: (a) => {
+            lock.release()
+            return Effect.succeed(a)
+          }
+        })
+      )
+    )
 
   const sizeParam = Number(session.params.get("SIZE") ?? "")
   const client: SmtpClient = {
@@ -213,18 +267,18 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     secure: wire.secure,
     // the commands run for every message: plain functions, no span each
     mail: (from: string, params?: MailParams) =>
-      Effect.zipRight(checkAddress(from), exclusive(wire.command(`MAIL FROM:<${from}>${mailParameters(session, params)}`, opts.commandTimeoutMs))),
-    rcpt: (to: string) => Effect.zipRight(checkAddress(to), exclusive(wire.command(`RCPT TO:<${to}>`, opts.commandTimeoutMs))),
+      unsafeAddress(from) ? addressRefused() : exclusive(wire.command(`MAIL FROM:<${from}>${mailParameters(session, params)}`, opts.commandTimeoutMs, true)),
+    rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : exclusive(wire.command(`RCPT TO:<${to}>`, opts.commandTimeoutMs, true))),
     data: (source: Readable) =>
       exclusive(
         Effect.gen(function* () {
-          const start = yield* wire.command("DATA", opts.commandTimeoutMs)
+          const start = yield* wire.command("DATA", opts.commandTimeoutMs, true)
           if (start.code !== 354) return start
           yield* streamBody(wire, source, opts.dataTimeoutMs)
-          return yield* wire.readReply(opts.dataTimeoutMs, "data")
+          return yield* wire.readReply(opts.dataTimeoutMs, "data", true)
         })
       ),
-    rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs)),
+    rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs, true)),
     reusable: () => wire.idle
   }
   return client

@@ -213,12 +213,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       // a transaction whose connection was released while idle is mirrored again first
       const accepted = session.envelope.rcptTo.map((r) => r.address)
       const started = Date.now()
+      const rcpt = Effect.suspend(() => (s.link.parked ? Effect.zipRight(s.link.resume(accepted), s.link.rcpt(address.address)) : s.link.rcpt(address.address)))
       answer(
-        s.link.resume(accepted).pipe(
-          Effect.zipRight(s.link.rcpt(address.address)),
-          Effect.tap(() => inTransaction(session.id, s)),
-          Effect.tapError((e) => refused(session, s, "rcpt", e, s.mail?.from, [address.address], started))
-        ),
+        Effect.matchEffect(rcpt, {
+          onFailure: (e) => Effect.zipRight(refused(session, s, "rcpt", e, s.mail?.from, [address.address], started), Effect.fail(e)),
+          onSuccess: () => Effect.sync(() => inTransaction(session.id, s))
+        }),
         done
       )
     },
