@@ -331,12 +331,22 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     tenantId,
     send,
     snapshot,
-    relayState: Effect.map(snapshot, (s) => s.tenant),
+    // the published snapshot read with a plain call when it is current (the usual case)
+    relayState: Effect.suspend(() => {
+      const ready = published()
+      return ready !== undefined ? Effect.succeed(ready.tenant) : Effect.map(snapshot, (s) => s.tenant)
+    }),
     lookupUser: (address: string) => Effect.flatMap(snapshot, (s) => withStore(reads.lookup(s, address))),
     reload: send(new Reload({})),
     // envelope and header are Schema class instances, validated when made; once per message is enough
+    // one step when the snapshot is current and no directory entry must be read from the store
     resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) =>
-      Effect.flatMap(snapshotWithin(RESOLVE_TIMEOUT), (s) => withStore(reads.resolve(s, envelope, header))),
+      Effect.clockWith((clock) => {
+        const ready = published()
+        const decided = ready === undefined ? undefined : reads.resolveCached(ready, envelope, header, clock.unsafeCurrentTimeMillis())
+        if (decided !== undefined) return Effect.succeed(decided)
+        return Effect.flatMap(snapshotWithin(RESOLVE_TIMEOUT), (s) => withStore(reads.resolve(s, envelope, header)))
+      }),
     previewRules: (input: PreviewInput) => Effect.flatMap(snapshot, (s) => withStore(reads.preview(s, input))),
     replaceDirectory: (users: ReadonlyArray<DirectoryUser>) => send(new ReplaceDirectory({ users })),
     applyDirectoryDelta: (delta: DirectoryDelta) => send(new ApplyDirectoryDelta({ upsert: delta.upsert, remove: delta.remove })),

@@ -89,24 +89,44 @@ export const makeReads = (
       )
     })
 
+  const decide = (s: TenantState, user: Option.Option<DirectoryUser>, envelope: MessageEnvelope, header: HeaderSummary, now: number) =>
+    resolveSignature({
+      rules: s.rules,
+      templates: s.templates,
+      user,
+      envelope,
+      header,
+      tenantDomains: s.tenant.domains,
+      settings: s.settings,
+      now,
+      cache: renderCache,
+      images: imagesOf(s)
+    })
+
   const resolve = (s: TenantState, envelope: MessageEnvelope, header: HeaderSummary) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       // a null sender (bounce) has no user; the resolver says so
       const user = envelope.mailFrom.trim() === "" ? Option.none<DirectoryUser>() : yield* lookup(s, envelope.mailFrom)
-      return resolveSignature({
-        rules: s.rules,
-        templates: s.templates,
-        user,
-        envelope,
-        header,
-        tenantDomains: s.tenant.domains,
-        settings: s.settings,
-        now,
-        cache: renderCache,
-        images: imagesOf(s)
-      })
+      return decide(s, user, envelope, header, now)
     })
+
+  /**
+   * `resolve` as a plain call when it needs no store read (the sender is not in the directory,
+   * or its entry is decoded already: the usual case); undefined when it does.
+   */
+  const resolveCached = (s: TenantState, envelope: MessageEnvelope, header: HeaderSummary, now: number) => {
+    let user = Option.none<DirectoryUser>()
+    if (envelope.mailFrom.trim() !== "") {
+      const mail = DirectoryIndex.mailOf(s.directory, envelope.mailFrom)
+      if (mail !== undefined) {
+        const known = decodedUsers.get(mail)
+        if (known === undefined) return undefined
+        user = Option.some(known)
+      }
+    }
+    return decide(s, user, envelope, header, now)
+  }
 
   const preview = (s: TenantState, r: PreviewInput) =>
     Effect.gen(function* () {
@@ -132,6 +152,6 @@ export const makeReads = (
     renderCache.clear()
     decodedUsers.clear()
   }
-  return { renderCache, invalidate, lookup, resolve, preview, clear, decodedUsers: () => decodedUsers.size }
+  return { renderCache, invalidate, lookup, resolve, resolveCached, preview, clear, decodedUsers: () => decodedUsers.size }
 }
 export type TenantReads = ReturnType<typeof makeReads>
