@@ -16,8 +16,9 @@ import type { RelayError } from "./RelayError.js"
  * - failed: the first failure (the cause) tore every stream down; the upstream hears the cause.
  *
  * Each transition is a method of TransactionMachine; the invariant it keeps is stated on it.
- * The stream callbacks call them synchronously; the Effect side awaits `headersKnown` and
- * `chainsFinished`, two Deferreds, instead of a raw Promise gate.
+ * The stream callbacks call them synchronously; the Effect side awaits the headers and the
+ * chains' end through two Deferreds (instead of a raw Promise gate), each made only when the
+ * Effect side waits before its event.
  */
 export type TransactionPhase = "reading-headers" | "deciding" | "streaming" | "replied" | "failed"
 
@@ -55,21 +56,35 @@ export class FailureCause {
  */
 export class PendingChains {
   private running = 0
-  readonly finished: Deferred.Deferred<void> = Deferred.unsafeMake<void>(FiberId.none)
+  private done = false
+  /** made only when someone waits before the last chain ended (most messages finish first) */
+  private deferred: Deferred.Deferred<void> | undefined
+
+  /** completed when the last chain ended */
+  get finished(): Deferred.Deferred<void> {
+    if (this.deferred === undefined) {
+      this.deferred = Deferred.unsafeMake<void>(FiberId.none)
+      if (this.done) Deferred.unsafeDone(this.deferred, Effect.void)
+    }
+    return this.deferred
+  }
 
   started(): void {
     this.running++
   }
 
   ended(): void {
-    if (--this.running === 0) Deferred.unsafeDone(this.finished, Effect.void)
+    if (--this.running === 0 && !this.done) {
+      this.done = true
+      if (this.deferred !== undefined) Deferred.unsafeDone(this.deferred, Effect.void)
+    }
   }
 
   get pending(): number {
     return this.running
   }
 
-  readonly await: Effect.Effect<void> = Deferred.await(this.finished)
+  readonly await: Effect.Effect<void> = Effect.suspend(() => (this.done ? Effect.void : Deferred.await(this.finished)))
 }
 
 /** What a failure tears down: destroyed in this order, each at most once per failure. */
@@ -81,8 +96,10 @@ export class TransactionMachine {
   private phase_: TransactionPhase = "reading-headers"
   readonly failure = new FailureCause()
   readonly chains = new PendingChains()
-  /** completed when the root headers were read, when the message failed, or when the upstream chain ended */
-  private readonly headersKnown = Deferred.unsafeMake<void>(FiberId.none)
+  /** true once the root headers were read, the message failed, or the upstream chain ended */
+  private headersKnown = false
+  /** completed then; made only when someone waits before it */
+  private headersWaited: Deferred.Deferred<void> | undefined
   private headersSeen = false
   private readonly torn: Array<Teardown> = []
 
@@ -96,7 +113,17 @@ export class TransactionMachine {
   }
 
   /** waits until the headers are known or cannot be; true when they were read */
-  readonly awaitHeaders: Effect.Effect<boolean> = Effect.map(Deferred.await(this.headersKnown), () => this.headersSeen)
+  readonly awaitHeaders: Effect.Effect<boolean> = Effect.suspend(() => {
+    if (this.headersKnown) return Effect.succeed(this.headersSeen)
+    this.headersWaited ??= Deferred.unsafeMake<void>(FiberId.none)
+    return Effect.map(Deferred.await(this.headersWaited), () => this.headersSeen)
+  })
+
+  private knowHeaders(): void {
+    if (this.headersKnown) return
+    this.headersKnown = true
+    if (this.headersWaited !== undefined) Deferred.unsafeDone(this.headersWaited, Effect.void)
+  }
 
   /** streams a failure must destroy (the LineGuard, each copy's first and last stage) */
   tearsDown(stream: Teardown): void {
@@ -110,12 +137,12 @@ export class TransactionMachine {
   headersRead(): void {
     this.headersSeen = true
     if (this.phase_ === "reading-headers") this.phase_ = "deciding"
-    Deferred.unsafeDone(this.headersKnown, Effect.void)
+    this.knowHeaders()
   }
 
   /** the upstream chain (LineGuard → HeaderPeek → Fanout) ended: nobody waits for headers any more */
   upstreamEnded(): void {
-    Deferred.unsafeDone(this.headersKnown, Effect.void)
+    this.knowHeaders()
     this.chains.ended()
   }
 
@@ -142,7 +169,7 @@ export class TransactionMachine {
     this.failure.record(e)
     if (this.phase_ !== "replied") this.phase_ = "failed"
     for (const stream of this.torn) stream.destroy()
-    Deferred.unsafeDone(this.headersKnown, Effect.void)
+    this.knowHeaders()
   }
 
   /**

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto"
+import { createHmac, createSecretKey, hash, type KeyObject, timingSafeEqual } from "node:crypto"
 
 /**
  * The loop stamp (invariant 6): a header on every relayed message with an HMAC
@@ -15,13 +15,21 @@ export type StampCheck = "valid" | "forged" | "stale"
 /** Message-ID when present, else a digest of the headers that identify a message for its sender. */
 export const messageIdentity = (h: { messageId?: string; from?: string; date?: string; subject?: string }): string =>
   h.messageId?.trim() ||
-  "sha256:" +
-    createHash("sha256")
-      .update(`${h.from ?? ""}\n${h.date ?? ""}\n${h.subject ?? ""}`)
-      .digest("base64url")
+  "sha256:" + hash("sha256", `${h.from ?? ""}\n${h.date ?? ""}\n${h.subject ?? ""}`, "base64url")
+
+/** the stamp key as a KeyObject, made once per key (not converted again for every message's HMAC) */
+const keyObjects = new WeakMap<Buffer, KeyObject>()
+const keyObject = (key: Buffer): KeyObject => {
+  let k = keyObjects.get(key)
+  if (k === undefined) {
+    k = createSecretKey(key)
+    keyObjects.set(key, k)
+  }
+  return k
+}
 
 const mac = (key: Buffer, tenant: string, ts: number, identity: string): string =>
-  createHmac("sha256", key).update(`${VERSION}\n${tenant}\n${ts}\n${identity}`).digest("base64url")
+  createHmac("sha256", keyObject(key)).update(`${VERSION}\n${tenant}\n${ts}\n${identity}`).digest("base64url")
 
 export const signStamp = (key: Buffer, tenant: string, identity: string, nowSeconds: number): string =>
   `v=${VERSION}; t=${tenant}; ts=${nowSeconds}; mac=${mac(key, tenant, nowSeconds, identity)}`
