@@ -168,7 +168,10 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
     if (err) teardown(asRelayError(err))
     machine.upstreamEnded()
   })
-  const feeding = feed(input.upstream, guard)
+  let fed = false
+  const feeding = feed(input.upstream, guard).then(() => {
+    fed = true
+  })
   const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
   const failure = () => Effect.fail(machine.failure.cause ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
@@ -232,7 +235,8 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
         yield* machine.chains.await
         // a sender too slow to finish is not waited for: the session is closed instead
-        if (machine.failure.cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
+        // (usually read to its end long before the downstream's reply: then no wait, no hop through a promise)
+        if (!fed && machine.failure.cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
         if (machine.failure.cause !== undefined) return yield* failure()
         const replies = sent.map((r) => Either.getOrThrow(r))
         const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))

@@ -271,12 +271,9 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : exclusive(wire.command(`RCPT TO:<${to}>`, opts.commandTimeoutMs, true))),
     data: (source: Readable) =>
       exclusive(
-        Effect.gen(function* () {
-          const start = yield* wire.command("DATA", opts.commandTimeoutMs, true)
-          if (start.code !== 354) return start
-          yield* streamBody(wire, source, opts.dataTimeoutMs)
-          return yield* wire.readReply(opts.dataTimeoutMs, "data", true)
-        })
+        Effect.flatMap(wire.command("DATA", opts.commandTimeoutMs, true), (start) =>
+          start.code !== 354 ? Effect.succeed(start) : Effect.zipRight(streamBody(wire, source, opts.dataTimeoutMs), wire.readReply(opts.dataTimeoutMs, "data", true))
+        )
       ),
     rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs, true)),
     reusable: () => wire.idle
