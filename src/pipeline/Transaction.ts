@@ -307,9 +307,8 @@ const copyStages = (
 ): { readonly stages: ReadonlyArray<ChainStage>; readonly output: Readable } => {
   if (stamper === undefined) {
     // unstamped copies never meet a MIME parser: bytes in, bytes out
-    // fed by the Fanout directly: the PassThrough in front (see below) measured nothing for this copy
     const output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
-    return { stages: [output], output }
+    return { stages: [new PassThrough(), output], output }
   }
   // one synchronous stage: scanner, root edit, Stamper, join and prefix (StampedCopy.ts)
   const output = new StampedCopy(stamper, policy, peeked, { maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES })
