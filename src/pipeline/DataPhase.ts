@@ -181,7 +181,10 @@ export const dataPhase = (
             unstamped: decision.unstamped ?? "-"
           }
         })
-        return Effect.zipRight(logged, Effect.as(deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now)), text))
+        return Effect.zipRight(
+          logged,
+          Effect.as(deps.trace.record(traceEntry(traced(bytes, outcomes), { code: 250, enhanced: "2.6.0", text }, undefined, now)), text)
+        )
       })
     )
   })

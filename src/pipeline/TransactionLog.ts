@@ -87,7 +87,10 @@ const annotatedLine = (line: Effect.Effect<void>, fields: Readonly<Record<string
   FiberRef.getWith(FiberRef.currentLogAnnotations, (before) => {
     let annotations = before
     for (const key in fields) annotations = HashMap.set(annotations, key, fields[key])
-    return FiberRef.set(FiberRef.currentLogAnnotations, annotations).pipe(Effect.zipRight(line), Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, before)))
+    return FiberRef.set(FiberRef.currentLogAnnotations, annotations).pipe(
+      Effect.zipRight(line),
+      Effect.zipRight(FiberRef.set(FiberRef.currentLogAnnotations, before))
+    )
   })
 
 /** A refused command (MAIL, RCPT) or a failed DATA: the reply comes from the error, in the one place it is made (toReply). */

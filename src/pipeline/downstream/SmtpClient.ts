@@ -226,9 +226,14 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
   const lock = new CommandLock()
   const wire = yield* Effect.acquireRelease(SmtpWire.connect(opts.host, opts.port, opts.connectTimeoutMs), (wire) =>
     // A command still running in another fiber means the session is not idle: no QUIT
-    Effect.suspend(() => (lock.tryAcquire() ? Effect.ensuring(quit(wire), Effect.sync(() => lock.release())) : Effect.void)).pipe(
-      Effect.ensuring(Effect.sync(() => wire.destroy()))
-    )
+    Effect.suspend(() =>
+      lock.tryAcquire()
+        ? Effect.ensuring(
+            quit(wire),
+            Effect.sync(() => lock.release())
+          )
+        : Effect.void
+    ).pipe(Effect.ensuring(Effect.sync(() => wire.destroy())))
   )
   const session = yield* Effect.gen(function* () {
     const greeting = yield* wire.readReply(opts.commandTimeoutMs, "greeting")
@@ -272,7 +277,9 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     data: (source: Readable) =>
       exclusive(
         Effect.flatMap(wire.command("DATA", opts.commandTimeoutMs, true), (start) =>
-          start.code !== 354 ? Effect.succeed(start) : Effect.zipRight(streamBody(wire, source, opts.dataTimeoutMs), wire.readReply(opts.dataTimeoutMs, "data", true))
+          start.code !== 354
+            ? Effect.succeed(start)
+            : Effect.zipRight(streamBody(wire, source, opts.dataTimeoutMs), wire.readReply(opts.dataTimeoutMs, "data", true))
         )
       ),
     rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs, true)),

@@ -14,8 +14,7 @@ export type StampCheck = "valid" | "forged" | "stale"
 
 /** Message-ID when present, else a digest of the headers that identify a message for its sender. */
 export const messageIdentity = (h: { messageId?: string; from?: string; date?: string; subject?: string }): string =>
-  h.messageId?.trim() ||
-  "sha256:" + hash("sha256", `${h.from ?? ""}\n${h.date ?? ""}\n${h.subject ?? ""}`, "base64url")
+  h.messageId?.trim() || "sha256:" + hash("sha256", `${h.from ?? ""}\n${h.date ?? ""}\n${h.subject ?? ""}`, "base64url")
 
 /** the stamp key as a KeyObject, made once per key (not converted again for every message's HMAC) */
 const keyObjects = new WeakMap<Buffer, KeyObject>()
