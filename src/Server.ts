@@ -137,7 +137,7 @@ export interface ServerOptions {
   /** the admin API (`imprint serve`, demo) when `admin.enabled`; opt-in so in-process test relays do not all claim port 8443 */
   readonly admin?: boolean
   /** a worker of `workers: N`: SMTP only (no scheduled syncs, no image listener: the primary runs them), throttles shared */
-  readonly worker?: { readonly authPeers: AuthThrottlePeers; readonly admissionPeers: AdmissionPeers }
+  readonly worker?: { readonly authPeers: AuthThrottlePeers; readonly admissionPeers: AdmissionPeers | undefined }
 }
 
 /** The SMTP certificate and the loop stamp key, generated into dataDir on first use (before any worker starts). */
