@@ -191,7 +191,7 @@ const main = async () => {
       })
     }
     idle = await idleCpu(running)
-    console.log(`idle CPU ms per second: ${[...idle].map(([w, c]) => `workers ${w}: ${c.toFixed(1)}`).join(", ")}`)
+    console.log(`idle CPU ms per second: ${variants.map((v) => `${v.name}: ${idle!.get(v.key)!.toFixed(1)}`).join(", ")}`)
     saturation = summary(await runPass(running, "s"))
     print("saturation", saturation)
     if (OFFERED > 0) {
