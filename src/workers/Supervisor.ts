@@ -71,7 +71,10 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   // --- the node's AUTH throttle: attempts in flight and failures, in one count ---
   const permits = new NodeAuthPermits(config)
   // --- the node's connection limits: every worker's sessions in one count ---
-  const admission = new NodeAdmission(config)
+  const admission = new NodeAdmission(config, (slot) => {
+    const worker = slots[slot - 1]?.worker
+    if (worker !== undefined) send(worker, { type: "imprint:lease-revoke" })
+  })
   // --- metrics: ask every live worker, gather what comes back in time ---
   let metricsRequest = 0
   const metricsWaiting = new Map<number, (slot: number, pairs: ReadonlyArray<PlainPair>) => void>()
@@ -99,10 +102,13 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
       return
     }
     if (message.type === "imprint:admit") {
-      const refusal = admission.admit(from.slot, message.id, message.address, message.bound, Date.now())
-      send(worker, refusal === undefined ? { type: "imprint:admit-reply", seq: message.seq } : { type: "imprint:admit-reply", seq: message.seq, refusal })
-      return
+      const { seq } = message
+      return admission.request(from.slot, message.id, message.address, message.bound, Date.now(), (refusal, lease) =>
+        send(worker, { type: "imprint:admit-reply", seq, ...(refusal === undefined ? {} : { refusal }), ...(lease > 0 ? { lease } : {}) })
+      )
     }
+    if (message.type === "imprint:lease-revoked") return admission.revoked(from.slot, message.free, Date.now())
+    if (message.type === "imprint:lease-return") return admission.returned(from.slot, message.slots)
     if (message.type === "imprint:session-bound") return admission.bound(from.slot, message.id)
     if (message.type === "imprint:session-closed") return admission.closed(from.slot, message.id)
     if (message.type === "imprint:auth-permit") {
@@ -147,7 +153,7 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   const exited = (s: Slot, worker: Worker, code: number | null, signal: string | null) => {
     if (s.worker !== worker) return
     s.worker = undefined
-    admission.workerExited(s.slot)
+    admission.workerExited(s.slot, Date.now())
     permits.workerExited(s.slot, Date.now())
     listening.delete(s.slot)
     if (stopping) {

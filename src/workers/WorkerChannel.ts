@@ -3,6 +3,7 @@ import cluster from "node:cluster"
 import type { AuthEvent, AuthPermit, AuthThrottlePeers } from "../pipeline/inbound/AuthThrottle.js"
 import type { AdmissionPeers, Refusal } from "../pipeline/inbound/ConnectionLimits.js"
 import { type PlainPair, toPlain } from "./MetricsTransfer.js"
+import { WorkerLease } from "./AdmissionLease.js"
 import { QUEUE_WAIT_MS } from "./NodeAuthPermits.js"
 
 /**
@@ -78,11 +79,26 @@ export interface Admit {
   readonly address: string
   readonly bound: boolean
 }
-/** primary → worker: the node's answer; `refusal` absent: admitted (and counted) */
+/** primary → worker: the node's answer; `refusal` absent: admitted (and counted); `lease`: slots granted (AdmissionLease) */
 export interface AdmitReply {
   readonly type: "imprint:admit-reply"
   readonly seq: number
   readonly refusal?: Refusal
+  readonly lease?: number
+}
+/** primary → worker: send your free leased slots back (the node is at maxClients) */
+export interface LeaseRevoke {
+  readonly type: "imprint:lease-revoke"
+}
+/** worker → primary: the answer to LeaseRevoke */
+export interface LeaseRevoked {
+  readonly type: "imprint:lease-revoked"
+  readonly free: number
+}
+/** worker → primary: slots back after a revoke, as their sessions close */
+export interface LeaseReturn {
+  readonly type: "imprint:lease-return"
+  readonly slots: number
 }
 /** worker → primary: the session bound to a tenant (it leaves the unbound share), or closed */
 export interface SessionBound {
@@ -99,8 +115,9 @@ export interface StoreChanged {
   readonly type: "imprint:store-changed"
 }
 
-export type ToPrimary = AuthPublish | AuthPermitRequest | AuthPermitRelease | AuthReplay | MetricsReply | Admit | SessionBound | SessionClosed
-export type ToWorker = AuthAck | AuthForward | AuthPermitReply | MetricsRequest | StoreChanged | AdmitReply
+export type ToPrimary =
+  AuthPublish | AuthPermitRequest | AuthPermitRelease | AuthReplay | MetricsReply | Admit | SessionBound | SessionClosed | LeaseRevoked | LeaseReturn
+export type ToWorker = AuthAck | AuthForward | AuthPermitReply | MetricsRequest | StoreChanged | AdmitReply | LeaseRevoke
 
 /** the environment variable that tells a worker its slot (1…N; a restarted worker keeps its slot) */
 export const WORKER_SLOT_VARIABLE = "IMPRINT_WORKER_SLOT"
@@ -125,6 +142,8 @@ export const isToPrimary = (m: unknown): m is ToPrimary =>
     m.type === "imprint:metrics" ||
     m.type === "imprint:admit" ||
     m.type === "imprint:session-bound" ||
+    m.type === "imprint:lease-revoked" ||
+    m.type === "imprint:lease-return" ||
     m.type === "imprint:session-closed")
 
 /** This process's slot when it is a worker of `workers: N`, else undefined. */
@@ -244,20 +263,35 @@ export const workerAuthPeers = (): AuthThrottlePeers => {
   }
 }
 
-/** The connection limits of a worker, counted by the primary for the whole node (ConnectionLimits' AdmissionPeers). */
+/**
+ * The connection limits of a worker, counted by the primary for the whole node
+ * (ConnectionLimits' AdmissionPeers). A session bound at connect is admitted
+ * on a slot the primary leased to this worker when one is free, without a
+ * round trip (AdmissionLease.ts); every other admission asks the primary.
+ */
 export const workerAdmissionPeers = (): AdmissionPeers => {
   let seq = 0
+  const lease = new WorkerLease()
   const waiting = new Map<number, (refusal: Refusal | undefined) => void>()
   const send = (message: ToPrimary, sent?: (err: Error | null) => void) => {
     if (process.send === undefined || !process.connected) return sent?.(new Error("no primary"))
     process.send(message, undefined, undefined, sent)
   }
   process.on("message", (m: unknown) => {
-    if (isMessage(m) && m.type === "imprint:admit-reply") waiting.get((m as AdmitReply).seq)?.((m as AdmitReply).refusal)
+    if (!isMessage(m)) return
+    if (m.type === "imprint:admit-reply") {
+      const reply = m as AdmitReply
+      // granted even when this worker stopped waiting for the answer: the primary counts them as held
+      if (reply.lease !== undefined && reply.lease > 0) lease.granted(reply.lease)
+      waiting.get(reply.seq)?.(reply.refusal)
+    } else if (m.type === "imprint:lease-revoke") {
+      send({ type: "imprint:lease-revoked", free: lease.revoke() })
+    }
   })
   return {
-    admit: (id, address, bound) =>
-      new Promise<Refusal | undefined>((resolve) => {
+    admit: (id, address, bound) => {
+      if (bound && lease.take(id)) return Promise.resolve(undefined)
+      return new Promise<Refusal | undefined>((resolve) => {
         const n = ++seq
         const done = (refusal: Refusal | undefined) => {
           clearTimeout(timer)
@@ -270,8 +304,13 @@ export const workerAdmissionPeers = (): AdmissionPeers => {
         send({ type: "imprint:admit", seq: n, id, address, bound }, (err) => {
           if (err) done(undefined)
         })
-      }),
+      })
+    },
     bound: (id) => send({ type: "imprint:session-bound", id }),
-    closed: (id) => send({ type: "imprint:session-closed", id })
+    closed: (id) => {
+      const back = lease.closed(id)
+      if (back === undefined) send({ type: "imprint:session-closed", id })
+      else if (back > 0) send({ type: "imprint:lease-return", slots: back })
+    }
   }
 }
