@@ -246,6 +246,8 @@ const main = async () => {
         rows: saturation.rows,
         ratios: saturation.ratios,
         pairRatios: saturation.pairRatios,
+        primaryCpuMsPerMessage: saturation.primaryCpuMsPerMessage,
+        primaryPairRatios: saturation.primaryPairRatios,
         samples: saturation.samples,
         offered,
         sameProcessRate,
