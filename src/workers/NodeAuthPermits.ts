@@ -1,5 +1,5 @@
 import type { ImprintConfig } from "../config.js"
-import { type AuthEvent, AuthThrottle } from "../pipeline/inbound/AuthThrottle.js"
+import { type AuthEvent, type AuthPermit, AuthThrottle, type AuthThrottlePeers } from "../pipeline/inbound/AuthThrottle.js"
 
 /**
  * The node's AUTH throttle with `workers: N`, kept in the primary: before a
@@ -168,5 +168,31 @@ export class NodeAuthPermits {
       this.dequeue(address, waiting.key)
       waiting.answer(answer === "granted")
     }
+  }
+}
+
+/**
+ * One process (no `workers`): the same permits, asked in-process. Without them
+ * the sessions of one process had the same gap as workers: attempts sent at the
+ * same moment on k sessions were all checked before any had failed, k verified
+ * guesses past the limit (spec/e2e/AuthParallel.test.ts). There are no other
+ * processes to tell, so `subscribe` has nothing to apply.
+ */
+export const localAuthPeers = (config: ImprintConfig): AuthThrottlePeers => {
+  const permits = new NodeAuthPermits(config)
+  let next = 0
+  return {
+    permit: (address, username) =>
+      new Promise<AuthPermit>((resolve) => {
+        const id = ++next
+        const settle = (granted: boolean) => resolve(granted ? { refused: false, id } : { refused: true })
+        const answer = permits.request(0, id, address, username, Date.now(), settle)
+        if (answer !== "queued") settle(answer === "granted")
+      }),
+    publish: (event, permit) => {
+      permits.outcome(0, event, permit, Date.now())
+      return Promise.resolve()
+    },
+    subscribe: () => undefined
   }
 }
