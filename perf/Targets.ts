@@ -107,7 +107,9 @@ export const imprintTarget = (
   label: string,
   stamping: boolean,
   main: string = IMPRINT_MAIN,
-  extraConfig: Record<string, unknown> = {}
+  extraConfig: Record<string, unknown> = {},
+  /** environment of the serve process (perf-only switches) */
+  env: Record<string, string> = {}
 ): Target => {
   // One data dir per target for the whole benchmark: every run gets a fresh serve
   // process, but import and certificate generation (seconds) happen once.
@@ -147,7 +149,7 @@ export const imprintTarget = (
     start: async (sink) => {
       prepared ??= prepare(sink.port)
       const { config } = await prepared
-      const server = await startServer({ name: id, args: profiled([main, "serve", "--config", config]), cwd: ROOT })
+      const server = await startServer({ name: id, args: profiled([main, "serve", "--config", config]), cwd: ROOT, env })
       return { port: server.port, measured: server, stop: server.stop }
     },
     dispose: async () => {

@@ -1,5 +1,5 @@
 /**
- * `npm run perf:workers [-- --batches N] [--messages N] [--pattern new|reused] [--sessions N] [--offered F]`
+ * `npm run perf:workers [-- --batches N] [--messages N] [--pattern new|reused] [--sessions N] [--offered F] [--compare admission]`
  *
  * `workers: 1` against `workers: 2` (issue 18 phase C), stamping 10 KB
  * replies: both relays are started once and warmed, then take turns batch by
@@ -17,6 +17,14 @@
  * workers sees) against workers: 2 at the offered rate: a Node.js process's
  * CPU per message grows as its own rate falls, and this pass takes that out.
  * Medians and the ratios 2/1 go to perf/results/workers-<timestamp>.json.
+ *
+ * `--compare admission`: both sides are `workers: 2`; side 1 runs with the
+ * perf-only switch PERF_WORKERS_SKIP_NODE_ADMISSION=1 (workers count their
+ * connection limits alone, no round trip to the primary), side 2 as shipped.
+ * With `--pattern new` the difference in the primary's CPU per message is the
+ * node-wide admission's share of the primary's cost per new connection, the
+ * rest being node:cluster's accept and hand-over. Saturation and offered rate
+ * only; results in workers-admission-<timestamp>.json.
  * A benchmark, not a test.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -37,6 +45,8 @@ const SESSIONS = Number(option("sessions") ?? 20)
 const PATTERN = (option("pattern") ?? "new") as ConnectionPattern
 if (PATTERN !== "new" && PATTERN !== "reused") throw new Error(`unknown pattern ${PATTERN}; new or reused`)
 const OFFERED = Number(option("offered") ?? 0.5)
+const COMPARE = option("compare") ?? "workers"
+if (COMPARE !== "workers" && COMPARE !== "admission") throw new Error(`unknown comparison ${COMPARE}; workers or admission`)
 const WARMUP_MESSAGES = 600
 const BATCH_MAX_MS = 120_000
 const KIND = "10k"
@@ -54,13 +64,23 @@ const treeCpu = (pid: number): number => {
   return [pid, ...children].reduce((sum, p) => sum + (readProc(p)?.cpuS ?? 0), 0)
 }
 
-const variants = [1, 2].map((workers) => ({
-  workers,
-  target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, {
-    workers,
-    ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {})
-  })
-}))
+const extraConfig = (workers: number) => ({ workers, ...(process.env.PERF_TRACE_OFF ? { trace: { enabled: false } } : {}) })
+/** `key` 1 is the baseline, 2 the measured side; ratios are 2 / 1 */
+const variants =
+  COMPARE === "workers"
+    ? [1, 2].map((workers) => ({
+        key: workers,
+        name: `workers ${workers}`,
+        target: imprintTarget("imprint-stamp", `Imprint stamping, workers: ${workers}`, true, undefined, extraConfig(workers))
+      }))
+    : [
+        {
+          key: 1,
+          name: "workers 2, no admission round trip",
+          target: imprintTarget("imprint-stamp", "workers: 2, admission skipped", true, undefined, extraConfig(2), { PERF_WORKERS_SKIP_NODE_ADMISSION: "1" })
+        },
+        { key: 2, name: "workers 2, node admission", target: imprintTarget("imprint-stamp", "workers: 2", true, undefined, extraConfig(2)) }
+      ]
 
 interface Pass {
   readonly rate: Map<number, Array<number>>
@@ -74,19 +94,20 @@ const IDLE_MS = 5_000
 const idleCpu = async (running: Map<number, Running>) => {
   const out = new Map<number, number>()
   for (const v of variants) {
-    const pid = running.get(v.workers)!.measured.pid
+    const pid = running.get(v.key)!.measured.pid
     const before = treeCpu(pid)
     await new Promise((r) => setTimeout(r, IDLE_MS))
-    out.set(v.workers, ((treeCpu(pid) - before) * 1000) / (IDLE_MS / 1000))
+    out.set(v.key, ((treeCpu(pid) - before) * 1000) / (IDLE_MS / 1000))
   }
   return out
 }
 
 const summary = (pass: Pass) => {
   const rows = variants.map((v) => ({
-    workers: v.workers,
-    msgsPerSecond: median(pass.rate.get(v.workers)!),
-    cpuMsPerMessage: median(pass.cpu.get(v.workers)!)
+    workers: v.key,
+    variant: v.name,
+    msgsPerSecond: median(pass.rate.get(v.key)!),
+    cpuMsPerMessage: median(pass.cpu.get(v.key)!)
   }))
   const [one, two] = rows
   return {
@@ -94,19 +115,24 @@ const summary = (pass: Pass) => {
     ratios: { throughput: two.msgsPerSecond / one.msgsPerSecond, cpuPerMessage: two.cpuMsPerMessage / one.cpuMsPerMessage },
     // the ratio of each pair (batch b of workers 2 against batch b of workers 1): their spread says how noisy the machine was
     pairRatios: pass.cpu.get(2)!.map((c, i) => c / pass.cpu.get(1)![i]),
-    primaryCpuMsPerMessage: Object.fromEntries(variants.map((v) => [v.workers, median(pass.primaryCpu.get(v.workers)!)])),
-    samples: { msgsPerSecond: Object.fromEntries(pass.rate), cpuMsPerMessage: Object.fromEntries(pass.cpu) }
+    primaryPairRatios: pass.primaryCpu.get(2)!.map((c, i) => c / pass.primaryCpu.get(1)![i]),
+    primaryCpuMsPerMessage: Object.fromEntries(variants.map((v) => [v.key, median(pass.primaryCpu.get(v.key)!)])),
+    samples: {
+      msgsPerSecond: Object.fromEntries(pass.rate),
+      cpuMsPerMessage: Object.fromEntries(pass.cpu),
+      primaryCpuMsPerMessage: Object.fromEntries(pass.primaryCpu)
+    }
   }
 }
 
 /** BATCHES pairs, alternating which configuration goes first; `ratePerSecond` paces the load (absent: saturation), per configuration */
 const runPass = async (running: Map<number, Running>, label: string, ratePerSecond?: (workers: number) => number): Promise<Pass> => {
-  const rate = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
-  const cpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
-  const primaryCpu = new Map<number, Array<number>>(variants.map((v) => [v.workers, []]))
+  const rate = new Map<number, Array<number>>(variants.map((v) => [v.key, []]))
+  const cpu = new Map<number, Array<number>>(variants.map((v) => [v.key, []]))
+  const primaryCpu = new Map<number, Array<number>>(variants.map((v) => [v.key, []]))
   for (let b = 0; b < BATCHES; b++) {
     for (const v of b % 2 === 0 ? variants : [...variants].reverse()) {
-      const r = running.get(v.workers)!
+      const r = running.get(v.key)!
       const before = treeCpu(r.measured.pid)
       const primaryBefore = readProc(r.measured.pid)?.cpuS ?? 0
       const load = await runLoad({
@@ -116,15 +142,14 @@ const runPass = async (running: Map<number, Running>, label: string, ratePerSeco
         pattern: PATTERN,
         messages: MESSAGES,
         maxMs: BATCH_MAX_MS,
-        runId: `${label}${b}-${v.workers}`,
-        ratePerSecond: ratePerSecond?.(v.workers)
+        runId: `${label}${b}-${v.key}`,
+        ratePerSecond: ratePerSecond?.(v.key)
       })
       const used = treeCpu(r.measured.pid) - before
-      primaryCpu.get(v.workers)!.push((((readProc(r.measured.pid)?.cpuS ?? 0) - primaryBefore) * 1000) / Math.max(1, load.ok))
-      if (load.ok < load.attempted)
-        console.error(`workers ${v.workers}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
-      rate.get(v.workers)!.push(load.ok / (load.elapsedMs / 1000))
-      cpu.get(v.workers)!.push((used * 1000) / Math.max(1, load.ok))
+      primaryCpu.get(v.key)!.push((((readProc(r.measured.pid)?.cpuS ?? 0) - primaryBefore) * 1000) / Math.max(1, load.ok))
+      if (load.ok < load.attempted) console.error(`${v.name}, ${label} batch ${b}: ${load.attempted - load.ok} failed: ${load.errorSamples.join(" | ")}`)
+      rate.get(v.key)!.push(load.ok / (load.elapsedMs / 1000))
+      cpu.get(v.key)!.push((used * 1000) / Math.max(1, load.ok))
     }
   }
   return { rate, cpu, primaryCpu }
@@ -134,12 +159,11 @@ const print = (title: string, s: ReturnType<typeof summary>) => {
   console.log(
     `${title}\n| workers | msgs/s (median of ${BATCHES} × ${MESSAGES}, ${SESSIONS} sessions, ${PATTERN} connections) | relay CPU ms per message (all processes) |\n|--:|--:|--:|`
   )
-  for (const r of s.rows) console.log(`| ${r.workers} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
+  for (const r of s.rows) console.log(`| ${r.variant} | ${r.msgsPerSecond.toFixed(0)} | ${r.cpuMsPerMessage.toFixed(2)} |`)
   console.log(
-    `workers 2 / 1: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")}); ` +
-      `the primary's own CPU ms per message: ${Object.entries(s.primaryCpuMsPerMessage)
-        .map(([w, c]) => `workers ${w}: ${c.toFixed(2)}`)
-        .join(", ")}`
+    `${variants[1].name} / ${variants[0].name}: throughput ×${s.ratios.throughput.toFixed(2)}, CPU per message ×${s.ratios.cpuPerMessage.toFixed(2)} (pairs: ${s.pairRatios.map((r) => r.toFixed(2)).join(" ")}); ` +
+      `the primary's own CPU ms per message: ${variants.map((v) => `${v.name}: ${s.primaryCpuMsPerMessage[v.key].toFixed(2)}`).join(", ")} ` +
+      `(pairs 2 / 1: ${s.primaryPairRatios.map((r) => r.toFixed(2)).join(" ")})`
   )
 }
 
@@ -153,9 +177,9 @@ const main = async () => {
   let sameProcessRate: (ReturnType<typeof summary> & { workers1RatePerSecond: number; workers2RatePerSecond: number }) | undefined
   try {
     for (const v of variants) {
-      console.error(`starting workers: ${v.workers}`)
+      console.error(`starting ${v.name}`)
       const r = await v.target.start(sink)
-      running.set(v.workers, r)
+      running.set(v.key, r)
       await runLoad({
         port: r.port,
         kind: KIND,
@@ -163,14 +187,15 @@ const main = async () => {
         pattern: PATTERN,
         messages: WARMUP_MESSAGES,
         maxMs: BATCH_MAX_MS,
-        runId: `w-${v.workers}`
+        runId: `w-${v.key}`
       })
     }
     idle = await idleCpu(running)
-    console.log(`idle CPU ms per second: ${[...idle].map(([w, c]) => `workers ${w}: ${c.toFixed(1)}`).join(", ")}`)
+    console.log(`idle CPU ms per second: ${variants.map((v) => `${v.name}: ${idle!.get(v.key)!.toFixed(1)}`).join(", ")}`)
     saturation = summary(await runPass(running, "s"))
     print("saturation", saturation)
     if (OFFERED > 0) {
+      // (in `--compare admission` the same-rate pass is skipped: both sides run two workers)
       const ratePerSecond = Math.max(1, Math.round(OFFERED * saturation.rows[0].msgsPerSecond))
       console.error(`offered rate: ${ratePerSecond} msgs/s for both`)
       offered = { ...summary(await runPass(running, "o", () => ratePerSecond)), ratePerSecond, fraction: OFFERED }
@@ -178,12 +203,14 @@ const main = async () => {
       // Each of two workers sees half the node's rate, and a Node.js process's CPU per message grows as its own
       // rate falls (fewer events per wake-up of its event loop). This pass gives workers: 1 the rate each worker sees.
       const perProcess = Math.max(1, Math.round(ratePerSecond / 2))
-      sameProcessRate = {
-        ...summary(await runPass(running, "p", (w) => (w === 1 ? perProcess : ratePerSecond))),
-        workers1RatePerSecond: perProcess,
-        workers2RatePerSecond: ratePerSecond
-      }
-      print(`the same rate per process: workers 1 at ${perProcess} msgs/s, workers 2 at ${ratePerSecond} msgs/s (each worker ${perProcess})`, sameProcessRate)
+      if (COMPARE === "workers")
+        sameProcessRate = {
+          ...summary(await runPass(running, "p", (w) => (w === 1 ? perProcess : ratePerSecond))),
+          workers1RatePerSecond: perProcess,
+          workers2RatePerSecond: ratePerSecond
+        }
+      if (sameProcessRate !== undefined)
+        print(`the same rate per process: workers 1 at ${perProcess} msgs/s, workers 2 at ${ratePerSecond} msgs/s (each worker ${perProcess})`, sameProcessRate)
     }
   } finally {
     for (const r of running.values()) await r.stop()
@@ -199,7 +226,7 @@ const main = async () => {
   )
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
-  const file = path.join(dir, `workers-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
+  const file = path.join(dir, `workers-${COMPARE === "admission" ? "admission-" : ""}${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`)
   writeFileSync(
     file,
     JSON.stringify(
@@ -209,6 +236,8 @@ const main = async () => {
         loadAverageBefore: loadBefore,
         cores: os.availableParallelism(),
         kind: KIND,
+        compare: COMPARE,
+        variants: variants.map((v) => ({ key: v.key, name: v.name })),
         pattern: PATTERN,
         sessions: SESSIONS,
         batches: BATCHES,
@@ -217,6 +246,8 @@ const main = async () => {
         rows: saturation.rows,
         ratios: saturation.ratios,
         pairRatios: saturation.pairRatios,
+        primaryCpuMsPerMessage: saturation.primaryCpuMsPerMessage,
+        primaryPairRatios: saturation.primaryPairRatios,
         samples: saturation.samples,
         offered,
         sameProcessRate,

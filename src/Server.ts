@@ -30,6 +30,7 @@ import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { DirectoryWriterLive } from "./actors/DirectoryWriterLive.js"
 import { SyncRepo } from "./sync/SyncRepo.js"
+import { localAuthPeers } from "./workers/NodeAuthPermits.js"
 
 /**
  * Everything `imprint serve` runs on: the store, the tenant repository, the actors and the data plane's port to them.
@@ -137,7 +138,7 @@ export interface ServerOptions {
   /** the admin API (`imprint serve`, demo) when `admin.enabled`; opt-in so in-process test relays do not all claim port 8443 */
   readonly admin?: boolean
   /** a worker of `workers: N`: SMTP only (no scheduled syncs, no image listener: the primary runs them), throttles shared */
-  readonly worker?: { readonly authPeers: AuthThrottlePeers; readonly admissionPeers: AdmissionPeers }
+  readonly worker?: { readonly authPeers: AuthThrottlePeers; readonly admissionPeers: AdmissionPeers | undefined }
 }
 
 /** The SMTP certificate and the loop stamp key, generated into dataDir on first use (before any worker starts). */
@@ -156,7 +157,13 @@ export const startServer = Effect.fn("Server.start")(function* (config: ImprintC
   // records from before secrets were sealed, or sealed by a key since rotated out, are sealed with the current key
   // (once per node: by the single process or the primary, never by the workers)
   if (options.worker === undefined) yield* resealSecrets
-  const inbound = yield* startInbound({ config, tls, stampKey, authPeers: options.worker?.authPeers, admissionPeers: options.worker?.admissionPeers })
+  const inbound = yield* startInbound({
+    config,
+    tls,
+    stampKey,
+    authPeers: options.worker?.authPeers ?? localAuthPeers(config),
+    admissionPeers: options.worker?.admissionPeers
+  })
   if (options.worker !== undefined) return { ...inbound, stampKey, adminPort: undefined, imagesPort: undefined }
   yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
   const side = yield* startControlSide(config, tls, options.admin === true)

@@ -73,6 +73,13 @@ const servePrimary = (config: ImprintConfig, count: number) =>
 
 const ignoreSignal = () => undefined
 
+/**
+ * Perf only, not a configuration key (perf/WorkersBench.ts `--compare admission`):
+ * set to 1, workers skip the node's admission round trip and count their
+ * connection limits alone, so the bench can measure what the round trip costs.
+ */
+const PERF_SKIP_NODE_ADMISSION = "PERF_WORKERS_SKIP_NODE_ADMISSION"
+
 const serveWorker = (config: ImprintConfig, count: number) => {
   const slot = workerSlot() ?? 1
   return Effect.gen(function* () {
@@ -82,7 +89,8 @@ const serveWorker = (config: ImprintConfig, count: number) => {
     process.on("SIGINT", ignoreSignal)
     yield* answerMetricRequests
     yield* followStoreChanges((yield* Store).pollExternalChanges)
-    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers(), admissionPeers: workerAdmissionPeers() } })
+    const admissionPeers = process.env[PERF_SKIP_NODE_ADMISSION] === "1" ? undefined : workerAdmissionPeers()
+    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers(), admissionPeers } })
     yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot, workers: count } })), Effect.annotateLogs({ worker: slot }))

@@ -4,6 +4,7 @@ import type { ImprintConfig } from "../config.js"
 import type { AuthEvent } from "../pipeline/inbound/AuthThrottle.js"
 import { fromPlain, type PlainPair } from "./MetricsTransfer.js"
 import { NodeAdmission } from "./NodeAdmission.js"
+import { NodeAuthPermits } from "./NodeAuthPermits.js"
 import { isToPrimary, type ToPrimary, type ToWorker, WORKER_SLOT_VARIABLE } from "./WorkerChannel.js"
 
 /**
@@ -67,8 +68,13 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   const send = (worker: Worker, message: ToWorker) => {
     if (worker.isConnected()) worker.send(message)
   }
+  // --- the node's AUTH throttle: attempts in flight and failures, in one count ---
+  const permits = new NodeAuthPermits(config)
   // --- the node's connection limits: every worker's sessions in one count ---
-  const admission = new NodeAdmission(config)
+  const admission = new NodeAdmission(config, (slot) => {
+    const worker = slots[slot - 1]?.worker
+    if (worker !== undefined) send(worker, { type: "imprint:lease-revoke" })
+  })
   // --- metrics: ask every live worker, gather what comes back in time ---
   let metricsRequest = 0
   const metricsWaiting = new Map<number, (slot: number, pairs: ReadonlyArray<PlainPair>) => void>()
@@ -96,19 +102,32 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
       return
     }
     if (message.type === "imprint:admit") {
-      const refusal = admission.admit(from.slot, message.id, message.address, message.bound, Date.now())
-      send(worker, refusal === undefined ? { type: "imprint:admit-reply", seq: message.seq } : { type: "imprint:admit-reply", seq: message.seq, refusal })
-      return
+      const { seq } = message
+      return admission.request(from.slot, message.id, message.address, message.bound, Date.now(), (refusal, lease) =>
+        send(worker, { type: "imprint:admit-reply", seq, ...(refusal === undefined ? {} : { refusal }), ...(lease > 0 ? { lease } : {}) })
+      )
     }
+    if (message.type === "imprint:lease-revoked") return admission.revoked(from.slot, message.free, Date.now())
+    if (message.type === "imprint:lease-return") return admission.returned(from.slot, message.slots)
     if (message.type === "imprint:session-bound") return admission.bound(from.slot, message.id)
     if (message.type === "imprint:session-closed") return admission.closed(from.slot, message.id)
+    if (message.type === "imprint:auth-permit") {
+      const { id } = message
+      const answer = permits.request(from.slot, id, message.address, message.username, Date.now(), (granted) =>
+        send(worker, { type: "imprint:auth-permit-reply", id, answer: granted ? "granted" : "refused" })
+      )
+      return send(worker, { type: "imprint:auth-permit-reply", id, answer })
+    }
+    if (message.type === "imprint:auth-permit-release") return permits.release(from.slot, message.id, Date.now())
     if (message.type === "imprint:auth-replay") {
       for (const event of recentAuth) send(worker, { type: "imprint:auth-event", event })
       return
     }
+    // forwarded before the permit is given back: a queued attempt woken by it reaches its worker after the event
     remember(message.event)
     for (const s of slots) if (s !== from && s.worker !== undefined) send(s.worker, { type: "imprint:auth-event", event: message.event })
     send(worker, { type: "imprint:auth-ack", seq: message.seq })
+    permits.outcome(from.slot, message.event, message.permit, Date.now())
   }
 
   const start = (s: Slot) => {
@@ -134,7 +153,8 @@ export const superviseWorkers = Effect.fn("Workers.supervise")(function* (config
   const exited = (s: Slot, worker: Worker, code: number | null, signal: string | null) => {
     if (s.worker !== worker) return
     s.worker = undefined
-    admission.workerExited(s.slot)
+    admission.workerExited(s.slot, Date.now())
+    permits.workerExited(s.slot, Date.now())
     listening.delete(s.slot)
     if (stopping) {
       if (slots.every((x) => x.worker === undefined)) onAllExited?.()

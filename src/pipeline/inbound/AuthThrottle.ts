@@ -57,13 +57,33 @@ export interface AuthEvent {
 }
 
 /**
+ * The node's answer before a password is verified (workers): `refused` means
+ * throttled for the node; `id` names the permit the outcome gives back
+ * (absent: decided on this process's own counts, no permit held).
+ */
+export interface AuthPermit {
+  readonly refused: boolean
+  readonly id?: number
+}
+
+/**
  * The throttles of the node's other relay processes (src/workers/), so that a
  * guesser spreading attempts over the workers meets one count. Absent: the
  * throttle is this process's alone.
  */
 export interface AuthThrottlePeers {
-  /** Tells the others; resolves once each will have applied it before it takes any later connection. */
-  readonly publish: (event: AuthEvent) => Promise<void>
+  /**
+   * Asked before a password is verified: the node counts attempts in flight
+   * with the failures, so attempts made at the same moment (on any worker)
+   * cannot pass the limit together. An attempt that could exceed it only if
+   * those in flight fail waits for them (it is not refused).
+   */
+  readonly permit: (address: string, username: string) => Promise<AuthPermit>
+  /**
+   * Tells the others (and gives the permit back); resolves once each will
+   * have applied it before it takes any later connection.
+   */
+  readonly publish: (event: AuthEvent, permit?: number) => Promise<void>
   /** the others' events, applied to this process's counts */
   readonly subscribe: (apply: (event: AuthEvent) => void) => void
 }
@@ -84,8 +104,15 @@ export class AuthThrottle {
     this.addresses = new Counter(windowMs)
   }
 
-  isThrottled(address: string, username: string, now: number): boolean {
-    return this.pairs.failures(pairKey(address, username), now) >= this.perUser || this.addresses.failures(address, now) >= this.perAddress
+  /**
+   * `inFlightPair` / `inFlightAddress`: attempts being verified now that may
+   * still fail (the primary of `workers: N` counts them, NodeAuthPermits).
+   */
+  isThrottled(address: string, username: string, now: number, inFlightPair = 0, inFlightAddress = 0): boolean {
+    return (
+      this.pairs.failures(pairKey(address, username), now) + inFlightPair >= this.perUser ||
+      this.addresses.failures(address, now) + inFlightAddress >= this.perAddress
+    )
   }
 
   failed(address: string, username: string, now: number): void {

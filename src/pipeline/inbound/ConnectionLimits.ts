@@ -131,6 +131,11 @@ export class ConnectionLimits {
     )
   }
 
+  /** Sessions admitted now, bound or not. */
+  get sessionCount(): number {
+    return this.sessions.size
+  }
+
   /** Unbound sessions now (for metrics and specs). */
   get unboundSessions(): number {
     return this.unbound

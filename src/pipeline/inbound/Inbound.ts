@@ -170,25 +170,31 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       const address = session.remoteAddress
       const username = auth.username ?? ""
-      if (throttle.isThrottled(address, username, Date.now())) {
-        return done(Object.assign(new Error("too many failed authentications, try again later"), { responseCode: 454 }))
-      }
-      answer(control.bindByCredentials(username, auth.password ?? ""), (err, tenant) => {
-        if (err || tenant === undefined || Option.isNone(tenant)) {
-          const at = Date.now()
-          throttle.failed(address, username, at)
-          // one answer for an unknown user and a wrong password
-          const refuse = () => done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
-          // the other workers count it before the client can try again on a new connection
-          if (authPeers === undefined) return refuse()
-          return void authPeers.publish({ failed: true, address, username, at }).then(refuse, refuse)
-        }
-        throttle.succeeded(address, username)
-        authPeers?.publish({ failed: false, address, username, at: Date.now() }).catch(() => undefined)
-        s.binder.authenticated(tenant.value, username)
-        limits.bound(session.id)
-        done(null, { user: auth.username })
-      })
+      const throttled = () => done(Object.assign(new Error("too many failed authentications, try again later"), { responseCode: 454 }))
+      if (throttle.isThrottled(address, username, Date.now())) return throttled()
+      const verify = (permit: number | undefined) =>
+        answer(control.bindByCredentials(username, auth.password ?? ""), (err, tenant) => {
+          if (err || tenant === undefined || Option.isNone(tenant)) {
+            const at = Date.now()
+            throttle.failed(address, username, at)
+            // one answer for an unknown user and a wrong password
+            const refuse = () => done(Object.assign(new Error("authentication failed"), { responseCode: 535 }))
+            // the other workers count it before the client can try again on a new connection
+            if (authPeers === undefined) return refuse()
+            return void authPeers.publish({ failed: true, address, username, at }, permit).then(refuse, refuse)
+          }
+          throttle.succeeded(address, username)
+          authPeers?.publish({ failed: false, address, username, at: Date.now() }, permit).catch(() => undefined)
+          s.binder.authenticated(tenant.value, username)
+          limits.bound(session.id)
+          done(null, { user: auth.username })
+        })
+      if (authPeers === undefined) return verify(undefined)
+      // the node counts this attempt while it is verified, so attempts at the same moment cannot pass the limit together
+      authPeers.permit(address, username).then(
+        (permit) => (permit.refused ? throttled() : verify(permit.id)),
+        () => verify(undefined)
+      )
     },
     onMailFrom(address: SMTPServerAddress, session, done) {
       const s = state(session)
