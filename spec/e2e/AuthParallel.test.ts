@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startImprint, type RunningImprint } from "../support/Imprint.js"
-import { RawSmtp } from "../support/RawSmtp.js"
+import { authAtOnce as authSessionsAtOnce } from "../support/RawSmtp.js"
 import { startSink, type Sink } from "../support/Sink.js"
 
 /**
@@ -16,8 +16,6 @@ const PER_ADDRESS = 5
 const SESSIONS = 12
 const USER = "relay@parallel"
 const PASSWORD = "Correct-Horse-parallel"
-
-const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString("base64")
 
 describe("one process, the AUTH throttle against parallel attempts", () => {
   let sink: Sink
@@ -52,23 +50,8 @@ describe("one process, the AUTH throttle against parallel attempts", () => {
     await sink?.close()
   })
 
-  /** one session per credential from `localAddress`, ready for AUTH; then AUTH on all at once; the reply codes */
-  const authAtOnce = async (localAddress: string, credentials: ReadonlyArray<readonly [string, string]>) => {
-    const sessions = await Promise.all(
-      credentials.map(async () => {
-        const c = await RawSmtp.connect(imprint.port, { localAddress })
-        await c.starttls()
-        await c.command("EHLO spec.example")
-        return c
-      })
-    )
-    try {
-      sessions.forEach((c, i) => c.write(`AUTH PLAIN ${plain(credentials[i][0], credentials[i][1])}\r\n`))
-      return await Promise.all(sessions.map(async (c) => (await c.reply()).code))
-    } finally {
-      for (const c of sessions) c.destroy()
-    }
-  }
+  const authAtOnce = (localAddress: string, credentials: ReadonlyArray<readonly [string, string]>) =>
+    authSessionsAtOnce(imprint.port, localAddress, credentials)
   const count = (codes: ReadonlyArray<number>, code: number) => codes.filter((c) => c === code).length
 
   it(`of ${SESSIONS} wrong passwords for one username sent at once, at most ${PER_USER} are verified (535); the others get 454`, async () => {

@@ -164,3 +164,24 @@ export class RawSmtp {
     this.socket.destroy()
   }
 }
+
+/**
+ * One session per credential from `localAddress` (STARTTLS, EHLO), then AUTH PLAIN on all of them at
+ * once (written before any reply is read): the reply codes, in the credentials' order.
+ */
+export const authAtOnce = async (port: number, localAddress: string, credentials: ReadonlyArray<readonly [string, string]>): Promise<Array<number>> => {
+  const sessions = await Promise.all(
+    credentials.map(async () => {
+      const c = await RawSmtp.connect(port, { localAddress })
+      await c.starttls()
+      await c.command("EHLO spec.example")
+      return c
+    })
+  )
+  try {
+    sessions.forEach((c, i) => c.write(`AUTH PLAIN ${Buffer.from(`\0${credentials[i][0]}\0${credentials[i][1]}`).toString("base64")}\r\n`))
+    return await Promise.all(sessions.map(async (c) => (await c.reply()).code))
+  } finally {
+    for (const c of sessions) c.destroy()
+  }
+}

@@ -9,9 +9,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as https from "node:https"
+import * as os from "node:os"
 import * as path from "node:path"
 import { RawSmtp } from "./RawSmtp.js"
-import type { Sink } from "./Sink.js"
+import { startSink, type Sink } from "./Sink.js"
 
 export const ROOT = path.resolve(__dirname, "..", "..")
 export const MAIN = path.join(ROOT, "dist", "src", "main.js")
@@ -181,6 +182,66 @@ export const startServe = async (o: {
           }
       }
       child.kill("SIGKILL")
+    }
+  }
+}
+
+/** A node of `workers: N` for a spec: its folder, its sink, `imprint serve` running, one tenant (acme) imported. */
+export interface WorkersNode {
+  readonly dir: string
+  readonly sink: Sink
+  readonly serve: ServeProcess
+  /** kills the node, closes the sink, removes the folder */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Builds dist/, writes imprint.json (`smtp` on top of the loopback defaults: port 0, no early-talker
+ * wait; admin on port 0; the sink as downstream; no trace) and tenant acme with `connectors`,
+ * imports it and starts `imprint serve`.
+ */
+export const startWorkersNode = async (o: {
+  readonly name: string
+  readonly workers: number
+  readonly smtp: Record<string, unknown>
+  readonly connectors: ReadonlyArray<Record<string, unknown>>
+}): Promise<WorkersNode> => {
+  await buildDist()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `imprint-${o.name}-`))
+  const sink = await startSink({ starttls: false })
+  const config = path.join(dir, "imprint.json")
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      dataDir: path.join(dir, "data"),
+      workers: o.workers,
+      smtp: { host: "127.0.0.1", port: 0, name: "relay.test", earlyTalkerDelayMs: 0, ...o.smtp },
+      admin: { host: "127.0.0.1", port: 0 },
+      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
+      trace: { enabled: false }
+    })
+  )
+  fs.writeFileSync(
+    path.join(dir, "tenant.json"),
+    JSON.stringify({
+      id: "acme",
+      name: "Acme",
+      domains: ["acme.example"],
+      connectors: o.connectors,
+      templates: [{ id: "main", name: "Main", html: "<p>Sig</p>", text: "Sig" }],
+      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }]
+    })
+  )
+  await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
+  const serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: o.workers, sink })
+  return {
+    dir,
+    sink,
+    serve,
+    close: async () => {
+      serve.kill()
+      await sink.close()
+      fs.rmSync(dir, { recursive: true, force: true })
     }
   }
 }

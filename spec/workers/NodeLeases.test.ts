@@ -6,58 +6,30 @@
  * primary), then more opened: the first refusal comes with exactly maxClients
  * open. `imprint serve` from dist/ as a child process.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { RawSmtp } from "../support/RawSmtp.js"
-import { buildDist, eventually, runCli, type ServeProcess, startServe } from "../support/ServeProcess.js"
-import { startSink, type Sink } from "../support/Sink.js"
+import { eventually, type ServeProcess, startWorkersNode, type WorkersNode } from "../support/ServeProcess.js"
 
-let dir: string
-let sink: Sink
+const MAX_CLIENTS = 40
+
+let node: WorkersNode
 let serve: ServeProcess
 const clients: Array<RawSmtp> = []
 
 beforeAll(async () => {
-  await buildDist()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-node-leases-"))
-  sink = await startSink({ starttls: false })
-  const config = path.join(dir, "imprint.json")
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      dataDir: path.join(dir, "data"),
-      workers: 2,
-      smtp: { host: "127.0.0.1", port: 0, name: "relay.test", maxClients: MAX_CLIENTS, earlyTalkerDelayMs: 0 },
-      admin: { host: "127.0.0.1", port: 0 },
-      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-      trace: { enabled: false }
-    })
-  )
-  fs.writeFileSync(
-    path.join(dir, "tenant.json"),
-    JSON.stringify({
-      id: "acme",
-      name: "Acme",
-      domains: ["acme.example"],
-      // 127.0.0.1 is the tenant's server: its sessions are bound at connect, admitted on leased slots
-      connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }],
-      templates: [{ id: "main", name: "Main", html: "<p>Sig</p>", text: "Sig" }],
-      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }]
-    })
-  )
-  await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
-  serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: 2, sink })
+  node = await startWorkersNode({
+    name: "node-leases",
+    workers: 2,
+    smtp: { maxClients: MAX_CLIENTS },
+    // 127.0.0.1 is the tenant's server: its sessions are bound at connect, admitted on leased slots
+    connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }]
+  })
+  serve = node.serve
 }, 240_000)
-
-const MAX_CLIENTS = 40
 
 afterAll(async () => {
   for (const c of clients.splice(0)) c.destroy()
-  serve?.kill()
-  await sink?.close()
-  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  await node?.close()
 })
 
 const open = async () => {

@@ -5,49 +5,23 @@
  * worker would admit up to the limit (the primary hands connections out in
  * turn), so the node would admit more than the limit.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { RawSmtp } from "../support/RawSmtp.js"
-import { buildDist, eventually, runCli, type ServeProcess, startServe } from "../support/ServeProcess.js"
-import { startSink, type Sink } from "../support/Sink.js"
+import { eventually, type ServeProcess, startWorkersNode, type WorkersNode } from "../support/ServeProcess.js"
 
-let dir: string
-let sink: Sink
+let node: WorkersNode
 let serve: ServeProcess
 const clients: Array<RawSmtp> = []
 
 beforeAll(async () => {
-  await buildDist()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "imprint-node-limits-"))
-  sink = await startSink({ starttls: false })
-  const config = path.join(dir, "imprint.json")
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      dataDir: path.join(dir, "data"),
-      workers: 2,
-      smtp: { host: "127.0.0.1", port: 0, name: "relay.test", maxClients: 3, maxConnectionsPerAddress: 2, earlyTalkerDelayMs: 0 },
-      admin: { host: "127.0.0.1", port: 0 },
-      downstream: { host: "127.0.0.1", port: sink.port, tls: "none" },
-      trace: { enabled: false }
-    })
-  )
-  fs.writeFileSync(
-    path.join(dir, "tenant.json"),
-    JSON.stringify({
-      id: "acme",
-      name: "Acme",
-      domains: ["acme.example"],
-      // 127.0.0.1 is the tenant's server (bound at connect); 127.0.0.2 plays an unbound client
-      connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }],
-      templates: [{ id: "main", name: "Main", html: "<p>Sig</p>", text: "Sig" }],
-      rules: [{ id: "everyone", name: "Everyone", templateId: "main" }]
-    })
-  )
-  await runCli(["tenant", "import", path.join(dir, "tenant.json"), "--config", config])
-  serve = await startServe({ config, dataDir: path.join(dir, "data"), workers: 2, sink })
+  node = await startWorkersNode({
+    name: "node-limits",
+    workers: 2,
+    smtp: { maxClients: 3, maxConnectionsPerAddress: 2 },
+    // 127.0.0.1 is the tenant's server (bound at connect); 127.0.0.2 plays an unbound client
+    connectors: [{ type: "cidr", cidrs: ["127.0.0.1/32"] }]
+  })
+  serve = node.serve
 }, 240_000)
 
 afterEach(async () => {
@@ -62,9 +36,7 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  serve?.kill()
-  await sink?.close()
-  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  await node?.close()
 })
 
 /** opens `n` sessions one after the other (each greeted before the next), keeps them open, returns the greetings' codes */
