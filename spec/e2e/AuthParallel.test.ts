@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe } from "vitest"
 import { startImprint, type RunningImprint } from "../support/Imprint.js"
-import { authAtOnce as authSessionsAtOnce } from "../support/RawSmtp.js"
+import { parallelAuthCases } from "../support/ParallelAuth.js"
 import { startSink, type Sink } from "../support/Sink.js"
 
 /**
@@ -50,33 +50,5 @@ describe("one process, the AUTH throttle against parallel attempts", () => {
     await sink?.close()
   })
 
-  const authAtOnce = (localAddress: string, credentials: ReadonlyArray<readonly [string, string]>) =>
-    authSessionsAtOnce(imprint.port, localAddress, credentials)
-  const count = (codes: ReadonlyArray<number>, code: number) => codes.filter((c) => c === code).length
-
-  it(`of ${SESSIONS} wrong passwords for one username sent at once, at most ${PER_USER} are verified (535); the others get 454`, async () => {
-    const codes = await authAtOnce(
-      "127.0.0.2",
-      Array.from({ length: SESSIONS }, (_, i) => [USER, `wrong-${i}`] as const)
-    )
-    expect(count(codes, 535) + count(codes, 454)).toBe(SESSIONS)
-    expect(count(codes, 535)).toBeLessThanOrEqual(PER_USER)
-  })
-
-  it(`of ${SESSIONS} usernames sprayed at once from one address, at most ${PER_ADDRESS} are verified`, async () => {
-    const codes = await authAtOnce(
-      "127.0.0.3",
-      Array.from({ length: SESSIONS }, (_, i) => [`user-${i}@nowhere`, "guess"] as const)
-    )
-    expect(count(codes, 535) + count(codes, 454)).toBe(SESSIONS)
-    expect(count(codes, 535)).toBeLessThanOrEqual(PER_ADDRESS)
-  })
-
-  it(`a tenant's server opening ${SESSIONS} sessions at once with the right password is not throttled`, async () => {
-    const codes = await authAtOnce(
-      "127.0.0.4",
-      Array.from({ length: SESSIONS }, () => [USER, PASSWORD] as const)
-    )
-    expect(codes).toEqual(Array.from({ length: SESSIONS }, () => 235))
-  })
+  parallelAuthCases({ port: () => imprint.port, user: USER, password: PASSWORD, perUser: PER_USER, perAddress: PER_ADDRESS, sessions: SESSIONS })
 })

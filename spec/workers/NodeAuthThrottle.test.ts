@@ -7,8 +7,8 @@
  * (each worker's, and within a worker each session's) before any had failed:
  * a parallel guesser would get one verified guess per session, past the limit.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { authAtOnce as authSessionsAtOnce } from "../support/RawSmtp.js"
+import { afterAll, beforeAll, describe } from "vitest"
+import { parallelAuthCases } from "../support/ParallelAuth.js"
 import { startWorkersNode, type WorkersNode } from "../support/ServeProcess.js"
 
 const AUTH_USER = "relay@acme"
@@ -39,37 +39,6 @@ afterAll(async () => {
   await node?.close()
 })
 
-const authAtOnce = (localAddress: string, credentials: ReadonlyArray<readonly [string, string]>) =>
-  authSessionsAtOnce(node.serve.port, localAddress, credentials)
-
-const count = (codes: ReadonlyArray<number>, code: number) => codes.filter((c) => c === code).length
-
 describe("workers: 2, the AUTH throttle against parallel attempts", () => {
-  it(`of ${SESSIONS} wrong passwords for one username sent at once, at most ${PER_USER} are verified (535); the others are throttled (454)`, async () => {
-    const codes = await authAtOnce(
-      "127.0.0.2",
-      Array.from({ length: SESSIONS }, (_, i) => [AUTH_USER, `wrong-${i}`] as const)
-    )
-    expect(count(codes, 535) + count(codes, 454)).toBe(SESSIONS)
-    expect(count(codes, 535)).toBeLessThanOrEqual(PER_USER)
-    // the right password, later, from the same address: throttled too
-    expect(await authAtOnce("127.0.0.2", [[AUTH_USER, PASSWORD]])).toEqual([454])
-  })
-
-  it(`of ${SESSIONS} usernames sprayed at once from one address, at most ${PER_ADDRESS} are verified`, async () => {
-    const codes = await authAtOnce(
-      "127.0.0.3",
-      Array.from({ length: SESSIONS }, (_, i) => [`user-${i}@nowhere`, "guess"] as const)
-    )
-    expect(count(codes, 535) + count(codes, 454)).toBe(SESSIONS)
-    expect(count(codes, 535)).toBeLessThanOrEqual(PER_ADDRESS)
-  })
-
-  it(`a tenant's server opening ${SESSIONS} sessions at once with the right password is not throttled`, async () => {
-    const codes = await authAtOnce(
-      "127.0.0.4",
-      Array.from({ length: SESSIONS }, () => [AUTH_USER, PASSWORD] as const)
-    )
-    expect(codes).toEqual(Array.from({ length: SESSIONS }, () => 235))
-  })
+  parallelAuthCases({ port: () => node.serve.port, user: AUTH_USER, password: PASSWORD, perUser: PER_USER, perAddress: PER_ADDRESS, sessions: SESSIONS })
 })
