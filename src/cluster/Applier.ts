@@ -32,6 +32,13 @@ export const APPLY_CHUNK = 2_000
  * neither delivers nor ends) and is started again, resuming.
  */
 export const WATCHDOG_MS = 1_000
+/**
+ * A look at the stream not answered within this is unanswered (health degraded, writes refused at
+ * once), rather than waiting for the client's request timeout (`writeTimeoutMs`): with two of three
+ * servers lost, the one left may answer for a while, then stop answering; waiting out its request
+ * timeout on top of that once took the node past 30 s to say degraded (spec/peers/ClusterQuorumLoss).
+ */
+export const LOOK_TIMEOUT_MS = 2_000
 /** a stall at the same bucket revision again (a purged tail the watch can never deliver) is looked at less often, up to this */
 const WATCHDOG_MAX_MS = 8_000
 /**
@@ -139,6 +146,7 @@ export const applierLayer = Layer.scoped(
           () => undefined
         )
       ).pipe(
+        Effect.timeoutTo({ duration: Duration.millis(LOOK_TIMEOUT_MS), onSuccess: (info) => info, onTimeout: () => undefined }),
         Effect.tap((info) =>
           Clock.currentTimeMillis.pipe(
             Effect.map((now) => {
