@@ -327,6 +327,52 @@ describe("SmtpClient", () => {
     })
   )
 
+  it.scopedLive("runs a session's commands one at a time; one interrupted while it waits for its turn leaves the session usable", () =>
+    Effect.gen(function* () {
+      // a raw server that holds its reply to MAIL until told, and answers everything else 250
+      const seen: Array<string> = []
+      let releaseMail: () => void = () => undefined
+      let mailSeen: () => void = () => undefined
+      const mailArrived = new Promise<void>((resolve) => (mailSeen = resolve))
+      const port = yield* Effect.acquireRelease(
+        Effect.async<net.Server>((resume) => {
+          const server = net.createServer((socket) => {
+            socket.on("error", () => undefined)
+            socket.write("220 held.test ESMTP\r\n")
+            let partial = ""
+            socket.on("data", (chunk) => {
+              partial += chunk.toString("latin1")
+              const complete = partial.split("\r\n")
+              partial = complete.pop()!
+              for (const line of complete) {
+                seen.push(line)
+                if (line.startsWith("MAIL")) {
+                  releaseMail = () => socket.write("250 2.1.0 ok\r\n")
+                  mailSeen()
+                } else socket.write("250 2.0.0 ok\r\n")
+              }
+            })
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close())
+      ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
+      const client = yield* connect(options(port))
+      const mail = yield* Effect.fork(client.mail("a@sender.test"))
+      yield* wait(() => mailArrived)
+      const waiting = yield* Effect.fork(client.rcpt("waits@rcpt.test"))
+      yield* Effect.sleep("50 millis")
+      // MAIL holds the session: the RCPT behind it has not been sent
+      expect(seen.filter((l) => l.startsWith("RCPT"))).toEqual([])
+      yield* Fiber.interrupt(waiting)
+      releaseMail()
+      expect((yield* Fiber.join(mail)).code).toBe(250)
+      // the interrupted waiter neither kept the turn nor dropped the connection
+      expect((yield* client.rcpt("next@rcpt.test")).code).toBe(250)
+      expect(seen.filter((l) => /^(MAIL|RCPT)/.test(l))).toEqual(["MAIL FROM:<a@sender.test>", "RCPT TO:<next@rcpt.test>"])
+    })
+  )
+
   it.scopedLive("streams a 5 MB message over TLS, byte-identical", () =>
     Effect.gen(function* () {
       const sink = yield* useSink()
