@@ -97,6 +97,30 @@ describe("charset decoders", () => {
     )
   })
 
+  it("double-byte charsets: a pair cut after its first byte decodes as the whole, even where it gives two UTF-16 units", () => {
+    // iconv-lite sizes a write's output for that write's bytes alone: a HKSCS character outside the BMP (95 7A is U+2F9BC)
+    // or an invalid pair (a replacement character, then the second byte read again) begun in the previous write lost a unit
+    const cases: Array<[string, string]> = [
+      ["big5", "957a"],
+      ["big5", "8862"],
+      ["big5", "8745"],
+      ["cp950", "a17f"],
+      ["shift_jis", "817f"],
+      ["euc-jp", "8e40"],
+      ["euc-kr", "8140"],
+      ["ks_c_5601-1987", "815b"],
+      ["gbk", "817f"]
+    ]
+    for (const [cs, hex] of cases) {
+      const bytes = Buffer.from(`41${hex}42`, "hex")
+      const choice = resolveCharset(cs)
+      if (!choice.decodable) throw new Error(`undecodable ${cs}`)
+      const whole = iconv.decode(bytes, choice.name)
+      for (let c = 1; c < bytes.length; c++) expect([cs, hex, c, decodeAll(decoderFor(cs), pieces(bytes, [c]))]).toEqual([cs, hex, c, whole])
+      expect(decodeAll(decoderFor(cs), pieces(bytes, [1, 2, 3]))).toBe(whole)
+    }
+  })
+
   it("UTF-7: matches iconv-lite on whole input, whatever the cuts; in HTML shifted markup stays text", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", maxLength: 60 }), cuts, (text, at) => {
