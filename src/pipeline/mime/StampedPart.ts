@@ -4,7 +4,7 @@ import { resolveCharset } from "./Charset.js"
 import type { SpliceState } from "./PartSplicer.js"
 import type { PartFrame } from "./RelatedImages.js"
 import { LateSkipError, type PartOutcome, type PartResult, type StampPlan } from "./StampPlan.js"
-import { type ByteCodec, makeTransferEncoder, resolveTransferEncoding, type TransferEncoding } from "./TransferCodec.js"
+import { makeTransferEncoder, resolveTransferEncoding, type TextEncoderCodec, type TransferEncoding } from "./TransferCodec.js"
 
 /**
  * One chosen body part on its way through the stamper. Until `commit` only
@@ -25,7 +25,7 @@ export class StampedPart {
   private emitted = false
   private probed: SpliceState | undefined
   private reader: BodyReader | undefined
-  private encoder: ByteCodec | undefined
+  private encoder: TextEncoderCodec | undefined
   /** the most held at once during a dry run or replay (raw + reader window) */
   peak = 0
   private readonly undecodable: string | undefined
@@ -168,7 +168,7 @@ export class StampedPart {
   private encode(text: string): void {
     if (text.length === 0) return
     this.emitted = true
-    const bytes = this.encoder!.write(Buffer.from(text, "utf8"))
+    const bytes = this.encoder!.writeText(text)
     if (bytes.length > 0) this.push({ type: "body", value: bytes, node: this.node })
   }
 
