@@ -155,9 +155,12 @@ class Base64Encoder implements TextEncoderCodec {
 
 const HEX = Buffer.from("0123456789ABCDEF")
 
-/** bytes that may stand for themselves in quoted-printable (printable ASCII except "=") */
+/** bytes that may stand for themselves in quoted-printable: 1 printable ASCII except "=", 2 a blank (unless before a line end) */
 const LITERAL = new Uint8Array(256)
 for (let b = 0x21; b <= 0x7e; b++) LITERAL[b] = b === 0x3d ? 0 : 1
+LITERAL[0x20] = LITERAL[0x09] = 2
+/** a run of literal bytes longer than this is copied natively, shorter ones byte by byte */
+const COPY_RUN = 24
 
 /** A transfer encoder that also takes text, encoded as UTF-8 (`Buffer.from(text, "utf8")`'s bytes). */
 export interface TextEncoderCodec extends ByteCodec {
@@ -213,16 +216,26 @@ class QuotedPrintableEncoder implements TextEncoderCodec {
     const len = input.length
     while (i < len) {
       const c = input[i]
-      if (LITERAL[c] === 1) {
+      if (LITERAL[c] === 1 || (LITERAL[c] === 2 && i + 1 < len && input[i + 1] !== 0x0d)) {
         if (line >= MAX_ENCODED_LINE - 1) {
           out[n++] = 0x3d
           out[n++] = 0x0d
           out[n++] = 0x0a
           line = 0
         }
-        out[n++] = c
-        line++
-        i++
+        // the run of bytes that stand for themselves (a blank not before CR among them), up to the line's room
+        const stop = Math.min(len, i + MAX_ENCODED_LINE - 1 - line)
+        let j = i + 1
+        while (j < stop) {
+          const t = LITERAL[input[j]]
+          if (t === 1 || (t === 2 && j + 1 < len && input[j + 1] !== 0x0d)) j++
+          else break
+        }
+        if (j - i > COPY_RUN) input.copy(out, n, i, j)
+        else for (let k = i; k < j; k++) out[n + k - i] = input[k]
+        n += j - i
+        line += j - i
+        i = j
         continue
       }
       // CR, whitespace and UTF-8 lead bytes need the next byte(s): hold them back at the chunk end
