@@ -1,4 +1,5 @@
 import iconv from "iconv-lite"
+import { isUtf8 } from "node:buffer"
 
 /** A streaming bytes → text decoder (the shape of iconv-lite's decoders). */
 export interface TextDecoderLike {
@@ -165,6 +166,8 @@ export class AsciiFallbackDecoder implements TextDecoderLike {
   write(bytes: Buffer): string {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
     this.carry = Buffer.alloc(0)
+    // the common case, checked natively: all of it well-formed UTF-8 (ASCII included), nothing cut at the end
+    if (isUtf8(input)) return input.toString("utf8")
     let out = ""
     let start = 0
     let i = 0
