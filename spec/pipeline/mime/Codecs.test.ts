@@ -99,7 +99,8 @@ describe("charset decoders", () => {
 
   it("double-byte charsets: a pair cut after its first byte decodes as the whole, even where it gives two UTF-16 units", () => {
     // iconv-lite sizes a write's output for that write's bytes alone: a HKSCS character outside the BMP (95 7A is U+2F9BC)
-    // or an invalid pair (a replacement character, then the second byte read again) begun in the previous write lost a unit
+    // or an invalid pair (a replacement character, then the second byte read again) begun in the previous write lost a unit;
+    // in GB18030 too, where a four-byte sequence (94 39 FC 36 is U+1F600) or an invalid one can be cut after any byte
     const cases: Array<[string, string]> = [
       ["big5", "957a"],
       ["big5", "8862"],
@@ -109,7 +110,9 @@ describe("charset decoders", () => {
       ["euc-jp", "8e40"],
       ["euc-kr", "8140"],
       ["ks_c_5601-1987", "815b"],
-      ["gbk", "817f"]
+      ["gbk", "817f"],
+      ["gb18030", "9439fc36"],
+      ["gb18030", "8130018120"]
     ]
     for (const [cs, hex] of cases) {
       const bytes = Buffer.from(`41${hex}42`, "hex")

@@ -1,5 +1,5 @@
 import iconv from "iconv-lite"
-import { AsciiFallbackDecoder, Gb18030Decoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
+import { AsciiFallbackDecoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
 
 export type { TextDecoderLike } from "./StatefulDecoders.js"
 
@@ -66,8 +66,6 @@ export const makeCharsetDecoder = (name: string, mode: "html" | "text"): TextDec
       return new Iso2022JpDecoder()
     case "utf-7":
       return new Utf7Decoder(mode === "html")
-    case "gb18030":
-      return new Gb18030Decoder()
     default: {
       // a UTF-16/32 byte-order mark means nothing once the part is UTF-8; a UTF-8 one is kept as it came
       const options = { stripBOM: /^(?:utf-?(?:16|32)|ucs-?[24])/.test(name) }
@@ -83,12 +81,13 @@ type IconvDecoder = ReturnType<typeof iconv.getDecoder>
 type HeldBytes = { prevBytes: Array<number> }
 
 /**
- * iconv-lite's double-byte decoder (Big5, Shift_JIS, EUC-*, GBK, cp949...)
+ * iconv-lite's double-byte decoder (Big5, Shift_JIS, EUC-*, GBK, GB18030, cp949...)
  * sizes each write's output for that write's bytes alone. A sequence begun in
  * the previous write that decodes to two UTF-16 units (a HKSCS character
  * outside the BMP, a multi-character mapping, or an invalid pair: a
- * replacement character, then its second byte read again) overflows it, and
- * the last units of the write are lost. So when the decoder holds such bytes,
+ * replacement character, then its second byte read again), or a GB18030
+ * four-byte sequence cut after its third byte, overflows it, and the last
+ * units of the write are lost. So when the decoder holds such bytes,
  * they go in front of the next chunk into a fresh decoder, which sizes its
  * output for both.
  */

@@ -207,36 +207,3 @@ const continuationRun = (b: Buffer, from: number, to: number): boolean => {
 const overlongOrSurrogate = (lead: number, second: number): boolean =>
   (lead === 0xe0 && second < 0xa0) || (lead === 0xed && second >= 0xa0) || (lead === 0xf0 && second < 0x90) || (lead === 0xf4 && second >= 0x90)
 
-/**
- * iconv-lite's GB18030 decoder loses bytes when a four-byte sequence is split
- * across writes (seen with 94 39 FC | 36 0D 0A 58). Writes are cut on
- * sequence boundaries here: lead 81–FE, then 30–39 for four bytes, else two.
- */
-export class Gb18030Decoder implements TextDecoderLike {
-  private carry: Buffer = Buffer.alloc(0)
-  private readonly inner = iconv.getDecoder("gb18030")
-
-  write(bytes: Buffer): string {
-    const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
-    let i = 0
-    while (i < input.length) {
-      const b = input[i]
-      if (b < 0x81 || b === 0xff) {
-        i++
-        continue
-      }
-      if (i + 1 >= input.length) break
-      const n = input[i + 1] >= 0x30 && input[i + 1] <= 0x39 ? 4 : 2
-      if (i + n > input.length) break
-      i += n
-    }
-    this.carry = Buffer.from(input.subarray(i))
-    return this.inner.write(input.subarray(0, i))
-  }
-
-  end(): string {
-    const rest = this.carry
-    this.carry = Buffer.alloc(0)
-    return this.inner.write(rest) + (this.inner.end() ?? "")
-  }
-}
