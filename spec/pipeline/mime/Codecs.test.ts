@@ -124,6 +124,26 @@ describe("charset decoders", () => {
     }
   })
 
+  it("any bytes, valid or not, cut anywhere, decode as they do in one write", () => {
+    // bytes that matter to the stateful decoders (escapes, shifts, lead bytes) mixed with random ones
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 60 }),
+      fc.array(fc.constantFrom(0x1b, 0x24, 0x28, 0x42, 0x40, 0x49, 0x4a, 0x2b, 0x2d, 0x41, 0x77, 0x3d, 0x0d, 0x0a, 0x20, 0x81, 0x30, 0x95, 0x7a, 0xb0, 0x00, 0xe3), { maxLength: 60 })
+    )
+    // the UTF-16 decoder without a byte-order mark guesses the byte order from its first 16 bytes, so it is not cut-independent
+    for (const cs of ["iso-2022-jp", "utf-7", "us-ascii", "utf-8", "gb18030", "big5", "shift_jis", "euc-jp", "euc-kr", "gbk"]) {
+      fc.assert(
+        fc.property(bytes, cuts, (raw, at) => {
+          const input = Buffer.from(raw)
+          const one = decoderFor(cs)
+          expect(decodeAll(decoderFor(cs), pieces(input, at))).toBe(one.write(input) + one.end())
+        }),
+        // ISO-2022-JP passes 8-bit bytes to its EUC-JP decoder: B0 | 00 lost the NUL
+        { examples: [[[0xb0, 0x00], [1]]] }
+      )
+    }
+  })
+
   it("UTF-7: matches iconv-lite on whole input, whatever the cuts; in HTML shifted markup stays text", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", maxLength: 60 }), cuts, (text, at) => {

@@ -8,6 +8,46 @@ export interface TextDecoderLike {
 
 const ESC = 0x1b
 
+type IconvDecoder = ReturnType<typeof iconv.getDecoder>
+/** iconv-lite's double-byte decoder keeps the bytes of a sequence begun but not finished in `prevBytes` */
+type HeldBytes = { prevBytes: Array<number> }
+
+/**
+ * iconv-lite's double-byte decoder (Big5, Shift_JIS, EUC-*, GBK, GB18030, cp949...)
+ * sizes each write's output for that write's bytes alone. A sequence begun in
+ * the previous write that decodes to two UTF-16 units (a HKSCS character
+ * outside the BMP, a multi-character mapping, or an invalid pair: a
+ * replacement character, then its second byte read again), or a GB18030
+ * four-byte sequence cut after its third byte, overflows it, and the last
+ * units of the write are lost. So when the decoder holds such bytes,
+ * they go in front of the next chunk into a fresh decoder, which sizes its
+ * output for both.
+ */
+export class DoubleByteDecoder implements TextDecoderLike {
+  /** iconv-lite's decoder for `name`, wrapped when it is a double-byte one */
+  static orIconv(name: string, options: { stripBOM: boolean } = { stripBOM: false }): TextDecoderLike | IconvDecoder {
+    const decoder = iconv.getDecoder(name, options)
+    return Array.isArray((decoder as Partial<HeldBytes>).prevBytes) ? new DoubleByteDecoder(name, options, decoder as IconvDecoder & HeldBytes) : decoder
+  }
+
+  private constructor(
+    private readonly name: string,
+    private readonly options: { stripBOM: boolean },
+    private decoder: IconvDecoder & HeldBytes
+  ) {}
+
+  write(chunk: Buffer): string {
+    const held = this.decoder.prevBytes
+    if (held.length === 0) return this.decoder.write(chunk)
+    this.decoder = iconv.getDecoder(this.name, this.options) as IconvDecoder & HeldBytes
+    return this.decoder.write(Buffer.concat([Buffer.from(held), chunk]))
+  }
+
+  end(): string {
+    return this.decoder.end() ?? ""
+  }
+}
+
 /**
  * ISO-2022-JP (RFC 1468), which iconv-lite lacks: the 7-bit escape-switched
  * form of JIS X 0208 is mapped onto EUC-JP bytes (each byte | 0x80) and decoded
@@ -17,7 +57,7 @@ const ESC = 0x1b
 export class Iso2022JpDecoder implements TextDecoderLike {
   private mode: "ascii" | "jis0208" | "jis0212" | "katakana" = "ascii"
   private carry: Buffer = Buffer.alloc(0)
-  private readonly euc = iconv.getDecoder("euc-jp")
+  private readonly euc = DoubleByteDecoder.orIconv("euc-jp")
 
   write(bytes: Buffer): string {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
