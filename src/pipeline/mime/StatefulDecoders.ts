@@ -24,9 +24,11 @@ type HeldBytes = { prevBytes: Array<number> }
  * output for both.
  */
 export class DoubleByteDecoder implements TextDecoderLike {
-  /** iconv-lite's decoder for `name`, wrapped when it is a double-byte one */
+  /** iconv-lite's decoder for `name`, wrapped when it is a double-byte one or guesses its byte order */
   static orIconv(name: string, options: { stripBOM: boolean } = { stripBOM: false }): TextDecoderLike | IconvDecoder {
     const decoder = iconv.getDecoder(name, options)
+    const guessBytes = ByteOrderGuessDecoder.GUESS_BYTES[name.toLowerCase().replace(/[^0-9a-z]/g, "")]
+    if (guessBytes !== undefined) return new ByteOrderGuessDecoder(decoder, guessBytes)
     return Array.isArray((decoder as Partial<HeldBytes>).prevBytes) ? new DoubleByteDecoder(name, options, decoder as IconvDecoder & HeldBytes) : decoder
   }
 
@@ -45,6 +47,45 @@ export class DoubleByteDecoder implements TextDecoderLike {
 
   end(): string {
     return this.decoder.end() ?? ""
+  }
+}
+
+/**
+ * iconv-lite's UTF-16 and UTF-32 decoders without a byte order in the name
+ * guess it, when no byte-order mark says, from the first bytes they have when
+ * they decide: at least 16 (32), at most 200 (400). So the guess moved with
+ * where the first chunks were cut. Here those first bytes are handed over in
+ * one write, which makes the guess the one a whole-part decode makes.
+ */
+export class ByteOrderGuessDecoder implements TextDecoderLike {
+  /** how many bytes iconv-lite's guess reads, for the names that guess */
+  static readonly GUESS_BYTES: Readonly<Record<string, number>> = { utf16: 200, utf32: 400, ucs4: 400 }
+  private held: Array<Buffer> = []
+  private heldBytes = 0
+  private started = false
+
+  constructor(
+    private readonly decoder: IconvDecoder,
+    private readonly guessBytes: number
+  ) {}
+
+  write(chunk: Buffer): string {
+    if (this.started) return this.decoder.write(chunk)
+    this.held.push(chunk)
+    this.heldBytes += chunk.length
+    if (this.heldBytes < this.guessBytes) return ""
+    return this.release()
+  }
+
+  end(): string {
+    return (this.started ? "" : this.release()) + (this.decoder.end() ?? "")
+  }
+
+  private release(): string {
+    this.started = true
+    const all = Buffer.concat(this.held)
+    this.held = []
+    return this.decoder.write(all)
   }
 }
 
