@@ -122,6 +122,55 @@ patches.push({
   ]
 })
 
+patches.push({
+  // A part whose body is one empty line, before the boundary of a next part: when the empty line
+  // and the boundary line were in one written chunk, the Splitter handed on the empty line's
+  // break as the part's body (a body run stripped of its last line break to nothing is pushed
+  // with the line it started with) and the boundary line without it; when a chunk ended between
+  // them, the break waited with the unfinished line and went on in front of the boundary line,
+  // and the part had no body. What a part's body is then depended on where a TCP read ended. The
+  // break held at a chunk's end is now remembered with its part, and a boundary line of a next
+  // part that finishes it hands it on as the whole-chunk case does. (A closing boundary takes the
+  // break in both cases, as before.) src/pipeline/mime/MimeScanner.ts does the same.
+  id: "mailsplit-empty-line-body",
+  name: "mailsplit: a body of one empty line is handed on the same wherever a chunk ends",
+  files: ["node_modules/mailsplit/lib/message-splitter.js"],
+  edits: [
+    {
+      find: /(\n[ \t]*)\/\/ skip last linebreak for body(\n[ \t]*)if \(pos >= groupstart \+ 1 && group\.type === 'body' && group\.node\.parentNode\) \{(\n[ \t]*)\/\/ do not include the last line ending for body(\n[ \t]*)if \(chunk\[pos - 1\] === 0x0a\) \{\n[ \t]*pos--;\n[ \t]*if \(pos >= groupstart && chunk\[pos - 1\] === 0x0d\) \{\n[ \t]*pos--;\n[ \t]*\}\n[ \t]*\}(\n[ \t]*)\}/,
+      replace:
+        "$1// skip last linebreak for body$2if (pos >= groupstart + 1 && group.type === 'body' && group.node.parentNode) {$3" +
+        `${mark("mailsplit-empty-line-body")} let end = pos;$3// do not include the last line ending for body$4if (chunk[pos - 1] === 0x0a) {$4    pos--;$4    if (pos >= groupstart && chunk[pos - 1] === 0x0d) {$4        pos--;$4    }$4}` +
+        "$3// the run was one empty line, now held at the start of this.line$3if (pos === groupstart && pos < end) {$3    this._heldBreak = { node: group.node, length: end - pos };$3}$5}"
+    },
+    {
+      find: /(\n([ \t]*))\/\/ we check boundary outside the HEAD\/BODY scope as it may appear anywhere\n[ \t]*let boundary = this\.checkBoundary\(line\);\n[ \t]*if \(boundary\) \{\n/,
+      replace:
+        "$1let held = this._heldBreak;$1this._heldBreak = false;\n$1// we check boundary outside the HEAD/BODY scope as it may appear anywhere$1let boundary = this.checkBoundary(line);$1if (boundary) {" +
+        "$1    // a held empty line before a next part's boundary is the part's body, as when both came in one chunk$1    if (held && !final && (boundary === 1 || boundary === 3)) {" +
+        "$1        this.push({ node: held.node, type: 'body', value: line.slice(0, held.length) });$1        line = line.slice(held.length);$1    }\n"
+    }
+  ]
+})
+
+patches.push({
+  // A part with header lines and no blank line, ended by its parent's closing boundary: when the
+  // header lines and the boundary line were in one written chunk, the boundary's data run started
+  // where the last run ended, before the header lines, so their bytes went on twice (in the node and
+  // in the data); when a chunk ended between them, once. A header line now moves the start of the
+  // next run past it. (The same part ended by a sibling's boundary is mailsplit-header-only-part.)
+  // src/pipeline/mime/MimeScanner.ts does the same.
+  id: "mailsplit-header-only-close",
+  name: "mailsplit: the header lines of a part ended by its parent's closing boundary go on once",
+  files: ["node_modules/mailsplit/lib/message-splitter.js"],
+  edits: [
+    {
+      find: /(\n([ \t]*))if \(!data\) \{\n([ \t]*)return next\(\);/,
+      replace: `$1if (!data) {\n$3${mark("mailsplit-header-only-close")} if (group.type === 'none') {\n$3    groupend = i;\n$3}\n$3return next();`
+    }
+  ]
+})
+
 let failed = false
 for (const patch of patches) {
   for (const rel of patch.files) {

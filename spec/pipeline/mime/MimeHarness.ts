@@ -11,6 +11,8 @@ import { SignatureElement } from "../../../src/domain/Signature.js"
 import { makeCharsetDecoder, resolveCharset, sniffHtmlCharset } from "../../../src/pipeline/mime/Charset.js"
 import { SplitterGuard } from "../../../src/pipeline/mime/SplitterGuard.js"
 import { Stamper } from "../../../src/pipeline/mime/Stamper.js"
+import { StampedCopy } from "../../../src/pipeline/StampedCopy.js"
+import { MAX_PART_HEADER_BYTES, MAX_SPLIT_NODES } from "../../../src/pipeline/Transaction.js"
 import type { StampOutcome, StampPlan } from "../../../src/pipeline/mime/StampPlan.js"
 
 const require = createRequire(import.meta.url)
@@ -64,6 +66,40 @@ export const runStamper = async (
   })
   await pipeline(source, new SplitterGuard(), new Splitter(), stamper, new Joiner(), sink)
   return { output: Buffer.concat(out), outcome: stamper.outcome(), highWater: stamper.highWater }
+}
+
+/** a root header policy for `runStampedCopy` (a fixed clock, so the prefix is the same on every run) */
+export const copyPolicy = {
+  tenant: "t1",
+  receivedLine: "Received: from upstream by imprint; Mon, 7 Dec 2026 00:00:00 +0000",
+  stampKey: Buffer.alloc(32, 7),
+  nowSeconds: 1_796_601_600,
+  stampMaxAgeSeconds: 86_400
+}
+
+/** the relay's stamped copy (pipeline/StampedCopy.ts: ChunkGuard → MimeScanner → root edit → Stamper → join) fed `chunks` as written */
+export const runStampedCopy = async (chunks: ReadonlyArray<Buffer>, plan: StampPlan = defaultPlan): Promise<Buffer> => {
+  const out: Array<Buffer> = []
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      out.push(chunk)
+      cb()
+    }
+  })
+  const copy = new StampedCopy(new Stamper(plan), copyPolicy, undefined, { maxHeadSize: MAX_PART_HEADER_BYTES, maxChildNodes: MAX_SPLIT_NODES })
+  await pipeline(Readable.from(chunks, { objectMode: false }), copy, sink)
+  return Buffer.concat(out)
+}
+
+/** `bytes` cut into pieces of `sizes[0]`, `sizes[1]`, … (repeating) */
+export const cutInto = (bytes: Buffer, sizes: ReadonlyArray<number>): Array<Buffer> => {
+  const chunks: Array<Buffer> = []
+  for (let at = 0, k = 0; at < bytes.length; k++) {
+    const size = sizes[k % sizes.length]
+    chunks.push(bytes.subarray(at, at + size))
+    at += size
+  }
+  return chunks
 }
 
 /** Splitter → Joiner alone: what the relay would send without a stamper */

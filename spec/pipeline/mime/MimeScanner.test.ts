@@ -80,6 +80,29 @@ const same = async (bytes: Buffer, sizes: ReadonlyArray<number>, config?: Config
   return scanned
 }
 
+/**
+ * The events with what the Stamper may not depend on taken out: where a run of body bytes or of
+ * data bytes was cut into events (consecutive ones are joined), and which node a data run names
+ * (the node of its first line; data is joined through untouched).
+ */
+const merged = (events: ReadonlyArray<SplitterChunk>): Array<string> => {
+  const order = new Map<MimeNode, number>()
+  const out: Array<{ key: string; value: string }> = []
+  for (const e of events) {
+    if (Buffer.isBuffer(e)) out.push({ key: "buffer", value: e.toString("latin1") })
+    else if (e.type === "node") {
+      order.set(e, order.size)
+      out.push({ key: `node ${order.size - 1}`, value: e.getHeaders().toString("latin1") })
+    } else {
+      const key = e.type === "body" ? `body of ${order.get((e as { node: MimeNode }).node) ?? "?"}` : e.type
+      const last = out[out.length - 1]
+      if (last !== undefined && last.key === key) last.value += e.value.toString("latin1")
+      else out.push({ key, value: e.value.toString("latin1") })
+    }
+  }
+  return out.map(({ key, value }) => `${key} ${JSON.stringify(value)}`)
+}
+
 describe("MimeScanner", () => {
   it("hands on mailsplit's events for every corpus message, in whole and in chunks that end anywhere", async () => {
     const messages = corpusMessages()
@@ -123,6 +146,45 @@ describe("MimeScanner", () => {
         await same(Buffer.from(m, "latin1"), sizes)
       }),
       { numRuns: 400 }
+    )
+  })
+
+  it("hands on the same bodies and bytes wherever chunks end", () => {
+    // a part's body of one empty line before a next part's boundary (patch mailsplit-empty-line-body),
+    // a part of header lines only before its parent's closing boundary (mailsplit-header-only-close)
+    const shapes = [
+      "Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\r\n--b\r\nContent-Type: application/pdf\r\n\r\nJVBE\r\n--b--\r\n",
+      "Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/plain\r\n--b--\r\n"
+    ]
+    for (const shape of shapes) {
+      const bytes = Buffer.from(shape, "latin1")
+      const whole = merged(byScanner([bytes]))
+      expect(join(byScanner([bytes])).equals(bytes)).toBe(true)
+      for (let at = 1; at < bytes.length; at++) expect(merged(byScanner([bytes.subarray(0, at), bytes.subarray(at)]))).toEqual(whole)
+    }
+
+    const line = fc.oneof(fc.constantFrom("", "-", "--b", "--b--", "--a", "--a--", " --b"), fc.stringMatching(/^[A-Za-z0-9 -]{0,12}$/))
+    const body = fc.array(line, { maxLength: 4 }).map((ls) => ls.map((l) => `${l}\r\n`).join(""))
+    const part = fc.oneof(
+      fc.tuple(fc.constantFrom("text/plain", "text/html", "application/pdf"), body).map(([t, b]) => `Content-Type: ${t}\r\n\r\n${b}`),
+      body.map((b) => `Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\nSubject: inner\r\n\r\n${b}`),
+      fc.constant("Content-Type: text/plain\r\n"),
+      fc
+        .array(fc.tuple(fc.constantFrom("text/plain", "text/html"), body), { maxLength: 3 })
+        .map((ps) => `Content-Type: multipart/alternative; boundary=a\r\n\r\n${ps.map(([t, b]) => `--a\r\nContent-Type: ${t}\r\n\r\n${b}`).join("")}--a--\r\n`)
+    )
+    const message = fc
+      .tuple(fc.array(part, { maxLength: 4 }), body, fc.boolean())
+      .map(
+        ([parts, preamble, closed]) =>
+          `Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${preamble}${parts.map((p) => `--b\r\n${p}`).join("")}${closed ? "--b--\r\n" : ""}`
+      )
+    fc.assert(
+      fc.property(message, fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 12 }), (m, sizes) => {
+        const bytes = Buffer.from(m, "latin1")
+        expect(merged(byScanner(cut(bytes, sizes)))).toEqual(merged(byScanner([bytes])))
+      }),
+      { numRuns: 2000 }
     )
   })
 

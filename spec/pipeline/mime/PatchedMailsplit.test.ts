@@ -121,3 +121,54 @@ describe("patched mailsplit Splitter, body runs", () => {
     )
   })
 })
+
+/**
+ * patches/apply.mjs "mailsplit-empty-line-body" and "mailsplit-header-only-close": what a part's
+ * body is, and which bytes go on, did not depend on the message alone but on where a chunk ended.
+ */
+describe("patched mailsplit Splitter, wherever chunks end", () => {
+  type Part = { type: string; value?: Buffer; node?: unknown; getHeaders?: () => Buffer }
+
+  /** every node's body (in node order) and the bytes joined as the Joiner joins them */
+  const split = async (chunks: ReadonlyArray<Buffer>) => {
+    const splitter = new Splitter()
+    const bodies = new Map<unknown, string>()
+    const joined: Array<Buffer> = []
+    splitter.on("data", (part: Part) => {
+      if (part.type === "node") {
+        bodies.set(part, "")
+        joined.push(part.getHeaders!())
+      } else if (part.value) {
+        if (part.type === "body") bodies.set(part.node, bodies.get(part.node) + part.value.toString("latin1"))
+        joined.push(part.value)
+      }
+    })
+    const guard = new SplitterGuard()
+    guard.pipe(splitter)
+    for (const chunk of chunks) guard.write(chunk)
+    guard.end()
+    await new Promise((resolve) => splitter.once("end", resolve))
+    return { bodies: [...bodies.values()], joined: Buffer.concat(joined).toString("latin1") }
+  }
+
+  const cutAtEveryPosition = async (message: string) => {
+    const bytes = Buffer.from(message, "latin1")
+    const whole = await split([bytes])
+    for (let at = 1; at < bytes.length; at++) expect(await split([bytes.subarray(0, at), bytes.subarray(at)])).toEqual(whole)
+    return whole
+  }
+
+  it("hands on a body of one empty line before a next part's boundary as that line, in one chunk or cut", async () => {
+    const message =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\r\n--b\r\nContent-Type: application/pdf\r\n\r\nJVBE\r\n--b--\r\n"
+    const whole = await cutAtEveryPosition(message)
+    expect(whole.bodies).toEqual(["", "\r\n", "JVBE"])
+    expect(whole.joined).toBe(message)
+  })
+
+  it("hands on the header lines of a part ended by its parent's closing boundary once, in one chunk or cut", async () => {
+    const message = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/plain\r\n--b--\r\n"
+    const whole = await cutAtEveryPosition(message)
+    expect(whole.joined).toBe(message)
+  })
+})

@@ -27,8 +27,9 @@ import MimeNodeClass from "mailsplit/lib/mime-node.js"
 
 /**
  * The stamped copy's MIME scanner: mailsplit's Splitter (5.4.6 with Imprint's patches
- * `mailsplit-sync-lines`, `mailsplit-body-runs`, `mailsplit-header-only-part`, see
- * patches/README.md) as a plain synchronous object instead of an object-mode stream.
+ * `mailsplit-sync-lines`, `mailsplit-body-runs`, `mailsplit-header-only-part`,
+ * `mailsplit-empty-line-body`, `mailsplit-header-only-close`, see patches/README.md) as a
+ * plain synchronous object instead of an object-mode stream.
  *
  * Same state machine, same events, same bytes: the boundary check, the header block
  * (HEAD) and body (BODY) states, the tree of open multiparts, the embedded-message rule,
@@ -38,7 +39,8 @@ import MimeNodeClass from "mailsplit/lib/mime-node.js"
  * Stamper, StampedPart and PartChooser take them as they are; body and data chunks are
  * slices of the written chunk (a line is only copied when it spans two chunks).
  * `spec/pipeline/mime/MimeScanner.test.ts` compares its events with the Splitter's over
- * the corpus and random chunkings.
+ * the corpus and random chunkings, and checks that they do not depend on the chunking (what a
+ * part's body is, which bytes go on).
  *
  * What goes: the stream (a Transform with its buffers and object-mode pushes per event),
  * the `setImmediate` per written chunk, and the callback per line. Events go to `emit`
@@ -174,7 +176,11 @@ export class MimeScanner {
 
       const result = this.processLine(chunk.subarray(start, i), false)
       i-- // the loop's i++ brings it back to the line after the one just processed
-      if (result === undefined) continue
+      if (result === undefined) {
+        // a header line: the next data run starts after it (patch mailsplit-header-only-close)
+        if (group.type === "none") groupend = i + 1
+        continue
+      }
       const data = result
       const flush = this.flushed
       const at = i + 1
@@ -242,10 +248,13 @@ export class MimeScanner {
 
     // skip the last line break for body
     if (pos >= groupstart + 1 && group.type === "body" && group.node.parentNode) {
+      const end = pos
       if (chunk[pos - 1] === 0x0a) {
         pos--
         if (pos >= groupstart && chunk[pos - 1] === 0x0d) pos--
       }
+      // the run was one empty line, now held at the start of `line` (patch mailsplit-empty-line-body)
+      if (pos === groupstart && pos < end) this.heldBreak = { node: group.node, length: end - pos }
     }
     if (group.type !== "none" && pos > groupstart) {
       // a leftover data/body chunk to hand on
@@ -259,6 +268,12 @@ export class MimeScanner {
 
   /** whether the last processLine's data ends a group (mailsplit's `flush` argument) */
   private flushed = false
+
+  /**
+   * A body run that was one empty line when its chunk ended: its line break waits at the start of
+   * `line` (as every run's last line break does), with its part. See `processLine`.
+   */
+  private heldBreak: { readonly node: Node; readonly length: number } | undefined
 
   /** mailsplit's `processLine`: the data for one line, or undefined for a header line still being collected */
   private processLine(input: Buffer | false, final: boolean): LineData | undefined {
@@ -274,9 +289,19 @@ export class MimeScanner {
 
     if (this.nodeCounter > this.maxChildNodes) throw emaxlen("Max allowed child nodes exceeded")
 
+    const held = this.heldBreak
+    this.heldBreak = undefined
+
     // the boundary is checked outside the HEAD/BODY scope as it may appear anywhere
     const boundary = this.checkBoundary(line)
     if (boundary) {
+      // a part whose body is one empty line before a next part's boundary: in one chunk that line
+      // is the part's body and the boundary line goes on without it; the same when a chunk ended
+      // between them (patch mailsplit-empty-line-body)
+      if (held !== undefined && !final && (boundary === 1 || boundary === 3)) {
+        this.emit({ node: held.node, type: "body", value: line.subarray(0, held.length) } as BodyChunk & { node: Node })
+        line = line.subarray(held.length)
+      }
       switch (boundary) {
         case 1:
           // next child
