@@ -101,7 +101,7 @@ export class StampedPart {
       this.malformed = true
       if (this.transcoding) throw new LateSkipError("malformed")
     }
-    this.boundaryCarry = window.slice(-BOUNDARY_CARRY)
+    this.boundaryCarry = carryOf(window)
   }
 
   /** inline PGP read after this part started to leave stamped: the copy must not be delivered */
@@ -247,6 +247,21 @@ const RECORD_BYTES = 32 * 1024
 
 /** a boundary is at most 70 characters (RFC 2046); the carry holds a whole padded boundary line */
 const BOUNDARY_CARRY = 300
+
+/**
+ * What the next write's boundary check keeps of this one: its end from a line start on. A boundary
+ * line starts a line, and a carry cut anywhere else would make its first character look like one
+ * (how the bytes were cut into writes depends on the TCP reads). No line start in the last
+ * BOUNDARY_CARRY characters: the line is too long to be a boundary line, and NOT_LINE_START says so.
+ */
+const carryOf = (window: string): string => {
+  if (window.length <= BOUNDARY_CARRY) return window
+  const lf = window.indexOf("\n", window.length - BOUNDARY_CARRY - 1)
+  return lf === -1 ? NOT_LINE_START : window.slice(lf)
+}
+
+/** a carry that does not start a line (any character but LF) */
+const NOT_LINE_START = "\u0000"
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
