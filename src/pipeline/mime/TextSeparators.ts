@@ -68,6 +68,8 @@ export class TextSeparatorScanner implements SeparatorScanner {
   private inSignOff = false
   /** bottom-posted: start of the quote block after the latest new text */
   private candidate: number | undefined
+  /** the line above is a long one skipped before its end (`longLine`), and whether it was blank */
+  private prevLong: "blank" | "content" | undefined
 
   shift(n: number): void {
     this.pos -= n
@@ -81,15 +83,17 @@ export class TextSeparatorScanner implements SeparatorScanner {
       const nl = text.indexOf("\n", start)
       if (nl < 0 && !final) {
         if (this.inLongLine || text.length - start > MAX_SEPARATOR_LINE) {
-          // too long to be a separator: skip it, and only a ">" at its very start could have mattered
+          // too long to be a separator: skip it without holding it, judged as when read whole
           if (!this.inLongLine) {
-            const quote = this.quoteAt(text, start)
-            if (quote !== undefined) return { hit: quote, safe: quote }
+            const verdict = this.longLine(text.slice(start), start)
+            if (verdict !== undefined) return { hit: verdict, safe: verdict }
           }
           this.inLongLine = true
-          this.remember(start)
           this.pos = text.length
-          return { safe: text.length }
+          // a quote candidate that starts with (or above) this line stays, until it is certain
+          if (this.candidate === undefined) return { safe: text.length }
+          if (text.length - this.candidate >= MAX_CANDIDATE_SPAN) return { hit: this.candidate, safe: this.candidate }
+          return { safe: this.candidate }
         }
         return { safe: this.safePoint(start) }
       }
@@ -144,7 +148,24 @@ export class TextSeparatorScanner implements SeparatorScanner {
     return undefined
   }
 
+  /**
+   * The start of a line too long to be a separator, read before its end (it is not held): what
+   * judging it whole does. `judge` skips it (new text, unless blank); `follow` reads only its
+   * start (a quote line, blank, or new text). Lines above it are not looked back at through it:
+   * a look-back meets it first and stops (it is no wrapped attribution, header or colon line),
+   * and whether it was blank is all a quote below it asks (`prevLong`).
+   */
+  private longLine(start: string, at: number): number | undefined {
+    const blank = start.trim() === ""
+    const verdict = this.layout === "bottom" ? this.follow(start, at) : undefined
+    if (this.layout === "top" && !blank) this.sawContent = true
+    this.recent = []
+    this.prevLong = blank ? "blank" : "content"
+    return verdict
+  }
+
   private remember(start: number): void {
+    this.prevLong = undefined
     this.recent.push(start)
     if (this.recent.length > MAX_LINES_BACK) this.recent.shift()
   }
@@ -249,6 +270,8 @@ export class TextSeparatorScanner implements SeparatorScanner {
   /** a ">" line that opens a quote block: preceded by a blank line or the start of the text */
   private quoteAt(text: string, start: number): number | undefined {
     if (!QUOTE_LINE.test(text.slice(start, start + 64))) return undefined
+    // a long line above: a blank one is a gap, any other is no colon line introducing the quote
+    if (this.prevLong !== undefined) return this.prevLong === "blank" ? start : undefined
     const prevStart = this.recent[this.recent.length - 1]
     if (start === 0 || prevStart === undefined) return start
     const prev = lineAt(text, prevStart, start)
