@@ -121,6 +121,26 @@ describe("stamped output whatever the cuts", () => {
     expect(differs).toEqual([])
   })
 
+  it("rewrites the charset of the HTML head only, wherever the part was cut", async () => {
+    // a forwarded or pasted HTML document inside the body keeps its own <meta charset> (the head's
+    // is rewritten to utf-8); it was rewritten too when it left in one piece with the head
+    const html = [
+      '<html><head><meta charset="iso-8859-1"></head><body><p>Hello</p>',
+      `<div>${"x".repeat(1500)}</div>`,
+      '<html><head><meta charset="iso-8859-1"></head><p>pasted</p>',
+      "</body></html>"
+    ].join("\r\n")
+    const message = Buffer.from(`${HEAD}Content-Type: text/html; charset=iso-8859-1\r\n\r\n${html}\r\n`, "latin1")
+    const whole = await runStampedCopy([message])
+    expect(whole.toString("latin1")).toContain('<meta charset=3D"iso-8859-1"></head><p>pasted</p>')
+    const differs: Array<string> = []
+    for (let at = message.indexOf("<html>"); at < message.length; at += 5) {
+      if (!(await runStampedCopy([message.subarray(0, at), message.subarray(at)])).equals(whole)) differs.push(`cut at ${at}`)
+    }
+    for (const size of [1, 2, 7, 61, 997]) if (!(await runStampedCopy(cutInto(message, [size]))).equals(whole)) differs.push(`pieces of ${size}`)
+    expect(differs).toEqual([])
+  })
+
   it("is the same for every corpus message in small pieces (2 to 16 bytes, per message) as whole", async () => {
     const differs: Array<string> = []
     for (const [i, name] of readdirSync(CORPUS).sort().entries()) {

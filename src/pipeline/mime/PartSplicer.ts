@@ -193,8 +193,10 @@ export class PartSplicer {
     this.scanner.shift(end)
     this.needleFrom = Math.max(0, this.needleFrom - end)
     if (this.kind === "html" && this.inHead) {
-      piece = rewriteMetaCharset(piece)
-      if (/<body\b/i.test(piece)) this.inHead = false
+      // the head's charset only: a document pasted into the body keeps its own, however the text was cut
+      const body = /<body\b/i.exec(piece)
+      piece = body === null ? rewriteMetaCharset(piece) : rewriteMetaCharset(piece.slice(0, body.index)) + piece.slice(body.index)
+      if (body !== null) this.inHead = false
     }
     this.emit(piece)
   }
