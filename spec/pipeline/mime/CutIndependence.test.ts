@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { CORPUS_DIR } from "../../support/Corpus.js"
-import { cutInto, runStampedCopy, runStamper, toCrlf } from "./MimeHarness.js"
+import { cutInto, defaultPlan, runStampedCopy, runStamper, toCrlf } from "./MimeHarness.js"
 
 /**
  * A TCP read can end anywhere, so a stamped copy must not depend on where the message was cut
@@ -138,6 +138,27 @@ describe("stamped output whatever the cuts", () => {
       if (!(await runStampedCopy([message.subarray(0, at), message.subarray(at)])).equals(whole)) differs.push(`cut at ${at}`)
     }
     for (const size of [1, 2, 7, 61, 997]) if (!(await runStampedCopy(cutInto(message, [size]))).equals(whole)) differs.push(`pieces of ${size}`)
+    expect(differs).toEqual([])
+  })
+
+  it("takes a typed placeholder or a signature found above the insertion point the same wherever the part was cut", async () => {
+    // the placeholder (and an "already signed" text) counts only above the insertion point; read
+    // before the separator below it was, it was taken whatever the separator then said
+    const placeholderPlan = { ...defaultPlan, placeholder: "{{signature}}" }
+    const htmls = [
+      "<html><body>{{signature}}\r\n-----Original Message-----\r\nFrom: Bob</body></html>",
+      "<html><body><div>Hi {{signature}}</div>\r\n<div>-----Original Message-----</div></body></html>"
+    ]
+    const differs: Array<string> = []
+    for (const [n, html] of htmls.entries()) {
+      const message = Buffer.from(`${HEAD}Content-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`, "utf8")
+      const whole = await runStampedCopy([message], placeholderPlan)
+      for (let at = message.indexOf("<html>"); at < message.length; at++) {
+        if (!(await runStampedCopy([message.subarray(0, at), message.subarray(at)], placeholderPlan)).equals(whole)) differs.push(`html ${n} cut at ${at}`)
+      }
+      for (const size of [1, 3, 16])
+        if (!(await runStampedCopy(cutInto(message, [size]), placeholderPlan)).equals(whole)) differs.push(`html ${n} in pieces of ${size}`)
+    }
     expect(differs).toEqual([])
   })
 

@@ -110,7 +110,9 @@ export class PartSplicer {
 
   private search(final: boolean): void {
     const scan = this.scanner.scan(this.pending, final)
-    const limit = scan.hit ?? (final ? this.pending.length : Infinity)
+    // what is known to lie above the insertion point: before the hit, or (none yet) before what the
+    // scanner has passed; a placeholder or needle read beyond it waits, as it would in one write
+    const limit = scan.hit ?? (final ? this.pending.length : scan.safe)
     const needle = this.firstNeedle(limit)
     const placeholder = this.findPlaceholder(limit)
     if (needle !== undefined && (placeholder === undefined || needle < placeholder)) {
@@ -126,6 +128,8 @@ export class PartSplicer {
       return
     }
     if (this.thread.present) {
+      // a placeholder read but not yet known to lie above the insertion point may still win
+      if (scan.hit === undefined && !final && this.findPlaceholder(Infinity) !== undefined) return this.emitSafe(scan.safe)
       this.state_ = "already-signed"
       return
     }
@@ -139,9 +143,14 @@ export class PartSplicer {
       this.state_ = "placed"
       return
     }
+    this.emitSafe(scan.safe)
+  }
+
+  /** emits what no separator, needle or placeholder can still reach; later searches start past it */
+  private emitSafe(safe: number): void {
     const maxNeedle = Math.max(0, ...this.needles.map((n) => n.length), ...this.placeholders.map((n) => n.length))
-    this.needleFrom = Math.max(this.needleFrom, this.pending.length - maxNeedle + 1)
-    this.emitOriginal(Math.min(scan.safe, this.needleFrom), false)
+    this.needleFrom = Math.max(this.needleFrom, Math.min(this.pending.length, safe) - maxNeedle + 1)
+    this.emitOriginal(Math.min(safe, this.needleFrom), false)
   }
 
   private firstNeedle(limit: number): number | undefined {
