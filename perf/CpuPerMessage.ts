@@ -110,7 +110,14 @@ const main = async () => {
       const mineUser = userSamples.get(e.name.replace("@baseline", ""))!
       const theirsUser = userSamples.get(e.name)!
       const userPerBatch = mineUser.map((m, i) => m / theirsUser[i])
-      return { target: e.name.replace("@baseline", ""), baseline: BASELINE, medianRatio: median(perBatch), perBatch, userMedianRatio: median(userPerBatch), userPerBatch }
+      return {
+        target: e.name.replace("@baseline", ""),
+        baseline: BASELINE,
+        medianRatio: median(perBatch),
+        perBatch,
+        userMedianRatio: median(userPerBatch),
+        userPerBatch
+      }
     })
   for (const v of versus) {
     console.log(
@@ -124,7 +131,17 @@ const main = async () => {
   writeFileSync(
     file,
     JSON.stringify(
-      { kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples), userSamples: Object.fromEntries(userSamples) },
+      {
+        kind: KIND,
+        pattern: PATTERN,
+        batches: BATCHES,
+        messages: MESSAGES,
+        sessions: SESSIONS,
+        rows,
+        versus,
+        samples: Object.fromEntries(samples),
+        userSamples: Object.fromEntries(userSamples)
+      },
       null,
       2
     )
