@@ -261,7 +261,9 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
           return Effect.succeed(a)
         }
       })
-      // a free lock (the usual case: one caller per session) is taken here, inside the mask, without a wait
+      // a free lock (the usual case: one caller per session) is taken here, inside the mask, without a wait;
+      // an interruption already pending then drops the connection unused, as one arriving between the
+      // acquire and the command always did (dropping is always safe; keeping a desynced session is not)
       return lock.tryAcquire() ? run : Effect.zipRight(restore(lock.acquire), run)
     })
 
