@@ -10,7 +10,7 @@
  * perf/results/pipeline-<timestamp>.json. It tells how much of the relay's
  * cost per message is the pipeline and how much is the SMTP sessions around it.
  * `--baseline DIR`: another checkout's build (DIR/dist/src/pipeline/Transaction.js,
- * e.g. the commit before a change, built with `npx tsc -b tsconfig.perf.json`) runs
+ * e.g. the commit before a change, built with `npm run build:perf`) runs
  * the unstamped and stamped cases in the same process and turns, and the table
  * gives this build / baseline: the way to measure a change on a shared machine.
  * `--only REGEX`: the cases to run (names as in the table; the PassThrough always runs).

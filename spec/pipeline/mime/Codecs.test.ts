@@ -99,7 +99,8 @@ describe("charset decoders", () => {
 
   it("double-byte charsets: a pair cut after its first byte decodes as the whole, even where it gives two UTF-16 units", () => {
     // iconv-lite sizes a write's output for that write's bytes alone: a HKSCS character outside the BMP (95 7A is U+2F9BC)
-    // or an invalid pair (a replacement character, then the second byte read again) begun in the previous write lost a unit
+    // or an invalid pair (a replacement character, then the second byte read again) begun in the previous write lost a unit;
+    // in GB18030 too, where a four-byte sequence (94 39 FC 36 is U+1F600) or an invalid one can be cut after any byte
     const cases: Array<[string, string]> = [
       ["big5", "957a"],
       ["big5", "8862"],
@@ -109,7 +110,9 @@ describe("charset decoders", () => {
       ["euc-jp", "8e40"],
       ["euc-kr", "8140"],
       ["ks_c_5601-1987", "815b"],
-      ["gbk", "817f"]
+      ["gbk", "817f"],
+      ["gb18030", "9439fc36"],
+      ["gb18030", "8130018120"]
     ]
     for (const [cs, hex] of cases) {
       const bytes = Buffer.from(`41${hex}42`, "hex")
@@ -118,6 +121,27 @@ describe("charset decoders", () => {
       const whole = iconv.decode(bytes, choice.name)
       for (let c = 1; c < bytes.length; c++) expect([cs, hex, c, decodeAll(decoderFor(cs), pieces(bytes, [c]))]).toEqual([cs, hex, c, whole])
       expect(decodeAll(decoderFor(cs), pieces(bytes, [1, 2, 3]))).toBe(whole)
+    }
+  })
+
+  it("any bytes, valid or not, cut anywhere, decode as they do in one write", () => {
+    // bytes that matter to the stateful decoders (escapes, shifts, lead bytes) mixed with random ones
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 60 }),
+      fc.array(fc.constantFrom(0x1b, 0x24, 0x28, 0x42, 0x40, 0x49, 0x4a, 0x2b, 0x2d, 0x41, 0x77, 0x3d, 0x0d, 0x0a, 0x20, 0x81, 0x30, 0x95, 0x7a, 0xb0, 0x00, 0xe3), { maxLength: 60 }).map((a) => Uint8Array.from(a))
+    )
+    // UTF-16 and UTF-32 without a byte-order mark guess the byte order from their first bytes
+    for (const cs of ["iso-2022-jp", "utf-7", "us-ascii", "utf-8", "gb18030", "big5", "shift_jis", "euc-jp", "euc-kr", "gbk", "utf-16", "utf-32"]) {
+      fc.assert(
+        fc.property(bytes, cuts, (raw, at) => {
+          const input = Buffer.from(raw)
+          const one = decoderFor(cs)
+          expect(decodeAll(decoderFor(cs), pieces(input, at))).toBe(one.write(input) + one.end())
+        }),
+        // ISO-2022-JP passes 8-bit bytes to its EUC-JP decoder: B0 | 00 lost the NUL; UTF-16: 16 bytes then 2 guessed
+        // little-endian where all 18 say big-endian
+        { examples: [[Uint8Array.from([0xb0, 0x00]), [1]], [Uint8Array.from(Buffer.from("452706010101010101010101012001010001", "hex")), [16]]] }
+      )
     }
   })
 

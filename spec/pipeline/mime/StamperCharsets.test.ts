@@ -141,6 +141,23 @@ describe("Stamper charset × transfer-encoding matrix", () => {
     }
   }
 
+  it("keeps Big5-HKSCS characters outside the BMP when a base64 or QP line ends between their two bytes", async () => {
+    // 95 7A is U+2F9BC: two UTF-16 units from two bytes. The transfer decoder hands the charset decoder one encoded
+    // line at a time, so a pair can arrive cut in two, and the second write lost a unit
+    for (const cte of ["base64", "quoted-printable"] as const) {
+      for (const pad of ["", "a", "ab", "abc"]) {
+        const sample = `${pad}${"\u{2F9BC}".repeat(40)} ok`
+        const text = bodyOf("text", sample, "big5")
+        const bytes = iconv.encode(text, "big5")
+        expect(iconv.decode(bytes, "big5")).toBe(text)
+        const { output, outcome } = await runStamper(message("text", "big5", cte, applyCte(bytes, cte)), undefined, { chunkSize: 37 })
+        expect(outcome.stamped).toEqual(["text"])
+        const decoded = decodeText((await splitParts(output))[1], "text")
+        expect([cte, pad, decoded]).toEqual([cte, pad, text.replace(ATTRIBUTION, `${SIG_TEXT}\r\n\r\n${ATTRIBUTION}`)])
+      }
+    }
+  })
+
   it("leaves a part labelled unknown-8bit byte-identical and says why", async () => {
     const input = message("text", "unknown-8bit", "8bit", `caf\xe9 ol\xe9\r\n`)
     const { output, outcome } = await runStamper(input)

@@ -1,5 +1,5 @@
 import iconv from "iconv-lite"
-import { AsciiFallbackDecoder, Gb18030Decoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
+import { AsciiFallbackDecoder, DoubleByteDecoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
 
 export type { TextDecoderLike } from "./StatefulDecoders.js"
 
@@ -66,48 +66,11 @@ export const makeCharsetDecoder = (name: string, mode: "html" | "text"): TextDec
       return new Iso2022JpDecoder()
     case "utf-7":
       return new Utf7Decoder(mode === "html")
-    case "gb18030":
-      return new Gb18030Decoder()
     default: {
       // a UTF-16/32 byte-order mark means nothing once the part is UTF-8; a UTF-8 one is kept as it came
-      const options = { stripBOM: /^(?:utf-?(?:16|32)|ucs-?[24])/.test(name) }
-      const decoder = iconv.getDecoder(name, options)
-      if (Array.isArray((decoder as Partial<HeldBytes>).prevBytes)) return new DoubleByteDecoder(name, options, decoder as IconvDecoder & HeldBytes)
+      const decoder = DoubleByteDecoder.orIconv(name, { stripBOM: /^(?:utf-?(?:16|32)|ucs-?[24])/.test(name) })
       return { write: (b) => decoder.write(b), end: () => decoder.end() ?? "" }
     }
-  }
-}
-
-type IconvDecoder = ReturnType<typeof iconv.getDecoder>
-/** iconv-lite's double-byte decoder keeps the bytes of a sequence begun but not finished in `prevBytes` */
-type HeldBytes = { prevBytes: Array<number> }
-
-/**
- * iconv-lite's double-byte decoder (Big5, Shift_JIS, EUC-*, GBK, cp949...)
- * sizes each write's output for that write's bytes alone. A sequence begun in
- * the previous write that decodes to two UTF-16 units (a HKSCS character
- * outside the BMP, a multi-character mapping, or an invalid pair: a
- * replacement character, then its second byte read again) overflows it, and
- * the last units of the write are lost. So when the decoder holds such bytes,
- * they go in front of the next chunk into a fresh decoder, which sizes its
- * output for both.
- */
-class DoubleByteDecoder implements TextDecoderLike {
-  constructor(
-    private readonly name: string,
-    private readonly options: { stripBOM: boolean },
-    private decoder: IconvDecoder & HeldBytes
-  ) {}
-
-  write(chunk: Buffer): string {
-    const held = this.decoder.prevBytes
-    if (held.length === 0) return this.decoder.write(chunk)
-    this.decoder = iconv.getDecoder(this.name, this.options) as IconvDecoder & HeldBytes
-    return this.decoder.write(Buffer.concat([Buffer.from(held), chunk]))
-  }
-
-  end(): string {
-    return this.decoder.end() ?? ""
   }
 }
 

@@ -4,7 +4,7 @@ import { resolveCharset } from "./Charset.js"
 import type { SpliceState } from "./PartSplicer.js"
 import type { PartFrame } from "./RelatedImages.js"
 import { LateSkipError, type PartOutcome, type PartResult, type StampPlan } from "./StampPlan.js"
-import { type ByteCodec, makeTransferEncoder, resolveTransferEncoding, type TransferEncoding } from "./TransferCodec.js"
+import { makeTransferEncoder, resolveTransferEncoding, type TextEncoderCodec, type TransferEncoding } from "./TransferCodec.js"
 
 /**
  * One chosen body part on its way through the stamper. Until `commit` only
@@ -25,7 +25,13 @@ export class StampedPart {
   private emitted = false
   private probed: SpliceState | undefined
   private reader: BodyReader | undefined
-  private encoder: ByteCodec | undefined
+  /** the dry run's reader and the text it emitted, for the commit to continue from (see `record`) */
+  private probeReader: BodyReader | undefined
+  private recorded: Array<string> | undefined
+  private recordedChars = 0
+  /** the reader has been ended (by the dry run, when the part had ended before the commit) */
+  private readerEnded = false
+  private encoder: TextEncoderCodec | undefined
   /** the most held at once during a dry run or replay (raw + reader window) */
   peak = 0
   private readonly undecodable: string | undefined
@@ -113,14 +119,36 @@ export class StampedPart {
     if (this.undecodable !== undefined) return "undecodable"
     if (this.malformed) return "malformed"
     if (this.probed !== undefined) return this.probed
-    const reader = this.newReader(() => {})
+    this.recorded = []
+    this.recordedChars = 0
+    const reader = this.newReader((text) => this.record(text))
     for (const c of this.raw) {
       reader.write((c as { value: Buffer }).value)
-      this.peak = Math.max(this.peak, this.rawBytes + reader.held)
+      this.peak = Math.max(this.peak, this.rawBytes + reader.held + this.recordedChars)
     }
     if (this.ended) reader.end()
+    this.probeReader = reader
     this.probed = reader.state
     return this.probed
+  }
+
+  /**
+   * The dry run's output, kept so that the commit encodes it instead of decoding and splicing
+   * the held bytes a second time (the reader is deterministic: a second one fed the same bytes
+   * emits the same text and ends in the same state, so the commit continues with this one).
+   * Kept only while it and the held raw bytes stay within `RECORD_BYTES`; past that the commit
+   * replays the raw bytes through a fresh reader, as it always did.
+   */
+  private record(text: string): void {
+    if (this.committed) return this.encode(text)
+    if (this.recorded === undefined) return
+    if (this.rawBytes + this.recordedChars + text.length > RECORD_BYTES) {
+      this.recorded = undefined
+      this.recordedChars = 0
+      return
+    }
+    this.recorded.push(text)
+    this.recordedChars += text.length
   }
 
   /** start emitting: raw when `raw` (the message must pass) or when the part is not for stamping */
@@ -137,14 +165,25 @@ export class StampedPart {
       this.frame?.open(push)
       push(this.node)
       this.encoder = makeTransferEncoder(this.outputEncoding)
-      this.reader = this.newReader((text) => this.encode(text))
-      for (const c of this.raw) {
-        this.reader.write((c as { value: Buffer }).value)
-        this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
+      const recorded = this.recorded
+      if (this.probeReader !== undefined && recorded !== undefined) {
+        // the dry run's reader goes on, its sink now the encoder (`record` encodes once committed)
+        this.reader = this.probeReader
+        this.readerEnded = this.ended
+        for (const text of recorded) this.encode(text)
+      } else {
+        this.reader = this.newReader((text) => this.encode(text))
+        for (const c of this.raw) {
+          this.reader.write((c as { value: Buffer }).value)
+          this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
+        }
       }
       if (this.ended) this.finish()
       this.refuseArmour()
     }
+    this.probeReader = undefined
+    this.recorded = undefined
+    this.recordedChars = 0
     this.raw = []
     this.rawBytes = 0
   }
@@ -168,12 +207,13 @@ export class StampedPart {
   private encode(text: string): void {
     if (text.length === 0) return
     this.emitted = true
-    const bytes = this.encoder!.write(Buffer.from(text, "utf8"))
+    const bytes = this.encoder!.writeText(text)
     if (bytes.length > 0) this.push({ type: "body", value: bytes, node: this.node })
   }
 
   private finish(): void {
-    this.reader!.end()
+    if (!this.readerEnded) this.reader!.end()
+    this.readerEnded = true
     this.refuseArmour()
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
@@ -198,6 +238,12 @@ export class StampedPart {
     }
   }
 }
+
+/**
+ * The most a part's dry-run output and its held raw bytes may take together to be kept for the
+ * commit (characters + bytes); the held raw bytes are bounded by the stamper's HOLD_BYTES (36 KiB).
+ */
+const RECORD_BYTES = 32 * 1024
 
 /** a boundary is at most 70 characters (RFC 2046); the carry holds a whole padded boundary line */
 const BOUNDARY_CARRY = 300

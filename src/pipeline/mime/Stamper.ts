@@ -8,7 +8,9 @@ import { LateSkipError, type PartOutcome, type SkipReason, type StampOutcome, ty
 /**
  * The most the stamper holds for one message at any moment (invariant 3):
  * raw bytes kept while undecided, plus a body reader's look-back window
- * (decoded characters) while they are replayed or while a part streams live.
+ * (decoded characters) while they are replayed or while a part streams live,
+ * plus, at the commit of a small chosen part, the text its dry run emitted
+ * (StampedPart's RECORD_BYTES bounds that part's raw bytes and text together).
  * `highWater` is measured against it.
  */
 export const STAMP_WINDOW_BYTES = 64 * 1024

@@ -1,4 +1,5 @@
 import iconv from "iconv-lite"
+import { isUtf8 } from "node:buffer"
 
 /** A streaming bytes → text decoder (the shape of iconv-lite's decoders). */
 export interface TextDecoderLike {
@@ -7,6 +8,87 @@ export interface TextDecoderLike {
 }
 
 const ESC = 0x1b
+
+type IconvDecoder = ReturnType<typeof iconv.getDecoder>
+/** iconv-lite's double-byte decoder keeps the bytes of a sequence begun but not finished in `prevBytes` */
+type HeldBytes = { prevBytes: Array<number> }
+
+/**
+ * iconv-lite's double-byte decoder (Big5, Shift_JIS, EUC-*, GBK, GB18030, cp949...)
+ * sizes each write's output for that write's bytes alone. A sequence begun in
+ * the previous write that decodes to two UTF-16 units (a HKSCS character
+ * outside the BMP, a multi-character mapping, or an invalid pair: a
+ * replacement character, then its second byte read again), or a GB18030
+ * four-byte sequence cut after its third byte, overflows it, and the last
+ * units of the write are lost. So when the decoder holds such bytes,
+ * they go in front of the next chunk into a fresh decoder, which sizes its
+ * output for both.
+ */
+export class DoubleByteDecoder implements TextDecoderLike {
+  /** iconv-lite's decoder for `name`, wrapped when it is a double-byte one or guesses its byte order */
+  static orIconv(name: string, options: { stripBOM: boolean } = { stripBOM: false }): TextDecoderLike | IconvDecoder {
+    const decoder = iconv.getDecoder(name, options)
+    const guessBytes = ByteOrderGuessDecoder.GUESS_BYTES[name.toLowerCase().replace(/[^0-9a-z]/g, "")]
+    if (guessBytes !== undefined) return new ByteOrderGuessDecoder(decoder, guessBytes)
+    return Array.isArray((decoder as Partial<HeldBytes>).prevBytes) ? new DoubleByteDecoder(name, options, decoder as IconvDecoder & HeldBytes) : decoder
+  }
+
+  private constructor(
+    private readonly name: string,
+    private readonly options: { stripBOM: boolean },
+    private decoder: IconvDecoder & HeldBytes
+  ) {}
+
+  write(chunk: Buffer): string {
+    const held = this.decoder.prevBytes
+    if (held.length === 0) return this.decoder.write(chunk)
+    this.decoder = iconv.getDecoder(this.name, this.options) as IconvDecoder & HeldBytes
+    return this.decoder.write(Buffer.concat([Buffer.from(held), chunk]))
+  }
+
+  end(): string {
+    return this.decoder.end() ?? ""
+  }
+}
+
+/**
+ * iconv-lite's UTF-16 and UTF-32 decoders without a byte order in the name
+ * guess it, when no byte-order mark says, from the first bytes they have when
+ * they decide: at least 16 (32), at most 200 (400). So the guess moved with
+ * where the first chunks were cut. Here those first bytes are handed over in
+ * one write, which makes the guess the one a whole-part decode makes.
+ */
+export class ByteOrderGuessDecoder implements TextDecoderLike {
+  /** how many bytes iconv-lite's guess reads, for the names that guess */
+  static readonly GUESS_BYTES: Readonly<Record<string, number>> = { utf16: 200, utf32: 400, ucs4: 400 }
+  private held: Array<Buffer> = []
+  private heldBytes = 0
+  private started = false
+
+  constructor(
+    private readonly decoder: IconvDecoder,
+    private readonly guessBytes: number
+  ) {}
+
+  write(chunk: Buffer): string {
+    if (this.started) return this.decoder.write(chunk)
+    this.held.push(chunk)
+    this.heldBytes += chunk.length
+    if (this.heldBytes < this.guessBytes) return ""
+    return this.release()
+  }
+
+  end(): string {
+    return (this.started ? "" : this.release()) + (this.decoder.end() ?? "")
+  }
+
+  private release(): string {
+    this.started = true
+    const all = Buffer.concat(this.held)
+    this.held = []
+    return this.decoder.write(all)
+  }
+}
 
 /**
  * ISO-2022-JP (RFC 1468), which iconv-lite lacks: the 7-bit escape-switched
@@ -17,7 +99,7 @@ const ESC = 0x1b
 export class Iso2022JpDecoder implements TextDecoderLike {
   private mode: "ascii" | "jis0208" | "jis0212" | "katakana" = "ascii"
   private carry: Buffer = Buffer.alloc(0)
-  private readonly euc = iconv.getDecoder("euc-jp")
+  private readonly euc = DoubleByteDecoder.orIconv("euc-jp")
 
   write(bytes: Buffer): string {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
@@ -165,6 +247,8 @@ export class AsciiFallbackDecoder implements TextDecoderLike {
   write(bytes: Buffer): string {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
     this.carry = Buffer.alloc(0)
+    // the common case, checked natively: all of it well-formed UTF-8 (ASCII included), nothing cut at the end
+    if (isUtf8(input)) return input.toString("utf8")
     let out = ""
     let start = 0
     let i = 0
@@ -207,36 +291,3 @@ const continuationRun = (b: Buffer, from: number, to: number): boolean => {
 const overlongOrSurrogate = (lead: number, second: number): boolean =>
   (lead === 0xe0 && second < 0xa0) || (lead === 0xed && second >= 0xa0) || (lead === 0xf0 && second < 0x90) || (lead === 0xf4 && second >= 0x90)
 
-/**
- * iconv-lite's GB18030 decoder loses bytes when a four-byte sequence is split
- * across writes (seen with 94 39 FC | 36 0D 0A 58). Writes are cut on
- * sequence boundaries here: lead 81–FE, then 30–39 for four bytes, else two.
- */
-export class Gb18030Decoder implements TextDecoderLike {
-  private carry: Buffer = Buffer.alloc(0)
-  private readonly inner = iconv.getDecoder("gb18030")
-
-  write(bytes: Buffer): string {
-    const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
-    let i = 0
-    while (i < input.length) {
-      const b = input[i]
-      if (b < 0x81 || b === 0xff) {
-        i++
-        continue
-      }
-      if (i + 1 >= input.length) break
-      const n = input[i + 1] >= 0x30 && input[i + 1] <= 0x39 ? 4 : 2
-      if (i + n > input.length) break
-      i += n
-    }
-    this.carry = Buffer.from(input.subarray(i))
-    return this.inner.write(input.subarray(0, i))
-  }
-
-  end(): string {
-    const rest = this.carry
-    this.carry = Buffer.alloc(0)
-    return this.inner.write(rest) + (this.inner.end() ?? "")
-  }
-}

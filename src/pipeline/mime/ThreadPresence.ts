@@ -21,11 +21,26 @@ export const MAX_THREAD_NEEDLE = 8 * 1024
 /** a text line longer than this is searched as it is, without waiting for its end */
 const MAX_LINE = 64 * 1024
 
-const QUOTE_PREFIX = /^[ \t]*(?:>[ \t]?)*/
-const TRAILING_BLANKS = /[ \t]+$/
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x09
 
-/** one line as needles and the stream are compared: no quote prefix, no space-stuffing, no trailing blanks */
-const bare = (line: string): string => line.replace(/\r$/, "").replace(QUOTE_PREFIX, "").replace(TRAILING_BLANKS, "")
+/**
+ * One line as needles and the stream are compared: no quote prefix, no space-stuffing, no
+ * trailing blanks. By index, instead of three regular expressions per line of every text part:
+ * one CR off the end, then leading blanks, then ">" each with one optional blank after it, then
+ * trailing blanks (what the expressions \r$, ^[ \t]*(?:>[ \t]?)* and [ \t]+$ took, in that order).
+ */
+const bare = (line: string): string => {
+  let end = line.length
+  if (end > 0 && line.charCodeAt(end - 1) === 0x0d) end--
+  let start = 0
+  while (start < end && isBlank(line.charCodeAt(start))) start++
+  while (start < end && line.charCodeAt(start) === 0x3e /* > */) {
+    start++
+    if (start < end && isBlank(line.charCodeAt(start))) start++
+  }
+  while (end > start && isBlank(line.charCodeAt(end - 1))) end--
+  return start === 0 && end === line.length ? line : line.slice(start, end)
+}
 
 /** a text needle as the stream is compared: CRLF lines, each bare */
 export const normaliseTextNeedle = (text: string): string =>

@@ -124,7 +124,7 @@ export const makeTransferDecoder = (encoding: TransferEncoding): ByteCodec =>
   encoding === "base64" ? new Base64Decoder() : encoding === "quoted-printable" ? new QuotedPrintableDecoder() : identity()
 
 /** Base64 encoder: 57 input bytes per 76-character line, lines joined by CRLF, no trailing CRLF. */
-class Base64Encoder implements ByteCodec {
+class Base64Encoder implements TextEncoderCodec {
   private carry: Buffer = Buffer.alloc(0)
   private started = false
   write(chunk: Buffer): Buffer {
@@ -132,6 +132,9 @@ class Base64Encoder implements ByteCodec {
     const whole = input.length - (input.length % BASE64_LINE_BYTES)
     this.carry = Buffer.from(input.subarray(whole))
     return this.lines(input.subarray(0, whole))
+  }
+  writeText(text: string): Buffer {
+    return this.write(Buffer.from(text, "utf8"))
   }
   end(): Buffer {
     const rest = this.carry
@@ -152,9 +155,34 @@ class Base64Encoder implements ByteCodec {
 
 const HEX = Buffer.from("0123456789ABCDEF")
 
-/** bytes that may stand for themselves in quoted-printable (printable ASCII except "=") */
+/** bytes that may stand for themselves in quoted-printable: 1 printable ASCII except "=", 2 a blank (unless before a line end) */
 const LITERAL = new Uint8Array(256)
 for (let b = 0x21; b <= 0x7e; b++) LITERAL[b] = b === 0x3d ? 0 : 1
+LITERAL[0x20] = LITERAL[0x09] = 2
+/** a run of literal bytes longer than this is copied natively, shorter ones byte by byte */
+const COPY_RUN = 24
+
+/** A transfer encoder that also takes text, encoded as UTF-8 (`Buffer.from(text, "utf8")`'s bytes). */
+export interface TextEncoderCodec extends ByteCodec {
+  writeText(text: string): Buffer
+}
+
+/**
+ * Buffers reused by every encoder call (the stamper's hot path is synchronous and an encoder call
+ * never re-enters another): a part's UTF-8 bytes and its worst-case quoted-printable output were two
+ * fresh allocations of up to three times the text per call, most of them above Buffer's pool size.
+ */
+const scratches: Record<"in" | "out", Buffer> = { in: Buffer.allocUnsafe(16 * 1024), out: Buffer.allocUnsafe(64 * 1024) }
+const scratch = (which: "in" | "out", size: number): Buffer => {
+  if (scratches[which].length < size) scratches[which] = Buffer.allocUnsafe(Math.max(size, scratches[which].length * 2))
+  return scratches[which]
+}
+
+/** the text's UTF-8 bytes in the input scratch (3 bytes per UTF-16 unit at most, so nothing is cut off) */
+const utf8Scratch = (text: string): Buffer => {
+  const buffer = scratch("in", text.length * 3)
+  return buffer.subarray(0, buffer.write(text, 0, "utf8"))
+}
 
 /**
  * Quoted-printable encoder over UTF-8 bytes. Lines break at CRLF (kept as
@@ -163,13 +191,16 @@ for (let b = 0x21; b <= 0x7e; b++) LITERAL[b] = b === 0x3d ? 0 : 1
  * end is encoded. A lone CR or LF is encoded (`=0D`, `=0A`) so that decoding
  * gives back exactly the bytes that went in.
  */
-class QuotedPrintableEncoder implements ByteCodec {
+class QuotedPrintableEncoder implements TextEncoderCodec {
   private lineLength = 0
   private carry: Buffer = Buffer.alloc(0)
   write(chunk: Buffer): Buffer {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk
     this.carry = Buffer.alloc(0)
     return this.encode(input, false)
+  }
+  writeText(text: string): Buffer {
+    return this.write(utf8Scratch(text))
   }
   end(): Buffer {
     const rest = this.carry
@@ -178,23 +209,33 @@ class QuotedPrintableEncoder implements ByteCodec {
   }
   private encode(input: Buffer, final: boolean): Buffer {
     // worst case: every byte escaped (3x) plus a soft break per 25 escapes
-    const out = Buffer.allocUnsafe(input.length * 3 + Math.ceil(input.length / 24) * 3 + 8)
+    const out = scratch("out", input.length * 3 + Math.ceil(input.length / 24) * 3 + 8)
     let n = 0
     let line = this.lineLength
     let i = 0
     const len = input.length
     while (i < len) {
       const c = input[i]
-      if (LITERAL[c] === 1) {
+      if (LITERAL[c] === 1 || (LITERAL[c] === 2 && i + 1 < len && input[i + 1] !== 0x0d)) {
         if (line >= MAX_ENCODED_LINE - 1) {
           out[n++] = 0x3d
           out[n++] = 0x0d
           out[n++] = 0x0a
           line = 0
         }
-        out[n++] = c
-        line++
-        i++
+        // the run of bytes that stand for themselves (a blank not before CR among them), up to the line's room
+        const stop = Math.min(len, i + MAX_ENCODED_LINE - 1 - line)
+        let j = i + 1
+        while (j < stop) {
+          const t = LITERAL[input[j]]
+          if (t === 1 || (t === 2 && j + 1 < len && input[j + 1] !== 0x0d)) j++
+          else break
+        }
+        if (j - i > COPY_RUN) input.copy(out, n, i, j)
+        else for (let k = i; k < j; k++) out[n + k - i] = input[k]
+        n += j - i
+        line += j - i
+        i = j
         continue
       }
       // CR, whitespace and UTF-8 lead bytes need the next byte(s): hold them back at the chunk end
@@ -238,9 +279,10 @@ class QuotedPrintableEncoder implements ByteCodec {
       i += width
     }
     this.lineLength = line
-    return out.subarray(0, n)
+    // the scratch is reused by the next call: what leaves is a copy of exactly what was written
+    return Buffer.from(out.subarray(0, n))
   }
 }
 
-export const makeTransferEncoder = (encoding: "quoted-printable" | "base64"): ByteCodec =>
+export const makeTransferEncoder = (encoding: "quoted-printable" | "base64"): TextEncoderCodec =>
   encoding === "base64" ? new Base64Encoder() : new QuotedPrintableEncoder()
