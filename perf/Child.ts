@@ -28,6 +28,8 @@ export interface ProcStats {
   readonly rssKb: number
   readonly hwmKb: number
   readonly cpuS: number
+  /** utime alone: the process's own code, without the kernel time of its syscalls and what the kernel charges it for */
+  readonly userS: number
 }
 
 /** VmRSS, VmHWM and utime+stime of a process, or undefined once it is gone */
@@ -39,7 +41,7 @@ export const readProc = (pid: number): ProcStats | undefined => {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK // utime, stime (fields 14, 15)
-    return { rssKb: kb("VmRSS"), hwmKb: kb("VmHWM"), cpuS }
+    return { rssKb: kb("VmRSS"), hwmKb: kb("VmHWM"), cpuS, userS: Number(fields[11]) / CLK_TCK }
   } catch {
     return undefined
   }
@@ -61,7 +63,7 @@ export interface Server {
   readonly child: ChildProcess
   readonly pid: number
   /** starts sampling; returns a function that stops it and gives peak RSS and CPU used */
-  readonly measure: () => () => { readonly peakRssKb: number; readonly cpuS: number }
+  readonly measure: () => () => { readonly peakRssKb: number; readonly cpuS: number; readonly userS: number }
   readonly stop: () => Promise<void>
   readonly stderr: () => string
 }
@@ -139,7 +141,7 @@ const makeServer = (name: string, child: ChildProcess, port: number, stderr: () 
         const after = readProc(pid)
         // VmHWM after a reset is the true peak; the samples cover kernels without clear_refs
         const peakRssKb = Math.max(peak, after?.rssKb ?? 0, after?.hwmKb ?? 0)
-        return { peakRssKb, cpuS: (after?.cpuS ?? NaN) - (before?.cpuS ?? NaN) }
+        return { peakRssKb, cpuS: (after?.cpuS ?? NaN) - (before?.cpuS ?? NaN), userS: (after?.userS ?? NaN) - (before?.userS ?? NaN) }
       }
     },
     stop: () =>

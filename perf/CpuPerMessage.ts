@@ -61,6 +61,8 @@ const main = async () => {
   const sink = await startServer({ name: "sink", args: [path.join(ROOT, "dist", "perf", "Sink.js")], ipc: true, cwd: ROOT, env: { PERF_EARLY_TALKER_MS: "0" } })
   const running = new Map<string, Running>()
   const samples = new Map<string, Array<number>>(entries.map((e) => [e.name, []]))
+  /** user time alone per message: the relay's own code, without the kernel's share (loopback TCP), which moves with the machine's load */
+  const userSamples = new Map<string, Array<number>>(entries.map((e) => [e.name, []]))
   try {
     for (const e of entries) {
       const why = e.target.unavailable()
@@ -82,8 +84,9 @@ const main = async () => {
           maxMs: BATCH_MAX_MS,
           runId: `b${b}-${e.name}`
         })
-        const { cpuS } = stop()
+        const { cpuS, userS } = stop()
         samples.get(e.name)!.push((cpuS * 1000) / Math.max(1, load.ok))
+        userSamples.get(e.name)!.push((userS * 1000) / Math.max(1, load.ok))
       }
     }
   } finally {
@@ -104,12 +107,23 @@ const main = async () => {
       const mine = samples.get(e.name.replace("@baseline", ""))!
       const theirs = samples.get(e.name)!
       const perBatch = mine.map((m, i) => m / theirs[i])
-      return { target: e.name.replace("@baseline", ""), baseline: BASELINE, medianRatio: median(perBatch), perBatch }
+      const mineUser = userSamples.get(e.name.replace("@baseline", ""))!
+      const theirsUser = userSamples.get(e.name)!
+      const userPerBatch = mineUser.map((m, i) => m / theirsUser[i])
+      return {
+        target: e.name.replace("@baseline", ""),
+        baseline: BASELINE,
+        medianRatio: median(perBatch),
+        perBatch,
+        userMedianRatio: median(userPerBatch),
+        userPerBatch
+      }
     })
   for (const v of versus) {
     console.log(
       `${v.target}: this build / baseline = ${v.medianRatio.toFixed(3)} (median of ${v.perBatch.length} batch pairs: ${v.perBatch.map((r) => r.toFixed(2)).join(" ")})`
     )
+    console.log(`${v.target}: user time only, this build / baseline = ${v.userMedianRatio.toFixed(3)} (${v.userPerBatch.map((r) => r.toFixed(2)).join(" ")})`)
   }
   const dir = resultsDir(ROOT)
   mkdirSync(dir, { recursive: true })
@@ -117,7 +131,17 @@ const main = async () => {
   writeFileSync(
     file,
     JSON.stringify(
-      { kind: KIND, pattern: PATTERN, batches: BATCHES, messages: MESSAGES, sessions: SESSIONS, rows, versus, samples: Object.fromEntries(samples) },
+      {
+        kind: KIND,
+        pattern: PATTERN,
+        batches: BATCHES,
+        messages: MESSAGES,
+        sessions: SESSIONS,
+        rows,
+        versus,
+        samples: Object.fromEntries(samples),
+        userSamples: Object.fromEntries(userSamples)
+      },
       null,
       2
     )

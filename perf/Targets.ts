@@ -149,7 +149,8 @@ export const imprintTarget = (
     start: async (sink) => {
       prepared ??= prepare(sink.port)
       const { config } = await prepared
-      const server = await startServer({ name: id, args: profiled([main, "serve", "--config", config]), cwd: ROOT, env })
+      const flags = main === IMPRINT_MAIN ? (process.env.PERF_IMPRINT_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "") : []
+      const server = await startServer({ name: id, args: profiled([...flags, main, "serve", "--config", config]), cwd: ROOT, env })
       return { port: server.port, measured: server, stop: server.stop }
     },
     dispose: async () => {

@@ -128,7 +128,12 @@ describe("charset decoders", () => {
     // bytes that matter to the stateful decoders (escapes, shifts, lead bytes) mixed with random ones
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 60 }),
-      fc.array(fc.constantFrom(0x1b, 0x24, 0x28, 0x42, 0x40, 0x49, 0x4a, 0x2b, 0x2d, 0x41, 0x77, 0x3d, 0x0d, 0x0a, 0x20, 0x81, 0x30, 0x95, 0x7a, 0xb0, 0x00, 0xe3), { maxLength: 60 }).map((a) => Uint8Array.from(a))
+      fc
+        .array(
+          fc.constantFrom(0x1b, 0x24, 0x28, 0x42, 0x40, 0x49, 0x4a, 0x2b, 0x2d, 0x41, 0x77, 0x3d, 0x0d, 0x0a, 0x20, 0x81, 0x30, 0x95, 0x7a, 0xb0, 0x00, 0xe3),
+          { maxLength: 60 }
+        )
+        .map((a) => Uint8Array.from(a))
     )
     // UTF-16 and UTF-32 without a byte-order mark guess the byte order from their first bytes
     for (const cs of ["iso-2022-jp", "utf-7", "us-ascii", "utf-8", "gb18030", "big5", "shift_jis", "euc-jp", "euc-kr", "gbk", "utf-16", "utf-32"]) {
@@ -140,7 +145,12 @@ describe("charset decoders", () => {
         }),
         // ISO-2022-JP passes 8-bit bytes to its EUC-JP decoder: B0 | 00 lost the NUL; UTF-16: 16 bytes then 2 guessed
         // little-endian where all 18 say big-endian
-        { examples: [[Uint8Array.from([0xb0, 0x00]), [1]], [Uint8Array.from(Buffer.from("452706010101010101010101012001010001", "hex")), [16]]] }
+        {
+          examples: [
+            [Uint8Array.from([0xb0, 0x00]), [1]],
+            [Uint8Array.from(Buffer.from("452706010101010101010101012001010001", "hex")), [16]]
+          ]
+        }
       )
     }
   })

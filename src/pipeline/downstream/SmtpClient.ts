@@ -249,21 +249,23 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
    * The commands below rely on that drop (they read their replies with `dropsOnInterrupt`).
    */
   const exclusive = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(lock.acquire), () =>
-        Effect.matchCauseEffect(restore(self), {
-          onFailure: (cause) => {
-            if (Cause.isInterruptedOnly(cause)) wire.destroy()
-            lock.release()
-            return Effect.failCause(cause)
-          },
-          onSuccess: (a) => {
-            lock.release()
-            return Effect.succeed(a)
-          }
-        })
-      )
-    )
+    Effect.uninterruptibleMask((restore) => {
+      const run = Effect.matchCauseEffect(restore(self), {
+        onFailure: (cause) => {
+          if (Cause.isInterruptedOnly(cause)) wire.destroy()
+          lock.release()
+          return Effect.failCause(cause)
+        },
+        onSuccess: (a) => {
+          lock.release()
+          return Effect.succeed(a)
+        }
+      })
+      // a free lock (the usual case: one caller per session) is taken here, inside the mask, without a wait;
+      // an interruption already pending then drops the connection unused, as one arriving between the
+      // acquire and the command always did (dropping is always safe; keeping a desynced session is not)
+      return lock.tryAcquire() ? run : Effect.zipRight(restore(lock.acquire), run)
+    })
 
   const sizeParam = Number(session.params.get("SIZE") ?? "")
   const client: SmtpClient = {

@@ -290,4 +290,3 @@ const continuationRun = (b: Buffer, from: number, to: number): boolean => {
 /** the second-byte restrictions of RFC 3629 that a continuation-byte check alone misses */
 const overlongOrSurrogate = (lead: number, second: number): boolean =>
   (lead === 0xe0 && second < 0xa0) || (lead === 0xed && second >= 0xa0) || (lead === 0xf0 && second < 0x90) || (lead === 0xf4 && second >= 0x90)
-
