@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest"
 import { MimeScanner } from "../../../src/pipeline/mime/MimeScanner.js"
 import { ChunkGuard, MAX_STAMPED_LINE_BYTES, SplitterGuard } from "../../../src/pipeline/mime/SplitterGuard.js"
 import { corpusMessages, toCrlf } from "../../support/Corpus.js"
+import { cutInto } from "./MimeHarness.js"
 
 /**
  * The stamped copy's scanner (src/pipeline/mime/MimeScanner.ts) is mailsplit's patched
@@ -59,22 +60,12 @@ const byScanner = (chunks: ReadonlyArray<Buffer>, config: Config = {}): Array<Sp
   return events
 }
 
-const cut = (bytes: Buffer, sizes: ReadonlyArray<number>): Array<Buffer> => {
-  const chunks: Array<Buffer> = []
-  for (let at = 0, k = 0; at < bytes.length; k++) {
-    const size = sizes[k % sizes.length]
-    chunks.push(bytes.subarray(at, at + size))
-    at += size
-  }
-  return chunks
-}
-
 /** joined as the Joiner does */
 const join = (events: ReadonlyArray<SplitterChunk>): Buffer =>
   Buffer.concat(events.map((e) => (Buffer.isBuffer(e) ? e : e.type === "node" ? e.getHeaders() : e.value)))
 
 const same = async (bytes: Buffer, sizes: ReadonlyArray<number>, config?: Config): Promise<Array<SplitterChunk>> => {
-  const chunks = cut(bytes, sizes)
+  const chunks = cutInto(bytes, sizes)
   const scanned = byScanner(chunks, config)
   expect(describeEvents(scanned)).toEqual(describeEvents(await bySplitter(chunks, config)))
   return scanned
@@ -182,7 +173,7 @@ describe("MimeScanner", () => {
     fc.assert(
       fc.property(message, fc.array(fc.integer({ min: 1, max: 32 }), { minLength: 1, maxLength: 12 }), (m, sizes) => {
         const bytes = Buffer.from(m, "latin1")
-        expect(merged(byScanner(cut(bytes, sizes)))).toEqual(merged(byScanner([bytes])))
+        expect(merged(byScanner(cutInto(bytes, sizes)))).toEqual(merged(byScanner([bytes])))
       }),
       { numRuns: 2000 }
     )
