@@ -1,5 +1,5 @@
 import iconv from "iconv-lite"
-import { AsciiFallbackDecoder, DoubleByteDecoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
+import { AsciiFallbackDecoder, iconvDecoder, Iso2022JpDecoder, type TextDecoderLike, Utf7Decoder } from "./StatefulDecoders.js"
 
 export type { TextDecoderLike } from "./StatefulDecoders.js"
 
@@ -68,8 +68,7 @@ export const makeCharsetDecoder = (name: string, mode: "html" | "text"): TextDec
       return new Utf7Decoder(mode === "html")
     default: {
       // a UTF-16/32 byte-order mark means nothing once the part is UTF-8; a UTF-8 one is kept as it came
-      const decoder = DoubleByteDecoder.orIconv(name, { stripBOM: /^(?:utf-?(?:16|32)|ucs-?[24])/.test(name) })
-      return { write: (b) => decoder.write(b), end: () => decoder.end() ?? "" }
+      return iconvDecoder(name, { stripBOM: /^(?:utf-?(?:16|32)|ucs-?[24])/.test(name) })
     }
   }
 }

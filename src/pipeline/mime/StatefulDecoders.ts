@@ -14,6 +14,18 @@ type IconvDecoder = ReturnType<typeof iconv.getDecoder>
 type HeldBytes = { prevBytes: Array<number> }
 
 /**
+ * iconv-lite's decoder for `name`, wrapped where iconv-lite's own depends on
+ * where the bytes were cut: a double-byte one, or one that guesses its byte order.
+ */
+export const iconvDecoder = (name: string, options: { stripBOM: boolean } = { stripBOM: false }): TextDecoderLike => {
+  const decoder = iconv.getDecoder(name, options)
+  const guessBytes = ByteOrderGuessDecoder.GUESS_BYTES[name.toLowerCase().replace(/[^0-9a-z]/g, "")]
+  if (guessBytes !== undefined) return new ByteOrderGuessDecoder(decoder, guessBytes)
+  if (Array.isArray((decoder as Partial<HeldBytes>).prevBytes)) return new DoubleByteDecoder(name, options, decoder as IconvDecoder & HeldBytes)
+  return { write: (b) => decoder.write(b), end: () => decoder.end() ?? "" }
+}
+
+/**
  * iconv-lite's double-byte decoder (Big5, Shift_JIS, EUC-*, GBK, GB18030, cp949...)
  * sizes each write's output for that write's bytes alone. A sequence begun in
  * the previous write that decodes to two UTF-16 units (a HKSCS character
@@ -25,15 +37,7 @@ type HeldBytes = { prevBytes: Array<number> }
  * output for both.
  */
 export class DoubleByteDecoder implements TextDecoderLike {
-  /** iconv-lite's decoder for `name`, wrapped when it is a double-byte one or guesses its byte order */
-  static orIconv(name: string, options: { stripBOM: boolean } = { stripBOM: false }): TextDecoderLike | IconvDecoder {
-    const decoder = iconv.getDecoder(name, options)
-    const guessBytes = ByteOrderGuessDecoder.GUESS_BYTES[name.toLowerCase().replace(/[^0-9a-z]/g, "")]
-    if (guessBytes !== undefined) return new ByteOrderGuessDecoder(decoder, guessBytes)
-    return Array.isArray((decoder as Partial<HeldBytes>).prevBytes) ? new DoubleByteDecoder(name, options, decoder as IconvDecoder & HeldBytes) : decoder
-  }
-
-  private constructor(
+  constructor(
     private readonly name: string,
     private readonly options: { stripBOM: boolean },
     private decoder: IconvDecoder & HeldBytes
@@ -99,7 +103,7 @@ export class ByteOrderGuessDecoder implements TextDecoderLike {
 export class Iso2022JpDecoder implements TextDecoderLike {
   private mode: "ascii" | "jis0208" | "jis0212" | "katakana" = "ascii"
   private carry: Buffer = Buffer.alloc(0)
-  private readonly euc = DoubleByteDecoder.orIconv("euc-jp")
+  private readonly euc = iconvDecoder("euc-jp")
 
   write(bytes: Buffer): string {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes
@@ -144,7 +148,7 @@ export class Iso2022JpDecoder implements TextDecoderLike {
   end(): string {
     const rest = this.carry.length > 0 ? this.carry.toString("latin1") : ""
     this.carry = Buffer.alloc(0)
-    return (this.euc.end() ?? "") + rest
+    return this.euc.end() + rest
   }
 
   /** length of a recognised escape sequence at `i`, 0 if not one, "incomplete" at the chunk end */
