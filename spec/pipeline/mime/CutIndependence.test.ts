@@ -1,3 +1,4 @@
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -161,6 +162,48 @@ describe("stamped output whatever the cuts", () => {
     }
     expect(differs).toEqual([])
   })
+
+  it("places the signature in malformed HTML (a stray < or >) the same wherever the part was cut", async () => {
+    // a look-back walked on to the start of the held text, which depends on the cuts: a stray ">"
+    // paired with a "<body" 1,400 characters above it in one write, with nothing once "<body>" had
+    // been let go, and the signature went between "a<" and ">"
+    const placeholderPlan = { ...defaultPlan, placeholder: "{{signature}}" }
+    const html = `<html><body>${"x".repeat(1360)}\r\n> quoted line\r\n><>\r\n${"x".repeat(671)}\r\n-----BEGIN PGP SIGNATURE-----\r\na<>\r\n</body></html>`
+    const message = Buffer.from(`${HEAD}Content-Type: text/html\r\n\r\n${html}\r\n`, "utf8")
+    const differs: Array<string> = []
+    for (const [name, plan] of [
+      ["default", defaultPlan],
+      ["placeholder", placeholderPlan]
+    ] as const) {
+      const whole = await runStampedCopy([message], plan)
+      expect(whole.toString("latin1")).not.toContain("a<<div")
+      for (let at = message.indexOf("<html>"); at < message.length; at++) {
+        if (!(await runStampedCopy([message.subarray(0, at), message.subarray(at)], plan)).equals(whole)) differs.push(`${name}: cut at ${at}`)
+      }
+      for (const size of [1, 5, 16]) if (!(await runStampedCopy(cutInto(message, [size]), plan)).equals(whole)) differs.push(`${name}: pieces of ${size}`)
+    }
+    expect(differs).toEqual([])
+  }, 60_000)
+
+  it("places the signature the same in any HTML of stray brackets, quotes, separators and long runs, cut anywhere", async () => {
+    // mostly text without "<", so a stray ">" is far from the nearest "<" and look-backs walk long
+    const piece = fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 3000 }).map((n) => "x".repeat(n)), weight: 5 },
+      { arbitrary: fc.constantFrom(">", "\r\n>", "\r\n> quoted\r\n", "<>", "a<", "a<>\r\n", "<", "\r\n"), weight: 4 },
+      { arbitrary: fc.constantFrom("<br>", "<div>", "</div>", "<p>Hi</p>", '<blockquote type="cite">', "</blockquote>", "<body>"), weight: 2 },
+      {
+        arbitrary: fc.constantFrom("On Mon, 1 Jan 2024, Bob <b@example.com> wrote:<br>", "<hr>", "From: Bob<br>Sent: Monday<br>", "-----Original Message-----"),
+        weight: 1
+      }
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 14 }), fc.integer({ min: 1, max: 8 }), async (pieces, size) => {
+        const message = Buffer.from(`${HEAD}Content-Type: text/html\r\n\r\n<html><body>${pieces.join("")}</body></html>\r\n`, "utf8")
+        expect((await runStampedCopy(cutInto(message, [size]))).equals(await runStampedCopy([message]))).toBe(true)
+      }),
+      { numRuns: 1000 }
+    )
+  }, 120_000)
 
   it("is the same for every corpus message in small pieces (2 to 16 bytes, per message) as whole", async () => {
     const differs: Array<string> = []

@@ -1,4 +1,4 @@
-import { blockStart, hoist, lineBefore, MAX_LOOKBACK, parseTag, type Tag, visibleText } from "./HtmlTokens.js"
+import { blockStart, hoist, lineBefore, MAX_LOOKBACK, parseTag, type Reach, type Tag, visibleText } from "./HtmlTokens.js"
 import { attributionKind, MAX_ATTRIBUTION, structuralAttribution } from "./lexicon/AttributionMatcher.js"
 import { ATTRIBUTION_END, BANNER_PHRASES, FROM_LABELS, OTHER_LABELS } from "./ReplyLexicon.js"
 import { MAX_CANDIDATE_SPAN, type ScanResult, type SeparatorScanner } from "./TextSeparators.js"
@@ -7,6 +7,15 @@ import { MAX_CANDIDATE_SPAN, type ScanResult, type SeparatorScanner } from "./Te
 export const HTML_LOOKAHEAD = 2048
 /** a tag, comment or text run longer than this is not waited for: it is judged as it is */
 const MAX_TOKEN = 16 * 1024
+/**
+ * How much text before the token being judged is kept, and the furthest back
+ * any look-back may read: an attribution of up to three lines, each found by
+ * a walk of MAX_LOOKBACK, then hoisted. Reading nothing before it, and
+ * everything after it being kept, a judgement is the same however the part
+ * was cut into writes (a walk used to run on to the start of the held text,
+ * which depended on the cuts).
+ */
+export const HTML_RETAIN = 4 * MAX_LOOKBACK
 
 /** class/id values that mark the start of the quoted part, per client */
 const QUOTE_CONTAINER =
@@ -44,6 +53,8 @@ type Verdict = number | "wait" | undefined
  */
 export class HtmlSeparatorScanner implements SeparatorScanner {
   private pos = 0
+  /** characters of the part already let go (shifted out) before index 0 */
+  private base = 0
   private inHead = false
   /** start of the first text run with visible text in the body (new text above a quote) */
   private firstContent: number | undefined
@@ -59,6 +70,7 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
   private candidate: number | undefined
 
   shift(n: number): void {
+    this.base += n
     this.pos = Math.max(0, this.pos - n)
     if (this.firstContent !== undefined) this.firstContent -= n
     if (this.candidate !== undefined) this.candidate -= n
@@ -149,17 +161,22 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
     }
     if (this.quoteDepth === 0 && this.newSinceQuote) {
       const cite = /\btype\s*=\s*["']?cite/i.test(html.slice(tag.start, tag.end))
-      this.candidate = hoist(html, attributionBefore(html, tag.start, cite)?.start ?? tag.start)
+      this.candidate = hoist(html, attributionBefore(html, tag.start, cite, this.reach)?.start ?? tag.start, this.reach)
       this.newSinceQuote = false
     }
     this.quoteDepth++
     return undefined
   }
 
-  /** nothing before the look-back distance of the first unjudged token (nor a held candidate) can still change */
+  /** what the look-backs of a judgement at the current position may read */
+  private get reach(): Reach {
+    return { limit: Math.max(0, this.pos - HTML_RETAIN), origin: -this.base }
+  }
+
+  /** nothing before the look-back reach of the first unjudged token (nor a held candidate) can still change */
   private wait(pos: number): ScanResult {
     this.pos = pos
-    const safe = Math.max(0, pos - MAX_LOOKBACK)
+    const safe = Math.max(0, pos - HTML_RETAIN)
     return { safe: this.candidate !== undefined ? Math.min(safe, this.candidate) : safe }
   }
 
@@ -181,27 +198,27 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
     if (tag.closing) return tag.name === "body" ? tag.start : undefined
     if (QUOTE_CONTAINER.test(text)) {
       this.replyQuote = /moz-cite-prefix/i.test(text)
-      return hoist(html, tag.start)
+      return hoist(html, tag.start, this.reach)
     }
     if (tag.name === "blockquote") {
       const cite = /\btype\s*=\s*["']?cite/i.test(text)
-      const line = attributionBefore(html, tag.start, cite)
+      const line = attributionBefore(html, tag.start, cite, this.reach)
       if (line !== undefined) {
         this.replyQuote = ATTRIBUTION_END.test(line.text) || attributionKind(line.text) !== undefined
-        return hoist(html, line.start)
+        return hoist(html, line.start, this.reach)
       }
       if (!cite) return undefined
       // Apple Mail puts the attribution inside: "On … wrote:" is a reply, "Begin forwarded message:" is not
       const inside = ahead(html, tag.end, final)
       if (inside === "wait") return "wait"
       this.replyQuote = ATTRIBUTION_END.test(inside.trimStart().split("\n")[0] ?? "")
-      return hoist(html, tag.start)
+      return hoist(html, tag.start, this.reach)
     }
     const ruled = tag.name === "hr" || (["div", "p", "td", "table"].includes(tag.name) && BORDER_TOP_RULE.test(text))
     if (ruled) {
       const after = ahead(html, tag.end, final)
       if (after === "wait") return "wait"
-      if (HEADER_LABEL_FIRST.test(after) || BANNER_ANYWHERE.test(after.slice(0, 200))) return hoist(html, tag.start)
+      if (HEADER_LABEL_FIRST.test(after) || BANNER_ANYWHERE.test(after.slice(0, 200))) return hoist(html, tag.start, this.reach)
     }
     return undefined
   }
@@ -212,10 +229,10 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
     const banner = MAYBE_BANNER.test(run) ? (BANNER_ANYWHERE.exec(run) ?? NOTES_ANYWHERE.exec(run)) : null
     if (banner !== null) {
       const at = start + banner.index
-      return hoist(html, blockStart(html, at))
+      return hoist(html, blockStart(html, at, this.reach), this.reach)
     }
     if (MAYBE_LABEL.test(run.slice(0, 80)) && HEADER_LABEL_FIRST.test(visibleText(run))) {
-      const lineStart = blockStart(html, start)
+      const lineStart = blockStart(html, start, this.reach)
       if (visibleText(html.slice(lineStart, start)).trim() !== "") return undefined
       const after = ahead(html, start, final)
       if (after === "wait") return "wait"
@@ -225,15 +242,15 @@ export class HtmlSeparatorScanner implements SeparatorScanner {
         .filter((l) => l.trim() !== "")
         .slice(0, 9)
       if (FROM_LABEL_FIRST.test(lines[0] ?? "") || lines.slice(1).some((l) => FROM_LABEL_FIRST.test(l))) {
-        if (lines.slice(1).some((l) => HEADER_LABEL_FIRST.test(l))) return hoist(html, lineStart)
+        if (lines.slice(1).some((l) => HEADER_LABEL_FIRST.test(l))) return hoist(html, lineStart, this.reach)
       }
     }
     if (this.firstContent !== undefined && QUOTED_RUN.test(run)) {
       // '>'-quoted lines of a plain reply rendered as HTML: above them, or above their attribution
-      const lineStart = blockStart(html, start)
+      const lineStart = blockStart(html, start, this.reach)
       if (visibleText(html.slice(lineStart, start)).trim() !== "") return undefined
-      const line = attributionBefore(html, lineStart, false)
-      return hoist(html, line?.start ?? lineStart)
+      const line = attributionBefore(html, lineStart, false, this.reach)
+      return hoist(html, line?.start ?? lineStart, this.reach)
     }
     return undefined
   }
@@ -249,8 +266,8 @@ const QUOTED_RUN = /^(?:\s|&nbsp;)*(?:&gt;|>)(?!\s*[:：])/i
  * date, a name, a colon), or, below a cite blockquote, any short line ending
  * in a colon. "Here is the list:" above one's own blockquote is none of these.
  */
-const attributionBefore = (html: string, index: number, cite: boolean): { text: string; start: number } | undefined => {
-  const first = lineBefore(html, index)
+const attributionBefore = (html: string, index: number, cite: boolean, reach: Reach): { text: string; start: number } | undefined => {
+  const first = lineBefore(html, index, reach)
   if (first === undefined || first.text.length > MAX_ATTRIBUTION || !/[:：]$/.test(first.text)) return undefined
   const weakFirst = attributionKind(first.text) !== undefined || structuralAttribution(first.text) || cite || /\d|@/.test(first.text)
   let joined = first
@@ -259,7 +276,7 @@ const attributionBefore = (html: string, index: number, cite: boolean): { text: 
     const kind = attributionKind(joined.text)
     if (kind === "dated") return joined
     if (k > 0 && weak === undefined && (kind !== undefined || structuralAttribution(joined.text))) weak = joined
-    const above = lineBefore(html, joined.start)
+    const above = lineBefore(html, joined.start, reach)
     if (above === undefined || above.text === "" || /[:：!?]$/.test(above.text)) break
     if (above.text.length + joined.text.length > MAX_ATTRIBUTION) break
     joined = { text: `${above.text} ${joined.text}`, start: above.start }

@@ -7,6 +7,24 @@
 /** how far back a look-back (block start, attribution line, hoisting) may walk */
 export const MAX_LOOKBACK = 2048
 
+/**
+ * How far back the text a look-back reads may lie, in the window the caller
+ * holds: `limit`, the first index any walk may read (the caller keeps
+ * everything from there), and `origin`, where the part's text begins (0, or
+ * negative once the caller has let the start of the text go). A walk that
+ * reads only from `limit` on, and takes only `origin` for the start of the
+ * text, sees the same characters however the text reached the caller.
+ */
+export interface Reach {
+  readonly limit: number
+  readonly origin: number
+}
+
+/** the whole text is held */
+export const WHOLE: Reach = { limit: 0, origin: 0 }
+
+const floorOf = (index: number, reach: Reach): number => Math.max(reach.limit, index - MAX_LOOKBACK)
+
 const BLOCK_TAGS = new Set([
   "p",
   "div",
@@ -52,10 +70,10 @@ export interface Tag {
   readonly closing: boolean
 }
 
-/** the tag ending at `gt` (the index of its ">"), if it looks like one */
-export const tagEndingAt = (html: string, gt: number): Tag | undefined => {
+/** the tag ending at `gt` (the index of its ">"), if it looks like one and starts at `limit` or after */
+export const tagEndingAt = (html: string, gt: number, limit = 0): Tag | undefined => {
   const lt = html.lastIndexOf("<", gt)
-  if (lt < 0 || gt - lt > MAX_LOOKBACK) return undefined
+  if (lt < limit || gt - lt > MAX_LOOKBACK) return undefined
   return parseTag(html, lt, gt + 1)
 }
 
@@ -72,13 +90,13 @@ const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c ===
  * inline tags to just after the nearest block boundary (`<br>`, `<div>`,
  * `</p>`, …).
  */
-export const blockStart = (html: string, index: number): number => {
-  const floor = Math.max(0, index - MAX_LOOKBACK)
+export const blockStart = (html: string, index: number, reach: Reach = WHOLE): number => {
+  const floor = floorOf(index, reach)
   let i = index
   while (i > floor) {
     const gt = html.lastIndexOf(">", i - 1)
-    if (gt < floor) return floor === 0 ? 0 : index
-    const tag = tagEndingAt(html, gt)
+    if (gt < floor) return floor === reach.origin ? floor : index
+    const tag = tagEndingAt(html, gt, reach.limit)
     if (tag !== undefined && BLOCK_TAGS.has(tag.name)) return tag.end
     i = tag !== undefined ? tag.start : gt
   }
@@ -91,14 +109,14 @@ export const blockStart = (html: string, index: number): number => {
  * before the outer `<div>`), and over an `<hr>` directly above it, so the
  * signature lands outside the quoted block, never inside a tag.
  */
-export const hoist = (html: string, index: number): number => {
-  const floor = Math.max(0, index - MAX_LOOKBACK)
+export const hoist = (html: string, index: number, reach: Reach = WHOLE): number => {
+  const floor = floorOf(index, reach)
   let i = index
   for (;;) {
     let j = i
     while (j > floor && isSpace(html.charCodeAt(j - 1))) j--
     if (j <= floor || html.charCodeAt(j - 1) !== 62 /* > */) return i
-    const tag = tagEndingAt(html, j - 1)
+    const tag = tagEndingAt(html, j - 1, reach.limit)
     if (tag === undefined || tag.closing) return i
     if (!(HOISTABLE.has(tag.name) || tag.name === "hr")) return i
     i = tag.start
@@ -121,18 +139,18 @@ export const visibleText = (fragment: string): string =>
  * tags and whitespace directly before it), with the index where that line
  * starts. Used to find the attribution above a `<blockquote>`.
  */
-export const lineBefore = (html: string, index: number): { text: string; start: number } | undefined => {
-  const floor = Math.max(0, index - MAX_LOOKBACK)
+export const lineBefore = (html: string, index: number, reach: Reach = WHOLE): { text: string; start: number } | undefined => {
+  const floor = floorOf(index, reach)
   let i = index
   for (;;) {
     while (i > floor && isSpace(html.charCodeAt(i - 1))) i--
     if (i <= floor) return undefined
     if (html.charCodeAt(i - 1) !== 62) break
-    const tag = tagEndingAt(html, i - 1)
+    const tag = tagEndingAt(html, i - 1, reach.limit)
     if (tag === undefined || !BLOCK_TAGS.has(tag.name)) break
     i = tag.start
   }
-  const start = blockStart(html, i)
-  if (start <= floor && start !== 0) return undefined
+  const start = blockStart(html, i, reach)
+  if (start <= floor && start !== reach.origin) return undefined
   return { text: visibleText(html.slice(start, i)).trim(), start }
 }
