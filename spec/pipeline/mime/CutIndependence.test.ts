@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { CORPUS_DIR } from "../../support/Corpus.js"
-import { cutInto, defaultPlan, runStampedCopy, runStamper, toCrlf } from "./MimeHarness.js"
+import { cutInto, defaultPlan, element, runStampedCopy, runStamper, toCrlf } from "./MimeHarness.js"
 
 /**
  * A TCP read can end anywhere, so a stamped copy must not depend on where the message was cut
@@ -202,6 +202,52 @@ describe("stamped output whatever the cuts", () => {
         expect((await runStampedCopy(cutInto(message, [size]))).equals(await runStampedCopy([message]))).toBe(true)
       }),
       { numRuns: 1000 }
+    )
+  }, 120_000)
+
+  it("judges a text line over 1,024 characters that starts blank the same whether it came in one write or in several", async () => {
+    // read before its end, such a line was judged by what had come of it (blank: a gap above the
+    // quote below); read whole, by all of it (new text): both now judge it by its head
+    const text = `${"x".repeat(111)}\r\n\r\n${" ".repeat(3981)}x\r\n> quoted\r\n\r\n`
+    const message = Buffer.from(`${HEAD}Content-Type: text/plain; charset=utf-8\r\n\r\n${text}`, "utf8")
+    const whole = await runStampedCopy([message])
+    const differs: Array<string> = []
+    for (const size of [1, 2, 7, 61, 997]) if (!(await runStampedCopy(cutInto(message, [size]))).equals(whole)) differs.push(`pieces of ${size}`)
+    expect(differs).toEqual([])
+  })
+
+  it("places the signature the same in any plain text of long lines, blank runs, quotes and separators, cut anywhere", async () => {
+    const piece = fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 2000 }).map((n) => "x".repeat(n)), weight: 4 },
+      { arbitrary: fc.integer({ min: 1, max: 1500 }).map((n) => " ".repeat(n)), weight: 2 },
+      {
+        arbitrary: fc.constantFrom(
+          "\r\n",
+          "\r\n\r\n",
+          "\r\n> quoted\r\n",
+          "> ",
+          "-- \r\n",
+          "\r\n-----Original Message-----\r\n",
+          "From: Bob <b@example.com>\r\nSent: Monday\r\nTo: x\r\nSubject: y\r\n",
+          "On Mon, 1 Jan 2024, Bob <b@example.com> wrote:\r\n",
+          "{{signature}}"
+        ),
+        weight: 4
+      }
+    )
+    const plans = [defaultPlan, { ...defaultPlan, placeholder: "{{signature}}" }, { elements: [element("bottom")], skipIfPresent: [] }]
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(piece, { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom(...plans),
+        fc.constantFrom("text/plain", "text/plain; format=flowed"),
+        async (pieces, size, plan, type) => {
+          const message = Buffer.from(`${HEAD}Content-Type: ${type}; charset=utf-8\r\n\r\n${pieces.join("")}\r\n`, "utf8")
+          expect((await runStampedCopy(cutInto(message, [size]), plan)).equals(await runStampedCopy([message], plan))).toBe(true)
+        }
+      ),
+      { numRuns: 500 }
     )
   }, 120_000)
 

@@ -83,9 +83,9 @@ export class TextSeparatorScanner implements SeparatorScanner {
       const nl = text.indexOf("\n", start)
       if (nl < 0 && !final) {
         if (this.inLongLine || text.length - start > MAX_SEPARATOR_LINE) {
-          // too long to be a separator: skip it without holding it, judged as when read whole
+          // too long to be a separator: skip it without holding it, judged by its head as when read whole
           if (!this.inLongLine) {
-            const verdict = this.longLine(text.slice(start), start)
+            const verdict = this.longLine(text.slice(start, start + MAX_SEPARATOR_LINE + 1), start)
             if (verdict !== undefined) return { hit: verdict, safe: verdict }
           }
           this.inLongLine = true
@@ -107,18 +107,24 @@ export class TextSeparatorScanner implements SeparatorScanner {
         this.pos = end
         continue
       }
-      const line = lineAt(text, start, end)
-      const verdict = this.layout === "bottom" ? this.follow(line, start) : this.judge(text, start, end, final)
-      if (verdict === "wait") return { safe: this.safePoint(start) }
-      if (verdict !== undefined) {
-        if (this.layout === "bottom" || this.sawContent || !QUOTE_OPENER.test(line)) return { hit: verdict, safe: verdict }
-        // nothing written above the first quote: a bottom-posted or interleaved reply
-        this.layout = "bottom"
-        this.inQuote = true
-      } else if (line.trim() !== "") {
-        this.sawContent = true
+      if ((nl < 0 ? text.length : nl) - start > MAX_SEPARATOR_LINE) {
+        // read whole, a line too long to be a separator is judged as when read before its end: by its head
+        const verdict = this.longLine(text.slice(start, start + MAX_SEPARATOR_LINE + 1), start)
+        if (verdict !== undefined) return { hit: verdict, safe: verdict }
+      } else {
+        const line = lineAt(text, start, end)
+        const verdict = this.layout === "bottom" ? this.follow(line, start) : this.judge(text, start, end, final)
+        if (verdict === "wait") return { safe: this.safePoint(start) }
+        if (verdict !== undefined) {
+          if (this.layout === "bottom" || this.sawContent || !QUOTE_OPENER.test(line)) return { hit: verdict, safe: verdict }
+          // nothing written above the first quote: a bottom-posted or interleaved reply
+          this.layout = "bottom"
+          this.inQuote = true
+        } else if (line.trim() !== "") {
+          this.sawContent = true
+        }
+        this.remember(start)
       }
-      this.remember(start)
       this.pos = end
       if (end >= text.length) {
         if (final && this.candidate !== undefined) return { hit: this.candidate, safe: this.candidate }
@@ -149,9 +155,11 @@ export class TextSeparatorScanner implements SeparatorScanner {
   }
 
   /**
-   * The start of a line too long to be a separator, read before its end (it is not held): what
-   * judging it whole does. `judge` skips it (new text, unless blank); `follow` reads only its
-   * start (a quote line, blank, or new text). Lines above it are not looked back at through it:
+   * A line too long to be a separator, by its head (its first MAX_SEPARATOR_LINE + 1 characters,
+   * all a scan has seen of it when it is read before its end, and all that is read of it when it
+   * is read whole, so both judge it alike; it is not held). At the top it is new text unless its
+   * head is blank; below a bottom-posted quote `follow` reads the head (a quote line, blank, or
+   * new text). Lines above it are not looked back at through it:
    * a look-back meets it first and stops (it is no wrapped attribution, header or colon line),
    * and whether it was blank is all a quote below it asks (`prevLong`).
    */
