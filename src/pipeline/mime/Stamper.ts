@@ -146,10 +146,16 @@ export class Stamper extends Transform {
     if (!Buffer.isBuffer(chunk) && chunk.type === "node") return this.acceptNode(chunk)
     if (this.current !== undefined && !Buffer.isBuffer(chunk) && chunk.type === "body") {
       const part = this.current
-      for (let i = 0; i < chunk.value.length; i += SLICE_BYTES) {
-        const value = i === 0 && chunk.value.length <= SLICE_BYTES ? chunk.value : chunk.value.subarray(i, i + SLICE_BYTES)
+      for (let i = 0; i < chunk.value.length;) {
+        // while holding, a piece ends at the byte that takes the held start over its budget, so the
+        // commit, and the dry run it makes over the held bytes, come at the same byte of the
+        // message however it was cut into chunks
+        const room = this.mode === "holding" ? this.holdBytes - this.heldNow() + 1 : SLICE_BYTES
+        const n = Math.max(1, Math.min(SLICE_BYTES, room, chunk.value.length - i))
+        const value = n === chunk.value.length ? chunk.value : chunk.value.subarray(i, i + n)
         part.write({ type: "body", value, node: chunk.node })
         this.measure()
+        i += n
       }
       return
     }
@@ -204,12 +210,18 @@ export class Stamper extends Transform {
     this.measure()
   }
 
-  /** records the window and commits once the held start of the message is over budget */
-  private measure(): void {
+  /** what is held right now: the queue, the parts in it, and a live part's look-back window */
+  private heldNow(): number {
     let held = this.queueBytes
     for (const item of this.queue) if (item instanceof StampedPart) held += item.held
     // a part streaming live after a commit still holds its own look-back window
     if (this.current !== undefined && !this.queue.includes(this.current)) held += this.current.held
+    return held
+  }
+
+  /** records the window and commits once the held start of the message is over budget */
+  private measure(): void {
+    const held = this.heldNow()
     if (held > this.highWater_) this.highWater_ = held
     if (this.mode === "holding" && held > this.holdBytes) this.commit(false)
   }
