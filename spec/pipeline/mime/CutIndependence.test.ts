@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { CORPUS_DIR } from "../../support/Corpus.js"
-import { cutInto, defaultPlan, element, runStampedCopy, runStamper, SIG_TEXT_LINE, toCrlf } from "./MimeHarness.js"
+import { cutInto, defaultPlan, element, runStampedCopy, runStamper, SIG_MARKER, SIG_TEXT_LINE, toCrlf } from "./MimeHarness.js"
 import { makeTransferEncoder } from "../../../src/pipeline/mime/TransferCodec.js"
 
 /**
@@ -272,6 +272,99 @@ describe("stamped output whatever the cuts", () => {
     }
     expect(differs).toEqual([])
   }, 60_000)
+
+  it("reads the thread for the sender's signature only in a part's held start, so what arrives with the separator later does not decide", async () => {
+    // a part past the held window is decided live: the sender's signature below the separator
+    // counted when it came in the same write as the separator (one big write: left unstamped) and
+    // not when it came later (small writes: stamped)
+    const differs: Array<string> = []
+    // the signature lands around the end of the held start (36 KiB of base64, headers included)
+    for (const n of [13_383, 13_413, 13_443, 13_473, 13_503]) {
+      const encoder = makeTransferEncoder("base64")
+      const html = `<html><body>${"é".repeat(n)}<div class="gmail_quote"><div id="${SIG_MARKER}">Jane Doe — Ünïcode ✓ ${SIG_TEXT_LINE}</div></body></html>\r\n`
+      const body = Buffer.concat([encoder.writeText(html), encoder.end()]).toString("latin1")
+      const message = Buffer.from(
+        `${HEAD}Content-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\nContent-Type: multipart/alternative; boundary="CC"\r\n\r\n` +
+          `--CC\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\r\n\r\n` +
+          `--CC\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n--CC--\r\n\r\n` +
+          `--BB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\r\n--BB--\r\n`,
+        "latin1"
+      )
+      const whole = await runStampedCopy([message])
+      for (const size of [1, 61, 997]) if (!(await runStampedCopy(cutInto(message, [size]))).equals(whole)) differs.push(`${n}: pieces of ${size}`)
+    }
+    expect(differs).toEqual([])
+  }, 60_000)
+
+  it("is the same for any multipart/alternative reply around the held window, in any transfer encoding, cut anywhere", async () => {
+    const encode = (text: string, cte: "8bit" | "base64" | "quoted-printable"): string => {
+      if (cte === "8bit") return text
+      const encoder = makeTransferEncoder(cte)
+      return Buffer.concat([encoder.writeText(text), encoder.end()]).toString("latin1")
+    }
+    const run = (n: number) => "é".repeat(n)
+    const textPiece = fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 9000 }).map(run), weight: 3 },
+      {
+        arbitrary: fc.constantFrom(
+          "\r\n",
+          "\r\n> quoted\r\n",
+          "On Mon, 1 Jan 2024, Bob wrote:\r\n",
+          "-----Original Message-----\r\n",
+          `> Jane Doe — Ünïcode ✓\r\n> ${SIG_TEXT_LINE}\r\n`,
+          `Jane Doe — Ünïcode ✓\r\n${SIG_TEXT_LINE}\r\n`,
+          "-----BEGIN PGP SIGNED MESSAGE-----\r\n"
+        ),
+        weight: 2
+      }
+    )
+    const htmlPiece = fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 9000 }).map(run), weight: 3 },
+      {
+        arbitrary: fc.constantFrom(
+          "<br>",
+          "<div>",
+          "</div>",
+          '<blockquote type="cite">',
+          "On Mon, 1 Jan 2024, Bob wrote:<br>",
+          '<div class="gmail_quote">',
+          `<div id="${SIG_MARKER}">Jane Doe — Ünïcode ✓ ${SIG_TEXT_LINE}</div>`,
+          "<hr>From: Bob<br>Sent: Monday<br>"
+        ),
+        weight: 2
+      }
+    )
+    const cte = fc.constantFrom("8bit" as const, "base64" as const, "quoted-printable" as const)
+    const plans = [defaultPlan, { ...defaultPlan, placeholder: "{{signature}}" }, { elements: [element("bottom")], skipIfPresent: [] }]
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(textPiece, { maxLength: 8 }),
+        fc.array(htmlPiece, { maxLength: 8 }),
+        cte,
+        cte,
+        fc.constantFrom(...plans),
+        fc.integer({ min: 0, max: 40_000 }),
+        fc.constantFrom(1, 7, 61, 997, 4093, 65_536),
+        fc.boolean(),
+        async (textPieces, htmlPieces, textCte, htmlCte, plan, attachment, size, calendar) => {
+          const text = encode(`${textPieces.join("")}\r\n`, textCte)
+          const html = encode(`<html><body>${htmlPieces.join("")}</body></html>\r\n`, htmlCte)
+          const message = Buffer.from(
+            `${HEAD}Content-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\nContent-Type: multipart/alternative; boundary="CC"\r\n\r\n` +
+              `--CC\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${textCte}\r\n\r\n${text}\r\n` +
+              `--CC\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: ${htmlCte}\r\n\r\n${html}\r\n--CC--\r\n\r\n` +
+              `--BB\r\nContent-Type: ${calendar ? "text/calendar; method=REQUEST" : "application/octet-stream"}\r\nContent-Transfer-Encoding: base64\r\n\r\n` +
+              `${"QUFB".repeat(attachment / 4).replace(/.{76}/g, "$&\r\n")}\r\n--BB--\r\n`,
+            "latin1"
+          )
+          // a refusal (the stamper's error: inline PGP after the stamped body left) must be the same too
+          const stamp = (chunks: Array<Buffer>) => runStampedCopy(chunks, plan).catch((e: Error) => Buffer.from(`refused: ${e.message}`))
+          expect((await stamp(cutInto(message, [size]))).equals(await stamp([message]))).toBe(true)
+        }
+      ),
+      { numRuns: 100 }
+    )
+  }, 120_000)
 
   it("is the same for every corpus message in small pieces (2 to 16 bytes, per message) as whole", async () => {
     const differs: Array<string> = []

@@ -47,6 +47,11 @@ export class BodyReader {
     this.decoded(this.transfer.write(raw))
   }
 
+  /** what is read from here on no longer tells whether the sender's signature is in the thread */
+  freezeThread(): void {
+    this.splicer.freezeThread()
+  }
+
   end(): void {
     this.decoded(this.transfer.end())
     if (this.charset === undefined) this.startCharset()

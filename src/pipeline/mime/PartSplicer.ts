@@ -78,6 +78,11 @@ export class PartSplicer {
     return this.state_ === "placed" && (this.above.length > 0 || this.bottom.length > 0)
   }
 
+  /** the thread is no longer read for the sender's signature (ThreadPresence.freeze) */
+  freezeThread(): void {
+    this.thread.freeze()
+  }
+
   write(text: string): void {
     if (!this.armoured) {
       const window = this.armourCarry + text

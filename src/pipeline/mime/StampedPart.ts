@@ -178,6 +178,9 @@ export class StampedPart {
           this.peak = Math.max(this.peak, this.rawBytes + this.reader.held)
         }
       }
+      // the part leaves live from here: only its held start (the same bytes however the message
+      // was cut) tells whether the sender's signature is already in the thread
+      if (!this.ended) this.reader.freezeThread()
       if (this.ended) this.finish()
       this.refuseArmour()
     }

@@ -52,6 +52,8 @@ export const normaliseTextNeedle = (text: string): string =>
 
 export class ThreadPresence {
   private found = false
+  /** no longer reading: what it found so far is all it will say (see `freeze`) */
+  private frozen = false
   /** the end of what was searched, kept so a needle across writes is still seen */
   private tail = ""
   /** text: the line not yet complete */
@@ -73,8 +75,17 @@ export class ThreadPresence {
     return this.found
   }
 
+  /**
+   * Stops reading: the part's held start has been read and the part leaves live from here, so
+   * what comes later must not decide anything (how much of it arrived with the separator would
+   * depend on how the message was cut into chunks).
+   */
+  freeze(): void {
+    this.frozen = true
+  }
+
   write(text: string): void {
-    if (this.found || this.needles.length === 0) return
+    if (this.found || this.frozen || this.needles.length === 0) return
     if (this.kind === "html") return this.search(text)
     const lines = (this.line + text).split("\n")
     this.line = lines.pop()!
@@ -88,7 +99,7 @@ export class ThreadPresence {
   }
 
   end(): void {
-    if (this.found || this.kind === "html" || this.line.length === 0) return
+    if (this.found || this.frozen || this.kind === "html" || this.line.length === 0) return
     const last = this.line
     this.line = ""
     this.search(bare(last))
