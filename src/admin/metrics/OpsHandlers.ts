@@ -1,4 +1,5 @@
-import { HttpApiBuilder, OpenApi } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Effect, Option } from "effect"
 import { ClusterStatus } from "../../cluster/Applier.js"
 import { TenantRepo } from "../../store/TenantRepo.js"
