@@ -54,6 +54,20 @@ describe("import rules", () => {
       ])
     })
 
+    it("reports a barrel of BARRELS, in a dynamic or type-only import too, and lets its modules and other barrels pass", () => {
+      const src = tree({
+        "admin/A.ts": 'import { HttpApiBuilder } from "@effect/platform"\nimport * as HttpApp from "@effect/platform/HttpApp"\n',
+        "admin/B.ts": 'import type { NodeHttpServer } from "@effect/platform-node"\nimport { Effect } from "effect"\n',
+        "admin/C.ts": 'const m = await import("@effect/platform")\nimport * as NodeRuntime from "@effect/platform-node/NodeRuntime"\n'
+      })
+      const { violations } = check(src)
+      expect(violations.map((v) => v.split(":")[0])).toEqual([
+        "admin/A.ts → @effect/platform",
+        "admin/B.ts → @effect/platform-node",
+        "admin/C.ts → @effect/platform"
+      ])
+    })
+
     it("reports a cycle, within a room too, and a folder with no rule", () => {
       const src = tree({
         "pipeline/A.ts": 'import { b } from "./B.js"\nexport const a = 1\n',

@@ -1,5 +1,6 @@
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer, type MetricPair } from "effect"
 import { AccessLogFailuresLive } from "./admin/http/AccessLog.js"
 import { AdminAuthLive } from "./admin/auth/AdminAuth.js"

@@ -3,7 +3,6 @@ import { randomBytes, X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import { isIP } from "node:net"
 import * as path from "node:path"
-import selfsigned from "selfsigned"
 
 /** Secrets Imprint keeps in its data folder: the STARTTLS key pair and the loop stamp key. */
 
@@ -68,6 +67,8 @@ export const loadTlsMaterial = Effect.fn("Secrets.loadTlsMaterial")(function* (o
     if (coversLoopback(stored.cert)) return stored
     yield* Effect.logInfo(`replacing the generated certificate in ${dir}: it does not name IP 127.0.0.1 and localhost`)
   }
+  // selfsigned (with @peculiar/x509 and its kin, 2.6 MB of live heap) is loaded only when a certificate is made, not on every start
+  const { default: selfsigned } = yield* Effect.promise(() => import("selfsigned"))
   const pems = yield* Effect.promise(() =>
     selfsigned.generate([{ name: "commonName", value: opts.commonName }], {
       keySize: 2048,

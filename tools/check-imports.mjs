@@ -9,6 +9,8 @@
  *
  *   node tools/check-imports.mjs          prints the violations, exits 1 if any
  *
+ * Also: no file imports a package's barrel that BARRELS names (each module by its own path).
+ *
  * spec/ImportRules.test.ts runs it inside `npm test`. A script of our own rather than
  * dependency-cruiser: the rules are a dozen lines, and it needs no dependency
  * (dependency-cruiser 16 also wants a newer TypeScript resolver setup than this tree's).
@@ -77,6 +79,30 @@ export const ALLOWED = {}
  */
 const CONTRACT = /^admin\/(?:[a-z]+\/)?(?:[A-Za-z]*Api|Errors|ApiError|ImportReport)\.ts$/
 const CONTRACT_MAY = ["admin", "domain", "types"]
+
+/**
+ * Barrels that cost memory for nothing: in Node's ESM every module a barrel re-exports is
+ * loaded and kept, used or not. "@effect/platform" brings HttpApiScalar's and HttpApiSwagger's
+ * UI bundles (two JavaScript strings of 6.5 and 3.5 MB, each kept twice) and "@effect/platform-node"
+ * brings @effect/cluster, @effect/rpc and their kin: 23 MB of the idle relay's live heap
+ * (issue 16, README "Where the code lives"). Import the module itself:
+ * `import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"`. The "effect" barrel
+ * stays (it costs 2 MB over the 44 modules Imprint names, measured the same way).
+ */
+export const BARRELS = ["@effect/platform", "@effect/platform-node"]
+
+const PACKAGE_IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["']([^"'.][^"']*)["']|(?:^|\n)\s*import\s+["']([^"'.][^"']*)["']|import\(\s*["']([^"'.][^"']*)["']\s*\)/g
+
+/** imports of a package barrel named in BARRELS: "file → package" */
+export const barrelImports = (src) =>
+  listFiles(src).flatMap((file) => {
+    const rel = path.relative(src, file).split(path.sep).join("/")
+    return [...fs.readFileSync(file, "utf8").matchAll(PACKAGE_IMPORT)]
+      .map((m) => m[1] ?? m[2] ?? m[3])
+      .filter((spec) => BARRELS.includes(spec))
+      .map((spec) => `${rel} → ${spec}: import the module itself ("${spec}/<Module>"), not the barrel (tools/check-imports.mjs, BARRELS)`)
+  })
 
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g
@@ -167,6 +193,7 @@ export const check = (src) => {
   const unknownRooms = [...new Set([...graph.keys()].map(roomOf))].filter((r) => !(r in ROOMS))
   for (const r of unknownRooms) violations.push(`src/${r}/: a room with no rule; add it to ROOMS in tools/check-imports.mjs`)
   for (const c of cycles(graph)) violations.push(`cycle: ${c.join(" ⇄ ")}`)
+  violations.push(...barrelImports(src))
   const stale = Object.keys(ALLOWED).filter((k) => !used.has(k))
   return { files: graph.size, violations, stale }
 }

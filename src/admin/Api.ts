@@ -1,4 +1,5 @@
-import { HttpApi, OpenApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { AuditGroup } from "./audit/Api.js"
 import { AuthGroup } from "./auth/Api.js"
 import { ApiTokensGroup, UsersGroup } from "./accounts/Api.js"

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Option } from "effect"
 import { AccountRepo } from "../../store/AccountRepo.js"
 import { ApiTokenNotFound } from "./Errors.js"

@@ -1,4 +1,6 @@
-import { HttpApiBuilder, HttpIncomingMessage, type HttpServerRequest } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Clock, Effect, Option, Schema } from "effect"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
 import type { TenantActorUnavailable } from "../../actors/TenantProtocol.js"

@@ -1,4 +1,7 @@
-import { HttpApiBuilder, HttpIncomingMessage, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Option } from "effect"
 import { hostedImagePath, IMAGE_CONTENT_TYPES, ImageInvalid, type ImageMeta, type ImageTooLarge } from "../../domain/Images.js"
 import type { TenantId } from "../../domain/Tenant.js"

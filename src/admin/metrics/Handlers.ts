@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Metric, type MetricPair } from "effect"
 import { Api } from "../Api.js"
 import { requireOperator } from "../http/Principal.js"

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Either } from "effect"
 import { RuleAlreadyExists, RuleNotFound, RuleOrderInvalid } from "../../domain/ContentErrors.js"
 import { Rule } from "../../domain/Rule.js"

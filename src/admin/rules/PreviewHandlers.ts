@@ -1,5 +1,5 @@
-import { HttpApiBuilder } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Effect } from "effect"
 import { RESOLVE_TIMEOUT } from "../../actors/ControlPlaneLive.js"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Duration, Effect, Option, Schema } from "effect"
 import { TenantNotFound } from "../../domain/Errors.js"
 import { TenantId } from "../../domain/Tenant.js"

@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Either, Option } from "effect"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
 import { DirectoryUserNotFound, TemplateInvalid } from "../../domain/ContentErrors.js"

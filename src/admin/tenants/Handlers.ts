@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Option, Schema } from "effect"
 import { TenantRegistry } from "../../actors/TenantRegistry.js"
 import { TenantFileInvalid, TenantNotFound } from "../../domain/Errors.js"
