@@ -13,8 +13,11 @@
  * - Buffers of at least MIN_BYTES made by `Buffer.allocUnsafe`, `allocUnsafeSlow`, `alloc`,
  *   `concat` and `from` (not `from(arrayBuffer)`, which shares), by API and the first frames
  *   of the caller's stack, most bytes first;
- * - the peak of `process.memoryUsage().arrayBuffers` (sampled every SAMPLE_MS) and the
- *   garbage collections by kind.
+ * - the peak of `process.memoryUsage().arrayBuffers` (sampled every SAMPLE_MS), the whole sample
+ *   at the RSS peak, and the garbage collections by kind;
+ * - with PERF_BUFFER_ALLOCS_SERIES=1, also `<out>/series-<pid>.tsv`: every sample (ms, "mem", rss,
+ *   heapUsed, arrayBuffers in MB) and every GC (ms, "gc", kind: 1 scavenge, 4 mark-compact,
+ *   8 incremental, duration), to see which GCs free the Buffers.
  *
  * Divide by the bytes read (one big message against a warm-up of 400 × 10 KB) for bytes
  * allocated per message byte. It replaces Buffer's static functions in the measured process:
@@ -35,9 +38,12 @@ const script = process.argv[1] ?? ""
 const isRelay = process.argv.includes("serve") || script.endsWith("PassThrough.js")
 
 if (out !== undefined && isRelay) {
+  const mb = (n: number): string => (n / 2 ** 20).toFixed(1)
   const byCaller = new Map<string, { n: number; bytes: number }>()
   const totals = { socketRead: 0, socketReads: 0, socketWritten: 0, allocated: 0 }
   const peak = { arrayBuffers: 0, heapUsed: 0, rss: 0 }
+  /** the whole sample at the RSS peak: what the peak was made of */
+  let atPeak: NodeJS.MemoryUsage | undefined
   const gcs = { minor: 0, major: 0, incremental: 0, weak: 0 }
 
   const where = (): string => {
@@ -119,9 +125,13 @@ if (out !== undefined && isRelay) {
     return write.apply(this, args)
   }
 
+  /** with PERF_BUFFER_ALLOCS_SERIES=1: every sample and GC, for the sawtooth of arrayBuffers */
+  const series: Array<string> | undefined = process.env.PERF_BUFFER_ALLOCS_SERIES === "1" ? [] : undefined
+  const t0 = performance.now()
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind
+      series?.push(`${(e.startTime - t0).toFixed(1)}\tgc\t${kind}\t${e.duration.toFixed(2)}`)
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++
       else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcs.major++
       else if (kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) gcs.incremental++
@@ -131,18 +141,28 @@ if (out !== undefined && isRelay) {
 
   setInterval(() => {
     const m = process.memoryUsage()
+    series?.push(`${(performance.now() - t0).toFixed(1)}\tmem\t${mb(m.rss)}\t${mb(m.heapUsed)}\t${mb(m.arrayBuffers)}`)
     peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers)
     peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed)
-    peak.rss = Math.max(peak.rss, m.rss)
+    if (m.rss > peak.rss) {
+      peak.rss = m.rss
+      atPeak = m
+    }
   }, SAMPLE_MS).unref()
 
-  const mb = (n: number): string => (n / 2 ** 20).toFixed(1)
   const report = (): void => {
     const read = Math.max(1, totals.socketRead)
     const lines = [
       `socket reads ${mb(totals.socketRead)} MB in ${totals.socketReads} reads; written ${mb(totals.socketWritten)} MB`,
       `Buffers >= ${MIN_BYTES} B allocated in JS: ${mb(totals.allocated)} MB (${(totals.allocated / read).toFixed(3)} per byte read; + 1 for the reads themselves)`,
       `peak arrayBuffers ${mb(peak.arrayBuffers)} MB, heapUsed ${mb(peak.heapUsed)} MB, rss ${mb(peak.rss)} MB; gc minor ${gcs.minor} major ${gcs.major} incremental ${gcs.incremental} weak ${gcs.weak}`,
+      `at the RSS peak: ${
+        atPeak === undefined
+          ? "-"
+          : Object.entries(atPeak)
+              .map(([k, v]) => `${k} ${mb(v)}`)
+              .join(", ")
+      } MB`,
       "",
       "MB\tper byte read\tcount\twhere",
       ...[...byCaller]
@@ -152,6 +172,7 @@ if (out !== undefined && isRelay) {
     ]
     mkdirSync(out, { recursive: true })
     writeFileSync(path.join(out, `allocs-${process.pid}.txt`), lines.join("\n") + "\n")
+    if (series !== undefined) writeFileSync(path.join(out, `series-${process.pid}.tsv`), series.join("\n") + "\n")
   }
   setInterval(report, 1000).unref()
   process.on("exit", report)
