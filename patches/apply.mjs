@@ -62,6 +62,49 @@ const patches = [
 ]
 
 patches.push({
+  // smtp-server's DATA reader held the last 4 bytes of every socket read back (a dot-stuffing
+  // escape or the terminating "\r\n.\r\n" may straddle two reads) and joined them to the next read
+  // with Buffer.concat: every byte of a message was copied once, half of the Buffer garbage a big
+  // message makes in the relay (the 100 MB memory check). A read whose last byte is neither CR, LF
+  // nor a dot cannot end inside either sequence (a dot at a line start before that byte is neither
+  // an escape nor the end), so it now goes on whole, as a slice of the read, and the next read is
+  // scanned alone from its second byte (its first cannot start a line, and a terminator there
+  // would need a CR before it). Other reads are held and joined as before.
+  // The same bytes, byte count, terminator and pipelined commands whatever the cuts:
+  // spec/pipeline/smtp/SmtpStreamData.test.ts.
+  id: "smtp-stream-no-copy",
+  name: "smtp-server: hand on a DATA read without copying it when its tail cannot start an escape or the end",
+  files: ["esm", "cjs"].map((flavour) => `node_modules/smtp-server/dist/${flavour}/smtp-stream.js`),
+  edits: [
+    {
+      find: /(\n([ \t]*))this\._atDataStart = true;\n/,
+      replace: `$1this._atDataStart = true;$1${mark("smtp-stream-no-copy")} this._afterPlainTail = false;\n`
+    },
+    {
+      find: /(\n([ \t]*))let handled;\n/,
+      replace: `$1let handled;$1${mark("smtp-stream-no-copy")} // the bytes before this chunk ended with one that is neither CR, LF nor a dot (none held back)$1const afterPlainTail = this._afterPlainTail === true;$1this._afterPlainTail = false;\n`
+    },
+    {
+      find: /for \(i = 2; i < len - 2; i\+\+\) \{/,
+      replace: "for (i = afterPlainTail ? 1 : 2; i < len - 2; i++) {"
+    },
+    {
+      find: /if \(Buffer\.compare\(chunk\.subarray\(i - 2, i \+ 3\), END_SEQUENCE\) === 0\) \{/,
+      replace: "if (i >= 2 && Buffer.compare(chunk.subarray(i - 2, i + 3), END_SEQUENCE) === 0) {"
+    },
+    {
+      find: /(\n([ \t]*))\/\/ keep the last bytes\n[ \t]*if \(chunk\.length < 4\) \{\n([ \t]*)this\._lastBytes = chunk;\n/,
+      replace:
+        `$1// keep the last bytes$1${mark("smtp-stream-no-copy")} const plain = (b) => b !== 0x0d && b !== 0x0a && b !== 0x2e;` +
+        "$1if (chunk.length >= 4 && plain(chunk[chunk.length - 1])) {" +
+        "$1    // no escape or end can include these bytes: all of them go on now, as a slice, not a copy" +
+        "$1    this._lastBytes = chunk.subarray(chunk.length);$1    this._afterPlainTail = true;$1}" +
+        "$1else if (chunk.length < 4) {\n$3this._lastBytes = chunk;$1    // still nothing held from before this chunk's bytes$1    this._afterPlainTail = afterPlainTail;\n"
+    }
+  ]
+})
+
+patches.push({
   // mailsplit dropped the header bytes of a MIME part whose header block is ended by the
   // next sibling's boundary instead of a blank line (MIME-tools' double-bound test message):
   // the node was replaced without being emitted. It is now emitted as a header-only part,

@@ -30,9 +30,14 @@ export class StampedCopy extends Transform {
   private readonly scanner: MimeScanner
   private facts: RootFacts | undefined
   private prefixSent = false
-  /** what one written chunk released, pushed when the chunk is done */
-  private out: Array<Buffer> = []
-  private outBytes = 0
+  /**
+   * What one written chunk released, pushed when the chunk is done. One array for the copy's
+   * life, emptied after each chunk: V8 may allocate an array made per chunk in old space
+   * (allocation-site pretenuring, once such arrays were seen to survive), and a dead old array
+   * keeps its slices, and with them the whole socket reads they were cut from, until the next
+   * full GC instead of the next scavenge (README, Performance: the 100 MB memory check).
+   */
+  private readonly out: Array<Buffer> = []
 
   constructor(
     private readonly stamper: Stamper,
@@ -90,9 +95,20 @@ export class StampedCopy extends Transform {
     this.stamper.feed(chunk)
   }
 
-  /** the Stamper's output, as mailsplit's Joiner joins it */
+  /**
+   * The Stamper's output, as mailsplit's Joiner joins it. A body or data chunk is read only here,
+   * so it lets go of its bytes once they are taken: the chunk objects come from object literals
+   * that V8 may pretenure (the Stamper holds such chunks while it decides), and a dead chunk in
+   * old space would keep its slice's socket read until the next full GC.
+   */
   private readonly joined = (chunk: SplitterChunk): void => {
-    const bytes = Buffer.isBuffer(chunk) ? chunk : chunk.type === "node" ? chunk.getHeaders() : chunk.value
+    let bytes: Buffer | undefined
+    if (Buffer.isBuffer(chunk)) bytes = chunk
+    else if (chunk.type === "node") bytes = chunk.getHeaders()
+    else {
+      bytes = chunk.value
+      chunk.value = EMPTY
+    }
     if (!bytes || bytes.length === 0) return
     if (!this.prefixSent) {
       this.prefixSent = true
@@ -104,7 +120,6 @@ export class StampedCopy extends Transform {
 
   private add(bytes: Buffer): void {
     this.out.push(bytes)
-    this.outBytes += bytes.length
   }
 
   /**
@@ -115,7 +130,8 @@ export class StampedCopy extends Transform {
     const out = this.out
     if (out.length === 0) return
     for (const bytes of out) this.push(bytes)
-    this.out = []
-    this.outBytes = 0
+    out.length = 0
   }
 }
+
+const EMPTY = Buffer.alloc(0)
