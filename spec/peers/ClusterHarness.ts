@@ -52,11 +52,11 @@ export const startNode = async (
   return { name, dataDir, imprint }
 }
 
-export const restartNode = async (node: Node, servers: ReadonlyArray<string>) => {
+export const restartNode = async (node: Node, servers: ReadonlyArray<string>, extra: { replicas?: number; writeTimeoutMs?: number } = {}) => {
   const token = node.imprint.admin?.token
   await node.imprint.close()
   node.imprint = await startImprint({
-    config: clusterConfig(servers, node.name),
+    config: clusterConfig(servers, node.name, extra),
     admin: true,
     dataDir: node.dataDir,
     ...(token !== undefined ? { token } : {})

@@ -3,6 +3,7 @@ import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effec
 import { Store, type EncodedOp } from "../store/Store.js"
 import { ClusterClient, type ClusterHandle, LOCAL_DATABASES } from "./ClusterClient.js"
 import { fromKvKey } from "./KvKeys.js"
+import { hasQuorum } from "./StreamQuorum.js"
 
 /**
  * Each node's applier: watches the cluster's KV bucket and applies every
@@ -18,9 +19,9 @@ import { fromKvKey } from "./KvKeys.js"
  * connection stops the watch; the node keeps serving mail from LMDB, reports
  * itself degraded with how stale its configuration may be, and starts over
  * (resume or resync) once the connection is back. A connection up to a
- * bucket that does not answer (no quorum), and a mirror that no longer hears
- * from its source (two sites), are degraded too: the watchdog's look at the
- * stream every second tells.
+ * bucket that does not answer or answers without quorum (StreamQuorum), and
+ * a mirror that no longer hears from its source (two sites), are degraded
+ * too: the watchdog's look at the stream every second tells.
  */
 
 /** changes applied per LMDB transaction at most */
@@ -69,7 +70,7 @@ export interface ClusterHealth {
   readonly lastApplied: number
   /**
    * degraded: since when this node's configuration may be stale, in seconds:
-   * since its watch went down, since the bucket last answered (no quorum), or
+   * since its watch went down, since the bucket last answered with quorum, or
    * since its mirror last heard from the holding site, whichever is longest
    */
   readonly configStaleSeconds?: number
@@ -102,7 +103,7 @@ export const applierLayer = Layer.scoped(
     let watching = false
     let downSince = yield* Clock.currentTimeMillis
     let fullResyncs = 0
-    /** when the bucket's stream last answered a look (stream info), and whether the last look got an answer */
+    /** when the bucket's stream last answered a look (stream info) with quorum, and whether the last look did */
     let streamAnsweredAt = downSince
     let streamAnswering = true
     /** the last look at a mirror (two sites): when it last heard from its source, and its lag */
@@ -138,11 +139,15 @@ export const applierLayer = Layer.scoped(
         )
       )
 
-    /** One look at the bucket's stream: the answer or undefined (no quorum, electing), noted for health and writes. */
+    /**
+     * One look at the bucket's stream: the answer, or undefined when there is none or it comes from a
+     * stream without quorum (a leader left alone keeps answering: StreamQuorum), or during an election;
+     * noted for health and writes.
+     */
     const lookAtStream = (h: ClusterHandle) =>
       Effect.promise(() =>
         h.kv.status().then(
-          (st) => st.streamInfo,
+          (st) => (hasQuorum(st.streamInfo) ? st.streamInfo : undefined),
           () => undefined
         )
       ).pipe(

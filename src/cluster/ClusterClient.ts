@@ -7,6 +7,7 @@ import type { ReplicatedWrite, StoreReplicationShape } from "../store/Replicatio
 import { StoreReplication } from "../store/Replication.js"
 import { StoreError } from "../store/StoreError.js"
 import { toKvKey } from "./KvKeys.js"
+import { hasQuorum } from "./StreamQuorum.js"
 
 /**
  * The node's connection to NATS JetStream and its KV bucket, the cluster's
@@ -148,7 +149,7 @@ export const STREAM_RECHECK_MS = 1_000
 const answersWithin = (h: ClusterHandle, ms: number): Promise<boolean> =>
   Promise.race([
     h.kv.status().then(
-      () => true,
+      (st) => hasQuorum(st.streamInfo),
       () => false
     ),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())
