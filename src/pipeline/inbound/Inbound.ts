@@ -6,7 +6,7 @@ import type { SessionBinding } from "../../domain/Binding.js"
 import { ControlPlane } from "../../domain/ControlPlane.js"
 import { DownstreamPool } from "../downstream/DownstreamPool.js"
 import { DownstreamLink, type MailParams } from "../Relay.js"
-import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
+import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toReply, toSmtpServerError } from "../RelayError.js"
 import { FailSafeMemory } from "../../store/FailSafeMemory.js"
 import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
 import { activeSessions, recordRefusedConnection, untracedUnboundRefusals } from "../RelayMetrics.js"
@@ -258,7 +258,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
 
   const connections = (server as unknown as { connections: Set<Connection> }).connections
   const shutdown = new Shutdown(connections, server.server, smtp.shutdownGraceMs)
-  refuseBeforeSessions(server.server, limits, (reason) => run(recordRefusedConnection(reason)))
+  refuseBeforeSessions(
+    server.server,
+    limits,
+    (reason) => run(recordRefusedConnection(reason)),
+    (reason) => `421 ${toReply(new TooManyConnections({ reason })).text}\r\n`
+  )
   const connectionOf = (id: string): (Connection & { readonly _socket?: TimedSocket }) | undefined => {
     for (const c of connections) if (c.id === id) return c
     return undefined
