@@ -57,6 +57,7 @@ const TOP_LEVEL = {
   "Cli.ts": "main",
   "Server.ts": "main",
   "AdminRoot.ts": "main",
+  "ImageRoot.ts": "main",
   "StarterFiles.ts": "main",
   "LogOutput.ts": "main",
   "config.ts": "config",
