@@ -68,6 +68,26 @@ describe("import rules", () => {
       ])
     })
 
+    it("reports a stage of the wire importing the pipeline's root files or an earlier stage, and a stage WIRE does not name", () => {
+      const src = tree({
+        "pipeline/RelayError.ts": 'import { MailLoop } from "./headers/HeadersError.js"\nexport { MailLoop }\n',
+        "pipeline/DataPhase.ts": 'import { MailLoop } from "./RelayError.js"\nimport { Session } from "./inbound/Session.js"\n',
+        "pipeline/headers/HeadersError.ts": "export class MailLoop {}\n",
+        "pipeline/headers/RootHeaders.ts": 'import { MailLoop } from "../RelayError.js"\nimport { Wire } from "../downstream/Wire.js"\n',
+        "pipeline/inbound/Session.ts": 'import { MailLoop } from "../headers/HeadersError.js"\nexport class Session {}\n',
+        "pipeline/downstream/Wire.ts": 'import type { Session } from "../inbound/Session.js"\nexport class Wire {}\n',
+        "pipeline/mime/lexicon/Words.ts": 'import { Wire } from "../../downstream/Wire.js"\nimport { x } from "../Scanner.js"\n',
+        "pipeline/mime/Scanner.ts": "export const x = 1\n",
+        "pipeline/smtp/Old.ts": "export const y = 1\n"
+      })
+      const { violations } = check(src)
+      expect(violations.map((v) => v.split(":")[0]).sort()).toEqual([
+        "pipeline/downstream/Wire.ts → pipeline/inbound/Session.ts",
+        "pipeline/headers/RootHeaders.ts → pipeline/RelayError.ts",
+        "src/pipeline/smtp/"
+      ])
+    })
+
     it("reports a cycle, within a room too, and a folder with no rule", () => {
       const src = tree({
         "pipeline/A.ts": 'import { b } from "./B.js"\nexport const a = 1\n',

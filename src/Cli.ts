@@ -1,4 +1,5 @@
 import { Data, Either } from "effect"
+import { MAX_TRACE_PAGE } from "./domain/Paging.js"
 
 /**
  * The command line's grammar. Each command's usage lines are its specification:
@@ -89,7 +90,7 @@ export const COMMANDS: ReadonlyArray<Command> = [
     details: [
       "Reads the data folder's trace store (also while the server runs): this node's records only; in a cluster the admin API searches every node. TIME: ISO 8601 or epoch milliseconds.",
       "OUTCOME: relayed, deferred or rejected. DECISION: stamped, unstamped or none. FORMAT: table (search), csv (export) or json.",
-      "search prints a page, newest first (--limit 1-500); the next page's --cursor goes to standard error. export prints every match (at most 50,000).",
+      `search prints a page, newest first (--limit 1-${MAX_TRACE_PAGE}); the next page's --cursor goes to standard error. export prints every match (at most 50,000).`,
       CONFIG
     ]
   },

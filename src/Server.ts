@@ -9,7 +9,7 @@ import { adminTlsMaterial } from "./admin/http/AdminServer.js"
 import { startAdminServer } from "./AdminRoot.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
-import { startInbound } from "./pipeline/inbound/Inbound.js"
+import { startInbound } from "./pipeline/Inbound.js"
 import type { AuthThrottlePeers } from "./pipeline/inbound/AuthThrottle.js"
 import type { AdmissionPeers } from "./pipeline/inbound/ConnectionLimits.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
@@ -21,11 +21,13 @@ import { DirectoryRepo } from "./store/DirectoryRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
 import { ImageDelivery } from "./domain/Images.js"
-import { startImageServer } from "./images/ImageServer.js"
+import { startImageServer } from "./ImageRoot.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { PhotoNormaliserLive } from "./images/PhotoNormaliser.js"
 import { TenantRepo } from "./store/TenantRepo.js"
-import { traceLayer, traceResponderLayer } from "./trace/TraceLayer.js"
+import { hashKeyLayer, optionsLayer, TenantTraceSettings, traceResponderLayer, traceStoreLayer } from "./trace/TraceLayer.js"
+import { TraceSearch } from "./trace/TraceSearch.js"
+import { type TraceOptionsShape, TraceSinkLive, TraceSinkOff, TraceWriter } from "./trace/TraceWriter.js"
 import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
 import { DirectorySync, SyncOptions } from "./sync/DirectorySync.js"
 import { DirectoryWriterLive } from "./actors/DirectoryWriterLive.js"
@@ -110,6 +112,25 @@ const syncLayer = (config: ImprintConfig) =>
       )
     )
   )
+
+/** The trace's store and its search, for the admin API and the CLI (no writer); with NodeMesh in context the search merges every node's. */
+export const traceSearchLayer = (config: ImprintConfig) =>
+  TraceSearch.Default.pipe(Layer.provideMerge(Layer.merge(traceStoreLayer(config), hashKeyLayer(config))))
+
+/**
+ * TraceSink (for the data plane), the writer, the store and its search; needs TenantRepo. The store is opened
+ * also when the trace is off (trace.enabled false: TraceSinkOff), so records already kept stay searchable.
+ * `idSequence`: this process's share of record ids when several write the folder (`workers: N`, TraceOptionsShape).
+ */
+const traceLayer = (config: ImprintConfig, idSequence?: TraceOptionsShape["idSequence"]) => {
+  const search = traceSearchLayer(config)
+  if (!config.trace.enabled) return Layer.merge(TraceSinkOff, search)
+  return TraceSinkLive.pipe(
+    Layer.provideMerge(TraceWriter.Default),
+    Layer.provide(Layer.mergeAll(optionsLayer(config, idSequence), TenantTraceSettings)),
+    Layer.provideMerge(search)
+  )
+}
 
 /**
  * TenantRepo.resealSecrets and SyncRepo.resealSecrets over every tenant (README

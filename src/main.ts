@@ -19,7 +19,7 @@ import { tenantImport } from "./admin/tenants/ImportCli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
-import { liveLayer, startPrimary, startServer } from "./Server.js"
+import { liveLayer, startPrimary, startServer, traceSearchLayer } from "./Server.js"
 import { superviseWorkers } from "./workers/Supervisor.js"
 import { answerMetricRequests, followStoreChanges, workerAdmissionPeers, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
 import { Store } from "./store/Store.js"
@@ -27,7 +27,6 @@ import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
 import { directoryCommand } from "./sync/SyncCli.js"
 import { traceCommand } from "./trace/TraceCli.js"
-import { traceSearchLayer } from "./trace/TraceLayer.js"
 
 /**
  * The command line (grammar and help texts in Cli.ts), and the only place layers are launched.

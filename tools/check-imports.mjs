@@ -9,7 +9,8 @@
  *
  *   node tools/check-imports.mjs          prints the violations, exits 1 if any
  *
- * Also: no file imports a package's barrel that BARRELS names (each module by its own path).
+ * Also: no file imports a package's barrel that BARRELS names (each module by its own path), and
+ * inside pipeline/ the stages import only along the wire (WIRE), never the pipeline's root files.
  *
  * spec/ImportRules.test.ts runs it inside `npm test`. A script of our own rather than
  * dependency-cruiser: the rules are a dozen lines, and it needs no dependency
@@ -56,6 +57,7 @@ const TOP_LEVEL = {
   "Cli.ts": "main",
   "Server.ts": "main",
   "AdminRoot.ts": "main",
+  "ImageRoot.ts": "main",
   "StarterFiles.ts": "main",
   "LogOutput.ts": "main",
   "config.ts": "config",
@@ -79,6 +81,34 @@ export const ALLOWED = {}
  */
 const CONTRACT = /^admin\/(?:[a-z]+\/)?(?:[A-Za-z]*Api|Errors|ApiError|ImportReport)\.ts$/
 const CONTRACT_MAY = ["admin", "domain", "types"]
+
+/**
+ * Inside the pipeline room, the stretches of the wire in their order (DESIGN.md: "pipeline → its
+ * own sub-folders in wire order"). A file of a stage, `pipeline/<stage>/…`, imports its own stage
+ * and later ones, never an earlier stage, and never the pipeline's root files (Inbound, DataPhase,
+ * Transaction, RelayError, …): the root composes the stages, and each stage owns its errors
+ * (inbound/InboundError, headers/HeadersError, downstream/DownstreamError) with RelayError
+ * composed above them (issue 16 item 1). A sub-folder of pipeline/ not named here is reported.
+ */
+export const WIRE = ["inbound", "headers", "mime", "downstream"]
+
+/** the stage of a file under pipeline/: its sub-folder, "" for the root's files, undefined outside pipeline/ */
+const stageOf = (rel) => {
+  const parts = rel.split("/")
+  if (parts[0] !== "pipeline") return undefined
+  return parts.length === 2 ? "" : parts[1]
+}
+
+/** an import inside pipeline/ against the wire's order, or undefined */
+const wireViolation = (from, to) => {
+  const a = stageOf(from)
+  const b = stageOf(to)
+  if (a === undefined || b === undefined || a === "" || a === b) return undefined
+  if (b === "") return `${from} → ${to}: a stage of the wire (pipeline/${a}/) may not import the pipeline's root files (tools/check-imports.mjs, WIRE)`
+  if (WIRE.includes(a) && WIRE.includes(b) && WIRE.indexOf(b) < WIRE.indexOf(a))
+    return `${from} → ${to}: pipeline/${a}/ may not import pipeline/${b}/, earlier on the wire (${WIRE.join(" → ")}; tools/check-imports.mjs, WIRE)`
+  return undefined
+}
 
 /**
  * Barrels that cost memory for nothing: in Node's ESM every module a barrel re-exports is
@@ -184,6 +214,11 @@ export const check = (src) => {
         violations.push(`${from} → ${to}: an admin contract imports only domain/ and admin/ (STYLE.md, the admin API contract)`)
         continue
       }
+      const wire = wireViolation(from, to)
+      if (wire !== undefined) {
+        violations.push(wire)
+        continue
+      }
       if (a === b || allowed === undefined || allowed.includes("*") || allowed.includes(b)) continue
       const key = `${from} → ${to}`
       if (key in ALLOWED) used.add(key)
@@ -192,6 +227,8 @@ export const check = (src) => {
   }
   const unknownRooms = [...new Set([...graph.keys()].map(roomOf))].filter((r) => !(r in ROOMS))
   for (const r of unknownRooms) violations.push(`src/${r}/: a room with no rule; add it to ROOMS in tools/check-imports.mjs`)
+  const unknownStages = [...new Set([...graph.keys()].map(stageOf))].filter((s) => s !== undefined && s !== "" && !WIRE.includes(s))
+  for (const s of unknownStages) violations.push(`src/pipeline/${s}/: a stretch of the wire with no place in WIRE; add it to WIRE in tools/check-imports.mjs`)
   for (const c of cycles(graph)) violations.push(`cycle: ${c.join(" ⇄ ")}`)
   violations.push(...barrelImports(src))
   const stale = Object.keys(ALLOWED).filter((k) => !used.has(k))

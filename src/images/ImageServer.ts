@@ -1,8 +1,6 @@
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Context, Effect, Either, Layer, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import { IMAGE_CONTENT_TYPES, IMAGE_EXTENSIONS } from "../domain/Images.js"
@@ -18,6 +16,7 @@ import { sniffImage } from "./ImageSniffer.js"
  * The SHA-256 of the bytes is the address: unguessable without the image,
  * and never reused for other bytes, so answers cache for a year (immutable).
  * No cookies, no directory listing, no redirects; every other request is 404.
+ * The composition root (src/ImageRoot.ts) serves imageApp on the listener.
  */
 
 /** A year: the path names the bytes, so they never change under it. */
@@ -74,18 +73,9 @@ export interface ImageServerOptions {
   readonly tls?: TlsMaterial | undefined
 }
 
-/** Starts the image listener in the current scope; answers its URL. Needs ImageRepo. */
-export const startImageServer = Effect.fn("ImageServer.start")(function* (options: ImageServerOptions) {
-  const tls = options.tls
-  const listener = NodeHttpServer.layer(
-    () => (tls !== undefined ? https.createServer({ key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" }) : http.createServer()),
-    { host: options.host, port: options.port }
-  )
-  const images = yield* ImageRepo
-  const served = HttpServer.serve(imageApp.pipe(Effect.provideService(ImageRepo, images)))
-  const context = yield* Layer.build(served.pipe(Layer.provideMerge(listener)))
-  const address = Context.get(context, HttpServer.HttpServer).address
-  const port = address._tag === "TcpAddress" ? address.port : options.port
-  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host
-  return { port, url: `${tls !== undefined ? "https" : "http"}://${hostInUrl}:${port}` }
-})
+/** The listener's server: HTTPS (TLS 1.2 at least) when given TLS material, plain HTTP otherwise. */
+export const createImageHttpServer = (tls: TlsMaterial | undefined): http.Server =>
+  tls !== undefined ? https.createServer({ key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" }) : http.createServer()
+
+/** The URL the listener answers on, brackets around an IPv6 host. */
+export const imageUrl = (host: string, port: number, tls: boolean) => `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`

@@ -12,7 +12,7 @@ import { DownstreamPool } from "./downstream/DownstreamPool.js"
 import { DownstreamLink } from "./Relay.js"
 import { PipelineFailed, type RelayError } from "./RelayError.js"
 import type { readRootFacts } from "./headers/RootHeaders.js"
-import { senderAllowed } from "./inbound/Inbound.js"
+import { senderAllowed } from "./Inbound.js"
 import type { SmtpReply } from "./downstream/SmtpReply.js"
 import { type Copy, relayTransaction } from "./Transaction.js"
 

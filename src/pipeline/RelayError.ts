@@ -1,69 +1,50 @@
 import { Data, Match } from "effect"
-import { DataSourceError, DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable } from "./downstream/DownstreamError.js"
+import {
+  DataSourceError,
+  DownstreamProtocolError,
+  DownstreamTimeout,
+  DownstreamTlsError,
+  type DownstreamError,
+  DownstreamUnavailable
+} from "./downstream/DownstreamError.js"
 import type { SmtpReply as DownstreamReply } from "./downstream/SmtpReply.js"
+import { BareLineEnding, type HeadersError, MailLoop, MessageTooBig } from "./headers/HeadersError.js"
+import {
+  DataTooSlow,
+  type InboundError,
+  NoDownstream,
+  NotBound,
+  SenderNotAllowed,
+  SharedNullSender,
+  ShuttingDown,
+  TenantNotProven,
+  TenantProofDeferred,
+  TooManyConnections
+} from "./inbound/InboundError.js"
 
 export { DataSourceError, DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable }
+export type { DownstreamError, HeadersError, InboundError }
+export { BareLineEnding, MailLoop, MessageTooBig }
+export { DataTooSlow, NoDownstream, NotBound, SenderNotAllowed, SharedNullSender, ShuttingDown, TenantNotProven, TenantProofDeferred, TooManyConnections }
 
 /**
- * Every way a relay transaction can fail, each with its SMTP class. They become
- * SMTP replies in exactly one place: `toReply`.
+ * Every way a relay transaction can fail, each with its SMTP class, composed
+ * above the stretches of the wire: each stage owns its errors
+ * (inbound/InboundError, headers/HeadersError, downstream/DownstreamError) and
+ * never imports this file; the transaction's own failures are below. They
+ * become SMTP replies in exactly one place: `toReply`.
  */
 
 export type SmtpReply = Pick<DownstreamReply, "code" | "enhanced" | "text">
 
 /** A reply of the downstream that is not 2xx, passed back upstream as it came. */
 export class DownstreamRefused extends Data.TaggedError("DownstreamRefused")<{ reply: SmtpReply; phase: "mail" | "rcpt" | "data" }> {}
-export class NoDownstream extends Data.TaggedError("NoDownstream")<{ tenant: string }> {}
-export class NotBound extends Data.TaggedError("NotBound") {}
-export class SenderNotAllowed extends Data.TaggedError("SenderNotAllowed")<{ sender: string }> {}
-/** Bare CR or LF (or NUL) in DATA: SMTP smuggling protection (invariant 8). */
-export class BareLineEnding extends Data.TaggedError("BareLineEnding")<{ offset: number; what: "CR" | "LF" | "NUL" }> {}
-export class MessageTooBig extends Data.TaggedError("MessageTooBig")<{ limit: number }> {}
-export class MailLoop extends Data.TaggedError("MailLoop")<{ received: number }> {}
 export class UpstreamGone extends Data.TaggedError("UpstreamGone")<{ detail: string }> {}
 export class PipelineFailed extends Data.TaggedError("PipelineFailed")<{ detail: string }> {}
 /** Stamping broke off mid-stream (invariant 5): 451 now, and the retry passes unstamped. */
 export class StampingFailed extends Data.TaggedError("StampingFailed")<{ detail: string }> {}
-export class ShuttingDown extends Data.TaggedError("ShuttingDown") {}
-/** A connection several tenants share cannot pick a tenant for the null sender (it has no domain). */
-export class SharedNullSender extends Data.TaggedError("SharedNullSender") {}
-/**
- * A Microsoft 365 session's message did not prove it comes from the selected
- * tenant's Microsoft 365 organisation (CrossTenant-Id header, onmicrosoft.com
- * DKIM signature): refused before its terminating dot reaches the downstream.
- */
-export class TenantNotProven extends Data.TaggedError("TenantNotProven")<{ detail: string }> {}
-/** The DKIM key of that proof could not be looked up just now. */
-export class TenantProofDeferred extends Data.TaggedError("TenantProofDeferred")<{ detail: string }> {}
-/** A new session refused by ConnectionLimits: the unbound share is full, or its address has too many sessions or too many new ones. */
-export class TooManyConnections extends Data.TaggedError("TooManyConnections")<{
-  reason: "clients" | "unbound-share" | "address-connections" | "address-rate"
-}> {}
-/** The upstream took longer than the DATA deadline, or sent below the minimum rate (DataDeadline): the session is closed. */
-export class DataTooSlow extends Data.TaggedError("DataTooSlow")<{ reason: "deadline" | "rate"; limitMs: number; minRate: number }> {}
 
-export type RelayError =
-  | DownstreamRefused
-  | DownstreamUnavailable
-  | DownstreamTimeout
-  | DownstreamTlsError
-  | DownstreamProtocolError
-  | DataSourceError
-  | NoDownstream
-  | NotBound
-  | SenderNotAllowed
-  | BareLineEnding
-  | MessageTooBig
-  | MailLoop
-  | UpstreamGone
-  | PipelineFailed
-  | StampingFailed
-  | ShuttingDown
-  | SharedNullSender
-  | TenantNotProven
-  | TenantProofDeferred
-  | DataTooSlow
-  | TooManyConnections
+export type RelayError = InboundError | HeadersError | DownstreamError | DataSourceError | DownstreamRefused | UpstreamGone | PipelineFailed | StampingFailed
 
 const reply = (code: number, enhanced: string, text: string): SmtpReply => ({ code, enhanced, text })
 

@@ -2,7 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Clock, Context, Duration, Effect, Layer, Stream } from "effect"
+import { Clock, Duration, Effect, type Scope, Stream } from "effect"
 import { rootCertificates } from "node:tls"
 import { SourceError } from "./DirectorySource.js"
 
@@ -54,18 +54,21 @@ export const makeTokenCache = (): TokenCache => ({ token: undefined })
 
 const RESYNC_CODES = new Set(["syncStateNotFound", "syncStateInvalid", "resyncRequired", "resyncChangesApplyDifferencesReplaceAllFromServer"])
 
-/** An HttpClient trusting the system's CAs plus `caCertPem`, living as long as the current scope. */
-export const makeHttpClient = (caCertPem: string | undefined) =>
-  Layer.build(
-    NodeHttpClient.layerWithoutAgent.pipe(
-      Layer.provide(
-        NodeHttpClient.makeAgentLayer({
-          keepAlive: true,
-          ...(caCertPem === undefined ? {} : { ca: [...rootCertificates, caCertPem] })
-        })
-      )
+/**
+ * An HttpClient trusting the system's CAs plus `caCertPem`, living as long as the current scope (its agent is
+ * destroyed when the scope closes). Made per sync pass from the source's own settings (a tenant's CA), so it
+ * cannot be a Layer of the composition root; it is a scoped value, not a Layer built at run time.
+ */
+export const makeHttpClient = (caCertPem: string | undefined): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
+  NodeHttpClient.make.pipe(
+    Effect.provideServiceEffect(
+      NodeHttpClient.HttpAgent,
+      NodeHttpClient.makeAgent({
+        keepAlive: true,
+        ...(caCertPem === undefined ? {} : { ca: [...rootCertificates, caCertPem] })
+      })
     )
-  ).pipe(Effect.map((ctx) => Context.get(ctx, HttpClient.HttpClient)))
+  )
 
 /** Seconds or an HTTP date (RFC 9110), bounded by MAX_RETRY_AFTER. */
 export const retryAfter = (header: string | undefined, now: number): Duration.Duration => {

@@ -1,4 +1,5 @@
 import { Console, Effect, Schema } from "effect"
+import { MAX_TRACE_PAGE } from "../domain/Paging.js"
 import { TraceDecision, TraceOutcome, type TraceRecord } from "../domain/Trace.js"
 import { traceCsv } from "./TraceCsv.js"
 import { type TraceQuery, TraceSearch } from "./TraceSearch.js"
@@ -28,8 +29,8 @@ const literal = <A extends string>(name: string, schema: Schema.Schema<A>, s: st
 export const queryFromFlags = (flags: Readonly<Record<string, string>>) =>
   Effect.gen(function* () {
     const limit = flags.limit === undefined ? undefined : Number(flags.limit)
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 500)) {
-      return yield* new TraceUsageError({ message: `--limit ${flags.limit}: expected a whole number from 1 to 500` })
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_TRACE_PAGE)) {
+      return yield* new TraceUsageError({ message: `--limit ${flags.limit}: expected a whole number from 1 to ${MAX_TRACE_PAGE}` })
     }
     const query: TraceQuery = {
       tenant: flags.tenant,

@@ -1,11 +1,11 @@
 import { Effect, Either, Schema } from "effect"
 import type { NodeMeshShape } from "../domain/NodeMesh.js"
+import { MAX_TRACE_PAGE } from "../domain/Paging.js"
 import { TraceRecord } from "../domain/Trace.js"
 import type { StoreError } from "../store/StoreError.js"
 import { decodeCursor, encodeCursor, type MergedCursor, mergePages, type NodePage, positionOf } from "./TraceMerge.js"
 import {
   MAX_EXPORT,
-  MAX_PAGE,
   matcher,
   type NodeReport,
   SCAN_BUDGET,
@@ -71,7 +71,7 @@ export const serveTracePages = (mesh: NodeMeshShape, page: LocalPage) =>
     const decoded = decodeRequest(text(request))
     if (Either.isLeft(decoded)) return Effect.succeed(bytes(encodeReply({ error: "not a trace page request" })))
     const { query, before, limit } = decoded.right
-    return page({ ...query, cursor: before }, Math.max(1, Math.min(limit, MAX_PAGE)), SCAN_BUDGET).pipe(
+    return page({ ...query, cursor: before }, Math.max(1, Math.min(limit, MAX_TRACE_PAGE)), SCAN_BUDGET).pipe(
       Effect.map(replyFor),
       Effect.catchAll((e) => Effect.succeed(encodeReply({ error: e._tag === "StoreError" ? e.message : `cursor ${e.cursor} refused` }))),
       Effect.map(bytes)
@@ -165,7 +165,7 @@ export const mergedExport = (mesh: NodeMeshShape, page: LocalPage, hashSecret: B
     const out: Array<TraceRecord> = []
     let cursor = q.cursor
     for (;;) {
-      const p = yield* search({ ...q, cursor }, MAX_PAGE)
+      const p = yield* search({ ...q, cursor }, MAX_TRACE_PAGE)
       if (p.partial === true) return yield* new TraceNodesMissing({ nodes: (p.nodes ?? []).filter((n) => !n.answered).map((n) => n.node) })
       out.push(...p.records)
       if (out.length > MAX_EXPORT) return yield* new TraceExportTooLarge({ limit: MAX_EXPORT })

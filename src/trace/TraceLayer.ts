@@ -9,13 +9,14 @@ import { TenantRepo } from "../store/TenantRepo.js"
 import { serveTracePages } from "./TraceFanout.js"
 import { TraceHashKey, TraceSearch } from "./TraceSearch.js"
 import { TraceStore } from "./TraceStore.js"
-import { TraceOptions, type TraceOptionsShape, TraceSettingsSource, TraceSinkLive, TraceSinkOff, TraceWriter } from "./TraceWriter.js"
+import { TraceOptions, type TraceOptionsShape, TraceSettingsSource } from "./TraceWriter.js"
 
 /**
- * The message trace as the server runs it: its store at `<dataDir>/trace`,
- * and (trace.enabled) the writer behind the data plane's TraceSink, reading
- * each tenant's trace settings from its tenant record. The store is opened
- * also when the trace is off, so records already kept stay searchable.
+ * The message trace's parts as the server runs them: its store at
+ * `<dataDir>/trace`, the recipient-hashing key, the writer's options from the
+ * configuration, each tenant's trace settings from its tenant record, and the
+ * cluster responder. The composition root (Server.ts: traceLayer,
+ * traceSearchLayer) composes them.
  */
 
 export const TRACE_FOLDER = "trace"
@@ -37,9 +38,9 @@ export const loadHashKey = (configured: string | undefined, dataDir: string) =>
 
 export const traceStoreLayer = (config: ImprintConfig) => TraceStore.layerAt(path.join(config.dataDir, TRACE_FOLDER))
 
-const hashKeyLayer = (config: ImprintConfig) => Layer.effect(TraceHashKey, loadHashKey(config.trace.hashKey, config.dataDir))
+export const hashKeyLayer = (config: ImprintConfig) => Layer.effect(TraceHashKey, loadHashKey(config.trace.hashKey, config.dataDir))
 
-const optionsLayer = (config: ImprintConfig, idSequence: TraceOptionsShape["idSequence"]) =>
+export const optionsLayer = (config: ImprintConfig, idSequence: TraceOptionsShape["idSequence"]) =>
   Layer.effect(
     TraceOptions,
     Effect.map(TraceHashKey, (hashKey) => ({
@@ -69,22 +70,6 @@ export const TenantTraceSettings = Layer.effect(
       )
   )
 )
-
-/** The store and its search, for the admin API and the CLI (no writer); with NodeMesh in context the search merges every node's. */
-export const traceSearchLayer = (config: ImprintConfig) =>
-  TraceSearch.Default.pipe(Layer.provideMerge(Layer.merge(traceStoreLayer(config), hashKeyLayer(config))))
-
-/** TraceSink (for the data plane), the writer, the store and its search; needs TenantRepo. */
-/** `idSequence`: this process's share of record ids when several write the folder (`workers: N`, TraceOptionsShape). */
-export const traceLayer = (config: ImprintConfig, idSequence?: TraceOptionsShape["idSequence"]) => {
-  const search = traceSearchLayer(config)
-  if (!config.trace.enabled) return Layer.merge(TraceSinkOff, search)
-  return TraceSinkLive.pipe(
-    Layer.provideMerge(TraceWriter.Default),
-    Layer.provide(Layer.mergeAll(optionsLayer(config, idSequence), TenantTraceSettings)),
-    Layer.provideMerge(search)
-  )
-}
 
 /** In a cluster: this node answers the other nodes' trace searches with its own records (TraceFanout). */
 export const traceResponderLayer = Layer.scopedDiscard(

@@ -17,8 +17,6 @@ export interface NodeReport {
   readonly error?: string
 }
 
-export const DEFAULT_PAGE = 50
-export const MAX_PAGE = 500
 /** records looked at per page at most */
 export const SCAN_BUDGET = 100_000
 /** records in one export at most; more is an error asking for a narrower range */

@@ -1,19 +1,9 @@
 import { Context, Effect, Either, Option, Schema } from "effect"
 import { NodeMesh } from "../domain/NodeMesh.js"
+import { DEFAULT_TRACE_PAGE, MAX_TRACE_PAGE } from "../domain/Paging.js"
 import { TraceRecord } from "../domain/Trace.js"
 import { mergedExport, mergedSearch } from "./TraceFanout.js"
-import {
-  DEFAULT_PAGE,
-  MAX_EXPORT,
-  MAX_PAGE,
-  matcher,
-  SCAN_BUDGET,
-  TraceCursorInvalid,
-  TraceExportTooLarge,
-  type TracePage,
-  type TraceQuery,
-  type Stored
-} from "./TraceQuery.js"
+import { MAX_EXPORT, matcher, SCAN_BUDGET, TraceCursorInvalid, TraceExportTooLarge, type TracePage, type TraceQuery, type Stored } from "./TraceQuery.js"
 import { ID_PATTERN, TraceStore } from "./TraceStore.js"
 
 /**
@@ -70,7 +60,7 @@ const make = Effect.gen(function* () {
 
   /** One page: this node's records, or in a cluster every node's, merged (TraceFanout). */
   const search = Effect.fn("TraceSearch.search")(function* (q: TraceQuery) {
-    const limit = Math.max(1, Math.min(q.limit ?? DEFAULT_PAGE, MAX_PAGE))
+    const limit = Math.max(1, Math.min(q.limit ?? DEFAULT_TRACE_PAGE, MAX_TRACE_PAGE))
     const found: TracePage = Option.isSome(merged) ? yield* merged.value.search(q, limit) : yield* page(q, limit, SCAN_BUDGET)
     return found
   })

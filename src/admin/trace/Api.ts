@@ -4,6 +4,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { TenantNotFound } from "../../domain/Errors.js"
+import { MAX_TRACE_PAGE } from "../../domain/Paging.js"
 import { TraceDecision, TraceOutcome, TraceRecord } from "../../domain/Trace.js"
 import { Forbidden, StoreFailure } from "../http/Errors.js"
 import { AdminAuth } from "../http/Principal.js"
@@ -17,8 +18,6 @@ export * from "./Errors.js"
  * (another tenant's id answers 404, as everywhere); `/trace` for operators,
  * across tenants. Newest first, paged by `cursor`; CSV and JSON export.
  */
-
-export const MAX_TRACE_PAGE = 500
 
 /** an ISO 8601 time (`2026-12-06T10:00:00Z`) or epoch milliseconds */
 const Moment = Schema.String.pipe(

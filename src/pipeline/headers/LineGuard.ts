@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from "node:stream"
-import { BareLineEnding, MessageTooBig } from "../RelayError.js"
+import { BareLineEnding, MessageTooBig } from "./HeadersError.js"
 
 const CR = 0x0d
 const LF = 0x0a

@@ -2,7 +2,7 @@ import libmime from "libmime"
 import type { MimeNode } from "mailsplit"
 import { HeaderSummary } from "../../domain/Signature.js"
 import { checkStamp, LOOP_STAMP_HEADER, messageIdentity, signStamp, type StampCheck } from "./LoopStamp.js"
-import { MailLoop } from "../RelayError.js"
+import { MailLoop } from "./HeadersError.js"
 
 /** RFC 5321 6.3 suggests 100 Received headers as the loop limit. */
 export const MAX_RECEIVED = 100

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { isIPv6, type Server, type Socket } from "node:net"
-import { toReply, TooManyConnections } from "../RelayError.js"
+import type { TooManyConnections } from "./InboundError.js"
 
 /**
  * Who may hold an upstream session, and for how long (issue 13, item 3). A
@@ -265,9 +265,16 @@ const EARLY_REFUSAL_CLOSE_MS = 2_000
 /**
  * Puts ConnectionLimits.refuseEarly in front of smtp-server's own 'connection'
  * handler: a socket refused there gets the same 421 line a refused session
- * gets, and smtp-server never sees it.
+ * gets, and smtp-server never sees it. The line comes from the caller
+ * (`refusalLine`, made from TooManyConnections by RelayError's toReply, the one
+ * place replies are made).
  */
-export const refuseBeforeSessions = (listener: Server, limits: ConnectionLimits, refused: (reason: Refusal) => void): void => {
+export const refuseBeforeSessions = (
+  listener: Server,
+  limits: ConnectionLimits,
+  refused: (reason: Refusal) => void,
+  refusalLine: (reason: Refusal) => string
+): void => {
   const handlers = listener.listeners("connection") as Array<(socket: Socket) => void>
   listener.removeAllListeners("connection")
   listener.on("connection", (socket: Socket) => {
@@ -279,6 +286,6 @@ export const refuseBeforeSessions = (listener: Server, limits: ConnectionLimits,
     refused(reason)
     socket.on("error", () => undefined)
     socket.setTimeout(EARLY_REFUSAL_CLOSE_MS, () => socket.destroy())
-    socket.end(`421 ${toReply(new TooManyConnections({ reason })).text}\r\n`)
+    socket.end(refusalLine(reason))
   })
 }

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream"
-import { DataTooSlow } from "../RelayError.js"
+import { DataTooSlow } from "./InboundError.js"
 
 /**
  * Bounds how long an upstream may take to send one message's DATA: a total

@@ -2,7 +2,7 @@ import mailauthVerifier, { type DkimResult, type DkimVerifier } from "mailauth/l
 import { Transform, type TransformCallback } from "node:stream"
 import type { Microsoft365Connector } from "../../domain/Tenant.js"
 import { HEADER_PEEK_LIMIT, headerEnd } from "../headers/HeaderPeek.js"
-import { TenantNotProven, TenantProofDeferred } from "../RelayError.js"
+import { TenantNotProven, TenantProofDeferred } from "./InboundError.js"
 import { type DkimKeys, keysOf } from "./DkimKeys.js"
 
 /**

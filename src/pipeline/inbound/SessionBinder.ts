@@ -3,7 +3,7 @@ import type { TLSSocket } from "node:tls"
 import { boundTo, type SessionBinding, Unbound } from "../../domain/Binding.js"
 import type { Microsoft365Connector, Tenant, TenantId } from "../../domain/Tenant.js"
 import type { ControlPlaneApi } from "../../domain/ControlPlane.js"
-import { NotBound, type RelayError, SenderNotAllowed, SharedNullSender } from "../RelayError.js"
+import { type InboundError, NotBound, SenderNotAllowed, SharedNullSender } from "./InboundError.js"
 import type { Microsoft365Gate } from "./Microsoft365Gate.js"
 
 /**
@@ -76,7 +76,7 @@ export class SessionBinder {
   }
 
   /** At MAIL: the tenant this sender may relay as on this session, and what its messages must prove. */
-  select(sender: string): Effect.Effect<Selected, RelayError> {
+  select(sender: string): Effect.Effect<Selected, InboundError> {
     const binding = this.binding
     const control = this.control
     return Effect.gen(function* () {

@@ -1,28 +1,28 @@
 import { Cause, Context, Effect, Exit, FiberRef, FiberSet, Metric, Option, Tracer } from "effect"
 import type { TLSSocket } from "node:tls"
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
-import type { ImprintConfig } from "../../config.js"
-import type { SessionBinding } from "../../domain/Binding.js"
-import { ControlPlane } from "../../domain/ControlPlane.js"
-import { DownstreamPool } from "../downstream/DownstreamPool.js"
-import { DownstreamLink, type MailParams } from "../Relay.js"
-import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toSmtpServerError } from "../RelayError.js"
-import { FailSafeMemory } from "../../store/FailSafeMemory.js"
-import { TraceSink, UNBOUND_TENANT } from "../../domain/Trace.js"
-import { activeSessions, recordRefusedConnection, untracedUnboundRefusals } from "../RelayMetrics.js"
-import { AuthThrottle, type AuthThrottlePeers } from "./AuthThrottle.js"
-import { type AdmissionPeers, ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./ConnectionLimits.js"
-import { DataDeadlines } from "./DataDeadline.js"
-import { dataPhase, type MailTransaction } from "../DataPhase.js"
-import { dnsDkimKeys } from "./DkimKeys.js"
-import { Microsoft365Gate } from "./Microsoft365Gate.js"
-import { MinuteBudget } from "./MinuteBudget.js"
-import { SessionBinder } from "./SessionBinder.js"
-import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./Shutdown.js"
-import { refusalEntry } from "../TraceEntry.js"
-import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "../TransactionLog.js"
+import type { ImprintConfig } from "../config.js"
+import type { SessionBinding } from "../domain/Binding.js"
+import { ControlPlane } from "../domain/ControlPlane.js"
+import { DownstreamPool } from "./downstream/DownstreamPool.js"
+import { DownstreamLink, type MailParams } from "./Relay.js"
+import { closesSession, NoDownstream, TooManyConnections, type RelayError, ShuttingDown, toReply, toSmtpServerError } from "./RelayError.js"
+import { FailSafeMemory } from "../store/FailSafeMemory.js"
+import { TraceSink, UNBOUND_TENANT } from "../domain/Trace.js"
+import { activeSessions, recordRefusedConnection, untracedUnboundRefusals } from "./RelayMetrics.js"
+import { AuthThrottle, type AuthThrottlePeers } from "./inbound/AuthThrottle.js"
+import { type AdmissionPeers, ConnectionLimits, refuseBeforeSessions, type TimedSocket } from "./inbound/ConnectionLimits.js"
+import { DataDeadlines } from "./inbound/DataDeadline.js"
+import { dataPhase, type MailTransaction } from "./DataPhase.js"
+import { dnsDkimKeys } from "./inbound/DkimKeys.js"
+import { Microsoft365Gate } from "./inbound/Microsoft365Gate.js"
+import { MinuteBudget } from "./inbound/MinuteBudget.js"
+import { SessionBinder } from "./inbound/SessionBinder.js"
+import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./inbound/Shutdown.js"
+import { refusalEntry } from "./TraceEntry.js"
+import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
 
-export { senderAllowed } from "./SessionBinder.js"
+export { senderAllowed } from "./inbound/SessionBinder.js"
 
 /**
  * Refusals of sessions bound to no tenant traced per node and minute at most:
@@ -258,7 +258,12 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
 
   const connections = (server as unknown as { connections: Set<Connection> }).connections
   const shutdown = new Shutdown(connections, server.server, smtp.shutdownGraceMs)
-  refuseBeforeSessions(server.server, limits, (reason) => run(recordRefusedConnection(reason)))
+  refuseBeforeSessions(
+    server.server,
+    limits,
+    (reason) => run(recordRefusedConnection(reason)),
+    (reason) => `421 ${toReply(new TooManyConnections({ reason })).text}\r\n`
+  )
   const connectionOf = (id: string): (Connection & { readonly _socket?: TimedSocket }) | undefined => {
     for (const c of connections) if (c.id === id) return c
     return undefined
