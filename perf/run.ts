@@ -104,7 +104,8 @@ const memory = (): ReadonlyArray<Scenario> =>
       ? []
       : [
           { name: "mem 100k c20", kind: "100k", concurrency: 20, messages: 20 },
-          { name: "mem 10m c20", kind: "10m", concurrency: 20, messages: 20 }
+          { name: "mem 10m c20", kind: "10m", concurrency: 20, messages: 20 },
+          { name: "mem 10m-text c20", kind: "10m-text", concurrency: 20, messages: 20 }
         ])
   ].map((s) => ({ ...s, group: "memory" as const, kind: s.kind as MessageKind, pattern: "new" as const, maxMs: MEMORY_MAX_MS }))
 
