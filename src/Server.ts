@@ -219,11 +219,13 @@ const startControlSide = Effect.fn("Server.startControlSide")(function* (
   const images =
     config.images.listen === undefined
       ? undefined
-      : yield* (yield* imageServerModule).startImageServer({
-          host: config.images.listen.host,
-          port: config.images.listen.port,
-          tls: yield* imagesTlsMaterial(config.images)
-        }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
+      : yield* (yield* imageServerModule)
+          .startImageServer({
+            host: config.images.listen.host,
+            port: config.images.listen.port,
+            tls: yield* imagesTlsMaterial(config.images)
+          })
+          .pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
   if (images !== undefined)
     yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
   return { adminPort: admin?.port, imagesPort: images?.port }
