@@ -3,12 +3,13 @@
  * reply (multipart/alternative with a quoted thread under the reply
  * separator); the larger kinds wrap it in multipart/mixed with a base64
  * attachment, so the memory check compares the same structure at different
- * sizes. CRLF only, no line starts with "." (so no dot-stuffing is needed on
+ * sizes. The "-text" kinds are the reply alone with a big quoted-printable
+ * HTML form: the part the relay stamps is the big one. CRLF only, no line starts with "." (so no dot-stuffing is needed on
  * the wire), and attachments are streamed as repeated blocks: a 100 MB
  * message never exists in memory as a whole.
  */
 
-export const MessageKinds = ["10k", "100k", "1m", "10m", "100m"] as const
+export const MessageKinds = ["10k", "100k", "1m", "10m", "100m", "10m-text", "100m-text"] as const
 export type MessageKind = (typeof MessageKinds)[number]
 
 /** Target sizes (bytes) of each kind; real sizes are within a few hundred bytes. */
@@ -17,7 +18,9 @@ export const KindBytes: Record<MessageKind, number> = {
   "100k": 100 * 1024,
   "1m": 1024 * 1024,
   "10m": 10 * 1024 * 1024,
-  "100m": 100 * 1024 * 1024
+  "100m": 100 * 1024 * 1024,
+  "10m-text": 10 * 1024 * 1024,
+  "100m-text": 100 * 1024 * 1024
 }
 
 export const PERF_DOMAIN = "perf.example"
@@ -64,48 +67,105 @@ const quotedText = (bytes: number): string => {
   return lines(...Array.from({ length: n }, () => line))
 }
 
+/** The plain-text form of the reply: the answer, Outlook's separator, a quoted thread of about `quoted` bytes. */
+const textPart = (boundary: string, quoted: number): string =>
+  lines(
+    `--${boundary}`,
+    'Content-Type: text/plain; charset="us-ascii"',
+    "Content-Transfer-Encoding: 7bit",
+    "",
+    "Hi Bob,",
+    "",
+    "Here are the answers, see below.",
+    "",
+    "Alice",
+    "",
+    "________________________________",
+    "From: Bob Remote <bob@remote.example>",
+    "Sent: Wednesday, November 25, 2026 10:12 AM",
+    "To: Alice Example <alice@perf.example>",
+    "Subject: Quarterly figures",
+    ""
+  ) + quotedText(quoted)
+
+/** The HTML form's start, up to and including Outlook's reply separator (the quoted thread follows). */
+const htmlStart = (): string =>
+  lines(
+    '<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>',
+    '<body dir="ltr">',
+    '<div style="font-family:Calibri,Arial,Helvetica,sans-serif;font-size:12pt">Hi Bob,<br><br>Here are the answers, see below.<br><br>Alice</div>',
+    '<div id="appendonsend"></div>',
+    '<hr style="display:inline-block;width:98%" tabindex="-1">',
+    '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt" color="#000000">' +
+      "<b>From:</b> Bob Remote &lt;bob@remote.example&gt;<br><b>Sent:</b> Wednesday, November 25, 2026 10:12 AM<br>" +
+      "<b>To:</b> Alice Example &lt;alice@perf.example&gt;<br><b>Subject:</b> Quarterly figures</font><div>&nbsp;</div></div>"
+  )
+
 /** The multipart/alternative reply of about `bytes` bytes (headers of the part included). */
 const replyPart = (boundary: string, bytes: number): string => {
   const half = Math.max(512, Math.floor((bytes - 2000) / 2))
   return (
-    lines(
-      `Content-Type: multipart/alternative; boundary="${boundary}"`,
-      "",
-      `--${boundary}`,
-      'Content-Type: text/plain; charset="us-ascii"',
-      "Content-Transfer-Encoding: 7bit",
-      "",
-      "Hi Bob,",
-      "",
-      "Here are the answers, see below.",
-      "",
-      "Alice",
-      "",
-      "________________________________",
-      "From: Bob Remote <bob@remote.example>",
-      "Sent: Wednesday, November 25, 2026 10:12 AM",
-      "To: Alice Example <alice@perf.example>",
-      "Subject: Quarterly figures",
-      ""
-    ) +
-    quotedText(Math.floor(half / 3)) +
-    lines(
-      `--${boundary}`,
-      'Content-Type: text/html; charset="us-ascii"',
-      "Content-Transfer-Encoding: 7bit",
-      "",
-      '<html><head><meta http-equiv="Content-Type" content="text/html; charset=us-ascii"></head>',
-      '<body dir="ltr">',
-      '<div style="font-family:Calibri,Arial,Helvetica,sans-serif;font-size:12pt">Hi Bob,<br><br>Here are the answers, see below.<br><br>Alice</div>',
-      '<div id="appendonsend"></div>',
-      '<hr style="display:inline-block;width:98%" tabindex="-1">',
-      '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt" color="#000000">' +
-        "<b>From:</b> Bob Remote &lt;bob@remote.example&gt;<br><b>Sent:</b> Wednesday, November 25, 2026 10:12 AM<br>" +
-        "<b>To:</b> Alice Example &lt;alice@perf.example&gt;<br><b>Subject:</b> Quarterly figures</font><div>&nbsp;</div></div>"
-    ) +
+    lines(`Content-Type: multipart/alternative; boundary="${boundary}"`, "") +
+    textPart(boundary, Math.floor(half / 3)) +
+    lines(`--${boundary}`, 'Content-Type: text/html; charset="us-ascii"', "Content-Transfer-Encoding: 7bit", "") +
+    htmlStart() +
     quotedHtml(half + Math.floor((half * 2) / 3)) +
     lines("</body></html>", `--${boundary}--`)
   )
+}
+
+/**
+ * Quoted-printable as Outlook writes an HTML part: "=" and non-ASCII as =XX, lines of at most
+ * 76 characters with soft breaks ("=" before CRLF), a space or tab before a line end encoded,
+ * and "=2E" for a dot that would start a line (so the wire needs no dot-stuffing). `text` is
+ * CRLF-separated lines; each CRLF stays a hard line break.
+ */
+const quotedPrintable = (text: string): string => {
+  const out: Array<string> = []
+  for (const line of text.split(CRLF)) {
+    const tokens: Array<string> = []
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i)
+      const atEnd = i === line.length - 1
+      const literal = (c >= 33 && c <= 126 && c !== 0x3d) || ((c === 0x20 || c === 0x09) && !atEnd)
+      tokens.push(literal ? line[i] : `=${c.toString(16).toUpperCase().padStart(2, "0")}`)
+    }
+    let cur = ""
+    for (const t of tokens) {
+      if (cur.length + t.length > 75) {
+        out.push(cur + "=")
+        cur = ""
+      }
+      cur += cur === "" && t === "." ? "=2E" : t
+    }
+    out.push(cur)
+  }
+  return out.join(CRLF)
+}
+
+/**
+ * The "-text" kinds: the same reply, but its HTML form is the big part (a long quoted thread,
+ * quoted-printable), so the part the relay stamps streams live past the stamper's held window
+ * instead of an attachment passing through.
+ */
+const bigTextReply = (target: number, headerLen: number): { head: Buffer; block: Buffer; blocks: number; rest: Buffer; tail: Buffer } => {
+  const boundary = "=_alt_perf"
+  const head = Buffer.from(
+    lines(`Content-Type: multipart/alternative; boundary="${boundary}"`, "") +
+      textPart(boundary, 4 * 1024) +
+      lines(`--${boundary}`, 'Content-Type: text/html; charset="us-ascii"', "Content-Transfer-Encoding: quoted-printable", "") +
+      quotedPrintable(htmlStart()),
+    "latin1"
+  )
+  // whole quoted-printable lines, ≈ 64 KB per block
+  const block = Buffer.from(quotedPrintable(quotedHtml(56 * 1024)), "latin1")
+  const tail = Buffer.from(quotedPrintable("</body></html>") + CRLF + lines(`--${boundary}--`), "latin1")
+  const room = Math.max(0, target - headerLen - head.length - tail.length)
+  const blocks = Math.floor(room / block.length)
+  // the rest: whole lines of the block, so the part stays well-formed
+  const restLen = block.lastIndexOf(CRLF, room - blocks * block.length) + 2
+  const rest = block.subarray(0, restLen > 1 ? restLen : 0)
+  return { head, block, blocks, rest, tail }
 }
 
 /** One block of base64 lines (deterministic bytes), repeated to make an attachment of any size. */
@@ -152,7 +212,20 @@ export const messageSpec = (kind: MessageKind): MessageSpec => {
   const target = KindBytes[kind]
   const headerLen = headerFor(undefined)("000000000-000000").length
   let spec: MessageSpec
-  if (kind === "10k") {
+  if (kind === "10m-text" || kind === "100m-text") {
+    const { head, block, blocks, rest, tail } = bigTextReply(target, headerLen)
+    spec = {
+      kind,
+      bytes: -1,
+      header: headerFor(undefined),
+      body: function* () {
+        yield head
+        for (let i = 0; i < blocks; i++) yield block
+        if (rest.length > 0) yield rest
+        yield tail
+      }
+    }
+  } else if (kind === "10k") {
     // the header's Content-Type is the first line of replyPart
     const body = Buffer.from(replyPart("=_alt_perf", target - headerLen), "latin1")
     spec = { kind, bytes: -1, header: headerFor(undefined), body: () => [body] }

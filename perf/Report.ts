@@ -120,7 +120,10 @@ export const ratios = (ss: ReadonlyArray<Summary>): ReadonlyArray<Ratio> =>
 export const MemoryPairs = [
   { label: "one 10 MB message vs one 100 KB", large: "mem 10m x1", small: "mem 100k x1" },
   { label: "one 100 MB message vs one 100 KB", large: "mem 100m x1", small: "mem 100k x1" },
-  { label: "20 sessions × 10 MB vs × 100 KB", large: "mem 10m c20", small: "mem 100k c20" }
+  { label: "one 10 MB message, stamped part 10 MB, vs one 100 KB", large: "mem 10m-text x1", small: "mem 100k x1" },
+  { label: "one 100 MB message, stamped part 100 MB, vs one 100 KB", large: "mem 100m-text x1", small: "mem 100k x1" },
+  { label: "20 sessions × 10 MB vs × 100 KB", large: "mem 10m c20", small: "mem 100k c20" },
+  { label: "20 sessions × 10 MB, stamped part 10 MB, vs × 100 KB", large: "mem 10m-text c20", small: "mem 100k c20" }
 ] as const
 
 export interface MemoryRatio {

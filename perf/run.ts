@@ -14,7 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { killAllChildren, startServer, type Server } from "./Child.js"
 import { quantile, runLoad, type ConnectionPattern } from "./LoadGenerator.js"
-import { checkMessage, KindBytes, messageSpec, type MessageKind } from "./Messages.js"
+import { checkMessage, KindBytes, MessageKinds, messageSpec, type MessageKind } from "./Messages.js"
 import { markdown, summarize, type RunRecord } from "./Report.js"
 import { earlyTalkerDelayMs, earlyTalkerPatchApplied } from "./SmtpServerPatch.js"
 import { ROOT, TargetIds, Targets, type Running, type TargetId } from "./Targets.js"
@@ -96,12 +96,16 @@ const memory = (): ReadonlyArray<Scenario> =>
     // 10 MB shows whether growth is a fixed window (10 MB ≈ 100 MB) or per byte (100 MB ≫ 10 MB)
     { name: "mem 10m x1", kind: "10m", concurrency: 1, messages: 1 },
     { name: "mem 100m x1", kind: "100m", concurrency: 1, messages: 1 },
+    // the stamped part itself is the big one: it streams live through the stamper past its held window
+    { name: "mem 100m-text x1", kind: "100m-text", concurrency: 1, messages: 1 },
+    ...(quick ? [] : [{ name: "mem 10m-text x1", kind: "10m-text", concurrency: 1, messages: 1 }]),
     // the 20 × 10 MB pair moves 200 MB per target: full runs only
     ...(quick
       ? []
       : [
           { name: "mem 100k c20", kind: "100k", concurrency: 20, messages: 20 },
-          { name: "mem 10m c20", kind: "10m", concurrency: 20, messages: 20 }
+          { name: "mem 10m c20", kind: "10m", concurrency: 20, messages: 20 },
+          { name: "mem 10m-text c20", kind: "10m-text", concurrency: 20, messages: 20 }
         ])
   ].map((s) => ({ ...s, group: "memory" as const, kind: s.kind as MessageKind, pattern: "new" as const, maxMs: MEMORY_MAX_MS }))
 
@@ -195,7 +199,7 @@ const git = (...a: Array<string>): string => {
 }
 
 const main = async (): Promise<void> => {
-  for (const kind of ["10k", "100k", "1m", "10m", "100m"] as const) {
+  for (const kind of MessageKinds) {
     const problems = checkMessage(messageSpec(kind))
     if (problems.length > 0) throw new Error(`generated ${kind} message is malformed: ${problems.join("; ")}`)
   }

@@ -54,6 +54,21 @@ describe("import rules", () => {
       ])
     })
 
+    it("reports a module of the admin API that main.ts reaches by static imports, and lets a dynamic or type-only import pass", () => {
+      const src = tree({
+        "main.ts": 'import { start } from "./Server.js"\nimport { cli } from "./admin/Cli.js"\n',
+        "Server.ts": 'import type { Options } from "./admin/Options.js"\nexport const start = () => import("./AdminRoot.js")\n',
+        "AdminRoot.ts": 'import { Api } from "./admin/Api.js"\n',
+        "admin/Api.ts": "export const Api = 1\n",
+        "admin/Cli.ts": 'import { Api } from "./Api.js"\nexport const cli = 1\n',
+        "admin/Options.ts": "export type Options = {}\n"
+      })
+      const { violations } = check(src)
+      expect(violations).toEqual([
+        "main.ts → admin/Cli.ts: serve and every worker would load it; import it dynamically where it runs (tools/check-imports.mjs, NOT_LOADED_BY_SERVE)"
+      ])
+    })
+
     it("reports a barrel of BARRELS, in a dynamic or type-only import too, and lets its modules and other barrels pass", () => {
       const src = tree({
         "admin/A.ts": 'import { HttpApiBuilder } from "@effect/platform"\nimport * as HttpApp from "@effect/platform/HttpApp"\n',

@@ -5,8 +5,6 @@ import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
 import { applierLayer } from "./cluster/Applier.js"
 import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClient.js"
 import { nodeMeshLayer } from "./cluster/NodeMeshNats.js"
-import { adminTlsMaterial } from "./admin/http/AdminServer.js"
-import { startAdminServer } from "./AdminRoot.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
 import { startInbound } from "./pipeline/Inbound.js"
@@ -21,7 +19,6 @@ import { DirectoryRepo } from "./store/DirectoryRepo.js"
 import { FailSafeMemory } from "./store/FailSafeMemory.js"
 import { Store, StorePath } from "./store/Store.js"
 import { ImageDelivery } from "./domain/Images.js"
-import { startImageServer } from "./ImageRoot.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { PhotoNormaliserLive } from "./images/PhotoNormaliser.js"
 import { TenantRepo } from "./store/TenantRepo.js"
@@ -204,6 +201,31 @@ export const startPrimary = Effect.fn("Server.startPrimary")(function* (
   return yield* startControlSide(config, tls, true, workerMetrics)
 })
 
+/**
+ * The admin API's modules (its handlers, @effect/platform's HttpApi, the HTTP server) and the image
+ * listener's, loaded only where they run: a worker of `workers: N` serves SMTP only and never
+ * loads them (README "Every core: `workers`").
+ */
+const adminModules = Effect.promise(() => Promise.all([import("./AdminRoot.js"), import("./admin/http/AdminServer.js")]))
+const imageServerModule = Effect.promise(() => import("./ImageRoot.js"))
+
+const startAdmin = (
+  config: ImprintConfig,
+  tls: { readonly key: string; readonly cert: string },
+  workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined
+) =>
+  Effect.gen(function* () {
+    const [{ startAdminServer }, { adminTlsMaterial }] = yield* adminModules
+    return yield* startAdminServer({
+      host: config.admin.host,
+      port: config.admin.port,
+      tls: yield* adminTlsMaterial(config.admin, tls),
+      metricsTenantLabels: config.admin.metricsTenantLabels,
+      workerMetrics,
+      accounts: { login: config.admin.login, mail: config.admin.mail }
+    })
+  })
+
 /** Scheduled directory syncs, the admin API and the image listener: one of each per node. */
 const startControlSide = Effect.fn("Server.startControlSide")(function* (
   config: ImprintConfig,
@@ -213,26 +235,18 @@ const startControlSide = Effect.fn("Server.startControlSide")(function* (
 ) {
   // scheduled directory syncs run with the server; the scope's close stops them
   yield* (yield* DirectorySync).start()
-  const admin =
-    withAdmin && config.admin.enabled
-      ? yield* startAdminServer({
-          host: config.admin.host,
-          port: config.admin.port,
-          tls: yield* adminTlsMaterial(config.admin, tls),
-          metricsTenantLabels: config.admin.metricsTenantLabels,
-          workerMetrics,
-          accounts: { login: config.admin.login, mail: config.admin.mail }
-        })
-      : undefined
+  const admin = withAdmin && config.admin.enabled ? yield* startAdmin(config, tls, workerMetrics) : undefined
   if (admin !== undefined) yield* Effect.logInfo(`admin API listening on ${admin.url}`)
   const images =
     config.images.listen === undefined
       ? undefined
-      : yield* startImageServer({
-          host: config.images.listen.host,
-          port: config.images.listen.port,
-          tls: yield* imagesTlsMaterial(config.images)
-        }).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
+      : yield* (yield* imageServerModule)
+          .startImageServer({
+            host: config.images.listen.host,
+            port: config.images.listen.port,
+            tls: yield* imagesTlsMaterial(config.images)
+          })
+          .pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
   if (images !== undefined)
     yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
   return { adminPort: admin?.port, imagesPort: images?.port }

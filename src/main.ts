@@ -8,16 +8,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { AdminListen, ImprintConfig, loadConfig, workerCount } from "./config.js"
 import { MailSettings } from "./domain/AccountSettings.js"
-import { adminCommand } from "./admin/auth/TokenCli.js"
 import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
-import { startCaptureServer } from "./demo/CaptureServer.js"
-import { DEMO_LOGIN_FROM, demoBanner, ensureDemoTenant } from "./demo/DemoMode.js"
-import { DEMO_SENDER, DEMO_TENANT_ID } from "./demo/DemoTenant.js"
-import { sampleAccepted, sendSample } from "./demo/SampleSender.js"
-import { imageCommand } from "./admin/images/Cli.js"
-import { tenantImport } from "./admin/tenants/ImportCli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
-import { provisionDemoImages } from "./demo/DemoImages.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
 import { liveLayer, startPrimary, startServer, traceSearchLayer } from "./Server.js"
 import { superviseWorkers } from "./workers/Supervisor.js"
@@ -25,8 +17,6 @@ import { answerMetricRequests, followStoreChanges, workerAdmissionPeers, workerA
 import { Store } from "./store/Store.js"
 import { initFolder } from "./StarterFiles.js"
 import { TenantRepo } from "./store/TenantRepo.js"
-import { directoryCommand } from "./sync/SyncCli.js"
-import { traceCommand } from "./trace/TraceCli.js"
 
 /**
  * The command line (grammar and help texts in Cli.ts), and the only place layers are launched.
@@ -35,6 +25,13 @@ import { traceCommand } from "./trace/TraceCli.js"
 
 const EXIT_FAILED = 1
 const EXIT_USAGE = 2
+
+/**
+ * A module only some commands use (the admin API's CLIs, demo mode, the directory and trace
+ * CLIs), loaded when one of them runs: `serve`, and each worker of `workers: N` with it, does not
+ * load them (the admin API's modules are loaded by Server.ts where it starts the admin API).
+ */
+const load = <A>(module: () => Promise<A>): Effect.Effect<A> => Effect.promise(module)
 
 const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number | undefined) => Effect.Effect<void>) =>
   Effect.gen(function* () {
@@ -101,6 +98,10 @@ const serveWorker = (config: ImprintConfig, count: number) => {
  */
 const demo = (config: ImprintConfig, reset: boolean) =>
   Effect.gen(function* () {
+    const { startCaptureServer } = yield* load(() => import("./demo/CaptureServer.js"))
+    const { DEMO_LOGIN_FROM, demoBanner, ensureDemoTenant } = yield* load(() => import("./demo/DemoMode.js"))
+    const { DEMO_TENANT_ID } = yield* load(() => import("./demo/DemoTenant.js"))
+    const { provisionDemoImages } = yield* load(() => import("./demo/DemoImages.js"))
     const outbox = config.captureDir ?? path.resolve("var/outbox")
     const capture = yield* startCaptureServer(outbox)
     const withCapture = ImprintConfig.make({
@@ -138,7 +139,7 @@ const tenantCommand = (config: ImprintConfig, args: ReadonlyArray<string>, flags
     const [sub, arg] = args
     switch (sub) {
       case "import":
-        return yield* tenantImport(arg, flags.mode)
+        return yield* (yield* load(() => import("./admin/tenants/ImportCli.js"))).tenantImport(arg, flags.mode)
       case "export": {
         const id = yield* Schema.decodeUnknown(TenantId)(arg).pipe(Effect.mapError(() => new Error(`"${arg}" is not a tenant id (a-z, 0-9, -)`)))
         const file = yield* repo.exportTenant(id)
@@ -156,6 +157,8 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
   Effect.gen(function* () {
     const { command, positional, flags } = invocation
     if (command === "send-sample") {
+      const { sampleAccepted, sendSample } = yield* load(() => import("./demo/SampleSender.js"))
+      const { DEMO_SENDER } = yield* load(() => import("./demo/DemoTenant.js"))
       const port = Number(flags.port ?? 2525)
       if (!Number.isInteger(port) || port < 1 || port > 65535) return yield* Effect.fail(new Error(`--port ${flags.port}: expected a port number`))
       const host = flags.host ?? "127.0.0.1"
@@ -181,14 +184,22 @@ const run = (invocation: Extract<Invocation, { _tag: "Run" }>) =>
         return yield* demo(config, invocation.switches.has("reset"))
       case "tenant":
         return yield* tenantCommand(config, positional, flags)
-      case "admin":
+      case "admin": {
+        const { adminCommand } = yield* load(() => import("./admin/auth/TokenCli.js"))
         return yield* adminCommand(positional, flags).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
-      case "directory":
+      }
+      case "directory": {
+        const { directoryCommand } = yield* load(() => import("./sync/SyncCli.js"))
         return yield* directoryCommand(positional, helpText("directory")).pipe(Effect.provide(liveLayer(config)), Effect.scoped)
-      case "image":
+      }
+      case "image": {
+        const { imageCommand } = yield* load(() => import("./admin/images/Cli.js"))
         return yield* imageCommand(positional).pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies), Effect.provide(liveLayer(config)), Effect.scoped)
-      case "trace":
+      }
+      case "trace": {
+        const { traceCommand } = yield* load(() => import("./trace/TraceCli.js"))
         return yield* traceCommand(positional, flags, helpText("trace")).pipe(Effect.provide(traceSearchLayer(config)), Effect.scoped)
+      }
     }
   })
 

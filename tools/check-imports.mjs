@@ -9,8 +9,9 @@
  *
  *   node tools/check-imports.mjs          prints the violations, exits 1 if any
  *
- * Also: no file imports a package's barrel that BARRELS names (each module by its own path), and
- * inside pipeline/ the stages import only along the wire (WIRE), never the pipeline's root files.
+ * Also: no file imports a package's barrel that BARRELS names (each module by its own path),
+ * inside pipeline/ the stages import only along the wire (WIRE), never the pipeline's root files,
+ * and main.ts reaches no module of the admin API by static imports (NOT_LOADED_BY_SERVE).
  *
  * spec/ImportRules.test.ts runs it inside `npm test`. A script of our own rather than
  * dependency-cruiser: the rules are a dozen lines, and it needs no dependency
@@ -165,6 +166,39 @@ export const importGraph = (src) => {
   return graph
 }
 
+/**
+ * What `imprint serve`, and every worker of `workers: N` with it, loads: the files `main.ts`
+ * reaches by static imports (a dynamic `import("…")` loads only when it runs; a type-only import
+ * loads nothing). A worker serves SMTP only, so none of these may be a module of the admin API
+ * or the image listener:
+ * Server.ts and main.ts import those where the admin API or a CLI starts (issue 16; README,
+ * Performance, "what a worker loads").
+ */
+export const SERVE_ENTRY = "main.ts"
+export const NOT_LOADED_BY_SERVE = /^(?:admin\/|AdminRoot\.ts$|ImageRoot\.ts$|images\/ImageServer\.ts$)/
+
+const STATIC_IMPORT = /(?:^|\n)\s*(import|export)(\s+type\b)?\s[^"';]*?from\s+["'](\.{1,2}\/[^"']+)["']|(?:^|\n)\s*import\s+["'](\.{1,2}\/[^"']+)["']/g
+
+/** the files `entry` reaches by static, value imports, each with the chain that reaches it */
+export const staticReach = (src, entry) => {
+  const via = new Map([[entry, [entry]]])
+  const queue = [entry]
+  while (queue.length > 0) {
+    const rel = queue.shift()
+    const file = path.join(src, rel)
+    if (!fs.existsSync(file)) continue
+    for (const m of fs.readFileSync(file, "utf8").matchAll(STATIC_IMPORT)) {
+      if (m[2] !== undefined) continue
+      const spec = m[3] ?? m[4]
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)).replace(/\.js$/, ".ts")
+      if (target.startsWith("..") || via.has(target)) continue
+      via.set(target, [...via.get(rel), target])
+      queue.push(target)
+    }
+  }
+  return via
+}
+
 /** strongly connected components with more than one file, or a file importing itself (Tarjan) */
 export const cycles = (graph) => {
   let index = 0
@@ -231,6 +265,14 @@ export const check = (src) => {
   for (const s of unknownStages) violations.push(`src/pipeline/${s}/: a stretch of the wire with no place in WIRE; add it to WIRE in tools/check-imports.mjs`)
   for (const c of cycles(graph)) violations.push(`cycle: ${c.join(" ⇄ ")}`)
   violations.push(...barrelImports(src))
+  for (const [file, chain] of staticReach(src, SERVE_ENTRY)) {
+    // the first such file on a chain is the one to load dynamically; what it imports follows it
+    if (NOT_LOADED_BY_SERVE.test(file) && !chain.slice(0, -1).some((f) => NOT_LOADED_BY_SERVE.test(f))) {
+      violations.push(
+        `${chain.join(" → ")}: serve and every worker would load it; import it dynamically where it runs (tools/check-imports.mjs, NOT_LOADED_BY_SERVE)`
+      )
+    }
+  }
   const stale = Object.keys(ALLOWED).filter((k) => !used.has(k))
   return { files: graph.size, violations, stale }
 }

@@ -97,6 +97,35 @@ describe("stamped output whatever the cuts", () => {
     expect(differs).toEqual([])
   })
 
+  it("finds a padded boundary line cut across two writes when the second is long and holds no boundary text", async () => {
+    // StampedPart reads a long write as a string only up to its first line break unless a boundary's
+    // text is in it: a padded boundary line begun in the carry must still be found there
+    const lines = ["Hello", "--BB  ", "c".repeat(2000), "d".repeat(700), "more text", ""].join("\r\n")
+    const message = Buffer.from(
+      `${HEAD}Content-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\n${lines}\r\n--BB--\r\n`,
+      "latin1"
+    )
+    const whole = await runStamper(message, undefined, { chunkSize: message.length })
+    expect(whole.outcome.parts[0]?.result).toBe("malformed")
+    expect(whole.output.equals(message)).toBe(true)
+    const differs: Array<number> = []
+    const from = message.indexOf("Hello")
+    for (let at = from; at < message.indexOf("cc") + 2; at++) {
+      const chunks = [message.subarray(0, at), message.subarray(at)]
+      const split = await runStamper(async function* () {
+        yield* chunks
+      })
+      if (
+        split.outcome.parts[0]?.result !== "malformed" ||
+        !split.output.equals(message) ||
+        !(await runStampedCopy(chunks)).equals(await runStampedCopy([message]))
+      ) {
+        differs.push(at)
+      }
+    }
+    expect(differs).toEqual([])
+  })
+
   it("judges a line longer than a separator can be the same whether it came in one write or in several", async () => {
     // TextSeparators skips a line too long to be a separator without holding it; the line it skipped
     // must count as it does when it is read whole: as new text, and as the line above the next one

@@ -217,7 +217,8 @@ export class PartSplicer {
 
   private emit(text: string): void {
     if (text.length === 0) return
-    this.tail = (this.tail + text).slice(-4)
+    // the last 4 characters; joining a whole write to the tail first would copy it (a cons string flattened by the slice)
+    this.tail = text.length >= 4 ? text.slice(-4) : (this.tail + text).slice(-4)
     this.sink(text)
   }
 

@@ -37,6 +37,8 @@ export class StampedPart {
   private readonly undecodable: string | undefined
   /** a line opening or closing an enclosing multipart, with transport padding mailsplit did not take as one */
   private readonly paddedBoundary: RegExp | undefined
+  /** the enclosing boundaries' texts, as the bytes a line holding one would have (undefined: one holds a line break) */
+  private readonly boundaryTexts: ReadonlyArray<Buffer> | undefined
   private boundaryCarry = ""
   private malformed = false
   private readonly transfer: TransferEncoding
@@ -57,7 +59,9 @@ export class StampedPart {
     this.transfer = transfer ?? "identity"
     this.charsetName = charset.decodable ? charset.name : "ascii-fallback"
     this.outputEncoding = transfer === "base64" ? "base64" : "quoted-printable"
-    this.paddedBoundary = paddedBoundaryPattern(node)
+    const boundaries = enclosingBoundaries(node)
+    this.paddedBoundary = paddedBoundaryPattern(boundaries)
+    this.boundaryTexts = boundaries.some((b) => b.includes("\n")) ? undefined : boundaries.map((b) => Buffer.from(b, "latin1"))
   }
 
   /** bytes and characters this part holds in memory right now */
@@ -95,13 +99,20 @@ export class StampedPart {
    */
   private checkBoundary(value: Buffer): void {
     if (this.paddedBoundary === undefined || this.malformed) return
-    const window = this.boundaryCarry + value.toString("latin1")
+    // A padded boundary line lies within this write (then the write holds a boundary's text), or it
+    // starts in the carry and ends at the write's first LF. So the write is read as a string only up
+    // to that LF unless a boundary's text is in it: a body streaming live is not copied into a
+    // string per write (and the carry joined to it) just to find no boundary.
+    const texts = this.boundaryTexts
+    const whole = texts === undefined || value.length <= BOUNDARY_CARRY || texts.some((b) => value.includes(b))
+    const lf = whole ? -1 : value.indexOf(0x0a)
+    const window = this.boundaryCarry + value.toString("latin1", 0, lf === -1 ? value.length : lf + 1)
     this.paddedBoundary.lastIndex = 0
     if (this.paddedBoundary.test(window)) {
       this.malformed = true
       if (this.transcoding) throw new LateSkipError("malformed")
     }
-    this.boundaryCarry = carryOf(window)
+    this.boundaryCarry = whole ? carryOf(window) : carryOfLong(value)
   }
 
   /** inline PGP read after this part started to leave stamped: the copy must not be delivered */
@@ -263,19 +274,30 @@ const carryOf = (window: string): string => {
   return lf === -1 ? NOT_LINE_START : window.slice(lf)
 }
 
+/** `carryOf` of a window that ends with `value`, when `value` alone is longer than BOUNDARY_CARRY */
+const carryOfLong = (value: Buffer): string => {
+  const lf = value.indexOf(0x0a, value.length - BOUNDARY_CARRY - 1)
+  return lf === -1 ? NOT_LINE_START : value.toString("latin1", lf)
+}
+
 /** a carry that does not start a line (any character but LF) */
 const NOT_LINE_START = "\u0000"
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-/** the enclosing multiparts' boundary lines with transport padding (exact ones are the splitter's) */
-const paddedBoundaryPattern = (node: MimeNode): RegExp | undefined => {
+/** the enclosing multiparts' boundaries (those of at most 200 characters) */
+const enclosingBoundaries = (node: MimeNode): Array<string> => {
   const boundaries: Array<string> = []
   for (let p = node.parentNode; p !== false; p = p.parentNode) {
     const m = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(p.headers.getFirst("Content-Type"))
     const b = m?.[1] ?? m?.[2]
-    if (b !== undefined && b.length <= 200) boundaries.push(escapeRegExp(b))
+    if (b !== undefined && b.length <= 200) boundaries.push(b)
   }
+  return boundaries
+}
+
+/** the enclosing multiparts' boundary lines with transport padding (exact ones are the splitter's) */
+const paddedBoundaryPattern = (boundaries: ReadonlyArray<string>): RegExp | undefined => {
   if (boundaries.length === 0) return undefined
-  return new RegExp(`(?:^|\\n)--(?:${boundaries.join("|")})(?:--)?[ \\t]+\\r?\\n`, "g")
+  return new RegExp(`(?:^|\\n)--(?:${boundaries.map(escapeRegExp).join("|")})(?:--)?[ \\t]+\\r?\\n`, "g")
 }
