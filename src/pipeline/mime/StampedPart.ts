@@ -111,6 +111,16 @@ export class StampedPart {
     this.boundaryCarry = carryOf(window)
   }
 
+  /**
+   * A delimiter line of an enclosing multipart is in this part's body (the stamper's
+   * `strayDelimiter`): the part leaves raw if it has not left yet. True when it already left
+   * re-encoded (the copy must then fail).
+   */
+  markMalformed(): boolean {
+    this.malformed = true
+    return this.transcoding
+  }
+
   /** inline PGP read after this part started to leave stamped: the copy must not be delivered */
   private refuseArmour(): void {
     if (this.reader?.state === "pgp-inline") throw new LateSkipError("pgp-inline")
