@@ -143,4 +143,33 @@ describe("generated mail: examples of what it found", () => {
       )
     )
   })
+
+  it("keeps a character outside the BMP whole in UTF-16 text, wherever the part was cut", async () => {
+    // a UTF-16 decoder hands on the high half of a surrogate pair when a write ends between the
+    // halves (the scanner hands on whole lines: here, a soft line break between them); below the
+    // insertion point the splicer let it go on alone when it emitted all it held, and the encoder
+    // wrote each lone half as U+FFFD
+    const text = Buffer.concat([
+      Buffer.from([0xfe, 0xff]),
+      Buffer.from("Hello 😀\r\n\r\nOn Mon, 1 Jan 2024, Bob wrote:\r\n> 😀 there 😀😀\r\n", "utf16le").swap16()
+    ])
+    for (const [charset, body] of [
+      ["utf-16be", text.subarray(2)],
+      ["utf-16", text]
+    ] as const) {
+      // quoted-printable with a soft line break after every UTF-16 unit, so the halves of a pair sit on two lines
+      const qp = [...body]
+        .map((b) => `=${b.toString(16).toUpperCase().padStart(2, "0")}`)
+        .join("")
+        .replace(/(?:=..){2}(?!$)/g, "$&=\r\n")
+      const message = Buffer.from(
+        `${HEAD}Content-Type: text/plain; charset=${charset}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${qp}\r\n`,
+        "latin1"
+      )
+      const whole = await runStampedCopy([message])
+      expect(whole.toString("latin1")).toContain("=F0=9F=98=80")
+      for (const size of [1, 2, 3, 5, 7])
+        expect((await runStampedCopy(cutInto(message, [size]))).toString("latin1"), `${charset}, pieces of ${size}`).toBe(whole.toString("latin1"))
+    }
+  })
 })

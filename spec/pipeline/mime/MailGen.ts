@@ -10,7 +10,8 @@ import fc from "fast-check"
 import iconv from "iconv-lite"
 import { SIG_MARKER, SIG_TEXT_LINE } from "./MimeHarness.js"
 
-export type Leaf = { readonly kind: "leaf"; readonly headers: string; readonly body: Buffer }
+/** `headerOnly`: header lines and no blank line (the next delimiter follows them) */
+export type Leaf = { readonly kind: "leaf"; readonly headers: string; readonly body: Buffer; readonly headerOnly?: boolean }
 export type Multi = {
   readonly kind: "multi"
   readonly headers: (boundary: string) => string
@@ -32,7 +33,9 @@ const ROOT =
 export const serialize = (tree: Tree): Buffer => {
   switch (tree.kind) {
     case "leaf":
-      return Buffer.concat([Buffer.from(tree.headers + "\r\n", "latin1"), tree.body])
+      return tree.headerOnly === true
+        ? Buffer.from(tree.headers.replace(/\r\n$/, ""), "latin1")
+        : Buffer.concat([Buffer.from(tree.headers + "\r\n", "latin1"), tree.body])
     case "embedded":
       return Buffer.concat([Buffer.from(tree.headers + "\r\n" + ROOT, "latin1"), serialize(tree.inner)])
     case "multi": {
@@ -275,9 +278,19 @@ const leafArb = (big: boolean): fc.Arbitrary<Leaf> =>
           weight: 2
         }
       ),
-      trailingBreak: fc.boolean()
+      trailingBreak: fc.boolean(),
+      extra: fc.constantFrom(
+        "",
+        "",
+        "",
+        "X-Note: folded\r\n\tacross two lines\r\n",
+        "Content-Transfer-Encoding: 8bit\r\n",
+        "Content-ID: <part@example.com>\r\n",
+        "MIME-Version: 1.0 (produced by hand)\r\n"
+      ),
+      cteComment: fc.constantFrom("", "", "", " (encoded)")
     })
-    .map(({ html, text, htmlText, charset, cte, style, disposition, flowed, other, trailingBreak }): Leaf => {
+    .map(({ html, text, htmlText, charset, cte, style, disposition, flowed, other, trailingBreak, extra, cteComment }): Leaf => {
       const type = other ?? (html ? "text/html" : "text/plain")
       const params = other !== undefined ? [] : [...charsetParam(charset.label), ...(html ? [] : flowed)]
       let decoded = charset.encode(html ? htmlText : text)
@@ -289,7 +302,8 @@ const leafArb = (big: boolean): fc.Arbitrary<Leaf> =>
         cteHeader = "base64"
       }
       if (trailingBreak) encoded = Buffer.concat([encoded, Buffer.from("\r\n")])
-      const headers = typeLine(type, params, style) + (cteHeader === undefined ? "" : `Content-Transfer-Encoding: ${cteHeader}\r\n`) + disposition
+      const headers =
+        typeLine(type, params, style) + (cteHeader === undefined ? "" : `Content-Transfer-Encoding: ${cteHeader}${cteComment}\r\n`) + disposition + extra
       return { kind: "leaf", headers, body: encoded }
     })
 
@@ -304,7 +318,8 @@ const binaryLeaf: Leaf = {
 const boundaryArb = (parent: string | undefined) =>
   parent === undefined
     ? fc.constantFrom("BB", "=_Part_0_1.2", "----=_NextPart_000_0001", "b", "a'()+_,-./:=? b")
-    : fc.constantFrom(`${parent}1`, `${parent}-`, `${parent}x`, "CC", `=_${parent}`)
+    : // not "BB--" under "BB-": "--BB--" would close "BB" too (RFC 2046 forbids such a pair; readers differ on it)
+      fc.constantFrom(`${parent}1`, parent.endsWith("-") ? `${parent}y` : `${parent}-`, `${parent}x`, "CC", `=_${parent}`)
 
 const boundaryParam = (b: string, form: number): Array<string> => {
   const token = /^[A-Za-z0-9'()+_,\-./:=?]+$/.test(b) && !/[()/:=?]/.test(b)
@@ -364,11 +379,21 @@ const embeddedArb = (big: boolean, depth: number, parent: string | undefined): f
       inner
     }))
 
+/** a part of header lines only, and (with `big`) attachments of 20-50 KB */
+const otherLeafArb = (big: boolean): fc.Arbitrary<Leaf> =>
+  fc.oneof(
+    fc.constant<Leaf>({ kind: "leaf", headers: "Content-Type: text/plain; name=empty.txt\r\n", body: Buffer.alloc(0), headerOnly: true }),
+    ...(big
+      ? [fc.integer({ min: 20_000, max: 50_000 }).map((n): Leaf => ({ ...binaryLeaf, body: Buffer.from(b64(Buffer.alloc(n, 0x41), 76, "none"), "latin1") }))]
+      : [])
+  )
+
 const treeArb = (big: boolean, depth: number, parent: string | undefined): fc.Arbitrary<Tree> =>
   depth >= 3
     ? leafArb(big)
     : fc.oneof(
         { arbitrary: leafArb(big), weight: 3 },
+        { arbitrary: otherLeafArb(big), weight: 1 },
         { arbitrary: multiArb(big, depth, parent), weight: 3 },
         { arbitrary: embeddedArb(big, depth, parent), weight: 1 }
       )
