@@ -42,6 +42,10 @@ import MimeNodeClass from "mailsplit/lib/mime-node.js"
  * the corpus and random chunkings, and checks that they do not depend on the chunking (what a
  * part's body is, which bytes go on).
  *
+ * One addition (`onStrayDelimiter`): a line that readers take as a delimiter and the splitter
+ * does not is reported, in order with the events (the body run before it goes on first, so a run
+ * may end there; the bytes are the same).
+ *
  * What goes: the stream (a Transform with its buffers and object-mode pushes per event),
  * the `setImmediate` per written chunk, and the callback per line. Events go to `emit`
  * while `write` runs. As with the Splitter, put the SplitterGuard's rule (ChunkGuard)
