@@ -181,4 +181,18 @@ describe("generated mail: examples of what it found", () => {
         expect((await runStampedCopy(cutInto(message, [size]))).toString("latin1"), `${charset}, pieces of ${size}`).toBe(whole.toString("latin1"))
     }
   })
+
+  it("does not write a line of a re-encoded part that starts with the delimiter of an enclosing multipart", async () => {
+    // quoted-printable can hide "--BB" from the splitter with a soft line break ("--B=" / "B"); decoded
+    // and encoded again the line came out whole, and readers took it for a delimiter: a part more
+    for (const body of ["--B=\r\nB\r\n", "Hello\r\n--B=\r\nB--\r\n", `${"x".repeat(74)}=\r\n--BB and more\r\n`]) {
+      await expectReadAlike(
+        Buffer.from(
+          `${HEAD}Content-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n` +
+            `${body}\r\n--BB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUFBQQ==\r\n--BB--\r\n`,
+          "latin1"
+        )
+      )
+    }
+  })
 })

@@ -181,7 +181,7 @@ export class StampedPart {
       this.rewriteHeaders()
       this.frame?.open(push)
       push(this.node)
-      this.encoder = makeTransferEncoder(this.outputEncoding)
+      this.encoder = makeTransferEncoder(this.outputEncoding, enclosingBoundaries(this.node))
       const recorded = this.recorded
       if (this.probeReader !== undefined && recorded !== undefined) {
         // the dry run's reader goes on, its sink now the encoder (`record` encodes once committed)
@@ -293,6 +293,16 @@ const carryOf = (window: string): string => {
 
 /** a carry that does not start a line (any character but LF) */
 const NOT_LINE_START = "\u0000"
+
+/** the boundaries the splitter reads around a node (mailsplit's `_boundary` of each multipart above it) */
+const enclosingBoundaries = (node: MimeNode): Array<Buffer> => {
+  const boundaries: Array<Buffer> = []
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    const b = (p as MimeNode & { _boundary?: Buffer | false })._boundary
+    if (Buffer.isBuffer(b) && b.length > 0) boundaries.push(b)
+  }
+  return boundaries
+}
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
