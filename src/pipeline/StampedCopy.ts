@@ -48,7 +48,11 @@ export class StampedCopy extends Transform {
   ) {
     super()
     stamper.drive(this.joined)
-    this.scanner = new MimeScanner(this.scanned, { maxHeadSize: limits.maxHeadSize, maxChildNodes: limits.maxChildNodes })
+    this.scanner = new MimeScanner(this.scanned, {
+      maxHeadSize: limits.maxHeadSize,
+      maxChildNodes: limits.maxChildNodes,
+      onStrayDelimiter: (node) => this.stamper.strayDelimiter(node)
+    })
   }
 
   /** what the root headers said and the prefix put in front, once the root node was scanned */

@@ -42,6 +42,10 @@ import MimeNodeClass from "mailsplit/lib/mime-node.js"
  * the corpus and random chunkings, and checks that they do not depend on the chunking (what a
  * part's body is, which bytes go on).
  *
+ * One addition (`onStrayDelimiter`): a line that readers take as a delimiter and the splitter
+ * does not is reported, in order with the events (the body run before it goes on first, so a run
+ * may end there; the bytes are the same).
+ *
  * What goes: the stream (a Transform with its buffers and object-mode pushes per event),
  * the `setImmediate` per written chunk, and the callback per line. Events go to `emit`
  * while `write` runs. As with the Splitter, put the SplitterGuard's rule (ChunkGuard)
@@ -63,6 +67,11 @@ interface Config {
   readonly maxChildNodes?: number
   readonly ignoreEmbedded?: boolean
   readonly defaultInlineEmbedded?: boolean
+  /**
+   * Called, in order with the events, before a line that mail readers take as a delimiter and this
+   * scanner (as mailsplit) does not: see `strayDelimiter`. `node` is the node the line goes to.
+   */
+  readonly onStrayDelimiter?: (node: MimeNode) => void
 }
 
 const MAX_HEAD_SIZE = 1024 * 1024
@@ -86,6 +95,8 @@ export class MimeScanner {
   /** the start of a line that the previous chunk did not finish */
   private line: Buffer | false = false
   private failed = false
+  /** the node of the line just processed, when that line is a stray delimiter (`strayDelimiter`) */
+  private stray: Node | undefined
 
   constructor(
     private readonly emit: (chunk: SplitterChunk) => void,
@@ -111,6 +122,7 @@ export class MimeScanner {
   end(): void {
     if (this.failed) return
     const data = this.processLine(false, true)
+    this.reportStray()
     if (data !== undefined && (data.type === "node" || (data.value && data.value.length))) this.emit(data)
   }
 
@@ -176,6 +188,18 @@ export class MimeScanner {
 
       const result = this.processLine(chunk.subarray(start, i), false)
       i-- // the loop's i++ brings it back to the line after the one just processed
+      if (this.stray !== undefined) {
+        // the lines before it go on first, so the report comes at the same byte however the message was cut
+        if (group.type !== "none") {
+          if (groupstart !== groupend) {
+            group.value = chunk.subarray(groupstart, groupend)
+            emit(group)
+          }
+          group = { type: "none" }
+          groupstart = groupend
+        }
+        this.reportStray()
+      }
       if (result === undefined) {
         // a header line: the next data run starts after it (patch mailsplit-header-only-close)
         if (group.type === "none") groupend = i + 1
@@ -366,6 +390,27 @@ export class MimeScanner {
     return { node: this.node, type: this.node.multipart ? "data" : "body", value: line } as (DataChunk | BodyChunk) & { node: Node }
   }
 
+  private reportStray(): void {
+    const node = this.stray
+    this.stray = undefined
+    if (node !== undefined) this.config.onStrayDelimiter?.(node)
+  }
+
+  /**
+   * RFC 2046 5.1.1 as mail readers apply it: a delimiter line is "--" and the boundary of any
+   * enclosing multipart (a reader ends an unclosed inner multipart at an outer delimiter), then
+   * "--" for the close, then optional transport padding (spaces, tabs). The splitter takes only its
+   * current multipart's boundary or its parent's, unpadded; a line it let pass that a reader takes as
+   * a delimiter means its parts are no longer the reader's from there on.
+   */
+  private strayDelimiter(line: Buffer, startpos: number): boolean {
+    for (let p: Node | false = this.node; p; p = p.parentNode as Node | false) {
+      if (p._boundary && readerDelimiter(line, startpos, p._boundary)) return true
+      if (p._parentBoundary && readerDelimiter(line, startpos, p._parentBoundary)) return true
+    }
+    return false
+  }
+
   private compareBoundary(line: Buffer, startpos: number, boundary: Buffer): false | 1 | 2 {
     // --{boundary}\r\n or --{boundary}--\r\n
     if (line.length < boundary.length + 3 + startpos || line.length > boundary.length + 6 + startpos) return false
@@ -402,6 +447,7 @@ export class MimeScanner {
       // 3: next sibling, 4: parent end
       return (boundary + 2) as 3 | 4
     }
+    if (this.config.onStrayDelimiter !== undefined && this.strayDelimiter(line, startpos)) this.stray = this.node
     return false
   }
 
@@ -410,4 +456,17 @@ export class MimeScanner {
     this.state = HEAD
     this.nodeCounter++
   }
+}
+
+/** "--" boundary ["--"] [spaces and tabs] line break (or the message's end), from `startpos` */
+const readerDelimiter = (line: Buffer, startpos: number, boundary: Buffer): boolean => {
+  let at = startpos + 2
+  if (line.length < at + boundary.length) return false
+  for (let i = 0; i < boundary.length; i++) if (line[at + i] !== boundary[i]) return false
+  at += boundary.length
+  if (line[at] === 0x2d && line[at + 1] === 0x2d) at += 2
+  while (line[at] === 0x20 || line[at] === 0x09) at++
+  if (line[at] === 0x0d) at++
+  if (line[at] === 0x0a) at++
+  return at === line.length
 }

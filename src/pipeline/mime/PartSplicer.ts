@@ -191,11 +191,15 @@ export class PartSplicer {
     return best
   }
 
-  /** emits `pending[0, cut)`; a non-forced cut backs off so it never splits a surrogate pair or a head tag */
+  /**
+   * emits `pending[0, cut)`; a non-forced cut backs off so it never splits a surrogate pair or a head
+   * tag, nor lets a high surrogate go at the end of what is held (a UTF-16 decoder hands one on when
+   * a write ends between the halves; the encoder would write it alone as U+FFFD)
+   */
   private emitOriginal(cut: number, force: boolean): void {
     let end = Math.max(0, Math.min(cut, this.pending.length))
     if (!force) {
-      if (end > 0 && end < this.pending.length && isHighSurrogate(this.pending.charCodeAt(end - 1))) end--
+      if (end > 0 && isHighSurrogate(this.pending.charCodeAt(end - 1))) end--
       if (this.kind === "html" && this.inHead) {
         const lt = this.pending.lastIndexOf("<", end - 1)
         if (lt >= 0 && this.pending.indexOf(">", lt) >= end) end = lt

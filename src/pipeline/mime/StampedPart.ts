@@ -22,7 +22,11 @@ export class StampedPart {
   private passRaw = false
   private ended = false
   private sawBody = false
+  /** the first raw body bytes (up to 3): a body of one line break only is the splitter's empty-line body (see `finish`) */
+  private bodyHead = ""
   private emitted = false
+  /** the last byte this part emitted was LF */
+  private outEndsInBreak = false
   private probed: SpliceState | undefined
   private reader: BodyReader | undefined
   /** the dry run's reader and the text it emitted, for the commit to continue from (see `record`) */
@@ -79,7 +83,10 @@ export class StampedPart {
   }
 
   write(chunk: SplitterChunk & { value: Buffer }): void {
-    if (chunk.value.length > 0) this.sawBody = true
+    if (chunk.value.length > 0) {
+      this.sawBody = true
+      if (this.bodyHead.length < 3) this.bodyHead += chunk.value.toString("latin1", 0, 3 - this.bodyHead.length)
+    }
     this.checkBoundary(chunk.value)
     if (!this.committed) {
       this.raw.push(chunk)
@@ -113,6 +120,16 @@ export class StampedPart {
       if (this.transcoding) throw new LateSkipError("malformed")
     }
     this.boundaryCarry = whole ? carryOf(window) : carryOfLong(value)
+  }
+
+  /**
+   * A delimiter line of an enclosing multipart is in this part's body (the stamper's
+   * `strayDelimiter`): the part leaves raw if it has not left yet. True when it already left
+   * re-encoded (the copy must then fail).
+   */
+  markMalformed(): boolean {
+    this.malformed = true
+    return this.transcoding
   }
 
   /** inline PGP read after this part started to leave stamped: the copy must not be delivered */
@@ -175,7 +192,7 @@ export class StampedPart {
       this.rewriteHeaders()
       this.frame?.open(push)
       push(this.node)
-      this.encoder = makeTransferEncoder(this.outputEncoding)
+      this.encoder = makeTransferEncoder(this.outputEncoding, enclosingBoundaries(this.node))
       const recorded = this.recorded
       if (this.probeReader !== undefined && recorded !== undefined) {
         // the dry run's reader goes on, its sink now the encoder (`record` encodes once committed)
@@ -222,7 +239,12 @@ export class StampedPart {
     if (text.length === 0) return
     this.emitted = true
     const bytes = this.encoder!.writeText(text)
-    if (bytes.length > 0) this.push({ type: "body", value: bytes, node: this.node })
+    if (bytes.length > 0) this.emitBytes(bytes)
+  }
+
+  private emitBytes(bytes: Buffer): void {
+    this.outEndsInBreak = bytes[bytes.length - 1] === 0x0a
+    this.push({ type: "body", value: bytes, node: this.node })
   }
 
   private finish(): void {
@@ -231,10 +253,16 @@ export class StampedPart {
     this.refuseArmour()
     const rest = this.encoder!.end()
     // the splitter hands the line break before a boundary to the boundary, except after an empty
-    // body; and a single-part base64 message should still end with a line break
-    const needsBreak = (this.node.parentNode !== false && !this.sawBody && this.emitted) || (this.outputEncoding === "base64" && this.node.parentNode === false)
+    // body: none at all, or one empty line before a next part's boundary (that line break is then
+    // the body, and the boundary line comes without one); and a single-part base64 message should
+    // still end with a line break
+    const child = this.node.parentNode !== false
+    const endsInBreak = rest.length > 0 ? rest[rest.length - 1] === 0x0a : this.outEndsInBreak
+    const emptyLineBody = this.bodyHead === "\r\n" || this.bodyHead === "\n"
+    const needsBreak =
+      (child && !this.sawBody && this.emitted) || (child && emptyLineBody && this.emitted && !endsInBreak) || (this.outputEncoding === "base64" && !child)
     const last = needsBreak ? Buffer.concat([rest, Buffer.from("\r\n")]) : rest
-    if (last.length > 0) this.push({ type: "body", value: last, node: this.node })
+    if (last.length > 0) this.emitBytes(last)
     this.frame?.close(this.push)
   }
 
@@ -282,6 +310,16 @@ const carryOfLong = (value: Buffer): string => {
 
 /** a carry that does not start a line (any character but LF) */
 const NOT_LINE_START = "\u0000"
+
+/** the boundaries the splitter reads around a node (mailsplit's `_boundary` of each multipart above it) */
+const enclosingBoundaries = (node: MimeNode): Array<Buffer> => {
+  const boundaries: Array<Buffer> = []
+  for (let p = node.parentNode; p !== false; p = p.parentNode) {
+    const b = (p as MimeNode & { _boundary?: Buffer | false })._boundary
+    if (Buffer.isBuffer(b) && b.length > 0) boundaries.push(b)
+  }
+  return boundaries
+}
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 

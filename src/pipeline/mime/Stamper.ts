@@ -67,6 +67,8 @@ export class Stamper extends Transform {
   private highWater_ = 0
   private readonly holdBytes: number
   private nodes = 0
+  /** a stray delimiter was met (`strayDelimiter`): the splitter's parts are not the reader's, no part is chosen from here on */
+  private diverged = false
   private readonly depths = new WeakMap<MimeNode, number>()
   /** where released chunks go: the stream side, unless `drive` redirected them */
   private out: (chunk: SplitterChunk) => void = (chunk) => void this.push(chunk)
@@ -122,6 +124,26 @@ export class Stamper extends Transform {
     if (this.mode === "holding") this.commit(false)
   }
 
+  /**
+   * The scanner met a line that mail readers take as a delimiter of an enclosing multipart and the
+   * splitter did not (MimeScanner's `onStrayDelimiter`: transport padding, or an outer boundary
+   * below an unclosed multipart); `node` is the node the line went to. Up to that line the
+   * splitter's parts are the reader's, after it they are not (invariant 5: malformed structure):
+   * no part is chosen from here on, so what follows leaves as it came; a chosen part holding the
+   * line leaves raw, and one that already left re-encoded fails the copy (re-encoding the line
+   * took a delimiter away from readers).
+   */
+  strayDelimiter(node: MimeNode): void {
+    this.diverged = true
+    const part = this.parts.find((p) => p.node === node)
+    if (part !== undefined && part.markMalformed()) {
+      this.lateSkip ??= "malformed"
+      throw new LateSkipError("malformed")
+    }
+    // nothing chosen yet, nor to come: the message passes, with the reason
+    if (this.parts.length === 0) this.skip("malformed")
+  }
+
   override _transform(chunk: SplitterChunk, _enc: BufferEncoding, callback: TransformCallback): void {
     try {
       this.accept(chunk)
@@ -169,7 +191,7 @@ export class Stamper extends Transform {
       return this.mode === "passing" ? void this.out(node) : this.enqueue(node)
     }
     const kind = bodyKind(node)
-    if (kind === undefined || this.seen[kind] || this.plan.elements.length === 0 || !this.sameBody(node)) return this.enqueue(node)
+    if (kind === undefined || this.diverged || this.seen[kind] || this.plan.elements.length === 0 || !this.sameBody(node)) return this.enqueue(node)
     this.seen[kind] = true
     const part = new StampedPart(node, kind, this.plan, kind === "html" ? relatedFrame(node, embeddedImages(this.plan)) : undefined)
     this.parts.push(part)

@@ -194,6 +194,10 @@ const utf8Scratch = (text: string): Buffer => {
 class QuotedPrintableEncoder implements TextEncoderCodec {
   private lineLength = 0
   private carry: Buffer = Buffer.alloc(0)
+
+  /** `delimiters`: "--" + each enclosing boundary; a line starting with one gets its first "-" as "=2D" */
+  constructor(private readonly delimiters: ReadonlyArray<Buffer> = []) {}
+
   write(chunk: Buffer): Buffer {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk
     this.carry = Buffer.alloc(0)
@@ -222,6 +226,22 @@ class QuotedPrintableEncoder implements TextEncoderCodec {
           out[n++] = 0x0d
           out[n++] = 0x0a
           line = 0
+        }
+        if (line === 0 && c === 0x2d && this.delimiters.length > 0) {
+          // a line (after a hard or a soft break) that would read as a delimiter of an enclosing multipart
+          const verdict = startsDelimiter(input, i, final, this.delimiters)
+          if (verdict === "more") {
+            this.carry = Buffer.from(input.subarray(i))
+            break
+          }
+          if (verdict) {
+            out[n++] = 0x3d
+            out[n++] = HEX[0x2d >> 4]
+            out[n++] = HEX[0x2d & 15]
+            line = 3
+            i++
+            continue
+          }
         }
         // the run of bytes that stand for themselves (a blank not before CR among them), up to the line's room
         const stop = Math.min(len, i + MAX_ENCODED_LINE - 1 - line)
@@ -284,5 +304,25 @@ class QuotedPrintableEncoder implements TextEncoderCodec {
   }
 }
 
-export const makeTransferEncoder = (encoding: "quoted-printable" | "base64"): TextEncoderCodec =>
-  encoding === "base64" ? new Base64Encoder() : new QuotedPrintableEncoder()
+/**
+ * does `input` at `at` start with one of `delimiters` (true), not (false), or cannot it tell before
+ * more bytes come ("more")
+ */
+const startsDelimiter = (input: Buffer, at: number, final: boolean, delimiters: ReadonlyArray<Buffer>): boolean | "more" => {
+  let more = false
+  for (const d of delimiters) {
+    let k = 0
+    while (k < d.length && at + k < input.length && input[at + k] === d[k]) k++
+    if (k === d.length) return true
+    if (at + k === input.length && !final) more = true
+  }
+  return more ? "more" : false
+}
+
+/**
+ * `boundaries` (quoted-printable only): those of the multiparts around the part. A decoded line may
+ * start with one (its original hid it behind a soft line break or an escape); written as it reads,
+ * readers would take it for a delimiter, so its first "-" is escaped.
+ */
+export const makeTransferEncoder = (encoding: "quoted-printable" | "base64", boundaries: ReadonlyArray<Buffer> = []): TextEncoderCodec =>
+  encoding === "base64" ? new Base64Encoder() : new QuotedPrintableEncoder(boundaries.map((b) => Buffer.concat([Buffer.from("--"), b])))
