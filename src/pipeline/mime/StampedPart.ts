@@ -192,7 +192,7 @@ export class StampedPart {
       this.rewriteHeaders()
       this.frame?.open(push)
       push(this.node)
-      this.encoder = makeTransferEncoder(this.outputEncoding, enclosingBoundaries(this.node))
+      this.encoder = makeTransferEncoder(this.outputEncoding, splitterBoundaries(this.node))
       const recorded = this.recorded
       if (this.probeReader !== undefined && recorded !== undefined) {
         // the dry run's reader goes on, its sink now the encoder (`record` encodes once committed)
@@ -312,7 +312,7 @@ const carryOfLong = (value: Buffer): string => {
 const NOT_LINE_START = "\u0000"
 
 /** the boundaries the splitter reads around a node (mailsplit's `_boundary` of each multipart above it) */
-const enclosingBoundaries = (node: MimeNode): Array<Buffer> => {
+const splitterBoundaries = (node: MimeNode): Array<Buffer> => {
   const boundaries: Array<Buffer> = []
   for (let p = node.parentNode; p !== false; p = p.parentNode) {
     const b = (p as MimeNode & { _boundary?: Buffer | false })._boundary
