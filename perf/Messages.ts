@@ -203,6 +203,15 @@ const headerFor =
       "latin1"
     )
 
+/** a body of `head`, `block` `blocks` times, `rest` (if any) and `tail`, generated afresh on every call */
+const repeatedBody = (head: Buffer, block: Buffer, blocks: number, rest: Buffer, tail: Buffer) =>
+  function* (): Generator<Buffer> {
+    yield head
+    for (let i = 0; i < blocks; i++) yield block
+    if (rest.length > 0) yield rest
+    yield tail
+  }
+
 const specCache = new Map<MessageKind, MessageSpec>()
 
 /** The message of a kind; the shared parts are built once per process. */
@@ -214,17 +223,7 @@ export const messageSpec = (kind: MessageKind): MessageSpec => {
   let spec: MessageSpec
   if (kind === "10m-text" || kind === "100m-text") {
     const { head, block, blocks, rest, tail } = bigTextReply(target, headerLen)
-    spec = {
-      kind,
-      bytes: -1,
-      header: headerFor(undefined),
-      body: function* () {
-        yield head
-        for (let i = 0; i < blocks; i++) yield block
-        if (rest.length > 0) yield rest
-        yield tail
-      }
-    }
+    spec = { kind, bytes: -1, header: headerFor(undefined), body: repeatedBody(head, block, blocks, rest, tail) }
   } else if (kind === "10k") {
     // the header's Content-Type is the first line of replyPart
     const body = Buffer.from(replyPart("=_alt_perf", target - headerLen), "latin1")
@@ -248,17 +247,7 @@ export const messageSpec = (kind: MessageKind): MessageSpec => {
     const tail = Buffer.from(lines("", "--=_mixed_perf--"), "latin1")
     const fullBlocks = Math.floor(attachmentLines / BLOCK_LINES)
     const rest = block.subarray(0, (attachmentLines % BLOCK_LINES) * (B64_LINE + 2))
-    spec = {
-      kind,
-      bytes: -1,
-      header: headerFor(undefined),
-      body: function* () {
-        yield head
-        for (let i = 0; i < fullBlocks; i++) yield block
-        if (rest.length > 0) yield rest
-        yield tail
-      }
-    }
+    spec = { kind, bytes: -1, header: headerFor(undefined), body: repeatedBody(head, block, fullBlocks, rest, tail) }
   }
   let bodyBytes = 0
   for (const c of spec.body()) bodyBytes += c.length
