@@ -139,6 +139,21 @@ describe("generated mail: examples of what it found", () => {
     )
   })
 
+  it("fails the copy when that delimiter comes after the part already left re-encoded (fail-safe, invariant 5)", async () => {
+    // past the held start of the message the text part commits and leaves quoted-printable before
+    // the outer "--BB" arrives: re-encoding that line would take a delimiter away from readers, so
+    // the copy must fail (451, and the retry passes unstamped) rather than be delivered
+    const long = "A long body line that fills the held window before the outer delimiter.\r\n".repeat(1200)
+    const message = Buffer.from(
+      `${HEAD}Content-Type: multipart/mixed; boundary="BB"\r\n\r\n--BB\r\nContent-Type: multipart/alternative; boundary="CC"\r\n\r\n` +
+        `--CC\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${long}` +
+        `--BB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUFBQQ==\r\n--BB--\r\n`,
+      "latin1"
+    )
+    await expect(runStampedCopy([message])).rejects.toThrow(/malformed/)
+    await expect(runStampedCopy(cutInto(message, [4096]))).rejects.toThrow(/malformed/)
+  })
+
   it("leaves a part alone that holds a padded delimiter of a multipart whose boundary came in RFC 2231 pieces", async () => {
     // transport padding (RFC 2046 5.1.1) is a delimiter to readers, not to mailsplit; the check for it
     // read the boundary from "boundary=" only, so with "boundary*0=" the padded close line became
