@@ -71,7 +71,7 @@ export const runStamper = async (
 /** a root header policy for `runStampedCopy` (a fixed clock, so the prefix is the same on every run) */
 export const copyPolicy = {
   tenant: "t1",
-  receivedLine: "Received: from upstream by imprint; Mon, 7 Dec 2026 00:00:00 +0000",
+  receivedLine: "from upstream by imprint; Mon, 7 Dec 2026 00:00:00 +0000",
   stampKey: Buffer.alloc(32, 7),
   nowSeconds: 1_796_601_600,
   stampMaxAgeSeconds: 86_400
