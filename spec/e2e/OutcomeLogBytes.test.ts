@@ -44,7 +44,9 @@ const waitFor = async (lines: Array<string>, message: string): Promise<void> => 
 
 describe("the relay's log lines, production logger against Effect's jsonLogger", () => {
   it("relayed, then refused at RCPT: the same text, line for line", async () => {
-    const { imprint, reference, production } = await start({ rejectRcpt: { "nobody@customer.example": { code: 550, enhanced: "5.1.1", message: "no such user" } } })
+    const { imprint, reference, production } = await start({
+      rejectRcpt: { "nobody@customer.example": { code: 550, enhanced: "5.1.1", message: "no such user" } }
+    })
     const c = await RawSmtp.connect(imprint.port)
     expect((await c.send(FROM, ["bob@customer.example", "carol@customer.example"], MSG("bytes-1"))).code).toBe(250)
     expect((await c.command(`MAIL FROM:<${FROM}>`)).code).toBe(250)

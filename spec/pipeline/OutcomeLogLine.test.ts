@@ -20,7 +20,12 @@ const both = <A, E>(effect: Effect.Effect<A, E>, minimum: LogLevel.LogLevel = Lo
   const reference: Array<string> = []
   return effect.pipe(
     Logger.withMinimumLogLevel(minimum),
-    Effect.provide(Logger.replace(Logger.defaultLogger, jsonLines((line) => void production.push(line)))),
+    Effect.provide(
+      Logger.replace(
+        Logger.defaultLogger,
+        jsonLines((line) => void production.push(line))
+      )
+    ),
     Effect.provide(Logger.add(Logger.map(Logger.jsonLogger, (line) => void reference.push(line)))),
     Effect.zipRight(Effect.fiberId),
     Effect.map((id) => ({ production, reference, fiber: FiberId.threadName(id) }))
@@ -79,6 +84,12 @@ describe("the outcome log line, byte for byte", () => {
   it.effect("the same bytes as Effect's jsonLogger whatever the fields and the fiber's annotations", () =>
     Effect.gen(function* () {
       const many = Array.from({ length: 60 }, (_, i) => `r${i}@customer.example`)
+      const shared = { a: 1 }
+      const circle: Record<string, unknown> = { b: 2 }
+      circle.self = circle
+      const named = function named() {
+        return 1
+      }
       const cases: ReadonlyArray<Effect.Effect<void>> = [
         // no fiber annotation, no duration, no extra
         logOutcome({ ...relayed, durationMs: undefined, extra: undefined }),
@@ -90,6 +101,10 @@ describe("the outcome log line, byte for byte", () => {
         logOutcome(relayed).pipe(Effect.annotateLogs({ request: { id: 7, path: ["a", "b"] }, count: 3, "7": "seven", flag: true })),
         // extra fields that are not strings; a field that is undefined
         logOutcome({ ...relayed, extra: { size: 1.5, nothing: null, gone: undefined, list: [1, "two"], nested: { a: 1 } } }),
+        // values jsonLogger writes its own way: a bigint, a symbol, a function, one object twice, a circle
+        logOutcome({ ...relayed, extra: { big: 10n, sym: Symbol("s"), twice: [shared, shared], circle } }),
+        logOutcome(relayed).pipe(Effect.annotateLogs({ big: 11n, twice: [shared, shared] })),
+        logOutcome({ ...relayed, extra: { fn: named } }),
         // a log span
         logOutcome(relayed).pipe(Effect.withLogSpan("transaction")),
         // a failure line: WARN
@@ -101,7 +116,9 @@ describe("the outcome log line, byte for byte", () => {
           to: []
         }),
         // two lines in a row from one fiber with the same annotations (a cached shape reused)
-        Effect.zipRight(logOutcome(relayed), logOutcome({ ...relayed, to: ["x@customer.example"], durationMs: 99 })).pipe(Effect.annotateLogs({ session: "s-4" }))
+        Effect.zipRight(logOutcome(relayed), logOutcome({ ...relayed, to: ["x@customer.example"], durationMs: 99 })).pipe(
+          Effect.annotateLogs({ session: "s-4" })
+        )
       ]
       for (const c of cases) {
         const { production, reference } = yield* both(c)
