@@ -93,6 +93,9 @@ const orderOf = (annotations: HashMap.HashMap<string, unknown>, base: Base, fiel
   return order
 }
 
+/** FiberId.threadName without the HashSet it builds for one id: a fiber's own id is `#<id>`. */
+const threadName = (fiberId: FiberId.FiberId): string => (FiberIds.isRuntime(fiberId) ? `#${fiberId.id}` : FiberIds.threadName(fiberId))
+
 /**
  * The line `Logger.jsonLogger` writes for a message `text` at `level`, no
  * cause and no log span, with the fiber's `annotations` and then each of
@@ -118,6 +121,6 @@ export const jsonLine = (
     timestamp: date.toISOString(),
     annotations: written,
     spans: {},
-    fiberId: FiberIds.threadName(fiberId)
+    fiberId: threadName(fiberId)
   })
 }
