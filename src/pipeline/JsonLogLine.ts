@@ -44,14 +44,19 @@ const plain = (v: unknown): boolean => {
   }
 }
 
-/** A shape's keys in the order of the merged annotations, each with where its value comes from. */
-type Order = ReadonlyArray<readonly [key: string, fromFields: boolean]>
+/** A set of field names, and the merged annotations' keys in jsonLogger's order, each with where its value comes from. */
+interface Shape {
+  readonly fieldKeys: ReadonlyArray<string>
+  readonly order: ReadonlyArray<readonly [key: string, fromFields: boolean]>
+}
 
 /** What is known of one (immutable) annotations map: its values, whether they are plain, the orders of its shapes. */
 interface Base {
   readonly values: Map<string, unknown>
   readonly plain: boolean
-  readonly orders: Map<string, Order>
+  readonly shapes: Map<string, Shape>
+  /** the shape of the last line: the outcome line has the same fields message after message */
+  last: Shape | undefined
 }
 
 const bases = new WeakMap<HashMap.HashMap<string, unknown>, Base>()
@@ -64,33 +69,42 @@ const baseOf = (annotations: HashMap.HashMap<string, unknown>): Base => {
     const values = new Map<string, unknown>(annotations)
     let allPlain = true
     for (const v of values.values()) if (!plain(v)) allPlain = false
-    bases.set(annotations, (base = { values, plain: allPlain, orders: new Map() }))
+    bases.set(annotations, (base = { values, plain: allPlain, shapes: new Map(), last: undefined }))
   }
   return base
 }
 
+/** `fields` has exactly these keys, in this order */
+const hasKeys = (fields: Readonly<Record<string, unknown>>, keys: ReadonlyArray<string>): boolean => {
+  let i = 0
+  for (const key in fields) if (key !== keys[i++]) return false
+  return i === keys.length
+}
+
 /**
  * The order jsonLogger writes the annotations in: the HashMap's own iteration
- * order (by key hash), found once per annotations map and set of field names
- * by doing exactly what the fiber's log does (the fiber's map with each field
- * set, in the fields' order) and reading the keys back. The order of a HashMap
- * depends on its keys and their insertions, never on the values.
+ * order (by key hash), found once per annotations map and sequence of field
+ * names by doing exactly what the fiber's log does (the fiber's map with each
+ * field set, in the fields' order) and reading the keys back. The order of a
+ * HashMap depends on its keys and their insertions, never on the values.
  */
-const orderOf = (annotations: HashMap.HashMap<string, unknown>, base: Base, fields: Readonly<Record<string, unknown>>): Order => {
-  let shape = ""
-  for (const key in fields) shape += key + "\u0000"
-  let order = base.orders.get(shape)
-  if (order === undefined) {
+const shapeOf = (annotations: HashMap.HashMap<string, unknown>, base: Base, fields: Readonly<Record<string, unknown>>): Shape => {
+  if (base.last !== undefined && hasKeys(fields, base.last.fieldKeys)) return base.last
+  const fieldKeys: Array<string> = []
+  for (const key in fields) fieldKeys.push(key)
+  const name = fieldKeys.join("\u0000")
+  let shape = base.shapes.get(name)
+  if (shape === undefined) {
     const merged = HashMap.mutate(annotations, (m) => {
-      for (const key in fields) HashMap.set(m, key, undefined)
+      for (const key of fieldKeys) HashMap.set(m, key, undefined)
     })
-    const own = new Set<string>()
-    for (const key in fields) own.add(key)
-    order = Array.from(HashMap.keys(merged), (key) => [key, own.has(key)] as const)
-    if (base.orders.size >= MAX_SHAPES) base.orders.clear()
-    base.orders.set(shape, order)
+    const own = new Set(fieldKeys)
+    shape = { fieldKeys, order: Array.from(HashMap.keys(merged), (key) => [key, own.has(key)] as const) }
+    if (base.shapes.size >= MAX_SHAPES) base.shapes.clear()
+    base.shapes.set(name, shape)
   }
-  return order
+  base.last = shape
+  return shape
 }
 
 /** FiberId.threadName without the HashSet it builds for one id: a fiber's own id is `#<id>`. */
@@ -112,9 +126,14 @@ export const jsonLine = (
 ): string | undefined => {
   const base = baseOf(annotations)
   if (!base.plain) return undefined
-  for (const key in fields) if (!plain(fields[key])) return undefined
   const written: Record<string, unknown> = {}
-  for (const [key, fromFields] of orderOf(annotations, base, fields)) written[key] = fromFields ? fields[key] : base.values.get(key)
+  for (const [key, fromFields] of shapeOf(annotations, base, fields).order) {
+    if (fromFields) {
+      const v = fields[key]
+      if (!plain(v)) return undefined
+      written[key] = v
+    } else written[key] = base.values.get(key)
+  }
   return JSON.stringify({
     message: text,
     logLevel: level.label,
