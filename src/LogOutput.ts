@@ -1,4 +1,5 @@
 import { Layer, Logger } from "effect"
+import { jsonLines } from "./pipeline/JsonLogLine.js"
 
 /**
  * Log lines as JSON on stdout, written once per event-loop turn. stdout to a
@@ -47,4 +48,4 @@ const enqueue = (line: string): void => {
  * Imprint exports no spans, so those events were only memory — unbounded under
  * a span that lives as long as a server loop (see also Inbound's runtime).
  */
-export const batchedJsonLogger = Layer.merge(Logger.replace(Logger.defaultLogger, Logger.map(Logger.jsonLogger, enqueue)), Logger.remove(Logger.tracerLogger))
+export const batchedJsonLogger = Layer.merge(Logger.replace(Logger.defaultLogger, jsonLines(enqueue)), Logger.remove(Logger.tracerLogger))

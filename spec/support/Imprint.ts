@@ -17,6 +17,7 @@ import type { Store } from "../../src/store/Store.js"
 import { makeSelfSigned } from "./Certs.js"
 import { startSink, type Sink, type SinkOptions } from "./Sink.js"
 import { tenantImport } from "../../src/actors/TenantImport.js"
+import { jsonLines } from "../../src/pipeline/JsonLogLine.js"
 
 /** IMPRINT_TEST_LOG=1 shows the relay's log lines; otherwise only errors. */
 const quietLogs = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogLevel.Info : LogLevel.Error)
@@ -25,15 +26,22 @@ const quietLogs = Logger.withMinimumLogLevel(process.env.IMPRINT_TEST_LOG ? LogL
  * `observe`: run the relay under this tracer, logging at Info as in production
  * but writing no lines (what reaches the loggers is what a spec looks at).
  */
-const environment = (observe: { readonly tracer: Tracer.Tracer } | undefined, logLines: Array<string> | undefined) =>
+const environment = (
+  observe: { readonly tracer: Tracer.Tracer } | undefined,
+  logLines: Array<string> | undefined,
+  productionLogLines: Array<string> | undefined
+) =>
   logLines !== undefined
     ? <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         effect.pipe(
           Logger.withMinimumLogLevel(LogLevel.Info),
           Effect.provide(
-            Logger.replace(
-              Logger.defaultLogger,
-              Logger.map(Logger.jsonLogger, (line) => void logLines.push(line))
+            Layer.merge(
+              Logger.replace(
+                Logger.defaultLogger,
+                Logger.map(Logger.jsonLogger, (line) => void logLines.push(line))
+              ),
+              productionLogLines === undefined ? Layer.empty : Logger.add(jsonLines((line) => void productionLogLines.push(line)))
             )
           )
         )
@@ -68,12 +76,14 @@ export const startImprint = async (opts: {
   observe?: { readonly tracer: Tracer.Tracer }
   /** collects the relay's log lines at Info and above, each as the JSON text the production logger writes */
   logLines?: Array<string>
+  /** with `logLines`: the same lines, written by the production logger (LogOutput's jsonLines) beside Effect's own */
+  productionLogLines?: Array<string>
   /** an existing data folder (a restarted node): kept by close() */
   dataDir?: string
   /** an operator token already in the store (a restarted node): none is created */
   token?: string
 }): Promise<RunningImprint> => {
-  const quiet = environment(opts.observe, opts.logLines)
+  const quiet = environment(opts.observe, opts.logLines, opts.productionLogLines)
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "imprint-test-"))
   const smtp = { host: "127.0.0.1", port: 0, ...(opts.config?.smtp as object | undefined) }
   // the admin API (opt-in): HTTPS on a free port with a certificate the test client trusts

@@ -1,7 +1,7 @@
 import type { TraceCopy, TraceDecision, TraceEntry, TraceOutcome, TracePhase, TraceReply } from "../domain/Trace.js"
 import type { StampOutcome } from "./mime/StampPlan.js"
 import { type RelayError, type SmtpReply, toReply } from "./RelayError.js"
-import type { Decision } from "./Transaction.js"
+import type { Copy, Decision } from "./Transaction.js"
 
 /**
  * What DataPhase knows about a transaction when its reply is settled, as the
@@ -39,20 +39,33 @@ const traceReply = (r: SmtpReply): TraceReply =>
 
 const outcomeOf = (code: number): TraceOutcome => (code < 400 ? "relayed" : code < 500 ? "deferred" : "rejected")
 
-const copiesOf = (facts: TraceFacts): Array<TraceCopy> =>
-  (facts.decision?.copies ?? []).map((copy, i) => {
+/** Keys are set one by one in the order the record has always had (msgpack writes them in that order); a spread of a conditional literal per optional key cost most of traceEntry's time. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** each template once, as `id@version`, in the order of the plan's elements */
+const templatesOf = (copy: Copy): Array<string> => {
+  const elements = copy.plan?.elements
+  if (elements === undefined || elements.length === 0) return []
+  const templates = new Set<string>()
+  for (const e of elements) templates.add(`${e.templateId}@${e.templateVersion ?? "?"}`)
+  return Array.from(templates)
+}
+
+const copiesOf = (facts: TraceFacts): Array<TraceCopy> => {
+  const copies = facts.decision?.copies
+  if (copies === undefined || copies.length === 0) return []
+  return copies.map((copy, i) => {
     const outcome = facts.outcomes[i]
     const answered = facts.copyReplies[i]
-    const templates = new Set((copy.plan?.elements ?? []).map((e) => `${e.templateId}@${e.templateVersion ?? "?"}`))
-    return {
-      recipients: copy.recipients,
-      rules: copy.ruleIds,
-      templates: Array.from(templates),
-      stamped: outcome?.stamped ?? [],
-      ...(outcome?.skipped !== undefined ? { skipped: outcome.skipped } : {}),
-      ...(answered !== undefined ? { reply: traceReply(answered.reply), durationMs: answered.afterMs } : {})
+    const traced: Mutable<TraceCopy> = { recipients: copy.recipients, rules: copy.ruleIds, templates: templatesOf(copy), stamped: outcome?.stamped ?? [] }
+    if (outcome?.skipped !== undefined) traced.skipped = outcome.skipped
+    if (answered !== undefined) {
+      traced.reply = traceReply(answered.reply)
+      traced.durationMs = answered.afterMs
     }
+    return traced
   })
+}
 
 /** `reply`: what the upstream was told; `error`: the failure's tag when the transaction was not relayed. */
 export const traceEntry = (facts: TraceFacts, reply: SmtpReply, error: string | undefined, now: number): TraceEntry => {
@@ -66,23 +79,24 @@ export const traceEntry = (facts: TraceFacts, reply: SmtpReply, error: string | 
         ? "stamped"
         : "unstamped"
   const reason = decision !== "unstamped" ? undefined : (facts.decision?.unstamped ?? copies.find((c) => c.skipped !== undefined)?.skipped ?? "no-elements")
-  return {
+  const entry: Mutable<TraceEntry> = {
     at: facts.started,
     tenant: facts.tenant,
     connector: facts.connector,
     client: facts.client,
     sender: facts.sender,
-    recipients: facts.recipients,
-    ...(facts.messageId !== undefined ? { messageId: facts.messageId } : {}),
-    ...(facts.size !== undefined ? { size: facts.size } : {}),
-    decision,
-    ...(reason !== undefined ? { reason } : {}),
-    outcome,
-    ...(error !== undefined ? { error } : {}),
-    reply: traceReply(reply),
-    copies,
-    durationMs: now - facts.started
-  }
+    recipients: facts.recipients
+  } as Mutable<TraceEntry>
+  if (facts.messageId !== undefined) entry.messageId = facts.messageId
+  if (facts.size !== undefined) entry.size = facts.size
+  entry.decision = decision
+  if (reason !== undefined) entry.reason = reason
+  entry.outcome = outcome
+  if (error !== undefined) entry.error = error
+  entry.reply = traceReply(reply)
+  entry.copies = copies
+  entry.durationMs = now - facts.started
+  return entry
 }
 
 /** Why a MAIL or RCPT was refused, as the trace's `reason` (searchable with `reason=`). */

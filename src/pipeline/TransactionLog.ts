@@ -1,4 +1,5 @@
-import { Cause, Clock, Context, Effect, FiberRef, HashMap, HashSet, Inspectable, LogLevel } from "effect"
+import { Cause, Clock, Context, Effect, FiberRef, HashMap, HashSet, Inspectable, List, type Logger, LogLevel } from "effect"
+import { jsonLine, lineWriterOf } from "./JsonLogLine.js"
 import { type RelayError, type SmtpReply, toReply } from "./RelayError.js"
 
 /**
@@ -87,29 +88,47 @@ export const logOutcome = (f: OutcomeFields): Effect.Effect<void> => {
  * fiber's annotations plus `fields` built in one transient map and handed to
  * the loggers directly: the same line, the same fields in the same order,
  * and the fiber's annotations are never changed.
+ *
+ * The production logger (JsonLogLine's `jsonLines`) gets its line from
+ * `jsonLine` instead, the same text without the map, Effect's structured copy
+ * and its replacer (spec/pipeline/OutcomeLogLine pins the bytes); any other
+ * logger, a log span or a value jsonLine does not write itself takes the
+ * path above.
  */
 const annotatedLine = (level: LogLevel.LogLevel, text: string, fields: Readonly<Record<string, unknown>>): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
     if (LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), level)) return Effect.void
     const loggers = fiber.getFiberRef(FiberRef.currentLoggers)
     if (HashSet.size(loggers) === 0) return Effect.void
-    const annotations = HashMap.mutate(fiber.getFiberRef(FiberRef.currentLogAnnotations), (m) => {
-      for (const key in fields) HashMap.set(m, key, fields[key])
-    })
-    const context = fiber.getFiberRefs()
-    const options = {
-      fiberId: fiber.id(),
-      logLevel: level,
-      message: [text],
-      cause: Cause.empty,
-      context,
-      spans: fiber.getFiberRef(FiberRef.currentLogSpan),
-      annotations,
-      date: new Date(Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+    const fiberAnnotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+    const spans = fiber.getFiberRef(FiberRef.currentLogSpan)
+    const date = new Date(Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+    let options: Logger.Logger.Options<unknown> | undefined
+    for (const logger of loggers) {
+      const write = List.isNil(spans) ? lineWriterOf(logger) : undefined
+      const line = write === undefined ? undefined : jsonLine(level, text, date, fiber.id(), fiberAnnotations, fields)
+      if (line !== undefined) {
+        write!(line)
+        continue
+      }
+      if (options === undefined) {
+        const annotations = HashMap.mutate(fiberAnnotations, (m) => {
+          for (const key in fields) HashMap.set(m, key, fields[key])
+        })
+        options = {
+          fiberId: fiber.id(),
+          logLevel: level,
+          message: [text],
+          cause: Cause.empty,
+          context: fiber.getFiberRefs(),
+          spans,
+          annotations,
+          date
+        }
+      }
+      const o = options
+      Inspectable.withRedactableContext(o.context, () => logger.log(o))
     }
-    Inspectable.withRedactableContext(context, () => {
-      for (const logger of loggers) logger.log(options)
-    })
     return Effect.void
   })
 
