@@ -118,6 +118,9 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const command = <A>(s: SessionState, effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) =>
     s.commands.submit(effect, settle(done))
 
+  /** the gauge of open sessions, set with a plain call (no metric labels are in use): a fiber each did it twice per session */
+  const sessionsChanged = () => activeSessions.unsafeUpdate(sessions.size, [])
+
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
     if (s === undefined) {
@@ -131,7 +134,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         refusals: 0
       }
       sessions.set(session.id, s)
-      run(Metric.set(activeSessions, sessions.size))
+      sessionsChanged()
     }
     return s
   }
@@ -262,7 +265,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onClose(session) {
       const s = sessions.get(session.id)
       sessions.delete(session.id)
-      run(Metric.set(activeSessions, sessions.size))
+      sessionsChanged()
       if (s) {
         s.commands.close()
         run(Effect.zipRight(abandoned(s), s.link.release))
