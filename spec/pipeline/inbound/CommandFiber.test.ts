@@ -61,6 +61,16 @@ describe("CommandFiber", () => {
     })
   )
 
+  it.effect("settles a command handed over after the runtime's scope closed with an interruption (no command is left unanswered)", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const run = yield* FiberSet.makeRuntime<never>().pipe(Scope.extend(scope))
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* submitted(new CommandFiber(run), Effect.succeed("never runs"))
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    })
+  )
+
   it.scoped("ends its fiber when the session closes: at once when idle, after the command in flight otherwise", () =>
     Effect.gen(function* () {
       const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []

@@ -69,8 +69,11 @@ export class CommandFiber {
       const current = this.current
       this.current = undefined
       if (current !== undefined) current.settle(Exit.isFailure(exit) ? exit : Exit.die(new Error("session command fiber ended")))
-      // handed over meanwhile: a new fiber runs it
-      if (this.queued.length > 0 && !Exit.isInterrupted(exit)) this.start()
+      if (this.queued.length === 0) return
+      // handed over meanwhile: a new fiber runs it, unless the runtime's scope is closed (its fibers
+      // are interrupted at once): then each gets that interruption, as a fiber of its own would have
+      if (!Exit.isInterrupted(exit)) return this.start()
+      for (const command of this.queued.splice(0)) command.settle(exit)
     })
   }
 
