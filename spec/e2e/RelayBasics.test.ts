@@ -1,9 +1,10 @@
 import { Effect, Metric } from "effect"
 import { describe, expect, it } from "vitest"
-import { bytes, relayed, unstamped } from "../../src/pipeline/RelayMetrics.js"
+import { activeSessions, bytes, relayed, unstamped } from "../../src/pipeline/RelayMetrics.js"
 import { stripImprintHeaders } from "../support/Corpus.js"
 import { relayToSink } from "../support/Imprint.js"
 import { RawSmtp } from "../support/RawSmtp.js"
+import { eventually } from "../support/ServeProcess.js"
 
 const message = (subject: string, body = "Hello.\r\n") =>
   `From: Alice <alice@acme.example>\r\nTo: bob@customer.example\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, "")}@acme.example>\r\n\r\n${body}`
@@ -33,5 +34,18 @@ describe("relay basics", () => {
     expect(await count()).toBe(before + 1)
     expect(await noRule()).toBe(noRuleBefore + 1)
     expect((await Effect.runPromise(Metric.value(Metric.tagged(bytes, "tenant", "acme")))).count).toBeGreaterThanOrEqual(body.length)
+  })
+
+  it("counts the open sessions in imprint_smtp_sessions_active as they open and close", async () => {
+    const gauge = () => Effect.runPromise(Metric.value(activeSessions)).then((s) => s.value)
+    // sessions of the test before may still be closing
+    await eventually("no session open", async () => ((await gauge()) === 0 ? true : undefined))
+    const a = await RawSmtp.connect(relay.imprint.port)
+    const b = await RawSmtp.connect(relay.imprint.port)
+    expect(await gauge()).toBe(2)
+    await a.quit()
+    expect(await eventually("one session closed", async () => ((await gauge()) === 1 ? true : undefined))).toBe(true)
+    await b.quit()
+    expect(await eventually("both sessions closed", async () => ((await gauge()) === 0 ? true : undefined))).toBe(true)
   })
 })

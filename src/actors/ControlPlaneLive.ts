@@ -2,6 +2,7 @@ import { Effect, Layer, Option } from "effect"
 import { Unbound } from "../domain/Binding.js"
 import { NoSignature } from "../domain/Signature.js"
 import { ControlPlane } from "../domain/ControlPlane.js"
+import type { Tenant } from "../domain/Tenant.js"
 import { TenantRegistry } from "./TenantRegistry.js"
 
 /**
@@ -15,6 +16,9 @@ import { TenantRegistry } from "./TenantRegistry.js"
 export { RESOLVE_TIMEOUT } from "./TenantActor.js"
 
 export const TENANT_UNAVAILABLE = "tenant-unavailable"
+
+/** a suspended tenant relays nothing: as if unbound */
+const relayable = (t: Tenant): Option.Option<Tenant> => (t.suspended ? Option.none() : Option.some(t))
 
 export const ControlPlaneLive = Layer.effect(
   ControlPlane,
@@ -30,15 +34,19 @@ export const ControlPlaneLive = Layer.effect(
       selectBySender: (binding, domain) => registry.selectBySender(binding, domain).pipe(orNone("selectBySender")),
       bindByCertificate: (fp) => registry.bindByCertificate(fp).pipe(orNone("bindByCertificate")),
       bindByCredentials: (user, pass) => registry.bindByCredentials(user, pass).pipe(orNone("bindByCredentials")),
+      // per message: a plain call when the tenant's actor runs and its snapshot is current, else the actor is asked
       relayState: (tenant) =>
-        registry.relayState(tenant).pipe(
-          Effect.map((t) => (t.suspended ? Option.none() : Option.some(t))),
-          orNone("relayState")
-        ),
+        Effect.clockWith((clock) => {
+          const ready = registry.runningActor(tenant, clock.unsafeCurrentTimeMillis())?.readyRelayState()
+          return ready !== undefined ? Effect.succeed(relayable(ready)) : Effect.map(registry.relayState(tenant), relayable)
+        }).pipe(orNone("relayState")),
       resolveSignature: (tenant, envelope, header) =>
-        registry.actor(tenant).pipe(
+        Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const decided = registry.runningActor(tenant, now)?.readySignature(envelope, header, now)
           // the actor bounds the wait itself (RESOLVE_TIMEOUT), without a timeout race per message
-          Effect.flatMap((actor) => actor.resolveSignature(envelope, header)),
+          return decided !== undefined ? Effect.succeed(decided) : Effect.flatMap(registry.actor(tenant), (actor) => actor.resolveSignature(envelope, header))
+        }).pipe(
           Effect.catchAllCause((cause) =>
             Effect.logError("resolveSignature failed; relaying without a signature", cause).pipe(
               Effect.annotateLogs({ tenant }),

@@ -84,10 +84,17 @@ export interface TenantActor {
   /** the published snapshot, refreshed first when the store is newer */
   readonly snapshot: Effect.Effect<TenantState.TenantState, TenantActorError>
   readonly relayState: Effect.Effect<Tenant, TenantActorError>
+  /** `relayState` as a plain call when the published snapshot is current (the usual case); undefined: ask `relayState` */
+  readonly readyRelayState: () => Tenant | undefined
   readonly lookupUser: (address: string) => Effect.Effect<Option.Option<DirectoryUser>, TenantActorError>
   readonly reload: Effect.Effect<void, TenantActorError>
   /** the signature for a message, decided and rendered for the envelope's sender; unavailable after RESOLVE_TIMEOUT */
   readonly resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) => Effect.Effect<SignatureDecision, TenantActorError>
+  /**
+   * `resolveSignature` as a plain call when the published snapshot is current and no directory
+   * entry must be read from the store (the usual case); undefined: ask `resolveSignature`
+   */
+  readonly readySignature: (envelope: MessageEnvelope, header: HeaderSummary, now: number) => SignatureDecision | undefined
   /** the rules tester (admin preview) */
   readonly previewRules: (input: PreviewInput) => Effect.Effect<PreviewResult, TenantActorError>
   /** full directory sync, one transaction; the next request sees it */
@@ -316,6 +323,11 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
     })
   const snapshot = snapshotWithin()
 
+  const readySignature = (envelope: MessageEnvelope, header: HeaderSummary, now: number): SignatureDecision | undefined => {
+    const ready = published()
+    return ready === undefined ? undefined : reads.resolveCached(ready, envelope, header, now)
+  }
+
   // the change feed refreshes the actor as soon as its tenant is written, before any mail asks
   const signal = yield* Queue.sliding<void>(1)
   yield* Queue.take(changes).pipe(
@@ -336,17 +348,18 @@ export const make = Effect.fn("TenantActor.make")(function* (tenantId: TenantId)
       const ready = published()
       return ready !== undefined ? Effect.succeed(ready.tenant) : Effect.map(snapshot, (s) => s.tenant)
     }),
+    readyRelayState: () => published()?.tenant,
     lookupUser: (address: string) => Effect.flatMap(snapshot, (s) => withStore(reads.lookup(s, address))),
     reload: send(new Reload({})),
     // envelope and header are Schema class instances, validated when made; once per message is enough
     // one step when the snapshot is current and no directory entry must be read from the store
     resolveSignature: (envelope: MessageEnvelope, header: HeaderSummary) =>
       Effect.clockWith((clock) => {
-        const ready = published()
-        const decided = ready === undefined ? undefined : reads.resolveCached(ready, envelope, header, clock.unsafeCurrentTimeMillis())
+        const decided = readySignature(envelope, header, clock.unsafeCurrentTimeMillis())
         if (decided !== undefined) return Effect.succeed(decided)
         return Effect.flatMap(snapshotWithin(RESOLVE_TIMEOUT), (s) => withStore(reads.resolve(s, envelope, header)))
       }),
+    readySignature,
     previewRules: (input: PreviewInput) => Effect.flatMap(snapshot, (s) => withStore(reads.preview(s, input))),
     replaceDirectory: (users: ReadonlyArray<DirectoryUser>) => send(new ReplaceDirectory({ users })),
     applyDirectoryDelta: (delta: DirectoryDelta) => send(new ApplyDirectoryDelta({ upsert: delta.upsert, remove: delta.remove })),

@@ -101,12 +101,18 @@ const make = Effect.gen(function* () {
    */
   const actor = (tenantId: TenantId): Effect.Effect<TenantActor.TenantActor, TenantActorError> =>
     Effect.clockWith((clock) => {
-      const slot = slots.get(tenantId)
-      const running = slot?.started
-      if (running === undefined || running.isStopped()) return startOrWait(tenantId)
-      slot!.lastUsed = clock.unsafeCurrentTimeMillis()
-      return Effect.succeed(running)
+      const running = runningActor(tenantId, clock.unsafeCurrentTimeMillis())
+      return running !== undefined ? Effect.succeed(running) : startOrWait(tenantId)
     })
+
+  /** `actor` as a plain call when the tenant's actor runs (marked used at `now`); undefined: ask `actor`, which starts it */
+  const runningActor = (tenantId: TenantId, now: number): TenantActor.TenantActor | undefined => {
+    const slot = slots.get(tenantId)
+    const running = slot?.started
+    if (running === undefined || running.isStopped()) return undefined
+    slot!.lastUsed = now
+    return running
+  }
 
   const startOrWait = Effect.fn("TenantRegistry.actor")(function* (tenantId: TenantId) {
     const now = yield* Clock.currentTimeMillis
@@ -368,6 +374,7 @@ const make = Effect.gen(function* () {
 
   return {
     actor,
+    runningActor,
     relayState,
     bindByCredentials,
     bindByCertificate,

@@ -18,6 +18,7 @@ import { dnsDkimKeys } from "./inbound/DkimKeys.js"
 import { Microsoft365Gate } from "./inbound/Microsoft365Gate.js"
 import { MinuteBudget } from "./inbound/MinuteBudget.js"
 import { SessionBinder } from "./inbound/SessionBinder.js"
+import { CommandFiber } from "./inbound/CommandFiber.js"
 import { type Connection, Shutdown, SHUTDOWN_ENHANCED, SHUTDOWN_TEXT } from "./inbound/Shutdown.js"
 import { refusalEntry } from "./TraceEntry.js"
 import { logFailure, logOutcome, MAX_REFUSAL_LINES_PER_SESSION } from "./TransactionLog.js"
@@ -44,6 +45,8 @@ interface SessionState {
   readonly session: SMTPServerSession
   readonly binder: SessionBinder
   readonly link: DownstreamLink
+  /** runs the session's MAIL, RCPT and DATA, one after the other */
+  readonly commands: CommandFiber
   /** what MAIL FROM settled for the transaction in progress */
   mail: MailTransaction | undefined
   inData: boolean
@@ -95,16 +98,28 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
   const limits = new ConnectionLimits(smtp, (id) => connectionOf(id)?.send(421, "not authenticated in time, closing connection", "4.7.0"), admissionPeers)
   yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
 
-  /** Runs a relay step for a smtp-server callback; failures become replies here, via toReply. */
-  const answer = <A>(effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) => {
-    run(effect).addObserver((exit) => {
+  /** A relay step's end as a smtp-server callback's answer; failures become replies here, via toReply. */
+  const settle =
+    <A>(done: (err: Error | null | undefined, value?: A) => void) =>
+    (exit: Exit.Exit<A, RelayError>) => {
       if (Exit.isSuccess(exit)) return done(null, exit.value)
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure)) return done(toSmtpServerError(failure.value))
       run(Effect.logError("relay step failed", exit.cause))
       done(Object.assign(new Error("local error, try again later"), { responseCode: 451, enhancedStatusCode: "4.3.0" }))
-    })
+    }
+
+  /** Runs a relay step for a smtp-server callback in a fiber of its own (the session's steps: connect, TLS, AUTH). */
+  const answer = <A>(effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) => {
+    run(effect).addObserver(settle(done))
   }
+
+  /** Runs a transaction's command (MAIL, RCPT, DATA) in the session's command fiber. */
+  const command = <A>(s: SessionState, effect: Effect.Effect<A, RelayError>, done: (err: Error | null | undefined, value?: A) => void) =>
+    s.commands.submit(effect, settle(done))
+
+  /** the gauge of open sessions, set with a plain call (no metric labels are in use): a fiber each did it twice per session */
+  const sessionsChanged = () => activeSessions.unsafeUpdate(sessions.size, [])
 
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id)
@@ -113,12 +128,13 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         session,
         binder: new SessionBinder(control, gate),
         link: new DownstreamLink(smtp.name, config.downstreamTimeouts, pool),
+        commands: new CommandFiber(run),
         mail: undefined,
         inData: false,
         refusals: 0
       }
       sessions.set(session.id, s)
-      run(Metric.set(activeSessions, sessions.size))
+      sessionsChanged()
     }
     return s
   }
@@ -200,7 +216,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const s = state(session)
       const params = mailParams(address)
       const started = Date.now()
-      answer(
+      command(
+        s,
         Effect.gen(function* () {
           if (shutdown.active) return yield* new ShuttingDown()
           const { tenant, microsoft365 } = yield* s.binder.select(address.address)
@@ -220,7 +237,8 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       const accepted = session.envelope.rcptTo.map((r) => r.address)
       const started = Date.now()
       const rcpt = Effect.suspend(() => (s.link.parked ? Effect.zipRight(s.link.resume(accepted), s.link.rcpt(address.address)) : s.link.rcpt(address.address)))
-      answer(
+      command(
+        s,
         Effect.matchEffect(rcpt, {
           onFailure: (e) => Effect.zipRight(refused(session, s, "rcpt", e, s.mail?.from, [address.address], started), Effect.fail(e)),
           onSuccess: () => Effect.sync(() => inTransaction(session.id, s))
@@ -233,7 +251,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
       s.inData = true
       limits.transactionMoved(session.id)
       const transaction = dataPhase({ config, stampKey, control, failsafe, pool, dkimKeys, deadlines, trace }, session, s.link, s.mail, stream)
-      answer(transaction, (err, text) => {
+      command(s, transaction, (err, text) => {
         // here rather than in an Effect.ensuring: the fiber's observer runs as it ends, whatever its end
         s.inData = false
         s.mail = undefined
@@ -247,8 +265,11 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
     onClose(session) {
       const s = sessions.get(session.id)
       sessions.delete(session.id)
-      run(Metric.set(activeSessions, sessions.size))
-      if (s) run(Effect.zipRight(abandoned(s), s.link.release))
+      sessionsChanged()
+      if (s) {
+        s.commands.close()
+        run(Effect.zipRight(abandoned(s), s.link.release))
+      }
       limits.closed(session.id)
       shutdown.sessionClosed()
     }
@@ -341,6 +362,7 @@ export const startInbound = Effect.fn("Inbound.start")(function* (options: Inbou
         Effect.suspend(() => {
           const ended = [...sessions.values()]
           sessions.clear()
+          for (const s of ended) s.commands.close()
           return Effect.forEach(ended, (s) => Effect.zipRight(abandoned(s), s.link.release), { discard: true })
         })
       )
