@@ -2,6 +2,7 @@ import type { MimeNode } from "mailsplit"
 // mailsplit's own header parser, so the decision reads the headers exactly as the Splitter will
 import MimeNodeClass from "mailsplit/lib/mime-node.js"
 import { Transform, type TransformCallback } from "node:stream"
+import type { HeadEdit } from "./RawHeaderEdit.js"
 
 /** The most of a message held to read its root header block before deciding (named limit, invariant 3). */
 export const HEADER_PEEK_LIMIT = 256 * 1024
@@ -25,9 +26,20 @@ export class HeaderPeek extends Transform {
   private released = false
   /** the callback of the chunk that completed the headers, until `release` */
   private waiting: TransformCallback | undefined
+  /** applied to the held bytes when they are let go (set before `release`) */
+  private edit: HeadEdit | undefined
 
   constructor(private readonly onHeaders: (root: PeekedHeaders) => void) {
     super()
+  }
+
+  /**
+   * Makes this stage's output one unstamped copy's source as it stands: the held bytes (the
+   * whole root header block, as one Buffer) go out through `edit` (RawHeaderEdit's), so the
+   * one-copy case needs no Fanout and no copy stages. Called before `release`.
+   */
+  editHead(edit: HeadEdit): void {
+    this.edit = edit
   }
 
   /** lets the held bytes go, now or as soon as the headers are read */
@@ -68,7 +80,9 @@ export class HeaderPeek extends Transform {
   }
 
   private flushHeld(done: TransformCallback): void {
-    for (const b of this.held) this.push(b)
+    // `held` is one Buffer (the head so far), or none for an empty message
+    if (this.edit !== undefined) for (const b of this.edit(this.held[0])) this.push(b)
+    else for (const b of this.held) this.push(b)
     this.held = []
     done()
   }
