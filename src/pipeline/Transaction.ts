@@ -3,7 +3,7 @@ import { PassThrough, type Readable, type Transform, type Writable } from "node:
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./headers/HeaderPeek.js"
-import { LineGuard } from "./headers/LineGuard.js"
+import { LineGuard, LineScreen } from "./headers/LineGuard.js"
 import { chain, type ChainStage } from "./StreamChain.js"
 import { TransactionMachine } from "./TransactionState.js"
 import { Stamper } from "./mime/Stamper.js"
@@ -146,12 +146,17 @@ export interface IncomingMessage {
  * tracing it would give).
  */
 export const startMessage = (input: MessageInput): IncomingMessage => {
-  const guard = new LineGuard(input.maxBytes)
+  const screen = new LineScreen(input.maxBytes)
   let root: PeekedHeaders
-  const peek = new HeaderPeek((peeked) => {
-    root = peeked
-    machine.headersRead()
-  })
+  const peek = new HeaderPeek(
+    (peeked) => {
+      root = peeked
+      machine.headersRead()
+    },
+    input.proof === undefined ? screen : undefined
+  )
+  // the DATA stream's first stage: HeaderPeek itself, screening as LineGuard does, unless a proof stands between
+  const guard: Transform = input.proof === undefined ? peek : new LineGuard(screen)
   const machine = new TransactionMachine(() => peek.release())
   /**
    * What a failure destroys: the guard (which drains the upstream), each copy's first stage
@@ -163,7 +168,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
   const teardown = (e: RelayError) => machine.fail(e)
   // the upstream pump is the first chain
   machine.chains.started()
-  chain(input.proof === undefined ? [guard, peek] : [guard, input.proof, peek], (err) => {
+  chain(input.proof === undefined ? [peek] : [guard, input.proof, peek], (err) => {
     if (err) teardown(asRelayError(err))
     machine.upstreamEnded()
   })
@@ -171,7 +176,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
   const feeding = feed(input.upstream, guard).then(() => {
     fed = true
   })
-  const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
+  const unwatch = input.watch?.(input.upstream, () => screen.bytes, teardown)
   const failure = () => Effect.fail(machine.failure.cause ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
   const headers = (policy: RootHeaderPolicy): Effect.Effect<ReadHeaders | undefined, RelayError> =>
@@ -219,7 +224,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         if (direct) {
           peek.editHead(rawHeadEdit(buildPrefix(policy, facts), dropsStamps(peeked)))
           // the upstream chain ends with HeaderPeek's writable side; its readable side is this copy's
-          machine.tearsDown(peek)
+          if (guard !== peek) machine.tearsDown(peek)
           return sendCopy(i, peek)
         }
         const { stages, output } = copyStages(stamper, policy, facts, peeked)
@@ -265,7 +270,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         return {
           reply: replies[0],
           facts: peeked === undefined ? undefined : facts,
-          bytes: guard.bytes,
+          bytes: screen.bytes,
           decision,
           outcomes: stampers.map((s) => s?.outcome())
         } satisfies TransactionResult
@@ -351,7 +356,7 @@ const copyStages = (
  * client disconnects, smtp-server closes it without 'end' and the guard is
  * destroyed, which aborts every downstream copy.
  */
-const feed = (upstream: Readable, guard: LineGuard): Promise<void> => {
+const feed = (upstream: Readable, guard: Transform): Promise<void> => {
   upstream.pipe(guard)
   guard.once("close", () => {
     if (!upstream.readableEnded) {

@@ -2,6 +2,7 @@ import type { MimeNode } from "mailsplit"
 // mailsplit's own header parser, so the decision reads the headers exactly as the Splitter will
 import MimeNodeClass from "mailsplit/lib/mime-node.js"
 import { Transform, type TransformCallback } from "node:stream"
+import type { LineScreen } from "./LineGuard.js"
 import type { HeadEdit } from "./RawHeaderEdit.js"
 
 /** The most of a message held to read its root header block before deciding (named limit, invariant 3). */
@@ -29,7 +30,20 @@ export class HeaderPeek extends Transform {
   /** applied to the held bytes when they are let go (set before `release`) */
   private edit: HeadEdit | undefined
 
-  constructor(private readonly onHeaders: (root: PeekedHeaders) => void) {
+  /** what passed the screen from one written chunk (emptied as it is read) */
+  private readonly screened: Buffer[] = []
+  private readonly pass = (piece: Buffer) => {
+    this.screened.push(piece)
+  }
+
+  constructor(
+    private readonly onHeaders: (root: PeekedHeaders) => void,
+    /**
+     * LineGuard's checks, run here when this is the DATA stream's first stage (nothing
+     * between the two: one stream fewer per message); undefined behind a LineGuard.
+     */
+    private readonly screen?: LineScreen
+  ) {
     super()
   }
 
@@ -53,6 +67,25 @@ export class HeaderPeek extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.screen === undefined) return this.peek(chunk, done)
+    const refused = this.screen.take(chunk, this.pass)
+    const pieces = this.screened
+    if (refused !== undefined || pieces.length === 0) {
+      pieces.length = 0
+      return done(refused)
+    }
+    if (pieces.length === 1 || !this.decided) {
+      // a CR held from the last chunk and this chunk's body, as one piece while the head is held
+      const piece = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
+      pieces.length = 0
+      return this.peek(piece, done)
+    }
+    for (const piece of pieces) this.push(piece)
+    pieces.length = 0
+    done()
+  }
+
+  private peek(chunk: Buffer, done: TransformCallback): void {
     if (this.decided) return done(null, chunk)
     this.held.push(chunk)
     this.heldBytes += chunk.length
@@ -66,6 +99,8 @@ export class HeaderPeek extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    const refused = this.screen?.end()
+    if (refused !== undefined) return done(refused)
     if (this.decided) return done()
     // a message that is all header (or empty)
     const head = Buffer.concat(this.held, this.heldBytes)
