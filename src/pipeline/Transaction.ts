@@ -213,15 +213,17 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
           Effect.tapError((e) => Effect.sync(() => teardown(e))),
           Effect.either
         )
+      // One copy (most messages) is fed by HeaderPeek itself, with no Fanout: an unstamped one
+      // reads HeaderPeek's output as it stands (its header edit done by HeaderPeek as it lets the
+      // held bytes go, no copy stage at all), a stamped one is piped from it. Several copies are
+      // fed by a Fanout, at the slowest copy's pace.
+      const single = decision.copies.length === 1
       const sources: Array<Writable> = []
-      // One unstamped copy reads HeaderPeek's output itself, its header edit done by HeaderPeek
-      // as it lets the held bytes go: no Fanout, no copy stages (three streams fewer per message).
-      const direct = decision.copies.length === 1 && decision.copies[0].plan === undefined
       const sends = decision.copies.map((copy, i) => {
         const policy = copyPolicy(input.policy, copy)
         const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
         stampers.push(stamper)
-        if (direct) {
+        if (single && stamper === undefined) {
           peek.editHead(rawHeadEdit(buildPrefix(policy, facts), dropsStamps(peeked)))
           // the upstream chain ends with HeaderPeek's writable side; its readable side is this copy's
           if (guard !== peek) machine.tearsDown(peek)
@@ -232,15 +234,15 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         machine.tearsDown(stages[0])
         machine.tearsDown(output)
         machine.chains.started()
-        chain(stages, (err) => {
+        // HeaderPeek's own failures reach this chain after the upstream chain's, which made them the cause
+        chain(single ? [peek, ...stages] : stages, (err) => {
           // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
           if (err) teardown(stamper && !machine.failure.hasCause ? new StampingFailed({ detail: err.message }) : asRelayError(err))
           machine.chains.ended()
         })
         return sendCopy(i, output)
       })
-      if (!direct) {
-        // HeaderPeek → Fanout → every copy's first stage, at the slowest copy's pace
+      if (!single) {
         const fanout = new Fanout()
         machine.chains.started()
         chain([peek, fanout], (err) => {
@@ -251,7 +253,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         // HeaderPeek may be gone already (its close is not seen again): the Fanout's own ends this chain
         if (machine.phase === "failed") fanout.destroy()
       }
-      // a failure before this point destroyed the guard; the copies made since must go too
+      // a failure before this point destroyed HeaderPeek; the streams made since must go too
       if (machine.phase === "failed") for (const s of sources) s.destroy()
       machine.streaming()
 
