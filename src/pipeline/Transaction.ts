@@ -20,9 +20,15 @@ import type { SmtpReply } from "./downstream/SmtpReply.js"
 /**
  * One message's DATA, from the upstream's bytes to every downstream copy:
  *
- *   upstream → LineGuard → HeaderPeek ─(decide from the headers)─▶ Fanout
- *     → stamped copy:   StampedCopy (MimeScanner → root edit → Stamper → join → prefix) → link DATA
- *     → unstamped copy: RawHeaderEdit → link DATA
+ *   upstream → HeaderPeek (with LineGuard's checks) ─(decide from the headers)─▶
+ *     one unstamped copy:  HeaderPeek's own output (RawHeaderEdit's edit done as it lets go) → link DATA
+ *     one stamped copy:    → PassThrough → StampedCopy (MimeScanner → root edit → Stamper → join → prefix) → link DATA
+ *     several copies:      → Fanout → per copy PassThrough → StampedCopy or RawHeaderEdit → link DATA
+ *   (with a Microsoft 365 proof: upstream → LineGuard → proof → HeaderPeek → the same)
+ *
+ * The one-copy cases (nearly every message) make no Fanout and, unstamped, no copy stage:
+ * each stream made per message costs its construction, its pipe listeners and a round of
+ * events per chunk.
  *
  * startMessage starts the upstream side and holds the bytes; the caller (DataPhase) reads the
  * headers with `headers`, decides, opens one link per copy and hands `relay` that ready
@@ -137,7 +143,7 @@ export interface IncomingMessage {
 
 /**
  * Starts reading one message's DATA (synchronously, so call it inside the Effect that owns the
- * transaction): the upstream flows through LineGuard (and the proof) into HeaderPeek, which
+ * transaction): the upstream flows into HeaderPeek (through LineGuard and the proof when there is one), which
  * holds every byte until `relay` releases them. The per-message hot path, so it forks no fiber
  * of its own: the stream chains (StreamChain) report through callbacks that drive the
  * TransactionMachine (TransactionState.ts: its states, transitions and the invariant each
@@ -159,7 +165,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
   const guard: Transform = input.proof === undefined ? peek : new LineGuard(screen)
   const machine = new TransactionMachine(() => peek.release())
   /**
-   * What a failure destroys: the guard (which drains the upstream), each copy's first stage
+   * What a failure destroys: the first stage (its close drains the upstream: `feed`), each copy's first stage
    * and its last one. The last is destroyed too: a copy whose source had already ended (the
    * upstream's whole message fit in the buffers) would otherwise wait forever for a reader
    * that gave up (its downstream refused DATA).
@@ -329,10 +335,11 @@ const dropsStamps = (peeked: ReturnType<typeof readRootFacts> | undefined): bool
   peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0
 
 /**
- * One copy's stages, from the bytes the Fanout writes to the bytes its downstream link reads
- * (`output`). The PassThrough in front stays: without it (the Fanout writing straight into the
- * first stage) the pipeline alone measured 0.95x, but the relay's CPU per stamped message
- * 1.10x (perf:cpu, 7 batch pairs, same turns) — the extra buffer spares pause/drain rounds.
+ * One copy's stages, from the bytes HeaderPeek (one copy) or the Fanout (several) writes to the
+ * bytes its downstream link reads (`output`); one unstamped copy needs none (see `relay`). The
+ * PassThrough in front stays: without it (the Fanout writing straight into the first stage) the
+ * pipeline alone measured 0.95x, but the relay's CPU per stamped message 1.10x (perf:cpu,
+ * 7 batch pairs, same turns) — the extra buffer spares pause/drain rounds.
  */
 const copyStages = (
   stamper: Stamper | undefined,
