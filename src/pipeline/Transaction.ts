@@ -331,8 +331,7 @@ const copyPolicy = (policy: RootHeaderPolicy, copy: Copy): RootHeaderPolicy =>
   copy.ruleIds.length > 0 ? { ...policy, extraLines: [...(policy.extraLines ?? []), `X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] } : policy
 
 /** an unstamped copy drops the root's loop stamp fields when they are forged or stale */
-const dropsStamps = (peeked: ReturnType<typeof readRootFacts> | undefined): boolean =>
-  peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0
+const dropsStamps = (peeked: ReturnType<typeof readRootFacts> | undefined): boolean => peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0
 
 /**
  * One copy's stages, from the bytes HeaderPeek (one copy) or the Fanout (several) writes to the

@@ -3,12 +3,17 @@ import type { MimeNode } from "mailsplit"
 import MimeNodeClass from "mailsplit/lib/mime-node.js"
 import { Transform, type TransformCallback } from "node:stream"
 import type { LineScreen } from "./LineGuard.js"
-import type { HeadEdit } from "./RawHeaderEdit.js"
 
 /** The most of a message held to read its root header block before deciding (named limit, invariant 3). */
 export const HEADER_PEEK_LIMIT = 256 * 1024
 
 const HEADER_END = Buffer.from("\r\n\r\n")
+
+/**
+ * An edit of a message's first bytes as HeaderPeek lets them go (the whole root header block,
+ * and what followed it in the same read; undefined for an empty message): RawHeaderEdit's.
+ */
+export type HeadEdit = (head: Buffer | undefined) => ReadonlyArray<Buffer>
 
 /** The root header block, parsed; undefined when it did not end within HEADER_PEEK_LIMIT. */
 export type PeekedHeaders = MimeNode | undefined

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from "node:stream"
-import { headerEnd } from "./HeaderPeek.js"
+import { headerEnd, type HeadEdit } from "./HeaderPeek.js"
 import { LOOP_STAMP_HEADER } from "./LoopStamp.js"
 
 const STAMP_FIELD = new RegExp(`^${LOOP_STAMP_HEADER}[ \\t]*:`, "i")
@@ -37,9 +37,6 @@ export class RawHeaderEdit extends Transform {
     done()
   }
 }
-
-/** An edit of a message's first bytes (the whole root header block, and what followed it in the same chunk); undefined: an empty message. */
-export type HeadEdit = (head: Buffer | undefined) => ReadonlyArray<Buffer>
 
 /**
  * RawHeaderEdit's edit as a function, for a stage that already holds the header block
