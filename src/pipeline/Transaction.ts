@@ -3,7 +3,7 @@ import { PassThrough, type Readable, type Transform, type Writable } from "node:
 import { finished } from "node:stream/promises"
 import { Fanout } from "./Fanout.js"
 import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "./headers/HeaderPeek.js"
-import { LineGuard } from "./headers/LineGuard.js"
+import { LineGuard, LineScreen } from "./headers/LineGuard.js"
 import { chain, type ChainStage } from "./StreamChain.js"
 import { TransactionMachine } from "./TransactionState.js"
 import { Stamper } from "./mime/Stamper.js"
@@ -12,7 +12,7 @@ import type { DownstreamLink } from "./Relay.js"
 import { DownstreamRefused, PipelineFailed, type RelayError, StampingFailed, UpstreamGone } from "./RelayError.js"
 import { HeaderSummary } from "../domain/Signature.js"
 import { messageIdentity } from "./headers/LoopStamp.js"
-import { RawHeaderEdit } from "./headers/RawHeaderEdit.js"
+import { RawHeaderEdit, rawHeadEdit } from "./headers/RawHeaderEdit.js"
 import { buildPrefix, readRootFacts, type RootFacts, type RootHeaderPolicy } from "./headers/RootHeaders.js"
 import { StampedCopy } from "./StampedCopy.js"
 import type { SmtpReply } from "./downstream/SmtpReply.js"
@@ -20,9 +20,15 @@ import type { SmtpReply } from "./downstream/SmtpReply.js"
 /**
  * One message's DATA, from the upstream's bytes to every downstream copy:
  *
- *   upstream → LineGuard → HeaderPeek ─(decide from the headers)─▶ Fanout
- *     → stamped copy:   StampedCopy (MimeScanner → root edit → Stamper → join → prefix) → link DATA
- *     → unstamped copy: RawHeaderEdit → link DATA
+ *   upstream → HeaderPeek (with LineGuard's checks) ─(decide from the headers)─▶
+ *     one unstamped copy:  HeaderPeek's own output (RawHeaderEdit's edit done as it lets go) → link DATA
+ *     one stamped copy:    → PassThrough → StampedCopy (MimeScanner → root edit → Stamper → join → prefix) → link DATA
+ *     several copies:      → Fanout → per copy PassThrough → StampedCopy or RawHeaderEdit → link DATA
+ *   (with a Microsoft 365 proof: upstream → LineGuard → proof → HeaderPeek → the same)
+ *
+ * The one-copy cases (nearly every message) make no Fanout and, unstamped, no copy stage:
+ * each stream made per message costs its construction, its pipe listeners and a round of
+ * events per chunk.
  *
  * startMessage starts the upstream side and holds the bytes; the caller (DataPhase) reads the
  * headers with `headers`, decides, opens one link per copy and hands `relay` that ready
@@ -137,7 +143,7 @@ export interface IncomingMessage {
 
 /**
  * Starts reading one message's DATA (synchronously, so call it inside the Effect that owns the
- * transaction): the upstream flows through LineGuard (and the proof) into HeaderPeek, which
+ * transaction): the upstream flows into HeaderPeek (through LineGuard and the proof when there is one), which
  * holds every byte until `relay` releases them. The per-message hot path, so it forks no fiber
  * of its own: the stream chains (StreamChain) report through callbacks that drive the
  * TransactionMachine (TransactionState.ts: its states, transitions and the invariant each
@@ -146,16 +152,20 @@ export interface IncomingMessage {
  * tracing it would give).
  */
 export const startMessage = (input: MessageInput): IncomingMessage => {
-  const guard = new LineGuard(input.maxBytes)
-  const fanout = new Fanout()
+  const screen = new LineScreen(input.maxBytes)
   let root: PeekedHeaders
-  const peek = new HeaderPeek((peeked) => {
-    root = peeked
-    machine.headersRead()
-  })
+  const peek = new HeaderPeek(
+    (peeked) => {
+      root = peeked
+      machine.headersRead()
+    },
+    input.proof === undefined ? screen : undefined
+  )
+  // the DATA stream's first stage: HeaderPeek itself, screening as LineGuard does, unless a proof stands between
+  const guard: Transform = input.proof === undefined ? peek : new LineGuard(screen)
   const machine = new TransactionMachine(() => peek.release())
   /**
-   * What a failure destroys: the guard (which drains the upstream), each copy's first stage
+   * What a failure destroys: the first stage (its close drains the upstream: `feed`), each copy's first stage
    * and its last one. The last is destroyed too: a copy whose source had already ended (the
    * upstream's whole message fit in the buffers) would otherwise wait forever for a reader
    * that gave up (its downstream refused DATA).
@@ -164,7 +174,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
   const teardown = (e: RelayError) => machine.fail(e)
   // the upstream pump is the first chain
   machine.chains.started()
-  chain(input.proof === undefined ? [guard, peek, fanout] : [guard, input.proof, peek, fanout], (err) => {
+  chain(input.proof === undefined ? [peek] : [guard, input.proof, peek], (err) => {
     if (err) teardown(asRelayError(err))
     machine.upstreamEnded()
   })
@@ -172,7 +182,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
   const feeding = feed(input.upstream, guard).then(() => {
     fed = true
   })
-  const unwatch = input.watch?.(input.upstream, () => guard.bytes, teardown)
+  const unwatch = input.watch?.(input.upstream, () => screen.bytes, teardown)
   const failure = () => Effect.fail(machine.failure.cause ?? new PipelineFailed({ detail: "the message ended before its headers" }))
 
   const headers = (policy: RootHeaderPolicy): Effect.Effect<ReadHeaders | undefined, RelayError> =>
@@ -197,23 +207,8 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         loop: peeked?.loop ?? "none",
         prefix: Buffer.alloc(0)
       }
-      const sources: Array<Writable> = []
-      const sends = decision.copies.map((copy, i) => {
-        const ruleLine = copy.ruleIds.length > 0 ? [`X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] : []
-        const policy = { ...input.policy, extraLines: [...(input.policy.extraLines ?? []), ...ruleLine] }
-        const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
-        stampers.push(stamper)
-        const { stages, output } = copyStages(stamper, policy, facts, peeked)
-        sources.push(stages[0] as Writable)
-        machine.tearsDown(stages[0])
-        machine.tearsDown(output)
-        machine.chains.started()
-        chain(stages, (err) => {
-          // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
-          if (err) teardown(stamper && !machine.failure.hasCause ? new StampingFailed({ detail: err.message }) : asRelayError(err))
-          machine.chains.ended()
-        })
-        return links[i].send(output).pipe(
+      const sendCopy = (i: number, output: Readable) =>
+        links[i].send(output).pipe(
           Effect.tap((reply) => {
             input.onCopyReply?.(i, reply)
             // A refusal (of the DATA command itself, or early) ends the message now: nothing
@@ -224,10 +219,48 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
           Effect.tapError((e) => Effect.sync(() => teardown(e))),
           Effect.either
         )
+      // One copy (most messages) is fed by HeaderPeek itself, with no Fanout: an unstamped one
+      // reads HeaderPeek's output as it stands (its header edit done by HeaderPeek as it lets the
+      // held bytes go, no copy stage at all), a stamped one is piped from it. Several copies are
+      // fed by a Fanout, at the slowest copy's pace.
+      const single = decision.copies.length === 1
+      const sources: Array<Writable> = []
+      const sends = decision.copies.map((copy, i) => {
+        const policy = copyPolicy(input.policy, copy)
+        const stamper = copy.plan === undefined ? undefined : new Stamper(copy.plan)
+        stampers.push(stamper)
+        if (single && stamper === undefined) {
+          peek.editHead(rawHeadEdit(buildPrefix(policy, facts), dropsStamps(peeked)))
+          // the upstream chain ends with HeaderPeek's writable side; its readable side is this copy's
+          if (guard !== peek) machine.tearsDown(peek)
+          return sendCopy(i, peek)
+        }
+        const { stages, output } = copyStages(stamper, policy, facts, peeked)
+        sources.push(stages[0] as Writable)
+        machine.tearsDown(stages[0])
+        machine.tearsDown(output)
+        machine.chains.started()
+        // HeaderPeek's own failures reach this chain after the upstream chain's, which made them the cause
+        chain(single ? [peek, ...stages] : stages, (err) => {
+          // a stamped copy failing in the middle is invariant 5's case: answer 451, retry unstamped
+          if (err) teardown(stamper && !machine.failure.hasCause ? new StampingFailed({ detail: err.message }) : asRelayError(err))
+          machine.chains.ended()
+        })
+        return sendCopy(i, output)
       })
-      // a failure before this point destroyed the guard; the copies made since must go too
+      if (!single) {
+        const fanout = new Fanout()
+        machine.chains.started()
+        chain([peek, fanout], (err) => {
+          if (err) teardown(asRelayError(err))
+          machine.chains.ended()
+        })
+        fanout.setTargets(sources)
+        // HeaderPeek may be gone already (its close is not seen again): the Fanout's own ends this chain
+        if (machine.phase === "failed") fanout.destroy()
+      }
+      // a failure before this point destroyed HeaderPeek; the streams made since must go too
       if (machine.phase === "failed") for (const s of sources) s.destroy()
-      fanout.setTargets(sources)
       machine.streaming()
 
       return Effect.gen(function* () {
@@ -245,7 +278,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
         return {
           reply: replies[0],
           facts: peeked === undefined ? undefined : facts,
-          bytes: guard.bytes,
+          bytes: screen.bytes,
           decision,
           outcomes: stampers.map((s) => s?.outcome())
         } satisfies TransactionResult
@@ -293,11 +326,19 @@ export const relayTransaction = (input: TransactionInput): Effect.Effect<Transac
     )
   })
 
+/** the root header policy of one copy: the message's, with the copy's rule line */
+const copyPolicy = (policy: RootHeaderPolicy, copy: Copy): RootHeaderPolicy =>
+  copy.ruleIds.length > 0 ? { ...policy, extraLines: [...(policy.extraLines ?? []), `X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] } : policy
+
+/** an unstamped copy drops the root's loop stamp fields when they are forged or stale */
+const dropsStamps = (peeked: ReturnType<typeof readRootFacts> | undefined): boolean => peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0
+
 /**
- * One copy's stages, from the bytes the Fanout writes to the bytes its downstream link reads
- * (`output`). The PassThrough in front stays: without it (the Fanout writing straight into the
- * first stage) the pipeline alone measured 0.95x, but the relay's CPU per stamped message
- * 1.10x (perf:cpu, 7 batch pairs, same turns) — the extra buffer spares pause/drain rounds.
+ * One copy's stages, from the bytes HeaderPeek (one copy) or the Fanout (several) writes to the
+ * bytes its downstream link reads (`output`); one unstamped copy needs none (see `relay`). The
+ * PassThrough in front stays: without it (the Fanout writing straight into the first stage) the
+ * pipeline alone measured 0.95x, but the relay's CPU per stamped message 1.10x (perf:cpu,
+ * 7 batch pairs, same turns) — the extra buffer spares pause/drain rounds.
  */
 const copyStages = (
   stamper: Stamper | undefined,
@@ -307,7 +348,7 @@ const copyStages = (
 ): { readonly stages: ReadonlyArray<ChainStage>; readonly output: Readable } => {
   if (stamper === undefined) {
     // unstamped copies never meet a MIME parser: bytes in, bytes out
-    const output = new RawHeaderEdit(buildPrefix(policy, facts), peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0)
+    const output = new RawHeaderEdit(buildPrefix(policy, facts), dropsStamps(peeked))
     return { stages: [new PassThrough(), output], output }
   }
   // one synchronous stage: scanner, root edit, Stamper, join and prefix (StampedCopy.ts)
@@ -323,7 +364,7 @@ const copyStages = (
  * client disconnects, smtp-server closes it without 'end' and the guard is
  * destroyed, which aborts every downstream copy.
  */
-const feed = (upstream: Readable, guard: LineGuard): Promise<void> => {
+const feed = (upstream: Readable, guard: Transform): Promise<void> => {
   upstream.pipe(guard)
   guard.once("close", () => {
     if (!upstream.readableEnded) {

@@ -7,10 +7,11 @@ import type { RelayError } from "./RelayError.js"
  *   reading-headers ──headersRead──▶ deciding ──streaming──▶ streaming ──settled──▶ replied
  *          └──────────────┴───────────────────┴──fail──▶ failed
  *
- * - reading-headers: LineGuard and HeaderPeek read the upstream; HeaderPeek holds every byte.
+ * - reading-headers: HeaderPeek (with LineGuard's checks) reads the upstream and holds every byte.
  * - deciding: the root headers are known; the decision and the downstream links are being made.
  *   No body byte has moved yet.
- * - streaming: every copy's chain is built and HeaderPeek is released; bytes flow to the copies.
+ * - streaming: every copy's chain is built (one copy is fed by HeaderPeek itself, several by a
+ *   Fanout) and HeaderPeek is released; bytes flow to the copies.
  * - replied: every chain finished and every copy's downstream answered DATA; the upstream hears
  *   the answer (250 only if every copy got 250: invariant 1).
  * - failed: the first failure (the cause) tore every stream down; the upstream hears the cause.
@@ -125,7 +126,7 @@ export class TransactionMachine {
     if (this.headersWaited !== undefined) Deferred.unsafeDone(this.headersWaited, Effect.void)
   }
 
-  /** streams a failure must destroy (the LineGuard, each copy's first and last stage) */
+  /** streams a failure must destroy (the DATA stream's first stage, each copy's first and last stage) */
   tearsDown(stream: Teardown): void {
     this.torn.push(stream)
   }
@@ -140,7 +141,7 @@ export class TransactionMachine {
     this.knowHeaders()
   }
 
-  /** the upstream chain (LineGuard → HeaderPeek → Fanout) ended: nobody waits for headers any more */
+  /** the upstream chain (up to HeaderPeek's writable side) ended: nobody waits for headers any more */
   upstreamEnded(): void {
     this.knowHeaders()
     this.chains.ended()

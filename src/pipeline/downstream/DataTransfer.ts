@@ -22,12 +22,16 @@ export const streamBody = (wire: SmtpWire, source: Readable, drainTimeoutMs: num
     let drainTimer: NodeJS.Timeout | undefined
     const socket = wire.socket
     // A stamped copy arrives as many small chunks in one tick (a part's head, the
-    // spliced signature, the rest); corked until the tick ends they leave in one
-    // writev instead of a syscall each.
-    let corked = false
+    // spliced signature, the rest); corked until the event loop's turn ends they leave
+    // in one writev instead of a syscall each. A turn, not a tick: a message that came
+    // in one upstream read ends a few ticks after its last chunk (the end travels
+    // through every stage), and its terminating dot then joins the body's writev
+    // instead of costing a write of its own.
+    let corked: NodeJS.Immediate | undefined
     const uncork = () => {
-      if (!corked) return
-      corked = false
+      if (corked === undefined) return
+      clearImmediate(corked)
+      corked = undefined
       socket.uncork()
     }
 
@@ -53,10 +57,9 @@ export const streamBody = (wire: SmtpWire, source: Readable, drainTimeoutMs: num
         : typeof chunk === "string"
           ? Buffer.from(chunk, "utf8")
           : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-      if (!corked) {
-        corked = true
+      if (corked === undefined) {
         socket.cork()
-        process.nextTick(uncork)
+        corked = setImmediate(uncork)
       }
       if (!socket.write(stuffChunk(stuffer, bytes))) {
         // a full buffer drains only uncorked

@@ -2,11 +2,18 @@ import type { MimeNode } from "mailsplit"
 // mailsplit's own header parser, so the decision reads the headers exactly as the Splitter will
 import MimeNodeClass from "mailsplit/lib/mime-node.js"
 import { Transform, type TransformCallback } from "node:stream"
+import type { LineScreen } from "./LineGuard.js"
 
 /** The most of a message held to read its root header block before deciding (named limit, invariant 3). */
 export const HEADER_PEEK_LIMIT = 256 * 1024
 
 const HEADER_END = Buffer.from("\r\n\r\n")
+
+/**
+ * An edit of a message's first bytes as HeaderPeek lets them go (the whole root header block,
+ * and what followed it in the same read; undefined for an empty message): RawHeaderEdit's.
+ */
+export type HeadEdit = (head: Buffer | undefined) => ReadonlyArray<Buffer>
 
 /** The root header block, parsed; undefined when it did not end within HEADER_PEEK_LIMIT. */
 export type PeekedHeaders = MimeNode | undefined
@@ -25,9 +32,33 @@ export class HeaderPeek extends Transform {
   private released = false
   /** the callback of the chunk that completed the headers, until `release` */
   private waiting: TransformCallback | undefined
+  /** applied to the held bytes when they are let go (set before `release`) */
+  private edit: HeadEdit | undefined
 
-  constructor(private readonly onHeaders: (root: PeekedHeaders) => void) {
+  /** what passed the screen from one written chunk (emptied as it is read) */
+  private readonly screened: Buffer[] = []
+  private readonly pass = (piece: Buffer) => {
+    this.screened.push(piece)
+  }
+
+  constructor(
+    private readonly onHeaders: (root: PeekedHeaders) => void,
+    /**
+     * LineGuard's checks, run here when this is the DATA stream's first stage (nothing
+     * between the two: one stream fewer per message); undefined behind a LineGuard.
+     */
+    private readonly screen?: LineScreen
+  ) {
     super()
+  }
+
+  /**
+   * Makes this stage's output one unstamped copy's source as it stands: the held bytes (the
+   * whole root header block, as one Buffer) go out through `edit` (RawHeaderEdit's), so the
+   * one-copy case needs no Fanout and no copy stages. Called before `release`.
+   */
+  editHead(edit: HeadEdit): void {
+    this.edit = edit
   }
 
   /** lets the held bytes go, now or as soon as the headers are read */
@@ -41,6 +72,25 @@ export class HeaderPeek extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.screen === undefined) return this.peek(chunk, done)
+    const refused = this.screen.take(chunk, this.pass)
+    const pieces = this.screened
+    if (refused !== undefined || pieces.length === 0) {
+      pieces.length = 0
+      return done(refused)
+    }
+    if (pieces.length === 1 || !this.decided) {
+      // a CR held from the last chunk and this chunk's body, as one piece while the head is held
+      const piece = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
+      pieces.length = 0
+      return this.peek(piece, done)
+    }
+    for (const piece of pieces) this.push(piece)
+    pieces.length = 0
+    done()
+  }
+
+  private peek(chunk: Buffer, done: TransformCallback): void {
     if (this.decided) return done(null, chunk)
     this.held.push(chunk)
     this.heldBytes += chunk.length
@@ -54,6 +104,8 @@ export class HeaderPeek extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    const refused = this.screen?.end()
+    if (refused !== undefined) return done(refused)
     if (this.decided) return done()
     // a message that is all header (or empty)
     const head = Buffer.concat(this.held, this.heldBytes)
@@ -68,7 +120,9 @@ export class HeaderPeek extends Transform {
   }
 
   private flushHeld(done: TransformCallback): void {
-    for (const b of this.held) this.push(b)
+    // `held` is one Buffer (the head so far), or none for an empty message
+    if (this.edit !== undefined) for (const b of this.edit(this.held[0])) this.push(b)
+    else for (const b of this.held) this.push(b)
     this.held = []
     done()
   }

@@ -14,46 +14,73 @@ const DOT = 0x2e
  * at the end of a chunk is held back until the next chunk shows whether LF
  * follows, so the downstream never receives a bare CR either. Other NULs are
  * passed: malformed mail exists and must not be lost for it.
+ *
+ * The checks live in LineScreen, a plain object, so that HeaderPeek can run them itself
+ * when nothing stands between the two (one stream fewer per message: Transaction.ts).
  */
 export class LineGuard extends Transform {
+  readonly screen: LineScreen
+  private readonly pass = (piece: Buffer) => {
+    this.push(piece)
+  }
+
+  constructor(limit: number | LineScreen) {
+    super()
+    this.screen = typeof limit === "number" ? new LineScreen(limit) : limit
+  }
+
+  get bytes(): number {
+    return this.screen.bytes
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    done(this.screen.take(chunk, this.pass))
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.screen.end())
+  }
+}
+
+/** LineGuard's checks over one message's chunks, in order; what passes is handed on as it came (zero-copy). */
+export class LineScreen {
   private offset = 0
   private pendingCR = false
   /** the unfinished line so far holds only NULs and dots: their counts; undefined when it holds anything else */
   private line: { dots: number; nuls: number } | undefined = { dots: 0, nuls: 0 }
 
-  constructor(private readonly maxBytes: number) {
-    super()
-  }
+  constructor(private readonly maxBytes: number) {}
 
   get bytes(): number {
     return this.offset
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** screens the next chunk: the error that refuses the message, or undefined once what passes was handed to `pass` (at most two pieces) */
+  take(chunk: Buffer, pass: (piece: Buffer) => void): MessageTooBig | BareLineEnding | undefined {
     const start = this.offset
     this.offset += chunk.length
-    if (this.offset > this.maxBytes) return done(new MessageTooBig({ limit: this.maxBytes }))
-    if (chunk.length === 0) return done()
+    if (this.offset > this.maxBytes) return new MessageTooBig({ limit: this.maxBytes })
+    if (chunk.length === 0) return undefined
     let from = 0
     if (this.pendingCR) {
-      if (chunk[0] !== LF) return done(new BareLineEnding({ offset: start - 1, what: "CR" }))
+      if (chunk[0] !== LF) return new BareLineEnding({ offset: start - 1, what: "CR" })
       from = 1
     }
     const bare = bareLineEnding(chunk, from)
-    if (bare !== undefined) return done(new BareLineEnding({ offset: start + bare.at, what: bare.what }))
+    if (bare !== undefined) return new BareLineEnding({ offset: start + bare.at, what: bare.what })
     const nulDot = this.nulDotLine(chunk, from)
-    if (nulDot !== undefined) return done(new BareLineEnding({ offset: start + nulDot, what: "NUL" }))
+    if (nulDot !== undefined) return new BareLineEnding({ offset: start + nulDot, what: "NUL" })
     const endsInCR = chunk.length > from && chunk[chunk.length - 1] === CR
-    if (this.pendingCR) this.push(Buffer.from([CR]))
+    if (this.pendingCR) pass(Buffer.from([CR]))
     this.pendingCR = endsInCR
     const body = endsInCR ? chunk.subarray(0, chunk.length - 1) : chunk
-    if (body.length > 0) this.push(body)
-    done()
+    if (body.length > 0) pass(body)
+    return undefined
   }
 
-  override _flush(done: TransformCallback): void {
-    if (this.pendingCR) return done(new BareLineEnding({ offset: this.offset - 1, what: "CR" }))
-    done()
+  /** the message ended: a CR still held is a bare one */
+  end(): BareLineEnding | undefined {
+    return this.pendingCR ? new BareLineEnding({ offset: this.offset - 1, what: "CR" }) : undefined
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from "node:stream"
-import { headerEnd } from "./HeaderPeek.js"
+import { headerEnd, type HeadEdit } from "./HeaderPeek.js"
 import { LOOP_STAMP_HEADER } from "./LoopStamp.js"
 
 const STAMP_FIELD = new RegExp(`^${LOOP_STAMP_HEADER}[ \\t]*:`, "i")
@@ -14,27 +14,38 @@ const STAMP_FIELD = new RegExp(`^${LOOP_STAMP_HEADER}[ \\t]*:`, "i")
  */
 export class RawHeaderEdit extends Transform {
   private first = true
+  private readonly edit: HeadEdit
 
   constructor(
     private readonly prefix: Buffer,
     private readonly dropStamps: boolean
   ) {
     super()
+    this.edit = rawHeadEdit(prefix, dropStamps)
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (!this.first) return done(null, chunk)
     this.first = false
-    this.push(this.prefix)
-    done(null, this.dropStamps ? withoutStampFields(chunk) : chunk)
+    for (const b of this.edit(chunk)) this.push(b)
+    done()
   }
 
   override _flush(done: TransformCallback): void {
     // an empty message still gets Imprint's lines
-    if (this.first) this.push(this.prefix)
+    if (this.first) for (const b of this.edit(undefined)) this.push(b)
     done()
   }
 }
+
+/**
+ * RawHeaderEdit's edit as a function, for a stage that already holds the header block
+ * (HeaderPeek, when its output is the one unstamped copy's source): the same bytes out.
+ */
+export const rawHeadEdit =
+  (prefix: Buffer, dropStamps: boolean): HeadEdit =>
+  (head) =>
+    head === undefined ? [prefix] : [prefix, dropStamps ? withoutStampFields(head) : head]
 
 const withoutStampFields = (chunk: Buffer): Buffer => {
   const end = headerEnd(chunk)
