@@ -3,7 +3,7 @@ import { Readable } from "node:stream"
 import { buffer } from "node:stream/consumers"
 import { pipeline } from "node:stream/promises"
 import { afterEach, describe, expect, it, vi } from "vitest"
-import { HEADER_PEEK_LIMIT, HeaderPeek, type PeekedHeaders } from "../../../src/pipeline/headers/HeaderPeek.js"
+import { HEADER_PEEK_LIMIT, HeaderEndFinder, HeaderPeek, headerEnd, type PeekedHeaders } from "../../../src/pipeline/headers/HeaderPeek.js"
 
 /** Feeds `chunks` through a released HeaderPeek: what it let through, and the headers it read (their raw block, or null when it read none). */
 const run = async (chunks: ReadonlyArray<Buffer>): Promise<{ out: Buffer; head: string | null }> => {
@@ -52,6 +52,28 @@ describe("HeaderPeek", () => {
         expect(pieces.head).toEqual(whole.head)
       }),
       { numRuns: 300 }
+    )
+  })
+
+  it("HeaderEndFinder answers what headerEnd answers for the whole message, at the piece where the end arrives, however it is cut", () => {
+    const piece = fc.constantFrom("\r", "\n", "\r\n", "a", "Subject: x", " ", "\r\n\r\n")
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 14 }), fc.array(fc.nat(), { maxLength: 10 }), (pieces, at) => {
+        const bytes = Buffer.from(pieces.join(""), "latin1")
+        const finder = new HeaderEndFinder()
+        let seen = 0
+        let found = -1
+        for (const chunk of cut(bytes, at)) {
+          seen += chunk.length
+          const end = finder.push(chunk)
+          // headerEnd over what has arrived so far: the finder answers at the same piece, the same offset
+          const expected = found === -1 ? headerEnd(bytes.subarray(0, seen)) : -1
+          if (found === -1) expect(end).toBe(expected)
+          if (end !== -1 && found === -1) found = end
+        }
+        expect(found).toBe(headerEnd(bytes))
+      }),
+      { numRuns: 2000 }
     )
   })
 

@@ -22,6 +22,38 @@ const spansInto = (tail: ReadonlyArray<number>, k: number, chunk: Buffer): boole
 }
 
 /**
+ * headerEnd's answer for a message that arrives in pieces, found by looking at each new piece and
+ * the last 3 bytes before it only: a header block that trickles in costs its length, not its
+ * length times its pieces (joining everything held at every piece to search it again cost
+ * seconds of CPU per 256 KB block written a few bytes at a time).
+ */
+export class HeaderEndFinder {
+  private seen = 0
+  /** the last bytes seen (at most 3): a header end may span two pieces */
+  private readonly tail: Array<number> = []
+
+  /** the next piece: where the root header block ends (an offset in the whole message), or -1 while it has not */
+  push(chunk: Buffer): number {
+    const before = this.seen
+    const tail = this.tail
+    if (chunk.length === 0) return -1
+    this.seen += chunk.length
+    let end = -1
+    // no header fields at all: the message's first two bytes are CRLF
+    if (before === 0 ? chunk.length >= 2 && chunk[0] === CR && chunk[1] === LF : before === 1 && tail[0] === CR && chunk[0] === LF) end = 2
+    // a CRLFCRLF that starts in the last bytes seen (the earliest first) and ends in this piece
+    for (let k = tail.length; end === -1 && k >= 1; k--) if (spansInto(tail, k, chunk)) end = before - k + HEADER_END.length
+    if (end === -1) {
+      const within = chunk.indexOf(HEADER_END)
+      if (within !== -1) end = before + within + HEADER_END.length
+    }
+    for (let i = Math.max(0, chunk.length - 3); i < chunk.length; i++) tail.push(chunk[i])
+    if (tail.length > 3) tail.splice(0, tail.length - 3)
+    return end
+  }
+}
+
+/**
  * An edit of a message's first bytes as HeaderPeek lets them go (the whole root header block,
  * and what followed it in the same read; undefined for an empty message): RawHeaderEdit's.
  */
@@ -40,8 +72,7 @@ export type PeekedHeaders = MimeNode | undefined
 export class HeaderPeek extends Transform {
   private held: Buffer[] = []
   private heldBytes = 0
-  /** the last bytes held (at most 3): a header end may span two chunks */
-  private readonly tail: Array<number> = []
+  private readonly ending = new HeaderEndFinder()
   private decided = false
   private released = false
   /** the callback of the chunk that completed the headers, until `release` */
@@ -106,7 +137,7 @@ export class HeaderPeek extends Transform {
 
   private peek(chunk: Buffer, done: TransformCallback): void {
     if (this.decided) return done(null, chunk)
-    const end = this.endWith(chunk)
+    const end = this.ending.push(chunk)
     this.held.push(chunk)
     this.heldBytes += chunk.length
     // a header block over the limit is not parsed, whether or not its end is in sight
@@ -116,30 +147,6 @@ export class HeaderPeek extends Transform {
       return this.decide(undefined, done)
     }
     done()
-  }
-
-  /**
-   * Where the root header block ends (headerEnd's answer for everything held so far and `chunk`),
-   * found by looking at `chunk` and the last bytes held before it only: a header block that
-   * trickles in costs its length, not its length times its pieces (a client writing it a few
-   * bytes at a time made every write copy everything held: seconds of CPU per 256 KB block).
-   */
-  private endWith(chunk: Buffer): number {
-    const before = this.heldBytes
-    const tail = this.tail
-    if (chunk.length === 0) return -1
-    let end = -1
-    // no header fields at all: the message's first two bytes are CRLF
-    if (before === 0 ? chunk.length >= 2 && chunk[0] === CR && chunk[1] === LF : before === 1 && tail[0] === CR && chunk[0] === LF) end = 2
-    // a CRLFCRLF that starts in the last bytes held (the earliest first) and ends in this chunk
-    for (let k = tail.length; end === -1 && k >= 1; k--) if (spansInto(tail, k, chunk)) end = before - k + HEADER_END.length
-    if (end === -1) {
-      const within = chunk.indexOf(HEADER_END)
-      if (within !== -1) end = before + within + HEADER_END.length
-    }
-    for (let i = Math.max(0, chunk.length - 3); i < chunk.length; i++) tail.push(chunk[i])
-    if (tail.length > 3) tail.splice(0, tail.length - 3)
-    return end
   }
 
   /** everything held, as the one Buffer the decision and `flushHeld` read */

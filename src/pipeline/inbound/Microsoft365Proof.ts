@@ -1,7 +1,7 @@
 import mailauthVerifier, { type DkimResult, type DkimVerifier } from "mailauth/lib/dkim/dkim-verifier.js"
 import { Transform, type TransformCallback } from "node:stream"
 import type { Microsoft365Connector } from "../../domain/Tenant.js"
-import { HEADER_PEEK_LIMIT, headerEnd } from "../headers/HeaderPeek.js"
+import { HEADER_PEEK_LIMIT, HeaderEndFinder } from "../headers/HeaderPeek.js"
 import { TenantNotProven, TenantProofDeferred } from "./InboundError.js"
 import { type DkimKeys, keysOf } from "./DkimKeys.js"
 
@@ -59,6 +59,7 @@ const coversFrom = (r: DkimResult) => (r.signingHeaders?.keys ?? "").split(":").
 export class Microsoft365Proof extends Transform {
   private head: Array<Buffer> = []
   private headBytes = 0
+  private readonly ending = new HeaderEndFinder()
   private inBody = false
   private verifier: DkimVerifier | undefined
   private domain = ""
@@ -72,13 +73,13 @@ export class Microsoft365Proof extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (!this.inBody) {
+      const end = this.ending.push(chunk)
       this.head.push(chunk)
       this.headBytes += chunk.length
-      const head = Buffer.concat(this.head, this.headBytes)
-      this.head = [head]
-      const end = headerEnd(head)
       if (end === -1 && this.headBytes <= HEADER_PEEK_LIMIT) return this.forward(chunk, done)
       if (end === -1 || end > HEADER_PEEK_LIMIT) return done(new TenantNotProven({ detail: `header block longer than ${HEADER_PEEK_LIMIT} bytes` }))
+      // joined once, when the block has ended (HeaderEndFinder: no join per piece)
+      const head = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head, this.headBytes)
       this.inBody = true
       this.head = []
       const failure = this.checkHeaders(head.subarray(0, end))
