@@ -16,7 +16,7 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import type { SmtpReply } from "../src/pipeline/RelayError.js"
 import { traceEntry, type TraceFacts } from "../src/pipeline/TraceEntry.js"
-import { TraceStore } from "../src/trace/TraceStore.js"
+import { TracePath, TraceStore } from "../src/trace/TraceStore.js"
 import { TraceOptions, TraceSettingsSource, TraceWriter } from "../src/trace/TraceWriter.js"
 import type { SignatureElement } from "../src/domain/Signature.js"
 
@@ -75,7 +75,7 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 const main = async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "imprint-trace-bench-"))
   const layer = TraceWriter.Default.pipe(
-    Layer.provideMerge(TraceStore.layerAt(dir)),
+    Layer.provideMerge(TraceStore.Default.pipe(Layer.provide(Layer.succeed(TracePath, dir)))),
     Layer.provide(
       Layer.succeed(TraceOptions, {
         node: "bench",

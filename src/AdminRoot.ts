@@ -1,7 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Context, Effect, Layer, type MetricPair } from "effect"
+import { Effect, Layer, type MetricPair } from "effect"
 import { AccessLogFailuresLive } from "./admin/http/AccessLog.js"
 import { AdminAuthLive } from "./admin/auth/AdminAuth.js"
 import { adminMiddleware, type AdminServerOptions, adminUrl, createAdminHttpsServer } from "./admin/http/AdminServer.js"
@@ -26,6 +26,7 @@ import { LoginThrottle } from "./admin/auth/LoginThrottle.js"
 import { AccountConfig, type AccountConfigShape } from "./domain/AccountSettings.js"
 import { TestStamper } from "./domain/TestStamp.js"
 import { testStamper } from "./pipeline/DryRun.js"
+import { AdminListener } from "./Listeners.js"
 import { ContentRepo } from "./store/ContentRepo.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 
@@ -73,10 +74,15 @@ export const adminServerLayer = (options: AdminServerOptions) =>
     Layer.provideMerge(NodeHttpServer.layer(() => createAdminHttpsServer(options.tls), { host: options.host, port: options.port }))
   )
 
-/** Starts the admin server in the current scope; closing the scope stops it. Answers the bound port. */
-export const startAdminServer = Effect.fn("AdminServer.start")(function* (options: AdminServerOptions) {
-  const context = yield* Layer.build(adminServerLayer(options))
-  const address = Context.get(context, HttpServer.HttpServer).address
-  const port = address._tag === "TcpAddress" ? address.port : options.port
-  return { host: options.host, port, url: adminUrl(options.host, port) }
-})
+/**
+ * The admin server as a scoped Layer that provides its bound address (AdminListener): built, it
+ * listens; its scope's close stops it. Server.ts composes it; specs build it over their own store.
+ */
+export const adminListenerLayer = (options: AdminServerOptions) =>
+  Layer.effect(
+    AdminListener,
+    Effect.map(HttpServer.HttpServer, (server) => {
+      const port = server.address._tag === "TcpAddress" ? server.address.port : options.port
+      return { host: options.host, port, url: adminUrl(options.host, port) }
+    })
+  ).pipe(Layer.provide(adminServerLayer(options)))

@@ -1,6 +1,7 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Context, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { ImageListener } from "./Listeners.js"
 import { createImageHttpServer, imageApp, type ImageServerOptions, imageUrl } from "./images/ImageServer.js"
 
 /**
@@ -15,10 +16,12 @@ export const imageServerLayer = (options: ImageServerOptions) =>
     Layer.provideMerge(NodeHttpServer.layer(() => createImageHttpServer(options.tls), { host: options.host, port: options.port }))
   )
 
-/** Starts the image listener in the current scope; answers its URL. Needs ImageRepo. */
-export const startImageServer = Effect.fn("ImageServer.start")(function* (options: ImageServerOptions) {
-  const context = yield* Layer.build(imageServerLayer(options))
-  const address = Context.get(context, HttpServer.HttpServer).address
-  const port = address._tag === "TcpAddress" ? address.port : options.port
-  return { port, url: imageUrl(options.host, port, options.tls !== undefined) }
-})
+/** The image listener as a scoped Layer that provides its bound address (ImageListener). Needs ImageRepo. */
+export const imageListenerLayer = (options: ImageServerOptions) =>
+  Layer.effect(
+    ImageListener,
+    Effect.map(HttpServer.HttpServer, (server) => {
+      const port = server.address._tag === "TcpAddress" ? server.address.port : options.port
+      return { host: options.host, port, url: imageUrl(options.host, port, options.tls !== undefined) }
+    })
+  ).pipe(Layer.provide(imageServerLayer(options)))

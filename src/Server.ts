@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, type MetricPair } from "effect"
+import { Context, Duration, Effect, Layer, type MetricPair, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlPlaneLive } from "./actors/ControlPlaneLive.js"
@@ -7,7 +7,8 @@ import { clusterClientLayer, storeReplicationLayer } from "./cluster/ClusterClie
 import { nodeMeshLayer } from "./cluster/NodeMeshNats.js"
 import { TenantRegistry, WarmTenantLimits } from "./actors/TenantRegistry.js"
 import type { ImprintConfig } from "./config.js"
-import { startInbound } from "./pipeline/Inbound.js"
+import { InboundListener } from "./pipeline/Inbound.js"
+import { AdminListener, ImageListener } from "./Listeners.js"
 import type { AuthThrottlePeers } from "./pipeline/inbound/AuthThrottle.js"
 import type { AdmissionPeers } from "./pipeline/inbound/ConnectionLimits.js"
 import { loadStampKey, loadTlsMaterial } from "./Secrets.js"
@@ -22,7 +23,8 @@ import { ImageDelivery } from "./domain/Images.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { PhotoNormaliserLive } from "./images/PhotoNormaliser.js"
 import { TenantRepo } from "./store/TenantRepo.js"
-import { hashKeyLayer, optionsLayer, TenantTraceSettings, traceResponderLayer, traceStoreLayer } from "./trace/TraceLayer.js"
+import { hashKeyLayer, optionsLayer, TenantTraceSettings, TRACE_FOLDER, traceResponderLayer } from "./trace/TraceLayer.js"
+import { TracePath, TraceStore } from "./trace/TraceStore.js"
 import { TraceSearch } from "./trace/TraceSearch.js"
 import { type TraceOptionsShape, TraceSinkLive, TraceSinkOff, TraceWriter } from "./trace/TraceWriter.js"
 import { loadSecretKeys, SecretKeys } from "./store/SecretCipher.js"
@@ -112,7 +114,11 @@ const syncLayer = (config: ImprintConfig) =>
 
 /** The trace's store and its search, for the admin API and the CLI (no writer); with NodeMesh in context the search merges every node's. */
 export const traceSearchLayer = (config: ImprintConfig) =>
-  TraceSearch.Default.pipe(Layer.provideMerge(Layer.merge(traceStoreLayer(config), hashKeyLayer(config))))
+  TraceSearch.Default.pipe(
+    Layer.provideMerge(Layer.merge(TraceStore.Default, hashKeyLayer(config))),
+    // the trace's own LMDB environment, apart from the Store's (TraceStore.ts)
+    Layer.provide(Layer.succeed(TracePath, path.join(config.dataDir, TRACE_FOLDER)))
+  )
 
 /**
  * TraceSink (for the data plane), the writer, the store and its search; needs TenantRepo. The store is opened
@@ -166,40 +172,96 @@ const loadSecrets = (config: ImprintConfig) =>
     stampKey: loadStampKey(config.loopStampKey, config.dataDir)
   })
 
-/**
- * Starts the SMTP side in the current scope; closing the scope stops it gracefully.
- * With `admin: true` and `admin.enabled`, the admin API starts next to it.
- */
-export const startServer = Effect.fn("Server.start")(function* (config: ImprintConfig, options: ServerOptions = {}) {
-  const { tls, stampKey } = yield* loadSecrets(config)
-  // records from before secrets were sealed, or sealed by a key since rotated out, are sealed with the current key
-  // (once per node: by the single process or the primary, never by the workers)
-  if (options.worker === undefined) yield* resealSecrets
-  const inbound = yield* startInbound({
-    config,
-    tls,
-    stampKey,
-    authPeers: options.worker?.authPeers ?? localAuthPeers(config),
-    admissionPeers: options.worker?.admissionPeers
-  })
-  if (options.worker !== undefined) return { ...inbound, stampKey, adminPort: undefined, imagesPort: undefined }
-  yield* Effect.logInfo(`listening on ${config.smtp.host}:${inbound.port}`)
-  const side = yield* startControlSide(config, tls, options.admin === true)
-  return { ...inbound, stampKey, ...side }
-})
+type TlsMaterial = { readonly key: string; readonly cert: string }
+
+/** The listeners' secrets (loadSecrets), loaded once per start. */
+class ServerSecrets extends Context.Tag("imprint/ServerSecrets")<ServerSecrets, { readonly tls: TlsMaterial; readonly stampKey: Buffer }>() {}
+
+/** What a started server tells its caller: the bound ports (the ones chosen when configured as 0) and the loop stamp key. */
+export interface RunningServerShape {
+  readonly port: number
+  readonly activeSessions: () => number
+  readonly stampKey: Buffer
+  readonly adminPort: number | undefined
+  readonly imagesPort: number | undefined
+}
+export class RunningServer extends Context.Tag("imprint/RunningServer")<RunningServer, RunningServerShape>() {}
 
 /**
- * The primary of `workers: N`: everything but SMTP (the workers relay). It
+ * `next` built after `first` (it may use what `first` provides) and closed before it: the order
+ * in which the server's parts start, and the reverse in which they stop.
+ */
+const inOrder = <A, E, R, A2, E2, R2>(first: Layer.Layer<A, E, R>, next: Layer.Layer<A2, E2, R2>) => next.pipe(Layer.provideMerge(first))
+
+/** A layer only some starts have (Layer.empty for the others); read with Effect.serviceOption. */
+const optional = <A, E, R>(present: boolean, layer: () => Layer.Layer<A, E, R>): Layer.Layer<never, E, R> => (present ? layer() : Layer.empty)
+
+/** A log line once `tag`'s service is built (a listener's bound address). */
+const logOnStart = <I, S>(tag: Context.Tag<I, S>, line: (service: S) => string) => Layer.effectDiscard(Effect.flatMap(tag, (s) => Effect.logInfo(line(s))))
+
+/** The SMTP listener (pipeline/Inbound.ts), bound with the loaded secrets; its scope's close stops it gracefully. */
+const inboundLayer = (config: ImprintConfig, options: ServerOptions) =>
+  Layer.unwrapEffect(
+    Effect.map(ServerSecrets, ({ tls, stampKey }) =>
+      InboundListener.layer({
+        config,
+        tls,
+        stampKey,
+        authPeers: options.worker?.authPeers ?? localAuthPeers(config),
+        admissionPeers: options.worker?.admissionPeers
+      })
+    )
+  )
+
+/**
+ * The SMTP side as a scoped Layer over liveLayer's services: secrets, then (the single process)
+ * the secrets resealed, the SMTP listener, the scheduled syncs, the admin API (with `admin: true`
+ * and `admin.enabled`) and the image listener; a worker of `workers: N` has the listener only.
+ * Built, it listens and provides RunningServer; its scope's close stops the parts in the reverse
+ * order, SMTP last and gracefully (Shutdown).
+ */
+export const serverLayer = (config: ImprintConfig, options: ServerOptions = {}) => {
+  const secrets = Layer.effect(ServerSecrets, loadSecrets(config))
+  const isWorker = options.worker !== undefined
+  // records from before secrets were sealed, or sealed by a key since rotated out, are sealed with the current key
+  // (once per node: by the single process or the primary, never by the workers)
+  const started = inOrder(
+    inOrder(
+      secrets,
+      optional(!isWorker, () => Layer.effectDiscard(resealSecrets))
+    ),
+    inboundLayer(config, options)
+  )
+  const side = optional(!isWorker, () =>
+    inOrder(
+      logOnStart(InboundListener, (inbound) => `listening on ${config.smtp.host}:${inbound.port}`),
+      controlSideLayer(config, options.admin === true)
+    )
+  )
+  const running = Layer.effect(
+    RunningServer,
+    Effect.gen(function* () {
+      const inbound = yield* InboundListener
+      const admin = yield* Effect.serviceOption(AdminListener)
+      const images = yield* Effect.serviceOption(ImageListener)
+      return {
+        port: inbound.port,
+        activeSessions: inbound.activeSessions,
+        stampKey: (yield* ServerSecrets).stampKey,
+        adminPort: Option.getOrUndefined(admin)?.port,
+        imagesPort: Option.getOrUndefined(images)?.port
+      }
+    })
+  )
+  return running.pipe(Layer.provide(inOrder(started, side)))
+}
+
+/**
+ * The primary of `workers: N` as a scoped Layer: everything but SMTP (the workers relay). It
  * generates the secrets first, so workers only read them.
  */
-export const startPrimary = Effect.fn("Server.startPrimary")(function* (
-  config: ImprintConfig,
-  workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
-) {
-  const { tls } = yield* loadSecrets(config)
-  yield* resealSecrets
-  return yield* startControlSide(config, tls, true, workerMetrics)
-})
+export const primaryLayer = (config: ImprintConfig, workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>) =>
+  inOrder(inOrder(Layer.effect(ServerSecrets, loadSecrets(config)), Layer.effectDiscard(resealSecrets)), controlSideLayer(config, true, workerMetrics))
 
 /**
  * The admin API's modules (its handlers, @effect/platform's HttpApi, the HTTP server) and the image
@@ -209,45 +271,48 @@ export const startPrimary = Effect.fn("Server.startPrimary")(function* (
 const adminModules = Effect.promise(() => Promise.all([import("./AdminRoot.js"), import("./admin/http/AdminServer.js")]))
 const imageServerModule = Effect.promise(() => import("./ImageRoot.js"))
 
-const startAdmin = (
-  config: ImprintConfig,
-  tls: { readonly key: string; readonly cert: string },
-  workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined
-) =>
-  Effect.gen(function* () {
-    const [{ startAdminServer }, { adminTlsMaterial }] = yield* adminModules
-    return yield* startAdminServer({
-      host: config.admin.host,
-      port: config.admin.port,
-      tls: yield* adminTlsMaterial(config.admin, tls),
-      metricsTenantLabels: config.admin.metricsTenantLabels,
-      workerMetrics,
-      accounts: { login: config.admin.login, mail: config.admin.mail }
+/** The admin API's HTTPS listener (AdminRoot.ts), with its certificate or the SMTP side's. */
+const adminLayer = (config: ImprintConfig, workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> | undefined) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const [{ adminListenerLayer }, { adminTlsMaterial }] = yield* adminModules
+      const { tls } = yield* ServerSecrets
+      return adminListenerLayer({
+        host: config.admin.host,
+        port: config.admin.port,
+        tls: yield* adminTlsMaterial(config.admin, tls),
+        metricsTenantLabels: config.admin.metricsTenantLabels,
+        workerMetrics,
+        accounts: { login: config.admin.login, mail: config.admin.mail }
+      })
     })
-  })
+  )
 
-/** Scheduled directory syncs, the admin API and the image listener: one of each per node. */
-const startControlSide = Effect.fn("Server.startControlSide")(function* (
-  config: ImprintConfig,
-  tls: { readonly key: string; readonly cert: string },
-  withAdmin: boolean,
-  workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>
-) {
+/** The hosted image listener (ImageRoot.ts) at `images.listen`. */
+const imagesLayer = (config: ImprintConfig, listen: NonNullable<ImprintConfig["images"]["listen"]>) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const { imageListenerLayer } = yield* imageServerModule
+      return imageListenerLayer({ host: listen.host, port: listen.port, tls: yield* imagesTlsMaterial(config.images) })
+    })
+  ).pipe(Layer.provide(ImageRepo.DefaultWithoutDependencies))
+
+/** Scheduled directory syncs, the admin API and the image listener: one of each per node, started in this order. */
+const controlSideLayer = (config: ImprintConfig, withAdmin: boolean, workerMetrics?: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>>) => {
   // scheduled directory syncs run with the server; the scope's close stops them
-  yield* (yield* DirectorySync).start()
-  const admin = withAdmin && config.admin.enabled ? yield* startAdmin(config, tls, workerMetrics) : undefined
-  if (admin !== undefined) yield* Effect.logInfo(`admin API listening on ${admin.url}`)
-  const images =
-    config.images.listen === undefined
-      ? undefined
-      : yield* (yield* imageServerModule)
-          .startImageServer({
-            host: config.images.listen.host,
-            port: config.images.listen.port,
-            tls: yield* imagesTlsMaterial(config.images)
-          })
-          .pipe(Effect.provide(ImageRepo.DefaultWithoutDependencies))
-  if (images !== undefined)
-    yield* Effect.logInfo(`image listener on ${images.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
-  return { adminPort: admin?.port, imagesPort: images?.port }
-})
+  const syncs = Layer.effectDiscard(Effect.flatMap(DirectorySync, (sync) => sync.start()))
+  const admin = optional(withAdmin && config.admin.enabled, () =>
+    inOrder(
+      adminLayer(config, workerMetrics),
+      logOnStart(AdminListener, (listener) => `admin API listening on ${listener.url}`)
+    )
+  )
+  const listen = config.images.listen
+  const images = optional(listen !== undefined, () =>
+    inOrder(
+      imagesLayer(config, listen!),
+      logOnStart(ImageListener, (listener) => `image listener on ${listener.url}, public as ${config.images.publicBaseUrl ?? "(images.publicBaseUrl not set)"}`)
+    )
+  )
+  return inOrder(inOrder(syncs, admin), images)
+}

@@ -11,7 +11,7 @@ import { MailSettings } from "./domain/AccountSettings.js"
 import { helpText, type Invocation, parseCommandLine } from "./Cli.js"
 import { ImageRepo } from "./store/ImageRepo.js"
 import { Downstream, TenantId } from "./domain/Tenant.js"
-import { liveLayer, startPrimary, startServer, traceSearchLayer } from "./Server.js"
+import { liveLayer, primaryLayer, RunningServer, serverLayer, traceSearchLayer } from "./Server.js"
 import { superviseWorkers } from "./workers/Supervisor.js"
 import { answerMetricRequests, followStoreChanges, workerAdmissionPeers, workerAuthPeers, workerSlot } from "./workers/WorkerChannel.js"
 import { Store } from "./store/Store.js"
@@ -35,10 +35,10 @@ const load = <A>(module: () => Promise<A>): Effect.Effect<A> => Effect.promise(m
 
 const serve = (config: ImprintConfig, banner?: (port: number, adminPort: number | undefined) => Effect.Effect<void>) =>
   Effect.gen(function* () {
-    const { port, adminPort } = yield* startServer(config, { admin: true })
+    const { port, adminPort } = yield* RunningServer
     if (banner) yield* banner(port, adminPort)
     return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(liveLayer(config)))
+  }).pipe(Effect.provide(serverLayer(config, { admin: true })), Effect.provide(liveLayer(config)))
 
 /**
  * `imprint serve` with `workers` above 1: this process is either the primary
@@ -51,21 +51,27 @@ const serveCommand = (config: ImprintConfig) => {
   return cluster.isPrimary ? servePrimary(config, count) : serveWorker(config, count)
 }
 
-const servePrimary = (config: ImprintConfig, count: number) =>
-  Effect.gen(function* () {
-    // the admin API starts first (it generates the secrets the workers read); its /metrics asks the workers once they run
-    let workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.succeed([])
-    yield* startPrimary(
-      config,
-      Effect.suspend(() => workerMetrics)
-    )
+const servePrimary = (config: ImprintConfig, count: number) => {
+  // the admin API starts first (primaryLayer: it generates the secrets the workers read); its /metrics asks the workers once they run
+  let workerMetrics: Effect.Effect<ReadonlyArray<MetricPair.MetricPair.Untyped>> = Effect.succeed([])
+  return Effect.gen(function* () {
     const supervisor = yield* superviseWorkers(config, count)
     workerMetrics = supervisor.workerMetrics
     // each batch of the primary's commits (admin API, syncs, the cluster applier): the workers look at once
     const changes = yield* (yield* Store).subscribe
     yield* Queue.take(changes).pipe(Effect.zipRight(Queue.takeAll(changes)), Effect.zipRight(supervisor.storeChanged), Effect.forever, Effect.forkScoped)
     return yield* supervisor.startFailure
-  }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot: 0, workers: count } })))
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(
+      primaryLayer(
+        config,
+        Effect.suspend(() => workerMetrics)
+      )
+    ),
+    Effect.provide(liveLayer(config, { node: { slot: 0, workers: count } }))
+  )
+}
 
 const ignoreSignal = () => undefined
 
@@ -86,9 +92,12 @@ const serveWorker = (config: ImprintConfig, count: number) => {
     yield* answerMetricRequests
     yield* followStoreChanges((yield* Store).pollExternalChanges)
     const admissionPeers = process.env[PERF_SKIP_NODE_ADMISSION] === "1" ? undefined : workerAdmissionPeers()
-    const { port } = yield* startServer(config, { worker: { authPeers: workerAuthPeers(), admissionPeers } })
-    yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
-    return yield* Effect.never
+    // the SMTP listener (serverLayer's worker form) starts after the channel to the primary answers
+    return yield* Effect.gen(function* () {
+      const { port } = yield* RunningServer
+      yield* Effect.logInfo(`worker ${slot} ready on ${config.smtp.host}:${port}`).pipe(Effect.annotateLogs({ pid: process.pid }))
+      return yield* Effect.never
+    }).pipe(Effect.provide(serverLayer(config, { worker: { authPeers: workerAuthPeers(), admissionPeers } })))
   }).pipe(Effect.scoped, Effect.provide(liveLayer(config, { node: { slot, workers: count } })), Effect.annotateLogs({ worker: slot }))
 }
 

@@ -59,6 +59,7 @@ const TOP_LEVEL = {
   "Server.ts": "main",
   "AdminRoot.ts": "main",
   "ImageRoot.ts": "main",
+  "Listeners.ts": "main",
   "StarterFiles.ts": "main",
   "LogOutput.ts": "main",
   "config.ts": "config",

@@ -8,7 +8,8 @@ import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
-import { startAdminServer } from "../../src/AdminRoot.js"
+import { adminListenerLayer } from "../../src/AdminRoot.js"
+import { AdminListener } from "../../src/Listeners.js"
 import { Api, TenantCreate, TenantUpdate } from "../../src/admin/Api.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
 import type { AccountConfigShape } from "../../src/domain/AccountSettings.js"
@@ -23,9 +24,8 @@ import { DirectorySync, SyncOptions } from "../../src/sync/DirectorySync.js"
 import { DirectoryWriterLive } from "../../src/actors/DirectoryWriterLive.js"
 import { SyncRepo } from "../../src/sync/SyncRepo.js"
 import { makeSelfSigned, type SelfSigned } from "../support/Certs.js"
-import { tempDir, TempStorePath } from "../store/TempStore.js"
+import { tempDir, TempStorePath, traceStoreAt } from "../store/TempStore.js"
 import { TraceHashKey, TraceSearch } from "../../src/trace/TraceSearch.js"
-import { TraceStore } from "../../src/trace/TraceStore.js"
 import { PhotoNormaliserLive } from "../../src/images/PhotoNormaliser.js"
 
 export class TestCert extends Context.Tag("spec/admin/TestCert")<TestCert, SelfSigned>() {}
@@ -55,7 +55,7 @@ const SyncLayers = DirectorySync.Default.pipe(
 
 /** The message trace's store (its own temp folder) and search; specs write records through TraceStore. */
 const TraceLayers = TraceSearch.Default.pipe(
-  Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, TraceStore.layerAt))),
+  Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, traceStoreAt))),
   Layer.provideMerge(Layer.succeed(TraceHashKey, Buffer.alloc(32, 1)))
 )
 
@@ -80,20 +80,28 @@ const ClientLayer = Layer.unwrapEffect(
 /** Sign-in settings for the server (a mail sink's port, short expiries); provide it around adminTestLayer. */
 export class AdminTestAccounts extends Context.Tag("spec/admin/AdminTestAccounts")<AdminTestAccounts, AccountConfigShape>() {}
 
+/** The admin server as the composition root builds it (AdminRoot.ts adminListenerLayer), with the test certificate. */
+const ListenerLayer = (metricsTenantLabels: boolean) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const cert = yield* TestCert
+      const accounts = Option.getOrUndefined(yield* Effect.serviceOption(AdminTestAccounts))
+      return adminListenerLayer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels, accounts })
+    })
+  )
+
 const ServerLayer = (metricsTenantLabels: boolean) =>
   Layer.scoped(
     AdminEnv,
     Effect.gen(function* () {
-      const cert = yield* TestCert
-      const accounts = Option.getOrUndefined(yield* Effect.serviceOption(AdminTestAccounts))
-      const server = yield* startAdminServer({ host: "127.0.0.1", port: 0, tls: cert, metricsTenantLabels, accounts })
+      const server = yield* AdminListener
       const admin = yield* AdminRepo
       const { token } = yield* admin.createOperatorToken("spec operator")
       const revoked = yield* admin.createOperatorToken("revoked operator")
       yield* admin.revokeOperatorToken(revoked.record.id)
       return { baseUrl: server.url, token, revokedToken: revoked.token }
     })
-  )
+  ).pipe(Layer.provide(ListenerLayer(metricsTenantLabels)))
 
 export const adminTestLayer = (options: { readonly metricsTenantLabels?: boolean } = {}) =>
   ServerLayer(options.metricsTenantLabels ?? false).pipe(

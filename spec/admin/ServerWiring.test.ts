@@ -1,24 +1,25 @@
 import { HttpApiClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Api } from "../../src/admin/Api.js"
 import { decodeConfig, type ImprintConfig } from "../../src/config.js"
-import { liveLayer, startServer } from "../../src/Server.js"
+import { liveLayer, RunningServer, serverLayer } from "../../src/Server.js"
 import { makeSelfSigned } from "../support/Certs.js"
 import { tempDir } from "../store/TempStore.js"
 
 /**
- * `startServer` as `imprint serve` calls it: SMTP and the admin API from one
+ * `serverLayer` as `imprint serve` builds it: SMTP and the admin API from one
  * config, over the live layer. Ports are 0, so the real ones come back.
  */
 
 const configAt = (dataDir: string, admin: Record<string, unknown>): ImprintConfig =>
   Either.getOrThrow(decodeConfig({ dataDir, smtp: { host: "127.0.0.1", port: 0 }, admin: { port: 0, ...admin } }))
 
-const serve = (config: ImprintConfig, admin: boolean) => startServer(config, { admin }).pipe(Effect.provide(liveLayer(config)))
+const serve = (config: ImprintConfig, admin: boolean) =>
+  Layer.build(serverLayer(config, { admin })).pipe(Effect.map(Context.get(RunningServer)), Effect.provide(liveLayer(config)))
 
 /** A client for the admin API at `port`, trusting `ca` (or, for the generated certificate, not verifying: tests only). */
 const healthz = (port: number, tls: { ca: string } | { rejectUnauthorized: false }) =>
@@ -27,7 +28,7 @@ const healthz = (port: number, tls: { ca: string } | { rejectUnauthorized: false
     return yield* client.ops.healthz()
   }).pipe(Effect.provide(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer(tls)))))
 
-describe("startServer with the admin API", () => {
+describe("serverLayer with the admin API", () => {
   it.scoped("serves HTTPS on admin.port with the SMTP side's generated certificate", () =>
     Effect.gen(function* () {
       const config = configAt(yield* tempDir, {})

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as http from "node:http"
 import { hostedImagePath } from "../../src/domain/Images.js"
 import type { TenantId } from "../../src/domain/Tenant.js"
-import { startImageServer } from "../../src/ImageRoot.js"
+import { imageListenerLayer } from "../../src/ImageRoot.js"
+import { ImageListener } from "../../src/Listeners.js"
 import { ImageRepo } from "../../src/store/ImageRepo.js"
 import { Store } from "../../src/store/Store.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
@@ -41,7 +42,7 @@ describe("image listener (hosted delivery)", () => {
       const images = yield* ImageRepo
       const png = testPng(40, 20)
       const { image } = yield* saveImage(images, "acme" as TenantId, "logo", png, "create")
-      const server = yield* startImageServer({ host: "127.0.0.1", port: 0 })
+      const server = yield* Effect.map(Layer.build(imageListenerLayer({ host: "127.0.0.1", port: 0 })), Context.get(ImageListener))
       const url = `${server.url}${hostedImagePath("acme", image)}`
 
       const ok = yield* request(url)

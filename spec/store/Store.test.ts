@@ -1,13 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Option, Queue, Schema } from "effect"
 import { Store, Write } from "../../src/store/Store.js"
-import { tempDir } from "./TempStore.js"
+import { storeAt, tempDir } from "./TempStore.js"
 
 const Item = Schema.Struct({ name: Schema.String, count: Schema.NumberFromString })
 const DB = "items"
 
 /** The store open at `dir` for the duration of `f`, closed after. */
-const withStoreAt = <A, E>(dir: string, f: (store: Store) => Effect.Effect<A, E>) => Effect.provide(Effect.flatMap(Store, f), Store.layerAt(dir))
+const withStoreAt = <A, E>(dir: string, f: (store: Store) => Effect.Effect<A, E>) => Effect.provide(Effect.flatMap(Store, f), storeAt(dir))
 
 describe("Store", () => {
   it.scoped("round-trips values through their encoded form", () =>

@@ -3,13 +3,13 @@
  * smtp-server on 127.0.0.1 port 0, tenants imported through the TenantRepo as
  * `imprint tenant import` does. `close()` stops it the way SIGTERM does.
  */
-import { Effect, Exit, Layer, Logger, LogLevel, Scope, type Tracer } from "effect"
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope, type Tracer } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { decodeConfig, type ImprintConfig } from "../../src/config.js"
-import { liveLayer, startServer } from "../../src/Server.js"
+import { liveLayer, RunningServer, serverLayer } from "../../src/Server.js"
 import { TenantRepo } from "../../src/store/TenantRepo.js"
 import { TenantRegistry } from "../../src/actors/TenantRegistry.js"
 import { AdminRepo } from "../../src/store/AdminRepo.js"
@@ -108,7 +108,14 @@ export const startImprint = async (opts: {
     Effect.runPromise(effect.pipe(Effect.provide(context), quiet) as Effect.Effect<A, E>)
   const importTenant = (file: unknown) => run(Effect.flatMap(TenantRepo, (repo) => tenantImport(repo).importTenant(file)).pipe(Effect.asVoid))
   for (const t of opts.tenants ?? []) await importTenant(t)
-  const server = await Effect.runPromise(startServer(config, { admin: opts.admin === true }).pipe(Effect.provide(context), Scope.extend(scope), quiet))
+  // the server's Layer as main.ts builds it, over the live layer's services, in the same scope (closed first)
+  const server = await Effect.runPromise(
+    Layer.buildWithScope(serverLayer(config, { admin: opts.admin === true }), scope).pipe(
+      Effect.map(Context.get(RunningServer)),
+      Effect.provide(context),
+      quiet
+    )
+  )
   const token =
     cert === undefined
       ? undefined

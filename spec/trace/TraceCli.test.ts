@@ -5,13 +5,13 @@ import type { TraceRecord } from "../../src/domain/Trace.js"
 import { traceCommand } from "../../src/trace/TraceCli.js"
 import { TraceHashKey, TraceSearch } from "../../src/trace/TraceSearch.js"
 import { makeId, TraceStore } from "../../src/trace/TraceStore.js"
-import { tempDir } from "../store/TempStore.js"
+import { tempDir, traceStoreAt } from "../store/TempStore.js"
 import { entry } from "./TraceFixtures.js"
 
 /** `imprint trace search|export` as main.ts runs it: the flags, a real trace store, what it prints. */
 
 const TraceLayers = TraceSearch.Default.pipe(
-  Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, TraceStore.layerAt))),
+  Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, traceStoreAt))),
   Layer.provide(Layer.succeed(TraceHashKey, Buffer.alloc(32, 3)))
 )
 

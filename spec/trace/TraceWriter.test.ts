@@ -4,7 +4,7 @@ import type { TraceSettings } from "../../src/domain/Trace.js"
 import { dropped, evicted, ruleCopies, transactions } from "../../src/trace/TraceMetrics.js"
 import { TraceStore } from "../../src/trace/TraceStore.js"
 import { DAY_MS, TraceOptions, type TraceOptionsShape, TraceSettingsSource, TraceWriter } from "../../src/trace/TraceWriter.js"
-import { tempDir } from "../store/TempStore.js"
+import { tempDir, traceStoreAt } from "../store/TempStore.js"
 import { entry } from "./TraceFixtures.js"
 
 /**
@@ -41,7 +41,7 @@ const writerLayer = (overrides: Partial<TraceOptionsShape> = {}, logLines?: Arra
             Logger.make(({ message }) => logLines.push(String(message)))
           )
     ),
-    Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, TraceStore.layerAt))),
+    Layer.provideMerge(Layer.unwrapScoped(Effect.map(tempDir, traceStoreAt))),
     Layer.provide(Layer.succeed(TraceOptions, options(overrides))),
     Layer.provide(Layer.succeed(TraceSettingsSource, (tenant: string) => Effect.succeed(settings[tenant])))
   )
@@ -218,7 +218,7 @@ describe("TraceWriter", () => {
   it.scoped("writes what is still queued when its scope closes", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
-      const store = TraceStore.layerAt(dir)
+      const store = traceStoreAt(dir)
       yield* Effect.scoped(
         Effect.gen(function* () {
           const writer = yield* TraceWriter
@@ -248,7 +248,7 @@ describe("TraceWriter", () => {
       const writerAt = (slot: number) =>
         Layer.build(
           TraceWriter.Default.pipe(
-            Layer.provideMerge(TraceStore.layerAt(dir)),
+            Layer.provideMerge(traceStoreAt(dir)),
             Layer.provide(Layer.succeed(TraceOptions, options({ idSequence: { offset: slot, stride: 3 } }))),
             Layer.provide(Layer.succeed(TraceSettingsSource, () => Effect.succeed(undefined)))
           )

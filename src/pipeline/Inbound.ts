@@ -1,4 +1,4 @@
-import { Cause, Context, Effect, Exit, FiberRef, FiberSet, Metric, Option, Tracer } from "effect"
+import { Cause, Context, Effect, Exit, FiberRef, FiberSet, Layer, Metric, Option, Tracer } from "effect"
 import type { TLSSocket } from "node:tls"
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from "smtp-server"
 import type { ImprintConfig } from "../config.js"
@@ -69,13 +69,24 @@ export interface Inbound {
   readonly activeSessions: () => number
 }
 
+/**
+ * The SMTP listener, bound: the port it listens on (the configured one, or the one the system
+ * chose for port 0) and its open sessions. `InboundListener.layer` is the listener as a scoped
+ * Layer, which the composition root (Server.ts) builds: building it binds the port, and closing
+ * its scope stops the listener gracefully (Shutdown: no new sessions, 421 to idle ones,
+ * transactions in flight finish within shutdownGraceMs).
+ */
+export class InboundListener extends Context.Tag("imprint/InboundListener")<InboundListener, Inbound>() {
+  static readonly layer = (options: InboundOptions) => Layer.scoped(InboundListener, listen(options))
+}
+
 /** the one tenant a binding names, if it names one (for log lines before MAIL) */
 const boundTenantId = (b: SessionBinding) => (b._tag === "Tenant" ? b.tenantId : undefined)
 
 /** A binding that already says which connector the session came through: only maxClients limits it (ConnectionLimits). */
 const isBound = (b: SessionBinding) => b._tag !== "Unbound"
 
-export const startInbound = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
+const listen = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
   const { config, tls, stampKey, authPeers, admissionPeers } = options
   const smtp = config.smtp
   const control = yield* ControlPlane

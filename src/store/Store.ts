@@ -1,4 +1,4 @@
-import { Context, Duration, Effect, Either, Layer, Option, ParseResult, PubSub, Schema } from "effect"
+import { Context, Duration, Effect, Either, Option, ParseResult, PubSub, Schema } from "effect"
 import type { Queue, Scope } from "effect"
 import { asBinary, open, type Database, type RootDatabase } from "lmdb"
 import type { TenantId } from "../domain/Tenant.js"
@@ -574,7 +574,5 @@ const make = Effect.gen(function* () {
   } as const
 })
 
-export class Store extends Effect.Service<Store>()("imprint/Store", { scoped: make }) {
-  /** The store at a folder (tests, CLI one-shots). */
-  static readonly layerAt = (path: string): Layer.Layer<Store, StoreError> => Store.Default.pipe(Layer.provide(Layer.succeed(StorePath, path)))
-}
+/** The Store over LMDB; `Store.Default` needs StorePath, which the composition root provides (Server.ts liveLayer). */
+export class Store extends Effect.Service<Store>()("imprint/Store", { scoped: make }) {}

@@ -8,12 +8,11 @@ import type { TenantId } from "../domain/Tenant.js"
 import { TenantRepo } from "../store/TenantRepo.js"
 import { serveTracePages } from "./TraceFanout.js"
 import { TraceHashKey, TraceSearch } from "./TraceSearch.js"
-import { TraceStore } from "./TraceStore.js"
 import { TraceOptions, type TraceOptionsShape, TraceSettingsSource } from "./TraceWriter.js"
 
 /**
  * The message trace's parts as the server runs them: its store at
- * `<dataDir>/trace`, the recipient-hashing key, the writer's options from the
+ * `<dataDir>/trace` (TRACE_FOLDER: the root gives TraceStore its TracePath), the recipient-hashing key, the writer's options from the
  * configuration, each tenant's trace settings from its tenant record, and the
  * cluster responder. The composition root (Server.ts: traceLayer,
  * traceSearchLayer) composes them.
@@ -35,8 +34,6 @@ export const loadHashKey = (configured: string | undefined, dataDir: string) =>
     fs.writeFileSync(file, key.toString("hex") + "\n", { mode: 0o600 })
     return key
   })
-
-export const traceStoreLayer = (config: ImprintConfig) => TraceStore.layerAt(path.join(config.dataDir, TRACE_FOLDER))
 
 export const hashKeyLayer = (config: ImprintConfig) => Layer.effect(TraceHashKey, loadHashKey(config.trace.hashKey, config.dataDir))
 

@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect } from "effect"
 import { open, type Database, type RootDatabase } from "lmdb"
 import type { TraceRecord } from "../domain/Trace.js"
 import { prefixEnd } from "../store/Keys.js"
@@ -173,7 +173,5 @@ const make = Effect.gen(function* () {
   return { write, remove, usage, oldest, olderThan, tenants, scan } as const
 })
 
-export class TraceStore extends Effect.Service<TraceStore>()("imprint/TraceStore", { scoped: make }) {
-  /** The trace store at a folder (tests, the CLI). */
-  static readonly layerAt = (path: string): Layer.Layer<TraceStore, StoreError> => TraceStore.Default.pipe(Layer.provide(Layer.succeed(TracePath, path)))
-}
+/** The trace's store; `TraceStore.Default` needs TracePath, which the composition root provides (Server.ts traceSearchLayer). */
+export class TraceStore extends Effect.Service<TraceStore>()("imprint/TraceStore", { scoped: make }) {}
