@@ -157,7 +157,10 @@ describe("MimeScanner", () => {
         ([parts, preamble, closed, tail]) =>
           `Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n${preamble}${parts.map((p) => `--b\r\n${p}`).join("")}${closed ? "--b--\r\n" : ""}${tail}`
       )
-    const sizes = fc.oneof(fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 6 }))
+    const sizes = fc.oneof(
+      fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 6 })
+    )
     await fc.assert(
       fc.asyncProperty(message, sizes, async (m, cuts) => {
         await same(Buffer.from(m, "latin1"), cuts)

@@ -41,8 +41,8 @@ const copiedBy = async <A>(run: () => Promise<A>): Promise<{ readonly result: A;
     copied += joined.length
     return joined
   })
-  vi.spyOn(Buffer.prototype, "copy").mockImplementation(function (this: Buffer, ...args: Parameters<Buffer["copy"]>) {
-    const n = copy.apply(this, args)
+  vi.spyOn(Buffer.prototype, "copy").mockImplementation(function (this: unknown, ...args: Array<unknown>) {
+    const n = copy.apply(this as Buffer, args as Parameters<Buffer["copy"]>)
     copied += n
     return n
   })
@@ -92,7 +92,10 @@ describe("a stamped copy fed a long line in small pieces", () => {
           )
         )
     )
-    const cuts = fc.oneof(fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 6 }))
+    const cuts = fc.oneof(
+      fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 6 })
+    )
     await fc.assert(
       fc.asyncProperty(shape, cuts, async (message, sizes) => {
         expect((await runStampedCopy(cutInto(message, sizes))).equals(await runStampedCopy([message]))).toBe(true)

@@ -37,7 +37,8 @@ import MimeNodeClass from "mailsplit/lib/mime-node.js"
  * boundary), its limits (MAX_PART_HEADER_BYTES, MAX_SPLIT_NODES: `maxHeadSize`,
  * `maxChildNodes`) and its errors (EMAXLEN). Nodes are mailsplit's MimeNode, so the
  * Stamper, StampedPart and PartChooser take them as they are; body and data chunks are
- * slices of the written chunk (a line is only copied when it spans two chunks).
+ * slices of the written chunk (a line is only copied when it spans two chunks, and then once
+ * however many chunks it spans: HeldLine).
  * `spec/pipeline/mime/MimeScanner.test.ts` compares its events with the Splitter's over
  * the corpus and random chunkings, and checks that they do not depend on the chunking (what a
  * part's body is, which bytes go on).
@@ -84,7 +85,6 @@ type Group = { type: "none" } | ((DataChunk | BodyChunk) & { node: Node })
 type LineData = MimeNode | ((DataChunk | BodyChunk) & { node: Node })
 
 const EMPTY = Buffer.alloc(0)
-const CR = Buffer.from([0x0d])
 
 const emaxlen = (message: string): Error => Object.assign(new Error(message), { code: "EMAXLEN" })
 
@@ -149,7 +149,7 @@ export class MimeScanner {
             groupend--
             pos--
             // store only <CR> as <LF> should be on the positive side
-            if (groupstart < 0 && this.line.length === 0) this.line.add(CR)
+            if (groupstart < 0 && this.line.length === 0) this.line.add(Buffer.from([0x0d]))
             data.value = data.value.subarray(0, data.value.length - 2)
           } else {
             data.value = data.value.subarray(0, data.value.length - 1)
