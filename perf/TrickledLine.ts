@@ -124,6 +124,9 @@ const median = (xs: ReadonlyArray<number>): number => {
 const runParent = async (): Promise<void> => {
   const builds: Array<[string, string]> = [["this", ROOT], ...(BASELINE === undefined ? [] : [["baseline", BASELINE] as [string, string]])]
   const rows: Array<Record<string, unknown>> = []
+  const dir = resultsDir(ROOT)
+  mkdirSync(dir, { recursive: true })
+  const file = path.join(dir, `trickled-line-${new Date().toISOString().replace(/[:.]/g, "-")}.json`)
   for (const layer of LAYERS) {
     for (const piece of PIECES) {
       const seconds: Record<string, Array<number>> = Object.fromEntries(builds.map(([name]) => [name, []]))
@@ -141,6 +144,8 @@ const runParent = async (): Promise<void> => {
         ratio: ratios.length ? median(ratios) : undefined
       }
       rows.push(row)
+      // after every row: a case of the old build can run for minutes
+      writeFileSync(file, JSON.stringify({ runs: RUNS, line: LINE, baseline: BASELINE, rows }, null, 2))
       console.log(
         `${layer.padEnd(8)} ${LINE} B line in ${String(piece).padStart(4)}-byte pieces: ` +
           builds.map(([name]) => `${name} ${median(seconds[name]).toFixed(3)} s [${seconds[name].map((s) => s.toFixed(3)).join(", ")}]`).join("  ") +
@@ -148,10 +153,6 @@ const runParent = async (): Promise<void> => {
       )
     }
   }
-  const dir = resultsDir(ROOT)
-  mkdirSync(dir, { recursive: true })
-  const file = path.join(dir, `trickled-line-${new Date().toISOString().replace(/[:.]/g, "-")}.json`)
-  writeFileSync(file, JSON.stringify({ runs: RUNS, line: LINE, baseline: BASELINE, rows }, null, 2))
   console.log(`wrote ${file}`)
 }
 
