@@ -37,7 +37,8 @@ import MimeNodeClass from "mailsplit/lib/mime-node.js"
  * boundary), its limits (MAX_PART_HEADER_BYTES, MAX_SPLIT_NODES: `maxHeadSize`,
  * `maxChildNodes`) and its errors (EMAXLEN). Nodes are mailsplit's MimeNode, so the
  * Stamper, StampedPart and PartChooser take them as they are; body and data chunks are
- * slices of the written chunk (a line is only copied when it spans two chunks).
+ * slices of the written chunk (a line is only copied when it spans two chunks, and then once
+ * however many chunks it spans: HeldLine).
  * `spec/pipeline/mime/MimeScanner.test.ts` compares its events with the Splitter's over
  * the corpus and random chunkings, and checks that they do not depend on the chunking (what a
  * part's body is, which bytes go on).
@@ -83,6 +84,8 @@ const BODY = 2
 type Group = { type: "none" } | ((DataChunk | BodyChunk) & { node: Node })
 type LineData = MimeNode | ((DataChunk | BodyChunk) & { node: Node })
 
+const EMPTY = Buffer.alloc(0)
+
 const emaxlen = (message: string): Error => Object.assign(new Error(message), { code: "EMAXLEN" })
 
 export class MimeScanner {
@@ -92,8 +95,8 @@ export class MimeScanner {
   private nodeCounter = 0
   private node!: Node
   private state = HEAD
-  /** the start of a line that the previous chunk did not finish */
-  private line: Buffer | false = false
+  /** the start of a line that the previous chunks did not finish (see HeldLine) */
+  private readonly line = new HeldLine()
   private failed = false
   /** the node of the line just processed, when that line is a stray delimiter (`strayDelimiter`) */
   private stray: Node | undefined
@@ -132,7 +135,7 @@ export class MimeScanner {
     let pos = 0
     let i = 0
     let group: Group = { type: "none" }
-    let groupstart = this.line ? -this.line.length : 0
+    let groupstart = this.line.length > 0 ? -this.line.length : 0
     let groupend = 0
 
     const checkTrailingLinebreak = (data: LineData): void => {
@@ -145,11 +148,8 @@ export class MimeScanner {
             groupstart--
             groupend--
             pos--
-            if (groupstart < 0 && !this.line) {
-              // store only <CR> as <LF> should be on the positive side
-              this.line = Buffer.allocUnsafe(1)
-              this.line[0] = 0x0d
-            }
+            // store only <CR> as <LF> should be on the positive side
+            if (groupstart < 0 && this.line.length === 0) this.line.add(Buffer.from([0x0d]))
             data.value = data.value.subarray(0, data.value.length - 2)
           } else {
             data.value = data.value.subarray(0, data.value.length - 1)
@@ -176,7 +176,7 @@ export class MimeScanner {
         group.type === "body" &&
         group.node === this.node &&
         this.state === BODY &&
-        !this.line &&
+        this.line.length === 0 &&
         chunk[start] !== 0x2d &&
         chunk[start] !== 0x0d &&
         chunk[start] !== 0x0a
@@ -285,9 +285,7 @@ export class MimeScanner {
       group.value = chunk.subarray(groupstart, pos)
       if (group.value && group.value.length) emit(group)
     }
-    if (pos < chunk.length) {
-      this.line = this.line ? Buffer.concat([this.line, chunk.subarray(pos)]) : chunk.subarray(pos)
-    }
+    if (pos < chunk.length) this.line.add(chunk.subarray(pos))
   }
 
   /** whether the last processLine's data ends a group (mailsplit's `flush` argument) */
@@ -302,14 +300,7 @@ export class MimeScanner {
   /** mailsplit's `processLine`: the data for one line, or undefined for a header line still being collected */
   private processLine(input: Buffer | false, final: boolean): LineData | undefined {
     this.flushed = false
-    let line: Buffer
-    if (this.line && input) {
-      line = Buffer.concat([this.line, input])
-      this.line = false
-    } else if (this.line && !input) {
-      line = this.line
-      this.line = false
-    } else line = input || Buffer.alloc(0)
+    let line = this.line.take(input || EMPTY)
 
     if (this.nodeCounter > this.maxChildNodes) throw emaxlen("Max allowed child nodes exceeded")
 
@@ -469,4 +460,73 @@ const readerDelimiter = (line: Buffer, startpos: number, boundary: Buffer): bool
   if (line[at] === 0x0d) at++
   if (line[at] === 0x0a) at++
   return at === line.length
+}
+
+/** a held line that has taken this many pieces is copied into a buffer of its own that grows by doubling */
+const LOOSE_PIECES = 8
+
+/**
+ * The start of a line that the chunks so far did not finish. mailsplit joined it with each new
+ * chunk (Buffer.concat), so a line arriving in many small pieces copied everything held at every
+ * piece: CPU grew with the square of the line's length (up to MAX_STAMPED_LINE_BYTES, 1 MiB), and a
+ * session writing DATA a few bytes at a time could keep a core busy. Here the line is joined once,
+ * when it ends: its first pieces are kept as they came (the usual case, a line cut by one chunk's
+ * end, is one join of two slices, as before); past LOOSE_PIECES they go into a buffer that doubles
+ * when full, so each byte is copied a bounded number of times and a line of a million 1-byte pieces
+ * holds one buffer, not a million slices of the reads they came from.
+ */
+class HeldLine {
+  /** the pieces as they came, while there are at most LOOSE_PIECES */
+  private readonly pieces: Array<Buffer> = []
+  /** past LOOSE_PIECES: the bytes so far at the start of a buffer with room for more */
+  private store: Buffer | undefined
+  /** bytes held */
+  length = 0
+
+  add(piece: Buffer): void {
+    const at = this.length
+    this.length += piece.length
+    if (this.store === undefined) {
+      if (this.pieces.length < LOOSE_PIECES) {
+        this.pieces.push(piece)
+        return
+      }
+      this.pieces.push(piece)
+      this.store = Buffer.concat(this.pieces, 2 * this.length)
+      this.pieces.length = 0
+      return
+    }
+    if (this.length > this.store.length) {
+      const grown = Buffer.allocUnsafe(2 * this.length)
+      this.store.copy(grown, 0, 0, at)
+      this.store = grown
+    }
+    piece.copy(this.store, at)
+  }
+
+  /** the held bytes and `rest` (the line's end) as one Buffer; nothing is held after */
+  take(rest: Buffer): Buffer {
+    const store = this.store
+    const length = this.length
+    this.store = undefined
+    this.length = 0
+    if (store !== undefined) {
+      if (rest.length === 0) return store.subarray(0, length)
+      if (length + rest.length <= store.length) {
+        rest.copy(store, length)
+        return store.subarray(0, length + rest.length)
+      }
+      return Buffer.concat([store.subarray(0, length), rest])
+    }
+    const pieces = this.pieces
+    if (pieces.length === 0) return rest
+    let line: Buffer
+    if (rest.length === 0) line = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, length)
+    else {
+      pieces.push(rest)
+      line = Buffer.concat(pieces, length + rest.length)
+    }
+    pieces.length = 0
+    return line
+  }
 }

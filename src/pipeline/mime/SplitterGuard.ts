@@ -14,12 +14,14 @@ import { Transform, type TransformCallback } from "node:stream"
  */
 /**
  * The longest line a stamped copy takes (1 MiB; RFC 5322 allows 998
- * characters). mailsplit joins the pieces of an unfinished line with
+ * characters). mailsplit's Splitter joins the pieces of an unfinished line with
  * Buffer.concat on every chunk, so its CPU grows with the square of a line's
  * length: an 8 MB line cost seconds, a 150 MB one would hold the event loop
- * for most of an hour. A longer line fails the stamped copy — the relay
- * answers 451 and relays the retry unstamped (invariant 5); unstamped copies
- * never meet mailsplit.
+ * for most of an hour. The relay's scanner (MimeScanner's HeldLine) joins a
+ * line once, when it ends; the limit still bounds what one held line costs in
+ * memory (a stamped text part's line is also decoded and re-encoded whole).
+ * A longer line fails the stamped copy — the relay answers 451 and relays the
+ * retry unstamped (invariant 5); unstamped copies never meet the scanner.
  */
 export const MAX_STAMPED_LINE_BYTES = 1024 * 1024
 
