@@ -115,9 +115,27 @@ export class DownstreamLink {
    * so the upstream hears the downstream's real answer.
    */
   mail(target: DownstreamConfig, from: string, params: MailParams): Effect.Effect<void, RelayError> {
-    return Effect.gen(this, function* () {
+    return Effect.suspend(() => {
       this.parkedTx = undefined
       this.current = undefined
+      const link = this.link
+      // the usual case, the session's own idle link to the same downstream (ensure() would return it as it
+      // is), not taken from the pool (no stale retry): a flatMap chain, what the general path does for it
+      if (link === undefined || link.open || link.reused || link.key !== poolKey(target)) return this.mailAnyLink(target, from, params)
+      return Effect.matchEffect(link.client.mail(from, params), {
+        onFailure: (e) => Effect.zipRight(this.drop, Effect.fail(e)),
+        onSuccess: (reply) => {
+          if (!isPositive(reply)) return Effect.fail(new DownstreamRefused({ reply, phase: "mail" }))
+          link.open = true
+          this.current = { target, from, params }
+          return Effect.void
+        }
+      })
+    })
+  }
+
+  private mailAnyLink(target: DownstreamConfig, from: string, params: MailParams): Effect.Effect<void, RelayError> {
+    return Effect.gen(this, function* () {
       // the session's own idle link to the same downstream: ensure() would return it as it is
       const ready = this.link !== undefined && !this.link.open && this.link.key === poolKey(target) ? this.link : undefined
       let link = ready ?? (yield* this.ensure(target))
