@@ -220,18 +220,20 @@ export class DownstreamLink {
    * which aborts the transaction before its terminating dot.
    */
   send(output: Readable): Effect.Effect<SmtpReply, RelayError> {
-    return Effect.gen(this, function* () {
+    return Effect.suspend((): Effect.Effect<SmtpReply, RelayError> => {
       const link = this.link
-      if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
-      const reply = yield* link.client.data(output).pipe(
-        Effect.tapErrorCause(() => this.drop),
-        Effect.onInterrupt(() => this.drop)
+      if (!link?.open) return Effect.fail(new PipelineFailed({ detail: "DATA without a downstream transaction" }))
+      return Effect.map(
+        // any failure or an interruption drops the link (one region for both)
+        Effect.onError(link.client.data(output), () => this.drop),
+        (reply) => {
+          // open until here: a session that ends while the body streams must not pool the connection.
+          // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
+          // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
+          link.open = !isPositive(reply)
+          return reply
+        }
       )
-      // open until here: a session that ends while the body streams must not pool the connection.
-      // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
-      // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
-      link.open = !isPositive(reply)
-      return reply
     })
   }
 
