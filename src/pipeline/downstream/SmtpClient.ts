@@ -313,10 +313,13 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     })
 
   const command = (line: string) =>
-    exchange<DownstreamError>((done) => {
-      wire.request(line, opts.commandTimeoutMs, "command", done)
-      return undefined
-    }, wire.command(line, opts.commandTimeoutMs, true))
+    exchange<DownstreamError>(
+      (done) => {
+        wire.request(line, opts.commandTimeoutMs, "command", done)
+        return undefined
+      },
+      wire.command(line, opts.commandTimeoutMs, true)
+    )
 
   const sizeParam = Number(session.params.get("SIZE") ?? "")
   const client: SmtpClient = {
