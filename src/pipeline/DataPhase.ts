@@ -68,7 +68,7 @@ export const dataPhase = (
     /** a link with MAIL and RCPT done for each copy's recipients, in order; the first is the session's own */
     const openLinks = (copies: ReadonlyArray<Copy>): Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError> => {
       // mirrored again if its connection was released while the upstream idled
-      if (copies.length === 1) return Effect.as(primary.resume(recipients), [primary])
+      if (copies.length === 1) return primary.parked ? Effect.as(primary.resume(recipients), [primary]) : Effect.succeed([primary])
       return Effect.forEach(copies, (copy, i) => {
         const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)
         if (i > 0) extra.push(link)

@@ -278,8 +278,7 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
           outcomes: stampers.map((s) => s?.outcome())
         } satisfies TransactionResult)
       }
-      const all = sends.length === 1 ? Effect.map(sends[0], (r) => [r]) : Effect.all(sends, { concurrency: "unbounded" })
-      return Effect.flatMap(all, (sent) =>
+      const afterSends = (sent: ReadonlyArray<Either.Either<SmtpReply, RelayError>>) =>
         // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
         Effect.flatMap(machine.chains.await, () =>
           // a sender too slow to finish is not waited for: the session is closed instead
@@ -291,7 +290,9 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
               )
             : settle(sent)
         )
-      )
+      return sends.length === 1
+        ? Effect.flatMap(sends[0], (sent) => afterSends([sent]))
+        : Effect.flatMap(Effect.all(sends, { concurrency: "unbounded" }), afterSends)
     })
 
   const guarded = <A>(self: Effect.Effect<A, RelayError>): Effect.Effect<A, RelayError> =>
