@@ -64,10 +64,11 @@ export const dataPhase = (
     const started = Date.now()
     const recipients = session.envelope.rcptTo.map((r) => r.address)
     const extra: Array<DownstreamLink> = []
+    const releaseExtra = Effect.suspend(() => (extra.length === 0 ? Effect.void : Effect.forEach(extra, (l) => l.release, { discard: true })))
     /** a link with MAIL and RCPT done for each copy's recipients, in order; the first is the session's own */
     const openLinks = (copies: ReadonlyArray<Copy>): Effect.Effect<ReadonlyArray<DownstreamLink>, RelayError> => {
       // mirrored again if its connection was released while the upstream idled
-      if (copies.length === 1) return Effect.as(primary.resume(recipients), [primary])
+      if (copies.length === 1) return primary.parked ? Effect.as(primary.resume(recipients), [primary]) : Effect.succeed([primary])
       return Effect.forEach(copies, (copy, i) => {
         const link = i === 0 ? primary : new DownstreamLink(config.smtp.name, config.downstreamTimeouts, deps.pool)
         if (i > 0) extra.push(link)
@@ -121,16 +122,19 @@ export const dataPhase = (
       watch: (upstream, bytes, abort) => deps.deadlines.watch(upstream, bytes, abort)
     })
     const relayed = message.guard(
-      Effect.gen(function* () {
-        const headers = yield* message.headers(policy)
-        if (headers !== undefined) {
-          identity = headers.facts.identity
-          messageId = headers.facts.summary.messageId
-          decided = yield* decide(headers)
+      Effect.flatMap(message.headers(policy), (headers) => {
+        const send = (decision: Decision) => {
+          const sent = Effect.flatMap(openLinks(decision.copies), (links) => message.relay({ policy, headers, decision, links, onCopyReply }))
+          // only several copies open links of their own (`extra`): given back whatever the end
+          return decision.copies.length === 1 ? sent : Effect.ensuring(sent, releaseExtra)
         }
-        const decision = decided ?? headersUnreadable(recipients)
-        const links = yield* openLinks(decision.copies)
-        return yield* message.relay({ policy, headers, decision, links, onCopyReply })
+        if (headers === undefined) return send(headersUnreadable(recipients))
+        identity = headers.facts.identity
+        messageId = headers.facts.summary.messageId
+        return Effect.flatMap(decide(headers), (decision) => {
+          decided = decision
+          return send(decision)
+        })
       })
     )
     return relayed.pipe(
@@ -153,7 +157,6 @@ export const dataPhase = (
           yield* deps.trace.record(traceEntry(traced(undefined, []), r, e._tag, Date.now()))
         })
       ),
-      Effect.ensuring(Effect.suspend(() => (extra.length === 0 ? Effect.void : Effect.forEach(extra, (l) => l.release, { discard: true })))),
       Effect.flatMap(({ reply, facts, bytes, decision, outcomes }) => {
         const now = Date.now()
         const stampedCopies = outcomes.filter((o) => o !== undefined && o.stamped.length > 0).length

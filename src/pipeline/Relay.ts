@@ -115,9 +115,27 @@ export class DownstreamLink {
    * so the upstream hears the downstream's real answer.
    */
   mail(target: DownstreamConfig, from: string, params: MailParams): Effect.Effect<void, RelayError> {
-    return Effect.gen(this, function* () {
+    return Effect.suspend(() => {
       this.parkedTx = undefined
       this.current = undefined
+      const link = this.link
+      // the usual case, the session's own idle link to the same downstream (ensure() would return it as it
+      // is), not taken from the pool (no stale retry): a flatMap chain, what the general path does for it
+      if (link === undefined || link.open || link.reused || link.key !== poolKey(target)) return this.mailAnyLink(target, from, params)
+      return Effect.matchEffect(link.client.mail(from, params), {
+        onFailure: (e) => Effect.zipRight(this.drop, Effect.fail(e)),
+        onSuccess: (reply) => {
+          if (!isPositive(reply)) return Effect.fail(new DownstreamRefused({ reply, phase: "mail" }))
+          link.open = true
+          this.current = { target, from, params }
+          return Effect.void
+        }
+      })
+    })
+  }
+
+  private mailAnyLink(target: DownstreamConfig, from: string, params: MailParams): Effect.Effect<void, RelayError> {
+    return Effect.gen(this, function* () {
       // the session's own idle link to the same downstream: ensure() would return it as it is
       const ready = this.link !== undefined && !this.link.open && this.link.key === poolKey(target) ? this.link : undefined
       let link = ready ?? (yield* this.ensure(target))
@@ -202,18 +220,20 @@ export class DownstreamLink {
    * which aborts the transaction before its terminating dot.
    */
   send(output: Readable): Effect.Effect<SmtpReply, RelayError> {
-    return Effect.gen(this, function* () {
+    return Effect.suspend((): Effect.Effect<SmtpReply, RelayError> => {
       const link = this.link
-      if (!link?.open) return yield* new PipelineFailed({ detail: "DATA without a downstream transaction" })
-      const reply = yield* link.client.data(output).pipe(
-        Effect.tapErrorCause(() => this.drop),
-        Effect.onInterrupt(() => this.drop)
+      if (!link?.open) return Effect.fail(new PipelineFailed({ detail: "DATA without a downstream transaction" }))
+      return Effect.map(
+        // any failure or an interruption drops the link (one region for both)
+        Effect.onError(link.client.data(output), () => this.drop),
+        (reply) => {
+          // open until here: a session that ends while the body streams must not pool the connection.
+          // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
+          // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
+          link.open = !isPositive(reply)
+          return reply
+        }
       )
-      // open until here: a session that ends while the body streams must not pool the connection.
-      // A refusal may be the DATA command's (instead of 354), which leaves the downstream's
-      // transaction open: the next MAIL sends RSET first, and the link is not pooled as it is.
-      link.open = !isPositive(reply)
-      return reply
     })
   }
 

@@ -263,26 +263,36 @@ export const startMessage = (input: MessageInput): IncomingMessage => {
       if (machine.phase === "failed") for (const s of sources) s.destroy()
       machine.streaming()
 
-      return Effect.gen(function* () {
-        const sent = sends.length === 1 ? [yield* sends[0]] : yield* Effect.all(sends, { concurrency: "unbounded" })
-        // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
-        yield* machine.chains.await
-        // a sender too slow to finish is not waited for: the session is closed instead
-        // (usually read to its end long before the downstream's reply: then no wait, no hop through a promise)
-        if (!fed && machine.failure.cause?._tag !== "DataTooSlow") yield* Effect.promise(() => feeding)
-        if (machine.failure.cause !== undefined) return yield* failure()
+      // a chain of callbacks rather than a generator: this runs once per message
+      const settle = (sent: ReadonlyArray<Either.Either<SmtpReply, RelayError>>): Effect.Effect<TransactionResult, RelayError> => {
+        if (machine.failure.cause !== undefined) return failure()
         const replies = sent.map((r) => Either.getOrThrow(r))
         const refused = replies.find((r) => r.code >= 500) ?? replies.find((r) => !isPositive(r))
-        if (refused !== undefined) return yield* new DownstreamRefused({ reply: refused, phase: "data" })
+        if (refused !== undefined) return Effect.fail(new DownstreamRefused({ reply: refused, phase: "data" }))
         machine.replied()
-        return {
+        return Effect.succeed({
           reply: replies[0],
           facts: peeked === undefined ? undefined : facts,
           bytes: screen.bytes,
           decision,
           outcomes: stampers.map((s) => s?.outcome())
-        } satisfies TransactionResult
-      })
+        } satisfies TransactionResult)
+      }
+      const afterSends = (sent: ReadonlyArray<Either.Either<SmtpReply, RelayError>>) =>
+        // every pipeline runs to its end: a send failing first must not hide the chain failure that caused it
+        Effect.flatMap(machine.chains.await, () =>
+          // a sender too slow to finish is not waited for: the session is closed instead
+          // (usually read to its end long before the downstream's reply: then no wait, no hop through a promise)
+          !fed && machine.failure.cause?._tag !== "DataTooSlow"
+            ? Effect.flatMap(
+                Effect.promise(() => feeding),
+                () => settle(sent)
+              )
+            : settle(sent)
+        )
+      return sends.length === 1
+        ? Effect.flatMap(sends[0], (sent) => afterSends([sent]))
+        : Effect.flatMap(Effect.all(sends, { concurrency: "unbounded" }), afterSends)
     })
 
   const guarded = <A>(self: Effect.Effect<A, RelayError>): Effect.Effect<A, RelayError> =>

@@ -373,6 +373,45 @@ describe("SmtpClient", () => {
     })
   )
 
+  it.scopedLive("drops the connection when a command is interrupted while its reply is awaited", () =>
+    Effect.gen(function* () {
+      // a raw server that never answers MAIL, and reports when the client goes away
+      let mailSeen: () => void = () => undefined
+      const mailArrived = new Promise<void>((resolve) => (mailSeen = resolve))
+      let clientGone: () => void = () => undefined
+      const closed = new Promise<void>((resolve) => (clientGone = resolve))
+      const port = yield* Effect.acquireRelease(
+        Effect.async<net.Server>((resume) => {
+          const server = net.createServer((socket) => {
+            socket.on("error", () => undefined)
+            socket.on("close", () => clientGone())
+            socket.write("220 mute.test ESMTP\r\n")
+            let partial = ""
+            socket.on("data", (chunk) => {
+              partial += chunk.toString("latin1")
+              const complete = partial.split("\r\n")
+              partial = complete.pop()!
+              for (const line of complete) {
+                if (line.startsWith("MAIL")) mailSeen()
+                else socket.write("250 2.0.0 ok\r\n")
+              }
+            })
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close())
+      ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
+      const client = yield* connect(options(port))
+      const mail = yield* Effect.fork(client.mail("a@sender.test"))
+      yield* wait(() => mailArrived)
+      yield* Fiber.interrupt(mail)
+      // a late reply to MAIL would be read as the next command's: the connection is gone instead
+      yield* wait(() => closed)
+      expect(client.reusable()).toBe(false)
+      expect((yield* Effect.flip(client.rcpt("next@rcpt.test")))._tag).toBe("DownstreamUnavailable")
+    })
+  )
+
   it.scopedLive("streams a 5 MB message over TLS, byte-identical", () =>
     Effect.gen(function* () {
       const sink = yield* useSink()

@@ -16,108 +16,126 @@ type TransferError = DownstreamError | DataSourceError
 
 export const streamBody = (wire: SmtpWire, source: Readable, drainTimeoutMs: number): Effect.Effect<void, TransferError> =>
   Effect.async<void, TransferError>((resume) => {
-    const stuffer = makeDotStuffer()
-    let settled = false
-    let ended = false
-    let drainTimer: NodeJS.Timeout | undefined
-    const socket = wire.socket
-    // A stamped copy arrives as many small chunks in one tick (a part's head, the
-    // spliced signature, the rest); corked until the event loop's turn ends they leave
-    // in one writev instead of a syscall each. A turn, not a tick: a message that came
-    // in one upstream read ends a few ticks after its last chunk (the end travels
-    // through every stage), and its terminating dot then joins the body's writev
-    // instead of costing a write of its own.
-    let corked: NodeJS.Immediate | undefined
-    const uncork = () => {
-      if (corked === undefined) return
-      clearImmediate(corked)
-      corked = undefined
-      socket.uncork()
-    }
-
-    const settle = (outcome: Effect.Effect<void, TransferError>) => {
-      if (settled) return
-      settled = true
-      cleanup()
-      resume(outcome)
-    }
-    const abort = (error: TransferError) => {
-      if (settled) return
-      settled = true
-      cleanup()
-      // The dot must never follow a failure: drop the connection before resuming.
-      // (Unsubscribed first, so the wire's own failure does not replace `error`.)
-      wire.destroy()
-      resume(Effect.fail(error))
-    }
-    const onData = (chunk: Buffer | Uint8Array | string) => {
-      if (settled) return
-      const bytes = Buffer.isBuffer(chunk)
-        ? chunk
-        : typeof chunk === "string"
-          ? Buffer.from(chunk, "utf8")
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-      if (corked === undefined) {
-        socket.cork()
-        corked = setImmediate(uncork)
-      }
-      if (!socket.write(stuffChunk(stuffer, bytes))) {
-        // a full buffer drains only uncorked
-        uncork()
-        source.pause()
-        socket.once("drain", onDrain)
-        // Only a downstream that stopped reading is timed, never a slow source
-        drainTimer = setTimeout(onDrainTimeout, drainTimeoutMs)
-      }
-    }
-    const onDrain = () => {
-      clearTimeout(drainTimer)
-      drainTimer = undefined
-      if (!settled) source.resume()
-    }
-    const onDrainTimeout = () => abort(new DownstreamTimeout({ phase: "data" }))
-    const onEnd = () => {
-      ended = true
-      if (settled) return
-      socket.write(endOfData(stuffer))
-      uncork()
-      settle(Effect.void)
-    }
-    const onError = (cause: unknown) => abort(new DataSourceError({ cause }))
-    const onClose = () => {
-      if (!ended) abort(new DataSourceError({ cause: new Error("message source closed before its end") }))
-    }
-    const unsubscribe = wire.onFailure((error) => settle(Effect.fail(error)))
-    const cleanup = () => {
-      uncork()
-      clearTimeout(drainTimer)
-      unsubscribe()
-      socket.off("drain", onDrain)
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-      source.off("close", onClose)
-      // Keep a listener so that a late source error after we are done is not unhandled
-      source.on("error", () => undefined)
-    }
-
-    const failed = wire.failed
-    if (failed !== undefined) return settle(Effect.fail(failed))
-    if (source.readableEnded) return onEnd()
-    if (source.destroyed || source.errored) {
-      return abort(new DataSourceError({ cause: source.errored ?? new Error("message source already destroyed") }))
-    }
-    source.on("data", onData)
-    source.on("end", onEnd)
-    source.on("error", onError)
-    source.on("close", onClose)
-    source.resume()
-    return Effect.sync(() => {
-      // Interrupted: drop the connection without the dot
-      if (!settled) {
-        settled = true
-        cleanup()
-        wire.destroy()
-      }
-    })
+    const cancel = sendBody(wire, source, drainTimeoutMs, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+    return cancel === undefined ? undefined : Effect.sync(cancel)
   })
+
+/**
+ * streamBody as plain callbacks (SmtpClient's DATA runs its whole exchange in one
+ * Effect.async): `done` is called once, with the error if the transfer failed.
+ * Returns how to abandon the transfer (drops the connection without the dot; `done`
+ * is not called then), or undefined when `done` was already called.
+ */
+export const sendBody = (wire: SmtpWire, source: Readable, drainTimeoutMs: number, done: (error?: TransferError) => void): (() => void) | undefined => {
+  const stuffer = makeDotStuffer()
+  let settled = false
+  let ended = false
+  let drainTimer: NodeJS.Timeout | undefined
+  const socket = wire.socket
+  // A stamped copy arrives as many small chunks in one tick (a part's head, the
+  // spliced signature, the rest); corked until the event loop's turn ends they leave
+  // in one writev instead of a syscall each. A turn, not a tick: a message that came
+  // in one upstream read ends a few ticks after its last chunk (the end travels
+  // through every stage), and its terminating dot then joins the body's writev
+  // instead of costing a write of its own.
+  let corked: NodeJS.Immediate | undefined
+  const uncork = () => {
+    if (corked === undefined) return
+    clearImmediate(corked)
+    corked = undefined
+    socket.uncork()
+  }
+
+  const settle = (outcome: TransferError | undefined) => {
+    if (settled) return
+    settled = true
+    cleanup()
+    done(outcome)
+  }
+  const abort = (error: TransferError) => {
+    if (settled) return
+    settled = true
+    cleanup()
+    // The dot must never follow a failure: drop the connection before resuming.
+    // (Unsubscribed first, so the wire's own failure does not replace `error`.)
+    wire.destroy()
+    done(error)
+  }
+  const onData = (chunk: Buffer | Uint8Array | string) => {
+    if (settled) return
+    const bytes = Buffer.isBuffer(chunk)
+      ? chunk
+      : typeof chunk === "string"
+        ? Buffer.from(chunk, "utf8")
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    if (corked === undefined) {
+      socket.cork()
+      corked = setImmediate(uncork)
+    }
+    if (!socket.write(stuffChunk(stuffer, bytes))) {
+      // a full buffer drains only uncorked
+      uncork()
+      source.pause()
+      socket.once("drain", onDrain)
+      // Only a downstream that stopped reading is timed, never a slow source
+      drainTimer = setTimeout(onDrainTimeout, drainTimeoutMs)
+    }
+  }
+  const onDrain = () => {
+    clearTimeout(drainTimer)
+    drainTimer = undefined
+    if (!settled) source.resume()
+  }
+  const onDrainTimeout = () => abort(new DownstreamTimeout({ phase: "data" }))
+  const onEnd = () => {
+    ended = true
+    if (settled) return
+    socket.write(endOfData(stuffer))
+    uncork()
+    settle(undefined)
+  }
+  const onError = (cause: unknown) => abort(new DataSourceError({ cause }))
+  const onClose = () => {
+    if (!ended) abort(new DataSourceError({ cause: new Error("message source closed before its end") }))
+  }
+  const unsubscribe = wire.onFailure((error) => settle(error))
+  const cleanup = () => {
+    uncork()
+    clearTimeout(drainTimer)
+    unsubscribe()
+    socket.off("drain", onDrain)
+    source.off("data", onData)
+    source.off("end", onEnd)
+    source.off("error", onError)
+    source.off("close", onClose)
+    // Keep a listener so that a late source error after we are done is not unhandled
+    source.on("error", () => undefined)
+  }
+
+  const failed = wire.failed
+  if (failed !== undefined) {
+    settle(failed)
+    return undefined
+  }
+  if (source.readableEnded) {
+    onEnd()
+    return undefined
+  }
+  if (source.destroyed || source.errored) {
+    abort(new DataSourceError({ cause: source.errored ?? new Error("message source already destroyed") }))
+    return undefined
+  }
+  source.on("data", onData)
+  source.on("end", onEnd)
+  source.on("error", onError)
+  source.on("close", onClose)
+  source.resume()
+  return () => {
+    // Interrupted: drop the connection without the dot
+    if (!settled) {
+      settled = true
+      cleanup()
+      wire.destroy()
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { isIP } from "node:net"
 import type { Readable } from "node:stream"
 import type { ConnectionOptions } from "node:tls"
 import { Cause, Effect } from "effect"
-import { streamBody } from "./DataTransfer.js"
+import { sendBody, streamBody } from "./DataTransfer.js"
 import { DownstreamProtocolError, DownstreamTlsError } from "./DownstreamError.js"
 import type { DataSourceError, DownstreamError } from "./DownstreamError.js"
 import type { SmtpReply } from "./SmtpReply.js"
@@ -163,6 +163,9 @@ const authenticate = (wire: SmtpWire, opts: SmtpClientOptions, hello: Hello) =>
     return yield* new DownstreamProtocolError({ detail: "credentials configured but no AUTH PLAIN or LOGIN offered" })
   })
 
+/** a reply, not one of the errors (which are tagged) */
+const isReply = (result: SmtpReply | { readonly _tag: string }): result is SmtpReply => !("_tag" in result)
+
 const unsafeAddress = (address: string) => UNSAFE_ADDRESS.test(address)
 const addressRefused = () => Effect.dieMessage("SmtpClient: address with control or angle characters reached the downstream client")
 
@@ -267,24 +270,87 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
       return lock.tryAcquire() ? run : Effect.zipRight(restore(lock.acquire), run)
     })
 
+  /**
+   * `exclusive` for the per-message commands, when the lock is free (else `exclusive(slow)`): the
+   * lock, the command line, the reply (DATA: 354, the body, the final reply) and the release run
+   * as plain callbacks in one Effect.async, so the interpreter is not entered between them. The
+   * same guarantees: taken inside the mask, released before the caller resumes, and an
+   * interruption drops the connection (and abandons a body in flight before its dot). The
+   * interruption is caught by a failure-only frame, which a success passes without a step.
+   */
+  const exchange = <E extends { readonly _tag: string }>(
+    start: (done: (result: SmtpReply | E) => void) => (() => void) | undefined,
+    slow: Effect.Effect<SmtpReply, E>
+  ): Effect.Effect<SmtpReply, E> =>
+    Effect.uninterruptibleMask((restore) => {
+      // busy (a racing RSET from park, a polite QUIT): wait for a turn as `exclusive` does, outside this mask
+      if (!lock.tryAcquire()) return restore(exclusive(slow))
+      let held = true
+      let cancel: (() => void) | undefined
+      const release = () => {
+        if (!held) return
+        held = false
+        lock.release()
+      }
+      return Effect.catchAllCause(
+        restore(
+          Effect.async<SmtpReply, E>((resume) => {
+            cancel = start((result) => {
+              release()
+              resume(isReply(result) ? Effect.succeed(result) : Effect.fail(result))
+            })
+          })
+        ),
+        (cause) => {
+          if (Cause.isInterruptedOnly(cause)) {
+            cancel?.()
+            wire.destroy()
+          }
+          release()
+          return Effect.failCause(cause)
+        }
+      )
+    })
+
+  const command = (line: string) =>
+    exchange<DownstreamError>(
+      (done) => {
+        wire.request(line, opts.commandTimeoutMs, "command", done)
+        return undefined
+      },
+      wire.command(line, opts.commandTimeoutMs, true)
+    )
+
   const sizeParam = Number(session.params.get("SIZE") ?? "")
   const client: SmtpClient = {
     features: session.features,
     sizeLimit: Number.isSafeInteger(sizeParam) && sizeParam > 0 ? sizeParam : undefined,
     secure: wire.secure,
     // the commands run for every message: plain functions, no span each
-    mail: (from: string, params?: MailParams) =>
-      unsafeAddress(from) ? addressRefused() : exclusive(wire.command(`MAIL FROM:<${from}>${mailParameters(session, params)}`, opts.commandTimeoutMs, true)),
-    rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : exclusive(wire.command(`RCPT TO:<${to}>`, opts.commandTimeoutMs, true))),
+    mail: (from: string, params?: MailParams) => (unsafeAddress(from) ? addressRefused() : command(`MAIL FROM:<${from}>${mailParameters(session, params)}`)),
+    rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : command(`RCPT TO:<${to}>`)),
     data: (source: Readable) =>
-      exclusive(
+      exchange<DownstreamError | DataSourceError>(
+        (done) => {
+          let abandon: (() => void) | undefined
+          wire.request("DATA", opts.commandTimeoutMs, "command", (start) => {
+            if (!isReply(start) || start.code !== 354) return done(start)
+            abandon = sendBody(wire, source, opts.dataTimeoutMs, (error) => {
+              abandon = undefined
+              if (error !== undefined) return done(error)
+              wire.request(undefined, opts.dataTimeoutMs, "data", done)
+            })
+          })
+          // interrupted: a body in flight is abandoned before its dot (the connection is dropped in any case)
+          return () => abandon?.()
+        },
         Effect.flatMap(wire.command("DATA", opts.commandTimeoutMs, true), (start) =>
           start.code !== 354
             ? Effect.succeed(start)
             : Effect.zipRight(streamBody(wire, source, opts.dataTimeoutMs), wire.readReply(opts.dataTimeoutMs, "data", true))
         )
       ),
-    rset: () => exclusive(wire.command("RSET", opts.commandTimeoutMs, true)),
+    rset: () => command("RSET"),
     reusable: () => wire.idle
   }
   return client

@@ -160,6 +160,29 @@ export class SmtpWire {
     })
   }
 
+  /**
+   * `command` and `readReply` as plain callbacks, for SmtpClient's per-message commands:
+   * writes `line` (none: only reads), then calls `done` once with the next reply or why
+   * there is none, within `timeoutMs` (the same watchdog; a timeout drops the connection).
+   * Nothing withdraws the wait: a caller that gives up drops the connection, which
+   * answers `done` with the failure.
+   */
+  request(line: string | undefined, timeoutMs: number, phase: DownstreamTimeout["phase"], done: (result: SmtpReply | DownstreamError) => void): void {
+    if (line !== undefined) {
+      if (this.failure !== undefined) return done(this.failure)
+      this.socket.write(`${line}\r\n`)
+    }
+    const queued = this.queue.shift()
+    if (queued !== undefined) return done(queued)
+    if (this.failure !== undefined) return done(this.failure)
+    this.waiter = (result) => {
+      this.waiter = undefined
+      this.deadline = Number.POSITIVE_INFINITY
+      done(result)
+    }
+    this.arm(timeoutMs, phase)
+  }
+
   private arm(timeoutMs: number, phase: DownstreamTimeout["phase"]): void {
     if (timeoutMs < WATCHDOG_TICK_MS) this.shortTimeouts = true
     this.deadline = this.clock.unsafeCurrentTimeMillis() + timeoutMs
