@@ -86,12 +86,9 @@ export class PartSplicer {
 
   write(text: string): void {
     if (!this.armoured) {
-      // the junction (the carry and the write's start) and the write are searched apart: the carry
-      // joined to the whole write made a flat copy of every decoded write just for this test; an
-      // armour line (at most 34 characters) starting in the carry ends within the junction
-      const junction = this.armourCarry + text.slice(0, ARMOUR_CARRY)
-      if (PGP_ARMOUR.test(junction) || PGP_ARMOUR.test(text)) this.armoured = true
-      this.armourCarry = text.length >= ARMOUR_CARRY ? text.slice(-ARMOUR_CARRY) : junction.slice(-ARMOUR_CARRY)
+      const window = this.armourCarry + text
+      if (PGP_ARMOUR.test(window)) this.armoured = true
+      this.armourCarry = window.slice(-ARMOUR_CARRY)
     }
     this.thread.write(text)
     this.pending += text

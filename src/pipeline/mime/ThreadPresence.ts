@@ -112,11 +112,8 @@ export class ThreadPresence {
 
   private search(fresh: string): void {
     if (fresh.length === 0) return
-    // the junction (the tail and the first `keep` characters) and the fresh text are searched apart:
-    // the tail joined to the whole write made a flat copy of every HTML write just for this search;
-    // a needle (at most keep + 1 characters) starting in the tail ends within the junction
-    const junction = this.tail + fresh.slice(0, this.keep)
-    if (this.needles.some((n) => fresh.includes(n) || junction.includes(n))) this.found = true
-    this.tail = this.keep === 0 ? "" : fresh.length >= this.keep ? fresh.slice(-this.keep) : junction.slice(-this.keep)
+    const window = this.tail + fresh
+    if (this.needles.some((n) => window.includes(n))) this.found = true
+    this.tail = this.keep === 0 ? "" : window.slice(-this.keep)
   }
 }
