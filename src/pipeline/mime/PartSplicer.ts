@@ -2,6 +2,7 @@ import type { SignatureElement } from "../../domain/Signature.js"
 import { HtmlSeparatorScanner } from "./HtmlSeparators.js"
 import type { StampPlan } from "./StampPlan.js"
 import { type SeparatorScanner, TextSeparatorScanner } from "./TextSeparators.js"
+import { memo } from "./TextMemo.js"
 import { ThreadPresence } from "./ThreadPresence.js"
 
 /** the `</body>` tail kept back so a "bottom" element can still go before it */
@@ -49,13 +50,13 @@ export class PartSplicer {
     this.scanner = kind === "html" ? new HtmlSeparatorScanner() : new TextSeparatorScanner()
     this.above = plan.elements.filter((e) => e.position === "above-reply")
     this.bottom = plan.elements.filter((e) => e.position === "bottom")
-    const own = plan.elements.map((e) => (kind === "html" ? e.marker : normaliseText(e.text).trim()))
+    const own = plan.elements.map((e) => (kind === "html" ? e.marker : textNeedle(e.text)))
     this.needles = [...own, ...plan.skipIfPresent].filter((n) => n.length > 0 && n.length <= MAX_NEEDLE)
     // in HTML the element itself (it names the sender), not its marker (which names only the rule)
     this.thread = new ThreadPresence(kind, [...plan.elements.map((e) => (kind === "html" ? e.html : e.text)), ...plan.skipIfPresent])
     const p = plan.placeholder
     const usable = p !== undefined && p.length > 0 && p.length <= MAX_NEEDLE && this.above.length > 0
-    this.placeholders = !usable ? [] : kind === "text" ? [p] : [...new Set([p, ...htmlEscapes(p)])]
+    this.placeholders = !usable ? [] : kind === "text" ? [p] : htmlPlaceholders(p)
   }
 
   /**
@@ -232,7 +233,7 @@ export class PartSplicer {
    * everything below it, the quote included, as signature.
    */
   private textBlock(elements: ReadonlyArray<SignatureElement>, where: "above" | "end" | "inline"): string {
-    const block = elements.map((e) => flowedSafe(normaliseText(e.text))).join("\r\n\r\n")
+    const block = elements.map((e) => textSignature(e.text)).join("\r\n\r\n")
     if (where === "inline") return block
     const nothingBefore = this.tail === ""
     const blankBefore = /\n\r?\n$/.test(this.tail)
@@ -264,6 +265,15 @@ const flowedSafe = (text: string): string =>
 
 /** the part leaves as UTF-8: a `<meta charset>` naming the old charset would make readers misread it */
 const rewriteMetaCharset = (html: string): string => html.replace(/(<meta\b[^>]*?charset\s*=\s*["']?\s*)([a-z0-9._:-]+)/gi, (_, head: string) => `${head}utf-8`)
+
+/**
+ * The text forms of a signature element, read again for every stamped part of every message
+ * (two regular expressions, a split and a join each): kept per text, as the element itself is
+ * kept (SignatureResolver's render cache), in a bounded table of pure results.
+ */
+const textNeedle = memo((text: string): string => normaliseText(text).trim())
+const textSignature = memo((text: string): string => flowedSafe(normaliseText(text)))
+const htmlPlaceholders = memo((p: string): ReadonlyArray<string> => [...new Set([p, ...htmlEscapes(p)])])
 
 /** how HTML editors may have escaped a typed token's punctuation */
 const htmlEscapes = (token: string): Array<string> => {

@@ -1,3 +1,5 @@
+import { memo } from "./TextMemo.js"
+
 /**
  * "Signature already present", over the whole thread text of one chosen part
  * (issue 14 item 6): the sender's new text, the quoted history and whatever a
@@ -50,6 +52,9 @@ export const normaliseTextNeedle = (text: string): string =>
     .join("\r\n")
     .trim()
 
+/** the same, kept per text (the needles are the tenant's and the sender's, the same message after message) */
+const textNeedle = memo(normaliseTextNeedle)
+
 export class ThreadPresence {
   private found = false
   /** no longer reading: what it found so far is all it will say (see `freeze`) */
@@ -65,7 +70,7 @@ export class ThreadPresence {
     private readonly kind: "html" | "text",
     needles: ReadonlyArray<string>
   ) {
-    const usable = needles.map((n) => (kind === "text" ? normaliseTextNeedle(n) : n)).filter((n) => n.length > 0 && n.length <= MAX_THREAD_NEEDLE)
+    const usable = needles.map((n) => (kind === "text" ? textNeedle(n) : n)).filter((n) => n.length > 0 && n.length <= MAX_THREAD_NEEDLE)
     this.needles = [...new Set(usable)]
     this.keep = Math.max(0, ...this.needles.map((n) => n.length - 1))
   }

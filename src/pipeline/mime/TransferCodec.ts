@@ -159,8 +159,6 @@ const HEX = Buffer.from("0123456789ABCDEF")
 const LITERAL = new Uint8Array(256)
 for (let b = 0x21; b <= 0x7e; b++) LITERAL[b] = b === 0x3d ? 0 : 1
 LITERAL[0x20] = LITERAL[0x09] = 2
-/** a run of literal bytes longer than this is copied natively, shorter ones byte by byte */
-const COPY_RUN = 24
 
 /** A transfer encoder that also takes text, encoded as UTF-8 (`Buffer.from(text, "utf8")`'s bytes). */
 export interface TextEncoderCodec extends ByteCodec {
@@ -245,15 +243,18 @@ class QuotedPrintableEncoder implements TextEncoderCodec {
         }
         // the run of bytes that stand for themselves (a blank not before CR among them), up to the line's room
         const stop = Math.min(len, i + MAX_ENCODED_LINE - 1 - line)
+        // copied as it is read: a native copy per run (Buffer#copy) made a view object for each, a
+        // run being at most a line, and with its garbage cost more than the bytes it moved
+        out[n++] = c
         let j = i + 1
         while (j < stop) {
-          const t = LITERAL[input[j]]
-          if (t === 1 || (t === 2 && j + 1 < len && input[j + 1] !== 0x0d)) j++
-          else break
+          const b = input[j]
+          const t = LITERAL[b]
+          if (t === 1 || (t === 2 && j + 1 < len && input[j + 1] !== 0x0d)) {
+            out[n++] = b
+            j++
+          } else break
         }
-        if (j - i > COPY_RUN) input.copy(out, n, i, j)
-        else for (let k = i; k < j; k++) out[n + k - i] = input[k]
-        n += j - i
         line += j - i
         i = j
         continue
