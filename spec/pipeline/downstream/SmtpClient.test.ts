@@ -64,6 +64,27 @@ const useScriptedServer = (greeting: string, replies: ReadonlyArray<string>) => 
 
 const lines = (...l: Array<string>) => Buffer.from(l.join("\r\n"), "utf8")
 
+/** A raw server that greets, then hands each received command line to `onLine` with its socket. */
+const useLineServer = (greeting: string, onLine: (line: string, socket: net.Socket) => void, onClose: () => void = () => undefined) =>
+  Effect.acquireRelease(
+    Effect.async<net.Server>((resume) => {
+      const server = net.createServer((socket) => {
+        socket.on("error", () => undefined)
+        socket.on("close", onClose)
+        socket.write(greeting)
+        let partial = ""
+        socket.on("data", (chunk) => {
+          partial += chunk.toString("latin1")
+          const complete = partial.split("\r\n")
+          partial = complete.pop()!
+          for (const line of complete) onLine(line, socket)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.sync(() => server.close())
+  ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
+
 describe("SmtpClient", () => {
   it.scopedLive("delivers byte-exact, stuffing leading dots and completing the last line", () =>
     Effect.gen(function* () {
@@ -334,29 +355,13 @@ describe("SmtpClient", () => {
       let releaseMail: () => void = () => undefined
       let mailSeen: () => void = () => undefined
       const mailArrived = new Promise<void>((resolve) => (mailSeen = resolve))
-      const port = yield* Effect.acquireRelease(
-        Effect.async<net.Server>((resume) => {
-          const server = net.createServer((socket) => {
-            socket.on("error", () => undefined)
-            socket.write("220 held.test ESMTP\r\n")
-            let partial = ""
-            socket.on("data", (chunk) => {
-              partial += chunk.toString("latin1")
-              const complete = partial.split("\r\n")
-              partial = complete.pop()!
-              for (const line of complete) {
-                seen.push(line)
-                if (line.startsWith("MAIL")) {
-                  releaseMail = () => socket.write("250 2.1.0 ok\r\n")
-                  mailSeen()
-                } else socket.write("250 2.0.0 ok\r\n")
-              }
-            })
-          })
-          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-        }),
-        (server) => Effect.sync(() => server.close())
-      ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
+      const port = yield* useLineServer("220 held.test ESMTP\r\n", (line, socket) => {
+        seen.push(line)
+        if (line.startsWith("MAIL")) {
+          releaseMail = () => socket.write("250 2.1.0 ok\r\n")
+          mailSeen()
+        } else socket.write("250 2.0.0 ok\r\n")
+      })
       const client = yield* connect(options(port))
       const mail = yield* Effect.fork(client.mail("a@sender.test"))
       yield* wait(() => mailArrived)
@@ -380,27 +385,14 @@ describe("SmtpClient", () => {
       const mailArrived = new Promise<void>((resolve) => (mailSeen = resolve))
       let clientGone: () => void = () => undefined
       const closed = new Promise<void>((resolve) => (clientGone = resolve))
-      const port = yield* Effect.acquireRelease(
-        Effect.async<net.Server>((resume) => {
-          const server = net.createServer((socket) => {
-            socket.on("error", () => undefined)
-            socket.on("close", () => clientGone())
-            socket.write("220 mute.test ESMTP\r\n")
-            let partial = ""
-            socket.on("data", (chunk) => {
-              partial += chunk.toString("latin1")
-              const complete = partial.split("\r\n")
-              partial = complete.pop()!
-              for (const line of complete) {
-                if (line.startsWith("MAIL")) mailSeen()
-                else socket.write("250 2.0.0 ok\r\n")
-              }
-            })
-          })
-          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-        }),
-        (server) => Effect.sync(() => server.close())
-      ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
+      const port = yield* useLineServer(
+        "220 mute.test ESMTP\r\n",
+        (line, socket) => {
+          if (line.startsWith("MAIL")) mailSeen()
+          else socket.write("250 2.0.0 ok\r\n")
+        },
+        () => clientGone()
+      )
       const client = yield* connect(options(port))
       const mail = yield* Effect.fork(client.mail("a@sender.test"))
       yield* wait(() => mailArrived)
