@@ -475,7 +475,7 @@ const make = Effect.gen(function* () {
   })
 
   /**
-   * Start-up pass (Server.startServer): a tenant record whose downstream
+   * Start-up pass (Server.serverLayer): a tenant record whose downstream
    * password is in plaintext (written before passwords were sealed) or sealed
    * by a previous key is written again, sealed with the current key. A record
    * no key opens is logged and left as it is. Returns the ids rewritten.
