@@ -6,7 +6,6 @@
  * before the dot, so the downstream can never take a partial message as whole.
  */
 import type { Readable } from "node:stream"
-import { Effect } from "effect"
 import { DataSourceError, DownstreamTimeout } from "./DownstreamError.js"
 import type { DownstreamError } from "./DownstreamError.js"
 import { endOfData, makeDotStuffer, stuffChunk } from "./DotStuffer.js"
@@ -14,14 +13,8 @@ import type { SmtpWire } from "./SmtpWire.js"
 
 type TransferError = DownstreamError | DataSourceError
 
-export const streamBody = (wire: SmtpWire, source: Readable, drainTimeoutMs: number): Effect.Effect<void, TransferError> =>
-  Effect.async<void, TransferError>((resume) => {
-    const cancel = sendBody(wire, source, drainTimeoutMs, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
-    return cancel === undefined ? undefined : Effect.sync(cancel)
-  })
-
 /**
- * streamBody as plain callbacks (SmtpClient's DATA runs its whole exchange in one
+ * The body transfer as plain callbacks (SmtpClient's DATA runs its whole exchange in one
  * Effect.async): `done` is called once, with the error if the transfer failed.
  * Returns how to abandon the transfer (drops the connection without the dot; `done`
  * is not called then), or undefined when `done` was already called.

@@ -12,7 +12,7 @@ import { isIP } from "node:net"
 import type { Readable } from "node:stream"
 import type { ConnectionOptions } from "node:tls"
 import { Cause, Effect } from "effect"
-import { sendBody, streamBody } from "./DataTransfer.js"
+import { sendBody } from "./DataTransfer.js"
 import { DownstreamProtocolError, DownstreamTlsError } from "./DownstreamError.js"
 import type { DataSourceError, DownstreamError } from "./DownstreamError.js"
 import type { SmtpReply } from "./SmtpReply.js"
@@ -172,7 +172,7 @@ const addressRefused = () => Effect.dieMessage("SmtpClient: address with control
 /**
  * One command at a time on a session. An Effect Semaphore with an onInterrupt inside costs three
  * uninterruptible regions per command (its permit, its ensuring, the onInterrupt); this lock
- * costs one (`exclusive`). A caller finding it busy waits for a release, then tries again.
+ * costs one (`exchange`). A caller finding it busy waits for a release, then tries again.
  */
 class CommandLock {
   private busy = false
@@ -248,78 +248,56 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
   }).pipe(Effect.tapError(() => Effect.sync(() => wire.destroy())))
 
   /**
-   * Serialized, and an interrupted command drops the connection: its reply would desync the next one.
-   * The commands below rely on that drop (they read their replies with `dropsOnInterrupt`).
-   */
-  const exclusive = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.uninterruptibleMask((restore) => {
-      const run = Effect.matchCauseEffect(restore(self), {
-        onFailure: (cause) => {
-          if (Cause.isInterruptedOnly(cause)) wire.destroy()
-          lock.release()
-          return Effect.failCause(cause)
-        },
-        onSuccess: (a) => {
-          lock.release()
-          return Effect.succeed(a)
-        }
-      })
-      // a free lock (the usual case: one caller per session) is taken here, inside the mask, without a wait;
-      // an interruption already pending then drops the connection unused, as one arriving between the
-      // acquire and the command always did (dropping is always safe; keeping a desynced session is not)
-      return lock.tryAcquire() ? run : Effect.zipRight(restore(lock.acquire), run)
-    })
-
-  /**
-   * `exclusive` for the per-message commands, when the lock is free (else `exclusive(slow)`): the
-   * lock, the command line, the reply (DATA: 354, the body, the final reply) and the release run
-   * as plain callbacks in one Effect.async, so the interpreter is not entered between them. The
-   * same guarantees: taken inside the mask, released before the caller resumes, and an
-   * interruption drops the connection (and abandons a body in flight before its dot). The
-   * interruption is caught by a failure-only frame, which a success passes without a step.
+   * One command exchange, serialized, and an interrupted one drops the connection: its reply would
+   * desync the next one. The lock, the command line, the reply (DATA: 354, the body, the final
+   * reply) and the release run as plain callbacks in one Effect.async, so the interpreter is not
+   * entered between them. The lock is taken inside the mask (a free one, the usual case: one caller
+   * per session, without a wait; a busy one, a park's RSET racing, after an interruptible wait) and
+   * released before the caller resumes. An interruption drops the connection (and abandons a body
+   * in flight before its dot); it is caught by a failure-only frame, which a success passes without
+   * a step. An interruption already pending when the lock is taken drops the connection unused:
+   * dropping is always safe; keeping a desynced session is not.
    */
   const exchange = <E extends { readonly _tag: string }>(
-    start: (done: (result: SmtpReply | E) => void) => (() => void) | undefined,
-    slow: Effect.Effect<SmtpReply, E>
+    start: (done: (result: SmtpReply | E) => void) => (() => void) | undefined
   ): Effect.Effect<SmtpReply, E> =>
     Effect.uninterruptibleMask((restore) => {
-      // busy (a racing RSET from park, a polite QUIT): wait for a turn as `exclusive` does, outside this mask
-      if (!lock.tryAcquire()) return restore(exclusive(slow))
-      let held = true
-      let cancel: (() => void) | undefined
-      const release = () => {
-        if (!held) return
-        held = false
-        lock.release()
-      }
-      return Effect.catchAllCause(
-        restore(
-          Effect.async<SmtpReply, E>((resume) => {
-            cancel = start((result) => {
-              release()
-              resume(isReply(result) ? Effect.succeed(result) : Effect.fail(result))
-            })
-          })
-        ),
-        (cause) => {
-          if (Cause.isInterruptedOnly(cause)) {
-            cancel?.()
-            wire.destroy()
-          }
-          release()
-          return Effect.failCause(cause)
+      // a function, not an Effect.suspend: the free-lock case (nearly every command) runs it without a step
+      const run = () => {
+        let held = true
+        let cancel: (() => void) | undefined
+        const release = () => {
+          if (!held) return
+          held = false
+          lock.release()
         }
-      )
+        return Effect.catchAllCause(
+          restore(
+            Effect.async<SmtpReply, E>((resume) => {
+              cancel = start((result) => {
+                release()
+                resume(isReply(result) ? Effect.succeed(result) : Effect.fail(result))
+              })
+            })
+          ),
+          (cause) => {
+            if (Cause.isInterruptedOnly(cause)) {
+              cancel?.()
+              wire.destroy()
+            }
+            release()
+            return Effect.failCause(cause)
+          }
+        )
+      }
+      return lock.tryAcquire() ? run() : Effect.zipRight(restore(lock.acquire), Effect.suspend(run))
     })
 
   const command = (line: string) =>
-    exchange<DownstreamError>(
-      (done) => {
-        wire.request(line, opts.commandTimeoutMs, "command", done)
-        return undefined
-      },
-      wire.command(line, opts.commandTimeoutMs, true)
-    )
+    exchange<DownstreamError>((done) => {
+      wire.request(line, opts.commandTimeoutMs, "command", done)
+      return undefined
+    })
 
   const sizeParam = Number(session.params.get("SIZE") ?? "")
   const client: SmtpClient = {
@@ -330,26 +308,19 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     mail: (from: string, params?: MailParams) => (unsafeAddress(from) ? addressRefused() : command(`MAIL FROM:<${from}>${mailParameters(session, params)}`)),
     rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : command(`RCPT TO:<${to}>`)),
     data: (source: Readable) =>
-      exchange<DownstreamError | DataSourceError>(
-        (done) => {
-          let abandon: (() => void) | undefined
-          wire.request("DATA", opts.commandTimeoutMs, "command", (start) => {
-            if (!isReply(start) || start.code !== 354) return done(start)
-            abandon = sendBody(wire, source, opts.dataTimeoutMs, (error) => {
-              abandon = undefined
-              if (error !== undefined) return done(error)
-              wire.request(undefined, opts.dataTimeoutMs, "data", done)
-            })
+      exchange<DownstreamError | DataSourceError>((done) => {
+        let abandon: (() => void) | undefined
+        wire.request("DATA", opts.commandTimeoutMs, "command", (start) => {
+          if (!isReply(start) || start.code !== 354) return done(start)
+          abandon = sendBody(wire, source, opts.dataTimeoutMs, (error) => {
+            abandon = undefined
+            if (error !== undefined) return done(error)
+            wire.request(undefined, opts.dataTimeoutMs, "data", done)
           })
-          // interrupted: a body in flight is abandoned before its dot (the connection is dropped in any case)
-          return () => abandon?.()
-        },
-        Effect.flatMap(wire.command("DATA", opts.commandTimeoutMs, true), (start) =>
-          start.code !== 354
-            ? Effect.succeed(start)
-            : Effect.zipRight(streamBody(wire, source, opts.dataTimeoutMs), wire.readReply(opts.dataTimeoutMs, "data", true))
-        )
-      ),
+        })
+        // interrupted: a body in flight is abandoned before its dot (the connection is dropped in any case)
+        return () => abandon?.()
+      }),
     rset: () => command("RSET"),
     reusable: () => wire.idle
   }

@@ -134,14 +134,10 @@ export class SmtpWire {
 
   /**
    * The next reply, within `timeoutMs`. A timeout drops the connection: a late
-   * reply would otherwise be taken as the answer to the next command.
-   *
-   * `dropsOnInterrupt`: the caller drops the connection itself when interrupted
-   * (SmtpClient's `exclusive`), which fails the waiter. The wait then registers no
-   * canceler: with one, Effect wraps every wait in an uninterruptible onInterrupt
-   * region (four per message on the hot path).
+   * reply would otherwise be taken as the answer to the next command. (The
+   * session set-up's reads; SmtpClient's per-message commands use `request`.)
    */
-  readReply(timeoutMs: number, phase: DownstreamTimeout["phase"], dropsOnInterrupt = false): Effect.Effect<SmtpReply, DownstreamError> {
+  readReply(timeoutMs: number, phase: DownstreamTimeout["phase"]): Effect.Effect<SmtpReply, DownstreamError> {
     return Effect.async<SmtpReply, DownstreamError>((resume) => {
       const queued = this.queue.shift()
       if (queued !== undefined) return resume(Effect.succeed(queued))
@@ -152,7 +148,6 @@ export class SmtpWire {
         resume("_tag" in result ? Effect.fail(result) : Effect.succeed(result))
       }
       this.arm(timeoutMs, phase)
-      if (dropsOnInterrupt) return
       return Effect.sync(() => {
         this.waiter = undefined
         this.deadline = Number.POSITIVE_INFINITY
@@ -238,12 +233,12 @@ export class SmtpWire {
     }
   })
 
-  /** Sends one command line and reads its reply (`dropsOnInterrupt`: see readReply). */
-  command(line: string, timeoutMs: number, dropsOnInterrupt = false): Effect.Effect<SmtpReply, DownstreamError> {
+  /** Sends one command line and reads its reply. */
+  command(line: string, timeoutMs: number): Effect.Effect<SmtpReply, DownstreamError> {
     return Effect.suspend(() => {
       if (this.failure !== undefined) return Effect.fail(this.failure)
       this.socket.write(`${line}\r\n`)
-      return this.readReply(timeoutMs, "command", dropsOnInterrupt)
+      return this.readReply(timeoutMs, "command")
     })
   }
 
