@@ -172,8 +172,8 @@ export const importGraph = (src) => {
  * reaches by static imports (a dynamic `import("…")` loads only when it runs; a type-only import
  * loads nothing). A worker serves SMTP only, so none of these may be a module of the admin API
  * or the image listener:
- * Server.ts and main.ts import those where the admin API or a CLI starts (issue 16; README,
- * Performance, "what a worker loads").
+ * Server.ts and main.ts import those where the admin API or a CLI starts (issue 16; perf/issue-16.md,
+ * "a big stamped text part, and what a worker loads").
  */
 export const SERVE_ENTRY = "main.ts"
 export const NOT_LOADED_BY_SERVE = /^(?:admin\/|AdminRoot\.ts$|ImageRoot\.ts$|images\/ImageServer\.ts$)/
