@@ -48,35 +48,6 @@ const plain = (v: unknown): boolean => {
 interface Shape {
   readonly fieldKeys: ReadonlyArray<string>
   readonly order: ReadonlyArray<readonly [key: string, fromFields: boolean]>
-  /**
-   * The annotations object's JSON in that order, as pieces: a fiber
-   * annotation's `"key":value` written once, a field's `"key":` to put its
-   * value after. Undefined when a key would not keep its place in an object
-   * (an array index, which objects list first, or `__proto__`): `jsonLine`
-   * then builds the object and lets JSON.stringify order it.
-   */
-  readonly pieces: ReadonlyArray<Piece> | undefined
-}
-
-/** `text`: a fiber annotation's whole `"key":value`; `field`: a field's key, its value written after `prefix` */
-type Piece = { readonly text: string; readonly field?: undefined } | { readonly field: string; readonly prefix: string }
-
-/** keys that an object does not keep in insertion order (array indices come first) or does not hold as its own */
-const reordered = (key: string): boolean => key === "__proto__" || (/^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4294967295)
-
-const piecesOf = (order: Shape["order"], values: Map<string, unknown>): Shape["pieces"] => {
-  const pieces: Array<Piece> = []
-  for (const [key, fromFields] of order) {
-    if (reordered(key)) return undefined
-    const prefix = JSON.stringify(key) + ":"
-    if (fromFields) pieces.push({ field: key, prefix })
-    else {
-      const v = values.get(key)
-      // JSON.stringify leaves out a key whose value is undefined
-      if (v !== undefined) pieces.push({ text: prefix + JSON.stringify(v) })
-    }
-  }
-  return pieces
 }
 
 /** What is known of one (immutable) annotations map: its values, whether they are plain, the orders of its shapes. */
@@ -128,8 +99,7 @@ const shapeOf = (annotations: HashMap.HashMap<string, unknown>, base: Base, fiel
       for (const key of fieldKeys) HashMap.set(m, key, undefined)
     })
     const own = new Set(fieldKeys)
-    const order = Array.from(HashMap.keys(merged), (key) => [key, own.has(key)] as const)
-    shape = { fieldKeys, order, pieces: piecesOf(order, base.values) }
+    shape = { fieldKeys, order: Array.from(HashMap.keys(merged), (key) => [key, own.has(key)] as const) }
     if (base.shapes.size >= MAX_SHAPES) base.shapes.clear()
     base.shapes.set(name, shape)
   }
@@ -156,62 +126,8 @@ export const jsonLine = (
 ): string | undefined => {
   const base = baseOf(annotations)
   if (!base.plain) return undefined
-  const shape = shapeOf(annotations, base, fields)
-  if (shape.pieces === undefined) return objectLine(level, text, date, fiberId, base, shape, fields)
-  // the line JSON.stringify would write for the object below, written directly
-  let written = ""
-  for (const piece of shape.pieces) {
-    let part: string
-    if (piece.field === undefined) part = piece.text
-    else {
-      const v = fields[piece.field]
-      if (!plain(v)) return undefined
-      if (v === undefined) continue
-      part = piece.prefix + jsonValue(v)
-    }
-    written = written === "" ? part : written + "," + part
-  }
-  return (
-    `{"message":${JSON.stringify(text)},"logLevel":${JSON.stringify(level.label)},"timestamp":"${isoTime(date)}",` +
-    `"annotations":{${written}},"spans":{},"fiberId":${JSON.stringify(threadName(fiberId))}}`
-  )
-}
-
-/** the last second `isoTime` wrote: its ISO text up to the milliseconds ("…T21:43:53.") */
-let isoSecond = NaN
-let isoPrefix = ""
-
-/** date.toISOString(), its text up to the second made once per second (toISOString costs about as much as the rest of the line) */
-const isoTime = (date: Date): string => {
-  const ms = date.getTime()
-  const second = Math.floor(ms / 1000)
-  if (second !== isoSecond) {
-    const iso = date.toISOString() // throws for an invalid date, as before
-    isoPrefix = iso.slice(0, iso.length - 4)
-    isoSecond = second
-  }
-  const milli = ms - second * 1000
-  return isoPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z"
-}
-
-/** a string JSON writes with an escape: a quote, a backslash, a control character, a surrogate (a lone one is escaped) */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
-
-/** JSON.stringify(v) for a `plain` value other than undefined; most strings need no escape and are only quoted */
-const jsonValue = (v: unknown): string => (typeof v === "string" && !NEEDS_ESCAPE.test(v) ? `"${v}"` : JSON.stringify(v))
-
-/** `jsonLine` through an object and JSON.stringify, for a shape with a key an object would reorder */
-const objectLine = (
-  level: LogLevel.LogLevel,
-  text: string,
-  date: Date,
-  fiberId: FiberId.FiberId,
-  base: Base,
-  shape: Shape,
-  fields: Readonly<Record<string, unknown>>
-): string | undefined => {
   const written: Record<string, unknown> = {}
-  for (const [key, fromFields] of shape.order) {
+  for (const [key, fromFields] of shapeOf(annotations, base, fields).order) {
     if (fromFields) {
       const v = fields[key]
       if (!plain(v)) return undefined
