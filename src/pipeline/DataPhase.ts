@@ -45,8 +45,8 @@ export interface DataPhaseDeps {
 
 /**
  * The DATA phase of one upstream transaction: read the root headers, decide
- * from them (loop stamp, kinds that pass unstamped, the fail-safe memory, then
- * the tenant's signature decision), open one downstream transaction per copy,
+ * from them (loop stamp, kinds that pass unstamped, the tenant's signature
+ * decision, then, if it stamps, the fail-safe memory), open one downstream transaction per copy,
  * hand Transaction the ready decision to relay, log one line, hand the message
  * trace its entry beside it, and remember a message whose stamping failed
  * (invariant 5). One Effect for the whole phase; nothing below calls back up.
@@ -97,13 +97,17 @@ export const dataPhase = (
     const decide = ({ root, facts }: ReadHeaders): Effect.Effect<Decision> => {
       const reason = passesUnstamped(root, facts.loop, mail.from)
       if (reason !== undefined) return Effect.succeed(unstamped(recipients, reason))
-      return Effect.flatMap(failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false)), (retry) =>
-        retry
-          ? Effect.succeed(unstamped(recipients, "failsafe-retry"))
-          : Effect.map(
-              control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary),
-              (decision) => planCopies(decision, recipients)
-            )
+      // the fail-safe memory only matters to a message the tenant would stamp: asked after the
+      // tenant, not before (a digest and a store read saved on every message that passes unstamped)
+      return Effect.flatMap(
+        control.resolveSignature(mail.tenant, MessageEnvelope.make({ mailFrom: mail.from, rcptTo: recipients }, true), facts.summary),
+        (signature) => {
+          const decision = planCopies(signature, recipients)
+          if (decision.unstamped !== undefined) return Effect.succeed(decision)
+          return Effect.map(failsafe.recall(mail.tenant, facts.identity).pipe(Effect.orElseSucceed(() => false)), (retry) =>
+            retry ? unstamped(recipients, "failsafe-retry") : decision
+          )
+        }
       )
     }
     const policy = {

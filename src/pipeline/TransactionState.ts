@@ -17,9 +17,12 @@ import type { RelayError } from "./RelayError.js"
  * - failed: the first failure (the cause) tore every stream down; the upstream hears the cause.
  *
  * Each transition is a method of TransactionMachine; the invariant it keeps is stated on it.
- * The stream callbacks call them synchronously; the Effect side awaits the headers and the
- * chains' end through two Deferreds (instead of a raw Promise gate), each made only when the
- * Effect side waits before its event.
+ * The stream callbacks call them synchronously; the Effect side awaits the headers through
+ * `Effect.async` and the chains' end through a Deferred (no raw Promise gate), each set up only
+ * when the Effect side waits before its event. The headers are nearly always awaited before they
+ * arrive, once per message: a Deferred there cost more than the rest of the machine (Effect 3.22
+ * makes each by spreading its commit prototype into a new object, several µs), a resume callback
+ * kept until the event does the same job.
  */
 export type TransactionPhase = "reading-headers" | "deciding" | "streaming" | "replied" | "failed"
 
@@ -99,8 +102,8 @@ export class TransactionMachine {
   readonly chains = new PendingChains()
   /** true once the root headers were read, the message failed, or the upstream chain ended */
   private headersKnown = false
-  /** completed then; made only when someone waits before it */
-  private headersWaited: Deferred.Deferred<void> | undefined
+  /** the Effect side's waits for it (nearly always one), resumed then */
+  private headersWaiters: Array<(headersSeen: Effect.Effect<boolean>) => void> | undefined
   private headersSeen = false
   private readonly torn: Array<Teardown> = []
 
@@ -116,14 +119,27 @@ export class TransactionMachine {
   /** waits until the headers are known or cannot be; true when they were read */
   readonly awaitHeaders: Effect.Effect<boolean> = Effect.suspend(() => {
     if (this.headersKnown) return Effect.succeed(this.headersSeen)
-    this.headersWaited ??= Deferred.unsafeMake<void>(FiberId.none)
-    return Effect.map(Deferred.await(this.headersWaited), () => this.headersSeen)
+    return Effect.async<boolean>((resume) => {
+      const waiters = (this.headersWaiters ??= [])
+      waiters.push(resume)
+      // an interrupted wait is forgotten
+      return Effect.sync(() => {
+        const i = waiters.indexOf(resume)
+        if (i >= 0) waiters.splice(i, 1)
+      })
+    })
   })
+
+  /** whether the headers were read, as the waiter finds it when it resumes */
+  private readonly readSeen: Effect.Effect<boolean> = Effect.sync(() => this.headersSeen)
 
   private knowHeaders(): void {
     if (this.headersKnown) return
     this.headersKnown = true
-    if (this.headersWaited !== undefined) Deferred.unsafeDone(this.headersWaited, Effect.void)
+    const waiters = this.headersWaiters
+    if (waiters === undefined) return
+    this.headersWaiters = undefined
+    for (const resume of waiters) resume(this.readSeen)
   }
 
   /** streams a failure must destroy (the DATA stream's first stage, each copy's first and last stage) */

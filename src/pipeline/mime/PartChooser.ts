@@ -1,10 +1,8 @@
 import type { MimeNode } from "mailsplit"
 import type { SkipReason } from "./StampPlan.js"
 
-const paramOf = (node: MimeNode, name: string): string => {
-  const m = new RegExp(`;\\s*${name}\\s*=\\s*"?([^";\\s]+)`, "i").exec(node.headers.getFirst("Content-Type"))
-  return m?.[1]?.toLowerCase() ?? ""
-}
+/** a `method` parameter with a value in a Content-Type (an iTIP invitation or response, RFC 5546); one regex, not one made per message */
+const METHOD_PARAM = /;\s*method\s*=\s*"?[^";\s]+/i
 
 /**
  * From the root node's headers alone: must this message pass unstamped?
@@ -42,7 +40,7 @@ export const classifyRoot = (root: MimeNode): SkipReason | undefined => {
   // Exchange marks invitations and meeting responses on the root, before any body part
   const contentClass = root.headers.getFirst("Content-Class").toLowerCase()
   if (contentClass.includes("calendarmessage")) return "calendar"
-  if (paramOf(root, "method") !== "") return "calendar"
+  if (METHOD_PARAM.test(root.headers.getFirst("Content-Type"))) return "calendar"
   return undefined
 }
 
