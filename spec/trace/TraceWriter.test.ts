@@ -260,6 +260,9 @@ describe("TraceWriter", () => {
         yield* writer.record(entry("acme", 5_000))
         yield* writer.flush
       }
+      // the first writer's store reads through its own LMDB read snapshot, which may predate the
+      // second writer's commit for a moment (a CI run saw one record): wait, bounded, for both
+      yield* Effect.provide(settle(Effect.map(ids("acme"), (found) => found.length >= 2)), one)
       expect(yield* Effect.provide(ids("acme"), one)).toHaveLength(2)
     })
   )
