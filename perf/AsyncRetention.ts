@@ -5,7 +5,7 @@
  * (perf/issue-16.md, "the eighth session"). A long-lived `Effect.gen` loop; each iteration builds
  * a 200-object graph and waits on one effect, in several forms: a `map`, `sync` or `flatMap` whose
  * closure sees the graph, an `Effect.async` (resumed at once) whose register closure does or does
- * not see it, a bare `Async` primitive, and a plain `await` for comparison. Each form runs in a
+ * not see it (or sees a box it empties), a bare `Async` primitive, and a plain `await` for comparison. Each form runs in a
  * child process of its own under `--trace-gc-nvp`, with and without V8's allocation-site
  * pretenuring; the table gives µs per iteration, bytes promoted by scavenges and mark-compacts.
  * Writes perf/results/local/async-retention-<timestamp>.json (perf/results/ with --record).
@@ -47,6 +47,14 @@ const forms: Record<string, (g: Graph) => Effect.Effect<number>> = {
     return Effect.async<number>((resume) => resume(Effect.succeed(n)))
   },
   "async, register sees it": (g) => Effect.async<number>((resume) => resume(Effect.succeed(g.length))),
+  "async, register sees a box it empties": (g) => {
+    const box: { g: Graph | undefined } = { g }
+    return Effect.async<number>((resume) => {
+      const n = box.g?.length ?? 0
+      box.g = undefined
+      resume(Effect.succeed(n))
+    })
+  },
   "bare Async primitive sees it": (g) => bareAsync((resume) => resume(Effect.succeed(g.length)))
 }
 const PLAIN = "plain await of a setImmediate Promise"
