@@ -124,12 +124,7 @@ export class DownstreamLink {
       if (link === undefined || link.open || link.reused || link.key !== poolKey(target)) return this.mailAnyLink(target, from, params)
       return Effect.matchEffect(link.client.mail(from, params), {
         onFailure: (e) => Effect.zipRight(this.drop, Effect.fail(e)),
-        onSuccess: (reply) => {
-          if (!isPositive(reply)) return Effect.fail(new DownstreamRefused({ reply, phase: "mail" }))
-          link.open = true
-          this.current = { target, from, params }
-          return Effect.void
-        }
+        onSuccess: (reply) => this.opened(link, reply, { target, from, params })
       })
     })
   }
@@ -151,10 +146,16 @@ export class DownstreamLink {
         yield* this.drop
         return yield* result.left
       }
-      if (!isPositive(result.right)) return yield* new DownstreamRefused({ reply: result.right, phase: "mail" })
-      link.open = true
-      this.current = { target, from, params }
+      return yield* this.opened(link, result.right, { target, from, params })
     })
+  }
+
+  /** the downstream's answer to MAIL: refused, or the link's transaction open (mirrored by `current`) */
+  private opened(link: Link, reply: SmtpReply, current: Envelope): Effect.Effect<void, RelayError> {
+    if (!isPositive(reply)) return Effect.fail(new DownstreamRefused({ reply, phase: "mail" }))
+    link.open = true
+    this.current = current
+    return Effect.void
   }
 
   /** A transaction was parked (its connection released while the upstream idled) and is not mirrored again yet. */

@@ -15,7 +15,7 @@ import { Cause, Effect } from "effect"
 import { sendBody } from "./DataTransfer.js"
 import { DownstreamProtocolError, DownstreamTlsError } from "./DownstreamError.js"
 import type { DataSourceError, DownstreamError } from "./DownstreamError.js"
-import type { SmtpReply } from "./SmtpReply.js"
+import { isReply, type SmtpReply } from "./SmtpReply.js"
 import { SmtpWire } from "./SmtpWire.js"
 
 export type { SmtpReply } from "./SmtpReply.js"
@@ -162,9 +162,6 @@ const authenticate = (wire: SmtpWire, opts: SmtpClientOptions, hello: Hello) =>
     }
     return yield* new DownstreamProtocolError({ detail: "credentials configured but no AUTH PLAIN or LOGIN offered" })
   })
-
-/** a reply, not one of the errors (which are tagged) */
-const isReply = (result: SmtpReply | { readonly _tag: string }): result is SmtpReply => !("_tag" in result)
 
 const unsafeAddress = (address: string) => UNSAFE_ADDRESS.test(address)
 const addressRefused = () => Effect.dieMessage("SmtpClient: address with control or angle characters reached the downstream client")

@@ -17,6 +17,9 @@ export interface SmtpReply {
   readonly lines: ReadonlyArray<string>
 }
 
+/** a reply, not one of the errors that stand in its place (which are tagged) */
+export const isReply = (result: SmtpReply | { readonly _tag: string }): result is SmtpReply => !("_tag" in result)
+
 /**
  * RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; real servers send longer
  * banners, so the bound is generous but still keeps a hostile peer from growing

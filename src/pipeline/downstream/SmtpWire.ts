@@ -9,7 +9,7 @@ import * as tls from "node:tls"
 import { Clock, Duration, Effect } from "effect"
 import { DownstreamProtocolError, DownstreamTimeout, DownstreamTlsError, DownstreamUnavailable } from "./DownstreamError.js"
 import type { DownstreamError } from "./DownstreamError.js"
-import { ReplyParseError, ReplyParser } from "./SmtpReply.js"
+import { isReply, ReplyParseError, ReplyParser } from "./SmtpReply.js"
 import type { SmtpReply } from "./SmtpReply.js"
 
 /**
@@ -138,16 +138,18 @@ export class SmtpWire {
    * session set-up's reads; SmtpClient's per-message commands use `request`.)
    */
   readReply(timeoutMs: number, phase: DownstreamTimeout["phase"]): Effect.Effect<SmtpReply, DownstreamError> {
+    return this.exchange(undefined, timeoutMs, phase)
+  }
+
+  /** `request` as an Effect; an interrupted wait is withdrawn */
+  private exchange(line: string | undefined, timeoutMs: number, phase: DownstreamTimeout["phase"]): Effect.Effect<SmtpReply, DownstreamError> {
     return Effect.async<SmtpReply, DownstreamError>((resume) => {
-      const queued = this.queue.shift()
-      if (queued !== undefined) return resume(Effect.succeed(queued))
-      if (this.failure !== undefined) return resume(Effect.fail(this.failure))
-      this.waiter = (result) => {
-        this.waiter = undefined
-        this.deadline = Number.POSITIVE_INFINITY
-        resume("_tag" in result ? Effect.fail(result) : Effect.succeed(result))
-      }
-      this.arm(timeoutMs, phase)
+      let answered = false
+      this.request(line, timeoutMs, phase, (result) => {
+        answered = true
+        resume(isReply(result) ? Effect.succeed(result) : Effect.fail(result))
+      })
+      if (answered) return
       return Effect.sync(() => {
         this.waiter = undefined
         this.deadline = Number.POSITIVE_INFINITY
@@ -235,11 +237,7 @@ export class SmtpWire {
 
   /** Sends one command line and reads its reply. */
   command(line: string, timeoutMs: number): Effect.Effect<SmtpReply, DownstreamError> {
-    return Effect.suspend(() => {
-      if (this.failure !== undefined) return Effect.fail(this.failure)
-      this.socket.write(`${line}\r\n`)
-      return this.readReply(timeoutMs, "command")
-    })
+    return this.exchange(line, timeoutMs, "command")
   }
 
   /**
