@@ -84,7 +84,8 @@ describe("patched mailsplit Splitter, body runs", () => {
   it("finds every boundary and keeps every byte whatever the lines start with and wherever chunks end", async () => {
     const line = fc.oneof(
       fc.constantFrom("", "-", "--", "--bx", "--b-", "--b--x", "---b", "- -b", ".", "\t-", " --b"),
-      fc.stringMatching(/^[A-Za-z0-9+/= -]{0,40}$/)
+      // a generated line may spell the delimiter itself ("--b", "--b--"): that is a boundary, not body
+      fc.stringMatching(/^[A-Za-z0-9+/= -]{0,40}$/).filter((l) => l !== "--b" && l !== "--b--")
     )
     const part = fc.array(line, { minLength: 0, maxLength: 12 })
     await fc.assert(
