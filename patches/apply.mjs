@@ -15,7 +15,7 @@ const mark = (id) => `/* imprint-patch:${id} */`
 
 const smtpServerFiles = ["esm", "cjs"].map((flavour) => `node_modules/smtp-server/dist/${flavour}/smtp-connection.js`)
 
-/** @type {Array<{ id: string, name: string, files: string[], edits: Array<{ find: RegExp, replace: string }> }>} */
+/** @type {Array<{ id: string, name: string, files: string[], edits: Array<{ find: RegExp, replace: string, count?: number }> }>} */
 const patches = [
   {
     // smtp-server waits 100 ms before every greeting to catch early talkers, with no option.
@@ -214,6 +214,37 @@ patches.push({
   ]
 })
 
+patches.push({
+  // V8's parser allocates a function literal that is assigned straight to a property
+  // (`obj.prop = () => ...`) in the old generation: it guesses such a function is a long-lived
+  // method. effect's core builds its per-call primitives that way (the resume wrapper of
+  // Effect.async and Effect.asyncInterrupt, the continuation of interruptible/uninterruptible and
+  // their masks, withRuntimeFlags), so every wait and every mask made an old-space closure whose
+  // context reaches the waiting code's data. Dead old objects count as live for the young
+  // generation's collector until the next full collection, so each message's objects were kept
+  // through scavenges, promoted, and pretenured by V8 after a while (perf/issue-16.md, "the ninth
+  // session"; perf/AsyncRetention.ts measures the effect). Wrapping the literal in a comma
+  // expression, `(0, () => ...)`, makes it an ordinary young allocation; the function is the same.
+  // spec/PatchedEffect.test.ts checks it.
+  id: "effect-young-closures",
+  name: "effect: the per-call closures of async, asyncInterrupt and the interruption masks are young allocations",
+  files: ["esm", "cjs"].map((flavour) => `node_modules/effect/dist/${flavour}/internal/core.js`),
+  edits: [
+    {
+      // the resume wrappers of unsafeAsync and async_ (several lines each, ended by "};" at the same indent)
+      find: /(\n([ \t]*)effect\.effect_instruction_i0 = )(resume => \{\n[\s\S]*?\n\2\});/g,
+      replace: `$1${mark("effect-young-closures")} (0, $3);`,
+      count: 2
+    },
+    {
+      // interruptible, interruptibleMask, uninterruptible, uninterruptibleMask, withRuntimeFlags (one line each)
+      find: /(\n[ \t]*effect\.effect_instruction_i1 = )((?:\(\)|oldFlags) => [^\n]*);\n/g,
+      replace: `$1${mark("effect-young-closures")} (0, $2);\n`,
+      count: 5
+    }
+  ]
+})
+
 let failed = false
 for (const patch of patches) {
   for (const rel of patch.files) {
@@ -229,6 +260,13 @@ for (const patch of patches) {
     for (const edit of patch.edits) {
       if (!edit.find.test(text)) {
         console.error(`patches: "${patch.name}" does not match ${rel}; the dependency changed, update patches/apply.mjs`)
+        failed = true
+        continue
+      }
+      edit.find.lastIndex = 0
+      const found = edit.find.global ? (text.match(edit.find) ?? []).length : 1
+      if (edit.count !== undefined && found !== edit.count) {
+        console.error(`patches: "${patch.name}" matches ${found} places in ${rel}, expected ${edit.count}; the dependency changed, update patches/apply.mjs`)
         failed = true
         continue
       }
