@@ -172,11 +172,14 @@ export class SmtpWire {
     const queued = this.queue.shift()
     if (queued !== undefined) return done(queued)
     if (this.failure !== undefined) return done(this.failure)
-    this.waiter = (result) => {
+    // bound to a local first: V8 allocates a function literal assigned straight to a property in
+    // the old generation, and this one reaches the caller's message (perf/issue-16.md, ninth session)
+    const waiter = (result: SmtpReply | DownstreamError) => {
       this.waiter = undefined
       this.deadline = Number.POSITIVE_INFINITY
       done(result)
     }
+    this.waiter = waiter
     this.arm(timeoutMs, phase)
   }
 
@@ -212,7 +215,8 @@ export class SmtpWire {
   private readonly watchdog: Effect.Effect<void> = Effect.gen(this, function* () {
     const woken = Effect.async<void>((resume) => {
       if (this.wakeRequested) return resume(Effect.void)
-      this.wakeResume = () => resume(Effect.void)
+      const wakeResume = () => resume(Effect.void) // a young closure, as the waiter above
+      this.wakeResume = wakeResume
       return Effect.sync(() => {
         this.wakeResume = undefined
       })

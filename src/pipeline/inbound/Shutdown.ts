@@ -72,10 +72,11 @@ export class Shutdown {
         for (const c of [...this.connections]) bye(c)
         resolve({ idle, inFlight, cutOff })
       }, this.graceMs)
-      this.onDrained = () => {
+      const onDrained = () => {
         clearTimeout(timer)
         resolve({ idle, inFlight, cutOff: 0 })
       }
+      this.onDrained = onDrained // bound first, as every closure in src/ (spec/YoungClosures.test.ts)
       this.checkDrained()
     })
   }
