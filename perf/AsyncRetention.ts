@@ -5,9 +5,14 @@
  * (perf/issue-16.md, "the eighth session"). A long-lived `Effect.gen` loop; each iteration builds
  * a 200-object graph and waits on one effect, in several forms: a `map`, `sync` or `flatMap` whose
  * closure sees the graph, an `Effect.async` (resumed at once) whose register closure does or does
- * not see it (or sees a box it empties), a bare `Async` primitive, and a plain `await` for comparison. Each form runs in a
+ * not see it (or sees a box it empties), a bare `Async` primitive, a closure assigned straight to a property
+ * or bound to a local first, and a plain `await` for comparison. Each form runs in a
  * child process of its own under `--trace-gc-nvp`, with and without V8's allocation-site
  * pretenuring; the table gives µs per iteration, bytes promoted by scavenges and mark-compacts.
+ * The cause (perf/issue-16.md, "the ninth session"): V8's parser allocates a function literal assigned
+ * straight to a property in the old generation, and effect's `Effect.async` did that with its resume
+ * wrapper, whose context reaches the register; a dead old closure keeps what it reaches through scavenges.
+ * patches/apply.mjs "effect-young-closures" fixes effect's; run this against an unpatched install to see it.
  * Writes perf/results/local/async-retention-<timestamp>.json (perf/results/ with --record).
  * A benchmark, not a test: nothing is asserted.
  */
@@ -55,7 +60,19 @@ const forms: Record<string, (g: Graph) => Effect.Effect<number>> = {
       resume(Effect.succeed(n))
     })
   },
-  "bare Async primitive sees it": (g) => bareAsync((resume) => resume(Effect.succeed(g.length)))
+  "bare Async primitive sees it": (g) => bareAsync((resume) => resume(Effect.succeed(g.length))),
+  // the cause (V8's parser): a function literal assigned straight to a property is allocated in the old generation
+  "sync, its closure assigned straight to a property": (g) => {
+    const holder: { f?: () => number } = {}
+    holder.f = () => g.length
+    return Effect.sync(holder.f)
+  },
+  "sync, its closure bound to a local first": (g) => {
+    const holder: { f?: () => number } = {}
+    const f = () => g.length
+    holder.f = f
+    return Effect.sync(holder.f)
+  }
 }
 const PLAIN = "plain await of a setImmediate Promise"
 
