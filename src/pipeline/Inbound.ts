@@ -227,20 +227,20 @@ const listen = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
       const s = state(session)
       const params = mailParams(address)
       const started = Date.now()
-      command(
-        s,
-        Effect.gen(function* () {
-          if (shutdown.active) return yield* new ShuttingDown()
-          const { tenant, microsoft365 } = yield* s.binder.select(address.address)
+      // combinators, not Effect.gen: a generator function made per message costs V8 a prototype and an initial map (SessionBinder.select)
+      const mail = Effect.flatMap(
+        Effect.suspend(() => (shutdown.active ? Effect.fail(new ShuttingDown()) : s.binder.select(address.address))),
+        ({ tenant, microsoft365 }) => {
           const target = tenant.downstream ?? config.downstream
-          if (target === undefined) return yield* new NoDownstream({ tenant: tenant.id })
+          if (target === undefined) return Effect.fail(new NoDownstream({ tenant: tenant.id }))
           s.mail = undefined
-          yield* s.link.mail(target, address.address, params)
-          s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365, connector: s.binder.boundBy }
-          inTransaction(session.id, s)
-        }).pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, [], started))),
-        done
+          return Effect.map(s.link.mail(target, address.address, params), () => {
+            s.mail = { tenant: tenant.id, target, from: address.address, params, microsoft365, connector: s.binder.boundBy }
+            inTransaction(session.id, s)
+          })
+        }
       )
+      command(s, mail.pipe(Effect.tapError((e) => refused(session, s, "mail", e, address.address, [], started))), done)
     },
     onRcptTo(address, session, done) {
       const s = state(session)

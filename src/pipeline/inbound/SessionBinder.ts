@@ -75,23 +75,29 @@ export class SessionBinder {
     this.boundBy = this.binding._tag === "Microsoft365" ? "microsoft365" : "none"
   }
 
-  /** At MAIL: the tenant this sender may relay as on this session, and what its messages must prove. */
+  /**
+   * At MAIL: the tenant this sender may relay as on this session, and what its messages must prove.
+   * Combinators, not Effect.gen: a generator function made per message costs V8 a prototype and an
+   * initial map of its own, made in the old generation (perf/issue-16.md, the ninth session).
+   */
   select(sender: string): Effect.Effect<Selected, InboundError> {
     const binding = this.binding
+    if (binding._tag === "Unbound") return Effect.fail(new NotBound())
+    if (binding._tag !== "Tenant" && sender === "") return Effect.fail(new SharedNullSender())
     const control = this.control
-    return Effect.gen(function* () {
-      if (binding._tag === "Unbound") return yield* new NotBound()
-      if (binding._tag !== "Tenant" && sender === "") return yield* new SharedNullSender()
-      const tenantId = binding._tag === "Tenant" ? Option.some(binding.tenantId) : yield* control.selectBySender(binding, domainOf(sender))
-      if (Option.isNone(tenantId)) return yield* new SenderNotAllowed({ sender })
-      const tenant = yield* control.relayState(tenantId.value)
-      if (Option.isNone(tenant)) return yield* new NotBound()
-      if (!senderAllowed(tenant.value, sender)) return yield* new SenderNotAllowed({ sender })
-      if (binding._tag !== "Microsoft365") return { tenant: tenant.value, microsoft365: undefined }
-      const connectors = tenant.value.connectors.filter((c): c is Microsoft365Connector => c._tag === "microsoft365")
-      // the index said so; the tenant changed since
-      if (connectors.length === 0) return yield* new SenderNotAllowed({ sender })
-      return { tenant: tenant.value, microsoft365: connectors }
-    })
+    const tenantId = binding._tag === "Tenant" ? Effect.succeed(Option.some(binding.tenantId)) : control.selectBySender(binding, domainOf(sender))
+    return Effect.flatMap(tenantId, (id) =>
+      Option.isNone(id)
+        ? Effect.fail(new SenderNotAllowed({ sender }))
+        : Effect.flatMap(control.relayState(id.value), (tenant): Effect.Effect<Selected, InboundError> => {
+            if (Option.isNone(tenant)) return Effect.fail(new NotBound())
+            if (!senderAllowed(tenant.value, sender)) return Effect.fail(new SenderNotAllowed({ sender }))
+            if (binding._tag !== "Microsoft365") return Effect.succeed({ tenant: tenant.value, microsoft365: undefined })
+            const connectors = tenant.value.connectors.filter((c): c is Microsoft365Connector => c._tag === "microsoft365")
+            // the index said so; the tenant changed since
+            if (connectors.length === 0) return Effect.fail(new SenderNotAllowed({ sender }))
+            return Effect.succeed({ tenant: tenant.value, microsoft365: connectors })
+          })
+    )
   }
 }
