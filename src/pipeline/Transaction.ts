@@ -326,19 +326,27 @@ export const headersUnreadable = (recipients: ReadonlyArray<string>): Decision =
 export const relayTransaction = (input: TransactionInput): Effect.Effect<TransactionResult, RelayError> =>
   Effect.suspend(() => {
     const message = startMessage(input)
+    // combinators, not Effect.gen: a generator function made per message costs V8 a prototype and an
+    // initial map in the old generation, whose constructor (this closure) reaches the message until a
+    // full GC (perf/issue-16.md, the ninth session)
     return message.guard(
-      Effect.gen(function* () {
-        const headers = yield* message.headers(input.policy)
-        const decision = headers === undefined ? headersUnreadable(input.recipients) : yield* input.decide(headers.root, headers.facts)
-        const links = yield* input.links(decision.copies)
-        return yield* message.relay({ policy: input.policy, headers, decision, links, onCopyReply: input.onCopyReply })
-      })
+      Effect.flatMap(message.headers(input.policy), (headers) =>
+        Effect.flatMap(headers === undefined ? Effect.succeed(headersUnreadable(input.recipients)) : input.decide(headers.root, headers.facts), (decision) =>
+          Effect.flatMap(input.links(decision.copies), (links) =>
+            message.relay({ policy: input.policy, headers, decision, links, onCopyReply: input.onCopyReply })
+          )
+        )
+      )
     )
   })
 
 /** the root header policy of one copy: the message's, with the copy's rule line */
 const copyPolicy = (policy: RootHeaderPolicy, copy: Copy): RootHeaderPolicy =>
-  copy.ruleIds.length > 0 ? { ...policy, extraLines: [...(policy.extraLines ?? []), `X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] } : policy
+  copy.ruleIds.length > 0
+    ? // Object.assign, not `{ ...policy, extraLines }`: V8 (Node 20) gives a spread followed by a key the
+      // source may lack a new hidden class on every call (perf/issue-16.md, the ninth session)
+      Object.assign({}, policy, { extraLines: [...(policy.extraLines ?? []), `X-Imprint-Rule: ${copy.ruleIds.join(", ")}`] })
+    : policy
 
 /** an unstamped copy drops the root's loop stamp fields when they are forged or stale */
 const dropsStamps = (peeked: ReturnType<typeof readRootFacts> | undefined): boolean => peeked !== undefined && peeked.loop !== "valid" && peeked.stamps > 0
