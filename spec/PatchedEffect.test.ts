@@ -26,7 +26,7 @@ console.log(JSON.stringify(out))
 
 describe("patched effect core", () => {
   it("allocates the per-call closures of async and the interruption masks in the young generation", () => {
-    const run = spawnSync(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", CHECK], { encoding: "utf8", cwd: process.cwd() })
+    const run = spawnSync(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", CHECK], { encoding: "utf8" })
     expect(run.stderr).toBe("")
     const seen = JSON.parse(run.stdout) as Record<string, boolean>
     expect(seen).toEqual({

@@ -27,7 +27,7 @@ const oldClosures = (file: string, text: string): Array<string> => {
   const found: Array<string> = []
   const visit = (node: ts.Node): void => {
     if (ts.isBinaryExpression(node) && ASSIGNMENTS.has(node.operatorToken.kind)) {
-      const target = ts.skipPartiallyEmittedExpressions(node.left)
+      const target = node.left
       let value: ts.Expression = node.right
       // parentheses and type assertions leave a function literal a function literal
       while (ts.isParenthesizedExpression(value) || ts.isAsExpression(value) || ts.isSatisfiesExpression(value) || ts.isNonNullExpression(value))
