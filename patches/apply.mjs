@@ -15,7 +15,7 @@ const mark = (id) => `/* imprint-patch:${id} */`
 
 const smtpServerFiles = ["esm", "cjs"].map((flavour) => `node_modules/smtp-server/dist/${flavour}/smtp-connection.js`)
 
-/** @type {Array<{ id: string, name: string, files: string[], edits: Array<{ find: RegExp, replace: string, count?: number }> }>} */
+/** @type {Array<{ id: string, name: string, files: string[], edits: Array<{ find: RegExp, replace: string, count?: number, onlyIn?: string }> }>} */
 const patches = [
   {
     // smtp-server waits 100 ms before every greeting to catch early talkers, with no option.
@@ -246,6 +246,64 @@ patches.push({
 })
 
 let failed = false
+patches.push({
+  // RFC 2920 lets a server hold the replies to a pipelined group while more of the group is in its
+  // input, as Postfix does; smtp-server wrote every reply as it came, one syscall (and one wake-up of
+  // the client) each. With the server option `holdPipelinedReplies`, the reply to MAIL, RCPT or RSET
+  // is held (the socket corked) while a complete command follows it in the input already read, and
+  // sent with the next reply that is not held (DATA's 354, EHLO's, any other), when the parser runs
+  // out of complete commands, or when the connection ends. A pipelining client's MAIL, RCPT and DATA
+  // are then answered in one write instead of three; a client that waits for each reply sees no
+  // change (its command is never followed by another in the input).
+  // spec/pipeline/smtp/PipelinedReplies.test.ts.
+  id: "pipelined-replies",
+  name: "smtp-server: holdPipelinedReplies option (a pipelined group's replies in one write)",
+  files: ["esm", "cjs"].flatMap((flavour) => [`node_modules/smtp-server/dist/${flavour}/smtp-stream.js`, `node_modules/smtp-server/dist/${flavour}/smtp-connection.js`]),
+  edits: [
+    {
+      // the parser: is a complete command already read after the one dispatched now?
+      find: /(\n([ \t]*))this\.oncommand\(Buffer\.from\(line, 'binary'\), readLine\);/,
+      replace: `$1${mark("pipelined-replies")} this.pipelined = data.indexOf('\\n', pos) !== -1;$1this.oncommand(Buffer.from(line, 'binary'), readLine);`,
+      onlyIn: "smtp-stream.js"
+    },
+    {
+      // the parser waits for input: nothing may stay held
+      find: /(\n([ \t]*))if \(!match\) \{\n/,
+      replace: `$1if (!match) {$1    ${mark("pipelined-replies")} this.pipelined = false;$1    if (this.oninputdrained) {$1        this.oninputdrained();$1    }\n`,
+      onlyIn: "smtp-stream.js"
+    },
+    {
+      // the last line of an ended stream
+      find: /(\n([ \t]*))this\.oncommand\(Buffer\.from\(line, 'binary'\)\);/,
+      replace: `$1${mark("pipelined-replies")} this.pipelined = false;$1this.oncommand(Buffer.from(line, 'binary'));`,
+      onlyIn: "smtp-stream.js"
+    },
+    {
+      find: /(\n([ \t]*))parser\.oncommand = \(command, callback\) => this\._onCommand\(command, callback\);/,
+      replace: `$1parser.oncommand = (command, callback) => this._onCommand(command, callback);$1${mark("pipelined-replies")} const drained = () => this._sendHeldReplies();$1parser.oninputdrained = drained;`,
+      onlyIn: "smtp-connection.js"
+    },
+    {
+      find: /(\n([ \t]*))let commandName = \(command \|\| ''\)\.toString\(\)\.split\(' '\)\.shift\(\)\.toUpperCase\(\);/,
+      replace:
+        `$1let commandName = (command || '').toString().split(' ').shift().toUpperCase();` +
+        `$1${mark("pipelined-replies")} this._holdReply = this._server.options.holdPipelinedReplies === true && this._parser.pipelined === true && (commandName === 'MAIL' || commandName === 'RCPT' || commandName === 'RSET');`,
+      onlyIn: "smtp-connection.js"
+    },
+    {
+      find: /(\n([ \t]*))this\._socket\.write\(payload \+ '\\r\\n'\);/,
+      replace:
+        `$1${mark("pipelined-replies")} if (this._holdReply === true) {$1    this._holdReply = false;$1    if (!this._heldReplies) {$1        this._socket.cork();$1        this._heldReplies = this._socket;$1    }$1    this._socket.write(payload + '\\r\\n');$1}$1else {$1    this._socket.write(payload + '\\r\\n');$1    this._sendHeldReplies();$1}`,
+      onlyIn: "smtp-connection.js"
+    },
+    {
+      find: /(\n([ \t]*))_whenWritable\(next\) \{/,
+      replace: `$1${mark("pipelined-replies")} _sendHeldReplies() {$1    const held = this._heldReplies;$1    if (held) {$1        this._heldReplies = false;$1        held.uncork();$1    }$1}$1_whenWritable(next) {`,
+      onlyIn: "smtp-connection.js"
+    }
+  ]
+})
+
 for (const patch of patches) {
   for (const rel of patch.files) {
     const file = path.join(root, rel)
@@ -258,6 +316,7 @@ for (const patch of patches) {
     if (text.includes(mark(patch.id))) continue // applied by an earlier install
     let changed = false
     for (const edit of patch.edits) {
+      if (edit.onlyIn !== undefined && path.basename(rel) !== edit.onlyIn) continue
       if (!edit.find.test(text)) {
         console.error(`patches: "${patch.name}" does not match ${rel}; the dependency changed, update patches/apply.mjs`)
         failed = true

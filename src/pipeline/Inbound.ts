@@ -165,6 +165,8 @@ const listen = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
     closeTimeout: smtp.shutdownGraceMs,
     disableReverseLookup: true,
     earlyTalkerDelayMs: smtp.earlyTalkerDelayMs,
+    // a pipelined group's replies (MAIL, RCPT, DATA) leave in one write, as RFC 2920 allows (patches/README.md)
+    holdPipelinedReplies: true,
     hideENHANCEDSTATUSCODES: false,
     hide8BITMIME: false,
     hideSMTPUTF8: false,
