@@ -254,8 +254,9 @@ patches.push({
   // sent with the next reply that is not held (DATA's 354, EHLO's, any other), when the parser runs
   // out of complete commands, or when the connection ends. A pipelining client's MAIL, RCPT and DATA
   // are then answered in one write instead of three; a client that waits for each reply sees no
-  // change (its command is never followed by another in the input).
-  // spec/pipeline/smtp/PipelinedReplies.test.ts.
+  // change (its command is never followed by another in the input). With the option, handlers also
+  // find the next complete command's name in `session.pipelinedNext` (Imprint pipelines DATA after
+  // the last RCPT with it). spec/pipeline/smtp/PipelinedReplies.test.ts, spec/e2e/PipelinedData.test.ts.
   id: "pipelined-replies",
   name: "smtp-server: holdPipelinedReplies option (a pipelined group's replies in one write)",
   files: ["esm", "cjs"].flatMap((flavour) => [`node_modules/smtp-server/dist/${flavour}/smtp-stream.js`, `node_modules/smtp-server/dist/${flavour}/smtp-connection.js`]),
@@ -263,7 +264,12 @@ patches.push({
     {
       // the parser: is a complete command already read after the one dispatched now?
       find: /(\n([ \t]*))this\.oncommand\(Buffer\.from\(line, 'binary'\), readLine\);/,
-      replace: `$1${mark("pipelined-replies")} this.pipelined = data.indexOf('\\n', pos) !== -1;$1this.oncommand(Buffer.from(line, 'binary'), readLine);`,
+      replace:
+        `$1${mark("pipelined-replies")} const nextEnd = data.indexOf('\\n', pos);` +
+        `$1this.pipelined = nextEnd !== -1;` +
+        `$1// its name (a few characters are enough: DATA, RCPT, …), for the handlers` +
+        `$1this.nextCommand = nextEnd === -1 ? '' : data.slice(pos, Math.min(nextEnd, pos + 12)).split(/[ \\r]/)[0].toUpperCase();` +
+        `$1this.oncommand(Buffer.from(line, 'binary'), readLine);`,
       onlyIn: "smtp-stream.js"
     },
     {
@@ -287,7 +293,9 @@ patches.push({
       find: /(\n([ \t]*))let commandName = \(command \|\| ''\)\.toString\(\)\.split\(' '\)\.shift\(\)\.toUpperCase\(\);/,
       replace:
         `$1let commandName = (command || '').toString().split(' ').shift().toUpperCase();` +
-        `$1${mark("pipelined-replies")} this._holdReply = this._server.options.holdPipelinedReplies === true && this._parser.pipelined === true && (commandName === 'MAIL' || commandName === 'RCPT' || commandName === 'RSET');`,
+        `$1${mark("pipelined-replies")} this._holdReply = this._server.options.holdPipelinedReplies === true && this._parser.pipelined === true && (commandName === 'MAIL' || commandName === 'RCPT' || commandName === 'RSET');` +
+        `$1// the handlers may look ahead: the next complete command already read (RFC 2920 lets a relay pipeline DATA after its last RCPT)` +
+        `$1this.session.pipelinedNext = this._server.options.holdPipelinedReplies === true && this._parser.pipelined === true ? this._parser.nextCommand : undefined;`,
       onlyIn: "smtp-connection.js"
     },
     {

@@ -41,6 +41,12 @@ export const UNBOUND_REFUSALS_TRACED_PER_MINUTE = 600
  * downstream connection goes back to a DownstreamPool when the session ends.
  */
 
+/** smtp-server's session as patched (`pipelined-replies`): the next command already read, with holdPipelinedReplies */
+interface PipelinedSession extends SMTPServerSession {
+  /** the name of the complete command that follows the one being handled in the input already read (upper-case), if any */
+  readonly pipelinedNext?: string
+}
+
 interface SessionState {
   readonly session: SMTPServerSession
   readonly binder: SessionBinder
@@ -249,7 +255,13 @@ const listen = Effect.fn("Inbound.start")(function* (options: InboundOptions) {
       // a transaction whose connection was released while idle is mirrored again first
       const accepted = session.envelope.rcptTo.map((r) => r.address)
       const started = Date.now()
-      const rcpt = Effect.suspend(() => (s.link.parked ? Effect.zipRight(s.link.resume(accepted), s.link.rcpt(address.address)) : s.link.rcpt(address.address)))
+      // the upstream's DATA already read after the first recipient (a pipelined group): the downstream gets
+      // RCPT and DATA in one write. One recipient only: a message that may split into copies (per-recipient
+      // signatures) needs the session's link ready for another transaction, which a DATA sent ahead rules out.
+      const dataFollows = accepted.length === 0 && (session as PipelinedSession).pipelinedNext === "DATA"
+      const rcpt = Effect.suspend(() =>
+        s.link.parked ? Effect.zipRight(s.link.resume(accepted), s.link.rcpt(address.address)) : s.link.rcpt(address.address, dataFollows)
+      )
       command(
         s,
         Effect.matchEffect(rcpt, {

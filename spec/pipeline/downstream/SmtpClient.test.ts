@@ -115,6 +115,53 @@ describe("SmtpClient", () => {
     })
   )
 
+  it.scopedLive("rcptThenData: RCPT's reply, then the body on the DATA already sent", () =>
+    Effect.gen(function* () {
+      const sink = yield* useSink({ starttls: false })
+      const client = yield* connect(options(sink.port))
+      expect(client.features.has("PIPELINING")).toBe(true)
+      const body = lines("Subject: ahead", "", "body", "")
+      expect((yield* client.mail("a@sender.test")).code).toBe(250)
+      expect((yield* client.rcptThenData("b@rcpt.test")).code).toBe(250)
+      expect(client.reusable()).toBe(false)
+      expect((yield* client.data(Readable.from([body]))).code).toBe(250)
+      expect(client.reusable()).toBe(true)
+      // the session is in step: the next transaction sends its own DATA
+      expect((yield* deliver(client, lines("Subject: next", "", "x", ""))).code).toBe(250)
+      const received = yield* wait(() => sink.waitFor(2))
+      expect(received[0].raw.equals(body)).toBe(true)
+      expect(sink.dataStarted).toBe(2)
+    })
+  )
+
+  it.scopedLive("rcptThenData: no command while the downstream awaits a body; the connection is dropped, no message", () =>
+    Effect.gen(function* () {
+      const sink = yield* useSink({ starttls: false })
+      const client = yield* connect(options(sink.port))
+      expect((yield* client.mail("a@sender.test")).code).toBe(250)
+      expect((yield* client.rcptThenData("b@rcpt.test")).code).toBe(250)
+      const refused = yield* Effect.flip(client.rset())
+      expect(refused._tag).toBe("DownstreamProtocolError")
+      yield* wait(() => sink.waitUntil((s) => s.aborted === 1 && s.closed === 1))
+      expect(sink.messages).toHaveLength(0)
+      expect(client.reusable()).toBe(false)
+    })
+  )
+
+  it.scopedLive("rcptThenData: a refused DATA is data()'s answer, and a later RSET goes out as usual", () =>
+    Effect.gen(function* () {
+      const sink = yield* useSink({ starttls: false, refuseDataCommand: { code: 451, enhanced: "4.3.1", message: "later" } })
+      const client = yield* connect(options(sink.port))
+      expect((yield* client.mail("a@sender.test")).code).toBe(250)
+      expect((yield* client.rcptThenData("b@rcpt.test")).code).toBe(250)
+      const source = new PassThrough()
+      expect((yield* client.data(source)).code).toBe(451)
+      expect(source.readableFlowing).not.toBe(true)
+      expect((yield* client.rset()).code).toBe(250)
+      expect(sink.dataRefused).toBe(1)
+    })
+  )
+
   it.scopedLive("sends SIZE, BODY and SMTPUTF8 only as advertised", () =>
     Effect.gen(function* () {
       const sink = yield* useSink({ starttls: false, size: 1_000_000 })

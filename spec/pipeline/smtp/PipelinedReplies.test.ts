@@ -13,6 +13,12 @@ import { makeSelfSigned } from "../../support/Certs.js"
 const HANDLER_DELAY_MS = 15
 const WAIT_MS = 5_000
 
+/** what each RCPT handler found in `session.pipelinedNext`, per server */
+const lookahead = new Map<boolean, Array<string | undefined>>([
+  [true, []],
+  [false, []]
+])
+
 const startServer = async (hold: boolean, tlsMaterial: { key: string | Buffer; cert: string | Buffer }): Promise<SMTPServer> => {
   const server = new SMTPServer({
     ...tlsMaterial,
@@ -25,7 +31,8 @@ const startServer = async (hold: boolean, tlsMaterial: { key: string | Buffer; c
     onMailFrom(_address, _session, done) {
       setTimeout(() => done(), HANDLER_DELAY_MS)
     },
-    onRcptTo(address, _session, done) {
+    onRcptTo(address, session, done) {
+      lookahead.get(hold)!.push((session as { pipelinedNext?: string }).pipelinedNext)
       const refuse = address.address.startsWith("no")
       setTimeout(() => done(refuse ? Object.assign(new Error("no such user"), { responseCode: 550 }) : undefined), HANDLER_DELAY_MS)
     },
@@ -190,6 +197,21 @@ describe("pipelined replies (smtp-server patched, holdPipelinedReplies)", () => 
     const c = await Client.connect(port(held))
     expect(codes(await c.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nQUIT\r\n", 3))).toEqual([["250", "250", "221"]])
     c.end()
+  })
+
+  it("tells the handlers the next command already read", async () => {
+    for (const hold of [true, false]) lookahead.get(hold)!.length = 0
+    const c = await Client.connect(port(held))
+    await c.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nrcpt TO:<c@y.example>\r\ndata\r\n", 4)
+    await c.send("Subject: t\r\n\r\nbody\r\n.\r\n", 1)
+    await c.send("MAIL FROM:<a@x.example>\r\n", 1)
+    await c.send("RCPT TO:<b@y.example>\r\n", 1)
+    c.end()
+    expect(lookahead.get(true)).toEqual(["RCPT", "DATA", undefined])
+    const p = await Client.connect(port(plain))
+    await p.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n", 3)
+    p.end()
+    expect(lookahead.get(false)).toEqual([undefined])
   })
 
   it("holds the same way after STARTTLS", async () => {

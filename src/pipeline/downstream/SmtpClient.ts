@@ -1,6 +1,7 @@
 /**
  * A command-level SMTP client for the downstream MTA (RFC 5321, STARTTLS 3207,
- * AUTH 4954, SIZE 1870, 8BITMIME 6152, SMTPUTF8 6531; no PIPELINING).
+ * AUTH 4954, SIZE 1870, 8BITMIME 6152, SMTPUTF8 6531; PIPELINING 2920 only for
+ * a last RCPT and DATA, `rcptThenData`).
  *
  * Imprint mirrors each upstream MAIL and RCPT as it happens and streams DATA
  * through, so the client exposes one Effect per command instead of a bundled
@@ -56,9 +57,20 @@ export interface SmtpClient {
   readonly mail: (from: string, params?: MailParams) => Effect.Effect<SmtpReply, DownstreamError>
   readonly rcpt: (to: string) => Effect.Effect<SmtpReply, DownstreamError>
   /**
+   * RCPT and DATA in one write (RFC 2920: DATA ends a group; only when the server
+   * advertised PIPELINING), for an upstream whose DATA is already read. Returns the
+   * RCPT's reply; the DATA's is kept for `data`, which then sends no DATA of its own.
+   * While the downstream awaits a body (it answered 354), no command is written: one
+   * asked for fails and drops the connection, as does `data` never coming (QUIT is
+   * not sent then either), so the downstream can only ever see a body end in the
+   * dot that `data` writes.
+   */
+  readonly rcptThenData: (to: string) => Effect.Effect<SmtpReply, DownstreamError>
+  /**
    * DATA, then the source streamed with dot-stuffing and backpressure, then the
    * final reply. A reply other than 354 is returned without reading the source.
    * A failing source or an interruption drops the connection before the dot.
+   * After `rcptThenData`, its DATA's reply is used and no DATA is written.
    */
   readonly data: (source: Readable) => Effect.Effect<SmtpReply, DownstreamError | DataSourceError>
   readonly rset: () => Effect.Effect<SmtpReply, DownstreamError>
@@ -211,8 +223,9 @@ const mailParameters = (hello: Hello, params: MailParams | undefined): string =>
   return out.length === 0 ? "" : ` ${out.join(" ")}`
 }
 
-const quit = (wire: SmtpWire) =>
-  Effect.suspend(() => (wire.failed === undefined ? Effect.asVoid(wire.command("QUIT", QUIT_WAIT_MS)) : Effect.void)).pipe(
+const quit = (wire: SmtpWire, awaitingBody: () => boolean) =>
+  // a downstream awaiting a body would take QUIT as a line of it: dropped without a word instead
+  Effect.suspend(() => (wire.failed === undefined && !awaitingBody() ? Effect.asVoid(wire.command("QUIT", QUIT_WAIT_MS)) : Effect.void)).pipe(
     Effect.ignore,
     Effect.ensuring(Effect.sync(() => wire.destroy()))
   )
@@ -224,12 +237,15 @@ const quit = (wire: SmtpWire) =>
  */
 export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClientOptions) {
   const lock = new CommandLock()
+  /** the reply to a DATA that `rcptThenData` sent, until `data` or the next command takes it */
+  let dataReply: SmtpReply | undefined
+  const awaitingBody = () => dataReply?.code === 354
   const wire = yield* Effect.acquireRelease(SmtpWire.connect(opts.host, opts.port, opts.connectTimeoutMs), (wire) =>
     // A command still running in another fiber means the session is not idle: no QUIT
     Effect.suspend(() =>
       lock.tryAcquire()
         ? Effect.ensuring(
-            quit(wire),
+            quit(wire, awaitingBody),
             Effect.sync(() => lock.release())
           )
         : Effect.void
@@ -290,9 +306,22 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
       return lock.tryAcquire() ? run() : Effect.zipRight(restore(lock.acquire), Effect.suspend(run))
     })
 
+  /** a command may be written: not while the downstream awaits a body (then the connection is dropped) */
+  const mayCommand = (done: (result: DownstreamError) => void): boolean => {
+    if (!awaitingBody()) {
+      // a DATA refused after rcptThenData left the transaction open: a later command goes on as usual
+      dataReply = undefined
+      return true
+    }
+    dataReply = undefined
+    wire.destroy()
+    done(new DownstreamProtocolError({ detail: "a command while the downstream awaits a message body (the connection is dropped)" }))
+    return false
+  }
+
   const command = (line: string) =>
     exchange<DownstreamError>((done) => {
-      wire.request(line, opts.commandTimeoutMs, "command", done)
+      if (mayCommand(done)) wire.request(line, opts.commandTimeoutMs, "command", done)
       return undefined
     })
 
@@ -304,22 +333,42 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     // the commands run for every message: plain functions, no span each
     mail: (from: string, params?: MailParams) => (unsafeAddress(from) ? addressRefused() : command(`MAIL FROM:<${from}>${mailParameters(session, params)}`)),
     rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : command(`RCPT TO:<${to}>`)),
+    rcptThenData: (to: string) =>
+      unsafeAddress(to)
+        ? addressRefused()
+        : exchange<DownstreamError>((done) => {
+            if (!mayCommand(done)) return undefined
+            // one write; the replies come in order: RCPT's is the answer, DATA's is kept for `data`
+            wire.request(`RCPT TO:<${to}>\r\nDATA`, opts.commandTimeoutMs, "command", (rcpt) => {
+              if (!isReply(rcpt)) return done(rcpt)
+              wire.request(undefined, opts.commandTimeoutMs, "command", (data) => {
+                if (!isReply(data)) return done(data)
+                dataReply = data
+                done(rcpt)
+              })
+            })
+            return undefined
+          }),
     data: (source: Readable) =>
       exchange<DownstreamError | DataSourceError>((done) => {
         let abandon: (() => void) | undefined
-        wire.request("DATA", opts.commandTimeoutMs, "command", (start) => {
+        const start = (start: SmtpReply | DownstreamError) => {
           if (!isReply(start) || start.code !== 354) return done(start)
           abandon = sendBody(wire, source, opts.dataTimeoutMs, (error) => {
             abandon = undefined
             if (error !== undefined) return done(error)
             wire.request(undefined, opts.dataTimeoutMs, "data", done)
           })
-        })
+        }
+        const sent = dataReply
+        dataReply = undefined
+        if (sent !== undefined) start(sent)
+        else wire.request("DATA", opts.commandTimeoutMs, "command", start)
         // interrupted: a body in flight is abandoned before its dot (the connection is dropped in any case)
         return () => abandon?.()
       }),
     rset: () => command("RSET"),
-    reusable: () => wire.idle
+    reusable: () => wire.idle && !awaitingBody()
   }
   return client
 })
