@@ -245,7 +245,6 @@ patches.push({
   ]
 })
 
-let failed = false
 patches.push({
   // RFC 2920 lets a server hold the replies to a pipelined group while more of the group is in its
   // input, as Postfix does; smtp-server wrote every reply as it came, one syscall (and one wake-up of
@@ -312,6 +311,7 @@ patches.push({
   ]
 })
 
+let failed = false
 for (const patch of patches) {
   for (const rel of patch.files) {
     const file = path.join(root, rel)

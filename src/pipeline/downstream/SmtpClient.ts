@@ -352,8 +352,8 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     data: (source: Readable) =>
       exchange<DownstreamError | DataSourceError>((done) => {
         let abandon: (() => void) | undefined
-        const start = (start: SmtpReply | DownstreamError) => {
-          if (!isReply(start) || start.code !== 354) return done(start)
+        const start = (reply: SmtpReply | DownstreamError) => {
+          if (!isReply(reply) || reply.code !== 354) return done(reply)
           abandon = sendBody(wire, source, opts.dataTimeoutMs, (error) => {
             abandon = undefined
             if (error !== undefined) return done(error)
