@@ -265,22 +265,21 @@ patches.push({
       find: /(\n([ \t]*))this\.oncommand\(Buffer\.from\(line, 'binary'\), readLine\);/,
       replace:
         `$1${mark("pipelined-replies")} const nextEnd = data.indexOf('\\n', pos);` +
-        `$1this.pipelined = nextEnd !== -1;` +
-        `$1// its name (a few characters are enough: DATA, RCPT, …), for the handlers` +
-        `$1this.nextCommand = nextEnd === -1 ? '' : data.slice(pos, Math.min(nextEnd, pos + 12)).split(/[ \\r]/)[0].toUpperCase();` +
+        `$1// the start of the next complete command already read (enough for its name), undefined when there is none` +
+        `$1this.nextCommand = nextEnd === -1 ? undefined : data.slice(pos, Math.min(nextEnd, pos + 12));` +
         `$1this.oncommand(Buffer.from(line, 'binary'), readLine);`,
       onlyIn: "smtp-stream.js"
     },
     {
       // the parser waits for input: nothing may stay held
       find: /(\n([ \t]*))if \(!match\) \{\n/,
-      replace: `$1if (!match) {$1    ${mark("pipelined-replies")} this.pipelined = false;$1    if (this.oninputdrained) {$1        this.oninputdrained();$1    }\n`,
+      replace: `$1if (!match) {$1    ${mark("pipelined-replies")} this.nextCommand = undefined;$1    if (this.oninputdrained) {$1        this.oninputdrained();$1    }\n`,
       onlyIn: "smtp-stream.js"
     },
     {
       // the last line of an ended stream
       find: /(\n([ \t]*))this\.oncommand\(Buffer\.from\(line, 'binary'\)\);/,
-      replace: `$1${mark("pipelined-replies")} this.pipelined = false;$1this.oncommand(Buffer.from(line, 'binary'));`,
+      replace: `$1${mark("pipelined-replies")} this.nextCommand = undefined;$1this.oncommand(Buffer.from(line, 'binary'));`,
       onlyIn: "smtp-stream.js"
     },
     {
@@ -292,9 +291,10 @@ patches.push({
       find: /(\n([ \t]*))let commandName = \(command \|\| ''\)\.toString\(\)\.split\(' '\)\.shift\(\)\.toUpperCase\(\);/,
       replace:
         `$1let commandName = (command || '').toString().split(' ').shift().toUpperCase();` +
-        `$1${mark("pipelined-replies")} this._holdReply = this._server.options.holdPipelinedReplies === true && this._parser.pipelined === true && (commandName === 'MAIL' || commandName === 'RCPT' || commandName === 'RSET');` +
-        `$1// the handlers may look ahead: the next complete command already read (RFC 2920 lets a relay pipeline DATA after its last RCPT)` +
-        `$1this.session.pipelinedNext = this._server.options.holdPipelinedReplies === true && this._parser.pipelined === true ? this._parser.nextCommand : undefined;`,
+        `$1${mark("pipelined-replies")} const pipelinedNext = this._server.options.holdPipelinedReplies === true ? this._parser.nextCommand : undefined;` +
+        `$1this._holdReply = pipelinedNext !== undefined && (commandName === 'MAIL' || commandName === 'RCPT' || commandName === 'RSET');` +
+        `$1// the handlers may look ahead: the next complete command's name (RFC 2920 lets a relay pipeline DATA after its last RCPT)` +
+        `$1this.session.pipelinedNext = pipelinedNext === undefined ? undefined : pipelinedNext.split(/[ \\r]/)[0].toUpperCase();`,
       onlyIn: "smtp-connection.js"
     },
     {

@@ -65,11 +65,6 @@ const pipelinedGroup = async (c: RawSmtp, recipients: ReadonlyArray<string>): Pr
   return codes
 }
 
-const body = async (c: RawSmtp, text: string) => {
-  c.write(text.replace(/(^|\r\n)\./g, "$1..") + ".\r\n")
-  return c.reply()
-}
-
 let sink: Sink | undefined
 let proxy: Awaited<ReturnType<typeof startProxy>> | undefined
 let imprint: RunningImprint | undefined
@@ -95,7 +90,7 @@ describe("DATA pipelined to the downstream after the last RCPT", () => {
     const { sink, proxy, imprint } = await start()
     const c = await RawSmtp.connect(imprint.port)
     expect(await pipelinedGroup(c, [TO])).toEqual([250, 250, 354])
-    expect((await body(c, message("one"))).code).toBe(250)
+    expect((await c.sendBody(message("one"))).code).toBe(250)
     const [received] = await sink.waitFor(1)
     expect(received.rcptTo).toEqual([TO])
     expect(received.raw.toString()).toContain("Subject: one\r\n")
@@ -103,7 +98,7 @@ describe("DATA pipelined to the downstream after the last RCPT", () => {
     expect(proxy.writes).toContain(`RCPT TO:<${TO}>\r\nDATA\r\n`)
     // a second transaction on the same session: the downstream link is in step
     expect(await pipelinedGroup(c, [TO])).toEqual([250, 250, 354])
-    expect((await body(c, message("two"))).code).toBe(250)
+    expect((await c.sendBody(message("two"))).code).toBe(250)
     expect((await sink.waitFor(2))[1].raw.toString()).toContain("Subject: two\r\n")
     await c.quit()
   })
@@ -113,7 +108,7 @@ describe("DATA pipelined to the downstream after the last RCPT", () => {
     const c = await RawSmtp.connect(imprint.port)
     expect((await c.send(FROM, [TO], message("waits"))).code).toBe(250)
     expect(await pipelinedGroup(c, [TO, "carol@customer.example"])).toEqual([250, 250, 250, 354])
-    expect((await body(c, message("two-recipients"))).code).toBe(250)
+    expect((await c.sendBody(message("two-recipients"))).code).toBe(250)
     await sink.waitFor(2)
     expect(proxy.writes.filter((w) => w.includes("DATA\r\n"))).toEqual(["DATA\r\n", "DATA\r\n"])
     await c.quit()
@@ -123,9 +118,9 @@ describe("DATA pipelined to the downstream after the last RCPT", () => {
     const { sink, imprint } = await start({ refuseDataCommand: { code: 451, enhanced: "4.3.1", message: "insufficient system resources" } })
     const c = await RawSmtp.connect(imprint.port)
     expect(await pipelinedGroup(c, [TO])).toEqual([250, 250, 354])
-    expect(await body(c, message("refused"))).toEqual({ code: 451, text: "4.3.1 insufficient system resources" })
+    expect(await c.sendBody(message("refused"))).toEqual({ code: 451, text: "4.3.1 insufficient system resources" })
     expect(await pipelinedGroup(c, [TO])).toEqual([250, 250, 354])
-    expect(await body(c, message("refused-again"))).toEqual({ code: 451, text: "4.3.1 insufficient system resources" })
+    expect(await c.sendBody(message("refused-again"))).toEqual({ code: 451, text: "4.3.1 insufficient system resources" })
     expect((await c.command("NOOP")).code).toBe(250)
     await c.quit()
     expect(sink.dataRefused).toBe(2)
@@ -141,11 +136,22 @@ describe("DATA pipelined to the downstream after the last RCPT", () => {
     expect(data).toBeGreaterThanOrEqual(500)
     expect((await c.command("RSET")).code).toBe(250)
     expect(await pipelinedGroup(c, [TO])).toEqual([250, 250, 354])
-    expect((await body(c, message("after-refusal"))).code).toBe(250)
+    expect((await c.sendBody(message("after-refusal"))).code).toBe(250)
     const [received] = await sink.waitFor(1)
     expect(received.rcptTo).toEqual([TO])
     expect(received.raw.toString()).toContain("Subject: after-refusal\r\n")
     await c.quit()
+  })
+
+  it("aborts the downstream transfer before its dot when the upstream leaves mid-body (invariant 2)", async () => {
+    const { sink, imprint } = await start()
+    const gone = await RawSmtp.connect(imprint.port)
+    expect(await pipelinedGroup(gone, [TO])).toEqual([250, 250, 354])
+    gone.write(message("cut").slice(0, 120))
+    await sink.waitUntil((s) => s.dataStarted === 1)
+    gone.destroy()
+    await sink.waitUntil((s) => s.aborted === 1)
+    expect(sink.messages).toHaveLength(0)
   })
 
   it("drops the downstream connection, never completing a message, when the upstream leaves before its body", async () => {
@@ -159,7 +165,7 @@ describe("DATA pipelined to the downstream after the last RCPT", () => {
     // the next session is relayed whole, on a connection of its own (the one awaiting a body was not pooled)
     const c = await RawSmtp.connect(imprint.port)
     expect(await pipelinedGroup(c, [TO])).toEqual([250, 250, 354])
-    expect((await body(c, message("next-session"))).code).toBe(250)
+    expect((await c.sendBody(message("next-session"))).code).toBe(250)
     const [received] = await sink.waitFor(1)
     expect(received.raw.toString()).toContain("Subject: next-session\r\n")
     expect(received.raw.toString()).not.toContain("MAIL FROM")

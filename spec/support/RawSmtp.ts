@@ -127,6 +127,11 @@ export class RawSmtp {
     }
     const data = await this.command("DATA")
     if (data.code !== 354) return data
+    return this.sendBody(message)
+  }
+
+  /** After DATA's 354: the message (dot-stuffed here), its terminating dot, and the final reply. */
+  async sendBody(message: string | Buffer): Promise<Reply> {
     const body = Buffer.isBuffer(message) ? message : Buffer.from(message, "utf8")
     const stuffed = Buffer.from(body.toString("latin1").replace(/(^|\r\n)\./g, "$1.."), "latin1")
     const tail = stuffed.subarray(-2).toString() === "\r\n" ? ".\r\n" : "\r\n.\r\n"

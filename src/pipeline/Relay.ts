@@ -206,14 +206,14 @@ export class DownstreamLink {
 
   /**
    * Mirror RCPT TO. `dataFollows`: the upstream's DATA is already read after this RCPT, so
-   * a downstream that pipelines gets DATA in the same write (its reply kept for `send`).
+   * a downstream that pipelines gets DATA in the same write (its reply kept for `send`;
+   * SmtpClient.rcptThenData).
    */
   rcpt(to: string, dataFollows = false): Effect.Effect<void, RelayError> {
     return Effect.suspend((): Effect.Effect<void, RelayError> => {
       const link = this.link
       if (!link?.open) return Effect.fail(new PipelineFailed({ detail: "RCPT without a downstream transaction" }))
-      const client = link.client
-      return Effect.matchEffect(dataFollows && client.features.has("PIPELINING") ? client.rcptThenData(to) : client.rcpt(to), {
+      return Effect.matchEffect(dataFollows ? link.client.rcptThenData(to) : link.client.rcpt(to), {
         onFailure: (e) => Effect.zipRight(this.drop, Effect.fail(e)),
         onSuccess: (reply) => (isPositive(reply) ? Effect.void : Effect.fail(new DownstreamRefused({ reply, phase: "rcpt" })))
       })

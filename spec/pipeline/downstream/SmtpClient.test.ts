@@ -162,6 +162,35 @@ describe("SmtpClient", () => {
     })
   )
 
+  it.scopedLive("rcptThenData: a server without PIPELINING gets RCPT alone, and DATA from data()", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      let inData = false
+      const port = yield* useLineServer("220 plain.test ESMTP\r\n", (line, socket) => {
+        if (inData) {
+          if (line === ".") {
+            inData = false
+            socket.write("250 2.0.0 queued\r\n")
+          }
+          return
+        }
+        seen.push(line.split(" ")[0])
+        if (line.startsWith("EHLO")) socket.write("250-plain.test\r\n250 8BITMIME\r\n")
+        else if (line === "DATA") {
+          inData = true
+          socket.write("354 go ahead\r\n")
+        } else socket.write("250 2.0.0 ok\r\n")
+      })
+      const client = yield* connect(options(port))
+      expect(client.features.has("PIPELINING")).toBe(false)
+      expect((yield* client.mail("a@sender.test")).code).toBe(250)
+      expect((yield* client.rcptThenData("b@rcpt.test")).code).toBe(250)
+      expect(seen).toEqual(["EHLO", "MAIL", "RCPT"])
+      expect(yield* client.data(Readable.from([lines("Subject: plain", "", "x", "")]))).toMatchObject({ code: 250 })
+      expect(seen).toEqual(["EHLO", "MAIL", "RCPT", "DATA"])
+    })
+  )
+
   it.scopedLive("sends SIZE, BODY and SMTPUTF8 only as advertised", () =>
     Effect.gen(function* () {
       const sink = yield* useSink({ starttls: false, size: 1_000_000 })

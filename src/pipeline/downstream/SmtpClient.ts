@@ -57,9 +57,9 @@ export interface SmtpClient {
   readonly mail: (from: string, params?: MailParams) => Effect.Effect<SmtpReply, DownstreamError>
   readonly rcpt: (to: string) => Effect.Effect<SmtpReply, DownstreamError>
   /**
-   * RCPT and DATA in one write (RFC 2920: DATA ends a group; only when the server
-   * advertised PIPELINING), for an upstream whose DATA is already read. Returns the
-   * RCPT's reply; the DATA's is kept for `data`, which then sends no DATA of its own.
+   * RCPT and DATA in one write (RFC 2920: DATA ends a group), for an upstream whose DATA
+   * is already read; a plain `rcpt` when the server did not advertise PIPELINING. Returns
+   * the RCPT's reply; the DATA's is kept for `data`, which then sends no DATA of its own.
    * While the downstream awaits a body (it answered 354), no command is written: one
    * asked for fails and drops the connection, as does `data` never coming (QUIT is
    * not sent then either), so the downstream can only ever see a body end in the
@@ -308,12 +308,10 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
 
   /** a command may be written: not while the downstream awaits a body (then the connection is dropped) */
   const mayCommand = (done: (result: DownstreamError) => void): boolean => {
-    if (!awaitingBody()) {
-      // a DATA refused after rcptThenData left the transaction open: a later command goes on as usual
-      dataReply = undefined
-      return true
-    }
+    const awaiting = awaitingBody()
+    // either way the kept reply is spent: a DATA refused after rcptThenData left the transaction open, and a later command goes on as usual
     dataReply = undefined
+    if (!awaiting) return true
     wire.destroy()
     done(new DownstreamProtocolError({ detail: "a command while the downstream awaits a message body (the connection is dropped)" }))
     return false
@@ -325,6 +323,9 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
       return undefined
     })
 
+  const rcpt = (to: string) => (unsafeAddress(to) ? addressRefused() : command(`RCPT TO:<${to}>`))
+  const pipelining = session.features.has("PIPELINING")
+
   const sizeParam = Number(session.params.get("SIZE") ?? "")
   const client: SmtpClient = {
     features: session.features,
@@ -332,19 +333,19 @@ export const connect = Effect.fn("SmtpClient.connect")(function* (opts: SmtpClie
     secure: wire.secure,
     // the commands run for every message: plain functions, no span each
     mail: (from: string, params?: MailParams) => (unsafeAddress(from) ? addressRefused() : command(`MAIL FROM:<${from}>${mailParameters(session, params)}`)),
-    rcpt: (to: string) => (unsafeAddress(to) ? addressRefused() : command(`RCPT TO:<${to}>`)),
+    rcpt,
     rcptThenData: (to: string) =>
-      unsafeAddress(to)
-        ? addressRefused()
+      unsafeAddress(to) || !pipelining
+        ? rcpt(to)
         : exchange<DownstreamError>((done) => {
             if (!mayCommand(done)) return undefined
             // one write; the replies come in order: RCPT's is the answer, DATA's is kept for `data`
-            wire.request(`RCPT TO:<${to}>\r\nDATA`, opts.commandTimeoutMs, "command", (rcpt) => {
-              if (!isReply(rcpt)) return done(rcpt)
-              wire.request(undefined, opts.commandTimeoutMs, "command", (data) => {
-                if (!isReply(data)) return done(data)
-                dataReply = data
-                done(rcpt)
+            wire.request(`RCPT TO:<${to}>\r\nDATA`, opts.commandTimeoutMs, "command", (rcptAnswer) => {
+              if (!isReply(rcptAnswer)) return done(rcptAnswer)
+              wire.request(undefined, opts.commandTimeoutMs, "command", (dataAnswer) => {
+                if (!isReply(dataAnswer)) return done(dataAnswer)
+                dataReply = dataAnswer
+                done(rcptAnswer)
               })
             })
             return undefined
